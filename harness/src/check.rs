@@ -1,0 +1,280 @@
+//! The check model: what a check is (a value with an ID, a suite, tags and a body),
+//! and what it can conclude (a verdict with a diagnosis or a skip reason).
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+/// A property of a check that selection, profiles and reports care about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tag {
+    /// The check changes the installation (triggers pipelines, creates contexts).
+    Mutates,
+    /// The check needs the Kubernetes API of the installation.
+    NeedsCluster,
+    /// The check needs the CircleCI API of the installation.
+    NeedsApi,
+}
+
+impl Tag {
+    pub const ALL: [Tag; 3] = [Tag::Mutates, Tag::NeedsCluster, Tag::NeedsApi];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tag::Mutates => "mutates",
+            Tag::NeedsCluster => "needs-cluster",
+            Tag::NeedsApi => "needs-api",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Tag> {
+        Tag::ALL.into_iter().find(|tag| tag.as_str() == name)
+    }
+}
+
+impl fmt::Display for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How long a check may take is decided by its kind (see `Timeouts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckKind {
+    /// A few Kubernetes API calls (list pods, one exec).
+    Cluster,
+    /// A few CircleCI API calls.
+    Api,
+    /// Waits for jobs of a pipeline to run.
+    Pipeline,
+}
+
+impl CheckKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckKind::Cluster => "cluster",
+            CheckKind::Api => "api",
+            CheckKind::Pipeline => "pipeline",
+        }
+    }
+}
+
+/// Whether a check applies to the installation under test. Checks that do not apply are
+/// libtest's "ignored" tests: skipped with the reason, unless `--ignored` or
+/// `--include-ignored` asks for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applicability {
+    Applies,
+    NotApplicable(String),
+}
+
+/// Everything about a check except its body: what selection, listing and reports need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckSpec {
+    /// Stable ID, `suite::name`; docs, metrics and filters use it.
+    pub id: String,
+    /// One line: what the check verifies.
+    pub summary: String,
+    pub kind: CheckKind,
+    pub tags: Vec<Tag>,
+}
+
+impl CheckSpec {
+    pub fn new(id: impl Into<String>, kind: CheckKind, summary: impl Into<String>) -> Self {
+        CheckSpec { id: id.into(), summary: summary.into(), kind, tags: Vec::new() }
+    }
+
+    pub fn tagged(mut self, tag: Tag) -> Self {
+        if !self.tags.contains(&tag) {
+            self.tags.push(tag);
+            self.tags.sort();
+        }
+        self
+    }
+
+    /// The suite is the part of the ID before the first `::`.
+    pub fn suite(&self) -> &str {
+        self.id.split_once("::").map_or(self.id.as_str(), |(suite, _)| suite)
+    }
+
+    pub fn has_tag(&self, tag: Tag) -> bool {
+        self.tags.contains(&tag)
+    }
+}
+
+/// Why a failed check failed, in the terms an operator acts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    /// One line: what is wrong.
+    pub summary: String,
+    /// What was observed: nodes, pods, states, output lines.
+    pub observed: Vec<String>,
+    /// The likely cause.
+    pub cause: String,
+    /// What to do about it.
+    pub remediation: String,
+    /// The installation phase the fix belongs to (Nomad clients, Nomad mTLS, ...).
+    pub phase: Option<String>,
+}
+
+impl Diagnosis {
+    pub fn new(summary: impl Into<String>) -> Self {
+        Diagnosis {
+            summary: summary.into(),
+            observed: Vec::new(),
+            cause: String::new(),
+            remediation: String::new(),
+            phase: None,
+        }
+    }
+
+    pub fn observed(mut self, line: impl Into<String>) -> Self {
+        self.observed.push(line.into());
+        self
+    }
+
+    pub fn observed_all<I: IntoIterator<Item = S>, S: Into<String>>(mut self, lines: I) -> Self {
+        self.observed.extend(lines.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = cause.into();
+        self
+    }
+
+    pub fn remediation(mut self, remediation: impl Into<String>) -> Self {
+        self.remediation = remediation.into();
+        self
+    }
+
+    pub fn phase(mut self, phase: impl Into<String>) -> Self {
+        self.phase = Some(phase.into());
+        self
+    }
+}
+
+/// Why a check did not run to a pass or a fail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// The check does not apply to this installation (cloud provider, opt-in feature).
+    NotApplicable(String),
+    /// Something the check needs is not configured.
+    NotConfigured(String),
+    /// A preflight check failed, so nothing that needs it ran.
+    PreflightFailed(String),
+    /// Another check's failure makes this one meaningless.
+    Blocked { by: String, reason: String },
+    /// The run was interrupted (signal or global deadline) before the check finished.
+    Interrupted(String),
+}
+
+impl SkipReason {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SkipReason::NotApplicable(_) => "not-applicable",
+            SkipReason::NotConfigured(_) => "not-configured",
+            SkipReason::PreflightFailed(_) => "preflight-failed",
+            SkipReason::Blocked { .. } => "blocked",
+            SkipReason::Interrupted(_) => "interrupted",
+        }
+    }
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::NotApplicable(why) => write!(f, "not applicable: {why}"),
+            SkipReason::NotConfigured(why) => write!(f, "not configured: {why}"),
+            SkipReason::PreflightFailed(why) => write!(f, "preflight failed: {why}"),
+            SkipReason::Blocked { by, reason } => write!(f, "blocked by {by}: {reason}"),
+            SkipReason::Interrupted(why) => write!(f, "interrupted: {why}"),
+        }
+    }
+}
+
+/// What one attempt of a check concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Passed; the note says what was seen ("3 of 3 clients ready").
+    Pass(String),
+    Fail(Diagnosis),
+    Skip(SkipReason),
+}
+
+/// The body of a check: an async function of the shared context `C`.
+pub type CheckBody<C> = Arc<dyn Fn(Arc<C>) -> BoxFuture<'static, Verdict> + Send + Sync>;
+
+/// Decides whether a check applies to this installation, from the shared context.
+pub type ApplicabilityFn<C> = Arc<dyn Fn(&C) -> Applicability + Send + Sync>;
+
+/// A check: its spec, its applicability rule and its body. Checks are values: a registry
+/// builds them, selection picks them, the runner runs them as often as asked.
+pub struct Check<C> {
+    pub spec: CheckSpec,
+    pub applicability: ApplicabilityFn<C>,
+    pub body: CheckBody<C>,
+}
+
+impl<C> Clone for Check<C> {
+    fn clone(&self) -> Self {
+        Check {
+            spec: self.spec.clone(),
+            applicability: Arc::clone(&self.applicability),
+            body: Arc::clone(&self.body),
+        }
+    }
+}
+
+impl<C: Send + Sync + 'static> Check<C> {
+    /// A check that always applies.
+    pub fn new<F, Fut>(spec: CheckSpec, body: F) -> Self
+    where
+        F: Fn(Arc<C>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Verdict> + Send + 'static,
+    {
+        Check {
+            spec,
+            applicability: Arc::new(|_| Applicability::Applies),
+            body: Arc::new(move |ctx| Box::pin(body(ctx))),
+        }
+    }
+
+    /// Replaces the applicability rule.
+    pub fn applies_when<F>(mut self, rule: F) -> Self
+    where
+        F: Fn(&C) -> Applicability + Send + Sync + 'static,
+    {
+        self.applicability = Arc::new(rule);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suite_is_the_id_prefix() {
+        let spec = CheckSpec::new("nomad::clients_ready", CheckKind::Cluster, "x");
+        assert_eq!(spec.suite(), "nomad");
+        let bare = CheckSpec::new("lonely", CheckKind::Api, "x");
+        assert_eq!(bare.suite(), "lonely");
+    }
+
+    #[test]
+    fn tags_are_sorted_and_unique() {
+        let spec = CheckSpec::new("a::b", CheckKind::Api, "x")
+            .tagged(Tag::NeedsApi)
+            .tagged(Tag::Mutates)
+            .tagged(Tag::NeedsApi);
+        assert_eq!(spec.tags, vec![Tag::Mutates, Tag::NeedsApi]);
+        assert_eq!(Tag::parse("needs-cluster"), Some(Tag::NeedsCluster));
+        assert_eq!(Tag::parse("nope"), None);
+    }
+}

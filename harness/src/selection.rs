@@ -1,0 +1,134 @@
+//! Which checks a run includes, with libtest's argument model: positional filters
+//! (substring of the check ID, or the whole ID with `--exact`), `--skip` patterns, and
+//! `--ignored` / `--include-ignored` for checks that do not apply to this installation.
+
+use crate::check::{Applicability, Tag};
+
+/// What to do with checks that do not apply to this installation (libtest's ignored tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IgnoredMode {
+    /// Report them as skipped with the reason; run the rest.
+    #[default]
+    Report,
+    /// Run only them (`--ignored`).
+    Only,
+    /// Run them too (`--include-ignored`).
+    Include,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub filters: Vec<String>,
+    pub skips: Vec<String>,
+    pub exact: bool,
+    pub ignored: IgnoredMode,
+    /// Checks carrying one of these tags are left out (the `health` profile leaves out `mutates`).
+    pub excluded_tags: Vec<Tag>,
+}
+
+/// What selection decided for one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    Run,
+    /// Selected, but not applicable and not asked for: reported as skipped with this reason.
+    NotApplicable(String),
+}
+
+impl Selection {
+    fn matches(&self, pattern: &str, id: &str) -> bool {
+        if self.exact { id == pattern } else { id.contains(pattern) }
+    }
+
+    /// Decides for one check; `None` means the check is not part of the run at all.
+    pub fn decide(&self, id: &str, tags: &[Tag], applicability: &Applicability) -> Option<Disposition> {
+        let filtered_in = self.filters.is_empty() || self.filters.iter().any(|f| self.matches(f, id));
+        let skipped = self.skips.iter().any(|s| self.matches(s, id));
+        let excluded = tags.iter().any(|tag| self.excluded_tags.contains(tag));
+        if !filtered_in || skipped || excluded {
+            return None;
+        }
+        match (applicability, self.ignored) {
+            (Applicability::Applies, IgnoredMode::Only) => None,
+            (Applicability::Applies, _) => Some(Disposition::Run),
+            (Applicability::NotApplicable(why), IgnoredMode::Report) => {
+                Some(Disposition::NotApplicable(why.clone()))
+            }
+            (Applicability::NotApplicable(_), IgnoredMode::Only | IgnoredMode::Include) => {
+                Some(Disposition::Run)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IDS: [&str; 4] =
+        ["cluster::pods_ready", "nomad::servers_alive", "nomad::clients_ready", "api::authenticated"];
+
+    fn selected(selection: &Selection) -> Vec<&'static str> {
+        IDS.iter()
+            .copied()
+            .filter(|id| selection.decide(id, &[], &Applicability::Applies).is_some())
+            .collect()
+    }
+
+    #[test]
+    fn no_filter_selects_everything() {
+        assert_eq!(selected(&Selection::default()), IDS.to_vec());
+    }
+
+    #[test]
+    fn filters_are_substrings_and_any_of_them_matches() {
+        let selection = Selection { filters: vec!["nomad::".into(), "pods".into()], ..Default::default() };
+        assert_eq!(
+            selected(&selection),
+            vec!["cluster::pods_ready", "nomad::servers_alive", "nomad::clients_ready"]
+        );
+    }
+
+    #[test]
+    fn exact_needs_the_whole_id_for_filters_and_skips() {
+        let selection = Selection { filters: vec!["nomad".into()], exact: true, ..Default::default() };
+        assert!(selected(&selection).is_empty());
+        let selection = Selection {
+            filters: vec!["nomad::clients_ready".into()],
+            exact: true,
+            ..Default::default()
+        };
+        assert_eq!(selected(&selection), vec!["nomad::clients_ready"]);
+        let selection =
+            Selection { skips: vec!["nomad".into()], exact: true, ..Default::default() };
+        assert_eq!(selected(&selection).len(), 4);
+    }
+
+    #[test]
+    fn skip_removes_matching_checks() {
+        let selection = Selection { skips: vec!["nomad".into()], ..Default::default() };
+        assert_eq!(selected(&selection), vec!["cluster::pods_ready", "api::authenticated"]);
+    }
+
+    #[test]
+    fn excluded_tags_leave_checks_out() {
+        let selection = Selection { excluded_tags: vec![Tag::Mutates], ..Default::default() };
+        assert_eq!(selection.decide("p::t", &[Tag::Mutates], &Applicability::Applies), None);
+        assert_eq!(
+            selection.decide("p::t", &[Tag::NeedsApi], &Applicability::Applies),
+            Some(Disposition::Run)
+        );
+    }
+
+    #[test]
+    fn ignored_modes_follow_libtest() {
+        let na = Applicability::NotApplicable("gcp only".into());
+        let report = Selection::default();
+        assert_eq!(report.decide("x::y", &[], &na), Some(Disposition::NotApplicable("gcp only".into())));
+        let only = Selection { ignored: IgnoredMode::Only, ..Default::default() };
+        assert_eq!(only.decide("x::y", &[], &na), Some(Disposition::Run));
+        assert_eq!(only.decide("x::y", &[], &Applicability::Applies), None);
+        let include = Selection { ignored: IgnoredMode::Include, ..Default::default() };
+        assert_eq!(include.decide("x::y", &[], &na), Some(Disposition::Run));
+        assert_eq!(include.decide("x::y", &[], &Applicability::Applies), Some(Disposition::Run));
+    }
+}

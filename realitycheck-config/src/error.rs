@@ -1,0 +1,60 @@
+//! Configuration errors: each names where the bad value came from (file and line,
+//! environment variable, flag), the field, what is wrong, and the fix.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where a configuration value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    File { path: PathBuf, line: usize, column: usize },
+    Env(String),
+    Flag(String),
+    BuiltIn,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File { path, line, column } => write!(f, "{}, line {line}, column {column}", path.display()),
+            Origin::Env(var) => write!(f, "environment variable {var}"),
+            Origin::Flag(flag) => write!(f, "flag {flag}"),
+            Origin::BuiltIn => f.write_str("built-in defaults"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {}: {source}\n  fix: {fix}", path.display())]
+    Read { path: PathBuf, source: std::io::Error, fix: String },
+    #[error("invalid configuration in {origin}{}: {message}\n  fix: {fix}", field.as_ref().map(|f| format!(", field `{f}`")).unwrap_or_default())]
+    Invalid { origin: Origin, field: Option<String>, message: String, fix: String },
+}
+
+impl ConfigError {
+    pub fn invalid(origin: Origin, field: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        ConfigError::Invalid { origin, field: Some(field.into()), message: message.into(), fix: fix.into() }
+    }
+}
+
+/// The fix to suggest for a bad value, from the field it is in and what was wrong.
+pub(crate) fn fix_for(field: &str, message: &str) -> String {
+    let leaf = field.rsplit('.').next().unwrap_or(field).split('[').next().unwrap_or(field);
+    if message.contains("unknown field `token`") {
+        return "the token is never read from the configuration file: export CIRCLE_TOKEN, or set token_file to a file that holds it".into();
+    }
+    if message.contains("unknown field") {
+        return "remove the key or correct its spelling; `realitycheck init` writes the commented reference of every key".into();
+    }
+    match leaf {
+        "cloud_provider" => "set it to aws, gcp or other (CIRCLE_CLOUD_PROVIDER overrides it)".into(),
+        "host" => "give the base URL with its protocol, like https://circleci.example.com (CIRCLE_HOSTNAME overrides it)".into(),
+        "project" => "give the project slug as vcs/org/repo, like gh/example-org/realitycheck (REALITYCHECK_PROJECT overrides it)".into(),
+        "deadline" | "cluster" | "api" | "pipeline" => "write a duration like \"30s\", \"15m\" or \"1h 30m\"".into(),
+        "exclude_tags" => "list tags among mutates, needs-cluster and needs-api".into(),
+        "timeout_scale" => "use a number above 0, like 1.0 (2.0 doubles every timeout)".into(),
+        "concurrency" => "use a whole number of at least 1".into(),
+        _ => "see the commented reference configuration that `realitycheck init` writes".into(),
+    }
+}

@@ -1,0 +1,19 @@
+//! realitycheck's configuration: a TOML file, then the environment (`CIRCLE_HOSTNAME`,
+//! `CIRCLE_TOKEN`, `CIRCLE_CLOUD_PROVIDER`, `REALITYCHECK_*`), then flags, layered in that
+//! order; named targets and profiles; an embedded reference file that holds the defaults;
+//! errors that name the file, line, field and fix. The token comes only from the
+//! environment or a file, and is a `Secret`.
+
+mod error;
+mod host;
+mod layer;
+mod load;
+mod secret;
+mod settings;
+
+pub use error::{ConfigError, Origin};
+pub use host::{display_host, normalise_host};
+pub use layer::{CloudProvider, KubernetesLayer, NomadLayer, ProfileLayer, TargetLayer, TimeoutsLayer};
+pub use load::{DEFAULT_FILE_NAME, ENV_VARS, Overrides, REFERENCE_CONFIG};
+pub use secret::Secret;
+pub use settings::{BASE_PROFILE, Config, IMPLICIT_TARGET, Kubernetes, LoadRequest, Nomad, Profile, Settings, Target, Timeouts};

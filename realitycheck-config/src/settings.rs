@@ -1,0 +1,360 @@
+//! Resolved settings: the layers (reference file, user file, environment, flags) merged
+//! in that order, the target and profile chosen, every value validated, the token read.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use harness::Tag;
+use url::Url;
+
+use crate::error::{ConfigError, Origin, fix_for};
+use crate::host::normalise_host;
+use crate::layer::{CloudProvider, FileLayer, Merge, ProfileLayer, TargetLayer};
+use crate::load::{Overrides, REFERENCE_CONFIG, SourceFile, config_path, env_overrides};
+use crate::secret::Secret;
+
+/// The name of the target made of `[defaults]`, environment and flags when the file
+/// defines no `[targets.NAME]`.
+pub const IMPLICIT_TARGET: &str = "default";
+
+/// The profile a profile of one's own starts from.
+pub const BASE_PROFILE: &str = "laptop";
+
+/// One installation to check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub name: String,
+    pub host: Option<Url>,
+    pub token: Option<Secret>,
+    pub cloud_provider: Option<CloudProvider>,
+    pub project: Option<String>,
+    pub kubernetes: Kubernetes,
+    pub nomad: Nomad,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kubernetes {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nomad {
+    pub server_selector: String,
+    pub min_clients: u32,
+}
+
+/// How a run behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub name: String,
+    pub retries: u32,
+    pub timeout_scale: f64,
+    pub deadline: Duration,
+    pub concurrency: usize,
+    pub exclude_tags: Vec<Tag>,
+    pub collect: bool,
+    pub timeouts: Timeouts,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeouts {
+    pub cluster: Duration,
+    pub api: Duration,
+    pub pipeline: Duration,
+}
+
+/// What a run needs: one target, one profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub config_file: Option<PathBuf>,
+    pub target: Target,
+    pub profile: Profile,
+}
+
+/// Everything `load` needs from the outside world, so that tests can give it all.
+pub struct LoadRequest<'a> {
+    /// `--config FILE`.
+    pub config_flag: Option<&'a Path>,
+    /// Reads an environment variable.
+    pub var: &'a dyn Fn(&str) -> Option<String>,
+    /// Where `realitycheck.toml` is looked for and relative paths of flags start.
+    pub cwd: &'a Path,
+    /// What the flags say.
+    pub flags: Overrides,
+}
+
+/// The sources, read and parsed; targets and profiles are resolved from it by name.
+pub struct Config {
+    builtin: FileLayer,
+    user: Option<SourceFile>,
+    merged: FileLayer,
+    env: Overrides,
+    flags: Overrides,
+    token_from_env: Option<Secret>,
+    cwd: PathBuf,
+}
+
+/// Flag and environment variable that set each target key, for error messages.
+const TARGET_KEYS: &[(&str, &str, &str)] = &[
+    ("host", "--host", "CIRCLE_HOSTNAME"),
+    ("token_file", "--token-file", ""),
+    ("project", "--project", "REALITYCHECK_PROJECT"),
+    ("kubernetes.kubeconfig", "--kubeconfig", ""),
+    ("kubernetes.namespace", "--namespace", "REALITYCHECK_NAMESPACE"),
+];
+
+impl Config {
+    pub fn load(request: &LoadRequest<'_>) -> Result<Config, ConfigError> {
+        let builtin = SourceFile::parse(Path::new("<built-in reference>"), REFERENCE_CONFIG.to_string())?.layer;
+        let user = config_path(request.config_flag, request.var, request.cwd)
+            .map(|path| SourceFile::read(&path))
+            .transpose()?;
+        let merged = match &user {
+            Some(file) => builtin.clone().merge(file.layer.clone()),
+            None => builtin.clone(),
+        };
+        let token_from_env = (request.var)("CIRCLE_TOKEN").map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).map(Secret::new);
+        Ok(Config {
+            builtin,
+            user,
+            merged,
+            env: env_overrides(request.var)?,
+            flags: request.flags.clone(),
+            token_from_env,
+            cwd: request.cwd.to_path_buf(),
+        })
+    }
+
+    pub fn config_file(&self) -> Option<&Path> {
+        self.user.as_ref().map(|f| f.path.as_path())
+    }
+
+    /// Names of the targets the files define (the implicit one when they define none).
+    pub fn target_names(&self) -> Vec<String> {
+        if self.merged.targets.is_empty() {
+            vec![IMPLICIT_TARGET.to_string()]
+        } else {
+            self.merged.targets.keys().cloned().collect()
+        }
+    }
+
+    /// The chosen target and profile, resolved and validated.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        Ok(Settings {
+            config_file: self.config_file().map(Path::to_path_buf),
+            target: self.target(&self.chosen_target()?)?,
+            profile: self.profile(&self.chosen_profile()?)?,
+        })
+    }
+
+    /// Where a choice (profile, target) came from: flag, environment, file or built-in.
+    fn choice_origin(&self, flag: &str, env: &str, key: &str, from_flags: bool, from_env: bool) -> Origin {
+        if from_flags {
+            Origin::Flag(flag.into())
+        } else if from_env {
+            Origin::Env(env.into())
+        } else {
+            self.user_origin(key).unwrap_or(Origin::BuiltIn)
+        }
+    }
+
+    fn user_origin(&self, dotted: &str) -> Option<Origin> {
+        self.user.as_ref()?.origin_of(dotted)
+    }
+
+    fn chosen_profile(&self) -> Result<String, ConfigError> {
+        let name = self.flags.profile.clone().or_else(|| self.env.profile.clone()).or_else(|| self.merged.profile.clone());
+        let name = name.unwrap_or_else(|| BASE_PROFILE.to_string());
+        if self.merged.profiles.contains_key(&name) {
+            return Ok(name);
+        }
+        let origin = self.choice_origin("--profile", "REALITYCHECK_PROFILE", "profile", self.flags.profile.is_some(), self.env.profile.is_some());
+        Err(ConfigError::invalid(
+            origin,
+            "profile",
+            format!("there is no profile `{name}`"),
+            format!("use one of {}, or define [profiles.{name}] in the configuration file", self.merged.profiles.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
+        ))
+    }
+
+    fn chosen_target(&self) -> Result<String, ConfigError> {
+        let explicit = self.flags.target.clone().or_else(|| self.env.target.clone()).or_else(|| self.merged.default_target.clone());
+        let names = self.target_names();
+        match explicit {
+            Some(name) if names.contains(&name) => Ok(name),
+            Some(name) => Err(ConfigError::invalid(
+                self.choice_origin("--target", "REALITYCHECK_TARGET", "default_target", self.flags.target.is_some(), self.env.target.is_some()),
+                "target",
+                format!("there is no target `{name}`"),
+                format!("use one of {}, or define [targets.{name}] in the configuration file", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+            )),
+            None if names.len() == 1 => Ok(names[0].clone()),
+            None => Err(ConfigError::invalid(
+                self.user_origin("targets").unwrap_or(Origin::BuiltIn),
+                "targets",
+                format!("{} targets are defined and none is chosen", names.len()),
+                format!("choose one with --target NAME or REALITYCHECK_TARGET, or set default_target (one of {})", names.join(", ")),
+            )),
+        }
+    }
+
+    /// Where the value of a target key came from (flag, environment, file or built-in),
+    /// and the key's full name there.
+    fn target_origin(&self, name: &str, key: &str) -> (Origin, String) {
+        let (flag, env) = TARGET_KEYS.iter().find(|(k, _, _)| *k == key).map_or(("", ""), |(_, f, e)| (*f, *e));
+        if !flag.is_empty() && target_key_is_set(&self.flags.target_layer, key) {
+            return (Origin::Flag(flag.into()), key.into());
+        }
+        if !env.is_empty() && target_key_is_set(&self.env.target_layer, key) {
+            return (Origin::Env(env.into()), key.into());
+        }
+        [format!("targets.{name}.{key}"), format!("defaults.{key}")]
+            .into_iter()
+            .find_map(|dotted| self.user_origin(&dotted).map(|origin| (origin, dotted)))
+            .unwrap_or((Origin::BuiltIn, key.into()))
+    }
+
+    pub fn target(&self, name: &str) -> Result<Target, ConfigError> {
+        let layer = self
+            .merged
+            .defaults
+            .clone()
+            .merge(self.merged.targets.get(name).cloned().unwrap_or_default())
+            .merge(self.env.target_layer.clone())
+            .merge(self.flags.target_layer.clone());
+        let invalid = |key: &str, message: String| {
+            let (origin, field) = self.target_origin(name, key);
+            ConfigError::invalid(origin, field, message, fix_for(key, ""))
+        };
+        let host = layer.host.as_deref().map(normalise_host).transpose().map_err(|m| invalid("host", m))?;
+        if let Some(project) = &layer.project {
+            validate_project(project).map_err(|m| invalid("project", m))?;
+        }
+        let namespace = layer.kubernetes.namespace.clone().unwrap_or_default();
+        if namespace.is_empty() {
+            return Err(invalid("kubernetes.namespace", "the namespace is empty".into()));
+        }
+        let server_selector = layer.nomad.server_selector.clone().unwrap_or_default();
+        if server_selector.trim().is_empty() {
+            return Err(invalid("nomad.server_selector", "the label selector is empty".into()));
+        }
+        let token = match (&self.token_from_env, &layer.token_file) {
+            (Some(token), _) => Some(token.clone()),
+            (None, Some(path)) => Some(self.read_token(name, path)?),
+            (None, None) => None,
+        };
+        Ok(Target {
+            name: name.to_string(),
+            host,
+            token,
+            cloud_provider: layer.cloud_provider,
+            project: layer.project,
+            kubernetes: Kubernetes {
+                kubeconfig: layer.kubernetes.kubeconfig.map(|p| self.relative_to_origin(&self.target_origin(name, "kubernetes.kubeconfig").0, p)),
+                context: layer.kubernetes.context,
+                namespace,
+            },
+            nomad: Nomad { server_selector, min_clients: layer.nomad.min_clients.unwrap_or(1) },
+        })
+    }
+
+    /// Relative paths in a file start at the file's directory; on a flag, at the cwd.
+    fn relative_to_origin(&self, origin: &Origin, path: PathBuf) -> PathBuf {
+        if path.is_absolute() {
+            return path;
+        }
+        match origin {
+            Origin::File { path: file, .. } => file.parent().unwrap_or(Path::new(".")).join(path),
+            _ => self.cwd.join(path),
+        }
+    }
+
+    fn read_token(&self, name: &str, path: &Path) -> Result<Secret, ConfigError> {
+        let (origin, field) = self.target_origin(name, "token_file");
+        let resolved = self.relative_to_origin(&origin, path.to_path_buf());
+        let text = std::fs::read_to_string(&resolved).map_err(|e| {
+            ConfigError::invalid(
+                origin.clone(),
+                field.clone(),
+                format!("cannot read the token file {}: {e}", resolved.display()),
+                "point token_file at a readable file holding the personal API token, or export CIRCLE_TOKEN",
+            )
+        })?;
+        let token = text.trim();
+        if token.is_empty() || token.contains(char::is_whitespace) {
+            return Err(ConfigError::invalid(
+                origin,
+                field,
+                format!("the token file {} must hold exactly one token on one line", resolved.display()),
+                "write only the personal API token into the file",
+            ));
+        }
+        Ok(Secret::new(token))
+    }
+
+    pub fn profile(&self, name: &str) -> Result<Profile, ConfigError> {
+        let base = self.builtin.profiles.get(BASE_PROFILE).cloned().unwrap_or_default();
+        let own = self.merged.profiles.get(name).cloned().unwrap_or_default();
+        let layer = base.merge(own).merge(self.env.profile_layer.clone()).merge(self.flags.profile_layer.clone());
+        let origin = |key: &str| self.profile_origin(name, key);
+        let timeout_scale = layer.timeout_scale.unwrap_or(1.0);
+        if !(timeout_scale.is_finite() && timeout_scale > 0.0) {
+            return Err(ConfigError::invalid(origin("timeout_scale"), "timeout_scale", format!("`{timeout_scale}` is not above 0"), fix_for("timeout_scale", "")));
+        }
+        let concurrency = layer.concurrency.unwrap_or(8);
+        if concurrency == 0 {
+            return Err(ConfigError::invalid(origin("concurrency"), "concurrency", "0 checks at once would run nothing", fix_for("concurrency", "")));
+        }
+        let missing = |key: &str| ConfigError::invalid(Origin::BuiltIn, key, "the built-in reference has no value", "this is a bug in realitycheck; please report it");
+        let ProfileLayer { retries, deadline, exclude_tags, collect, timeouts, .. } = layer;
+        Ok(Profile {
+            name: name.to_string(),
+            retries: retries.unwrap_or(0),
+            timeout_scale,
+            deadline: deadline.ok_or_else(|| missing("deadline"))?,
+            concurrency,
+            exclude_tags: exclude_tags.unwrap_or_default(),
+            collect: collect.unwrap_or(false),
+            timeouts: Timeouts {
+                cluster: timeouts.cluster.ok_or_else(|| missing("timeouts.cluster"))?,
+                api: timeouts.api.ok_or_else(|| missing("timeouts.api"))?,
+                pipeline: timeouts.pipeline.ok_or_else(|| missing("timeouts.pipeline"))?,
+            },
+        })
+    }
+
+    fn profile_origin(&self, name: &str, key: &str) -> Origin {
+        if key == "timeout_scale" {
+            if self.flags.profile_layer.timeout_scale.is_some() {
+                return Origin::Flag("--timeout-scale".into());
+            }
+            if self.env.profile_layer.timeout_scale.is_some() {
+                return Origin::Env("REALITYCHECK_TIMEOUT_SCALE".into());
+            }
+        }
+        self.user_origin(&format!("profiles.{name}.{key}")).unwrap_or(Origin::BuiltIn)
+    }
+}
+
+/// Whether the environment or the flags set a target key (files are asked by position).
+fn target_key_is_set(layer: &TargetLayer, key: &str) -> bool {
+    match key {
+        "host" => layer.host.is_some(),
+        "token_file" => layer.token_file.is_some(),
+        "project" => layer.project.is_some(),
+        "kubernetes.kubeconfig" => layer.kubernetes.kubeconfig.is_some(),
+        "kubernetes.namespace" => layer.kubernetes.namespace.is_some(),
+        _ => false,
+    }
+}
+
+fn validate_project(slug: &str) -> Result<(), String> {
+    let parts: Vec<&str> = slug.split('/').collect();
+    if parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && !p.contains(char::is_whitespace)) {
+        Ok(())
+    } else {
+        Err(format!("`{slug}` is not a project slug of the form vcs/org/repo"))
+    }
+}

@@ -1,0 +1,282 @@
+//! Loading the configuration from files, environment and flags: precedence, profiles,
+//! targets, the token, and the error messages (snapshots: they are what an operator reads).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use harness::Tag;
+use realitycheck_config::*;
+use tempfile::TempDir;
+
+struct Case {
+    dir: TempDir,
+    env: HashMap<String, String>,
+    flags: Overrides,
+    config_flag: Option<String>,
+}
+
+impl Case {
+    fn new() -> Case {
+        Case { dir: TempDir::new().unwrap(), env: HashMap::new(), flags: Overrides::default(), config_flag: None }
+    }
+
+    fn file(mut self, name: &str, text: &str) -> Case {
+        std::fs::write(self.dir.path().join(name), text).unwrap();
+        if name == DEFAULT_FILE_NAME || self.config_flag.is_none() && name.ends_with(".toml") {
+            self.config_flag = (name != DEFAULT_FILE_NAME).then(|| name.to_string());
+        }
+        self
+    }
+
+    fn env(mut self, name: &str, value: &str) -> Case {
+        self.env.insert(name.into(), value.into());
+        self
+    }
+
+    fn config(&self) -> Result<Config, ConfigError> {
+        let var = |name: &str| self.env.get(name).cloned();
+        let config_flag = self.config_flag.as_ref().map(|f| self.dir.path().join(f));
+        Config::load(&LoadRequest {
+            config_flag: config_flag.as_deref(),
+            var: &var,
+            cwd: self.dir.path(),
+            flags: self.flags.clone(),
+        })
+    }
+
+    fn settings(&self) -> Result<Settings, ConfigError> {
+        self.config()?.settings()
+    }
+
+    /// The error message with the temporary directory replaced, for snapshots.
+    fn error(&self) -> String {
+        let message = self.settings().expect_err("configuration must be rejected").to_string();
+        message.replace(&self.dir.path().display().to_string(), "[dir]")
+    }
+}
+
+#[test]
+fn without_any_file_the_reference_defaults_apply() {
+    let settings = Case::new().settings().unwrap();
+    assert_eq!(settings.config_file, None);
+    assert_eq!(settings.target.name, "default");
+    assert_eq!(settings.target.kubernetes.namespace, "circleci-server");
+    assert_eq!(settings.target.nomad.server_selector, "app=nomad-server");
+    assert_eq!(settings.target.nomad.min_clients, 1);
+    assert_eq!(settings.target.host, None);
+    assert_eq!(settings.target.token, None);
+    assert_eq!(settings.profile.name, "laptop");
+    assert_eq!(settings.profile.retries, 0);
+    assert_eq!(settings.profile.timeouts.cluster, Duration::from_secs(30));
+    assert_eq!(settings.profile.deadline, Duration::from_secs(30 * 60));
+}
+
+#[test]
+fn the_built_in_profiles_differ_as_documented() {
+    let config = Case::new().config().unwrap();
+    let ci = config.profile("ci").unwrap();
+    assert_eq!(ci.retries, 1);
+    assert!(ci.collect);
+    let health = config.profile("health").unwrap();
+    assert_eq!(health.exclude_tags, vec![Tag::Mutates]);
+    assert_eq!(health.deadline, Duration::from_secs(300));
+}
+
+#[test]
+fn file_then_environment_then_flags() {
+    let case = Case::new()
+        .file(
+            DEFAULT_FILE_NAME,
+            r#"
+[defaults]
+host = "https://app.file.example.com/"
+cloud_provider = "gcp"
+project = "gh/file-org/realitycheck"
+[defaults.kubernetes]
+namespace = "from-file"
+context = "file-context"
+"#,
+        )
+        .env("CIRCLE_CLOUD_PROVIDER", "AWS")
+        .env("REALITYCHECK_NAMESPACE", "from-env")
+        .env("REALITYCHECK_PROJECT", "gh/env-org/realitycheck");
+    let mut case = case;
+    case.flags.target_layer.kubernetes.namespace = Some("from-flag".into());
+    let settings = case.settings().unwrap();
+    assert!(settings.config_file.unwrap().ends_with(DEFAULT_FILE_NAME), "found in the working directory");
+    let target = settings.target;
+    assert_eq!(target.host.map(|h| display_host(&h)).as_deref(), Some("https://file.example.com"));
+    assert_eq!(target.cloud_provider, Some(CloudProvider::Aws), "environment over file, case-insensitive");
+    assert_eq!(target.project.as_deref(), Some("gh/env-org/realitycheck"));
+    assert_eq!(target.kubernetes.namespace, "from-flag", "flags over environment");
+    assert_eq!(target.kubernetes.context.as_deref(), Some("file-context"));
+}
+
+#[test]
+fn profiles_are_chosen_and_overlaid() {
+    let mut case = Case::new()
+        .file(
+            "rc.toml",
+            r#"
+profile = "ci"
+[profiles.ci]
+retries = 3
+[profiles.nightly]
+deadline = "2h"
+exclude_tags = ["mutates", "needs-api"]
+[profiles.nightly.timeouts]
+pipeline = "45m"
+"#,
+        )
+        .env("REALITYCHECK_TIMEOUT_SCALE", "2.5");
+    let settings = case.settings().unwrap();
+    assert_eq!(settings.profile.name, "ci");
+    assert_eq!(settings.profile.retries, 3);
+    assert!(settings.profile.collect, "the rest of the built-in ci profile stays");
+    assert_eq!(settings.profile.timeout_scale, 2.5);
+
+    case.flags.profile = Some("nightly".into());
+    let nightly = case.settings().unwrap().profile;
+    assert_eq!(nightly.deadline, Duration::from_secs(7200));
+    assert_eq!(nightly.timeouts.pipeline, Duration::from_secs(45 * 60));
+    assert_eq!(nightly.timeouts.cluster, Duration::from_secs(30), "own profiles start from laptop");
+    assert_eq!(nightly.exclude_tags, vec![Tag::Mutates, Tag::NeedsApi]);
+}
+
+#[test]
+fn targets_are_chosen_by_flag_environment_default_or_uniqueness() {
+    let two = r#"
+[targets.prod]
+host = "https://prod.example.com"
+[targets.staging]
+host = "https://staging.example.com"
+[targets.staging.kubernetes]
+namespace = "circleci-staging"
+"#;
+    let mut case = Case::new().file("rc.toml", two).env("REALITYCHECK_TARGET", "staging");
+    let settings = case.settings().unwrap();
+    assert_eq!(settings.target.name, "staging");
+    assert_eq!(settings.target.kubernetes.namespace, "circleci-staging");
+    case.flags.target = Some("prod".into());
+    let settings = case.settings().unwrap();
+    assert_eq!(settings.target.name, "prod");
+    assert_eq!(settings.target.kubernetes.namespace, "circleci-server", "from [defaults]");
+    assert_eq!(case.config().unwrap().target_names(), ["prod", "staging"]);
+
+    let one = Case::new().file("rc.toml", "[targets.only]\nhost = \"https://only.example.com\"\n");
+    assert_eq!(one.settings().unwrap().target.name, "only");
+}
+
+#[test]
+fn the_token_comes_from_the_environment_or_a_file_and_never_prints() {
+    let case = Case::new()
+        .file("token", "  CCIPAT_from_file\n")
+        .file("rc.toml", "[defaults]\ntoken_file = \"token\"\n");
+    let settings = case.settings().unwrap();
+    assert_eq!(settings.target.token.as_ref().unwrap().expose(), "CCIPAT_from_file", "relative to the config file");
+    let debug = format!("{settings:?}");
+    assert!(!debug.contains("CCIPAT_from_file"), "{debug}");
+
+    let case = case.env("CIRCLE_TOKEN", "CCIPAT_from_env");
+    assert_eq!(case.settings().unwrap().target.token.unwrap().expose(), "CCIPAT_from_env");
+}
+
+#[test]
+fn error_a_token_in_the_file_is_refused_with_the_way_to_give_it() {
+    let case = Case::new().file("rc.toml", "[defaults]\nhost = \"https://x.example.com\"\ntoken = \"CCIPAT_leaked\"\n");
+    let message = case.error();
+    assert!(!message.contains("CCIPAT_leaked"), "the value is not echoed");
+    insta::assert_snapshot!(message);
+}
+
+#[test]
+fn error_unknown_cloud_provider_in_a_target() {
+    let case = Case::new().file("rc.toml", "[targets.prod]\nhost = \"https://x.example.com\"\ncloud_provider = \"azure\"\n");
+    insta::assert_snapshot!(case.error());
+}
+
+#[test]
+fn error_bad_duration_in_a_profile() {
+    let case = Case::new().file("rc.toml", "[profiles.ci.timeouts]\ncluster = \"thirty seconds\"\n");
+    insta::assert_snapshot!(case.error());
+}
+
+#[test]
+fn error_invalid_toml() {
+    let case = Case::new().file("rc.toml", "[defaults\nhost = 1\n");
+    insta::assert_snapshot!(case.error());
+}
+
+#[test]
+fn error_host_without_protocol_names_the_line() {
+    let case = Case::new().file("rc.toml", "profile = \"ci\"\n\n[targets.prod]\nhost = \"circleci.example.com\"\n");
+    insta::assert_snapshot!(case.error());
+}
+
+#[test]
+fn error_host_from_the_environment_names_the_variable() {
+    let case = Case::new().env("CIRCLE_HOSTNAME", "circleci.example.com");
+    insta::assert_snapshot!(case.error());
+}
+
+#[test]
+fn error_cloud_provider_from_the_environment() {
+    let case = Case::new().env("CIRCLE_CLOUD_PROVIDER", "azure");
+    let message = case.config().err().expect("rejected").to_string();
+    insta::assert_snapshot!(message);
+}
+
+#[test]
+fn error_unknown_profile_from_a_flag() {
+    let mut case = Case::new();
+    case.flags.profile = Some("nightly".into());
+    insta::assert_snapshot!(case.error());
+}
+
+#[test]
+fn error_unknown_profile_in_the_file() {
+    let case = Case::new().file("rc.toml", "# mine\nprofile = \"nightly\"\n");
+    insta::assert_snapshot!(case.error());
+}
+
+#[test]
+fn error_several_targets_and_no_choice() {
+    let case = Case::new().file("rc.toml", "[targets.a]\n[targets.b]\n");
+    insta::assert_snapshot!(case.error());
+}
+
+#[test]
+fn error_unreadable_token_file() {
+    let case = Case::new().file("rc.toml", "[targets.prod]\ntoken_file = \"missing-token\"\n");
+    insta::assert_snapshot!(case.error());
+}
+
+#[test]
+fn error_missing_config_file_named_by_flag() {
+    let mut case = Case::new();
+    case.config_flag = Some("nope.toml".into());
+    insta::assert_snapshot!(case.error());
+}
+
+#[test]
+fn error_bad_project_slug_and_zero_scale() {
+    let case = Case::new().env("REALITYCHECK_PROJECT", "realitycheck");
+    insta::assert_snapshot!("bad_project_slug", case.error());
+    let case = Case::new().file("rc.toml", "[profiles.laptop]\ntimeout_scale = 0.0\n");
+    insta::assert_snapshot!("zero_timeout_scale", case.error());
+}
+
+#[test]
+fn error_unknown_tag() {
+    let case = Case::new().file("rc.toml", "[profiles.laptop]\nexclude_tags = [\"slow\"]\n");
+    insta::assert_snapshot!(case.error());
+}
+
+#[test]
+fn reference_config_documents_every_environment_variable() {
+    for (var, _) in ENV_VARS {
+        assert!(REFERENCE_CONFIG.contains(var), "{var} is not in the reference config");
+    }
+    assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/default.toml").is_file());
+}
