@@ -51,7 +51,7 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_base_url() {
-        assert!(normalise_host("server.example.com").unwrap_err().contains("with its protocol"));
+        assert!(normalise_host("server.example.com").unwrap_err().contains("not a URL with a protocol"));
         assert!(normalise_host("ftp://server.example.com").unwrap_err().contains("ftp"));
         assert!(normalise_host("https://x.example.com/?a=1").unwrap_err().contains("query"));
     }
