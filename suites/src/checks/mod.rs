@@ -1,0 +1,42 @@
+//! The checks of realitycheck, by suite, and the preflights they need. Each suite module
+//! holds its checks' bodies and the pure functions that judge what the bodies observed.
+
+pub mod cluster;
+pub mod nomad;
+
+use std::sync::Arc;
+
+use harness::{Check, CheckKind, Diagnosis, Preflight, Tag};
+
+use crate::cluster::ClusterError;
+use crate::context::Context;
+
+/// Every check, in the order reports list them.
+pub fn all() -> Vec<Check<Context>> {
+    vec![cluster::pods_ready(), nomad::servers_alive(), nomad::clients_ready()]
+}
+
+/// Reachability checks run before any check that needs them; a failure ends the run (exit 3).
+pub fn preflights() -> Vec<Preflight<Context>> {
+    vec![Preflight::new("kubernetes-api", Tag::NeedsCluster, CheckKind::Cluster, |ctx: Arc<Context>| async move {
+        let cluster = ctx.cluster.get().await.map_err(|e| format!("{e}; check KUBECONFIG, --kube-context and that the cluster is reachable from here"))?;
+        let version = cluster.version().await.map_err(|e| format!("{e}; check the kubeconfig context, VPN or network path, and the API server"))?;
+        Ok(format!("Kubernetes {version} at {}, namespace {}", cluster.url(), cluster.namespace()))
+    })]
+}
+
+/// A Kubernetes API failure met by a check after the preflight passed (RBAC, a pod gone).
+pub(crate) fn cluster_failure(error: &ClusterError) -> Diagnosis {
+    let diagnosis = Diagnosis::new(error.to_string()).phase("Kubernetes access");
+    match error {
+        ClusterError::ListPods { .. } => diagnosis
+            .cause("the API refused or failed the pod list: missing RBAC permission, or the namespace does not exist")
+            .remediation("grant `list` on pods in the namespace to this identity (`kubectl auth can-i list pods -n NAMESPACE`), and check --namespace"),
+        ClusterError::Exec { .. } => diagnosis
+            .cause("the exec into the pod failed: missing RBAC permission, or the pod or container went away")
+            .remediation("grant `create` on pods/exec in the namespace (`kubectl auth can-i create pods/exec -n NAMESPACE`), and check the pod"),
+        ClusterError::Config { .. } | ClusterError::Unreachable { .. } => diagnosis
+            .cause("the Kubernetes API could not be used")
+            .remediation("check KUBECONFIG, --kube-context and the network path to the API server"),
+    }
+}

@@ -1,0 +1,325 @@
+//! `nomad::*`: the Nomad control plane seen from the nomad CLI inside a Nomad server pod
+//! (`nomad server members -json`, `nomad node status -json`, the table when JSON fails).
+
+use std::sync::Arc;
+
+use harness::{Check, CheckKind, CheckSpec, Diagnosis, Tag, Verdict};
+
+use super::cluster_failure;
+use crate::cluster::ExecOutput;
+use crate::context::{Context, NomadPodError};
+use crate::nomad::members::{self, Member};
+use crate::nomad::nodes::{self, DockerDriver, Node};
+use crate::nomad::ParseError;
+
+pub fn servers_alive() -> Check<Context> {
+    let spec = CheckSpec::new("nomad::servers_alive", CheckKind::Cluster, "all Nomad servers alive, exactly one leader")
+        .tagged(Tag::NeedsCluster);
+    Check::new(spec, |ctx: Arc<Context>| async move {
+        match query(&ctx, &["server", "members"], members::from_json, members::from_table).await {
+            Ok(members) => judge_members(&members),
+            Err(diagnosis) => Verdict::Fail(diagnosis),
+        }
+    })
+}
+
+pub fn clients_ready() -> Check<Context> {
+    let spec = CheckSpec::new(
+        "nomad::clients_ready",
+        CheckKind::Cluster,
+        "enough Nomad clients ready, eligible, not draining, with a healthy docker driver",
+    )
+    .tagged(Tag::NeedsCluster);
+    Check::new(spec, |ctx: Arc<Context>| async move {
+        match query(&ctx, &["node", "status"], nodes::from_json, nodes::from_table).await {
+            Ok(nodes) => judge_clients(&nodes, ctx.target.nomad.min_clients),
+            Err(diagnosis) => Verdict::Fail(diagnosis),
+        }
+    })
+}
+
+/// Runs `nomad <args> -json` in the Nomad server pod and parses it; when the CLI has no
+/// `-json` or its JSON cannot be read, runs `nomad <args>` and reads the table.
+async fn query<T>(
+    ctx: &Context,
+    args: &[&str],
+    from_json: fn(&str) -> Result<T, ParseError>,
+    from_table: fn(&str) -> T,
+) -> Result<T, Diagnosis> {
+    let pod = ctx.nomad_pod.get().await.map_err(|e| no_pod(&e))?;
+    let cluster = ctx.cluster.get().await.map_err(|e| cluster_failure(&e))?;
+    let json_command: Vec<&str> = ["nomad"].iter().chain(args).chain(&["-json"]).copied().collect();
+    let output = cluster.exec(pod, &json_command).await.map_err(|e| cluster_failure(&e))?;
+    let json_unsupported = output.exit_code != 0 && output.stderr.contains("flag provided but not defined");
+    if output.exit_code == 0 {
+        match from_json(&output.stdout) {
+            Ok(parsed) => return Ok(parsed),
+            Err(e) => tracing::debug!(error = %e, "JSON unreadable; reading the table instead"),
+        }
+    } else if !json_unsupported {
+        return Err(exec_failure(pod, &json_command, &output));
+    }
+    let table_command: Vec<&str> = ["nomad"].iter().chain(args).copied().collect();
+    let output = cluster.exec(pod, &table_command).await.map_err(|e| cluster_failure(&e))?;
+    if output.exit_code != 0 {
+        return Err(exec_failure(pod, &table_command, &output));
+    }
+    Ok(from_table(&output.stdout))
+}
+
+fn no_pod(error: &NomadPodError) -> Diagnosis {
+    match error {
+        NomadPodError::Cluster(e) => cluster_failure(e),
+        NomadPodError::NoReadyPod { selector, namespace, found } => {
+            let diagnosis = Diagnosis::new(error.to_string())
+                .phase("Nomad servers (phase 3)")
+                .observed_all(found.iter().map(|p| p.describe()));
+            if found.is_empty() {
+                diagnosis
+                    .cause("no pod carries that label: the namespace or the selector is wrong")
+                    .remediation(format!("check --namespace and nomad.server_selector; `kubectl -n {namespace} get pods -l {selector}` must list the Nomad servers"))
+            } else {
+                diagnosis
+                    .cause("the Nomad server pods exist but none is Running and Ready")
+                    .remediation(format!("`kubectl -n {namespace} describe pods -l {selector}` and their logs say why; Nomad servers need their mTLS and gossip secrets"))
+            }
+        }
+    }
+}
+
+/// A nomad command that ran but failed, with the cause its error text points at.
+fn exec_failure(pod: &str, command: &[&str], output: &ExecOutput) -> Diagnosis {
+    let command = command.join(" ");
+    let error = output.stderr.trim();
+    let mut diagnosis = Diagnosis::new(format!("`{command}` in pod {pod} exited with code {}", output.exit_code))
+        .observed_all(error.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev())
+        .phase("Nomad servers (phase 3)");
+    diagnosis = if ["x509", "tls:", "certificate"].iter().any(|m| error.contains(m)) {
+        diagnosis
+            .cause("the nomad CLI in the server pod cannot talk to Nomad over mTLS: the certificates do not match (CA, certificate or key)")
+            .remediation("check nomad.server.rpc.mTLS (certificate, privateKey, CACertificate) in values.yaml and the nomad-mtls secret; the clients' certificates must come from the same CA")
+            .phase("Nomad mTLS")
+    } else if error.contains("connection refused") {
+        diagnosis
+            .cause("the Nomad agent in the pod is not listening")
+            .remediation(format!("read the pod's logs: `kubectl logs {pod}`"))
+    } else if matches!(output.exit_code, 126 | 127) {
+        diagnosis
+            .cause("the pod has no nomad CLI: the selector matches pods that are not Nomad servers")
+            .remediation("set nomad.server_selector to the Nomad server pods' labels (default app=nomad-server)")
+    } else {
+        diagnosis
+            .cause("the Nomad API answered with an error")
+            .remediation(format!("run the same command to see it whole: `kubectl exec {pod} -- {command}`"))
+    };
+    diagnosis
+}
+
+/// Pass when every server is alive and exactly one leads.
+pub fn judge_members(members: &[Member]) -> Verdict {
+    let phase = "Nomad servers (phase 3)";
+    if members.is_empty() {
+        return Verdict::Fail(
+            Diagnosis::new("the Nomad server knows no server members")
+                .cause("the server has not joined its peers")
+                .remediation("read the nomad-server pods' logs for join and raft errors")
+                .phase(phase),
+        );
+    }
+    let describe = |m: &Member| {
+        let leader = match m.leader {
+            Some(true) => ", leader",
+            _ => "",
+        };
+        format!("{} ({}): {}{leader}", m.name, m.address, m.status)
+    };
+    let not_alive: Vec<&Member> = members.iter().filter(|m| m.status != "alive").collect();
+    let leaders: Vec<&Member> = members.iter().filter(|m| m.leader == Some(true)).collect();
+    let leader_known = members.iter().any(|m| m.leader.is_some());
+    if !not_alive.is_empty() {
+        return Verdict::Fail(
+            Diagnosis::new(format!("{} of {} Nomad servers are not alive", not_alive.len(), members.len()))
+                .observed_all(members.iter().map(describe))
+                .cause("a server pod restarted or lost gossip with its peers (status failed, left or leaving)")
+                .remediation("check the nomad-server pods (`kubectl get pods -l app=nomad-server`) and their logs; a failed member leaves on its own once the pod is back")
+                .phase(phase),
+        );
+    }
+    match leaders.len() {
+        1 => Verdict::Pass(format!("{} servers alive, leader {}", members.len(), leaders[0].name)),
+        0 if !leader_known => Verdict::Pass(format!("{} servers alive (the output does not show the leader)", members.len())),
+        0 => Verdict::Fail(
+            Diagnosis::new("no Nomad server is the leader")
+                .observed_all(members.iter().map(describe))
+                .cause("raft has no quorum: too few servers, or they cannot reach each other on port 4647/4648")
+                .remediation("bring the nomad-server pods back (all of them Running) and check the network policy between them")
+                .phase(phase),
+        ),
+        n => Verdict::Fail(
+            Diagnosis::new(format!("{n} Nomad servers claim to lead"))
+                .observed_all(members.iter().map(describe))
+                .cause("a split brain: the servers do not form one cluster")
+                .remediation("restart the nomad-server StatefulSet so that they rejoin one cluster")
+                .phase(phase),
+        ),
+    }
+}
+
+/// Why a node cannot take docker jobs, or `None` when it can.
+fn unusable_because(node: &Node) -> Option<String> {
+    let mut reasons = Vec::new();
+    if node.status != "ready" {
+        reasons.push(format!("status {}", if node.status.is_empty() { "unknown" } else { &node.status }));
+    }
+    if node.drain {
+        reasons.push("draining".to_string());
+    }
+    if node.eligibility != "eligible" {
+        reasons.push(if node.eligibility.is_empty() { "eligibility unknown".into() } else { node.eligibility.clone() });
+    }
+    match &node.docker {
+        DockerDriver::Healthy | DockerDriver::Unknown => {}
+        DockerDriver::NotDetected => reasons.push("no docker driver".into()),
+        DockerDriver::Unhealthy(why) if why.is_empty() => reasons.push("docker driver unhealthy".into()),
+        DockerDriver::Unhealthy(why) => reasons.push(format!("docker driver unhealthy: {why}")),
+    }
+    (!reasons.is_empty()).then(|| reasons.join(", "))
+}
+
+/// Pass when at least `min_clients` nodes can take docker jobs.
+pub fn judge_clients(nodes: &[Node], min_clients: u32) -> Verdict {
+    let phase = "Nomad clients (phase 3)";
+    let usable = nodes.iter().filter(|n| unusable_because(n).is_none()).count();
+    let docker_unknown = nodes.iter().any(|n| n.docker == DockerDriver::Unknown);
+    if usable >= min_clients as usize {
+        let driver_note = if docker_unknown { " (docker driver health not shown by this CLI)" } else { ", docker healthy" };
+        return Verdict::Pass(format!("{usable} of {} clients ready and eligible{driver_note}; {min_clients} needed", nodes.len()));
+    }
+    if nodes.is_empty() {
+        return Verdict::Fail(
+            Diagnosis::new("no Nomad client has joined the cluster")
+                .observed("`nomad node status` lists no node")
+                .cause("the clients never joined: their mTLS certificates, the gossip encryption key, or their retry_join address do not match the server")
+                .remediation("on a client host, `journalctl -u nomad` shows the join error; check retry_join points at the cluster's Nomad endpoint on port 4647, that the client certificates come from the nomad-mtls secret's CA, and that port 4647 is open from the clients")
+                .phase(phase),
+        );
+    }
+    let describe = |n: &Node| {
+        let state = unusable_because(n).unwrap_or_else(|| "ready, eligible".into());
+        format!("{} ({}): {state}", if n.name.is_empty() { "unnamed" } else { &n.name }, n.short_id())
+    };
+    let unusable: Vec<&Node> = nodes.iter().filter(|n| unusable_because(n).is_some()).collect();
+    let draining_or_ineligible = unusable.iter().any(|n| n.drain || (n.eligibility != "eligible" && !n.eligibility.is_empty()));
+    let docker_broken = unusable.iter().any(|n| matches!(n.docker, DockerDriver::NotDetected | DockerDriver::Unhealthy(_)));
+    let down = unusable.iter().any(|n| n.status != "ready");
+    let mut causes = Vec::new();
+    let mut remedies = Vec::new();
+    if docker_broken {
+        causes.push("the docker driver of the clients is unhealthy: Docker is not running on the client hosts, or Nomad cannot reach its socket");
+        remedies.push("on each named client host, check Docker (`systemctl status docker`, `docker info`), then restart the nomad agent".to_string());
+    }
+    if draining_or_ineligible {
+        causes.push("clients are draining or marked ineligible, so Nomad places no jobs on them");
+        let first = unusable.iter().find(|n| n.drain || n.eligibility != "eligible").map_or("NODE_ID", |n| n.short_id());
+        remedies.push(format!("if no maintenance is under way, make them eligible again: `nomad node drain -disable {first}` and `nomad node eligibility -enable {first}` (in the nomad-server pod)"));
+    }
+    if down {
+        causes.push("clients are down or not yet ready: the host stopped, or lost its connection to the servers");
+        remedies.push("check the client instances (autoscaling group) and the nomad service on them".to_string());
+    }
+    Verdict::Fail(
+        Diagnosis::new(format!("{usable} of {} Nomad clients can run docker jobs; {min_clients} needed", nodes.len()))
+            .observed_all(nodes.iter().map(describe))
+            .cause(causes.join("; "))
+            .remediation(remedies.join("; "))
+            .phase(phase),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, status: &str, eligibility: &str, drain: bool, docker: DockerDriver) -> Node {
+        Node {
+            id: format!("{name}-0000-1111-2222"),
+            name: name.into(),
+            status: status.into(),
+            eligibility: eligibility.into(),
+            drain,
+            class: "linux-64bit".into(),
+            pool: "default".into(),
+            docker,
+        }
+    }
+
+    fn member(name: &str, status: &str, leader: Option<bool>) -> Member {
+        Member { name: name.into(), address: "10.0.0.1".into(), status: status.into(), leader }
+    }
+
+    #[test]
+    fn ready_clients_pass_with_a_count() {
+        let nodes = [node("i-a", "ready", "eligible", false, DockerDriver::Healthy), node("i-b", "down", "eligible", false, DockerDriver::Healthy)];
+        assert_eq!(judge_clients(&nodes, 1), Verdict::Pass("1 of 2 clients ready and eligible, docker healthy; 1 needed".into()));
+        let table_nodes = [node("i-a", "ready", "eligible", false, DockerDriver::Unknown)];
+        let Verdict::Pass(note) = judge_clients(&table_nodes, 1) else { panic!("pass") };
+        assert!(note.contains("not shown"), "{note}");
+    }
+
+    #[test]
+    fn no_clients_points_at_joining() {
+        let Verdict::Fail(diagnosis) = judge_clients(&[], 1) else { panic!("fail") };
+        insta::assert_debug_snapshot!(diagnosis);
+    }
+
+    #[test]
+    fn draining_and_ineligible_clients() {
+        let nodes = [node("i-a", "ready", "ineligible", true, DockerDriver::Healthy), node("i-b", "ready", "ineligible", false, DockerDriver::Healthy)];
+        let Verdict::Fail(diagnosis) = judge_clients(&nodes, 1) else { panic!("fail") };
+        insta::assert_debug_snapshot!(diagnosis);
+    }
+
+    #[test]
+    fn unhealthy_docker_driver() {
+        let nodes = [node("i-a", "ready", "eligible", false, DockerDriver::Unhealthy("Failed to connect to docker daemon".into()))];
+        let Verdict::Fail(diagnosis) = judge_clients(&nodes, 1) else { panic!("fail") };
+        insta::assert_debug_snapshot!(diagnosis);
+    }
+
+    #[test]
+    fn too_few_clients_for_min_clients() {
+        let nodes = [node("i-a", "ready", "eligible", false, DockerDriver::Healthy)];
+        let Verdict::Fail(diagnosis) = judge_clients(&nodes, 2) else { panic!("fail") };
+        assert_eq!(diagnosis.summary, "1 of 1 Nomad clients can run docker jobs; 2 needed");
+        assert_eq!(judge_clients(&[], 0), Verdict::Pass("0 of 0 clients ready and eligible, docker healthy; 0 needed".into()));
+    }
+
+    #[test]
+    fn members_need_one_leader_and_all_alive() {
+        let healthy = [member("s0", "alive", Some(true)), member("s1", "alive", Some(false))];
+        assert_eq!(judge_members(&healthy), Verdict::Pass("2 servers alive, leader s0".into()));
+        let failed = [member("s0", "alive", Some(true)), member("s1", "failed", Some(false))];
+        let Verdict::Fail(d) = judge_members(&failed) else { panic!("fail") };
+        assert_eq!(d.summary, "1 of 2 Nomad servers are not alive");
+        let leaderless = [member("s0", "alive", Some(false)), member("s1", "alive", Some(false))];
+        let Verdict::Fail(d) = judge_members(&leaderless) else { panic!("fail") };
+        assert!(d.cause.contains("quorum"));
+        let split = [member("s0", "alive", Some(true)), member("s1", "alive", Some(true))];
+        let Verdict::Fail(d) = judge_members(&split) else { panic!("fail") };
+        assert!(d.cause.contains("split brain"));
+        assert!(matches!(judge_members(&[]), Verdict::Fail(_)));
+    }
+
+    #[test]
+    fn exec_failures_name_their_cause() {
+        let x509 = ExecOutput {
+            stdout: String::new(),
+            stderr: "Error querying node status: Get \"https://127.0.0.1:4646/v1/nodes\": x509: certificate signed by unknown authority\n".into(),
+            exit_code: 1,
+        };
+        let diagnosis = exec_failure("nomad-server-0", &["nomad", "node", "status", "-json"], &x509);
+        insta::assert_debug_snapshot!(diagnosis);
+        let missing = ExecOutput { stdout: String::new(), stderr: "exec: \"nomad\": not found".into(), exit_code: 127 };
+        assert!(exec_failure("frontend-1", &["nomad"], &missing).cause.contains("no nomad CLI"));
+    }
+}
