@@ -1,1 +1,54 @@
-fn main() {}
+//! `realitycheck`: the binary. Parses the command line, wires configuration, checks,
+//! reporters and the simulation together, and maps outcomes to exit codes.
+
+mod cli;
+mod exit;
+mod init;
+mod run;
+mod sim;
+mod wiring;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command};
+use crate::exit::AppError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let outcome: Result<ExitCode, AppError> = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run::run(args, cli.color).await,
+            Command::List(args) => run::list(args),
+            Command::Demo(args) => sim::demo(args, cli.color).await,
+            Command::Sim(args) => sim::serve(args).await,
+            Command::Init(args) => init::init(&args),
+        }
+    });
+    outcome.unwrap_or_else(|error| {
+        eprintln!("error: {error}");
+        exit::for_error(&error)
+    })
+}
+
+/// Logs go to stderr; stdout carries the report.
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

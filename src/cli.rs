@@ -1,0 +1,178 @@
+//! The command line (DESIGN.md §3 is the contract): subcommands and their flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "realitycheck",
+    version,
+    about = "Tells whether a CircleCI server 4.x installation really works: Nomad, contexts, and jobs on every executor",
+    after_help = "Exit codes: 0 all selected checks passed, 1 a check failed, 2 usage or configuration error, \
+                  3 preflight failed (unreachable, TLS, token), 4 the filter selected no check, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides it.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Colour on the terminal; NO_COLOR turns it off in auto mode.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check an installation.
+    Run(RunArgs),
+    /// List the checks a run would include, with their tags.
+    List(ListArgs),
+    /// Run the checks against the embedded simulated installation.
+    Demo(DemoArgs),
+    /// Serve a simulated installation for realitycheck or kubectl to point at.
+    Sim(SimArgs),
+    /// Write a starter configuration (the commented reference of every key).
+    Init(InitArgs),
+}
+
+/// Where the configuration comes from, and the flags that override it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigArgs {
+    /// Configuration file (else REALITYCHECK_CONFIG, else ./realitycheck.toml if present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Profile: laptop, ci, health, or one of the file's [profiles.NAME].
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Target: one of the file's [targets.NAME].
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    /// Base URL of the installation (overrides CIRCLE_HOSTNAME).
+    #[arg(long, value_name = "URL")]
+    pub host: Option<String>,
+    /// File holding the API token (the token itself is never a flag: use CIRCLE_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// aws, gcp or other (overrides CIRCLE_CLOUD_PROVIDER).
+    #[arg(long, value_name = "PROVIDER", value_parser = ["aws", "gcp", "other"])]
+    pub cloud_provider: Option<String>,
+    /// Project slug vcs/org/repo (overrides REALITYCHECK_PROJECT).
+    #[arg(long, value_name = "SLUG")]
+    pub project: Option<String>,
+    /// Kubeconfig file (else KUBECONFIG, ~/.kube/config, in-cluster).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (else the current one).
+    #[arg(long, value_name = "NAME")]
+    pub kube_context: Option<String>,
+    /// Namespace of the CircleCI server release (default circleci-server).
+    #[arg(long, value_name = "NAME")]
+    pub namespace: Option<String>,
+    /// Nomad clients that must be ready.
+    #[arg(long, value_name = "N")]
+    pub min_clients: Option<u32>,
+    /// Multiplies every timeout and the deadline.
+    #[arg(long, value_name = "FACTOR")]
+    pub timeout_scale: Option<f64>,
+}
+
+/// Which checks run (libtest's model) and where reports go.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SelectionArgs {
+    /// Run only checks whose ID contains one of these (the whole ID with --exact).
+    #[arg(value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Leave out checks whose ID contains this (repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    pub skip: Vec<String>,
+    /// Filters and --skip match whole check IDs.
+    #[arg(long)]
+    pub exact: bool,
+    /// List the selected checks instead of running them.
+    #[arg(long)]
+    pub list: bool,
+    /// Run only the checks that do not apply to this installation.
+    #[arg(long, conflicts_with = "include_ignored")]
+    pub ignored: bool,
+    /// Run the checks that do not apply to this installation too.
+    #[arg(long)]
+    pub include_ignored: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReportArgs {
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a JSON report here (schema realitycheck.report/v1).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    #[command(flatten)]
+    pub reports: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The simulated installation's state.
+    #[arg(long, default_value = "healthy", value_name = "NAME", value_parser = scenario_names())]
+    pub scenario: String,
+    /// Profile of the run (laptop, ci, health).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    #[command(flatten)]
+    pub reports: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// The simulated installation's state.
+    #[arg(long, default_value = "healthy", value_name = "NAME", value_parser = scenario_names())]
+    pub scenario: String,
+    /// Address to listen on (loopback only by default).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Write shell exports here (and a kubeconfig beside it) for realitycheck and kubectl.
+    #[arg(long, value_name = "FILE")]
+    pub write_env: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory to write into.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Overwrite files that exist.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The scenario names `--scenario` accepts, listed in `--help`.
+fn scenario_names() -> clap::builder::PossibleValuesParser {
+    fixtures::scenario::Scenario::ALL.iter().map(|s| clap::builder::PossibleValue::new(s.name()).help(s.description())).collect::<Vec<_>>().into()
+}

@@ -1,0 +1,41 @@
+//! The one mapping from outcomes and errors to exit codes (DESIGN.md §3).
+
+use std::process::ExitCode;
+
+use harness::RunStatus;
+
+/// Everything that ends a command before or instead of a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] realitycheck_config::ConfigError),
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Report(#[from] reports::ReportError),
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+}
+
+pub const PASSED: u8 = 0;
+pub const FAILED: u8 = 1;
+pub const USAGE: u8 = 2;
+pub const PREFLIGHT: u8 = 3;
+pub const NOTHING_SELECTED: u8 = 4;
+pub const INTERRUPTED: u8 = 130;
+
+pub fn for_status(status: RunStatus) -> ExitCode {
+    ExitCode::from(match status {
+        RunStatus::Passed => PASSED,
+        RunStatus::Failed => FAILED,
+        RunStatus::PreflightFailed => PREFLIGHT,
+        RunStatus::NothingSelected => NOTHING_SELECTED,
+        RunStatus::Interrupted => INTERRUPTED,
+    })
+}
+
+pub fn for_error(error: &AppError) -> ExitCode {
+    ExitCode::from(match error {
+        AppError::Config(_) | AppError::Usage(_) | AppError::Report(_) | AppError::Io { .. } => USAGE,
+    })
+}

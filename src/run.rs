@@ -1,0 +1,100 @@
+//! `realitycheck run` and `list`: check an installation, or say what would be checked.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use harness::{CancellationToken, Disposition, EventSink, Plan, RunOptions};
+
+use crate::cli::{ColorChoice, ListArgs, ReportArgs, RunArgs, SelectionArgs};
+use crate::exit::{self, AppError};
+use crate::wiring;
+
+pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
+    let settings = wiring::load_settings(&args.config)?;
+    let selection = wiring::selection(&args.selection, &settings);
+    let options = wiring::run_options(&settings, selection);
+    execute(&suites::plan(), wiring::context(&settings), options, &args.selection, &args.reports, color).await
+}
+
+pub fn list(args: ListArgs) -> Result<ExitCode, AppError> {
+    let settings = wiring::load_settings(&args.config)?;
+    let selection = wiring::selection(&SelectionArgs::default(), &settings);
+    print_list(&suites::plan(), &wiring::context(&settings), &selection);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Lists the checks selection keeps: ID, kind, tags, and why it would be skipped.
+fn print_list<C: Send + Sync + 'static>(plan: &Plan<C>, ctx: &C, selection: &harness::Selection) {
+    let selected = plan.select(ctx, selection);
+    let width = selected.iter().map(|(c, _)| c.spec.id.len()).max().unwrap_or(0);
+    for (check, disposition) in &selected {
+        let tags: Vec<&str> = check.spec.tags.iter().map(|t| t.as_str()).collect();
+        let note = match disposition {
+            Disposition::Run => String::new(),
+            Disposition::NotApplicable(why) => format!("  (ignored: {why})"),
+        };
+        println!("{:width$}  {:8}  {:30}  {}{note}", check.spec.id, check.spec.kind.as_str(), tags.join(","), check.spec.summary);
+    }
+    println!("\n{} checks", selected.len());
+}
+
+/// Runs `plan` with reporters attached and Ctrl-C / SIGTERM wired to cancellation; the
+/// reports are complete whatever happens, and the exit code follows the run's status.
+pub async fn execute<C: Send + Sync + 'static>(
+    plan: &Plan<C>,
+    ctx: Arc<C>,
+    options: RunOptions,
+    selection_args: &SelectionArgs,
+    report_args: &ReportArgs,
+    color: ColorChoice,
+) -> Result<ExitCode, AppError> {
+    if selection_args.list {
+        print_list(plan, &ctx, &options.selection);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut reporters = wiring::reporters(report_args, color);
+    let (sink, mut events) = EventSink::channel();
+    let consumer = tokio::spawn(async move {
+        let mut first_error = None;
+        while let Some(event) = events.recv().await {
+            for reporter in &mut reporters {
+                if let Err(error) = reporter.handle(&event) {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        first_error
+    });
+    let cancel = CancellationToken::new();
+    let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
+    let summary = plan.run(ctx, &options, &sink, cancel).await;
+    signals.abort();
+    drop(sink);
+    let report_error = consumer.await.map_err(|e| AppError::Usage(format!("the report writer stopped: {e}")))?;
+    if let Some(error) = report_error {
+        return Err(error.into());
+    }
+    if summary.status == harness::RunStatus::NothingSelected {
+        eprintln!("error: no check matches the filter; `realitycheck list` shows the check IDs");
+    }
+    Ok(exit::for_status(summary.status))
+}
+
+async fn cancel_on_signal(cancel: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            cancel.cancel();
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    cancel.cancel();
+}

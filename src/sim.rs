@@ -1,0 +1,89 @@
+//! `realitycheck demo` and `realitycheck sim`: the simulated installation, run against
+//! in-process or served for realitycheck and kubectl to point at.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use fixtures::scenario::Scenario;
+use fixtures::sim::SimServer;
+
+use crate::cli::{ColorChoice, ConfigArgs, DemoArgs, SimArgs};
+use crate::exit::AppError;
+use crate::{run, wiring};
+
+fn scenario(name: &str) -> Result<Scenario, AppError> {
+    name.parse().map_err(|e: fixtures::scenario::UnknownScenario| AppError::Usage(e.to_string()))
+}
+
+fn io_error(what: String) -> impl FnOnce(std::io::Error) -> AppError {
+    move |source| AppError::Io { what, source }
+}
+
+pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
+    let scenario = scenario(&args.scenario)?;
+    let server = SimServer::start(scenario, ([127, 0, 0, 1], 0).into())
+        .await
+        .map_err(io_error("cannot start the simulated installation on 127.0.0.1".into()))?;
+    let workdir = tempfile::tempdir().map_err(io_error("cannot create a temporary directory".into()))?;
+    let kubeconfig = server
+        .write_env(&workdir.path().join("env.sh"))
+        .map_err(io_error(format!("cannot write the simulation's kubeconfig into {}", workdir.path().display())))?;
+    let config_args = ConfigArgs {
+        profile: args.profile.clone(),
+        kubeconfig: Some(kubeconfig),
+        kube_context: Some(fixtures::KUBE_CONTEXT.to_string()),
+        namespace: Some(fixtures::NAMESPACE.to_string()),
+        ..Default::default()
+    };
+    // The demo reads no environment and no ./realitycheck.toml: a real installation's
+    // settings must not leak into it.
+    let settings = wiring::load_settings_in(&config_args, &|_| None, workdir.path())?;
+    let mut options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
+    options.info.target = "demo".into();
+    options.info.host = format!("simulated installation, scenario {scenario}, at {}", server.kube_url());
+    let outcome = run::execute(&suites::plan(), wiring::context(&settings), options, &args.selection, &args.reports, color).await;
+    server.shutdown().await;
+    outcome
+}
+
+pub async fn serve(args: SimArgs) -> Result<ExitCode, AppError> {
+    let scenario = scenario(&args.scenario)?;
+    let server = SimServer::start(scenario, args.listen)
+        .await
+        .map_err(io_error(format!("cannot listen on {}", args.listen)))?;
+    let env_note = match &args.write_env {
+        Some(path) => {
+            let kubeconfig = server.write_env(path).map_err(io_error(format!("cannot write {}", path.display())))?;
+            Some(format!("wrote {} (exports) and {} (kubeconfig)", shown(path), kubeconfig.display()))
+        }
+        None => None,
+    };
+    println!("realitycheck sim: scenario {scenario} ({}) serving the Kubernetes API at {}", scenario.description(), server.kube_url());
+    if let (Some(note), Some(path)) = (env_note, &args.write_env) {
+        println!("{note}");
+        println!("try: . {} && realitycheck run   |   kubectl get pods -l app=nomad-server", shown(path));
+    }
+    println!("stop with Ctrl-C");
+    wait_for_shutdown_signal().await;
+    server.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn shown(path: &Path) -> String {
+    path.display().to_string()
+}
+
+async fn wait_for_shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,112 @@
+//! From flags and settings to the engine's inputs: configuration overrides, selection,
+//! run options, the check context, and the reporters a run feeds.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use harness::{IgnoredMode, RunInfo, RunOptions, Selection, Timeouts};
+use realitycheck_config::{CloudProvider, Config, LoadRequest, Overrides, Settings, display_host};
+use reports::{JsonReporter, JunitReporter, Reporter, TerminalOptions, TerminalReporter};
+
+use crate::cli::{ColorChoice, ConfigArgs, ReportArgs, SelectionArgs};
+use crate::exit::AppError;
+
+/// The flags' layer of the configuration.
+pub fn overrides(args: &ConfigArgs) -> Overrides {
+    let mut overrides = Overrides { profile: args.profile.clone(), target: args.target.clone(), ..Default::default() };
+    let target = &mut overrides.target_layer;
+    target.host = args.host.clone();
+    target.token_file = args.token_file.clone();
+    target.cloud_provider = args.cloud_provider.as_deref().and_then(CloudProvider::parse);
+    target.project = args.project.clone();
+    target.kubernetes.kubeconfig = args.kubeconfig.clone();
+    target.kubernetes.context = args.kube_context.clone();
+    target.kubernetes.namespace = args.namespace.clone();
+    target.nomad.min_clients = args.min_clients;
+    overrides.profile_layer.timeout_scale = args.timeout_scale;
+    overrides
+}
+
+/// Loads the settings from the process environment and the working directory.
+pub fn load_settings(args: &ConfigArgs) -> Result<Settings, AppError> {
+    let cwd = std::env::current_dir().map_err(|source| AppError::Io { what: "cannot read the working directory".into(), source })?;
+    load_settings_in(args, &|name| std::env::var(name).ok(), &cwd)
+}
+
+/// Loads the settings with `var` reading the environment and `cwd` as the directory where
+/// `realitycheck.toml` is looked for.
+pub fn load_settings_in(args: &ConfigArgs, var: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> Result<Settings, AppError> {
+    let config = Config::load(&LoadRequest { config_flag: args.config.as_deref(), var, cwd, flags: overrides(args) })?;
+    Ok(config.settings()?)
+}
+
+pub fn selection(args: &SelectionArgs, settings: &Settings) -> Selection {
+    Selection {
+        filters: args.filters.clone(),
+        skips: args.skip.clone(),
+        exact: args.exact,
+        ignored: if args.ignored {
+            IgnoredMode::Only
+        } else if args.include_ignored {
+            IgnoredMode::Include
+        } else {
+            IgnoredMode::Report
+        },
+        excluded_tags: settings.profile.exclude_tags.clone(),
+    }
+}
+
+pub fn run_options(settings: &Settings, selection: Selection) -> RunOptions {
+    let profile = &settings.profile;
+    let target = &settings.target;
+    let host = target.host.as_ref().map(display_host).unwrap_or_else(|| {
+        let context = target.kubernetes.context.as_deref().unwrap_or("current kube context");
+        format!("{context}, namespace {}", target.kubernetes.namespace)
+    });
+    RunOptions {
+        info: RunInfo { target: target.name.clone(), host, profile: profile.name.clone(), started_at: SystemTime::now() },
+        selection,
+        timeouts: Timeouts {
+            cluster: profile.timeouts.cluster,
+            api: profile.timeouts.api,
+            pipeline: profile.timeouts.pipeline,
+            scale: profile.timeout_scale,
+        },
+        deadline: Some(profile.deadline.mul_f64(profile.timeout_scale)),
+        retries: profile.retries,
+        retry_delay: Duration::from_secs(2),
+        concurrency: profile.concurrency,
+    }
+}
+
+pub fn context(settings: &Settings) -> Arc<suites::Context> {
+    let read_timeout = settings.profile.timeouts.cluster.mul_f64(settings.profile.timeout_scale);
+    Arc::new(suites::Context::new(settings.target.clone(), read_timeout))
+}
+
+/// The terminal reporter on stdout, plus the file reporters asked for.
+pub fn reporters(args: &ReportArgs, color: ColorChoice) -> Vec<Box<dyn Reporter + Send>> {
+    let stdout = std::io::stdout();
+    let is_tty = stdout.is_terminal();
+    let color = match color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    let live = is_tty && std::env::var_os("CI").is_none();
+    let mut reporters: Vec<Box<dyn Reporter + Send>> =
+        vec![Box::new(TerminalReporter::new(stdout, TerminalOptions { color, live }))];
+    if let Some(path) = &args.junit {
+        reporters.push(Box::new(JunitReporter::new(absolute(path))));
+    }
+    if let Some(path) = &args.json {
+        reporters.push(Box::new(JsonReporter::new(absolute(path))));
+    }
+    reporters
+}
+
+fn absolute(path: &Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}

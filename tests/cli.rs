@@ -1,0 +1,229 @@
+//! End-to-end tests of the binary against the simulated installation: the demo, a `run`
+//! pointed at a separate `realitycheck sim` process, reports, exit codes, and secrets.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+use common::{realitycheck, report_filters, run};
+
+/// The part of the terminal report after the live lines: suites, failures, summary. The
+/// live lines come in finish order, which varies; this part follows the plan.
+fn closing_part(stdout: &str) -> &str {
+    stdout.split_once("------------\n").map_or(stdout, |(_, rest)| rest)
+}
+use tempfile::TempDir;
+
+#[test]
+fn demo_is_green_on_a_healthy_installation() {
+    let dir = TempDir::new().unwrap();
+    let out = run(realitycheck(dir.path()).args(["demo", "--color", "never"]));
+    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    for id in ["cluster::pods_ready", "nomad::servers_alive", "nomad::clients_ready"] {
+        assert!(out.stdout.lines().any(|l| l.trim_start().starts_with("PASS") && l.contains(id)), "{id}:\n{}", out.stdout);
+    }
+    report_filters().bind(|| insta::assert_snapshot!(closing_part(&out.stdout)));
+}
+
+#[test]
+fn demo_no_nomad_clients_is_red_with_the_diagnosis() {
+    let dir = TempDir::new().unwrap();
+    let out = run(realitycheck(dir.path()).args(["demo", "--scenario", "no-nomad-clients", "--color", "never"]));
+    assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    report_filters().bind(|| insta::assert_snapshot!(closing_part(&out.stdout)));
+}
+
+#[test]
+fn demo_nomad_exec_broken_names_mtls() {
+    let dir = TempDir::new().unwrap();
+    let out = run(realitycheck(dir.path()).args(["demo", "--scenario", "nomad-exec-broken", "--color", "never"]));
+    assert_eq!(out.code, 1);
+    report_filters().bind(|| insta::assert_snapshot!(closing_part(&out.stdout)));
+}
+
+/// A `realitycheck sim` child process, killed when dropped.
+struct Sim {
+    child: Child,
+    env_file: PathBuf,
+}
+
+impl Sim {
+    /// Starts the simulation and waits until it says it serves (it writes the env file first).
+    fn start(dir: &Path, scenario: &str) -> Sim {
+        let env_file = dir.join("sim.env");
+        let mut child = realitycheck(dir)
+            .args(["sim", "--scenario", scenario, "--write-env"])
+            .arg(&env_file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("sim starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let serving = lines.by_ref().map_while(Result::ok).find(|line| line.contains("serving the Kubernetes API"));
+        assert!(serving.is_some(), "sim never said it serves");
+        Sim { child, env_file }
+    }
+
+    /// The exports of the env file, as (name, value) pairs.
+    fn exports(&self) -> Vec<(String, String)> {
+        std::fs::read_to_string(&self.env_file)
+            .unwrap()
+            .lines()
+            .filter_map(|line| line.strip_prefix("export "))
+            .filter_map(|assignment| assignment.split_once('='))
+            .map(|(name, value)| (name.to_string(), value.trim_matches('\'').to_string()))
+            .collect()
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn run_against_a_sim_process_writes_junit_and_json() {
+    let dir = TempDir::new().unwrap();
+    let sim = Sim::start(dir.path(), "healthy");
+    let exports = sim.exports();
+    assert!(exports.iter().any(|(name, _)| name == "KUBECONFIG"), "{exports:?}");
+    let junit = dir.path().join("reports/junit.xml");
+    let json = dir.path().join("reports/report.json");
+    let out = run(realitycheck(dir.path())
+        .arg("run")
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--json")
+        .arg(&json)
+        .envs(exports));
+    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase").count(), 3, "{xml}");
+    for id in ["cluster::pods_ready", "nomad::servers_alive", "nomad::clients_ready"] {
+        assert!(xml.contains(&format!("name=\"{id}\"")), "{id} missing in {xml}");
+    }
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["status"], "passed");
+}
+
+#[test]
+fn run_against_a_faulty_sim_process_fails_the_right_check() {
+    let dir = TempDir::new().unwrap();
+    let sim = Sim::start(dir.path(), "nomad-clients-draining");
+    let json = dir.path().join("report.json");
+    let out = run(realitycheck(dir.path()).args(["run", "--json"]).arg(&json).envs(sim.exports()));
+    assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let failed: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["nomad::clients_ready"]);
+}
+
+#[test]
+fn an_unreachable_cluster_is_a_preflight_failure_with_every_check_skipped() {
+    let dir = TempDir::new().unwrap();
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster:\n    server: http://{closed_port}\n\
+             contexts:\n- name: gone\n  context:\n    cluster: gone\n    user: nobody\ncurrent-context: gone\n\
+             users:\n- name: nobody\n  user: {{}}\n"
+        ),
+    )
+    .unwrap();
+    let junit = dir.path().join("junit.xml");
+    let out = run(realitycheck(dir.path()).args(["run", "--color", "never", "--junit"]).arg(&junit).arg("--kubeconfig").arg(&kubeconfig));
+    assert_eq!(out.code, 3, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains(&format!("http://{closed_port}")), "the message names the URL:\n{}", out.stdout);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<skipped").count(), 3, "{xml}");
+}
+
+#[test]
+fn a_filter_that_selects_nothing_exits_4() {
+    let dir = TempDir::new().unwrap();
+    let out = run(realitycheck(dir.path()).args(["demo", "no-such-check"]));
+    assert_eq!(out.code, 4);
+    assert!(out.stderr.contains("no check matches"), "{}", out.stderr);
+}
+
+#[test]
+fn filters_follow_libtest_semantics() {
+    let dir = TempDir::new().unwrap();
+    let listed = |args: &[&str]| {
+        let out = run(realitycheck(dir.path()).args(["demo", "--list"]).args(args));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout.lines().filter_map(|l| l.split_whitespace().next().filter(|w| w.contains("::"))).map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(listed(&[]), ["cluster::pods_ready", "nomad::servers_alive", "nomad::clients_ready"]);
+    assert_eq!(listed(&["nomad"]), ["nomad::servers_alive", "nomad::clients_ready"]);
+    assert_eq!(listed(&["nomad", "--skip", "servers"]), ["nomad::clients_ready"]);
+    assert!(listed(&["nomad", "--exact"]).is_empty());
+    assert_eq!(listed(&["nomad::servers_alive", "--exact"]), ["nomad::servers_alive"]);
+}
+
+#[test]
+fn configuration_errors_exit_2_and_name_the_file() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("realitycheck.toml"), "[defaults]\ncloud_provider = \"azure\"\n").unwrap();
+    let out = run(realitycheck(dir.path()).args(["run"]));
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("realitycheck.toml, line 2"), "{}", out.stderr);
+    assert!(out.stderr.contains("aws, gcp or other"), "{}", out.stderr);
+    let out = run(realitycheck(dir.path()).args(["run", "--config", "missing.toml"]));
+    assert_eq!(out.code, 2);
+    let out = run(realitycheck(dir.path()).args(["run", "--no-such-flag"]));
+    assert_eq!(out.code, 2, "usage errors exit 2");
+}
+
+#[test]
+fn init_writes_the_reference_config_once() {
+    let dir = TempDir::new().unwrap();
+    let out = run(realitycheck(dir.path()).args(["init", "--dir", "cfg"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let written = std::fs::read_to_string(dir.path().join("cfg/realitycheck.toml")).unwrap();
+    assert_eq!(written, realitycheck_config::REFERENCE_CONFIG);
+    let again = run(realitycheck(dir.path()).args(["init", "--dir", "cfg"]));
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("--force"), "{}", again.stderr);
+    let list = run(realitycheck(dir.path()).args(["list", "--config", "cfg/realitycheck.toml"]));
+    assert_eq!(list.code, 0, "the written file loads: {}", list.stderr);
+}
+
+#[test]
+fn the_token_never_reaches_any_output() {
+    const TOKEN: &str = "CCIPAT_realitycheck_test_secret_4b1d";
+    let dir = TempDir::new().unwrap();
+    let sim = Sim::start(dir.path(), "nomad-docker-unhealthy");
+    let junit = dir.path().join("junit.xml");
+    let json = dir.path().join("report.json");
+    let out = run(realitycheck(dir.path())
+        .args(["-vvv", "run", "--junit"])
+        .arg(&junit)
+        .arg("--json")
+        .arg(&json)
+        .envs(sim.exports())
+        .env("CIRCLE_TOKEN", TOKEN)
+        .env("RUST_LOG", "trace"));
+    assert_eq!(out.code, 1);
+    for (what, text) in [
+        ("stdout", out.stdout),
+        ("stderr", out.stderr),
+        ("junit", std::fs::read_to_string(&junit).unwrap()),
+        ("json", std::fs::read_to_string(&json).unwrap()),
+    ] {
+        assert!(!text.contains(TOKEN), "the token leaked into {what}");
+    }
+}

@@ -1,0 +1,64 @@
+//! Helpers shared by the end-to-end tests: the binary under test in a hermetic
+//! environment (no CircleCI or kube settings of the machine leak in), and output capture.
+
+#![allow(dead_code, reason = "each test binary uses a different subset of these helpers")]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Environment variables realitycheck or kube-rs read; cleared for every test run.
+const LEAKY_VARS: &[&str] = &[
+    "CIRCLE_HOSTNAME",
+    "CIRCLE_TOKEN",
+    "CIRCLE_CLOUD_PROVIDER",
+    "REALITYCHECK_PROJECT",
+    "REALITYCHECK_TARGET",
+    "REALITYCHECK_PROFILE",
+    "REALITYCHECK_KUBE_CONTEXT",
+    "REALITYCHECK_NAMESPACE",
+    "REALITYCHECK_MIN_CLIENTS",
+    "REALITYCHECK_TIMEOUT_SCALE",
+    "REALITYCHECK_CONFIG",
+    "KUBECONFIG",
+    "RUST_LOG",
+    "NO_COLOR",
+];
+
+/// The binary, run in `dir`, with a clean environment and HOME pointing at `dir` (so no
+/// ~/.kube/config is found).
+pub fn realitycheck(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_realitycheck"));
+    command.current_dir(dir).env("HOME", dir);
+    for var in LEAKY_VARS {
+        command.env_remove(var);
+    }
+    command
+}
+
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn ran(output: Output) -> Ran {
+    Ran {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+pub fn run(command: &mut Command) -> Ran {
+    ran(command.output().expect("the realitycheck binary runs"))
+}
+
+/// Snapshot settings that replace what changes from run to run in a terminal report
+/// (durations, ports, temporary paths): `report_filters().bind(|| assert_snapshot!(..))`.
+pub fn report_filters() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\[\s*\d+(\.\d+)?m?s\]", "[ DURATION ]");
+    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT");
+    settings.add_filter(r"/tmp/[^\s,;)']+", "[TMP]");
+    settings
+}

@@ -1,0 +1,94 @@
+//! The scenario matrix: for every scenario of the simulated installation and every check,
+//! the expected verdict and the key words of the diagnosis. One libtest-mimic trial per
+//! scenario and check; each scenario's demo runs once and its JSON report is shared.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde_json::Value;
+
+/// What a check must conclude in a scenario: its status and words its diagnosis contains.
+struct Expected {
+    scenario: &'static str,
+    check: &'static str,
+    status: &'static str,
+    words: &'static [&'static str],
+}
+
+const CHECKS: [&str; 3] = ["cluster::pods_ready", "nomad::servers_alive", "nomad::clients_ready"];
+
+/// Checks not listed for a scenario must pass.
+const FAILURES: &[Expected] = &[
+    Expected { scenario: "no-nomad-clients", check: "nomad::clients_ready", status: "failed", words: &["no Nomad client has joined", "retry_join", "mTLS"] },
+    Expected { scenario: "nomad-clients-draining", check: "nomad::clients_ready", status: "failed", words: &["draining", "ineligible", "nomad node eligibility -enable"] },
+    Expected { scenario: "nomad-docker-unhealthy", check: "nomad::clients_ready", status: "failed", words: &["docker driver unhealthy", "Failed to connect to docker daemon", "systemctl status docker"] },
+    Expected { scenario: "nomad-exec-broken", check: "nomad::servers_alive", status: "failed", words: &["x509", "mTLS", "exited with code 1"] },
+    Expected { scenario: "nomad-exec-broken", check: "nomad::clients_ready", status: "failed", words: &["x509", "mTLS", "exited with code 1"] },
+    Expected { scenario: "pods-not-ready", check: "cluster::pods_ready", status: "failed", words: &["frontend", "CrashLoopBackOff", "kubectl -n circleci-server describe pod"] },
+];
+
+fn expectations() -> Vec<Expected> {
+    fixtures::scenario::Scenario::ALL
+        .iter()
+        .flat_map(|scenario| CHECKS.iter().map(move |check| (scenario.name(), *check)))
+        .map(|(scenario, check)| {
+            FAILURES
+                .iter()
+                .find(|e| e.scenario == scenario && e.check == check)
+                .map(|e| Expected { scenario: e.scenario, check: e.check, status: e.status, words: e.words })
+                .unwrap_or(Expected { scenario, check, status: "passed", words: &[] })
+        })
+        .collect()
+}
+
+/// The JSON report of the demo of `scenario`, run once per test process.
+fn report(scenario: &str) -> &'static (i32, Value) {
+    static REPORTS: OnceLock<Mutex<HashMap<String, &'static OnceLock<(i32, Value)>>>> = OnceLock::new();
+    let cell = *REPORTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .entry(scenario.to_string())
+        .or_insert_with(|| Box::leak(Box::new(OnceLock::new())));
+    cell.get_or_init(|| {
+        let dir = tempfile::TempDir::new().unwrap();
+        let json = dir.path().join("report.json");
+        let out = common::run(common::realitycheck(dir.path()).args(["demo", "--scenario", scenario, "--json"]).arg(&json));
+        let report = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no report for {scenario} ({e}): {}", out.stderr));
+        (out.code, serde_json::from_str(&report).unwrap())
+    })
+}
+
+fn verify(expected: &Expected) -> Result<(), Failed> {
+    let (code, report) = report(expected.scenario);
+    let want_code = if FAILURES.iter().any(|e| e.scenario == expected.scenario) { 1 } else { 0 };
+    if *code != want_code {
+        return Err(format!("demo --scenario {} exited {code}, expected {want_code}", expected.scenario).into());
+    }
+    let check = report["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["id"] == expected.check))
+        .ok_or_else(|| format!("{} is not in the report", expected.check))?;
+    if check["status"] != expected.status {
+        return Err(format!("{} is {}, expected {}: {check:#}", expected.check, check["status"], expected.status).into());
+    }
+    let diagnosis = check.get("diagnosis").map(Value::to_string).unwrap_or_default();
+    for word in expected.words {
+        if !diagnosis.contains(word) {
+            return Err(format!("the diagnosis of {} lacks `{word}`: {diagnosis}", expected.check).into());
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let arguments = Arguments::from_args();
+    let trials = expectations()
+        .into_iter()
+        .map(|expected| Trial::test(format!("{}::{}", expected.scenario, expected.check), move || verify(&expected)))
+        .collect();
+    libtest_mimic::run(&arguments, trials).exit();
+}
