@@ -1,6 +1,7 @@
 //! `realitycheck demo` and `realitycheck sim`: the simulated installation, run against
 //! in-process or served for realitycheck and kubectl to point at.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -58,12 +59,23 @@ pub async fn serve(args: SimArgs) -> Result<ExitCode, AppError> {
         }
         None => None,
     };
-    println!("realitycheck sim: scenario {scenario} ({}) serving the Kubernetes API at {}", scenario.description(), server.kube_url());
+    let mut lines = vec![format!(
+        "realitycheck sim: scenario {scenario} ({}) serving the Kubernetes API at {}",
+        scenario.description(),
+        server.kube_url()
+    )];
     if let (Some(note), Some(path)) = (env_note, &args.write_env) {
-        println!("{note}");
-        println!("try: . {} && realitycheck run   |   kubectl get pods -l app=nomad-server", shown(path));
+        lines.push(note);
+        lines.push(format!("try: . {} && realitycheck run   |   kubectl get pods -l app=nomad-server", shown(path)));
     }
-    println!("stop with Ctrl-C");
+    lines.push("stop with Ctrl-C".into());
+    // Whoever started the simulation may stop reading its stdout; it goes on serving.
+    let mut stdout = std::io::stdout().lock();
+    for line in lines {
+        let _ = writeln!(stdout, "{line}");
+    }
+    let _ = stdout.flush();
+    drop(stdout);
     wait_for_shutdown_signal().await;
     server.shutdown().await;
     Ok(ExitCode::SUCCESS)

@@ -1,1 +1,66 @@
-//! reports
+//! Reporters: each one consumes the harness's typed event stream and renders one output
+//! format — the terminal report for people, JUnit XML and JSON files for CI. The runner knows
+//! nothing about them; the binary feeds every event to every reporter it was asked for.
+
+mod diagnosis;
+mod file;
+pub mod json;
+pub mod junit;
+mod run;
+mod tally;
+pub mod terminal;
+
+use std::io;
+use std::path::PathBuf;
+
+pub use json::JsonReporter;
+pub use junit::JunitReporter;
+pub use terminal::{TerminalOptions, TerminalReporter};
+
+/// Consumes the events of one run, in the order the runner emitted them.
+pub trait Reporter {
+    /// Takes one event into account; file reporters write their file when `RunFinished`
+    /// arrives. Any sequence of events is accepted (an event the reporter cannot place, such
+    /// as a `CheckFinished` for an unknown check, is rendered with what it carries).
+    fn handle(&mut self, event: &harness::Event) -> Result<(), ReportError>;
+}
+
+/// Why a report could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A report file could not be written where it was asked for.
+    #[error("cannot write the {format} report to {}: {source}; {}", path.display(), remedy(source))]
+    WriteFile {
+        /// `JUnit` or `JSON`.
+        format: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The terminal (stdout) could not be written to, e.g. a closed pipe.
+    #[error("cannot write the report to the terminal: {0}")]
+    Terminal(#[source] io::Error),
+    /// The JUnit document could not be rendered.
+    #[error("cannot render the JUnit report: {0}")]
+    JunitXml(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The JSON document could not be rendered.
+    #[error("cannot render the JSON report: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// What the operator can do about a report file that cannot be written.
+fn remedy(error: &io::Error) -> &'static str {
+    match error.kind() {
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+            "make the directory writable by this user, or choose a report path in a writable directory"
+        }
+        io::ErrorKind::IsADirectory | io::ErrorKind::InvalidInput => {
+            "give the path of a file (not a directory) for the report"
+        }
+        io::ErrorKind::NotADirectory => "a part of the path is a file, not a directory: choose another report path",
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
+            "free some disk space, or choose a report path on another volume"
+        }
+        _ => "check that the report path names a file in a directory this user can create and write",
+    }
+}

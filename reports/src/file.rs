@@ -1,0 +1,66 @@
+//! Writing a report file atomically: the content goes to a temporary file in the target's
+//! directory (created when missing), which is then renamed over the target, so a reader never
+//! sees a half-written report and an earlier report survives a failed write.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::ReportError;
+
+/// Writes `contents` to `path` atomically; `format` names the report in errors.
+pub(crate) fn write_atomically(path: &Path, format: &'static str, contents: &[u8]) -> Result<(), ReportError> {
+    replace(path, contents).map_err(|source| ReportError::WriteFile { format, path: path.to_path_buf(), source })
+}
+
+fn replace(path: &Path, contents: &[u8]) -> io::Result<()> {
+    if path.file_name().is_none() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file"));
+    }
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(directory)?;
+    let mut temporary = tempfile::Builder::new().prefix(".realitycheck-report").tempfile_in(directory)?;
+    temporary.write_all(contents)?;
+    temporary.as_file().sync_all()?;
+    temporary.persist(path).map_err(|error| error.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_missing_directories_and_replaces_the_file() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("nested/dir/report.json");
+        write_atomically(&path, "JSON", b"first").unwrap();
+        write_atomically(&path, "JSON", b"second").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn an_unwritable_path_names_the_path_and_what_to_do() {
+        let root = tempfile::tempdir().unwrap();
+        let blocker = root.path().join("not-a-directory");
+        std::fs::write(&blocker, "").unwrap();
+        let path = blocker.join("report.xml");
+        let error = write_atomically(&path, "JUnit", b"<x/>").unwrap_err();
+        let message = error.to_string();
+        assert!(message.starts_with(&format!("cannot write the JUnit report to {}: ", path.display())), "{message}");
+        assert!(message.contains("choose") || message.contains("check"), "{message}");
+    }
+
+    #[test]
+    fn a_directory_is_not_a_report_path() {
+        let root = tempfile::tempdir().unwrap();
+        let error = write_atomically(root.path(), "JSON", b"{}").unwrap_err();
+        assert!(matches!(error, ReportError::WriteFile { .. }), "{error}");
+        let error = write_atomically(Path::new("/"), "JSON", b"{}").unwrap_err();
+        assert!(error.to_string().contains("does not name a file"), "{error}");
+    }
+}

@@ -1,0 +1,195 @@
+//! The JSON report, for programs: a flat, versioned document whose every field is described
+//! in `reports/schema/report-v1.schema.json`. Fields are only ever added within a schema
+//! version; renaming or removing one makes a new version.
+
+use std::path::PathBuf;
+
+use harness::{CheckResult, Diagnosis, Event, Outcome, RunInfo, RunStatus, RunSummary, SkipReason};
+use serde::Serialize;
+
+use crate::tally::Tally;
+use crate::{ReportError, Reporter, file, run};
+
+/// The value of the report's `schema_version` field.
+pub const SCHEMA_VERSION: &str = "realitycheck.report/v1";
+
+/// Writes the JSON report to a file when the run finishes.
+#[derive(Debug)]
+pub struct JsonReporter {
+    path: PathBuf,
+    run: Option<RunInfo>,
+}
+
+impl JsonReporter {
+    /// A reporter that writes the JSON report to `path` (its missing directories are created).
+    pub fn new(path: PathBuf) -> Self {
+        JsonReporter { path, run: None }
+    }
+}
+
+impl Reporter for JsonReporter {
+    fn handle(&mut self, event: &Event) -> Result<(), ReportError> {
+        match event {
+            Event::RunStarted { info, .. } => self.run = Some(info.clone()),
+            Event::RunFinished(summary) => {
+                let info = self.run.clone().unwrap_or_else(run::unknown_run);
+                let mut json = serde_json::to_vec_pretty(&JsonReport::new(&info, summary))?;
+                json.push(b'\n');
+                file::write_atomically(&self.path, "JSON", &json)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    schema_version: &'static str,
+    target: &'a str,
+    host: &'a str,
+    profile: &'a str,
+    started_at: String,
+    duration_ms: u64,
+    status: &'static str,
+    stopped_because: Option<&'a str>,
+    counts: Counts,
+    checks: Vec<JsonCheck<'a>>,
+}
+
+#[derive(Serialize)]
+struct Counts {
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+    flaky: usize,
+}
+
+#[derive(Serialize)]
+struct JsonCheck<'a> {
+    id: &'a str,
+    suite: &'a str,
+    summary: &'a str,
+    kind: &'static str,
+    tags: Vec<&'static str>,
+    status: &'static str,
+    duration_ms: u64,
+    attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diagnosis: Option<JsonDiagnosis<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skip_reason: Option<JsonSkipReason<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    earlier_failures: Option<Vec<JsonDiagnosis<'a>>>,
+}
+
+#[derive(Serialize)]
+struct JsonDiagnosis<'a> {
+    summary: &'a str,
+    observed: &'a [String],
+    cause: &'a str,
+    remediation: &'a str,
+    phase: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonSkipReason<'a> {
+    kind: &'static str,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blocked_by: Option<&'a str>,
+}
+
+impl<'a> JsonReport<'a> {
+    fn new(info: &'a RunInfo, summary: &'a RunSummary) -> Self {
+        let tally = Tally::of(&summary.results);
+        JsonReport {
+            schema_version: SCHEMA_VERSION,
+            target: &info.target,
+            host: &info.host,
+            profile: &info.profile,
+            started_at: run::rfc3339_millis(run::started_at_utc(info.started_at)),
+            duration_ms: millis(summary.duration),
+            status: match summary.status {
+                RunStatus::Passed => "passed",
+                RunStatus::Failed => "failed",
+                RunStatus::PreflightFailed => "preflight-failed",
+                RunStatus::NothingSelected => "nothing-selected",
+                RunStatus::Interrupted => "interrupted",
+            },
+            stopped_because: summary.stopped_because.as_deref(),
+            counts: Counts { passed: tally.passed, failed: tally.failed, skipped: tally.skipped, flaky: tally.flaky },
+            checks: summary.results.iter().map(JsonCheck::new).collect(),
+        }
+    }
+}
+
+impl<'a> JsonCheck<'a> {
+    fn new(result: &'a CheckResult) -> Self {
+        let spec = &result.spec;
+        let base = JsonCheck {
+            id: &spec.id,
+            suite: spec.suite(),
+            summary: &spec.summary,
+            kind: spec.kind.as_str(),
+            tags: spec.tags.iter().map(|tag| tag.as_str()).collect(),
+            status: status(&result.outcome),
+            duration_ms: millis(result.duration),
+            attempts: result.attempts,
+            note: None,
+            diagnosis: None,
+            skip_reason: None,
+            earlier_failures: None,
+        };
+        match &result.outcome {
+            Outcome::Passed { note } => JsonCheck { note: Some(note), ..base },
+            Outcome::Failed { diagnosis } => JsonCheck { diagnosis: Some(JsonDiagnosis::new(diagnosis)), ..base },
+            Outcome::Skipped { reason } => JsonCheck { skip_reason: Some(JsonSkipReason::new(reason)), ..base },
+            Outcome::Flaky { note, failures } => JsonCheck {
+                note: Some(note),
+                earlier_failures: Some(failures.iter().map(JsonDiagnosis::new).collect()),
+                ..base
+            },
+        }
+    }
+}
+
+impl<'a> JsonDiagnosis<'a> {
+    fn new(diagnosis: &'a Diagnosis) -> Self {
+        JsonDiagnosis {
+            summary: &diagnosis.summary,
+            observed: &diagnosis.observed,
+            cause: &diagnosis.cause,
+            remediation: &diagnosis.remediation,
+            phase: diagnosis.phase.as_deref(),
+        }
+    }
+}
+
+impl<'a> JsonSkipReason<'a> {
+    fn new(reason: &'a SkipReason) -> Self {
+        let (detail, blocked_by) = match reason {
+            SkipReason::NotApplicable(detail)
+            | SkipReason::NotConfigured(detail)
+            | SkipReason::PreflightFailed(detail)
+            | SkipReason::Interrupted(detail) => (detail, None),
+            SkipReason::Blocked { by, reason } => (reason, Some(by.as_str())),
+        };
+        JsonSkipReason { kind: reason.kind(), detail, blocked_by }
+    }
+}
+
+fn status(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Passed { .. } => "passed",
+        Outcome::Failed { .. } => "failed",
+        Outcome::Skipped { .. } => "skipped",
+        Outcome::Flaky { .. } => "flaky",
+    }
+}
+
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,216 @@
+//! The JUnit XML report, for CI systems' test views. It validates against both the Ant JUnit
+//! schema (windyroad) and the Jenkins xUnit plugin's schema:
+//!
+//! - one `<testsuite>` per suite, in the order the suites first appear in the plan, its
+//!   first child `<properties>` naming the target, host and profile; `hostname` is the host
+//!   of the installation under test; `timestamp` is the run's start in UTC, whole seconds,
+//!   without a zone (the Ant schema allows nothing else);
+//! - one `<testcase>` per check: `name` is the check ID, `classname` the suite, `time` in
+//!   seconds with millisecond precision;
+//! - a failure is `<failure type="failed" message="{summary}">` with the whole diagnosis
+//!   (observed, cause, what to do, phase) as its text;
+//! - a skip is `<skipped message="{reason}">` (the reason's kind and detail);
+//! - a flaky check is a passing testcase; since the Ant schema allows no `<system-out>` in a
+//!   testcase, its earlier failures go to its suite's `<system-out>`, with the notes of the
+//!   passed checks.
+//!
+//! The `junit-report` crate writes the document; a streaming pass (quick-xml) then adds the
+//! properties, rewrites the timestamp, drops the `type` of `<skipped>` (the Ant schema has no
+//! such attribute) and indents the result.
+
+use std::path::PathBuf;
+
+use harness::{CheckResult, Event, Outcome, RunInfo, RunSummary};
+use junit_report::{Report, TestCase, TestResult, TestSuite};
+use quick_xml::events::{BytesEnd, BytesStart, Event as XmlEvent};
+use quick_xml::{Reader, Writer};
+
+use crate::{ReportError, Reporter, diagnosis, file, run};
+
+/// Writes the JUnit XML report to a file when the run finishes.
+#[derive(Debug)]
+pub struct JunitReporter {
+    path: PathBuf,
+    run: Option<RunInfo>,
+}
+
+impl JunitReporter {
+    /// A reporter that writes the JUnit XML report to `path` (its missing directories are created).
+    pub fn new(path: PathBuf) -> Self {
+        JunitReporter { path, run: None }
+    }
+}
+
+impl Reporter for JunitReporter {
+    fn handle(&mut self, event: &Event) -> Result<(), ReportError> {
+        match event {
+            Event::RunStarted { info, .. } => self.run = Some(info.clone()),
+            Event::RunFinished(summary) => {
+                let info = self.run.clone().unwrap_or_else(run::unknown_run);
+                let xml = render(&info, summary)?;
+                file::write_atomically(&self.path, "JUnit", &xml)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn render(info: &RunInfo, summary: &RunSummary) -> Result<Vec<u8>, ReportError> {
+    let started = run::started_at_utc(info.started_at);
+    let mut suites: Vec<(TestSuite, String)> = Vec::new();
+    for result in &summary.results {
+        let name = xml_text(result.spec.suite());
+        let index = match suites.iter().position(|(suite, _)| suite.name == name) {
+            Some(index) => index,
+            None => {
+                let mut suite = TestSuite::new(&name);
+                suite.package = name.clone();
+                suite.hostname = if info.host.trim().is_empty() { "unknown".to_string() } else { xml_text(&info.host) };
+                suite.timestamp = started;
+                suites.push((suite, String::new()));
+                suites.len() - 1
+            }
+        };
+        let (suite, log) = &mut suites[index];
+        suite.add_testcase(testcase(result, &name));
+        log.push_str(&log_entry(result));
+    }
+    let mut report = Report::new();
+    report.add_testsuites(suites.into_iter().map(|(mut suite, log)| {
+        // Both are required by the Ant schema; an empty one says there was nothing to tell.
+        suite.system_out = Some(cdata(&log));
+        suite.system_err = Some(String::new());
+        suite
+    }));
+    let mut plain = Vec::new();
+    report.write_xml(&mut plain).map_err(|error| ReportError::JunitXml(error.into()))?;
+    let properties = [("target", &info.target), ("host", &info.host), ("profile", &info.profile)];
+    conform(&plain, &properties, &run::seconds(started)).map_err(|error| ReportError::JunitXml(error.into()))
+}
+
+fn testcase(result: &CheckResult, suite: &str) -> TestCase {
+    let millis = i64::try_from(result.duration.as_millis()).unwrap_or(i64::MAX);
+    let outcome = match &result.outcome {
+        Outcome::Passed { .. } | Outcome::Flaky { .. } => TestResult::Success,
+        Outcome::Failed { diagnosis } => TestResult::Failure {
+            type_: "failed".to_string(),
+            message: xml_text(&diagnosis.summary),
+            cause: Some(cdata(diagnosis::render(diagnosis, "").trim_end())),
+        },
+        Outcome::Skipped { reason } => TestResult::SkippedWithCause {
+            type_: reason.kind().to_string(),
+            message: xml_text(&reason.to_string()),
+            cause: None,
+        },
+    };
+    TestCase {
+        name: xml_text(&result.spec.id),
+        time: time::Duration::milliseconds(millis),
+        result: outcome,
+        classname: Some(suite.to_string()),
+        filepath: None,
+        system_out: None,
+        system_err: None,
+    }
+}
+
+/// What a suite's `<system-out>` says about one check: the note of a pass, the earlier
+/// failures of a flaky pass.
+fn log_entry(result: &CheckResult) -> String {
+    let id = &result.spec.id;
+    match &result.outcome {
+        Outcome::Passed { note } if !note.is_empty() => format!("{id}: passed: {note}\n"),
+        Outcome::Flaky { note, failures } => {
+            let mut entry = format!("{id}: flaky: passed on attempt {}", result.attempts);
+            if !note.is_empty() {
+                entry.push_str(&format!(": {note}"));
+            }
+            entry.push('\n');
+            for (attempt, failure) in (1..).zip(failures) {
+                entry.push_str(&format!("  attempt {attempt} failed:\n{}", diagnosis::render(failure, "    ")));
+            }
+            entry
+        }
+        Outcome::Passed { .. } | Outcome::Failed { .. } | Outcome::Skipped { .. } => String::new(),
+    }
+}
+
+/// Text that XML 1.0 can carry: ANSI colour codes (common in step output) removed, other
+/// characters XML forbids replaced by U+FFFD.
+fn xml_text(text: &str) -> String {
+    console::strip_ansi_codes(text)
+        .chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => '\u{fffd}',
+            _ => c,
+        })
+        .collect()
+}
+
+/// Text for a CDATA section (how `junit-report` writes texts): as `xml_text`, with any `]]>`
+/// split across two sections so that it cannot end the section early.
+fn cdata(text: &str) -> String {
+    xml_text(text).replace("]]>", "]]]]><![CDATA[>")
+}
+
+/// Streams the `junit-report` document through quick-xml: adds `properties` as the first
+/// child of every `testsuite`, sets its `timestamp`, drops `type` from `skipped`, indents.
+fn conform(plain: &[u8], properties: &[(&str, &String)], timestamp: &str) -> Result<Vec<u8>, quick_xml::Error> {
+    let mut reader = Reader::from_reader(plain);
+    let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
+    let mut buffer = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buffer)? {
+            XmlEvent::Eof => break,
+            XmlEvent::Start(start) if start.name().as_ref() == b"testsuite" => {
+                writer.write_event(XmlEvent::Start(rewrite(&start, "timestamp", Some(timestamp))?))?;
+                writer.write_event(XmlEvent::Start(BytesStart::new("properties")))?;
+                for (name, value) in properties {
+                    let property =
+                        BytesStart::new("property").with_attributes([("name", *name), ("value", &xml_text(value))]);
+                    writer.write_event(XmlEvent::Empty(property))?;
+                }
+                writer.write_event(XmlEvent::End(BytesEnd::new("properties")))?;
+            }
+            XmlEvent::Start(start) if start.name().as_ref() == b"skipped" => {
+                writer.write_event(XmlEvent::Start(rewrite(&start, "type", None)?))?;
+            }
+            XmlEvent::Empty(start) if start.name().as_ref() == b"skipped" => {
+                writer.write_event(XmlEvent::Empty(rewrite(&start, "type", None)?))?;
+            }
+            event => writer.write_event(event)?,
+        }
+        buffer.clear();
+    }
+    let mut xml = writer.into_inner();
+    xml.push(b'\n');
+    Ok(xml)
+}
+
+/// `start` with the attribute `name` set to `value`, or removed when `value` is `None`.
+fn rewrite(start: &BytesStart, name: &str, value: Option<&str>) -> Result<BytesStart<'static>, quick_xml::Error> {
+    let mut rewritten = start.to_owned();
+    rewritten.clear_attributes();
+    for attribute in start.attributes() {
+        let attribute = attribute?;
+        if attribute.key.as_ref() != name.as_bytes() {
+            rewritten.push_attribute(attribute);
+        } else if let Some(value) = value {
+            rewritten.push_attribute((name, value));
+        }
+    }
+    Ok(rewritten)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_xml_cannot_carry_is_made_safe() {
+        assert_eq!(xml_text("\u{1b}[31mred\u{1b}[0m\u{7}bell\ttab"), "red\u{fffd}bell\ttab");
+        assert_eq!(cdata("a]]>b"), "a]]]]><![CDATA[>b");
+    }
+}

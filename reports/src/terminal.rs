@@ -1,0 +1,297 @@
+//! The human report, in the manner of cargo-nextest: a header, one line per finished check
+//! (`PASS [   0.412s] nomad::clients_ready  3 of 3 clients ready`), preflight, slow and retry
+//! notices as they happen, and at the end a summary by suite, every failure with its full
+//! diagnosis, and a one-line verdict. On a TTY (`live`) a status line at the bottom says how
+//! many checks finished and which are running; it is redrawn on each event, never on a timer.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use console::Style;
+use harness::{CheckResult, CheckSpec, Event, Outcome, RunInfo, RunStatus, RunSummary};
+
+use crate::tally::Tally;
+use crate::{ReportError, Reporter, diagnosis};
+
+/// Width of the label column (`PASS`, `Starting`, ...), right-aligned as nextest does.
+const LABEL_WIDTH: usize = 12;
+/// The bracketed column of a line without a duration, as wide as `[   0.412s]`.
+const BLANK_COLUMN: &str = "[         ]";
+/// Indentation that puts text under the bracketed column (label and a space).
+const UNDER_COLUMN: &str = "             ";
+/// Indentation that puts text under the check ID (label, column and two spaces).
+const UNDER_ID: &str = "                         ";
+/// Clears the current terminal line and returns the cursor to its start.
+const CLEAR_LINE: &str = "\r\x1b[2K";
+/// The status line's width when the terminal's cannot be known.
+const FALLBACK_WIDTH: usize = 80;
+
+/// How the terminal report is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TerminalOptions {
+    /// Colour the labels (ANSI escape sequences).
+    pub color: bool,
+    /// Keep a status line at the bottom, redrawn on every event. Only for a TTY: the line
+    /// is rewritten in place with carriage returns and line clears, and cut to the width of
+    /// the terminal on stdout (see `TerminalReporter::with_width`).
+    pub live: bool,
+}
+
+/// Writes the human report of a run to `out` (stdout in the binary).
+pub struct TerminalReporter<W: Write> {
+    out: W,
+    options: TerminalOptions,
+    planned: usize,
+    finished: usize,
+    /// IDs of the checks started and not yet finished, in start order.
+    running: Vec<String>,
+    status_line_shown: bool,
+    /// Columns the status line may use; `None` asks the terminal on stdout.
+    width: Option<usize>,
+}
+
+impl<W: Write> TerminalReporter<W> {
+    pub fn new(out: W, options: TerminalOptions) -> Self {
+        TerminalReporter {
+            out,
+            options,
+            planned: 0,
+            finished: 0,
+            running: Vec::new(),
+            status_line_shown: false,
+            width: None,
+        }
+    }
+
+    /// Cuts the live status line to `columns` instead of the width of the terminal on
+    /// stdout (for a reporter writing elsewhere, or a fixed layout).
+    pub fn with_width(mut self, columns: usize) -> Self {
+        self.width = Some(columns);
+        self
+    }
+
+    /// Updates the progress counters and renders the permanent lines `event` adds.
+    fn lines_for(&mut self, event: &Event) -> String {
+        match event {
+            Event::RunStarted { info, checks } => {
+                self.planned = checks.len();
+                self.finished = 0;
+                self.running.clear();
+                self.header(info, checks)
+            }
+            Event::PreflightPassed { name, note } => self.line("PASS", green(), "[preflight]", name, note),
+            Event::PreflightFailed { name, message } => self.line("FAIL", red(), "[preflight]", name, message),
+            Event::CheckStarted { id } => {
+                self.running.push(id.clone());
+                String::new()
+            }
+            Event::CheckSlow { id, elapsed, timeout } => {
+                let detail = format!("still running; times out at {}", harness::humanize(*timeout));
+                self.line("SLOW", yellow(), &duration_column(*elapsed), id, &detail)
+            }
+            Event::CheckRetrying { id, next_attempt, failure } => {
+                let column = format!("{:>11}", format!("[attempt {next_attempt}]"));
+                let detail = format!("attempt {} failed: {}", next_attempt.saturating_sub(1), failure.summary);
+                self.line("RETRY", Style::new().magenta().bold(), &column, id, &detail)
+            }
+            Event::CheckFinished(result) => {
+                self.running.retain(|id| *id != result.spec.id);
+                self.finished += 1;
+                self.result_line(result)
+            }
+            Event::RunFinished(summary) => {
+                self.running.clear();
+                self.summary(summary)
+            }
+        }
+    }
+
+    fn header(&self, info: &RunInfo, checks: &[CheckSpec]) -> String {
+        let count = plural(checks.len(), "check", "checks");
+        let text = format!("{count} on {} ({}), profile {}", info.target, info.host, info.profile);
+        format!("{} {text}\n", self.label("Starting", green()))
+    }
+
+    fn result_line(&self, result: &CheckResult) -> String {
+        let CheckResult { spec, outcome, duration, attempts } = result;
+        let column = duration_column(*duration);
+        match outcome {
+            Outcome::Passed { note } => self.line("PASS", green(), &column, &spec.id, note),
+            Outcome::Failed { diagnosis } => self.line("FAIL", red(), &column, &spec.id, &diagnosis.summary),
+            Outcome::Skipped { reason } => self.line("SKIP", yellow(), BLANK_COLUMN, &spec.id, &reason.to_string()),
+            Outcome::Flaky { note, .. } => {
+                self.line("FLAKY", yellow(), &column, &spec.id, &flaky_detail(*attempts, note))
+            }
+        }
+    }
+
+    fn summary(&self, summary: &RunSummary) -> String {
+        let separator = "------------\n";
+        let mut text = String::from(separator);
+        text.push_str(&self.suites(&summary.results));
+        let attention = self.failures(&summary.results);
+        if !attention.is_empty() {
+            text.push('\n');
+            text.push_str(&attention);
+            text.push_str(separator);
+        }
+        let style = match summary.status {
+            RunStatus::Passed => green(),
+            RunStatus::NothingSelected => yellow(),
+            RunStatus::Failed | RunStatus::PreflightFailed | RunStatus::Interrupted => red(),
+        };
+        let verdict = match summary.status {
+            RunStatus::NothingSelected => "0 checks: the filter selected no check".to_string(),
+            _ => counts(&summary.results),
+        };
+        let column = duration_column(summary.duration);
+        text.push_str(&format!("{} {column} {verdict}\n", self.label("Summary", style)));
+        if let Some(reason) = &summary.stopped_because {
+            let reason = match summary.status {
+                RunStatus::PreflightFailed => format!("preflight failed: {reason}"),
+                RunStatus::Interrupted => format!("interrupted: {reason}"),
+                _ => reason.clone(),
+            };
+            text.push_str(&format!("{} {reason}\n", self.label("Stopped", red())));
+        }
+        text
+    }
+
+    /// One line per suite, in the order the suites first appear in the plan.
+    fn suites(&self, results: &[CheckResult]) -> String {
+        let mut suites: Vec<(&str, Vec<&CheckResult>)> = Vec::new();
+        for result in results {
+            let suite = result.spec.suite();
+            match suites.iter_mut().find(|(name, _)| *name == suite) {
+                Some((_, members)) => members.push(result),
+                None => suites.push((suite, vec![result])),
+            }
+        }
+        let width = suites.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+        let mut text = String::new();
+        for (index, (suite, members)) in suites.iter().enumerate() {
+            let label = if index == 0 { self.label("Suites", green()) } else { " ".repeat(LABEL_WIDTH) };
+            let tally = Tally::of(members.iter().copied());
+            text.push_str(&format!("{label} {suite:<width$}  {}\n", tally.nonzero()));
+        }
+        text
+    }
+
+    /// Every failure with its diagnosis, then every flaky check with its earlier failures.
+    fn failures(&self, results: &[CheckResult]) -> String {
+        let mut text = String::new();
+        for result in results {
+            let column = duration_column(result.duration);
+            let id = &result.spec.id;
+            match &result.outcome {
+                Outcome::Failed { diagnosis } => {
+                    text.push_str(&self.line("FAIL", red(), &column, id, ""));
+                    text.push_str(&diagnosis::render(diagnosis, UNDER_COLUMN));
+                    text.push('\n');
+                }
+                Outcome::Flaky { note, failures } => {
+                    text.push_str(&self.line("FLAKY", yellow(), &column, id, &flaky_detail(result.attempts, note)));
+                    for (attempt, failure) in (1..).zip(failures) {
+                        text.push_str(&format!("{UNDER_COLUMN}attempt {attempt} failed: {}\n", failure.summary));
+                    }
+                    text.push('\n');
+                }
+                Outcome::Passed { .. } | Outcome::Skipped { .. } => {}
+            }
+        }
+        text
+    }
+
+    /// `       LABEL [column] id  detail`, further lines of `detail` under the ID.
+    fn line(&self, label: &str, style: Style, column: &str, id: &str, detail: &str) -> String {
+        let mut detail_lines = detail.trim_end().lines();
+        let mut text = format!("{} {column} {id}", self.label(label, style));
+        if let Some(first) = detail_lines.next() {
+            text.push_str(&format!("  {first}"));
+        }
+        text.push('\n');
+        for line in detail_lines {
+            text.push_str(&format!("{UNDER_ID}{line}\n"));
+        }
+        text
+    }
+
+    fn label(&self, label: &str, style: Style) -> String {
+        let padded = format!("{label:>LABEL_WIDTH$}");
+        if self.options.color { style.force_styling(true).apply_to(padded).to_string() } else { padded }
+    }
+
+    /// The live status line, without a line end, cut to the terminal's width.
+    fn status_line(&self) -> String {
+        let mut text = format!("{} of {} checks finished", self.finished, self.planned);
+        if !self.running.is_empty() {
+            text.push_str(&format!("; running {}", self.running.join(", ")));
+        }
+        let width = self.width.unwrap_or_else(|| {
+            console::Term::stdout().size_checked().map_or(FALLBACK_WIDTH, |(_, columns)| columns.into())
+        });
+        let line = format!("{} {text}", self.label("Running", Style::new().cyan().bold()));
+        console::truncate_str(&line, width.saturating_sub(1), "…").into_owned()
+    }
+
+    fn draw(&mut self, event: &Event) -> io::Result<()> {
+        let lines = self.lines_for(event);
+        if self.status_line_shown {
+            self.out.write_all(CLEAR_LINE.as_bytes())?;
+            self.status_line_shown = false;
+        }
+        self.out.write_all(lines.as_bytes())?;
+        if self.options.live && !matches!(event, Event::RunFinished(_)) {
+            let status = self.status_line();
+            self.out.write_all(status.as_bytes())?;
+            self.status_line_shown = true;
+        }
+        self.out.flush()
+    }
+}
+
+impl<W: Write> Reporter for TerminalReporter<W> {
+    fn handle(&mut self, event: &Event) -> Result<(), ReportError> {
+        self.draw(event).map_err(ReportError::Terminal)
+    }
+}
+
+fn duration_column(duration: Duration) -> String {
+    format!("[{:>8.3}s]", duration.as_secs_f64())
+}
+
+fn flaky_detail(attempts: u32, note: &str) -> String {
+    if note.is_empty() {
+        format!("passed on attempt {attempts}")
+    } else {
+        format!("passed on attempt {attempts}: {note}")
+    }
+}
+
+fn plural(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
+/// `7 checks: 4 passed, 1 flaky, 1 failed, 1 skipped` (flaky only when there are some).
+fn counts(results: &[CheckResult]) -> String {
+    let tally = Tally::of(results);
+    let mut parts = vec![format!("{} passed", tally.passed)];
+    if tally.flaky > 0 {
+        parts.push(format!("{} flaky", tally.flaky));
+    }
+    parts.push(format!("{} failed", tally.failed));
+    parts.push(format!("{} skipped", tally.skipped));
+    format!("{}: {}", plural(results.len(), "check", "checks"), parts.join(", "))
+}
+
+fn green() -> Style {
+    Style::new().green().bold()
+}
+
+fn red() -> Style {
+    Style::new().red().bold()
+}
+
+fn yellow() -> Style {
+    Style::new().yellow().bold()
+}

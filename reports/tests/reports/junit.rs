@@ -1,0 +1,85 @@
+//! The JUnit report: snapshots, and validation against the Ant (windyroad) and Jenkins xUnit
+//! schemas with python3's xmlschema.
+
+use std::process::Command;
+
+use harness::Event;
+use reports::JunitReporter;
+
+use crate::{file_report, scenarios, shared_reference};
+
+fn render(events: &[Event]) -> String {
+    file_report(|path| JunitReporter::new(path.to_path_buf()), events)
+}
+
+#[test]
+fn junit_of_every_scenario() {
+    for (name, events) in scenarios::all() {
+        insta::assert_snapshot!(format!("junit_{name}"), render(&events));
+    }
+}
+
+#[test]
+fn text_xml_cannot_carry_is_cleaned() {
+    let mut events = scenarios::failed_run();
+    let Some(Event::RunFinished(summary)) = events.last_mut() else { unreachable!("scenarios end with RunFinished") };
+    let harness::Outcome::Failed { diagnosis } = &mut summary.results[2].outcome else { unreachable!("a failure") };
+    diagnosis.observed.push("\u{1b}[31merror:\u{1b}[0m bell\u{7} and ]]> inside".to_string());
+    let xml = render(&events);
+    assert!(xml.contains("error: bell\u{fffd} and ]]]]><![CDATA[> inside"), "{xml}");
+}
+
+/// Skips the test, saying why, unless REALITYCHECK_REQUIRE_TOOLS=1 (CI) makes it mandatory.
+fn skip(why: &str) {
+    assert!(std::env::var("REALITYCHECK_REQUIRE_TOOLS").as_deref() != Ok("1"), "required by REALITYCHECK_REQUIRE_TOOLS=1: {why}");
+    eprintln!("skipped: {why}");
+}
+
+/// Validates every scenario's report against both XSDs. Reads `../shared/reference`
+/// (the schemas); skips, saying why, when they, python3 or its xmlschema module are missing
+/// (mandatory in CI, see `skip`).
+#[test]
+fn junit_validates_against_both_schemas() {
+    let Some(schemas) = shared_reference("validators/junit-xsd") else {
+        skip("../shared/reference/validators/junit-xsd is absent");
+        return;
+    };
+    let directory = tempfile::tempdir().unwrap();
+    let mut reports = Vec::new();
+    for (name, events) in scenarios::all() {
+        let path = directory.path().join(format!("{name}.xml"));
+        std::fs::write(&path, render(&events)).unwrap();
+        reports.push(path);
+    }
+    let validate = "\
+import sys
+try:
+    import xmlschema
+except ImportError:
+    print('the python3 module xmlschema is missing (pip install xmlschema)')
+    sys.exit(3)
+schemas = [xmlschema.XMLSchema(xsd) for xsd in sys.argv[1:3]]
+for report in sys.argv[3:]:
+    for schema in schemas:
+        schema.validate(report)
+";
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(validate)
+        .arg(schemas.join("windyroad-JUnit.xsd"))
+        .arg(schemas.join("xunit-plugin-junit-10.xsd"))
+        .args(&reports)
+        .output();
+    let output = match output {
+        Ok(output) => output,
+        Err(error) => {
+            skip(&format!("cannot run python3: {error}"));
+            return;
+        }
+    };
+    if output.status.code() == Some(3) {
+        skip(String::from_utf8_lossy(&output.stdout).trim());
+        return;
+    }
+    assert!(output.status.success(), "invalid JUnit XML:\n{}", String::from_utf8_lossy(&output.stderr));
+}

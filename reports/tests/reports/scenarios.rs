@@ -1,0 +1,248 @@
+//! Synthetic event streams, as the runner would emit them, with a fixed start time and fixed
+//! durations so that every report is deterministic.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use harness::{
+    CheckKind, CheckResult, CheckSpec, Diagnosis, Event, Outcome, RunInfo, RunStatus, RunSummary, SkipReason, Tag,
+};
+
+/// A scenario's name (for snapshot names) and its events.
+pub type Scenario = (&'static str, Vec<Event>);
+
+pub fn all() -> Vec<Scenario> {
+    vec![
+        ("failed", failed_run()),
+        ("preflight_failed", preflight_failed_run()),
+        ("interrupted", interrupted_run()),
+        ("nothing_selected", nothing_selected_run()),
+    ]
+}
+
+/// 2026-03-02T09:30:00.250Z
+fn started_at() -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(1_772_443_800_250)
+}
+
+fn info() -> RunInfo {
+    RunInfo {
+        target: "prod".to_string(),
+        host: "https://circleci.example.com".to_string(),
+        profile: "ci".to_string(),
+        started_at: started_at(),
+    }
+}
+
+fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+fn cluster(id: &str, summary: &str) -> CheckSpec {
+    CheckSpec::new(id, CheckKind::Cluster, summary).tagged(Tag::NeedsCluster)
+}
+
+fn api(id: &str, summary: &str) -> CheckSpec {
+    CheckSpec::new(id, CheckKind::Api, summary).tagged(Tag::NeedsApi)
+}
+
+fn pipeline(id: &str, summary: &str) -> CheckSpec {
+    CheckSpec::new(id, CheckKind::Pipeline, summary).tagged(Tag::NeedsApi).tagged(Tag::Mutates)
+}
+
+fn result(spec: &CheckSpec, outcome: Outcome, duration: Duration, attempts: u32) -> CheckResult {
+    CheckResult { spec: spec.clone(), outcome, duration, attempts }
+}
+
+fn passed(spec: &CheckSpec, note: &str, duration: Duration) -> CheckResult {
+    result(spec, Outcome::Passed { note: note.to_string() }, duration, 1)
+}
+
+fn skipped(spec: &CheckSpec, reason: SkipReason) -> CheckResult {
+    result(spec, Outcome::Skipped { reason }, Duration::ZERO, 0)
+}
+
+fn started(spec: &CheckSpec) -> Event {
+    Event::CheckStarted { id: spec.id.clone() }
+}
+
+fn preflight_passed(name: &str, note: &str) -> Event {
+    Event::PreflightPassed { name: name.to_string(), note: note.to_string() }
+}
+
+/// Ends the run with the results of the `CheckFinished` events so far, in plan order.
+fn finish(plan: &[CheckSpec], events: &mut Vec<Event>, status: RunStatus, duration: Duration, stopped: Option<&str>) {
+    let mut results: Vec<CheckResult> = events
+        .iter()
+        .filter_map(|event| match event {
+            Event::CheckFinished(result) => Some(result.clone()),
+            _ => None,
+        })
+        .collect();
+    results.sort_by_key(|result| plan.iter().position(|spec| spec.id == result.spec.id));
+    events.push(Event::RunFinished(RunSummary {
+        status,
+        results,
+        duration,
+        stopped_because: stopped.map(str::to_string),
+    }));
+}
+
+/// A run with every kind of line: passes, two failures (one with a full multi-line
+/// diagnosis, one sparse), skips (not applicable, not configured, blocked), a retry that
+/// ends flaky, and a slow check.
+pub fn failed_run() -> Vec<Event> {
+    let pods = cluster("cluster::pods_ready", "every pod of the release is Running and Ready");
+    let servers = cluster("nomad::servers_alive", "all Nomad servers alive, exactly one leader");
+    let clients = cluster("nomad::clients_ready", "enough Nomad clients ready, eligible, with a healthy docker driver");
+    let authenticated = api("api::authenticated", "GET /api/v2/me accepts the token");
+    let project = api("api::project", "the project exists and is followed");
+    let trigger = pipeline("pipeline::trigger", "a pipeline is created and its workflows appear");
+    let docker = pipeline("executors::docker", "a docker job succeeds on the resource class asked for");
+    let machine = pipeline("executors::machine", "a Linux machine job succeeds");
+    let remote_docker =
+        pipeline("executors::remote_docker", "a docker job with setup_remote_docker builds and runs an image");
+    let runner = pipeline("executors::runner", "a job on the self-hosted runner resource class succeeds");
+    let cache = pipeline("features::cache", "save_cache / restore_cache round-trips");
+    let workspaces = pipeline("features::workspaces", "a workspace written by one job is read by the next");
+    let plan = vec![
+        pods.clone(),
+        servers.clone(),
+        clients.clone(),
+        authenticated.clone(),
+        project.clone(),
+        trigger.clone(),
+        docker.clone(),
+        machine.clone(),
+        remote_docker.clone(),
+        runner.clone(),
+        cache.clone(),
+        workspaces.clone(),
+    ];
+
+    let clients_diagnosis = Diagnosis::new("1 of 3 Nomad clients can run jobs; at least 3 are required")
+        .observed_all([
+            "nomad-client-7f3a  ready  eligible    docker healthy",
+            "nomad-client-91c2  ready  draining    docker healthy",
+            "nomad-client-c44e  ready  ineligible  docker healthy",
+        ])
+        .cause("two clients are draining or ineligible, so docker jobs only fit on the remaining one")
+        .remediation(
+            "for an ineligible client: nomad node eligibility -enable <node-id>\n\
+             for a stuck drain: nomad node drain -disable <node-id>",
+        )
+        .phase("Nomad clients");
+    let remote_docker_diagnosis = Diagnosis::new("setup_remote_docker did not get a VM within 5m")
+        .observed("job 7 (remote-docker) step \"Setup a remote Docker engine\": still waiting after 5m")
+        .cause("the machine provisioner is not starting remote Docker VMs")
+        .remediation(
+            "kubectl -n circleci-server logs deploy/machine-provisioner; check its cloud credentials and quota",
+        )
+        .phase("machine provisioner");
+    let cache_failure = Diagnosis::new("restore_cache found no cache for key v1-realitycheck-3f9c")
+        .observed("job 5 (cache-restore) step \"Restoring cache\": No cache is found for key: v1-realitycheck-3f9c")
+        .cause("the cache was not yet visible in object storage when the restore job started")
+        .remediation("if this repeats, check the object storage bucket's consistency and the output processor's logs")
+        .phase("object storage");
+
+    let mut events = vec![
+        Event::RunStarted { info: info(), checks: plan.clone() },
+        preflight_passed("kubernetes-api", "Kubernetes v1.32.1, namespace circleci-server"),
+        preflight_passed("circleci-api", "token accepted for ops-bot"),
+        Event::CheckFinished(skipped(
+            &machine,
+            SkipReason::NotApplicable("machine jobs need AWS or GCP; the cloud provider is other".to_string()),
+        )),
+        Event::CheckFinished(skipped(
+            &runner,
+            SkipReason::NotConfigured("no runner resource class (set runner.resource_class)".to_string()),
+        )),
+        started(&pods),
+        started(&servers),
+        started(&clients),
+        started(&authenticated),
+        Event::CheckFinished(passed(&authenticated, "authenticated as ops-bot", ms(212))),
+        started(&project),
+        Event::CheckFinished(passed(&pods, "27 of 27 pods ready", ms(412))),
+        Event::CheckFinished(passed(&project, "gh/acme/realitycheck is followed", ms(305))),
+        Event::CheckFinished(passed(&servers, "3 servers alive, leader nomad-server-1", ms(1_034))),
+        Event::CheckFinished(result(&clients, Outcome::Failed { diagnosis: clients_diagnosis }, ms(1_120), 1)),
+        started(&trigger),
+        Event::CheckFinished(passed(&trigger, "pipeline 128 created with 2 workflows", ms(2_480))),
+        started(&docker),
+        started(&remote_docker),
+        started(&cache),
+        Event::CheckRetrying { id: cache.id.clone(), next_attempt: 2, failure: cache_failure.clone() },
+        Event::CheckSlow { id: docker.id.clone(), elapsed: ms(150_000), timeout: ms(300_000) },
+        Event::CheckFinished(result(
+            &cache,
+            Outcome::Flaky { note: "cache restored".to_string(), failures: vec![cache_failure] },
+            ms(48_310),
+            2,
+        )),
+        Event::CheckFinished(passed(&docker, "job 4 succeeded on resource class medium", ms(161_207))),
+        Event::CheckFinished(result(
+            &remote_docker,
+            Outcome::Failed { diagnosis: remote_docker_diagnosis },
+            ms(300_004),
+            1,
+        )),
+        Event::CheckFinished(skipped(
+            &workspaces,
+            SkipReason::Blocked {
+                by: remote_docker.id.clone(),
+                reason: "the workspace jobs run after the remote docker job".to_string(),
+            },
+        )),
+    ];
+    finish(&plan, &mut events, RunStatus::Failed, ms(305_913), None);
+    events
+}
+
+/// The token is rejected: every check is skipped with the preflight's message.
+pub fn preflight_failed_run() -> Vec<Event> {
+    let plan = vec![
+        cluster("cluster::pods_ready", "every pod of the release is Running and Ready"),
+        api("api::authenticated", "GET /api/v2/me accepts the token"),
+        pipeline("executors::docker", "a docker job succeeds on the resource class asked for"),
+    ];
+    let message = "GET /api/v2/me answered 401 Unauthorized: the token was rejected";
+    let mut events = vec![
+        Event::RunStarted { info: info(), checks: plan.clone() },
+        preflight_passed("kubernetes-api", "Kubernetes v1.32.1, namespace circleci-server"),
+        Event::PreflightFailed { name: "circleci-api".to_string(), message: message.to_string() },
+    ];
+    events.extend(
+        plan.iter().map(|spec| Event::CheckFinished(skipped(spec, SkipReason::PreflightFailed(message.to_string())))),
+    );
+    finish(&plan, &mut events, RunStatus::PreflightFailed, ms(1_502), Some(message));
+    events
+}
+
+/// Ctrl-C while the docker job runs: the unfinished check is skipped as interrupted.
+pub fn interrupted_run() -> Vec<Event> {
+    let pods = cluster("cluster::pods_ready", "every pod of the release is Running and Ready");
+    let docker = pipeline("executors::docker", "a docker job succeeds on the resource class asked for");
+    let plan = vec![pods.clone(), docker.clone()];
+    let reason = "the run was cancelled (signal)";
+    let mut interrupted = skipped(&docker, SkipReason::Interrupted(reason.to_string()));
+    interrupted.duration = ms(95_020);
+    let mut events = vec![
+        Event::RunStarted { info: info(), checks: plan.clone() },
+        preflight_passed("kubernetes-api", "Kubernetes v1.32.1, namespace circleci-server"),
+        preflight_passed("circleci-api", "token accepted for ops-bot"),
+        started(&pods),
+        started(&docker),
+        Event::CheckFinished(passed(&pods, "27 of 27 pods ready", ms(412))),
+        Event::CheckSlow { id: docker.id.clone(), elapsed: ms(90_000), timeout: ms(180_000) },
+        Event::CheckFinished(interrupted),
+    ];
+    finish(&plan, &mut events, RunStatus::Interrupted, ms(95_020), Some(reason));
+    events
+}
+
+/// The filter matched no check.
+pub fn nothing_selected_run() -> Vec<Event> {
+    let mut events = vec![Event::RunStarted { info: info(), checks: Vec::new() }];
+    finish(&[], &mut events, RunStatus::NothingSelected, ms(3), None);
+    events
+}

@@ -1,0 +1,50 @@
+//! The terminal report: plain snapshots, colour, and the live status line.
+
+use harness::Event;
+use reports::{TerminalOptions, TerminalReporter};
+
+use crate::{feed, scenarios};
+
+/// Terminal width for the live status line, fixed so that output does not depend on the
+/// terminal the tests run in.
+const WIDTH: usize = 72;
+
+fn render(events: &[Event], options: TerminalOptions) -> String {
+    let mut out = Vec::new();
+    feed(&mut TerminalReporter::new(&mut out, options).with_width(WIDTH), events);
+    String::from_utf8(out).unwrap()
+}
+
+const PLAIN: TerminalOptions = TerminalOptions { color: false, live: false };
+
+#[test]
+fn plain_output_of_every_scenario() {
+    for (name, events) in scenarios::all() {
+        insta::assert_snapshot!(format!("terminal_{name}"), render(&events, PLAIN));
+    }
+}
+
+#[test]
+fn colour_only_styles_the_plain_text() {
+    let events = scenarios::failed_run();
+    let coloured = render(&events, TerminalOptions { color: true, live: false });
+    assert!(coloured.contains("\u{1b}[31m"), "failures are red: {coloured}");
+    assert_eq!(console::strip_ansi_codes(&coloured), render(&events, PLAIN));
+    assert!(!render(&events, PLAIN).contains('\u{1b}'), "no escape sequence without colour");
+}
+
+#[test]
+fn live_status_line_is_redrawn_on_every_event_and_gone_at_the_end() {
+    let events = scenarios::interrupted_run();
+    let live = render(&events, TerminalOptions { color: false, live: true });
+    let clear = "\r\u{1b}[2K";
+    assert_eq!(live.matches(clear).count(), events.len() - 1, "every event after the first clears the line");
+    let (_, after_last_clear) = live.rsplit_once(clear).unwrap();
+    assert!(after_last_clear.ends_with('\n') && !after_last_clear.contains("Running"), "{after_last_clear}");
+    let permanent: String = live.split(clear).map(|chunk| chunk.rfind('\n').map_or("", |end| &chunk[..=end])).collect();
+    assert_eq!(permanent, render(&events, PLAIN), "without the status line, live output is the plain output");
+    let status_lines = live.split(clear).map(|chunk| chunk.rsplit_once('\n').map_or(chunk, |(_, status)| status));
+    assert!(status_lines.clone().all(|status| console::measure_text_width(status) < WIDTH), "{live}");
+    assert!(status_lines.clone().any(|status| status.ends_with('…')), "a long status line is cut: {live}");
+    insta::assert_snapshot!("terminal_live", live.replace(clear, "<clear>\n"));
+}
