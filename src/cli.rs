@@ -174,5 +174,9 @@ pub struct InitArgs {
 
 /// The scenario names `--scenario` accepts, listed in `--help`.
 fn scenario_names() -> clap::builder::PossibleValuesParser {
-    fixtures::scenario::Scenario::ALL.iter().map(|s| clap::builder::PossibleValue::new(s.name()).help(s.description())).collect::<Vec<_>>().into()
+    fixtures::scenario::Scenario::ALL
+        .iter()
+        .map(|s| clap::builder::PossibleValue::new(s.name()).help(s.description()))
+        .collect::<Vec<_>>()
+        .into()
 }

@@ -33,7 +33,13 @@ fn print_list<C: Send + Sync + 'static>(plan: &Plan<C>, ctx: &C, selection: &har
             Disposition::Run => String::new(),
             Disposition::NotApplicable(why) => format!("  (ignored: {why})"),
         };
-        println!("{:width$}  {:8}  {:30}  {}{note}", check.spec.id, check.spec.kind.as_str(), tags.join(","), check.spec.summary);
+        println!(
+            "{:width$}  {:8}  {:30}  {}{note}",
+            check.spec.id,
+            check.spec.kind.as_str(),
+            tags.join(","),
+            check.spec.summary
+        );
     }
     println!("\n{} checks", selected.len());
 }

@@ -42,16 +42,16 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
     let mut options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
     options.info.target = "demo".into();
     options.info.host = format!("simulated installation, scenario {scenario}, at {}", server.kube_url());
-    let outcome = run::execute(&suites::plan(), wiring::context(&settings), options, &args.selection, &args.reports, color).await;
+    let outcome =
+        run::execute(&suites::plan(), wiring::context(&settings), options, &args.selection, &args.reports, color).await;
     server.shutdown().await;
     outcome
 }
 
 pub async fn serve(args: SimArgs) -> Result<ExitCode, AppError> {
     let scenario = scenario(&args.scenario)?;
-    let server = SimServer::start(scenario, args.listen)
-        .await
-        .map_err(io_error(format!("cannot listen on {}", args.listen)))?;
+    let server =
+        SimServer::start(scenario, args.listen).await.map_err(io_error(format!("cannot listen on {}", args.listen)))?;
     let env_note = match &args.write_env {
         Some(path) => {
             let kubeconfig = server.write_env(path).map_err(io_error(format!("cannot write {}", path.display())))?;

@@ -31,13 +31,18 @@ pub fn overrides(args: &ConfigArgs) -> Overrides {
 
 /// Loads the settings from the process environment and the working directory.
 pub fn load_settings(args: &ConfigArgs) -> Result<Settings, AppError> {
-    let cwd = std::env::current_dir().map_err(|source| AppError::Io { what: "cannot read the working directory".into(), source })?;
+    let cwd = std::env::current_dir()
+        .map_err(|source| AppError::Io { what: "cannot read the working directory".into(), source })?;
     load_settings_in(args, &|name| std::env::var(name).ok(), &cwd)
 }
 
 /// Loads the settings with `var` reading the environment and `cwd` as the directory where
 /// `realitycheck.toml` is looked for.
-pub fn load_settings_in(args: &ConfigArgs, var: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> Result<Settings, AppError> {
+pub fn load_settings_in(
+    args: &ConfigArgs,
+    var: &dyn Fn(&str) -> Option<String>,
+    cwd: &Path,
+) -> Result<Settings, AppError> {
     let config = Config::load(&LoadRequest { config_flag: args.config.as_deref(), var, cwd, flags: overrides(args) })?;
     Ok(config.settings()?)
 }
@@ -66,7 +71,12 @@ pub fn run_options(settings: &Settings, selection: Selection) -> RunOptions {
         format!("{context}, namespace {}", target.kubernetes.namespace)
     });
     RunOptions {
-        info: RunInfo { target: target.name.clone(), host, profile: profile.name.clone(), started_at: SystemTime::now() },
+        info: RunInfo {
+            target: target.name.clone(),
+            host,
+            profile: profile.name.clone(),
+            started_at: SystemTime::now(),
+        },
         selection,
         timeouts: Timeouts {
             cluster: profile.timeouts.cluster,

@@ -22,7 +22,11 @@ fn demo_is_green_on_a_healthy_installation() {
     let out = run(realitycheck(dir.path()).args(["demo", "--color", "never"]));
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     for id in ["cluster::pods_ready", "nomad::servers_alive", "nomad::clients_ready"] {
-        assert!(out.stdout.lines().any(|l| l.trim_start().starts_with("PASS") && l.contains(id)), "{id}:\n{}", out.stdout);
+        assert!(
+            out.stdout.lines().any(|l| l.trim_start().starts_with("PASS") && l.contains(id)),
+            "{id}:\n{}",
+            out.stdout
+        );
     }
     report_filters().bind(|| insta::assert_snapshot!(closing_part(&out.stdout)));
 }
@@ -94,13 +98,8 @@ fn run_against_a_sim_process_writes_junit_and_json() {
     assert!(exports.iter().any(|(name, _)| name == "KUBECONFIG"), "{exports:?}");
     let junit = dir.path().join("reports/junit.xml");
     let json = dir.path().join("reports/report.json");
-    let out = run(realitycheck(dir.path())
-        .arg("run")
-        .arg("--junit")
-        .arg(&junit)
-        .arg("--json")
-        .arg(&json)
-        .envs(exports));
+    let out =
+        run(realitycheck(dir.path()).arg("run").arg("--junit").arg(&junit).arg("--json").arg(&json).envs(exports));
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<testcase").count(), 3, "{xml}");
@@ -144,7 +143,11 @@ fn an_unreachable_cluster_is_a_preflight_failure_with_every_check_skipped() {
     )
     .unwrap();
     let junit = dir.path().join("junit.xml");
-    let out = run(realitycheck(dir.path()).args(["run", "--color", "never", "--junit"]).arg(&junit).arg("--kubeconfig").arg(&kubeconfig));
+    let out = run(realitycheck(dir.path())
+        .args(["run", "--color", "never", "--junit"])
+        .arg(&junit)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig));
     assert_eq!(out.code, 3, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains(&format!("http://{closed_port}")), "the message names the URL:\n{}", out.stdout);
     let xml = std::fs::read_to_string(&junit).unwrap();
@@ -165,7 +168,11 @@ fn filters_follow_libtest_semantics() {
     let listed = |args: &[&str]| {
         let out = run(realitycheck(dir.path()).args(["demo", "--list"]).args(args));
         assert_eq!(out.code, 0, "{}", out.stderr);
-        out.stdout.lines().filter_map(|l| l.split_whitespace().next().filter(|w| w.contains("::"))).map(String::from).collect::<Vec<_>>()
+        out.stdout
+            .lines()
+            .filter_map(|l| l.split_whitespace().next().filter(|w| w.contains("::")))
+            .map(String::from)
+            .collect::<Vec<_>>()
     };
     assert_eq!(listed(&[]), ["cluster::pods_ready", "nomad::servers_alive", "nomad::clients_ready"]);
     assert_eq!(listed(&["nomad"]), ["nomad::servers_alive", "nomad::clients_ready"]);

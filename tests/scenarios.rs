@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
@@ -22,12 +22,42 @@ const CHECKS: [&str; 3] = ["cluster::pods_ready", "nomad::servers_alive", "nomad
 
 /// Checks not listed for a scenario must pass.
 const FAILURES: &[Expected] = &[
-    Expected { scenario: "no-nomad-clients", check: "nomad::clients_ready", status: "failed", words: &["no Nomad client has joined", "retry_join", "mTLS"] },
-    Expected { scenario: "nomad-clients-draining", check: "nomad::clients_ready", status: "failed", words: &["draining", "ineligible", "nomad node eligibility -enable"] },
-    Expected { scenario: "nomad-docker-unhealthy", check: "nomad::clients_ready", status: "failed", words: &["docker driver unhealthy", "Failed to connect to docker daemon", "systemctl status docker"] },
-    Expected { scenario: "nomad-exec-broken", check: "nomad::servers_alive", status: "failed", words: &["x509", "mTLS", "exited with code 1"] },
-    Expected { scenario: "nomad-exec-broken", check: "nomad::clients_ready", status: "failed", words: &["x509", "mTLS", "exited with code 1"] },
-    Expected { scenario: "pods-not-ready", check: "cluster::pods_ready", status: "failed", words: &["frontend", "CrashLoopBackOff", "kubectl -n circleci-server describe pod"] },
+    Expected {
+        scenario: "no-nomad-clients",
+        check: "nomad::clients_ready",
+        status: "failed",
+        words: &["no Nomad client has joined", "retry_join", "mTLS"],
+    },
+    Expected {
+        scenario: "nomad-clients-draining",
+        check: "nomad::clients_ready",
+        status: "failed",
+        words: &["draining", "ineligible", "nomad node eligibility -enable"],
+    },
+    Expected {
+        scenario: "nomad-docker-unhealthy",
+        check: "nomad::clients_ready",
+        status: "failed",
+        words: &["docker driver unhealthy", "Failed to connect to docker daemon", "systemctl status docker"],
+    },
+    Expected {
+        scenario: "nomad-exec-broken",
+        check: "nomad::servers_alive",
+        status: "failed",
+        words: &["x509", "mTLS", "exited with code 1"],
+    },
+    Expected {
+        scenario: "nomad-exec-broken",
+        check: "nomad::clients_ready",
+        status: "failed",
+        words: &["x509", "mTLS", "exited with code 1"],
+    },
+    Expected {
+        scenario: "pods-not-ready",
+        check: "cluster::pods_ready",
+        status: "failed",
+        words: &["frontend", "CrashLoopBackOff", "kubectl -n circleci-server describe pod"],
+    },
 ];
 
 fn expectations() -> Vec<Expected> {
@@ -44,20 +74,18 @@ fn expectations() -> Vec<Expected> {
         .collect()
 }
 
-/// The JSON report of the demo of `scenario`, run once per test process.
+/// The exit code and JSON report of the demo of `scenario`, run once per test process.
 fn report(scenario: &str) -> &'static (i32, Value) {
-    static REPORTS: OnceLock<Mutex<HashMap<String, &'static OnceLock<(i32, Value)>>>> = OnceLock::new();
-    let cell = *REPORTS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap()
-        .entry(scenario.to_string())
-        .or_insert_with(|| Box::leak(Box::new(OnceLock::new())));
-    cell.get_or_init(|| {
+    static REPORTS: OnceLock<HashMap<&'static str, OnceLock<(i32, Value)>>> = OnceLock::new();
+    let reports =
+        REPORTS.get_or_init(|| fixtures::scenario::Scenario::ALL.iter().map(|s| (s.name(), OnceLock::new())).collect());
+    reports[scenario].get_or_init(|| {
         let dir = tempfile::TempDir::new().unwrap();
         let json = dir.path().join("report.json");
-        let out = common::run(common::realitycheck(dir.path()).args(["demo", "--scenario", scenario, "--json"]).arg(&json));
-        let report = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no report for {scenario} ({e}): {}", out.stderr));
+        let out =
+            common::run(common::realitycheck(dir.path()).args(["demo", "--scenario", scenario, "--json"]).arg(&json));
+        let report =
+            std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no report for {scenario} ({e}): {}", out.stderr));
         (out.code, serde_json::from_str(&report).unwrap())
     })
 }
@@ -73,7 +101,9 @@ fn verify(expected: &Expected) -> Result<(), Failed> {
         .and_then(|checks| checks.iter().find(|c| c["id"] == expected.check))
         .ok_or_else(|| format!("{} is not in the report", expected.check))?;
     if check["status"] != expected.status {
-        return Err(format!("{} is {}, expected {}: {check:#}", expected.check, check["status"], expected.status).into());
+        return Err(
+            format!("{} is {}, expected {}: {check:#}", expected.check, check["status"], expected.status).into()
+        );
     }
     let diagnosis = check.get("diagnosis").map(Value::to_string).unwrap_or_default();
     for word in expected.words {

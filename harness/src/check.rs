@@ -223,11 +223,7 @@ pub struct Check<C> {
 
 impl<C> Clone for Check<C> {
     fn clone(&self) -> Self {
-        Check {
-            spec: self.spec.clone(),
-            applicability: Arc::clone(&self.applicability),
-            body: Arc::clone(&self.body),
-        }
+        Check { spec: self.spec.clone(), applicability: Arc::clone(&self.applicability), body: Arc::clone(&self.body) }
     }
 }
 

@@ -24,11 +24,20 @@ pub struct RunInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum Outcome {
-    Passed { note: String },
-    Failed { diagnosis: Diagnosis },
-    Skipped { reason: SkipReason },
+    Passed {
+        note: String,
+    },
+    Failed {
+        diagnosis: Diagnosis,
+    },
+    Skipped {
+        reason: SkipReason,
+    },
     /// Passed on a retry after failing; the earlier failures are kept.
-    Flaky { note: String, failures: Vec<Diagnosis> },
+    Flaky {
+        note: String,
+        failures: Vec<Diagnosis>,
+    },
 }
 
 impl Outcome {
@@ -89,14 +98,33 @@ impl RunSummary {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    RunStarted { info: RunInfo, checks: Vec<CheckSpec> },
-    PreflightPassed { name: String, note: String },
-    PreflightFailed { name: String, message: String },
-    CheckStarted { id: String },
+    RunStarted {
+        info: RunInfo,
+        checks: Vec<CheckSpec>,
+    },
+    PreflightPassed {
+        name: String,
+        note: String,
+    },
+    PreflightFailed {
+        name: String,
+        message: String,
+    },
+    CheckStarted {
+        id: String,
+    },
     /// The check has been running longer than half its timeout.
-    CheckSlow { id: String, elapsed: Duration, timeout: Duration },
+    CheckSlow {
+        id: String,
+        elapsed: Duration,
+        timeout: Duration,
+    },
     /// An attempt failed and the check will run again.
-    CheckRetrying { id: String, next_attempt: u32, failure: Diagnosis },
+    CheckRetrying {
+        id: String,
+        next_attempt: u32,
+        failure: Diagnosis,
+    },
     CheckFinished(CheckResult),
     RunFinished(RunSummary),
 }

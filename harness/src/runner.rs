@@ -232,9 +232,7 @@ impl<C: Send + Sync + 'static> Plan<C> {
         events: &EventSink,
     ) -> Result<(), String> {
         let needed = |tag: Tag| {
-            selected.iter().any(|(check, disposition)| {
-                *disposition == Disposition::Run && check.spec.has_tag(tag)
-            })
+            selected.iter().any(|(check, disposition)| *disposition == Disposition::Run && check.spec.has_tag(tag))
         };
         for preflight in self.preflights.iter().filter(|p| needed(p.needed_by)) {
             let timeout = options.timeouts.for_kind(preflight.kind);
@@ -245,10 +243,7 @@ impl<C: Send + Sync + 'static> Plan<C> {
             match outcome {
                 Ok(note) => events.emit(Event::PreflightPassed { name: preflight.name.to_string(), note }),
                 Err(message) => {
-                    events.emit(Event::PreflightFailed {
-                        name: preflight.name.to_string(),
-                        message: message.clone(),
-                    });
+                    events.emit(Event::PreflightFailed { name: preflight.name.to_string(), message: message.clone() });
                     return Err(message);
                 }
             }

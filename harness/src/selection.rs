@@ -50,12 +50,8 @@ impl Selection {
         match (applicability, self.ignored) {
             (Applicability::Applies, IgnoredMode::Only) => None,
             (Applicability::Applies, _) => Some(Disposition::Run),
-            (Applicability::NotApplicable(why), IgnoredMode::Report) => {
-                Some(Disposition::NotApplicable(why.clone()))
-            }
-            (Applicability::NotApplicable(_), IgnoredMode::Only | IgnoredMode::Include) => {
-                Some(Disposition::Run)
-            }
+            (Applicability::NotApplicable(why), IgnoredMode::Report) => Some(Disposition::NotApplicable(why.clone())),
+            (Applicability::NotApplicable(_), IgnoredMode::Only | IgnoredMode::Include) => Some(Disposition::Run),
         }
     }
 }
@@ -68,10 +64,7 @@ mod tests {
         ["cluster::pods_ready", "nomad::servers_alive", "nomad::clients_ready", "api::authenticated"];
 
     fn selected(selection: &Selection) -> Vec<&'static str> {
-        IDS.iter()
-            .copied()
-            .filter(|id| selection.decide(id, &[], &Applicability::Applies).is_some())
-            .collect()
+        IDS.iter().copied().filter(|id| selection.decide(id, &[], &Applicability::Applies).is_some()).collect()
     }
 
     #[test]
@@ -82,24 +75,16 @@ mod tests {
     #[test]
     fn filters_are_substrings_and_any_of_them_matches() {
         let selection = Selection { filters: vec!["nomad::".into(), "pods".into()], ..Default::default() };
-        assert_eq!(
-            selected(&selection),
-            vec!["cluster::pods_ready", "nomad::servers_alive", "nomad::clients_ready"]
-        );
+        assert_eq!(selected(&selection), vec!["cluster::pods_ready", "nomad::servers_alive", "nomad::clients_ready"]);
     }
 
     #[test]
     fn exact_needs_the_whole_id_for_filters_and_skips() {
         let selection = Selection { filters: vec!["nomad".into()], exact: true, ..Default::default() };
         assert!(selected(&selection).is_empty());
-        let selection = Selection {
-            filters: vec!["nomad::clients_ready".into()],
-            exact: true,
-            ..Default::default()
-        };
+        let selection = Selection { filters: vec!["nomad::clients_ready".into()], exact: true, ..Default::default() };
         assert_eq!(selected(&selection), vec!["nomad::clients_ready"]);
-        let selection =
-            Selection { skips: vec!["nomad".into()], exact: true, ..Default::default() };
+        let selection = Selection { skips: vec!["nomad".into()], exact: true, ..Default::default() };
         assert_eq!(selected(&selection).len(), 4);
     }
 
@@ -113,10 +98,7 @@ mod tests {
     fn excluded_tags_leave_checks_out() {
         let selection = Selection { excluded_tags: vec![Tag::Mutates], ..Default::default() };
         assert_eq!(selection.decide("p::t", &[Tag::Mutates], &Applicability::Applies), None);
-        assert_eq!(
-            selection.decide("p::t", &[Tag::NeedsApi], &Applicability::Applies),
-            Some(Disposition::Run)
-        );
+        assert_eq!(selection.decide("p::t", &[Tag::NeedsApi], &Applicability::Applies), Some(Disposition::Run));
     }
 
     #[test]

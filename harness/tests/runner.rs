@@ -59,9 +59,14 @@ fn plan() -> Plan<Ctx> {
         Check::new(spec("demo::gcp_only"), |_| async { Verdict::Pass("ran".into()) })
             .applies_when(|_| Applicability::NotApplicable("needs GCP".into())),
     ];
-    let preflights = vec![Preflight::new("kube-api", Tag::NeedsCluster, CheckKind::Cluster, |ctx: Arc<Ctx>| async move {
-        if ctx.cluster_reachable { Ok("v1.32".to_string()) } else { Err("kube API unreachable at https://k8s:6443".to_string()) }
-    })];
+    let preflights =
+        vec![Preflight::new("kube-api", Tag::NeedsCluster, CheckKind::Cluster, |ctx: Arc<Ctx>| async move {
+            if ctx.cluster_reachable {
+                Ok("v1.32".to_string())
+            } else {
+                Err("kube API unreachable at https://k8s:6443".to_string())
+            }
+        })];
     Plan { checks, preflights }
 }
 
@@ -89,7 +94,10 @@ async fn every_outcome_is_reported_in_plan_order() {
 
     assert_eq!(summary.status, RunStatus::Failed);
     let ids: Vec<_> = summary.results.iter().map(|r| r.spec.id.as_str()).collect();
-    assert_eq!(ids, ["demo::passes", "demo::fails", "demo::slow", "demo::hangs", "demo::flaky", "demo::panics", "demo::gcp_only"]);
+    assert_eq!(
+        ids,
+        ["demo::passes", "demo::fails", "demo::slow", "demo::hangs", "demo::flaky", "demo::panics", "demo::gcp_only"]
+    );
     assert_eq!(outcome(&summary, "demo::passes").outcome, Outcome::Passed { note: "fine".into() });
     assert_eq!(outcome(&summary, "demo::fails").attempts, 2, "one retry");
     assert!(matches!(&outcome(&summary, "demo::slow").outcome, Outcome::Passed { .. }));
@@ -109,7 +117,9 @@ async fn every_outcome_is_reported_in_plan_order() {
     assert!(matches!(events.first(), Some(Event::RunStarted { checks, .. }) if checks.len() == 7));
     assert!(matches!(events.get(1), Some(Event::PreflightPassed { name, .. }) if name == "kube-api"));
     assert!(events.iter().any(|e| matches!(e, Event::CheckSlow { id, elapsed, .. } if id == "demo::slow" && *elapsed == Duration::from_secs(5))));
-    assert!(events.iter().any(|e| matches!(e, Event::CheckRetrying { id, next_attempt: 2, .. } if id == "demo::flaky")));
+    assert!(
+        events.iter().any(|e| matches!(e, Event::CheckRetrying { id, next_attempt: 2, .. } if id == "demo::flaky"))
+    );
     assert!(matches!(events.last(), Some(Event::RunFinished(s)) if *s == summary));
     let finished = events.iter().filter(|e| matches!(e, Event::CheckFinished(_))).count();
     assert_eq!(finished, 7);
@@ -122,7 +132,9 @@ async fn a_failed_preflight_skips_everything_with_its_reason() {
     assert_eq!(summary.stopped_because.as_deref(), Some("kube API unreachable at https://k8s:6443"));
     assert_eq!(summary.results.len(), 7);
     for result in &summary.results {
-        assert!(matches!(&result.outcome, Outcome::Skipped { reason: SkipReason::PreflightFailed(m) } if m.contains("unreachable")));
+        assert!(
+            matches!(&result.outcome, Outcome::Skipped { reason: SkipReason::PreflightFailed(m) } if m.contains("unreachable"))
+        );
     }
     assert!(events.iter().any(|e| matches!(e, Event::PreflightFailed { .. })));
 }
@@ -155,7 +167,10 @@ async fn the_deadline_marks_unfinished_checks_interrupted() {
     assert_eq!(summary.status, RunStatus::Interrupted);
     assert_eq!(summary.stopped_because.as_deref(), Some("the global deadline of 3s was reached"));
     assert!(matches!(outcome(&summary, "demo::passes").outcome, Outcome::Passed { .. }));
-    assert!(matches!(&outcome(&summary, "demo::hangs").outcome, Outcome::Skipped { reason: SkipReason::Interrupted(_) }));
+    assert!(matches!(
+        &outcome(&summary, "demo::hangs").outcome,
+        Outcome::Skipped { reason: SkipReason::Interrupted(_) }
+    ));
 }
 
 #[tokio::test(start_paused = true)]

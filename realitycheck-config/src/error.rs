@@ -33,7 +33,12 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    pub fn invalid(origin: Origin, field: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn invalid(
+        origin: Origin,
+        field: impl Into<String>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
         ConfigError::Invalid { origin, field: Some(field.into()), message: message.into(), fix: fix.into() }
     }
 }

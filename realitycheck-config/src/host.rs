@@ -7,9 +7,7 @@ use url::Url;
 /// can act on.
 pub fn normalise_host(value: &str) -> Result<Url, String> {
     let trimmed = value.trim().trim_end_matches('/');
-    let mut url = Url::parse(trimmed).map_err(|e| {
-        format!("`{value}` is not a URL with a protocol ({e})")
-    })?;
+    let mut url = Url::parse(trimmed).map_err(|e| format!("`{value}` is not a URL with a protocol ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("`{value}` uses `{}`; the API is served over https (or http)", url.scheme()));
     }

@@ -171,7 +171,10 @@ mod tests {
 
     #[test]
     fn maps_merge_by_name() {
-        let base = BTreeMap::from([("ci".to_string(), ProfileLayer { retries: Some(1), collect: Some(true), ..Default::default() })]);
+        let base = BTreeMap::from([(
+            "ci".to_string(),
+            ProfileLayer { retries: Some(1), collect: Some(true), ..Default::default() },
+        )]);
         let over = BTreeMap::from([
             ("ci".to_string(), ProfileLayer { retries: Some(3), ..Default::default() }),
             ("mine".to_string(), ProfileLayer { concurrency: Some(2), ..Default::default() }),

@@ -16,4 +16,6 @@ pub use host::{display_host, normalise_host};
 pub use layer::{CloudProvider, KubernetesLayer, NomadLayer, ProfileLayer, TargetLayer, TimeoutsLayer};
 pub use load::{DEFAULT_FILE_NAME, ENV_VARS, Overrides, REFERENCE_CONFIG};
 pub use secret::Secret;
-pub use settings::{BASE_PROFILE, Config, IMPLICIT_TARGET, Kubernetes, LoadRequest, Nomad, Profile, Settings, Target, Timeouts};
+pub use settings::{
+    BASE_PROFILE, Config, IMPLICIT_TARGET, Kubernetes, LoadRequest, Nomad, Profile, Settings, Target, Timeouts,
+};

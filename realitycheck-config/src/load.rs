@@ -27,7 +27,8 @@ impl SourceFile {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             fix: if source.kind() == std::io::ErrorKind::NotFound {
-                "check the path given to --config or REALITYCHECK_CONFIG; `realitycheck init` writes a starter file".into()
+                "check the path given to --config or REALITYCHECK_CONFIG; `realitycheck init` writes a starter file"
+                    .into()
             } else {
                 "make the file readable by this user".into()
             },
@@ -124,7 +125,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
 /// map in tests). The token is not part of it: see `Settings::resolve`.
 pub fn env_overrides(var: &dyn Fn(&str) -> Option<String>) -> Result<Overrides, ConfigError> {
     let get = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let mut overrides = Overrides { profile: get("REALITYCHECK_PROFILE"), target: get("REALITYCHECK_TARGET"), ..Default::default() };
+    let mut overrides =
+        Overrides { profile: get("REALITYCHECK_PROFILE"), target: get("REALITYCHECK_TARGET"), ..Default::default() };
     let target = &mut overrides.target_layer;
     target.host = get("CIRCLE_HOSTNAME");
     target.project = get("REALITYCHECK_PROJECT");

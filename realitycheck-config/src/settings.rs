@@ -115,7 +115,8 @@ impl Config {
             Some(file) => builtin.clone().merge(file.layer.clone()),
             None => builtin.clone(),
         };
-        let token_from_env = (request.var)("CIRCLE_TOKEN").map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).map(Secret::new);
+        let token_from_env =
+            (request.var)("CIRCLE_TOKEN").map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).map(Secret::new);
         Ok(Config {
             builtin,
             user,
@@ -165,37 +166,64 @@ impl Config {
     }
 
     fn chosen_profile(&self) -> Result<String, ConfigError> {
-        let name = self.flags.profile.clone().or_else(|| self.env.profile.clone()).or_else(|| self.merged.profile.clone());
+        let name =
+            self.flags.profile.clone().or_else(|| self.env.profile.clone()).or_else(|| self.merged.profile.clone());
         let name = name.unwrap_or_else(|| BASE_PROFILE.to_string());
         if self.merged.profiles.contains_key(&name) {
             return Ok(name);
         }
-        let origin = self.choice_origin("--profile", "REALITYCHECK_PROFILE", "profile", self.flags.profile.is_some(), self.env.profile.is_some());
+        let origin = self.choice_origin(
+            "--profile",
+            "REALITYCHECK_PROFILE",
+            "profile",
+            self.flags.profile.is_some(),
+            self.env.profile.is_some(),
+        );
         Err(ConfigError::invalid(
             origin,
             "profile",
             format!("there is no profile `{name}`"),
-            format!("use one of {}, or define [profiles.{name}] in the configuration file", self.merged.profiles.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
+            format!(
+                "use one of {}, or define [profiles.{name}] in the configuration file",
+                self.merged.profiles.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            ),
         ))
     }
 
     fn chosen_target(&self) -> Result<String, ConfigError> {
-        let explicit = self.flags.target.clone().or_else(|| self.env.target.clone()).or_else(|| self.merged.default_target.clone());
+        let explicit = self
+            .flags
+            .target
+            .clone()
+            .or_else(|| self.env.target.clone())
+            .or_else(|| self.merged.default_target.clone());
         let names = self.target_names();
         match explicit {
             Some(name) if names.contains(&name) => Ok(name),
             Some(name) => Err(ConfigError::invalid(
-                self.choice_origin("--target", "REALITYCHECK_TARGET", "default_target", self.flags.target.is_some(), self.env.target.is_some()),
+                self.choice_origin(
+                    "--target",
+                    "REALITYCHECK_TARGET",
+                    "default_target",
+                    self.flags.target.is_some(),
+                    self.env.target.is_some(),
+                ),
                 "target",
                 format!("there is no target `{name}`"),
-                format!("use one of {}, or define [targets.{name}] in the configuration file", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+                format!(
+                    "use one of {}, or define [targets.{name}] in the configuration file",
+                    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                ),
             )),
             None if names.len() == 1 => Ok(names[0].clone()),
             None => Err(ConfigError::invalid(
                 self.user_origin("targets").unwrap_or(Origin::BuiltIn),
                 "targets",
                 format!("{} targets are defined and none is chosen", names.len()),
-                format!("choose one with --target NAME or REALITYCHECK_TARGET, or set default_target (one of {})", names.join(", ")),
+                format!(
+                    "choose one with --target NAME or REALITYCHECK_TARGET, or set default_target (one of {})",
+                    names.join(", ")
+                ),
             )),
         }
     }
@@ -252,7 +280,10 @@ impl Config {
             cloud_provider: layer.cloud_provider,
             project: layer.project,
             kubernetes: Kubernetes {
-                kubeconfig: layer.kubernetes.kubeconfig.map(|p| self.relative_to_origin(&self.target_origin(name, "kubernetes.kubeconfig").0, p)),
+                kubeconfig: layer
+                    .kubernetes
+                    .kubeconfig
+                    .map(|p| self.relative_to_origin(&self.target_origin(name, "kubernetes.kubeconfig").0, p)),
                 context: layer.kubernetes.context,
                 namespace,
             },
@@ -301,13 +332,30 @@ impl Config {
         let origin = |key: &str| self.profile_origin(name, key);
         let timeout_scale = layer.timeout_scale.unwrap_or(1.0);
         if !(timeout_scale.is_finite() && timeout_scale > 0.0) {
-            return Err(ConfigError::invalid(origin("timeout_scale"), "timeout_scale", format!("`{timeout_scale}` is not above 0"), fix_for("timeout_scale", "")));
+            return Err(ConfigError::invalid(
+                origin("timeout_scale"),
+                "timeout_scale",
+                format!("`{timeout_scale}` is not above 0"),
+                fix_for("timeout_scale", ""),
+            ));
         }
         let concurrency = layer.concurrency.unwrap_or(8);
         if concurrency == 0 {
-            return Err(ConfigError::invalid(origin("concurrency"), "concurrency", "0 checks at once would run nothing", fix_for("concurrency", "")));
+            return Err(ConfigError::invalid(
+                origin("concurrency"),
+                "concurrency",
+                "0 checks at once would run nothing",
+                fix_for("concurrency", ""),
+            ));
         }
-        let missing = |key: &str| ConfigError::invalid(Origin::BuiltIn, key, "the built-in reference has no value", "this is a bug in realitycheck; please report it");
+        let missing = |key: &str| {
+            ConfigError::invalid(
+                Origin::BuiltIn,
+                key,
+                "the built-in reference has no value",
+                "this is a bug in realitycheck; please report it",
+            )
+        };
         let ProfileLayer { retries, deadline, exclude_tags, collect, timeouts, .. } = layer;
         Ok(Profile {
             name: name.to_string(),

@@ -170,9 +170,8 @@ namespace = "circleci-staging"
 
 #[test]
 fn the_token_comes_from_the_environment_or_a_file_and_never_prints() {
-    let case = Case::new()
-        .file("token", "  CCIPAT_from_file\n")
-        .file("rc.toml", "[defaults]\ntoken_file = \"token\"\n");
+    let case =
+        Case::new().file("token", "  CCIPAT_from_file\n").file("rc.toml", "[defaults]\ntoken_file = \"token\"\n");
     let settings = case.settings().unwrap();
     assert_eq!(settings.target.token.as_ref().unwrap().expose(), "CCIPAT_from_file", "relative to the config file");
     let debug = format!("{settings:?}");
@@ -192,7 +191,8 @@ fn error_a_token_in_the_file_is_refused_with_the_way_to_give_it() {
 
 #[test]
 fn error_unknown_cloud_provider_in_a_target() {
-    let case = Case::new().file("rc.toml", "[targets.prod]\nhost = \"https://x.example.com\"\ncloud_provider = \"azure\"\n");
+    let case =
+        Case::new().file("rc.toml", "[targets.prod]\nhost = \"https://x.example.com\"\ncloud_provider = \"azure\"\n");
     insta::assert_snapshot!(case.error());
 }
 

@@ -64,7 +64,8 @@ impl Cluster {
         config.connect_timeout = Some(Duration::from_secs(10));
         config.read_timeout = Some(read_timeout);
         let url = config.cluster_url.to_string().trim_end_matches('/').to_string();
-        let client = Client::try_from(config).map_err(|source| ClusterError::Unreachable { url: url.clone(), source })?;
+        let client =
+            Client::try_from(config).map_err(|source| ClusterError::Unreachable { url: url.clone(), source })?;
         Ok(Cluster { client, namespace: settings.namespace.clone(), url })
     }
 
@@ -101,14 +102,12 @@ impl Cluster {
 
     /// Runs `command` in `pod` (no TTY, no stdin) and collects its output and exit code.
     pub async fn exec(&self, pod: &str, command: &[&str]) -> Result<ExecOutput, ClusterError> {
-        let exec_error = |message: String| ClusterError::Exec {
-            pod: pod.to_string(),
-            namespace: self.namespace.clone(),
-            message,
-        };
+        let exec_error =
+            |message: String| ClusterError::Exec { pod: pod.to_string(), namespace: self.namespace.clone(), message };
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
         let params = AttachParams::default().stdin(false).stdout(true).stderr(true);
-        let mut process = api.exec(pod, command.iter().copied(), &params).await.map_err(|e| exec_error(e.to_string()))?;
+        let mut process =
+            api.exec(pod, command.iter().copied(), &params).await.map_err(|e| exec_error(e.to_string()))?;
         let status = process.take_status().ok_or_else(|| exec_error("no status channel".into()))?;
         let (mut stdout, mut stderr) = (process.stdout(), process.stderr());
         let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -170,7 +169,9 @@ mod tests {
             r#"{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: exit code 1","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"1"}]}}"#,
         );
         assert_eq!(exit_code(Some(&failed)), Ok(1));
-        let other = status(r#"{"metadata":{},"status":"Failure","message":"container not found (\"nomad\")","reason":"InternalError"}"#);
+        let other = status(
+            r#"{"metadata":{},"status":"Failure","message":"container not found (\"nomad\")","reason":"InternalError"}"#,
+        );
         assert_eq!(exit_code(Some(&other)), Err("container not found (\"nomad\") (InternalError)".into()));
         assert!(exit_code(None).is_err());
     }

@@ -20,11 +20,7 @@ impl PodState {
     pub fn of(pod: &Pod) -> PodState {
         let status = pod.status.clone().unwrap_or_default();
         let statuses = status.container_statuses.unwrap_or_default();
-        let ready = status
-            .conditions
-            .unwrap_or_default()
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True");
+        let ready = status.conditions.unwrap_or_default().iter().any(|c| c.type_ == "Ready" && c.status == "True");
         let reason = statuses.iter().find_map(|c| {
             let state = c.state.as_ref()?;
             state

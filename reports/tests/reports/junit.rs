@@ -31,7 +31,10 @@ fn text_xml_cannot_carry_is_cleaned() {
 
 /// Skips the test, saying why, unless REALITYCHECK_REQUIRE_TOOLS=1 (CI) makes it mandatory.
 fn skip(why: &str) {
-    assert!(std::env::var("REALITYCHECK_REQUIRE_TOOLS").as_deref() != Ok("1"), "required by REALITYCHECK_REQUIRE_TOOLS=1: {why}");
+    assert!(
+        std::env::var("REALITYCHECK_REQUIRE_TOOLS").as_deref() != Ok("1"),
+        "required by REALITYCHECK_REQUIRE_TOOLS=1: {why}"
+    );
     eprintln!("skipped: {why}");
 }
 

@@ -9,8 +9,9 @@ use crate::context::Context;
 use crate::pods::PodState;
 
 pub fn pods_ready() -> Check<Context> {
-    let spec = CheckSpec::new("cluster::pods_ready", CheckKind::Cluster, "every pod of the release is Running and Ready")
-        .tagged(Tag::NeedsCluster);
+    let spec =
+        CheckSpec::new("cluster::pods_ready", CheckKind::Cluster, "every pod of the release is Running and Ready")
+            .tagged(Tag::NeedsCluster);
     Check::new(spec, |ctx: Arc<Context>| async move {
         let cluster = match ctx.cluster.get().await {
             Ok(cluster) => cluster,
@@ -77,7 +78,10 @@ mod tests {
 
     #[test]
     fn all_ready_or_completed_passes() {
-        let pods = [pod("api-service-1", "Running", true, None, 0), pod("migrate-1", "Succeeded", false, Some("Completed"), 0)];
+        let pods = [
+            pod("api-service-1", "Running", true, None, 0),
+            pod("migrate-1", "Succeeded", false, Some("Completed"), 0),
+        ];
         assert_eq!(judge_pods("circleci-server", &pods), Verdict::Pass("2 of 2 pods ready".into()));
     }
 

@@ -19,8 +19,13 @@ pub fn all() -> Vec<Check<Context>> {
 /// Reachability checks run before any check that needs them; a failure ends the run (exit 3).
 pub fn preflights() -> Vec<Preflight<Context>> {
     vec![Preflight::new("kubernetes-api", Tag::NeedsCluster, CheckKind::Cluster, |ctx: Arc<Context>| async move {
-        let cluster = ctx.cluster.get().await.map_err(|e| format!("{e}; check KUBECONFIG, --kube-context and that the cluster is reachable from here"))?;
-        let version = cluster.version().await.map_err(|e| format!("{e}; check the kubeconfig context, VPN or network path, and the API server"))?;
+        let cluster = ctx.cluster.get().await.map_err(|e| {
+            format!("{e}; check KUBECONFIG, --kube-context and that the cluster is reachable from here")
+        })?;
+        let version = cluster
+            .version()
+            .await
+            .map_err(|e| format!("{e}; check the kubeconfig context, VPN or network path, and the API server"))?;
         Ok(format!("Kubernetes {version} at {}, namespace {}", cluster.url(), cluster.namespace()))
     })]
 }

@@ -8,13 +8,14 @@ use harness::{Check, CheckKind, CheckSpec, Diagnosis, Tag, Verdict};
 use super::cluster_failure;
 use crate::cluster::ExecOutput;
 use crate::context::{Context, NomadPodError};
+use crate::nomad::ParseError;
 use crate::nomad::members::{self, Member};
 use crate::nomad::nodes::{self, DockerDriver, Node};
-use crate::nomad::ParseError;
 
 pub fn servers_alive() -> Check<Context> {
-    let spec = CheckSpec::new("nomad::servers_alive", CheckKind::Cluster, "all Nomad servers alive, exactly one leader")
-        .tagged(Tag::NeedsCluster);
+    let spec =
+        CheckSpec::new("nomad::servers_alive", CheckKind::Cluster, "all Nomad servers alive, exactly one leader")
+            .tagged(Tag::NeedsCluster);
     Check::new(spec, |ctx: Arc<Context>| async move {
         match query(&ctx, &["server", "members"], members::from_json, members::from_table).await {
             Ok(members) => judge_members(&members),
@@ -147,12 +148,16 @@ pub fn judge_members(members: &[Member]) -> Verdict {
     }
     match leaders.len() {
         1 => Verdict::Pass(format!("{} servers alive, leader {}", members.len(), leaders[0].name)),
-        0 if !leader_known => Verdict::Pass(format!("{} servers alive (the output does not show the leader)", members.len())),
+        0 if !leader_known => {
+            Verdict::Pass(format!("{} servers alive (the output does not show the leader)", members.len()))
+        }
         0 => Verdict::Fail(
             Diagnosis::new("no Nomad server is the leader")
                 .observed_all(members.iter().map(describe))
                 .cause("raft has no quorum: too few servers, or they cannot reach each other on port 4647/4648")
-                .remediation("bring the nomad-server pods back (all of them Running) and check the network policy between them")
+                .remediation(
+                    "bring the nomad-server pods back (all of them Running) and check the network policy between them",
+                )
                 .phase(phase),
         ),
         n => Verdict::Fail(
@@ -192,8 +197,12 @@ pub fn judge_clients(nodes: &[Node], min_clients: u32) -> Verdict {
     let usable = nodes.iter().filter(|n| unusable_because(n).is_none()).count();
     let docker_unknown = nodes.iter().any(|n| n.docker == DockerDriver::Unknown);
     if usable >= min_clients as usize {
-        let driver_note = if docker_unknown { " (docker driver health not shown by this CLI)" } else { ", docker healthy" };
-        return Verdict::Pass(format!("{usable} of {} clients ready and eligible{driver_note}; {min_clients} needed", nodes.len()));
+        let driver_note =
+            if docker_unknown { " (docker driver health not shown by this CLI)" } else { ", docker healthy" };
+        return Verdict::Pass(format!(
+            "{usable} of {} clients ready and eligible{driver_note}; {min_clients} needed",
+            nodes.len()
+        ));
     }
     if nodes.is_empty() {
         return Verdict::Fail(
@@ -209,8 +218,10 @@ pub fn judge_clients(nodes: &[Node], min_clients: u32) -> Verdict {
         format!("{} ({}): {state}", if n.name.is_empty() { "unnamed" } else { &n.name }, n.short_id())
     };
     let unusable: Vec<&Node> = nodes.iter().filter(|n| unusable_because(n).is_some()).collect();
-    let draining_or_ineligible = unusable.iter().any(|n| n.drain || (n.eligibility != "eligible" && !n.eligibility.is_empty()));
-    let docker_broken = unusable.iter().any(|n| matches!(n.docker, DockerDriver::NotDetected | DockerDriver::Unhealthy(_)));
+    let draining_or_ineligible =
+        unusable.iter().any(|n| n.drain || (n.eligibility != "eligible" && !n.eligibility.is_empty()));
+    let docker_broken =
+        unusable.iter().any(|n| matches!(n.docker, DockerDriver::NotDetected | DockerDriver::Unhealthy(_)));
     let down = unusable.iter().any(|n| n.status != "ready");
     let mut causes = Vec::new();
     let mut remedies = Vec::new();
@@ -220,7 +231,8 @@ pub fn judge_clients(nodes: &[Node], min_clients: u32) -> Verdict {
     }
     if draining_or_ineligible {
         causes.push("clients are draining or marked ineligible, so Nomad places no jobs on them");
-        let first = unusable.iter().find(|n| n.drain || n.eligibility != "eligible").map_or("NODE_ID", |n| n.short_id());
+        let first =
+            unusable.iter().find(|n| n.drain || n.eligibility != "eligible").map_or("NODE_ID", |n| n.short_id());
         remedies.push(format!("if no maintenance is under way, make them eligible again: `nomad node drain -disable {first}` and `nomad node eligibility -enable {first}` (in the nomad-server pod)"));
     }
     if down {
@@ -259,8 +271,14 @@ mod tests {
 
     #[test]
     fn ready_clients_pass_with_a_count() {
-        let nodes = [node("i-a", "ready", "eligible", false, DockerDriver::Healthy), node("i-b", "down", "eligible", false, DockerDriver::Healthy)];
-        assert_eq!(judge_clients(&nodes, 1), Verdict::Pass("1 of 2 clients ready and eligible, docker healthy; 1 needed".into()));
+        let nodes = [
+            node("i-a", "ready", "eligible", false, DockerDriver::Healthy),
+            node("i-b", "down", "eligible", false, DockerDriver::Healthy),
+        ];
+        assert_eq!(
+            judge_clients(&nodes, 1),
+            Verdict::Pass("1 of 2 clients ready and eligible, docker healthy; 1 needed".into())
+        );
         let table_nodes = [node("i-a", "ready", "eligible", false, DockerDriver::Unknown)];
         let Verdict::Pass(note) = judge_clients(&table_nodes, 1) else { panic!("pass") };
         assert!(note.contains("not shown"), "{note}");
@@ -274,14 +292,23 @@ mod tests {
 
     #[test]
     fn draining_and_ineligible_clients() {
-        let nodes = [node("i-a", "ready", "ineligible", true, DockerDriver::Healthy), node("i-b", "ready", "ineligible", false, DockerDriver::Healthy)];
+        let nodes = [
+            node("i-a", "ready", "ineligible", true, DockerDriver::Healthy),
+            node("i-b", "ready", "ineligible", false, DockerDriver::Healthy),
+        ];
         let Verdict::Fail(diagnosis) = judge_clients(&nodes, 1) else { panic!("fail") };
         insta::assert_debug_snapshot!(diagnosis);
     }
 
     #[test]
     fn unhealthy_docker_driver() {
-        let nodes = [node("i-a", "ready", "eligible", false, DockerDriver::Unhealthy("Failed to connect to docker daemon".into()))];
+        let nodes = [node(
+            "i-a",
+            "ready",
+            "eligible",
+            false,
+            DockerDriver::Unhealthy("Failed to connect to docker daemon".into()),
+        )];
         let Verdict::Fail(diagnosis) = judge_clients(&nodes, 1) else { panic!("fail") };
         insta::assert_debug_snapshot!(diagnosis);
     }
@@ -291,7 +318,10 @@ mod tests {
         let nodes = [node("i-a", "ready", "eligible", false, DockerDriver::Healthy)];
         let Verdict::Fail(diagnosis) = judge_clients(&nodes, 2) else { panic!("fail") };
         assert_eq!(diagnosis.summary, "1 of 1 Nomad clients can run docker jobs; 2 needed");
-        assert_eq!(judge_clients(&[], 0), Verdict::Pass("0 of 0 clients ready and eligible, docker healthy; 0 needed".into()));
+        assert_eq!(
+            judge_clients(&[], 0),
+            Verdict::Pass("0 of 0 clients ready and eligible, docker healthy; 0 needed".into())
+        );
     }
 
     #[test]

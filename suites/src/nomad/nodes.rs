@@ -87,9 +87,7 @@ impl From<NodeStub> for Node {
                 Some(Some(driver)) if driver.detected == Some(false) && driver.health_description.is_none() => {
                     DockerDriver::NotDetected
                 }
-                Some(Some(driver)) => {
-                    DockerDriver::Unhealthy(driver.health_description.clone().unwrap_or_default())
-                }
+                Some(Some(driver)) => DockerDriver::Unhealthy(driver.health_description.clone().unwrap_or_default()),
             },
         };
         Node {

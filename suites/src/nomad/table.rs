@@ -72,7 +72,8 @@ mod tests {
 
     #[test]
     fn headers_with_spaces_stay_one_column() {
-        let names: Vec<_> = columns("ID        Node Pool  DC   Name   Class   Drain").into_iter().map(|(n, _)| n).collect();
+        let names: Vec<_> =
+            columns("ID        Node Pool  DC   Name   Class   Drain").into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["ID", "Node Pool", "DC", "Name", "Class", "Drain"]);
     }
 
