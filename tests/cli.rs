@@ -133,15 +133,7 @@ fn an_unreachable_cluster_is_a_preflight_failure_with_every_check_skipped() {
     let dir = TempDir::new().unwrap();
     let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster:\n    server: http://{closed_port}\n\
-             contexts:\n- name: gone\n  context:\n    cluster: gone\n    user: nobody\ncurrent-context: gone\n\
-             users:\n- name: nobody\n  user: {{}}\n"
-        ),
-    )
-    .unwrap();
+    std::fs::write(&kubeconfig, common::kubeconfig(&format!("http://{closed_port}"))).unwrap();
     let junit = dir.path().join("junit.xml");
     let out = run(realitycheck(dir.path())
         .args(["run", "--color", "never", "--junit"])

@@ -62,3 +62,22 @@ pub fn report_filters() -> insta::Settings {
     settings.add_filter(r"/tmp/[^\s,;)']+", "[TMP]");
     settings
 }
+
+/// Skips a test that needs an outside tool, saying why; with REALITYCHECK_REQUIRE_TOOLS=1
+/// (CI) a missing tool fails the test instead.
+pub fn skip_unless_required(why: &str) {
+    assert!(
+        std::env::var("REALITYCHECK_REQUIRE_TOOLS").as_deref() != Ok("1"),
+        "required by REALITYCHECK_REQUIRE_TOOLS=1: {why}"
+    );
+    eprintln!("skipped: {why}");
+}
+
+/// A kubeconfig whose only context points at `server`, without credentials.
+pub fn kubeconfig(server: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: target\n  cluster:\n    server: {server}\n\
+         contexts:\n- name: target\n  context:\n    cluster: target\n    user: nobody\ncurrent-context: target\n\
+         users:\n- name: nobody\n  user: {{}}\n"
+    )
+}
