@@ -167,7 +167,7 @@ pub enum SkipReason {
     /// Something the check needs is not configured.
     NotConfigured(String),
     /// A preflight check failed, so nothing that needs it ran.
-    PreflightFailed(String),
+    PreflightFailed { preflight: String, message: String },
     /// Another check's failure makes this one meaningless.
     Blocked { by: String, reason: String },
     /// The run was interrupted (signal or global deadline) before the check finished.
@@ -179,7 +179,7 @@ impl SkipReason {
         match self {
             SkipReason::NotApplicable(_) => "not-applicable",
             SkipReason::NotConfigured(_) => "not-configured",
-            SkipReason::PreflightFailed(_) => "preflight-failed",
+            SkipReason::PreflightFailed { .. } => "preflight-failed",
             SkipReason::Blocked { .. } => "blocked",
             SkipReason::Interrupted(_) => "interrupted",
         }
@@ -191,7 +191,7 @@ impl fmt::Display for SkipReason {
         match self {
             SkipReason::NotApplicable(why) => write!(f, "not applicable: {why}"),
             SkipReason::NotConfigured(why) => write!(f, "not configured: {why}"),
-            SkipReason::PreflightFailed(why) => write!(f, "preflight failed: {why}"),
+            SkipReason::PreflightFailed { preflight, message } => write!(f, "preflight {preflight} failed: {message}"),
             SkipReason::Blocked { by, reason } => write!(f, "blocked by {by}: {reason}"),
             SkipReason::Interrupted(why) => write!(f, "interrupted: {why}"),
         }

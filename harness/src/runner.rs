@@ -142,9 +142,10 @@ impl<C: Send + Sync + 'static> Plan<C> {
             return finish(results, RunStatus::NothingSelected, None);
         }
 
-        if let Err(message) = self.run_preflights(&ctx, &selected, options, events).await {
+        if let Err((preflight, message)) = self.run_preflights(&ctx, &selected, options, events).await {
             for (slot, (check, _)) in results.iter_mut().zip(&selected) {
-                let result = skipped(&check.spec, SkipReason::PreflightFailed(message.clone()));
+                let reason = SkipReason::PreflightFailed { preflight: preflight.clone(), message: message.clone() };
+                let result = skipped(&check.spec, reason);
                 events.emit(Event::CheckFinished(result.clone()));
                 *slot = Some(result);
             }
@@ -230,7 +231,7 @@ impl<C: Send + Sync + 'static> Plan<C> {
         selected: &[(Check<C>, Disposition)],
         options: &RunOptions,
         events: &EventSink,
-    ) -> Result<(), String> {
+    ) -> Result<(), (String, String)> {
         let needed = |tag: Tag| {
             selected.iter().any(|(check, disposition)| *disposition == Disposition::Run && check.spec.has_tag(tag))
         };
@@ -244,7 +245,7 @@ impl<C: Send + Sync + 'static> Plan<C> {
                 Ok(note) => events.emit(Event::PreflightPassed { name: preflight.name.to_string(), note }),
                 Err(message) => {
                     events.emit(Event::PreflightFailed { name: preflight.name.to_string(), message: message.clone() });
-                    return Err(message);
+                    return Err((preflight.name.to_string(), message));
                 }
             }
         }

@@ -133,7 +133,7 @@ async fn a_failed_preflight_skips_everything_with_its_reason() {
     assert_eq!(summary.results.len(), 7);
     for result in &summary.results {
         assert!(
-            matches!(&result.outcome, Outcome::Skipped { reason: SkipReason::PreflightFailed(m) } if m.contains("unreachable"))
+            matches!(&result.outcome, Outcome::Skipped { reason: SkipReason::PreflightFailed { preflight, message } } if preflight == "kube-api" && message.contains("unreachable"))
         );
     }
     assert!(events.iter().any(|e| matches!(e, Event::PreflightFailed { .. })));

@@ -122,7 +122,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
 ];
 
 /// Reads the environment layer through `var` (the process environment in the binary, a
-/// map in tests). The token is not part of it: see `Settings::resolve`.
+/// map in tests). The token is not part of it: see `Config::load`.
 pub fn env_overrides(var: &dyn Fn(&str) -> Option<String>) -> Result<Overrides, ConfigError> {
     let get = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let mut overrides =
@@ -132,37 +132,36 @@ pub fn env_overrides(var: &dyn Fn(&str) -> Option<String>) -> Result<Overrides, 
     target.project = get("REALITYCHECK_PROJECT");
     target.kubernetes.context = get("REALITYCHECK_KUBE_CONTEXT");
     target.kubernetes.namespace = get("REALITYCHECK_NAMESPACE");
-    if let Some(value) = get("CIRCLE_CLOUD_PROVIDER") {
-        target.cloud_provider = Some(CloudProvider::parse(&value.to_lowercase()).ok_or_else(|| {
-            ConfigError::invalid(
-                Origin::Env("CIRCLE_CLOUD_PROVIDER".into()),
-                "cloud_provider",
-                format!("`{value}` is not a cloud provider"),
-                fix_for("cloud_provider", ""),
-            )
-        })?);
-    }
-    if let Some(value) = get("REALITYCHECK_MIN_CLIENTS") {
-        target.nomad.min_clients = Some(value.parse().map_err(|_| {
-            ConfigError::invalid(
-                Origin::Env("REALITYCHECK_MIN_CLIENTS".into()),
-                "nomad.min_clients",
-                format!("`{value}` is not a whole number"),
-                "set it to the number of Nomad clients that must be ready, like 1",
-            )
-        })?);
-    }
-    if let Some(value) = get("REALITYCHECK_TIMEOUT_SCALE") {
-        overrides.profile_layer.timeout_scale = Some(value.parse().map_err(|_| {
-            ConfigError::invalid(
-                Origin::Env("REALITYCHECK_TIMEOUT_SCALE".into()),
-                "timeout_scale",
-                format!("`{value}` is not a number"),
-                fix_for("timeout_scale", ""),
-            )
-        })?);
-    }
+    target.cloud_provider = parse_var(&get, "CIRCLE_CLOUD_PROVIDER", "cloud_provider", "a cloud provider", |v| {
+        CloudProvider::parse(&v.to_lowercase())
+    })?;
+    target.nomad.min_clients =
+        parse_var(&get, "REALITYCHECK_MIN_CLIENTS", "nomad.min_clients", "a whole number", |v| v.parse().ok())?;
+    overrides.profile_layer.timeout_scale =
+        parse_var(&get, "REALITYCHECK_TIMEOUT_SCALE", "timeout_scale", "a number", |v| v.parse().ok())?;
     Ok(overrides)
+}
+
+/// A variable that must read as a `T`; the error names the variable, the key it sets and the fix.
+fn parse_var<T>(
+    get: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    key: &str,
+    what: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>, ConfigError> {
+    get(name)
+        .map(|value| {
+            parse(&value).ok_or_else(|| {
+                ConfigError::invalid(
+                    Origin::Env(name.into()),
+                    key,
+                    format!("`{value}` is not {what}"),
+                    fix_for(key, ""),
+                )
+            })
+        })
+        .transpose()
 }
 
 /// The configuration file to read: the one named by a flag, else by REALITYCHECK_CONFIG,

@@ -173,7 +173,7 @@ impl<'a> JsonSkipReason<'a> {
         let (detail, blocked_by) = match reason {
             SkipReason::NotApplicable(detail)
             | SkipReason::NotConfigured(detail)
-            | SkipReason::PreflightFailed(detail)
+            | SkipReason::PreflightFailed { message: detail, .. }
             | SkipReason::Interrupted(detail) => (detail, None),
             SkipReason::Blocked { by, reason } => (reason, Some(by.as_str())),
         };

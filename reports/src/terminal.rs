@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use console::Style;
-use harness::{CheckResult, CheckSpec, Event, Outcome, RunInfo, RunStatus, RunSummary};
+use harness::{CheckResult, CheckSpec, Event, Outcome, RunInfo, RunStatus, RunSummary, SkipReason};
 
 use crate::tally::Tally;
 use crate::{ReportError, Reporter, diagnosis};
@@ -118,6 +118,10 @@ impl<W: Write> TerminalReporter<W> {
         match outcome {
             Outcome::Passed { note } => self.line("PASS", green(), &column, &spec.id, note),
             Outcome::Failed { diagnosis } => self.line("FAIL", red(), &column, &spec.id, &diagnosis.summary),
+            // The preflight's message is on its own FAIL line and in the closing lines.
+            Outcome::Skipped { reason: SkipReason::PreflightFailed { preflight, .. } } => {
+                self.line("SKIP", yellow(), BLANK_COLUMN, &spec.id, &format!("preflight {preflight} failed"))
+            }
             Outcome::Skipped { reason } => self.line("SKIP", yellow(), BLANK_COLUMN, &spec.id, &reason.to_string()),
             Outcome::Flaky { note, .. } => {
                 self.line("FLAKY", yellow(), &column, &spec.id, &flaky_detail(*attempts, note))

@@ -32,10 +32,10 @@ pub struct ExecOutput {
 pub enum ClusterError {
     #[error("cannot load the Kubernetes configuration ({what}): {message}")]
     Config { what: String, message: String },
-    #[error("cannot reach the Kubernetes API at {url}: {source}")]
-    Unreachable { url: String, source: kube::Error },
-    #[error("cannot list pods in namespace `{namespace}` at {url}: {source}")]
-    ListPods { namespace: String, url: String, source: kube::Error },
+    #[error("cannot reach the Kubernetes API at {url}: {message}")]
+    Unreachable { url: String, message: String },
+    #[error("cannot list pods in namespace `{namespace}` at {url}: {message}")]
+    ListPods { namespace: String, url: String, message: String },
     #[error("cannot exec into pod `{pod}` in namespace `{namespace}`: {message}")]
     Exec { pod: String, namespace: String, message: String },
 }
@@ -49,23 +49,23 @@ impl Cluster {
         let mut config = match (&settings.kubeconfig, &settings.context) {
             (Some(path), _) => {
                 let kubeconfig = Kubeconfig::read_from(path)
-                    .map_err(|e| config_error(format!("kubeconfig {}", path.display()), e.to_string()))?;
+                    .map_err(|e| config_error(format!("kubeconfig {}", path.display()), causes(&e)))?;
                 Config::from_custom_kubeconfig(kubeconfig, &options)
                     .await
-                    .map_err(|e| config_error(format!("kubeconfig {}", path.display()), e.to_string()))?
+                    .map_err(|e| config_error(format!("kubeconfig {}", path.display()), causes(&e)))?
             }
             (None, Some(context)) => Config::from_kubeconfig(&options)
                 .await
-                .map_err(|e| config_error(format!("context `{context}`"), e.to_string()))?,
+                .map_err(|e| config_error(format!("context `{context}`"), causes(&e)))?,
             (None, None) => Config::infer()
                 .await
-                .map_err(|e| config_error("KUBECONFIG, ~/.kube/config or in-cluster account".into(), e.to_string()))?,
+                .map_err(|e| config_error("KUBECONFIG, ~/.kube/config or in-cluster account".into(), causes(&e)))?,
         };
         config.connect_timeout = Some(Duration::from_secs(10));
         config.read_timeout = Some(read_timeout);
         let url = config.cluster_url.to_string().trim_end_matches('/').to_string();
-        let client =
-            Client::try_from(config).map_err(|source| ClusterError::Unreachable { url: url.clone(), source })?;
+        let client = Client::try_from(config)
+            .map_err(|e| ClusterError::Unreachable { url: url.clone(), message: causes(&e) })?;
         Ok(Cluster { client, namespace: settings.namespace.clone(), url })
     }
 
@@ -83,7 +83,7 @@ impl Cluster {
             .client
             .apiserver_version()
             .await
-            .map_err(|source| ClusterError::Unreachable { url: self.url.clone(), source })?;
+            .map_err(|e| ClusterError::Unreachable { url: self.url.clone(), message: causes(&e) })?;
         Ok(info.git_version)
     }
 
@@ -91,10 +91,10 @@ impl Cluster {
     pub async fn pods(&self, selector: Option<&str>) -> Result<Vec<Pod>, ClusterError> {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
         let params = selector.map_or_else(ListParams::default, |s| ListParams::default().labels(s));
-        let mut pods = api.list(&params).await.map_err(|source| ClusterError::ListPods {
+        let mut pods = api.list(&params).await.map_err(|e| ClusterError::ListPods {
             namespace: self.namespace.clone(),
             url: self.url.clone(),
-            source,
+            message: causes(&e),
         })?;
         pods.items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         Ok(pods.items)
@@ -106,8 +106,7 @@ impl Cluster {
             |message: String| ClusterError::Exec { pod: pod.to_string(), namespace: self.namespace.clone(), message };
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
         let params = AttachParams::default().stdin(false).stdout(true).stderr(true);
-        let mut process =
-            api.exec(pod, command.iter().copied(), &params).await.map_err(|e| exec_error(e.to_string()))?;
+        let mut process = api.exec(pod, command.iter().copied(), &params).await.map_err(|e| exec_error(causes(&e)))?;
         let status = process.take_status().ok_or_else(|| exec_error("no status channel".into()))?;
         let (mut stdout, mut stderr) = (process.stdout(), process.stderr());
         let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -125,7 +124,7 @@ impl Cluster {
         };
         let (read_out, read_err, status) = tokio::join!(read_out, read_err, status);
         read_out.and(read_err).map_err(|e| exec_error(format!("reading the output failed: {e}")))?;
-        process.join().await.map_err(|e| exec_error(e.to_string()))?;
+        process.join().await.map_err(|e| exec_error(causes(&e)))?;
         let exit_code = exit_code(status.as_ref()).map_err(exec_error)?;
         Ok(ExecOutput {
             stdout: String::from_utf8_lossy(&out).into_owned(),
@@ -133,6 +132,21 @@ impl Cluster {
             exit_code,
         })
     }
+}
+
+/// An error with its causes, `outer: inner: root`, each said once: kube-rs and hyper wrap
+/// the reason that matters ("Connection refused", "certificate not valid") deep inside.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        let text = current.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        next = current.source();
+    }
+    parts.join(": ")
 }
 
 /// The exit code the API server reports on the status channel: `Success`, or

@@ -211,9 +211,12 @@ pub fn preflight_failed_run() -> Vec<Event> {
         preflight_passed("kubernetes-api", "Kubernetes v1.32.1, namespace circleci-server"),
         Event::PreflightFailed { name: "circleci-api".to_string(), message: message.to_string() },
     ];
-    events.extend(
-        plan.iter().map(|spec| Event::CheckFinished(skipped(spec, SkipReason::PreflightFailed(message.to_string())))),
-    );
+    events.extend(plan.iter().map(|spec| {
+        Event::CheckFinished(skipped(
+            spec,
+            SkipReason::PreflightFailed { preflight: "circleci-api".to_string(), message: message.to_string() },
+        ))
+    }));
     finish(&plan, &mut events, RunStatus::PreflightFailed, ms(1_502), Some(message));
     events
 }
