@@ -174,6 +174,14 @@ fn filters_follow_libtest_semantics() {
 }
 
 #[test]
+fn list_shows_ids_kinds_tags_and_summaries() {
+    let dir = TempDir::new().unwrap();
+    let out = run(realitycheck(dir.path()).args(["list"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!(out.stdout);
+}
+
+#[test]
 fn configuration_errors_exit_2_and_name_the_file() {
     let dir = TempDir::new().unwrap();
     std::fs::write(dir.path().join("realitycheck.toml"), "[defaults]\ncloud_provider = \"azure\"\n").unwrap();

@@ -218,8 +218,15 @@ pub fn judge_clients(nodes: &[Node], min_clients: u32) -> Verdict {
         format!("{} ({}): {state}", if n.name.is_empty() { "unnamed" } else { &n.name }, n.short_id())
     };
     let unusable: Vec<&Node> = nodes.iter().filter(|n| unusable_because(n).is_some()).collect();
-    let draining_or_ineligible =
-        unusable.iter().any(|n| n.drain || (n.eligibility != "eligible" && !n.eligibility.is_empty()));
+    // Disabling a drain makes the node eligible again (unless -keep-ineligible).
+    let eligibility_commands: Vec<String> = unusable
+        .iter()
+        .filter_map(|n| match (n.drain, n.eligibility.as_str()) {
+            (true, _) => Some(format!("`nomad node drain -disable {}`", n.short_id())),
+            (false, "eligible" | "") => None,
+            (false, _) => Some(format!("`nomad node eligibility -enable {}`", n.short_id())),
+        })
+        .collect();
     let docker_broken =
         unusable.iter().any(|n| matches!(n.docker, DockerDriver::NotDetected | DockerDriver::Unhealthy(_)));
     let down = unusable.iter().any(|n| n.status != "ready");
@@ -229,11 +236,12 @@ pub fn judge_clients(nodes: &[Node], min_clients: u32) -> Verdict {
         causes.push("the docker driver of the clients is unhealthy: Docker is not running on the client hosts, or Nomad cannot reach its socket");
         remedies.push("on each named client host, check Docker (`systemctl status docker`, `docker info`), then restart the nomad agent".to_string());
     }
-    if draining_or_ineligible {
+    if !eligibility_commands.is_empty() {
         causes.push("clients are draining or marked ineligible, so Nomad places no jobs on them");
-        let first =
-            unusable.iter().find(|n| n.drain || n.eligibility != "eligible").map_or("NODE_ID", |n| n.short_id());
-        remedies.push(format!("if no maintenance is under way, make them eligible again: `nomad node drain -disable {first}` and `nomad node eligibility -enable {first}` (in the nomad-server pod)"));
+        remedies.push(format!(
+            "if no maintenance is under way, make them eligible again in the nomad-server pod: {}",
+            eligibility_commands.join(", ")
+        ));
     }
     if down {
         causes.push("clients are down or not yet ready: the host stopped, or lost its connection to the servers");
