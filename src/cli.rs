@@ -69,6 +69,12 @@ pub struct ConfigArgs {
     /// Project slug vcs/org/repo (overrides REALITYCHECK_PROJECT).
     #[arg(long, value_name = "SLUG")]
     pub project: Option<String>,
+    /// PEM file of the CA certificates that sign the installation's certificate.
+    #[arg(long, value_name = "FILE")]
+    pub ca_bundle: Option<PathBuf>,
+    /// Accept any TLS certificate from the installation (self-signed test installs only).
+    #[arg(long)]
+    pub insecure: bool,
     /// Kubeconfig file (else KUBECONFIG, ~/.kube/config, in-cluster).
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
@@ -123,6 +129,10 @@ pub struct ReportArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Create the contexts and variables the checks need when they are missing (only in
+    /// contexts realitycheck created; never changes one it did not create).
+    #[arg(long)]
+    pub setup_contexts: bool,
     #[command(flatten)]
     pub selection: SelectionArgs,
     #[command(flatten)]
@@ -143,6 +153,9 @@ pub struct DemoArgs {
     /// Profile of the run (laptop, ci, health).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// Create the missing contexts and variables in the simulation, as `run` does.
+    #[arg(long)]
+    pub setup_contexts: bool,
     #[command(flatten)]
     pub selection: SelectionArgs,
     #[command(flatten)]

@@ -13,13 +13,14 @@ pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, AppError
     let settings = wiring::load_settings(&args.config)?;
     let selection = wiring::selection(&args.selection, &settings);
     let options = wiring::run_options(&settings, selection);
-    execute(&suites::plan(), wiring::context(&settings), options, &args.selection, &args.reports, color).await
+    let context = wiring::context(&settings, args.setup_contexts)?;
+    execute(&suites::plan(), context, options, &args.selection, &args.reports, color).await
 }
 
 pub fn list(args: ListArgs) -> Result<ExitCode, AppError> {
     let settings = wiring::load_settings(&args.config)?;
     let selection = wiring::selection(&SelectionArgs::default(), &settings);
-    print_list(&suites::plan(), &wiring::context(&settings), &selection);
+    print_list(&suites::plan(), &*wiring::context(&settings, false)?, &selection);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -31,7 +32,7 @@ fn print_list<C: Send + Sync + 'static>(plan: &Plan<C>, ctx: &C, selection: &har
         let tags: Vec<&str> = check.spec.tags.iter().map(|t| t.as_str()).collect();
         let note = match disposition {
             Disposition::Run => String::new(),
-            Disposition::NotApplicable(why) => format!("  (ignored: {why})"),
+            Disposition::Skip(reason) => format!("  (ignored: {reason})"),
         };
         println!(
             "{:width$}  {:8}  {:30}  {}{note}",

@@ -29,8 +29,15 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
     let kubeconfig = server
         .write_env(&workdir.path().join("env.sh"))
         .map_err(io_error(format!("cannot write the simulation's kubeconfig into {}", workdir.path().display())))?;
+    let token_file = workdir.path().join("token");
+    std::fs::write(&token_file, fixtures::SIM_TOKEN)
+        .map_err(io_error(format!("cannot write the simulation's token into {}", workdir.path().display())))?;
     let config_args = ConfigArgs {
         profile: args.profile.clone(),
+        host: Some(server.circleci_url()),
+        token_file: Some(token_file),
+        project: Some(fixtures::SIM_PROJECT.to_string()),
+        cloud_provider: Some("aws".to_string()),
         kubeconfig: Some(kubeconfig),
         kube_context: Some(fixtures::KUBE_CONTEXT.to_string()),
         namespace: Some(fixtures::NAMESPACE.to_string()),
@@ -41,9 +48,11 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
     let settings = wiring::load_settings_in(&config_args, &|_| None, workdir.path())?;
     let mut options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
     options.info.target = "demo".into();
-    options.info.host = format!("simulated installation, scenario {scenario}, at {}", server.kube_url());
-    let outcome =
-        run::execute(&suites::plan(), wiring::context(&settings), options, &args.selection, &args.reports, color).await;
+    options.info.host = format!("simulated installation, scenario {scenario}, at {}", server.circleci_url());
+    let outcome = match wiring::context(&settings, args.setup_contexts) {
+        Ok(context) => run::execute(&suites::plan(), context, options, &args.selection, &args.reports, color).await,
+        Err(error) => Err(error),
+    };
     server.shutdown().await;
     outcome
 }
@@ -60,9 +69,10 @@ pub async fn serve(args: SimArgs) -> Result<ExitCode, AppError> {
         None => None,
     };
     let mut lines = vec![format!(
-        "realitycheck sim: scenario {scenario} ({}) serving the Kubernetes API at {}",
+        "realitycheck sim: scenario {scenario} ({}) serving the Kubernetes API at {} and the CircleCI API at {}",
         scenario.description(),
-        server.kube_url()
+        server.kube_url(),
+        server.circleci_url()
     )];
     if let (Some(note), Some(path)) = (env_note, &args.write_env) {
         lines.push(note);

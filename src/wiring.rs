@@ -21,6 +21,8 @@ pub fn overrides(args: &ConfigArgs) -> Overrides {
     target.token_file = args.token_file.clone();
     target.cloud_provider = args.cloud_provider.as_deref().and_then(CloudProvider::parse);
     target.project = args.project.clone();
+    target.ca_bundle = args.ca_bundle.clone();
+    target.insecure = args.insecure.then_some(true);
     target.kubernetes.kubeconfig = args.kubeconfig.clone();
     target.kubernetes.context = args.kube_context.clone();
     target.kubernetes.namespace = args.namespace.clone();
@@ -91,9 +93,22 @@ pub fn run_options(settings: &Settings, selection: Selection) -> RunOptions {
     }
 }
 
-pub fn context(settings: &Settings) -> Arc<suites::Context> {
-    let read_timeout = settings.profile.timeouts.cluster.mul_f64(settings.profile.timeout_scale);
-    Arc::new(suites::Context::new(settings.target.clone(), read_timeout))
+/// The checks' shared context; the error is a configuration error (the CA bundle).
+pub fn context(settings: &Settings, setup_contexts: bool) -> Result<Arc<suites::Context>, AppError> {
+    let scale = settings.profile.timeout_scale;
+    let timeouts = suites::CallTimeouts {
+        cluster: settings.profile.timeouts.cluster.mul_f64(scale),
+        api: settings.profile.timeouts.api.mul_f64(scale),
+    };
+    let target = &settings.target;
+    if target.insecure {
+        eprintln!(
+            "warning: TLS certificate verification is OFF for {} (insecure): anyone on the network path can read the API token; use ca_bundle instead",
+            target.host.as_ref().map(display_host).unwrap_or_else(|| "the CircleCI API".into())
+        );
+    }
+    let context = suites::Context::new(target.clone(), timeouts, setup_contexts).map_err(AppError::Usage)?;
+    Ok(Arc::new(context))
 }
 
 /// The terminal reporter on stdout, plus the file reporters asked for.

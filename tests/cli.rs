@@ -9,6 +9,17 @@ use std::process::{Child, Stdio};
 
 use common::{realitycheck, report_filters, run};
 
+/// Every check of this build, in plan order.
+const ALL_CHECKS: [&str; 7] = [
+    "cluster::pods_ready",
+    "nomad::servers_alive",
+    "nomad::clients_ready",
+    "api::authenticated",
+    "api::project",
+    "contexts::org_global",
+    "contexts::individual_local",
+];
+
 /// The part of the terminal report after the live lines: suites, failures, summary. The
 /// live lines come in finish order, which varies; this part follows the plan.
 fn closing_part(stdout: &str) -> &str {
@@ -21,7 +32,7 @@ fn demo_is_green_on_a_healthy_installation() {
     let dir = TempDir::new().unwrap();
     let out = run(realitycheck(dir.path()).args(["demo", "--color", "never"]));
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
-    for id in ["cluster::pods_ready", "nomad::servers_alive", "nomad::clients_ready"] {
+    for id in ALL_CHECKS {
         assert!(
             out.stdout.lines().any(|l| l.trim_start().starts_with("PASS") && l.contains(id)),
             "{id}:\n{}",
@@ -102,8 +113,8 @@ fn run_against_a_sim_process_writes_junit_and_json() {
         run(realitycheck(dir.path()).arg("run").arg("--junit").arg(&junit).arg("--json").arg(&json).envs(exports));
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert_eq!(xml.matches("<testcase").count(), 3, "{xml}");
-    for id in ["cluster::pods_ready", "nomad::servers_alive", "nomad::clients_ready"] {
+    assert_eq!(xml.matches("<testcase").count(), ALL_CHECKS.len(), "{xml}");
+    for id in ALL_CHECKS {
         assert!(xml.contains(&format!("name=\"{id}\"")), "{id} missing in {xml}");
     }
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -143,7 +154,7 @@ fn an_unreachable_cluster_is_a_preflight_failure_with_every_check_skipped() {
     assert_eq!(out.code, 3, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains(&format!("http://{closed_port}")), "the message names the URL:\n{}", out.stdout);
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert_eq!(xml.matches("<skipped").count(), 3, "{xml}");
+    assert_eq!(xml.matches("<skipped").count(), ALL_CHECKS.len(), "{xml}");
 }
 
 #[test]
@@ -166,7 +177,7 @@ fn filters_follow_libtest_semantics() {
             .map(String::from)
             .collect::<Vec<_>>()
     };
-    assert_eq!(listed(&[]), ["cluster::pods_ready", "nomad::servers_alive", "nomad::clients_ready"]);
+    assert_eq!(listed(&[]), ALL_CHECKS);
     assert_eq!(listed(&["nomad"]), ["nomad::servers_alive", "nomad::clients_ready"]);
     assert_eq!(listed(&["nomad", "--skip", "servers"]), ["nomad::clients_ready"]);
     assert!(listed(&["nomad", "--exact"]).is_empty());
@@ -211,26 +222,30 @@ fn init_writes_the_reference_config_once() {
 
 #[test]
 fn the_token_never_reaches_any_output() {
-    const TOKEN: &str = "CCIPAT_realitycheck_test_secret_4b1d";
+    const WRONG_TOKEN: &str = "CCIPAT_realitycheck_test_secret_4b1d";
     let dir = TempDir::new().unwrap();
     let sim = Sim::start(dir.path(), "nomad-docker-unhealthy");
-    let junit = dir.path().join("junit.xml");
-    let json = dir.path().join("report.json");
-    let out = run(realitycheck(dir.path())
-        .args(["-vvv", "run", "--junit"])
-        .arg(&junit)
-        .arg("--json")
-        .arg(&json)
-        .envs(sim.exports())
-        .env("CIRCLE_TOKEN", TOKEN)
-        .env("RUST_LOG", "trace"));
-    assert_eq!(out.code, 1);
-    for (what, text) in [
-        ("stdout", out.stdout),
-        ("stderr", out.stderr),
-        ("junit", std::fs::read_to_string(&junit).unwrap()),
-        ("json", std::fs::read_to_string(&json).unwrap()),
-    ] {
-        assert!(!text.contains(TOKEN), "the token leaked into {what}");
+    // The accepted token (a red run that calls every API endpoint), then a rejected one.
+    for (token, expected_code) in [(fixtures::SIM_TOKEN, 1), (WRONG_TOKEN, 3)] {
+        let junit = dir.path().join("junit.xml");
+        let json = dir.path().join("report.json");
+        let out = run(realitycheck(dir.path())
+            .args(["-vvv", "run", "--junit"])
+            .arg(&junit)
+            .arg("--json")
+            .arg(&json)
+            .envs(sim.exports())
+            .env("CIRCLE_TOKEN", token)
+            .env("RUST_LOG", "trace"));
+        assert_eq!(out.code, expected_code, "stdout:\n{}", out.stdout);
+        assert!(out.stderr.contains("TRACE"), "trace logs were on");
+        for (what, text) in [
+            ("stdout", out.stdout),
+            ("stderr", out.stderr),
+            ("junit", std::fs::read_to_string(&junit).unwrap()),
+            ("json", std::fs::read_to_string(&json).unwrap()),
+        ] {
+            assert!(!text.contains(token), "the token leaked into {what}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! The scenario matrix: for every scenario of the simulated installation and every check,
-//! the expected verdict and the key words of the diagnosis. One libtest-mimic trial per
+//! the expected verdict and the key words of its diagnosis, skip reason or note. One libtest-mimic trial per
 //! scenario and check; each scenario's demo runs once and its JSON report is shared.
 
 mod common;
@@ -18,10 +18,18 @@ struct Expected {
     words: &'static [&'static str],
 }
 
-const CHECKS: [&str; 3] = ["cluster::pods_ready", "nomad::servers_alive", "nomad::clients_ready"];
+const CHECKS: [&str; 7] = [
+    "cluster::pods_ready",
+    "nomad::servers_alive",
+    "nomad::clients_ready",
+    "api::authenticated",
+    "api::project",
+    "contexts::org_global",
+    "contexts::individual_local",
+];
 
 /// Checks not listed for a scenario must pass.
-const FAILURES: &[Expected] = &[
+const DEVIATIONS: &[Expected] = &[
     Expected {
         scenario: "no-nomad-clients",
         check: "nomad::clients_ready",
@@ -58,6 +66,67 @@ const FAILURES: &[Expected] = &[
         status: "failed",
         words: &["frontend", "CrashLoopBackOff", "kubectl -n circleci-server describe pod"],
     },
+    Expected {
+        scenario: "contexts-missing",
+        check: "contexts::org_global",
+        status: "failed",
+        words: &["`org-global` does not exist", "--setup-contexts", "circleci context create"],
+    },
+    Expected {
+        scenario: "contexts-missing",
+        check: "contexts::individual_local",
+        status: "failed",
+        words: &["`individual-local` does not exist", "--setup-contexts", "circleci context store-secret"],
+    },
+    Expected { scenario: "api-flaky", check: "api::authenticated", status: "passed", words: &["after 1 retry", "503"] },
+    Expected {
+        scenario: "api-flaky",
+        check: "contexts::org_global",
+        status: "passed",
+        words: &["retries", "429 Retry-After 1s: Rate limited.", "500: Internal server error."],
+    },
+    Expected {
+        scenario: "bad-token",
+        check: "cluster::pods_ready",
+        status: "skipped",
+        words: &["the token was rejected", "personal API token"],
+    },
+    Expected {
+        scenario: "bad-token",
+        check: "nomad::servers_alive",
+        status: "skipped",
+        words: &["the token was rejected", "personal API token"],
+    },
+    Expected {
+        scenario: "bad-token",
+        check: "nomad::clients_ready",
+        status: "skipped",
+        words: &["the token was rejected", "personal API token"],
+    },
+    Expected {
+        scenario: "bad-token",
+        check: "api::authenticated",
+        status: "skipped",
+        words: &["the token was rejected", "personal API token"],
+    },
+    Expected {
+        scenario: "bad-token",
+        check: "api::project",
+        status: "skipped",
+        words: &["the token was rejected", "personal API token"],
+    },
+    Expected {
+        scenario: "bad-token",
+        check: "contexts::org_global",
+        status: "skipped",
+        words: &["the token was rejected", "personal API token"],
+    },
+    Expected {
+        scenario: "bad-token",
+        check: "contexts::individual_local",
+        status: "skipped",
+        words: &["the token was rejected", "personal API token"],
+    },
 ];
 
 fn expectations() -> Vec<Expected> {
@@ -65,13 +134,25 @@ fn expectations() -> Vec<Expected> {
         .iter()
         .flat_map(|scenario| CHECKS.iter().map(move |check| (scenario.name(), *check)))
         .map(|(scenario, check)| {
-            FAILURES
+            DEVIATIONS
                 .iter()
                 .find(|e| e.scenario == scenario && e.check == check)
                 .map(|e| Expected { scenario: e.scenario, check: e.check, status: e.status, words: e.words })
                 .unwrap_or(Expected { scenario, check, status: "passed", words: &[] })
         })
         .collect()
+}
+
+/// A preflight failure exits 3, a failed check 1, a green run 0.
+fn expected_exit_code(scenario: &str) -> i32 {
+    let statuses = || DEVIATIONS.iter().filter(|e| e.scenario == scenario).map(|e| e.status);
+    if scenario == "bad-token" {
+        3
+    } else if statuses().any(|status| status == "failed") {
+        1
+    } else {
+        0
+    }
 }
 
 /// The exit code and JSON report of the demo of `scenario`, run once per test process.
@@ -92,7 +173,7 @@ fn report(scenario: &str) -> &'static (i32, Value) {
 
 fn verify(expected: &Expected) -> Result<(), Failed> {
     let (code, report) = report(expected.scenario);
-    let want_code = if FAILURES.iter().any(|e| e.scenario == expected.scenario) { 1 } else { 0 };
+    let want_code = expected_exit_code(expected.scenario);
     if *code != want_code {
         return Err(format!("demo --scenario {} exited {code}, expected {want_code}", expected.scenario).into());
     }
@@ -105,10 +186,11 @@ fn verify(expected: &Expected) -> Result<(), Failed> {
             format!("{} is {}, expected {}: {check:#}", expected.check, check["status"], expected.status).into()
         );
     }
-    let diagnosis = check.get("diagnosis").map(Value::to_string).unwrap_or_default();
+    // The words may be in the diagnosis, the skip reason or the pass note.
+    let text = check.to_string();
     for word in expected.words {
-        if !diagnosis.contains(word) {
-            return Err(format!("the diagnosis of {} lacks `{word}`: {diagnosis}", expected.check).into());
+        if !text.contains(word) {
+            return Err(format!("the report of {} lacks `{word}`: {text}", expected.check).into());
         }
     }
     Ok(())

@@ -63,13 +63,27 @@ impl CheckKind {
     }
 }
 
-/// Whether a check applies to the installation under test. Checks that do not apply are
-/// libtest's "ignored" tests: skipped with the reason, unless `--ignored` or
-/// `--include-ignored` asks for them.
+/// Whether a check applies to the installation under test. Checks that do not apply, or
+/// lack a setting they need, are libtest's "ignored" tests: skipped with the reason, unless
+/// `--ignored` or `--include-ignored` asks for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applicability {
     Applies,
+    /// Not for this installation (cloud provider, opt-in feature).
     NotApplicable(String),
+    /// A setting the check needs is missing; the reason says which.
+    NotConfigured(String),
+}
+
+impl Applicability {
+    /// Why the check is skipped when not asked for, `None` when it applies.
+    pub fn skip_reason(&self) -> Option<SkipReason> {
+        match self {
+            Applicability::Applies => None,
+            Applicability::NotApplicable(why) => Some(SkipReason::NotApplicable(why.clone())),
+            Applicability::NotConfigured(why) => Some(SkipReason::NotConfigured(why.clone())),
+        }
+    }
 }
 
 /// Everything about a check except its body: what selection, listing and reports need.

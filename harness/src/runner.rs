@@ -155,8 +155,8 @@ impl<C: Send + Sync + 'static> Plan<C> {
         let semaphore = Arc::new(Semaphore::new(options.concurrency.max(1)));
         let mut running = JoinSet::new();
         for (index, (check, disposition)) in selected.iter().enumerate() {
-            if let Disposition::NotApplicable(why) = disposition {
-                let result = skipped(&check.spec, SkipReason::NotApplicable(why.clone()));
+            if let Disposition::Skip(reason) = disposition {
+                let result = skipped(&check.spec, reason.clone());
                 events.emit(Event::CheckFinished(result.clone()));
                 results[index] = Some(result);
                 continue;

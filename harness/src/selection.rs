@@ -2,7 +2,7 @@
 //! (substring of the check ID, or the whole ID with `--exact`), `--skip` patterns, and
 //! `--ignored` / `--include-ignored` for checks that do not apply to this installation.
 
-use crate::check::{Applicability, Tag};
+use crate::check::{Applicability, SkipReason, Tag};
 
 /// What to do with checks that do not apply to this installation (libtest's ignored tests).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,8 +30,9 @@ pub struct Selection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
     Run,
-    /// Selected, but not applicable and not asked for: reported as skipped with this reason.
-    NotApplicable(String),
+    /// Selected, but it does not apply (or is not configured) and was not asked for:
+    /// reported as skipped with this reason.
+    Skip(SkipReason),
 }
 
 impl Selection {
@@ -47,11 +48,11 @@ impl Selection {
         if !filtered_in || skipped || excluded {
             return None;
         }
-        match (applicability, self.ignored) {
-            (Applicability::Applies, IgnoredMode::Only) => None,
-            (Applicability::Applies, _) => Some(Disposition::Run),
-            (Applicability::NotApplicable(why), IgnoredMode::Report) => Some(Disposition::NotApplicable(why.clone())),
-            (Applicability::NotApplicable(_), IgnoredMode::Only | IgnoredMode::Include) => Some(Disposition::Run),
+        match (applicability.skip_reason(), self.ignored) {
+            (None, IgnoredMode::Only) => None,
+            (None, _) => Some(Disposition::Run),
+            (Some(reason), IgnoredMode::Report) => Some(Disposition::Skip(reason)),
+            (Some(_), IgnoredMode::Only | IgnoredMode::Include) => Some(Disposition::Run),
         }
     }
 }
@@ -105,7 +106,15 @@ mod tests {
     fn ignored_modes_follow_libtest() {
         let na = Applicability::NotApplicable("gcp only".into());
         let report = Selection::default();
-        assert_eq!(report.decide("x::y", &[], &na), Some(Disposition::NotApplicable("gcp only".into())));
+        assert_eq!(
+            report.decide("x::y", &[], &na),
+            Some(Disposition::Skip(SkipReason::NotApplicable("gcp only".into())))
+        );
+        let nc = Applicability::NotConfigured("no host".into());
+        assert_eq!(
+            report.decide("x::y", &[], &nc),
+            Some(Disposition::Skip(SkipReason::NotConfigured("no host".into())))
+        );
         let only = Selection { ignored: IgnoredMode::Only, ..Default::default() };
         assert_eq!(only.decide("x::y", &[], &na), Some(Disposition::Run));
         assert_eq!(only.decide("x::y", &[], &Applicability::Applies), None);

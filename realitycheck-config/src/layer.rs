@@ -57,6 +57,8 @@ pub struct TargetLayer {
     pub token_file: Option<PathBuf>,
     pub cloud_provider: Option<CloudProvider>,
     pub project: Option<String>,
+    pub ca_bundle: Option<PathBuf>,
+    pub insecure: Option<bool>,
     #[serde(default)]
     pub kubernetes: KubernetesLayer,
     #[serde(default)]
@@ -142,7 +144,7 @@ macro_rules! merge_fields {
 }
 
 merge_fields!(FileLayer { profile, default_target, defaults, targets, profiles });
-merge_fields!(TargetLayer { host, token_file, cloud_provider, project, kubernetes, nomad });
+merge_fields!(TargetLayer { host, token_file, cloud_provider, project, ca_bundle, insecure, kubernetes, nomad });
 merge_fields!(KubernetesLayer { kubeconfig, context, namespace });
 merge_fields!(NomadLayer { server_selector, min_clients });
 merge_fields!(ProfileLayer { retries, timeout_scale, deadline, concurrency, exclude_tags, collect, timeouts });

@@ -28,6 +28,10 @@ pub struct Target {
     pub token: Option<Secret>,
     pub cloud_provider: Option<CloudProvider>,
     pub project: Option<String>,
+    /// PEM file of the CA certificates that sign the installation's certificate.
+    pub ca_bundle: Option<PathBuf>,
+    /// Accept any TLS certificate from the installation (self-signed installs).
+    pub insecure: bool,
     pub kubernetes: Kubernetes,
     pub nomad: Nomad,
 }
@@ -102,6 +106,7 @@ const TARGET_KEYS: &[(&str, &str, &str)] = &[
     ("token_file", "--token-file", ""),
     ("project", "--project", "REALITYCHECK_PROJECT"),
     ("kubernetes.kubeconfig", "--kubeconfig", ""),
+    ("ca_bundle", "--ca-bundle", ""),
     ("kubernetes.namespace", "--namespace", "REALITYCHECK_NAMESPACE"),
 ];
 
@@ -279,6 +284,8 @@ impl Config {
             token,
             cloud_provider: layer.cloud_provider,
             project: layer.project,
+            ca_bundle: layer.ca_bundle.map(|p| self.relative_to_origin(&self.target_origin(name, "ca_bundle").0, p)),
+            insecure: layer.insecure.unwrap_or(false),
             kubernetes: Kubernetes {
                 kubeconfig: layer
                     .kubernetes
@@ -393,6 +400,7 @@ fn target_key_is_set(layer: &TargetLayer, key: &str) -> bool {
         "token_file" => layer.token_file.is_some(),
         "project" => layer.project.is_some(),
         "kubernetes.kubeconfig" => layer.kubernetes.kubeconfig.is_some(),
+        "ca_bundle" => layer.ca_bundle.is_some(),
         "kubernetes.namespace" => layer.kubernetes.namespace.is_some(),
         _ => false,
     }

@@ -12,6 +12,8 @@ use kube::{Api, Client, Config};
 use realitycheck_config::Kubernetes;
 use tokio::io::AsyncReadExt;
 
+use crate::causes::causes;
+
 /// A connected client for one namespace.
 #[derive(Clone)]
 pub struct Cluster {
@@ -132,21 +134,6 @@ impl Cluster {
             exit_code,
         })
     }
-}
-
-/// An error with its causes, `outer: inner: root`, each said once: kube-rs and hyper wrap
-/// the reason that matters ("Connection refused", "certificate not valid") deep inside.
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(current) = next {
-        let text = current.to_string();
-        if !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
-        next = current.source();
-    }
-    parts.join(": ")
 }
 
 /// The exit code the API server reports on the status channel: `Success`, or

@@ -1,5 +1,5 @@
 //! What checks share during one run: the target's settings and the lazily started fixtures
-//! (the Kubernetes client, the Nomad server pod to exec into).
+//! (the Kubernetes client, the Nomad server pod to exec into, the CircleCI API answers).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +7,7 @@ use std::time::Duration;
 use harness::Fixture;
 use realitycheck_config::Target;
 
+use crate::api::Api;
 use crate::cluster::{Cluster, ClusterError};
 use crate::pods::PodState;
 
@@ -24,11 +25,24 @@ pub struct Context {
     pub cluster: Arc<Fixture<Cluster, ClusterError>>,
     /// Name of the Nomad server pod the nomad CLI runs in.
     pub nomad_pod: Fixture<String, NomadPodError>,
+    /// The CircleCI API; `None` when no host or token is configured.
+    pub api: Option<Api>,
+    /// `run --setup-contexts`: create the contexts and variables that are missing.
+    pub setup_contexts: bool,
+}
+
+/// How long one call may take, by kind.
+#[derive(Debug, Clone, Copy)]
+pub struct CallTimeouts {
+    pub cluster: Duration,
+    pub api: Duration,
 }
 
 impl Context {
-    /// `cluster_timeout` bounds each Kubernetes API read.
-    pub fn new(target: Target, cluster_timeout: Duration) -> Context {
+    /// The error says why the API client cannot be built (its CA bundle).
+    pub fn new(target: Target, timeouts: CallTimeouts, setup_contexts: bool) -> Result<Context, String> {
+        let cluster_timeout = timeouts.cluster;
+        let api = Api::for_target(&target, timeouts.api)?;
         let kubernetes = target.kubernetes.clone();
         let cluster = Arc::new(Fixture::new("kubernetes client", move || {
             let kubernetes = kubernetes.clone();
@@ -51,6 +65,6 @@ impl Context {
                 })
             }
         });
-        Context { target, cluster, nomad_pod }
+        Ok(Context { target, cluster, nomad_pod, api, setup_contexts })
     }
 }

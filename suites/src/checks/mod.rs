@@ -1,7 +1,9 @@
 //! The checks of realitycheck, by suite, and the preflights they need. Each suite module
 //! holds its checks' bodies and the pure functions that judge what the bodies observed.
 
+pub mod api;
 pub mod cluster;
+pub mod contexts;
 pub mod nomad;
 
 use std::sync::Arc;
@@ -13,21 +15,32 @@ use crate::context::Context;
 
 /// Every check, in the order reports list them.
 pub fn all() -> Vec<Check<Context>> {
-    vec![cluster::pods_ready(), nomad::servers_alive(), nomad::clients_ready()]
+    vec![
+        cluster::pods_ready(),
+        nomad::servers_alive(),
+        nomad::clients_ready(),
+        api::authenticated(),
+        api::project(),
+        contexts::org_global(),
+        contexts::individual_local(),
+    ]
 }
 
 /// Reachability checks run before any check that needs them; a failure ends the run (exit 3).
 pub fn preflights() -> Vec<Preflight<Context>> {
-    vec![Preflight::new("kubernetes-api", Tag::NeedsCluster, CheckKind::Cluster, |ctx: Arc<Context>| async move {
-        let cluster = ctx.cluster.get().await.map_err(|e| {
-            format!("{e}; check KUBECONFIG, --kube-context and that the cluster is reachable from here")
-        })?;
-        let version = cluster
-            .version()
-            .await
-            .map_err(|e| format!("{e}; check the kubeconfig context, VPN or network path, and the API server"))?;
-        Ok(format!("Kubernetes {version} at {}, namespace {}", cluster.url(), cluster.namespace()))
-    })]
+    vec![
+        Preflight::new("kubernetes-api", Tag::NeedsCluster, CheckKind::Cluster, |ctx: Arc<Context>| async move {
+            let cluster = ctx.cluster.get().await.map_err(|e| {
+                format!("{e}; check KUBECONFIG, --kube-context and that the cluster is reachable from here")
+            })?;
+            let version = cluster
+                .version()
+                .await
+                .map_err(|e| format!("{e}; check the kubeconfig context, VPN or network path, and the API server"))?;
+            Ok(format!("Kubernetes {version} at {}, namespace {}", cluster.url(), cluster.namespace()))
+        }),
+        Preflight::new("circleci-api", Tag::NeedsApi, CheckKind::Api, api::preflight),
+    ]
 }
 
 /// A Kubernetes API failure met by a check after the preflight passed (RBAC, a pod gone).

@@ -1,0 +1,147 @@
+//! `api::*`: the token and the project, and the preflight that the API answers at all.
+
+use std::sync::Arc;
+
+use harness::{Applicability, Check, CheckKind, CheckSpec, Diagnosis, Tag, Verdict};
+
+use crate::api::{Api, retries_note};
+use crate::circleci::ApiError;
+use crate::context::Context;
+
+/// Applies when the target has a host and a token.
+pub(crate) fn api_configured(ctx: &Context) -> Applicability {
+    match ctx.api {
+        Some(_) => Applicability::Applies,
+        None => Applicability::NotConfigured(
+            "no CircleCI API configured: set CIRCLE_HOSTNAME (or host) and CIRCLE_TOKEN (or token_file)".into(),
+        ),
+    }
+}
+
+/// Applies when the API and a project slug are configured.
+pub(crate) fn project_configured(ctx: &Context) -> Applicability {
+    match (api_configured(ctx), &ctx.target.project) {
+        (Applicability::Applies, Some(_)) => Applicability::Applies,
+        (Applicability::Applies, None) => Applicability::NotConfigured(
+            "no project configured: set REALITYCHECK_PROJECT (or project) to the realitycheck project's slug".into(),
+        ),
+        (other, _) => other,
+    }
+}
+
+/// The verdict of a check run with `--include-ignored` although a setting it needs is missing.
+pub(crate) fn not_configured(applicability: Applicability) -> Verdict {
+    match applicability.skip_reason() {
+        Some(reason) => Verdict::Skip(reason),
+        None => Verdict::Fail(Diagnosis::new("the check lost its configuration").cause("a bug in realitycheck")),
+    }
+}
+
+/// The preflight: `GET /me` answers and accepts the token. Its message names what failed,
+/// the URL, and what to check.
+pub async fn preflight(ctx: Arc<Context>) -> Result<String, String> {
+    let Some(api) = &ctx.api else {
+        return Err("no CircleCI API configured".into());
+    };
+    match api.me.get().await {
+        Ok(me) => Ok(format!("authenticated as {} at {}{}", me.value.login, api.host(), retries_note(&me.retries))),
+        Err(error) => Err(preflight_message(api, &error)),
+    }
+}
+
+fn preflight_message(api: &Api, error: &ApiError) -> String {
+    let host = api.host();
+    match error {
+        ApiError::Unreachable { .. } => format!(
+            "{error}; check that {host} is the installation's base URL (CIRCLE_HOSTNAME) and that it is reachable from here (DNS, VPN, firewall, load balancer)"
+        ),
+        ApiError::Tls { .. } => format!(
+            "{error}; give the CA that signs the installation's certificate with --ca-bundle FILE (or ca_bundle), or, for a self-signed test install only, --insecure"
+        ),
+        ApiError::Timeout { .. } => {
+            format!(
+                "{error}; the API is too slow or a proxy swallows the request; raise timeouts.api if it is merely slow"
+            )
+        }
+        ApiError::Status { status: 401 | 403, .. } => format!(
+            "the token was rejected: {error}; CIRCLE_TOKEN must be a personal API token (not a project token), made at {host}/settings/user/tokens"
+        ),
+        ApiError::Status { status: 404, .. } => {
+            format!("{error}; no CircleCI API answers there: is {host} the installation's base URL?")
+        }
+        ApiError::Status { .. } | ApiError::Decode { .. } => {
+            format!("{error}; the API is not healthy: check the api-service and frontend pods")
+        }
+    }
+}
+
+/// A failed API call met by a check after the preflight passed.
+pub(crate) fn api_failure(error: &ApiError) -> Diagnosis {
+    let diagnosis = Diagnosis::new(error.to_string()).phase("CircleCI API");
+    match error.status() {
+        Some(401 | 403) => diagnosis
+            .cause("the token lacks the permission (it must be a personal API token of a member of the organization)")
+            .remediation(
+                "create a personal API token as a user of the project's organization and export it as CIRCLE_TOKEN",
+            ),
+        Some(429) => diagnosis
+            .cause("the API keeps rate limiting this client")
+            .remediation("run again later, or raise the frontend's rate limit"),
+        Some(status) if status >= 500 => diagnosis
+            .cause("the API failed on its side")
+            .remediation("check the api-service, contexts-service and frontend pods and their logs"),
+        _ => diagnosis
+            .cause("the API did not answer as expected")
+            .remediation("run again with -vv to see the calls; check the api-service and frontend pods"),
+    }
+}
+
+pub fn authenticated() -> Check<Context> {
+    let spec =
+        CheckSpec::new("api::authenticated", CheckKind::Api, "GET /api/v2/me accepts the token").tagged(Tag::NeedsApi);
+    Check::new(spec, |ctx: Arc<Context>| async move {
+        let Some(api) = &ctx.api else {
+            return not_configured(api_configured(&ctx));
+        };
+        match api.me.get().await {
+            Ok(me) => Verdict::Pass(format!("authenticated as {}{}", me.value.login, retries_note(&me.retries))),
+            Err(error) => Verdict::Fail(api_failure(&error)),
+        }
+    })
+    .applies_when(api_configured)
+}
+
+pub fn project() -> Check<Context> {
+    let spec = CheckSpec::new("api::project", CheckKind::Api, "the realitycheck project exists on the installation")
+        .tagged(Tag::NeedsApi);
+    Check::new(spec, |ctx: Arc<Context>| async move {
+        let (Some(api), Some(slug)) = (&ctx.api, &ctx.target.project) else {
+            return not_configured(project_configured(&ctx));
+        };
+        let Some(project) = &api.project else {
+            return not_configured(project_configured(&ctx));
+        };
+        match project.get().await {
+            Ok(found) => {
+                let organization = found.value.organization_name.as_deref().unwrap_or("unknown organization");
+                let branch = found.value.vcs_info.as_ref().and_then(|v| v.default_branch.as_deref()).unwrap_or("unknown");
+                Verdict::Pass(format!(
+                    "{} found (organization {organization}, default branch {branch}){}",
+                    found.value.slug,
+                    retries_note(&found.retries)
+                ))
+            }
+            Err(error) if error.status() == Some(404) => Verdict::Fail(
+                Diagnosis::new(format!("project {slug} not found: {error}"))
+                    .cause("the project is not set up on this installation, the slug is misspelt, or the token's user cannot see it")
+                    .remediation(format!(
+                        "push the realitycheck project to your VCS, set it up in the CircleCI UI ({}/projects), and check REALITYCHECK_PROJECT = {slug}",
+                        api.host()
+                    ))
+                    .phase("Reality Check project"),
+            ),
+            Err(error) => Verdict::Fail(api_failure(&error)),
+        }
+    })
+    .applies_when(project_configured)
+}

@@ -1,0 +1,12 @@
+//! The CircleCI server API client: API v2 (and v1.1 where v2 has no equivalent), with
+//! the `Circle-Token` header, pagination by `next_page_token`, bounded retries that honour
+//! `Retry-After`, a timeout on every call, error bodies decoded into typed errors, and the
+//! token redacted from everything it could reach.
+
+mod client;
+mod error;
+mod model;
+
+pub use client::{ApiClient, ApiSettings, Retry, RetryPolicy};
+pub use error::ApiError;
+pub use model::{Context, ContextVariable, Project, User, VcsInfo};

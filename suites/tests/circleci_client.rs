@@ -1,0 +1,178 @@
+//! The CircleCI API client against the simulated server (pagination, retries with
+//! Retry-After, error decoding) and against small purpose-built servers for what the
+//! simulation does not do (echoing the token, hanging, endless pages). All on loopback.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use fixtures::scenario::Scenario;
+use fixtures::sim::SimServer;
+use realitycheck_config::Secret;
+use suites::circleci::{ApiClient, ApiError, ApiSettings, RetryPolicy};
+use url::Url;
+
+fn client(base: &str, token: &str) -> ApiClient {
+    ApiClient::new(&ApiSettings {
+        host: Url::parse(base).unwrap(),
+        token: Secret::new(token),
+        timeout: Duration::from_secs(10),
+        ca_bundle: None,
+        insecure: false,
+        retry: RetryPolicy::default(),
+    })
+    .unwrap()
+}
+
+async fn sim(scenario: Scenario) -> (SimServer, ApiClient) {
+    let server = SimServer::start(scenario, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let client = client(&server.circleci_url(), fixtures::SIM_TOKEN);
+    (server, client)
+}
+
+/// Serves `router` on a loopback port; the server stops with the test's runtime.
+async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+#[tokio::test]
+async fn reads_the_user_and_the_project() {
+    let (_server, client) = sim(Scenario::Healthy).await;
+    let me = client.me().await.unwrap();
+    assert!(!me.login.is_empty());
+    let project = client.project(fixtures::SIM_PROJECT).await.unwrap();
+    assert_eq!(project.slug, fixtures::SIM_PROJECT);
+    assert_eq!(project.organization_id.as_deref(), Some(fixtures::SIM_ORG_ID));
+    assert!(client.retries().is_empty());
+    let missing = client.project("gh/realitycheck-sim/nope").await.unwrap_err();
+    assert_eq!(missing.status(), Some(404));
+    assert!(missing.to_string().contains("GET /api/v2/project/gh/realitycheck-sim/nope answered 404"), "{missing}");
+}
+
+#[tokio::test]
+async fn lists_every_page_of_contexts() {
+    let (_server, client) = sim(Scenario::Healthy).await;
+    let contexts = client.contexts(fixtures::SIM_ORG_ID).await.unwrap();
+    let names: Vec<&str> = contexts.iter().map(|c| c.name.as_str()).collect();
+    assert!(names.contains(&"org-global") && names.contains(&"individual-local"), "{names:?}");
+    assert!(contexts.len() > 2, "the simulation pages by 2; more than one page was read: {names:?}");
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "no page read twice");
+}
+
+#[tokio::test]
+async fn context_lifecycle() {
+    let (_server, client) = sim(Scenario::ContextsMissing).await;
+    let created = client.create_context("rc-lifecycle", fixtures::SIM_ORG_ID).await.unwrap();
+    assert_eq!(created.name, "rc-lifecycle");
+    let listed = client.contexts(fixtures::SIM_ORG_ID).await.unwrap();
+    assert!(listed.iter().any(|c| c.id == created.id));
+    client.put_context_variable(&created.id, "A_VAR", &Secret::new("value")).await.unwrap();
+    let variables = client.context_variables(&created.id).await.unwrap();
+    assert_eq!(variables.iter().map(|v| v.variable.as_str()).collect::<Vec<_>>(), ["A_VAR"]);
+    client.delete_context_variable(&created.id, "A_VAR").await.unwrap();
+    assert!(client.context_variables(&created.id).await.unwrap().is_empty());
+    client.delete_context(&created.id).await.unwrap();
+    let listed = client.contexts(fixtures::SIM_ORG_ID).await.unwrap();
+    assert!(!listed.iter().any(|c| c.id == created.id));
+}
+
+#[tokio::test]
+async fn retries_5xx_and_429_and_records_why() {
+    let (_server, client) = sim(Scenario::ApiFlaky).await;
+    let me = client.scoped();
+    me.me().await.expect("the flaky API answers within the retries");
+    let retries = me.retries();
+    assert!(!retries.is_empty(), "the flaky scenario fails first attempts");
+    assert!(retries.iter().all(|r| r.call == "GET /api/v2/me"), "{retries:?}");
+    for retry in &retries {
+        if retry.reason.starts_with("429") {
+            assert!(retry.reason.contains("Retry-After 1s"), "{retry:?}");
+            assert_eq!(retry.wait, Duration::from_secs(1), "Retry-After is honoured");
+        } else {
+            assert!(retry.reason.starts_with("50"), "{retry:?}");
+        }
+    }
+    let contexts = client.scoped();
+    contexts.contexts(fixtures::SIM_ORG_ID).await.expect("every page answers within the retries");
+}
+
+#[tokio::test]
+async fn a_rejected_token_is_a_typed_401_with_the_server_message() {
+    let (server, client) = sim(Scenario::BadToken).await;
+    let error = client.me().await.unwrap_err();
+    assert_eq!(error.status(), Some(401));
+    assert!(matches!(&error, ApiError::Status { message, .. } if message == "You must log in first."), "{error}");
+    assert!(error.url().starts_with(&server.circleci_url()));
+    assert!(client.retries().is_empty(), "a 401 is not retried");
+}
+
+#[tokio::test]
+async fn the_token_is_redacted_from_echoed_error_bodies() {
+    const TOKEN: &str = "CCIPAT_echo_me_9f8e";
+    async fn echo(headers: HeaderMap) -> impl IntoResponse {
+        let token = headers.get("circle-token").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        (StatusCode::BAD_REQUEST, format!(r#"{{"message":"bad request for token {token}"}}"#))
+    }
+    let addr = serve(Router::new().route("/api/v2/me", get(echo))).await;
+    let error = client(&format!("http://{addr}"), TOKEN).me().await.unwrap_err();
+    let text = format!("{error} {error:?}");
+    assert!(!text.contains(TOKEN), "{text}");
+    assert!(text.contains("bad request for token [redacted]"), "{text}");
+}
+
+#[tokio::test]
+async fn unreachable_and_hanging_servers_fail_with_the_url() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let error = client(&format!("http://{closed}"), "test-token-0042").me().await.unwrap_err();
+    assert!(matches!(error, ApiError::Unreachable { .. }), "{error}");
+    assert!(error.to_string().contains(&format!("http://{closed}/api/v2/me")), "{error}");
+
+    async fn hang() -> &'static str {
+        std::future::pending::<()>().await;
+        "never"
+    }
+    let addr = serve(Router::new().route("/api/v2/me", get(hang))).await;
+    let slow = ApiClient::new(&ApiSettings {
+        host: Url::parse(&format!("http://{addr}")).unwrap(),
+        token: Secret::new("test-token-0042"),
+        timeout: Duration::from_millis(200),
+        ca_bundle: None,
+        insecure: false,
+        retry: RetryPolicy::default(),
+    })
+    .unwrap();
+    let error = slow.me().await.unwrap_err();
+    assert!(matches!(error, ApiError::Timeout { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn a_long_retry_after_is_not_waited_for() {
+    async fn throttled() -> impl IntoResponse {
+        (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "3600")], "Rate limited.")
+    }
+    let addr = serve(Router::new().route("/api/v2/me", get(throttled))).await;
+    let client = client(&format!("http://{addr}"), "test-token-0042");
+    let error = client.me().await.unwrap_err();
+    assert_eq!(error.status(), Some(429));
+    assert!(error.to_string().contains("Rate limited."), "{error}");
+    assert!(client.retries().is_empty());
+}
+
+#[tokio::test]
+async fn a_page_token_seen_twice_ends_the_walk() {
+    async fn endless() -> &'static str {
+        r#"{"items":[{"id":"1","name":"a"}],"next_page_token":"same"}"#
+    }
+    let addr = serve(Router::new().route("/api/v2/context", get(endless))).await;
+    let error = client(&format!("http://{addr}"), "test-token-0042").contexts("org").await.unwrap_err();
+    assert!(error.to_string().contains("repeated a next_page_token"), "{error}");
+}
