@@ -17,6 +17,13 @@ pub enum AppError {
     Io { what: String, source: std::io::Error },
 }
 
+impl AppError {
+    /// Maps an I/O error to one that says what was being done: `.map_err(AppError::io(..))`.
+    pub fn io(what: String) -> impl FnOnce(std::io::Error) -> AppError {
+        move |source| AppError::Io { what, source }
+    }
+}
+
 pub const PASSED: u8 = 0;
 pub const FAILED: u8 = 1;
 pub const USAGE: u8 = 2;

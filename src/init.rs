@@ -9,8 +9,7 @@ use crate::cli::InitArgs;
 use crate::exit::AppError;
 
 pub fn init(args: &InitArgs) -> Result<ExitCode, AppError> {
-    let io_error = |what: String| move |source| AppError::Io { what, source };
-    std::fs::create_dir_all(&args.dir).map_err(io_error(format!("cannot create {}", args.dir.display())))?;
+    std::fs::create_dir_all(&args.dir).map_err(AppError::io(format!("cannot create {}", args.dir.display())))?;
     let path = args.dir.join(DEFAULT_FILE_NAME);
     if path.exists() && !args.force {
         return Err(AppError::Usage(format!(
@@ -18,7 +17,7 @@ pub fn init(args: &InitArgs) -> Result<ExitCode, AppError> {
             path.display()
         )));
     }
-    std::fs::write(&path, REFERENCE_CONFIG).map_err(io_error(format!("cannot write {}", path.display())))?;
+    std::fs::write(&path, REFERENCE_CONFIG).map_err(AppError::io(format!("cannot write {}", path.display())))?;
     println!("wrote {}", path.display());
     println!("next: set host, cloud_provider and project in it, export CIRCLE_TOKEN, then `realitycheck run`");
     Ok(ExitCode::SUCCESS)

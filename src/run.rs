@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use harness::{CancellationToken, Disposition, EventSink, Plan, RunOptions};
+use reports::ReportError;
 
 use crate::cli::{ColorChoice, ListArgs, ReportArgs, RunArgs, SelectionArgs};
 use crate::exit::{self, AppError};
@@ -59,49 +60,59 @@ pub async fn execute<C: Send + Sync + 'static>(
         print_list(plan, &ctx, &options.selection);
         return Ok(ExitCode::SUCCESS);
     }
+    wiring::prepare_report_paths(report_args)?;
     let mut reporters = wiring::reporters(report_args, color);
     let (sink, mut events) = EventSink::channel();
     let consumer = tokio::spawn(async move {
-        let mut first_error = None;
+        let mut errors = Vec::new();
         while let Some(event) = events.recv().await {
             for reporter in &mut reporters {
-                if let Err(error) = reporter.handle(&event) {
-                    first_error.get_or_insert(error);
+                match reporter.handle(&event) {
+                    Ok(()) => {}
+                    // Whoever reads stdout went away (`| head`); the files still get written.
+                    Err(ReportError::Terminal(error)) => tracing::debug!(%error, "stdout closed"),
+                    Err(error) => errors.push(error),
                 }
             }
         }
-        first_error
+        errors
     });
     let cancel = CancellationToken::new();
     let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
     let summary = plan.run(ctx, &options, &sink, cancel).await;
     signals.abort();
     drop(sink);
-    let report_error = consumer.await.map_err(|e| AppError::Usage(format!("the report writer stopped: {e}")))?;
-    if let Some(error) = report_error {
-        return Err(error.into());
-    }
+    let report_errors = consumer.await.map_err(|e| AppError::Usage(format!("the report writer stopped: {e}")))?;
     if summary.status == harness::RunStatus::NothingSelected {
         eprintln!("error: no check matches the filter; `realitycheck list` shows the check IDs");
+    }
+    for error in &report_errors {
+        eprintln!("error: {error}");
+    }
+    // A lost report must not pass for a green run; a red one keeps its own code.
+    if !report_errors.is_empty() && summary.status == harness::RunStatus::Passed {
+        return Ok(ExitCode::from(exit::USAGE));
     }
     Ok(exit::for_status(summary.status))
 }
 
 async fn cancel_on_signal(cancel: CancellationToken) {
+    shutdown_signal().await;
+    cancel.cancel();
+}
+
+/// Returns when the process gets Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            let _ = tokio::signal::ctrl_c().await;
-            cancel.cancel();
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
             return;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
         }
     }
-    #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
-    cancel.cancel();
 }

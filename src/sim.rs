@@ -16,22 +16,18 @@ fn scenario(name: &str) -> Result<Scenario, AppError> {
     name.parse().map_err(|e: fixtures::scenario::UnknownScenario| AppError::Usage(e.to_string()))
 }
 
-fn io_error(what: String) -> impl FnOnce(std::io::Error) -> AppError {
-    move |source| AppError::Io { what, source }
-}
-
 pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
     let scenario = scenario(&args.scenario)?;
     let server = SimServer::start(scenario, ([127, 0, 0, 1], 0).into())
         .await
-        .map_err(io_error("cannot start the simulated installation on 127.0.0.1".into()))?;
-    let workdir = tempfile::tempdir().map_err(io_error("cannot create a temporary directory".into()))?;
+        .map_err(AppError::io("cannot start the simulated installation on 127.0.0.1".into()))?;
+    let workdir = tempfile::tempdir().map_err(AppError::io("cannot create a temporary directory".into()))?;
     let kubeconfig = server
         .write_env(&workdir.path().join("env.sh"))
-        .map_err(io_error(format!("cannot write the simulation's kubeconfig into {}", workdir.path().display())))?;
+        .map_err(AppError::io(format!("cannot write the simulation's kubeconfig into {}", workdir.path().display())))?;
     let token_file = workdir.path().join("token");
     std::fs::write(&token_file, fixtures::SIM_TOKEN)
-        .map_err(io_error(format!("cannot write the simulation's token into {}", workdir.path().display())))?;
+        .map_err(AppError::io(format!("cannot write the simulation's token into {}", workdir.path().display())))?;
     let config_args = ConfigArgs {
         profile: args.profile.clone(),
         host: Some(server.circleci_url()),
@@ -59,11 +55,13 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
 
 pub async fn serve(args: SimArgs) -> Result<ExitCode, AppError> {
     let scenario = scenario(&args.scenario)?;
-    let server =
-        SimServer::start(scenario, args.listen).await.map_err(io_error(format!("cannot listen on {}", args.listen)))?;
+    let server = SimServer::start(scenario, args.listen)
+        .await
+        .map_err(AppError::io(format!("cannot listen on {}", args.listen)))?;
     let env_note = match &args.write_env {
         Some(path) => {
-            let kubeconfig = server.write_env(path).map_err(io_error(format!("cannot write {}", path.display())))?;
+            let kubeconfig =
+                server.write_env(path).map_err(AppError::io(format!("cannot write {}", path.display())))?;
             Some(format!("wrote {} (exports) and {} (kubeconfig)", shown(path), kubeconfig.display()))
         }
         None => None,
@@ -86,26 +84,11 @@ pub async fn serve(args: SimArgs) -> Result<ExitCode, AppError> {
     }
     let _ = stdout.flush();
     drop(stdout);
-    wait_for_shutdown_signal().await;
+    run::shutdown_signal().await;
     server.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
 
 fn shown(path: &Path) -> String {
     path.display().to_string()
-}
-
-async fn wait_for_shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -111,15 +111,30 @@ pub fn context(settings: &Settings, setup_contexts: bool) -> Result<Arc<suites::
     Ok(Arc::new(context))
 }
 
+/// Checks, before anything runs, that each report file can be written where asked: not a
+/// directory, in a directory that exists or can be made.
+pub fn prepare_report_paths(args: &ReportArgs) -> Result<(), AppError> {
+    for (flag, path) in [("--junit", &args.junit), ("--json", &args.json)] {
+        let Some(path) = path else { continue };
+        let path = absolute(path);
+        if path.is_dir() {
+            return Err(AppError::Usage(format!("{flag} {} is a directory; give the path of a file", path.display())));
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| AppError::Io {
+                what: format!("{flag} {}: cannot create its directory", path.display()),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// The terminal reporter on stdout, plus the file reporters asked for.
 pub fn reporters(args: &ReportArgs, color: ColorChoice) -> Vec<Box<dyn Reporter + Send>> {
     let stdout = std::io::stdout();
     let is_tty = stdout.is_terminal();
-    let color = match color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-    };
+    let color = color.enabled(is_tty);
     let live = is_tty && std::env::var_os("CI").is_none();
     let mut reporters: Vec<Box<dyn Reporter + Send>> =
         vec![Box::new(TerminalReporter::new(stdout, TerminalOptions { color, live }))];

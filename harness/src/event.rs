@@ -90,12 +90,6 @@ pub struct RunSummary {
     pub stopped_because: Option<String>,
 }
 
-impl RunSummary {
-    pub fn count(&self, label: &str) -> usize {
-        self.results.iter().filter(|r| r.outcome.label() == label).count()
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     RunStarted {

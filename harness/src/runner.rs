@@ -2,7 +2,7 @@
 //! on tokio, with per-kind timeouts, retries, a global deadline and cancellation. A plan is
 //! a value: it can run many times, for several targets, in one process.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -142,7 +142,43 @@ impl<C: Send + Sync + 'static> Plan<C> {
             return finish(results, RunStatus::NothingSelected, None);
         }
 
-        if let Err((preflight, message)) = self.run_preflights(&ctx, &selected, options, events).await {
+        // What stops the run early, raced against the preflights and then the checks.
+        let deadline = options.deadline;
+        let stop = async {
+            let deadline_reached = async {
+                match deadline {
+                    Some(deadline) => tokio::time::sleep_until(started + deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => "the run was cancelled (signal)".to_string(),
+                _ = deadline_reached => format!(
+                    "the global deadline of {} was reached",
+                    humanize(deadline.unwrap_or_default())
+                ),
+            }
+        };
+        tokio::pin!(stop);
+        let check_starts: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; selected.len()]));
+        let interrupted = |mut results: Vec<Option<CheckResult>>, reason: String| {
+            let starts = check_starts.lock().map(|s| s.clone()).unwrap_or_default();
+            for (index, (slot, (check, _))) in results.iter_mut().zip(&selected).enumerate() {
+                if slot.is_none() {
+                    let mut result = skipped(&check.spec, SkipReason::Interrupted(reason.clone()));
+                    result.duration = starts.get(index).copied().flatten().map_or(Duration::ZERO, |s| s.elapsed());
+                    events.emit(Event::CheckFinished(result.clone()));
+                    *slot = Some(result);
+                }
+            }
+            finish(results, RunStatus::Interrupted, Some(reason))
+        };
+
+        let preflights = tokio::select! {
+            outcome = self.run_preflights(&ctx, &selected, options, events) => outcome,
+            reason = &mut stop => return interrupted(results, reason),
+        };
+        if let Err((preflight, message)) = preflights {
             for (slot, (check, _)) in results.iter_mut().zip(&selected) {
                 let reason = SkipReason::PreflightFailed { preflight: preflight.clone(), message: message.clone() };
                 let result = skipped(&check.spec, reason);
@@ -162,6 +198,8 @@ impl<C: Send + Sync + 'static> Plan<C> {
                 continue;
             }
             let attempt = Attempts {
+                index,
+                starts: Arc::clone(&check_starts),
                 check: check.clone(),
                 ctx: Arc::clone(&ctx),
                 timeout: options.timeouts.for_kind(check.spec.kind),
@@ -176,13 +214,6 @@ impl<C: Send + Sync + 'static> Plan<C> {
             });
         }
 
-        let deadline = async {
-            match options.deadline {
-                Some(deadline) => tokio::time::sleep_until(started + deadline).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::pin!(deadline);
         let interruption = loop {
             tokio::select! {
                 joined = running.join_next() => match joined {
@@ -197,14 +228,11 @@ impl<C: Send + Sync + 'static> Plan<C> {
                     }
                     None => break None,
                 },
-                _ = cancel.cancelled() => break Some("the run was cancelled (signal)".to_string()),
-                _ = &mut deadline => break Some(format!(
-                    "the global deadline of {} was reached",
-                    humanize(options.deadline.unwrap_or_default())
-                )),
+                reason = &mut stop => break Some(reason),
             }
         };
-        running.abort_all();
+        // Aborts what still runs and waits for it: nothing outlives the run.
+        running.shutdown().await;
 
         let Some(reason) = interruption else {
             let status = if results.iter().flatten().any(|r| r.outcome.is_failure()) {
@@ -214,15 +242,7 @@ impl<C: Send + Sync + 'static> Plan<C> {
             };
             return finish(results, status, None);
         };
-        for (slot, (check, _)) in results.iter_mut().zip(&selected) {
-            if slot.is_none() {
-                let mut result = skipped(&check.spec, SkipReason::Interrupted(reason.clone()));
-                result.duration = started.elapsed();
-                events.emit(Event::CheckFinished(result.clone()));
-                *slot = Some(result);
-            }
-        }
-        finish(results, RunStatus::Interrupted, Some(reason))
+        interrupted(results, reason)
     }
 
     async fn run_preflights(
@@ -274,6 +294,9 @@ pub fn humanize(duration: Duration) -> String {
 
 /// The attempts of one check: timeout per attempt, a slow notice, retries, panic capture.
 struct Attempts<C> {
+    /// Position in the plan, where the start instant is recorded for interrupted checks.
+    index: usize,
+    starts: Arc<Mutex<Vec<Option<Instant>>>>,
     check: Check<C>,
     ctx: Arc<C>,
     timeout: Duration,
@@ -287,6 +310,9 @@ impl<C: Send + Sync + 'static> Attempts<C> {
         let id = self.check.spec.id.clone();
         self.events.emit(Event::CheckStarted { id: id.clone() });
         let started = Instant::now();
+        if let Some(slot) = self.starts.lock().ok().as_mut().and_then(|s| s.get_mut(self.index)) {
+            *slot = Some(started);
+        }
         let mut failures = Vec::new();
         let mut attempt = 0;
         let outcome = loop {

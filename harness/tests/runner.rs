@@ -11,6 +11,7 @@ use harness::*;
 struct Ctx {
     flaky_calls: AtomicU32,
     cluster_reachable: bool,
+    preflight_hangs: bool,
 }
 
 fn options() -> RunOptions {
@@ -61,6 +62,9 @@ fn plan() -> Plan<Ctx> {
     ];
     let preflights =
         vec![Preflight::new("kube-api", Tag::NeedsCluster, CheckKind::Cluster, |ctx: Arc<Ctx>| async move {
+            if ctx.preflight_hangs {
+                std::future::pending::<()>().await;
+            }
             if ctx.cluster_reachable {
                 Ok("v1.32".to_string())
             } else {
@@ -187,6 +191,25 @@ async fn cancellation_interrupts_the_run() {
     let (summary, _) = run(ctx, opts, cancel).await;
     assert_eq!(summary.status, RunStatus::Interrupted);
     assert_eq!(summary.results[0].duration, Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancellation_interrupts_a_hanging_preflight() {
+    let cancel = CancellationToken::new();
+    let mut opts = options();
+    opts.timeouts.cluster = Duration::from_secs(3600);
+    let ctx = Ctx { cluster_reachable: true, preflight_hangs: true, ..Default::default() };
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        trigger.cancel();
+    });
+    let (summary, _) = run(ctx, opts, cancel).await;
+    assert_eq!(summary.status, RunStatus::Interrupted);
+    assert_eq!(summary.duration, Duration::from_secs(2));
+    assert!(
+        summary.results.iter().all(|r| matches!(r.outcome, Outcome::Skipped { reason: SkipReason::Interrupted(_) }))
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -58,7 +58,7 @@ pub(crate) fn fix_for(field: &str, message: &str) -> String {
         "project" => "give the project slug as vcs/org/repo, like gh/example-org/realitycheck (REALITYCHECK_PROJECT overrides it)".into(),
         "deadline" | "cluster" | "api" | "pipeline" => "write a duration like \"30s\", \"15m\" or \"1h 30m\"".into(),
         "exclude_tags" => "list tags among mutates, needs-cluster and needs-api".into(),
-        "timeout_scale" => "use a number above 0, like 1.0 (2.0 doubles every timeout)".into(),
+        "timeout_scale" => "use a number from 0.1 to 100, like 1.0 (2.0 doubles every timeout)".into(),
         "concurrency" => "use a whole number of at least 1".into(),
         "min_clients" => "set it to the number of Nomad clients that must be ready, like 1".into(),
         _ => "see the commented reference configuration that `realitycheck init` writes".into(),

@@ -11,6 +11,12 @@ pub fn normalise_host(value: &str) -> Result<Url, String> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("`{value}` uses `{}`; the API is served over https (or http)", url.scheme()));
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        // The value is not echoed: what stands before the @ may be a credential.
+        return Err(
+            "the URL carries a user name or password; give the base URL alone and the token in CIRCLE_TOKEN".into()
+        );
+    }
     let Some(host) = url.host_str().map(str::to_string) else {
         return Err(format!("`{value}` has no host name"));
     };
@@ -52,5 +58,10 @@ mod tests {
         assert!(normalise_host("server.example.com").unwrap_err().contains("not a URL with a protocol"));
         assert!(normalise_host("ftp://server.example.com").unwrap_err().contains("ftp"));
         assert!(normalise_host("https://x.example.com/?a=1").unwrap_err().contains("query"));
+        let credentials = normalise_host("https://bot:CCIPAT_secret@x.example.com").unwrap_err();
+        assert!(
+            credentials.contains("user name or password") && !credentials.contains("CCIPAT_secret"),
+            "{credentials}"
+        );
     }
 }

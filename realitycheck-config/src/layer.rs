@@ -89,7 +89,6 @@ pub struct ProfileLayer {
     pub deadline: Option<Duration>,
     pub concurrency: Option<usize>,
     pub exclude_tags: Option<Vec<Tag>>,
-    pub collect: Option<bool>,
     #[serde(default)]
     pub timeouts: TimeoutsLayer,
 }
@@ -147,7 +146,7 @@ merge_fields!(FileLayer { profile, default_target, defaults, targets, profiles }
 merge_fields!(TargetLayer { host, token_file, cloud_provider, project, ca_bundle, insecure, kubernetes, nomad });
 merge_fields!(KubernetesLayer { kubeconfig, context, namespace });
 merge_fields!(NomadLayer { server_selector, min_clients });
-merge_fields!(ProfileLayer { retries, timeout_scale, deadline, concurrency, exclude_tags, collect, timeouts });
+merge_fields!(ProfileLayer { retries, timeout_scale, deadline, concurrency, exclude_tags, timeouts });
 merge_fields!(TimeoutsLayer { cluster, api, pipeline });
 
 #[cfg(test)]
@@ -175,7 +174,7 @@ mod tests {
     fn maps_merge_by_name() {
         let base = BTreeMap::from([(
             "ci".to_string(),
-            ProfileLayer { retries: Some(1), collect: Some(true), ..Default::default() },
+            ProfileLayer { retries: Some(1), concurrency: Some(4), ..Default::default() },
         )]);
         let over = BTreeMap::from([
             ("ci".to_string(), ProfileLayer { retries: Some(3), ..Default::default() }),
@@ -183,7 +182,7 @@ mod tests {
         ]);
         let merged = base.merge(over);
         assert_eq!(merged["ci"].retries, Some(3));
-        assert_eq!(merged["ci"].collect, Some(true));
+        assert_eq!(merged["ci"].concurrency, Some(4));
         assert_eq!(merged["mine"].concurrency, Some(2));
     }
 }

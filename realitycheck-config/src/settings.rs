@@ -17,6 +17,10 @@ use crate::secret::Secret;
 /// defines no `[targets.NAME]`.
 pub const IMPLICIT_TARGET: &str = "default";
 
+/// Bounds of `timeout_scale`: beyond them a timeout is meaningless (or overflows).
+const MIN_TIMEOUT_SCALE: f64 = 0.1;
+const MAX_TIMEOUT_SCALE: f64 = 100.0;
+
 /// The profile a profile of one's own starts from.
 pub const BASE_PROFILE: &str = "laptop";
 
@@ -58,7 +62,6 @@ pub struct Profile {
     pub deadline: Duration,
     pub concurrency: usize,
     pub exclude_tags: Vec<Tag>,
-    pub collect: bool,
     pub timeouts: Timeouts,
 }
 
@@ -273,10 +276,13 @@ impl Config {
         if server_selector.trim().is_empty() {
             return Err(invalid("nomad.server_selector", "the label selector is empty".into()));
         }
-        let token = match (&self.token_from_env, &layer.token_file) {
-            (Some(token), _) => Some(token.clone()),
-            (None, Some(path)) => Some(self.read_token(name, path)?),
-            (None, None) => None,
+        // A --token-file flag beats CIRCLE_TOKEN, which beats a token_file in the file.
+        let token_file_flag = self.flags.target_layer.token_file.as_ref();
+        let token = match (token_file_flag, &self.token_from_env, &layer.token_file) {
+            (Some(path), _, _) => Some(self.read_token(name, path)?),
+            (None, Some(token), _) => Some(token.clone()),
+            (None, None, Some(path)) => Some(self.read_token(name, path)?),
+            (None, None, None) => None,
         };
         Ok(Target {
             name: name.to_string(),
@@ -313,10 +319,20 @@ impl Config {
         let (origin, field) = self.target_origin(name, "token_file");
         let resolved = self.relative_to_origin(&origin, path.to_path_buf());
         let text = std::fs::read_to_string(&resolved).map_err(|e| {
+            // A missing "file" named like a token is most likely the token itself: never echo it.
+            let looks_like_a_token = !resolved.exists()
+                && path.components().count() == 1
+                && path.as_os_str().len() >= 16
+                && !path.to_string_lossy().contains('.');
+            let message = if looks_like_a_token {
+                "the value given as the token file names no file (is it the token itself?)".to_string()
+            } else {
+                format!("cannot read the token file {}: {e}", resolved.display())
+            };
             ConfigError::invalid(
                 origin.clone(),
                 field.clone(),
-                format!("cannot read the token file {}: {e}", resolved.display()),
+                message,
                 "point token_file at a readable file holding the personal API token, or export CIRCLE_TOKEN",
             )
         })?;
@@ -338,11 +354,11 @@ impl Config {
         let layer = base.merge(own).merge(self.env.profile_layer.clone()).merge(self.flags.profile_layer.clone());
         let origin = |key: &str| self.profile_origin(name, key);
         let timeout_scale = layer.timeout_scale.unwrap_or(1.0);
-        if !(timeout_scale.is_finite() && timeout_scale > 0.0) {
+        if !(MIN_TIMEOUT_SCALE..=MAX_TIMEOUT_SCALE).contains(&timeout_scale) {
             return Err(ConfigError::invalid(
                 origin("timeout_scale"),
-                "timeout_scale",
-                format!("`{timeout_scale}` is not above 0"),
+                format!("profiles.{name}.timeout_scale"),
+                format!("`{timeout_scale}` is not between {MIN_TIMEOUT_SCALE} and {MAX_TIMEOUT_SCALE}"),
                 fix_for("timeout_scale", ""),
             ));
         }
@@ -350,32 +366,39 @@ impl Config {
         if concurrency == 0 {
             return Err(ConfigError::invalid(
                 origin("concurrency"),
-                "concurrency",
+                format!("profiles.{name}.concurrency"),
                 "0 checks at once would run nothing",
                 fix_for("concurrency", ""),
             ));
         }
-        let missing = |key: &str| {
-            ConfigError::invalid(
+        // Every duration is set by the built-in reference; zero would end the run at once.
+        let duration = |key: &str, value: Option<Duration>| match value {
+            Some(value) if !value.is_zero() => Ok(value),
+            Some(_) => Err(ConfigError::invalid(
+                origin(key),
+                format!("profiles.{name}.{key}"),
+                "a zero duration ends every run at once",
+                fix_for(key, ""),
+            )),
+            None => Err(ConfigError::invalid(
                 Origin::BuiltIn,
                 key,
                 "the built-in reference has no value",
                 "this is a bug in realitycheck; please report it",
-            )
+            )),
         };
-        let ProfileLayer { retries, deadline, exclude_tags, collect, timeouts, .. } = layer;
+        let ProfileLayer { retries, deadline, exclude_tags, timeouts, .. } = layer;
         Ok(Profile {
             name: name.to_string(),
             retries: retries.unwrap_or(0),
             timeout_scale,
-            deadline: deadline.ok_or_else(|| missing("deadline"))?,
+            deadline: duration("deadline", deadline)?,
             concurrency,
             exclude_tags: exclude_tags.unwrap_or_default(),
-            collect: collect.unwrap_or(false),
             timeouts: Timeouts {
-                cluster: timeouts.cluster.ok_or_else(|| missing("timeouts.cluster"))?,
-                api: timeouts.api.ok_or_else(|| missing("timeouts.api"))?,
-                pipeline: timeouts.pipeline.ok_or_else(|| missing("timeouts.pipeline"))?,
+                cluster: duration("timeouts.cluster", timeouts.cluster)?,
+                api: duration("timeouts.api", timeouts.api)?,
+                pipeline: duration("timeouts.pipeline", timeouts.pipeline)?,
             },
         })
     }

@@ -77,7 +77,7 @@ fn the_built_in_profiles_differ_as_documented() {
     let config = Case::new().config().unwrap();
     let ci = config.profile("ci").unwrap();
     assert_eq!(ci.retries, 1);
-    assert!(ci.collect);
+    assert_eq!(ci.deadline, Duration::from_secs(25 * 60));
     let health = config.profile("health").unwrap();
     assert_eq!(health.exclude_tags, vec![Tag::Mutates]);
     assert_eq!(health.deadline, Duration::from_secs(300));
@@ -133,7 +133,7 @@ pipeline = "45m"
     let settings = case.settings().unwrap();
     assert_eq!(settings.profile.name, "ci");
     assert_eq!(settings.profile.retries, 3);
-    assert!(settings.profile.collect, "the rest of the built-in ci profile stays");
+    assert_eq!(settings.profile.deadline, Duration::from_secs(25 * 60), "the rest of the built-in ci profile stays");
     assert_eq!(settings.profile.timeout_scale, 2.5);
 
     case.flags.profile = Some("nightly".into());
@@ -279,4 +279,32 @@ fn reference_config_documents_every_environment_variable() {
         assert!(REFERENCE_CONFIG.contains(var), "{var} is not in the reference config");
     }
     assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/default.toml").is_file());
+}
+
+#[test]
+fn a_token_file_flag_beats_the_environment_which_beats_the_file() {
+    let mut case = Case::new()
+        .file("file-token", "CCIPAT_from_config_file\n")
+        .file("flag-token", "CCIPAT_from_flag\n")
+        .file("rc.toml", "[defaults]\ntoken_file = \"file-token\"\n")
+        .env("CIRCLE_TOKEN", "CCIPAT_from_env");
+    assert_eq!(case.settings().unwrap().target.token.unwrap().expose(), "CCIPAT_from_env");
+    case.flags.target_layer.token_file = Some(case.dir.path().join("flag-token"));
+    assert_eq!(case.settings().unwrap().target.token.unwrap().expose(), "CCIPAT_from_flag");
+}
+
+#[test]
+fn a_token_given_as_the_token_file_is_not_echoed() {
+    let mut case = Case::new();
+    case.flags.target_layer.token_file = Some("CCIPAT_0123456789abcdef0123".into());
+    let message = case.error();
+    assert!(!message.contains("CCIPAT_0123456789abcdef0123"), "{message}");
+    assert!(message.contains("is it the token itself"), "{message}");
+}
+
+#[test]
+fn error_zero_deadline() {
+    let case = Case::new().file("rc.toml", "[profiles.laptop]\ndeadline = \"0s\"\n");
+    let message = case.error();
+    assert!(message.contains("profiles.laptop.deadline") && message.contains("line 2"), "{message}");
 }

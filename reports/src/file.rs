@@ -21,7 +21,16 @@ fn replace(path: &Path, contents: &[u8]) -> io::Result<()> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(directory)?;
-    let mut temporary = tempfile::Builder::new().prefix(".realitycheck-report").tempfile_in(directory)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".realitycheck-report");
+    // Readable like any file the user writes (tempfile's default is owner-only), so that a
+    // CI artifact uploader running as another user can read the report.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut temporary = builder.tempfile_in(directory)?;
     temporary.write_all(contents)?;
     temporary.as_file().sync_all()?;
     temporary.persist(path).map_err(|error| error.error)?;
@@ -41,6 +50,12 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode & 0o044, 0o044, "group and others can read the report: {mode:o}");
+        }
     }
 
     #[test]

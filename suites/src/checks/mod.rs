@@ -47,12 +47,12 @@ pub fn preflights() -> Vec<Preflight<Context>> {
 pub(crate) fn cluster_failure(error: &ClusterError) -> Diagnosis {
     let diagnosis = Diagnosis::new(error.to_string()).phase("Kubernetes access");
     match error {
-        ClusterError::ListPods { .. } => diagnosis
+        ClusterError::ListPods { namespace, .. } => diagnosis
             .cause("the API refused or failed the pod list: missing RBAC permission, or the namespace does not exist")
-            .remediation("grant `list` on pods in the namespace to this identity (`kubectl auth can-i list pods -n NAMESPACE`), and check --namespace"),
-        ClusterError::Exec { .. } => diagnosis
+            .remediation(format!("grant `list` on pods in the namespace to this identity (`kubectl auth can-i list pods -n {namespace}`), and check --namespace")),
+        ClusterError::Exec { namespace, .. } => diagnosis
             .cause("the exec into the pod failed: missing RBAC permission, or the pod or container went away")
-            .remediation("grant `create` on pods/exec in the namespace (`kubectl auth can-i create pods/exec -n NAMESPACE`), and check the pod"),
+            .remediation(format!("grant `get` and `create` on pods/exec in the namespace (`kubectl auth can-i create pods/exec -n {namespace}`), and check the pod")),
         ClusterError::Config { .. } | ClusterError::Unreachable { .. } => diagnosis
             .cause("the Kubernetes API could not be used")
             .remediation("check KUBECONFIG, --kube-context and the network path to the API server"),

@@ -58,12 +58,12 @@ async fn query<T>(
             Err(e) => tracing::debug!(error = %e, "JSON unreadable; reading the table instead"),
         }
     } else if !json_unsupported {
-        return Err(exec_failure(pod, &json_command, &output));
+        return Err(exec_failure(cluster.namespace(), pod, &json_command, &output));
     }
     let table_command: Vec<&str> = ["nomad"].iter().chain(args).copied().collect();
     let output = cluster.exec(pod, &table_command).await.map_err(|e| cluster_failure(&e))?;
     if output.exit_code != 0 {
-        return Err(exec_failure(pod, &table_command, &output));
+        return Err(exec_failure(cluster.namespace(), pod, &table_command, &output));
     }
     Ok(from_table(&output.stdout))
 }
@@ -89,7 +89,7 @@ fn no_pod(error: &NomadPodError) -> Diagnosis {
 }
 
 /// A nomad command that ran but failed, with the cause its error text points at.
-fn exec_failure(pod: &str, command: &[&str], output: &ExecOutput) -> Diagnosis {
+fn exec_failure(namespace: &str, pod: &str, command: &[&str], output: &ExecOutput) -> Diagnosis {
     let command = command.join(" ");
     let error = output.stderr.trim();
     let mut diagnosis = Diagnosis::new(format!("`{command}` in pod {pod} exited with code {}", output.exit_code))
@@ -103,15 +103,15 @@ fn exec_failure(pod: &str, command: &[&str], output: &ExecOutput) -> Diagnosis {
     } else if error.contains("connection refused") {
         diagnosis
             .cause("the Nomad agent in the pod is not listening")
-            .remediation(format!("read the pod's logs: `kubectl logs {pod}`"))
+            .remediation(format!("read the pod's logs: `kubectl -n {namespace} logs {pod}`"))
     } else if matches!(output.exit_code, 126 | 127) {
         diagnosis
             .cause("the pod has no nomad CLI: the selector matches pods that are not Nomad servers")
             .remediation("set nomad.server_selector to the Nomad server pods' labels (default app=nomad-server)")
     } else {
-        diagnosis
-            .cause("the Nomad API answered with an error")
-            .remediation(format!("run the same command to see it whole: `kubectl exec {pod} -- {command}`"))
+        diagnosis.cause("the Nomad API answered with an error").remediation(format!(
+            "run the same command to see it whole: `kubectl -n {namespace} exec {pod} -- {command}`"
+        ))
     };
     diagnosis
 }
@@ -134,7 +134,9 @@ pub fn judge_members(members: &[Member]) -> Verdict {
         };
         format!("{} ({}): {}{leader}", m.name, m.address, m.status)
     };
-    let not_alive: Vec<&Member> = members.iter().filter(|m| m.status != "alive").collect();
+    // A server that left (scale-down) stays listed until garbage collection; Nomad's own
+    // leader lookup skips it, and so does this judgement.
+    let not_alive: Vec<&Member> = members.iter().filter(|m| !matches!(m.status.as_str(), "alive" | "left")).collect();
     let leaders: Vec<&Member> = members.iter().filter(|m| m.leader == Some(true)).collect();
     let leader_known = members.iter().any(|m| m.leader.is_some());
     if !not_alive.is_empty() {
@@ -142,15 +144,20 @@ pub fn judge_members(members: &[Member]) -> Verdict {
             Diagnosis::new(format!("{} of {} Nomad servers are not alive", not_alive.len(), members.len()))
                 .observed_all(members.iter().map(describe))
                 .cause("a server pod restarted or lost gossip with its peers (status failed, left or leaving)")
-                .remediation("check the nomad-server pods (`kubectl get pods -l app=nomad-server`) and their logs; a failed member leaves on its own once the pod is back")
+                .remediation("check the Nomad server pods and their logs; a failed member leaves the list on its own once its pod is back")
                 .phase(phase),
         );
     }
+    let alive = members.iter().filter(|m| m.status == "alive").count();
+    let left = members.len() - alive;
+    let alive_note = match (alive, left) {
+        (1, 0) => "1 server alive".to_string(),
+        (n, 0) => format!("{n} servers alive"),
+        (n, left) => format!("{n} of {} servers alive ({left} left the cluster)", members.len()),
+    };
     match leaders.len() {
-        1 => Verdict::Pass(format!("{} servers alive, leader {}", members.len(), leaders[0].name)),
-        0 if !leader_known => {
-            Verdict::Pass(format!("{} servers alive (the output does not show the leader)", members.len()))
-        }
+        1 => Verdict::Pass(format!("{alive_note}, leader {}", leaders[0].name)),
+        0 if !leader_known => Verdict::Pass(format!("{alive_note} (the output does not show the leader)")),
         0 => Verdict::Fail(
             Diagnosis::new("no Nomad server is the leader")
                 .observed_all(members.iter().map(describe))
@@ -247,6 +254,12 @@ pub fn judge_clients(nodes: &[Node], min_clients: u32) -> Verdict {
         causes.push("clients are down or not yet ready: the host stopped, or lost its connection to the servers");
         remedies.push("check the client instances (autoscaling group) and the nomad service on them".to_string());
     }
+    if causes.is_empty() {
+        causes.push("fewer clients joined than min_clients asks for: the autoscaler or the client group is too small");
+        remedies.push(format!(
+            "raise the client group's size (or nomad.auto_scaler min) to at least {min_clients}, or lower nomad.min_clients if fewer suffice"
+        ));
+    }
     Verdict::Fail(
         Diagnosis::new(format!("{usable} of {} Nomad clients can run docker jobs; {min_clients} needed", nodes.len()))
             .observed_all(nodes.iter().map(describe))
@@ -326,6 +339,8 @@ mod tests {
         let nodes = [node("i-a", "ready", "eligible", false, DockerDriver::Healthy)];
         let Verdict::Fail(diagnosis) = judge_clients(&nodes, 2) else { panic!("fail") };
         assert_eq!(diagnosis.summary, "1 of 1 Nomad clients can run docker jobs; 2 needed");
+        assert!(diagnosis.cause.contains("fewer clients joined"), "{}", diagnosis.cause);
+        assert!(diagnosis.remediation.contains("at least 2"), "{}", diagnosis.remediation);
         assert_eq!(
             judge_clients(&[], 0),
             Verdict::Pass("0 of 0 clients ready and eligible, docker healthy; 0 needed".into())
@@ -336,6 +351,11 @@ mod tests {
     fn members_need_one_leader_and_all_alive() {
         let healthy = [member("s0", "alive", Some(true)), member("s1", "alive", Some(false))];
         assert_eq!(judge_members(&healthy), Verdict::Pass("2 servers alive, leader s0".into()));
+        let scaled_down = [member("s0", "alive", Some(true)), member("s1", "left", Some(false))];
+        assert_eq!(
+            judge_members(&scaled_down),
+            Verdict::Pass("1 of 2 servers alive (1 left the cluster), leader s0".into())
+        );
         let failed = [member("s0", "alive", Some(true)), member("s1", "failed", Some(false))];
         let Verdict::Fail(d) = judge_members(&failed) else { panic!("fail") };
         assert_eq!(d.summary, "1 of 2 Nomad servers are not alive");
@@ -355,9 +375,9 @@ mod tests {
             stderr: "Error querying node status: Get \"https://127.0.0.1:4646/v1/nodes\": x509: certificate signed by unknown authority\n".into(),
             exit_code: 1,
         };
-        let diagnosis = exec_failure("nomad-server-0", &["nomad", "node", "status", "-json"], &x509);
+        let diagnosis = exec_failure("circleci-server", "nomad-server-0", &["nomad", "node", "status", "-json"], &x509);
         insta::assert_debug_snapshot!(diagnosis);
         let missing = ExecOutput { stdout: String::new(), stderr: "exec: \"nomad\": not found".into(), exit_code: 127 };
-        assert!(exec_failure("frontend-1", &["nomad"], &missing).cause.contains("no nomad CLI"));
+        assert!(exec_failure("circleci-server", "frontend-1", &["nomad"], &missing).cause.contains("no nomad CLI"));
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use realitycheck_config::Secret;
-use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -75,6 +75,8 @@ pub struct ApiClient {
     http: reqwest::Client,
     host: Url,
     token: Secret,
+    /// The `Circle-Token` header value, marked sensitive so that no HTTP log shows it.
+    token_header: HeaderValue,
     timeout: Duration,
     retry: RetryPolicy,
     retries: Arc<Mutex<Vec<Retry>>>,
@@ -108,10 +110,14 @@ impl ApiClient {
             builder = builder.danger_accept_invalid_certs(true);
         }
         let http = builder.build().map_err(|e| format!("cannot build the HTTP client: {}", causes(&e)))?;
+        let mut token_header = HeaderValue::from_str(settings.token.expose())
+            .map_err(|_| "the API token holds characters an HTTP header cannot carry".to_string())?;
+        token_header.set_sensitive(true);
         Ok(ApiClient {
             http,
             host: settings.host.clone(),
             token: settings.token.clone(),
+            token_header,
             timeout: settings.timeout,
             retry: settings.retry.clone(),
             retries: Arc::default(),
@@ -232,7 +238,7 @@ impl ApiClient {
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
-                .header("Circle-Token", self.token.expose())
+                .header("Circle-Token", self.token_header.clone())
                 .header(ACCEPT, "application/json");
             if let Some(body) = &body {
                 request = request.json(body);
@@ -250,7 +256,12 @@ impl ApiClient {
                 });
             }
             let message = self.token.redact(&server_message(&text));
-            let error = ApiError::Status { call: call.clone(), url: url.to_string(), status: status.as_u16(), message };
+            let error = ApiError::Status {
+                call: call.clone(),
+                url: url.to_string(),
+                status: status.as_u16(),
+                message: message.clone(),
+            };
             if attempt > self.retry.max_retries || !retryable(&method, status) {
                 return Err(error);
             }
@@ -261,9 +272,9 @@ impl ApiClient {
             };
             let reason = match (status, retry_after) {
                 (StatusCode::TOO_MANY_REQUESTS, Some(wait)) => {
-                    format!("429 Retry-After {}: {}", harness::humanize(wait), server_message(&text))
+                    format!("429 Retry-After {}: {message}", harness::humanize(wait))
                 }
-                _ => format!("{}: {}", status.as_u16(), self.token.redact(&server_message(&text))),
+                _ => format!("{}: {message}", status.as_u16()),
             };
             tracing::info!(%call, attempt, %reason, "retrying");
             if let Ok(mut retries) = self.retries.lock() {
