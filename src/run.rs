@@ -84,7 +84,12 @@ pub async fn execute<C: Send + Sync + 'static>(
     drop(sink);
     let report_errors = consumer.await.map_err(|e| AppError::Usage(format!("the report writer stopped: {e}")))?;
     if summary.status == harness::RunStatus::NothingSelected {
-        eprintln!("error: no check matches the filter; `realitycheck list` shows the check IDs");
+        let excluded: Vec<&str> = options.selection.excluded_tags.iter().map(|t| t.as_str()).collect();
+        let profile_note = match excluded.as_slice() {
+            [] => String::new(),
+            tags => format!(" (profile {} leaves out checks tagged {})", options.info.profile, tags.join(", ")),
+        };
+        eprintln!("error: no check matches the filter{profile_note}; `realitycheck list` shows the check IDs");
     }
     for error in &report_errors {
         eprintln!("error: {error}");

@@ -1,6 +1,7 @@
 //! Shared fixtures: a resource that many checks need (a kube client, the Nomad server pod,
 //! later a pipeline run) is started lazily by the first check that asks for it, once, and
-//! every other check gets the same value or the same error.
+//! every other check gets the same value. A failed start is not kept: the next check that
+//! asks (or a retry of the same check) starts it again, so that retries mean something.
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,11 +11,11 @@ use tokio::sync::OnceCell;
 
 type Init<T, E> = Box<dyn Fn() -> BoxFuture<'static, Result<T, E>> + Send + Sync>;
 
-/// A value started on first use and shared afterwards. A failed start is shared too: the
-/// checks that need the fixture all report the same cause instead of retrying it.
+/// A value started on first use and shared afterwards. Starts never overlap: checks that
+/// ask while a start is under way wait for it.
 pub struct Fixture<T, E> {
     name: &'static str,
-    cell: OnceCell<Result<T, Arc<E>>>,
+    cell: OnceCell<T>,
     init: Init<T, E>,
 }
 
@@ -27,10 +28,9 @@ impl<T, E> Fixture<T, E> {
         Fixture { name, cell: OnceCell::new(), init: Box::new(move || Box::pin(init())) }
     }
 
-    /// The fixture's value, started now if no check asked for it before.
+    /// The fixture's value, started now if no check started it successfully before.
     pub async fn get(&self) -> Result<&T, Arc<E>> {
-        let started = self.cell.get_or_init(|| async { (self.init)().await.map_err(Arc::new) }).await;
-        started.as_ref().map_err(Arc::clone)
+        self.cell.get_or_try_init(|| async { (self.init)().await.map_err(Arc::new) }).await
     }
 
     /// Whether some check already started it.
@@ -75,15 +75,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_start_is_shared_not_retried() {
+    async fn a_failed_start_is_tried_again_by_the_next_user() {
         let starts = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&starts);
-        let fixture: Fixture<u8, String> = Fixture::new("broken", move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            async { Err("no kubeconfig".to_string()) }
+        let fixture: Fixture<u8, String> = Fixture::new("flaky", move || {
+            let attempt = counter.fetch_add(1, Ordering::SeqCst);
+            async move { if attempt == 0 { Err("connection reset".to_string()) } else { Ok(7) } }
         });
-        assert_eq!(*fixture.get().await.unwrap_err(), "no kubeconfig");
-        assert_eq!(*fixture.get().await.unwrap_err(), "no kubeconfig");
-        assert_eq!(starts.load(Ordering::SeqCst), 1);
+        assert_eq!(*fixture.get().await.unwrap_err(), "connection reset");
+        assert!(!fixture.is_started());
+        assert_eq!(*fixture.get().await.unwrap(), 7);
+        assert_eq!(*fixture.get().await.unwrap(), 7);
+        assert_eq!(starts.load(Ordering::SeqCst), 2);
     }
 }

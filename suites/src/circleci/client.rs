@@ -72,11 +72,13 @@ pub struct Retry {
 /// needed.
 #[derive(Clone)]
 pub struct ApiClient {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
+    /// For URLs outside the API (presigned, object storage): never sends the token.
+    pub(super) plain: reqwest::Client,
     host: Url,
-    token: Secret,
+    pub(super) token: Secret,
     /// The `Circle-Token` header value, marked sensitive so that no HTTP log shows it.
-    token_header: HeaderValue,
+    pub(super) token_header: HeaderValue,
     timeout: Duration,
     retry: RetryPolicy,
     retries: Arc<Mutex<Vec<Retry>>>,
@@ -91,7 +93,16 @@ impl fmt::Debug for ApiClient {
 impl ApiClient {
     /// Builds the client; the error says what is wrong with the CA bundle.
     pub fn new(settings: &ApiSettings) -> Result<ApiClient, String> {
+        // The token goes only where it was meant to: API calls do not follow redirects (a
+        // redirect to another host would carry the `Circle-Token` header along), and what
+        // lives elsewhere (presigned step output, artifacts in object storage) is fetched by a
+        // second client that never sends the token.
         let mut builder = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("realitycheck/", env!("CARGO_PKG_VERSION")));
+        let mut plain_builder = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("realitycheck/", env!("CARGO_PKG_VERSION")));
@@ -103,18 +114,22 @@ impl ApiClient {
                 return Err(format!("the CA bundle {} holds no certificate", path.display()));
             }
             for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
+                builder = builder.add_root_certificate(certificate.clone());
+                plain_builder = plain_builder.add_root_certificate(certificate);
             }
         }
         if settings.insecure {
             builder = builder.danger_accept_invalid_certs(true);
+            plain_builder = plain_builder.danger_accept_invalid_certs(true);
         }
         let http = builder.build().map_err(|e| format!("cannot build the HTTP client: {}", causes(&e)))?;
+        let plain = plain_builder.build().map_err(|e| format!("cannot build the HTTP client: {}", causes(&e)))?;
         let mut token_header = HeaderValue::from_str(settings.token.expose())
             .map_err(|_| "the API token holds characters an HTTP header cannot carry".to_string())?;
         token_header.set_sensitive(true);
         Ok(ApiClient {
             http,
+            plain,
             host: settings.host.clone(),
             token: settings.token.clone(),
             token_header,
@@ -139,16 +154,25 @@ impl ApiClient {
     }
 
     /// `{host}/api/v2/<segments>`, each segment percent-encoded.
-    fn v2(&self, segments: &[&str]) -> Url {
+    pub(super) fn v2(&self, segments: &[&str]) -> Url {
+        self.api(&["api", "v2"], segments)
+    }
+
+    /// `{host}/api/v1.1/<segments>`.
+    pub(super) fn v1_1(&self, segments: &[&str]) -> Url {
+        self.api(&["api", "v1.1"], segments)
+    }
+
+    fn api(&self, prefix: &[&str], segments: &[&str]) -> Url {
         let mut url = self.host.clone();
         if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(["api", "v2"]).extend(segments);
+            path.pop_if_empty().extend(prefix).extend(segments);
         }
         url
     }
 
     /// The segments of a project slug (`gh/org/repo`), in path form.
-    fn project_segments(slug: &str) -> Vec<&str> {
+    pub(super) fn project_segments(slug: &str) -> Vec<&str> {
         slug.split('/').collect()
     }
 
@@ -200,7 +224,7 @@ impl ApiClient {
 
     /// Follows `next_page_token` to the end (null or empty). A token seen twice ends the
     /// walk with an error instead of a loop.
-    async fn all_pages<T: DeserializeOwned>(&self, first: Url) -> Result<Vec<T>, ApiError> {
+    pub(super) async fn all_pages<T: DeserializeOwned>(&self, first: Url) -> Result<Vec<T>, ApiError> {
         let mut items = Vec::new();
         let mut seen_tokens = Vec::new();
         let mut url = first.clone();
@@ -225,7 +249,7 @@ impl ApiClient {
 
     /// One call with its retries. 429 and 502/503/504 are retried for every method (the
     /// request did not reach the service), 500 only for GET (a write may have happened).
-    async fn call<T: DeserializeOwned>(
+    pub(super) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         url: Url,
@@ -284,7 +308,7 @@ impl ApiClient {
         }
     }
 
-    fn transport_error(&self, call: &str, url: &Url, error: &reqwest::Error) -> ApiError {
+    pub(super) fn transport_error(&self, call: &str, url: &Url, error: &reqwest::Error) -> ApiError {
         let message = self.token.redact(&causes(error));
         let (call, url) = (call.to_string(), url.to_string());
         if error.is_timeout() {
