@@ -9,17 +9,6 @@ use std::process::{Child, Stdio};
 
 use common::{realitycheck, report_filters, run};
 
-/// Every check of this build, in plan order.
-const ALL_CHECKS: [&str; 7] = [
-    "cluster::pods_ready",
-    "nomad::servers_alive",
-    "nomad::clients_ready",
-    "api::authenticated",
-    "api::project",
-    "contexts::org_global",
-    "contexts::individual_local",
-];
-
 /// The part of the terminal report after the live lines: suites, failures, summary. The
 /// live lines come in finish order, which varies; this part follows the plan.
 fn closing_part(stdout: &str) -> &str {
@@ -32,7 +21,7 @@ fn demo_is_green_on_a_healthy_installation() {
     let dir = TempDir::new().unwrap();
     let out = run(realitycheck(dir.path()).args(["demo", "--color", "never"]));
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
-    for id in ALL_CHECKS {
+    for id in common::ALL_CHECKS {
         assert!(
             out.stdout.lines().any(|l| l.trim_start().starts_with("PASS") && l.contains(id)),
             "{id}:\n{}",
@@ -113,8 +102,8 @@ fn run_against_a_sim_process_writes_junit_and_json() {
         run(realitycheck(dir.path()).arg("run").arg("--junit").arg(&junit).arg("--json").arg(&json).envs(exports));
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert_eq!(xml.matches("<testcase").count(), ALL_CHECKS.len(), "{xml}");
-    for id in ALL_CHECKS {
+    assert_eq!(xml.matches("<testcase").count(), common::ALL_CHECKS.len(), "{xml}");
+    for id in common::ALL_CHECKS {
         assert!(xml.contains(&format!("name=\"{id}\"")), "{id} missing in {xml}");
     }
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -154,7 +143,7 @@ fn an_unreachable_cluster_is_a_preflight_failure_with_every_check_skipped() {
     assert_eq!(out.code, 3, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains(&format!("http://{closed_port}")), "the message names the URL:\n{}", out.stdout);
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert_eq!(xml.matches("<skipped").count(), ALL_CHECKS.len(), "{xml}");
+    assert_eq!(xml.matches("<skipped").count(), common::ALL_CHECKS.len(), "{xml}");
 }
 
 #[test]
@@ -177,7 +166,7 @@ fn filters_follow_libtest_semantics() {
             .map(String::from)
             .collect::<Vec<_>>()
     };
-    assert_eq!(listed(&[]), ALL_CHECKS);
+    assert_eq!(listed(&[]), common::ALL_CHECKS);
     assert_eq!(listed(&["nomad"]), ["nomad::servers_alive", "nomad::clients_ready"]);
     assert_eq!(listed(&["nomad", "--skip", "servers"]), ["nomad::clients_ready"]);
     assert!(listed(&["nomad", "--exact"]).is_empty());

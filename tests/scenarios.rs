@@ -18,16 +18,6 @@ struct Expected {
     words: &'static [&'static str],
 }
 
-const CHECKS: [&str; 7] = [
-    "cluster::pods_ready",
-    "nomad::servers_alive",
-    "nomad::clients_ready",
-    "api::authenticated",
-    "api::project",
-    "contexts::org_global",
-    "contexts::individual_local",
-];
-
 /// Checks not listed for a scenario must pass.
 const DEVIATIONS: &[Expected] = &[
     Expected {
@@ -85,55 +75,23 @@ const DEVIATIONS: &[Expected] = &[
         status: "passed",
         words: &["retries", "429 Retry-After 1s: Rate limited.", "500: Internal server error."],
     },
-    Expected {
-        scenario: "bad-token",
-        check: "cluster::pods_ready",
-        status: "skipped",
-        words: &["the token was rejected", "personal API token"],
-    },
-    Expected {
-        scenario: "bad-token",
-        check: "nomad::servers_alive",
-        status: "skipped",
-        words: &["the token was rejected", "personal API token"],
-    },
-    Expected {
-        scenario: "bad-token",
-        check: "nomad::clients_ready",
-        status: "skipped",
-        words: &["the token was rejected", "personal API token"],
-    },
-    Expected {
-        scenario: "bad-token",
-        check: "api::authenticated",
-        status: "skipped",
-        words: &["the token was rejected", "personal API token"],
-    },
-    Expected {
-        scenario: "bad-token",
-        check: "api::project",
-        status: "skipped",
-        words: &["the token was rejected", "personal API token"],
-    },
-    Expected {
-        scenario: "bad-token",
-        check: "contexts::org_global",
-        status: "skipped",
-        words: &["the token was rejected", "personal API token"],
-    },
-    Expected {
-        scenario: "bad-token",
-        check: "contexts::individual_local",
-        status: "skipped",
-        words: &["the token was rejected", "personal API token"],
-    },
 ];
 
 fn expectations() -> Vec<Expected> {
     fixtures::scenario::Scenario::ALL
         .iter()
-        .flat_map(|scenario| CHECKS.iter().map(move |check| (scenario.name(), *check)))
+        .flat_map(|scenario| common::ALL_CHECKS.iter().map(move |check| (scenario.name(), *check)))
         .map(|(scenario, check)| {
+            // A rejected token stops the run at the preflight: every check is skipped with why.
+            let preflight_failed = Expected {
+                scenario,
+                check,
+                status: "skipped",
+                words: &["preflight-failed", "the token was rejected", "personal API token"],
+            };
+            if scenario == "bad-token" {
+                return preflight_failed;
+            }
             DEVIATIONS
                 .iter()
                 .find(|e| e.scenario == scenario && e.check == check)

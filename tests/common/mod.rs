@@ -6,6 +6,17 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Every check of this build, in plan order.
+pub const ALL_CHECKS: [&str; 7] = [
+    "cluster::pods_ready",
+    "nomad::servers_alive",
+    "nomad::clients_ready",
+    "api::authenticated",
+    "api::project",
+    "contexts::org_global",
+    "contexts::individual_local",
+];
+
 /// Environment variables realitycheck or kube-rs read; cleared for every test run.
 const LEAKY_VARS: &[&str] = &[
     "CIRCLE_HOSTNAME",
