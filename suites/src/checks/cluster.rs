@@ -24,39 +24,152 @@ pub fn pods_ready() -> Check<Context> {
     })
 }
 
-/// Pass when the namespace has pods and all of them are Running and Ready (or Succeeded).
+/// How a pod counts for `cluster::pods_ready`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    Ready,
+    NotReady,
+    /// Phase Succeeded: done, not meant to run again.
+    Finished,
+    /// A failed run of a Job (a Helm hook, a CronJob's run): the Job reports its own outcome.
+    FailedJobRun,
+    /// Removed by the kubelet to free its node; the pod's controller has replaced it.
+    Evicted,
+}
+
+fn standing(pod: &PodState) -> Standing {
+    match pod.phase.as_str() {
+        "Succeeded" => Standing::Finished,
+        "Failed" if pod.reason.as_deref() == Some("Evicted") => Standing::Evicted,
+        "Failed" if pod.controller_kind.as_deref() == Some("Job") => Standing::FailedJobRun,
+        "Running" if pod.ready => Standing::Ready,
+        _ => Standing::NotReady,
+    }
+}
+
+/// Why a pod is not ready, most telling first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Trouble {
+    ImagePull,
+    InitContainer,
+    Crashing,
+    Failed,
+    NotStarted,
+    Unready,
+}
+
+fn trouble(pod: &PodState) -> Trouble {
+    let reason = pod.reason.as_deref().unwrap_or_default();
+    if reason.contains("ImagePull") || reason.contains("ErrImage") {
+        Trouble::ImagePull
+    } else if pod.phase == "Failed" {
+        Trouble::Failed
+    } else if reason.starts_with("Init:") {
+        Trouble::InitContainer
+    } else if ["CrashLoopBackOff", "Error", "OOMKilled"].contains(&reason)
+        || reason.starts_with("ExitCode:")
+        || reason.starts_with("Signal:")
+    {
+        Trouble::Crashing
+    } else if pod.phase == "Pending" {
+        Trouble::NotStarted
+    } else {
+        Trouble::Unready
+    }
+}
+
+/// `2 evicted pods and 1 failed job pod left over`, or `None` when there are none.
+fn leftover_note(evicted: usize, failed_job_runs: usize) -> Option<String> {
+    let counts: Vec<String> = [(evicted, "evicted pod"), (failed_job_runs, "failed job pod")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, noun)| count_of(n, noun))
+        .collect();
+    (!counts.is_empty()).then(|| format!("{} left over", counts.join(" and ")))
+}
+
+/// `1 evicted pod`, `2 evicted pods`.
+fn count_of(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Pass when the namespace has pods that should run and all of them are Running and Ready.
+/// Finished pods, failed runs of Jobs and evicted pods do not count; the pass note mentions
+/// the last two.
 pub fn judge_pods(namespace: &str, pods: &[PodState]) -> Verdict {
-    if pods.is_empty() {
+    let phase = "Helm install (phase 2)";
+    let standings: Vec<(&PodState, Standing)> = pods.iter().map(|p| (p, standing(p))).collect();
+    let count = |wanted: Standing| standings.iter().filter(|(_, s)| *s == wanted).count();
+    let meant_to_run = count(Standing::Ready) + count(Standing::NotReady);
+    let leftovers = leftover_note(count(Standing::Evicted), count(Standing::FailedJobRun));
+    if meant_to_run == 0 {
+        let summary = if pods.is_empty() {
+            format!("no pods in namespace `{namespace}`")
+        } else {
+            format!(
+                "no running pods in namespace `{namespace}`, only {}",
+                count_of(pods.len(), "finished or left-over pod")
+            )
+        };
         return Verdict::Fail(
-            Diagnosis::new(format!("no pods in namespace `{namespace}`"))
+            Diagnosis::new(summary)
                 .cause("the namespace is wrong, or the Helm release is not installed in this cluster/context")
                 .remediation("point --namespace (or kubernetes.namespace) at the release's namespace and --kube-context at the right cluster; `helm list -A` shows where circleci-server is installed")
-                .phase("Helm install (phase 2)"),
+                .phase(phase),
         );
     }
-    let unhealthy: Vec<&PodState> = pods.iter().filter(|p| !p.is_healthy()).collect();
-    if unhealthy.is_empty() {
-        return Verdict::Pass(format!("{} of {} pods ready", pods.len(), pods.len()));
-    }
-    let first = unhealthy[0].name.as_str();
-    let reasons: Vec<&str> = unhealthy.iter().filter_map(|p| p.reason.as_deref()).collect();
-    let cause = if reasons.iter().any(|r| r.contains("ImagePull") || r.contains("ErrImage")) {
-        "an image cannot be pulled: registry credentials (regcred) or an air-gapped registry without the image"
-    } else if reasons.iter().any(|r| *r == "CrashLoopBackOff" || *r == "Error") {
-        "a container keeps crashing: usually a bad value in values.yaml, an unreachable database, or a missing secret"
-    } else if unhealthy.iter().any(|p| p.phase == "Pending") {
-        "a pod cannot be scheduled or started: not enough cluster capacity, an unbound volume, or a missing secret"
-    } else {
-        "containers run but fail their readiness probes: a dependency they wait for is not ready"
+    let not_ready: Vec<&PodState> =
+        standings.iter().filter(|(_, s)| *s == Standing::NotReady).map(|(p, _)| *p).collect();
+    let Some(worst) = not_ready.iter().copied().min_by_key(|p| trouble(p)) else {
+        let note = leftovers.map(|l| format!("; {l}")).unwrap_or_default();
+        return Verdict::Pass(format!("{meant_to_run} of {meant_to_run} pods ready{note}"));
+    };
+    let (name, describe) = (worst.name.as_str(), format!("kubectl -n {namespace} describe pod {}", worst.name));
+    let (cause, remediation) = match trouble(worst) {
+        Trouble::ImagePull => (
+            "an image cannot be pulled: registry credentials (regcred) or an air-gapped registry without the image",
+            format!(
+                "look at why: `{describe}` names the image and the pull error; fix the registry, the image or regcred, then `helm upgrade`"
+            ),
+        ),
+        Trouble::InitContainer => (
+            "an init container does not complete: it waits for a dependency (a database, a migration, a secret) or fails on a bad value, so the pod's containers never start",
+            format!(
+                "look at why: `{describe}` and `kubectl -n {namespace} logs {name} -c {}`; fix the value or dependency it names, then `helm upgrade`",
+                worst.init_container.as_deref().unwrap_or("<init container>")
+            ),
+        ),
+        Trouble::Crashing => (
+            "a container keeps crashing: usually a bad value in values.yaml, an unreachable database, or a missing secret",
+            format!(
+                "look at why: `{describe}` and `kubectl -n {namespace} logs {name} --previous`; fix the value or dependency it names, then `helm upgrade`"
+            ),
+        ),
+        Trouble::Failed => (
+            "a pod failed and will not be restarted: its node turned it away or shut down (reasons such as OutOfcpu, NodeAffinity, Shutdown), or its containers exited under a restart policy that does not restart them",
+            format!(
+                "look at why: `{describe}` shows the reason and message; when the node is to blame, delete the pod (`kubectl -n {namespace} delete pod {name}`) and its controller makes a new one, otherwise fix the value it names, then `helm upgrade`"
+            ),
+        ),
+        Trouble::NotStarted => (
+            "a pod cannot be scheduled or started: not enough cluster capacity, an unbound volume, or a missing secret",
+            format!(
+                "look at why: the events at the end of `{describe}` name what is missing; add capacity or create it, then `helm upgrade`"
+            ),
+        ),
+        Trouble::Unready => (
+            "containers run but fail their readiness probes: a dependency they wait for is not ready",
+            format!(
+                "look at why: `{describe}` and `kubectl -n {namespace} logs {name}`; fix the dependency it names, then `helm upgrade`"
+            ),
+        ),
     };
     Verdict::Fail(
-        Diagnosis::new(format!("{} of {} pods in `{namespace}` are not ready", unhealthy.len(), pods.len()))
-            .observed_all(unhealthy.iter().map(|p| p.describe()))
+        Diagnosis::new(format!("{} of {meant_to_run} pods in `{namespace}` are not ready", not_ready.len()))
+            .observed_all(not_ready.iter().map(|p| p.describe()).chain(leftovers))
             .cause(cause)
-            .remediation(format!(
-                "look at why: `kubectl -n {namespace} describe pod {first}` and `kubectl -n {namespace} logs {first} --previous`; fix the value or dependency it names, then `helm upgrade`"
-            ))
-            .phase("Helm install (phase 2)"),
+            .remediation(remediation)
+            .phase(phase),
     )
 }
 
@@ -68,21 +181,44 @@ mod tests {
         PodState {
             name: name.into(),
             phase: phase.into(),
+            controller_kind: Some("ReplicaSet".into()),
             ready_containers: usize::from(ready),
             containers: 1,
             ready,
             reason: reason.map(Into::into),
+            init_container: None,
             restarts,
         }
     }
 
+    fn job_pod(name: &str, phase: &str, reason: Option<&str>) -> PodState {
+        PodState { controller_kind: Some("Job".into()), ..pod(name, phase, false, reason, 0) }
+    }
+
     #[test]
     fn all_ready_or_completed_passes() {
+        let pods =
+            [pod("api-service-1", "Running", true, None, 0), job_pod("migrate-1", "Succeeded", Some("Completed"))];
+        assert_eq!(judge_pods("circleci-server", &pods), Verdict::Pass("1 of 1 pods ready".into()));
+    }
+
+    #[test]
+    fn failed_job_runs_and_evicted_pods_are_left_overs() {
         let pods = [
             pod("api-service-1", "Running", true, None, 0),
-            pod("migrate-1", "Succeeded", false, Some("Completed"), 0),
+            pod("frontend-1", "Running", true, None, 0),
+            pod("frontend-6c9d7-x2k4p", "Failed", false, Some("Evicted"), 0),
+            pod("frontend-6c9d7-q8w2z", "Failed", false, Some("Evicted"), 0),
         ];
-        assert_eq!(judge_pods("circleci-server", &pods), Verdict::Pass("2 of 2 pods ready".into()));
+        assert_eq!(
+            judge_pods("circleci-server", &pods),
+            Verdict::Pass("2 of 2 pods ready; 2 evicted pods left over".into())
+        );
+        let with_job_run = [pods[0].clone(), pods[2].clone(), job_pod("realitycheck-29012345-abcde", "Failed", None)];
+        assert_eq!(
+            judge_pods("circleci-server", &with_job_run),
+            Verdict::Pass("1 of 1 pods ready; 1 evicted pod and 1 failed job pod left over".into())
+        );
     }
 
     #[test]
@@ -97,8 +233,37 @@ mod tests {
     }
 
     #[test]
+    fn a_pod_stuck_in_an_init_container_names_it() {
+        let pods = [
+            pod("machine-provisioner-5f4", "Running", false, None, 0),
+            PodState {
+                init_container: Some("wait-for-postgres".into()),
+                ..pod("api-service-7d9f", "Pending", false, Some("Init:CrashLoopBackOff"), 5)
+            },
+            pod("frontend-6c9d7-x2k4p", "Failed", false, Some("Evicted"), 0),
+        ];
+        let Verdict::Fail(diagnosis) = judge_pods("circleci-server", &pods) else { panic!("must fail") };
+        insta::assert_debug_snapshot!(diagnosis);
+    }
+
+    #[test]
+    fn a_failed_pod_not_run_by_a_job_stays_red() {
+        let pods = [
+            pod("api-service-1", "Running", true, None, 0),
+            pod("frontend-6c9d7-x2k4p", "Failed", false, Some("OutOfcpu"), 0),
+            job_pod("realitycheck-29012345-abcde", "Failed", Some("Error")),
+        ];
+        let Verdict::Fail(diagnosis) = judge_pods("circleci-server", &pods) else { panic!("must fail") };
+        insta::assert_debug_snapshot!(diagnosis);
+    }
+
+    #[test]
     fn an_empty_namespace_points_at_the_namespace() {
         let Verdict::Fail(diagnosis) = judge_pods("circleci", &[]) else { panic!("must fail") };
+        assert!(diagnosis.remediation.contains("--namespace"));
+        let only_left_overs = [job_pod("realitycheck-1", "Succeeded", Some("Completed"))];
+        let Verdict::Fail(diagnosis) = judge_pods("circleci", &only_left_overs) else { panic!("must fail") };
+        assert_eq!(diagnosis.summary, "no running pods in namespace `circleci`, only 1 finished or left-over pod");
         assert!(diagnosis.remediation.contains("--namespace"));
     }
 }

@@ -11,6 +11,7 @@ use crate::context::{Context, NomadPodError};
 use crate::nomad::ParseError;
 use crate::nomad::members::{self, Member};
 use crate::nomad::nodes::{self, DockerDriver, Node};
+use crate::nomad::table::NotATable;
 
 pub fn servers_alive() -> Check<Context> {
     let spec =
@@ -40,12 +41,13 @@ pub fn clients_ready() -> Check<Context> {
 }
 
 /// Runs `nomad <args> -json` in the Nomad server pod and parses it; when the CLI has no
-/// `-json` or its JSON cannot be read, runs `nomad <args>` and reads the table.
+/// `-json` or its JSON cannot be read, runs `nomad <args>` and reads the table. Output that
+/// is neither becomes a failure quoting it.
 async fn query<T>(
     ctx: &Context,
     args: &[&str],
     from_json: fn(&str) -> Result<T, ParseError>,
-    from_table: fn(&str) -> T,
+    from_table: fn(&str) -> Result<T, NotATable>,
 ) -> Result<T, Diagnosis> {
     let pod = ctx.nomad_pod.get().await.map_err(|e| no_pod(&e))?;
     let cluster = ctx.cluster.get().await.map_err(|e| cluster_failure(&e))?;
@@ -65,7 +67,7 @@ async fn query<T>(
     if output.exit_code != 0 {
         return Err(exec_failure(cluster.namespace(), pod, &table_command, &output));
     }
-    Ok(from_table(&output.stdout))
+    from_table(&output.stdout).map_err(|e| unreadable_table(cluster.namespace(), pod, &table_command, &e))
 }
 
 fn no_pod(error: &NomadPodError) -> Diagnosis {
@@ -114,6 +116,29 @@ fn exec_failure(namespace: &str, pod: &str, command: &[&str], output: &ExecOutpu
         ))
     };
     diagnosis
+}
+
+/// Longest part of an output line a diagnosis quotes.
+const QUOTED_CHARS: usize = 120;
+
+/// A nomad command that succeeded but printed no table realitycheck can read.
+fn unreadable_table(namespace: &str, pod: &str, command: &[&str], error: &NotATable) -> Diagnosis {
+    let command = command.join(" ");
+    let first_line = match error.first_line.chars().count() {
+        0 => "the output is empty".to_string(),
+        n if n > QUOTED_CHARS => {
+            format!("first line: `{}…`", error.first_line.chars().take(QUOTED_CHARS).collect::<String>())
+        }
+        _ => format!("first line: `{}`", error.first_line),
+    };
+    Diagnosis::new(format!("`{command}` in pod {pod} printed no table realitycheck can read"))
+        .observed(first_line)
+        .observed(format!("expected a table with the columns {}", error.required.join(", ")))
+        .cause("the nomad CLI printed something realitycheck cannot read: an error message, a page from a proxy in front of Nomad, or the output of a CLI version whose layout realitycheck does not know")
+        .remediation(format!(
+            "run the command in the pod to see it: `kubectl -n {namespace} exec {pod} -- {command}`; if Nomad answers normally, report the output and the CLI version (`kubectl -n {namespace} exec {pod} -- nomad version`) to the realitycheck maintainers"
+        ))
+        .phase("Nomad servers (phase 3)")
 }
 
 /// Pass when every server is alive and exactly one leads.
@@ -379,5 +404,21 @@ mod tests {
         insta::assert_debug_snapshot!(diagnosis);
         let missing = ExecOutput { stdout: String::new(), stderr: "exec: \"nomad\": not found".into(), exit_code: 127 };
         assert!(exec_failure("circleci-server", "frontend-1", &["nomad"], &missing).cause.contains("no nomad CLI"));
+    }
+
+    #[test]
+    fn unreadable_tables_quote_the_first_line() {
+        let html = "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head></html>\n";
+        let error = nodes::from_table(html).unwrap_err();
+        let diagnosis = unreadable_table("circleci-server", "nomad-server-0", &["nomad", "node", "status"], &error);
+        insta::assert_debug_snapshot!(diagnosis);
+        let long_line = format!("Error: {}", "x".repeat(200));
+        let error = members::from_table(&long_line).unwrap_err();
+        let diagnosis = unreadable_table("circleci-server", "nomad-server-0", &["nomad", "server", "members"], &error);
+        assert_eq!(diagnosis.observed[0], format!("first line: `Error: {}…`", "x".repeat(113)));
+        assert!(diagnosis.summary.starts_with("`nomad server members` in pod nomad-server-0"));
+        let empty = nodes::from_table("\n").unwrap_err();
+        let diagnosis = unreadable_table("circleci-server", "nomad-server-0", &["nomad", "node", "status"], &empty);
+        assert_eq!(diagnosis.observed[0], "the output is empty");
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::ParseError;
-use super::table;
+use super::table::{self, NotATable};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
@@ -45,8 +45,12 @@ pub fn from_json(text: &str) -> Result<Vec<Member>, ParseError> {
         .collect())
 }
 
-pub fn from_table(text: &str) -> Vec<Member> {
-    table::parse(text)
+/// The members table. With no members the CLI prints nothing here (its message goes to stderr).
+pub fn from_table(text: &str) -> Result<Vec<Member>, NotATable> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(table::parse(text, &["Name", "Status"])?
         .into_iter()
         .map(|row| Member {
             name: row.get("Name").to_string(),
@@ -54,7 +58,7 @@ pub fn from_table(text: &str) -> Vec<Member> {
             status: row.get("Status").to_string(),
             leader: row.has("Leader").then(|| row.get("Leader") == "true"),
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]
@@ -81,9 +85,19 @@ mod tests {
         let text = "Name            Address   Port  Status  Leader  Protocol  Build  Datacenter  Region\n\
                     nomad-a.global  10.1.0.4  4648  alive   false   2         1.1.3  dc1         global\n\
                     nomad-b.global  10.1.0.5  4648  alive   true    2         1.1.3  dc1         global\n";
-        let members = from_table(text);
+        let members = from_table(text).unwrap();
         assert_eq!(members.len(), 2);
         assert_eq!(members[1].leader, Some(true));
         assert_eq!(members[0].address, "10.1.0.4");
+    }
+
+    #[test]
+    fn no_members_or_no_table() {
+        assert_eq!(from_table(""), Ok(Vec::new()));
+        let error = from_table("Error querying servers: Unexpected response code: 403 (Permission denied)\n");
+        assert_eq!(
+            error.unwrap_err().first_line,
+            "Error querying servers: Unexpected response code: 403 (Permission denied)"
+        );
     }
 }

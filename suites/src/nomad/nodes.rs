@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::ParseError;
-use super::table;
+use super::table::{self, NotATable};
 
 /// What the docker driver of a node reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,9 +103,15 @@ impl From<NodeStub> for Node {
     }
 }
 
+/// What the CLI prints instead of the table when no client has registered.
+const NO_NODES: &str = "No nodes registered";
+
 /// The list table; both layouts map by header name. The table does not show drivers.
-pub fn from_table(text: &str) -> Vec<Node> {
-    table::parse(text)
+pub fn from_table(text: &str) -> Result<Vec<Node>, NotATable> {
+    if text.trim() == NO_NODES {
+        return Ok(Vec::new());
+    }
+    Ok(table::parse(text, &["ID", "Status"])?
         .into_iter()
         .map(|row| Node {
             id: row.get("ID").to_string(),
@@ -117,7 +123,7 @@ pub fn from_table(text: &str) -> Vec<Node> {
             pool: row.get("Node Pool").to_string(),
             docker: DockerDriver::Unknown,
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]
@@ -180,7 +186,7 @@ mod tests {
         let text = "ID        DC       Name              Class        Drain  Eligibility  Status\n\
                     132ed55b  default  ip-192-168-44-29  linux-64bit  false  eligible     ready\n\
                     9a1b2c3d  default  ip-192-168-44-30  <none>       true   ineligible   ready\n";
-        let nodes = from_table(text);
+        let nodes = from_table(text).unwrap();
         assert_eq!(nodes.len(), 2);
         assert_eq!(nodes[0].name, "ip-192-168-44-29");
         assert_eq!(nodes[0].eligibility, "eligible");
@@ -195,10 +201,20 @@ mod tests {
         let text = "ID        Node Pool  DC       Name                 Class        Drain  Eligibility  Status\n\
                     0f3c9a1e  default    default  EC2AMAZ-975J5MS      linux-64bit  false  eligible     ready\n\
                     1f3f03ea  dev        dc1      i-0a1b2c3d4e5f67890  <none>       false  ineligible   down\n";
-        let nodes = from_table(text);
+        let nodes = from_table(text).unwrap();
         assert_eq!(nodes[0].pool, "default");
         assert_eq!(nodes[0].name, "EC2AMAZ-975J5MS");
         assert_eq!(nodes[1].pool, "dev");
         assert_eq!(nodes[1].status, "down");
+    }
+
+    #[test]
+    fn a_table_without_nodes_or_without_a_table() {
+        assert_eq!(from_table("No nodes registered\n"), Ok(Vec::new()));
+        let html = "<!DOCTYPE html>\n<html><body>502 Bad Gateway</body></html>\n";
+        assert_eq!(from_table(html).unwrap_err().first_line, "<!DOCTYPE html>");
+        let error = "Error: unknown command \"node status\"\n";
+        assert_eq!(from_table(error).unwrap_err().first_line, "Error: unknown command \"node status\"");
+        assert!(from_table("").is_err());
     }
 }

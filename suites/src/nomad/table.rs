@@ -20,15 +20,27 @@ impl Row {
     }
 }
 
-/// Parses the first table in `text`: the first non-empty line is the header; rows go on
-/// until a blank line (after which the CLI prints notes such as pagination hints).
-pub fn parse(text: &str) -> Vec<Row> {
+/// Output that is not the table asked for: an error message, an HTML page, another layout.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a table with the columns {}; the output begins with {first_line:?}", .required.join(", "))]
+pub struct NotATable {
+    /// The columns the table must have.
+    pub required: &'static [&'static str],
+    /// The first non-empty line of the output, trimmed; empty when there is none.
+    pub first_line: String,
+}
+
+/// Parses the first table in `text`: the first non-empty line is the header, which must
+/// name every `required` column; rows go on until a blank line (after which the CLI prints
+/// notes such as pagination hints).
+pub fn parse(text: &str, required: &'static [&'static str]) -> Result<Vec<Row>, NotATable> {
     let mut lines = text.lines().skip_while(|line| line.trim().is_empty());
-    let Some(header) = lines.next() else {
-        return Vec::new();
-    };
+    let header = lines.next().unwrap_or_default();
     let columns = columns(header);
-    lines
+    if !required.iter().all(|name| columns.iter().any(|(column, _)| column == name)) {
+        return Err(NotATable { required, first_line: header.trim().to_string() });
+    }
+    Ok(lines
         .take_while(|line| !line.trim().is_empty())
         .map(|line| {
             let cells = columns.iter().enumerate().map(|(i, (name, start))| {
@@ -39,7 +51,7 @@ pub fn parse(text: &str) -> Vec<Row> {
             });
             Row(cells.collect())
         })
-        .collect()
+        .collect())
 }
 
 /// Header names with their start offsets (in characters). Names are separated by two or
@@ -70,6 +82,9 @@ fn slice_chars(line: &str, start: usize, end: usize) -> String {
 mod tests {
     use super::*;
 
+    const MEMBER_COLUMNS: &[&str] = &["Name", "Status"];
+    const NODE_COLUMNS: &[&str] = &["ID", "Status"];
+
     #[test]
     fn headers_with_spaces_stay_one_column() {
         let names: Vec<_> =
@@ -82,7 +97,7 @@ mod tests {
         let text = "Name             Address    Port  Status  Leader  Raft Version  Build  Datacenter  Region\n\
                     server-1.global  10.0.0.8   4648  alive   true    3             1.3.0  dc1         global\n\
                     server-2.global  10.0.0.9   4648  failed  false   3             1.3.0  dc1         global\n";
-        let rows = parse(text);
+        let rows = parse(text, MEMBER_COLUMNS).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].get("Name"), "server-1.global");
         assert_eq!(rows[0].get("Raft Version"), "3");
@@ -97,15 +112,37 @@ mod tests {
                     a72dfba2  dc1  node1  <none>  false  eligible     ready\n\
                     \n\
                     Results have been paginated. To get the next page run:\n";
-        let rows = parse(text);
+        let rows = parse(text, NODE_COLUMNS).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].get("Class"), "");
         assert_eq!(rows[0].get("Status"), "ready");
     }
 
     #[test]
-    fn empty_or_message_only_output_has_no_rows() {
-        assert!(parse("").is_empty());
-        assert!(parse("No nodes registered\n").is_empty());
+    fn a_header_without_rows_is_an_empty_table() {
+        let header = "Name  Address  Port  Status  Leader  Raft Version  Build  Datacenter  Region\n";
+        assert_eq!(parse(header, MEMBER_COLUMNS), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn output_without_the_required_columns_is_not_a_table() {
+        let not_a_table = |text: &str, required: &'static [&'static str]| parse(text, required).unwrap_err();
+        assert_eq!(not_a_table("", NODE_COLUMNS), NotATable { required: NODE_COLUMNS, first_line: String::new() });
+        assert_eq!(not_a_table("No nodes registered\n", NODE_COLUMNS).first_line, "No nodes registered");
+        assert_eq!(
+            not_a_table("\n<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head></html>\n", NODE_COLUMNS)
+                .first_line,
+            "<!DOCTYPE html>"
+        );
+        let error = not_a_table("Error: ID and Status unknown\nStatus  ID\n", NODE_COLUMNS);
+        assert_eq!(error.first_line, "Error: ID and Status unknown");
+        assert_eq!(
+            error.to_string(),
+            "expected a table with the columns ID, Status; the output begins with \"Error: ID and Status unknown\""
+        );
+        // The members table is not the node table.
+        let members =
+            "Name             Address   Port  Status  Leader\nserver-1.global  10.0.0.8  4648  alive   true\n";
+        assert!(not_a_table(members, NODE_COLUMNS).first_line.starts_with("Name "));
     }
 }
