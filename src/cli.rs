@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use realitycheck_config::CloudProvider;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,8 +76,8 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
     /// aws, gcp or other (overrides CIRCLE_CLOUD_PROVIDER).
-    #[arg(long, value_name = "PROVIDER", value_parser = ["aws", "gcp", "other"])]
-    pub cloud_provider: Option<String>,
+    #[arg(long, value_name = "PROVIDER", value_parser = cloud_provider)]
+    pub cloud_provider: Option<CloudProvider>,
     /// Project slug vcs/org/repo (overrides REALITYCHECK_PROJECT).
     #[arg(long, value_name = "SLUG")]
     pub project: Option<String>,
@@ -194,6 +195,11 @@ pub struct InitArgs {
     /// Overwrite files that exist.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `--cloud-provider`, read as the configuration reads CIRCLE_CLOUD_PROVIDER.
+fn cloud_provider(value: &str) -> Result<CloudProvider, String> {
+    CloudProvider::parse(&value.to_lowercase()).ok_or_else(|| "use aws, gcp or other".to_string())
 }
 
 /// The scenario names `--scenario` accepts, listed in `--help`.

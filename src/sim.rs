@@ -33,7 +33,7 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
         host: Some(server.circleci_url()),
         token_file: Some(token_file),
         project: Some(fixtures::SIM_PROJECT.to_string()),
-        cloud_provider: Some("aws".to_string()),
+        cloud_provider: Some(realitycheck_config::CloudProvider::Aws),
         kubeconfig: Some(kubeconfig),
         kube_context: Some(fixtures::KUBE_CONTEXT.to_string()),
         namespace: Some(fixtures::NAMESPACE.to_string()),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use harness::{IgnoredMode, RunInfo, RunOptions, Selection, Timeouts};
-use realitycheck_config::{CloudProvider, Config, LoadRequest, Overrides, Settings, display_host};
+use realitycheck_config::{Config, LoadRequest, Overrides, Settings, display_host};
 use reports::{JsonReporter, JunitReporter, Reporter, TerminalOptions, TerminalReporter};
 
 use crate::cli::{ColorChoice, ConfigArgs, ReportArgs, SelectionArgs};
@@ -19,7 +19,7 @@ pub fn overrides(args: &ConfigArgs) -> Overrides {
     let target = &mut overrides.target_layer;
     target.host = args.host.clone();
     target.token_file = args.token_file.clone();
-    target.cloud_provider = args.cloud_provider.as_deref().and_then(CloudProvider::parse);
+    target.cloud_provider = args.cloud_provider;
     target.project = args.project.clone();
     target.ca_bundle = args.ca_bundle.clone();
     target.insecure = args.insecure.then_some(true);
