@@ -53,7 +53,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve a simulated installation for realitycheck or kubectl to point at.
     Sim(SimArgs),
-    /// Write a starter configuration (the commented reference of every key).
+    /// Write a starter configuration (the commented reference of every key) and the
+    /// realitycheck CircleCI project's .circleci/config.yml to push.
     Init(InitArgs),
 }
 

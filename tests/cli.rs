@@ -202,6 +202,8 @@ fn init_writes_the_reference_config_once() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let written = std::fs::read_to_string(dir.path().join("cfg/realitycheck.toml")).unwrap();
     assert_eq!(written, realitycheck_config::REFERENCE_CONFIG);
+    let project = std::fs::read_to_string(dir.path().join("cfg/.circleci/config.yml")).unwrap();
+    assert_eq!(project, fixtures::project::CONFIG_YML);
     let again = run(realitycheck(dir.path()).args(["init", "--dir", "cfg"]));
     assert_eq!(again.code, 2);
     assert!(again.stderr.contains("--force"), "{}", again.stderr);
