@@ -53,14 +53,14 @@ pub(crate) fn fix_for(field: &str, message: &str) -> String {
         return "remove the key or correct its spelling; `realitycheck init` writes the commented reference of every key".into();
     }
     match leaf {
-        "cloud_provider" => "set it to aws, gcp or other (CIRCLE_CLOUD_PROVIDER overrides it)".into(),
-        "host" => "give the base URL with its protocol, like https://circleci.example.com (CIRCLE_HOSTNAME overrides it)".into(),
-        "project" => "give the project slug as vcs/org/repo, like gh/example-org/realitycheck (REALITYCHECK_PROJECT overrides it)".into(),
+        "cloud_provider" => "set it to aws, gcp or other".into(),
+        "host" => "give the base URL with its protocol, like https://circleci.example.com".into(),
+        "project" => "give the project slug as vcs/org/repo, like gh/example-org/realitycheck".into(),
         "deadline" | "cluster" | "api" | "pipeline" => "write a duration like \"30s\", \"15m\" or \"1h 30m\"".into(),
         "exclude_tags" => "list tags among mutates, needs-cluster and needs-api".into(),
         "timeout_scale" => "use a number from 0.1 to 100, like 1.0 (2.0 doubles every timeout)".into(),
         "concurrency" => "use a whole number of at least 1".into(),
-        "min_clients" => "set it to the number of Nomad clients that must be ready, like 1".into(),
+        "min_clients" => "set it to the number of Nomad clients that must be ready, at least 1".into(),
         _ => "see the commented reference configuration that `realitycheck init` writes".into(),
     }
 }

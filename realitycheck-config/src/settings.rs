@@ -111,6 +111,7 @@ const TARGET_KEYS: &[(&str, &str, &str)] = &[
     ("kubernetes.kubeconfig", "--kubeconfig", ""),
     ("ca_bundle", "--ca-bundle", ""),
     ("kubernetes.namespace", "--namespace", "REALITYCHECK_NAMESPACE"),
+    ("nomad.min_clients", "--min-clients", "REALITYCHECK_MIN_CLIENTS"),
 ];
 
 impl Config {
@@ -277,6 +278,10 @@ impl Config {
             return Err(invalid("nomad.server_selector", "the label selector is empty".into()));
         }
         // A --token-file flag beats CIRCLE_TOKEN, which beats a token_file in the file.
+        let min_clients = layer.nomad.min_clients.unwrap_or(1);
+        if min_clients == 0 {
+            return Err(invalid("nomad.min_clients", "0 clients would make the check pass without any".into()));
+        }
         let token_file_flag = self.flags.target_layer.token_file.as_ref();
         let token = match (token_file_flag, &self.token_from_env, &layer.token_file) {
             (Some(path), _, _) => Some(self.read_token(name, path)?),
@@ -300,7 +305,7 @@ impl Config {
                 context: layer.kubernetes.context,
                 namespace,
             },
-            nomad: Nomad { server_selector, min_clients: layer.nomad.min_clients.unwrap_or(1) },
+            nomad: Nomad { server_selector, min_clients },
         })
     }
 
@@ -425,6 +430,7 @@ fn target_key_is_set(layer: &TargetLayer, key: &str) -> bool {
         "kubernetes.kubeconfig" => layer.kubernetes.kubeconfig.is_some(),
         "ca_bundle" => layer.ca_bundle.is_some(),
         "kubernetes.namespace" => layer.kubernetes.namespace.is_some(),
+        "nomad.min_clients" => layer.nomad.min_clients.is_some(),
         _ => false,
     }
 }

@@ -308,3 +308,13 @@ fn error_zero_deadline() {
     let message = case.error();
     assert!(message.contains("profiles.laptop.deadline") && message.contains("line 2"), "{message}");
 }
+
+#[test]
+fn error_zero_min_clients_names_the_variable() {
+    let case = Case::new().env("REALITYCHECK_MIN_CLIENTS", "0");
+    let message = case.error();
+    assert!(
+        message.contains("environment variable REALITYCHECK_MIN_CLIENTS") && message.contains("at least 1"),
+        "{message}"
+    );
+}
