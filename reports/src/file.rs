@@ -1,11 +1,46 @@
-//! Writing a report file atomically: the content goes to a temporary file in the target's
+//! Report files: what every file reporter does (remember the run, render at its end) and
+//! writing the file atomically: the content goes to a temporary file in the target's
 //! directory (created when missing), which is then renamed over the target, so a reader never
 //! sees a half-written report and an earlier report survives a failed write.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::ReportError;
+use harness::{Event, RunInfo, RunSummary};
+
+use crate::{ReportError, run};
+
+/// A report file written when the run finishes, from the run's info and summary.
+#[derive(Debug)]
+pub(crate) struct ReportFile {
+    path: PathBuf,
+    /// `JUnit` or `JSON`, for errors.
+    format: &'static str,
+    run: Option<RunInfo>,
+}
+
+impl ReportFile {
+    pub(crate) fn new(path: PathBuf, format: &'static str) -> Self {
+        ReportFile { path, format, run: None }
+    }
+
+    /// Remembers the run; at its end renders the report with `render` and writes it.
+    pub(crate) fn handle(
+        &mut self,
+        event: &Event,
+        render: impl FnOnce(&RunInfo, &RunSummary) -> Result<Vec<u8>, ReportError>,
+    ) -> Result<(), ReportError> {
+        match event {
+            Event::RunStarted { info, .. } => self.run = Some(info.clone()),
+            Event::RunFinished(summary) => {
+                let info = self.run.clone().unwrap_or_else(run::unknown_run);
+                write_atomically(&self.path, self.format, &render(&info, summary)?)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
 
 /// Writes `contents` to `path` atomically; `format` names the report in errors.
 pub(crate) fn write_atomically(path: &Path, format: &'static str, contents: &[u8]) -> Result<(), ReportError> {

@@ -7,39 +7,31 @@ use std::path::PathBuf;
 use harness::{CheckResult, Diagnosis, Event, Outcome, RunInfo, RunStatus, RunSummary, SkipReason};
 use serde::Serialize;
 
+use crate::file::ReportFile;
 use crate::tally::Tally;
-use crate::{ReportError, Reporter, file, run};
+use crate::{ReportError, Reporter, run};
 
 /// The value of the report's `schema_version` field.
 pub const SCHEMA_VERSION: &str = "realitycheck.report/v1";
 
 /// Writes the JSON report to a file when the run finishes.
 #[derive(Debug)]
-pub struct JsonReporter {
-    path: PathBuf,
-    run: Option<RunInfo>,
-}
+pub struct JsonReporter(ReportFile);
 
 impl JsonReporter {
     /// A reporter that writes the JSON report to `path` (its missing directories are created).
     pub fn new(path: PathBuf) -> Self {
-        JsonReporter { path, run: None }
+        JsonReporter(ReportFile::new(path, "JSON"))
     }
 }
 
 impl Reporter for JsonReporter {
     fn handle(&mut self, event: &Event) -> Result<(), ReportError> {
-        match event {
-            Event::RunStarted { info, .. } => self.run = Some(info.clone()),
-            Event::RunFinished(summary) => {
-                let info = self.run.clone().unwrap_or_else(run::unknown_run);
-                let mut json = serde_json::to_vec_pretty(&JsonReport::new(&info, summary))?;
-                json.push(b'\n');
-                file::write_atomically(&self.path, "JSON", &json)?;
-            }
-            _ => {}
-        }
-        Ok(())
+        self.0.handle(event, |info, summary| {
+            let mut json = serde_json::to_vec_pretty(&JsonReport::new(info, summary))?;
+            json.push(b'\n');
+            Ok(json)
+        })
     }
 }
 

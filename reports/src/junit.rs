@@ -25,56 +25,42 @@ use junit_report::{Report, TestCase, TestResult, TestSuite};
 use quick_xml::events::{BytesEnd, BytesStart, Event as XmlEvent};
 use quick_xml::{Reader, Writer};
 
-use crate::{ReportError, Reporter, diagnosis, file, run};
+use crate::file::ReportFile;
+use crate::tally::by_suite;
+use crate::{ReportError, Reporter, diagnosis, run};
 
 /// Writes the JUnit XML report to a file when the run finishes.
 #[derive(Debug)]
-pub struct JunitReporter {
-    path: PathBuf,
-    run: Option<RunInfo>,
-}
+pub struct JunitReporter(ReportFile);
 
 impl JunitReporter {
     /// A reporter that writes the JUnit XML report to `path` (its missing directories are created).
     pub fn new(path: PathBuf) -> Self {
-        JunitReporter { path, run: None }
+        JunitReporter(ReportFile::new(path, "JUnit"))
     }
 }
 
 impl Reporter for JunitReporter {
     fn handle(&mut self, event: &Event) -> Result<(), ReportError> {
-        match event {
-            Event::RunStarted { info, .. } => self.run = Some(info.clone()),
-            Event::RunFinished(summary) => {
-                let info = self.run.clone().unwrap_or_else(run::unknown_run);
-                let xml = render(&info, summary)?;
-                file::write_atomically(&self.path, "JUnit", &xml)?;
-            }
-            _ => {}
-        }
-        Ok(())
+        self.0.handle(event, render)
     }
 }
 
 fn render(info: &RunInfo, summary: &RunSummary) -> Result<Vec<u8>, ReportError> {
     let started = run::started_at_utc(info.started_at);
     let mut suites: Vec<(TestSuite, String)> = Vec::new();
-    for result in &summary.results {
-        let name = xml_text(result.spec.suite());
-        let index = match suites.iter().position(|(suite, _)| suite.name == name) {
-            Some(index) => index,
-            None => {
-                let mut suite = TestSuite::new(&name);
-                suite.package = name.clone();
-                suite.hostname = if info.host.trim().is_empty() { "unknown".to_string() } else { xml_text(&info.host) };
-                suite.timestamp = started;
-                suites.push((suite, String::new()));
-                suites.len() - 1
-            }
-        };
-        let (suite, log) = &mut suites[index];
-        suite.add_testcase(testcase(result, &name));
-        log.push_str(&log_entry(result));
+    for (name, members) in by_suite(&summary.results) {
+        let name = xml_text(name);
+        let mut suite = TestSuite::new(&name);
+        suite.package = name.clone();
+        suite.hostname = if info.host.trim().is_empty() { "unknown".to_string() } else { xml_text(&info.host) };
+        suite.timestamp = started;
+        let mut log = String::new();
+        for result in members {
+            suite.add_testcase(testcase(result, &name));
+            log.push_str(&log_entry(result));
+        }
+        suites.push((suite, log));
     }
     let mut report = Report::new();
     report.add_testsuites(suites.into_iter().map(|(mut suite, log)| {

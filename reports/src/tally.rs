@@ -1,4 +1,5 @@
-//! How many checks ended each way: the counts every report states, overall and per suite.
+//! How many checks ended each way: the counts every report states, overall and per suite,
+//! and the grouping of results by suite that the terminal and JUnit reports share.
 
 use harness::{CheckResult, Outcome};
 
@@ -34,4 +35,17 @@ impl Tally {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// The results grouped by suite, suites in the order they first appear in the plan.
+pub(crate) fn by_suite(results: &[CheckResult]) -> Vec<(&str, Vec<&CheckResult>)> {
+    let mut suites: Vec<(&str, Vec<&CheckResult>)> = Vec::new();
+    for result in results {
+        let suite = result.spec.suite();
+        match suites.iter_mut().find(|(name, _)| *name == suite) {
+            Some((_, members)) => members.push(result),
+            None => suites.push((suite, vec![result])),
+        }
+    }
+    suites
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use console::Style;
 use harness::{CheckResult, CheckSpec, Event, Outcome, RunInfo, RunStatus, RunSummary, SkipReason};
 
-use crate::tally::Tally;
+use crate::tally::{Tally, by_suite};
 use crate::{ReportError, Reporter, diagnosis};
 
 /// Width of the label column (`PASS`, `Starting`, ...), right-aligned as nextest does.
@@ -163,14 +163,7 @@ impl<W: Write> TerminalReporter<W> {
 
     /// One line per suite, in the order the suites first appear in the plan.
     fn suites(&self, results: &[CheckResult]) -> String {
-        let mut suites: Vec<(&str, Vec<&CheckResult>)> = Vec::new();
-        for result in results {
-            let suite = result.spec.suite();
-            match suites.iter_mut().find(|(name, _)| *name == suite) {
-                Some((_, members)) => members.push(result),
-                None => suites.push((suite, vec![result])),
-            }
-        }
+        let suites = by_suite(results);
         let width = suites.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
         let mut text = String::new();
         for (index, (suite, members)) in suites.iter().enumerate() {
