@@ -100,6 +100,9 @@ pub struct ConfigArgs {
     /// Nomad clients that must be ready.
     #[arg(long, value_name = "N")]
     pub min_clients: Option<u32>,
+    /// Self-hosted runner resource class (namespace/name) the runner job runs on.
+    #[arg(long, value_name = "NAMESPACE/NAME")]
+    pub runner_resource_class: Option<String>,
     /// Multiplies every timeout and the deadline.
     #[arg(long, value_name = "FACTOR")]
     pub timeout_scale: Option<f64>,

@@ -61,6 +61,12 @@ pub(crate) fn fix_for(field: &str, message: &str) -> String {
         "timeout_scale" => "use a number from 0.1 to 100, like 1.0 (2.0 doubles every timeout)".into(),
         "concurrency" => "use a whole number of at least 1".into(),
         "min_clients" => "set it to the number of Nomad clients that must be ready, at least 1".into(),
+        "runner_resource_class" => {
+            "give the runner resource class as namespace/name, like example-org/linux-runner, or leave it unset".into()
+        }
+        "docker_resource_classes" => format!("list classes among {}", crate::DOCKER_RESOURCE_CLASSES.join(", ")),
+        "image_registry" => "give a registry prefix ending in `/`, like \"registry.example.com:5000/\"".into(),
+        "branch" => "give the name of a branch of the realitycheck project's repository, like main".into(),
         _ => "see the commented reference configuration that `realitycheck init` writes".into(),
     }
 }

@@ -63,6 +63,8 @@ pub struct TargetLayer {
     pub kubernetes: KubernetesLayer,
     #[serde(default)]
     pub nomad: NomadLayer,
+    #[serde(default)]
+    pub pipeline: PipelineLayer,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -78,6 +80,16 @@ pub struct KubernetesLayer {
 pub struct NomadLayer {
     pub server_selector: Option<String>,
     pub min_clients: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineLayer {
+    pub branch: Option<String>,
+    pub runner_resource_class: Option<String>,
+    pub windows: Option<bool>,
+    pub docker_resource_classes: Option<Vec<String>>,
+    pub image_registry: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -143,7 +155,18 @@ macro_rules! merge_fields {
 }
 
 merge_fields!(FileLayer { profile, default_target, defaults, targets, profiles });
-merge_fields!(TargetLayer { host, token_file, cloud_provider, project, ca_bundle, insecure, kubernetes, nomad });
+merge_fields!(TargetLayer {
+    host,
+    token_file,
+    cloud_provider,
+    project,
+    ca_bundle,
+    insecure,
+    kubernetes,
+    nomad,
+    pipeline
+});
+merge_fields!(PipelineLayer { branch, runner_resource_class, windows, docker_resource_classes, image_registry });
 merge_fields!(KubernetesLayer { kubeconfig, context, namespace });
 merge_fields!(NomadLayer { server_selector, min_clients });
 merge_fields!(ProfileLayer { retries, timeout_scale, deadline, concurrency, exclude_tags, timeouts });

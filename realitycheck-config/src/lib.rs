@@ -13,9 +13,10 @@ mod settings;
 
 pub use error::{ConfigError, Origin};
 pub use host::{display_host, normalise_host};
-pub use layer::{CloudProvider, KubernetesLayer, NomadLayer, ProfileLayer, TargetLayer, TimeoutsLayer};
+pub use layer::{CloudProvider, KubernetesLayer, NomadLayer, PipelineLayer, ProfileLayer, TargetLayer, TimeoutsLayer};
 pub use load::{DEFAULT_FILE_NAME, ENV_VARS, Overrides, REFERENCE_CONFIG};
 pub use secret::Secret;
 pub use settings::{
-    BASE_PROFILE, Config, IMPLICIT_TARGET, Kubernetes, LoadRequest, Nomad, Profile, Settings, Target, Timeouts,
+    BASE_PROFILE, Config, DOCKER_RESOURCE_CLASSES, IMPLICIT_TARGET, Kubernetes, LoadRequest, Nomad, Pipeline, Profile,
+    Settings, Target, Timeouts,
 };

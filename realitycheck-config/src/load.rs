@@ -117,6 +117,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("REALITYCHECK_KUBE_CONTEXT", "kubernetes.context"),
     ("REALITYCHECK_NAMESPACE", "kubernetes.namespace"),
     ("REALITYCHECK_MIN_CLIENTS", "nomad.min_clients"),
+    ("REALITYCHECK_RUNNER_RESOURCE_CLASS", "pipeline.runner_resource_class"),
     ("REALITYCHECK_TIMEOUT_SCALE", "timeout_scale of the profile"),
     ("REALITYCHECK_CONFIG", "the configuration file"),
 ];
@@ -132,6 +133,7 @@ pub fn env_overrides(var: &dyn Fn(&str) -> Option<String>) -> Result<Overrides, 
     target.project = get("REALITYCHECK_PROJECT");
     target.kubernetes.context = get("REALITYCHECK_KUBE_CONTEXT");
     target.kubernetes.namespace = get("REALITYCHECK_NAMESPACE");
+    target.pipeline.runner_resource_class = get("REALITYCHECK_RUNNER_RESOURCE_CLASS");
     target.cloud_provider = parse_var(&get, "CIRCLE_CLOUD_PROVIDER", "cloud_provider", "a cloud provider", |v| {
         CloudProvider::parse(&v.to_lowercase())
     })?;

@@ -38,6 +38,7 @@ pub struct Target {
     pub insecure: bool,
     pub kubernetes: Kubernetes,
     pub nomad: Nomad,
+    pub pipeline: Pipeline,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +52,24 @@ pub struct Kubernetes {
 pub struct Nomad {
     pub server_selector: String,
     pub min_clients: u32,
+}
+
+/// The docker resource classes the realitycheck project's matrix runs a job on.
+pub const DOCKER_RESOURCE_CLASSES: &[&str] = &["small", "medium", "medium+", "large", "xlarge"];
+
+/// What the pipeline realitycheck triggers runs, beyond what the cloud provider decides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pipeline {
+    /// Branch to build; `None`: the project's default branch.
+    pub branch: Option<String>,
+    /// Self-hosted runner resource class (`namespace/name`); `None` skips the runner job.
+    pub runner_resource_class: Option<String>,
+    /// Run the Windows job (opt-in).
+    pub windows: bool,
+    /// Docker resource classes to check one by one (a subset of [`DOCKER_RESOURCE_CLASSES`]).
+    pub docker_resource_classes: Vec<String>,
+    /// Prefix of every docker image of the project (air-gapped installs), empty or ending in `/`.
+    pub image_registry: String,
 }
 
 /// How a run behaves.
@@ -112,6 +131,7 @@ const TARGET_KEYS: &[(&str, &str, &str)] = &[
     ("ca_bundle", "--ca-bundle", ""),
     ("kubernetes.namespace", "--namespace", "REALITYCHECK_NAMESPACE"),
     ("nomad.min_clients", "--min-clients", "REALITYCHECK_MIN_CLIENTS"),
+    ("pipeline.runner_resource_class", "--runner-resource-class", "REALITYCHECK_RUNNER_RESOURCE_CLASS"),
 ];
 
 impl Config {
@@ -282,6 +302,7 @@ impl Config {
         if min_clients == 0 {
             return Err(invalid("nomad.min_clients", "0 clients would make the check pass without any".into()));
         }
+        let pipeline = validate_pipeline(layer.pipeline.clone()).map_err(|(key, m)| invalid(key, m))?;
         let token_file_flag = self.flags.target_layer.token_file.as_ref();
         let token = match (token_file_flag, &self.token_from_env, &layer.token_file) {
             (Some(path), _, _) => Some(self.read_token(name, path)?),
@@ -306,6 +327,7 @@ impl Config {
                 namespace,
             },
             nomad: Nomad { server_selector, min_clients },
+            pipeline,
         })
     }
 
@@ -431,8 +453,51 @@ fn target_key_is_set(layer: &TargetLayer, key: &str) -> bool {
         "ca_bundle" => layer.ca_bundle.is_some(),
         "kubernetes.namespace" => layer.kubernetes.namespace.is_some(),
         "nomad.min_clients" => layer.nomad.min_clients.is_some(),
+        "pipeline.runner_resource_class" => layer.pipeline.runner_resource_class.is_some(),
         _ => false,
     }
+}
+
+/// The pipeline settings, checked; the error names the key (`pipeline.…`) and says what is wrong.
+fn validate_pipeline(layer: crate::layer::PipelineLayer) -> Result<Pipeline, (&'static str, String)> {
+    let branch = layer.branch.map(|b| b.trim().to_string());
+    if branch.as_deref().is_some_and(|b| b.is_empty() || b.contains(char::is_whitespace)) {
+        return Err(("pipeline.branch", "the branch is empty or contains whitespace".into()));
+    }
+    let runner_resource_class = layer.runner_resource_class.map(|class| class.trim().to_string());
+    if let Some(class) = &runner_resource_class {
+        let valid = class
+            .split_once('/')
+            .is_some_and(|(namespace, name)| !namespace.is_empty() && !name.is_empty() && !name.contains('/'));
+        if !valid {
+            return Err(("pipeline.runner_resource_class", format!("`{class}` is not namespace/name")));
+        }
+    }
+    let docker_resource_classes = layer.docker_resource_classes.unwrap_or_default();
+    let mut seen = Vec::new();
+    for class in &docker_resource_classes {
+        if !DOCKER_RESOURCE_CLASSES.contains(&class.as_str()) {
+            return Err((
+                "pipeline.docker_resource_classes",
+                format!("`{class}` is not a docker resource class the realitycheck project runs"),
+            ));
+        }
+        if seen.contains(&class) {
+            return Err(("pipeline.docker_resource_classes", format!("`{class}` is listed twice")));
+        }
+        seen.push(class);
+    }
+    let image_registry = layer.image_registry.unwrap_or_default();
+    if !image_registry.is_empty() && (!image_registry.ends_with('/') || image_registry.contains(char::is_whitespace)) {
+        return Err(("pipeline.image_registry", format!("`{image_registry}` does not end in `/`")));
+    }
+    Ok(Pipeline {
+        branch,
+        runner_resource_class,
+        windows: layer.windows.unwrap_or(false),
+        docker_resource_classes,
+        image_registry,
+    })
 }
 
 fn validate_project(slug: &str) -> Result<(), String> {

@@ -318,3 +318,44 @@ fn error_zero_min_clients_names_the_variable() {
         "{message}"
     );
 }
+
+#[test]
+fn pipeline_settings_come_from_the_file_and_the_runner_class_from_the_environment() {
+    let defaults = Case::new().settings().unwrap().target.pipeline;
+    assert_eq!(
+        defaults,
+        Pipeline {
+            branch: None,
+            runner_resource_class: None,
+            windows: false,
+            docker_resource_classes: vec![],
+            image_registry: String::new()
+        }
+    );
+    let case = Case::new()
+        .file(
+            "rc.toml",
+            "[defaults.pipeline]\nbranch = \"release\"\nrunner_resource_class = \"org/from-file\"\nwindows = true\n\
+             docker_resource_classes = [\"small\", \"large\"]\nimage_registry = \"registry.example.com:5000/\"\n",
+        )
+        .env("REALITYCHECK_RUNNER_RESOURCE_CLASS", "org/from-env");
+    let pipeline = case.settings().unwrap().target.pipeline;
+    assert_eq!(pipeline.branch.as_deref(), Some("release"));
+    assert_eq!(pipeline.runner_resource_class.as_deref(), Some("org/from-env"));
+    assert!(pipeline.windows);
+    assert_eq!(pipeline.docker_resource_classes, ["small", "large"]);
+    assert_eq!(pipeline.image_registry, "registry.example.com:5000/");
+}
+
+#[test]
+fn error_bad_pipeline_settings_name_the_key_and_the_fix() {
+    let message = Case::new().env("REALITYCHECK_RUNNER_RESOURCE_CLASS", "linux-runner").error();
+    assert!(
+        message.contains("REALITYCHECK_RUNNER_RESOURCE_CLASS") && message.contains("is not namespace/name"),
+        "{message}"
+    );
+    let case = Case::new().file("rc.toml", "[defaults.pipeline]\ndocker_resource_classes = [\"huge\"]\n");
+    insta::assert_snapshot!("unknown_docker_resource_class", case.error());
+    let message = Case::new().file("rc.toml", "[defaults.pipeline]\nimage_registry = \"registry.example.com\"\n").error();
+    assert!(message.contains("does not end in `/`") && message.contains("defaults.pipeline.image_registry"), "{message}");
+}
