@@ -15,13 +15,13 @@ pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, AppError
     let selection = wiring::selection(&args.selection, &settings);
     let options = wiring::run_options(&settings, selection);
     let context = wiring::context(&settings, args.setup_contexts)?;
-    execute(&suites::plan(), context, options, &args.selection, &args.reports, color).await
+    execute(&suites::plan(&settings.target), context, options, &args.selection, &args.reports, color).await
 }
 
 pub fn list(args: ListArgs) -> Result<ExitCode, AppError> {
     let settings = wiring::load_settings(&args.config)?;
     let selection = wiring::selection(&SelectionArgs::default(), &settings);
-    print_list(&suites::plan(), &*wiring::context(&settings, false)?, &selection);
+    print_list(&suites::plan(&settings.target), &*wiring::context(&settings, false)?, &selection);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -47,10 +47,11 @@ fn print_list<C: Send + Sync + 'static>(plan: &Plan<C>, ctx: &C, selection: &har
 }
 
 /// Runs `plan` with reporters attached and Ctrl-C / SIGTERM wired to cancellation; the
-/// reports are complete whatever happens, and the exit code follows the run's status.
-pub async fn execute<C: Send + Sync + 'static>(
-    plan: &Plan<C>,
-    ctx: Arc<C>,
+/// reports are complete whatever happens, the workflows the run leaves unfinished are
+/// cancelled, and the exit code follows the run's status.
+pub async fn execute(
+    plan: &Plan<suites::Context>,
+    ctx: Arc<suites::Context>,
     options: RunOptions,
     selection_args: &SelectionArgs,
     report_args: &ReportArgs,
@@ -79,8 +80,11 @@ pub async fn execute<C: Send + Sync + 'static>(
     });
     let cancel = CancellationToken::new();
     let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
-    let summary = plan.run(ctx, &options, &sink, cancel).await;
+    let summary = plan.run(Arc::clone(&ctx), &options, &sink, cancel).await;
     signals.abort();
+    for line in ctx.finish().await {
+        eprintln!("note: {line}");
+    }
     drop(sink);
     let report_errors = consumer.await.map_err(|e| AppError::Usage(format!("the report writer stopped: {e}")))?;
     if summary.status == harness::RunStatus::NothingSelected {

@@ -46,7 +46,9 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
     options.info.target = "demo".into();
     options.info.host = format!("simulated installation, scenario {scenario}, at {}", server.circleci_url());
     let outcome = match wiring::context(&settings, args.setup_contexts) {
-        Ok(context) => run::execute(&suites::plan(), context, options, &args.selection, &args.reports, color).await,
+        Ok(context) => {
+            run::execute(&suites::plan(&settings.target), context, options, &args.selection, &args.reports, color).await
+        }
         Err(error) => Err(error),
     };
     server.shutdown().await;

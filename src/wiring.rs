@@ -108,7 +108,9 @@ pub fn context(settings: &Settings, setup_contexts: bool) -> Result<Arc<suites::
             target.host.as_ref().map(display_host).unwrap_or_else(|| "the CircleCI API".into())
         );
     }
-    let context = suites::Context::new(target.clone(), timeouts, setup_contexts).map_err(AppError::Usage)?;
+    let context =
+        suites::Context::new(target.clone(), timeouts, setup_contexts, suites::pipeline::PollIntervals::default())
+            .map_err(AppError::Usage)?;
     Ok(Arc::new(context))
 }
 

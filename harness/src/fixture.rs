@@ -33,6 +33,11 @@ impl<T, E> Fixture<T, E> {
         self.cell.get_or_try_init(|| async { (self.init)().await.map_err(Arc::new) }).await
     }
 
+    /// The value, if some check started it successfully; never starts it.
+    pub fn peek(&self) -> Option<&T> {
+        self.cell.get()
+    }
+
     /// Whether some check already started it.
     pub fn is_started(&self) -> bool {
         self.cell.initialized()

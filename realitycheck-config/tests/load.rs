@@ -356,6 +356,10 @@ fn error_bad_pipeline_settings_name_the_key_and_the_fix() {
     );
     let case = Case::new().file("rc.toml", "[defaults.pipeline]\ndocker_resource_classes = [\"huge\"]\n");
     insta::assert_snapshot!("unknown_docker_resource_class", case.error());
-    let message = Case::new().file("rc.toml", "[defaults.pipeline]\nimage_registry = \"registry.example.com\"\n").error();
-    assert!(message.contains("does not end in `/`") && message.contains("defaults.pipeline.image_registry"), "{message}");
+    let message =
+        Case::new().file("rc.toml", "[defaults.pipeline]\nimage_registry = \"registry.example.com\"\n").error();
+    assert!(
+        message.contains("does not end in `/`") && message.contains("defaults.pipeline.image_registry"),
+        "{message}"
+    );
 }

@@ -2,13 +2,16 @@
 //! answers several checks need (the user behind the token, the project, the project's
 //! organization's contexts), each with the retries it took.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use harness::Fixture;
 use realitycheck_config::{Target, display_host};
 
+use crate::checks::contexts::{self, ContextSetup};
 use crate::circleci::{ApiClient, ApiError, ApiSettings, Context, Project, Retry, RetryPolicy, User};
+use crate::pipeline::{PipelineRun, PollIntervals, TriggerError};
 
 /// An answer and the retries it took.
 #[derive(Debug, Clone)]
@@ -34,7 +37,12 @@ pub struct Api {
     /// `None` when no project slug is configured.
     pub project: Option<Arc<Fixture<Fetched<Project>, ApiError>>>,
     /// The contexts of the project's organization; `None` without a project.
-    pub contexts: Option<Fixture<Fetched<OrgContexts>, ContextsError>>,
+    pub contexts: Option<Arc<Fixture<Fetched<OrgContexts>, ContextsError>>>,
+    /// The required contexts, found (and with `--setup-contexts` created); `None` without a project.
+    pub context_setup: Option<Arc<Fixture<ContextSetup, Arc<ContextsError>>>>,
+    /// This run's pipeline, triggered by the first pipeline check that asks; a failed trigger
+    /// is kept too, so that it is tried once per run. `None` without a project.
+    pub pipeline: Option<Fixture<Result<Arc<PipelineRun>, Arc<TriggerError>>, Infallible>>,
 }
 
 /// The contexts an organization owns, and the organization.
@@ -48,7 +56,12 @@ pub struct OrgContexts {
 impl Api {
     /// `None` when the target has no host or no token (the API checks are then skipped as
     /// not configured); `Err` when the CA bundle cannot be used.
-    pub fn for_target(target: &Target, timeout: Duration) -> Result<Option<Api>, String> {
+    pub fn for_target(
+        target: &Target,
+        timeout: Duration,
+        setup_contexts: bool,
+        poll: PollIntervals,
+    ) -> Result<Option<Api>, String> {
         let (Some(host), Some(token)) = (&target.host, &target.token) else {
             return Ok(None);
         };
@@ -74,7 +87,7 @@ impl Api {
         });
         let contexts = project.clone().map(|project| {
             let client = client.clone();
-            Fixture::new("organization contexts", move || {
+            Arc::new(Fixture::new("organization contexts", move || {
                 let (client, project) = (client.scoped(), Arc::clone(&project));
                 async move {
                     let project = project.get().await.map_err(ContextsError::Project)?;
@@ -89,9 +102,34 @@ impl Api {
                     let owner_name = project.value.organization_name.clone().unwrap_or_else(|| owner_id.clone());
                     Ok(Fetched { value: OrgContexts { owner_id, owner_name, contexts }, retries })
                 }
-            })
+            }))
         });
-        Ok(Some(Api { client, me, project, contexts }))
+        let context_setup = contexts.clone().map(|contexts| {
+            let client = client.clone();
+            Arc::new(Fixture::new("context setup", move || {
+                let (client, contexts) = (client.clone(), Arc::clone(&contexts));
+                async move {
+                    let org = contexts.get().await?;
+                    Ok(contexts::prepare(&client, org, setup_contexts).await)
+                }
+            }))
+        });
+        let pipeline = match (&target.project, &project, &context_setup) {
+            (Some(slug), Some(project), Some(context_setup)) => {
+                let (client, target, slug) = (client.clone(), target.clone(), slug.clone());
+                let (project, context_setup) = (Arc::clone(project), Arc::clone(context_setup));
+                Some(Fixture::new("pipeline", move || {
+                    let (client, target, slug) = (client.clone(), target.clone(), slug.clone());
+                    let (project, context_setup) = (Arc::clone(&project), Arc::clone(&context_setup));
+                    async move {
+                        let run = PipelineRun::start(&client, &target, &slug, &project, &context_setup, poll).await;
+                        Ok(run.map(Arc::new).map_err(Arc::new))
+                    }
+                }))
+            }
+            _ => None,
+        };
+        Ok(Some(Api { client, me, project, contexts, context_setup, pipeline }))
     }
 
     pub fn host(&self) -> String {

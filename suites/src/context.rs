@@ -9,6 +9,7 @@ use realitycheck_config::Target;
 
 use crate::api::Api;
 use crate::cluster::{Cluster, ClusterError};
+use crate::pipeline::PollIntervals;
 use crate::pods::PodState;
 
 /// Why no Nomad server pod can be used.
@@ -40,9 +41,14 @@ pub struct CallTimeouts {
 
 impl Context {
     /// The error says why the API client cannot be built (its CA bundle).
-    pub fn new(target: Target, timeouts: CallTimeouts, setup_contexts: bool) -> Result<Context, String> {
+    pub fn new(
+        target: Target,
+        timeouts: CallTimeouts,
+        setup_contexts: bool,
+        poll: PollIntervals,
+    ) -> Result<Context, String> {
         let cluster_timeout = timeouts.cluster;
-        let api = Api::for_target(&target, timeouts.api)?;
+        let api = Api::for_target(&target, timeouts.api, setup_contexts, poll)?;
         let kubernetes = target.kubernetes.clone();
         let cluster = Arc::new(Fixture::new("kubernetes client", move || {
             let kubernetes = kubernetes.clone();
@@ -66,5 +72,16 @@ impl Context {
             }
         });
         Ok(Context { target, cluster, nomad_pod, api, setup_contexts })
+    }
+
+    /// Ends what the run started and left unfinished: the workflows of its pipeline whose
+    /// jobs still wait (they would run whenever the installation recovers). Returns one line
+    /// per workflow, for the operator.
+    pub async fn finish(&self) -> Vec<String> {
+        let Some(api) = &self.api else { return Vec::new() };
+        let Some(Ok(run)) = api.pipeline.as_ref().and_then(|pipeline| pipeline.peek()) else {
+            return Vec::new();
+        };
+        run.cancel_unfinished(&api.client).await.into_iter().map(|outcome| outcome.unwrap_or_else(|e| e)).collect()
     }
 }

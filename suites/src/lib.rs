@@ -9,11 +9,12 @@ pub mod circleci;
 pub mod cluster;
 pub mod context;
 pub mod nomad;
+pub mod pipeline;
 pub mod pods;
 
 pub use context::{CallTimeouts, Context};
 
-/// Every check and preflight, ready for selection.
-pub fn plan() -> harness::Plan<Context> {
-    harness::Plan { checks: checks::all(), preflights: checks::preflights() }
+/// Every check and preflight for `target`, ready for selection.
+pub fn plan(target: &realitycheck_config::Target) -> harness::Plan<Context> {
+    harness::Plan { checks: checks::all(target), preflights: checks::preflights() }
 }

@@ -7,9 +7,10 @@ use std::time::{Duration, SystemTime};
 use fixtures::scenario::Scenario;
 use fixtures::sim::SimServer;
 use harness::{CancellationToken, EventSink, Outcome, RunInfo, RunOptions, RunSummary, Selection, Timeouts};
-use realitycheck_config::{Kubernetes, Nomad, Secret, Target};
+use realitycheck_config::{Kubernetes, Nomad, Pipeline, Secret, Target};
 use suites::checks::contexts::{CREATED_MARKER, INDIVIDUAL_LOCAL, ORG_GLOBAL};
 use suites::circleci::{ApiClient, ApiSettings, RetryPolicy};
+use suites::pipeline::PollIntervals;
 use suites::{CallTimeouts, Context};
 use url::Url;
 
@@ -24,6 +25,13 @@ fn target(server: &SimServer) -> Target {
         insecure: false,
         kubernetes: Kubernetes { kubeconfig: None, context: None, namespace: fixtures::NAMESPACE.into() },
         nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1 },
+        pipeline: Pipeline {
+            branch: None,
+            runner_resource_class: None,
+            windows: false,
+            docker_resource_classes: vec![],
+            image_registry: String::new(),
+        },
     }
 }
 
@@ -41,7 +49,7 @@ fn sim_client(server: &SimServer) -> ApiClient {
 
 async fn run_contexts_checks(server: &SimServer, setup: bool) -> RunSummary {
     let timeouts = CallTimeouts { cluster: Duration::from_secs(10), api: Duration::from_secs(10) };
-    let context = Arc::new(Context::new(target(server), timeouts, setup).unwrap());
+    let context = Arc::new(Context::new(target(server), timeouts, setup, PollIntervals::default()).unwrap());
     let options = RunOptions {
         info: RunInfo {
             target: "sim".into(),
@@ -62,7 +70,8 @@ async fn run_contexts_checks(server: &SimServer, setup: bool) -> RunSummary {
         concurrency: 4,
     };
     let (sink, _events) = EventSink::channel();
-    suites::plan().run(context, &options, &sink, CancellationToken::new()).await
+    let plan = suites::plan(&context.target);
+    plan.run(context, &options, &sink, CancellationToken::new()).await
 }
 
 fn note_or_failure(summary: &RunSummary, id: &str) -> String {

@@ -125,10 +125,18 @@ pub fn project() -> Check<Context> {
             Ok(found) => {
                 let organization = found.value.organization_name.as_deref().unwrap_or("unknown organization");
                 let branch = found.value.vcs_info.as_ref().and_then(|v| v.default_branch.as_deref()).unwrap_or("unknown");
+                let client = api.client.scoped();
+                let followed = match client.followed_projects().await {
+                    Ok(followed) if followed.iter().any(|p| p.is(&found.value.slug)) => "followed".to_string(),
+                    Ok(followed) => return Verdict::Fail(not_followed(api, &found.value.slug, followed.len())),
+                    Err(error) => format!("whether it is followed is unknown: {error}"),
+                };
+                let mut retries = found.retries.clone();
+                retries.extend(client.retries());
                 Verdict::Pass(format!(
-                    "{} found (organization {organization}, default branch {branch}){}",
+                    "{} found and {followed} (organization {organization}, default branch {branch}){}",
                     found.value.slug,
-                    retries_note(&found.retries)
+                    retries_note(&retries)
                 ))
             }
             Err(error) if error.status() == Some(404) => Verdict::Fail(
@@ -144,4 +152,22 @@ pub fn project() -> Check<Context> {
         }
     })
     .applies_when(project_configured)
+}
+
+fn not_followed(api: &Api, slug: &str, followed: usize) -> Diagnosis {
+    let (vcs, rest) = slug.split_once('/').unwrap_or(("gh", slug));
+    let vcs = match vcs {
+        "gh" => "github",
+        "bb" => "bitbucket",
+        other => other,
+    };
+    Diagnosis::new(format!("project {slug} exists but the token's user does not follow it"))
+        .observed(format!("the user follows {followed} other project(s) (GET /api/v1.1/projects)"))
+        .cause("CircleCI builds a project only once it is set up and followed; the token's user never followed it")
+        .remediation(format!(
+            "follow it in the CircleCI UI ({}/projects, Set Up Project), or `curl -X POST -H \"Circle-Token: $CIRCLE_TOKEN\" {}/api/v1.1/project/{vcs}/{rest}/follow`",
+            api.host(),
+            api.host()
+        ))
+        .phase("Reality Check project")
 }

@@ -8,8 +8,8 @@ use harness::{Check, CheckKind, CheckSpec, Diagnosis, SkipReason, Tag, Verdict};
 use realitycheck_config::Secret;
 
 use super::api::{api_failure, not_configured, project_configured};
-use crate::api::{ContextsError, OrgContexts, retries_note};
-use crate::circleci::{ApiClient, ApiError, Context as ApiContext};
+use crate::api::{ContextsError, Fetched, OrgContexts, retries_note};
+use crate::circleci::{ApiClient, ApiError, Context as ApiContext, Retry};
 use crate::context::Context;
 
 /// A variable in each context realitycheck creates; its presence is the record that
@@ -44,6 +44,55 @@ pub fn individual_local() -> Check<Context> {
     context_check(INDIVIDUAL_LOCAL)
 }
 
+/// The contexts the project's jobs use, in the order the job reads their variables.
+pub const REQUIRED: [RequiredContext; 2] = [ORG_GLOBAL, INDIVIDUAL_LOCAL];
+
+/// What the run found (and, with `--setup-contexts`, did) for one required context.
+#[derive(Debug, Clone)]
+pub struct PreparedContext {
+    pub required: RequiredContext,
+    pub verdict: Verdict,
+    /// The context's id when it exists and has the variable the jobs read.
+    pub usable_id: Option<String>,
+    /// realitycheck created the context, so it may set the variable's value.
+    pub created_by_us: bool,
+}
+
+/// Every required context, prepared once per run for the context checks and the pipeline.
+#[derive(Debug, Clone)]
+pub struct ContextSetup {
+    pub contexts: Vec<PreparedContext>,
+    pub retries: Vec<Retry>,
+}
+
+impl ContextSetup {
+    pub fn get(&self, required: RequiredContext) -> Option<&PreparedContext> {
+        self.contexts.iter().find(|c| c.required.name == required.name)
+    }
+}
+
+/// Finds each required context and its variable; with `setup`, creates what is missing
+/// (only in contexts realitycheck created).
+pub async fn prepare(client: &ApiClient, org: &Fetched<OrgContexts>, setup: bool) -> ContextSetup {
+    let client = client.scoped();
+    let mut contexts = Vec::new();
+    for required in REQUIRED {
+        contexts.push(match org.value.contexts.iter().find(|c| c.name == required.name) {
+            None if setup => create(&client, &org.value, required).await,
+            None => PreparedContext {
+                required,
+                verdict: Verdict::Fail(missing_context(&org.value, required)),
+                usable_id: None,
+                created_by_us: false,
+            },
+            Some(context) => check_variable(&client, &org.value, context, required, setup).await,
+        });
+    }
+    let mut retries = org.retries.clone();
+    retries.extend(client.retries());
+    ContextSetup { contexts, retries }
+}
+
 fn context_check(required: RequiredContext) -> Check<Context> {
     let spec = CheckSpec::new(
         required.check_id,
@@ -56,24 +105,17 @@ fn context_check(required: RequiredContext) -> Check<Context> {
 }
 
 async fn verify(ctx: &Context, required: RequiredContext) -> Verdict {
-    let Some((api, contexts)) = ctx.api.as_ref().and_then(|api| Some((api, api.contexts.as_ref()?))) else {
+    let Some(context_setup) = ctx.api.as_ref().and_then(|api| api.context_setup.as_ref()) else {
         return not_configured(project_configured(ctx));
     };
-    let org = match contexts.get().await {
-        Ok(org) => org,
+    let setup = match context_setup.get().await {
+        Ok(setup) => setup,
         Err(error) => return contexts_unavailable(&error),
     };
-    let client = api.client.scoped();
-    let outcome = match org.value.contexts.iter().find(|c| c.name == required.name) {
-        None if ctx.setup_contexts => create(&client, &org.value, required).await,
-        None => Verdict::Fail(missing_context(&org.value, required)),
-        Some(context) => check_variable(&client, &org.value, context, required, ctx.setup_contexts).await,
-    };
-    let mut retries = org.retries.clone();
-    retries.extend(client.retries());
-    match outcome {
-        Verdict::Pass(note) => Verdict::Pass(format!("{note}{}", retries_note(&retries))),
-        other => other,
+    match setup.get(required).map(|prepared| &prepared.verdict) {
+        Some(Verdict::Pass(note)) => Verdict::Pass(format!("{note}{}", retries_note(&setup.retries))),
+        Some(other) => other.clone(),
+        None => Verdict::Fail(Diagnosis::new("the context was not prepared").cause("a bug in realitycheck")),
     }
 }
 
@@ -112,19 +154,30 @@ fn names(contexts: &[ApiContext]) -> String {
 }
 
 /// Creates the context, marks it as realitycheck's, and stores the variable.
-async fn create(client: &ApiClient, org: &OrgContexts, required: RequiredContext) -> Verdict {
+async fn create(client: &ApiClient, org: &OrgContexts, required: RequiredContext) -> PreparedContext {
     let RequiredContext { name, variable, .. } = required;
+    let failed = |diagnosis| PreparedContext {
+        required,
+        verdict: Verdict::Fail(diagnosis),
+        usable_id: None,
+        created_by_us: false,
+    };
     let created = match client.create_context(name, &org.owner_id).await {
         Ok(created) => created,
-        Err(error) => return Verdict::Fail(creation_failure(name, &error)),
+        Err(error) => return failed(creation_failure(name, &error)),
     };
     let marker = Secret::new("created by realitycheck --setup-contexts");
     for (key, value) in [(CREATED_MARKER, marker), (variable, Secret::new(VARIABLE_VALUE))] {
         if let Err(error) = client.put_context_variable(&created.id, key, &value).await {
-            return Verdict::Fail(api_failure(&error));
+            return PreparedContext { created_by_us: true, ..failed(api_failure(&error)) };
         }
     }
-    Verdict::Pass(format!("created context `{name}` with {variable} (--setup-contexts)"))
+    PreparedContext {
+        required,
+        verdict: Verdict::Pass(format!("created context `{name}` with {variable} (--setup-contexts)")),
+        usable_id: Some(created.id),
+        created_by_us: true,
+    }
 }
 
 fn creation_failure(name: &str, error: &ApiError) -> Diagnosis {
@@ -144,20 +197,33 @@ async fn check_variable(
     context: &ApiContext,
     required: RequiredContext,
     setup: bool,
-) -> Verdict {
+) -> PreparedContext {
     let RequiredContext { name, variable, .. } = required;
     let variables = match client.context_variables(&context.id).await {
         Ok(variables) => variables,
-        Err(error) => return Verdict::Fail(api_failure(&error)),
+        Err(error) => {
+            return PreparedContext {
+                required,
+                verdict: Verdict::Fail(api_failure(&error)),
+                usable_id: None,
+                created_by_us: false,
+            };
+        }
+    };
+    let created_by_us = variables.iter().any(|v| v.variable == CREATED_MARKER);
+    let prepared = |verdict, usable: bool| PreparedContext {
+        required,
+        verdict,
+        usable_id: usable.then(|| context.id.clone()),
+        created_by_us,
     };
     if variables.iter().any(|v| v.variable == variable) {
-        return Verdict::Pass(format!("context `{name}` has {variable}"));
+        return prepared(Verdict::Pass(format!("context `{name}` has {variable}")), true);
     }
-    let created_by_us = variables.iter().any(|v| v.variable == CREATED_MARKER);
     if setup && created_by_us {
         return match client.put_context_variable(&context.id, variable, &Secret::new(VARIABLE_VALUE)).await {
-            Ok(_) => Verdict::Pass(format!("added {variable} to context `{name}` (--setup-contexts)")),
-            Err(error) => Verdict::Fail(api_failure(&error)),
+            Ok(_) => prepared(Verdict::Pass(format!("added {variable} to context `{name}` (--setup-contexts)")), true),
+            Err(error) => prepared(Verdict::Fail(api_failure(&error)), false),
         };
     }
     let present: Vec<&str> = variables.iter().map(|v| v.variable.as_str()).collect();
@@ -169,14 +235,13 @@ async fn check_variable(
         ),
         _ => format!("add the variable: {by_hand}, or in Organization Settings > Contexts > {name}"),
     };
-    Verdict::Fail(
-        Diagnosis::new(format!("context `{name}` has no variable {variable}"))
-            .observed(format!(
-                "variables in `{name}`: {}",
-                if present.is_empty() { "none".to_string() } else { present.join(", ") }
-            ))
-            .cause("the context exists but the variable the realitycheck jobs read was never added")
-            .remediation(remediation)
-            .phase("contexts"),
-    )
+    let missing = Diagnosis::new(format!("context `{name}` has no variable {variable}"))
+        .observed(format!(
+            "variables in `{name}`: {}",
+            if present.is_empty() { "none".to_string() } else { present.join(", ") }
+        ))
+        .cause("the context exists but the variable the realitycheck jobs read was never added")
+        .remediation(remediation)
+        .phase("contexts");
+    prepared(Verdict::Fail(missing), false)
 }

@@ -4,18 +4,25 @@
 pub mod api;
 pub mod cluster;
 pub mod contexts;
+pub mod executors;
+pub mod features;
+mod jobs;
 pub mod nomad;
+pub mod pipeline;
 
 use std::sync::Arc;
 
 use harness::{Check, CheckKind, Diagnosis, Preflight, Tag};
 
+use realitycheck_config::Target;
+
 use crate::cluster::ClusterError;
 use crate::context::Context;
 
-/// Every check, in the order reports list them.
-pub fn all() -> Vec<Check<Context>> {
-    vec![
+/// Every check for `target`, in the order reports list them: one `resource_classes::` check
+/// per docker resource class the target configures.
+pub fn all(target: &Target) -> Vec<Check<Context>> {
+    let mut checks = vec![
         cluster::pods_ready(),
         nomad::servers_alive(),
         nomad::clients_ready(),
@@ -23,7 +30,23 @@ pub fn all() -> Vec<Check<Context>> {
         api::project(),
         contexts::org_global(),
         contexts::individual_local(),
-    ]
+        pipeline::trigger(),
+        executors::docker(),
+        executors::machine(),
+        executors::remote_docker(),
+        executors::runner(),
+        executors::arm(),
+        executors::windows(),
+    ];
+    checks.extend(target.pipeline.docker_resource_classes.iter().map(|class| executors::docker_resource_class(class)));
+    checks.extend([
+        features::contexts(),
+        features::workspaces(),
+        features::cache(),
+        features::artifacts(),
+        features::test_results(),
+    ]);
+    checks
 }
 
 /// Reachability checks run before any check that needs them; a failure ends the run (exit 3).

@@ -40,6 +40,11 @@ pub fn clients_ready() -> Check<Context> {
     })
 }
 
+/// The Nomad nodes, as `nomad node status` lists them (for correlation by pipeline checks).
+pub(crate) async fn client_nodes(ctx: &Context) -> Result<Vec<Node>, Diagnosis> {
+    query(ctx, &["node", "status"], nodes::from_json, nodes::from_table).await
+}
+
 /// Runs `nomad <args> -json` in the Nomad server pod and parses it; when the CLI has no
 /// `-json` or its JSON cannot be read, runs `nomad <args>` and reads the table. Output that
 /// is neither becomes a failure quoting it.
@@ -203,7 +208,7 @@ pub fn judge_members(members: &[Member]) -> Verdict {
 }
 
 /// Why a node cannot take docker jobs, or `None` when it can.
-fn unusable_because(node: &Node) -> Option<String> {
+pub(crate) fn unusable_because(node: &Node) -> Option<String> {
     let mut reasons = Vec::new();
     if node.status != "ready" {
         reasons.push(format!("status {}", if node.status.is_empty() { "unknown" } else { &node.status }));

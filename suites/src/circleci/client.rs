@@ -15,7 +15,7 @@ use serde_json::json;
 use url::Url;
 
 use super::error::{ApiError, server_message};
-use super::model::{Context, ContextVariable, Page, Project, User};
+use super::model::{Context, ContextVariable, FollowedProject, Items, Page, Project, Runner, UnclaimedTasks, User};
 use crate::causes::causes;
 
 /// How many times, and how long, a call waits and tries again.
@@ -163,6 +163,11 @@ impl ApiClient {
         self.api(&["api", "v1.1"], segments)
     }
 
+    /// `{host}/api/v3/<segments>`: the self-hosted runner API, which server serves on its own host.
+    pub(super) fn v3(&self, segments: &[&str]) -> Url {
+        self.api(&["api", "v3"], segments)
+    }
+
     fn api(&self, prefix: &[&str], segments: &[&str]) -> Url {
         let mut url = self.host.clone();
         if let Ok(mut path) = url.path_segments_mut() {
@@ -184,6 +189,25 @@ impl ApiClient {
         let mut segments = vec!["project"];
         segments.extend(Self::project_segments(slug));
         self.call(Method::GET, self.v2(&segments), None).await
+    }
+
+    /// The projects the user behind the token follows (v1.1: v2 has no equivalent).
+    pub async fn followed_projects(&self) -> Result<Vec<FollowedProject>, ApiError> {
+        self.call(Method::GET, self.v1_1(&["projects"]), None).await
+    }
+
+    /// The runners that connected for `resource_class` (`namespace/name`).
+    pub async fn runners(&self, resource_class: &str) -> Result<Vec<Runner>, ApiError> {
+        let mut url = self.v3(&["runner"]);
+        url.query_pairs_mut().append_pair("resource-class", resource_class);
+        self.call::<Items<Runner>>(Method::GET, url, None).await.map(|list| list.items)
+    }
+
+    /// How many jobs of `resource_class` wait for a runner to claim them.
+    pub async fn unclaimed_runner_tasks(&self, resource_class: &str) -> Result<u64, ApiError> {
+        let mut url = self.v3(&["runner", "tasks"]);
+        url.query_pairs_mut().append_pair("resource-class", resource_class);
+        self.call::<UnclaimedTasks>(Method::GET, url, None).await.map(|tasks| tasks.unclaimed_task_count)
     }
 
     /// Every context an organization owns, all pages.

@@ -11,7 +11,7 @@ mod pipelines;
 
 pub use client::{ApiClient, ApiSettings, Retry, RetryPolicy};
 pub use error::ApiError;
-pub use model::{Context, ContextVariable, Project, User, VcsInfo};
+pub use model::{Context, ContextVariable, FollowedProject, Project, Runner, UnclaimedTasks, User, VcsInfo};
 pub use pipeline_model::{
     Artifact, BuildAction, BuildDetails, BuildStep, Executor, JobDetails, JobStatus, NamedContext, OutputLine,
     Pipeline, PipelineCreation, PipelineError, PipelineState, TestCase, Workflow, WorkflowJob, WorkflowStatus,

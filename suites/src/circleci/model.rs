@@ -60,6 +60,65 @@ pub struct ContextVariable {
     pub updated_at: Option<String>,
 }
 
+/// An item of v1.1 `GET /projects`: a project the user behind the token follows.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FollowedProject {
+    #[serde(default)]
+    pub vcs_url: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub reponame: Option<String>,
+    #[serde(default)]
+    pub vcs_type: Option<String>,
+}
+
+impl FollowedProject {
+    /// Whether this is the project of `slug` (`gh/org/repo`, `github/org/repo`, `bb/...`).
+    pub fn is(&self, slug: &str) -> bool {
+        let mut parts = slug.split('/');
+        let (Some(vcs), Some(org), Some(repo)) = (parts.next(), parts.next(), parts.next()) else {
+            return false;
+        };
+        let vcs = match vcs {
+            "gh" => "github",
+            "bb" => "bitbucket",
+            other => other,
+        };
+        let same =
+            |field: &Option<String>, value: &str| field.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(value));
+        same(&self.username, org)
+            && same(&self.reponame, repo)
+            && self.vcs_type.as_deref().is_none_or(|kind| kind.eq_ignore_ascii_case(vcs))
+    }
+}
+
+/// An item of the runner API's `GET /api/v3/runner`: a self-hosted runner that connected.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Runner {
+    pub resource_class: String,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub last_connected: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+/// The runner API's `GET /api/v3/runner/tasks`: jobs of a class waiting for a runner.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UnclaimedTasks {
+    pub unclaimed_task_count: u64,
+}
+
+/// The runner API's lists: `{"items": [...]}`, unpaginated.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Items<T> {
+    pub items: Vec<T>,
+}
+
 /// One page of a list: `{"items": [...], "next_page_token": string | null}`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Page<T> {

@@ -82,6 +82,41 @@ status_enum!(
     }
 );
 
+impl JobStatus {
+    /// The job will not change any more (a retried job is replaced by its rerun).
+    pub fn is_terminal(&self) -> bool {
+        !matches!(
+            self,
+            JobStatus::Running
+                | JobStatus::Queued
+                | JobStatus::NotRunning
+                | JobStatus::OnHold
+                | JobStatus::Blocked
+                | JobStatus::Unknown(_)
+        )
+    }
+
+    /// The job waits for an executor to take it.
+    pub fn is_waiting_for_capacity(&self) -> bool {
+        matches!(self, JobStatus::Queued | JobStatus::NotRunning)
+    }
+}
+
+impl WorkflowStatus {
+    /// The workflow will not change any more.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            WorkflowStatus::Success
+                | WorkflowStatus::NotRun
+                | WorkflowStatus::Failed
+                | WorkflowStatus::Error
+                | WorkflowStatus::Canceled
+                | WorkflowStatus::Unauthorized
+        )
+    }
+}
+
 /// `POST /project/{slug}/pipeline` (201).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PipelineCreation {

@@ -1,0 +1,315 @@
+//! What every pipeline check shares: the run's pipeline (blocked when it could not start),
+//! waiting on the one poller for some jobs to finish, calling a job stuck in the queue red
+//! as soon as the cause is observable (no Nomad client, no machine provisioner, no runner),
+//! and the diagnosis of a failed job with the last lines of its failing step.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use harness::{CheckKind, CheckSpec, Diagnosis, SkipReason, Tag, Verdict};
+
+use super::api::{api_failure, not_configured, project_configured};
+use super::nomad::{client_nodes, unusable_because};
+use crate::api::Api;
+use crate::circleci::{ApiClient, BuildDetails, JobStatus, Workflow, WorkflowJob};
+use crate::context::Context;
+use crate::pipeline::{JobSpec, Needs, PipelineRun, PollEnd, Snapshot, TriggerError};
+use crate::pods::PodState;
+
+/// The ID of the check every other pipeline check depends on.
+pub(crate) const TRIGGER_CHECK: &str = "pipeline::trigger";
+
+/// How many of a failed step's last output lines a diagnosis quotes.
+const OUTPUT_LINES: usize = 10;
+
+/// Polls between two looks for the cause of a job stuck in the queue.
+const POLLS_BETWEEN_PROBES: u64 = 5;
+
+/// The label of the machine provisioner's pods.
+const MACHINE_PROVISIONER_SELECTOR: &str = "app=machine-provisioner";
+
+/// The API and the run's pipeline, or the verdict of a check that cannot wait for jobs.
+pub(crate) async fn pipeline_run(ctx: &Context) -> Result<(&Api, Arc<PipelineRun>), Verdict> {
+    let Some((api, pipeline)) = ctx.api.as_ref().and_then(|api| Some((api, api.pipeline.as_ref()?))) else {
+        return Err(not_configured(project_configured(ctx)));
+    };
+    match pipeline.get().await {
+        Ok(Ok(run)) => Ok((api, Arc::clone(run))),
+        Ok(Err(error)) => Err(blocked_by_trigger(error)),
+        Err(infallible) => match *infallible {},
+    }
+}
+
+fn blocked_by_trigger(error: &TriggerError) -> Verdict {
+    let by = match error {
+        TriggerError::Project(_) => "api::project",
+        TriggerError::Trigger(_) => TRIGGER_CHECK,
+    };
+    Verdict::Skip(SkipReason::Blocked { by: by.into(), reason: error.to_string() })
+}
+
+/// How waiting for a check's jobs ended.
+pub(crate) enum Waited {
+    /// Every job finished, or one finished without success (the others may never run).
+    Finished(Vec<(Workflow, WorkflowJob)>),
+    /// A job waits in the queue for something the installation lacks.
+    Stuck(Diagnosis),
+    /// The poller stopped for good without these jobs finishing.
+    Ended(Verdict),
+}
+
+/// Waits on the run's poller until the jobs of `specs` have finished, one of them failed, or
+/// one waits in the queue for a cause that can be observed.
+pub(crate) async fn wait_for_jobs(ctx: &Context, api: &Api, run: &PipelineRun, specs: &[JobSpec]) -> Waited {
+    let mut snapshots = run.subscribe();
+    let mut first_seen_waiting: HashMap<String, u64> = HashMap::new();
+    let mut last_probe: Option<u64> = None;
+    loop {
+        let snapshot = snapshots.borrow_and_update().clone();
+        let found: Vec<Option<(&Workflow, &WorkflowJob)>> = specs.iter().map(|s| snapshot.job(&s.name)).collect();
+        let all_finished = found.iter().all(|f| f.is_some_and(|(_, job)| job.status.is_terminal()));
+        let one_failed =
+            found.iter().flatten().any(|(_, job)| job.status.is_terminal() && job.status != JobStatus::Success);
+        if all_finished || one_failed {
+            return Waited::Finished(found.into_iter().flatten().map(|(w, j)| (w.clone(), j.clone())).collect());
+        }
+        if let Some(end) = &snapshot.end {
+            return Waited::Ended(ended_without(run, specs, &snapshot, end));
+        }
+        for (spec, (workflow, job)) in specs.iter().zip(&found).filter_map(|(s, f)| f.map(|f| (s, f))) {
+            if !job.status.is_waiting_for_capacity() {
+                continue;
+            }
+            let first = *first_seen_waiting.entry(job.id.clone()).or_insert(snapshot.polls);
+            let probe_due = last_probe.is_none_or(|probe| snapshot.polls >= probe + POLLS_BETWEEN_PROBES);
+            if snapshot.polls > first && probe_due {
+                last_probe = Some(snapshot.polls);
+                let waited_polls = snapshot.polls - first + 1;
+                if let Some(diagnosis) = why_stuck(ctx, api, spec, workflow, job, waited_polls).await {
+                    return Waited::Stuck(diagnosis);
+                }
+            }
+        }
+        if snapshots.changed().await.is_err() && snapshots.borrow().end.is_none() {
+            return Waited::Ended(Verdict::Fail(
+                Diagnosis::new("the pipeline poller stopped unexpectedly").cause("a bug in realitycheck"),
+            ));
+        }
+    }
+}
+
+/// The verdict when the poller stopped and some of `specs` never finished.
+fn ended_without(run: &PipelineRun, specs: &[JobSpec], snapshot: &Snapshot, end: &PollEnd) -> Verdict {
+    match end {
+        PollEnd::ApiFailed(error) => Verdict::Fail(api_failure(error)),
+        PollEnd::Errored(_) | PollEnd::NoWorkflows { .. } => Verdict::Skip(SkipReason::Blocked {
+            by: TRIGGER_CHECK.into(),
+            reason: format!("pipeline #{} ran no workflow", run.number),
+        }),
+        PollEnd::Finished => {
+            let missing: Vec<String> =
+                specs.iter().filter(|s| snapshot.job(&s.name).is_none()).map(|s| s.to_string()).collect();
+            Verdict::Fail(
+                Diagnosis::new(format!("pipeline #{} has no job {}", run.number, missing.join(", ")))
+                    .observed(format!("workflows: {}", snapshot.describe_workflows()))
+                    .cause("the project's .circleci/config.yml is not the one this realitycheck expects (an older version, or edited)")
+                    .remediation("push the config `realitycheck init` writes to the project's default branch (or pipeline.branch)")
+                    .phase("Reality Check project"),
+            )
+        }
+    }
+}
+
+/// Why `job` waits in the queue, when the installation shows the cause.
+async fn why_stuck(
+    ctx: &Context,
+    api: &Api,
+    spec: &JobSpec,
+    workflow: &Workflow,
+    job: &WorkflowJob,
+    waited_polls: u64,
+) -> Option<Diagnosis> {
+    let waiting = format!(
+        "job {spec} (#{}) of workflow `{}` is {} (seen so in {waited_polls} polls)",
+        job.job_number.map_or("?".into(), |n| n.to_string()),
+        workflow.name,
+        job.status.as_str()
+    );
+    match &spec.needs {
+        Needs::NomadClient => no_nomad_client(ctx, spec, &waiting).await,
+        Needs::MachineProvisioner => no_machine_provisioner(ctx, spec, &waiting).await,
+        Needs::NomadClientAndMachineProvisioner => match no_nomad_client(ctx, spec, &waiting).await {
+            Some(diagnosis) => Some(diagnosis),
+            None => no_machine_provisioner(ctx, spec, &waiting).await,
+        },
+        Needs::Runner(class) => no_runner(&api.client, spec, class, &waiting, api).await,
+    }
+}
+
+async fn no_nomad_client(ctx: &Context, spec: &JobSpec, waiting: &str) -> Option<Diagnosis> {
+    let nodes = client_nodes(ctx).await.ok()?;
+    if nodes.iter().any(|node| unusable_because(node).is_none()) {
+        return None;
+    }
+    let observed: Vec<String> = if nodes.is_empty() {
+        vec!["`nomad node status` lists no node".into()]
+    } else {
+        nodes
+            .iter()
+            .map(|n| format!("{} ({}): {}", n.name, n.short_id(), unusable_because(n).unwrap_or_default()))
+            .collect()
+    };
+    Some(
+        Diagnosis::new(format!("job {spec} is queued and Nomad has no client that can run it"))
+            .observed(waiting)
+            .observed_all(observed)
+            .cause("docker jobs run on Nomad clients, and none is ready, eligible, undrained with a healthy docker driver")
+            .remediation("see nomad::clients_ready: enable or undrain a client (`nomad node eligibility -enable <id>`, `nomad node drain -disable <id>`), fix its docker daemon, or check the nomad-autoscaler if clients scale from zero")
+            .phase(spec.needs.phase()),
+    )
+}
+
+async fn no_machine_provisioner(ctx: &Context, spec: &JobSpec, waiting: &str) -> Option<Diagnosis> {
+    let cluster = ctx.cluster.get().await.ok()?;
+    let pods = cluster.pods(Some(MACHINE_PROVISIONER_SELECTOR)).await.ok()?;
+    let states: Vec<PodState> = pods.iter().map(PodState::of).collect();
+    if states.iter().any(|pod| pod.phase == "Running" && pod.ready) {
+        return None;
+    }
+    let namespace = cluster.namespace();
+    let observed = if states.is_empty() {
+        vec![format!("no pod matches {MACHINE_PROVISIONER_SELECTOR}")]
+    } else {
+        states.iter().map(PodState::describe).collect()
+    };
+    Some(
+        Diagnosis::new(format!("job {spec} is queued and the machine provisioner has no ready pod"))
+            .observed(waiting)
+            .observed_all(observed)
+            .cause("machine, Arm, Windows and remote docker jobs get their VM from the machine provisioner, which is not running")
+            .remediation(format!(
+                "`kubectl -n {namespace} describe pods -l {MACHINE_PROVISIONER_SELECTOR}` and `kubectl -n {namespace} logs -l {MACHINE_PROVISIONER_SELECTOR}` say why it is not ready"
+            ))
+            .phase(spec.needs.phase()),
+    )
+}
+
+async fn no_runner(client: &ApiClient, spec: &JobSpec, class: &str, waiting: &str, api: &Api) -> Option<Diagnosis> {
+    let runners = client.runners(class).await.ok()?;
+    if !runners.is_empty() {
+        return None;
+    }
+    let unclaimed = match client.unclaimed_runner_tasks(class).await {
+        Ok(count) => format!("{count} job(s) of `{class}` wait for a runner to claim them"),
+        Err(error) => format!("the count of waiting jobs is unavailable: {error}"),
+    };
+    Some(
+        Diagnosis::new(format!("job {spec} is queued and no runner is registered for resource class `{class}`"))
+            .observed(waiting)
+            .observed(unclaimed)
+            .cause("no self-hosted runner of this resource class has connected to the installation")
+            .remediation(format!(
+                "install a machine or container runner with a token of `{class}` (`circleci runner resource-class create`), with its API URL set to {}; or set pipeline.runner_resource_class to a class that has runners",
+                api.host()
+            ))
+            .phase(spec.needs.phase()),
+    )
+}
+
+/// The diagnosis of a job that finished without success, with its failing step's last lines.
+pub(crate) async fn failed_job(
+    api: &Api,
+    run: &PipelineRun,
+    spec: &JobSpec,
+    workflow: &Workflow,
+    job: &WorkflowJob,
+) -> Diagnosis {
+    let status = job.status.as_str();
+    let number = job.job_number.map_or("?".into(), |n| n.to_string());
+    let mut diagnosis = Diagnosis::new(format!("job {spec} (#{number}) of pipeline #{} ended {status}", run.number))
+        .observed(format!("workflow `{}`: {}", workflow.name, workflow.status.as_str()))
+        .phase(spec.needs.phase());
+    if let Some(number) = job.job_number {
+        diagnosis = diagnosis.observed_all(step_output(&api.client, &run.slug, number).await);
+    }
+    let cause = match (&job.status, &spec.needs) {
+        (JobStatus::InfrastructureFail, Needs::Runner(_)) => "the runner could not set up the job's environment",
+        (JobStatus::InfrastructureFail, Needs::NomadClient) => "the Nomad client could not start the job's containers",
+        (JobStatus::InfrastructureFail, _) => "the machine provisioner could not provide a VM for the job",
+        (JobStatus::Failed, _) => "a step of the job failed: its output above says which and why",
+        (JobStatus::Timedout, _) => "a step ran past its time limit",
+        (JobStatus::Canceled, _) => "the job was cancelled before it finished (by a user, or by auto-cancel)",
+        (JobStatus::Unauthorized, _) => "the job may not use one of its contexts (a security group restriction)",
+        _ => "the job did not run to success",
+    };
+    let remediation = match &spec.needs {
+        Needs::MachineProvisioner | Needs::NomadClientAndMachineProvisioner
+            if job.status == JobStatus::InfrastructureFail =>
+        {
+            format!(
+                "read the machine provisioner's logs (`kubectl logs -l {MACHINE_PROVISIONER_SELECTOR}`): its cloud credentials and IAM permissions, quotas, the VM image and the subnet decide whether VMs start"
+            )
+        }
+        Needs::Runner(_) => "read the runner agent's logs on its host".into(),
+        _ => "read the step output; image pulls need Docker Hub or the mirror named by pipeline.image_registry".into(),
+    };
+    diagnosis.cause(cause).remediation(remediation)
+}
+
+/// The last lines of the job's failing step (v1.1 job details, then the step's output URL),
+/// or why they are unavailable.
+async fn step_output(client: &ApiClient, slug: &str, number: u64) -> Vec<String> {
+    let details = match client.build_details(slug, number).await {
+        Ok(details) => details,
+        Err(error) => return vec![format!("step output unavailable: {error}")],
+    };
+    let Some((step, url)) = failing_step(&details) else {
+        return vec!["no step of the job has output".into()];
+    };
+    match client.step_output(&url).await {
+        Ok(lines) => {
+            let text: String = lines.iter().map(|line| line.message.as_str()).collect();
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            let tail = lines[lines.len().saturating_sub(OUTPUT_LINES)..].iter().map(|l| format!("  {l}"));
+            std::iter::once(format!("last lines of step `{step}`:")).chain(tail).collect()
+        }
+        Err(error) => vec![format!("output of step `{step}` unavailable: {error}")],
+    }
+}
+
+/// The name and output URL of the step that failed, else of the last step with output.
+fn failing_step(details: &BuildDetails) -> Option<(String, String)> {
+    let with_output = || {
+        details.steps.iter().filter_map(|step| {
+            let action = step.actions.first()?;
+            let url = action.output_url.clone()?;
+            Some((step.name.clone(), url, action.status.as_deref().unwrap_or("") != "success"))
+        })
+    };
+    with_output().find(|(_, _, failed)| *failed).or_else(|| with_output().last()).map(|(name, url, _)| (name, url))
+}
+
+/// The jobs of `specs`, finished with success; any other ending is the check's verdict.
+pub(crate) async fn run_jobs<'a>(
+    ctx: &'a Context,
+    specs: &[JobSpec],
+) -> Result<(&'a Api, Arc<PipelineRun>, Vec<(Workflow, WorkflowJob)>), Verdict> {
+    let (api, run) = pipeline_run(ctx).await?;
+    match wait_for_jobs(ctx, api, &run, specs).await {
+        Waited::Stuck(diagnosis) => Err(Verdict::Fail(diagnosis)),
+        Waited::Ended(verdict) => Err(verdict),
+        Waited::Finished(jobs) => {
+            let failed = jobs.iter().find(|(_, job)| job.status != JobStatus::Success);
+            if let Some((workflow, job)) = failed {
+                let spec = specs.iter().find(|s| s.name == job.name).unwrap_or(&specs[0]);
+                return Err(Verdict::Fail(failed_job(api, &run, spec, workflow, job).await));
+            }
+            Ok((api, run, jobs))
+        }
+    }
+}
+
+/// The common tags and kind of a pipeline check.
+pub(crate) fn pipeline_spec(id: &str, summary: &str) -> CheckSpec {
+    CheckSpec::new(id, CheckKind::Pipeline, summary).tagged(Tag::Mutates).tagged(Tag::NeedsApi)
+}

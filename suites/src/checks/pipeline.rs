@@ -1,0 +1,102 @@
+//! `pipeline::trigger`: the realitycheck project's pipeline is created (not `errored`) and its
+//! workflows appear. Its pipeline is the one every executor and feature check waits on.
+
+use std::sync::Arc;
+
+use harness::{Check, Diagnosis, SkipReason, Verdict};
+
+use super::api::{api_failure, not_configured, project_configured};
+use super::jobs::{TRIGGER_CHECK, pipeline_spec};
+use crate::api::{Api, retries_note};
+use crate::circleci::ApiError;
+use crate::context::Context;
+use crate::pipeline::{PipelineRun, PollEnd, TriggerError};
+
+pub fn trigger() -> Check<Context> {
+    let spec =
+        pipeline_spec(TRIGGER_CHECK, "a pipeline of the realitycheck project is created and its workflows appear");
+    Check::new(spec, |ctx: Arc<Context>| async move {
+        let Some((api, pipeline)) = ctx.api.as_ref().and_then(|api| Some((api, api.pipeline.as_ref()?))) else {
+            return not_configured(project_configured(&ctx));
+        };
+        match pipeline.get().await {
+            Ok(Ok(run)) => workflows_appear(run).await,
+            Ok(Err(error)) => trigger_failure(api, &ctx, error),
+            Err(infallible) => match *infallible {},
+        }
+    })
+    .applies_when(project_configured)
+}
+
+fn trigger_failure(api: &Api, ctx: &Context, error: &TriggerError) -> Verdict {
+    let slug = ctx.target.project.as_deref().unwrap_or_default();
+    match error {
+        TriggerError::Project(error) => {
+            Verdict::Skip(SkipReason::Blocked { by: "api::project".into(), reason: error.to_string() })
+        }
+        TriggerError::Trigger(error) => Verdict::Fail(rejected_trigger(api, slug, error)),
+    }
+}
+
+fn rejected_trigger(api: &Api, slug: &str, error: &ApiError) -> Diagnosis {
+    let diagnosis = api_failure(error);
+    match error.status() {
+        Some(400) => Diagnosis::new(format!("the pipeline of {slug} was refused: {error}"))
+            .cause("the project's .circleci/config.yml does not declare the pipeline parameters realitycheck sends: it is an older or a different config")
+            .remediation("push the config `realitycheck init` writes as .circleci/config.yml to the project's default branch (or pipeline.branch)")
+            .phase("Reality Check project"),
+        Some(404) => Diagnosis::new(format!("the pipeline of {slug} could not be triggered: {error}"))
+            .cause("the project is not followed on this installation, or the token's user cannot build it")
+            .remediation(format!("follow the project in the CircleCI UI ({}/projects) as the token's user", api.host()))
+            .phase("Reality Check project"),
+        _ => diagnosis,
+    }
+}
+
+/// Waits for the first workflows of the pipeline (or for why there are none).
+async fn workflows_appear(run: &PipelineRun) -> Verdict {
+    let mut snapshots = run.subscribe();
+    loop {
+        let snapshot = snapshots.borrow_and_update().clone();
+        let branch = run.branch.as_deref().map(|b| format!(" on branch {b}")).unwrap_or_default();
+        if !snapshot.workflows.is_empty() {
+            let names: Vec<&str> = snapshot.workflows.iter().map(|w| w.workflow.name.as_str()).collect();
+            return Verdict::Pass(format!(
+                "pipeline #{}{branch} (run {}) started workflows {}{}",
+                run.number,
+                run.parameters.run_id,
+                names.join(", "),
+                retries_note(&run.poll_retries())
+            ));
+        }
+        match &snapshot.end {
+            Some(PollEnd::Errored(errors)) => {
+                return Verdict::Fail(
+                    Diagnosis::new(format!("pipeline #{} errored", run.number))
+                        .observed_all(errors.iter().map(|e| format!("{}: {}", e.kind, e.message)))
+                        .cause("CircleCI could not build the pipeline from the project's config (a config error, or the config could not be fetched from the VCS)")
+                        .remediation("push the config `realitycheck init` writes; check that the installation can reach the VCS (GitHub OAuth app, webhooks)")
+                        .phase("Reality Check project"),
+                );
+            }
+            Some(PollEnd::NoWorkflows { waited }) => {
+                return Verdict::Fail(
+                    Diagnosis::new(format!("pipeline #{} started no workflow in {}", run.number, harness::humanize(*waited)))
+                        .cause("the project's config has no workflow for these parameters (an older or edited config), or the workflow conductor is not running")
+                        .remediation("push the config `realitycheck init` writes; check the workflows-conductor pods")
+                        .phase("Reality Check project"),
+                );
+            }
+            Some(PollEnd::ApiFailed(error)) => return Verdict::Fail(api_failure(error)),
+            Some(PollEnd::Finished) | None => {}
+        }
+        if snapshots.changed().await.is_err()
+            && snapshots.borrow().workflows.is_empty()
+            && snapshots.borrow().end.is_none()
+        {
+            return Verdict::Fail(
+                Diagnosis::new("the pipeline poller stopped unexpectedly").cause("a bug in realitycheck"),
+            );
+        }
+    }
+}
