@@ -2,7 +2,7 @@
 //! in-process or served for realitycheck and kubectl to point at.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use fixtures::scenario::Scenario;
@@ -25,6 +25,10 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
     let kubeconfig = server
         .write_env(&workdir.path().join("env.sh"))
         .map_err(AppError::io(format!("cannot write the simulation's kubeconfig into {}", workdir.path().display())))?;
+    // The demo reads this file as ./realitycheck.toml of its working directory.
+    let config_file = workdir.path().join(realitycheck_config::DEFAULT_FILE_NAME);
+    std::fs::write(&config_file, pipeline_config())
+        .map_err(AppError::io(format!("cannot write the demo's configuration into {}", workdir.path().display())))?;
     let token_file = workdir.path().join("token");
     std::fs::write(&token_file, fixtures::SIM_TOKEN)
         .map_err(AppError::io(format!("cannot write the simulation's token into {}", workdir.path().display())))?;
@@ -33,7 +37,7 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
         host: Some(server.circleci_url()),
         token_file: Some(token_file),
         project: Some(fixtures::SIM_PROJECT.to_string()),
-        cloud_provider: Some(realitycheck_config::CloudProvider::Aws),
+        cloud_provider: realitycheck_config::CloudProvider::parse(server.cloud_provider()),
         kubeconfig: Some(kubeconfig),
         kube_context: Some(fixtures::KUBE_CONTEXT.to_string()),
         namespace: Some(fixtures::NAMESPACE.to_string()),
@@ -64,7 +68,13 @@ pub async fn serve(args: SimArgs) -> Result<ExitCode, AppError> {
         Some(path) => {
             let kubeconfig =
                 server.write_env(path).map_err(AppError::io(format!("cannot write {}", path.display())))?;
-            Some(format!("wrote {} (exports) and {} (kubeconfig)", shown(path), kubeconfig.display()))
+            let config = write_config_beside(path)?;
+            Some(format!(
+                "wrote {} (exports), {} (kubeconfig) and {} (pipeline settings)",
+                shown(path),
+                kubeconfig.display(),
+                config.display()
+            ))
         }
         None => None,
     };
@@ -89,6 +99,36 @@ pub async fn serve(args: SimArgs) -> Result<ExitCode, AppError> {
     run::shutdown_signal().await;
     server.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The settings the demo runs with beyond host, token and cluster: the simulation's runner
+/// and three docker resource classes.
+fn pipeline_config() -> String {
+    format!(
+        "# The pipeline settings of the simulated installation (`realitycheck demo` uses the same).\n\
+         [defaults.pipeline]\n\
+         runner_resource_class = \"{}\"\n\
+         docker_resource_classes = [\"small\", \"medium\", \"large\"]\n",
+        fixtures::SIM_RUNNER_RESOURCE_CLASS
+    )
+}
+
+/// Writes [`pipeline_config`] beside the env file (as `<file name>.toml`) and appends its
+/// `export REALITYCHECK_CONFIG=...` to the env file, so that a `run` sees what the demo sees.
+fn write_config_beside(env_file: &Path) -> Result<PathBuf, AppError> {
+    let mut name = env_file.file_name().unwrap_or_default().to_os_string();
+    name.push(".toml");
+    let config = std::path::absolute(env_file.with_file_name(name))
+        .map_err(AppError::io(format!("cannot resolve {}", env_file.display())))?;
+    std::fs::write(&config, pipeline_config()).map_err(AppError::io(format!("cannot write {}", config.display())))?;
+    let quoted = format!("'{}'", config.display().to_string().replace('\'', r"'\''"));
+    let mut exports = std::fs::OpenOptions::new()
+        .append(true)
+        .open(env_file)
+        .map_err(AppError::io(format!("cannot append to {}", env_file.display())))?;
+    writeln!(exports, "export REALITYCHECK_CONFIG={quoted}")
+        .map_err(AppError::io(format!("cannot append to {}", env_file.display())))?;
+    Ok(config)
 }
 
 fn shown(path: &Path) -> String {

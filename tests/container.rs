@@ -91,7 +91,8 @@ async fn the_simulation_runs_in_the_scratch_image_and_run_judges_it() {
         .unwrap()
         .iter()
         .map(|c| (c["id"].as_str().unwrap().to_string(), c["status"].as_str().unwrap().to_string()))
-        .filter(|(id, _)| !id.starts_with("api::") && !id.starts_with("contexts::"))
+        // Only the Kubernetes side is configured: the API checks are skipped as not configured.
+        .filter(|(id, _)| id.starts_with("cluster::") || id.starts_with("nomad::"))
         .collect();
     assert_eq!(
         statuses,

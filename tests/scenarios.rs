@@ -18,66 +18,139 @@ struct Expected {
     words: &'static [&'static str],
 }
 
-/// Checks not listed for a scenario must pass.
-const DEVIATIONS: &[Expected] = &[
-    Expected {
-        scenario: "no-nomad-clients",
-        check: "nomad::clients_ready",
-        status: "failed",
-        words: &["no Nomad client has joined", "retry_join", "mTLS"],
-    },
-    Expected {
-        scenario: "nomad-clients-draining",
-        check: "nomad::clients_ready",
-        status: "failed",
-        words: &["draining", "ineligible", "nomad node eligibility -enable"],
-    },
-    Expected {
-        scenario: "nomad-docker-unhealthy",
-        check: "nomad::clients_ready",
-        status: "failed",
-        words: &["docker driver unhealthy", "Failed to connect to docker daemon", "systemctl status docker"],
-    },
-    Expected {
-        scenario: "nomad-exec-broken",
-        check: "nomad::servers_alive",
-        status: "failed",
-        words: &["x509", "mTLS", "exited with code 1"],
-    },
-    Expected {
-        scenario: "nomad-exec-broken",
-        check: "nomad::clients_ready",
-        status: "failed",
-        words: &["x509", "mTLS", "exited with code 1"],
-    },
-    Expected {
-        scenario: "pods-not-ready",
-        check: "cluster::pods_ready",
-        status: "failed",
-        words: &["frontend", "CrashLoopBackOff", "kubectl -n circleci-server describe pod"],
-    },
-    Expected {
-        scenario: "contexts-missing",
-        check: "contexts::org_global",
-        status: "failed",
-        words: &["`org-global` does not exist", "--setup-contexts", "circleci context create"],
-    },
-    Expected {
-        scenario: "contexts-missing",
-        check: "contexts::individual_local",
-        status: "failed",
-        words: &["`individual-local` does not exist", "--setup-contexts", "circleci context store-secret"],
-    },
-    Expected { scenario: "api-flaky", check: "api::authenticated", status: "passed", words: &["after 1 retry", "503"] },
-    Expected {
-        scenario: "api-flaky",
-        check: "contexts::org_global",
-        status: "passed",
-        words: &["retries", "429 Retry-After 1s: Rate limited.", "500: Internal server error."],
-    },
+/// The checks that run a docker job on a Nomad client, with the words of a queue that no
+/// client can take.
+const DOCKER_JOB_CHECKS: [&str; 9] = [
+    "executors::docker",
+    "resource_classes::docker_small",
+    "resource_classes::docker_medium",
+    "resource_classes::docker_large",
+    "features::contexts",
+    "features::workspaces",
+    "features::cache",
+    "features::artifacts",
+    "features::test_results",
 ];
 
+/// The checks whose jobs need a machine from the machine provisioner.
+const MACHINE_JOB_CHECKS: [&str; 3] = ["executors::machine", "executors::remote_docker", "executors::arm"];
+
+/// Checks not listed for a scenario must pass (or, for [`common::NOT_APPLICABLE_IN_DEMO`], be
+/// skipped as not applicable).
+fn deviations() -> Vec<Expected> {
+    let mut deviations = vec![
+        Expected {
+            scenario: "no-nomad-clients",
+            check: "nomad::clients_ready",
+            status: "failed",
+            words: &["no Nomad client has joined", "retry_join", "mTLS"],
+        },
+        Expected {
+            scenario: "nomad-clients-draining",
+            check: "nomad::clients_ready",
+            status: "failed",
+            words: &["draining", "ineligible", "nomad node eligibility -enable"],
+        },
+        Expected {
+            scenario: "nomad-docker-unhealthy",
+            check: "nomad::clients_ready",
+            status: "failed",
+            words: &["docker driver unhealthy", "Failed to connect to docker daemon", "systemctl status docker"],
+        },
+        Expected {
+            scenario: "nomad-exec-broken",
+            check: "nomad::servers_alive",
+            status: "failed",
+            words: &["x509", "mTLS", "exited with code 1"],
+        },
+        Expected {
+            scenario: "nomad-exec-broken",
+            check: "nomad::clients_ready",
+            status: "failed",
+            words: &["x509", "mTLS", "exited with code 1"],
+        },
+        Expected {
+            scenario: "pods-not-ready",
+            check: "cluster::pods_ready",
+            status: "failed",
+            words: &["frontend", "CrashLoopBackOff", "kubectl -n circleci-server describe pod"],
+        },
+        Expected {
+            scenario: "contexts-missing",
+            check: "contexts::org_global",
+            status: "failed",
+            words: &["`org-global` does not exist", "--setup-contexts", "circleci context create"],
+        },
+        Expected {
+            scenario: "contexts-missing",
+            check: "contexts::individual_local",
+            status: "failed",
+            words: &["`individual-local` does not exist", "--setup-contexts", "circleci context store-secret"],
+        },
+        Expected {
+            scenario: "contexts-missing",
+            check: "features::contexts",
+            status: "skipped",
+            words: &["blocked", "contexts::org_global", "could not see it"],
+        },
+        Expected {
+            scenario: "api-flaky",
+            check: "api::authenticated",
+            status: "passed",
+            words: &["after 1 retry", "503"],
+        },
+        Expected {
+            scenario: "api-flaky",
+            check: "contexts::org_global",
+            status: "passed",
+            words: &["retries", "429 Retry-After 1s: Rate limited.", "500: Internal server error."],
+        },
+        Expected { scenario: "api-flaky", check: "pipeline::trigger", status: "passed", words: &["retries", "503"] },
+        Expected {
+            scenario: "runner-missing",
+            check: "executors::runner",
+            status: "failed",
+            words: &[
+                "no runner is registered for resource class `realitycheck-sim/linux-runner`",
+                "queued",
+                "wait for a runner",
+            ],
+        },
+    ];
+    let no_client = |scenario, words| {
+        DOCKER_JOB_CHECKS.into_iter().chain(["executors::remote_docker"]).map(move |check| Expected {
+            scenario,
+            check,
+            status: "failed",
+            words,
+        })
+    };
+    deviations.extend(no_client("no-nomad-clients", &["Nomad has no client", "lists no node", "queued"]));
+    deviations.extend(no_client("nomad-clients-draining", &["Nomad has no client", "draining", "ineligible"]));
+    deviations.extend(no_client("nomad-docker-unhealthy", &["Nomad has no client", "docker driver unhealthy"]));
+    deviations.extend(MACHINE_JOB_CHECKS.into_iter().map(|check| Expected {
+        scenario: "pods-not-ready",
+        check,
+        status: "failed",
+        words: &["machine provisioner has no ready pod", "machine-provisioner", "queued"],
+    }));
+    deviations.extend(MACHINE_JOB_CHECKS.into_iter().map(|check| Expected {
+        scenario: "machine-provisioner-broken",
+        check,
+        status: "failed",
+        words: &["ended infrastructure_fail", "last lines of step", "machine provisioner could not provide a VM"],
+    }));
+    deviations.extend(MACHINE_JOB_CHECKS.into_iter().map(|check| Expected {
+        scenario: "cloud-provider-other",
+        check,
+        status: "skipped",
+        words: &["not-applicable", "the cloud provider is other"],
+    }));
+    deviations
+}
+
 fn expectations() -> Vec<Expected> {
+    let deviations = deviations();
     fixtures::scenario::Scenario::ALL
         .iter()
         .flat_map(|scenario| common::ALL_CHECKS.iter().map(move |check| (scenario.name(), *check)))
@@ -92,21 +165,22 @@ fn expectations() -> Vec<Expected> {
             if scenario == "bad-token" {
                 return preflight_failed;
             }
-            DEVIATIONS
-                .iter()
-                .find(|e| e.scenario == scenario && e.check == check)
-                .map(|e| Expected { scenario: e.scenario, check: e.check, status: e.status, words: e.words })
-                .unwrap_or(Expected { scenario, check, status: "passed", words: &[] })
+            if let Some(e) = deviations.iter().find(|e| e.scenario == scenario && e.check == check) {
+                return Expected { scenario: e.scenario, check: e.check, status: e.status, words: e.words };
+            }
+            if common::NOT_APPLICABLE_IN_DEMO.contains(&check) {
+                return Expected { scenario, check, status: "skipped", words: &["not-applicable", "opt-in"] };
+            }
+            Expected { scenario, check, status: "passed", words: &[] }
         })
         .collect()
 }
 
 /// A preflight failure exits 3, a failed check 1, a green run 0.
 fn expected_exit_code(scenario: &str) -> i32 {
-    let statuses = || DEVIATIONS.iter().filter(|e| e.scenario == scenario).map(|e| e.status);
     if scenario == "bad-token" {
         3
-    } else if statuses().any(|status| status == "failed") {
+    } else if deviations().iter().any(|e| e.scenario == scenario && e.status == "failed") {
         1
     } else {
         0

@@ -6,8 +6,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Every check of this build, in plan order.
-pub const ALL_CHECKS: [&str; 7] = [
+/// Every check of the demo's configuration, in plan order: a configuration without docker
+/// resource classes has all but the `resource_classes::` ones.
+pub const ALL_CHECKS: [&str; 22] = [
     "cluster::pods_ready",
     "nomad::servers_alive",
     "nomad::clients_ready",
@@ -15,7 +16,25 @@ pub const ALL_CHECKS: [&str; 7] = [
     "api::project",
     "contexts::org_global",
     "contexts::individual_local",
+    "pipeline::trigger",
+    "executors::docker",
+    "executors::machine",
+    "executors::remote_docker",
+    "executors::runner",
+    "executors::arm",
+    "executors::windows",
+    "resource_classes::docker_small",
+    "resource_classes::docker_medium",
+    "resource_classes::docker_large",
+    "features::contexts",
+    "features::workspaces",
+    "features::cache",
+    "features::artifacts",
+    "features::test_results",
 ];
+
+/// The checks the demo skips as not applicable to its configuration (Windows is opt-in).
+pub const NOT_APPLICABLE_IN_DEMO: [&str; 1] = ["executors::windows"];
 
 /// Environment variables realitycheck or kube-rs read; cleared for every test run.
 const LEAKY_VARS: &[&str] = &[
@@ -28,6 +47,7 @@ const LEAKY_VARS: &[&str] = &[
     "REALITYCHECK_KUBE_CONTEXT",
     "REALITYCHECK_NAMESPACE",
     "REALITYCHECK_MIN_CLIENTS",
+    "REALITYCHECK_RUNNER_RESOURCE_CLASS",
     "REALITYCHECK_TIMEOUT_SCALE",
     "REALITYCHECK_CONFIG",
     "KUBECONFIG",

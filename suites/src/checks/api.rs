@@ -112,8 +112,12 @@ pub fn authenticated() -> Check<Context> {
 }
 
 pub fn project() -> Check<Context> {
-    let spec = CheckSpec::new("api::project", CheckKind::Api, "the realitycheck project exists on the installation")
-        .tagged(Tag::NeedsApi);
+    let spec = CheckSpec::new(
+        "api::project",
+        CheckKind::Api,
+        "the realitycheck project exists on the installation and is followed",
+    )
+    .tagged(Tag::NeedsApi);
     Check::new(spec, |ctx: Arc<Context>| async move {
         let (Some(api), Some(slug)) = (&ctx.api, &ctx.target.project) else {
             return not_configured(project_configured(&ctx));

@@ -165,7 +165,7 @@ async fn no_nomad_client(ctx: &Context, spec: &JobSpec, waiting: &str) -> Option
             .observed_all(observed)
             .cause("docker jobs run on Nomad clients, and none is ready, eligible, undrained with a healthy docker driver")
             .remediation("see nomad::clients_ready: enable or undrain a client (`nomad node eligibility -enable <id>`, `nomad node drain -disable <id>`), fix its docker daemon, or check the nomad-autoscaler if clients scale from zero")
-            .phase(spec.needs.phase()),
+            .phase(Needs::NomadClient.phase()),
     )
 }
 
@@ -190,7 +190,7 @@ async fn no_machine_provisioner(ctx: &Context, spec: &JobSpec, waiting: &str) ->
             .remediation(format!(
                 "`kubectl -n {namespace} describe pods -l {MACHINE_PROVISIONER_SELECTOR}` and `kubectl -n {namespace} logs -l {MACHINE_PROVISIONER_SELECTOR}` say why it is not ready"
             ))
-            .phase(spec.needs.phase()),
+            .phase(Needs::MachineProvisioner.phase()),
     )
 }
 
@@ -218,6 +218,7 @@ async fn no_runner(client: &ApiClient, spec: &JobSpec, class: &str, waiting: &st
 
 /// The diagnosis of a job that finished without success, with its failing step's last lines.
 pub(crate) async fn failed_job(
+    ctx: &Context,
     api: &Api,
     run: &PipelineRun,
     spec: &JobSpec,
@@ -247,7 +248,8 @@ pub(crate) async fn failed_job(
             if job.status == JobStatus::InfrastructureFail =>
         {
             format!(
-                "read the machine provisioner's logs (`kubectl logs -l {MACHINE_PROVISIONER_SELECTOR}`): its cloud credentials and IAM permissions, quotas, the VM image and the subnet decide whether VMs start"
+                "read the machine provisioner's logs (`kubectl -n {} logs -l {MACHINE_PROVISIONER_SELECTOR}`): its cloud credentials and IAM permissions, quotas, the VM image and the subnet decide whether VMs start",
+                ctx.target.kubernetes.namespace
             )
         }
         Needs::Runner(_) => "read the runner agent's logs on its host".into(),
@@ -302,7 +304,7 @@ pub(crate) async fn run_jobs<'a>(
             let failed = jobs.iter().find(|(_, job)| job.status != JobStatus::Success);
             if let Some((workflow, job)) = failed {
                 let spec = specs.iter().find(|s| s.name == job.name).unwrap_or(&specs[0]);
-                return Err(Verdict::Fail(failed_job(api, &run, spec, workflow, job).await));
+                return Err(Verdict::Fail(failed_job(ctx, api, &run, spec, workflow, job).await));
             }
             Ok((api, run, jobs))
         }

@@ -66,7 +66,7 @@ async fn workflows_appear(run: &PipelineRun) -> Verdict {
                 run.number,
                 run.parameters.run_id,
                 names.join(", "),
-                retries_note(&run.poll_retries())
+                retries_note(&run.retries())
             ));
         }
         match &snapshot.end {

@@ -271,8 +271,7 @@ impl ApiClient {
         }
     }
 
-    /// One call with its retries. 429 and 502/503/504 are retried for every method (the
-    /// request did not reach the service), 500 only for GET (a write may have happened).
+    /// One call with its retries, its answer decoded from JSON.
     pub(super) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -280,37 +279,61 @@ impl ApiClient {
         body: Option<serde_json::Value>,
     ) -> Result<T, ApiError> {
         let call = call_name(&method, &url);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut request = self
+        let build = || {
+            let request = self
                 .http
                 .request(method.clone(), url.clone())
                 .header("Circle-Token", self.token_header.clone())
                 .header(ACCEPT, "application/json");
-            if let Some(body) = &body {
-                request = request.json(body);
+            match &body {
+                Some(body) => request.json(body),
+                None => request,
             }
-            let response = request.send().await.map_err(|e| self.transport_error(&call, &url, &e))?;
+        };
+        let response = self.retrying(&call, &method, &url, build).await?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| self.transport_error(&call, &url, &e))?;
+        if !status.is_success() {
+            let message = self.token.redact(&server_message(&text));
+            return Err(ApiError::Status { call, url: url.to_string(), status: status.as_u16(), message });
+        }
+        let text = if text.trim().is_empty() { "null" } else { &text };
+        serde_json::from_str(text).map_err(|e| ApiError::Decode {
+            call: call.clone(),
+            url: url.to_string(),
+            message: self.token.redact(&e.to_string()),
+        })
+    }
+
+    /// Sends the request `build` makes, again after a retryable answer: 429 and 502/503/504
+    /// for every method (the request did not reach the service), 500 only for GET (a write may
+    /// have happened). Returns the first answer that is a success or a redirect; `shown` is
+    /// the URL errors may print.
+    pub(super) async fn retrying(
+        &self,
+        call: &str,
+        method: &Method,
+        shown: &Url,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ApiError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let response = build().send().await.map_err(|e| self.transport_error(call, shown, &e.without_url()))?;
             let status = response.status();
-            let retry_after = retry_after(response.headers());
-            let text = response.text().await.map_err(|e| self.transport_error(&call, &url, &e))?;
-            if status.is_success() {
-                let text = if text.trim().is_empty() { "null" } else { &text };
-                return serde_json::from_str(text).map_err(|e| ApiError::Decode {
-                    call: call.clone(),
-                    url: url.to_string(),
-                    message: self.token.redact(&e.to_string()),
-                });
+            if status.is_success() || status.is_redirection() {
+                return Ok(response);
             }
+            let retry_after = retry_after(response.headers());
+            let text = response.text().await.map_err(|e| self.transport_error(call, shown, &e.without_url()))?;
             let message = self.token.redact(&server_message(&text));
             let error = ApiError::Status {
-                call: call.clone(),
-                url: url.to_string(),
+                call: call.to_string(),
+                url: shown.to_string(),
                 status: status.as_u16(),
                 message: message.clone(),
             };
-            if attempt > self.retry.max_retries || !retryable(&method, status) {
+            if attempt > self.retry.max_retries || !retryable(method, status) {
                 return Err(error);
             }
             let wait = match retry_after {
@@ -326,7 +349,7 @@ impl ApiClient {
             };
             tracing::info!(%call, attempt, %reason, "retrying");
             if let Ok(mut retries) = self.retries.lock() {
-                retries.push(Retry { call: call.clone(), attempt, reason, wait });
+                retries.push(Retry { call: call.to_string(), attempt, reason, wait });
             }
             tokio::time::sleep(wait).await;
         }

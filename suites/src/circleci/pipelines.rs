@@ -74,18 +74,18 @@ impl ApiClient {
     }
 
     /// An artifact's content. The token goes only to the installation's own host; a
-    /// redirect elsewhere (object storage) is followed without it.
+    /// redirect elsewhere (object storage) is followed without it. The first request is
+    /// retried like an API call.
     pub async fn download_artifact(&self, artifact: &Artifact) -> Result<Vec<u8>, ApiError> {
         let (call, url, shown) = outside_url("GET artifact", &artifact.url)?;
         let same_host = url.host_str() == self.host().host_str()
             && url.port_or_known_default() == self.host().port_or_known_default();
-        let request = if same_host {
-            self.http.get(url.clone()).header("Circle-Token", self.token_header.clone())
-        } else {
-            self.plain.get(url.clone())
+        let build = || match same_host {
+            true => self.http.get(url.clone()).header("Circle-Token", self.token_header.clone()),
+            false => self.plain.get(url.clone()),
         };
+        let response = self.retrying(&call, &Method::GET, &shown, build).await?;
         let transport = |e: reqwest::Error| self.transport_error(&call, &shown, &e.without_url());
-        let response = request.send().await.map_err(transport)?;
         let location = response.headers().get(reqwest::header::LOCATION).filter(|_| response.status().is_redirection());
         let response = match location.and_then(|l| l.to_str().ok()).map(|l| url.join(l)) {
             Some(Ok(target)) => self.plain.get(target).send().await.map_err(transport)?,

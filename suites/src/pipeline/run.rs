@@ -42,6 +42,8 @@ pub struct PipelineRun {
     pub branch: Option<String>,
     pub parameters: RunParameters,
     pub context_values: ContextValues,
+    /// Retries the trigger (and the contexts' values) needed.
+    trigger_retries: Vec<Retry>,
     /// The client the poller uses, for the retries it needed.
     poll_client: ApiClient,
     snapshots: watch::Receiver<Arc<Snapshot>>,
@@ -58,6 +60,7 @@ impl PipelineRun {
         context_setup: &Fixture<ContextSetup, Arc<ContextsError>>,
         intervals: PollIntervals,
     ) -> Result<PipelineRun, TriggerError> {
+        let client = &client.scoped();
         let project = project.get().await.map_err(TriggerError::Project)?;
         let branch = target
             .pipeline
@@ -85,6 +88,7 @@ impl PipelineRun {
             branch,
             parameters,
             context_values,
+            trigger_retries: client.retries(),
             poll_client,
             snapshots,
             poller,
@@ -96,9 +100,11 @@ impl PipelineRun {
         self.snapshots.clone()
     }
 
-    /// The poller's retries so far.
-    pub fn poll_retries(&self) -> Vec<Retry> {
-        self.poll_client.retries()
+    /// The retries the trigger and the poller needed so far.
+    pub fn retries(&self) -> Vec<Retry> {
+        let mut retries = self.trigger_retries.clone();
+        retries.extend(self.poll_client.retries());
+        retries
     }
 
     /// Cancels the workflows that have not finished (jobs stuck in a queue would otherwise run
