@@ -74,14 +74,19 @@ impl Sim {
 
     /// The exports of the env file, as (name, value) pairs.
     fn exports(&self) -> Vec<(String, String)> {
-        std::fs::read_to_string(&self.env_file)
-            .unwrap()
-            .lines()
-            .filter_map(|line| line.strip_prefix("export "))
-            .filter_map(|assignment| assignment.split_once('='))
-            .map(|(name, value)| (name.to_string(), value.trim_matches('\'').to_string()))
-            .collect()
+        exports_of(&self.env_file)
     }
+}
+
+/// The `export NAME='value'` lines of an env file, as (name, value) pairs.
+fn exports_of(env_file: &Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(env_file)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_prefix("export "))
+        .filter_map(|assignment| assignment.split_once('='))
+        .map(|(name, value)| (name.to_string(), value.trim_matches('\'').to_string()))
+        .collect()
 }
 
 impl Drop for Sim {
@@ -252,4 +257,72 @@ fn the_token_never_reaches_any_output() {
             assert!(!text.contains(token), "the token leaked into {what}");
         }
     }
+}
+
+#[test]
+fn setup_contexts_lets_the_contexts_job_prove_the_values_of_this_run() {
+    let dir = TempDir::new().unwrap();
+    let json = dir.path().join("report.json");
+    let out = run(realitycheck(dir.path())
+        .args(["demo", "--scenario", "contexts-missing", "--setup-contexts", "--json"])
+        .arg(&json));
+    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let contexts = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "features::contexts").unwrap();
+    assert_eq!(contexts["status"], "passed", "{contexts:#}");
+    assert!(contexts.to_string().contains("values realitycheck set for this run"), "{contexts:#}");
+}
+
+/// Ctrl-C while jobs run: the run's workflows are cancelled, the reports written with the
+/// unfinished checks marked, and the exit code is 130.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_run_cancels_its_workflows_and_exits_130() {
+    use fixtures::execution::JobTiming;
+    use fixtures::scenario::Scenario;
+    use fixtures::sim::{SimOptions, SimServer};
+
+    let slow_jobs = JobTiming {
+        run_min: std::time::Duration::from_secs(600),
+        run_max: std::time::Duration::from_secs(600),
+        ..JobTiming::default()
+    };
+    let options = SimOptions { timing: slow_jobs, ..SimOptions::for_scenario(Scenario::Healthy) };
+    let sim = SimServer::start_with(Scenario::Healthy, ([127, 0, 0, 1], 0).into(), options).await.unwrap();
+    let dir = TempDir::new().unwrap();
+    let env_file = dir.path().join("sim.env");
+    sim.write_env(&env_file).unwrap();
+    let json = dir.path().join("report.json");
+    let mut child = realitycheck(dir.path())
+        .args(["run", "--json"])
+        .arg(&json)
+        .envs(exports_of(&env_file))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The event to wait for: the pipeline's docker job runs.
+    let running = |summaries: &[fixtures::execution::PipelineSummary]| {
+        summaries
+            .iter()
+            .flat_map(|p| &p.workflows)
+            .flat_map(|w| &w.jobs)
+            .any(|(name, status)| name == "docker" && *status == "running")
+    };
+    while !running(&sim.circleci_state().pipeline_summaries()) {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before its jobs ran");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let interrupted = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(interrupted.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("cancelled workflow `docker`"), "{stderr}");
+    let summaries = sim.circleci_state().pipeline_summaries();
+    let statuses: Vec<&str> = summaries.iter().flat_map(|p| &p.workflows).map(|w| w.status).collect();
+    assert!(!statuses.is_empty() && statuses.iter().all(|s| *s == "canceled"), "{statuses:?}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let docker = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "executors::docker").unwrap();
+    assert!(docker.to_string().contains("interrupted"), "{docker:#}");
+    sim.shutdown().await;
 }

@@ -1,0 +1,124 @@
+//! Benchmark: a full run of every check against the simulated installation (scenario healthy,
+//! the demo's settings, default job timing), five times. For each run: the wall time against
+//! the pipeline's critical path (from its creation to its last workflow's end, as the API
+//! reports them), and the API requests by endpoint. Reproduce with
+//! `cargo bench -p suites --bench pipeline_run`; BENCHMARKS.md records the results.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use fixtures::scenario::Scenario;
+use fixtures::sim::SimServer;
+use harness::{CancellationToken, EventSink, RunInfo, RunOptions, RunStatus, Selection, Timeouts};
+use k8s_openapi::jiff::Timestamp;
+use realitycheck_config::{CloudProvider, Kubernetes, Nomad, Pipeline, Secret, Target};
+use suites::circleci::{ApiClient, ApiSettings, RetryPolicy};
+use suites::pipeline::PollIntervals;
+use suites::{CallTimeouts, Context};
+use tokio::time::Instant;
+use url::Url;
+
+const RUNS: usize = 5;
+
+fn target(server: &SimServer, kubeconfig: std::path::PathBuf) -> Target {
+    Target {
+        name: "bench".into(),
+        host: Some(Url::parse(&server.circleci_url()).unwrap()),
+        token: Some(Secret::new(fixtures::SIM_TOKEN)),
+        cloud_provider: Some(CloudProvider::Aws),
+        project: Some(fixtures::SIM_PROJECT.into()),
+        ca_bundle: None,
+        insecure: false,
+        kubernetes: Kubernetes {
+            kubeconfig: Some(kubeconfig),
+            context: Some(fixtures::KUBE_CONTEXT.into()),
+            namespace: fixtures::NAMESPACE.into(),
+        },
+        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1 },
+        pipeline: Pipeline {
+            branch: None,
+            runner_resource_class: Some(fixtures::SIM_RUNNER_RESOURCE_CLASS.into()),
+            windows: false,
+            docker_resource_classes: vec!["small".into(), "medium".into(), "large".into()],
+            image_registry: String::new(),
+        },
+    }
+}
+
+/// From the pipeline's creation to its last workflow's end, as the API reports them.
+async fn critical_path(server: &SimServer) -> Duration {
+    let client = ApiClient::new(&ApiSettings {
+        host: Url::parse(&server.circleci_url()).unwrap(),
+        token: Secret::new(fixtures::SIM_TOKEN),
+        timeout: Duration::from_secs(10),
+        ca_bundle: None,
+        insecure: false,
+        retry: RetryPolicy::default(),
+    })
+    .unwrap();
+    let summary = server.circleci_state().pipeline_summaries().pop().expect("the run triggered a pipeline");
+    let pipeline = client.pipeline(&summary.id).await.unwrap();
+    let created: Timestamp = pipeline.created_at.unwrap().parse().unwrap();
+    let workflows = client.pipeline_workflows(&summary.id).await.unwrap();
+    let ended = workflows.iter().filter_map(|w| w.stopped_at.as_deref()?.parse::<Timestamp>().ok()).max().unwrap();
+    Duration::try_from(ended.duration_since(created)).unwrap()
+}
+
+async fn one_run() -> (Duration, Duration, u64, std::collections::BTreeMap<String, u64>) {
+    let server = SimServer::start(Scenario::Healthy, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap();
+    let target = target(&server, kubeconfig);
+    let timeouts = CallTimeouts { cluster: Duration::from_secs(30), api: Duration::from_secs(30) };
+    let context = Arc::new(Context::new(target.clone(), timeouts, false, PollIntervals::default()).unwrap());
+    let options = RunOptions {
+        info: RunInfo {
+            target: "bench".into(),
+            host: server.circleci_url(),
+            profile: "bench".into(),
+            started_at: SystemTime::now(),
+        },
+        selection: Selection::default(),
+        timeouts: Timeouts {
+            cluster: Duration::from_secs(30),
+            api: Duration::from_secs(30),
+            pipeline: Duration::from_secs(900),
+            scale: 1.0,
+        },
+        deadline: None,
+        retries: 0,
+        retry_delay: Duration::ZERO,
+        concurrency: 8,
+    };
+    let (sink, _events) = EventSink::channel();
+    let started = Instant::now();
+    let summary = suites::plan(&target).run(Arc::clone(&context), &options, &sink, CancellationToken::new()).await;
+    let wall = started.elapsed();
+    assert_eq!(summary.status, RunStatus::Passed, "the healthy run must pass");
+    let requests = server.circleci_state().request_counts();
+    let total = requests.values().sum();
+    let critical = critical_path(&server).await;
+    server.shutdown().await;
+    (wall, critical, total, requests)
+}
+
+#[tokio::main]
+async fn main() {
+    println!("run  wall     critical path  overhead  API requests");
+    let mut last = None;
+    for run in 1..=RUNS {
+        let (wall, critical, total, requests) = one_run().await;
+        let overhead = wall.saturating_sub(critical);
+        println!(
+            "{run:>3}  {:>6.3}s  {:>12.3}s  {:>7.3}s  {total}",
+            wall.as_secs_f64(),
+            critical.as_secs_f64(),
+            overhead.as_secs_f64()
+        );
+        last = Some(requests);
+    }
+    println!("\nrequests of the last run, by endpoint (ids shown as they were):");
+    for (endpoint, count) in last.unwrap_or_default() {
+        println!("{count:>4}  {endpoint}");
+    }
+}
