@@ -18,8 +18,7 @@ struct Expected {
     words: &'static [&'static str],
 }
 
-/// The checks that run a docker job on a Nomad client, with the words of a queue that no
-/// client can take.
+/// The checks whose jobs run in docker on a Nomad client.
 const DOCKER_JOB_CHECKS: [&str; 9] = [
     "executors::docker",
     "resource_classes::docker_small",

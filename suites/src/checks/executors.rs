@@ -9,7 +9,7 @@ use harness::{Applicability, Check, Diagnosis, Verdict};
 use realitycheck_config::CloudProvider;
 
 use super::api::project_configured;
-use super::jobs::{pipeline_spec, run_jobs};
+use super::jobs::{pipeline_spec, run_job};
 use crate::context::Context;
 use crate::pipeline::JobSpec;
 
@@ -109,15 +109,9 @@ fn executor_check(
 }
 
 async fn verify_executor(ctx: &Context, spec: &JobSpec) -> Verdict {
-    let (api, run, jobs) = match run_jobs(ctx, std::slice::from_ref(spec)).await {
+    let (api, run, number) = match run_job(ctx, spec).await {
         Ok(done) => done,
         Err(verdict) => return verdict,
-    };
-    let Some((_, job)) = jobs.first() else {
-        return Verdict::Fail(Diagnosis::new("the job vanished from the pipeline").cause("a bug in realitycheck"));
-    };
-    let Some(number) = job.job_number else {
-        return Verdict::Pass(format!("job {spec} succeeded (the API gave no job number to read its details)"));
     };
     let details = match api.client.job_details(&run.slug, number).await {
         Ok(details) => details,

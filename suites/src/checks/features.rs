@@ -8,7 +8,7 @@ use harness::{Check, Diagnosis, SkipReason, Verdict};
 
 use super::api::{api_failure, project_configured};
 use super::contexts::REQUIRED;
-use super::jobs::{pipeline_spec, run_jobs};
+use super::jobs::{pipeline_spec, run_job, run_jobs};
 use crate::circleci::TestCase;
 use crate::context::Context;
 use crate::pipeline::{ContextValues, JobSpec, PipelineRun};
@@ -115,13 +115,9 @@ fn round_trip(
 pub fn artifacts() -> Check<Context> {
     let spec = pipeline_spec("features::artifacts", "artifacts are listed through the API and their content verified");
     Check::new(spec, |ctx: Arc<Context>| async move {
-        let job = JobSpec::feature("artifacts");
-        let (api, run, jobs) = match run_jobs(&ctx, std::slice::from_ref(&job)).await {
+        let (api, run, number) = match run_job(&ctx, &JobSpec::feature("artifacts")).await {
             Ok(done) => done,
             Err(verdict) => return verdict,
-        };
-        let Some(number) = jobs.first().and_then(|(_, j)| j.job_number) else {
-            return Verdict::Fail(no_job_number(&job));
         };
         let artifacts = match api.client.job_artifacts(&run.slug, number).await {
             Ok(artifacts) => artifacts,
@@ -176,13 +172,9 @@ fn judge_artifact(run: &PipelineRun, number: u64, content: &[u8]) -> Verdict {
 pub fn test_results() -> Check<Context> {
     let spec = pipeline_spec("features::test_results", "test results stored by a job are read back through the API");
     Check::new(spec, |ctx: Arc<Context>| async move {
-        let job = JobSpec::feature("test_results");
-        let (api, run, jobs) = match run_jobs(&ctx, std::slice::from_ref(&job)).await {
+        let (api, run, number) = match run_job(&ctx, &JobSpec::feature("test_results")).await {
             Ok(done) => done,
             Err(verdict) => return verdict,
-        };
-        let Some(number) = jobs.first().and_then(|(_, j)| j.job_number) else {
-            return Verdict::Fail(no_job_number(&job));
         };
         match api.client.job_tests(&run.slug, number).await {
             Ok(tests) => judge_tests(&run.parameters.run_id, number, &tests),
@@ -219,11 +211,4 @@ fn judge_tests(run_id: &str, number: u64, tests: &[TestCase]) -> Verdict {
             .remediation("check the output-processor pods and the object storage settings in values.yaml")
             .phase("object storage"),
     )
-}
-
-fn no_job_number(job: &JobSpec) -> Diagnosis {
-    Diagnosis::new(format!("job {job} succeeded but the API gave no job number"))
-        .cause("the API's job list lacks job_number: a server older than realitycheck expects")
-        .remediation("report the server version")
-        .phase("CircleCI API")
 }

@@ -109,6 +109,19 @@ fn ended_without(run: &PipelineRun, specs: &[JobSpec], snapshot: &Snapshot, end:
         PollEnd::Finished => {
             let missing: Vec<String> =
                 specs.iter().filter(|s| snapshot.job(&s.name).is_none()).map(|s| s.to_string()).collect();
+            if missing.is_empty() {
+                let unfinished = specs
+                    .iter()
+                    .filter_map(|s| snapshot.job(&s.name).map(|(_, job)| format!("{s}: {}", job.status.as_str())));
+                return Verdict::Fail(
+                    Diagnosis::new(format!("the workflows of pipeline #{} ended before these jobs ran", run.number))
+                        .observed_all(unfinished)
+                        .observed(format!("workflows: {}", snapshot.describe_workflows()))
+                        .cause("a job they require did not succeed, or the workflow was cancelled")
+                        .remediation("the checks of the jobs they require say why; the workflow's page in the CircleCI UI shows who cancelled it")
+                        .phase("Reality Check project"),
+                );
+            }
             Verdict::Fail(
                 Diagnosis::new(format!("pipeline #{} has no job {}", run.number, missing.join(", ")))
                     .observed(format!("workflows: {}", snapshot.describe_workflows()))
@@ -311,7 +324,57 @@ pub(crate) async fn run_jobs<'a>(
     }
 }
 
+/// The one job of `spec`, finished with success, and its number; any other ending is the
+/// check's verdict.
+pub(crate) async fn run_job<'a>(ctx: &'a Context, spec: &JobSpec) -> Result<(&'a Api, Arc<PipelineRun>, u64), Verdict> {
+    let (api, run, jobs) = run_jobs(ctx, std::slice::from_ref(spec)).await?;
+    match jobs.first().and_then(|(_, job)| job.job_number) {
+        Some(number) => Ok((api, run, number)),
+        None => Err(Verdict::Fail(
+            Diagnosis::new(format!("job {spec} succeeded but the API gave no job number"))
+                .cause("the API's job list lacks job_number: a server older than realitycheck expects")
+                .remediation("report the server version to the realitycheck maintainers")
+                .phase("CircleCI API"),
+        )),
+    }
+}
+
 /// The common tags and kind of a pipeline check.
 pub(crate) fn pipeline_spec(id: &str, summary: &str) -> CheckSpec {
     CheckSpec::new(id, CheckKind::Pipeline, summary).tagged(Tag::Mutates).tagged(Tag::NeedsApi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::circleci::BuildStep;
+
+    fn step(name: &str, status: &str, url: Option<&str>) -> BuildStep {
+        serde_json::from_value(serde_json::json!({
+            "name": name,
+            "actions": [{"name": name, "status": status, "output_url": url}],
+        }))
+        .unwrap()
+    }
+
+    fn details(steps: Vec<BuildStep>) -> BuildDetails {
+        let mut details: BuildDetails = serde_json::from_value(serde_json::json!({"steps": []})).unwrap();
+        details.steps = steps;
+        details
+    }
+
+    #[test]
+    fn the_failing_step_is_quoted_before_the_last_one() {
+        let failed = details(vec![
+            step("Spin up environment", "success", Some("https://s/0")),
+            step("Build", "failed", Some("https://s/1")),
+            step("Upload", "success", Some("https://s/2")),
+        ]);
+        assert_eq!(failing_step(&failed), Some(("Build".into(), "https://s/1".into())));
+        let infrastructure = details(vec![step("Spin up environment", "infrastructure_fail", Some("https://s/0"))]);
+        assert_eq!(failing_step(&infrastructure).unwrap().0, "Spin up environment");
+        let no_failure = details(vec![step("a", "success", Some("https://s/a")), step("b", "success", None)]);
+        assert_eq!(failing_step(&no_failure), Some(("a".into(), "https://s/a".into())));
+        assert_eq!(failing_step(&details(vec![])), None);
+    }
 }

@@ -126,3 +126,28 @@ pub(crate) struct Page<T> {
     #[serde(default)]
     pub next_page_token: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn followed(vcs_type: Option<&str>, username: &str, reponame: &str) -> FollowedProject {
+        FollowedProject {
+            vcs_url: None,
+            username: Some(username.into()),
+            reponame: Some(reponame.into()),
+            vcs_type: vcs_type.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_followed_project_matches_its_slug_in_either_spelling() {
+        let project = followed(Some("github"), "Example-Org", "realitycheck");
+        assert!(project.is("gh/example-org/realitycheck"));
+        assert!(project.is("github/example-org/realitycheck"));
+        assert!(!project.is("bb/example-org/realitycheck"));
+        assert!(!project.is("gh/example-org/other"));
+        assert!(!project.is("gh/example-org"));
+        assert!(followed(None, "o", "r").is("gh/o/r"), "an unknown VCS type does not rule it out");
+    }
+}
