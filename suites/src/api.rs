@@ -31,6 +31,9 @@ pub enum ContextsError {
     Api(ApiError),
 }
 
+/// The run's pipeline, started once: a failed start is kept as a value, never retried.
+pub type PipelineFixture = Fixture<Result<Arc<PipelineRun>, Arc<TriggerError>>, Infallible>;
+
 pub struct Api {
     pub client: ApiClient,
     pub me: Fixture<Fetched<User>, ApiError>,
@@ -42,7 +45,7 @@ pub struct Api {
     pub context_setup: Option<Arc<Fixture<ContextSetup, Arc<ContextsError>>>>,
     /// This run's pipeline, triggered by the first pipeline check that asks; a failed trigger
     /// is kept too, so that it is tried once per run. `None` without a project.
-    pub pipeline: Option<Fixture<Result<Arc<PipelineRun>, Arc<TriggerError>>, Infallible>>,
+    pub pipeline: Option<PipelineFixture>,
 }
 
 /// The contexts an organization owns, and the organization.

@@ -301,7 +301,7 @@ fn failing_step(details: &BuildDetails) -> Option<(String, String)> {
             Some((step.name.clone(), url, action.status.as_deref().unwrap_or("") != "success"))
         })
     };
-    with_output().find(|(_, _, failed)| *failed).or_else(|| with_output().last()).map(|(name, url, _)| (name, url))
+    with_output().find(|(_, _, failed)| *failed).or_else(|| with_output().next_back()).map(|(name, url, _)| (name, url))
 }
 
 /// The jobs of `specs`, finished with success; any other ending is the check's verdict.
