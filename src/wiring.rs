@@ -100,6 +100,7 @@ pub fn context(settings: &Settings, setup_contexts: bool) -> Result<Arc<suites::
     let timeouts = suites::CallTimeouts {
         cluster: settings.profile.timeouts.cluster.mul_f64(scale),
         api: settings.profile.timeouts.api.mul_f64(scale),
+        pipeline: settings.profile.timeouts.pipeline.mul_f64(scale),
     };
     let target = &settings.target;
     if target.insecure {

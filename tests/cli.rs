@@ -326,3 +326,40 @@ async fn an_interrupted_run_cancels_its_workflows_and_exits_130() {
     assert!(docker.to_string().contains("interrupted"), "{docker:#}");
     sim.shutdown().await;
 }
+
+/// A job that is never picked up, with no cause realitycheck can see, is reported shortly
+/// before the pipeline timeout with what was seen, not as a bare timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_never_picked_up_is_reported_before_the_timeout() {
+    use fixtures::execution::JobTiming;
+    use fixtures::scenario::Scenario;
+    use fixtures::sim::{SimOptions, SimServer};
+
+    let never_dequeued = JobTiming { queue: std::time::Duration::from_secs(3600), ..JobTiming::default() };
+    let options = SimOptions { timing: never_dequeued, ..SimOptions::for_scenario(Scenario::Healthy) };
+    let sim = SimServer::start_with(Scenario::Healthy, ([127, 0, 0, 1], 0).into(), options).await.unwrap();
+    let dir = TempDir::new().unwrap();
+    let env_file = dir.path().join("sim.env");
+    sim.write_env(&env_file).unwrap();
+    std::fs::write(dir.path().join("realitycheck.toml"), "[profiles.laptop.timeouts]\npipeline = \"3s\"\n").unwrap();
+    let json = dir.path().join("report.json");
+    let mut command = realitycheck(dir.path());
+    command.args(["run", "executors::docker", "--json"]).arg(&json).envs(exports_of(&env_file));
+    // The run blocks; the simulation serves on the runtime's other thread meanwhile.
+    let out = common::ran(tokio::task::spawn_blocking(move || command.output()).await.unwrap().unwrap());
+    assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let docker = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "executors::docker").unwrap();
+    let text = docker.to_string();
+    for words in [
+        "did not finish within 2.7s",
+        "(the pipeline timeout is 3s)",
+        ": queued",
+        "never picked up",
+        "app=docker-provisioner",
+    ] {
+        assert!(text.contains(words), "`{words}` missing: {docker:#}");
+    }
+    assert!(out.stderr.contains("cancelled workflow `docker`"), "{}", out.stderr);
+    sim.shutdown().await;
+}

@@ -69,7 +69,11 @@ async fn one_run() -> (Duration, Duration, u64, std::collections::BTreeMap<Strin
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap();
     let target = target(&server, kubeconfig);
-    let timeouts = CallTimeouts { cluster: Duration::from_secs(30), api: Duration::from_secs(30) };
+    let timeouts = CallTimeouts {
+        cluster: Duration::from_secs(30),
+        api: Duration::from_secs(30),
+        pipeline: Duration::from_secs(900),
+    };
     let context = Arc::new(Context::new(target.clone(), timeouts, false, PollIntervals::default()).unwrap());
     let options = RunOptions {
         info: RunInfo {

@@ -30,6 +30,8 @@ pub struct Context {
     pub api: Option<Api>,
     /// `run --setup-contexts`: create the contexts and variables that are missing.
     pub setup_contexts: bool,
+    /// The pipeline checks' timeout.
+    pub pipeline_timeout: Duration,
 }
 
 /// How long one call may take, by kind.
@@ -37,6 +39,8 @@ pub struct Context {
 pub struct CallTimeouts {
     pub cluster: Duration,
     pub api: Duration,
+    /// How long a pipeline check may wait for its jobs (it reports what it saw shortly before).
+    pub pipeline: Duration,
 }
 
 impl Context {
@@ -71,7 +75,7 @@ impl Context {
                 })
             }
         });
-        Ok(Context { target, cluster, nomad_pod, api, setup_contexts })
+        Ok(Context { target, cluster, nomad_pod, api, setup_contexts, pipeline_timeout: timeouts.pipeline })
     }
 
     /// Ends what the run started and left unfinished: the workflows of its pipeline whose

@@ -48,7 +48,11 @@ fn sim_client(server: &SimServer) -> ApiClient {
 }
 
 async fn run_contexts_checks(server: &SimServer, setup: bool) -> RunSummary {
-    let timeouts = CallTimeouts { cluster: Duration::from_secs(10), api: Duration::from_secs(10) };
+    let timeouts = CallTimeouts {
+        cluster: Duration::from_secs(10),
+        api: Duration::from_secs(10),
+        pipeline: Duration::from_secs(10),
+    };
     let context = Arc::new(Context::new(target(server), timeouts, setup, PollIntervals::default()).unwrap());
     let options = RunOptions {
         info: RunInfo {

@@ -5,6 +5,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use harness::{CheckKind, CheckSpec, Diagnosis, SkipReason, Tag, Verdict};
 
@@ -24,6 +27,10 @@ const OUTPUT_LINES: usize = 10;
 
 /// Polls between two looks for the cause of a job stuck in the queue.
 const POLLS_BETWEEN_PROBES: u64 = 5;
+
+/// How long before its timeout a pipeline check stops waiting to say what it saw: a tenth of
+/// the timeout, at most this.
+const REPORT_BEFORE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The label of the machine provisioner's pods.
 const MACHINE_PROVISIONER_SELECTOR: &str = "app=machine-provisioner";
@@ -62,6 +69,8 @@ pub(crate) enum Waited {
 /// one waits in the queue for a cause that can be observed.
 pub(crate) async fn wait_for_jobs(ctx: &Context, api: &Api, run: &PipelineRun, specs: &[JobSpec]) -> Waited {
     let mut snapshots = run.subscribe();
+    let patience = ctx.pipeline_timeout.saturating_sub((ctx.pipeline_timeout / 10).min(REPORT_BEFORE_TIMEOUT));
+    let give_up_at = Instant::now() + patience;
     let mut first_seen_waiting: HashMap<String, u64> = HashMap::new();
     let mut last_probe: Option<u64> = None;
     loop {
@@ -90,11 +99,60 @@ pub(crate) async fn wait_for_jobs(ctx: &Context, api: &Api, run: &PipelineRun, s
                 }
             }
         }
-        if snapshots.changed().await.is_err() && snapshots.borrow().end.is_none() {
-            return Waited::Ended(Verdict::Fail(
-                Diagnosis::new("the pipeline poller stopped unexpectedly").cause("a bug in realitycheck"),
-            ));
+        tokio::select! {
+            changed = snapshots.changed() => {
+                if changed.is_err() && snapshots.borrow().end.is_none() {
+                    return Waited::Ended(Verdict::Fail(
+                        Diagnosis::new("the pipeline poller stopped unexpectedly").cause("a bug in realitycheck"),
+                    ));
+                }
+            }
+            () = tokio::time::sleep_until(give_up_at) => {
+                return Waited::Stuck(still_waiting(ctx, run, specs, &snapshot, patience));
+            }
         }
+    }
+}
+
+/// The diagnosis of jobs that did not finish in time although no cause showed.
+fn still_waiting(
+    ctx: &Context,
+    run: &PipelineRun,
+    specs: &[JobSpec],
+    snapshot: &Snapshot,
+    waited: Duration,
+) -> Diagnosis {
+    let statuses: Vec<(&JobSpec, Option<&WorkflowJob>)> =
+        specs.iter().map(|spec| (spec, snapshot.job(&spec.name).map(|(_, job)| job))).collect();
+    let observed = statuses.iter().map(|(spec, job)| match job {
+        Some(job) => {
+            format!("job {spec} (#{}): {}", job.job_number.map_or("?".into(), |n| n.to_string()), job.status.as_str())
+        }
+        None => {
+            format!("job {spec}: not in pipeline #{} yet (workflows: {})", run.number, snapshot.describe_workflows())
+        }
+    });
+    let never_picked_up = statuses
+        .iter()
+        .any(|(_, job)| job.is_none_or(|job| !job.status.is_terminal() && job.status != JobStatus::Running));
+    let namespace = &ctx.target.kubernetes.namespace;
+    let phase = specs.first().map_or("Nomad clients", |spec| spec.needs.phase());
+    let diagnosis = Diagnosis::new(format!(
+        "{} did not finish within {} (the pipeline timeout is {})",
+        specs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+        harness::humanize(waited),
+        harness::humanize(ctx.pipeline_timeout)
+    ))
+    .observed_all(observed)
+    .phase(phase);
+    if never_picked_up {
+        diagnosis
+            .cause("the job was never picked up although realitycheck saw capacity for it (Nomad clients, the machine provisioner's pod, runners): the service that hands jobs to executors may be failing")
+            .remediation(format!("read the logs of the provisioners: `kubectl -n {namespace} logs -l app=docker-provisioner` (docker jobs) and `kubectl -n {namespace} logs -l {MACHINE_PROVISIONER_SELECTOR}` (machine jobs); on a slow installation, raise timeouts.pipeline"))
+    } else {
+        diagnosis
+            .cause("the job runs longer than the pipeline timeout allows: slow image pulls, a slow executor, or a step that hangs")
+            .remediation("open the job in the CircleCI UI to see which step is slow; raise timeouts.pipeline (or timeout_scale) if the installation is merely slow")
     }
 }
 
