@@ -78,6 +78,10 @@ pub async fn execute(
         }
         errors
     });
+    let selected = plan.select(&ctx, &options.selection);
+    ctx.select_checks(
+        selected.iter().filter(|(_, d)| *d == Disposition::Run).map(|(check, _)| check.spec.id.clone()).collect(),
+    );
     let cancel = CancellationToken::new();
     let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
     let summary = plan.run(Arc::clone(&ctx), &options, &sink, cancel).await;

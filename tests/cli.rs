@@ -363,3 +363,29 @@ async fn a_job_never_picked_up_is_reported_before_the_timeout() {
     assert!(out.stderr.contains("cancelled workflow `docker`"), "{}", out.stderr);
     sim.shutdown().await;
 }
+
+/// A run of some checks starts only the workflows they wait for (plus those no parameter
+/// gates): no machine, runner or resource-class jobs for `executors::docker`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pipeline_runs_only_the_workflows_the_selected_checks_need() {
+    use fixtures::scenario::Scenario;
+    use fixtures::sim::SimServer;
+
+    let sim = SimServer::start(Scenario::Healthy, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let dir = TempDir::new().unwrap();
+    let env_file = dir.path().join("sim.env");
+    sim.write_env(&env_file).unwrap();
+    std::fs::write(
+        dir.path().join("realitycheck.toml"),
+        "[defaults.pipeline]\ndocker_resource_classes = [\"small\"]\n",
+    )
+    .unwrap();
+    let mut command = realitycheck(dir.path());
+    command.args(["run", "executors::docker"]).envs(exports_of(&env_file));
+    let out = common::ran(tokio::task::spawn_blocking(move || command.output()).await.unwrap().unwrap());
+    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let summaries = sim.circleci_state().pipeline_summaries();
+    let workflows: Vec<&str> = summaries.iter().flat_map(|p| &p.workflows).map(|w| w.name.as_str()).collect();
+    assert_eq!(workflows, ["docker", "features"]);
+    sim.shutdown().await;
+}

@@ -3,7 +3,7 @@
 //! organization's contexts), each with the retries it took.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use harness::Fixture;
@@ -46,6 +46,9 @@ pub struct Api {
     /// This run's pipeline, triggered by the first pipeline check that asks; a failed trigger
     /// is kept too, so that it is tried once per run. `None` without a project.
     pub pipeline: Option<PipelineFixture>,
+    /// The IDs of the checks this run runs, when known before the pipeline starts: its
+    /// parameters then leave out the workflows no selected check waits for.
+    pub selected_checks: Arc<OnceLock<Vec<String>>>,
 }
 
 /// The contexts an organization owns, and the organization.
@@ -117,22 +120,27 @@ impl Api {
                 }
             }))
         });
+        let selected_checks: Arc<OnceLock<Vec<String>>> = Arc::default();
         let pipeline = match (&target.project, &project, &context_setup) {
             (Some(slug), Some(project), Some(context_setup)) => {
                 let (client, target, slug) = (client.clone(), target.clone(), slug.clone());
                 let (project, context_setup) = (Arc::clone(project), Arc::clone(context_setup));
+                let selected_checks = Arc::clone(&selected_checks);
                 Some(Fixture::new("pipeline", move || {
                     let (client, target, slug) = (client.clone(), target.clone(), slug.clone());
                     let (project, context_setup) = (Arc::clone(&project), Arc::clone(&context_setup));
+                    let selected_checks = Arc::clone(&selected_checks);
                     async move {
-                        let run = PipelineRun::start(&client, &target, &slug, &project, &context_setup, poll).await;
+                        let selected = selected_checks.get().map(Vec::as_slice);
+                        let run =
+                            PipelineRun::start(&client, &target, &slug, &project, &context_setup, poll, selected).await;
                         Ok(run.map(Arc::new).map_err(Arc::new))
                     }
                 }))
             }
             _ => None,
         };
-        Ok(Some(Api { client, me, project, contexts, context_setup, pipeline }))
+        Ok(Some(Api { client, me, project, contexts, context_setup, pipeline, selected_checks }))
     }
 
     pub fn host(&self) -> String {

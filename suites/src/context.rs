@@ -78,6 +78,14 @@ impl Context {
         Ok(Context { target, cluster, nomad_pod, api, setup_contexts, pipeline_timeout: timeouts.pipeline })
     }
 
+    /// Tells the run which checks it runs (IDs), before any starts, so that its pipeline
+    /// leaves out the workflows none of them waits for. Later calls change nothing.
+    pub fn select_checks(&self, ids: Vec<String>) {
+        if let Some(api) = &self.api {
+            let _ = api.selected_checks.set(ids);
+        }
+    }
+
     /// Ends what the run started and left unfinished: the workflows of its pipeline whose
     /// jobs still wait (they would run whenever the installation recovers). Returns one line
     /// per workflow, for the operator.

@@ -24,13 +24,35 @@ pub struct RunParameters {
 
 impl RunParameters {
     /// The parameters `target` asks for; a target without a cloud provider runs no machine job.
-    pub fn for_target(target: &Target, run_id: String, context_digest: Option<String>) -> RunParameters {
+    /// With `selected` (the IDs of the checks that run), workflows no selected check waits for
+    /// are left out: no runner, Windows or resource-class job, and no machine job (sent as
+    /// cloud provider `other`) that nothing will judge; the Windows job runs when its check is
+    /// selected.
+    pub fn for_target(
+        target: &Target,
+        run_id: String,
+        context_digest: Option<String>,
+        selected: Option<&[String]>,
+    ) -> RunParameters {
+        let wanted =
+            |ids: &[&str]| selected.is_none_or(|selected| selected.iter().any(|id| ids.contains(&id.as_str())));
+        let any_resource_class = selected.is_none_or(|s| s.iter().any(|id| id.starts_with("resource_classes::")));
+        let machines = wanted(&["executors::machine", "executors::remote_docker", "executors::arm"]);
         RunParameters {
             run_id,
-            cloud_provider: target.cloud_provider.unwrap_or(CloudProvider::Other),
-            runner_resource_class: target.pipeline.runner_resource_class.clone(),
-            windows: target.pipeline.windows,
-            docker_resource_classes: !target.pipeline.docker_resource_classes.is_empty(),
+            cloud_provider: target.cloud_provider.filter(|_| machines).unwrap_or(CloudProvider::Other),
+            runner_resource_class: target
+                .pipeline
+                .runner_resource_class
+                .clone()
+                .filter(|_| wanted(&["executors::runner"])),
+            // A run told its checks runs the Windows job when executors::windows is among them,
+            // even as an ignored check asked for with --include-ignored.
+            windows: match selected {
+                Some(_) => wanted(&["executors::windows"]),
+                None => target.pipeline.windows,
+            },
+            docker_resource_classes: !target.pipeline.docker_resource_classes.is_empty() && any_resource_class,
             image_registry: target.pipeline.image_registry.clone(),
             context_digest,
         }
@@ -102,5 +124,45 @@ mod tests {
         parameters.runner_resource_class = Some("org/runner".into());
         assert_eq!(parameters.to_json()["runner_resource_class"], "org/runner");
         assert!(new_run_id().starts_with("rc-"));
+    }
+
+    #[test]
+    fn workflows_no_selected_check_waits_for_are_left_out() {
+        let target = realitycheck_config::Target {
+            name: "t".into(),
+            host: None,
+            token: None,
+            cloud_provider: Some(CloudProvider::Aws),
+            project: None,
+            ca_bundle: None,
+            insecure: false,
+            kubernetes: realitycheck_config::Kubernetes { kubeconfig: None, context: None, namespace: "ns".into() },
+            nomad: realitycheck_config::Nomad { server_selector: "app=nomad-server".into(), min_clients: 1 },
+            pipeline: realitycheck_config::Pipeline {
+                branch: None,
+                runner_resource_class: Some("org/runner".into()),
+                windows: true,
+                docker_resource_classes: vec!["small".into()],
+                image_registry: String::new(),
+            },
+        };
+        let all = RunParameters::for_target(&target, "rc".into(), None, None);
+        assert_eq!(
+            (all.cloud_provider, all.runner_resource_class.as_deref(), all.windows, all.docker_resource_classes),
+            (CloudProvider::Aws, Some("org/runner"), true, true)
+        );
+        let docker_only = RunParameters::for_target(&target, "rc".into(), None, Some(&["executors::docker".into()]));
+        assert_eq!(
+            (
+                docker_only.cloud_provider,
+                docker_only.runner_resource_class,
+                docker_only.windows,
+                docker_only.docker_resource_classes
+            ),
+            (CloudProvider::Other, None, false, false)
+        );
+        let some = ["executors::arm".to_string(), "resource_classes::docker_small".to_string()];
+        let arm = RunParameters::for_target(&target, "rc".into(), None, Some(&some));
+        assert_eq!((arm.cloud_provider, arm.docker_resource_classes, arm.windows), (CloudProvider::Aws, true, false));
     }
 }

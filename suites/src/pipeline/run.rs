@@ -59,6 +59,7 @@ impl PipelineRun {
         project: &Fixture<Fetched<Project>, ApiError>,
         context_setup: &Fixture<ContextSetup, Arc<ContextsError>>,
         intervals: PollIntervals,
+        selected: Option<&[String]>,
     ) -> Result<PipelineRun, TriggerError> {
         let client = &client.scoped();
         let project = project.get().await.map_err(TriggerError::Project)?;
@@ -72,7 +73,7 @@ impl PipelineRun {
             Ok(setup) => set_context_values(client, setup, &run_id).await,
             Err(error) => (ContextValues::PresenceOnly(format!("the contexts could not be listed: {error}")), None),
         };
-        let parameters = RunParameters::for_target(target, run_id, digest);
+        let parameters = RunParameters::for_target(target, run_id, digest, selected);
         let creation = client
             .trigger_pipeline(slug, branch.as_deref(), &parameters.to_json())
             .await
