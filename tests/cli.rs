@@ -233,8 +233,10 @@ fn init_writes_the_reference_config_once() {
 fn the_token_never_reaches_any_output() {
     const WRONG_TOKEN: &str = "CCIPAT_realitycheck_test_secret_4b1d";
     let dir = TempDir::new().unwrap();
-    let sim = Sim::start(dir.path(), "nomad-docker-unhealthy");
-    // The accepted token (a red run that calls every API endpoint), then a rejected one.
+    let sim = Sim::start(dir.path(), "machine-provisioner-broken");
+    // The accepted token (a red run that calls every API endpoint: the pipeline, job details,
+    // the artifact download through its redirect, the failed machine jobs' step output), then
+    // a rejected one.
     for (token, expected_code) in [(fixtures::SIM_TOKEN, 1), (WRONG_TOKEN, 3)] {
         let junit = dir.path().join("junit.xml");
         let json = dir.path().join("report.json");
