@@ -4,11 +4,12 @@
 //! opt-in settings decide which apply.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use harness::{Applicability, Check, Diagnosis, Verdict};
 use realitycheck_config::CloudProvider;
 
-use super::api::project_configured;
+use super::api::{api_failure, not_configured, project_configured};
 use super::jobs::{pipeline_spec, run_job};
 use crate::context::Context;
 use crate::pipeline::JobSpec;
@@ -101,7 +102,7 @@ fn executor_check(
         let job = Arc::clone(&job);
         async move {
             let Some(spec) = job(&ctx) else {
-                return super::api::not_configured(project_configured(&ctx));
+                return not_configured(project_configured(&ctx));
             };
             verify_executor(&ctx, &spec).await
         }
@@ -115,13 +116,11 @@ async fn verify_executor(ctx: &Context, spec: &JobSpec) -> Verdict {
     };
     let details = match api.client.job_details(&run.slug, number).await {
         Ok(details) => details,
-        Err(error) => return Verdict::Fail(super::api::api_failure(&error)),
+        Err(error) => return Verdict::Fail(api_failure(&error)),
     };
     let executor = details.executor.kind.as_deref().unwrap_or("unknown");
-    let took = details
-        .duration
-        .map(|ms| format!(" in {}", harness::humanize(std::time::Duration::from_millis(ms))))
-        .unwrap_or_default();
+    let took =
+        details.duration.map(|ms| format!(" in {}", harness::humanize(Duration::from_millis(ms)))).unwrap_or_default();
     if details.executor.resource_class != spec.resource_class {
         return Verdict::Fail(
             Diagnosis::new(format!(
