@@ -366,8 +366,8 @@ async fn a_job_never_picked_up_is_reported_before_the_timeout() {
     sim.shutdown().await;
 }
 
-/// A run of some checks starts only the workflows they wait for (plus those no parameter
-/// gates): no machine, runner or resource-class jobs for `executors::docker`.
+/// A run of some checks starts only the workflows they wait for: for `executors::docker`,
+/// the docker job alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pipeline_runs_only_the_workflows_the_selected_checks_need() {
     use fixtures::scenario::Scenario;
@@ -388,6 +388,6 @@ async fn the_pipeline_runs_only_the_workflows_the_selected_checks_need() {
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     let summaries = sim.circleci_state().pipeline_summaries();
     let workflows: Vec<&str> = summaries.iter().flat_map(|p| &p.workflows).map(|w| w.name.as_str()).collect();
-    assert_eq!(workflows, ["docker", "features"]);
+    assert_eq!(workflows, ["docker"]);
     sim.shutdown().await;
 }

@@ -9,10 +9,15 @@ use realitycheck_config::{CloudProvider, Target};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-/// The parameters of one run's pipeline.
+/// The parameters of one run's pipeline: each selects workflows, except the run id, the
+/// image registry and the context digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunParameters {
     pub run_id: String,
+    /// Run the docker executor's job.
+    pub docker: bool,
+    /// Run the features workflow.
+    pub features: bool,
     pub cloud_provider: CloudProvider,
     pub runner_resource_class: Option<String>,
     pub windows: bool,
@@ -25,9 +30,9 @@ pub struct RunParameters {
 impl RunParameters {
     /// The parameters `target` asks for; a target without a cloud provider runs no machine job.
     /// With `selected` (the IDs of the checks that run), workflows no selected check waits for
-    /// are left out: no runner, Windows or resource-class job, and no machine job (sent as
-    /// cloud provider `other`) that nothing will judge; the Windows job runs when its check is
-    /// selected.
+    /// are left out: no docker, features, runner, Windows or resource-class job, and no machine
+    /// job (sent as cloud provider `other`) that nothing will judge; the Windows job runs when
+    /// its check is selected.
     pub fn for_target(
         target: &Target,
         run_id: String,
@@ -36,10 +41,12 @@ impl RunParameters {
     ) -> RunParameters {
         let wanted =
             |ids: &[&str]| selected.is_none_or(|selected| selected.iter().any(|id| ids.contains(&id.as_str())));
-        let any_resource_class = selected.is_none_or(|s| s.iter().any(|id| id.starts_with("resource_classes::")));
+        let any_of_suite = |suite: &str| selected.is_none_or(|s| s.iter().any(|id| id.starts_with(suite)));
         let machines = wanted(&["executors::machine", "executors::remote_docker", "executors::arm"]);
         RunParameters {
             run_id,
+            docker: wanted(&["executors::docker"]),
+            features: any_of_suite("features::"),
             cloud_provider: target.cloud_provider.filter(|_| machines).unwrap_or(CloudProvider::Other),
             runner_resource_class: target
                 .pipeline
@@ -52,7 +59,8 @@ impl RunParameters {
                 Some(_) => wanted(&["executors::windows"]),
                 None => target.pipeline.windows,
             },
-            docker_resource_classes: !target.pipeline.docker_resource_classes.is_empty() && any_resource_class,
+            docker_resource_classes: !target.pipeline.docker_resource_classes.is_empty()
+                && any_of_suite("resource_classes::"),
             image_registry: target.pipeline.image_registry.clone(),
             context_digest,
         }
@@ -62,6 +70,8 @@ impl RunParameters {
     pub fn to_json(&self) -> Map<String, Value> {
         let mut parameters = Map::new();
         parameters.insert("run_id".into(), self.run_id.clone().into());
+        parameters.insert("docker".into(), self.docker.into());
+        parameters.insert("features".into(), self.features.into());
         parameters.insert("cloud_provider".into(), self.cloud_provider.as_str().into());
         parameters
             .insert("runner_resource_class".into(), self.runner_resource_class.clone().unwrap_or_default().into());
@@ -107,6 +117,8 @@ mod tests {
     fn parameters_carry_the_target_and_default_to_no_machine_jobs() {
         let mut parameters = RunParameters {
             run_id: "rc-1".into(),
+            docker: true,
+            features: false,
             cloud_provider: CloudProvider::Gcp,
             runner_resource_class: None,
             windows: false,
@@ -117,7 +129,7 @@ mod tests {
         let json = Value::Object(parameters.to_json());
         assert_eq!(
             json,
-            serde_json::json!({"run_id": "rc-1", "cloud_provider": "gcp", "runner_resource_class": "",
+            serde_json::json!({"run_id": "rc-1", "docker": true, "features": false, "cloud_provider": "gcp", "runner_resource_class": "",
                 "windows": false, "docker_resource_classes": true, "image_registry": "registry.example.com/",
                 "context_digest": ""})
         );
@@ -164,5 +176,6 @@ mod tests {
         let some = ["executors::arm".to_string(), "resource_classes::docker_small".to_string()];
         let arm = RunParameters::for_target(&target, "rc".into(), None, Some(&some));
         assert_eq!((arm.cloud_provider, arm.docker_resource_classes, arm.windows), (CloudProvider::Aws, true, false));
+        assert_eq!((arm.docker, arm.features), (false, false));
     }
 }
