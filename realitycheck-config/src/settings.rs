@@ -58,7 +58,9 @@ pub struct Nomad {
 pub const DOCKER_RESOURCE_CLASSES: &[&str] = &["small", "medium", "medium+", "large", "xlarge"];
 
 /// What the pipeline realitycheck triggers runs, beyond what the cloud provider decides.
-#[derive(Debug, Clone, PartialEq)]
+/// The default is the reference configuration's: the default branch, no runner, no Windows,
+/// no resource classes, images from Docker Hub.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Pipeline {
     /// Branch to build; `None`: the project's default branch.
     pub branch: Option<String>,

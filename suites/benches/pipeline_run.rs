@@ -36,11 +36,9 @@ fn target(server: &SimServer, kubeconfig: std::path::PathBuf) -> Target {
         },
         nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1 },
         pipeline: Pipeline {
-            branch: None,
             runner_resource_class: Some(fixtures::SIM_RUNNER_RESOURCE_CLASS.into()),
-            windows: false,
             docker_resource_classes: vec!["small".into(), "medium".into(), "large".into()],
-            image_registry: String::new(),
+            ..Pipeline::default()
         },
     }
 }

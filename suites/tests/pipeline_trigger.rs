@@ -54,13 +54,7 @@ async fn a_refused_trigger_asks_for_the_current_project_config_and_blocks_the_jo
         insecure: false,
         kubernetes: Kubernetes { kubeconfig: None, context: None, namespace: "circleci-server".into() },
         nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1 },
-        pipeline: Pipeline {
-            branch: None,
-            runner_resource_class: None,
-            windows: false,
-            docker_resource_classes: vec![],
-            image_registry: String::new(),
-        },
+        pipeline: Pipeline::default(),
     };
     let ten = Duration::from_secs(10);
     let timeouts = CallTimeouts { cluster: ten, api: ten, pipeline: ten };

@@ -25,13 +25,7 @@ fn target(server: &SimServer) -> Target {
         insecure: false,
         kubernetes: Kubernetes { kubeconfig: None, context: None, namespace: fixtures::NAMESPACE.into() },
         nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1 },
-        pipeline: Pipeline {
-            branch: None,
-            runner_resource_class: None,
-            windows: false,
-            docker_resource_classes: vec![],
-            image_registry: String::new(),
-        },
+        pipeline: Pipeline::default(),
     }
 }
 

@@ -151,11 +151,10 @@ mod tests {
             kubernetes: realitycheck_config::Kubernetes { kubeconfig: None, context: None, namespace: "ns".into() },
             nomad: realitycheck_config::Nomad { server_selector: "app=nomad-server".into(), min_clients: 1 },
             pipeline: realitycheck_config::Pipeline {
-                branch: None,
                 runner_resource_class: Some("org/runner".into()),
                 windows: true,
                 docker_resource_classes: vec!["small".into()],
-                image_registry: String::new(),
+                ..realitycheck_config::Pipeline::default()
             },
         };
         let all = RunParameters::for_target(&target, "rc".into(), None, None);
