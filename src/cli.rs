@@ -1,6 +1,6 @@
-//! The command line (DESIGN.md §3 is the contract): subcommands and their flags.
+//! The command line (a contract: scripts and docs depend on it; the README documents it):
+//! subcommands and their flags. `demo` and `sim` exist with the default `sim` feature.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -50,8 +50,10 @@ pub enum Command {
     /// List the checks a run would include, with their tags.
     List(ListArgs),
     /// Run the checks against the embedded simulated installation.
+    #[cfg(feature = "sim")]
     Demo(DemoArgs),
     /// Serve a simulated installation for realitycheck or kubectl to point at.
+    #[cfg(feature = "sim")]
     Sim(SimArgs),
     /// Write a starter configuration (the commented reference of every key) and the
     /// realitycheck CircleCI project's .circleci/config.yml to push.
@@ -161,6 +163,7 @@ pub struct ListArgs {
     pub config: ConfigArgs,
 }
 
+#[cfg(feature = "sim")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// The simulated installation's state.
@@ -178,6 +181,7 @@ pub struct DemoArgs {
     pub reports: ReportArgs,
 }
 
+#[cfg(feature = "sim")]
 #[derive(Debug, Args)]
 pub struct SimArgs {
     /// The simulated installation's state.
@@ -185,7 +189,7 @@ pub struct SimArgs {
     pub scenario: String,
     /// Address to listen on (loopback only by default).
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
-    pub listen: SocketAddr,
+    pub listen: std::net::SocketAddr,
     /// Write shell exports here (and a kubeconfig beside it) for realitycheck and kubectl.
     #[arg(long, value_name = "FILE")]
     pub write_env: Option<PathBuf>,
@@ -207,8 +211,9 @@ fn cloud_provider(value: &str) -> Result<CloudProvider, String> {
 }
 
 /// The scenario names `--scenario` accepts, listed in `--help`.
+#[cfg(feature = "sim")]
 fn scenario_names() -> clap::builder::PossibleValuesParser {
-    fixtures::scenario::Scenario::ALL
+    realitycheck_sim::scenario::Scenario::ALL
         .iter()
         .map(|s| clap::builder::PossibleValue::new(s.name()).help(s.description()))
         .collect::<Vec<_>>()

@@ -1,4 +1,4 @@
-//! The one mapping from outcomes and errors to exit codes (DESIGN.md §3).
+//! The one mapping from outcomes and errors to exit codes (the README's exit-code table).
 
 use std::process::ExitCode;
 
@@ -13,6 +13,9 @@ pub enum AppError {
     Usage(String),
     #[error(transparent)]
     Report(#[from] reports::ReportError),
+    /// The run's resources cannot be prepared (the API client's CA bundle, its token).
+    #[error(transparent)]
+    Prepare(#[from] suites::clients::circleci::ApiClientError),
     #[error("{what}: {source}")]
     Io { what: String, source: std::io::Error },
 }
@@ -43,6 +46,8 @@ pub fn for_status(status: RunStatus) -> ExitCode {
 
 pub fn for_error(error: &AppError) -> ExitCode {
     ExitCode::from(match error {
-        AppError::Config(_) | AppError::Usage(_) | AppError::Report(_) | AppError::Io { .. } => USAGE,
+        AppError::Config(_) | AppError::Usage(_) | AppError::Report(_) | AppError::Prepare(_) | AppError::Io { .. } => {
+            USAGE
+        }
     })
 }

@@ -11,7 +11,7 @@ use crate::exit::AppError;
 
 pub fn init(args: &InitArgs) -> Result<ExitCode, AppError> {
     let files =
-        [(DEFAULT_FILE_NAME, REFERENCE_CONFIG), (fixtures::project::CONFIG_PATH, fixtures::project::CONFIG_YML)];
+        [(DEFAULT_FILE_NAME, REFERENCE_CONFIG), (realitycheck_project::CONFIG_PATH, realitycheck_project::CONFIG_YML)];
     let targets: Vec<_> = files.iter().map(|(name, text)| (args.dir.join(name), *text)).collect();
     // Refuse before writing anything, so that a refusal leaves the directory as it was.
     if let Some((existing, _)) = targets.iter().find(|(path, _)| path.exists() && !args.force) {
@@ -32,7 +32,7 @@ pub fn init(args: &InitArgs) -> Result<ExitCode, AppError> {
     );
     println!(
         "      push {} to the repository of the realitycheck project and set the project up in CircleCI",
-        fixtures::project::CONFIG_PATH
+        realitycheck_project::CONFIG_PATH
     );
     Ok(ExitCode::SUCCESS)
 }

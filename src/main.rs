@@ -1,10 +1,12 @@
-//! `realitycheck`: the binary. Parses the command line, wires configuration, checks,
-//! reporters and the simulation together, and maps outcomes to exit codes.
+//! `realitycheck`: the binary. Parses the command line, wires configuration, the suite and
+//! reporters into a run (and, with the default `sim` feature, the simulated installation for
+//! `demo` and `sim`), and maps outcomes to exit codes.
 
 mod cli;
 mod exit;
 mod init;
 mod run;
+#[cfg(feature = "sim")]
 mod sim;
 mod wiring;
 
@@ -31,7 +33,9 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args, cli.color).await,
             Command::List(args) => run::list(args),
+            #[cfg(feature = "sim")]
             Command::Demo(args) => sim::demo(args, cli.color).await,
+            #[cfg(feature = "sim")]
             Command::Sim(args) => sim::serve(args).await,
             Command::Init(args) => init::init(&args),
         }

@@ -1,9 +1,8 @@
 //! `realitycheck run` and `list`: check an installation, or say what would be checked.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use harness::{CancellationToken, Disposition, EventSink, Plan, RunOptions};
+use harness::{CancellationToken, Disposition, EventSink, Run, Suite};
 use reports::ReportError;
 
 use crate::cli::{ColorChoice, ListArgs, ReportArgs, RunArgs, SelectionArgs};
@@ -12,22 +11,21 @@ use crate::wiring;
 
 pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
     let settings = wiring::load_settings(&args.config)?;
-    let selection = wiring::selection(&args.selection, &settings);
-    let options = wiring::run_options(&settings, selection);
-    let context = wiring::context(&settings, args.setup_contexts)?;
-    execute(&suites::plan(&settings.target), context, options, &args.selection, &args.reports, color).await
+    let options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
+    let run = Run::new(wiring::suite(&settings, args.setup_contexts), options);
+    execute(&run, &args.selection, &args.reports, color).await
 }
 
 pub fn list(args: ListArgs) -> Result<ExitCode, AppError> {
     let settings = wiring::load_settings(&args.config)?;
-    let selection = wiring::selection(&SelectionArgs::default(), &settings);
-    print_list(&suites::plan(&settings.target), &*wiring::context(&settings, false)?, &selection);
+    let options = wiring::run_options(&settings, wiring::selection(&SelectionArgs::default(), &settings));
+    print_list(&Run::new(wiring::suite(&settings, false), options));
     Ok(ExitCode::SUCCESS)
 }
 
 /// Lists the checks selection keeps: ID, kind, tags, and why it would be skipped.
-fn print_list<C: Send + Sync + 'static>(plan: &Plan<C>, ctx: &C, selection: &harness::Selection) {
-    let selected = plan.select(ctx, selection);
+fn print_list<S: Suite>(run: &Run<S>) {
+    let selected = run.select();
     let width = selected.iter().map(|(c, _)| c.spec.id.len()).max().unwrap_or(0);
     for (check, disposition) in &selected {
         let tags: Vec<&str> = check.spec.tags.iter().map(|t| t.as_str()).collect();
@@ -46,19 +44,20 @@ fn print_list<C: Send + Sync + 'static>(plan: &Plan<C>, ctx: &C, selection: &har
     println!("\n{} checks", selected.len());
 }
 
-/// Runs `plan` with reporters attached and Ctrl-C / SIGTERM wired to cancellation; the
-/// reports are complete whatever happens, the workflows the run leaves unfinished are
-/// cancelled, and the exit code follows the run's status.
-pub async fn execute(
-    plan: &Plan<suites::Context>,
-    ctx: Arc<suites::Context>,
-    options: RunOptions,
+/// Starts `run` with reporters attached and Ctrl-C / SIGTERM wired to cancellation; the
+/// reports are complete whatever happens, and the exit code follows the run's status. What
+/// the suite did when the run ended (workflows cancelled) goes to stderr.
+pub async fn execute<S: Suite>(
+    run: &Run<S>,
     selection_args: &SelectionArgs,
     report_args: &ReportArgs,
     color: ColorChoice,
-) -> Result<ExitCode, AppError> {
+) -> Result<ExitCode, AppError>
+where
+    AppError: From<S::Error>,
+{
     if selection_args.list {
-        print_list(plan, &ctx, &options.selection);
+        print_list(run);
         return Ok(ExitCode::SUCCESS);
     }
     wiring::prepare_report_paths(report_args)?;
@@ -78,19 +77,18 @@ pub async fn execute(
         }
         errors
     });
-    let selected = plan.select(&ctx, &options.selection);
-    ctx.select_checks(
-        selected.iter().filter(|(_, d)| *d == Disposition::Run).map(|(check, _)| check.spec.id.clone()).collect(),
-    );
     let cancel = CancellationToken::new();
     let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
-    let summary = plan.run(Arc::clone(&ctx), &options, &sink, cancel).await;
+    let outcome = run.execute(&sink, cancel).await;
     signals.abort();
-    for line in ctx.finish().await {
-        eprintln!("note: {line}");
-    }
     drop(sink);
     let report_errors = consumer.await.map_err(|e| AppError::Usage(format!("the report writer stopped: {e}")))?;
+    let report = outcome?;
+    for line in &report.finish_notes {
+        eprintln!("note: {line}");
+    }
+    let summary = report.summary;
+    let options = run.options();
     if summary.status == harness::RunStatus::NothingSelected {
         let excluded: Vec<&str> = options.selection.excluded_tags.iter().map(|t| t.as_str()).collect();
         let profile_note = match excluded.as_slice() {

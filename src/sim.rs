@@ -5,15 +5,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use fixtures::scenario::Scenario;
-use fixtures::sim::SimServer;
+use harness::Run;
+use realitycheck_sim::scenario::Scenario;
+use realitycheck_sim::sim::SimServer;
 
 use crate::cli::{ColorChoice, ConfigArgs, DemoArgs, SimArgs};
 use crate::exit::AppError;
 use crate::{run, wiring};
 
 fn scenario(name: &str) -> Result<Scenario, AppError> {
-    name.parse().map_err(|e: fixtures::scenario::UnknownScenario| AppError::Usage(e.to_string()))
+    name.parse().map_err(|e: realitycheck_sim::scenario::UnknownScenario| AppError::Usage(e.to_string()))
 }
 
 pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
@@ -30,17 +31,17 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
     std::fs::write(&config_file, pipeline_config())
         .map_err(AppError::io(format!("cannot write the demo's configuration into {}", workdir.path().display())))?;
     let token_file = workdir.path().join("token");
-    std::fs::write(&token_file, fixtures::SIM_TOKEN)
+    std::fs::write(&token_file, realitycheck_sim::SIM_TOKEN)
         .map_err(AppError::io(format!("cannot write the simulation's token into {}", workdir.path().display())))?;
     let config_args = ConfigArgs {
         profile: args.profile.clone(),
         host: Some(server.circleci_url()),
         token_file: Some(token_file),
-        project: Some(fixtures::SIM_PROJECT.to_string()),
+        project: Some(realitycheck_sim::SIM_PROJECT.to_string()),
         cloud_provider: realitycheck_config::CloudProvider::parse(server.cloud_provider()),
         kubeconfig: Some(kubeconfig),
-        kube_context: Some(fixtures::KUBE_CONTEXT.to_string()),
-        namespace: Some(fixtures::NAMESPACE.to_string()),
+        kube_context: Some(realitycheck_sim::KUBE_CONTEXT.to_string()),
+        namespace: Some(realitycheck_sim::NAMESPACE.to_string()),
         ..Default::default()
     };
     // The demo reads no environment and no ./realitycheck.toml: a real installation's
@@ -49,12 +50,8 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
     let mut options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
     options.info.target = "demo".into();
     options.info.host = format!("simulated installation, scenario {scenario}, at {}", server.circleci_url());
-    let outcome = match wiring::context(&settings, args.setup_contexts) {
-        Ok(context) => {
-            run::execute(&suites::plan(&settings.target), context, options, &args.selection, &args.reports, color).await
-        }
-        Err(error) => Err(error),
-    };
+    let run = Run::new(wiring::suite(&settings, args.setup_contexts), options);
+    let outcome = run::execute(&run, &args.selection, &args.reports, color).await;
     server.shutdown().await;
     outcome
 }
@@ -109,7 +106,7 @@ fn pipeline_config() -> String {
          [defaults.pipeline]\n\
          runner_resource_class = \"{}\"\n\
          docker_resource_classes = [\"small\", \"medium\", \"large\"]\n",
-        fixtures::SIM_RUNNER_RESOURCE_CLASS
+        realitycheck_sim::SIM_RUNNER_RESOURCE_CLASS
     )
 }
 

@@ -1,12 +1,11 @@
 //! From flags and settings to the engine's inputs: configuration overrides, selection,
-//! run options, the check context, and the reporters a run feeds.
+//! run options, the suite, and the reporters a run feeds.
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use harness::{IgnoredMode, RunInfo, RunOptions, Selection, Timeouts};
+use harness::{IgnoredMode, RunInfo, RunOptions, Selection};
 use realitycheck_config::{Config, LoadRequest, Overrides, Settings, display_host};
 use reports::{JsonReporter, JunitReporter, Reporter, TerminalOptions, TerminalReporter};
 
@@ -81,27 +80,16 @@ pub fn run_options(settings: &Settings, selection: Selection) -> RunOptions {
             started_at: SystemTime::now(),
         },
         selection,
-        timeouts: Timeouts {
-            cluster: profile.timeouts.cluster,
-            api: profile.timeouts.api,
-            pipeline: profile.timeouts.pipeline,
-            scale: profile.timeout_scale,
-        },
-        deadline: Some(profile.deadline.mul_f64(profile.timeout_scale)),
+        timeouts: profile.scaled_timeouts(),
+        deadline: Some(profile.scaled_deadline()),
         retries: profile.retries,
         retry_delay: Duration::from_secs(2),
         concurrency: profile.concurrency,
     }
 }
 
-/// The checks' shared context; the error is a configuration error (the CA bundle).
-pub fn context(settings: &Settings, setup_contexts: bool) -> Result<Arc<suites::Context>, AppError> {
-    let scale = settings.profile.timeout_scale;
-    let timeouts = suites::CallTimeouts {
-        cluster: settings.profile.timeouts.cluster.mul_f64(scale),
-        api: settings.profile.timeouts.api.mul_f64(scale),
-        pipeline: settings.profile.timeouts.pipeline.mul_f64(scale),
-    };
+/// The suite for the settings' target; warns on stderr when TLS verification is off.
+pub fn suite(settings: &Settings, setup_contexts: bool) -> suites::RealityCheck {
     let target = &settings.target;
     if target.insecure {
         eprintln!(
@@ -109,10 +97,7 @@ pub fn context(settings: &Settings, setup_contexts: bool) -> Result<Arc<suites::
             target.host.as_ref().map(display_host).unwrap_or_else(|| "the CircleCI API".into())
         );
     }
-    let context =
-        suites::Context::new(target.clone(), timeouts, setup_contexts, suites::pipeline::PollIntervals::default())
-            .map_err(AppError::Usage)?;
-    Ok(Arc::new(context))
+    suites::RealityCheck::new(target.clone(), setup_contexts)
 }
 
 /// Checks, before anything runs, that each report file can be written where asked: not a

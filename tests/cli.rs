@@ -221,7 +221,7 @@ fn init_writes_the_reference_config_once() {
     let written = std::fs::read_to_string(dir.path().join("cfg/realitycheck.toml")).unwrap();
     assert_eq!(written, realitycheck_config::REFERENCE_CONFIG);
     let project = std::fs::read_to_string(dir.path().join("cfg/.circleci/config.yml")).unwrap();
-    assert_eq!(project, fixtures::project::CONFIG_YML);
+    assert_eq!(project, realitycheck_project::CONFIG_YML);
     let again = run(realitycheck(dir.path()).args(["init", "--dir", "cfg"]));
     assert_eq!(again.code, 2);
     assert!(again.stderr.contains("--force"), "{}", again.stderr);
@@ -237,7 +237,7 @@ fn the_token_never_reaches_any_output() {
     // The accepted token (a red run that calls every API endpoint: the pipeline, job details,
     // the artifact download through its redirect, the failed machine jobs' step output), then
     // a rejected one.
-    for (token, expected_code) in [(fixtures::SIM_TOKEN, 1), (WRONG_TOKEN, 3)] {
+    for (token, expected_code) in [(realitycheck_sim::SIM_TOKEN, 1), (WRONG_TOKEN, 3)] {
         let junit = dir.path().join("junit.xml");
         let json = dir.path().join("report.json");
         let out = run(realitycheck(dir.path())
@@ -279,9 +279,9 @@ fn setup_contexts_lets_the_contexts_job_prove_the_values_of_this_run() {
 /// unfinished checks marked, and the exit code is 130.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_run_cancels_its_workflows_and_exits_130() {
-    use fixtures::execution::JobTiming;
-    use fixtures::scenario::Scenario;
-    use fixtures::sim::{SimOptions, SimServer};
+    use realitycheck_sim::execution::JobTiming;
+    use realitycheck_sim::scenario::Scenario;
+    use realitycheck_sim::sim::{SimOptions, SimServer};
 
     let slow_jobs = JobTiming {
         run_min: std::time::Duration::from_secs(600),
@@ -303,7 +303,7 @@ async fn an_interrupted_run_cancels_its_workflows_and_exits_130() {
         .spawn()
         .unwrap();
     // The event to wait for: the pipeline's docker job runs.
-    let running = |summaries: &[fixtures::execution::PipelineSummary]| {
+    let running = |summaries: &[realitycheck_sim::execution::PipelineSummary]| {
         summaries
             .iter()
             .flat_map(|p| &p.workflows)
@@ -333,9 +333,9 @@ async fn an_interrupted_run_cancels_its_workflows_and_exits_130() {
 /// before the pipeline timeout with what was seen, not as a bare timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_never_picked_up_is_reported_before_the_timeout() {
-    use fixtures::execution::JobTiming;
-    use fixtures::scenario::Scenario;
-    use fixtures::sim::{SimOptions, SimServer};
+    use realitycheck_sim::execution::JobTiming;
+    use realitycheck_sim::scenario::Scenario;
+    use realitycheck_sim::sim::{SimOptions, SimServer};
 
     let never_dequeued = JobTiming { queue: std::time::Duration::from_secs(3600), ..JobTiming::default() };
     let options = SimOptions { timing: never_dequeued, ..SimOptions::for_scenario(Scenario::Healthy) };
@@ -370,8 +370,8 @@ async fn a_job_never_picked_up_is_reported_before_the_timeout() {
 /// the docker job alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pipeline_runs_only_the_workflows_the_selected_checks_need() {
-    use fixtures::scenario::Scenario;
-    use fixtures::sim::SimServer;
+    use realitycheck_sim::scenario::Scenario;
+    use realitycheck_sim::sim::SimServer;
 
     let sim = SimServer::start(Scenario::Healthy, ([127, 0, 0, 1], 0).into()).await.unwrap();
     let dir = TempDir::new().unwrap();

@@ -150,7 +150,7 @@ fn deviations() -> Vec<Expected> {
 
 fn expectations() -> Vec<Expected> {
     let deviations = deviations();
-    fixtures::scenario::Scenario::ALL
+    realitycheck_sim::scenario::Scenario::ALL
         .iter()
         .flat_map(|scenario| common::ALL_CHECKS.iter().map(move |check| (scenario.name(), *check)))
         .map(|(scenario, check)| {
@@ -189,8 +189,9 @@ fn expected_exit_code(scenario: &str) -> i32 {
 /// The exit code and JSON report of the demo of `scenario`, run once per test process.
 fn report(scenario: &str) -> &'static (i32, Value) {
     static REPORTS: OnceLock<HashMap<&'static str, OnceLock<(i32, Value)>>> = OnceLock::new();
-    let reports =
-        REPORTS.get_or_init(|| fixtures::scenario::Scenario::ALL.iter().map(|s| (s.name(), OnceLock::new())).collect());
+    let reports = REPORTS.get_or_init(|| {
+        realitycheck_sim::scenario::Scenario::ALL.iter().map(|s| (s.name(), OnceLock::new())).collect()
+    });
     reports[scenario].get_or_init(|| {
         let dir = tempfile::TempDir::new().unwrap();
         let json = dir.path().join("report.json");

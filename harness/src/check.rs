@@ -3,9 +3,14 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::suite::Suite;
 
 /// A property of a check that selection, profiles and reports care about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -221,47 +226,41 @@ pub enum Verdict {
     Skip(SkipReason),
 }
 
-/// The body of a check: an async function of the shared context `C`.
-pub type CheckBody<C> = Arc<dyn Fn(Arc<C>) -> BoxFuture<'static, Verdict> + Send + Sync>;
+/// What a check body is handed besides the run's resources: its own time budget and the
+/// run's cancellation, so that it never recomputes them.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// The time this attempt may take (the check kind's timeout, already scaled).
+    pub timeout: Duration,
+    /// When this attempt is called red for taking too long.
+    pub deadline: Instant,
+    /// Cancelled when the run is interrupted (signal or global deadline).
+    pub cancel: CancellationToken,
+}
 
-/// Decides whether a check applies to this installation, from the shared context.
-pub type ApplicabilityFn<C> = Arc<dyn Fn(&C) -> Applicability + Send + Sync>;
+/// The body of a check: an async function of the run's resources and its [`Scope`].
+pub type CheckBody<S> = Arc<dyn Fn(Arc<<S as Suite>::Resources>, Scope) -> BoxFuture<'static, Verdict> + Send + Sync>;
 
-/// A check: its spec, its applicability rule and its body. Checks are values: a registry
-/// builds them, selection picks them, the runner runs them as often as asked.
-pub struct Check<C> {
+/// A check: its spec, what it needs (its declaration) and its body. Checks are values: a
+/// suite builds them, selection picks them, the runner runs them as often as asked.
+pub struct Check<S: Suite> {
+    /// ID, kind, tags and summary.
     pub spec: CheckSpec,
-    pub applicability: ApplicabilityFn<C>,
-    pub body: CheckBody<C>,
+    /// What the check needs; the suite decides from it whether the check applies and what to
+    /// prepare for it.
+    pub needs: S::Needs,
+    /// What the check does.
+    pub body: CheckBody<S>,
 }
 
-impl<C> Clone for Check<C> {
-    fn clone(&self) -> Self {
-        Check { spec: self.spec.clone(), applicability: Arc::clone(&self.applicability), body: Arc::clone(&self.body) }
-    }
-}
-
-impl<C: Send + Sync + 'static> Check<C> {
-    /// A check that always applies.
-    pub fn new<F, Fut>(spec: CheckSpec, body: F) -> Self
+impl<S: Suite> Check<S> {
+    /// A check of `spec` that needs `needs` and runs `body`.
+    pub fn new<F, Fut>(spec: CheckSpec, needs: S::Needs, body: F) -> Self
     where
-        F: Fn(Arc<C>) -> Fut + Send + Sync + 'static,
+        F: Fn(Arc<S::Resources>, Scope) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Verdict> + Send + 'static,
     {
-        Check {
-            spec,
-            applicability: Arc::new(|_| Applicability::Applies),
-            body: Arc::new(move |ctx| Box::pin(body(ctx))),
-        }
-    }
-
-    /// Replaces the applicability rule.
-    pub fn applies_when<F>(mut self, rule: F) -> Self
-    where
-        F: Fn(&C) -> Applicability + Send + Sync + 'static,
-    {
-        self.applicability = Arc::new(rule);
-        self
+        Check { spec, needs, body: Arc::new(move |resources, scope| Box::pin(body(resources, scope))) }
     }
 }
 

@@ -1,6 +1,7 @@
-//! The runner: a `Plan` (checks and preflights) run against a shared context, concurrently
-//! on tokio, with per-kind timeouts, retries, a global deadline and cancellation. A plan is
-//! a value: it can run many times, for several targets, in one process.
+//! The runner: a [`Run`] of a [`Suite`]: selection, the suite's resources prepared for the
+//! selected checks, preflights, the checks concurrently on tokio with per-kind timeouts,
+//! retries, a global deadline and cancellation, then the suite's finish. A run is a value: it
+//! can start many times, for several targets, in one process.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,37 +12,45 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::check::{Check, CheckKind, CheckSpec, Diagnosis, SkipReason, Tag, Verdict};
+use crate::check::{Check, CheckKind, CheckSpec, Diagnosis, Scope, SkipReason, Tag, Verdict};
 use crate::event::{CheckResult, Event, EventSink, Outcome, RunInfo, RunStatus, RunSummary};
 use crate::selection::{Disposition, Selection};
+use crate::suite::Suite;
 
-/// Time allowed to one attempt of a check, by kind, before `scale` multiplies it.
-#[derive(Debug, Clone, PartialEq)]
+/// Time allowed to one attempt of a check, by kind: the run's one timeout model. The
+/// configuration scales it once; checks and the clients they use read it from here (a check
+/// body through its [`crate::Scope`], a suite's clients through [`crate::Suite::prepare`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Timeouts {
+    /// A check of a few Kubernetes API calls; also one Kubernetes call.
     pub cluster: Duration,
+    /// A check of a few CircleCI API calls; also one API call.
     pub api: Duration,
+    /// A check that waits for jobs of a pipeline.
     pub pipeline: Duration,
-    /// Multiplies every timeout and the deadline (slow installations, slow CI machines).
-    pub scale: f64,
 }
 
 impl Timeouts {
+    /// The timeout of a check of `kind`.
     pub fn for_kind(&self, kind: CheckKind) -> Duration {
-        let base = match kind {
+        match kind {
             CheckKind::Cluster => self.cluster,
             CheckKind::Api => self.api,
             CheckKind::Pipeline => self.pipeline,
-        };
-        base.mul_f64(self.scale)
+        }
     }
 }
 
+/// How a run goes: what it says of itself, which checks, time limits, retries, concurrency.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// The target and profile, for the reports.
     pub info: RunInfo,
+    /// Which checks run.
     pub selection: Selection,
+    /// Time allowed to each check, by kind.
     pub timeouts: Timeouts,
-    /// The whole run stops here (already scaled by the caller or not: it is taken as is).
+    /// The whole run stops this long after it starts.
     pub deadline: Option<Duration>,
     /// How many times a failed check runs again; a pass after a failure is flaky.
     pub retries: u32,
@@ -53,40 +62,47 @@ pub struct RunOptions {
 
 /// A check of the installation's reachability that must pass before any check carrying
 /// `needed_by` runs. Its `Ok` is a note ("Kubernetes v1.32.4"); its `Err` ends the run.
-pub struct Preflight<C> {
+pub struct Preflight<S: Suite> {
+    /// Named in reports and in the skip reason of the checks it stops.
     pub name: &'static str,
+    /// The checks carrying this tag need it.
     pub needed_by: Tag,
+    /// Its timeout is this kind's.
     pub kind: CheckKind,
+    /// What it does.
     #[allow(clippy::type_complexity)]
-    pub run: Arc<dyn Fn(Arc<C>) -> BoxFuture<'static, Result<String, String>> + Send + Sync>,
+    pub run: Arc<dyn Fn(Arc<S::Resources>) -> BoxFuture<'static, Result<String, String>> + Send + Sync>,
 }
 
-impl<C> Clone for Preflight<C> {
-    fn clone(&self) -> Self {
-        Preflight { name: self.name, needed_by: self.needed_by, kind: self.kind, run: Arc::clone(&self.run) }
-    }
-}
-
-impl<C: Send + Sync + 'static> Preflight<C> {
+impl<S: Suite> Preflight<S> {
+    /// A preflight of the checks tagged `needed_by`.
     pub fn new<F, Fut>(name: &'static str, needed_by: Tag, kind: CheckKind, run: F) -> Self
     where
-        F: Fn(Arc<C>) -> Fut + Send + Sync + 'static,
+        F: Fn(Arc<S::Resources>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<String, String>> + Send + 'static,
     {
         Preflight { name, needed_by, kind, run: Arc::new(move |ctx| Box::pin(run(ctx))) }
     }
 }
 
-/// The checks and preflights of a product, ready to be selected and run.
-pub struct Plan<C> {
-    pub checks: Vec<Check<C>>,
-    pub preflights: Vec<Preflight<C>>,
+/// One run of a suite against one installation: the suite's checks and preflights, and how
+/// to run them. A run is a value: [`Run::execute`] can start it again and again (`serve`
+/// does), and several runs, for several targets, can go on in one process.
+pub struct Run<S: Suite> {
+    suite: Arc<S>,
+    checks: Vec<Arc<Check<S>>>,
+    preflights: Vec<Preflight<S>>,
+    options: RunOptions,
 }
 
-impl<C> Clone for Plan<C> {
-    fn clone(&self) -> Self {
-        Plan { checks: self.checks.clone(), preflights: self.preflights.clone() }
-    }
+/// What a finished run leaves: its summary (also sent as the last event) and what the suite's
+/// finish did (workflows cancelled), one line each.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// The outcome of every selected check.
+    pub summary: RunSummary,
+    /// What the suite did when the run ended, for the operator.
+    pub finish_notes: Vec<String>,
 }
 
 /// Aborts a spawned task when dropped, so that an interrupted run leaves nothing behind.
@@ -98,31 +114,61 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-impl<C: Send + Sync + 'static> Plan<C> {
-    /// The checks the selection keeps, in plan order, with what to do with each.
-    pub fn select(&self, ctx: &C, selection: &Selection) -> Vec<(Check<C>, Disposition)> {
+impl<S: Suite> Run<S> {
+    /// A run of `suite`'s checks with `options`.
+    pub fn new(suite: S, options: RunOptions) -> Self {
+        let checks = suite.checks().into_iter().map(Arc::new).collect();
+        let preflights = suite.preflights();
+        Run { suite: Arc::new(suite), checks, preflights, options }
+    }
+
+    /// How the run goes.
+    pub fn options(&self) -> &RunOptions {
+        &self.options
+    }
+
+    /// The checks the selection keeps, in the suite's order, with what to do with each.
+    pub fn select(&self) -> Vec<(&Check<S>, Disposition)> {
+        self.selected().into_iter().map(|(check, disposition)| (&**check, disposition)).collect()
+    }
+
+    fn selected(&self) -> Vec<(&Arc<Check<S>>, Disposition)> {
         self.checks
             .iter()
             .filter_map(|check| {
-                let applicability = (check.applicability)(ctx);
-                selection
+                let applicability = self.suite.applicability(&check.needs);
+                self.options
+                    .selection
                     .decide(&check.spec.id, &check.spec.tags, &applicability)
-                    .map(|disposition| (check.clone(), disposition))
+                    .map(|disposition| (check, disposition))
             })
             .collect()
     }
 
-    /// Runs the selected checks. Always ends with a `RunFinished` event carrying the summary,
-    /// whatever happened (preflight failure, interruption, panicking check).
-    pub async fn run(
+    /// Starts the run: selects the checks, has the suite prepare what they need, runs them,
+    /// and has the suite finish what the run left. Always ends with a `RunFinished` event
+    /// carrying the summary, whatever happened (preflight failure, interruption, panicking
+    /// check), except when the resources cannot be prepared: then nothing runs, no event is
+    /// sent, and the error says why.
+    pub async fn execute(&self, events: &EventSink, cancel: CancellationToken) -> Result<RunReport, S::Error> {
+        let selected = self.selected();
+        let needs: Vec<&S::Needs> =
+            selected.iter().filter(|(_, d)| *d == Disposition::Run).map(|(check, _)| &check.needs).collect();
+        let resources = Arc::new(self.suite.prepare(&needs, &self.options.timeouts)?);
+        let summary = self.run_checks(&selected, Arc::clone(&resources), events, cancel).await;
+        let finish_notes = self.suite.finish(&resources).await;
+        Ok(RunReport { summary, finish_notes })
+    }
+
+    async fn run_checks(
         &self,
-        ctx: Arc<C>,
-        options: &RunOptions,
+        selected: &[(&Arc<Check<S>>, Disposition)],
+        ctx: Arc<S::Resources>,
         events: &EventSink,
         cancel: CancellationToken,
     ) -> RunSummary {
+        let options = &self.options;
         let started = Instant::now();
-        let selected = self.select(&ctx, &options.selection);
         events.emit(Event::RunStarted {
             info: options.info.clone(),
             checks: selected.iter().map(|(check, _)| check.spec.clone()).collect(),
@@ -163,7 +209,7 @@ impl<C: Send + Sync + 'static> Plan<C> {
         let check_starts: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; selected.len()]));
         let interrupted = |mut results: Vec<Option<CheckResult>>, reason: String| {
             let starts = check_starts.lock().map(|s| s.clone()).unwrap_or_default();
-            for (index, (slot, (check, _))) in results.iter_mut().zip(&selected).enumerate() {
+            for (index, (slot, (check, _))) in results.iter_mut().zip(selected).enumerate() {
                 if slot.is_none() {
                     let mut result = skipped(&check.spec, SkipReason::Interrupted(reason.clone()));
                     result.duration = starts.get(index).copied().flatten().map_or(Duration::ZERO, |s| s.elapsed());
@@ -175,11 +221,11 @@ impl<C: Send + Sync + 'static> Plan<C> {
         };
 
         let preflights = tokio::select! {
-            outcome = self.run_preflights(&ctx, &selected, options, events) => outcome,
+            outcome = self.run_preflights(&ctx, selected, events) => outcome,
             reason = &mut stop => return interrupted(results, reason),
         };
         if let Err((preflight, message)) = preflights {
-            for (slot, (check, _)) in results.iter_mut().zip(&selected) {
+            for (slot, (check, _)) in results.iter_mut().zip(selected) {
                 let reason = SkipReason::PreflightFailed { preflight: preflight.clone(), message: message.clone() };
                 let result = skipped(&check.spec, reason);
                 events.emit(Event::CheckFinished(result.clone()));
@@ -200,8 +246,9 @@ impl<C: Send + Sync + 'static> Plan<C> {
             let attempt = Attempts {
                 index,
                 starts: Arc::clone(&check_starts),
-                check: check.clone(),
+                check: Arc::clone(check),
                 ctx: Arc::clone(&ctx),
+                cancel: cancel.clone(),
                 timeout: options.timeouts.for_kind(check.spec.kind),
                 retries: options.retries,
                 retry_delay: options.retry_delay,
@@ -247,11 +294,11 @@ impl<C: Send + Sync + 'static> Plan<C> {
 
     async fn run_preflights(
         &self,
-        ctx: &Arc<C>,
-        selected: &[(Check<C>, Disposition)],
-        options: &RunOptions,
+        ctx: &Arc<S::Resources>,
+        selected: &[(&Arc<Check<S>>, Disposition)],
         events: &EventSink,
     ) -> Result<(), (String, String)> {
+        let options = &self.options;
         let needed = |tag: Tag| {
             selected.iter().any(|(check, disposition)| *disposition == Disposition::Run && check.spec.has_tag(tag))
         };
@@ -293,19 +340,20 @@ pub fn humanize(duration: Duration) -> String {
 }
 
 /// The attempts of one check: timeout per attempt, a slow notice, retries, panic capture.
-struct Attempts<C> {
-    /// Position in the plan, where the start instant is recorded for interrupted checks.
+struct Attempts<S: Suite> {
+    /// Position in the selection, where the start instant is recorded for interrupted checks.
     index: usize,
     starts: Arc<Mutex<Vec<Option<Instant>>>>,
-    check: Check<C>,
-    ctx: Arc<C>,
+    check: Arc<Check<S>>,
+    ctx: Arc<S::Resources>,
+    cancel: CancellationToken,
     timeout: Duration,
     retries: u32,
     retry_delay: Duration,
     events: EventSink,
 }
 
-impl<C: Send + Sync + 'static> Attempts<C> {
+impl<S: Suite> Attempts<S> {
     async fn run(self) -> CheckResult {
         let id = self.check.spec.id.clone();
         self.events.emit(Event::CheckStarted { id: id.clone() });
@@ -339,10 +387,11 @@ impl<C: Send + Sync + 'static> Attempts<C> {
     }
 
     async fn attempt(&self) -> Verdict {
-        let body = AbortOnDrop(tokio::spawn((self.check.body)(Arc::clone(&self.ctx))));
         let started = Instant::now();
         let slow_at = started + self.timeout / 2;
         let timeout_at = started + self.timeout;
+        let scope = Scope { timeout: self.timeout, deadline: timeout_at, cancel: self.cancel.clone() };
+        let body = AbortOnDrop(tokio::spawn((self.check.body)(Arc::clone(&self.ctx), scope)));
         let mut joined = body;
         let mut slow_reported = false;
         loop {

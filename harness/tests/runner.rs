@@ -1,17 +1,190 @@
 //! Runner behaviour on tokio's paused clock: outcomes, timeouts, slow notices, retries and
-//! flaky passes, preflight failures, panics, cancellation and the global deadline.
+//! flaky passes, preflight failures, panics, cancellation and the global deadline; what a
+//! check body is handed (its scope); and the suite lifecycle a run drives (prepare the
+//! resources of the checks that will run, run them, finish).
 
-use std::sync::Arc;
+use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use harness::*;
+use tokio::time::Instant;
 
+/// What a test check declares it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    /// The cluster, for the check named here (so that a test can tell whose needs `prepare` got).
+    Cluster(&'static str),
+    /// A GCP installation, which the installation under test is not.
+    Gcp,
+}
+
+/// What a run of the test suite did, shared between the suite, its resources and the test.
 #[derive(Default)]
-struct Ctx {
-    flaky_calls: AtomicU32,
+struct Journal {
+    /// In order: `prepare`, `<check id> ran` when a body completes, `finish`.
+    lines: Mutex<Vec<String>>,
+    /// The needs and timeouts each `prepare` was handed.
+    prepared: Mutex<Vec<(Vec<Needs>, Timeouts)>>,
+    /// Every attempt of `demo::scope`: its scope, when its body started, and whether the scope
+    /// was already cancelled then.
+    scopes: Mutex<Vec<(Scope, Instant, bool)>>,
+}
+
+impl Journal {
+    fn log(&self, line: impl Into<String>) {
+        self.lines.lock().unwrap().push(line.into());
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    fn prepared(&self) -> Vec<(Vec<Needs>, Timeouts)> {
+        self.prepared.lock().unwrap().clone()
+    }
+
+    fn scopes(&self) -> Vec<(Scope, Instant, bool)> {
+        self.scopes.lock().unwrap().clone()
+    }
+}
+
+/// The suite under test: the flags of the installation it pretends to check.
+#[derive(Default)]
+struct TestSuite {
     cluster_reachable: bool,
     preflight_hangs: bool,
+    prepare_fails: bool,
+    /// Adds `demo::scope`, which records the scope of each of its attempts.
+    probe_scope: bool,
+    journal: Arc<Journal>,
+}
+
+/// What the checks of one run share; prepared afresh for every run.
+struct Resources {
+    flaky_calls: AtomicU32,
+    /// How many check bodies ran to a verdict.
+    bodies_ran: AtomicU32,
+    journal: Arc<Journal>,
+}
+
+impl Resources {
+    fn ran(&self, id: &str) {
+        self.bodies_ran.fetch_add(1, Ordering::SeqCst);
+        self.journal.log(format!("{id} ran"));
+    }
+}
+
+#[derive(Debug)]
+struct PrepareError(String);
+
+impl fmt::Display for PrepareError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PrepareError {}
+
+fn spec(id: &str) -> CheckSpec {
+    CheckSpec::new(id, CheckKind::Cluster, "test check").tagged(Tag::NeedsCluster)
+}
+
+impl Suite for TestSuite {
+    type Needs = Needs;
+    type Resources = Resources;
+    type Error = PrepareError;
+
+    fn checks(&self) -> Vec<Check<Self>> {
+        let mut checks = vec![
+            Check::new(spec("demo::passes"), Needs::Cluster("passes"), |r: Arc<Resources>, _| async move {
+                r.ran("demo::passes");
+                Verdict::Pass("fine".into())
+            }),
+            Check::new(spec("demo::fails"), Needs::Cluster("fails"), |r: Arc<Resources>, _| async move {
+                r.ran("demo::fails");
+                Verdict::Fail(Diagnosis::new("broken"))
+            }),
+            Check::new(spec("demo::slow"), Needs::Cluster("slow"), |r: Arc<Resources>, _| async move {
+                tokio::time::sleep(Duration::from_secs(7)).await;
+                r.ran("demo::slow");
+                Verdict::Pass("slowly".into())
+            }),
+            Check::new(spec("demo::hangs"), Needs::Cluster("hangs"), |_, _| std::future::pending()),
+            Check::new(spec("demo::flaky"), Needs::Cluster("flaky"), |r: Arc<Resources>, _| async move {
+                r.ran("demo::flaky");
+                if r.flaky_calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    Verdict::Fail(Diagnosis::new("first try fails"))
+                } else {
+                    Verdict::Pass("second try".into())
+                }
+            }),
+            Check::new(spec("demo::panics"), Needs::Cluster("panics"), |_, _| async { panic!("bad input") }),
+            Check::new(spec("demo::gcp_only"), Needs::Gcp, |r: Arc<Resources>, _| async move {
+                r.ran("demo::gcp_only");
+                Verdict::Pass("ran".into())
+            }),
+        ];
+        if self.probe_scope {
+            let spec = CheckSpec::new("demo::scope", CheckKind::Pipeline, "sees its scope").tagged(Tag::NeedsCluster);
+            checks.push(Check::new(spec, Needs::Cluster("scope"), |r: Arc<Resources>, scope: Scope| async move {
+                let attempt = {
+                    let mut scopes = r.journal.scopes.lock().unwrap();
+                    let cancelled = scope.cancel.is_cancelled();
+                    scopes.push((scope, Instant::now(), cancelled));
+                    scopes.len()
+                };
+                if attempt == 1 {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    Verdict::Fail(Diagnosis::new("the first attempt fails"))
+                } else {
+                    std::future::pending().await
+                }
+            }));
+        }
+        checks
+    }
+
+    fn preflights(&self) -> Vec<Preflight<Self>> {
+        let (reachable, hangs) = (self.cluster_reachable, self.preflight_hangs);
+        vec![Preflight::new("kube-api", Tag::NeedsCluster, CheckKind::Cluster, move |_: Arc<Resources>| async move {
+            if hangs {
+                std::future::pending::<()>().await;
+            }
+            if reachable {
+                Ok("v1.32".to_string())
+            } else {
+                Err("kube API unreachable at https://k8s:6443".to_string())
+            }
+        })]
+    }
+
+    fn applicability(&self, needs: &Needs) -> Applicability {
+        match needs {
+            Needs::Cluster(_) => Applicability::Applies,
+            Needs::Gcp => Applicability::NotApplicable("needs GCP".into()),
+        }
+    }
+
+    fn prepare(&self, selected: &[&Needs], timeouts: &Timeouts) -> Result<Resources, PrepareError> {
+        self.journal.log("prepare");
+        self.journal.prepared.lock().unwrap().push((selected.iter().map(|needs| **needs).collect(), *timeouts));
+        if self.prepare_fails {
+            return Err(PrepareError("no kube context `test` in ~/.kube/config".into()));
+        }
+        Ok(Resources {
+            flaky_calls: AtomicU32::new(0),
+            bodies_ran: AtomicU32::new(0),
+            journal: Arc::clone(&self.journal),
+        })
+    }
+
+    async fn finish(&self, resources: &Resources) -> Vec<String> {
+        tokio::task::yield_now().await;
+        self.journal.log("finish");
+        vec![format!("{} check bodies ran", resources.bodies_ran.load(Ordering::SeqCst))]
+    }
 }
 
 fn options() -> RunOptions {
@@ -27,7 +200,6 @@ fn options() -> RunOptions {
             cluster: Duration::from_secs(10),
             api: Duration::from_secs(10),
             pipeline: Duration::from_secs(100),
-            scale: 1.0,
         },
         deadline: None,
         retries: 0,
@@ -36,65 +208,43 @@ fn options() -> RunOptions {
     }
 }
 
-fn spec(id: &str) -> CheckSpec {
-    CheckSpec::new(id, CheckKind::Cluster, "test check").tagged(Tag::NeedsCluster)
-}
-
-fn plan() -> Plan<Ctx> {
-    let checks = vec![
-        Check::new(spec("demo::passes"), |_| async { Verdict::Pass("fine".into()) }),
-        Check::new(spec("demo::fails"), |_| async { Verdict::Fail(Diagnosis::new("broken")) }),
-        Check::new(spec("demo::slow"), |_| async {
-            tokio::time::sleep(Duration::from_secs(7)).await;
-            Verdict::Pass("slowly".into())
-        }),
-        Check::new(spec("demo::hangs"), |_| std::future::pending()),
-        Check::new(spec("demo::flaky"), |ctx: Arc<Ctx>| async move {
-            if ctx.flaky_calls.fetch_add(1, Ordering::SeqCst) == 0 {
-                Verdict::Fail(Diagnosis::new("first try fails"))
-            } else {
-                Verdict::Pass("second try".into())
-            }
-        }),
-        Check::new(spec("demo::panics"), |_| async { panic!("bad input") }),
-        Check::new(spec("demo::gcp_only"), |_| async { Verdict::Pass("ran".into()) })
-            .applies_when(|_| Applicability::NotApplicable("needs GCP".into())),
-    ];
-    let preflights =
-        vec![Preflight::new("kube-api", Tag::NeedsCluster, CheckKind::Cluster, |ctx: Arc<Ctx>| async move {
-            if ctx.preflight_hangs {
-                std::future::pending::<()>().await;
-            }
-            if ctx.cluster_reachable {
-                Ok("v1.32".to_string())
-            } else {
-                Err("kube API unreachable at https://k8s:6443".to_string())
-            }
-        })];
-    Plan { checks, preflights }
-}
-
-async fn run(ctx: Ctx, options: RunOptions, cancel: CancellationToken) -> (RunSummary, Vec<Event>) {
+/// Executes `run` once, with its own event channel: what it returned and every event it sent.
+async fn execute(run: &Run<TestSuite>, cancel: CancellationToken) -> (Result<RunReport, PrepareError>, Vec<Event>) {
     let (sink, mut rx) = EventSink::channel();
-    let summary = plan().run(Arc::new(ctx), &options, &sink, cancel).await;
+    let report = run.execute(&sink, cancel).await;
     drop(sink);
     let mut events = Vec::new();
     while let Some(event) = rx.recv().await {
         events.push(event);
     }
-    (summary, events)
+    (report, events)
+}
+
+/// Runs `suite` once with `options`, expecting its resources to be prepared.
+async fn run(suite: TestSuite, options: RunOptions, cancel: CancellationToken) -> (RunSummary, Vec<Event>) {
+    let (report, events) = execute(&Run::new(suite, options), cancel).await;
+    (report.expect("the resources are prepared").summary, events)
 }
 
 fn outcome<'a>(summary: &'a RunSummary, id: &str) -> &'a CheckResult {
     summary.results.iter().find(|r| r.spec.id == id).unwrap_or_else(|| panic!("{id} not in results"))
 }
 
+/// Cancels `cancel` after `after` (on the paused clock).
+fn cancel_after(cancel: &CancellationToken, after: Duration) {
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        trigger.cancel();
+    });
+}
+
 #[tokio::test(start_paused = true)]
 async fn every_outcome_is_reported_in_plan_order() {
-    let ctx = Ctx { cluster_reachable: true, ..Default::default() };
+    let suite = TestSuite { cluster_reachable: true, ..Default::default() };
     let mut opts = options();
     opts.retries = 1;
-    let (summary, events) = run(ctx, opts, CancellationToken::new()).await;
+    let (summary, events) = run(suite, opts, CancellationToken::new()).await;
 
     assert_eq!(summary.status, RunStatus::Failed);
     let ids: Vec<_> = summary.results.iter().map(|r| r.spec.id.as_str()).collect();
@@ -131,7 +281,7 @@ async fn every_outcome_is_reported_in_plan_order() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_preflight_skips_everything_with_its_reason() {
-    let (summary, events) = run(Ctx::default(), options(), CancellationToken::new()).await;
+    let (summary, events) = run(TestSuite::default(), options(), CancellationToken::new()).await;
     assert_eq!(summary.status, RunStatus::PreflightFailed);
     assert_eq!(summary.stopped_because.as_deref(), Some("kube API unreachable at https://k8s:6443"));
     assert_eq!(summary.results.len(), 7);
@@ -147,7 +297,7 @@ async fn a_failed_preflight_skips_everything_with_its_reason() {
 async fn preflights_run_only_for_checks_that_need_them() {
     let mut opts = options();
     opts.selection.filters = vec!["gcp_only".into()];
-    let (summary, events) = run(Ctx::default(), opts, CancellationToken::new()).await;
+    let (summary, events) = run(TestSuite::default(), opts, CancellationToken::new()).await;
     assert_eq!(summary.status, RunStatus::Passed, "a not-applicable check needs no preflight");
     assert!(!events.iter().any(|e| matches!(e, Event::PreflightFailed { .. } | Event::PreflightPassed { .. })));
 }
@@ -156,7 +306,7 @@ async fn preflights_run_only_for_checks_that_need_them() {
 async fn an_empty_selection_says_so() {
     let mut opts = options();
     opts.selection.filters = vec!["nothing-matches".into()];
-    let (summary, _) = run(Ctx::default(), opts, CancellationToken::new()).await;
+    let (summary, _) = run(TestSuite::default(), opts, CancellationToken::new()).await;
     assert_eq!(summary.status, RunStatus::NothingSelected);
     assert!(summary.results.is_empty());
 }
@@ -166,8 +316,8 @@ async fn the_deadline_marks_unfinished_checks_interrupted() {
     let mut opts = options();
     opts.deadline = Some(Duration::from_secs(3));
     opts.selection.filters = vec!["passes".into(), "hangs".into()];
-    let ctx = Ctx { cluster_reachable: true, ..Default::default() };
-    let (summary, _) = run(ctx, opts, CancellationToken::new()).await;
+    let suite = TestSuite { cluster_reachable: true, ..Default::default() };
+    let (summary, _) = run(suite, opts, CancellationToken::new()).await;
     assert_eq!(summary.status, RunStatus::Interrupted);
     assert_eq!(summary.stopped_because.as_deref(), Some("the global deadline of 3s was reached"));
     assert!(matches!(outcome(&summary, "demo::passes").outcome, Outcome::Passed { .. }));
@@ -182,13 +332,9 @@ async fn cancellation_interrupts_the_run() {
     let cancel = CancellationToken::new();
     let mut opts = options();
     opts.selection.filters = vec!["hangs".into()];
-    let ctx = Ctx { cluster_reachable: true, ..Default::default() };
-    let trigger = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        trigger.cancel();
-    });
-    let (summary, _) = run(ctx, opts, cancel).await;
+    let suite = TestSuite { cluster_reachable: true, ..Default::default() };
+    cancel_after(&cancel, Duration::from_secs(1));
+    let (summary, _) = run(suite, opts, cancel).await;
     assert_eq!(summary.status, RunStatus::Interrupted);
     assert_eq!(summary.results[0].duration, Duration::from_secs(1));
 }
@@ -198,13 +344,9 @@ async fn cancellation_interrupts_a_hanging_preflight() {
     let cancel = CancellationToken::new();
     let mut opts = options();
     opts.timeouts.cluster = Duration::from_secs(3600);
-    let ctx = Ctx { cluster_reachable: true, preflight_hangs: true, ..Default::default() };
-    let trigger = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        trigger.cancel();
-    });
-    let (summary, _) = run(ctx, opts, cancel).await;
+    let suite = TestSuite { cluster_reachable: true, preflight_hangs: true, ..Default::default() };
+    cancel_after(&cancel, Duration::from_secs(2));
+    let (summary, _) = run(suite, opts, cancel).await;
     assert_eq!(summary.status, RunStatus::Interrupted);
     assert_eq!(summary.duration, Duration::from_secs(2));
     assert!(
@@ -213,14 +355,127 @@ async fn cancellation_interrupts_a_hanging_preflight() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn timeout_scale_stretches_timeouts() {
+async fn a_check_body_receives_its_scope() {
+    let journal = Arc::new(Journal::default());
+    let suite =
+        TestSuite { cluster_reachable: true, probe_scope: true, journal: Arc::clone(&journal), ..Default::default() };
     let mut opts = options();
-    opts.timeouts.scale = 0.5;
-    opts.selection.filters = vec!["slow".into()];
-    let ctx = Ctx { cluster_reachable: true, ..Default::default() };
-    let (summary, _) = run(ctx, opts, CancellationToken::new()).await;
-    let Outcome::Failed { diagnosis } = &summary.results[0].outcome else { panic!("7s > 5s must time out") };
-    assert_eq!(diagnosis.summary, "no answer within the cluster timeout of 5s");
+    opts.selection.filters = vec!["demo::scope".into()];
+    opts.retries = 1;
+    let cancel = CancellationToken::new();
+    // The first attempt fails after 2s, the retry starts 1s later and hangs until the cancel.
+    cancel_after(&cancel, Duration::from_secs(5));
+    let (summary, _) = run(suite, opts.clone(), cancel).await;
+    assert_eq!(summary.status, RunStatus::Interrupted);
+    assert_eq!(summary.stopped_because.as_deref(), Some("the run was cancelled (signal)"));
+
+    let scopes = journal.scopes();
+    assert_eq!(scopes.len(), 2, "one scope per attempt");
+    for (attempt, (scope, started, cancelled_then)) in scopes.iter().enumerate() {
+        assert_eq!(scope.timeout, opts.timeouts.pipeline, "attempt {attempt}: the timeout of its kind");
+        assert_eq!(scope.deadline, *started + opts.timeouts.pipeline, "attempt {attempt}: its start + its timeout");
+        assert!(!cancelled_then, "attempt {attempt}: not cancelled when it started");
+        assert!(scope.cancel.is_cancelled(), "attempt {attempt}: cancelled with the run");
+    }
+    assert_eq!(scopes[1].1 - scopes[0].1, Duration::from_secs(3), "failed after 2s, retried after 1s more");
+}
+
+#[tokio::test(start_paused = true)]
+async fn prepare_gets_the_needs_of_the_checks_that_will_run() {
+    // `fails` is skipped, everything but `passes` and `gcp_only` is filtered out, and
+    // `gcp_only` does not apply: only `passes` will run.
+    let journal = Arc::new(Journal::default());
+    let suite = TestSuite { cluster_reachable: true, journal: Arc::clone(&journal), ..Default::default() };
+    let mut opts = options();
+    opts.selection.filters = vec!["passes".into(), "fails".into(), "gcp_only".into()];
+    opts.selection.skips = vec!["fails".into()];
+    let (summary, _) = run(suite, opts.clone(), CancellationToken::new()).await;
+    assert_eq!(summary.results.len(), 2, "passes, and gcp_only reported as skipped");
+    assert_eq!(journal.prepared(), [(vec![Needs::Cluster("passes")], opts.timeouts)]);
+
+    // Asked for, a check that does not apply runs, so its needs are prepared too.
+    let journal = Arc::new(Journal::default());
+    let suite = TestSuite { cluster_reachable: true, journal: Arc::clone(&journal), ..Default::default() };
+    opts.selection.ignored = IgnoredMode::Include;
+    let (summary, _) = run(suite, opts.clone(), CancellationToken::new()).await;
+    assert_eq!(outcome(&summary, "demo::gcp_only").outcome, Outcome::Passed { note: "ran".into() });
+    assert_eq!(journal.prepared(), [(vec![Needs::Cluster("passes"), Needs::Gcp], opts.timeouts)]);
+
+    // Nothing runs: nothing is needed.
+    let journal = Arc::new(Journal::default());
+    let suite = TestSuite { journal: Arc::clone(&journal), ..Default::default() };
+    opts.selection = Selection { filters: vec!["gcp_only".into()], ..Default::default() };
+    run(suite, opts.clone(), CancellationToken::new()).await;
+    assert_eq!(journal.prepared(), [(vec![], opts.timeouts)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn finish_runs_after_the_checks_and_its_notes_are_reported() {
+    let journal = Arc::new(Journal::default());
+    let suite = TestSuite { cluster_reachable: true, journal: Arc::clone(&journal), ..Default::default() };
+    let mut opts = options();
+    opts.selection.filters = vec!["passes".into(), "slow".into()];
+    let (report, events) = execute(&Run::new(suite, opts.clone()), CancellationToken::new()).await;
+    let report = report.expect("the resources are prepared");
+    assert_eq!(report.summary.status, RunStatus::Passed);
+    assert_eq!(report.finish_notes, ["2 check bodies ran"]);
+    assert_eq!(journal.lines(), ["prepare", "demo::passes ran", "demo::slow ran", "finish"]);
+    assert!(matches!(events.last(), Some(Event::RunFinished(s)) if *s == report.summary));
+
+    // An interrupted run is finished too: that is when there is most to clean up.
+    let journal = Arc::new(Journal::default());
+    let suite = TestSuite { cluster_reachable: true, journal: Arc::clone(&journal), ..Default::default() };
+    opts.selection.filters = vec!["passes".into(), "hangs".into()];
+    let cancel = CancellationToken::new();
+    cancel_after(&cancel, Duration::from_secs(1));
+    let (report, _) = execute(&Run::new(suite, opts), cancel).await;
+    let report = report.expect("the resources are prepared");
+    assert_eq!(report.summary.status, RunStatus::Interrupted);
+    assert_eq!(report.finish_notes, ["1 check bodies ran"]);
+    assert_eq!(journal.lines(), ["prepare", "demo::passes ran", "finish"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_prepare_error_runs_nothing_and_sends_no_event() {
+    let journal = Arc::new(Journal::default());
+    let suite =
+        TestSuite { cluster_reachable: true, prepare_fails: true, journal: Arc::clone(&journal), ..Default::default() };
+    let (report, events) = execute(&Run::new(suite, options()), CancellationToken::new()).await;
+    let error = report.expect_err("prepare fails");
+    assert_eq!(error.to_string(), "no kube context `test` in ~/.kube/config");
+    assert!(events.is_empty(), "no event: {events:?}");
+    assert_eq!(journal.lines(), ["prepare"], "no check body ran and nothing was finished");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_executes_again_with_fresh_resources() {
+    let journal = Arc::new(Journal::default());
+    let suite = TestSuite { cluster_reachable: true, journal: Arc::clone(&journal), ..Default::default() };
+    let mut opts = options();
+    opts.selection.filters = vec!["flaky".into()];
+    opts.retries = 1;
+    let run = Run::new(suite, opts);
+
+    let mut reports = Vec::new();
+    for _ in 0..2 {
+        let (report, events) = execute(&run, CancellationToken::new()).await;
+        let report = report.expect("the resources are prepared");
+        assert!(matches!(events.first(), Some(Event::RunStarted { checks, .. }) if checks.len() == 1));
+        assert!(matches!(events.last(), Some(Event::RunFinished(s)) if *s == report.summary));
+        reports.push(report);
+    }
+    for report in &reports {
+        // A flaky counter left over from the first run would make the second pass at once.
+        assert_eq!(report.summary.status, RunStatus::Passed);
+        let result = outcome(&report.summary, "demo::flaky");
+        assert!(matches!(&result.outcome, Outcome::Flaky { failures, .. } if failures.len() == 1), "{result:?}");
+        assert_eq!(result.attempts, 2);
+        assert_eq!(report.finish_notes, ["2 check bodies ran"]);
+    }
+    assert_eq!(reports[0].summary, reports[1].summary);
+    assert_eq!(journal.prepared().len(), 2, "prepared once per execution");
+    let prepares = journal.lines().iter().filter(|line| *line == "prepare").count();
+    assert_eq!(prepares, 2);
 }
 
 #[test]

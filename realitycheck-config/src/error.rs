@@ -7,9 +7,20 @@ use std::path::PathBuf;
 /// Where a configuration value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
-    File { path: PathBuf, line: usize, column: usize },
+    /// A place in a configuration file.
+    File {
+        /// The file, as it was named.
+        path: PathBuf,
+        /// 1-based line of the key or of the error.
+        line: usize,
+        /// 1-based column, in characters.
+        column: usize,
+    },
+    /// An environment variable, by name (`CIRCLE_HOSTNAME`).
     Env(String),
+    /// A command-line flag, by name (`--host`).
     Flag(String),
+    /// The built-in defaults: no file, variable or flag set the value.
     BuiltIn,
 }
 
@@ -24,15 +35,39 @@ impl fmt::Display for Origin {
     }
 }
 
+/// Why the configuration could not be loaded; the message says where and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The configuration file (named by `--config`, REALITYCHECK_CONFIG or found in the
+    /// working directory) cannot be read.
     #[error("cannot read the configuration file {}: {source}\n  fix: {fix}", path.display())]
-    Read { path: PathBuf, source: std::io::Error, fix: String },
+    Read {
+        /// The file, as it was named.
+        path: PathBuf,
+        /// Why reading it failed.
+        source: std::io::Error,
+        /// What the operator can do about it.
+        fix: String,
+    },
+    /// The configuration says something realitycheck cannot use: invalid TOML, an unknown
+    /// key, a bad value, an unknown target or profile, an unreadable token file.
     #[error("invalid configuration in {origin}{}: {message}\n  fix: {fix}", field.as_ref().map(|f| format!(", field `{f}`")).unwrap_or_default())]
-    Invalid { origin: Origin, field: Option<String>, message: String, fix: String },
+    Invalid {
+        /// Where the bad value came from.
+        origin: Origin,
+        /// The key concerned (`targets.prod.host`, `profiles.ci.deadline`, `nomad.min_clients`);
+        /// `None` when the error concerns no key, such as invalid TOML.
+        field: Option<String>,
+        /// What is wrong with the value.
+        message: String,
+        /// What the operator can do about it.
+        fix: String,
+    },
 }
 
 impl ConfigError {
+    /// An `Invalid` error: the value of `field` from `origin` is wrong as `message` says, and
+    /// `fix` says what to do.
     pub fn invalid(
         origin: Origin,
         field: impl Into<String>,

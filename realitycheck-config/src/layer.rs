@@ -6,35 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use harness::Tag;
+pub use realitycheck_project::CloudProvider;
 use serde::{Deserialize, Deserializer};
-
-/// Where the installation runs; decides which executors apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CloudProvider {
-    Aws,
-    Gcp,
-    Other,
-}
-
-impl CloudProvider {
-    pub fn parse(value: &str) -> Option<CloudProvider> {
-        match value {
-            "aws" => Some(CloudProvider::Aws),
-            "gcp" => Some(CloudProvider::Gcp),
-            "other" => Some(CloudProvider::Other),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CloudProvider::Aws => "aws",
-            CloudProvider::Gcp => "gcp",
-            CloudProvider::Other => "other",
-        }
-    }
-}
 
 /// The whole file: the top-level keys.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -50,68 +23,106 @@ pub struct FileLayer {
     pub profiles: BTreeMap<String, ProfileLayer>,
 }
 
+/// What one source says about a target: `[defaults]` or `[targets.NAME]` in a file, or the
+/// environment, or the flags. Validated only once merged, into a `Target`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetLayer {
+    /// `host`: base URL of the installation, not yet normalised.
     pub host: Option<String>,
+    /// `token_file`: file that holds the API token, as written.
     pub token_file: Option<PathBuf>,
+    /// `cloud_provider`.
     pub cloud_provider: Option<CloudProvider>,
+    /// `project`: slug of the realitycheck CircleCI project, not yet checked.
     pub project: Option<String>,
+    /// `ca_bundle`: PEM file of the CA certificates, as written.
     pub ca_bundle: Option<PathBuf>,
+    /// `insecure`: accept any TLS certificate.
     pub insecure: Option<bool>,
+    /// The `kubernetes` table.
     #[serde(default)]
     pub kubernetes: KubernetesLayer,
+    /// The `nomad` table.
     #[serde(default)]
     pub nomad: NomadLayer,
+    /// The `pipeline` table.
     #[serde(default)]
     pub pipeline: PipelineLayer,
 }
 
+/// What one source says about reaching the cluster: a target's `kubernetes` table.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KubernetesLayer {
+    /// `kubeconfig`: kubeconfig file, as written.
     pub kubeconfig: Option<PathBuf>,
+    /// `context`: kubeconfig context.
     pub context: Option<String>,
+    /// `namespace`: namespace of the CircleCI server Helm release.
     pub namespace: Option<String>,
 }
 
+/// What one source says about Nomad: a target's `nomad` table.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NomadLayer {
+    /// `server_selector`: label selector of the Nomad server pods.
     pub server_selector: Option<String>,
+    /// `min_clients`: Nomad clients that must be ready.
     pub min_clients: Option<u32>,
 }
 
+/// What one source says about the pipeline realitycheck triggers: a target's `pipeline`
+/// table, not yet checked.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineLayer {
+    /// `branch`: branch to build.
     pub branch: Option<String>,
+    /// `runner_resource_class`: self-hosted runner resource class (`namespace/name`).
     pub runner_resource_class: Option<String>,
+    /// `windows`: run the Windows job.
     pub windows: Option<bool>,
+    /// `docker_resource_classes`: docker resource classes to check one by one.
     pub docker_resource_classes: Option<Vec<String>>,
+    /// `image_registry`: prefix of every docker image of the project.
     pub image_registry: Option<String>,
 }
 
+/// What one source says about how a run behaves: a `[profiles.NAME]` table, or the
+/// environment or flags (only `timeout_scale`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileLayer {
+    /// `retries`: times a failed check runs again.
     pub retries: Option<u32>,
+    /// `timeout_scale`: multiplier of every timeout and the deadline, not yet range-checked.
     pub timeout_scale: Option<f64>,
+    /// `deadline`: when the whole run stops.
     #[serde(default, deserialize_with = "duration")]
     pub deadline: Option<Duration>,
+    /// `concurrency`: checks that run at once.
     pub concurrency: Option<usize>,
+    /// `exclude_tags`: checks carrying one of these tags are left out.
     pub exclude_tags: Option<Vec<Tag>>,
+    /// The `timeouts` table.
     #[serde(default)]
     pub timeouts: TimeoutsLayer,
 }
 
+/// What one source says about the timeout of one attempt of a check, by kind of check: a
+/// profile's `timeouts` table.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimeoutsLayer {
+    /// `cluster`: one attempt of a Kubernetes check.
     #[serde(default, deserialize_with = "duration")]
     pub cluster: Option<Duration>,
+    /// `api`: one attempt of a CircleCI API check.
     #[serde(default, deserialize_with = "duration")]
     pub api: Option<Duration>,
+    /// `pipeline`: a check that waits for pipeline jobs to run.
     #[serde(default, deserialize_with = "duration")]
     pub pipeline: Option<Duration>,
 }

@@ -4,6 +4,8 @@
 //! errors that name the file, line, field and fix. The token comes only from the
 //! environment or a file, and is a `Secret`.
 
+#![warn(missing_docs)]
+
 mod error;
 mod host;
 mod layer;
@@ -12,11 +14,12 @@ mod secret;
 mod settings;
 
 pub use error::{ConfigError, Origin};
+pub use harness::Timeouts;
 pub use host::{display_host, normalise_host};
 pub use layer::{CloudProvider, KubernetesLayer, NomadLayer, PipelineLayer, ProfileLayer, TargetLayer, TimeoutsLayer};
 pub use load::{DEFAULT_FILE_NAME, ENV_VARS, Overrides, REFERENCE_CONFIG};
 pub use secret::Secret;
 pub use settings::{
     BASE_PROFILE, Config, DOCKER_RESOURCE_CLASSES, IMPLICIT_TARGET, Kubernetes, LoadRequest, Nomad, Pipeline, Profile,
-    Settings, Target, Timeouts,
+    Settings, Target,
 };

@@ -100,9 +100,13 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// What the environment and the flags say: the choices and the values for the target.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overrides {
+    /// The profile chosen (`--profile`, REALITYCHECK_PROFILE).
     pub profile: Option<String>,
+    /// The target chosen (`--target`, REALITYCHECK_TARGET).
     pub target: Option<String>,
+    /// Values for the chosen target; they beat the file's.
     pub target_layer: TargetLayer,
+    /// Values for the chosen profile (only `timeout_scale`); they beat the file's.
     pub profile_layer: ProfileLayer,
 }
 

@@ -3,14 +3,17 @@
 
 use std::fmt;
 
+/// A value that must never be printed, such as the API token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps `value`, as given (not trimmed).
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
     }
 
+    /// The value itself, for the request that needs it; never for a message or a log.
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use harness::Tag;
+use harness::{Tag, Timeouts};
 use url::Url;
 
 use crate::error::{ConfigError, Origin, fix_for};
@@ -27,35 +27,53 @@ pub const BASE_PROFILE: &str = "laptop";
 /// One installation to check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
+    /// Its name: the NAME of `[targets.NAME]`, or `default` (`IMPLICIT_TARGET`).
     pub name: String,
+    /// Base URL of the installation, normalised; `None` skips the API checks.
     pub host: Option<Url>,
+    /// Personal API token, from `--token-file`, else CIRCLE_TOKEN, else `token_file`; `None`
+    /// skips the API checks.
     pub token: Option<Secret>,
+    /// Where the installation runs; `None` skips the jobs that need the machine provisioner.
     pub cloud_provider: Option<CloudProvider>,
+    /// Slug of the realitycheck CircleCI project (`vcs/org/repo`); `None` skips the checks
+    /// that run its pipeline.
     pub project: Option<String>,
     /// PEM file of the CA certificates that sign the installation's certificate.
     pub ca_bundle: Option<PathBuf>,
     /// Accept any TLS certificate from the installation (self-signed installs).
     pub insecure: bool,
+    /// How to reach the Kubernetes cluster the installation runs in.
     pub kubernetes: Kubernetes,
+    /// Where the Nomad servers are and how many clients must be ready.
     pub nomad: Nomad,
+    /// What the pipeline realitycheck triggers runs.
     pub pipeline: Pipeline,
 }
 
+/// How to reach the Kubernetes cluster of the installation: a target's `kubernetes` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Kubernetes {
+    /// Kubeconfig file; `None`: KUBECONFIG, then `~/.kube/config`, then the in-cluster
+    /// service account, as kubectl finds them.
     pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context; `None`: the current context.
     pub context: Option<String>,
+    /// Namespace of the CircleCI server Helm release; never empty.
     pub namespace: String,
 }
 
+/// What the Nomad checks look for: a target's `nomad` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Nomad {
+    /// Label selector of the Nomad server pods; realitycheck runs the nomad CLI in one of them.
     pub server_selector: String,
+    /// Nomad clients that must be ready, eligible, not draining, with a healthy docker
+    /// driver; at least 1.
     pub min_clients: u32,
 }
 
-/// The docker resource classes the realitycheck project's matrix runs a job on.
-pub const DOCKER_RESOURCE_CLASSES: &[&str] = &["small", "medium", "medium+", "large", "xlarge"];
+pub use realitycheck_project::DOCKER_RESOURCE_CLASSES;
 
 /// What the pipeline realitycheck triggers runs, beyond what the cloud provider decides.
 /// The default is the reference configuration's: the default branch, no runner, no Windows,
@@ -77,27 +95,48 @@ pub struct Pipeline {
 /// How a run behaves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
+    /// Its name: the NAME of `[profiles.NAME]`.
     pub name: String,
+    /// Times a failed check runs again; a pass after a failure is reported as flaky.
     pub retries: u32,
+    /// Multiplies every timeout and the deadline (slow installs, slow machines): 0.1 to 100.
     pub timeout_scale: f64,
+    /// How long the whole run may take, before `timeout_scale`; unfinished checks are then
+    /// reported as interrupted.
     pub deadline: Duration,
+    /// Checks that run at once; at least 1.
     pub concurrency: usize,
+    /// Checks carrying one of these tags are left out.
     pub exclude_tags: Vec<Tag>,
+    /// Timeouts of one attempt of a check, by kind of check, before `timeout_scale`: the
+    /// profile's `timeouts` table.
     pub timeouts: Timeouts,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Timeouts {
-    pub cluster: Duration,
-    pub api: Duration,
-    pub pipeline: Duration,
+impl Profile {
+    /// The timeouts a run uses: [`Profile::timeouts`] scaled by `timeout_scale`. The one
+    /// place where timeouts are scaled; the engine, the checks and their clients read these.
+    pub fn scaled_timeouts(&self) -> Timeouts {
+        let Timeouts { cluster, api, pipeline } = self.timeouts;
+        let scale = |duration: Duration| duration.mul_f64(self.timeout_scale);
+        Timeouts { cluster: scale(cluster), api: scale(api), pipeline: scale(pipeline) }
+    }
+
+    /// The deadline a run uses: [`Profile::deadline`] scaled by `timeout_scale`.
+    pub fn scaled_deadline(&self) -> Duration {
+        self.deadline.mul_f64(self.timeout_scale)
+    }
 }
 
 /// What a run needs: one target, one profile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
+    /// The configuration file read; `None` when there is none (built-in defaults,
+    /// environment and flags only).
     pub config_file: Option<PathBuf>,
+    /// The chosen target, resolved.
     pub target: Target,
+    /// The chosen profile, resolved.
     pub profile: Profile,
 }
 
@@ -137,6 +176,10 @@ const TARGET_KEYS: &[(&str, &str, &str)] = &[
 ];
 
 impl Config {
+    /// Reads every source: the built-in reference, the configuration file if there is one,
+    /// the environment (the token from CIRCLE_TOKEN) and the flags in `request`. Fails on a
+    /// file that cannot be read or parsed, or a variable that does not parse; the values
+    /// themselves are checked when a target or profile is resolved.
     pub fn load(request: &LoadRequest<'_>) -> Result<Config, ConfigError> {
         let builtin = SourceFile::parse(Path::new("<built-in reference>"), REFERENCE_CONFIG.to_string())?.layer;
         let user = config_path(request.config_flag, request.var, request.cwd)
@@ -159,6 +202,7 @@ impl Config {
         })
     }
 
+    /// The configuration file read, if there is one.
     pub fn config_file(&self) -> Option<&Path> {
         self.user.as_ref().map(|f| f.path.as_path())
     }
@@ -275,6 +319,8 @@ impl Config {
             .unwrap_or((Origin::BuiltIn, key.into()))
     }
 
+    /// The target `name`: `[defaults]`, then `[targets.NAME]`, then the environment, then the
+    /// flags, merged and validated, with relative paths resolved and the token read.
     pub fn target(&self, name: &str) -> Result<Target, ConfigError> {
         let layer = self
             .merged
@@ -377,6 +423,8 @@ impl Config {
         Ok(Secret::new(token))
     }
 
+    /// The profile `name`: the built-in `laptop` profile (`BASE_PROFILE`), then
+    /// `[profiles.NAME]`, then the environment, then the flags, merged and validated.
     pub fn profile(&self, name: &str) -> Result<Profile, ConfigError> {
         let base = self.builtin.profiles.get(BASE_PROFILE).cloned().unwrap_or_default();
         let own = self.merged.profiles.get(name).cloned().unwrap_or_default();

@@ -135,6 +135,10 @@ pipeline = "45m"
     assert_eq!(settings.profile.retries, 3);
     assert_eq!(settings.profile.deadline, Duration::from_secs(25 * 60), "the rest of the built-in ci profile stays");
     assert_eq!(settings.profile.timeout_scale, 2.5);
+    let scaled = settings.profile.scaled_timeouts();
+    assert_eq!(scaled.pipeline, settings.profile.timeouts.pipeline.mul_f64(2.5), "scaled once, by the configuration");
+    assert_eq!(scaled.cluster, settings.profile.timeouts.cluster.mul_f64(2.5));
+    assert_eq!(settings.profile.scaled_deadline(), Duration::from_secs(25 * 60 * 5 / 2));
 
     case.flags.profile = Some("nightly".into());
     let nightly = case.settings().unwrap().profile;

@@ -2,6 +2,8 @@
 //! format — the terminal report for people, JUnit XML and JSON files for CI. The runner knows
 //! nothing about them; the binary feeds every event to every reporter it was asked for.
 
+#![warn(missing_docs)]
+
 mod diagnosis;
 mod file;
 pub mod json;
@@ -33,7 +35,9 @@ pub enum ReportError {
     WriteFile {
         /// `JUnit` or `JSON`.
         format: &'static str,
+        /// The report file's path, as the reporter was given it (`--junit` or `--json` in the binary).
         path: PathBuf,
+        /// What failed: creating the directory, writing the temporary file or renaming it.
         #[source]
         source: io::Error,
     },

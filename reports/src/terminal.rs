@@ -51,6 +51,8 @@ pub struct TerminalReporter<W: Write> {
 }
 
 impl<W: Write> TerminalReporter<W> {
+    /// A reporter that writes to `out` as `options` say, its status line as wide as the
+    /// terminal on stdout.
     pub fn new(out: W, options: TerminalOptions) -> Self {
         TerminalReporter {
             out,

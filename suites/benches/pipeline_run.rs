@@ -4,17 +4,15 @@
 //! reports them), and the API requests by endpoint. Reproduce with
 //! `cargo bench -p suites --bench pipeline_run`; BENCHMARKS.md records the results.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use fixtures::scenario::Scenario;
-use fixtures::sim::SimServer;
-use harness::{CancellationToken, EventSink, RunInfo, RunOptions, RunStatus, Selection, Timeouts};
+use harness::{CancellationToken, EventSink, Run, RunInfo, RunOptions, RunStatus, Selection, Timeouts};
 use k8s_openapi::jiff::Timestamp;
 use realitycheck_config::{CloudProvider, Kubernetes, Nomad, Pipeline, Secret, Target};
-use suites::circleci::{ApiClient, ApiSettings, RetryPolicy};
-use suites::pipeline::PollIntervals;
-use suites::{CallTimeouts, Context};
+use realitycheck_sim::scenario::Scenario;
+use realitycheck_sim::sim::SimServer;
+use suites::RealityCheck;
+use suites::clients::circleci::{ApiClient, ApiSettings, RetryPolicy};
 use tokio::time::Instant;
 use url::Url;
 
@@ -24,19 +22,19 @@ fn target(server: &SimServer, kubeconfig: std::path::PathBuf) -> Target {
     Target {
         name: "bench".into(),
         host: Some(Url::parse(&server.circleci_url()).unwrap()),
-        token: Some(Secret::new(fixtures::SIM_TOKEN)),
+        token: Some(Secret::new(realitycheck_sim::SIM_TOKEN)),
         cloud_provider: Some(CloudProvider::Aws),
-        project: Some(fixtures::SIM_PROJECT.into()),
+        project: Some(realitycheck_sim::SIM_PROJECT.into()),
         ca_bundle: None,
         insecure: false,
         kubernetes: Kubernetes {
             kubeconfig: Some(kubeconfig),
-            context: Some(fixtures::KUBE_CONTEXT.into()),
-            namespace: fixtures::NAMESPACE.into(),
+            context: Some(realitycheck_sim::KUBE_CONTEXT.into()),
+            namespace: realitycheck_sim::NAMESPACE.into(),
         },
         nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1 },
         pipeline: Pipeline {
-            runner_resource_class: Some(fixtures::SIM_RUNNER_RESOURCE_CLASS.into()),
+            runner_resource_class: Some(realitycheck_sim::SIM_RUNNER_RESOURCE_CLASS.into()),
             docker_resource_classes: vec!["small".into(), "medium".into(), "large".into()],
             ..Pipeline::default()
         },
@@ -47,7 +45,7 @@ fn target(server: &SimServer, kubeconfig: std::path::PathBuf) -> Target {
 async fn critical_path(server: &SimServer) -> Duration {
     let client = ApiClient::new(&ApiSettings {
         host: Url::parse(&server.circleci_url()).unwrap(),
-        token: Secret::new(fixtures::SIM_TOKEN),
+        token: Secret::new(realitycheck_sim::SIM_TOKEN),
         timeout: Duration::from_secs(10),
         ca_bundle: None,
         insecure: false,
@@ -67,12 +65,6 @@ async fn one_run() -> (Duration, Duration, u64, std::collections::BTreeMap<Strin
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap();
     let target = target(&server, kubeconfig);
-    let timeouts = CallTimeouts {
-        cluster: Duration::from_secs(30),
-        api: Duration::from_secs(30),
-        pipeline: Duration::from_secs(900),
-    };
-    let context = Arc::new(Context::new(target.clone(), timeouts, false, PollIntervals::default()).unwrap());
     let options = RunOptions {
         info: RunInfo {
             target: "bench".into(),
@@ -85,7 +77,6 @@ async fn one_run() -> (Duration, Duration, u64, std::collections::BTreeMap<Strin
             cluster: Duration::from_secs(30),
             api: Duration::from_secs(30),
             pipeline: Duration::from_secs(900),
-            scale: 1.0,
         },
         deadline: None,
         retries: 0,
@@ -94,7 +85,8 @@ async fn one_run() -> (Duration, Duration, u64, std::collections::BTreeMap<Strin
     };
     let (sink, _events) = EventSink::channel();
     let started = Instant::now();
-    let summary = suites::plan(&target).run(Arc::clone(&context), &options, &sink, CancellationToken::new()).await;
+    let run = Run::new(RealityCheck::new(target, false), options);
+    let summary = run.execute(&sink, CancellationToken::new()).await.unwrap().summary;
     let wall = started.elapsed();
     assert_eq!(summary.status, RunStatus::Passed, "the healthy run must pass");
     let requests = server.circleci_state().request_counts();

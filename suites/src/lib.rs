@@ -1,20 +1,68 @@
-//! The checks of realitycheck, grouped by suite, and the clients they use: Kubernetes
-//! access with native exec (`cluster`), pod states (`pods`), and nomad CLI output parsing
-//! (`nomad`), and the CircleCI API client (`circleci`). `plan()` is what the binary runs.
+//! The checks of realitycheck as a [`harness::Suite`], in three layers: clients
+//! ([`clients`]: CircleCI API, Kubernetes and exec, Nomad output parsers), resources
+//! ([`resources`]: what the checks of one run share, prepared for the selected checks from
+//! what they declare), and checks ([`checks`]: constructors and pure judge functions).
+//! [`RealityCheck`] is what the binary (and later `serve`) hands to [`harness::Run`].
 
-pub mod api;
-mod causes;
 pub mod checks;
-pub mod circleci;
-pub mod cluster;
-pub mod context;
-pub mod nomad;
-pub mod pipeline;
-pub mod pods;
+pub mod clients;
+pub mod resources;
 
-pub use context::{CallTimeouts, Context};
+use std::sync::Arc;
 
-/// Every check and preflight for `target`, ready for selection.
-pub fn plan(target: &realitycheck_config::Target) -> harness::Plan<Context> {
-    harness::Plan { checks: checks::all(target), preflights: checks::preflights() }
+use harness::{Applicability, Check, Preflight, Suite, Timeouts};
+use realitycheck_config::Target;
+
+use crate::clients::circleci::ApiClientError;
+use crate::resources::pipeline::PollIntervals;
+use crate::resources::{Preparation, Requires, Resources};
+
+/// The realitycheck suite for one target.
+pub struct RealityCheck {
+    target: Arc<Target>,
+    preparation: Preparation,
+}
+
+impl RealityCheck {
+    /// The suite for `target`; `setup_contexts` creates the contexts and variables the
+    /// project's jobs need when they are missing (`run --setup-contexts`).
+    pub fn new(target: Target, setup_contexts: bool) -> RealityCheck {
+        RealityCheck::with_poll(target, setup_contexts, PollIntervals::default())
+    }
+
+    /// The suite with the pipeline poller asking at `poll` (tests and benchmarks).
+    pub fn with_poll(target: Target, setup_contexts: bool, poll: PollIntervals) -> RealityCheck {
+        RealityCheck { target: Arc::new(target), preparation: Preparation { setup_contexts, poll } }
+    }
+
+    /// The target's settings.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+}
+
+impl Suite for RealityCheck {
+    type Needs = Requires;
+    type Resources = Resources;
+    type Error = ApiClientError;
+
+    fn checks(&self) -> Vec<Check<Self>> {
+        checks::all(&self.target)
+    }
+
+    fn preflights(&self) -> Vec<Preflight<Self>> {
+        checks::preflights()
+    }
+
+    fn applicability(&self, needs: &Requires) -> Applicability {
+        resources::applicability(&self.target, needs)
+    }
+
+    fn prepare(&self, selected: &[&Requires], timeouts: &Timeouts) -> Result<Resources, ApiClientError> {
+        Resources::prepare(Arc::clone(&self.target), selected, timeouts, self.preparation)
+    }
+
+    async fn finish(&self, resources: &Resources) -> Vec<String> {
+        resources.finish().await
+    }
 }

@@ -9,10 +9,10 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use fixtures::scenario::Scenario;
-use fixtures::sim::SimServer;
 use realitycheck_config::Secret;
-use suites::circleci::{ApiClient, ApiError, ApiSettings, RetryPolicy};
+use realitycheck_sim::scenario::Scenario;
+use realitycheck_sim::sim::SimServer;
+use suites::clients::circleci::{ApiClient, ApiError, ApiSettings, RetryPolicy};
 use url::Url;
 
 fn client(base: &str, token: &str) -> ApiClient {
@@ -29,7 +29,7 @@ fn client(base: &str, token: &str) -> ApiClient {
 
 async fn sim(scenario: Scenario) -> (SimServer, ApiClient) {
     let server = SimServer::start(scenario, ([127, 0, 0, 1], 0).into()).await.unwrap();
-    let client = client(&server.circleci_url(), fixtures::SIM_TOKEN);
+    let client = client(&server.circleci_url(), realitycheck_sim::SIM_TOKEN);
     (server, client)
 }
 
@@ -46,9 +46,9 @@ async fn reads_the_user_and_the_project() {
     let (_server, client) = sim(Scenario::Healthy).await;
     let me = client.me().await.unwrap();
     assert!(!me.login.is_empty());
-    let project = client.project(fixtures::SIM_PROJECT).await.unwrap();
-    assert_eq!(project.slug, fixtures::SIM_PROJECT);
-    assert_eq!(project.organization_id.as_deref(), Some(fixtures::SIM_ORG_ID));
+    let project = client.project(realitycheck_sim::SIM_PROJECT).await.unwrap();
+    assert_eq!(project.slug, realitycheck_sim::SIM_PROJECT);
+    assert_eq!(project.organization_id.as_deref(), Some(realitycheck_sim::SIM_ORG_ID));
     assert!(client.retries().is_empty());
     let missing = client.project("gh/realitycheck-sim/nope").await.unwrap_err();
     assert_eq!(missing.status(), Some(404));
@@ -58,7 +58,7 @@ async fn reads_the_user_and_the_project() {
 #[tokio::test]
 async fn lists_every_page_of_contexts() {
     let (_server, client) = sim(Scenario::Healthy).await;
-    let contexts = client.contexts(fixtures::SIM_ORG_ID).await.unwrap();
+    let contexts = client.contexts(realitycheck_sim::SIM_ORG_ID).await.unwrap();
     let names: Vec<&str> = contexts.iter().map(|c| c.name.as_str()).collect();
     assert!(names.contains(&"org-global") && names.contains(&"individual-local"), "{names:?}");
     assert!(contexts.len() > 2, "the simulation pages by 2; more than one page was read: {names:?}");
@@ -71,9 +71,9 @@ async fn lists_every_page_of_contexts() {
 #[tokio::test]
 async fn context_lifecycle() {
     let (_server, client) = sim(Scenario::ContextsMissing).await;
-    let created = client.create_context("rc-lifecycle", fixtures::SIM_ORG_ID).await.unwrap();
+    let created = client.create_context("rc-lifecycle", realitycheck_sim::SIM_ORG_ID).await.unwrap();
     assert_eq!(created.name, "rc-lifecycle");
-    let listed = client.contexts(fixtures::SIM_ORG_ID).await.unwrap();
+    let listed = client.contexts(realitycheck_sim::SIM_ORG_ID).await.unwrap();
     assert!(listed.iter().any(|c| c.id == created.id));
     client.put_context_variable(&created.id, "A_VAR", &Secret::new("value")).await.unwrap();
     let variables = client.context_variables(&created.id).await.unwrap();
@@ -81,7 +81,7 @@ async fn context_lifecycle() {
     client.delete_context_variable(&created.id, "A_VAR").await.unwrap();
     assert!(client.context_variables(&created.id).await.unwrap().is_empty());
     client.delete_context(&created.id).await.unwrap();
-    let listed = client.contexts(fixtures::SIM_ORG_ID).await.unwrap();
+    let listed = client.contexts(realitycheck_sim::SIM_ORG_ID).await.unwrap();
     assert!(!listed.iter().any(|c| c.id == created.id));
 }
 
@@ -102,7 +102,7 @@ async fn retries_5xx_and_429_and_records_why() {
         }
     }
     let contexts = client.scoped();
-    contexts.contexts(fixtures::SIM_ORG_ID).await.expect("every page answers within the retries");
+    contexts.contexts(realitycheck_sim::SIM_ORG_ID).await.expect("every page answers within the retries");
 }
 
 #[tokio::test]

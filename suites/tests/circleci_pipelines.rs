@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use realitycheck_config::Secret;
 use serde_json::{Value, json};
-use suites::circleci::{ApiClient, ApiSettings, JobStatus, PipelineState, RetryPolicy, WorkflowStatus};
+use suites::clients::circleci::{ApiClient, ApiSettings, JobStatus, PipelineState, RetryPolicy, WorkflowStatus};
 use url::Url;
 
 const TOKEN: &str = "CCIPAT_pipeline_tests_77aa";

@@ -1,17 +1,15 @@
 //! `pipeline::trigger` against a server whose project config is older than realitycheck: the
 //! trigger is refused (400, undeclared parameters) and the check says to push the current config.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use harness::{CancellationToken, EventSink, Outcome, RunInfo, RunOptions, Selection, Timeouts};
+use harness::{CancellationToken, EventSink, Outcome, Run, RunInfo, RunOptions, Selection, Timeouts};
 use realitycheck_config::{Kubernetes, Nomad, Pipeline, Secret, Target};
 use serde_json::json;
-use suites::pipeline::PollIntervals;
-use suites::{CallTimeouts, Context};
+use suites::RealityCheck;
 use url::Url;
 
 const SLUG: &str = "gh/example-org/realitycheck";
@@ -57,19 +55,18 @@ async fn a_refused_trigger_asks_for_the_current_project_config_and_blocks_the_jo
         pipeline: Pipeline::default(),
     };
     let ten = Duration::from_secs(10);
-    let timeouts = CallTimeouts { cluster: ten, api: ten, pipeline: ten };
-    let context = Arc::new(Context::new(target.clone(), timeouts, false, PollIntervals::default()).unwrap());
     let options = RunOptions {
         info: RunInfo { target: "old".into(), host, profile: "test".into(), started_at: SystemTime::UNIX_EPOCH },
         selection: Selection { filters: vec!["pipeline::".into(), "executors::docker".into()], ..Default::default() },
-        timeouts: Timeouts { cluster: ten, api: ten, pipeline: ten, scale: 1.0 },
+        timeouts: Timeouts { cluster: ten, api: ten, pipeline: ten },
         deadline: None,
         retries: 0,
         retry_delay: Duration::ZERO,
         concurrency: 4,
     };
     let (sink, _events) = EventSink::channel();
-    let summary = suites::plan(&target).run(context, &options, &sink, CancellationToken::new()).await;
+    let run = Run::new(RealityCheck::new(target, false), options);
+    let summary = run.execute(&sink, CancellationToken::new()).await.unwrap().summary;
     let outcome = |id: &str| &summary.results.iter().find(|r| r.spec.id == id).unwrap().outcome;
     let Outcome::Failed { diagnosis } = outcome("pipeline::trigger") else {
         panic!("pipeline::trigger: {:?}", outcome("pipeline::trigger"));

@@ -1,29 +1,29 @@
 //! `--setup-contexts` against the simulated API: it creates what is missing, is idempotent,
 //! and never changes a context it did not create.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use fixtures::scenario::Scenario;
-use fixtures::sim::SimServer;
-use harness::{CancellationToken, EventSink, Outcome, RunInfo, RunOptions, RunSummary, Selection, Timeouts};
+use harness::{CancellationToken, EventSink, Outcome, Run, RunInfo, RunOptions, RunSummary, Selection, Timeouts};
 use realitycheck_config::{Kubernetes, Nomad, Pipeline, Secret, Target};
-use suites::checks::contexts::{CREATED_MARKER, INDIVIDUAL_LOCAL, ORG_GLOBAL};
-use suites::circleci::{ApiClient, ApiSettings, RetryPolicy};
-use suites::pipeline::PollIntervals;
-use suites::{CallTimeouts, Context};
+use realitycheck_project::{INDIVIDUAL_LOCAL, ORG_GLOBAL};
+use realitycheck_sim::scenario::Scenario;
+use realitycheck_sim::sim::SimServer;
+use suites::RealityCheck;
+use suites::checks::ids;
+use suites::clients::circleci::{ApiClient, ApiSettings, RetryPolicy};
+use suites::resources::contexts::CREATED_MARKER;
 use url::Url;
 
 fn target(server: &SimServer) -> Target {
     Target {
         name: "sim".into(),
         host: Some(Url::parse(&server.circleci_url()).unwrap()),
-        token: Some(Secret::new(fixtures::SIM_TOKEN)),
+        token: Some(Secret::new(realitycheck_sim::SIM_TOKEN)),
         cloud_provider: None,
-        project: Some(fixtures::SIM_PROJECT.into()),
+        project: Some(realitycheck_sim::SIM_PROJECT.into()),
         ca_bundle: None,
         insecure: false,
-        kubernetes: Kubernetes { kubeconfig: None, context: None, namespace: fixtures::NAMESPACE.into() },
+        kubernetes: Kubernetes { kubeconfig: None, context: None, namespace: realitycheck_sim::NAMESPACE.into() },
         nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1 },
         pipeline: Pipeline::default(),
     }
@@ -32,7 +32,7 @@ fn target(server: &SimServer) -> Target {
 fn sim_client(server: &SimServer) -> ApiClient {
     ApiClient::new(&ApiSettings {
         host: Url::parse(&server.circleci_url()).unwrap(),
-        token: Secret::new(fixtures::SIM_TOKEN),
+        token: Secret::new(realitycheck_sim::SIM_TOKEN),
         timeout: Duration::from_secs(10),
         ca_bundle: None,
         insecure: false,
@@ -42,12 +42,6 @@ fn sim_client(server: &SimServer) -> ApiClient {
 }
 
 async fn run_contexts_checks(server: &SimServer, setup: bool) -> RunSummary {
-    let timeouts = CallTimeouts {
-        cluster: Duration::from_secs(10),
-        api: Duration::from_secs(10),
-        pipeline: Duration::from_secs(10),
-    };
-    let context = Arc::new(Context::new(target(server), timeouts, setup, PollIntervals::default()).unwrap());
     let options = RunOptions {
         info: RunInfo {
             target: "sim".into(),
@@ -60,7 +54,6 @@ async fn run_contexts_checks(server: &SimServer, setup: bool) -> RunSummary {
             cluster: Duration::from_secs(10),
             api: Duration::from_secs(10),
             pipeline: Duration::from_secs(10),
-            scale: 1.0,
         },
         deadline: None,
         retries: 0,
@@ -68,8 +61,8 @@ async fn run_contexts_checks(server: &SimServer, setup: bool) -> RunSummary {
         concurrency: 4,
     };
     let (sink, _events) = EventSink::channel();
-    let plan = suites::plan(&context.target);
-    plan.run(context, &options, &sink, CancellationToken::new()).await
+    let run = Run::new(RealityCheck::new(target(server), setup), options);
+    run.execute(&sink, CancellationToken::new()).await.unwrap().summary
 }
 
 fn note_or_failure(summary: &RunSummary, id: &str) -> String {
@@ -86,32 +79,32 @@ async fn creates_what_is_missing_once_and_leaves_foreign_contexts_alone() {
     let server = SimServer::start(Scenario::ContextsMissing, ([127, 0, 0, 1], 0).into()).await.unwrap();
     // Someone else's org-global, without the variable.
     let client = sim_client(&server);
-    client.create_context(ORG_GLOBAL.name, fixtures::SIM_ORG_ID).await.unwrap();
+    client.create_context(ORG_GLOBAL.name, realitycheck_sim::SIM_ORG_ID).await.unwrap();
 
     let without_setup = run_contexts_checks(&server, false).await;
-    let org_global = note_or_failure(&without_setup, ORG_GLOBAL.check_id);
+    let org_global = note_or_failure(&without_setup, ids::ORG_GLOBAL);
     assert!(org_global.starts_with("fail: context `org-global` has no variable"), "{org_global}");
-    let individual = note_or_failure(&without_setup, INDIVIDUAL_LOCAL.check_id);
+    let individual = note_or_failure(&without_setup, ids::INDIVIDUAL_LOCAL);
     assert!(individual.contains("does not exist") && individual.contains("--setup-contexts"), "{individual}");
 
     let first = run_contexts_checks(&server, true).await;
-    let individual = note_or_failure(&first, INDIVIDUAL_LOCAL.check_id);
+    let individual = note_or_failure(&first, ids::INDIVIDUAL_LOCAL);
     assert_eq!(
         individual,
         "pass: created context `individual-local` with MULTI_CONTEXT_END_TO_END_VAR (--setup-contexts)"
     );
-    let org_global = note_or_failure(&first, ORG_GLOBAL.check_id);
+    let org_global = note_or_failure(&first, ids::ORG_GLOBAL);
     assert!(org_global.contains("realitycheck did not create `org-global`"), "{org_global}");
 
     let second = run_contexts_checks(&server, true).await;
-    let individual = note_or_failure(&second, INDIVIDUAL_LOCAL.check_id);
+    let individual = note_or_failure(&second, ids::INDIVIDUAL_LOCAL);
     assert_eq!(individual, "pass: context `individual-local` has MULTI_CONTEXT_END_TO_END_VAR", "idempotent");
 
     let state = server.circleci_state();
     assert_eq!(state.context_variable_value(ORG_GLOBAL.name, ORG_GLOBAL.variable), None, "foreign context untouched");
     assert_eq!(state.context_variable_value(ORG_GLOBAL.name, CREATED_MARKER), None);
     assert!(state.context_variable_value(INDIVIDUAL_LOCAL.name, CREATED_MARKER).is_some(), "own context marked");
-    let contexts = client.contexts(fixtures::SIM_ORG_ID).await.unwrap();
+    let contexts = client.contexts(realitycheck_sim::SIM_ORG_ID).await.unwrap();
     assert_eq!(contexts.iter().filter(|c| c.name == INDIVIDUAL_LOCAL.name).count(), 1, "created once");
 }
 
@@ -120,13 +113,13 @@ async fn adds_a_missing_variable_to_a_context_it_created() {
     let server = SimServer::start(Scenario::ContextsMissing, ([127, 0, 0, 1], 0).into()).await.unwrap();
     run_contexts_checks(&server, true).await;
     let client = sim_client(&server);
-    let contexts = client.contexts(fixtures::SIM_ORG_ID).await.unwrap();
+    let contexts = client.contexts(realitycheck_sim::SIM_ORG_ID).await.unwrap();
     let own = contexts.iter().find(|c| c.name == ORG_GLOBAL.name).unwrap();
     client.delete_context_variable(&own.id, ORG_GLOBAL.variable).await.unwrap();
 
     let again = run_contexts_checks(&server, true).await;
     assert_eq!(
-        note_or_failure(&again, ORG_GLOBAL.check_id),
+        note_or_failure(&again, ids::ORG_GLOBAL),
         "pass: added CONTEXT_END_TO_END_TEST_VAR to context `org-global` (--setup-contexts)"
     );
 }

@@ -2,54 +2,27 @@
 
 use std::sync::Arc;
 
-use harness::{Applicability, Check, CheckKind, CheckSpec, Diagnosis, Tag, Verdict};
+use harness::{Check, Diagnosis, Verdict};
 
-use crate::api::{Api, retries_note};
-use crate::circleci::ApiError;
-use crate::context::Context;
-
-/// Applies when the target has a host and a token.
-pub(crate) fn api_configured(ctx: &Context) -> Applicability {
-    match ctx.api {
-        Some(_) => Applicability::Applies,
-        None => Applicability::NotConfigured(
-            "no CircleCI API configured: set CIRCLE_HOSTNAME (or host) and CIRCLE_TOKEN (or token_file)".into(),
-        ),
-    }
-}
-
-/// Applies when the API and a project slug are configured.
-pub(crate) fn project_configured(ctx: &Context) -> Applicability {
-    match (api_configured(ctx), &ctx.target.project) {
-        (Applicability::Applies, Some(_)) => Applicability::Applies,
-        (Applicability::Applies, None) => Applicability::NotConfigured(
-            "no project configured: set REALITYCHECK_PROJECT (or project) to the realitycheck project's slug".into(),
-        ),
-        (other, _) => other,
-    }
-}
-
-/// The verdict of a check run with `--include-ignored` although a setting it needs is missing.
-pub(crate) fn not_configured(applicability: Applicability) -> Verdict {
-    match applicability.skip_reason() {
-        Some(reason) => Verdict::Skip(reason),
-        None => Verdict::Fail(Diagnosis::new("the check lost its configuration").cause("a bug in realitycheck")),
-    }
-}
+use super::{ProjectHandles, api_check, ids, project_check, retries_note};
+use crate::RealityCheck;
+use crate::clients::circleci::ApiError;
+use crate::resources::Resources;
+use crate::resources::api::ApiAccess;
 
 /// The preflight: `GET /me` answers and accepts the token. Its message names what failed,
 /// the URL, and what to check.
-pub async fn preflight(ctx: Arc<Context>) -> Result<String, String> {
-    let Some(api) = &ctx.api else {
+pub async fn preflight(resources: Arc<Resources>) -> Result<String, String> {
+    let Some(api) = &resources.api else {
         return Err("no CircleCI API configured".into());
     };
-    match api.me.get().await {
+    match api.me().await {
         Ok(me) => Ok(format!("authenticated as {} at {}{}", me.value.login, api.host(), retries_note(&me.retries))),
         Err(error) => Err(preflight_message(api, &error)),
     }
 }
 
-fn preflight_message(api: &Api, error: &ApiError) -> String {
+fn preflight_message(api: &ApiAccess, error: &ApiError) -> String {
     let host = api.host();
     match error {
         ApiError::Unreachable { .. } => format!(
@@ -96,69 +69,56 @@ pub(crate) fn api_failure(error: &ApiError) -> Diagnosis {
     }
 }
 
-pub fn authenticated() -> Check<Context> {
-    let spec =
-        CheckSpec::new("api::authenticated", CheckKind::Api, "GET /api/v2/me accepts the token").tagged(Tag::NeedsApi);
-    Check::new(spec, |ctx: Arc<Context>| async move {
-        let Some(api) = &ctx.api else {
-            return not_configured(api_configured(&ctx));
-        };
-        match api.me.get().await {
+pub fn authenticated() -> Check<RealityCheck> {
+    api_check(ids::AUTHENTICATED, "GET /api/v2/me accepts the token", |api, _| async move {
+        match api.me().await {
             Ok(me) => Verdict::Pass(format!("authenticated as {}{}", me.value.login, retries_note(&me.retries))),
             Err(error) => Verdict::Fail(api_failure(&error)),
         }
     })
-    .applies_when(api_configured)
 }
 
-pub fn project() -> Check<Context> {
-    let spec = CheckSpec::new(
-        "api::project",
-        CheckKind::Api,
+pub fn project() -> Check<RealityCheck> {
+    project_check(
+        ids::PROJECT,
         "the realitycheck project exists on the installation and is followed",
-    )
-    .tagged(Tag::NeedsApi);
-    Check::new(spec, |ctx: Arc<Context>| async move {
-        let (Some(api), Some(slug)) = (&ctx.api, &ctx.target.project) else {
-            return not_configured(project_configured(&ctx));
-        };
-        let Some(project) = &api.project else {
-            return not_configured(project_configured(&ctx));
-        };
-        match project.get().await {
-            Ok(found) => {
-                let organization = found.value.organization_name.as_deref().unwrap_or("unknown organization");
-                let branch = found.value.vcs_info.as_ref().and_then(|v| v.default_branch.as_deref()).unwrap_or("unknown");
-                let client = api.client.scoped();
-                let followed = match client.followed_projects().await {
-                    Ok(followed) if followed.iter().any(|p| p.is(&found.value.slug)) => "followed".to_string(),
-                    Ok(followed) => return Verdict::Fail(not_followed(api, &found.value.slug, followed.len())),
-                    Err(error) => format!("whether it is followed is unknown: {error}"),
-                };
-                let mut retries = found.retries.clone();
-                retries.extend(client.retries());
-                Verdict::Pass(format!(
-                    "{} found and {followed} (organization {organization}, default branch {branch}){}",
-                    found.value.slug,
-                    retries_note(&retries)
-                ))
-            }
-            Err(error) if error.status() == Some(404) => Verdict::Fail(
-                Diagnosis::new(format!("project {slug} not found: {error}"))
-                    .cause("the project is not set up on this installation, the slug is misspelt, or the token's user cannot see it")
-                    .remediation(format!(
-                        "push the realitycheck project to your VCS, set it up in the CircleCI UI ({}/projects), and check REALITYCHECK_PROJECT = {slug}",
-                        api.host()
+        |ProjectHandles { api, project }, _| async move {
+            let slug = project.slug();
+            match project.project().await {
+                Ok(found) => {
+                    let organization = found.value.organization_name.as_deref().unwrap_or("unknown organization");
+                    let branch =
+                        found.value.vcs_info.as_ref().and_then(|v| v.default_branch.as_deref()).unwrap_or("unknown");
+                    let client = api.client().scoped();
+                    let followed = match client.followed_projects().await {
+                        Ok(followed) if followed.iter().any(|p| p.is(&found.value.slug)) => "followed".to_string(),
+                        Ok(followed) => return Verdict::Fail(not_followed(&api, &found.value.slug, followed.len())),
+                        Err(error) => format!("whether it is followed is unknown: {error}"),
+                    };
+                    let mut retries = found.retries.clone();
+                    retries.extend(client.retries());
+                    Verdict::Pass(format!(
+                        "{} found and {followed} (organization {organization}, default branch {branch}){}",
+                        found.value.slug,
+                        retries_note(&retries)
                     ))
-                    .phase("Reality Check project"),
-            ),
-            Err(error) => Verdict::Fail(api_failure(&error)),
-        }
-    })
-    .applies_when(project_configured)
+                }
+                Err(error) if error.status() == Some(404) => Verdict::Fail(
+                    Diagnosis::new(format!("project {slug} not found: {error}"))
+                        .cause("the project is not set up on this installation, the slug is misspelt, or the token's user cannot see it")
+                        .remediation(format!(
+                            "push the realitycheck project to your VCS, set it up in the CircleCI UI ({}/projects), and check REALITYCHECK_PROJECT = {slug}",
+                            api.host()
+                        ))
+                        .phase("Reality Check project"),
+                ),
+                Err(error) => Verdict::Fail(api_failure(&error)),
+            }
+        },
+    )
 }
 
-fn not_followed(api: &Api, slug: &str, followed: usize) -> Diagnosis {
+fn not_followed(api: &ApiAccess, slug: &str, followed: usize) -> Diagnosis {
     let (vcs, rest) = slug.split_once('/').unwrap_or(("gh", slug));
     let vcs = match vcs {
         "gh" => "github",

@@ -1,19 +1,14 @@
 //! `cluster::*`: the Helm release's pods.
 
-use std::sync::Arc;
+use harness::{Check, Diagnosis, Verdict};
 
-use harness::{Check, CheckKind, CheckSpec, Diagnosis, Tag, Verdict};
+use super::{cluster_check, cluster_failure, ids};
+use crate::RealityCheck;
+use crate::clients::pods::PodState;
 
-use super::cluster_failure;
-use crate::context::Context;
-use crate::pods::PodState;
-
-pub fn pods_ready() -> Check<Context> {
-    let spec =
-        CheckSpec::new("cluster::pods_ready", CheckKind::Cluster, "every pod of the release is Running and Ready")
-            .tagged(Tag::NeedsCluster);
-    Check::new(spec, |ctx: Arc<Context>| async move {
-        let cluster = match ctx.cluster.get().await {
+pub fn pods_ready() -> Check<RealityCheck> {
+    cluster_check(ids::PODS_READY, "every pod of the release is Running and Ready", |access, _| async move {
+        let cluster = match access.client().await {
             Ok(cluster) => cluster,
             Err(e) => return Verdict::Fail(cluster_failure(&e)),
         };

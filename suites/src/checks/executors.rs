@@ -3,118 +3,71 @@
 //! resource class its config asks for (read back from the job's details). Cloud provider and
 //! opt-in settings decide which apply.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use harness::{Applicability, Check, Diagnosis, Verdict};
-use realitycheck_config::CloudProvider;
+use harness::{Check, Diagnosis, Scope, Verdict};
+use realitycheck_project::Job;
 
-use super::api::{api_failure, not_configured, project_configured};
-use super::jobs::{pipeline_spec, run_job};
-use crate::context::Context;
-use crate::pipeline::JobSpec;
+use super::api::api_failure;
+use super::jobs::{phase_of, run_job};
+use super::{PipelineHandles, ids, pipeline_check, unconfigured_pipeline_check};
+use crate::RealityCheck;
 
-pub fn docker() -> Check<Context> {
-    executor_check("executors::docker", "a docker job succeeds on the resource class it asks for", |_| {
-        Some(JobSpec::docker())
-    })
-    .applies_when(project_configured)
+pub fn docker() -> Check<RealityCheck> {
+    executor_check(ids::DOCKER, "a docker job succeeds on the resource class it asks for", Job::docker())
 }
 
-pub fn machine() -> Check<Context> {
-    executor_check("executors::machine", "a Linux machine job succeeds (AWS and GCP installs)", |_| {
-        Some(JobSpec::machine())
-    })
-    .applies_when(|ctx| needs_machines(ctx, &[CloudProvider::Aws, CloudProvider::Gcp]))
+pub fn machine() -> Check<RealityCheck> {
+    executor_check(ids::MACHINE, "a Linux machine job succeeds (AWS and GCP installs)", Job::machine())
 }
 
-pub fn remote_docker() -> Check<Context> {
+pub fn remote_docker() -> Check<RealityCheck> {
     executor_check(
-        "executors::remote_docker",
+        ids::REMOTE_DOCKER,
         "a docker job with setup_remote_docker builds and runs an image (AWS and GCP installs)",
-        |_| Some(JobSpec::remote_docker()),
+        Job::remote_docker(),
     )
-    .applies_when(|ctx| needs_machines(ctx, &[CloudProvider::Aws, CloudProvider::Gcp]))
 }
 
-pub fn runner() -> Check<Context> {
-    executor_check("executors::runner", "a job on the configured self-hosted runner resource class succeeds", |ctx| {
-        ctx.target.pipeline.runner_resource_class.as_deref().map(JobSpec::runner)
-    })
-    .applies_when(|ctx| match (project_configured(ctx), &ctx.target.pipeline.runner_resource_class) {
-        (Applicability::Applies, None) => Applicability::NotConfigured(
+/// The runner's job on `resource_class`, the configured runner resource class.
+pub fn runner(resource_class: Option<&str>) -> Check<RealityCheck> {
+    let summary = "a job on the configured self-hosted runner resource class succeeds";
+    match resource_class {
+        Some(class) => executor_check(ids::RUNNER, summary, Job::runner(class)),
+        None => unconfigured_pipeline_check(
+            ids::RUNNER,
+            summary,
             "no runner resource class configured: set pipeline.runner_resource_class (or REALITYCHECK_RUNNER_RESOURCE_CLASS) to namespace/name".into(),
         ),
-        (other, _) => other,
-    })
-}
-
-pub fn arm() -> Check<Context> {
-    executor_check("executors::arm", "an Arm machine job succeeds (AWS installs)", |_| Some(JobSpec::arm()))
-        .applies_when(|ctx| needs_machines(ctx, &[CloudProvider::Aws]))
-}
-
-pub fn windows() -> Check<Context> {
-    executor_check("executors::windows", "a Windows machine job succeeds (opt-in)", |_| Some(JobSpec::windows()))
-        .applies_when(|ctx| match needs_machines(ctx, &[CloudProvider::Aws, CloudProvider::Gcp]) {
-            Applicability::Applies if !ctx.target.pipeline.windows => Applicability::NotApplicable(
-                "Windows jobs are opt-in: set pipeline.windows = true when the machine provisioner has a Windows image"
-                    .into(),
-            ),
-            other => other,
-        })
-}
-
-/// `resource_classes::docker_<class>`: one check per configured docker resource class.
-pub fn docker_resource_class(class: &str) -> Check<Context> {
-    let id = format!("resource_classes::docker_{class}");
-    let summary = format!("a docker job on resource class {class} succeeds on that class");
-    let job = JobSpec::docker_resource_class(class);
-    executor_check(&id, &summary, move |_| Some(job.clone())).applies_when(project_configured)
-}
-
-/// Applies when the project is configured and the cloud provider is one of `providers`.
-fn needs_machines(ctx: &Context, providers: &[CloudProvider]) -> Applicability {
-    let names: Vec<&str> = providers.iter().map(|p| p.as_str()).collect();
-    let names = names.join(" or ");
-    match (project_configured(ctx), ctx.target.cloud_provider) {
-        (Applicability::Applies, None) => Applicability::NotConfigured(format!(
-            "no cloud provider configured: set CIRCLE_CLOUD_PROVIDER (or cloud_provider) to aws, gcp or other; this job runs on {names}"
-        )),
-        (Applicability::Applies, Some(provider)) if !providers.contains(&provider) => {
-            Applicability::NotApplicable(format!(
-                "the cloud provider is {}: this job needs the machine provisioner of an {names} install",
-                provider.as_str()
-            ))
-        }
-        (other, _) => other,
     }
 }
 
-/// A check that waits for one job and checks the resource class it ran on.
-fn executor_check(
-    id: &str,
-    summary: &str,
-    job: impl Fn(&Context) -> Option<JobSpec> + Send + Sync + 'static,
-) -> Check<Context> {
-    let job = Arc::new(job);
-    Check::new(pipeline_spec(id, summary), move |ctx: Arc<Context>| {
-        let job = Arc::clone(&job);
-        async move {
-            let Some(spec) = job(&ctx) else {
-                return not_configured(project_configured(&ctx));
-            };
-            verify_executor(&ctx, &spec).await
-        }
-    })
+pub fn arm() -> Check<RealityCheck> {
+    executor_check(ids::ARM, "an Arm machine job succeeds (AWS installs)", Job::arm())
 }
 
-async fn verify_executor(ctx: &Context, spec: &JobSpec) -> Verdict {
-    let (api, run, number) = match run_job(ctx, spec).await {
+pub fn windows() -> Check<RealityCheck> {
+    executor_check(ids::WINDOWS, "a Windows machine job succeeds (opt-in)", Job::windows())
+}
+
+/// `resource_classes::docker_<class>`: one check per configured docker resource class.
+pub fn docker_resource_class(class: &str) -> Check<RealityCheck> {
+    let summary = format!("a docker job on resource class {class} succeeds on that class");
+    executor_check(&ids::docker_resource_class(class), &summary, Job::docker_resource_class(class))
+}
+
+/// A check that waits for one job and checks the resource class it ran on.
+fn executor_check(id: &str, summary: &str, job: Job) -> Check<RealityCheck> {
+    pipeline_check(id, summary, vec![job], |handles, scope| async move { verify_executor(&handles, &scope).await })
+}
+
+async fn verify_executor(handles: &PipelineHandles, scope: &Scope) -> Verdict {
+    let spec = &handles.jobs[0];
+    let (run, number) = match run_job(handles, scope).await {
         Ok(done) => done,
         Err(verdict) => return verdict,
     };
-    let details = match api.client.job_details(&run.slug, number).await {
+    let details = match handles.api.client().job_details(&run.slug, number).await {
         Ok(details) => details,
         Err(error) => return Verdict::Fail(api_failure(&error)),
     };
@@ -132,7 +85,7 @@ async fn verify_executor(ctx: &Context, spec: &JobSpec) -> Verdict {
             .remediation(
                 "check the resource classes of the docker and machine provisioners in values.yaml (resource_classes)",
             )
-            .phase(spec.needs.phase()),
+            .phase(phase_of(&spec.needs)),
         );
     }
     Verdict::Pass(format!(

@@ -2,81 +2,75 @@
 //! set, a workspace and a cache cross from one job to the next, artifacts are listed and their
 //! content downloaded and compared, and test results are read back and compared.
 
-use std::sync::Arc;
-
 use harness::{Check, Diagnosis, SkipReason, Verdict};
+use realitycheck_project::outputs::{self, ARTIFACT_PATH};
+use realitycheck_project::{FeatureJob, Job};
 
-use super::api::{api_failure, project_configured};
-use super::contexts::REQUIRED;
-use super::jobs::{pipeline_spec, run_job, run_jobs};
-use crate::circleci::TestCase;
-use crate::context::Context;
-use crate::pipeline::{ContextValues, JobSpec, PipelineRun};
+use super::api::api_failure;
+use super::contexts::CHECK_OF;
+use super::jobs::{run_job, run_jobs};
+use super::{PipelineHandles, ids, pipeline_check};
+use crate::RealityCheck;
+use crate::clients::circleci::TestCase;
+use crate::resources::pipeline::{ContextValues, PipelineRun};
 
-/// The artifact the artifacts job stores, and the line it writes into it.
-const ARTIFACT_PATH: &str = "realitycheck.txt";
-
-fn expected_artifact(run_id: &str) -> String {
-    format!("realitycheck artifact {run_id}\n")
-}
-
-/// The test cases the test_results job stores: (classname, name, result).
-fn expected_tests(run_id: &str) -> Vec<(String, String, String)> {
-    let case = |name: String, result: &str| ("realitycheck.features".to_string(), name, result.to_string());
-    vec![case(format!("run {run_id} passes"), "success"), case(format!("run {run_id} skips"), "skipped")]
-}
-
-pub fn contexts() -> Check<Context> {
-    let spec = pipeline_spec("features::contexts", "a job saw the context values realitycheck set");
-    Check::new(spec, |ctx: Arc<Context>| async move {
-        let job = JobSpec::feature("contexts");
-        match run_jobs(&ctx, std::slice::from_ref(&job)).await {
-            Ok((_, run, jobs)) => {
-                let number = jobs.first().and_then(|(_, j)| j.job_number).map_or("?".into(), |n| n.to_string());
-                Verdict::Pass(match &run.context_values {
-                    ContextValues::SetThisRun => format!(
-                        "job `contexts` (#{number}) saw the values realitycheck set for this run in org-global and individual-local (digest matched)"
-                    ),
-                    ContextValues::PresenceOnly(why) => {
-                        format!("job `contexts` (#{number}) saw both context variables set; values not compared: {why}")
-                    }
-                })
+pub fn contexts() -> Check<RealityCheck> {
+    let jobs = vec![Job::feature(FeatureJob::Contexts)];
+    pipeline_check(
+        ids::FEATURE_CONTEXTS,
+        "a job saw the context values realitycheck set",
+        jobs,
+        |handles, scope| async move {
+            match run_jobs(&handles, &scope).await {
+                Ok((run, jobs)) => {
+                    let number = jobs.first().and_then(|(_, j)| j.job_number).map_or("?".into(), |n| n.to_string());
+                    Verdict::Pass(match &run.context_values {
+                        ContextValues::SetThisRun => format!(
+                            "job `contexts` (#{number}) saw the values realitycheck set for this run in org-global and individual-local (digest matched)"
+                        ),
+                        ContextValues::PresenceOnly(why) => {
+                            format!(
+                                "job `contexts` (#{number}) saw both context variables set; values not compared: {why}"
+                            )
+                        }
+                    })
+                }
+                Err(Verdict::Fail(diagnosis)) => match blocking_context(&handles).await {
+                    Some(blocked) => blocked,
+                    None => Verdict::Fail(diagnosis),
+                },
+                Err(other) => other,
             }
-            Err(Verdict::Fail(diagnosis)) => match blocking_context(&ctx).await {
-                Some(blocked) => blocked,
-                None => Verdict::Fail(diagnosis),
-            },
-            Err(other) => other,
-        }
-    })
-    .applies_when(project_configured)
+        },
+    )
 }
 
 /// A skip naming the contexts check that already explains a failed contexts job.
-async fn blocking_context(ctx: &Context) -> Option<Verdict> {
-    let setup = ctx.api.as_ref()?.context_setup.as_ref()?.get().await.ok()?;
-    let unusable = REQUIRED.iter().find(|required| setup.get(**required).is_none_or(|p| p.usable_id.is_none()))?;
+async fn blocking_context(handles: &PipelineHandles) -> Option<Verdict> {
+    let setup = handles.project.context_setup().await.ok()?;
+    let (unusable, check) =
+        CHECK_OF.iter().find(|(context, _)| setup.get(*context).is_none_or(|p| p.usable_id.is_none()))?;
     Some(Verdict::Skip(SkipReason::Blocked {
-        by: unusable.check_id.into(),
+        by: check.to_string(),
         reason: format!("context `{}` lacks {}, so the job could not see it", unusable.name, unusable.variable),
     }))
 }
 
-pub fn workspaces() -> Check<Context> {
+pub fn workspaces() -> Check<RealityCheck> {
     round_trip(
-        "features::workspaces",
+        ids::WORKSPACES,
         "a workspace written by one job is read by the next",
-        ("write_workspace", "read_workspace"),
+        (FeatureJob::WriteWorkspace, FeatureJob::ReadWorkspace),
         "persisted a workspace",
         "attached it and read this run's id",
     )
 }
 
-pub fn cache() -> Check<Context> {
+pub fn cache() -> Check<RealityCheck> {
     round_trip(
-        "features::cache",
+        ids::CACHE,
         "save_cache and restore_cache round-trip",
-        ("save_cache", "restore_cache"),
+        (FeatureJob::SaveCache, FeatureJob::RestoreCache),
         "saved a cache",
         "restored it and read this run's id",
     )
@@ -86,14 +80,15 @@ pub fn cache() -> Check<Context> {
 fn round_trip(
     id: &'static str,
     summary: &'static str,
-    (first, second): (&'static str, &'static str),
+    (first, second): (FeatureJob, FeatureJob),
     first_did: &'static str,
     second_did: &'static str,
-) -> Check<Context> {
-    Check::new(pipeline_spec(id, summary), move |ctx: Arc<Context>| async move {
-        let specs = [JobSpec::feature(first), JobSpec::feature(second)];
-        match run_jobs(&ctx, &specs).await {
-            Ok((_, _, jobs)) => {
+) -> Check<RealityCheck> {
+    let jobs = vec![Job::feature(first), Job::feature(second)];
+    let (first, second) = (first.name(), second.name());
+    pipeline_check(id, summary, jobs, move |handles, scope| async move {
+        match run_jobs(&handles, &scope).await {
+            Ok((_, jobs)) => {
                 let label = |name: &str| {
                     jobs.iter()
                         .find(|(_, j)| j.name == name)
@@ -109,17 +104,18 @@ fn round_trip(
             Err(verdict) => verdict,
         }
     })
-    .applies_when(project_configured)
 }
 
-pub fn artifacts() -> Check<Context> {
-    let spec = pipeline_spec("features::artifacts", "artifacts are listed through the API and their content verified");
-    Check::new(spec, |ctx: Arc<Context>| async move {
-        let (api, run, number) = match run_job(&ctx, &JobSpec::feature("artifacts")).await {
+pub fn artifacts() -> Check<RealityCheck> {
+    let summary = "artifacts are listed through the API and their content verified";
+    let jobs = vec![Job::feature(FeatureJob::Artifacts)];
+    pipeline_check(ids::ARTIFACTS, summary, jobs, |handles, scope| async move {
+        let (run, number) = match run_job(&handles, &scope).await {
             Ok(done) => done,
             Err(verdict) => return verdict,
         };
-        let artifacts = match api.client.job_artifacts(&run.slug, number).await {
+        let client = handles.api.client();
+        let artifacts = match client.job_artifacts(&run.slug, number).await {
             Ok(artifacts) => artifacts,
             Err(error) => return Verdict::Fail(api_failure(&error)),
         };
@@ -133,7 +129,7 @@ pub fn artifacts() -> Check<Context> {
                     .phase("object storage"),
             );
         };
-        let content = match api.client.download_artifact(artifact).await {
+        let content = match client.download_artifact(artifact).await {
             Ok(content) => content,
             Err(error) => {
                 return Verdict::Fail(
@@ -145,11 +141,10 @@ pub fn artifacts() -> Check<Context> {
         };
         judge_artifact(&run, number, &content)
     })
-    .applies_when(project_configured)
 }
 
 fn judge_artifact(run: &PipelineRun, number: u64, content: &[u8]) -> Verdict {
-    let expected = expected_artifact(&run.parameters.run_id);
+    let expected = outputs::artifact_content(&run.parameters.run_id);
     if content == expected.as_bytes() {
         return Verdict::Pass(format!(
             "job `artifacts` (#{number}) stored {ARTIFACT_PATH}; downloaded, {} bytes as written",
@@ -169,26 +164,32 @@ fn judge_artifact(run: &PipelineRun, number: u64, content: &[u8]) -> Verdict {
     )
 }
 
-pub fn test_results() -> Check<Context> {
-    let spec = pipeline_spec("features::test_results", "test results stored by a job are read back through the API");
-    Check::new(spec, |ctx: Arc<Context>| async move {
-        let (api, run, number) = match run_job(&ctx, &JobSpec::feature("test_results")).await {
+pub fn test_results() -> Check<RealityCheck> {
+    let summary = "test results stored by a job are read back through the API";
+    let jobs = vec![Job::feature(FeatureJob::TestResults)];
+    pipeline_check(ids::TEST_RESULTS, summary, jobs, |handles, scope| async move {
+        let (run, number) = match run_job(&handles, &scope).await {
             Ok(done) => done,
             Err(verdict) => return verdict,
         };
-        match api.client.job_tests(&run.slug, number).await {
+        match handles.api.client().job_tests(&run.slug, number).await {
             Ok(tests) => judge_tests(&run.parameters.run_id, number, &tests),
             Err(error) => Verdict::Fail(api_failure(&error)),
         }
     })
-    .applies_when(project_configured)
 }
 
 fn judge_tests(run_id: &str, number: u64, tests: &[TestCase]) -> Verdict {
-    let mut seen: Vec<(String, String, String)> =
-        tests.iter().map(|t| (t.classname.clone().unwrap_or_default(), t.name.clone(), t.result.clone())).collect();
+    let mut seen: Vec<outputs::TestCase> = tests
+        .iter()
+        .map(|t| outputs::TestCase {
+            classname: t.classname.clone().unwrap_or_default(),
+            name: t.name.clone(),
+            result: t.result.clone(),
+        })
+        .collect();
     seen.sort();
-    let mut expected = expected_tests(run_id);
+    let mut expected = outputs::test_cases(run_id);
     expected.sort();
     if seen == expected {
         return Verdict::Pass(format!(
@@ -196,8 +197,8 @@ fn judge_tests(run_id: &str, number: u64, tests: &[TestCase]) -> Verdict {
             seen.len()
         ));
     }
-    let describe = |cases: &[(String, String, String)]| -> Vec<String> {
-        cases.iter().map(|(class, name, result)| format!("  {class} / {name}: {result}")).collect()
+    let describe = |cases: &[outputs::TestCase]| -> Vec<String> {
+        cases.iter().map(|case| format!("  {} / {}: {}", case.classname, case.name, case.result)).collect()
     };
     Verdict::Fail(
         Diagnosis::new(format!("the test results of job #{number} do not match what the job stored"))

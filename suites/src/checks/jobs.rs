@@ -9,18 +9,17 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use harness::{CheckKind, CheckSpec, Diagnosis, SkipReason, Tag, Verdict};
+use harness::{Diagnosis, Scope, SkipReason, Verdict};
+use realitycheck_project::{Job, Needs};
 
-use super::api::{api_failure, not_configured, project_configured};
+use super::api::api_failure;
 use super::nomad::{client_nodes, unusable_because};
-use crate::api::Api;
-use crate::circleci::{ApiClient, BuildDetails, JobStatus, Workflow, WorkflowJob};
-use crate::context::Context;
-use crate::pipeline::{JobSpec, Needs, PipelineRun, PollEnd, Snapshot, TriggerError};
-use crate::pods::PodState;
-
-/// The ID of the check every other pipeline check depends on.
-pub(crate) const TRIGGER_CHECK: &str = "pipeline::trigger";
+use super::{PipelineHandles, ids};
+use crate::clients::circleci::{ApiClient, BuildDetails, JobStatus, Workflow, WorkflowJob};
+use crate::clients::pods::PodState;
+use crate::resources::api::ApiAccess;
+use crate::resources::cluster::ClusterAccess;
+use crate::resources::pipeline::{PipelineRun, PollEnd, Snapshot, TriggerError};
 
 /// How many of a failed step's last output lines a diagnosis quotes.
 const OUTPUT_LINES: usize = 10;
@@ -35,22 +34,15 @@ const REPORT_BEFORE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The label of the machine provisioner's pods.
 const MACHINE_PROVISIONER_SELECTOR: &str = "app=machine-provisioner";
 
-/// The API and the run's pipeline, or the verdict of a check that cannot wait for jobs.
-pub(crate) async fn pipeline_run(ctx: &Context) -> Result<(&Api, Arc<PipelineRun>), Verdict> {
-    let Some((api, pipeline)) = ctx.api.as_ref().and_then(|api| Some((api, api.pipeline.as_ref()?))) else {
-        return Err(not_configured(project_configured(ctx)));
-    };
-    match pipeline.get().await {
-        Ok(Ok(run)) => Ok((api, Arc::clone(run))),
-        Ok(Err(error)) => Err(blocked_by_trigger(error)),
-        Err(infallible) => match *infallible {},
-    }
+/// The run's pipeline, or the verdict of a check that cannot wait for jobs.
+pub(crate) async fn pipeline_run(handles: &PipelineHandles) -> Result<Arc<PipelineRun>, Verdict> {
+    handles.pipeline.run().await.map_err(|error| blocked_by_trigger(&error))
 }
 
 fn blocked_by_trigger(error: &TriggerError) -> Verdict {
     let by = match error {
-        TriggerError::Project(_) => "api::project",
-        TriggerError::Trigger(_) => TRIGGER_CHECK,
+        TriggerError::Project(_) => ids::PROJECT,
+        TriggerError::Trigger(_) => ids::TRIGGER,
     };
     Verdict::Skip(SkipReason::Blocked { by: by.into(), reason: error.to_string() })
 }
@@ -65,12 +57,15 @@ pub(crate) enum Waited {
     Ended(Verdict),
 }
 
-/// Waits on the run's poller until the jobs of `specs` have finished, one of them failed, or
-/// one waits in the queue for a cause that can be observed.
-pub(crate) async fn wait_for_jobs(ctx: &Context, api: &Api, run: &PipelineRun, specs: &[JobSpec]) -> Waited {
+/// Waits on the run's poller until the check's jobs have finished, one of them failed, or one
+/// waits in the queue for a cause that can be observed; shortly before the check's deadline,
+/// says what it saw.
+pub(crate) async fn wait_for_jobs(handles: &PipelineHandles, run: &PipelineRun, scope: &Scope) -> Waited {
+    let specs = &handles.jobs[..];
     let mut snapshots = run.subscribe();
-    let patience = ctx.pipeline_timeout.saturating_sub((ctx.pipeline_timeout / 10).min(REPORT_BEFORE_TIMEOUT));
-    let give_up_at = Instant::now() + patience;
+    let margin = (scope.timeout / 10).min(REPORT_BEFORE_TIMEOUT);
+    let give_up_at = scope.deadline.checked_sub(margin).unwrap_or_else(Instant::now);
+    let patience = scope.timeout.saturating_sub(margin);
     let mut first_seen_waiting: HashMap<String, u64> = HashMap::new();
     let mut last_probe: Option<u64> = None;
     loop {
@@ -94,7 +89,7 @@ pub(crate) async fn wait_for_jobs(ctx: &Context, api: &Api, run: &PipelineRun, s
             if snapshot.polls > first && probe_due {
                 last_probe = Some(snapshot.polls);
                 let waited_polls = snapshot.polls - first + 1;
-                if let Some(diagnosis) = why_stuck(ctx, api, spec, workflow, job, waited_polls).await {
+                if let Some(diagnosis) = why_stuck(handles, spec, workflow, job, waited_polls).await {
                     return Waited::Stuck(diagnosis);
                 }
             }
@@ -108,7 +103,7 @@ pub(crate) async fn wait_for_jobs(ctx: &Context, api: &Api, run: &PipelineRun, s
                 }
             }
             () = tokio::time::sleep_until(give_up_at) => {
-                return Waited::Stuck(still_waiting(ctx, run, specs, &snapshot, patience));
+                return Waited::Stuck(still_waiting(&handles.cluster, run, specs, &snapshot, patience, scope.timeout));
             }
         }
     }
@@ -116,13 +111,14 @@ pub(crate) async fn wait_for_jobs(ctx: &Context, api: &Api, run: &PipelineRun, s
 
 /// The diagnosis of jobs that did not finish in time although no cause showed.
 fn still_waiting(
-    ctx: &Context,
+    cluster: &ClusterAccess,
     run: &PipelineRun,
-    specs: &[JobSpec],
+    specs: &[Job],
     snapshot: &Snapshot,
     waited: Duration,
+    timeout: Duration,
 ) -> Diagnosis {
-    let statuses: Vec<(&JobSpec, Option<&WorkflowJob>)> =
+    let statuses: Vec<(&Job, Option<&WorkflowJob>)> =
         specs.iter().map(|spec| (spec, snapshot.job(&spec.name).map(|(_, job)| job))).collect();
     let observed = statuses.iter().map(|(spec, job)| match job {
         Some(job) => {
@@ -135,13 +131,13 @@ fn still_waiting(
     let never_picked_up = statuses
         .iter()
         .any(|(_, job)| job.is_none_or(|job| !job.status.is_terminal() && job.status != JobStatus::Running));
-    let namespace = &ctx.target.kubernetes.namespace;
-    let phase = specs.first().map_or("Nomad clients", |spec| spec.needs.phase());
+    let namespace = cluster.namespace();
+    let phase = specs.first().map_or("Nomad clients", |spec| phase_of(&spec.needs));
     let diagnosis = Diagnosis::new(format!(
         "{} did not finish within {} (the pipeline timeout is {})",
         specs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
         harness::humanize(waited),
-        harness::humanize(ctx.pipeline_timeout)
+        harness::humanize(timeout)
     ))
     .observed_all(observed)
     .phase(phase);
@@ -157,11 +153,11 @@ fn still_waiting(
 }
 
 /// The verdict when the poller stopped and some of `specs` never finished.
-fn ended_without(run: &PipelineRun, specs: &[JobSpec], snapshot: &Snapshot, end: &PollEnd) -> Verdict {
+fn ended_without(run: &PipelineRun, specs: &[Job], snapshot: &Snapshot, end: &PollEnd) -> Verdict {
     match end {
         PollEnd::ApiFailed(error) => Verdict::Fail(api_failure(error)),
         PollEnd::Errored(_) | PollEnd::NoWorkflows { .. } => Verdict::Skip(SkipReason::Blocked {
-            by: TRIGGER_CHECK.into(),
+            by: ids::TRIGGER.into(),
             reason: format!("pipeline #{} ran no workflow", run.number),
         }),
         PollEnd::Finished => {
@@ -193,9 +189,8 @@ fn ended_without(run: &PipelineRun, specs: &[JobSpec], snapshot: &Snapshot, end:
 
 /// Why `job` waits in the queue, when the installation shows the cause.
 async fn why_stuck(
-    ctx: &Context,
-    api: &Api,
-    spec: &JobSpec,
+    handles: &PipelineHandles,
+    spec: &Job,
     workflow: &Workflow,
     job: &WorkflowJob,
     waited_polls: u64,
@@ -206,19 +201,20 @@ async fn why_stuck(
         workflow.name,
         job.status.as_str()
     );
+    let cluster = &handles.cluster;
     match &spec.needs {
-        Needs::NomadClient => no_nomad_client(ctx, spec, &waiting).await,
-        Needs::MachineProvisioner => no_machine_provisioner(ctx, spec, &waiting).await,
-        Needs::NomadClientAndMachineProvisioner => match no_nomad_client(ctx, spec, &waiting).await {
+        Needs::NomadClient => no_nomad_client(cluster, spec, &waiting).await,
+        Needs::MachineProvisioner => no_machine_provisioner(cluster, spec, &waiting).await,
+        Needs::NomadClientAndMachineProvisioner => match no_nomad_client(cluster, spec, &waiting).await {
             Some(diagnosis) => Some(diagnosis),
-            None => no_machine_provisioner(ctx, spec, &waiting).await,
+            None => no_machine_provisioner(cluster, spec, &waiting).await,
         },
-        Needs::Runner(class) => no_runner(&api.client, spec, class, &waiting, api).await,
+        Needs::Runner(class) => no_runner(&handles.api, spec, class, &waiting).await,
     }
 }
 
-async fn no_nomad_client(ctx: &Context, spec: &JobSpec, waiting: &str) -> Option<Diagnosis> {
-    let nodes = client_nodes(ctx).await.ok()?;
+async fn no_nomad_client(cluster: &ClusterAccess, spec: &Job, waiting: &str) -> Option<Diagnosis> {
+    let nodes = client_nodes(cluster).await.ok()?;
     if nodes.iter().any(|node| unusable_because(node).is_none()) {
         return None;
     }
@@ -236,12 +232,12 @@ async fn no_nomad_client(ctx: &Context, spec: &JobSpec, waiting: &str) -> Option
             .observed_all(observed)
             .cause("docker jobs run on Nomad clients, and none is ready, eligible, undrained with a healthy docker driver")
             .remediation("see nomad::clients_ready: enable or undrain a client (`nomad node eligibility -enable <id>`, `nomad node drain -disable <id>`), fix its docker daemon, or check the nomad-autoscaler if clients scale from zero")
-            .phase(Needs::NomadClient.phase()),
+            .phase(phase_of(&Needs::NomadClient)),
     )
 }
 
-async fn no_machine_provisioner(ctx: &Context, spec: &JobSpec, waiting: &str) -> Option<Diagnosis> {
-    let cluster = ctx.cluster.get().await.ok()?;
+async fn no_machine_provisioner(access: &ClusterAccess, spec: &Job, waiting: &str) -> Option<Diagnosis> {
+    let cluster = access.client().await.ok()?;
     let pods = cluster.pods(Some(MACHINE_PROVISIONER_SELECTOR)).await.ok()?;
     let states: Vec<PodState> = pods.iter().map(PodState::of).collect();
     if states.iter().any(|pod| pod.phase == "Running" && pod.ready) {
@@ -261,11 +257,12 @@ async fn no_machine_provisioner(ctx: &Context, spec: &JobSpec, waiting: &str) ->
             .remediation(format!(
                 "`kubectl -n {namespace} describe pods -l {MACHINE_PROVISIONER_SELECTOR}` and `kubectl -n {namespace} logs -l {MACHINE_PROVISIONER_SELECTOR}` say why it is not ready"
             ))
-            .phase(Needs::MachineProvisioner.phase()),
+            .phase(phase_of(&Needs::MachineProvisioner)),
     )
 }
 
-async fn no_runner(client: &ApiClient, spec: &JobSpec, class: &str, waiting: &str, api: &Api) -> Option<Diagnosis> {
+async fn no_runner(api: &ApiAccess, spec: &Job, class: &str, waiting: &str) -> Option<Diagnosis> {
+    let client = api.client();
     let runners = client.runners(class).await.ok()?;
     if !runners.is_empty() {
         return None;
@@ -283,16 +280,15 @@ async fn no_runner(client: &ApiClient, spec: &JobSpec, class: &str, waiting: &st
                 "install a machine or container runner with a token of `{class}` (`circleci runner resource-class create`), with its API URL set to {}; or set pipeline.runner_resource_class to a class that has runners",
                 api.host()
             ))
-            .phase(spec.needs.phase()),
+            .phase(phase_of(&spec.needs)),
     )
 }
 
 /// The diagnosis of a job that finished without success, with its failing step's last lines.
 pub(crate) async fn failed_job(
-    ctx: &Context,
-    api: &Api,
+    handles: &PipelineHandles,
     run: &PipelineRun,
-    spec: &JobSpec,
+    spec: &Job,
     workflow: &Workflow,
     job: &WorkflowJob,
 ) -> Diagnosis {
@@ -300,9 +296,9 @@ pub(crate) async fn failed_job(
     let number = job.job_number.map_or("?".into(), |n| n.to_string());
     let mut diagnosis = Diagnosis::new(format!("job {spec} (#{number}) of pipeline #{} ended {status}", run.number))
         .observed(format!("workflow `{}`: {}", workflow.name, workflow.status.as_str()))
-        .phase(spec.needs.phase());
+        .phase(phase_of(&spec.needs));
     if let Some(number) = job.job_number {
-        diagnosis = diagnosis.observed_all(step_output(&api.client, &run.slug, number).await);
+        diagnosis = diagnosis.observed_all(step_output(handles.api.client(), &run.slug, number).await);
     }
     let cause = match (&job.status, &spec.needs) {
         (JobStatus::InfrastructureFail, Needs::Runner(_)) => "the runner could not set up the job's environment",
@@ -320,7 +316,7 @@ pub(crate) async fn failed_job(
         {
             format!(
                 "read the machine provisioner's logs (`kubectl -n {} logs -l {MACHINE_PROVISIONER_SELECTOR}`): its cloud credentials and IAM permissions, quotas, the VM image and the subnet decide whether VMs start",
-                ctx.target.kubernetes.namespace
+                handles.cluster.namespace()
             )
         }
         Needs::Runner(_) => "read the runner agent's logs on its host".into(),
@@ -362,32 +358,34 @@ fn failing_step(details: &BuildDetails) -> Option<(String, String)> {
     with_output().find(|(_, _, failed)| *failed).or_else(|| with_output().next_back()).map(|(name, url, _)| (name, url))
 }
 
-/// The jobs of `specs`, finished with success; any other ending is the check's verdict.
-pub(crate) async fn run_jobs<'a>(
-    ctx: &'a Context,
-    specs: &[JobSpec],
-) -> Result<(&'a Api, Arc<PipelineRun>, Vec<(Workflow, WorkflowJob)>), Verdict> {
-    let (api, run) = pipeline_run(ctx).await?;
-    match wait_for_jobs(ctx, api, &run, specs).await {
+/// The check's jobs, finished with success; any other ending is the check's verdict.
+pub(crate) async fn run_jobs(
+    handles: &PipelineHandles,
+    scope: &Scope,
+) -> Result<(Arc<PipelineRun>, Vec<(Workflow, WorkflowJob)>), Verdict> {
+    let specs = &handles.jobs[..];
+    let run = pipeline_run(handles).await?;
+    match wait_for_jobs(handles, &run, scope).await {
         Waited::Stuck(diagnosis) => Err(Verdict::Fail(diagnosis)),
         Waited::Ended(verdict) => Err(verdict),
         Waited::Finished(jobs) => {
             let failed = jobs.iter().find(|(_, job)| job.status != JobStatus::Success);
             if let Some((workflow, job)) = failed {
                 let spec = specs.iter().find(|s| s.name == job.name).unwrap_or(&specs[0]);
-                return Err(Verdict::Fail(failed_job(ctx, api, &run, spec, workflow, job).await));
+                return Err(Verdict::Fail(failed_job(handles, &run, spec, workflow, job).await));
             }
-            Ok((api, run, jobs))
+            Ok((run, jobs))
         }
     }
 }
 
-/// The one job of `spec`, finished with success, and its number; any other ending is the
+/// The check's one job, finished with success, and its number; any other ending is the
 /// check's verdict.
-pub(crate) async fn run_job<'a>(ctx: &'a Context, spec: &JobSpec) -> Result<(&'a Api, Arc<PipelineRun>, u64), Verdict> {
-    let (api, run, jobs) = run_jobs(ctx, std::slice::from_ref(spec)).await?;
+pub(crate) async fn run_job(handles: &PipelineHandles, scope: &Scope) -> Result<(Arc<PipelineRun>, u64), Verdict> {
+    let (run, jobs) = run_jobs(handles, scope).await?;
+    let spec = &handles.jobs[0];
     match jobs.first().and_then(|(_, job)| job.job_number) {
-        Some(number) => Ok((api, run, number)),
+        Some(number) => Ok((run, number)),
         None => Err(Verdict::Fail(
             Diagnosis::new(format!("job {spec} succeeded but the API gave no job number"))
                 .cause("the API's job list lacks job_number: a server older than realitycheck expects")
@@ -397,15 +395,19 @@ pub(crate) async fn run_job<'a>(ctx: &'a Context, spec: &JobSpec) -> Result<(&'a
     }
 }
 
-/// The common tags and kind of a pipeline check.
-pub(crate) fn pipeline_spec(id: &str, summary: &str) -> CheckSpec {
-    CheckSpec::new(id, CheckKind::Pipeline, summary).tagged(Tag::Mutates).tagged(Tag::NeedsApi)
+/// The installation phase a failure of a job that needs `needs` belongs to.
+pub(crate) fn phase_of(needs: &Needs) -> &'static str {
+    match needs {
+        Needs::NomadClient => "Nomad clients",
+        Needs::MachineProvisioner | Needs::NomadClientAndMachineProvisioner => "machine provisioner",
+        Needs::Runner(_) => "runner",
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::circleci::BuildStep;
+    use crate::clients::circleci::BuildStep;
 
     fn step(name: &str, status: &str, url: Option<&str>) -> BuildStep {
         serde_json::from_value(serde_json::json!({

@@ -6,22 +6,29 @@ pub mod cluster;
 pub mod contexts;
 pub mod executors;
 pub mod features;
+pub mod ids;
 mod jobs;
 pub mod nomad;
 pub mod pipeline;
 
+use std::future::Future;
 use std::sync::Arc;
 
-use harness::{Check, CheckKind, Diagnosis, Preflight, Tag};
-
+use harness::{Applicability, Check, CheckKind, CheckSpec, Diagnosis, Preflight, Scope, SkipReason, Tag, Verdict};
 use realitycheck_config::Target;
+use realitycheck_project::Job;
 
-use crate::cluster::ClusterError;
-use crate::context::Context;
+use crate::RealityCheck;
+use crate::clients::circleci::Retry;
+use crate::clients::cluster::ClusterError;
+use crate::resources::api::{ApiAccess, ProjectAccess};
+use crate::resources::cluster::ClusterAccess;
+use crate::resources::pipeline::PipelineAccess;
+use crate::resources::{Requires, Resources, applicability};
 
 /// Every check for `target`, in the order reports list them: one `resource_classes::` check
 /// per docker resource class the target configures.
-pub fn all(target: &Target) -> Vec<Check<Context>> {
+pub fn all(target: &Target) -> Vec<Check<RealityCheck>> {
     let mut checks = vec![
         cluster::pods_ready(),
         nomad::servers_alive(),
@@ -34,7 +41,7 @@ pub fn all(target: &Target) -> Vec<Check<Context>> {
         executors::docker(),
         executors::machine(),
         executors::remote_docker(),
-        executors::runner(),
+        executors::runner(target.pipeline.runner_resource_class.as_deref()),
         executors::arm(),
         executors::windows(),
     ];
@@ -50,20 +57,156 @@ pub fn all(target: &Target) -> Vec<Check<Context>> {
 }
 
 /// Reachability checks run before any check that needs them; a failure ends the run (exit 3).
-pub fn preflights() -> Vec<Preflight<Context>> {
+pub fn preflights() -> Vec<Preflight<RealityCheck>> {
     vec![
-        Preflight::new("kubernetes-api", Tag::NeedsCluster, CheckKind::Cluster, |ctx: Arc<Context>| async move {
-            let cluster = ctx.cluster.get().await.map_err(|e| {
-                format!("{e}; check KUBECONFIG, --kube-context and that the cluster is reachable from here")
-            })?;
-            let version = cluster
-                .version()
-                .await
-                .map_err(|e| format!("{e}; check the kubeconfig context, VPN or network path, and the API server"))?;
-            Ok(format!("Kubernetes {version} at {}, namespace {}", cluster.url(), cluster.namespace()))
-        }),
+        Preflight::new(
+            "kubernetes-api",
+            Tag::NeedsCluster,
+            CheckKind::Cluster,
+            |resources: Arc<Resources>| async move {
+                let cluster = resources.cluster.client().await.map_err(|e| {
+                    format!("{e}; check KUBECONFIG, --kube-context and that the cluster is reachable from here")
+                })?;
+                let version = cluster.version().await.map_err(|e| {
+                    format!("{e}; check the kubeconfig context, VPN or network path, and the API server")
+                })?;
+                Ok(format!("Kubernetes {version} at {}, namespace {}", cluster.url(), cluster.namespace()))
+            },
+        ),
         Preflight::new("circleci-api", Tag::NeedsApi, CheckKind::Api, api::preflight),
     ]
+}
+
+/// What the project checks are handed: the API and the project.
+#[derive(Clone)]
+pub(crate) struct ProjectHandles {
+    pub api: ApiAccess,
+    pub project: ProjectAccess,
+}
+
+/// What the pipeline checks are handed: the jobs they declared, the run's pipeline, and the
+/// API and the cluster to correlate a stuck job with its cause.
+#[derive(Clone)]
+pub(crate) struct PipelineHandles {
+    pub jobs: Arc<[Job]>,
+    pub pipeline: PipelineAccess,
+    pub api: ApiAccess,
+    pub project: ProjectAccess,
+    pub cluster: ClusterAccess,
+}
+
+/// A check of the Kubernetes API (`cluster::`, `nomad::`).
+pub(crate) fn cluster_check<F, Fut>(id: &str, summary: &str, body: F) -> Check<RealityCheck>
+where
+    F: Fn(ClusterAccess, Scope) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Verdict> + Send + 'static,
+{
+    let spec = CheckSpec::new(id, CheckKind::Cluster, summary).tagged(Tag::NeedsCluster);
+    declare(spec, Requires::Cluster, |resources| Some(resources.cluster.clone()), body)
+}
+
+/// A check of the CircleCI API alone.
+pub(crate) fn api_check<F, Fut>(id: &str, summary: &str, body: F) -> Check<RealityCheck>
+where
+    F: Fn(ApiAccess, Scope) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Verdict> + Send + 'static,
+{
+    let spec = CheckSpec::new(id, CheckKind::Api, summary).tagged(Tag::NeedsApi);
+    declare(spec, Requires::Api, |resources| resources.api.clone(), body)
+}
+
+/// A check of the realitycheck project through the CircleCI API.
+pub(crate) fn project_check<F, Fut>(id: &str, summary: &str, body: F) -> Check<RealityCheck>
+where
+    F: Fn(ProjectHandles, Scope) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Verdict> + Send + 'static,
+{
+    let spec = CheckSpec::new(id, CheckKind::Api, summary).tagged(Tag::NeedsApi);
+    declare(spec, Requires::Project, project_handles, body)
+}
+
+/// A check that waits for `jobs` of the run's pipeline (none: for the pipeline itself).
+pub(crate) fn pipeline_check<F, Fut>(id: &str, summary: &str, jobs: Vec<Job>, body: F) -> Check<RealityCheck>
+where
+    F: Fn(PipelineHandles, Scope) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Verdict> + Send + 'static,
+{
+    let declared: Arc<[Job]> = jobs.clone().into();
+    let pick = move |resources: &Resources| {
+        let ProjectHandles { api, project } = project_handles(resources)?;
+        let (pipeline, cluster) = (resources.pipeline.clone()?, resources.cluster.clone());
+        Some(PipelineHandles { jobs: Arc::clone(&declared), pipeline, api, project, cluster })
+    };
+    declare(pipeline_spec(id, summary), Requires::Pipeline(jobs), pick, body)
+}
+
+/// A pipeline check whose job needs a setting that is absent (`reason` says which): it is
+/// not configured, and says so when asked for anyway.
+pub(crate) fn unconfigured_pipeline_check(id: &str, summary: &str, reason: String) -> Check<RealityCheck> {
+    declare(
+        pipeline_spec(id, summary),
+        Requires::UnconfiguredJob(reason),
+        |_| None::<()>,
+        |(), _| async {
+            Verdict::Fail(Diagnosis::new("the check ran without its setting").cause("a bug in realitycheck"))
+        },
+    )
+}
+
+/// The kind and tags of a pipeline check.
+fn pipeline_spec(id: &str, summary: &str) -> CheckSpec {
+    CheckSpec::new(id, CheckKind::Pipeline, summary).tagged(Tag::Mutates).tagged(Tag::NeedsApi)
+}
+
+fn project_handles(resources: &Resources) -> Option<ProjectHandles> {
+    Some(ProjectHandles { api: resources.api.clone()?, project: resources.project.clone()? })
+}
+
+/// The one place where a check's declaration meets the run's resources: a check whose
+/// settings are missing is skipped as not configured (also when `--include-ignored` asks for
+/// it); any other gets the typed handles its declaration promised.
+fn declare<T, P, F, Fut>(spec: CheckSpec, requires: Requires, pick: P, body: F) -> Check<RealityCheck>
+where
+    T: Send + 'static,
+    P: Fn(&Resources) -> Option<T> + Send + Sync + 'static,
+    F: Fn(T, Scope) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Verdict> + Send + 'static,
+{
+    let declared = requires.clone();
+    let body = Arc::new(body);
+    let pick = Arc::new(pick);
+    Check::new(spec, requires, move |resources: Arc<Resources>, scope| {
+        let (body, pick) = (Arc::clone(&body), Arc::clone(&pick));
+        let handed = match applicability(resources.target(), &declared) {
+            Applicability::NotConfigured(why) => Err(Verdict::Skip(SkipReason::NotConfigured(why))),
+            _ => pick(&resources).ok_or_else(|| {
+                Verdict::Fail(
+                    Diagnosis::new("the run prepared no resources for the check").cause("a bug in realitycheck"),
+                )
+            }),
+        };
+        async move {
+            match handed {
+                Ok(handed) => body(handed, scope).await,
+                Err(verdict) => verdict,
+            }
+        }
+    })
+}
+
+/// ` (after 2 retries: GET /api/v2/me 503: ..., ...)` for a pass note, empty without retries.
+pub(crate) fn retries_note(retries: &[Retry]) -> String {
+    match retries {
+        [] => String::new(),
+        _ => {
+            let list: Vec<String> = retries
+                .iter()
+                .map(|r| format!("{} {} (waited {})", r.call, r.reason, harness::humanize(r.wait)))
+                .collect();
+            let count = if retries.len() == 1 { "1 retry".to_string() } else { format!("{} retries", retries.len()) };
+            format!(" (after {count}: {})", list.join("; "))
+        }
+    }
 }
 
 /// A Kubernetes API failure met by a check after the preflight passed (RBAC, a pod gone).

@@ -1,61 +1,55 @@
 //! `nomad::*`: the Nomad control plane seen from the nomad CLI inside a Nomad server pod
 //! (`nomad server members -json`, `nomad node status -json`, the table when JSON fails).
 
-use std::sync::Arc;
+use harness::{Check, Diagnosis, Verdict};
 
-use harness::{Check, CheckKind, CheckSpec, Diagnosis, Tag, Verdict};
+use super::{cluster_check, cluster_failure, ids};
+use crate::RealityCheck;
+use crate::clients::cluster::ExecOutput;
+use crate::clients::nomad::ParseError;
+use crate::clients::nomad::members::{self, Member};
+use crate::clients::nomad::nodes::{self, DockerDriver, Node};
+use crate::clients::nomad::table::NotATable;
+use crate::resources::cluster::{ClusterAccess, NomadPodError};
 
-use super::cluster_failure;
-use crate::cluster::ExecOutput;
-use crate::context::{Context, NomadPodError};
-use crate::nomad::ParseError;
-use crate::nomad::members::{self, Member};
-use crate::nomad::nodes::{self, DockerDriver, Node};
-use crate::nomad::table::NotATable;
-
-pub fn servers_alive() -> Check<Context> {
-    let spec =
-        CheckSpec::new("nomad::servers_alive", CheckKind::Cluster, "all Nomad servers alive, exactly one leader")
-            .tagged(Tag::NeedsCluster);
-    Check::new(spec, |ctx: Arc<Context>| async move {
-        match query(&ctx, &["server", "members"], members::from_json, members::from_table).await {
+pub fn servers_alive() -> Check<RealityCheck> {
+    cluster_check(ids::SERVERS_ALIVE, "all Nomad servers alive, exactly one leader", |cluster, _| async move {
+        match query(&cluster, &["server", "members"], members::from_json, members::from_table).await {
             Ok(members) => judge_members(&members),
             Err(diagnosis) => Verdict::Fail(diagnosis),
         }
     })
 }
 
-pub fn clients_ready() -> Check<Context> {
-    let spec = CheckSpec::new(
-        "nomad::clients_ready",
-        CheckKind::Cluster,
+pub fn clients_ready() -> Check<RealityCheck> {
+    cluster_check(
+        ids::CLIENTS_READY,
         "enough Nomad clients ready, eligible, not draining, with a healthy docker driver",
+        |cluster, _| async move {
+            match client_nodes(&cluster).await {
+                Ok(nodes) => judge_clients(&nodes, cluster.nomad().min_clients),
+                Err(diagnosis) => Verdict::Fail(diagnosis),
+            }
+        },
     )
-    .tagged(Tag::NeedsCluster);
-    Check::new(spec, |ctx: Arc<Context>| async move {
-        match query(&ctx, &["node", "status"], nodes::from_json, nodes::from_table).await {
-            Ok(nodes) => judge_clients(&nodes, ctx.target.nomad.min_clients),
-            Err(diagnosis) => Verdict::Fail(diagnosis),
-        }
-    })
 }
 
-/// The Nomad nodes, as `nomad node status` lists them (for correlation by pipeline checks).
-pub(crate) async fn client_nodes(ctx: &Context) -> Result<Vec<Node>, Diagnosis> {
-    query(ctx, &["node", "status"], nodes::from_json, nodes::from_table).await
+/// The Nomad nodes, as `nomad node status` lists them (also for correlation by pipeline checks).
+pub(crate) async fn client_nodes(cluster: &ClusterAccess) -> Result<Vec<Node>, Diagnosis> {
+    query(cluster, &["node", "status"], nodes::from_json, nodes::from_table).await
 }
 
 /// Runs `nomad <args> -json` in the Nomad server pod and parses it; when the CLI has no
 /// `-json` or its JSON cannot be read, runs `nomad <args>` and reads the table. Output that
 /// is neither becomes a failure quoting it.
 async fn query<T>(
-    ctx: &Context,
+    access: &ClusterAccess,
     args: &[&str],
     from_json: fn(&str) -> Result<T, ParseError>,
     from_table: fn(&str) -> Result<T, NotATable>,
 ) -> Result<T, Diagnosis> {
-    let pod = ctx.nomad_pod.get().await.map_err(|e| no_pod(&e))?;
-    let cluster = ctx.cluster.get().await.map_err(|e| cluster_failure(&e))?;
+    let pod = access.nomad_pod().await.map_err(|e| no_pod(&e))?;
+    let cluster = access.client().await.map_err(|e| cluster_failure(&e))?;
     let json_command: Vec<&str> = ["nomad"].iter().chain(args).chain(&["-json"]).copied().collect();
     let output = cluster.exec(pod, &json_command).await.map_err(|e| cluster_failure(&e))?;
     let json_unsupported = output.exit_code != 0 && output.stderr.contains("flag provided but not defined");

@@ -1,44 +1,39 @@
 //! `pipeline::trigger`: the realitycheck project's pipeline is created (not `errored`) and its
 //! workflows appear. Its pipeline is the one every executor and feature check waits on.
 
-use std::sync::Arc;
-
 use harness::{Check, Diagnosis, SkipReason, Verdict};
 
-use super::api::{api_failure, not_configured, project_configured};
-use super::jobs::{TRIGGER_CHECK, pipeline_spec};
-use crate::api::{Api, retries_note};
-use crate::circleci::ApiError;
-use crate::context::Context;
-use crate::pipeline::{PipelineRun, PollEnd, TriggerError};
+use super::api::api_failure;
+use super::{PipelineHandles, ids, pipeline_check, retries_note};
+use crate::RealityCheck;
+use crate::clients::circleci::ApiError;
+use crate::resources::api::ApiAccess;
+use crate::resources::pipeline::{PipelineRun, PollEnd, TriggerError};
 
-pub fn trigger() -> Check<Context> {
-    let spec =
-        pipeline_spec(TRIGGER_CHECK, "a pipeline of the realitycheck project is created and its workflows appear");
-    Check::new(spec, |ctx: Arc<Context>| async move {
-        let Some((api, pipeline)) = ctx.api.as_ref().and_then(|api| Some((api, api.pipeline.as_ref()?))) else {
-            return not_configured(project_configured(&ctx));
-        };
-        match pipeline.get().await {
-            Ok(Ok(run)) => workflows_appear(run).await,
-            Ok(Err(error)) => trigger_failure(api, &ctx, error),
-            Err(infallible) => match *infallible {},
-        }
-    })
-    .applies_when(project_configured)
+pub fn trigger() -> Check<RealityCheck> {
+    pipeline_check(
+        ids::TRIGGER,
+        "a pipeline of the realitycheck project is created and its workflows appear",
+        Vec::new(),
+        |handles: PipelineHandles, _| async move {
+            match handles.pipeline.run().await {
+                Ok(run) => workflows_appear(&run).await,
+                Err(error) => trigger_failure(&handles, &error),
+            }
+        },
+    )
 }
 
-fn trigger_failure(api: &Api, ctx: &Context, error: &TriggerError) -> Verdict {
-    let slug = ctx.target.project.as_deref().unwrap_or_default();
+fn trigger_failure(handles: &PipelineHandles, error: &TriggerError) -> Verdict {
     match error {
         TriggerError::Project(error) => {
-            Verdict::Skip(SkipReason::Blocked { by: "api::project".into(), reason: error.to_string() })
+            Verdict::Skip(SkipReason::Blocked { by: ids::PROJECT.into(), reason: error.to_string() })
         }
-        TriggerError::Trigger(error) => Verdict::Fail(rejected_trigger(api, slug, error)),
+        TriggerError::Trigger(error) => Verdict::Fail(rejected_trigger(&handles.api, handles.project.slug(), error)),
     }
 }
 
-fn rejected_trigger(api: &Api, slug: &str, error: &ApiError) -> Diagnosis {
+fn rejected_trigger(api: &ApiAccess, slug: &str, error: &ApiError) -> Diagnosis {
     let diagnosis = api_failure(error);
     match error.status() {
         Some(400) => Diagnosis::new(format!("the pipeline of {slug} was refused: {error}"))

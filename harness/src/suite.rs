@@ -1,0 +1,36 @@
+//! The suite lifecycle the engine drives: a suite says which checks and preflights it has and
+//! whether a check applies from what the check declares it needs; for one run it prepares the
+//! resources the selected checks need, and afterwards it finishes what the run left (cancels
+//! what is still running, releases clients). The binary, `serve` and tests only build a
+//! [`crate::Run`] and start it.
+
+use std::future::Future;
+
+use crate::check::{Applicability, Check};
+use crate::runner::{Preflight, Timeouts};
+
+/// A product's checks and the resources they share during one run.
+pub trait Suite: Send + Sync + Sized + 'static {
+    /// What a check declares it needs; [`Suite::applicability`] and [`Suite::prepare`] read it.
+    type Needs: Send + Sync + 'static;
+    /// What the selected checks share during one run, handed to every check body.
+    type Resources: Send + Sync + 'static;
+    /// Why the resources of a run could not be prepared: nothing ran.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Every check, in the order reports list them.
+    fn checks(&self) -> Vec<Check<Self>>;
+
+    /// The reachability checks that run before any check carrying their tag.
+    fn preflights(&self) -> Vec<Preflight<Self>>;
+
+    /// Whether a check that needs `needs` applies to the installation under test: decided
+    /// once per check, from its declaration, before selection.
+    fn applicability(&self, needs: &Self::Needs) -> Applicability;
+
+    /// The resources the checks that will run (`selected`) need, bounded by `timeouts`.
+    fn prepare(&self, selected: &[&Self::Needs], timeouts: &Timeouts) -> Result<Self::Resources, Self::Error>;
+
+    /// Ends what the run started and left unfinished; one line per thing done, for the operator.
+    fn finish(&self, resources: &Self::Resources) -> impl Future<Output = Vec<String>> + Send;
+}

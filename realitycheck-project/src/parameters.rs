@@ -1,0 +1,193 @@
+//! The pipeline parameters realitycheck triggers the project with: switches that start the
+//! workflows of the jobs a run waits for (derived from those jobs, never from check names),
+//! the image registry, the run's id, and the digest of the context values the `contexts` job
+//! must see.
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::cloud::CloudProvider;
+use crate::jobs::{Job, Needs, Workflow};
+
+/// The parameters that start workflows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterSwitches {
+    /// Starts the `docker` workflow.
+    pub docker: bool,
+    /// Starts the `features` workflow.
+    pub features: bool,
+    /// `aws` or `gcp` starts the `machine` workflow, `aws` the `arm` workflow too.
+    pub cloud_provider: CloudProvider,
+    /// A class starts the `runner` workflow on it.
+    pub runner_resource_class: Option<String>,
+    /// Starts the `windows` workflow.
+    pub windows: bool,
+    /// Starts the `docker_resource_classes` workflow.
+    pub docker_resource_classes: bool,
+}
+
+impl ParameterSwitches {
+    /// The switches that start the workflows of `jobs` and no other. The machine and Arm
+    /// workflows are gated by the installation's `cloud_provider` (`None`: no machine job).
+    pub fn for_jobs<'a>(jobs: impl IntoIterator<Item = &'a Job>, cloud_provider: Option<CloudProvider>) -> Self {
+        let mut switches = ParameterSwitches {
+            docker: false,
+            features: false,
+            cloud_provider: CloudProvider::Other,
+            runner_resource_class: None,
+            windows: false,
+            docker_resource_classes: false,
+        };
+        for job in jobs {
+            match job.workflow {
+                Workflow::Docker => switches.docker = true,
+                Workflow::Features => switches.features = true,
+                Workflow::Machine | Workflow::Arm => {
+                    switches.cloud_provider = cloud_provider.unwrap_or(CloudProvider::Other);
+                }
+                Workflow::Runner => {
+                    if let Needs::Runner(class) = &job.needs {
+                        switches.runner_resource_class = Some(class.clone());
+                    }
+                }
+                Workflow::Windows => switches.windows = true,
+                Workflow::DockerResourceClasses => switches.docker_resource_classes = true,
+            }
+        }
+        switches
+    }
+}
+
+/// The parameters of one run's pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parameters {
+    /// Names the run in artifacts, caches and test names.
+    pub run_id: String,
+    /// Which workflows run.
+    pub switches: ParameterSwitches,
+    /// Prefix of every docker image (air-gapped installs), empty or ending in `/`.
+    pub image_registry: String,
+    /// `None`: realitycheck does not know the context values (it did not set them), and the
+    /// `contexts` job only checks that both variables are set.
+    pub context_digest: Option<String>,
+}
+
+impl Parameters {
+    /// The pipeline parameters the config declares; a trigger may set only these.
+    pub const NAMES: [&'static str; 9] = [
+        "run_id",
+        "docker",
+        "features",
+        "cloud_provider",
+        "runner_resource_class",
+        "windows",
+        "docker_resource_classes",
+        "image_registry",
+        "context_digest",
+    ];
+
+    /// The trigger body's `parameters`, named as the config declares them (every one of
+    /// [`Parameters::NAMES`]).
+    pub fn to_json(&self) -> Map<String, Value> {
+        let switches = &self.switches;
+        let values: [Value; 9] = [
+            self.run_id.clone().into(),
+            switches.docker.into(),
+            switches.features.into(),
+            switches.cloud_provider.as_str().into(),
+            switches.runner_resource_class.clone().unwrap_or_default().into(),
+            switches.windows.into(),
+            switches.docker_resource_classes.into(),
+            self.image_registry.clone().into(),
+            self.context_digest.clone().unwrap_or_default().into(),
+        ];
+        Parameters::NAMES.iter().map(|name| name.to_string()).zip(values).collect()
+    }
+}
+
+/// The value realitycheck sets, for one run, in a context variable it created.
+pub fn context_value(run_id: &str, context_name: &str) -> String {
+    format!("{run_id}/{context_name}")
+}
+
+/// The digest the `contexts` job computes: sha256 of the values joined by a newline, in hex.
+pub fn context_digest(values: &[String]) -> String {
+    let digest = Sha256::digest(values.join("\n").as_bytes());
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::FeatureJob;
+
+    #[test]
+    fn the_digest_is_what_sha256sum_prints_for_the_joined_values() {
+        // printf 'a\nb' | sha256sum
+        assert_eq!(
+            context_digest(&["a".into(), "b".into()]),
+            "7e18f737311b2dc3b2f269dd78396b0351f14fb66efa879f768cb23181883c78"
+        );
+    }
+
+    #[test]
+    fn parameters_are_named_as_the_config_declares_them() {
+        let mut parameters = Parameters {
+            run_id: "rc-1".into(),
+            switches: ParameterSwitches::for_jobs(
+                &[Job::docker(), Job::docker_resource_class("small")],
+                Some(CloudProvider::Gcp),
+            ),
+            image_registry: "registry.example.com/".into(),
+            context_digest: None,
+        };
+        assert_eq!(
+            Value::Object(parameters.to_json()),
+            serde_json::json!({"run_id": "rc-1", "docker": true, "features": false, "cloud_provider": "other",
+                "runner_resource_class": "", "windows": false, "docker_resource_classes": true,
+                "image_registry": "registry.example.com/", "context_digest": ""})
+        );
+        parameters.switches.runner_resource_class = Some("org/runner".into());
+        parameters.context_digest = Some("abc".into());
+        let json = parameters.to_json();
+        assert_eq!(
+            (json["runner_resource_class"].as_str(), json["context_digest"].as_str()),
+            (Some("org/runner"), Some("abc"))
+        );
+    }
+
+    #[test]
+    fn switches_start_only_the_workflows_of_the_jobs_waited_for() {
+        let aws = Some(CloudProvider::Aws);
+        let all = [
+            Job::docker(),
+            Job::machine(),
+            Job::remote_docker(),
+            Job::arm(),
+            Job::runner("org/runner"),
+            Job::windows(),
+            Job::docker_resource_class("small"),
+            Job::feature(FeatureJob::Artifacts),
+        ];
+        assert_eq!(
+            ParameterSwitches::for_jobs(&all, aws),
+            ParameterSwitches {
+                docker: true,
+                features: true,
+                cloud_provider: CloudProvider::Aws,
+                runner_resource_class: Some("org/runner".into()),
+                windows: true,
+                docker_resource_classes: true,
+            }
+        );
+        let docker_only = ParameterSwitches::for_jobs(&[Job::docker()], aws);
+        assert_eq!(
+            (docker_only.docker, docker_only.features, docker_only.cloud_provider, docker_only.windows),
+            (true, false, CloudProvider::Other, false)
+        );
+        assert_eq!(docker_only.runner_resource_class, None);
+        let arm = ParameterSwitches::for_jobs(&[Job::arm()], aws);
+        assert_eq!((arm.cloud_provider, arm.docker, arm.docker_resource_classes), (CloudProvider::Aws, false, false));
+        assert_eq!(ParameterSwitches::for_jobs(&[Job::machine()], None).cloud_provider, CloudProvider::Other);
+    }
+}

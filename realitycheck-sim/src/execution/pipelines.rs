@@ -1,0 +1,947 @@
+//! The pipelines of the simulated project: triggering one plans its workflows from the config and
+//! decides every job's course at once ([`super::job`]); their statuses are then computed lazily,
+//! at each request, from `tokio::time::Instant` (so a paused test clock drives them; nothing runs
+//! in the background) and shown as wall-clock timestamps counted from the pipeline's creation.
+//!
+//! A job is `blocked` until the jobs it requires succeed, `queued` until an executor takes it
+//! (forever when none can), `running` through its steps, then `success`, `failed` or
+//! `infrastructure_fail`; a job whose requirement ended otherwise stays `blocked`. A workflow is
+//! `running` (`failing` once a job failed) until every job settled, then `success` or `failed`;
+//! cancelling it makes its unfinished jobs `canceled`. Job numbers are unique and increasing
+//! across the project, allocated when a pipeline is triggered (jobs that never queue get none);
+//! a job shows its number from the moment it is queued.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use tokio::time::Instant;
+
+use super::job::{self, Caches, ContextLookup, Course, JobInputs, JobResult, StepRun};
+use super::shell::FileSystem;
+use super::timing::JobTiming;
+use crate::installation::Installation;
+use crate::project::parameters::{self, ParameterError, ParameterValue};
+use crate::project::plan::{PipelineValues, PlannedJob};
+use crate::{SIM_PROJECT, ids, project};
+
+/// Why a trigger is refused (400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TriggerError {
+    #[error("branch and tag are mutually exclusive")]
+    BranchAndTag,
+    #[error(transparent)]
+    Parameters(#[from] ParameterError),
+}
+
+/// What a trigger asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TriggerRequest {
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A job's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    Blocked,
+    Queued,
+    Running,
+    Success,
+    Failed,
+    InfrastructureFail,
+    Canceled,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Blocked => "blocked",
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Success => "success",
+            JobStatus::Failed => "failed",
+            JobStatus::InfrastructureFail => "infrastructure_fail",
+            JobStatus::Canceled => "canceled",
+        }
+    }
+
+    /// Whether the job has ended.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobStatus::Success | JobStatus::Failed | JobStatus::InfrastructureFail | JobStatus::Canceled)
+    }
+
+    fn of(result: JobResult) -> Self {
+        match result {
+            JobResult::Success => JobStatus::Success,
+            JobResult::Failed => JobStatus::Failed,
+            JobResult::InfrastructureFail => JobStatus::InfrastructureFail,
+        }
+    }
+}
+
+/// A workflow's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WorkflowStatus {
+    Running,
+    Failing,
+    Success,
+    Failed,
+    Canceled,
+}
+
+impl WorkflowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkflowStatus::Running => "running",
+            WorkflowStatus::Failing => "failing",
+            WorkflowStatus::Success => "success",
+            WorkflowStatus::Failed => "failed",
+            WorkflowStatus::Canceled => "canceled",
+        }
+    }
+}
+
+/// A triggered pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelineRecord {
+    pub id: String,
+    pub number: u64,
+    pub created_at: Timestamp,
+    created_instant: Instant,
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    /// The parameters the trigger gave, as it gave them.
+    pub trigger_parameters: serde_json::Map<String, serde_json::Value>,
+    /// Config processing errors: the pipeline is `errored` and has no workflows.
+    pub errors: Vec<String>,
+    pub workflows: Vec<WorkflowRecord>,
+}
+
+/// A workflow of a pipeline.
+#[derive(Debug, Clone)]
+pub struct WorkflowRecord {
+    pub id: String,
+    pub name: String,
+    pub jobs: Vec<JobRecord>,
+    canceled_after: Option<Duration>,
+}
+
+/// A job of a workflow, with its whole course decided.
+#[derive(Debug, Clone)]
+pub struct JobRecord {
+    pub id: String,
+    pub name: String,
+    pub plan: PlannedJob,
+    pub course: Course,
+    /// Ids of the jobs it requires.
+    pub dependencies: Vec<String>,
+    number: Option<u64>,
+    /// Offsets from the pipeline's creation.
+    queued_after: Option<Duration>,
+    started_after: Option<Duration>,
+    stopped_after: Option<Duration>,
+}
+
+/// A job as it is at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobState {
+    pub status: JobStatus,
+    pub number: Option<u64>,
+    pub queued_at: Option<Timestamp>,
+    pub started_at: Option<Timestamp>,
+    pub stopped_at: Option<Timestamp>,
+}
+
+/// A workflow as it is at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowState {
+    pub status: WorkflowStatus,
+    pub stopped_at: Option<Timestamp>,
+}
+
+/// A step as it is at one moment: only steps that have started are shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepState<'a> {
+    pub run: &'a StepRun,
+    /// `running`, or the step's result once it ended (`canceled` when the workflow was).
+    pub status: &'static str,
+    pub started_at: Timestamp,
+    pub stopped_at: Option<Timestamp>,
+}
+
+/// A summary of a pipeline for tests: names and statuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineSummary {
+    pub id: String,
+    pub number: u64,
+    pub state: &'static str,
+    pub workflows: Vec<WorkflowSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowSummary {
+    pub id: String,
+    pub name: String,
+    pub status: &'static str,
+    /// Job name and status.
+    pub jobs: Vec<(String, &'static str)>,
+}
+
+/// Every pipeline of the project, and the caches its jobs saved.
+#[derive(Debug)]
+pub struct Pipelines {
+    installation: Arc<Installation>,
+    timing: JobTiming,
+    pipelines: Vec<PipelineRecord>,
+    next_job_number: u64,
+    caches: Caches,
+}
+
+impl Pipelines {
+    pub fn new(installation: Arc<Installation>, timing: JobTiming) -> Self {
+        Self { installation, timing, pipelines: Vec::new(), next_job_number: 1, caches: Caches::new() }
+    }
+
+    pub fn installation(&self) -> Arc<Installation> {
+        Arc::clone(&self.installation)
+    }
+
+    /// Creates a pipeline at `now` (wall time `wall`), reading contexts through `contexts`.
+    pub fn trigger(
+        &mut self,
+        request: TriggerRequest,
+        contexts: &ContextLookup<'_>,
+        now: Instant,
+        wall: Timestamp,
+    ) -> Result<&PipelineRecord, TriggerError> {
+        if request.branch.is_some() && request.tag.is_some() {
+            return Err(TriggerError::BranchAndTag);
+        }
+        parameters::check_limits(&request.parameters)?;
+        let config = project::config();
+        let values = parameters::resolve(&config.parameters, &request.parameters)?;
+        let number = u64::try_from(self.pipelines.len()).unwrap_or(u64::MAX - 1) + 1;
+        let id = ids::uuid(&format!("circleci-pipeline:{SIM_PROJECT}#{number}"));
+        let branch = match (&request.branch, &request.tag) {
+            (None, None) => Some("main".to_owned()),
+            (branch, _) => branch.clone(),
+        };
+        let pipeline_values = PipelineValues {
+            id: id.clone(),
+            number,
+            branch: branch.clone(),
+            tag: request.tag.clone(),
+            parameters: values,
+        };
+        let mut record = PipelineRecord {
+            id,
+            number,
+            created_at: wall,
+            created_instant: now,
+            branch,
+            tag: request.tag,
+            trigger_parameters: request.parameters,
+            errors: Vec::new(),
+            workflows: Vec::new(),
+        };
+        match config.plan(&pipeline_values) {
+            Ok(planned) => {
+                for workflow in planned {
+                    let id = ids::uuid(&format!("circleci-workflow:{}/{}", record.id, workflow.name));
+                    let jobs = self.run_jobs(&id, workflow.jobs, &pipeline_values, contexts);
+                    record.workflows.push(WorkflowRecord { id, name: workflow.name, jobs, canceled_after: None });
+                }
+                self.number_jobs(&mut record.workflows);
+            }
+            Err(error) => record.errors.push(error.to_string()),
+        }
+        self.pipelines.push(record);
+        Ok(self.pipelines.last().expect("just pushed"))
+    }
+
+    /// Decides the course and timeline of every job of a workflow, in `requires` order.
+    fn run_jobs(
+        &mut self,
+        workflow_id: &str,
+        planned: Vec<PlannedJob>,
+        values: &PipelineValues,
+        contexts: &ContextLookup<'_>,
+    ) -> Vec<JobRecord> {
+        let mut records: Vec<Option<JobRecord>> = vec![None; planned.len()];
+        let mut workspaces: BTreeMap<String, FileSystem> = BTreeMap::new();
+        while records.iter().any(Option::is_none) {
+            let Some(index) = (0..planned.len()).find(|&index| {
+                records[index].is_none()
+                    && planned[index].requires.iter().all(|required| workspaces.contains_key(required))
+            }) else {
+                break;
+            };
+            let job = &planned[index];
+            let upstream: Vec<&JobRecord> =
+                records.iter().flatten().filter(|record| job.requires.contains(&record.name)).collect();
+            let id = ids::uuid(&format!("circleci-job:{workflow_id}/{}", job.name));
+            let mut workspace = FileSystem::default();
+            for required in &job.requires {
+                for (path, content) in workspaces.get(required).map(|w| w.under("")).unwrap_or_default() {
+                    workspace.write(&path, content);
+                }
+            }
+            let ready_after = upstream.iter().map(|record| record.stopped_after).max().flatten().unwrap_or_default();
+            let upstream_succeeded = upstream.iter().all(|record| record.course.result() == Some(JobResult::Success));
+            let environment = environment(values, workflow_id, job);
+            let course = if upstream_succeeded {
+                job::simulate(
+                    job,
+                    JobInputs {
+                        installation: &self.installation,
+                        contexts,
+                        timing: &self.timing,
+                        workspace: workspace.clone(),
+                        caches: &mut self.caches,
+                        environment,
+                        job_id: &id,
+                    },
+                )
+            } else {
+                Course::StaysQueued { reason: "a required job did not succeed".to_owned() }
+            };
+            let (queued_after, started_after, stopped_after) = match &course {
+                _ if !upstream_succeeded => (None, None, None),
+                Course::StaysQueued { .. } => (Some(ready_after), None, None),
+                Course::Runs { steps, .. } => {
+                    let started = ready_after + self.timing.queue;
+                    (Some(ready_after), Some(started), Some(started + steps.iter().map(|step| step.duration).sum()))
+                }
+            };
+            let persisted = match &course {
+                Course::Runs { workspace, .. } => workspace.clone(),
+                Course::StaysQueued { .. } => FileSystem::default(),
+            };
+            // Later jobs attach what this job and its requirements persisted.
+            for (path, content) in persisted.under("") {
+                workspace.write(&path, content);
+            }
+            workspaces.insert(job.name.clone(), workspace);
+            let dependencies = upstream.iter().map(|record| record.id.clone()).collect();
+            records[index] = Some(JobRecord {
+                id,
+                name: job.name.clone(),
+                plan: job.clone(),
+                course,
+                dependencies,
+                number: None,
+                queued_after,
+                started_after,
+                stopped_after,
+            });
+        }
+        records.into_iter().flatten().collect()
+    }
+
+    /// Gives every job that will be queued a number, in the order they queue.
+    fn number_jobs(&mut self, workflows: &mut [WorkflowRecord]) {
+        let mut queued: Vec<(Duration, usize, usize)> = workflows
+            .iter()
+            .enumerate()
+            .flat_map(|(w, workflow)| {
+                workflow.jobs.iter().enumerate().filter_map(move |(j, job)| Some((job.queued_after?, w, j)))
+            })
+            .collect();
+        queued.sort();
+        for (_, w, j) in queued {
+            workflows[w].jobs[j].number = Some(self.next_job_number);
+            self.next_job_number += 1;
+        }
+    }
+
+    pub fn pipeline(&self, id: &str) -> Option<&PipelineRecord> {
+        self.pipelines.iter().find(|pipeline| pipeline.id.eq_ignore_ascii_case(id))
+    }
+
+    /// The workflow `id` and its pipeline.
+    pub fn workflow(&self, id: &str) -> Option<(&PipelineRecord, &WorkflowRecord)> {
+        self.pipelines.iter().find_map(|pipeline| {
+            pipeline.workflows.iter().find(|workflow| workflow.id.eq_ignore_ascii_case(id)).map(|w| (pipeline, w))
+        })
+    }
+
+    /// The job with project job number `number`, if it has been queued by `now`.
+    pub fn job_by_number(&self, number: u64, now: Instant) -> Option<(&PipelineRecord, &WorkflowRecord, &JobRecord)> {
+        self.jobs().find(|(pipeline, workflow, job)| {
+            job.number == Some(number) && pipeline.job_state(workflow, job, now).number.is_some()
+        })
+    }
+
+    /// The job `id`, if it has been queued by `now`.
+    pub fn job_by_id(&self, id: &str, now: Instant) -> Option<(&PipelineRecord, &WorkflowRecord, &JobRecord)> {
+        self.jobs().find(|(pipeline, workflow, job)| {
+            job.id.eq_ignore_ascii_case(id) && pipeline.job_state(workflow, job, now).number.is_some()
+        })
+    }
+
+    fn jobs(&self) -> impl Iterator<Item = (&PipelineRecord, &WorkflowRecord, &JobRecord)> {
+        self.pipelines.iter().flat_map(|pipeline| {
+            pipeline
+                .workflows
+                .iter()
+                .flat_map(move |workflow| workflow.jobs.iter().map(move |job| (pipeline, workflow, job)))
+        })
+    }
+
+    /// Cancels workflow `id` at `now`: its unfinished jobs become `canceled`. Returns false when
+    /// there is no such workflow; cancelling a finished workflow changes nothing.
+    pub fn cancel_workflow(&mut self, id: &str, now: Instant) -> bool {
+        for pipeline in &mut self.pipelines {
+            let created = pipeline.created_instant;
+            let elapsed = now.saturating_duration_since(created);
+            let Some(index) = pipeline.workflows.iter().position(|workflow| workflow.id.eq_ignore_ascii_case(id))
+            else {
+                continue;
+            };
+            let ended = matches!(
+                pipeline.workflow_state(&pipeline.workflows[index], now).status,
+                WorkflowStatus::Success | WorkflowStatus::Failed | WorkflowStatus::Canceled
+            );
+            if !ended {
+                pipeline.workflows[index].canceled_after = Some(elapsed);
+            }
+            return true;
+        }
+        false
+    }
+
+    /// How many jobs of runner resource class `resource_class` are queued at `now`.
+    pub fn queued_runner_jobs(&self, resource_class: &str, now: Instant) -> usize {
+        self.jobs()
+            .filter(|(_, _, job)| job.plan.executor.resource_class == resource_class)
+            .filter(|(pipeline, workflow, job)| pipeline.job_state(workflow, job, now).status == JobStatus::Queued)
+            .count()
+    }
+
+    /// Every pipeline, summarised at `now`.
+    pub fn summaries(&self, now: Instant) -> Vec<PipelineSummary> {
+        self.pipelines
+            .iter()
+            .map(|pipeline| PipelineSummary {
+                id: pipeline.id.clone(),
+                number: pipeline.number,
+                state: pipeline.state(),
+                workflows: pipeline
+                    .workflows
+                    .iter()
+                    .map(|workflow| WorkflowSummary {
+                        id: workflow.id.clone(),
+                        name: workflow.name.clone(),
+                        status: pipeline.workflow_state(workflow, now).status.as_str(),
+                        jobs: workflow
+                            .jobs
+                            .iter()
+                            .map(|job| (job.name.clone(), pipeline.job_state(workflow, job, now).status.as_str()))
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// The `CIRCLE_*` variables of a job.
+fn environment(values: &PipelineValues, workflow_id: &str, job: &PlannedJob) -> BTreeMap<String, String> {
+    let (_, repository) = SIM_PROJECT.rsplit_once('/').unwrap_or_default();
+    let mut environment: BTreeMap<String, String> = [
+        ("CI", "true"),
+        ("CIRCLECI", "true"),
+        ("CIRCLE_JOB", job.name.as_str()),
+        ("CIRCLE_WORKFLOW_ID", workflow_id),
+        ("CIRCLE_PIPELINE_ID", values.id.as_str()),
+        ("CIRCLE_PROJECT_REPONAME", repository),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    .collect();
+    if let Some(branch) = &values.branch {
+        environment.insert("CIRCLE_BRANCH".to_owned(), branch.clone());
+    }
+    if let Some(ParameterValue::String(run_id)) = values.parameters.get("run_id") {
+        environment.insert("REALITYCHECK_RUN_ID".to_owned(), run_id.clone());
+    }
+    environment
+}
+
+impl PipelineRecord {
+    /// `created`, or `errored` when config processing failed.
+    pub fn state(&self) -> &'static str {
+        if self.errors.is_empty() { "created" } else { "errored" }
+    }
+
+    /// The wall-clock time `offset` after the pipeline's creation.
+    pub fn at(&self, offset: Duration) -> Timestamp {
+        let offset = SignedDuration::try_from(offset).unwrap_or(SignedDuration::MAX);
+        self.created_at.checked_add(offset).unwrap_or(self.created_at)
+    }
+
+    fn elapsed(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.created_instant)
+    }
+
+    /// Job `job` of `workflow` at `now`.
+    pub fn job_state(&self, workflow: &WorkflowRecord, job: &JobRecord, now: Instant) -> JobState {
+        let elapsed = self.elapsed(now);
+        let canceled = workflow.canceled_after.filter(|canceled| *canceled <= elapsed);
+        let horizon = canceled.unwrap_or(elapsed);
+        let seen = |offset: Option<Duration>| offset.filter(|offset| *offset <= horizon);
+        let status_at = |time: Duration| match (job.queued_after, job.started_after, job.stopped_after) {
+            (Some(queued), _, _) if time < queued => JobStatus::Blocked,
+            (None, _, _) => JobStatus::Blocked,
+            (Some(_), None, _) => JobStatus::Queued,
+            (Some(_), Some(started), _) if time < started => JobStatus::Queued,
+            (Some(_), Some(_), Some(stopped)) if time < stopped => JobStatus::Running,
+            _ => job.course.result().map_or(JobStatus::Queued, JobStatus::of),
+        };
+        let status = status_at(horizon);
+        let (status, stopped_at) = match canceled {
+            Some(canceled) if !status.is_terminal() => (JobStatus::Canceled, Some(canceled)),
+            _ => (status, seen(job.stopped_after)),
+        };
+        let queued = seen(job.queued_after);
+        JobState {
+            status,
+            number: queued.and(job.number),
+            queued_at: queued.map(|offset| self.at(offset)),
+            started_at: seen(job.started_after).map(|offset| self.at(offset)),
+            stopped_at: stopped_at.map(|offset| self.at(offset)),
+        }
+    }
+
+    /// Workflow `workflow` at `now`.
+    pub fn workflow_state(&self, workflow: &WorkflowRecord, now: Instant) -> WorkflowState {
+        let elapsed = self.elapsed(now);
+        if let Some(canceled) = workflow.canceled_after.filter(|canceled| *canceled <= elapsed) {
+            return WorkflowState { status: WorkflowStatus::Canceled, stopped_at: Some(self.at(canceled)) };
+        }
+        let states: Vec<JobState> = workflow.jobs.iter().map(|job| self.job_state(workflow, job, now)).collect();
+        // A job settles when it ends, or when it can never start because a requirement ended
+        // otherwise than in success.
+        let mut settled: Vec<bool> = Vec::with_capacity(states.len());
+        for (job, state) in workflow.jobs.iter().zip(&states) {
+            let never_starts = job.queued_after.is_none()
+                && job.dependencies.iter().all(|dependency| {
+                    workflow
+                        .jobs
+                        .iter()
+                        .position(|other| &other.id == dependency)
+                        .is_some_and(|index| settled.get(index).copied().unwrap_or(false))
+                });
+            settled.push(state.status.is_terminal() || never_starts);
+        }
+        let failed =
+            states.iter().any(|state| matches!(state.status, JobStatus::Failed | JobStatus::InfrastructureFail));
+        if settled.iter().all(|settled| *settled) {
+            let stopped_at = states.iter().filter_map(|state| state.stopped_at).max();
+            let status = if failed { WorkflowStatus::Failed } else { WorkflowStatus::Success };
+            WorkflowState { status, stopped_at }
+        } else {
+            WorkflowState {
+                status: if failed { WorkflowStatus::Failing } else { WorkflowStatus::Running },
+                stopped_at: None,
+            }
+        }
+    }
+
+    /// The steps of `job` that have started by `now`.
+    pub fn step_states<'a>(&self, workflow: &WorkflowRecord, job: &'a JobRecord, now: Instant) -> Vec<StepState<'a>> {
+        let (Course::Runs { steps, .. }, Some(started)) = (&job.course, job.started_after) else { return Vec::new() };
+        let elapsed = self.elapsed(now);
+        let canceled = workflow.canceled_after.filter(|canceled| *canceled <= elapsed);
+        let horizon = canceled.unwrap_or(elapsed);
+        let mut begins = started;
+        let mut shown = Vec::new();
+        for run in steps {
+            let ends = begins + run.duration;
+            if begins > horizon {
+                break;
+            }
+            let (status, stopped) = if ends <= horizon {
+                (run.result.as_str(), Some(ends))
+            } else if canceled.is_some() {
+                ("canceled", Some(horizon))
+            } else {
+                ("running", None)
+            };
+            shown.push(StepState {
+                run,
+                status,
+                started_at: self.at(begins),
+                stopped_at: stopped.map(|offset| self.at(offset)),
+            });
+            begins = ends;
+        }
+        shown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use realitycheck_project::outputs;
+    use serde_json::json;
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::SIM_RUNNER_RESOURCE_CLASS;
+    use crate::execution::shell::hex;
+    use crate::scenario::Scenario;
+
+    const ORG_VALUE: &str = "org value";
+    const LOCAL_VALUE: &str = "local value";
+
+    fn started_at() -> Timestamp {
+        "2025-03-01T12:00:00Z".parse().unwrap()
+    }
+
+    fn pipelines(scenario: Scenario) -> Pipelines {
+        Pipelines::new(Arc::new(Installation::new(scenario, started_at())), JobTiming::default())
+    }
+
+    /// The contexts of a healthy organization, or none in `contexts-missing`.
+    fn contexts(scenario: Scenario) -> impl Fn(&str) -> Option<Vec<(String, String)>> {
+        move |name: &str| {
+            let variable = match name {
+                _ if scenario == Scenario::ContextsMissing => return None,
+                "org-global" => ("CONTEXT_END_TO_END_TEST_VAR", ORG_VALUE),
+                "individual-local" => ("MULTI_CONTEXT_END_TO_END_VAR", LOCAL_VALUE),
+                _ => return None,
+            };
+            Some(vec![(variable.0.to_owned(), variable.1.to_owned())])
+        }
+    }
+
+    fn digest() -> String {
+        hex(&Sha256::digest(format!("{ORG_VALUE}\n{LOCAL_VALUE}").as_bytes()))
+    }
+
+    /// Every gated workflow open, as a full realitycheck run on AWS asks.
+    fn everything(cloud: &str) -> TriggerRequest {
+        let parameters = json!({
+            "run_id": "run-1", "cloud_provider": cloud, "runner_resource_class": SIM_RUNNER_RESOURCE_CLASS,
+            "windows": true, "docker_resource_classes": true, "context_digest": digest()
+        });
+        TriggerRequest { branch: Some("main".into()), tag: None, parameters: parameters.as_object().unwrap().clone() }
+    }
+
+    fn trigger(pipelines: &mut Pipelines, scenario: Scenario, request: TriggerRequest) -> String {
+        pipelines.trigger(request, &contexts(scenario), Instant::now(), started_at()).unwrap().id.clone()
+    }
+
+    fn statuses(pipelines: &Pipelines) -> Vec<(String, &'static str)> {
+        let summary = pipelines.summaries(Instant::now()).pop().unwrap();
+        summary.workflows.into_iter().flat_map(|workflow| workflow.jobs).collect()
+    }
+
+    fn workflow_statuses(pipelines: &Pipelines) -> Vec<(String, &'static str)> {
+        let summary = pipelines.summaries(Instant::now()).pop().unwrap();
+        summary.workflows.into_iter().map(|workflow| (workflow.name, workflow.status)).collect()
+    }
+
+    const ALL_JOBS: [&str; 17] = [
+        "docker",
+        "docker_resource_class-small",
+        "docker_resource_class-medium",
+        "docker_resource_class-medium+",
+        "docker_resource_class-large",
+        "docker_resource_class-xlarge",
+        "machine",
+        "remote_docker",
+        "arm",
+        "runner",
+        "windows",
+        "contexts",
+        "write_workspace",
+        "read_workspace",
+        "save_cache",
+        "restore_cache",
+        "artifacts",
+    ];
+
+    /// The terminal (or stuck) status of every job of a full run (`everything("aws")`, plus
+    /// `test_results`) in `scenario`, the table the harness's expectations follow.
+    fn expected(scenario: Scenario, job: &str) -> &'static str {
+        let docker = job.starts_with("docker")
+            || ["remote_docker", "contexts", "write_workspace", "save_cache", "artifacts", "test_results"]
+                .contains(&job);
+        let vm = ["machine", "remote_docker", "arm", "windows"].contains(&job);
+        match scenario {
+            Scenario::NoNomadClients | Scenario::NomadClientsDraining | Scenario::NomadDockerUnhealthy => match job {
+                "read_workspace" | "restore_cache" => "blocked",
+                _ if docker => "queued",
+                _ => "success",
+            },
+            Scenario::PodsNotReady if vm => "queued",
+            Scenario::MachineProvisionerBroken | Scenario::CloudProviderOther if vm => "infrastructure_fail",
+            Scenario::RunnerMissing if job == "runner" => "queued",
+            Scenario::ContextsMissing if job == "contexts" => "failed",
+            _ => "success",
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_scenario_ends_every_job_as_the_table_says() {
+        for &scenario in Scenario::ALL {
+            let mut pipelines = pipelines(scenario);
+            trigger(&mut pipelines, scenario, everything("aws"));
+            tokio::time::advance(Duration::from_secs(60)).await;
+            let statuses = statuses(&pipelines);
+            let names: Vec<&str> = statuses.iter().map(|(name, _)| name.as_str()).collect();
+            let mut all_jobs = ALL_JOBS.to_vec();
+            all_jobs.push("test_results");
+            let mut sorted_names = names.clone();
+            sorted_names.sort_unstable();
+            all_jobs.sort_unstable();
+            assert_eq!(sorted_names, all_jobs, "{scenario}");
+            for (job, status) in &statuses {
+                assert_eq!(*status, expected(scenario, job), "{scenario}: {job}");
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_healthy_pipeline_moves_through_the_statuses() {
+        let mut pipelines = pipelines(Scenario::Healthy);
+        let id = trigger(&mut pipelines, Scenario::Healthy, everything("aws"));
+        let job = |pipelines: &Pipelines, name: &str| -> JobState {
+            let (pipeline, workflow, job) =
+                pipelines.jobs().find(|(p, _, job)| p.id == id && job.name == name).unwrap();
+            pipeline.job_state(workflow, job, Instant::now())
+        };
+        let docker = job(&pipelines, "docker");
+        assert_eq!((docker.status, docker.started_at), (JobStatus::Queued, None));
+        assert_eq!(docker.queued_at, Some(started_at()));
+        let read = job(&pipelines, "read_workspace");
+        assert_eq!((read.status, read.number, read.queued_at), (JobStatus::Blocked, None, None));
+        assert!(workflow_statuses(&pipelines).iter().all(|(_, status)| *status == "running"));
+
+        tokio::time::advance(Duration::from_millis(250)).await;
+        let docker = job(&pipelines, "docker");
+        assert_eq!(docker.status, JobStatus::Running);
+        assert_eq!(docker.started_at, Some(started_at() + SignedDuration::from_millis(200)));
+        assert!(pipelines.job_by_number(docker.number.unwrap(), Instant::now()).is_some());
+        assert!(pipelines.job_by_number(read.number.unwrap_or(999), Instant::now()).is_none());
+
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert!(workflow_statuses(&pipelines).iter().all(|(_, status)| *status == "success"));
+        let read = job(&pipelines, "read_workspace");
+        let write = job(&pipelines, "write_workspace");
+        assert_eq!(read.status, JobStatus::Success);
+        assert_eq!(read.queued_at, write.stopped_at, "a job queues when its requirement ends");
+        assert!(read.number > write.number);
+        let summary = pipelines.summaries(Instant::now()).pop().unwrap();
+        let (pipeline, workflow) = pipelines.workflow(&summary.workflows[0].id).unwrap();
+        assert_eq!(pipeline.workflow_state(workflow, Instant::now()).stopped_at, job(&pipelines, "docker").stopped_at);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn numbers_are_unique_and_increase_across_pipelines() {
+        let mut pipelines = pipelines(Scenario::Healthy);
+        trigger(&mut pipelines, Scenario::Healthy, everything("aws"));
+        trigger(&mut pipelines, Scenario::Healthy, TriggerRequest::default());
+        tokio::time::advance(Duration::from_secs(60)).await;
+        let numbers: Vec<u64> = pipelines.jobs().filter_map(|(_, _, job)| job.number).collect();
+        assert_eq!(numbers.len(), 18 + 8);
+        let mut sorted = numbers.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), numbers.len());
+        assert_eq!(pipelines.summaries(Instant::now()).iter().map(|p| p.number).collect::<Vec<_>>(), [1, 2]);
+        let second = pipelines.pipelines[1].workflows.iter().flat_map(|w| &w.jobs).filter_map(|job| job.number);
+        assert!(
+            second.clone().min()
+                > pipelines.pipelines[0].workflows.iter().flat_map(|w| &w.jobs).filter_map(|j| j.number).max()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cancelling_cancels_unfinished_jobs_only() {
+        let mut pipelines = pipelines(Scenario::NoNomadClients);
+        trigger(&mut pipelines, Scenario::NoNomadClients, everything("aws"));
+        tokio::time::advance(Duration::from_secs(30)).await;
+        let summary = pipelines.summaries(Instant::now()).pop().unwrap();
+        let features = summary.workflows.iter().find(|w| w.name == "features").unwrap();
+        let machine = summary.workflows.iter().find(|w| w.name == "machine").unwrap();
+        assert_eq!((features.status, machine.status), ("running", "running"));
+        let arm = summary.workflows.iter().find(|w| w.name == "arm").unwrap();
+        assert_eq!(arm.status, "success");
+        for workflow in [&features.id, &machine.id, &arm.id] {
+            assert!(pipelines.cancel_workflow(workflow, Instant::now()));
+        }
+        assert!(!pipelines.cancel_workflow("no-such-workflow", Instant::now()));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let summary = pipelines.summaries(Instant::now()).pop().unwrap();
+        let by_name = |name: &str| summary.workflows.iter().find(|w| w.name == name).unwrap().clone();
+        assert_eq!(by_name("features").status, "canceled");
+        assert!(by_name("features").jobs.iter().all(|(_, status)| *status == "canceled"));
+        assert_eq!(by_name("machine").status, "canceled");
+        assert_eq!(
+            by_name("machine").jobs,
+            [("machine".to_owned(), "success"), ("remote_docker".to_owned(), "canceled")]
+        );
+        assert_eq!(by_name("arm").status, "success", "a finished workflow stays as it ended");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_workflow_is_failing_then_failed() {
+        let mut pipelines = pipelines(Scenario::ContextsMissing);
+        trigger(&mut pipelines, Scenario::ContextsMissing, TriggerRequest::default());
+        tokio::time::advance(Duration::from_millis(600)).await;
+        let features = workflow_statuses(&pipelines).into_iter().find(|(name, _)| name == "features").unwrap();
+        assert_eq!(features.1, "failing");
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let features = workflow_statuses(&pipelines).into_iter().find(|(name, _)| name == "features").unwrap();
+        assert_eq!(features.1, "failed");
+    }
+
+    fn course(pipelines: &Pipelines, name: &str) -> Course {
+        pipelines.jobs().find(|(_, _, job)| job.name == name).unwrap().2.course.clone()
+    }
+
+    fn output(course: &Course) -> String {
+        let Course::Runs { steps, .. } = course else { panic!("the job runs: {course:?}") };
+        steps.iter().flat_map(|step| &step.lines).map(|(_, line)| line.as_str()).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn the_context_job_compares_the_digest_and_names_what_is_missing() {
+        let mut pipelines = pipelines(Scenario::Healthy);
+        let now = Instant::now();
+        pipelines.trigger(everything("aws"), &contexts(Scenario::Healthy), now, started_at()).unwrap();
+        assert_eq!(course(&pipelines, "contexts").result(), Some(JobResult::Success));
+        assert!(output(&course(&pipelines, "contexts")).contains("context digest matches"));
+
+        let mut pipelines = self::pipelines(Scenario::Healthy);
+        let mut wrong = everything("aws");
+        wrong.parameters.insert("context_digest".into(), json!("0".repeat(64)));
+        pipelines.trigger(wrong, &contexts(Scenario::Healthy), now, started_at()).unwrap();
+        let mismatch = course(&pipelines, "contexts");
+        assert_eq!(mismatch.result(), Some(JobResult::Failed));
+        assert!(
+            output(&mismatch).contains(&format!("context digest mismatch: the job saw {}", digest())),
+            "{}",
+            output(&mismatch)
+        );
+
+        let mut pipelines = self::pipelines(Scenario::Healthy);
+        let without_variable =
+            |name: &str| (name == "org-global").then(Vec::new).or_else(|| contexts(Scenario::Healthy)(name));
+        pipelines.trigger(everything("aws"), &without_variable, now, started_at()).unwrap();
+        let missing_variable = course(&pipelines, "contexts");
+        assert_eq!(missing_variable.result(), Some(JobResult::Failed));
+        assert!(
+            output(&missing_variable).contains("CONTEXT_END_TO_END_TEST_VAR is not set"),
+            "{}",
+            output(&missing_variable)
+        );
+
+        let mut pipelines = self::pipelines(Scenario::ContextsMissing);
+        pipelines.trigger(everything("aws"), &contexts(Scenario::ContextsMissing), now, started_at()).unwrap();
+        let missing_context = course(&pipelines, "contexts");
+        let Course::Runs { steps, .. } = &missing_context else { panic!() };
+        assert_eq!(steps.len(), 1, "the job ends at spin-up");
+        assert!(output(&missing_context).contains("the context `org-global` does not exist"));
+
+        let mut pipelines = self::pipelines(Scenario::Healthy);
+        pipelines.trigger(TriggerRequest::default(), &contexts(Scenario::Healthy), now, started_at()).unwrap();
+        assert!(output(&course(&pipelines, "contexts")).contains("no digest to compare"));
+    }
+
+    #[test]
+    fn artifacts_tests_workspaces_and_caches_follow_the_commands() {
+        let mut pipelines = pipelines(Scenario::Healthy);
+        pipelines.trigger(everything("aws"), &contexts(Scenario::Healthy), Instant::now(), started_at()).unwrap();
+        let Course::Runs { artifacts, .. } = course(&pipelines, "artifacts") else { panic!() };
+        assert_eq!(artifacts.len(), 1);
+        // What the project's jobs store, run from its YAML, is what realitycheck expects.
+        assert_eq!(
+            (artifacts[0].path.as_str(), artifacts[0].content.clone()),
+            (outputs::ARTIFACT_PATH, outputs::artifact_content("run-1"))
+        );
+        let Course::Runs { tests, .. } = course(&pipelines, "test_results") else { panic!() };
+        let cases: Vec<outputs::TestCase> = tests
+            .iter()
+            .map(|case| outputs::TestCase {
+                classname: case.classname.clone(),
+                name: case.name.clone(),
+                result: case.result.to_string(),
+            })
+            .collect();
+        assert_eq!(cases, outputs::test_cases("run-1"));
+        assert_eq!(tests.iter().map(|case| case.run_time).collect::<Vec<_>>(), [0.1, 0.0]);
+        assert_eq!(tests[0].source, "test-results");
+        assert!(output(&course(&pipelines, "read_workspace")).contains("workspace round-trip"));
+        assert!(output(&course(&pipelines, "restore_cache")).contains("cache round-trip"));
+        assert!(output(&course(&pipelines, "docker")).contains("realitycheck run-1 ran on a docker executor (x86_64)"));
+        assert!(output(&course(&pipelines, "arm")).contains("realitycheck on aarch64"));
+        assert!(output(&course(&pipelines, "runner")).contains("ran on runner ip-10-0-7-21"));
+        assert!(output(&course(&pipelines, "windows")).contains("realitycheck run-1 on Windows_NT"));
+        assert!(output(&course(&pipelines, "remote_docker")).contains("realitycheck remote docker"));
+        assert!(
+            output(&course(&pipelines, "docker_resource_class-medium+")).contains("class medium+: 3 CPUs, 6144 MiB")
+        );
+        // A second pipeline of the same run finds the cache saved.
+        pipelines.trigger(everything("aws"), &contexts(Scenario::Healthy), Instant::now(), started_at()).unwrap();
+        let second = pipelines.pipelines[1].workflows.iter().flat_map(|w| &w.jobs).find(|job| job.name == "save_cache");
+        assert!(output(&second.unwrap().course).contains("Skipping cache generation"));
+    }
+
+    #[test]
+    fn failed_and_broken_jobs_say_why() {
+        let mut pipelines = pipelines(Scenario::MachineProvisionerBroken);
+        pipelines.trigger(everything("aws"), &contexts(Scenario::Healthy), Instant::now(), started_at()).unwrap();
+        let machine = course(&pipelines, "machine");
+        assert_eq!(machine.result(), Some(JobResult::InfrastructureFail));
+        assert!(output(&machine).contains("RunInstances"));
+        let Course::Runs { steps, .. } = course(&pipelines, "remote_docker") else { panic!() };
+        assert_eq!(steps.last().unwrap().name, "Setup a remote Docker engine");
+        assert_eq!(steps.last().unwrap().result, JobResult::InfrastructureFail);
+
+        let mut pipelines = self::pipelines(Scenario::CloudProviderOther);
+        pipelines.trigger(everything("other"), &contexts(Scenario::Healthy), Instant::now(), started_at()).unwrap();
+        let windows = course(&pipelines, "windows");
+        assert!(output(&windows).contains("No machine provisioner is configured"));
+        let workflows: Vec<String> =
+            pipelines.summaries(Instant::now())[0].workflows.iter().map(|w| w.name.clone()).collect();
+        assert_eq!(workflows, ["docker", "docker_resource_classes", "runner", "windows", "features"]);
+
+        let mut gcp = Installation::new(Scenario::Healthy, started_at());
+        gcp.cloud_provider = realitycheck_project::CloudProvider::Gcp;
+        let mut pipelines = Pipelines::new(Arc::new(gcp), JobTiming::default());
+        pipelines.trigger(everything("aws"), &contexts(Scenario::Healthy), Instant::now(), started_at()).unwrap();
+        assert_eq!(course(&pipelines, "arm").result(), Some(JobResult::InfrastructureFail));
+        assert_eq!(course(&pipelines, "machine").result(), Some(JobResult::Success));
+    }
+
+    #[test]
+    fn triggers_are_checked() {
+        let mut pipelines = pipelines(Scenario::Healthy);
+        let lookup = contexts(Scenario::Healthy);
+        let both = TriggerRequest { branch: Some("a".into()), tag: Some("b".into()), parameters: Default::default() };
+        assert_eq!(
+            pipelines.trigger(both, &lookup, Instant::now(), started_at()).unwrap_err(),
+            TriggerError::BranchAndTag
+        );
+        let unexpected =
+            TriggerRequest { parameters: json!({"name": 1}).as_object().unwrap().clone(), ..Default::default() };
+        let error = pipelines.trigger(unexpected, &lookup, Instant::now(), started_at()).unwrap_err();
+        assert_eq!(error.to_string(), "Unexpected argument(s): name");
+        let wrong =
+            TriggerRequest { parameters: json!({"windows": "yes"}).as_object().unwrap().clone(), ..Default::default() };
+        assert!(pipelines.trigger(wrong, &lookup, Instant::now(), started_at()).is_err());
+        assert!(pipelines.summaries(Instant::now()).is_empty(), "refused triggers create nothing");
+        let tag = TriggerRequest { tag: Some("v1".into()), ..Default::default() };
+        let pipeline = pipelines.trigger(tag, &lookup, Instant::now(), started_at()).unwrap();
+        assert_eq!(
+            (pipeline.branch.clone(), pipeline.tag.clone(), pipeline.state()),
+            (None, Some("v1".into()), "created")
+        );
+    }
+}

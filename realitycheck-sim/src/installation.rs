@@ -1,0 +1,257 @@
+//! The state of one simulated installation: the release's pods, the Nomad cluster, the cloud it
+//! runs on (which decides whether the machine provisioner can start VMs) and the self-hosted
+//! runners registered with it, built from a [`Scenario`] as a healthy baseline plus that
+//! scenario's fault. The execution plane ([`crate::execution`]) decides from it where jobs run.
+
+use std::net::Ipv4Addr;
+
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+use crate::nomad::{DockerDriver, Eligibility, NodeStatus, NomadState};
+use crate::pods::{PodHealth, ReleasePod, release_pods};
+use crate::scenario::Scenario;
+use crate::{SIM_RUNNER_RESOURCE_CLASS, ids};
+use realitycheck_project::CloudProvider;
+
+/// The error every VM start of the `machine-provisioner-broken` scenario ends with, as the
+/// machine provisioner logs an AWS SDK error.
+pub const MACHINE_PROVISIONING_ERROR: &str = "failed to provision the VM: operation error EC2: RunInstances, \
+     https response error StatusCode: 403, api error UnauthorizedOperation: You are not authorized to perform this \
+     operation. User: arn:aws:sts::123456789012:assumed-role/circleci-server-machine-provisioner is not authorized \
+     to perform: ec2:RunInstances";
+
+/// A self-hosted runner (machine runner 3) registered with the installation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runner {
+    /// `namespace/name`.
+    pub resource_class: String,
+    pub hostname: String,
+    pub name: String,
+    pub version: String,
+    pub ip: Ipv4Addr,
+    pub first_connected: Timestamp,
+}
+
+/// Everything the simulated Kubernetes API, the in-pod `nomad` CLI and the execution plane
+/// answer from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installation {
+    pub scenario: Scenario,
+    /// When the simulation started; object timestamps are fixed relative to it.
+    pub started_at: Timestamp,
+    /// The pods of the release, all in [`crate::NAMESPACE`].
+    pub pods: Vec<ReleasePod>,
+    pub nomad: NomadState,
+    pub cloud_provider: CloudProvider,
+    /// Why every VM the machine provisioner starts fails, if it does.
+    pub machine_provisioning_failure: Option<String>,
+    pub runners: Vec<Runner>,
+}
+
+impl Installation {
+    pub fn new(scenario: Scenario, started_at: Timestamp) -> Self {
+        let pods = release_pods();
+        let nomad_servers: Vec<(String, Ipv4Addr)> =
+            pods.iter().filter(|pod| pod.has_nomad_cli).map(|pod| (pod.name.clone(), pod.pod_ip)).collect();
+        let mut installation = Self {
+            scenario,
+            started_at,
+            nomad: NomadState::healthy_cluster(&nomad_servers, started_at),
+            pods,
+            cloud_provider: CloudProvider::Aws,
+            machine_provisioning_failure: None,
+            runners: vec![healthy_runner(started_at)],
+        };
+        installation.apply_fault();
+        installation
+    }
+
+    /// The pod called `name`, if the release has one.
+    pub fn pod(&self, name: &str) -> Option<&ReleasePod> {
+        self.pods.iter().find(|pod| pod.name == name)
+    }
+
+    /// Whether Nomad can place a docker job: at least one client ready, eligible, not draining,
+    /// with a healthy docker driver.
+    pub fn nomad_can_run_docker_jobs(&self) -> bool {
+        self.nomad.clients.iter().any(|client| {
+            client.status == NodeStatus::Ready
+                && client.eligibility == Eligibility::Eligible
+                && client.drain_started_at.is_none()
+                && client.docker == DockerDriver::Healthy
+        })
+    }
+
+    /// Whether the machine provisioner takes work: its pods (`app=machine-provisioner`) exist and
+    /// are all Running and Ready.
+    pub fn machine_provisioner_ready(&self) -> bool {
+        let mut provisioners =
+            self.pods.iter().filter(|pod| pod.label("app") == Some("machine-provisioner")).peekable();
+        provisioners.peek().is_some() && provisioners.all(|pod| pod.health == PodHealth::Ready)
+    }
+
+    /// The runners registered for `resource_class`.
+    pub fn runners_of(&self, resource_class: &str) -> impl Iterator<Item = &Runner> {
+        self.runners.iter().filter(move |runner| runner.resource_class == resource_class)
+    }
+
+    fn apply_fault(&mut self) {
+        match self.scenario {
+            Scenario::Healthy => {}
+            Scenario::NoNomadClients => self.nomad.clients.clear(),
+            Scenario::NomadClientsDraining => {
+                let drain_started_at = self.started_at - SignedDuration::from_mins(14);
+                for (index, client) in self.nomad.clients.iter_mut().enumerate() {
+                    client.eligibility = Eligibility::Ineligible;
+                    client.modify_index += 40;
+                    if index == 0 {
+                        client.drain_started_at = Some(drain_started_at);
+                    }
+                }
+            }
+            Scenario::NomadDockerUnhealthy => {
+                for client in &mut self.nomad.clients {
+                    client.docker =
+                        DockerDriver::Unhealthy { description: "Failed to connect to docker daemon".to_owned() };
+                }
+            }
+            Scenario::NomadExecBroken => {
+                self.nomad.api_failure = Some("x509: certificate signed by unknown authority".to_owned());
+            }
+            Scenario::PodsNotReady => {
+                self.set_health("frontend", PodHealth::CrashLoopBackOff { restarts: 7 });
+                self.set_health("machine-provisioner", PodHealth::NotReady);
+            }
+            Scenario::MachineProvisionerBroken => {
+                self.machine_provisioning_failure = Some(MACHINE_PROVISIONING_ERROR.to_owned());
+            }
+            Scenario::RunnerMissing => self.runners.clear(),
+            Scenario::CloudProviderOther => self.cloud_provider = CloudProvider::Other,
+            // Faults of the CircleCI API (see `crate::circleci`): the cluster stays healthy.
+            Scenario::ContextsMissing | Scenario::BadToken | Scenario::ApiFlaky | Scenario::ApiSlow => {}
+        }
+    }
+
+    fn set_health(&mut self, app: &str, health: PodHealth) {
+        for pod in &mut self.pods {
+            if pod.label("app") == Some(app) {
+                pod.health = health;
+                pod.resource_version += 5_000;
+            }
+        }
+    }
+}
+
+/// The machine runner of [`SIM_RUNNER_RESOURCE_CLASS`], connected since a week before the start.
+fn healthy_runner(started_at: Timestamp) -> Runner {
+    let hostname = "ip-10-0-7-21";
+    Runner {
+        resource_class: SIM_RUNNER_RESOURCE_CLASS.to_owned(),
+        hostname: hostname.to_owned(),
+        name: format!("{hostname}-{}", &ids::uuid(SIM_RUNNER_RESOURCE_CLASS)[..8]),
+        version: "3.0.29-a2a7a9f".to_owned(),
+        ip: Ipv4Addr::new(10, 0, 7, 21),
+        first_connected: started_at - SignedDuration::from_hours(24 * 7),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nomad::{MemberStatus, NodeStatus};
+
+    fn build(scenario: Scenario) -> Installation {
+        Installation::new(scenario, "2025-03-01T12:00:00Z".parse().unwrap())
+    }
+
+    fn unready_apps(installation: &Installation) -> Vec<&str> {
+        installation
+            .pods
+            .iter()
+            .filter(|pod| pod.health != PodHealth::Ready)
+            .filter_map(|pod| pod.label("app"))
+            .collect()
+    }
+
+    #[test]
+    fn healthy_installation_matches_the_brief() {
+        let installation = build(Scenario::Healthy);
+        assert!(unready_apps(&installation).is_empty());
+        let nomad = &installation.nomad;
+        assert_eq!(nomad.servers.len(), 3);
+        assert!(nomad.servers.iter().all(|server| server.status == MemberStatus::Alive));
+        assert_eq!(nomad.servers.iter().filter(|server| server.leader).count(), 1);
+        assert_eq!(nomad.servers[0].address, installation.pod("nomad-server-0").unwrap().pod_ip);
+        assert!(nomad.clients.len() >= 2);
+        for client in &nomad.clients {
+            assert_eq!(client.status, NodeStatus::Ready);
+            assert_eq!(client.eligibility, Eligibility::Eligible);
+            assert_eq!(client.drain_started_at, None);
+            assert_eq!(client.docker, DockerDriver::Healthy);
+            assert_eq!(client.node_class, "linux-64bit");
+            assert!(client.name.starts_with("i-0"));
+        }
+        assert_eq!(nomad.api_failure, None);
+        assert!(installation.nomad_can_run_docker_jobs());
+        assert!(installation.machine_provisioner_ready());
+        assert_eq!(installation.cloud_provider, CloudProvider::Aws);
+        assert_eq!(installation.machine_provisioning_failure, None);
+        assert_eq!(installation.runners_of(SIM_RUNNER_RESOURCE_CLASS).count(), 1);
+        assert_eq!(installation.runners_of("realitycheck-sim/other").count(), 0);
+    }
+
+    #[test]
+    fn each_fault_changes_only_its_part() {
+        let healthy = build(Scenario::Healthy);
+        let no_clients = build(Scenario::NoNomadClients);
+        assert!(no_clients.nomad.clients.is_empty());
+        assert_eq!(no_clients.pods, healthy.pods);
+
+        let draining = build(Scenario::NomadClientsDraining);
+        assert!(draining.nomad.clients.iter().all(|c| c.eligibility == Eligibility::Ineligible));
+        assert_eq!(draining.nomad.clients.iter().filter(|c| c.drain_started_at.is_some()).count(), 1);
+
+        let docker = build(Scenario::NomadDockerUnhealthy);
+        assert!(
+            docker
+                .nomad
+                .clients
+                .iter()
+                .all(|c| c.docker != DockerDriver::Healthy && c.eligibility == Eligibility::Eligible)
+        );
+
+        let broken = build(Scenario::NomadExecBroken);
+        assert!(broken.nomad.api_failure.as_deref().unwrap().contains("x509"));
+
+        let pods_not_ready = build(Scenario::PodsNotReady);
+        assert_eq!(unready_apps(&pods_not_ready), ["frontend", "machine-provisioner"]);
+        assert_eq!(pods_not_ready.nomad, healthy.nomad);
+        assert!(!pods_not_ready.machine_provisioner_ready());
+
+        let provisioner_broken = build(Scenario::MachineProvisionerBroken);
+        assert!(provisioner_broken.machine_provisioner_ready(), "the pod stays Ready");
+        assert!(provisioner_broken.machine_provisioning_failure.as_deref().unwrap().contains("RunInstances"));
+        assert_eq!((&provisioner_broken.pods, &provisioner_broken.nomad), (&healthy.pods, &healthy.nomad));
+
+        let runner_missing = build(Scenario::RunnerMissing);
+        assert!(runner_missing.runners.is_empty());
+        assert_eq!((&runner_missing.pods, &runner_missing.nomad), (&healthy.pods, &healthy.nomad));
+
+        let other_cloud = build(Scenario::CloudProviderOther);
+        assert_eq!(other_cloud.cloud_provider, CloudProvider::Other);
+        assert_eq!(other_cloud.cloud_provider.to_string(), "other");
+        assert_eq!(
+            (&other_cloud.pods, &other_cloud.nomad, &other_cloud.runners),
+            (&healthy.pods, &healthy.nomad, &healthy.runners)
+        );
+
+        for nomad_fault in [Scenario::NoNomadClients, Scenario::NomadClientsDraining, Scenario::NomadDockerUnhealthy] {
+            assert!(!build(nomad_fault).nomad_can_run_docker_jobs(), "{nomad_fault}");
+        }
+        assert!(broken.nomad_can_run_docker_jobs(), "a broken nomad CLI does not stop the clients");
+
+        for api_fault in [Scenario::ContextsMissing, Scenario::BadToken, Scenario::ApiFlaky, Scenario::ApiSlow] {
+            assert_eq!(build(api_fault), Installation { scenario: api_fault, ..healthy.clone() }, "{api_fault}");
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! A running simulation: the simulated Kubernetes API and the simulated CircleCI API (with its
+//! execution plane), each on its own listener over plain HTTP, plus the kubeconfig and shell
+//! environment that point clients at them.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::FutureExt;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::circleci::{self, ApiBehaviour, ApiState};
+use crate::execution::JobTiming;
+use crate::installation::Installation;
+use crate::scenario::Scenario;
+use crate::{KUBE_CONTEXT, NAMESPACE, SIM_PROJECT, SIM_RUNNER_RESOURCE_CLASS, SIM_TOKEN, clock, kube};
+
+/// The kubeconfig user's token; the simulation does not check it (and client-go sends no bearer
+/// token over plain HTTP anyway).
+const DUMMY_TOKEN: &str = "realitycheck-sim-token";
+
+/// How a simulation behaves beyond its scenario's installation: the CircleCI API's delay and
+/// faults, and how long jobs take.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimOptions {
+    pub api: ApiBehaviour,
+    pub timing: JobTiming,
+}
+
+impl SimOptions {
+    /// What `scenario` prescribes ([`ApiBehaviour::for_scenario`]), with the default [`JobTiming`].
+    pub fn for_scenario(scenario: Scenario) -> Self {
+        Self { api: ApiBehaviour::for_scenario(scenario), timing: JobTiming::default() }
+    }
+}
+
+/// A simulated installation serving on local addresses until shut down.
+#[derive(Debug)]
+pub struct SimServer {
+    scenario: Scenario,
+    installation: Arc<Installation>,
+    local_addr: SocketAddr,
+    circleci_addr: SocketAddr,
+    circleci: Arc<ApiState>,
+    stop: oneshot::Sender<()>,
+    serving: JoinHandle<io::Result<()>>,
+}
+
+impl SimServer {
+    /// Builds the installation for `scenario` and serves its Kubernetes API on `listen` (port 0:
+    /// any free port) and its CircleCI API on another free port of the same IP.
+    pub async fn start(scenario: Scenario, listen: SocketAddr) -> io::Result<SimServer> {
+        Self::start_with(scenario, listen, SimOptions::for_scenario(scenario)).await
+    }
+
+    /// As [`Self::start`], with `options` instead of the scenario's (e.g. a shorter delay for
+    /// `api-slow`, or faster jobs, in tests).
+    pub async fn start_with(scenario: Scenario, listen: SocketAddr, options: SimOptions) -> io::Result<SimServer> {
+        let kube_listener = TcpListener::bind(listen).await?;
+        let local_addr = kube_listener.local_addr()?;
+        let circleci_listener = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
+        let circleci_addr = circleci_listener.local_addr()?;
+        let started_at = clock::now();
+        let installation = Arc::new(Installation::new(scenario, started_at));
+        let circleci =
+            Arc::new(ApiState::new(Arc::clone(&installation)).with_behaviour(options.api).with_timing(options.timing));
+        let kube_app = kube::router(Arc::clone(&installation));
+        let circleci_app = circleci::router(Arc::clone(&circleci));
+        let (stop, stopped) = oneshot::channel::<()>();
+        // A dropped sender stops the servers too.
+        let stopped = stopped.map(|_| ()).shared();
+        let serving = tokio::spawn(async move {
+            let kube = axum::serve(kube_listener, kube_app).with_graceful_shutdown(stopped.clone());
+            let circleci = axum::serve(circleci_listener, circleci_app).with_graceful_shutdown(stopped);
+            tokio::try_join!(kube.into_future(), circleci.into_future()).map(|((), ())| ())
+        });
+        tracing::debug!(%scenario, %local_addr, %circleci_addr, "simulation started");
+        Ok(SimServer { scenario, installation, local_addr, circleci_addr, circleci, stop, serving })
+    }
+
+    /// Base URL of the simulated Kubernetes API, e.g. `http://127.0.0.1:41234`.
+    pub fn kube_url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// Base URL of the simulated CircleCI server, without `/api/v2`, e.g. `http://127.0.0.1:41235`.
+    pub fn circleci_url(&self) -> String {
+        format!("http://{}", self.circleci_addr)
+    }
+
+    /// The live state of the simulated CircleCI API (e.g. the context values clients set).
+    pub fn circleci_state(&self) -> &ApiState {
+        &self.circleci
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn scenario(&self) -> Scenario {
+        self.scenario
+    }
+
+    /// The cloud the installation runs on (`aws`, `gcp` or `other`), as `CIRCLE_CLOUD_PROVIDER`
+    /// names it: `other` in `cloud-provider-other`, `aws` otherwise.
+    pub fn cloud_provider(&self) -> &'static str {
+        self.installation.cloud_provider.as_str()
+    }
+
+    /// A kubeconfig with one cluster, user and context (`realitycheck-sim`, namespace
+    /// `circleci-server`) pointing at [`Self::kube_url`].
+    pub fn kubeconfig_yaml(&self) -> String {
+        let server = yaml_quote(&self.kube_url());
+        let context = yaml_quote(KUBE_CONTEXT);
+        let namespace = yaml_quote(NAMESPACE);
+        let token = yaml_quote(DUMMY_TOKEN);
+        format!(
+            "\
+apiVersion: v1
+kind: Config
+clusters:
+- name: {context}
+  cluster:
+    server: {server}
+contexts:
+- name: {context}
+  context:
+    cluster: {context}
+    namespace: {namespace}
+    user: {context}
+current-context: {context}
+users:
+- name: {context}
+  user:
+    token: {token}
+"
+        )
+    }
+
+    /// Writes the kubeconfig beside `path` (as `<file name>.kubeconfig`) and, at `path`, POSIX
+    /// shell `export`s of `KUBECONFIG`, `REALITYCHECK_NAMESPACE`, `REALITYCHECK_KUBE_CONTEXT`,
+    /// `CIRCLE_HOSTNAME`, `CIRCLE_TOKEN` (the simulation's fake [`SIM_TOKEN`]),
+    /// `REALITYCHECK_PROJECT`, `CIRCLE_CLOUD_PROVIDER` ([`Self::cloud_provider`]) and
+    /// `REALITYCHECK_RUNNER_RESOURCE_CLASS` ([`SIM_RUNNER_RESOURCE_CLASS`]). Returns the
+    /// kubeconfig's path.
+    pub fn write_env(&self, path: &Path) -> io::Result<PathBuf> {
+        let path = std::path::absolute(path)?;
+        let file_name = path.file_name().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("{} does not name a file", path.display()))
+        })?;
+        let mut kubeconfig_name = file_name.to_os_string();
+        kubeconfig_name.push(".kubeconfig");
+        let kubeconfig = path.with_file_name(kubeconfig_name);
+        std::fs::write(&kubeconfig, self.kubeconfig_yaml())?;
+        let kubeconfig_text = kubeconfig.to_str().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not valid UTF-8", kubeconfig.display()))
+        })?;
+        let circleci_url = self.circleci_url();
+        let env = [
+            ("KUBECONFIG", kubeconfig_text),
+            ("REALITYCHECK_NAMESPACE", NAMESPACE),
+            ("REALITYCHECK_KUBE_CONTEXT", KUBE_CONTEXT),
+            ("CIRCLE_HOSTNAME", circleci_url.as_str()),
+            ("CIRCLE_TOKEN", SIM_TOKEN),
+            ("REALITYCHECK_PROJECT", SIM_PROJECT),
+            ("CIRCLE_CLOUD_PROVIDER", self.cloud_provider()),
+            ("REALITYCHECK_RUNNER_RESOURCE_CLASS", SIM_RUNNER_RESOURCE_CLASS),
+        ]
+        .iter()
+        .map(|(name, value)| format!("export {name}={}\n", shell_quote(value)))
+        .collect::<String>();
+        std::fs::write(&path, env)?;
+        Ok(kubeconfig)
+    }
+
+    /// Stops accepting connections and waits for the servers to end.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        match self.serving.await {
+            Ok(Ok(())) => tracing::debug!("simulation stopped"),
+            Ok(Err(error)) => tracing::debug!(%error, "simulation stopped with an error"),
+            Err(error) => tracing::debug!(%error, "simulation task failed"),
+        }
+    }
+}
+
+/// A single-quoted YAML scalar.
+fn yaml_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// A single-quoted POSIX shell word.
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn write_env_writes_exports_and_a_kubeconfig_beside_them() {
+        let sim = SimServer::start(Scenario::Healthy, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        assert_eq!(sim.kube_url(), format!("http://127.0.0.1:{}", sim.local_addr().port()));
+        let dir = tempfile::tempdir().unwrap();
+        let env_path = dir.path().join("env.sh");
+        let kubeconfig = sim.write_env(&env_path).unwrap();
+        assert_eq!(kubeconfig, dir.path().join("env.sh.kubeconfig"));
+        let yaml = std::fs::read_to_string(&kubeconfig).unwrap();
+        assert_eq!(yaml, sim.kubeconfig_yaml());
+        assert!(yaml.contains(&format!("server: '{}'", sim.kube_url())));
+        assert!(yaml.contains("current-context: 'realitycheck-sim'"));
+        assert!(yaml.contains("namespace: 'circleci-server'"));
+        assert_eq!(
+            std::fs::read_to_string(&env_path).unwrap(),
+            format!(
+                "export KUBECONFIG='{}'\n\
+                 export REALITYCHECK_NAMESPACE='circleci-server'\n\
+                 export REALITYCHECK_KUBE_CONTEXT='realitycheck-sim'\n\
+                 export CIRCLE_HOSTNAME='{}'\n\
+                 export CIRCLE_TOKEN='realitycheck-sim-circle-token'\n\
+                 export REALITYCHECK_PROJECT='gh/realitycheck-sim/realitycheck'\n\
+                 export CIRCLE_CLOUD_PROVIDER='aws'\n\
+                 export REALITYCHECK_RUNNER_RESOURCE_CLASS='realitycheck-sim/linux-runner'\n",
+                kubeconfig.display(),
+                sim.circleci_url()
+            )
+        );
+        assert!(sim.write_env(Path::new("/")).is_err());
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn the_circleci_api_listens_on_its_own_port_of_the_same_ip() {
+        let sim =
+            SimServer::start_with(Scenario::ApiSlow, SocketAddr::from(([127, 0, 0, 1], 0)), SimOptions::default())
+                .await
+                .unwrap();
+        assert!(sim.circleci_url().starts_with("http://127.0.0.1:"), "{}", sim.circleci_url());
+        assert_ne!(sim.circleci_url(), sim.kube_url());
+        assert_eq!(sim.circleci_state().behaviour(), &ApiBehaviour::default());
+        let client = reqwest::Client::new();
+        let me = client.get(format!("{}/api/v2/me", sim.circleci_url())).header("Circle-Token", SIM_TOKEN);
+        let me: serde_json::Value = me.send().await.unwrap().json().await.unwrap();
+        assert_eq!(me["login"], "realitycheck-bot");
+        let kube_version = client.get(format!("{}/version", sim.kube_url())).send().await.unwrap();
+        assert!(kube_version.status().is_success());
+        assert!(sim.circleci_state().context_variable_value("org-global", "CONTEXT_END_TO_END_TEST_VAR").is_some());
+        assert!(!format!("{sim:?}").contains(SIM_TOKEN), "Debug leaks the token");
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn scenarios_set_the_api_behaviour_and_the_cloud() {
+        let sim = SimServer::start(Scenario::ApiFlaky, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        assert_eq!(sim.circleci_state().behaviour(), &ApiBehaviour::for_scenario(Scenario::ApiFlaky));
+        assert_eq!(sim.cloud_provider(), "aws");
+        sim.shutdown().await;
+        let sim = SimServer::start(Scenario::CloudProviderOther, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        assert_eq!(sim.cloud_provider(), "other");
+        let dir = tempfile::tempdir().unwrap();
+        sim.write_env(&dir.path().join("env.sh")).unwrap();
+        let env = std::fs::read_to_string(dir.path().join("env.sh")).unwrap();
+        assert!(env.contains("export CIRCLE_CLOUD_PROVIDER='other'\n"), "{env}");
+        sim.shutdown().await;
+        assert_eq!(SimOptions::for_scenario(Scenario::ApiSlow).api, ApiBehaviour::for_scenario(Scenario::ApiSlow));
+    }
+
+    #[test]
+    fn quoting_survives_quotes() {
+        assert_eq!(shell_quote("/tmp/it's here"), r"'/tmp/it'\''s here'");
+        assert_eq!(yaml_quote("it's"), "'it''s'");
+    }
+}

@@ -1,0 +1,28 @@
+//! The check IDs, defined once: the checks are built with them, and a check that names
+//! another (a skip blocked by it) uses them. Docs, metrics and filters rely on them: they
+//! are stable.
+
+pub const PODS_READY: &str = "cluster::pods_ready";
+pub const SERVERS_ALIVE: &str = "nomad::servers_alive";
+pub const CLIENTS_READY: &str = "nomad::clients_ready";
+pub const AUTHENTICATED: &str = "api::authenticated";
+pub const PROJECT: &str = "api::project";
+pub const ORG_GLOBAL: &str = "contexts::org_global";
+pub const INDIVIDUAL_LOCAL: &str = "contexts::individual_local";
+pub const TRIGGER: &str = "pipeline::trigger";
+pub const DOCKER: &str = "executors::docker";
+pub const MACHINE: &str = "executors::machine";
+pub const REMOTE_DOCKER: &str = "executors::remote_docker";
+pub const RUNNER: &str = "executors::runner";
+pub const ARM: &str = "executors::arm";
+pub const WINDOWS: &str = "executors::windows";
+pub const FEATURE_CONTEXTS: &str = "features::contexts";
+pub const WORKSPACES: &str = "features::workspaces";
+pub const CACHE: &str = "features::cache";
+pub const ARTIFACTS: &str = "features::artifacts";
+pub const TEST_RESULTS: &str = "features::test_results";
+
+/// `resource_classes::docker_<class>`: one per configured docker resource class.
+pub fn docker_resource_class(class: &str) -> String {
+    format!("resource_classes::docker_{class}")
+}

@@ -1,0 +1,442 @@
+//! The HTTP side of the client: one `reqwest` client per target (custom CA bundle or an
+//! explicit insecure mode), the `Circle-Token` header, bounded retries with backoff for
+//! 429 and 5xx that honour `Retry-After`, pagination, and decoding.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use realitycheck_config::Secret;
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use url::Url;
+
+use super::error::{ApiClientError, ApiError, server_message};
+use super::model::{Context, ContextVariable, FollowedProject, Items, Page, Project, Runner, UnclaimedTasks, User};
+use crate::clients::causes::causes;
+
+/// How many times, and how long, a call waits and tries again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Backoff before retry n is `base_delay * 2^(n-1)`, capped at `max_delay`.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// A `Retry-After` longer than this is not waited for: the call fails, saying so.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Everything the client needs to reach one installation.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Base URL of the installation (normalised: no trailing `/`, no `app.` prefix).
+    pub host: Url,
+    pub token: Secret,
+    /// Bounds every call, connection included.
+    pub timeout: Duration,
+    /// PEM file with the CA certificates that sign the installation's certificate.
+    pub ca_bundle: Option<PathBuf>,
+    /// Accept any certificate (self-signed installs); the caller warns loudly.
+    pub insecure: bool,
+    pub retry: RetryPolicy,
+}
+
+/// A call that was tried again, and why: reports show these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    pub call: String,
+    /// The attempt that failed (1 = the first).
+    pub attempt: u32,
+    /// `503: upstream unavailable`, `429 Retry-After 1s: Rate limited.`
+    pub reason: String,
+    pub wait: Duration,
+}
+
+/// A client for one installation. Clones share the connection pool; `scoped` gives a
+/// clone with its own record of retries, so that a check can report the retries its calls
+/// needed.
+#[derive(Clone)]
+pub struct ApiClient {
+    pub(super) http: reqwest::Client,
+    /// For URLs outside the API (presigned, object storage): never sends the token.
+    pub(super) plain: reqwest::Client,
+    host: Url,
+    pub(super) token: Secret,
+    /// The `Circle-Token` header value, marked sensitive so that no HTTP log shows it.
+    pub(super) token_header: HeaderValue,
+    timeout: Duration,
+    retry: RetryPolicy,
+    retries: Arc<Mutex<Vec<Retry>>>,
+}
+
+impl fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiClient").field("host", &self.host.as_str()).field("token", &self.token).finish()
+    }
+}
+
+impl ApiClient {
+    /// Builds the client; the error says what is wrong (the CA bundle, the token).
+    pub fn new(settings: &ApiSettings) -> Result<ApiClient, ApiClientError> {
+        // The token goes only where it was meant to: API calls do not follow redirects (a
+        // redirect to another host would carry the `Circle-Token` header along), and what
+        // lives elsewhere (presigned step output, artifacts in object storage) is fetched by a
+        // second client that never sends the token.
+        let mut builder = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("realitycheck/", env!("CARGO_PKG_VERSION")));
+        let mut plain_builder = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("realitycheck/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &settings.ca_bundle {
+            let pem = std::fs::read(path)
+                .map_err(|source| ApiClientError::UnreadableCaBundle { path: path.clone(), source })?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| ApiClientError::NotPem { path: path.clone(), message: e.to_string() })?;
+            if certificates.is_empty() {
+                return Err(ApiClientError::EmptyCaBundle { path: path.clone() });
+            }
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate.clone());
+                plain_builder = plain_builder.add_root_certificate(certificate);
+            }
+        }
+        if settings.insecure {
+            builder = builder.danger_accept_invalid_certs(true);
+            plain_builder = plain_builder.danger_accept_invalid_certs(true);
+        }
+        let http = builder.build().map_err(|e| ApiClientError::Http(causes(&e)))?;
+        let plain = plain_builder.build().map_err(|e| ApiClientError::Http(causes(&e)))?;
+        let mut token_header =
+            HeaderValue::from_str(settings.token.expose()).map_err(|_| ApiClientError::TokenNotAHeader)?;
+        token_header.set_sensitive(true);
+        Ok(ApiClient {
+            http,
+            plain,
+            host: settings.host.clone(),
+            token: settings.token.clone(),
+            token_header,
+            timeout: settings.timeout,
+            retry: settings.retry.clone(),
+            retries: Arc::default(),
+        })
+    }
+
+    pub fn host(&self) -> &Url {
+        &self.host
+    }
+
+    /// A clone sharing the connection pool, with an empty record of retries.
+    pub fn scoped(&self) -> ApiClient {
+        ApiClient { retries: Arc::default(), ..self.clone() }
+    }
+
+    /// The retries this client (or scope) needed so far.
+    pub fn retries(&self) -> Vec<Retry> {
+        self.retries.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// `{host}/api/v2/<segments>`, each segment percent-encoded.
+    pub(super) fn v2(&self, segments: &[&str]) -> Url {
+        self.api(&["api", "v2"], segments)
+    }
+
+    /// `{host}/api/v1.1/<segments>`.
+    pub(super) fn v1_1(&self, segments: &[&str]) -> Url {
+        self.api(&["api", "v1.1"], segments)
+    }
+
+    /// `{host}/api/v3/<segments>`: the self-hosted runner API, which server serves on its own host.
+    pub(super) fn v3(&self, segments: &[&str]) -> Url {
+        self.api(&["api", "v3"], segments)
+    }
+
+    fn api(&self, prefix: &[&str], segments: &[&str]) -> Url {
+        let mut url = self.host.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(prefix).extend(segments);
+        }
+        url
+    }
+
+    /// The segments of a project slug (`gh/org/repo`), in path form.
+    pub(super) fn project_segments(slug: &str) -> Vec<&str> {
+        slug.split('/').collect()
+    }
+
+    pub async fn me(&self) -> Result<User, ApiError> {
+        self.call(Method::GET, self.v2(&["me"]), None).await
+    }
+
+    pub async fn project(&self, slug: &str) -> Result<Project, ApiError> {
+        let mut segments = vec!["project"];
+        segments.extend(Self::project_segments(slug));
+        self.call(Method::GET, self.v2(&segments), None).await
+    }
+
+    /// The projects the user behind the token follows (v1.1: v2 has no equivalent).
+    pub async fn followed_projects(&self) -> Result<Vec<FollowedProject>, ApiError> {
+        self.call(Method::GET, self.v1_1(&["projects"]), None).await
+    }
+
+    /// The runners that connected for `resource_class` (`namespace/name`).
+    pub async fn runners(&self, resource_class: &str) -> Result<Vec<Runner>, ApiError> {
+        let mut url = self.v3(&["runner"]);
+        url.query_pairs_mut().append_pair("resource-class", resource_class);
+        self.call::<Items<Runner>>(Method::GET, url, None).await.map(|list| list.items)
+    }
+
+    /// How many jobs of `resource_class` wait for a runner to claim them.
+    pub async fn unclaimed_runner_tasks(&self, resource_class: &str) -> Result<u64, ApiError> {
+        let mut url = self.v3(&["runner", "tasks"]);
+        url.query_pairs_mut().append_pair("resource-class", resource_class);
+        self.call::<UnclaimedTasks>(Method::GET, url, None).await.map(|tasks| tasks.unclaimed_task_count)
+    }
+
+    /// Every context an organization owns, all pages.
+    pub async fn contexts(&self, owner_id: &str) -> Result<Vec<Context>, ApiError> {
+        let mut url = self.v2(&["context"]);
+        url.query_pairs_mut().append_pair("owner-id", owner_id).append_pair("owner-type", "organization");
+        self.all_pages(url).await
+    }
+
+    pub async fn create_context(&self, name: &str, owner_id: &str) -> Result<Context, ApiError> {
+        let body = json!({"name": name, "owner": {"id": owner_id, "type": "organization"}});
+        self.call(Method::POST, self.v2(&["context"]), Some(body)).await
+    }
+
+    pub async fn delete_context(&self, context_id: &str) -> Result<(), ApiError> {
+        self.call::<serde_json::Value>(Method::DELETE, self.v2(&["context", context_id]), None).await.map(drop)
+    }
+
+    /// The variables of a context (names only: the API never returns values), all pages.
+    pub async fn context_variables(&self, context_id: &str) -> Result<Vec<ContextVariable>, ApiError> {
+        self.all_pages(self.v2(&["context", context_id, "environment-variable"])).await
+    }
+
+    pub async fn put_context_variable(
+        &self,
+        context_id: &str,
+        name: &str,
+        value: &Secret,
+    ) -> Result<ContextVariable, ApiError> {
+        let url = self.v2(&["context", context_id, "environment-variable", name]);
+        self.call(Method::PUT, url, Some(json!({"value": value.expose()}))).await
+    }
+
+    pub async fn delete_context_variable(&self, context_id: &str, name: &str) -> Result<(), ApiError> {
+        let url = self.v2(&["context", context_id, "environment-variable", name]);
+        self.call::<serde_json::Value>(Method::DELETE, url, None).await.map(drop)
+    }
+
+    /// Follows `next_page_token` to the end (null or empty). A token seen twice ends the
+    /// walk with an error instead of a loop.
+    pub(super) async fn all_pages<T: DeserializeOwned>(&self, first: Url) -> Result<Vec<T>, ApiError> {
+        let mut items = Vec::new();
+        let mut seen_tokens = Vec::new();
+        let mut url = first.clone();
+        loop {
+            let page: Page<T> = self.call(Method::GET, url.clone(), None).await?;
+            items.extend(page.items);
+            let Some(token) = page.next_page_token.filter(|t| !t.is_empty()) else {
+                return Ok(items);
+            };
+            if seen_tokens.contains(&token) {
+                return Err(ApiError::Decode {
+                    call: call_name(&Method::GET, &first),
+                    url: first.to_string(),
+                    message: "the server repeated a next_page_token; the list never ends".into(),
+                });
+            }
+            url = first.clone();
+            url.query_pairs_mut().append_pair("page-token", &token);
+            seen_tokens.push(token);
+        }
+    }
+
+    /// One call with its retries, its answer decoded from JSON.
+    pub(super) async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<serde_json::Value>,
+    ) -> Result<T, ApiError> {
+        let call = call_name(&method, &url);
+        let build = || {
+            let request = self
+                .http
+                .request(method.clone(), url.clone())
+                .header("Circle-Token", self.token_header.clone())
+                .header(ACCEPT, "application/json");
+            match &body {
+                Some(body) => request.json(body),
+                None => request,
+            }
+        };
+        let response = self.retrying(&call, &method, &url, build).await?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| self.transport_error(&call, &url, &e))?;
+        if !status.is_success() {
+            let message = self.token.redact(&server_message(&text));
+            return Err(ApiError::Status { call, url: url.to_string(), status: status.as_u16(), message });
+        }
+        let text = if text.trim().is_empty() { "null" } else { &text };
+        serde_json::from_str(text).map_err(|e| ApiError::Decode {
+            call: call.clone(),
+            url: url.to_string(),
+            message: self.token.redact(&e.to_string()),
+        })
+    }
+
+    /// Sends the request `build` makes, again after a retryable answer: 429 and 502/503/504
+    /// for every method (the request did not reach the service), 500 only for GET (a write may
+    /// have happened). Returns the first answer that is a success or a redirect; `shown` is
+    /// the URL errors may print.
+    pub(super) async fn retrying(
+        &self,
+        call: &str,
+        method: &Method,
+        shown: &Url,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ApiError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let response = build().send().await.map_err(|e| self.transport_error(call, shown, &e.without_url()))?;
+            let status = response.status();
+            if status.is_success() || status.is_redirection() {
+                return Ok(response);
+            }
+            let retry_after = retry_after(response.headers());
+            let text = response.text().await.map_err(|e| self.transport_error(call, shown, &e.without_url()))?;
+            let message = self.token.redact(&server_message(&text));
+            let error = ApiError::Status {
+                call: call.to_string(),
+                url: shown.to_string(),
+                status: status.as_u16(),
+                message: message.clone(),
+            };
+            if attempt > self.retry.max_retries || !retryable(method, status) {
+                return Err(error);
+            }
+            let wait = match retry_after {
+                Some(wait) if wait > self.retry.max_retry_after => return Err(error),
+                Some(wait) => wait,
+                None => backoff(&self.retry, attempt),
+            };
+            let reason = match (status, retry_after) {
+                (StatusCode::TOO_MANY_REQUESTS, Some(wait)) => {
+                    format!("429 Retry-After {}: {message}", harness::humanize(wait))
+                }
+                _ => format!("{}: {message}", status.as_u16()),
+            };
+            tracing::info!(%call, attempt, %reason, "retrying");
+            if let Ok(mut retries) = self.retries.lock() {
+                retries.push(Retry { call: call.to_string(), attempt, reason, wait });
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    pub(super) fn transport_error(&self, call: &str, url: &Url, error: &reqwest::Error) -> ApiError {
+        let message = self.token.redact(&causes(error));
+        let (call, url) = (call.to_string(), url.to_string());
+        if error.is_timeout() {
+            return ApiError::Timeout { call, url, after: self.timeout };
+        }
+        let lower = message.to_lowercase();
+        if ["certificate", "tls", "handshake", "unknownissuer"].iter().any(|m| lower.contains(m)) {
+            return ApiError::Tls { call, url, message };
+        }
+        if error.is_decode() {
+            return ApiError::Decode { call, url, message };
+        }
+        ApiError::Unreachable { call, url, message }
+    }
+}
+
+/// `GET /api/v2/context`: method and path, without the query.
+fn call_name(method: &Method, url: &Url) -> String {
+    format!("{method} {}", url.path())
+}
+
+fn retryable(method: &Method, status: StatusCode) -> bool {
+    match status.as_u16() {
+        429 | 502 | 503 | 504 => true,
+        500 => *method == Method::GET,
+        _ => false,
+    }
+}
+
+fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
+    policy.base_delay.saturating_mul(factor).min(policy.max_delay)
+}
+
+/// `Retry-After` in seconds (an HTTP date is rare from CircleCI and read as absent).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok().map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = RetryPolicy::default();
+        assert_eq!(backoff(&policy, 1), Duration::from_millis(500));
+        assert_eq!(backoff(&policy, 2), Duration::from_secs(1));
+        assert_eq!(backoff(&policy, 5), Duration::from_secs(8));
+        assert_eq!(backoff(&policy, 40), Duration::from_secs(8));
+    }
+
+    #[test]
+    fn only_safe_statuses_are_retried() {
+        assert!(retryable(&Method::POST, StatusCode::TOO_MANY_REQUESTS));
+        assert!(retryable(&Method::PUT, StatusCode::SERVICE_UNAVAILABLE));
+        assert!(retryable(&Method::GET, StatusCode::INTERNAL_SERVER_ERROR));
+        assert!(!retryable(&Method::POST, StatusCode::INTERNAL_SERVER_ERROR));
+        assert!(!retryable(&Method::GET, StatusCode::UNAUTHORIZED));
+        assert!(!retryable(&Method::GET, StatusCode::NOT_FOUND));
+    }
+
+    #[test]
+    fn urls_encode_each_segment_and_keep_the_host_path() {
+        let settings = ApiSettings {
+            host: Url::parse("https://ci.example.com/circleci").unwrap(),
+            token: Secret::new("t"),
+            timeout: Duration::from_secs(5),
+            ca_bundle: None,
+            insecure: false,
+            retry: RetryPolicy::default(),
+        };
+        let client = ApiClient::new(&settings).unwrap();
+        assert_eq!(
+            client.v2(&["project", "gh", "my org", "repo"]).as_str(),
+            "https://ci.example.com/circleci/api/v2/project/gh/my%20org/repo"
+        );
+        let root =
+            ApiClient::new(&ApiSettings { host: Url::parse("https://ci.example.com").unwrap(), ..settings }).unwrap();
+        assert_eq!(root.v2(&["me"]).as_str(), "https://ci.example.com/api/v2/me");
+        assert!(!format!("{root:?}").contains("\"t\""), "the token is redacted in Debug");
+    }
+}

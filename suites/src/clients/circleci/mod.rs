@@ -1,0 +1,18 @@
+//! The CircleCI server API client: API v2 (and v1.1 where v2 has no equivalent), with
+//! the `Circle-Token` header, pagination by `next_page_token`, bounded retries that honour
+//! `Retry-After`, a timeout on every call, error bodies decoded into typed errors, and the
+//! token redacted from everything it could reach.
+
+mod client;
+mod error;
+mod model;
+mod pipeline_model;
+mod pipelines;
+
+pub use client::{ApiClient, ApiSettings, Retry, RetryPolicy};
+pub use error::{ApiClientError, ApiError};
+pub use model::{Context, ContextVariable, FollowedProject, Project, Runner, UnclaimedTasks, User, VcsInfo};
+pub use pipeline_model::{
+    Artifact, BuildAction, BuildDetails, BuildStep, Executor, JobDetails, JobStatus, NamedContext, OutputLine,
+    Pipeline, PipelineCreation, PipelineError, PipelineState, TestCase, Workflow, WorkflowJob, WorkflowStatus,
+};

@@ -1,0 +1,179 @@
+//! Access to the installation's Kubernetes API through kube-rs: the client (kubeconfig,
+//! context, in-cluster account, as kubectl finds them), pod listing, and `exec` over
+//! WebSocket, natively, with no kubectl binary.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
+use kube::api::{AttachParams, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use realitycheck_config::Kubernetes;
+use tokio::io::AsyncReadExt;
+
+use crate::clients::causes::causes;
+
+/// A connected client for one namespace.
+#[derive(Clone)]
+pub struct Cluster {
+    client: Client,
+    namespace: String,
+    url: String,
+}
+
+/// What a command run with `exec` printed, and how it exited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutput {
+    pub stdout: String,
+    pub stderr: String,
+    pub exit_code: i32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cannot load the Kubernetes configuration ({what}): {message}")]
+    Config { what: String, message: String },
+    #[error("cannot reach the Kubernetes API at {url}: {message}")]
+    Unreachable { url: String, message: String },
+    #[error("cannot list pods in namespace `{namespace}` at {url}: {message}")]
+    ListPods { namespace: String, url: String, message: String },
+    #[error("cannot exec into pod `{pod}` in namespace `{namespace}`: {message}")]
+    Exec { pod: String, namespace: String, message: String },
+}
+
+impl Cluster {
+    /// Builds the client from the target's settings: an explicit kubeconfig file, else the
+    /// kubeconfig kubectl would use (with the context asked for), else the in-cluster account.
+    pub async fn connect(settings: &Kubernetes, read_timeout: Duration) -> Result<Cluster, ClusterError> {
+        let options = KubeConfigOptions { context: settings.context.clone(), ..Default::default() };
+        let config_error = |what: String, message: String| ClusterError::Config { what, message };
+        let mut config = match (&settings.kubeconfig, &settings.context) {
+            (Some(path), _) => {
+                let kubeconfig = Kubeconfig::read_from(path)
+                    .map_err(|e| config_error(format!("kubeconfig {}", path.display()), causes(&e)))?;
+                Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
+                    .map_err(|e| config_error(format!("kubeconfig {}", path.display()), causes(&e)))?
+            }
+            (None, Some(context)) => Config::from_kubeconfig(&options)
+                .await
+                .map_err(|e| config_error(format!("context `{context}`"), causes(&e)))?,
+            (None, None) => Config::infer()
+                .await
+                .map_err(|e| config_error("KUBECONFIG, ~/.kube/config or in-cluster account".into(), causes(&e)))?,
+        };
+        config.connect_timeout = Some(Duration::from_secs(10));
+        config.read_timeout = Some(read_timeout);
+        let url = config.cluster_url.to_string().trim_end_matches('/').to_string();
+        let client = Client::try_from(config)
+            .map_err(|e| ClusterError::Unreachable { url: url.clone(), message: causes(&e) })?;
+        Ok(Cluster { client, namespace: settings.namespace.clone(), url })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The API server's version; the preflight that the API answers at all.
+    pub async fn version(&self) -> Result<String, ClusterError> {
+        let info = self
+            .client
+            .apiserver_version()
+            .await
+            .map_err(|e| ClusterError::Unreachable { url: self.url.clone(), message: causes(&e) })?;
+        Ok(info.git_version)
+    }
+
+    /// Pods of the namespace, optionally by label selector, sorted by name.
+    pub async fn pods(&self, selector: Option<&str>) -> Result<Vec<Pod>, ClusterError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        let params = selector.map_or_else(ListParams::default, |s| ListParams::default().labels(s));
+        let mut pods = api.list(&params).await.map_err(|e| ClusterError::ListPods {
+            namespace: self.namespace.clone(),
+            url: self.url.clone(),
+            message: causes(&e),
+        })?;
+        pods.items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        Ok(pods.items)
+    }
+
+    /// Runs `command` in `pod` (no TTY, no stdin) and collects its output and exit code.
+    pub async fn exec(&self, pod: &str, command: &[&str]) -> Result<ExecOutput, ClusterError> {
+        let exec_error =
+            |message: String| ClusterError::Exec { pod: pod.to_string(), namespace: self.namespace.clone(), message };
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        let params = AttachParams::default().stdin(false).stdout(true).stderr(true);
+        let mut process = api.exec(pod, command.iter().copied(), &params).await.map_err(|e| exec_error(causes(&e)))?;
+        let status = process.take_status().ok_or_else(|| exec_error("no status channel".into()))?;
+        let (mut stdout, mut stderr) = (process.stdout(), process.stderr());
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let read_out = async {
+            match stdout.as_mut() {
+                Some(reader) => reader.read_to_end(&mut out).await.map(drop),
+                None => Ok(()),
+            }
+        };
+        let read_err = async {
+            match stderr.as_mut() {
+                Some(reader) => reader.read_to_end(&mut err).await.map(drop),
+                None => Ok(()),
+            }
+        };
+        let (read_out, read_err, status) = tokio::join!(read_out, read_err, status);
+        read_out.and(read_err).map_err(|e| exec_error(format!("reading the output failed: {e}")))?;
+        process.join().await.map_err(|e| exec_error(causes(&e)))?;
+        let exit_code = exit_code(status.as_ref()).map_err(exec_error)?;
+        Ok(ExecOutput {
+            stdout: String::from_utf8_lossy(&out).into_owned(),
+            stderr: String::from_utf8_lossy(&err).into_owned(),
+            exit_code,
+        })
+    }
+}
+
+/// The exit code the API server reports on the status channel: `Success`, or
+/// `NonZeroExitCode` with the code among the causes. Any other failure is an exec error.
+fn exit_code(status: Option<&Status>) -> Result<i32, String> {
+    let Some(status) = status else {
+        return Err("the connection closed without an exit status".into());
+    };
+    if status.status.as_deref() == Some("Success") {
+        return Ok(0);
+    }
+    let reason = status.reason.as_deref().unwrap_or_default();
+    let code = status
+        .details
+        .as_ref()
+        .filter(|_| reason == "NonZeroExitCode")
+        .and_then(|d| d.causes.as_ref()?.iter().find(|c| c.reason.as_deref() == Some("ExitCode")))
+        .and_then(|c| c.message.as_deref()?.parse().ok());
+    code.ok_or_else(|| format!("{} ({reason})", status.message.as_deref().unwrap_or("the command failed")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(json: &str) -> Status {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn exit_codes_from_the_status_channel() {
+        assert_eq!(exit_code(Some(&status(r#"{"metadata":{},"status":"Success"}"#))), Ok(0));
+        let failed = status(
+            r#"{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: exit code 1","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"1"}]}}"#,
+        );
+        assert_eq!(exit_code(Some(&failed)), Ok(1));
+        let other = status(
+            r#"{"metadata":{},"status":"Failure","message":"container not found (\"nomad\")","reason":"InternalError"}"#,
+        );
+        assert_eq!(exit_code(Some(&other)), Err("container not found (\"nomad\") (InternalError)".into()));
+        assert!(exit_code(None).is_err());
+    }
+}

@@ -1,0 +1,155 @@
+//! The one poller of a run's pipeline: it follows the pipeline until its state settles,
+//! lists its workflows, and lists the jobs of every workflow that is not finished, then
+//! publishes a [`Snapshot`] that every waiting check reads. No check polls on its own.
+//!
+//! The interval adapts: back to the minimum whenever something changed, longer (up to the
+//! maximum) while nothing does. A finished workflow's jobs are not fetched again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::clients::circleci::{ApiClient, ApiError, PipelineError, PipelineState, Workflow, WorkflowJob};
+
+/// How often the poller asks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PollIntervals {
+    pub min: Duration,
+    pub max: Duration,
+    /// How long a created pipeline may show no workflow before the poller gives up.
+    pub no_workflow_grace: Duration,
+}
+
+impl Default for PollIntervals {
+    fn default() -> Self {
+        PollIntervals {
+            min: Duration::from_millis(500),
+            max: Duration::from_secs(5),
+            no_workflow_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A workflow and its jobs as last seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowState {
+    pub workflow: Workflow,
+    pub jobs: Vec<WorkflowJob>,
+}
+
+/// Why the poller stopped.
+#[derive(Debug, Clone)]
+pub enum PollEnd {
+    /// Every workflow finished.
+    Finished,
+    /// The pipeline could not be created from the config.
+    Errored(Vec<PipelineError>),
+    /// The pipeline was created but no workflow appeared.
+    NoWorkflows { waited: Duration },
+    /// The API failed (after the client's own retries).
+    ApiFailed(Arc<ApiError>),
+}
+
+/// What the poller saw last.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Polls so far (0: none yet).
+    pub polls: u64,
+    pub workflows: Vec<WorkflowState>,
+    /// `Some` once the poller stopped: nothing will change any more.
+    pub end: Option<PollEnd>,
+}
+
+impl Snapshot {
+    /// The job named `name` and its workflow.
+    pub fn job(&self, name: &str) -> Option<(&Workflow, &WorkflowJob)> {
+        self.workflows
+            .iter()
+            .find_map(|state| state.jobs.iter().find(|job| job.name == name).map(|job| (&state.workflow, job)))
+    }
+
+    /// `name (status)` of every workflow, for diagnoses.
+    pub fn describe_workflows(&self) -> String {
+        if self.workflows.is_empty() {
+            return "none".into();
+        }
+        let names: Vec<String> =
+            self.workflows.iter().map(|w| format!("{} ({})", w.workflow.name, w.workflow.status.as_str())).collect();
+        names.join(", ")
+    }
+}
+
+/// Polls the pipeline `pipeline_id` until it ends, publishing every poll on `snapshots`.
+pub async fn poll(
+    client: ApiClient,
+    pipeline_id: String,
+    intervals: PollIntervals,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+) {
+    let started = Instant::now();
+    let mut created = false;
+    let mut interval = intervals.min;
+    let mut current = Snapshot::default();
+    loop {
+        let next = match poll_once(&client, &pipeline_id, &mut created, &current).await {
+            Ok(workflows) => workflows,
+            Err(end) => {
+                current.end = Some(end);
+                snapshots.send_replace(Arc::new(current));
+                return;
+            }
+        };
+        let changed = next != current.workflows;
+        current.polls += 1;
+        current.workflows = next;
+        let all_finished = current.workflows.iter().all(|w| w.workflow.status.is_terminal());
+        current.end = match (created, current.workflows.is_empty()) {
+            (true, false) if all_finished => Some(PollEnd::Finished),
+            (true, true) if started.elapsed() >= intervals.no_workflow_grace => {
+                Some(PollEnd::NoWorkflows { waited: started.elapsed() })
+            }
+            _ => None,
+        };
+        let ended = current.end.is_some();
+        snapshots.send_replace(Arc::new(current.clone()));
+        if ended {
+            return;
+        }
+        interval = if changed { intervals.min } else { interval.mul_f64(1.5).min(intervals.max) };
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// One round: the pipeline (until created), its workflows, the jobs of unfinished ones.
+async fn poll_once(
+    client: &ApiClient,
+    pipeline_id: &str,
+    created: &mut bool,
+    previous: &Snapshot,
+) -> Result<Vec<WorkflowState>, PollEnd> {
+    let api_failed = |error: ApiError| PollEnd::ApiFailed(Arc::new(error));
+    if !*created {
+        let pipeline = client.pipeline(pipeline_id).await.map_err(api_failed)?;
+        match pipeline.state {
+            PipelineState::Errored => return Err(PollEnd::Errored(pipeline.errors)),
+            PipelineState::Created => *created = true,
+            _ => {}
+        }
+    }
+    let workflows = client.pipeline_workflows(pipeline_id).await.map_err(api_failed)?;
+    let fetches = workflows.into_iter().map(|workflow| async move {
+        let seen_finished = previous
+            .workflows
+            .iter()
+            .find(|state| state.workflow.id == workflow.id && state.workflow.status.is_terminal());
+        if let Some(state) = seen_finished {
+            return Ok(state.clone());
+        }
+        let jobs = client.workflow_jobs(&workflow.id).await?;
+        Ok(WorkflowState { workflow, jobs })
+    });
+    join_all(fetches).await.into_iter().collect::<Result<Vec<_>, ApiError>>().map_err(api_failed)
+}
