@@ -125,6 +125,65 @@ impl CheckSpec {
     }
 }
 
+/// The part of the installation a fix belongs to, named as the server install guide names
+/// its phases and parts; reports print its [`Phase::label`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Access to the Kubernetes API (kubeconfig, RBAC, network path).
+    KubernetesAccess,
+    /// The Helm release of CircleCI server and its pods.
+    HelmInstall,
+    /// The Nomad servers inside the cluster.
+    NomadServers,
+    /// The Nomad clients that run docker jobs.
+    NomadClients,
+    /// The mutual TLS between the Nomad servers, clients and CLI.
+    NomadMtls,
+    /// The machine provisioner that starts VMs for machine, Arm, Windows and remote docker jobs.
+    MachineProvisioner,
+    /// Self-hosted runners.
+    Runner,
+    /// The CircleCI API of the installation.
+    CircleciApi,
+    /// The CircleCI contexts the realitycheck project uses.
+    Contexts,
+    /// The realitycheck CircleCI project (its config, its setup on the installation).
+    RealitycheckProject,
+    /// The object storage of artifacts and test results.
+    ObjectStorage,
+}
+
+impl Phase {
+    /// The name reports print.
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::KubernetesAccess => "Kubernetes access",
+            Phase::HelmInstall => "Helm install",
+            Phase::NomadServers => "Nomad servers",
+            Phase::NomadClients => "Nomad clients",
+            Phase::NomadMtls => "Nomad mTLS",
+            Phase::MachineProvisioner => "machine provisioner",
+            Phase::Runner => "runner",
+            Phase::CircleciApi => "CircleCI API",
+            Phase::Contexts => "contexts",
+            Phase::RealitycheckProject => "Reality Check project",
+            Phase::ObjectStorage => "object storage",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+impl Serialize for Phase {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.label())
+    }
+}
+
 /// Why a failed check failed, in the terms an operator acts on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnosis {
@@ -136,8 +195,8 @@ pub struct Diagnosis {
     pub cause: String,
     /// What to do about it.
     pub remediation: String,
-    /// The installation phase the fix belongs to (Nomad clients, Nomad mTLS, ...).
-    pub phase: Option<String>,
+    /// The part of the installation the fix belongs to.
+    pub phase: Option<Phase>,
 }
 
 impl Diagnosis {
@@ -171,8 +230,8 @@ impl Diagnosis {
         self
     }
 
-    pub fn phase(mut self, phase: impl Into<String>) -> Self {
-        self.phase = Some(phase.into());
+    pub fn phase(mut self, phase: Phase) -> Self {
+        self.phase = Some(phase);
         self
     }
 }

@@ -10,7 +10,7 @@
 //! phase:      Nomad clients
 //! ```
 
-use harness::Diagnosis;
+use harness::{Diagnosis, Phase};
 
 /// Width of the labels, so that the values line up.
 const LABEL_WIDTH: usize = "what to do: ".len();
@@ -28,7 +28,7 @@ pub(crate) fn render(diagnosis: &Diagnosis, indent: &str) -> String {
     }
     push_field(&mut text, indent, "cause:", &diagnosis.cause);
     push_field(&mut text, indent, "what to do:", &diagnosis.remediation);
-    push_field(&mut text, indent, "phase:", diagnosis.phase.as_deref().unwrap_or_default());
+    push_field(&mut text, indent, "phase:", diagnosis.phase.map(Phase::label).unwrap_or_default());
     text
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use harness::{CheckResult, Diagnosis, Event, Outcome, RunInfo, RunStatus, RunSummary, SkipReason};
+use harness::{CheckResult, Diagnosis, Event, Outcome, Phase, RunInfo, RunStatus, RunSummary, SkipReason};
 use serde::Serialize;
 
 use crate::file::ReportFile;
@@ -155,7 +155,7 @@ impl<'a> JsonDiagnosis<'a> {
             observed: &diagnosis.observed,
             cause: &diagnosis.cause,
             remediation: &diagnosis.remediation,
-            phase: diagnosis.phase.as_deref(),
+            phase: diagnosis.phase.map(Phase::label),
         }
     }
 }

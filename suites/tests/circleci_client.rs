@@ -1,6 +1,7 @@
 //! The CircleCI API client against the simulated server (pagination, retries with
 //! Retry-After, error decoding) and against small purpose-built servers for what the
-//! simulation does not do (echoing the token, hanging, endless pages). All on loopback.
+//! simulation does not do (echoing the token, hanging, endless pages, a self-signed HTTPS
+//! server). All on loopback.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use axum::routing::get;
 use realitycheck_config::Secret;
 use realitycheck_sim::scenario::Scenario;
 use realitycheck_sim::sim::SimServer;
-use suites::clients::circleci::{ApiClient, ApiError, ApiSettings, RetryPolicy};
+use suites::clients::circleci::{ApiClient, ApiClientError, ApiError, ApiSettings, RetryPolicy};
 use url::Url;
 
 fn client(base: &str, token: &str) -> ApiClient {
@@ -175,4 +176,91 @@ async fn a_page_token_seen_twice_ends_the_walk() {
     let addr = serve(Router::new().route("/api/v2/context", get(endless))).await;
     let error = client(&format!("http://{addr}"), "test-token-0042").contexts("org").await.unwrap_err();
     assert!(error.to_string().contains("repeated a next_page_token"), "{error}");
+}
+
+/// Serves `GET /api/v2/me` over HTTPS with a self-signed certificate for `localhost`, on a
+/// loopback port; returns the port and the certificate's PEM.
+async fn serve_https() -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer, pki_types::PrivatePkcs8KeyDer};
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else { return };
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let body = r#"{"id":"u-tls","login":"tls-user"}"#;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(response.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (port, certified.cert.pem())
+}
+
+#[tokio::test]
+async fn an_unknown_certificate_is_a_tls_failure_and_its_ca_bundle_mends_it() {
+    let (port, pem) = serve_https().await;
+    let base = format!("https://localhost:{port}");
+    let error = client(&base, "test-token-0042").me().await.unwrap_err();
+    assert!(matches!(error, ApiError::Tls { .. }), "{error}");
+    assert!(error.to_string().contains(&format!("{base}/api/v2/me")), "{error}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("ca.pem");
+    std::fs::write(&bundle, pem).unwrap();
+    let trusting = ApiClient::new(&ApiSettings {
+        host: Url::parse(&base).unwrap(),
+        token: Secret::new("test-token-0042"),
+        timeout: Duration::from_secs(10),
+        ca_bundle: Some(bundle),
+        insecure: false,
+        retry: RetryPolicy::default(),
+    })
+    .unwrap();
+    assert_eq!(trusting.me().await.unwrap().login, "tls-user");
+}
+
+#[test]
+fn a_ca_bundle_that_is_no_certificate_is_a_typed_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = |ca_bundle| ApiSettings {
+        host: Url::parse("https://circleci.example.com").unwrap(),
+        token: Secret::new("test-token-0042"),
+        timeout: Duration::from_secs(10),
+        ca_bundle: Some(ca_bundle),
+        insecure: false,
+        retry: RetryPolicy::default(),
+    };
+    let missing = dir.path().join("absent.pem");
+    let error = ApiClient::new(&settings(missing.clone())).unwrap_err();
+    assert!(matches!(&error, ApiClientError::UnreadableCaBundle { path, .. } if *path == missing), "{error}");
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let error = ApiClient::new(&settings(empty.clone())).unwrap_err();
+    assert!(matches!(&error, ApiClientError::EmptyCaBundle { path } if *path == empty), "{error}");
+    assert!(error.to_string().contains("empty.pem"), "{error}");
 }

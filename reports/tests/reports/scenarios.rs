@@ -4,7 +4,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use harness::{
-    CheckKind, CheckResult, CheckSpec, Diagnosis, Event, Outcome, RunInfo, RunStatus, RunSummary, SkipReason, Tag,
+    CheckKind, CheckResult, CheckSpec, Diagnosis, Event, Outcome, Phase, RunInfo, RunStatus, RunSummary, SkipReason,
+    Tag,
 };
 
 /// A scenario's name (for snapshot names) and its events.
@@ -130,19 +131,19 @@ pub fn failed_run() -> Vec<Event> {
             "for an ineligible client: nomad node eligibility -enable <node-id>\n\
              for a stuck drain: nomad node drain -disable <node-id>",
         )
-        .phase("Nomad clients");
+        .phase(Phase::NomadClients);
     let remote_docker_diagnosis = Diagnosis::new("setup_remote_docker did not get a VM within 5m")
         .observed("job 7 (remote-docker) step \"Setup a remote Docker engine\": still waiting after 5m")
         .cause("the machine provisioner is not starting remote Docker VMs")
         .remediation(
             "kubectl -n circleci-server logs deploy/machine-provisioner; check its cloud credentials and quota",
         )
-        .phase("machine provisioner");
+        .phase(Phase::MachineProvisioner);
     let cache_failure = Diagnosis::new("restore_cache found no cache for key v1-realitycheck-3f9c")
         .observed("job 5 (cache-restore) step \"Restoring cache\": No cache is found for key: v1-realitycheck-3f9c")
         .cause("the cache was not yet visible in object storage when the restore job started")
         .remediation("if this repeats, check the object storage bucket's consistency and the output processor's logs")
-        .phase("object storage");
+        .phase(Phase::ObjectStorage);
 
     let mut events = vec![
         Event::RunStarted { info: info(), checks: plan.clone() },

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use harness::{Check, Diagnosis, Verdict};
+use harness::{Check, Diagnosis, Phase, Verdict};
 
 use super::{ProjectHandles, api_check, ids, project_check, retries_note};
 use crate::RealityCheck;
@@ -50,7 +50,7 @@ fn preflight_message(api: &ApiAccess, error: &ApiError) -> String {
 
 /// A failed API call met by a check after the preflight passed.
 pub(crate) fn api_failure(error: &ApiError) -> Diagnosis {
-    let diagnosis = Diagnosis::new(error.to_string()).phase("CircleCI API");
+    let diagnosis = Diagnosis::new(error.to_string()).phase(Phase::CircleciApi);
     match error.status() {
         Some(401 | 403) => diagnosis
             .cause("the token lacks the permission (it must be a personal API token of a member of the organization)")
@@ -110,7 +110,7 @@ pub fn project() -> Check<RealityCheck> {
                             "push the realitycheck project to your VCS, set it up in the CircleCI UI ({}/projects), and check REALITYCHECK_PROJECT = {slug}",
                             api.host()
                         ))
-                        .phase("Reality Check project"),
+                        .phase(Phase::RealitycheckProject),
                 ),
                 Err(error) => Verdict::Fail(api_failure(&error)),
             }
@@ -133,5 +133,5 @@ fn not_followed(api: &ApiAccess, slug: &str, followed: usize) -> Diagnosis {
             api.host(),
             api.host()
         ))
-        .phase("Reality Check project")
+        .phase(Phase::RealitycheckProject)
 }

@@ -1,6 +1,6 @@
 //! `cluster::*`: the Helm release's pods.
 
-use harness::{Check, Diagnosis, Verdict};
+use harness::{Check, Diagnosis, Phase, Verdict};
 
 use super::{cluster_check, cluster_failure, ids};
 use crate::RealityCheck;
@@ -92,7 +92,7 @@ fn count_of(n: usize, noun: &str) -> String {
 /// Finished pods, failed runs of Jobs and evicted pods do not count; the pass note mentions
 /// the last two.
 pub fn judge_pods(namespace: &str, pods: &[PodState]) -> Verdict {
-    let phase = "Helm install (phase 2)";
+    let phase = Phase::HelmInstall;
     let standings: Vec<(&PodState, Standing)> = pods.iter().map(|p| (p, standing(p))).collect();
     let count = |wanted: Standing| standings.iter().filter(|(_, s)| *s == wanted).count();
     let meant_to_run = count(Standing::Ready) + count(Standing::NotReady);

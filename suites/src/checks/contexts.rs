@@ -2,7 +2,7 @@
 //! organization with their variables. The run finds them once (and with `--setup-contexts`
 //! creates what is missing: `crate::resources::contexts`); these checks judge what it found.
 
-use harness::{Check, Diagnosis, SkipReason, Verdict};
+use harness::{Check, Diagnosis, Phase, SkipReason, Verdict};
 use realitycheck_project::{INDIVIDUAL_LOCAL, ORG_GLOBAL, ProjectContext};
 
 use super::api::api_failure;
@@ -63,7 +63,7 @@ fn contexts_unavailable(error: &ContextsError) -> Verdict {
             Diagnosis::new(format!("the API does not say which organization owns {slug}"))
                 .cause("this server's API is older than realitycheck expects (no organization_id on projects)")
                 .remediation("report the server version; contexts cannot be listed without the organization")
-                .phase("CircleCI API"),
+                .phase(Phase::CircleciApi),
         ),
         ContextsError::Api(error) => Verdict::Fail(api_failure(error)),
     }
@@ -78,7 +78,7 @@ fn missing_context(org: &OrgContexts, context: ProjectContext) -> Diagnosis {
         .remediation(format!(
             "run `realitycheck run --setup-contexts contexts::` to create it, or by hand: `circleci context create --org-id {owner} {name}` then `circleci context store-secret --org-id {owner} {name} {variable}` (any value, e.g. 1)"
         ))
-        .phase("contexts")
+        .phase(Phase::Contexts)
 }
 
 fn names(contexts: &[Context]) -> String {
@@ -94,7 +94,7 @@ fn creation_failure(name: &str, error: &ApiError) -> Diagnosis {
         Some(400 | 409 | 422) => diagnosis
             .cause(format!("on CircleCI server, context names are unique across the whole installation: another organization may already own `{name}`"))
             .remediation(format!("find the context named `{name}` in the other organizations (Organization Settings > Contexts); the project's jobs need it in their own organization"))
-            .phase("contexts"),
+            .phase(Phase::Contexts),
         _ => diagnosis,
     }
 }
@@ -116,5 +116,5 @@ fn missing_variable(setup: &ContextSetup, prepared: &PreparedContext, present: &
         ))
         .cause("the context exists but the variable the realitycheck jobs read was never added")
         .remediation(remediation)
-        .phase("contexts")
+        .phase(Phase::Contexts)
 }

@@ -2,7 +2,7 @@
 //! set, a workspace and a cache cross from one job to the next, artifacts are listed and their
 //! content downloaded and compared, and test results are read back and compared.
 
-use harness::{Check, Diagnosis, SkipReason, Verdict};
+use harness::{Check, Diagnosis, Phase, SkipReason, Verdict};
 use realitycheck_project::outputs::{self, ARTIFACT_PATH};
 use realitycheck_project::{FeatureJob, Job};
 
@@ -126,7 +126,7 @@ pub fn artifacts() -> Check<RealityCheck> {
                     .observed(format!("artifacts listed: {}", if listed.is_empty() { "none".into() } else { listed.join(", ") }))
                     .cause("store_artifacts could not upload to the installation's object storage")
                     .remediation("check the object storage settings (bucket, credentials, endpoint) in values.yaml and the output-processor logs")
-                    .phase("object storage"),
+                    .phase(Phase::ObjectStorage),
             );
         };
         let content = match client.download_artifact(artifact).await {
@@ -135,7 +135,7 @@ pub fn artifacts() -> Check<RealityCheck> {
                 return Verdict::Fail(
                     api_failure(&error)
                         .cause("the artifact is listed but cannot be downloaded: the object storage is not reachable from here, or its URLs are wrong")
-                        .phase("object storage"),
+                        .phase(Phase::ObjectStorage),
                 );
             }
         };
@@ -160,7 +160,7 @@ fn judge_artifact(run: &PipelineRun, number: u64, content: &[u8]) -> Verdict {
             .remediation(
                 "check the object storage bucket the installation writes artifacts to, and any proxy in front of it",
             )
-            .phase("object storage"),
+            .phase(Phase::ObjectStorage),
     )
 }
 
@@ -210,6 +210,6 @@ fn judge_tests(run_id: &str, number: u64, tests: &[TestCase]) -> Verdict {
                 "store_test_results did not reach the installation's test results storage, or it was processed wrongly",
             )
             .remediation("check the output-processor pods and the object storage settings in values.yaml")
-            .phase("object storage"),
+            .phase(Phase::ObjectStorage),
     )
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use harness::{Diagnosis, Scope, SkipReason, Verdict};
+use harness::{Diagnosis, Phase, Scope, SkipReason, Verdict};
 use realitycheck_project::{Job, Needs};
 
 use super::api::api_failure;
@@ -132,7 +132,7 @@ fn still_waiting(
         .iter()
         .any(|(_, job)| job.is_none_or(|job| !job.status.is_terminal() && job.status != JobStatus::Running));
     let namespace = cluster.namespace();
-    let phase = specs.first().map_or("Nomad clients", |spec| phase_of(&spec.needs));
+    let phase = specs.first().map_or(Phase::NomadClients, |spec| phase_of(&spec.needs));
     let diagnosis = Diagnosis::new(format!(
         "{} did not finish within {} (the pipeline timeout is {})",
         specs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
@@ -173,7 +173,7 @@ fn ended_without(run: &PipelineRun, specs: &[Job], snapshot: &Snapshot, end: &Po
                         .observed(format!("workflows: {}", snapshot.describe_workflows()))
                         .cause("a job they require did not succeed, or the workflow was cancelled")
                         .remediation("the checks of the jobs they require say why; the workflow's page in the CircleCI UI shows who cancelled it")
-                        .phase("Reality Check project"),
+                        .phase(Phase::RealitycheckProject),
                 );
             }
             Verdict::Fail(
@@ -181,7 +181,7 @@ fn ended_without(run: &PipelineRun, specs: &[Job], snapshot: &Snapshot, end: &Po
                     .observed(format!("workflows: {}", snapshot.describe_workflows()))
                     .cause("the project's .circleci/config.yml is not the one this realitycheck expects (an older version, or edited)")
                     .remediation("push the config `realitycheck init` writes to the project's default branch (or pipeline.branch)")
-                    .phase("Reality Check project"),
+                    .phase(Phase::RealitycheckProject),
             )
         }
     }
@@ -390,17 +390,17 @@ pub(crate) async fn run_job(handles: &PipelineHandles, scope: &Scope) -> Result<
             Diagnosis::new(format!("job {spec} succeeded but the API gave no job number"))
                 .cause("the API's job list lacks job_number: a server older than realitycheck expects")
                 .remediation("report the server version to the realitycheck maintainers")
-                .phase("CircleCI API"),
+                .phase(Phase::CircleciApi),
         )),
     }
 }
 
 /// The installation phase a failure of a job that needs `needs` belongs to.
-pub(crate) fn phase_of(needs: &Needs) -> &'static str {
+pub(crate) fn phase_of(needs: &Needs) -> Phase {
     match needs {
-        Needs::NomadClient => "Nomad clients",
-        Needs::MachineProvisioner | Needs::NomadClientAndMachineProvisioner => "machine provisioner",
-        Needs::Runner(_) => "runner",
+        Needs::NomadClient => Phase::NomadClients,
+        Needs::MachineProvisioner | Needs::NomadClientAndMachineProvisioner => Phase::MachineProvisioner,
+        Needs::Runner(_) => Phase::Runner,
     }
 }
 

@@ -14,7 +14,9 @@ pub mod pipeline;
 use std::future::Future;
 use std::sync::Arc;
 
-use harness::{Applicability, Check, CheckKind, CheckSpec, Diagnosis, Preflight, Scope, SkipReason, Tag, Verdict};
+use harness::{
+    Applicability, Check, CheckKind, CheckSpec, Diagnosis, Phase, Preflight, Scope, SkipReason, Tag, Verdict,
+};
 use realitycheck_config::Target;
 use realitycheck_project::Job;
 
@@ -211,7 +213,7 @@ pub(crate) fn retries_note(retries: &[Retry]) -> String {
 
 /// A Kubernetes API failure met by a check after the preflight passed (RBAC, a pod gone).
 pub(crate) fn cluster_failure(error: &ClusterError) -> Diagnosis {
-    let diagnosis = Diagnosis::new(error.to_string()).phase("Kubernetes access");
+    let diagnosis = Diagnosis::new(error.to_string()).phase(Phase::KubernetesAccess);
     match error {
         ClusterError::ListPods { namespace, .. } => diagnosis
             .cause("the API refused or failed the pod list: missing RBAC permission, or the namespace does not exist")

@@ -1,7 +1,7 @@
 //! `nomad::*`: the Nomad control plane seen from the nomad CLI inside a Nomad server pod
 //! (`nomad server members -json`, `nomad node status -json`, the table when JSON fails).
 
-use harness::{Check, Diagnosis, Verdict};
+use harness::{Check, Diagnosis, Phase, Verdict};
 
 use super::{cluster_check, cluster_failure, ids};
 use crate::RealityCheck;
@@ -74,7 +74,7 @@ fn no_pod(error: &NomadPodError) -> Diagnosis {
         NomadPodError::Cluster(e) => cluster_failure(e),
         NomadPodError::NoReadyPod { selector, namespace, found } => {
             let diagnosis = Diagnosis::new(error.to_string())
-                .phase("Nomad servers (phase 3)")
+                .phase(Phase::NomadServers)
                 .observed_all(found.iter().map(|p| p.describe()));
             if found.is_empty() {
                 diagnosis
@@ -95,12 +95,12 @@ fn exec_failure(namespace: &str, pod: &str, command: &[&str], output: &ExecOutpu
     let error = output.stderr.trim();
     let mut diagnosis = Diagnosis::new(format!("`{command}` in pod {pod} exited with code {}", output.exit_code))
         .observed_all(error.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev())
-        .phase("Nomad servers (phase 3)");
+        .phase(Phase::NomadServers);
     diagnosis = if ["x509", "tls:", "certificate"].iter().any(|m| error.contains(m)) {
         diagnosis
             .cause("the nomad CLI in the server pod cannot talk to Nomad over mTLS: the certificates do not match (CA, certificate or key)")
             .remediation("check nomad.server.rpc.mTLS (certificate, privateKey, CACertificate) in values.yaml and the nomad-mtls secret; the clients' certificates must come from the same CA")
-            .phase("Nomad mTLS")
+            .phase(Phase::NomadMtls)
     } else if error.contains("connection refused") {
         diagnosis
             .cause("the Nomad agent in the pod is not listening")
@@ -137,12 +137,12 @@ fn unreadable_table(namespace: &str, pod: &str, command: &[&str], error: &NotATa
         .remediation(format!(
             "run the command in the pod to see it: `kubectl -n {namespace} exec {pod} -- {command}`; if Nomad answers normally, report the output and the CLI version (`kubectl -n {namespace} exec {pod} -- nomad version`) to the realitycheck maintainers"
         ))
-        .phase("Nomad servers (phase 3)")
+        .phase(Phase::NomadServers)
 }
 
 /// Pass when every server is alive and exactly one leads.
 pub fn judge_members(members: &[Member]) -> Verdict {
-    let phase = "Nomad servers (phase 3)";
+    let phase = Phase::NomadServers;
     if members.is_empty() {
         return Verdict::Fail(
             Diagnosis::new("the Nomad server knows no server members")
@@ -224,7 +224,7 @@ pub(crate) fn unusable_because(node: &Node) -> Option<String> {
 
 /// Pass when at least `min_clients` nodes can take docker jobs.
 pub fn judge_clients(nodes: &[Node], min_clients: u32) -> Verdict {
-    let phase = "Nomad clients (phase 3)";
+    let phase = Phase::NomadClients;
     let usable = nodes.iter().filter(|n| unusable_because(n).is_none()).count();
     let docker_unknown = nodes.iter().any(|n| n.docker == DockerDriver::Unknown);
     if usable >= min_clients as usize {

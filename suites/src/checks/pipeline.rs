@@ -1,7 +1,7 @@
 //! `pipeline::trigger`: the realitycheck project's pipeline is created (not `errored`) and its
 //! workflows appear. Its pipeline is the one every executor and feature check waits on.
 
-use harness::{Check, Diagnosis, SkipReason, Verdict};
+use harness::{Check, Diagnosis, Phase, SkipReason, Verdict};
 
 use super::api::api_failure;
 use super::{PipelineHandles, ids, pipeline_check, retries_note};
@@ -39,11 +39,11 @@ fn rejected_trigger(api: &ApiAccess, slug: &str, error: &ApiError) -> Diagnosis 
         Some(400) => Diagnosis::new(format!("the pipeline of {slug} was refused: {error}"))
             .cause("the project's .circleci/config.yml does not declare the pipeline parameters realitycheck sends: it is an older or a different config")
             .remediation("push the config `realitycheck init` writes as .circleci/config.yml to the project's default branch (or pipeline.branch)")
-            .phase("Reality Check project"),
+            .phase(Phase::RealitycheckProject),
         Some(404) => Diagnosis::new(format!("the pipeline of {slug} could not be triggered: {error}"))
             .cause("the project is not followed on this installation, or the token's user cannot build it")
             .remediation(format!("follow the project in the CircleCI UI ({}/projects) as the token's user", api.host()))
-            .phase("Reality Check project"),
+            .phase(Phase::RealitycheckProject),
         _ => diagnosis,
     }
 }
@@ -71,7 +71,7 @@ async fn workflows_appear(run: &PipelineRun) -> Verdict {
                         .observed_all(errors.iter().map(|e| format!("{}: {}", e.kind, e.message)))
                         .cause("CircleCI could not build the pipeline from the project's config (a config error, or the config could not be fetched from the VCS)")
                         .remediation("push the config `realitycheck init` writes; check that the installation can reach the VCS (GitHub OAuth app, webhooks)")
-                        .phase("Reality Check project"),
+                        .phase(Phase::RealitycheckProject),
                 );
             }
             Some(PollEnd::NoWorkflows { waited }) => {
@@ -79,7 +79,7 @@ async fn workflows_appear(run: &PipelineRun) -> Verdict {
                     Diagnosis::new(format!("pipeline #{} started no workflow in {}", run.number, harness::humanize(*waited)))
                         .cause("the project's config has no workflow for these parameters (an older or edited config), or the workflow conductor is not running")
                         .remediation("push the config `realitycheck init` writes; check the workflows-conductor pods")
-                        .phase("Reality Check project"),
+                        .phase(Phase::RealitycheckProject),
                 );
             }
             Some(PollEnd::ApiFailed(error)) => return Verdict::Fail(api_failure(error)),

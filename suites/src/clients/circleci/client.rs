@@ -362,8 +362,7 @@ impl ApiClient {
         if error.is_timeout() {
             return ApiError::Timeout { call, url, after: self.timeout };
         }
-        let lower = message.to_lowercase();
-        if ["certificate", "tls", "handshake", "unknownissuer"].iter().any(|m| lower.contains(m)) {
+        if is_tls_failure(error) {
             return ApiError::Tls { call, url, message };
         }
         if error.is_decode() {
@@ -371,6 +370,19 @@ impl ApiClient {
         }
         ApiError::Unreachable { call, url, message }
     }
+}
+
+/// Whether a TLS error (rustls's own) is among `error`'s causes: recognised by its type,
+/// whatever its text says. An I/O error's cause is its inner error, which `source()` skips.
+fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+    if error.is::<rustls::Error>() {
+        return true;
+    }
+    let inner = error.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
+    if inner.is_some_and(|inner| is_tls_failure(inner)) {
+        return true;
+    }
+    error.source().is_some_and(is_tls_failure)
 }
 
 /// `GET /api/v2/context`: method and path, without the query.
@@ -399,6 +411,17 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_failures_are_recognised_by_type_not_by_text() {
+        use std::io::{Error, ErrorKind};
+        let handshake = Error::new(ErrorKind::InvalidData, rustls::Error::General("the peer said no".into()));
+        assert!(is_tls_failure(&handshake), "rustls's error inside an I/O error");
+        let wrapped = Error::other(handshake);
+        assert!(is_tls_failure(&wrapped), "however deep");
+        let lookalike = Error::new(ErrorKind::ConnectionReset, "tls certificate handshake: connection reset");
+        assert!(!is_tls_failure(&lookalike), "words alone are not a TLS failure");
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
