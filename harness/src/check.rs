@@ -25,8 +25,10 @@ pub enum Tag {
 }
 
 impl Tag {
+    /// Every tag, in declaration order; [`Tag::parse`] looks names up in it.
     pub const ALL: [Tag; 3] = [Tag::Mutates, Tag::NeedsCluster, Tag::NeedsApi];
 
+    /// The kebab-case name configuration, listings and reports use (`needs-cluster`).
     pub fn as_str(self) -> &'static str {
         match self {
             Tag::Mutates => "mutates",
@@ -35,6 +37,7 @@ impl Tag {
         }
     }
 
+    /// The tag with this kebab-case name, `None` for an unknown name.
     pub fn parse(name: &str) -> Option<Tag> {
         Tag::ALL.into_iter().find(|tag| tag.as_str() == name)
     }
@@ -59,6 +62,7 @@ pub enum CheckKind {
 }
 
 impl CheckKind {
+    /// The kebab-case name reports print and the profile's `timeouts.<kind>` setting uses.
     pub fn as_str(self) -> &'static str {
         match self {
             CheckKind::Cluster => "cluster",
@@ -73,6 +77,7 @@ impl CheckKind {
 /// `--ignored` or `--include-ignored` asks for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applicability {
+    /// The check applies and has what it needs: it runs when selected.
     Applies,
     /// Not for this installation (cloud provider, opt-in feature).
     NotApplicable(String),
@@ -98,15 +103,19 @@ pub struct CheckSpec {
     pub id: String,
     /// One line: what the check verifies.
     pub summary: String,
+    /// Which timeout bounds each attempt (see [`crate::Timeouts`]).
     pub kind: CheckKind,
+    /// Sorted and unique; selection, preflights and profiles read them.
     pub tags: Vec<Tag>,
 }
 
 impl CheckSpec {
+    /// A spec without tags; [`CheckSpec::tagged`] adds them.
     pub fn new(id: impl Into<String>, kind: CheckKind, summary: impl Into<String>) -> Self {
         CheckSpec { id: id.into(), summary: summary.into(), kind, tags: Vec::new() }
     }
 
+    /// Adds `tag`, keeping the tags sorted and unique.
     pub fn tagged(mut self, tag: Tag) -> Self {
         if !self.tags.contains(&tag) {
             self.tags.push(tag);
@@ -120,6 +129,7 @@ impl CheckSpec {
         self.id.split_once("::").map_or(self.id.as_str(), |(suite, _)| suite)
     }
 
+    /// Whether the check carries `tag`.
     pub fn has_tag(&self, tag: Tag) -> bool {
         self.tags.contains(&tag)
     }
@@ -200,6 +210,7 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
+    /// A diagnosis that only says what is wrong; the other methods add the rest.
     pub fn new(summary: impl Into<String>) -> Self {
         Diagnosis {
             summary: summary.into(),
@@ -210,26 +221,31 @@ impl Diagnosis {
         }
     }
 
+    /// Adds one observed line.
     pub fn observed(mut self, line: impl Into<String>) -> Self {
         self.observed.push(line.into());
         self
     }
 
+    /// Adds several observed lines, in order.
     pub fn observed_all<I: IntoIterator<Item = S>, S: Into<String>>(mut self, lines: I) -> Self {
         self.observed.extend(lines.into_iter().map(Into::into));
         self
     }
 
+    /// Sets the likely cause.
     pub fn cause(mut self, cause: impl Into<String>) -> Self {
         self.cause = cause.into();
         self
     }
 
+    /// Sets what the operator should do about it.
     pub fn remediation(mut self, remediation: impl Into<String>) -> Self {
         self.remediation = remediation.into();
         self
     }
 
+    /// Sets the part of the installation the fix belongs to.
     pub fn phase(mut self, phase: Phase) -> Self {
         self.phase = Some(phase);
         self
@@ -245,14 +261,26 @@ pub enum SkipReason {
     /// Something the check needs is not configured.
     NotConfigured(String),
     /// A preflight check failed, so nothing that needs it ran.
-    PreflightFailed { preflight: String, message: String },
+    PreflightFailed {
+        /// The name of the preflight that failed.
+        preflight: String,
+        /// Why it failed.
+        message: String,
+    },
     /// Another check's failure makes this one meaningless.
-    Blocked { by: String, reason: String },
+    Blocked {
+        /// The ID of the check whose failure blocks this one.
+        by: String,
+        /// What went wrong there.
+        reason: String,
+    },
     /// The run was interrupted (signal or global deadline) before the check finished.
     Interrupted(String),
 }
 
 impl SkipReason {
+    /// The kebab-case name of the reason without its detail, as the JSON and JUnit reports
+    /// print it (`preflight-failed`).
     pub fn kind(&self) -> &'static str {
         match self {
             SkipReason::NotApplicable(_) => "not-applicable",
@@ -281,7 +309,9 @@ impl fmt::Display for SkipReason {
 pub enum Verdict {
     /// Passed; the note says what was seen ("3 of 3 clients ready").
     Pass(String),
+    /// Failed; the diagnosis tells the operator why and what to do.
     Fail(Diagnosis),
+    /// Did not run to a pass or a fail, for this reason.
     Skip(SkipReason),
 }
 

@@ -15,7 +15,9 @@ pub struct RunInfo {
     pub target: String,
     /// Base URL of the installation, or what stands for it (a kube context).
     pub host: String,
+    /// Name of the profile the run uses (`laptop`, `ci`, `health`).
     pub profile: String,
+    /// When the run started. Not serialized: each report formats it itself.
     #[serde(skip)]
     pub started_at: SystemTime,
 }
@@ -24,23 +26,32 @@ pub struct RunInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum Outcome {
+    /// Passed on the first attempt.
     Passed {
+        /// What the check saw ("3 of 3 clients ready").
         note: String,
     },
+    /// Failed on every attempt, retries included.
     Failed {
+        /// Why the last attempt failed.
         diagnosis: Diagnosis,
     },
+    /// Did not run to a pass or a fail.
     Skipped {
+        /// Why not.
         reason: SkipReason,
     },
     /// Passed on a retry after failing; the earlier failures are kept.
     Flaky {
+        /// What the passing attempt saw.
         note: String,
+        /// Why each earlier attempt failed, in order.
         failures: Vec<Diagnosis>,
     },
 }
 
 impl Outcome {
+    /// The word reports print for the outcome: `PASS`, `FAIL`, `SKIP` or `FLAKY`.
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Passed { .. } => "PASS",
@@ -50,15 +61,23 @@ impl Outcome {
         }
     }
 
+    /// Whether the check failed; one failure makes the run [`RunStatus::Failed`]. Skipped and
+    /// flaky checks are not failures.
     pub fn is_failure(&self) -> bool {
         matches!(self, Outcome::Failed { .. })
     }
 }
 
+/// How one selected check ended: sent as [`Event::CheckFinished`] and kept in the
+/// [`RunSummary`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckResult {
+    /// The check this result is about.
     pub spec: CheckSpec,
+    /// How it ended.
     pub outcome: Outcome,
+    /// From the start of the first attempt to the end, retry pauses included; zero when the
+    /// check never started.
     pub duration: Duration,
     /// How many times the body ran (0 when it was skipped without running).
     pub attempts: u32,
@@ -80,46 +99,72 @@ pub enum RunStatus {
     Interrupted,
 }
 
+/// How a run ended: its status and the result of every selected check. The
+/// [`Event::RunFinished`] event carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSummary {
+    /// The overall verdict.
     pub status: RunStatus,
     /// One result per selected check, in the order the checks were planned.
     pub results: Vec<CheckResult>,
+    /// From [`Event::RunStarted`] to [`Event::RunFinished`]; preparing the suite's resources
+    /// and finishing them are not included.
     pub duration: Duration,
     /// What stopped the run early, if anything (preflight failure or interruption).
     pub stopped_because: Option<String>,
 }
 
+/// What happens during a run, in the order it happens. A run sends [`Event::RunStarted`]
+/// first and [`Event::RunFinished`] last, whatever happens in between.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// The run begins, once the suite's resources are prepared.
     RunStarted {
+        /// What the run is about.
         info: RunInfo,
+        /// Every selected check, in planned order, including those that will be skipped.
         checks: Vec<CheckSpec>,
     },
+    /// A preflight passed.
     PreflightPassed {
+        /// Which preflight.
         name: String,
+        /// What it saw ("Kubernetes v1.32.4").
         note: String,
     },
+    /// A preflight failed: every selected check is skipped, and the run ends.
     PreflightFailed {
+        /// Which preflight.
         name: String,
+        /// Why it failed, or that it did not answer in time.
         message: String,
     },
+    /// A check got a concurrency slot and its first attempt begins.
     CheckStarted {
+        /// The check's ID.
         id: String,
     },
     /// The check has been running longer than half its timeout.
     CheckSlow {
+        /// The check's ID.
         id: String,
+        /// How long the attempt has run so far.
         elapsed: Duration,
+        /// The attempt's timeout.
         timeout: Duration,
     },
     /// An attempt failed and the check will run again.
     CheckRetrying {
+        /// The check's ID.
         id: String,
+        /// The number of the attempt to come; the first attempt is 1.
         next_attempt: u32,
+        /// Why the attempt failed.
         failure: Diagnosis,
     },
+    /// A check ended: it passed, failed, was skipped or was interrupted.
     CheckFinished(CheckResult),
+    /// The run ended; always the last event.
     RunFinished(RunSummary),
 }
 
@@ -129,11 +174,13 @@ pub enum Event {
 pub struct EventSink(mpsc::UnboundedSender<Event>);
 
 impl EventSink {
+    /// A sink and the receiver its events arrive on, for a reporter to read.
     pub fn channel() -> (EventSink, mpsc::UnboundedReceiver<Event>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (EventSink(tx), rx)
     }
 
+    /// Sends `event`; does nothing when nobody listens any more.
     pub fn emit(&self, event: Event) {
         // A closed receiver means nobody listens any more; the run goes on regardless.
         let _ = self.0.send(event);

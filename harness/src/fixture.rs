@@ -20,6 +20,7 @@ pub struct Fixture<T, E> {
 }
 
 impl<T, E> Fixture<T, E> {
+    /// A fixture that `init` starts on first use; `name` shows in its `Debug` output.
     pub fn new<F, Fut>(name: &'static str, init: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,

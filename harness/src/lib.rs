@@ -4,6 +4,8 @@
 //! started shared fixtures, and the typed event stream that reporters consume. It knows
 //! nothing about CircleCI, Nomad or output formats.
 
+#![warn(missing_docs)]
+
 pub mod check;
 pub mod event;
 pub mod fixture;

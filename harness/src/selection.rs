@@ -16,11 +16,17 @@ pub enum IgnoredMode {
     Include,
 }
 
+/// Which checks a run includes, as the command line and the profile ask. The default
+/// selects every check and reports the ones that do not apply as skipped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selection {
+    /// Positional filters: a check is in when any of them matches its ID; none means every check.
     pub filters: Vec<String>,
+    /// `--skip` patterns: a check whose ID any of them matches is left out.
     pub skips: Vec<String>,
+    /// `--exact`: filters and skips match the whole ID, not a substring of it.
     pub exact: bool,
+    /// What to do with checks that do not apply (`--ignored`, `--include-ignored`).
     pub ignored: IgnoredMode,
     /// Checks carrying one of these tags are left out (the `health` profile leaves out `mutates`).
     pub excluded_tags: Vec<Tag>,
@@ -29,6 +35,7 @@ pub struct Selection {
 /// What selection decided for one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
+    /// Run the check.
     Run,
     /// Selected, but it does not apply (or is not configured) and was not asked for:
     /// reported as skipped with this reason.

@@ -27,17 +27,8 @@ impl RealityCheck {
     /// The suite for `target`; `setup_contexts` creates the contexts and variables the
     /// project's jobs need when they are missing (`run --setup-contexts`).
     pub fn new(target: Target, setup_contexts: bool) -> RealityCheck {
-        RealityCheck::with_poll(target, setup_contexts, PollIntervals::default())
-    }
-
-    /// The suite with the pipeline poller asking at `poll` (tests and benchmarks).
-    pub fn with_poll(target: Target, setup_contexts: bool, poll: PollIntervals) -> RealityCheck {
-        RealityCheck { target: Arc::new(target), preparation: Preparation { setup_contexts, poll } }
-    }
-
-    /// The target's settings.
-    pub fn target(&self) -> &Target {
-        &self.target
+        let preparation = Preparation { setup_contexts, poll: PollIntervals::default() };
+        RealityCheck { target: Arc::new(target), preparation }
     }
 }
 

@@ -1,0 +1,120 @@
+//! Runs are values: two runs of the realitycheck suite go on at once in one process against
+//! two simulated installations (one healthy, one without Nomad clients) and each gets its own
+//! installation's verdicts; a run started again prepares its resources afresh (a new
+//! pipeline), sharing nothing with the first start. This is what `serve` loops over.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use harness::{
+    CancellationToken, EventSink, Outcome, Run, RunInfo, RunOptions, RunStatus, RunSummary, Selection, Timeouts,
+};
+use realitycheck_config::{CloudProvider, Kubernetes, Nomad, Pipeline, Secret, Target};
+use realitycheck_sim::scenario::Scenario;
+use realitycheck_sim::sim::SimServer;
+use suites::RealityCheck;
+use suites::checks::ids;
+use url::Url;
+
+fn target(name: &str, server: &SimServer, kubeconfig: PathBuf) -> Target {
+    Target {
+        name: name.into(),
+        host: Some(Url::parse(&server.circleci_url()).unwrap()),
+        token: Some(Secret::new(realitycheck_sim::SIM_TOKEN)),
+        cloud_provider: Some(CloudProvider::Aws),
+        project: Some(realitycheck_sim::SIM_PROJECT.into()),
+        ca_bundle: None,
+        insecure: false,
+        kubernetes: Kubernetes {
+            kubeconfig: Some(kubeconfig),
+            context: Some(realitycheck_sim::KUBE_CONTEXT.into()),
+            namespace: realitycheck_sim::NAMESPACE.into(),
+        },
+        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1 },
+        pipeline: Pipeline::default(),
+    }
+}
+
+fn options(name: &str) -> RunOptions {
+    RunOptions {
+        info: RunInfo { target: name.into(), host: name.into(), profile: "test".into(), started_at: SystemTime::now() },
+        selection: Selection {
+            filters: [ids::PODS_READY, ids::CLIENTS_READY, ids::AUTHENTICATED, ids::TRIGGER, ids::DOCKER]
+                .map(String::from)
+                .to_vec(),
+            exact: true,
+            ..Selection::default()
+        },
+        timeouts: Timeouts {
+            cluster: Duration::from_secs(30),
+            api: Duration::from_secs(30),
+            pipeline: Duration::from_secs(300),
+        },
+        deadline: None,
+        retries: 0,
+        retry_delay: Duration::ZERO,
+        concurrency: 8,
+    }
+}
+
+/// Each check's outcome kind, by check ID.
+fn verdicts(summary: &RunSummary) -> BTreeMap<String, &'static str> {
+    summary
+        .results
+        .iter()
+        .map(|result| {
+            let kind = match &result.outcome {
+                Outcome::Passed { .. } => "passed",
+                Outcome::Flaky { .. } => "flaky",
+                Outcome::Failed { .. } => "failed",
+                Outcome::Skipped { .. } => "skipped",
+            };
+            (result.spec.id.clone(), kind)
+        })
+        .collect()
+}
+
+fn diagnosis(summary: &RunSummary, id: &str) -> String {
+    match &summary.results.iter().find(|r| r.spec.id == id).unwrap().outcome {
+        Outcome::Failed { diagnosis } => format!("{diagnosis:?}"),
+        other => panic!("{id} did not fail: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_in_one_process_each_judge_their_own_installation() {
+    let healthy = SimServer::start(Scenario::Healthy, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let broken = SimServer::start(Scenario::NoNomadClients, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let healthy_kube = healthy.write_env(&dir.path().join("healthy.sh")).unwrap();
+    let broken_kube = broken.write_env(&dir.path().join("broken.sh")).unwrap();
+    let healthy_run = Run::new(RealityCheck::new(target("healthy", &healthy, healthy_kube), false), options("healthy"));
+    let broken_run = Run::new(RealityCheck::new(target("broken", &broken, broken_kube), false), options("broken"));
+
+    let (events, _received) = EventSink::channel();
+    let (first, red) = tokio::join!(
+        healthy_run.execute(&events, CancellationToken::new()),
+        broken_run.execute(&events, CancellationToken::new())
+    );
+    let (first, red) = (first.unwrap().summary, red.unwrap().summary);
+
+    assert_eq!(first.status, RunStatus::Passed, "{:?}", verdicts(&first));
+    assert!(verdicts(&first).values().all(|v| *v == "passed"), "{:?}", verdicts(&first));
+    assert_eq!(red.status, RunStatus::Failed);
+    let red_verdicts = verdicts(&red);
+    assert_eq!(red_verdicts[ids::CLIENTS_READY], "failed");
+    assert_eq!(red_verdicts[ids::DOCKER], "failed");
+    assert_eq!((red_verdicts[ids::PODS_READY], red_verdicts[ids::TRIGGER]), ("passed", "passed"));
+    assert!(diagnosis(&red, ids::DOCKER).contains("Nomad has no client"), "{}", diagnosis(&red, ids::DOCKER));
+    assert_eq!(healthy.circleci_state().pipeline_summaries().len(), 1, "each run triggers on its own installation");
+    assert_eq!(broken.circleci_state().pipeline_summaries().len(), 1);
+
+    let again = healthy_run.execute(&events, CancellationToken::new()).await.unwrap();
+    assert_eq!(verdicts(&again.summary), verdicts(&first), "the run starts again with the same verdicts");
+    let pipelines = healthy.circleci_state().pipeline_summaries();
+    assert_eq!(pipelines.len(), 2, "started again, the run prepares its resources afresh: a new pipeline");
+    assert_ne!(pipelines[0].id, pipelines[1].id);
+    healthy.shutdown().await;
+    broken.shutdown().await;
+}
