@@ -214,6 +214,21 @@ fn configuration_errors_exit_2_and_name_the_file() {
 }
 
 #[test]
+fn a_ca_bundle_that_cannot_be_read_is_a_configuration_error_before_any_check() {
+    let dir = TempDir::new().unwrap();
+    let json = dir.path().join("report.json");
+    let out = run(realitycheck(dir.path())
+        .args(["run", "--host", "https://circleci.example.com", "--ca-bundle", "absent.pem", "--json"])
+        .arg(&json)
+        .args(["--exact", "api::authenticated"])
+        .env("CIRCLE_TOKEN", "CCIPAT_ca_bundle_test"));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("cannot read the CA bundle") && out.stderr.contains("absent.pem"), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "no check ran: {}", out.stdout);
+    assert!(!json.exists(), "no report of a run that never started");
+}
+
+#[test]
 fn init_writes_the_reference_config_once() {
     let dir = TempDir::new().unwrap();
     let out = run(realitycheck(dir.path()).args(["init", "--dir", "cfg"]));

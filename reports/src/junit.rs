@@ -1,7 +1,7 @@
 //! The JUnit XML report, for CI systems' test views. It validates against both the Ant JUnit
 //! schema (windyroad) and the Jenkins xUnit plugin's schema:
 //!
-//! - one `<testsuite>` per suite, in the order the suites first appear in the plan, its
+//! - one `<testsuite>` per suite, in the order the suites first appear in the run, its
 //!   first child `<properties>` naming the target, host and profile; `hostname` is the host
 //!   of the installation under test; `timestamp` is the run's start in UTC, whole seconds,
 //!   without a zone (the Ant schema allows nothing else);

@@ -37,7 +37,7 @@ impl Tally {
     }
 }
 
-/// The results grouped by suite, suites in the order they first appear in the plan.
+/// The results grouped by suite, suites in the order they first appear in the run.
 pub(crate) fn by_suite(results: &[CheckResult]) -> Vec<(&str, Vec<&CheckResult>)> {
     let mut suites: Vec<(&str, Vec<&CheckResult>)> = Vec::new();
     for result in results {

@@ -163,7 +163,7 @@ impl<W: Write> TerminalReporter<W> {
         text
     }
 
-    /// One line per suite, in the order the suites first appear in the plan.
+    /// One line per suite, in the order the suites first appear in the run.
     fn suites(&self, results: &[CheckResult]) -> String {
         let suites = by_suite(results);
         let width = suites.iter().map(|(name, _)| name.len()).max().unwrap_or(0);

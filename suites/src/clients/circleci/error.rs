@@ -8,7 +8,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum ApiClientError {
     /// The CA bundle file cannot be read.
-    #[error("cannot read the CA bundle {}: {source}", path.display())]
+    #[error("cannot read the CA bundle {}: {source}; give a readable PEM file with --ca-bundle (or ca_bundle)", path.display())]
     UnreadableCaBundle {
         /// The file given as `ca_bundle` / `--ca-bundle`.
         path: PathBuf,
@@ -16,7 +16,7 @@ pub enum ApiClientError {
         source: std::io::Error,
     },
     /// The CA bundle is not PEM certificates.
-    #[error("the CA bundle {} is not PEM certificates: {message}", path.display())]
+    #[error("the CA bundle {} is not PEM certificates: {message}; give the PEM file of the CA that signs the installation's certificate", path.display())]
     NotPem {
         /// The file given as `ca_bundle` / `--ca-bundle`.
         path: PathBuf,
@@ -24,7 +24,7 @@ pub enum ApiClientError {
         message: String,
     },
     /// The CA bundle holds no certificate.
-    #[error("the CA bundle {} holds no certificate", path.display())]
+    #[error("the CA bundle {} holds no certificate; give the PEM file of the CA that signs the installation's certificate", path.display())]
     EmptyCaBundle {
         /// The file given as `ca_bundle` / `--ca-bundle`.
         path: PathBuf,
@@ -33,7 +33,9 @@ pub enum ApiClientError {
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
     /// The token cannot be sent as an HTTP header.
-    #[error("the API token holds characters an HTTP header cannot carry")]
+    #[error(
+        "the API token holds characters an HTTP header cannot carry; check CIRCLE_TOKEN (or token_file) for stray quotes or line breaks"
+    )]
     TokenNotAHeader,
 }
 

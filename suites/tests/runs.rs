@@ -1,14 +1,16 @@
-//! Runs are values: two runs of the realitycheck suite go on at once in one process against
-//! two simulated installations (one healthy, one without Nomad clients) and each gets its own
-//! installation's verdicts; a run started again prepares its resources afresh (a new
-//! pipeline), sharing nothing with the first start. This is what `serve` loops over.
+//! Runs of the realitycheck suite against simulated installations. Runs are values: two go on
+//! at once in one process against two installations (one healthy, one without Nomad clients)
+//! and each gets its own installation's verdicts; a run started again prepares its resources
+//! afresh (a new pipeline), sharing nothing with the first start. This is what `serve` loops
+//! over. And a check's declaration decides, in one place, that it is not configured.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use harness::{
-    CancellationToken, EventSink, Outcome, Run, RunInfo, RunOptions, RunStatus, RunSummary, Selection, Timeouts,
+    CancellationToken, EventSink, IgnoredMode, Outcome, Run, RunInfo, RunOptions, RunStatus, RunSummary, Selection,
+    SkipReason, Timeouts,
 };
 use realitycheck_config::{CloudProvider, Kubernetes, Nomad, Pipeline, Secret, Target};
 use realitycheck_sim::scenario::Scenario;
@@ -117,4 +119,27 @@ async fn two_runs_in_one_process_each_judge_their_own_installation() {
     assert_ne!(pipelines[0].id, pipelines[1].id);
     healthy.shutdown().await;
     broken.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_check_asked_for_without_its_setting_is_skipped_as_not_configured() {
+    let server = SimServer::start(Scenario::Healthy, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap();
+    let mut options = options("no-runner");
+    options.selection = Selection {
+        filters: vec![ids::RUNNER.into()],
+        exact: true,
+        ignored: IgnoredMode::Include,
+        ..Selection::default()
+    };
+    let run = Run::new(RealityCheck::new(target("no-runner", &server, kubeconfig), false), options);
+    let (events, _received) = EventSink::channel();
+    let summary = run.execute(&events, CancellationToken::new()).await.unwrap().summary;
+    let Outcome::Skipped { reason: SkipReason::NotConfigured(why) } = &summary.results[0].outcome else {
+        panic!("{:?}", summary.results[0].outcome);
+    };
+    assert!(why.contains("pipeline.runner_resource_class"), "{why}");
+    assert!(server.circleci_state().pipeline_summaries().is_empty(), "nothing to wait for: no pipeline triggered");
+    server.shutdown().await;
 }
