@@ -81,7 +81,7 @@ impl<S: Suite> Preflight<S> {
         F: Fn(Arc<S::Resources>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<String, String>> + Send + 'static,
     {
-        Preflight { name, needed_by, kind, run: Arc::new(move |ctx| Box::pin(run(ctx))) }
+        Preflight { name, needed_by, kind, run: Arc::new(move |resources| Box::pin(run(resources))) }
     }
 }
 
@@ -163,7 +163,7 @@ impl<S: Suite> Run<S> {
     async fn run_checks(
         &self,
         selected: &[(&Arc<Check<S>>, Disposition)],
-        ctx: Arc<S::Resources>,
+        resources: Arc<S::Resources>,
         events: &EventSink,
         cancel: CancellationToken,
     ) -> RunSummary {
@@ -221,7 +221,7 @@ impl<S: Suite> Run<S> {
         };
 
         let preflights = tokio::select! {
-            outcome = self.run_preflights(&ctx, selected, events) => outcome,
+            outcome = self.run_preflights(&resources, selected, events) => outcome,
             reason = &mut stop => return interrupted(results, reason),
         };
         if let Err((preflight, message)) = preflights {
@@ -247,7 +247,7 @@ impl<S: Suite> Run<S> {
                 index,
                 starts: Arc::clone(&check_starts),
                 check: Arc::clone(check),
-                ctx: Arc::clone(&ctx),
+                resources: Arc::clone(&resources),
                 cancel: cancel.clone(),
                 timeout: options.timeouts.for_kind(check.spec.kind),
                 retries: options.retries,
@@ -294,7 +294,7 @@ impl<S: Suite> Run<S> {
 
     async fn run_preflights(
         &self,
-        ctx: &Arc<S::Resources>,
+        resources: &Arc<S::Resources>,
         selected: &[(&Arc<Check<S>>, Disposition)],
         events: &EventSink,
     ) -> Result<(), (String, String)> {
@@ -304,7 +304,7 @@ impl<S: Suite> Run<S> {
         };
         for preflight in self.preflights.iter().filter(|p| needed(p.needed_by)) {
             let timeout = options.timeouts.for_kind(preflight.kind);
-            let outcome = match tokio::time::timeout(timeout, (preflight.run)(Arc::clone(ctx))).await {
+            let outcome = match tokio::time::timeout(timeout, (preflight.run)(Arc::clone(resources))).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(format!("{} did not answer within {}", preflight.name, humanize(timeout))),
             };
@@ -345,7 +345,7 @@ struct Attempts<S: Suite> {
     index: usize,
     starts: Arc<Mutex<Vec<Option<Instant>>>>,
     check: Arc<Check<S>>,
-    ctx: Arc<S::Resources>,
+    resources: Arc<S::Resources>,
     cancel: CancellationToken,
     timeout: Duration,
     retries: u32,
@@ -391,7 +391,7 @@ impl<S: Suite> Attempts<S> {
         let slow_at = started + self.timeout / 2;
         let timeout_at = started + self.timeout;
         let scope = Scope { timeout: self.timeout, deadline: timeout_at, cancel: self.cancel.clone() };
-        let body = AbortOnDrop(tokio::spawn((self.check.body)(Arc::clone(&self.ctx), scope)));
+        let body = AbortOnDrop(tokio::spawn((self.check.body)(Arc::clone(&self.resources), scope)));
         let mut joined = body;
         let mut slow_reported = false;
         loop {
