@@ -373,7 +373,7 @@ async fn a_job_never_picked_up_is_reported_before_the_timeout() {
         "(the pipeline timeout is 3s)",
         ": queued",
         "never picked up",
-        "app=docker-provisioner",
+        "grep -e docker-provisioner -e machine-provisioner",
     ] {
         assert!(text.contains(words), "`{words}` missing: {docker:#}");
     }

@@ -82,11 +82,10 @@ impl Installation {
         })
     }
 
-    /// Whether the machine provisioner takes work: its pods (`app=machine-provisioner`) exist and
-    /// are all Running and Ready.
+    /// Whether the machine provisioner takes work: the pods of its deployments
+    /// (`machine-provisioner-*`) exist and are all Running and Ready.
     pub fn machine_provisioner_ready(&self) -> bool {
-        let mut provisioners =
-            self.pods.iter().filter(|pod| pod.label("app") == Some("machine-provisioner")).peekable();
+        let mut provisioners = self.pods.iter().filter(|pod| pod.is_of("machine-provisioner")).peekable();
         provisioners.peek().is_some() && provisioners.all(|pod| pod.health == PodHealth::Ready)
     }
 
@@ -120,7 +119,7 @@ impl Installation {
             }
             Scenario::PodsNotReady => {
                 self.set_health("frontend", PodHealth::CrashLoopBackOff { restarts: 7 });
-                self.set_health("machine-provisioner", PodHealth::NotReady);
+                self.set_health("machine-provisioner-provisioner", PodHealth::NotReady);
             }
             Scenario::MachineProvisionerBroken => {
                 self.machine_provisioning_failure = Some(MACHINE_PROVISIONING_ERROR.to_owned());
@@ -224,7 +223,7 @@ mod tests {
         assert!(broken.nomad.api_failure.as_deref().unwrap().contains("x509"));
 
         let pods_not_ready = build(Scenario::PodsNotReady);
-        assert_eq!(unready_apps(&pods_not_ready), ["frontend", "machine-provisioner"]);
+        assert_eq!(unready_apps(&pods_not_ready), ["frontend", "machine-provisioner-provisioner"]);
         assert_eq!(pods_not_ready.nomad, healthy.nomad);
         assert!(!pods_not_ready.machine_provisioner_ready());
 

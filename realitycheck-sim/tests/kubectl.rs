@@ -141,7 +141,8 @@ async fn kubectl_shows_pods_that_are_not_ready() {
             .collect()
     };
     assert_eq!(row("frontend")[1..3], ["0/1", "CrashLoopBackOff"]);
-    assert_eq!(row("machine-provisioner")[1..4], ["0/1", "Running", "0"]);
+    assert_eq!(row("machine-provisioner-provisioner")[1..4], ["0/1", "Running", "0"]);
+    assert_eq!(row("machine-provisioner-leader")[1..4], ["1/1", "Running", "0"]);
     assert_eq!(row("api-service")[1..3], ["1/1", "Running"]);
     cluster.sim.shutdown().await;
 }

@@ -3,7 +3,7 @@
 //! as soon as the cause is observable (no Nomad client, no machine provisioner, no runner),
 //! and the diagnosis of a failed job with the last lines of its failing step.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use super::api::api_failure;
 use super::nomad::{client_nodes, unusable_because};
 use super::{PipelineHandles, ids};
 use crate::clients::circleci::{ApiClient, BuildDetails, JobStatus, Workflow, WorkflowJob};
-use crate::clients::pods::PodState;
+use crate::clients::pods::{self, PodState};
 use crate::resources::api::ApiAccess;
 use crate::resources::cluster::ClusterAccess;
 use crate::resources::pipeline::{PipelineRun, PollEnd, Snapshot, TriggerError};
@@ -31,8 +31,8 @@ const POLLS_BETWEEN_PROBES: u64 = 5;
 /// the timeout, at most this.
 const REPORT_BEFORE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The label of the machine provisioner's pods.
-const MACHINE_PROVISIONER_SELECTOR: &str = "app=machine-provisioner";
+/// The component whose deployments (`machine-provisioner-*` in the 4.4 chart) start VMs.
+const MACHINE_PROVISIONER: &str = "machine-provisioner";
 
 /// The run's pipeline, or the verdict of a check that cannot wait for jobs.
 pub(crate) async fn pipeline_run(handles: &PipelineHandles) -> Result<Arc<PipelineRun>, Verdict> {
@@ -144,7 +144,7 @@ fn still_waiting(
     if never_picked_up {
         diagnosis
             .cause("the job was never picked up although realitycheck saw capacity for it (Nomad clients, the machine provisioner's pod, runners): the service that hands jobs to executors may be failing")
-            .remediation(format!("read the logs of the provisioners: `kubectl -n {namespace} logs -l app=docker-provisioner` (docker jobs) and `kubectl -n {namespace} logs -l {MACHINE_PROVISIONER_SELECTOR}` (machine jobs); on a slow installation, raise timeouts.pipeline"))
+            .remediation(format!("read the logs of the provisioners' pods: `kubectl -n {namespace} get pods | grep -e docker-provisioner -e {MACHINE_PROVISIONER}`, then `kubectl -n {namespace} logs <pod>` (the docker provisioner for docker jobs, the machine provisioner for machine jobs); on a slow installation, raise timeouts.pipeline"))
     } else {
         diagnosis
             .cause("the job runs longer than the pipeline timeout allows: slow image pulls, a slow executor, or a step that hangs")
@@ -236,28 +236,40 @@ async fn no_nomad_client(cluster: &ClusterAccess, spec: &Job, waiting: &str) -> 
     )
 }
 
+/// The machine provisioner's workloads that have no ready pod, when that is why the job waits.
+/// Nothing found at all is no cause: the workloads may be named in a way realitycheck does not
+/// know, and a false red on a healthy installation is the worst verdict; the job then waits.
 async fn no_machine_provisioner(access: &ClusterAccess, spec: &Job, waiting: &str) -> Option<Diagnosis> {
     let cluster = access.client().await.ok()?;
-    let pods = cluster.pods(Some(MACHINE_PROVISIONER_SELECTOR)).await.ok()?;
-    let states: Vec<PodState> = pods.iter().map(PodState::of).collect();
-    if states.iter().any(|pod| pod.phase == "Running" && pod.ready) {
+    let pods = cluster.pods(None).await.ok()?;
+    let provisioner = pods::of_component(&pods, MACHINE_PROVISIONER);
+    let mut workloads: BTreeMap<String, Vec<PodState>> = BTreeMap::new();
+    for pod in &provisioner {
+        workloads.entry(pods::workload_of(pod)).or_default().push(PodState::of(pod));
+    }
+    let unready: Vec<(&String, &Vec<PodState>)> =
+        workloads.iter().filter(|(_, states)| !states.iter().any(|pod| pod.phase == "Running" && pod.ready)).collect();
+    if unready.is_empty() {
         return None;
     }
     let namespace = cluster.namespace();
-    let observed = if states.is_empty() {
-        vec![format!("no pod matches {MACHINE_PROVISIONER_SELECTOR}")]
-    } else {
-        states.iter().map(PodState::describe).collect()
-    };
+    let names: Vec<&str> = unready.iter().map(|(workload, _)| workload.as_str()).collect();
+    let found: Vec<&str> = workloads.keys().map(String::as_str).collect();
+    let pod_names: Vec<&str> = unready.iter().flat_map(|(_, states)| states.iter().map(|p| p.name.as_str())).collect();
     Some(
-        Diagnosis::new(format!("job {spec} is queued and the machine provisioner has no ready pod"))
-            .observed(waiting)
-            .observed_all(observed)
-            .cause("machine, Arm, Windows and remote docker jobs get their VM from the machine provisioner, which is not running")
-            .remediation(format!(
-                "`kubectl -n {namespace} describe pods -l {MACHINE_PROVISIONER_SELECTOR}` and `kubectl -n {namespace} logs -l {MACHINE_PROVISIONER_SELECTOR}` say why it is not ready"
-            ))
-            .phase(phase_of(&Needs::MachineProvisioner)),
+        Diagnosis::new(format!(
+            "job {spec} is queued and the machine provisioner has no ready pod in {}",
+            names.join(", ")
+        ))
+        .observed(waiting)
+        .observed(format!("machine provisioner workloads found: {}", found.join(", ")))
+        .observed_all(unready.iter().flat_map(|(_, states)| states.iter().map(PodState::describe)))
+        .cause("machine, Arm, Windows and remote docker jobs get their VM from the machine provisioner, and part of it is not running")
+        .remediation(format!(
+            "`kubectl -n {namespace} describe pod {0}` and `kubectl -n {namespace} logs {0}` say why it is not ready",
+            pod_names.join(" ")
+        ))
+        .phase(phase_of(&Needs::MachineProvisioner)),
     )
 }
 
@@ -315,7 +327,7 @@ pub(crate) async fn failed_job(
             if job.status == JobStatus::InfrastructureFail =>
         {
             format!(
-                "read the machine provisioner's logs (`kubectl -n {} logs -l {MACHINE_PROVISIONER_SELECTOR}`): its cloud credentials and IAM permissions, quotas, the VM image and the subnet decide whether VMs start",
+                "read the machine provisioner's logs (`kubectl -n {0} get pods | grep {MACHINE_PROVISIONER}`, then `kubectl -n {0} logs <pod>`): its cloud credentials and IAM permissions, quotas, the VM image and the subnet decide whether VMs start",
                 handles.cluster.namespace()
             )
         }

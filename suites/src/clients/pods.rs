@@ -110,8 +110,85 @@ fn terminated_reason(terminated: &ContainerStateTerminated) -> String {
     }
 }
 
+/// The pods of a component of the release (the machine provisioner, the docker provisioner),
+/// whatever its deployments are called and however they are labelled: a pod belongs to
+/// `component` when its workload ([`workload_of`]) is the component's name, or that name and a
+/// part (`machine-provisioner-leader`).
+pub fn of_component<'a>(pods: &'a [Pod], component: &str) -> Vec<&'a Pod> {
+    pods.iter()
+        .filter(|pod| {
+            workload_of(pod).strip_prefix(component).is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+        })
+        .collect()
+}
+
+/// The workload a pod belongs to: its `app` or `app.kubernetes.io/name` label when one starts
+/// like its name, else its name without what its controller appends (a ReplicaSet's
+/// `-<template hash>-<suffix>`, a StatefulSet's `-<ordinal>`).
+pub fn workload_of(pod: &Pod) -> String {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let labels = pod.metadata.labels.as_ref();
+    let label = ["app", "app.kubernetes.io/name"]
+        .iter()
+        .find_map(|key| labels.and_then(|l| l.get(*key)).filter(|value| name.starts_with(value.as_str())));
+    if let Some(label) = label {
+        return label.clone();
+    }
+    let controller = pod.metadata.owner_references.iter().flatten().find(|o| o.controller == Some(true));
+    let generated_parts = match controller.map(|o| o.kind.as_str()) {
+        Some("ReplicaSet") => 2,
+        Some("StatefulSet" | "DaemonSet" | "Job") => 1,
+        _ => 0,
+    };
+    let mut workload = name.as_str();
+    for _ in 0..generated_parts {
+        workload = workload.rsplit_once('-').map_or(workload, |(head, _)| head);
+    }
+    workload.to_string()
+}
+
 #[cfg(test)]
 mod tests {
+
+    fn named(name: &str, labels: serde_json::Value, controller: &str) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "labels": labels,
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": controller, "name": "owner", "uid": "u", "controller": true}]},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_component_is_found_by_label_or_by_name_whatever_its_parts() {
+        let pods = [
+            named(
+                "machine-provisioner-leader-7d9f8b6c4d-x2k8p",
+                serde_json::json!({"app": "machine-provisioner-leader"}),
+                "ReplicaSet",
+            ),
+            named(
+                "machine-provisioner-provisioner-5c6d7e8f9a-q1w2e",
+                serde_json::json!({"component": "provisioner"}),
+                "ReplicaSet",
+            ),
+            named(
+                "machine-provisioner-0",
+                serde_json::json!({"app.kubernetes.io/name": "machine-provisioner"}),
+                "StatefulSet",
+            ),
+            named("machine-provisioners-cleanup-28711440-abcde", serde_json::json!({}), "Job"),
+            named(
+                "docker-provisioner-leader-6b5c4d3e2f-zz9yy",
+                serde_json::json!({"app": "docker-provisioner-leader"}),
+                "ReplicaSet",
+            ),
+        ];
+        let found: Vec<String> = of_component(&pods, "machine-provisioner").into_iter().map(workload_of).collect();
+        assert_eq!(found, ["machine-provisioner-leader", "machine-provisioner-provisioner", "machine-provisioner"]);
+        assert_eq!(workload_of(&pods[3]), "machine-provisioners-cleanup-28711440", "a Job's pod drops its suffix only");
+        assert_eq!(of_component(&pods, "docker-provisioner").len(), 1);
+        assert!(of_component(&pods, "machine-provisioners-cleanup-2871").is_empty(), "a name ends at a dash");
+    }
     use serde_json::json;
 
     use super::*;
