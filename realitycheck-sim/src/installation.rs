@@ -10,6 +10,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use crate::nomad::{DockerDriver, Eligibility, NodeStatus, NomadState};
 use crate::pods::{PodHealth, ReleasePod, release_pods};
 use crate::scenario::Scenario;
+use crate::secrets::{SimSecret, failed_upgrade_history, healthy_history, helm_release_secrets};
 use crate::{SIM_RUNNER_RESOURCE_CLASS, ids};
 use realitycheck_project::CloudProvider;
 
@@ -46,6 +47,8 @@ pub struct Installation {
     /// Why every VM the machine provisioner starts fails, if it does.
     pub machine_provisioning_failure: Option<String>,
     pub runners: Vec<Runner>,
+    /// The Secrets of the namespace (the Helm release records).
+    pub secrets: Vec<SimSecret>,
 }
 
 impl Installation {
@@ -61,6 +64,7 @@ impl Installation {
             cloud_provider: CloudProvider::Aws,
             machine_provisioning_failure: None,
             runners: vec![healthy_runner(started_at)],
+            secrets: helm_release_secrets(&healthy_history(), started_at),
         };
         installation.apply_fault();
         installation
@@ -87,6 +91,11 @@ impl Installation {
     pub fn machine_provisioner_ready(&self) -> bool {
         let mut provisioners = self.pods.iter().filter(|pod| pod.is_of("machine-provisioner")).peekable();
         provisioners.peek().is_some() && provisioners.all(|pod| pod.health == PodHealth::Ready)
+    }
+
+    /// The Secret `name` of the namespace.
+    pub fn secret(&self, name: &str) -> Option<&SimSecret> {
+        self.secrets.iter().find(|secret| secret.name == name)
     }
 
     /// The runners registered for `resource_class`.
@@ -126,6 +135,9 @@ impl Installation {
             }
             Scenario::RunnerMissing => self.runners.clear(),
             Scenario::CloudProviderOther => self.cloud_provider = CloudProvider::Other,
+            Scenario::HelmUpgradeFailed => {
+                self.secrets = helm_release_secrets(&failed_upgrade_history(), self.started_at);
+            }
             // Faults of the CircleCI API (see `crate::circleci`): the cluster stays healthy.
             Scenario::ContextsMissing | Scenario::BadToken | Scenario::ApiFlaky | Scenario::ApiSlow => {}
         }

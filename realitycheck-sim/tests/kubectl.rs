@@ -146,3 +146,23 @@ async fn kubectl_shows_pods_that_are_not_ready() {
     assert_eq!(row("api-service")[1..3], ["1/1", "Running"]);
     cluster.sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_gets_the_helm_release_secrets() {
+    let Some(kubectl) = kubectl_or_skip() else {
+        return;
+    };
+    let cluster = Cluster::start(Scenario::HelmUpgradeFailed, kubectl).await;
+    let listed = cluster.kubectl(&["get", "secrets", "-l", "owner=helm,status=failed"]).await;
+    assert_eq!(listed.exit_code, Some(0), "{}", listed.stderr);
+    let lines: Vec<Vec<&str>> = listed.stdout.lines().map(|line| line.split_whitespace().collect()).collect();
+    assert_eq!(lines[0], ["NAME", "TYPE", "DATA", "AGE"]);
+    assert_eq!(lines[1][..3], ["sh.helm.release.v1.circleci-server.v3", "helm.sh/release.v1", "1"]);
+    assert_eq!(lines.len(), 2, "{}", listed.stdout);
+    let release = cluster
+        .kubectl(&["get", "secret", "sh.helm.release.v1.circleci-server.v3", "-o", "jsonpath={.data.release}"])
+        .await;
+    assert_eq!(release.exit_code, Some(0), "{}", release.stderr);
+    assert!(!release.stdout.is_empty());
+    cluster.sim.shutdown().await;
+}

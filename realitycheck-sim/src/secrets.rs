@@ -1,0 +1,182 @@
+//! The Secrets of the release's namespace: the records Helm keeps of the CircleCI server
+//! release, stored as Helm's `secrets` storage driver stores them (one Secret per revision,
+//! type `helm.sh/release.v1`, labels `owner=helm`, `name`, `status`, `version`; data key
+//! `release`: the release JSON, gzip-compressed, base64-encoded).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+
+use crate::{NAMESPACE, ids};
+
+/// The release name of the server install (`helm upgrade circleci-server ...`).
+pub const RELEASE: &str = "circleci-server";
+
+/// One Secret of the namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimSecret {
+    pub name: String,
+    pub type_: String,
+    pub labels: BTreeMap<String, String>,
+    pub data: BTreeMap<String, Vec<u8>>,
+    /// How long before the simulation started it was created.
+    pub age: SignedDuration,
+    pub resource_version: u64,
+}
+
+impl SimSecret {
+    /// The Secret as the API serves it, its creation time relative to `started_at`.
+    pub fn to_secret(&self, started_at: Timestamp) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                name: Some(self.name.clone()),
+                namespace: Some(NAMESPACE.to_owned()),
+                uid: Some(ids::uuid(&format!("secret/{}", self.name))),
+                resource_version: Some(self.resource_version.to_string()),
+                creation_timestamp: Some(Time(started_at - self.age)),
+                labels: Some(self.labels.clone()),
+                ..ObjectMeta::default()
+            },
+            type_: Some(self.type_.clone()),
+            data: Some(self.data.iter().map(|(key, value)| (key.clone(), ByteString(value.clone()))).collect()),
+            ..Secret::default()
+        }
+    }
+
+    /// A label's value.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+}
+
+/// A revision of the release, as `helm history` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revision {
+    pub number: u32,
+    pub status: &'static str,
+    pub chart_version: &'static str,
+    pub description: &'static str,
+    /// How long before the simulation started it was deployed.
+    pub age: SignedDuration,
+}
+
+/// The release's history on a healthy installation: installed with 4.4.6, upgraded to 4.4.7.
+pub fn healthy_history() -> Vec<Revision> {
+    vec![
+        Revision {
+            number: 1,
+            status: "superseded",
+            chart_version: "4.4.6",
+            description: "Install complete",
+            age: SignedDuration::from_hours(12 * 24 + 3),
+        },
+        Revision {
+            number: 2,
+            status: "deployed",
+            chart_version: "4.4.7",
+            description: "Upgrade complete",
+            age: SignedDuration::from_hours(2 * 24 + 5),
+        },
+    ]
+}
+
+/// After an upgrade to 4.4.8 that timed out: Helm left the previous revision deployed and
+/// marked the new one failed.
+pub fn failed_upgrade_history() -> Vec<Revision> {
+    let mut history = healthy_history();
+    history.push(Revision {
+        number: 3,
+        status: "failed",
+        chart_version: "4.4.8",
+        description: "Upgrade \"circleci-server\" failed: context deadline exceeded",
+        age: SignedDuration::from_mins(40),
+    });
+    history
+}
+
+/// The Secrets Helm stores for `history`, at the times relative to `started_at`.
+pub fn helm_release_secrets(history: &[Revision], started_at: Timestamp) -> Vec<SimSecret> {
+    let first_deployed = history.first().map_or(started_at, |first| started_at - first.age);
+    history
+        .iter()
+        .map(|revision| {
+            let deployed = started_at - revision.age;
+            let release = json!({
+                "name": RELEASE,
+                "namespace": NAMESPACE,
+                "version": revision.number,
+                "info": {
+                    "first_deployed": first_deployed.to_string(),
+                    "last_deployed": deployed.to_string(),
+                    "deleted": "",
+                    "description": revision.description,
+                    "status": revision.status,
+                },
+                "chart": {
+                    "metadata": {
+                        "name": "circleci-server",
+                        "version": revision.chart_version,
+                        "appVersion": revision.chart_version,
+                        "apiVersion": "v2",
+                        "type": "application",
+                    },
+                },
+                "config": {},
+                "manifest": "",
+            });
+            SimSecret {
+                name: format!("sh.helm.release.v1.{RELEASE}.v{}", revision.number),
+                type_: "helm.sh/release.v1".to_owned(),
+                labels: BTreeMap::from([
+                    ("owner".to_owned(), "helm".to_owned()),
+                    ("name".to_owned(), RELEASE.to_owned()),
+                    ("status".to_owned(), revision.status.to_owned()),
+                    ("version".to_owned(), revision.number.to_string()),
+                ]),
+                data: BTreeMap::from([("release".to_owned(), encode_release(&release))]),
+                age: revision.age,
+                resource_version: 3_000 + u64::from(revision.number),
+            }
+        })
+        .collect()
+}
+
+/// What Helm's driver stores: the JSON, gzip-compressed, base64-encoded.
+fn encode_release(release: &serde_json::Value) -> Vec<u8> {
+    let mut gzip = GzEncoder::new(Vec::new(), Compression::best());
+    gzip.write_all(release.to_string().as_bytes()).expect("writing to memory does not fail");
+    let compressed = gzip.finish().expect("writing to memory does not fail");
+    STANDARD.encode(compressed).into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use flate2::read::GzDecoder;
+
+    use super::*;
+
+    #[test]
+    fn release_records_decode_as_helm_stores_them() {
+        let secrets = helm_release_secrets(&failed_upgrade_history(), Timestamp::UNIX_EPOCH);
+        let newest = secrets.last().unwrap();
+        assert_eq!(newest.name, "sh.helm.release.v1.circleci-server.v3");
+        assert_eq!((newest.label("status"), newest.label("version")), (Some("failed"), Some("3")));
+        let compressed = STANDARD.decode(&newest.data["release"]).unwrap();
+        let mut json = String::new();
+        GzDecoder::new(compressed.as_slice()).read_to_string(&mut json).unwrap();
+        let release: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(release["info"]["status"], "failed");
+        assert_eq!(release["chart"]["metadata"]["version"], "4.4.8");
+    }
+}
