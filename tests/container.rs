@@ -98,6 +98,7 @@ async fn the_simulation_runs_in_the_scratch_image_and_run_judges_it() {
         statuses,
         [
             ("cluster::pods_ready".to_string(), "passed".to_string()),
+            ("cluster::helm_release".to_string(), "passed".to_string()),
             ("nomad::servers_alive".to_string(), "passed".to_string()),
             ("nomad::clients_ready".to_string(), "failed".to_string()),
         ]

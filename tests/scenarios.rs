@@ -139,6 +139,27 @@ fn deviations() -> Vec<Expected> {
         status: "failed",
         words: &["ended infrastructure_fail", "last lines of step", "machine provisioner could not provide a VM"],
     }));
+    deviations.push(Expected {
+        scenario: "helm-upgrade-failed",
+        check: "cluster::helm_release",
+        status: "failed",
+        words: &[
+            "revision 3 of release circleci-server (chart 4.4.8) failed",
+            "context deadline exceeded",
+            "helm rollback circleci-server 2",
+        ],
+    });
+    deviations.push(Expected {
+        scenario: "secrets-forbidden",
+        check: "cluster::helm_release",
+        status: "skipped",
+        words: &[
+            "not-configured",
+            "may not list Secrets",
+            "add the Role rule",
+            "kubectl auth can-i list secrets -n circleci-server",
+        ],
+    });
     deviations.extend(MACHINE_JOB_CHECKS.into_iter().map(|check| Expected {
         scenario: "cloud-provider-other",
         check,

@@ -93,6 +93,11 @@ impl Installation {
         provisioners.peek().is_some() && provisioners.all(|pod| pod.health == PodHealth::Ready)
     }
 
+    /// Whether RBAC refuses the caller Secrets (the `secrets-forbidden` scenario).
+    pub fn secrets_forbidden(&self) -> bool {
+        self.scenario == Scenario::SecretsForbidden
+    }
+
     /// The Secret `name` of the namespace.
     pub fn secret(&self, name: &str) -> Option<&SimSecret> {
         self.secrets.iter().find(|secret| secret.name == name)
@@ -135,6 +140,7 @@ impl Installation {
             }
             Scenario::RunnerMissing => self.runners.clear(),
             Scenario::CloudProviderOther => self.cloud_provider = CloudProvider::Other,
+            Scenario::SecretsForbidden => {}
             Scenario::HelmUpgradeFailed => {
                 self.secrets = helm_release_secrets(&failed_upgrade_history(), self.started_at);
             }

@@ -24,6 +24,9 @@ pub(crate) async fn list(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    if installation.secrets_forbidden() {
+        return Err(ApiError::forbidden("list", "secrets", &namespace));
+    }
     let params = QueryParams::parse(query.as_deref());
     if params.flag("watch") {
         return Err(ApiError::bad_request("watch is not supported by the simulated API server"));
@@ -70,6 +73,9 @@ pub(crate) async fn get(
     State(installation): State<Arc<Installation>>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Secret>, ApiError> {
+    if installation.secrets_forbidden() {
+        return Err(ApiError::forbidden("get", "secrets", &namespace));
+    }
     let secret = (namespace == NAMESPACE).then(|| installation.secret(&name)).flatten();
     let secret = secret.ok_or_else(|| ApiError::object_not_found("secrets", &name))?;
     Ok(Json(secret.to_secret(installation.started_at)))

@@ -1,10 +1,15 @@
-//! `cluster::*`: the Helm release's pods.
+//! `cluster::*`: the Helm release's pods, and its newest Helm record.
 
 use harness::{Check, Diagnosis, Phase, Verdict};
+use k8s_openapi::jiff::Timestamp;
 
-use super::{cluster_check, cluster_failure, ids};
+use super::{cluster_check, cluster_failure, ids, secrets_forbidden};
 use crate::RealityCheck;
+use crate::clients::helm::{self, ReleaseRecord, UnreadableRecord};
 use crate::clients::pods::PodState;
+
+/// The chart of CircleCI server; its release may have any name.
+const SERVER_CHART: &str = "circleci-server";
 
 pub fn pods_ready() -> Check<RealityCheck> {
     cluster_check(ids::PODS_READY, "every pod of the release is Running and Ready", |access, _| async move {
@@ -17,6 +22,99 @@ pub fn pods_ready() -> Check<RealityCheck> {
             Err(e) => Verdict::Fail(cluster_failure(&e)),
         }
     })
+}
+
+pub fn helm_release() -> Check<RealityCheck> {
+    let summary = "the newest Helm record of the CircleCI server release is deployed";
+    cluster_check(ids::HELM_RELEASE, summary, |access, _| async move {
+        let cluster = match access.client().await {
+            Ok(cluster) => cluster,
+            Err(e) => return Verdict::Fail(cluster_failure(&e)),
+        };
+        match cluster.secrets(helm::RECORDS_SELECTOR).await {
+            Ok(secrets) => judge_release(cluster.namespace(), &helm::newest_records(&secrets), Timestamp::now()),
+            Err(e) => secrets_forbidden(&e).unwrap_or_else(|| Verdict::Fail(cluster_failure(&e))),
+        }
+    })
+}
+
+/// Pass when the newest record of the release of chart `circleci-server` is `deployed`; its
+/// age is counted to `now`.
+pub fn judge_release(namespace: &str, records: &[Result<ReleaseRecord, UnreadableRecord>], now: Timestamp) -> Verdict {
+    let unreadable: Vec<String> = records.iter().filter_map(|r| r.as_ref().err()).map(ToString::to_string).collect();
+    let readable: Vec<&ReleaseRecord> = records.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let Some(release) = readable.iter().find(|record| record.chart == SERVER_CHART) else {
+        let others: Vec<String> =
+            readable.iter().map(|r| format!("release {} (chart {} {})", r.name, r.chart, r.chart_version)).collect();
+        return Verdict::Fail(
+            Diagnosis::new(format!("no Helm release of chart {SERVER_CHART} in namespace `{namespace}`"))
+                .observed(if others.is_empty() {
+                    "no Helm release records (Secrets labelled owner=helm)".to_string()
+                } else {
+                    format!("Helm releases found: {}", others.join(", "))
+                })
+                .observed_all(unreadable)
+                .cause(
+                    "the release is in another namespace, or Helm keeps its records elsewhere (HELM_DRIVER=configmap)",
+                )
+                .remediation(format!(
+                    "`helm list -A` shows where the release is; check --namespace (now `{namespace}`)"
+                ))
+                .phase(Phase::HelmInstall),
+        );
+    };
+    let ReleaseRecord { name, revision, status, chart_version, description, deployed_revision, .. } = release;
+    let deployed = deployed_ago(release, now);
+    let history = format!("`helm history {name} -n {namespace}`");
+    let rollback = match deployed_revision {
+        Some(serving) => format!("`helm rollback {name} {serving} -n {namespace}`"),
+        None => format!("`helm rollback {name} <last deployed revision> -n {namespace}`"),
+    };
+    let serving = match deployed_revision {
+        Some(serving) => format!("revision {serving} is still deployed and serves"),
+        None => "no revision is marked deployed".to_string(),
+    };
+    match status.as_str() {
+        "deployed" => Verdict::Pass(format!(
+            "release {name} revision {revision}: chart {SERVER_CHART} {chart_version}, deployed{deployed}"
+        )),
+        "failed" => Verdict::Fail(
+            Diagnosis::new(format!("the newest revision {revision} of release {name} (chart {chart_version}) failed"))
+                .observed(format!("Helm says: {description}"))
+                .observed(serving)
+                .cause("the last `helm upgrade` (or install) did not complete: a hook failed, a resource was refused, or it timed out")
+                .remediation(format!("{history} shows the revisions; fix what Helm says and run the upgrade again, or go back with {rollback}"))
+                .phase(Phase::HelmInstall),
+        ),
+        pending if pending.starts_with("pending-") => Verdict::Fail(
+            Diagnosis::new(format!("release {name} is {pending} at revision {revision} (chart {chart_version})"))
+                .observed(format!("Helm says: {description}; the operation started{deployed}"))
+                .cause("a Helm operation is under way, or was interrupted and left the release locked (Helm refuses further upgrades)")
+                .remediation(format!("if no `helm` command runs now, {history} and {rollback} unlock it"))
+                .phase(Phase::HelmInstall),
+        ),
+        other => Verdict::Fail(
+            Diagnosis::new(format!("release {name} is `{other}` at revision {revision} (chart {chart_version})"))
+                .observed(format!("Helm says: {description}"))
+                .cause("the newest record of the release is neither deployed nor an operation under way")
+                .remediation(format!("{history} shows what happened to the release"))
+                .phase(Phase::HelmInstall),
+        ),
+    }
+}
+
+/// ` 2d5h ago`, or nothing when Helm gives no readable time.
+fn deployed_ago(record: &ReleaseRecord, now: Timestamp) -> String {
+    let Some(deployed) = record.last_deployed.as_deref().and_then(|t| t.parse::<Timestamp>().ok()) else {
+        return String::new();
+    };
+    let minutes = now.duration_since(deployed).as_secs().max(0) / 60;
+    let (days, hours, minutes) = (minutes / (24 * 60), minutes / 60 % 24, minutes % 60);
+    match (days, hours) {
+        (0, 0) => format!(" {minutes}m ago"),
+        (0, _) => format!(" {hours}h{minutes}m ago"),
+        _ => format!(" {days}d{hours}h ago"),
+    }
 }
 
 /// How a pod counts for `cluster::pods_ready`.
@@ -260,5 +358,62 @@ mod tests {
         let Verdict::Fail(diagnosis) = judge_pods("circleci", &only_left_overs) else { panic!("must fail") };
         assert_eq!(diagnosis.summary, "no running pods in namespace `circleci`, only 1 finished or left-over pod");
         assert!(diagnosis.remediation.contains("--namespace"));
+    }
+
+    fn record(revision: u32, status: &str, description: &str) -> Result<ReleaseRecord, UnreadableRecord> {
+        Ok(ReleaseRecord {
+            name: "circleci-server".into(),
+            revision,
+            status: status.into(),
+            chart: SERVER_CHART.into(),
+            chart_version: format!("4.4.{revision}"),
+            last_deployed: Some("2026-11-28T09:30:00Z".into()),
+            description: description.into(),
+            deployed_revision: (status != "deployed").then_some(revision - 1),
+        })
+    }
+
+    fn now() -> Timestamp {
+        "2026-11-30T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_deployed_release_passes_with_its_chart_and_age() {
+        let verdict = judge_release("circleci-server", &[record(7, "deployed", "Upgrade complete")], now());
+        assert_eq!(
+            verdict,
+            Verdict::Pass("release circleci-server revision 7: chart circleci-server 4.4.7, deployed 2d2h ago".into())
+        );
+    }
+
+    #[test]
+    fn a_failed_upgrade_names_helms_reason_and_the_rollback() {
+        let records = [record(8, "failed", "Upgrade \"circleci-server\" failed: context deadline exceeded")];
+        let Verdict::Fail(diagnosis) = judge_release("circleci-server", &records, now()) else { panic!() };
+        insta::assert_debug_snapshot!(diagnosis);
+    }
+
+    #[test]
+    fn an_interrupted_upgrade_is_red_with_how_to_unlock_it() {
+        let Verdict::Fail(diagnosis) = judge_release("ns", &[record(9, "pending-upgrade", "Preparing upgrade")], now())
+        else {
+            panic!()
+        };
+        assert!(diagnosis.summary.contains("is pending-upgrade at revision 9"), "{diagnosis:?}");
+        assert!(diagnosis.remediation.contains("`helm rollback circleci-server 8 -n ns` unlock it"), "{diagnosis:?}");
+    }
+
+    #[test]
+    fn no_server_release_says_where_to_look() {
+        let other = Ok(ReleaseRecord {
+            chart: "ingress-nginx".into(),
+            name: "ingress".into(),
+            ..record(1, "deployed", "").unwrap()
+        });
+        let unreadable = Err(UnreadableRecord { secret: "sh.helm.release.v1.x.v1".into(), message: "not gzip".into() });
+        let Verdict::Fail(diagnosis) = judge_release("ns", &[other, unreadable], now()) else { panic!() };
+        insta::assert_debug_snapshot!(diagnosis);
+        let Verdict::Fail(empty) = judge_release("ns", &[], now()) else { panic!() };
+        assert!(empty.observed[0].contains("no Helm release records"), "{empty:?}");
     }
 }

@@ -3,6 +3,7 @@
 //! are stable.
 
 pub const PODS_READY: &str = "cluster::pods_ready";
+pub const HELM_RELEASE: &str = "cluster::helm_release";
 pub const SERVERS_ALIVE: &str = "nomad::servers_alive";
 pub const CLIENTS_READY: &str = "nomad::clients_ready";
 pub const AUTHENTICATED: &str = "api::authenticated";

@@ -33,6 +33,7 @@ use crate::resources::{Requires, Resources, applicability};
 pub fn all(target: &Target) -> Vec<Check<RealityCheck>> {
     let mut checks = vec![
         cluster::pods_ready(),
+        cluster::helm_release(),
         nomad::servers_alive(),
         nomad::clients_ready(),
         api::authenticated(),
@@ -211,6 +212,15 @@ pub(crate) fn retries_note(retries: &[Retry]) -> String {
     }
 }
 
+/// The skip of a check that may not read Secrets (403): the Role rule to add, and how to check
+/// it. Reading Secrets is optional: never a red.
+pub(crate) fn secrets_forbidden(error: &ClusterError) -> Option<Verdict> {
+    let ClusterError::ListSecrets { namespace, forbidden: true, .. } = error else { return None };
+    Some(Verdict::Skip(SkipReason::NotConfigured(format!(
+        "this identity may not list Secrets in namespace `{namespace}`: add the Role rule `{{apiGroups: [\"\"], resources: [\"secrets\"], verbs: [\"list\"]}}` in that namespace (check: `kubectl auth can-i list secrets -n {namespace}`)"
+    ))))
+}
+
 /// A Kubernetes API failure met by a check after the preflight passed (RBAC, a pod gone).
 pub(crate) fn cluster_failure(error: &ClusterError) -> Diagnosis {
     let diagnosis = Diagnosis::new(error.to_string()).phase(Phase::KubernetesAccess);
@@ -221,6 +231,9 @@ pub(crate) fn cluster_failure(error: &ClusterError) -> Diagnosis {
         ClusterError::Exec { namespace, .. } => diagnosis
             .cause("the exec into the pod failed: missing RBAC permission, or the pod or container went away")
             .remediation(format!("grant `get` and `create` on pods/exec in the namespace (`kubectl auth can-i create pods/exec -n {namespace}`), and check the pod")),
+        ClusterError::ListSecrets { namespace, .. } => diagnosis
+            .cause("the API failed the Secret list")
+            .remediation(format!("check that the namespace exists and the API server is healthy (`kubectl -n {namespace} get secrets`)")),
         ClusterError::Config { .. } | ClusterError::Unreachable { .. } => diagnosis
             .cause("the Kubernetes API could not be used")
             .remediation("check KUBECONFIG, --kube-context and the network path to the API server"),

@@ -1,10 +1,10 @@
 //! Access to the installation's Kubernetes API through kube-rs: the client (kubeconfig,
-//! context, in-cluster account, as kubectl finds them), pod listing, and `exec` over
-//! WebSocket, natively, with no kubectl binary.
+//! context, in-cluster account, as kubectl finds them), pod and Secret listing, and `exec`
+//! over WebSocket, natively, with no kubectl binary.
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::api::{AttachParams, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -40,6 +40,9 @@ pub enum ClusterError {
     ListPods { namespace: String, url: String, message: String },
     #[error("cannot exec into pod `{pod}` in namespace `{namespace}`: {message}")]
     Exec { pod: String, namespace: String, message: String },
+    /// Listing Secrets failed; `forbidden` when the API answered 403 (RBAC).
+    #[error("cannot list secrets in namespace `{namespace}` at {url}: {message}")]
+    ListSecrets { namespace: String, url: String, message: String, forbidden: bool },
 }
 
 impl Cluster {
@@ -100,6 +103,22 @@ impl Cluster {
         })?;
         pods.items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         Ok(pods.items)
+    }
+
+    /// Secrets of the namespace by label selector, sorted by name.
+    pub async fn secrets(&self, selector: &str) -> Result<Vec<Secret>, ClusterError> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
+        let mut secrets = api.list(&ListParams::default().labels(selector)).await.map_err(|e| {
+            let forbidden = matches!(&e, kube::Error::Api(response) if response.code == 403);
+            ClusterError::ListSecrets {
+                namespace: self.namespace.clone(),
+                url: self.url.clone(),
+                message: causes(&e),
+                forbidden,
+            }
+        })?;
+        secrets.items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        Ok(secrets.items)
     }
 
     /// Runs `command` in `pod` (no TTY, no stdin) and collects its output and exit code.

@@ -1,0 +1,193 @@
+//! Helm's release records as its `secrets` storage driver keeps them: one Secret per revision
+//! (labels `owner=helm`, `name=<release>`, `version=<revision>`), whose `release` key holds the
+//! release JSON gzip-compressed and base64-encoded. Reading only; judging is the checks'.
+
+use std::io::Read;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use flate2::read::GzDecoder;
+use k8s_openapi::api::core::v1::Secret;
+use serde::Deserialize;
+
+/// The label selector of Helm's release records.
+pub const RECORDS_SELECTOR: &str = "owner=helm";
+
+/// Largest release JSON read from a record (a release's manifest can be large; what is read
+/// here sits at its start).
+const MAX_RELEASE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// One revision of a release, as `helm history` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseRecord {
+    /// The release's name.
+    pub name: String,
+    /// The revision number.
+    pub revision: u32,
+    /// `deployed`, `failed`, `pending-upgrade`, `superseded`, ...
+    pub status: String,
+    /// The chart's name.
+    pub chart: String,
+    /// The chart's version.
+    pub chart_version: String,
+    /// When this revision was deployed (RFC 3339), if Helm says.
+    pub last_deployed: Option<String>,
+    /// Helm's description of what happened (`Upgrade complete`, the failure).
+    pub description: String,
+    /// The revision of the same release that Helm's labels mark `deployed`, if any.
+    pub deployed_revision: Option<u32>,
+}
+
+/// Why a record could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Helm record `{secret}` cannot be read: {message}")]
+pub struct UnreadableRecord {
+    /// The Secret's name.
+    pub secret: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+struct Release {
+    name: String,
+    version: u32,
+    #[serde(default)]
+    info: Info,
+    #[serde(default)]
+    chart: Chart,
+}
+
+#[derive(Default, Deserialize)]
+struct Info {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    last_deployed: Option<String>,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Default, Deserialize)]
+struct Chart {
+    #[serde(default)]
+    metadata: ChartMetadata,
+}
+
+#[derive(Default, Deserialize)]
+struct ChartMetadata {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    version: String,
+}
+
+/// The newest record of each release among `secrets` (Helm's records), decoded.
+pub fn newest_records(secrets: &[Secret]) -> Vec<Result<ReleaseRecord, UnreadableRecord>> {
+    let label = |secret: &Secret, key: &str| secret.metadata.labels.as_ref().and_then(|l| l.get(key)).cloned();
+    let mut newest: Vec<(String, u32, &Secret)> = Vec::new();
+    for secret in secrets {
+        let (Some(name), Some(revision)) = (label(secret, "name"), label(secret, "version")) else { continue };
+        let Ok(revision) = revision.parse::<u32>() else { continue };
+        match newest.iter_mut().find(|(release, _, _)| *release == name) {
+            Some(entry) if entry.1 < revision => *entry = (name, revision, secret),
+            Some(_) => {}
+            None => newest.push((name, revision, secret)),
+        }
+    }
+    let deployed = |release: &str| {
+        secrets
+            .iter()
+            .filter(|s| {
+                label(s, "name").as_deref() == Some(release) && label(s, "status").as_deref() == Some("deployed")
+            })
+            .filter_map(|s| label(s, "version")?.parse::<u32>().ok())
+            .max()
+    };
+    newest
+        .into_iter()
+        .map(|(release, _, secret)| {
+            decode(secret).map(|record| ReleaseRecord { deployed_revision: deployed(&release), ..record })
+        })
+        .collect()
+}
+
+/// The release record a Secret of Helm's driver holds.
+pub fn decode(secret: &Secret) -> Result<ReleaseRecord, UnreadableRecord> {
+    let name = secret.metadata.name.clone().unwrap_or_default();
+    let failed = |message: String| UnreadableRecord { secret: name.clone(), message };
+    let stored =
+        secret.data.as_ref().and_then(|data| data.get("release")).ok_or_else(|| failed("no `release` key".into()))?;
+    let compressed = STANDARD.decode(&stored.0).map_err(|e| failed(format!("not base64: {e}")))?;
+    let mut json = Vec::new();
+    GzDecoder::new(compressed.as_slice())
+        .take(MAX_RELEASE_BYTES)
+        .read_to_end(&mut json)
+        .map_err(|e| failed(format!("not gzip: {e}")))?;
+    let release: Release = serde_json::from_slice(&json).map_err(|e| failed(format!("not a release: {e}")))?;
+    Ok(ReleaseRecord {
+        name: release.name,
+        revision: release.version,
+        status: release.info.status,
+        chart: release.chart.metadata.name,
+        chart_version: release.chart.metadata.version,
+        last_deployed: release.info.last_deployed,
+        description: release.info.description,
+        deployed_revision: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    use k8s_openapi::ByteString;
+
+    use super::*;
+
+    fn record(name: &str, revision: u32, status: &str) -> Secret {
+        let json = serde_json::json!({
+            "name": name, "version": revision,
+            "info": {"status": status, "description": "Upgrade complete", "last_deployed": "2026-11-28T10:00:00Z"},
+            "chart": {"metadata": {"name": "circleci-server", "version": format!("4.4.{revision}")}},
+        });
+        let mut gzip = GzEncoder::new(Vec::new(), Compression::default());
+        gzip.write_all(json.to_string().as_bytes()).unwrap();
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("sh.helm.release.v1.{name}.v{revision}"),
+                "labels": {"owner": "helm", "name": name, "version": revision.to_string(), "status": status}},
+            "data": {"release": ByteString(STANDARD.encode(gzip.finish().unwrap()).into_bytes())},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_newest_revision_of_each_release_is_decoded() {
+        let secrets = [
+            record("circleci-server", 2, "deployed"),
+            record("circleci-server", 10, "failed"),
+            record("other", 1, "deployed"),
+        ];
+        let records: Vec<ReleaseRecord> = newest_records(&secrets).into_iter().map(Result::unwrap).collect();
+        assert_eq!(records.len(), 2);
+        assert_eq!(
+            (records[0].revision, records[0].status.as_str(), records[0].chart_version.as_str()),
+            (10, "failed", "4.4.10")
+        );
+        assert_eq!(records[0].deployed_revision, Some(2), "the revision Helm still serves");
+        assert_eq!(records[1].name, "other");
+    }
+
+    #[test]
+    fn a_record_that_is_not_helms_says_why() {
+        let mut broken = record("circleci-server", 1, "deployed");
+        broken.data = Some([("release".to_string(), ByteString(b"H4sIAAAA!!".to_vec()))].into());
+        let error = decode(&broken).unwrap_err();
+        assert!(
+            error.to_string().contains("sh.helm.release.v1.circleci-server.v1") && error.message.contains("base64"),
+            "{error}"
+        );
+    }
+}
