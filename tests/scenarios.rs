@@ -69,6 +69,12 @@ fn deviations() -> Vec<Expected> {
             words: &["x509", "mTLS", "exited with code 1"],
         },
         Expected {
+            scenario: "nomad-exec-broken",
+            check: "nomad::gossip_key",
+            status: "failed",
+            words: &["x509", "mTLS", "keyring list", "exited with code 1"],
+        },
+        Expected {
             scenario: "pods-not-ready",
             check: "cluster::pods_ready",
             status: "failed",
@@ -147,6 +153,33 @@ fn deviations() -> Vec<Expected> {
             "revision 3 of release circleci-server (chart 4.4.8) failed",
             "context deadline exceeded",
             "helm rollback circleci-server 2",
+        ],
+    });
+    deviations.push(Expected {
+        scenario: "gossip-key-invalid",
+        check: "nomad::gossip_key",
+        status: "failed",
+        words: &["is not a usable key", "holds 8 bytes", "openssl rand -base64 32"],
+    });
+    deviations.push(Expected {
+        scenario: "gossip-key-not-rolled-out",
+        check: "nomad::gossip_key",
+        status: "failed",
+        words: &[
+            "not the key the Nomad servers use",
+            "none of them this one",
+            "rollout restart statefulset/nomad-server",
+        ],
+    });
+    deviations.push(Expected {
+        scenario: "secrets-forbidden",
+        check: "nomad::gossip_key",
+        status: "skipped",
+        words: &[
+            "not-configured",
+            "may not read Secret `nomad-gossip-encryption-key`",
+            "resourceNames",
+            "kubectl auth can-i get secret/nomad-gossip-encryption-key",
         ],
     });
     deviations.push(Expected {

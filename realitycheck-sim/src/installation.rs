@@ -10,7 +10,9 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use crate::nomad::{DockerDriver, Eligibility, NodeStatus, NomadState};
 use crate::pods::{PodHealth, ReleasePod, release_pods};
 use crate::scenario::Scenario;
-use crate::secrets::{SimSecret, failed_upgrade_history, healthy_history, helm_release_secrets};
+use crate::secrets::{
+    GOSSIP_SECRET, SimSecret, by_hand, failed_upgrade_history, gossip_key, healthy_history, helm_release_secrets,
+};
 use crate::{SIM_RUNNER_RESOURCE_CLASS, ids};
 use realitycheck_project::CloudProvider;
 
@@ -56,6 +58,7 @@ impl Installation {
         let pods = release_pods();
         let nomad_servers: Vec<(String, Ipv4Addr)> =
             pods.iter().filter(|pod| pod.has_nomad_cli).map(|pod| (pod.name.clone(), pod.pod_ip)).collect();
+        let gossip = gossip_key("installed");
         let mut installation = Self {
             scenario,
             started_at,
@@ -64,7 +67,11 @@ impl Installation {
             cloud_provider: CloudProvider::Aws,
             machine_provisioning_failure: None,
             runners: vec![healthy_runner(started_at)],
-            secrets: helm_release_secrets(&healthy_history(), started_at),
+            secrets: [
+                vec![by_hand(GOSSIP_SECRET.0, &[(GOSSIP_SECRET.1, gossip.as_bytes())])],
+                helm_release_secrets(&healthy_history(), started_at),
+            ]
+            .concat(),
         };
         installation.apply_fault();
         installation
@@ -141,12 +148,23 @@ impl Installation {
             Scenario::RunnerMissing => self.runners.clear(),
             Scenario::CloudProviderOther => self.cloud_provider = CloudProvider::Other,
             Scenario::SecretsForbidden => {}
+            Scenario::GossipKeyInvalid => self.set_gossip_secret(b"changeme"),
+            Scenario::GossipKeyNotRolledOut => self.set_gossip_secret(gossip_key("rotated").as_bytes()),
             Scenario::HelmUpgradeFailed => {
-                self.secrets = helm_release_secrets(&failed_upgrade_history(), self.started_at);
+                self.secrets.retain(|secret| secret.label("owner") != Some("helm"));
+                self.secrets.extend(helm_release_secrets(&failed_upgrade_history(), self.started_at));
             }
             // Faults of the CircleCI API (see `crate::circleci`): the cluster stays healthy.
             Scenario::ContextsMissing | Scenario::BadToken | Scenario::ApiFlaky | Scenario::ApiSlow => {}
         }
+    }
+
+    /// The gossip key Secret holds `value`; the servers keep the key they started with.
+    fn set_gossip_secret(&mut self, value: &[u8]) {
+        self.secrets.retain(|secret| secret.name != GOSSIP_SECRET.0);
+        let mut secret = by_hand(GOSSIP_SECRET.0, &[(GOSSIP_SECRET.1, value)]);
+        secret.resource_version += 900;
+        self.secrets.insert(0, secret);
     }
 
     fn set_health(&mut self, app: &str, health: PodHealth) {

@@ -1,7 +1,8 @@
-//! The Secrets of the release's namespace: the records Helm keeps of the CircleCI server
-//! release, stored as Helm's `secrets` storage driver stores them (one Secret per revision,
-//! type `helm.sh/release.v1`, labels `owner=helm`, `name`, `status`, `version`; data key
-//! `release`: the release JSON, gzip-compressed, base64-encoded).
+//! The Secrets of the release's namespace: what Phase 3 of the install creates by hand (the
+//! Nomad gossip key), and the records Helm keeps of the CircleCI server release, stored as
+//! Helm's `secrets` storage driver stores them (one Secret per revision, type
+//! `helm.sh/release.v1`, labels `owner=helm`, `name`, `status`, `version`; data key `release`:
+//! the release JSON, gzip-compressed, base64-encoded).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -15,6 +16,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::{NAMESPACE, ids};
 
@@ -55,6 +57,27 @@ impl SimSecret {
     /// A label's value.
     pub fn label(&self, key: &str) -> Option<&str> {
         self.labels.get(key).map(String::as_str)
+    }
+}
+
+/// The Secret that holds the Nomad gossip encryption key, and its key.
+pub const GOSSIP_SECRET: (&str, &str) = ("nomad-gossip-encryption-key", "gossip-key");
+
+/// A gossip encryption key as Nomad takes it (base64 of 32 bytes), made from `seed`.
+pub fn gossip_key(seed: &str) -> String {
+    STANDARD.encode(Sha256::digest(format!("realitycheck-sim gossip key {seed}").as_bytes()))
+}
+
+/// A Secret created by hand as the install guide says (`kubectl create secret generic`), with
+/// the annotations and label that hand it to the release.
+pub fn by_hand(name: &str, data: &[(&str, &[u8])]) -> SimSecret {
+    SimSecret {
+        name: name.to_owned(),
+        type_: "Opaque".to_owned(),
+        labels: BTreeMap::from([("app.kubernetes.io/managed-by".to_owned(), "Helm".to_owned())]),
+        data: data.iter().map(|(key, value)| ((*key).to_owned(), value.to_vec())).collect(),
+        age: SignedDuration::from_hours(12 * 24 + 4),
+        resource_version: 2_100,
     }
 }
 

@@ -36,6 +36,7 @@ pub fn all(target: &Target) -> Vec<Check<RealityCheck>> {
         cluster::helm_release(),
         nomad::servers_alive(),
         nomad::clients_ready(),
+        nomad::gossip_key(),
         api::authenticated(),
         api::project(),
         contexts::org_global(),
@@ -215,10 +216,16 @@ pub(crate) fn retries_note(retries: &[Retry]) -> String {
 /// The skip of a check that may not read Secrets (403): the Role rule to add, and how to check
 /// it. Reading Secrets is optional: never a red.
 pub(crate) fn secrets_forbidden(error: &ClusterError) -> Option<Verdict> {
-    let ClusterError::ListSecrets { namespace, forbidden: true, .. } = error else { return None };
-    Some(Verdict::Skip(SkipReason::NotConfigured(format!(
-        "this identity may not list Secrets in namespace `{namespace}`: add the Role rule `{{apiGroups: [\"\"], resources: [\"secrets\"], verbs: [\"list\"]}}` in that namespace (check: `kubectl auth can-i list secrets -n {namespace}`)"
-    ))))
+    let reason = match error {
+        ClusterError::ListSecrets { namespace, forbidden: true, .. } => format!(
+            "this identity may not list Secrets in namespace `{namespace}`: add the Role rule `{{apiGroups: [\"\"], resources: [\"secrets\"], verbs: [\"list\"]}}` in that namespace (check: `kubectl auth can-i list secrets -n {namespace}`)"
+        ),
+        ClusterError::GetSecret { name, namespace, forbidden: true, .. } => format!(
+            "this identity may not read Secret `{name}` in namespace `{namespace}`: add the Role rule `{{apiGroups: [\"\"], resources: [\"secrets\"], resourceNames: [\"{name}\"], verbs: [\"get\"]}}` in that namespace (check: `kubectl auth can-i get secret/{name} -n {namespace}`)"
+        ),
+        _ => return None,
+    };
+    Some(Verdict::Skip(SkipReason::NotConfigured(reason)))
 }
 
 /// A Kubernetes API failure met by a check after the preflight passed (RBAC, a pod gone).
@@ -231,8 +238,8 @@ pub(crate) fn cluster_failure(error: &ClusterError) -> Diagnosis {
         ClusterError::Exec { namespace, .. } => diagnosis
             .cause("the exec into the pod failed: missing RBAC permission, or the pod or container went away")
             .remediation(format!("grant `get` and `create` on pods/exec in the namespace (`kubectl auth can-i create pods/exec -n {namespace}`), and check the pod")),
-        ClusterError::ListSecrets { namespace, .. } => diagnosis
-            .cause("the API failed the Secret list")
+        ClusterError::ListSecrets { namespace, .. } | ClusterError::GetSecret { namespace, .. } => diagnosis
+            .cause("the API failed the Secret read")
             .remediation(format!("check that the namespace exists and the API server is healthy (`kubectl -n {namespace} get secrets`)")),
         ClusterError::Config { .. } | ClusterError::Unreachable { .. } => diagnosis
             .cause("the Kubernetes API could not be used")

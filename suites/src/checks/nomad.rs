@@ -1,12 +1,15 @@
 //! `nomad::*`: the Nomad control plane seen from the nomad CLI inside a Nomad server pod
 //! (`nomad server members -json`, `nomad node status -json`, the table when JSON fails).
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use harness::{Check, Diagnosis, Phase, Verdict};
 
-use super::{cluster_check, cluster_failure, ids};
+use super::{cluster_check, cluster_failure, ids, secrets_forbidden};
 use crate::RealityCheck;
 use crate::clients::cluster::ExecOutput;
 use crate::clients::nomad::ParseError;
+use crate::clients::nomad::keyring;
 use crate::clients::nomad::members::{self, Member};
 use crate::clients::nomad::nodes::{self, DockerDriver, Node};
 use crate::clients::nomad::table::NotATable;
@@ -31,6 +34,152 @@ pub fn clients_ready() -> Check<RealityCheck> {
                 Err(diagnosis) => Verdict::Fail(diagnosis),
             }
         },
+    )
+}
+
+/// The Secret the install guide puts the gossip key in, and its key.
+const GOSSIP_SECRET: &str = "nomad-gossip-encryption-key";
+const GOSSIP_SECRET_KEY: &str = "gossip-key";
+
+pub fn gossip_key() -> Check<RealityCheck> {
+    let summary = "the gossip key Secret holds a usable key, and it is the key the Nomad servers use";
+    cluster_check(ids::GOSSIP_KEY, summary, |access, _| async move {
+        let cluster = match access.client().await {
+            Ok(cluster) => cluster,
+            Err(e) => return Verdict::Fail(cluster_failure(&e)),
+        };
+        let namespace = cluster.namespace();
+        let value = match cluster.secret(GOSSIP_SECRET).await {
+            Ok(Some(secret)) => secret.data.and_then(|mut data| data.remove(GOSSIP_SECRET_KEY)).map(|value| value.0),
+            Ok(None) => return Verdict::Fail(no_gossip_secret(namespace, false)),
+            Err(e) => return secrets_forbidden(&e).unwrap_or_else(|| Verdict::Fail(cluster_failure(&e))),
+        };
+        let Some(value) = value else { return Verdict::Fail(no_gossip_secret(namespace, true)) };
+        let readings = GossipKeyReading::of(&value);
+        if readings.is_empty() {
+            return Verdict::Fail(unusable_gossip_key(namespace, value.len()));
+        }
+        match installed_gossip_keys(&access).await {
+            Ok((pod, installed)) => judge_gossip_key(namespace, &pod, &readings, &installed),
+            Err(diagnosis) => Verdict::Fail(diagnosis),
+        }
+    })
+}
+
+/// How the Secret's value can be the key Nomad's `encrypt` takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GossipKeyReading {
+    /// What the value is, for the operator (never the value itself).
+    pub described: String,
+    /// The key as Nomad lists it (base64).
+    pub key: String,
+}
+
+impl GossipKeyReading {
+    /// The readings of `value`: a base64 key of 16, 24 or 32 bytes, as Nomad takes it; or 32
+    /// raw characters, as the guide's placeholder asks, which the chart base64-encodes. A value
+    /// may read both ways; the keyring decides which holds.
+    pub fn of(value: &[u8]) -> Vec<GossipKeyReading> {
+        let trimmed = value.trim_ascii();
+        let mut readings = Vec::new();
+        if let Ok(bytes) = STANDARD.decode(trimmed)
+            && [16, 24, 32].contains(&bytes.len())
+        {
+            readings.push(GossipKeyReading {
+                described: format!("a base64 key of {} bytes", bytes.len()),
+                key: String::from_utf8_lossy(trimmed).into_owned(),
+            });
+        }
+        if value.len() == 32 {
+            readings.push(GossipKeyReading {
+                described: "32 raw characters (base64-encoded into the servers' key)".into(),
+                key: STANDARD.encode(value),
+            });
+        }
+        readings
+    }
+}
+
+/// The gossip keys the servers have installed, read in a server pod, with that pod's name.
+async fn installed_gossip_keys(access: &ClusterAccess) -> Result<(String, Vec<String>), Diagnosis> {
+    let pod = access.nomad_pod().await.map_err(|e| no_pod(&e))?;
+    let cluster = access.client().await.map_err(|e| cluster_failure(&e))?;
+    let mut command: &[&str] = &["nomad", "operator", "gossip", "keyring", "list"];
+    let mut output = cluster.exec(pod, command).await.map_err(|e| cluster_failure(&e))?;
+    if output.exit_code != 0 && output.stderr.contains("Usage") {
+        command = &["nomad", "operator", "keyring", "-list"];
+        output = cluster.exec(pod, command).await.map_err(|e| cluster_failure(&e))?;
+    }
+    if output.exit_code != 0 {
+        return Err(exec_failure(cluster.namespace(), pod, command, &output));
+    }
+    let keys =
+        keyring::from_output(&output.stdout).map_err(|e| unreadable_table(cluster.namespace(), pod, command, &e))?;
+    Ok((pod.to_string(), keys))
+}
+
+/// Pass when one reading of the Secret's key is among the keys the servers use (read in
+/// `pod`); never quotes a key.
+pub fn judge_gossip_key(namespace: &str, pod: &str, readings: &[GossipKeyReading], installed: &[String]) -> Verdict {
+    let holds = readings.iter().map(|r| r.described.as_str()).collect::<Vec<_>>().join(", or ");
+    if let Some(reading) = readings.iter().find(|reading| installed.contains(&reading.key)) {
+        return Verdict::Pass(format!(
+            "Secret {GOSSIP_SECRET} holds {}, the key the Nomad servers use ({} installed)",
+            reading.described,
+            count_of(installed.len(), "key")
+        ));
+    }
+    let statefulset = pod.rsplit_once('-').map_or(pod, |(set, _)| set);
+    let diagnosis =
+        Diagnosis::new(format!("the gossip key in Secret {GOSSIP_SECRET} is not the key the Nomad servers use"))
+            .observed(format!("the Secret holds {holds}"))
+            .phase(Phase::NomadServers);
+    if installed.is_empty() {
+        return Verdict::Fail(
+            diagnosis
+                .observed(format!("`nomad operator gossip keyring list` in {pod} lists no key: the servers run without gossip encryption"))
+                .cause("the servers started without the key (the Secret was created after them, or the chart did not pass it)")
+                .remediation(format!("restart the Nomad servers so that they read the Secret: `kubectl -n {namespace} rollout restart statefulset/{statefulset}`")),
+        );
+    }
+    Verdict::Fail(
+        diagnosis
+            .observed(format!("the servers have {} installed (read in {pod}), none of them this one", count_of(installed.len(), "key")))
+            .cause("the Secret was changed after the servers started, and they were not restarted: a server restarted later would not join the others")
+            .remediation(format!("roll the new key out: `kubectl -n {namespace} rollout restart statefulset/{statefulset}` (one server at a time keeps the quorum), then run this check again; or put the servers' key back in the Secret")),
+    )
+}
+
+/// `1 key`, `3 keys`.
+fn count_of(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// The Secret (or its key) is missing.
+fn no_gossip_secret(namespace: &str, secret_exists: bool) -> Diagnosis {
+    let summary = if secret_exists {
+        format!("Secret {GOSSIP_SECRET} has no key `{GOSSIP_SECRET_KEY}`")
+    } else {
+        format!("no Secret {GOSSIP_SECRET} in namespace `{namespace}`")
+    };
+    Diagnosis::new(summary)
+        .cause("the gossip encryption key of Phase 3 was not created (or under another name or key)")
+        .remediation(create_gossip_secret(namespace))
+        .phase(Phase::NomadServers)
+}
+
+/// The Secret's value is no key Nomad can use.
+fn unusable_gossip_key(namespace: &str, length: usize) -> Diagnosis {
+    Diagnosis::new(format!("the gossip key in Secret {GOSSIP_SECRET} is not a usable key"))
+        .observed(format!("it holds {length} bytes: neither base64 of 16, 24 or 32 bytes, nor 32 raw characters"))
+        .cause("the Secret holds a placeholder or a truncated key; Nomad's servers refuse to start with it, or the chart cannot encode it")
+        .remediation(format!("{}, then restart the Nomad servers", create_gossip_secret(namespace)))
+        .phase(Phase::NomadServers)
+}
+
+fn create_gossip_secret(namespace: &str) -> String {
+    format!(
+        "`kubectl -n {namespace} create secret generic {GOSSIP_SECRET} --from-literal={GOSSIP_SECRET_KEY}=$(openssl rand -base64 32) --dry-run=client -o yaml | kubectl apply -f -`"
     )
 }
 
@@ -419,5 +568,47 @@ mod tests {
         let empty = nodes::from_table("\n").unwrap_err();
         let diagnosis = unreadable_table("circleci-server", "nomad-server-0", &["nomad", "node", "status"], &empty);
         assert_eq!(diagnosis.observed[0], "the output is empty");
+    }
+
+    #[test]
+    fn a_gossip_key_reads_as_base64_or_as_32_raw_characters() {
+        let key = STANDARD.encode([7u8; 32]);
+        let readings = GossipKeyReading::of(format!("{key}\n").as_bytes());
+        assert_eq!(readings.len(), 1);
+        assert_eq!(
+            (readings[0].described.as_str(), readings[0].key.as_str()),
+            ("a base64 key of 32 bytes", key.as_str())
+        );
+        let raw = GossipKeyReading::of(b"0123456789abcdef0123456789abcdef");
+        assert_eq!(raw.len(), 2, "32 characters of the base64 alphabet read both ways: {raw:?}");
+        assert_eq!(raw[0].described, "a base64 key of 24 bytes");
+        assert_eq!(raw[1].key, STANDARD.encode(b"0123456789abcdef0123456789abcdef"));
+        assert!(GossipKeyReading::of(b"changeme").is_empty());
+        assert!(GossipKeyReading::of(STANDARD.encode([1u8; 20]).as_bytes()).is_empty(), "20 bytes is no AES key");
+    }
+
+    #[test]
+    fn the_installed_key_decides_which_reading_holds() {
+        let raw = GossipKeyReading::of(b"0123456789abcdef0123456789abcdef");
+        let installed = [raw[1].key.clone()];
+        assert_eq!(
+            judge_gossip_key("ns", "nomad-server-0", &raw, &installed),
+            Verdict::Pass(
+                "Secret nomad-gossip-encryption-key holds 32 raw characters (base64-encoded into the servers' key), the key the Nomad servers use (1 key installed)".into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_key_the_servers_do_not_use_names_the_rollout() {
+        let readings = GossipKeyReading::of(STANDARD.encode([9u8; 32]).as_bytes());
+        let installed = [STANDARD.encode([8u8; 32])];
+        let Verdict::Fail(diagnosis) = judge_gossip_key("circleci-server", "nomad-server-1", &readings, &installed)
+        else {
+            panic!()
+        };
+        let text = format!("{diagnosis:?}");
+        assert!(!text.contains(&installed[0]) && !text.contains(&readings[0].key), "no key is ever quoted: {text}");
+        insta::assert_debug_snapshot!(diagnosis);
     }
 }

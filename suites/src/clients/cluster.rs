@@ -43,6 +43,9 @@ pub enum ClusterError {
     /// Listing Secrets failed; `forbidden` when the API answered 403 (RBAC).
     #[error("cannot list secrets in namespace `{namespace}` at {url}: {message}")]
     ListSecrets { namespace: String, url: String, message: String, forbidden: bool },
+    /// Reading the Secret `name` failed; `forbidden` when the API answered 403 (RBAC).
+    #[error("cannot read secret `{name}` in namespace `{namespace}` at {url}: {message}")]
+    GetSecret { name: String, namespace: String, url: String, message: String, forbidden: bool },
 }
 
 impl Cluster {
@@ -119,6 +122,18 @@ impl Cluster {
         })?;
         secrets.items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         Ok(secrets.items)
+    }
+
+    /// The Secret `name` of the namespace; `None` when it does not exist.
+    pub async fn secret(&self, name: &str) -> Result<Option<Secret>, ClusterError> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
+        api.get_opt(name).await.map_err(|e| ClusterError::GetSecret {
+            name: name.to_string(),
+            namespace: self.namespace.clone(),
+            url: self.url.clone(),
+            message: causes(&e),
+            forbidden: matches!(&e, kube::Error::Api(response) if response.code == 403),
+        })
     }
 
     /// Runs `command` in `pod` (no TTY, no stdin) and collects its output and exit code.
