@@ -185,8 +185,11 @@ fn filters_follow_libtest_semantics() {
             .collect::<Vec<_>>()
     };
     assert_eq!(listed(&[]), common::ALL_CHECKS);
-    assert_eq!(listed(&["nomad"]), ["nomad::servers_alive", "nomad::clients_ready", "nomad::gossip_key"]);
-    assert_eq!(listed(&["nomad", "--skip", "servers", "--skip", "gossip"]), ["nomad::clients_ready"]);
+    assert_eq!(
+        listed(&["nomad"]),
+        ["nomad::servers_alive", "nomad::clients_ready", "nomad::mtls", "nomad::gossip_key"]
+    );
+    assert_eq!(listed(&["nomad", "--skip", "servers", "--skip", "gossip", "--skip", "mtls"]), ["nomad::clients_ready"]);
     assert!(listed(&["nomad", "--exact"]).is_empty());
     assert_eq!(listed(&["nomad::servers_alive", "--exact"]), ["nomad::servers_alive"]);
 }

@@ -101,6 +101,7 @@ async fn the_simulation_runs_in_the_scratch_image_and_run_judges_it() {
             ("cluster::helm_release".to_string(), "passed".to_string()),
             ("nomad::servers_alive".to_string(), "passed".to_string()),
             ("nomad::clients_ready".to_string(), "failed".to_string()),
+            ("nomad::mtls".to_string(), "passed".to_string()),
             ("nomad::gossip_key".to_string(), "passed".to_string()),
         ]
     );

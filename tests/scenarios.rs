@@ -155,6 +155,42 @@ fn deviations() -> Vec<Expected> {
             "helm rollback circleci-server 2",
         ],
     });
+    deviations.extend([
+        Expected {
+            scenario: "mtls-expiring",
+            check: "nomad::mtls",
+            status: "failed",
+            words: &[
+                "cert.pem of Secret nomad-mtls expires in 9 days",
+                "nomad.mtls_min_days = 30",
+                "nomad tls cert create",
+            ],
+        },
+        Expected {
+            scenario: "mtls-key-mismatch",
+            check: "nomad::mtls",
+            status: "failed",
+            words: &["key.pem of Secret nomad-mtls is not the key of cert.pem", "belongs to another certificate"],
+        },
+        Expected {
+            scenario: "mtls-wrong-ca",
+            check: "nomad::mtls",
+            status: "failed",
+            words: &["was not signed by the CA in ca.pem", "CN=Nomad CircleCI CA"],
+        },
+        Expected {
+            scenario: "mtls-swapped",
+            check: "nomad::mtls",
+            status: "failed",
+            words: &["ca.pem and cert.pem of Secret nomad-mtls are swapped", "the wrong way round"],
+        },
+        Expected {
+            scenario: "secrets-forbidden",
+            check: "nomad::mtls",
+            status: "skipped",
+            words: &["not-configured", "may not read Secret `nomad-mtls`", "kubectl auth can-i get secret/nomad-mtls"],
+        },
+    ]);
     deviations.push(Expected {
         scenario: "gossip-key-invalid",
         check: "nomad::gossip_key",

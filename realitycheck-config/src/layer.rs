@@ -71,6 +71,8 @@ pub struct NomadLayer {
     pub server_selector: Option<String>,
     /// `min_clients`: Nomad clients that must be ready.
     pub min_clients: Option<u32>,
+    /// `mtls_min_days`: a Nomad mTLS certificate expiring sooner is red.
+    pub mtls_min_days: Option<u32>,
 }
 
 /// What one source says about the pipeline realitycheck triggers: a target's `pipeline`
@@ -179,7 +181,7 @@ merge_fields!(TargetLayer {
 });
 merge_fields!(PipelineLayer { branch, runner_resource_class, windows, docker_resource_classes, image_registry });
 merge_fields!(KubernetesLayer { kubeconfig, context, namespace });
-merge_fields!(NomadLayer { server_selector, min_clients });
+merge_fields!(NomadLayer { server_selector, min_clients, mtls_min_days });
 merge_fields!(ProfileLayer { retries, timeout_scale, deadline, concurrency, exclude_tags, timeouts });
 merge_fields!(TimeoutsLayer { cluster, api, pipeline });
 

@@ -71,6 +71,8 @@ pub struct Nomad {
     /// Nomad clients that must be ready, eligible, not draining, with a healthy docker
     /// driver; at least 1.
     pub min_clients: u32,
+    /// A Nomad mTLS certificate (or its CA) that expires within this many days is red.
+    pub mtls_min_days: u32,
 }
 
 pub use realitycheck_project::DOCKER_RESOURCE_CLASSES;
@@ -374,7 +376,7 @@ impl Config {
                 context: layer.kubernetes.context,
                 namespace,
             },
-            nomad: Nomad { server_selector, min_clients },
+            nomad: Nomad { server_selector, min_clients, mtls_min_days: layer.nomad.mtls_min_days.unwrap_or(30) },
             pipeline,
         })
     }

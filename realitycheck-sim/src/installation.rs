@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
+use crate::mtls::{MtlsFault, nomad_mtls_secret};
 use crate::nomad::{DockerDriver, Eligibility, NodeStatus, NomadState};
 use crate::pods::{PodHealth, ReleasePod, release_pods};
 use crate::scenario::Scenario;
@@ -68,7 +69,10 @@ impl Installation {
             machine_provisioning_failure: None,
             runners: vec![healthy_runner(started_at)],
             secrets: [
-                vec![by_hand(GOSSIP_SECRET.0, &[(GOSSIP_SECRET.1, gossip.as_bytes())])],
+                vec![
+                    by_hand(GOSSIP_SECRET.0, &[(GOSSIP_SECRET.1, gossip.as_bytes())]),
+                    nomad_mtls_secret(started_at, mtls_fault(scenario)),
+                ],
                 helm_release_secrets(&healthy_history(), started_at),
             ]
             .concat(),
@@ -147,7 +151,11 @@ impl Installation {
             }
             Scenario::RunnerMissing => self.runners.clear(),
             Scenario::CloudProviderOther => self.cloud_provider = CloudProvider::Other,
-            Scenario::SecretsForbidden => {}
+            Scenario::SecretsForbidden
+            | Scenario::MtlsExpiring
+            | Scenario::MtlsKeyMismatch
+            | Scenario::MtlsWrongCa
+            | Scenario::MtlsSwapped => {}
             Scenario::GossipKeyInvalid => self.set_gossip_secret(b"changeme"),
             Scenario::GossipKeyNotRolledOut => self.set_gossip_secret(gossip_key("rotated").as_bytes()),
             Scenario::HelmUpgradeFailed => {
@@ -174,6 +182,17 @@ impl Installation {
                 pod.resource_version += 5_000;
             }
         }
+    }
+}
+
+/// What is wrong with the Nomad mTLS material in `scenario`.
+fn mtls_fault(scenario: Scenario) -> MtlsFault {
+    match scenario {
+        Scenario::MtlsExpiring => MtlsFault::Expiring,
+        Scenario::MtlsKeyMismatch => MtlsFault::KeyMismatch,
+        Scenario::MtlsWrongCa => MtlsFault::WrongCa,
+        Scenario::MtlsSwapped => MtlsFault::Swapped,
+        _ => MtlsFault::None,
     }
 }
 
@@ -285,8 +304,14 @@ mod tests {
         }
         assert!(broken.nomad_can_run_docker_jobs(), "a broken nomad CLI does not stop the clients");
 
+        // The mTLS material is generated anew for each installation: Secrets compare by name.
+        let names =
+            |installation: &Installation| installation.secrets.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
         for api_fault in [Scenario::ContextsMissing, Scenario::BadToken, Scenario::ApiFlaky, Scenario::ApiSlow] {
-            assert_eq!(build(api_fault), Installation { scenario: api_fault, ..healthy.clone() }, "{api_fault}");
+            let installation = build(api_fault);
+            assert_eq!(names(&installation), names(&healthy), "{api_fault}");
+            let same_secrets = Installation { secrets: healthy.secrets.clone(), ..installation };
+            assert_eq!(same_secrets, Installation { scenario: api_fault, ..healthy.clone() }, "{api_fault}");
         }
     }
 }

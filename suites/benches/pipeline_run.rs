@@ -32,7 +32,7 @@ fn target(server: &SimServer, kubeconfig: std::path::PathBuf) -> Target {
             context: Some(realitycheck_sim::KUBE_CONTEXT.into()),
             namespace: realitycheck_sim::NAMESPACE.into(),
         },
-        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1 },
+        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
         pipeline: Pipeline {
             runner_resource_class: Some(realitycheck_sim::SIM_RUNNER_RESOURCE_CLASS.into()),
             docker_resource_classes: vec!["small".into(), "medium".into(), "large".into()],

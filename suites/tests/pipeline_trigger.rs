@@ -51,7 +51,7 @@ async fn a_refused_trigger_asks_for_the_current_project_config_and_blocks_the_jo
         ca_bundle: None,
         insecure: false,
         kubernetes: Kubernetes { kubeconfig: None, context: None, namespace: "circleci-server".into() },
-        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1 },
+        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
         pipeline: Pipeline::default(),
     };
     let ten = Duration::from_secs(10);

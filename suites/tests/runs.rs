@@ -33,7 +33,7 @@ fn target(name: &str, server: &SimServer, kubeconfig: PathBuf) -> Target {
             context: Some(realitycheck_sim::KUBE_CONTEXT.into()),
             namespace: realitycheck_sim::NAMESPACE.into(),
         },
-        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1 },
+        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
         pipeline: Pipeline::default(),
     }
 }

@@ -24,7 +24,7 @@ fn target(server: &SimServer) -> Target {
         ca_bundle: None,
         insecure: false,
         kubernetes: Kubernetes { kubeconfig: None, context: None, namespace: realitycheck_sim::NAMESPACE.into() },
-        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1 },
+        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
         pipeline: Pipeline::default(),
     }
 }

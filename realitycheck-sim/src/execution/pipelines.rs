@@ -313,7 +313,11 @@ impl Pipelines {
                 Course::StaysQueued { .. } => (Some(ready_after), None, None),
                 Course::Runs { steps, .. } => {
                     let started = ready_after + self.timing.queue;
-                    (Some(ready_after), Some(started), Some(started + steps.iter().map(|step| step.duration).sum()))
+                    (
+                        Some(ready_after),
+                        Some(started),
+                        Some(started + steps.iter().map(|step| step.duration).sum::<Duration>()),
+                    )
                 }
             };
             let persisted = match &course {

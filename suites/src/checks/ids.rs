@@ -6,6 +6,7 @@ pub const PODS_READY: &str = "cluster::pods_ready";
 pub const HELM_RELEASE: &str = "cluster::helm_release";
 pub const SERVERS_ALIVE: &str = "nomad::servers_alive";
 pub const CLIENTS_READY: &str = "nomad::clients_ready";
+pub const MTLS: &str = "nomad::mtls";
 pub const GOSSIP_KEY: &str = "nomad::gossip_key";
 pub const AUTHENTICATED: &str = "api::authenticated";
 pub const PROJECT: &str = "api::project";

@@ -8,6 +8,7 @@ pub mod executors;
 pub mod features;
 pub mod ids;
 mod jobs;
+pub mod mtls;
 pub mod nomad;
 pub mod pipeline;
 
@@ -36,6 +37,7 @@ pub fn all(target: &Target) -> Vec<Check<RealityCheck>> {
         cluster::helm_release(),
         nomad::servers_alive(),
         nomad::clients_ready(),
+        mtls::mtls(),
         nomad::gossip_key(),
         api::authenticated(),
         api::project(),

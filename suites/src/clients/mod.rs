@@ -1,9 +1,10 @@
 //! The clients layer: how realitycheck talks to an installation, knowing nothing of checks.
 //! The CircleCI API client ([`circleci`]), Kubernetes access with native exec ([`cluster`]),
-//! pod states and components ([`pods`]), Helm's release records ([`helm`]), the nomad CLI's
+//! certificates and keys ([`certs`]), pod states and components ([`pods`]), Helm's release records ([`helm`]), the nomad CLI's
 //! output parsers ([`nomad`]), and error texts with their causes ([`causes`]).
 
 pub mod causes;
+pub mod certs;
 pub mod circleci;
 pub mod cluster;
 pub mod helm;

@@ -1,0 +1,297 @@
+//! `nomad::mtls`: the Nomad mTLS material of Phase 3, read from its Secret (`nomad-mtls`, or
+//! `nomad-rpc-mtls` as later guides name it): the CA is a CA (and `ca.pem` and `cert.pem` are
+//! not swapped), the certificate chains to it, `key.pem` is the certificate's key, the
+//! certificate names `server.global.nomad`, and neither expires within `nomad.mtls_min_days`.
+
+use harness::{Check, Diagnosis, Phase, Verdict};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
+
+use super::{cluster_check, cluster_failure, ids, secrets_forbidden};
+use crate::RealityCheck;
+use crate::clients::certs::{Certificate, Encoding, pem_of, public_key_of};
+
+/// The Secret names the guides use, in the order they are looked for.
+const SECRETS: [&str; 2] = ["nomad-mtls", "nomad-rpc-mtls"];
+
+/// The name Nomad's clients verify the servers' certificate against (`verify_server_hostname`).
+const SERVER_NAME: &str = "server.global.nomad";
+
+const DAY: i64 = 24 * 60 * 60;
+
+pub fn mtls() -> Check<RealityCheck> {
+    let summary =
+        "the Nomad mTLS Secret: a CA, a certificate it signed for server.global.nomad, its key, not expiring soon";
+    cluster_check(ids::MTLS, summary, |access, _| async move {
+        let cluster = match access.client().await {
+            Ok(cluster) => cluster,
+            Err(e) => return Verdict::Fail(cluster_failure(&e)),
+        };
+        let namespace = cluster.namespace();
+        let mut found = None;
+        for name in SECRETS {
+            match cluster.secret(name).await {
+                Ok(Some(secret)) => {
+                    found = Some((name, secret));
+                    break;
+                }
+                Ok(None) => {}
+                Err(e) => return secrets_forbidden(&e).unwrap_or_else(|| Verdict::Fail(cluster_failure(&e))),
+            }
+        }
+        let Some((name, secret)) = found else {
+            return Verdict::Fail(
+                Diagnosis::new(format!("no Secret {} in namespace `{namespace}`", SECRETS.join(" or ")))
+                    .cause("the Nomad mTLS material of Phase 3 was not stored (or under another name)")
+                    .remediation(recreate(namespace, SECRETS[0]))
+                    .phase(Phase::NomadMtls),
+            );
+        };
+        match MtlsMaterial::read(name, &secret) {
+            Ok(material) => {
+                judge_mtls(namespace, &material, Timestamp::now().as_second(), access.nomad().mtls_min_days)
+            }
+            Err(diagnosis) => Verdict::Fail(diagnosis.remediation(recreate(namespace, name))),
+        }
+    })
+}
+
+/// What the Secret holds, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MtlsMaterial {
+    /// The Secret's name.
+    pub secret: String,
+    /// How `ca.pem`, `cert.pem` and `key.pem` held their PEM.
+    pub encodings: [Encoding; 3],
+    /// `ca.pem`.
+    pub ca: Certificate,
+    /// `cert.pem`.
+    pub cert: Certificate,
+    /// The public key of `key.pem`, or why it cannot be compared.
+    pub key: Result<Vec<u8>, String>,
+}
+
+impl MtlsMaterial {
+    /// The material of Secret `name`; a diagnosis (without remediation) says what is missing
+    /// or unreadable.
+    pub fn read(name: &str, secret: &Secret) -> Result<MtlsMaterial, Diagnosis> {
+        let unreadable = |what: String| {
+            Diagnosis::new(format!("Secret {name} {what}"))
+                .cause("the Secret was not made from the material of Phase 3 (a placeholder, a wrong file, or a cut value)")
+                .phase(Phase::NomadMtls)
+        };
+        let pem = |file: &str| {
+            let value = secret
+                .data
+                .as_ref()
+                .and_then(|data| data.get(file))
+                .ok_or_else(|| unreadable(format!("has no key {file}")))?;
+            pem_of(&value.0)
+                .ok_or_else(|| unreadable(format!("holds no PEM in {file} (neither PEM nor base64 of PEM)")))
+        };
+        let ((ca, ca_encoding), (cert, cert_encoding), (key, key_encoding)) =
+            (pem("ca.pem")?, pem("cert.pem")?, pem("key.pem")?);
+        let certificate =
+            |file: &str, pem| Certificate::from_pem(pem).map_err(|e| unreadable(format!("holds in {file} {e}")));
+        Ok(MtlsMaterial {
+            secret: name.to_string(),
+            encodings: [ca_encoding, cert_encoding, key_encoding],
+            ca: certificate("ca.pem", &ca)?,
+            cert: certificate("cert.pem", &cert)?,
+            key: public_key_of(&key),
+        })
+    }
+
+    fn encoding_note(&self) -> &'static str {
+        match self.encodings {
+            [Encoding::Pem, Encoding::Pem, Encoding::Pem] => "values PEM",
+            [Encoding::Base64OfPem, Encoding::Base64OfPem, Encoding::Base64OfPem] => {
+                "values base64 of PEM, as the guide's command makes them"
+            }
+            _ => "values partly PEM, partly base64 of PEM",
+        }
+    }
+}
+
+/// Pass when the material is a CA, a certificate it signed for `server.global.nomad`, that
+/// certificate's key, and neither certificate expires within `min_days` of `now` (Unix seconds).
+pub fn judge_mtls(namespace: &str, material: &MtlsMaterial, now: i64, min_days: u32) -> Verdict {
+    let MtlsMaterial { secret, ca, cert, key, .. } = material;
+    let red = |summary: String, cause: &str| {
+        Verdict::Fail(
+            Diagnosis::new(summary)
+                .observed(format!("ca.pem: {} (CA: {})", ca.subject, yes(ca.is_ca)))
+                .observed(format!("cert.pem: {} issued by {} (CA: {})", cert.subject, cert.issuer, yes(cert.is_ca)))
+                .cause(cause)
+                .remediation(recreate(namespace, secret))
+                .phase(Phase::NomadMtls),
+        )
+    };
+    if !ca.is_ca && cert.is_ca {
+        return red(
+            format!("ca.pem and cert.pem of Secret {secret} are swapped"),
+            "cert.pem holds the CA and ca.pem the certificate: the install guide's command line pairs them the wrong way round",
+        );
+    }
+    if !ca.is_ca {
+        return red(
+            format!("ca.pem of Secret {secret} is not a CA"),
+            "ca.pem holds a certificate without `CA:true`: Nomad cannot verify the others' certificates with it",
+        );
+    }
+    if !cert.signed_by(ca) {
+        return red(
+            format!("cert.pem of Secret {secret} was not signed by the CA in ca.pem"),
+            "the certificate comes from another CA: the Nomad clients and servers reject each other's certificates (x509: certificate signed by unknown authority)",
+        );
+    }
+    match key {
+        Ok(public) if *public != cert.public_key() => {
+            return red(
+                format!("key.pem of Secret {secret} is not the key of cert.pem"),
+                "the private key belongs to another certificate: the Nomad servers cannot complete a TLS handshake with it",
+            );
+        }
+        _ => {}
+    }
+    if !cert.dns_names.iter().any(|name| name == SERVER_NAME) {
+        return red(
+            format!("cert.pem of Secret {secret} does not name {SERVER_NAME}"),
+            &format!(
+                "the clients verify the servers' name (verify_server_hostname) and expect {SERVER_NAME}; the certificate names {}",
+                names(&cert.dns_names)
+            ),
+        );
+    }
+    let (earliest, which) =
+        if cert.not_after <= ca.not_after { (cert.not_after, "cert.pem") } else { (ca.not_after, "ca.pem") };
+    let days_left = (earliest - now).div_euclid(DAY);
+    let date = Timestamp::from_second(earliest).map(|t| t.strftime("%Y-%m-%d").to_string()).unwrap_or_default();
+    if days_left < i64::from(min_days) {
+        let summary = if earliest <= now {
+            format!("{which} of Secret {secret} expired on {date}")
+        } else {
+            format!(
+                "{which} of Secret {secret} expires in {days_left} days, on {date} (nomad.mtls_min_days = {min_days})"
+            )
+        };
+        return red(summary, "once it expires, the Nomad clients and servers refuse each other: no docker job runs");
+    }
+    let key_note = match key {
+        Ok(_) => "key.pem is its key".to_string(),
+        Err(why) => format!("key.pem not compared: it is {why}"),
+    };
+    Verdict::Pass(format!(
+        "Secret {secret} ({}): {} signed the certificate for {SERVER_NAME}; {key_note}; earliest expiry {date} ({which}, in {days_left} days)",
+        material.encoding_note(),
+        ca.subject
+    ))
+}
+
+fn yes(value: bool) -> &'static str {
+    if value { "yes" } else { "no" }
+}
+
+fn names(names: &[String]) -> String {
+    if names.is_empty() { "no DNS name".into() } else { names.join(", ") }
+}
+
+/// How to make and store the material again.
+fn recreate(namespace: &str, secret: &str) -> String {
+    format!(
+        "make the material again (CircleCI's Terraform `tls` module, or `nomad tls ca create` then `nomad tls cert create -server -region global`), store it with `kubectl -n {namespace} create secret generic {secret} --from-file=ca.pem --from-file=cert.pem --from-file=key.pem --dry-run=client -o yaml | kubectl apply -f -`, restart the Nomad servers, and give the Nomad clients certificates of the same CA"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    use x509_parser::pem::Pem;
+
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn pem(text: &str) -> Pem {
+        pem_of(text.as_bytes()).unwrap().0
+    }
+
+    fn ca_params() -> CertificateParams {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, "Nomad CircleCI CA");
+        params
+    }
+
+    /// Material made as the Terraform modules make it; `days` of validity left at `NOW`.
+    fn material(names: &[&str], days: i64) -> (MtlsMaterial, KeyPair) {
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = ca_params().self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "nomad-server");
+        params.not_after = time::OffsetDateTime::from_unix_timestamp(NOW + days * DAY).unwrap();
+        let cert = params.signed_by(&key, &Issuer::new(ca_params(), &ca_key)).unwrap();
+        let material = MtlsMaterial {
+            secret: "nomad-mtls".into(),
+            encodings: [Encoding::Base64OfPem; 3],
+            ca: Certificate::from_pem(&pem(&ca.pem())).unwrap(),
+            cert: Certificate::from_pem(&pem(&cert.pem())).unwrap(),
+            key: public_key_of(&pem(&key.serialize_pem())),
+        };
+        (material, ca_key)
+    }
+
+    fn fail(verdict: Verdict) -> Diagnosis {
+        match verdict {
+            Verdict::Fail(diagnosis) => diagnosis,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn sound_material_passes_with_its_earliest_expiry() {
+        let (material, _) = material(&["server.global.nomad", "localhost"], 400);
+        let Verdict::Pass(note) = judge_mtls("ns", &material, NOW, 30) else { panic!() };
+        assert!(note.starts_with("Secret nomad-mtls (values base64 of PEM, as the guide's command makes them): CN=Nomad CircleCI CA signed the certificate for server.global.nomad; key.pem is its key; earliest expiry 2028-02-19 (cert.pem, in 400 days)"), "{note}");
+    }
+
+    #[test]
+    fn each_fault_is_named() {
+        let (sound, _) = material(&["server.global.nomad"], 400);
+        let swapped = MtlsMaterial { ca: sound.cert.clone(), cert: sound.ca.clone(), ..sound.clone() };
+        assert!(
+            fail(judge_mtls("ns", &swapped, NOW, 30))
+                .summary
+                .contains("ca.pem and cert.pem of Secret nomad-mtls are swapped")
+        );
+        let (other, _) = material(&["server.global.nomad"], 400);
+        let wrong_ca = MtlsMaterial { ca: other.ca.clone(), ..sound.clone() };
+        assert!(fail(judge_mtls("ns", &wrong_ca, NOW, 30)).summary.contains("was not signed by the CA in ca.pem"));
+        let wrong_key = MtlsMaterial { key: other.key.clone(), ..sound.clone() };
+        assert!(
+            fail(judge_mtls("ns", &wrong_key, NOW, 30))
+                .summary
+                .contains("key.pem of Secret nomad-mtls is not the key of cert.pem")
+        );
+        let (unnamed, _) = material(&["client.global.nomad"], 400);
+        let diagnosis = fail(judge_mtls("ns", &unnamed, NOW, 30));
+        assert!(
+            diagnosis.summary.contains("does not name server.global.nomad")
+                && diagnosis.cause.contains("client.global.nomad"),
+            "{diagnosis:?}"
+        );
+        let uncompared = MtlsMaterial { key: Err("an `EC PRIVATE KEY` PEM block".into()), ..sound.clone() };
+        let Verdict::Pass(note) = judge_mtls("ns", &uncompared, NOW, 30) else { panic!() };
+        assert!(note.contains("key.pem not compared: it is an `EC PRIVATE KEY` PEM block"), "{note}");
+    }
+
+    #[test]
+    fn a_certificate_that_expires_soon_is_red_ahead_of_time() {
+        let (expiring, _) = material(&["server.global.nomad"], 9);
+        insta::assert_debug_snapshot!(fail(judge_mtls("circleci-server", &expiring, NOW, 30)).summary);
+        let (expired, _) = material(&["server.global.nomad"], -2);
+        assert!(fail(judge_mtls("ns", &expired, NOW, 30)).summary.contains("expired on"));
+        let Verdict::Pass(_) = judge_mtls("ns", &expiring, NOW, 7) else { panic!("7 days is the threshold asked for") };
+    }
+}
