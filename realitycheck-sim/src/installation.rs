@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use crate::mtls::{MtlsFault, nomad_mtls_secret};
-use crate::nomad::{DockerDriver, Eligibility, NodeStatus, NomadState};
+use crate::nomad::{DockerDriver, Eligibility, NodeStatus, NomadState, NomadVersion};
 use crate::pods::{PodHealth, ReleasePod, release_pods};
 use crate::scenario::Scenario;
 use crate::secrets::{
@@ -93,7 +93,7 @@ impl Installation {
             client.status == NodeStatus::Ready
                 && client.eligibility == Eligibility::Eligible
                 && client.drain_started_at.is_none()
-                && client.docker == DockerDriver::Healthy
+                && !matches!(client.docker, DockerDriver::Unhealthy { .. })
         })
     }
 
@@ -157,6 +157,15 @@ impl Installation {
             | Scenario::MtlsWrongCa
             | Scenario::MtlsSwapped => {}
             Scenario::GossipKeyInvalid => self.set_gossip_secret(b"changeme"),
+            Scenario::NomadPodmanClients => {
+                for client in &mut self.nomad.clients {
+                    client.docker = DockerDriver::Absent;
+                }
+            }
+            Scenario::NomadVersionSkew => {
+                self.nomad.clients[1].version = NomadVersion::new(1, 8, 2);
+                self.nomad.clients[1].modify_index += 12;
+            }
             Scenario::GossipKeyNotRolledOut => self.set_gossip_secret(gossip_key("rotated").as_bytes()),
             Scenario::HelmUpgradeFailed => {
                 self.secrets.retain(|secret| secret.label("owner") != Some("helm"));

@@ -11,7 +11,7 @@ use crate::clients::cluster::ExecOutput;
 use crate::clients::nomad::ParseError;
 use crate::clients::nomad::keyring;
 use crate::clients::nomad::members::{self, Member};
-use crate::clients::nomad::nodes::{self, DockerDriver, Node};
+use crate::clients::nomad::nodes::{self, Driver, Node};
 use crate::clients::nomad::table::NotATable;
 use crate::resources::cluster::{ClusterAccess, NomadPodError};
 
@@ -29,8 +29,12 @@ pub fn clients_ready() -> Check<RealityCheck> {
         ids::CLIENTS_READY,
         "enough Nomad clients ready, eligible, not draining, with a healthy docker driver",
         |cluster, _| async move {
-            match client_nodes(&cluster).await {
-                Ok(nodes) => judge_clients(&nodes, cluster.nomad().min_clients),
+            let nodes = match client_nodes(&cluster).await {
+                Ok(nodes) => nodes,
+                Err(diagnosis) => return Verdict::Fail(diagnosis),
+            };
+            match query(&cluster, &["server", "members"], members::from_json, members::from_table).await {
+                Ok(servers) => judge_clients(&nodes, cluster.nomad().min_clients, &servers),
                 Err(diagnosis) => Verdict::Fail(diagnosis),
             }
         },
@@ -362,23 +366,68 @@ pub(crate) fn unusable_because(node: &Node) -> Option<String> {
     if node.eligibility != "eligible" {
         reasons.push(if node.eligibility.is_empty() { "eligibility unknown".into() } else { node.eligibility.clone() });
     }
+    match &node.raw_exec {
+        Driver::Healthy | Driver::Unknown => {}
+        Driver::NotDetected => reasons.push("no raw_exec driver".into()),
+        Driver::Unhealthy(why) if why.is_empty() => reasons.push("raw_exec driver unhealthy".into()),
+        Driver::Unhealthy(why) => reasons.push(format!("raw_exec driver unhealthy: {why}")),
+    }
+    // Absent on Podman clients, where jobs need no Docker daemon.
     match &node.docker {
-        DockerDriver::Healthy | DockerDriver::Unknown => {}
-        DockerDriver::NotDetected => reasons.push("no docker driver".into()),
-        DockerDriver::Unhealthy(why) if why.is_empty() => reasons.push("docker driver unhealthy".into()),
-        DockerDriver::Unhealthy(why) => reasons.push(format!("docker driver unhealthy: {why}")),
+        Driver::Healthy | Driver::Unknown | Driver::NotDetected => {}
+        Driver::Unhealthy(why) if why.is_empty() => reasons.push("docker driver unhealthy".into()),
+        Driver::Unhealthy(why) => reasons.push(format!("docker driver unhealthy: {why}")),
     }
     (!reasons.is_empty()).then(|| reasons.join(", "))
 }
 
-/// Pass when at least `min_clients` nodes can take docker jobs.
-pub fn judge_clients(nodes: &[Node], min_clients: u32) -> Verdict {
+/// The clients that run a newer Nomad than the newest server: Nomad servers must be at least
+/// as new as their clients.
+fn version_skew(nodes: &[Node], servers: &[Member]) -> Option<Diagnosis> {
+    let newest_server = servers.iter().filter_map(|s| version_of(&s.version)).max()?;
+    let newer: Vec<&Node> =
+        nodes.iter().filter(|n| version_of(&n.version).is_some_and(|v| v > newest_server)).collect();
+    if newer.is_empty() {
+        return None;
+    }
+    let (major, minor, patch) = newest_server;
+    Some(
+        Diagnosis::new(format!(
+            "{} Nomad client(s) run a newer Nomad than the servers ({major}.{minor}.{patch})",
+            newer.len()
+        ))
+        .observed_all(newer.iter().map(|n| format!("{} ({}): Nomad {}", n.name, n.short_id(), n.version)))
+        .cause("Nomad servers must be at least as new as their clients; newer clients may fail to register or run jobs")
+        .remediation("install the servers' Nomad version on the clients (CircleCI's Terraform modules set it, `nomad_version`), or upgrade the servers first")
+        .phase(Phase::NomadClients),
+    )
+}
+
+/// `1.7.7` (also `1.7.7-dev`, `v1.7.7+ent`) as numbers.
+fn version_of(text: &str) -> Option<(u32, u32, u32)> {
+    let core = text.trim_start_matches('v').split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??, parts.next().flatten().unwrap_or(0)))
+}
+
+/// Pass when at least `min_clients` nodes can take docker jobs and no client runs a newer
+/// Nomad than the `servers`.
+pub fn judge_clients(nodes: &[Node], min_clients: u32, servers: &[Member]) -> Verdict {
     let phase = Phase::NomadClients;
+    if let Some(skew) = version_skew(nodes, servers) {
+        return Verdict::Fail(skew);
+    }
     let usable = nodes.iter().filter(|n| unusable_because(n).is_none()).count();
-    let docker_unknown = nodes.iter().any(|n| n.docker == DockerDriver::Unknown);
+    let drivers_unknown = nodes.iter().any(|n| n.docker == Driver::Unknown);
+    let without_docker = nodes.iter().filter(|n| n.docker == Driver::NotDetected).count();
     if usable >= min_clients as usize {
-        let driver_note =
-            if docker_unknown { " (docker driver health not shown by this CLI)" } else { ", docker healthy" };
+        let driver_note = if drivers_unknown {
+            " (driver health not shown by this CLI)".to_string()
+        } else if without_docker > 0 {
+            format!(", raw_exec healthy; no docker driver on {without_docker} (Podman clients)")
+        } else {
+            ", docker healthy".to_string()
+        };
         return Verdict::Pass(format!(
             "{usable} of {} clients ready and eligible{driver_note}; {min_clients} needed",
             nodes.len()
@@ -407,14 +456,20 @@ pub fn judge_clients(nodes: &[Node], min_clients: u32) -> Verdict {
             (false, _) => Some(format!("`nomad node eligibility -enable {}`", n.short_id())),
         })
         .collect();
-    let docker_broken =
-        unusable.iter().any(|n| matches!(n.docker, DockerDriver::NotDetected | DockerDriver::Unhealthy(_)));
+    let docker_broken = unusable.iter().any(|n| matches!(n.docker, Driver::Unhealthy(_)));
+    let raw_exec_broken = unusable.iter().any(|n| matches!(n.raw_exec, Driver::NotDetected | Driver::Unhealthy(_)));
     let down = unusable.iter().any(|n| n.status != "ready");
     let mut causes = Vec::new();
     let mut remedies = Vec::new();
     if docker_broken {
         causes.push("the docker driver of the clients is unhealthy: Docker is not running on the client hosts, or Nomad cannot reach its socket");
         remedies.push("on each named client host, check Docker (`systemctl status docker`, `docker info`), then restart the nomad agent".to_string());
+    }
+    if raw_exec_broken {
+        causes.push(
+            "the raw_exec driver, which CircleCI's clients run jobs with, is disabled or unhealthy on the clients",
+        );
+        remedies.push("enable it in the client configuration (`plugin \"raw_exec\" { config { enabled = true } }`, as CircleCI's Terraform writes it), then restart the nomad agent".to_string());
     }
     if !eligibility_commands.is_empty() {
         causes.push("clients are draining or marked ineligible, so Nomad places no jobs on them");
@@ -446,7 +501,7 @@ pub fn judge_clients(nodes: &[Node], min_clients: u32) -> Verdict {
 mod tests {
     use super::*;
 
-    fn node(name: &str, status: &str, eligibility: &str, drain: bool, docker: DockerDriver) -> Node {
+    fn node(name: &str, status: &str, eligibility: &str, drain: bool, docker: Driver) -> Node {
         Node {
             id: format!("{name}-0000-1111-2222"),
             name: name.into(),
@@ -455,67 +510,68 @@ mod tests {
             drain,
             class: "linux-64bit".into(),
             pool: "default".into(),
+            raw_exec: if docker == Driver::Unknown { Driver::Unknown } else { Driver::Healthy },
             docker,
+            version: "1.7.7".into(),
         }
     }
 
     fn member(name: &str, status: &str, leader: Option<bool>) -> Member {
-        Member { name: name.into(), address: "10.0.0.1".into(), status: status.into(), leader }
+        Member { name: name.into(), address: "10.0.0.1".into(), status: status.into(), leader, version: "1.7.7".into() }
+    }
+
+    fn servers() -> Vec<Member> {
+        vec![member("nomad-server-0.global", "alive", Some(true))]
     }
 
     #[test]
     fn ready_clients_pass_with_a_count() {
         let nodes = [
-            node("i-a", "ready", "eligible", false, DockerDriver::Healthy),
-            node("i-b", "down", "eligible", false, DockerDriver::Healthy),
+            node("i-a", "ready", "eligible", false, Driver::Healthy),
+            node("i-b", "down", "eligible", false, Driver::Healthy),
         ];
         assert_eq!(
-            judge_clients(&nodes, 1),
+            judge_clients(&nodes, 1, &servers()),
             Verdict::Pass("1 of 2 clients ready and eligible, docker healthy; 1 needed".into())
         );
-        let table_nodes = [node("i-a", "ready", "eligible", false, DockerDriver::Unknown)];
-        let Verdict::Pass(note) = judge_clients(&table_nodes, 1) else { panic!("pass") };
+        let table_nodes = [node("i-a", "ready", "eligible", false, Driver::Unknown)];
+        let Verdict::Pass(note) = judge_clients(&table_nodes, 1, &servers()) else { panic!("pass") };
         assert!(note.contains("not shown"), "{note}");
     }
 
     #[test]
     fn no_clients_points_at_joining() {
-        let Verdict::Fail(diagnosis) = judge_clients(&[], 1) else { panic!("fail") };
+        let Verdict::Fail(diagnosis) = judge_clients(&[], 1, &servers()) else { panic!("fail") };
         insta::assert_debug_snapshot!(diagnosis);
     }
 
     #[test]
     fn draining_and_ineligible_clients() {
         let nodes = [
-            node("i-a", "ready", "ineligible", true, DockerDriver::Healthy),
-            node("i-b", "ready", "ineligible", false, DockerDriver::Healthy),
+            node("i-a", "ready", "ineligible", true, Driver::Healthy),
+            node("i-b", "ready", "ineligible", false, Driver::Healthy),
         ];
-        let Verdict::Fail(diagnosis) = judge_clients(&nodes, 1) else { panic!("fail") };
+        let Verdict::Fail(diagnosis) = judge_clients(&nodes, 1, &servers()) else { panic!("fail") };
         insta::assert_debug_snapshot!(diagnosis);
     }
 
     #[test]
     fn unhealthy_docker_driver() {
-        let nodes = [node(
-            "i-a",
-            "ready",
-            "eligible",
-            false,
-            DockerDriver::Unhealthy("Failed to connect to docker daemon".into()),
-        )];
-        let Verdict::Fail(diagnosis) = judge_clients(&nodes, 1) else { panic!("fail") };
+        let nodes =
+            [node("i-a", "ready", "eligible", false, Driver::Unhealthy("Failed to connect to docker daemon".into()))];
+        let Verdict::Fail(diagnosis) = judge_clients(&nodes, 1, &servers()) else { panic!("fail") };
         insta::assert_debug_snapshot!(diagnosis);
     }
 
     #[test]
     fn too_few_clients_for_min_clients() {
-        let nodes = [node("i-a", "ready", "eligible", false, DockerDriver::Healthy)];
-        let Verdict::Fail(diagnosis) = judge_clients(&nodes, 2) else { panic!("fail") };
+        let nodes = [node("i-a", "ready", "eligible", false, Driver::Healthy)];
+        let Verdict::Fail(diagnosis) = judge_clients(&nodes, 2, &servers()) else { panic!("fail") };
         assert_eq!(diagnosis.summary, "1 of 1 Nomad clients can run docker jobs; 2 needed");
         assert!(diagnosis.cause.contains("fewer clients joined"), "{}", diagnosis.cause);
         assert!(diagnosis.remediation.contains("at least 2"), "{}", diagnosis.remediation);
         assert_eq!(
-            judge_clients(&[], 0),
+            judge_clients(&[], 0, &servers()),
             Verdict::Pass("0 of 0 clients ready and eligible, docker healthy; 0 needed".into())
         );
     }
@@ -610,5 +666,44 @@ mod tests {
         let text = format!("{diagnosis:?}");
         assert!(!text.contains(&installed[0]) && !text.contains(&readings[0].key), "no key is ever quoted: {text}");
         insta::assert_debug_snapshot!(diagnosis);
+    }
+
+    #[test]
+    fn podman_clients_without_docker_pass_with_a_note() {
+        let nodes = [node("i-a", "ready", "eligible", false, Driver::NotDetected)];
+        assert_eq!(
+            judge_clients(&nodes, 1, &servers()),
+            Verdict::Pass(
+                "1 of 1 clients ready and eligible, raw_exec healthy; no docker driver on 1 (Podman clients); 1 needed"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_client_without_raw_exec_cannot_run_jobs() {
+        let nodes =
+            [Node { raw_exec: Driver::NotDetected, ..node("i-a", "ready", "eligible", false, Driver::Healthy) }];
+        let Verdict::Fail(diagnosis) = judge_clients(&nodes, 1, &servers()) else { panic!("fail") };
+        assert!(diagnosis.observed[0].contains("no raw_exec driver"), "{diagnosis:?}");
+        assert!(diagnosis.remediation.contains(r#"plugin "raw_exec""#), "{diagnosis:?}");
+    }
+
+    #[test]
+    fn a_client_newer_than_the_servers_is_red() {
+        let nodes = [
+            Node { version: "1.8.2".into(), ..node("i-new", "ready", "eligible", false, Driver::Healthy) },
+            node("i-old", "ready", "eligible", false, Driver::Healthy),
+        ];
+        let Verdict::Fail(diagnosis) = judge_clients(&nodes, 1, &servers()) else { panic!("fail") };
+        assert_eq!(diagnosis.summary, "1 Nomad client(s) run a newer Nomad than the servers (1.7.7)");
+        assert_eq!(diagnosis.observed, ["i-new (i-new-00): Nomad 1.8.2"]);
+        assert_eq!(version_of("v1.7.10+ent"), Some((1, 7, 10)));
+        assert_eq!(version_of(""), None);
+        let unknown_servers = [Member { version: String::new(), ..member("s", "alive", Some(true)) }];
+        assert!(
+            matches!(judge_clients(&nodes, 1, &unknown_servers), Verdict::Pass(_)),
+            "no server version, no skew to judge"
+        );
     }
 }

@@ -15,6 +15,8 @@ pub struct Member {
     pub status: String,
     /// Whether this server is the leader of its region; `None` when the output says nothing.
     pub leader: Option<bool>,
+    /// The server's Nomad version (`build`); empty when the output does not say.
+    pub version: String,
 }
 
 #[derive(Deserialize)]
@@ -36,11 +38,15 @@ pub fn from_json(text: &str) -> Result<Vec<Member>, ParseError> {
     Ok(members
         .unwrap_or_default()
         .into_iter()
-        .map(|m| Member {
-            name: m.name.unwrap_or_default(),
-            address: m.addr.unwrap_or_default(),
-            status: m.status.unwrap_or_default(),
-            leader: m.tags.and_then(|tags| tags.get("Leader").map(|v| v == "true")),
+        .map(|m| {
+            let tag = |key: &str| m.tags.as_ref().and_then(|tags| tags.get(key).cloned());
+            Member {
+                name: m.name.unwrap_or_default(),
+                address: m.addr.unwrap_or_default(),
+                status: m.status.unwrap_or_default(),
+                leader: tag("Leader").map(|v| v == "true"),
+                version: tag("build").unwrap_or_default(),
+            }
         })
         .collect())
 }
@@ -57,6 +63,7 @@ pub fn from_table(text: &str) -> Result<Vec<Member>, NotATable> {
             address: row.get("Address").to_string(),
             status: row.get("Status").to_string(),
             leader: row.has("Leader").then(|| row.get("Leader") == "true"),
+            version: row.get("Build").to_string(),
         })
         .collect())
 }
@@ -74,7 +81,7 @@ mod tests {
     {"Addr": "10.0.0.10", "Name": "nomad-server-2.global", "Status": "alive", "Tags": null}
 ]"#;
         let members = from_json(text).unwrap();
-        assert_eq!(members[0].leader, Some(true));
+        assert_eq!((members[0].leader, members[0].version.as_str()), (Some(true), "1.7.7"));
         assert_eq!(members[1].status, "failed");
         assert_eq!(members[2].leader, None);
         assert!(from_json("null").unwrap().is_empty());

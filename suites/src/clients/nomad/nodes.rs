@@ -9,12 +9,12 @@ use serde::Deserialize;
 use super::ParseError;
 use super::table::{self, NotATable};
 
-/// What the docker driver of a node reports.
+/// What a task driver of a node (`raw_exec`, `docker`) reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DockerDriver {
+pub enum Driver {
     Healthy,
     Unhealthy(String),
-    /// The node reports drivers, but no docker driver.
+    /// The node reports drivers, but not this one.
     NotDetected,
     /// The output does not say (table output).
     Unknown,
@@ -29,7 +29,12 @@ pub struct Node {
     pub drain: bool,
     pub class: String,
     pub pool: String,
-    pub docker: DockerDriver,
+    /// The driver CircleCI's clients run jobs with.
+    pub raw_exec: Driver,
+    /// The Docker daemon the jobs use, where the client has one (not on Podman clients).
+    pub docker: Driver,
+    /// The Nomad version of the client; empty when the output does not say.
+    pub version: String,
 }
 
 impl Node {
@@ -58,6 +63,8 @@ struct NodeStub {
     node_pool: Option<String>,
     #[serde(default)]
     drivers: Option<BTreeMap<String, Option<DriverInfo>>>,
+    #[serde(default)]
+    version: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -79,17 +86,18 @@ pub fn from_json(text: &str) -> Result<Vec<Node>, ParseError> {
 
 impl From<NodeStub> for Node {
     fn from(stub: NodeStub) -> Node {
-        let docker = match &stub.drivers {
-            None => DockerDriver::Unknown,
-            Some(drivers) => match drivers.get("docker") {
-                None | Some(None) => DockerDriver::NotDetected,
-                Some(Some(driver)) if driver.healthy == Some(true) => DockerDriver::Healthy,
+        let driver = |name: &str| match &stub.drivers {
+            None => Driver::Unknown,
+            Some(drivers) => match drivers.get(name) {
+                None | Some(None) => Driver::NotDetected,
+                Some(Some(driver)) if driver.healthy == Some(true) => Driver::Healthy,
                 Some(Some(driver)) if driver.detected == Some(false) && driver.health_description.is_none() => {
-                    DockerDriver::NotDetected
+                    Driver::NotDetected
                 }
-                Some(Some(driver)) => DockerDriver::Unhealthy(driver.health_description.clone().unwrap_or_default()),
+                Some(Some(driver)) => Driver::Unhealthy(driver.health_description.clone().unwrap_or_default()),
             },
         };
+        let (raw_exec, docker) = (driver("raw_exec"), driver("docker"));
         Node {
             id: stub.id.unwrap_or_default(),
             name: stub.name.unwrap_or_default(),
@@ -98,7 +106,9 @@ impl From<NodeStub> for Node {
             drain: stub.drain.unwrap_or(false),
             class: stub.node_class.unwrap_or_default(),
             pool: stub.node_pool.unwrap_or_default(),
+            raw_exec,
             docker,
+            version: stub.version.unwrap_or_default(),
         }
     }
 }
@@ -121,7 +131,9 @@ pub fn from_table(text: &str) -> Result<Vec<Node>, NotATable> {
             drain: row.get("Drain") == "true",
             class: row.get("Class").to_string(),
             pool: row.get("Node Pool").to_string(),
-            docker: DockerDriver::Unknown,
+            raw_exec: Driver::Unknown,
+            docker: Driver::Unknown,
+            version: String::new(),
         })
         .collect())
 }
@@ -165,13 +177,13 @@ mod tests {
         let nodes = from_json(text).unwrap();
         assert_eq!(nodes.len(), 4);
         assert_eq!(nodes[0].short_id(), "0f3c9a1e");
-        assert_eq!(nodes[0].docker, DockerDriver::Healthy);
+        assert_eq!(nodes[0].docker, Driver::Healthy);
         assert_eq!(nodes[0].pool, "default");
         assert!(nodes[1].drain);
-        assert_eq!(nodes[1].docker, DockerDriver::Unhealthy("Failed to connect to docker daemon".into()));
-        assert_eq!(nodes[2].docker, DockerDriver::NotDetected);
+        assert_eq!(nodes[1].docker, Driver::Unhealthy("Failed to connect to docker daemon".into()));
+        assert_eq!(nodes[2].docker, Driver::NotDetected);
         assert_eq!(nodes[2].short_id(), "2");
-        assert_eq!(nodes[3].docker, DockerDriver::Unknown);
+        assert_eq!(nodes[3].docker, Driver::Unknown);
     }
 
     #[test]
@@ -193,7 +205,7 @@ mod tests {
         assert_eq!(nodes[0].pool, "");
         assert_eq!(nodes[1].class, "");
         assert!(nodes[1].drain);
-        assert_eq!(nodes[1].docker, DockerDriver::Unknown);
+        assert_eq!(nodes[1].docker, Driver::Unknown);
     }
 
     #[test]
