@@ -191,6 +191,39 @@ fn deviations() -> Vec<Expected> {
             words: &["not-configured", "may not read Secret `nomad-mtls`", "kubectl auth can-i get secret/nomad-mtls"],
         },
     ]);
+    deviations.extend([
+        Expected {
+            scenario: "machine-provisioner-broken",
+            check: "machine_provisioner::config",
+            status: "failed",
+            words: &[
+                "cloud authorisation error",
+                "api error UnauthorizedOperation",
+                "machine-provisioner-provisioner-",
+            ],
+        },
+        Expected {
+            scenario: "pods-not-ready",
+            check: "machine_provisioner::config",
+            status: "failed",
+            words: &[
+                "no ready pod in machine-provisioner-provisioner",
+                "workloads found: machine-provisioner-externalapi",
+            ],
+        },
+        Expected {
+            scenario: "cloud-provider-other",
+            check: "machine_provisioner::config",
+            status: "skipped",
+            words: &["not-applicable", "the machine provisioner runs on aws or gcp installs only"],
+        },
+        Expected {
+            scenario: "secrets-forbidden",
+            check: "machine_provisioner::config",
+            status: "skipped",
+            words: &["not-configured", "may not read Secret `machine-provisioner-secret`"],
+        },
+    ]);
     deviations.push(Expected {
         scenario: "nomad-version-skew",
         check: "nomad::clients_ready",

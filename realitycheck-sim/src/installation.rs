@@ -15,6 +15,8 @@ use crate::secrets::{
     GOSSIP_SECRET, SimSecret, by_hand, failed_upgrade_history, gossip_key, healthy_history, helm_release_secrets,
 };
 use crate::{SIM_RUNNER_RESOURCE_CLASS, ids};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use realitycheck_project::CloudProvider;
 
 /// The error every VM start of the `machine-provisioner-broken` scenario ends with, as the
@@ -109,6 +111,32 @@ impl Installation {
         self.scenario == Scenario::SecretsForbidden
     }
 
+    /// The ServiceAccount `name`, when a pod runs as it; the machine provisioner's is bound to
+    /// the cloud role it starts VMs with (IRSA on AWS, Workload Identity on GCP).
+    pub fn service_account(&self, name: &str) -> Option<ServiceAccount> {
+        self.pods.iter().find(|pod| pod.service_account() == name)?;
+        let annotation = match (name, self.cloud_provider) {
+            ("machine-provisioner", CloudProvider::Aws) => Some((
+                "eks.amazonaws.com/role-arn",
+                "arn:aws:iam::123456789012:role/circleci-server-machine-provisioner",
+            )),
+            ("machine-provisioner", CloudProvider::Gcp) => {
+                Some(("iam.gke.io/gcp-service-account", "machine-provisioner@realitycheck-sim.iam.gserviceaccount.com"))
+            }
+            _ => None,
+        };
+        Some(ServiceAccount {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                namespace: Some(crate::NAMESPACE.to_owned()),
+                uid: Some(ids::uuid(&format!("serviceaccount/{name}"))),
+                annotations: annotation.map(|(key, value)| [(key.to_owned(), value.to_owned())].into()),
+                ..ObjectMeta::default()
+            },
+            ..ServiceAccount::default()
+        })
+    }
+
     /// The Secret `name` of the namespace.
     pub fn secret(&self, name: &str) -> Option<&SimSecret> {
         self.secrets.iter().find(|secret| secret.name == name)
@@ -148,6 +176,12 @@ impl Installation {
             }
             Scenario::MachineProvisionerBroken => {
                 self.machine_provisioning_failure = Some(MACHINE_PROVISIONING_ERROR.to_owned());
+                let logged = format!("level=error msg=\"starting a VM failed\" error=\"{MACHINE_PROVISIONING_ERROR}\"");
+                for pod in
+                    self.pods.iter_mut().filter(|pod| pod.label("app") == Some("machine-provisioner-provisioner"))
+                {
+                    pod.logged.push(logged.clone());
+                }
             }
             Scenario::RunnerMissing => self.runners.clear(),
             Scenario::CloudProviderOther => self.cloud_provider = CloudProvider::Other,
@@ -294,7 +328,17 @@ mod tests {
         let provisioner_broken = build(Scenario::MachineProvisionerBroken);
         assert!(provisioner_broken.machine_provisioner_ready(), "the pod stays Ready");
         assert!(provisioner_broken.machine_provisioning_failure.as_deref().unwrap().contains("RunInstances"));
-        assert_eq!((&provisioner_broken.pods, &provisioner_broken.nomad), (&healthy.pods, &healthy.nomad));
+        assert_eq!(provisioner_broken.nomad, healthy.nomad);
+        let logging: Vec<&str> = provisioner_broken
+            .pods
+            .iter()
+            .filter(|pod| !pod.logged.is_empty())
+            .map(|pod| pod.container.as_str())
+            .collect();
+        assert_eq!(logging, ["machine-provisioner-provisioner"], "the provisioner logs the cloud's refusal");
+        let quiet: Vec<ReleasePod> =
+            provisioner_broken.pods.iter().map(|pod| ReleasePod { logged: Vec::new(), ..pod.clone() }).collect();
+        assert_eq!(quiet, healthy.pods, "and nothing else changes");
 
         let runner_missing = build(Scenario::RunnerMissing);
         assert!(runner_missing.runners.is_empty());

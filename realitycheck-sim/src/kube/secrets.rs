@@ -1,4 +1,5 @@
-//! Reading Secrets: list (label and field selectors, Table or SecretList) and get.
+//! Reading Secrets (list with label and field selectors, Table or SecretList; get) and
+//! ServiceAccounts (get).
 
 use std::sync::Arc;
 
@@ -79,4 +80,13 @@ pub(crate) async fn get(
     let secret = (namespace == NAMESPACE).then(|| installation.secret(&name)).flatten();
     let secret = secret.ok_or_else(|| ApiError::object_not_found("secrets", &name))?;
     Ok(Json(secret.to_secret(installation.started_at)))
+}
+
+/// `GET /api/v1/namespaces/{namespace}/serviceaccounts/{name}`.
+pub(crate) async fn get_service_account(
+    State(installation): State<Arc<Installation>>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<k8s_openapi::api::core::v1::ServiceAccount>, ApiError> {
+    let account = (namespace == NAMESPACE).then(|| installation.service_account(&name)).flatten();
+    Ok(Json(account.ok_or_else(|| ApiError::object_not_found("serviceaccounts", &name))?))
 }

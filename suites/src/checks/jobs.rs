@@ -3,7 +3,7 @@
 //! as soon as the cause is observable (no Nomad client, no machine provisioner, no runner),
 //! and the diagnosis of a failed job with the last lines of its failing step.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +32,7 @@ const POLLS_BETWEEN_PROBES: u64 = 5;
 const REPORT_BEFORE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The component whose deployments (`machine-provisioner-*` in the 4.4 chart) start VMs.
-const MACHINE_PROVISIONER: &str = "machine-provisioner";
+pub(crate) const MACHINE_PROVISIONER: &str = "machine-provisioner";
 
 /// The run's pipeline, or the verdict of a check that cannot wait for jobs.
 pub(crate) async fn pipeline_run(handles: &PipelineHandles) -> Result<Arc<PipelineRun>, Verdict> {
@@ -242,13 +242,12 @@ async fn no_nomad_client(cluster: &ClusterAccess, spec: &Job, waiting: &str) -> 
 async fn no_machine_provisioner(access: &ClusterAccess, spec: &Job, waiting: &str) -> Option<Diagnosis> {
     let cluster = access.client().await.ok()?;
     let pods = cluster.pods(None).await.ok()?;
-    let provisioner = pods::of_component(&pods, MACHINE_PROVISIONER);
-    let mut workloads: BTreeMap<String, Vec<PodState>> = BTreeMap::new();
-    for pod in &provisioner {
-        workloads.entry(pods::workload_of(pod)).or_default().push(PodState::of(pod));
-    }
-    let unready: Vec<(&String, &Vec<PodState>)> =
-        workloads.iter().filter(|(_, states)| !states.iter().any(|pod| pod.phase == "Running" && pod.ready)).collect();
+    let workloads = pods::workloads_of(&pods, MACHINE_PROVISIONER);
+    let unready: Vec<(&String, Vec<PodState>)> = workloads
+        .iter()
+        .filter(|(_, pods)| !pods::any_ready(pods))
+        .map(|(workload, pods)| (workload, pods.iter().map(|pod| PodState::of(pod)).collect()))
+        .collect();
     if unready.is_empty() {
         return None;
     }

@@ -11,6 +11,7 @@ mod jobs;
 pub mod mtls;
 pub mod nomad;
 pub mod pipeline;
+pub mod provisioner;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub fn all(target: &Target) -> Vec<Check<RealityCheck>> {
         nomad::clients_ready(),
         mtls::mtls(),
         nomad::gossip_key(),
+        provisioner::config(),
         api::authenticated(),
         api::project(),
         contexts::org_global(),
@@ -109,6 +111,16 @@ where
 {
     let spec = CheckSpec::new(id, CheckKind::Cluster, summary).tagged(Tag::NeedsCluster);
     declare(spec, Requires::Cluster, |resources| Some(resources.cluster.clone()), body)
+}
+
+/// A check of the machine provisioner's workloads, for AWS and GCP installs.
+pub(crate) fn machine_provisioner_check<F, Fut>(id: &str, summary: &str, body: F) -> Check<RealityCheck>
+where
+    F: Fn(ClusterAccess, Scope) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Verdict> + Send + 'static,
+{
+    let spec = CheckSpec::new(id, CheckKind::Cluster, summary).tagged(Tag::NeedsCluster);
+    declare(spec, Requires::MachineProvisioner, |resources| Some(resources.cluster.clone()), body)
 }
 
 /// A check of the CircleCI API alone.
@@ -225,6 +237,9 @@ pub(crate) fn secrets_forbidden(error: &ClusterError) -> Option<Verdict> {
         ClusterError::GetSecret { name, namespace, forbidden: true, .. } => format!(
             "this identity may not read Secret `{name}` in namespace `{namespace}`: add the Role rule `{{apiGroups: [\"\"], resources: [\"secrets\"], resourceNames: [\"{name}\"], verbs: [\"get\"]}}` in that namespace (check: `kubectl auth can-i get secret/{name} -n {namespace}`)"
         ),
+        ClusterError::Read { what, namespace, forbidden: Some(rule), .. } => format!(
+            "this identity may not read {what} in namespace `{namespace}`: add the Role rule `{rule}` in that namespace"
+        ),
         _ => return None,
     };
     Some(Verdict::Skip(SkipReason::NotConfigured(reason)))
@@ -240,8 +255,8 @@ pub(crate) fn cluster_failure(error: &ClusterError) -> Diagnosis {
         ClusterError::Exec { namespace, .. } => diagnosis
             .cause("the exec into the pod failed: missing RBAC permission, or the pod or container went away")
             .remediation(format!("grant `get` and `create` on pods/exec in the namespace (`kubectl auth can-i create pods/exec -n {namespace}`), and check the pod")),
-        ClusterError::ListSecrets { namespace, .. } | ClusterError::GetSecret { namespace, .. } => diagnosis
-            .cause("the API failed the Secret read")
+        ClusterError::ListSecrets { namespace, .. } | ClusterError::GetSecret { namespace, .. } | ClusterError::Read { namespace, .. } => diagnosis
+            .cause("the API failed the read")
             .remediation(format!("check that the namespace exists and the API server is healthy (`kubectl -n {namespace} get secrets`)")),
         ClusterError::Config { .. } | ClusterError::Unreachable { .. } => diagnosis
             .cause("the Kubernetes API could not be used")

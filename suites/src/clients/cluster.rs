@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::api::{AttachParams, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -43,6 +43,10 @@ pub enum ClusterError {
     /// Listing Secrets failed; `forbidden` when the API answered 403 (RBAC).
     #[error("cannot list secrets in namespace `{namespace}` at {url}: {message}")]
     ListSecrets { namespace: String, url: String, message: String, forbidden: bool },
+    /// Reading `what` (a pod's log, a service account) failed; `forbidden` when the API
+    /// answered 403 (RBAC), with the rule that grants it.
+    #[error("cannot read {what} in namespace `{namespace}`: {message}")]
+    Read { what: String, namespace: String, message: String, forbidden: Option<String> },
     /// Reading the Secret `name` failed; `forbidden` when the API answered 403 (RBAC).
     #[error("cannot read secret `{name}` in namespace `{namespace}` at {url}: {message}")]
     GetSecret { name: String, namespace: String, url: String, message: String, forbidden: bool },
@@ -134,6 +138,29 @@ impl Cluster {
             message: causes(&e),
             forbidden: matches!(&e, kube::Error::Api(response) if response.code == 403),
         })
+    }
+
+    /// The last `lines` lines `pod` logged.
+    pub async fn logs(&self, pod: &str, lines: i64) -> Result<String, ClusterError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        let params = kube::api::LogParams { tail_lines: Some(lines), ..Default::default() };
+        api.logs(pod, &params)
+            .await
+            .map_err(|e| self.read_error(format!("the log of pod `{pod}`"), "pods/log", "get", &e))
+    }
+
+    /// The ServiceAccount `name`; `None` when it does not exist.
+    pub async fn service_account(&self, name: &str) -> Result<Option<ServiceAccount>, ClusterError> {
+        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), &self.namespace);
+        api.get_opt(name)
+            .await
+            .map_err(|e| self.read_error(format!("service account `{name}`"), "serviceaccounts", "get", &e))
+    }
+
+    fn read_error(&self, what: String, resource: &str, verb: &str, error: &kube::Error) -> ClusterError {
+        let forbidden = matches!(error, kube::Error::Api(response) if response.code == 403)
+            .then(|| format!("{{apiGroups: [\"\"], resources: [\"{resource}\"], verbs: [\"{verb}\"]}}"));
+        ClusterError::Read { what, namespace: self.namespace.clone(), message: causes(error), forbidden }
     }
 
     /// Runs `command` in `pod` (no TTY, no stdin) and collects its output and exit code.

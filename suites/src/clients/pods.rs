@@ -2,6 +2,8 @@
 //! the status `kubectl get pods` shows (why a container waits or died, or where the init
 //! containers stand), restarts.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::{Container, ContainerStateTerminated, ContainerStatus, Pod};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +122,20 @@ pub fn of_component<'a>(pods: &'a [Pod], component: &str) -> Vec<&'a Pod> {
             workload_of(pod).strip_prefix(component).is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
         })
         .collect()
+}
+
+/// The pods of `component` by workload, workloads in name order.
+pub fn workloads_of<'a>(pods: &'a [Pod], component: &str) -> BTreeMap<String, Vec<&'a Pod>> {
+    let mut workloads: BTreeMap<String, Vec<&Pod>> = BTreeMap::new();
+    for pod in of_component(pods, component) {
+        workloads.entry(workload_of(pod)).or_default().push(pod);
+    }
+    workloads
+}
+
+/// Whether `pods` has one Running and Ready.
+pub fn any_ready(pods: &[&Pod]) -> bool {
+    pods.iter().map(|pod| PodState::of(pod)).any(|pod| pod.phase == "Running" && pod.ready)
 }
 
 /// The workload a pod belongs to: its `app` or `app.kubernetes.io/name` label when one starts

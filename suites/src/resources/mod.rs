@@ -26,6 +26,8 @@ use crate::clients::circleci::ApiClientError;
 pub enum Requires {
     /// The Kubernetes API of the installation.
     Cluster,
+    /// The Kubernetes API, on an installation whose machine provisioner starts VMs (AWS, GCP).
+    MachineProvisioner,
     /// The CircleCI API (host and token).
     Api,
     /// The CircleCI API and the realitycheck project (its slug).
@@ -70,9 +72,11 @@ impl Resources {
         preparation: Preparation,
     ) -> Result<Resources, ApiClientError> {
         let cluster = ClusterAccess::new(&target, timeouts.cluster);
-        let needs_api = selected.iter().any(|r| !matches!(r, Requires::Cluster));
+        let needs_api = selected.iter().any(|r| !matches!(r, Requires::Cluster | Requires::MachineProvisioner));
         let api = if needs_api { ApiAccess::for_target(&target, timeouts.api)? } else { None };
-        let needs_project = selected.iter().any(|r| !matches!(r, Requires::Cluster | Requires::Api));
+        let needs_project = selected
+            .iter()
+            .any(|r| matches!(r, Requires::Project | Requires::Pipeline(_) | Requires::UnconfiguredJob(_)));
         let project = match (&api, &target.project) {
             (Some(api), Some(slug)) if needs_project => Some(ProjectAccess::new(api, slug, preparation.setup_contexts)),
             _ => None,
@@ -116,6 +120,9 @@ impl Resources {
 pub fn applicability(target: &Target, requires: &Requires) -> Applicability {
     match requires {
         Requires::Cluster => Applicability::Applies,
+        Requires::MachineProvisioner => {
+            needs_machines(target, &[CloudProvider::Aws, CloudProvider::Gcp], "the machine provisioner")
+        }
         Requires::Api => api_configured(target),
         Requires::Project => project_configured(target),
         Requires::Pipeline(jobs) => match project_configured(target) {
@@ -157,9 +164,9 @@ fn project_configured(target: &Target) -> Applicability {
 fn job_applies(target: &Target, job: &Job) -> Applicability {
     const MACHINES: &[CloudProvider] = &[CloudProvider::Aws, CloudProvider::Gcp];
     match job.workflow {
-        Workflow::Machine => needs_machines(target, MACHINES),
-        Workflow::Arm => needs_machines(target, &[CloudProvider::Aws]),
-        Workflow::Windows => match needs_machines(target, MACHINES) {
+        Workflow::Machine => needs_machines(target, MACHINES, "this job"),
+        Workflow::Arm => needs_machines(target, &[CloudProvider::Aws], "this job"),
+        Workflow::Windows => match needs_machines(target, MACHINES, "this job") {
             Applicability::Applies if !target.pipeline.windows => Applicability::NotApplicable(
                 "Windows jobs are opt-in: set pipeline.windows = true when the machine provisioner has a Windows image"
                     .into(),
@@ -172,17 +179,23 @@ fn job_applies(target: &Target, job: &Job) -> Applicability {
     }
 }
 
-/// Applies when the cloud provider is one of `providers`.
-fn needs_machines(target: &Target, providers: &[CloudProvider]) -> Applicability {
+/// Applies when the cloud provider is one of `providers`; `what` (this job, the machine
+/// provisioner) is what needs it.
+fn needs_machines(target: &Target, providers: &[CloudProvider], what: &str) -> Applicability {
     let names: Vec<&str> = providers.iter().map(|p| p.as_str()).collect();
     let names = names.join(" or ");
     match target.cloud_provider {
         None => Applicability::NotConfigured(format!(
-            "no cloud provider configured: set CIRCLE_CLOUD_PROVIDER (or cloud_provider) to aws, gcp or other; this job runs on {names}"
+            "no cloud provider configured: set CIRCLE_CLOUD_PROVIDER (or cloud_provider) to aws, gcp or other; {what} runs on {names}"
         )),
         Some(provider) if !providers.contains(&provider) => Applicability::NotApplicable(format!(
-            "the cloud provider is {}: this job needs the machine provisioner of an {names} install",
-            provider.as_str()
+            "the cloud provider is {}: {}",
+            provider.as_str(),
+            if what == "this job" {
+                format!("this job needs the machine provisioner of an {names} install")
+            } else {
+                format!("{what} runs on {names} installs only")
+            }
         )),
         Some(_) => Applicability::Applies,
     }

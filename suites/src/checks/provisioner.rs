@@ -1,0 +1,195 @@
+//! `machine_provisioner::config` (AWS and GCP installs): the machine provisioner's workloads
+//! (its `machine-provisioner-*` deployments, found by `app` label or pod name) are ready, it has
+//! cloud credentials (Secret `machine-provisioner-secret`, or its service account bound to a
+//! cloud role), and its recent logs hold no cloud authorisation error.
+
+use harness::{Check, Diagnosis, Phase, Verdict};
+use k8s_openapi::api::core::v1::Pod;
+
+use super::jobs::MACHINE_PROVISIONER;
+use super::{cluster_failure, ids, machine_provisioner_check, secrets_forbidden};
+use crate::RealityCheck;
+use crate::clients::cluster::{Cluster, ClusterError};
+use crate::clients::pods::{self, PodState};
+
+/// The Secret of the machine provisioner's cloud keys.
+const CREDENTIALS_SECRET: &str = "machine-provisioner-secret";
+
+/// Service account annotations that bind it to a cloud role: IRSA (AWS), Workload Identity (GCP).
+const ROLE_ANNOTATIONS: [&str; 2] = ["eks.amazonaws.com/role-arn", "iam.gke.io/gcp-service-account"];
+
+/// How many of each pod's last log lines are read.
+const LOG_LINES: i64 = 200;
+
+/// What cloud APIs say when they refuse a call (AWS, GCP), as the provisioner logs it.
+const AUTHORISATION_ERRORS: [&str; 9] = [
+    "UnauthorizedOperation",
+    "is not authorized to perform",
+    "AccessDenied",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "SignatureDoesNotMatch",
+    "PERMISSION_DENIED",
+    "Permission denied on resource",
+    "invalid_grant",
+];
+
+/// Longest part of a log line a diagnosis quotes.
+const QUOTED_CHARS: usize = 300;
+
+pub fn config() -> Check<RealityCheck> {
+    let summary = "the machine provisioner's workloads are ready, it has cloud credentials, and its logs show no cloud authorisation error";
+    machine_provisioner_check(ids::MACHINE_PROVISIONER_CONFIG, summary, |access, _| async move {
+        let cluster = match access.client().await {
+            Ok(cluster) => cluster,
+            Err(e) => return Verdict::Fail(cluster_failure(&e)),
+        };
+        let pods = match cluster.pods(None).await {
+            Ok(pods) => pods,
+            Err(e) => return Verdict::Fail(cluster_failure(&e)),
+        };
+        let provisioner: Vec<Pod> = pods::of_component(&pods, MACHINE_PROVISIONER).into_iter().cloned().collect();
+        match observe(cluster, &provisioner).await {
+            Ok(observed) => judge_provisioner(cluster.namespace(), &provisioner, &observed),
+            Err(e) => secrets_forbidden(&e).unwrap_or_else(|| Verdict::Fail(cluster_failure(&e))),
+        }
+    })
+}
+
+/// What the check reads besides the pods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// Where the cloud credentials come from, if anywhere.
+    pub credentials: Option<String>,
+    /// Authorisation errors in the recent logs: (pod, line).
+    pub refusals: Vec<(String, String)>,
+    /// How many pods' logs were read.
+    pub logs_read: usize,
+}
+
+async fn observe(cluster: &Cluster, provisioner: &[Pod]) -> Result<Observed, ClusterError> {
+    let mut credentials = match cluster.secret(CREDENTIALS_SECRET).await? {
+        Some(secret) => {
+            let keys: Vec<String> = secret.data.unwrap_or_default().into_keys().collect();
+            Some(format!("Secret {CREDENTIALS_SECRET} ({})", keys.join(", ")))
+        }
+        None => None,
+    };
+    let accounts: std::collections::BTreeSet<String> =
+        provisioner.iter().filter_map(|pod| pod.spec.as_ref()?.service_account_name.clone()).collect();
+    for account in accounts {
+        if credentials.is_some() {
+            break;
+        }
+        let Some(found) = cluster.service_account(&account).await? else { continue };
+        let annotations = found.metadata.annotations.unwrap_or_default();
+        credentials = ROLE_ANNOTATIONS
+            .iter()
+            .find_map(|key| annotations.get(*key).map(|role| format!("service account {account} bound to {role}")));
+    }
+    let mut refusals = Vec::new();
+    let mut logs_read = 0;
+    for pod in provisioner {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let log = cluster.logs(&name, LOG_LINES).await?;
+        logs_read += 1;
+        for line in log.lines().filter(|line| AUTHORISATION_ERRORS.iter().any(|error| line.contains(error))) {
+            refusals.push((name.clone(), line.chars().take(QUOTED_CHARS).collect()));
+        }
+    }
+    Ok(Observed { credentials, refusals, logs_read })
+}
+
+/// Pass when the provisioner's workloads all have a ready pod, it has credentials, and its
+/// recent logs hold no authorisation error.
+pub fn judge_provisioner(namespace: &str, provisioner: &[Pod], observed: &Observed) -> Verdict {
+    let grep = format!("`kubectl -n {namespace} get pods | grep {MACHINE_PROVISIONER}`");
+    let refs: Vec<&Pod> = provisioner.iter().collect();
+    let workloads = pods::workloads_of(provisioner, MACHINE_PROVISIONER);
+    let found: Vec<&str> = workloads.keys().map(String::as_str).collect();
+    if workloads.is_empty() {
+        return Verdict::Fail(
+            Diagnosis::new(format!("no workload of the machine provisioner in namespace `{namespace}`"))
+                .observed(format!("no pod's `app` label or name starts with {MACHINE_PROVISIONER}"))
+                .cause("the machine provisioner is not installed (machine_provisioner.providers in values.yaml), or the namespace is wrong")
+                .remediation(format!("{grep} lists its pods; check --namespace and the machine_provisioner settings of values.yaml"))
+                .phase(Phase::MachineProvisioner),
+        );
+    }
+    let unready: Vec<&String> = workloads.iter().filter(|(_, pods)| !pods::any_ready(pods)).map(|(w, _)| w).collect();
+    if !unready.is_empty() {
+        let names: Vec<&str> = unready.iter().map(|w| w.as_str()).collect();
+        return Verdict::Fail(
+            Diagnosis::new(format!("the machine provisioner has no ready pod in {}", names.join(", ")))
+                .observed(format!("workloads found: {}", found.join(", ")))
+                .observed_all(refs.iter().map(|pod| PodState::of(pod)).filter(|p| !(p.phase == "Running" && p.ready)).map(|p| p.describe()))
+                .cause("part of the machine provisioner is not running: machine, Arm, Windows and remote docker jobs get no VM")
+                .remediation(format!("{grep}, then `kubectl -n {namespace} describe pod <pod>` and `kubectl -n {namespace} logs <pod>` say why"))
+                .phase(Phase::MachineProvisioner),
+        );
+    }
+    if !observed.refusals.is_empty() {
+        return Verdict::Fail(
+            Diagnosis::new(format!("the machine provisioner's logs show {} cloud authorisation error(s)", observed.refusals.len()))
+                .observed_all(observed.refusals.iter().take(3).map(|(pod, line)| format!("{pod}: {line}")))
+                .cause("the cloud refuses the machine provisioner's calls: its IAM role or service account lacks a permission (ec2:RunInstances, compute.instances.create, ...), or its keys are wrong or expired")
+                .remediation("grant the permissions of the install guide's machine provisioner policy to its role (or renew its keys in Secret machine-provisioner-secret), then restart its pods")
+                .phase(Phase::MachineProvisioner),
+        );
+    }
+    let Some(credentials) = &observed.credentials else {
+        return Verdict::Fail(
+            Diagnosis::new("the machine provisioner has no cloud credentials")
+                .observed(format!("no Secret {CREDENTIALS_SECRET}, and its service account carries none of {}", ROLE_ANNOTATIONS.join(", ")))
+                .cause("without keys or a role bound to its service account, every VM start is refused")
+                .remediation(format!("bind its service account to a cloud role (IRSA: the `{}` annotation; GCP Workload Identity: `{}`), or store keys in Secret {CREDENTIALS_SECRET}", ROLE_ANNOTATIONS[0], ROLE_ANNOTATIONS[1]))
+                .phase(Phase::MachineProvisioner),
+        );
+    };
+    Verdict::Pass(format!(
+        "{} workloads ready ({}); credentials: {credentials}; no cloud authorisation error in the last {LOG_LINES} log lines of {} pods",
+        found.len(),
+        found.join(", "),
+        observed.logs_read
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ready_pod(name: &str) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("{name}-5c6d7e8f9a-q1w2e"), "labels": {"app": name}},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+        }))
+        .unwrap()
+    }
+
+    fn observed(credentials: Option<&str>) -> Observed {
+        Observed { credentials: credentials.map(String::from), refusals: Vec::new(), logs_read: 2 }
+    }
+
+    #[test]
+    fn ready_workloads_with_credentials_pass() {
+        let pods = [ready_pod("machine-provisioner-leader"), ready_pod("machine-provisioner-provisioner")];
+        let verdict =
+            judge_provisioner("ns", &pods, &observed(Some("Secret machine-provisioner-secret (accessKey, secretKey)")));
+        assert_eq!(
+            verdict,
+            Verdict::Pass("2 workloads ready (machine-provisioner-leader, machine-provisioner-provisioner); credentials: Secret machine-provisioner-secret (accessKey, secretKey); no cloud authorisation error in the last 200 log lines of 2 pods".into())
+        );
+    }
+
+    #[test]
+    fn no_credentials_and_no_workload_are_red() {
+        let pods = [ready_pod("machine-provisioner-leader")];
+        let Verdict::Fail(missing) = judge_provisioner("ns", &pods, &observed(None)) else { panic!() };
+        assert_eq!(missing.summary, "the machine provisioner has no cloud credentials");
+        assert!(missing.remediation.contains("eks.amazonaws.com/role-arn"), "{missing:?}");
+        let Verdict::Fail(absent) = judge_provisioner("ns", &[ready_pod("frontend")], &observed(None)) else {
+            panic!()
+        };
+        assert_eq!(absent.summary, "no workload of the machine provisioner in namespace `ns`");
+    }
+}
