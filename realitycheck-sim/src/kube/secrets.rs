@@ -6,16 +6,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::http::header::ACCEPT;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use k8s_openapi::api::core::v1::Secret;
 use serde_json::json;
 
-use super::query::QueryParams;
+use super::list::{self, ListRequest};
 use super::status::ApiError;
 use super::table;
 use crate::installation::Installation;
-use crate::selector::Selector;
 use crate::{NAMESPACE, clock};
 
 /// `GET /api/v1/namespaces/{namespace}/secrets`; an unknown namespace has none.
@@ -28,23 +26,13 @@ pub(crate) async fn list(
     if installation.secrets_forbidden() {
         return Err(ApiError::forbidden("list", "secrets", &namespace));
     }
-    let params = QueryParams::parse(query.as_deref());
-    if params.flag("watch") {
-        return Err(ApiError::bad_request("watch is not supported by the simulated API server"));
-    }
-    let label_selector = params.first("labelSelector").unwrap_or_default();
-    let field_selector = params.first("fieldSelector").unwrap_or_default();
-    let labels = Selector::parse_labels(label_selector).map_err(|error| ApiError::bad_request(error.to_string()))?;
-    let fields = Selector::parse_fields(field_selector).map_err(|error| ApiError::bad_request(error.to_string()))?;
-    if let Some(unknown) = fields.keys().find(|key| !["metadata.name", "metadata.namespace", "type"].contains(key)) {
-        return Err(ApiError::bad_request(format!("field label not supported: {unknown}")));
-    }
+    let request = ListRequest::parse(query.as_deref(), &["metadata.name", "metadata.namespace", "type"])?;
     let candidates = if namespace == NAMESPACE { installation.secrets.as_slice() } else { &[] };
     let secrets: Vec<Secret> = candidates
         .iter()
-        .filter(|secret| labels.matches(|key| secret.label(key)))
+        .filter(|secret| request.labels.matches(|key| secret.label(key)))
         .filter(|secret| {
-            fields.matches(|key| match key {
+            request.fields.matches(|key| match key {
                 "metadata.name" => Some(secret.name.as_str()),
                 "metadata.namespace" => Some(NAMESPACE),
                 "type" => Some(secret.type_.as_str()),
@@ -55,18 +43,8 @@ pub(crate) async fn list(
         .collect();
     let resource_version =
         (installation.secrets.iter().map(|secret| secret.resource_version).max().unwrap_or_default() + 1).to_string();
-    let accept = headers.get(ACCEPT).and_then(|value| value.to_str().ok()).unwrap_or_default();
-    let body = if table::accepts_table(accept) {
-        table::secret_table(&secrets, &resource_version, clock::now())
-    } else {
-        json!({
-            "kind": "SecretList",
-            "apiVersion": "v1",
-            "metadata": { "resourceVersion": resource_version },
-            "items": secrets,
-        })
-    };
-    Ok(Json(body).into_response())
+    let table = || table::secret_table(&secrets, &resource_version, clock::now());
+    Ok(list::respond(&headers, "SecretList", json!(secrets), &resource_version, table))
 }
 
 /// `GET /api/v1/namespaces/{namespace}/secrets/{name}`.
