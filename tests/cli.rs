@@ -187,9 +187,12 @@ fn filters_follow_libtest_semantics() {
     assert_eq!(listed(&[]), common::ALL_CHECKS);
     assert_eq!(
         listed(&["nomad"]),
-        ["nomad::servers_alive", "nomad::clients_ready", "nomad::mtls", "nomad::gossip_key"]
+        ["nomad::servers_alive", "nomad::clients_ready", "nomad::mtls", "nomad::gossip_key", "nomad::autoscaler"]
     );
-    assert_eq!(listed(&["nomad", "--skip", "servers", "--skip", "gossip", "--skip", "mtls"]), ["nomad::clients_ready"]);
+    assert_eq!(
+        listed(&["nomad", "--skip", "servers", "--skip", "gossip", "--skip", "mtls", "--skip", "autoscaler"]),
+        ["nomad::clients_ready"]
+    );
     assert!(listed(&["nomad", "--exact"]).is_empty());
     assert_eq!(listed(&["nomad::servers_alive", "--exact"]), ["nomad::servers_alive"]);
 }

@@ -224,6 +224,24 @@ fn deviations() -> Vec<Expected> {
             words: &["not-configured", "may not read Secret `machine-provisioner-secret`"],
         },
     ]);
+    deviations.extend([
+        Expected {
+            scenario: "autoscaler-forbidden",
+            check: "nomad::autoscaler",
+            status: "failed",
+            words: &[
+                "autoscaler's logs show 1 cloud authorisation error",
+                "DescribeInstanceRefreshes",
+                "the install guide's policy lacks it",
+            ],
+        },
+        Expected {
+            scenario: "secrets-forbidden",
+            check: "nomad::autoscaler",
+            status: "skipped",
+            words: &["not-configured", "may not read Secret `nomad-autoscaler-secret`"],
+        },
+    ]);
     deviations.push(Expected {
         scenario: "nomad-version-skew",
         check: "nomad::clients_ready",

@@ -12,7 +12,8 @@ use crate::nomad::{DockerDriver, Eligibility, NodeStatus, NomadState, NomadVersi
 use crate::pods::{PodHealth, ReleasePod, release_pods};
 use crate::scenario::Scenario;
 use crate::secrets::{
-    GOSSIP_SECRET, SimSecret, by_hand, failed_upgrade_history, gossip_key, healthy_history, helm_release_secrets,
+    AUTOSCALER_SECRET, GOSSIP_SECRET, SimSecret, autoscaler_secret_hcl, by_hand, failed_upgrade_history, gossip_key,
+    healthy_history, helm_release_secrets,
 };
 use crate::{SIM_RUNNER_RESOURCE_CLASS, ids};
 use k8s_openapi::api::core::v1::ServiceAccount;
@@ -74,6 +75,7 @@ impl Installation {
                 vec![
                     by_hand(GOSSIP_SECRET.0, &[(GOSSIP_SECRET.1, gossip.as_bytes())]),
                     nomad_mtls_secret(started_at, mtls_fault(scenario)),
+                    by_hand(AUTOSCALER_SECRET, &[("secret.hcl", &autoscaler_secret_hcl())]),
                 ],
                 helm_release_secrets(&healthy_history(), started_at),
             ]
@@ -191,6 +193,12 @@ impl Installation {
             | Scenario::MtlsWrongCa
             | Scenario::MtlsSwapped => {}
             Scenario::GossipKeyInvalid => self.set_gossip_secret(b"changeme"),
+            Scenario::AutoscalerForbidden => {
+                let refused = "level=error msg=\"scaling policy check failed\" error=\"operation error Auto Scaling: DescribeInstanceRefreshes, https response error StatusCode: 403, api error AccessDenied: User: arn:aws:sts::123456789012:assumed-role/circleci-server-nomad-autoscaler is not authorized to perform: autoscaling:DescribeInstanceRefreshes\"";
+                for pod in self.pods.iter_mut().filter(|pod| pod.is_of("nomad-autoscaler")) {
+                    pod.logged.push(refused.to_owned());
+                }
+            }
             Scenario::NomadPodmanClients => {
                 for client in &mut self.nomad.clients {
                     client.docker = DockerDriver::Absent;

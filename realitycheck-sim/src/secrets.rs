@@ -81,6 +81,15 @@ pub fn by_hand(name: &str, data: &[(&str, &[u8])]) -> SimSecret {
     }
 }
 
+/// The Secret of the Nomad autoscaler's credentials.
+pub const AUTOSCALER_SECRET: &str = "nomad-autoscaler-secret";
+
+/// The autoscaler's `secret.hcl` on AWS, base64-encoded as the guide asks.
+pub fn autoscaler_secret_hcl() -> Vec<u8> {
+    let hcl = "target \"aws-asg\" {\n  driver = \"aws-asg\"\n  config = {\n    aws_region = \"us-east-1\"\n  }\n}\n";
+    STANDARD.encode(hcl).into_bytes()
+}
+
 /// A revision of the release, as `helm history` lists it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Revision {

@@ -8,13 +8,14 @@ use std::process::{Command, Output};
 
 /// Every check of the demo's configuration, in plan order: a configuration without docker
 /// resource classes has all but the `resource_classes::` ones.
-pub const ALL_CHECKS: [&str; 26] = [
+pub const ALL_CHECKS: [&str; 27] = [
     "cluster::pods_ready",
     "cluster::helm_release",
     "nomad::servers_alive",
     "nomad::clients_ready",
     "nomad::mtls",
     "nomad::gossip_key",
+    "nomad::autoscaler",
     "machine_provisioner::config",
     "api::authenticated",
     "api::project",

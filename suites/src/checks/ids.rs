@@ -8,6 +8,7 @@ pub const SERVERS_ALIVE: &str = "nomad::servers_alive";
 pub const CLIENTS_READY: &str = "nomad::clients_ready";
 pub const MTLS: &str = "nomad::mtls";
 pub const GOSSIP_KEY: &str = "nomad::gossip_key";
+pub const AUTOSCALER: &str = "nomad::autoscaler";
 pub const MACHINE_PROVISIONER_CONFIG: &str = "machine_provisioner::config";
 pub const AUTHENTICATED: &str = "api::authenticated";
 pub const PROJECT: &str = "api::project";

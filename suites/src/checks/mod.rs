@@ -2,6 +2,7 @@
 //! holds its checks' bodies and the pure functions that judge what the bodies observed.
 
 pub mod api;
+pub mod autoscaler;
 pub mod cluster;
 pub mod contexts;
 pub mod executors;
@@ -40,6 +41,7 @@ pub fn all(target: &Target) -> Vec<Check<RealityCheck>> {
         nomad::clients_ready(),
         mtls::mtls(),
         nomad::gossip_key(),
+        autoscaler::autoscaler(),
         provisioner::config(),
         api::authenticated(),
         api::project(),

@@ -3,6 +3,8 @@
 //! cloud credentials (Secret `machine-provisioner-secret`, or its service account bound to a
 //! cloud role), and its recent logs hold no cloud authorisation error.
 
+use std::collections::BTreeSet;
+
 use harness::{Check, Diagnosis, Phase, Verdict};
 use k8s_openapi::api::core::v1::Pod;
 
@@ -16,10 +18,10 @@ use crate::clients::pods::{self, PodState};
 const CREDENTIALS_SECRET: &str = "machine-provisioner-secret";
 
 /// Service account annotations that bind it to a cloud role: IRSA (AWS), Workload Identity (GCP).
-const ROLE_ANNOTATIONS: [&str; 2] = ["eks.amazonaws.com/role-arn", "iam.gke.io/gcp-service-account"];
+pub(crate) const ROLE_ANNOTATIONS: [&str; 2] = ["eks.amazonaws.com/role-arn", "iam.gke.io/gcp-service-account"];
 
 /// How many of each pod's last log lines are read.
-const LOG_LINES: i64 = 200;
+pub(crate) const LOG_LINES: i64 = 200;
 
 /// What cloud APIs say when they refuse a call (AWS, GCP), as the provisioner logs it.
 const AUTHORISATION_ERRORS: [&str; 9] = [
@@ -68,36 +70,47 @@ pub struct Observed {
 }
 
 async fn observe(cluster: &Cluster, provisioner: &[Pod]) -> Result<Observed, ClusterError> {
-    let mut credentials = match cluster.secret(CREDENTIALS_SECRET).await? {
+    let credentials = match cluster.secret(CREDENTIALS_SECRET).await? {
         Some(secret) => {
             let keys: Vec<String> = secret.data.unwrap_or_default().into_keys().collect();
             Some(format!("Secret {CREDENTIALS_SECRET} ({})", keys.join(", ")))
         }
-        None => None,
+        None => cloud_role(cluster, provisioner).await?,
     };
-    let accounts: std::collections::BTreeSet<String> =
-        provisioner.iter().filter_map(|pod| pod.spec.as_ref()?.service_account_name.clone()).collect();
+    let (refusals, logs_read) = refusals_in_logs(cluster, provisioner).await?;
+    Ok(Observed { credentials, refusals, logs_read })
+}
+
+/// The cloud role the service account of `pods` is bound to (IRSA, Workload Identity), as
+/// `service account <name> bound to <role>`.
+pub(crate) async fn cloud_role(cluster: &Cluster, pods: &[Pod]) -> Result<Option<String>, ClusterError> {
+    let accounts: BTreeSet<String> =
+        pods.iter().filter_map(|pod| pod.spec.as_ref()?.service_account_name.clone()).collect();
     for account in accounts {
-        if credentials.is_some() {
-            break;
-        }
         let Some(found) = cluster.service_account(&account).await? else { continue };
         let annotations = found.metadata.annotations.unwrap_or_default();
-        credentials = ROLE_ANNOTATIONS
-            .iter()
-            .find_map(|key| annotations.get(*key).map(|role| format!("service account {account} bound to {role}")));
+        if let Some(role) = ROLE_ANNOTATIONS.iter().find_map(|key| annotations.get(*key)) {
+            return Ok(Some(format!("service account {account} bound to {role}")));
+        }
     }
+    Ok(None)
+}
+
+/// The cloud authorisation errors in the last log lines of `pods` (pod, line), and how many
+/// pods' logs were read.
+pub(crate) async fn refusals_in_logs(
+    cluster: &Cluster,
+    pods: &[Pod],
+) -> Result<(Vec<(String, String)>, usize), ClusterError> {
     let mut refusals = Vec::new();
-    let mut logs_read = 0;
-    for pod in provisioner {
+    for pod in pods {
         let name = pod.metadata.name.clone().unwrap_or_default();
         let log = cluster.logs(&name, LOG_LINES).await?;
-        logs_read += 1;
         for line in log.lines().filter(|line| AUTHORISATION_ERRORS.iter().any(|error| line.contains(error))) {
             refusals.push((name.clone(), line.chars().take(QUOTED_CHARS).collect()));
         }
     }
-    Ok(Observed { credentials, refusals, logs_read })
+    Ok((refusals, pods.len()))
 }
 
 /// Pass when the provisioner's workloads all have a ready pod, it has credentials, and its

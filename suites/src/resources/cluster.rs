@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use harness::Fixture;
-use realitycheck_config::{Nomad, Target};
+use realitycheck_config::{CloudProvider, Nomad, Target};
 
 use crate::clients::cluster::{Cluster, ClusterError};
 use crate::clients::pods::PodState;
@@ -35,6 +35,7 @@ pub struct ClusterAccess {
     nomad_pod: Arc<Fixture<String, NomadPodError>>,
     namespace: String,
     nomad: Nomad,
+    cloud_provider: Option<CloudProvider>,
 }
 
 impl ClusterAccess {
@@ -51,7 +52,13 @@ impl ClusterAccess {
             let (client, selector) = (Arc::clone(&for_pod), selector.clone());
             async move { ready_pod(&client, &selector).await }
         }));
-        ClusterAccess { client, nomad_pod, namespace: target.kubernetes.namespace.clone(), nomad: target.nomad.clone() }
+        ClusterAccess {
+            client,
+            nomad_pod,
+            namespace: target.kubernetes.namespace.clone(),
+            nomad: target.nomad.clone(),
+            cloud_provider: target.cloud_provider,
+        }
     }
 
     /// The Kubernetes client, connected by the first check that asks.
@@ -72,6 +79,11 @@ impl ClusterAccess {
     /// The Nomad settings: the server pods' selector and the clients that must be ready.
     pub fn nomad(&self) -> &Nomad {
         &self.nomad
+    }
+
+    /// The cloud the installation runs on, as configured.
+    pub fn cloud_provider(&self) -> Option<CloudProvider> {
+        self.cloud_provider
     }
 }
 

@@ -1,0 +1,183 @@
+//! `nomad::autoscaler` (when the release runs a Nomad autoscaler): its pod is ready, it has
+//! credentials for the cloud's target (Secret `nomad-autoscaler-secret` with `secret.hcl`, whose
+//! `target` block is `aws-asg` on AWS and `gce-mig` on GCP, plus `gcp_sa.json` on GCP; or its
+//! service account bound to a cloud role), and its recent logs hold no authorisation error.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use harness::{Check, Diagnosis, Phase, SkipReason, Verdict};
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use realitycheck_config::CloudProvider;
+
+use super::provisioner::{LOG_LINES, ROLE_ANNOTATIONS, cloud_role, refusals_in_logs};
+use super::{cluster_check, cluster_failure, ids, secrets_forbidden};
+use crate::RealityCheck;
+use crate::clients::cluster::{Cluster, ClusterError};
+use crate::clients::pods::{self, PodState};
+
+/// The component of the Nomad autoscaler.
+const AUTOSCALER: &str = "nomad-autoscaler";
+
+/// The Secret of its credentials.
+const CREDENTIALS_SECRET: &str = "nomad-autoscaler-secret";
+
+pub fn autoscaler() -> Check<RealityCheck> {
+    let summary = "the Nomad autoscaler, when enabled: ready, credentials for the cloud's target, no authorisation error in its logs";
+    cluster_check(ids::AUTOSCALER, summary, |access, _| async move {
+        let cluster = match access.client().await {
+            Ok(cluster) => cluster,
+            Err(e) => return Verdict::Fail(cluster_failure(&e)),
+        };
+        let all = match cluster.pods(None).await {
+            Ok(pods) => pods,
+            Err(e) => return Verdict::Fail(cluster_failure(&e)),
+        };
+        let autoscaler: Vec<Pod> = pods::of_component(&all, AUTOSCALER).into_iter().cloned().collect();
+        if autoscaler.is_empty() {
+            return Verdict::Skip(SkipReason::NotApplicable(
+                "the release runs no Nomad autoscaler (nomad.auto_scaler.enabled is off)".into(),
+            ));
+        }
+        match observe(cluster, &autoscaler, access.cloud_provider()).await {
+            Ok(observed) => judge_autoscaler(cluster.namespace(), &autoscaler, &observed),
+            Err(e) => secrets_forbidden(&e).unwrap_or_else(|| Verdict::Fail(cluster_failure(&e))),
+        }
+    })
+}
+
+/// What the check reads besides the pods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// Where the credentials come from; `Err` says what is wrong with them.
+    pub credentials: Result<String, String>,
+    /// Authorisation errors in the recent logs: (pod, line).
+    pub refusals: Vec<(String, String)>,
+}
+
+async fn observe(
+    cluster: &Cluster,
+    autoscaler: &[Pod],
+    cloud: Option<CloudProvider>,
+) -> Result<Observed, ClusterError> {
+    let credentials = match cluster.secret(CREDENTIALS_SECRET).await? {
+        Some(secret) => secret_credentials(&secret, cloud),
+        None => cloud_role(cluster, autoscaler).await?.ok_or_else(|| {
+            format!(
+                "no Secret {CREDENTIALS_SECRET}, and its service account carries none of {}",
+                ROLE_ANNOTATIONS.join(", ")
+            )
+        }),
+    };
+    let (refusals, _) = refusals_in_logs(cluster, autoscaler).await?;
+    Ok(Observed { credentials, refusals })
+}
+
+/// What `secret.hcl` (as it is, or base64-encoded as the guide asks) says of the target, judged
+/// against the cloud provider.
+pub fn secret_credentials(secret: &Secret, cloud: Option<CloudProvider>) -> Result<String, String> {
+    let data = secret.data.clone().unwrap_or_default();
+    let Some(hcl) = data.get("secret.hcl") else {
+        return Err(format!("Secret {CREDENTIALS_SECRET} has no key secret.hcl"));
+    };
+    let text = String::from_utf8_lossy(&hcl.0).into_owned();
+    let decoded = STANDARD.decode(text.trim()).ok().map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    let hcl = decoded.filter(|d| d.contains("target")).unwrap_or(text);
+    let target =
+        ["aws-asg", "gce-mig", "azure-vmss"].into_iter().find(|plugin| hcl.contains(&format!("target \"{plugin}\"")));
+    let expected = match cloud {
+        Some(CloudProvider::Aws) => Some("aws-asg"),
+        Some(CloudProvider::Gcp) => Some("gce-mig"),
+        _ => None,
+    };
+    match (target, expected) {
+        (None, _) => Err(format!("secret.hcl of Secret {CREDENTIALS_SECRET} has no target block (aws-asg or gce-mig)")),
+        (Some(found), Some(wanted)) if found != wanted => Err(format!(
+            "secret.hcl of Secret {CREDENTIALS_SECRET} configures target {found}, but the cloud provider needs {wanted}"
+        )),
+        (Some("gce-mig"), _) if !data.contains_key("gcp_sa.json") => {
+            Err(format!("Secret {CREDENTIALS_SECRET} configures gce-mig but has no gcp_sa.json"))
+        }
+        (Some(found), _) => Ok(format!("Secret {CREDENTIALS_SECRET}, target {found}")),
+    }
+}
+
+/// Pass when the autoscaler has a ready pod, credentials for its target, and quiet logs.
+pub fn judge_autoscaler(namespace: &str, autoscaler: &[Pod], observed: &Observed) -> Verdict {
+    let refs: Vec<&Pod> = autoscaler.iter().collect();
+    let states: Vec<PodState> = autoscaler.iter().map(PodState::of).collect();
+    if !pods::any_ready(&refs) {
+        return Verdict::Fail(
+            Diagnosis::new("the Nomad autoscaler has no ready pod")
+                .observed_all(states.iter().map(PodState::describe))
+                .cause("the autoscaler is not running: Nomad clients do not scale with the load (and from zero, no job runs)")
+                .remediation(format!("`kubectl -n {namespace} describe pod {0}` and `kubectl -n {namespace} logs {0}` say why", states[0].name))
+                .phase(Phase::NomadClients),
+        );
+    }
+    if !observed.refusals.is_empty() {
+        let instance_refreshes = observed.refusals.iter().any(|(_, line)| line.contains("DescribeInstanceRefreshes"));
+        let remediation = if instance_refreshes {
+            "add `autoscaling:DescribeInstanceRefreshes` to the autoscaler's IAM policy (the install guide's policy lacks it), then restart its pod"
+        } else {
+            "grant the autoscaler's role the permissions of the install guide's policy on the client group (or renew its keys in secret.hcl), then restart its pod"
+        };
+        return Verdict::Fail(
+            Diagnosis::new(format!(
+                "the Nomad autoscaler's logs show {} cloud authorisation error(s)",
+                observed.refusals.len()
+            ))
+            .observed_all(observed.refusals.iter().take(3).map(|(pod, line)| format!("{pod}: {line}")))
+            .cause("the cloud refuses the autoscaler's calls: the Nomad client group is not scaled")
+            .remediation(remediation)
+            .phase(Phase::NomadClients),
+        );
+    }
+    match &observed.credentials {
+        Err(wrong) => Verdict::Fail(
+            Diagnosis::new("the Nomad autoscaler has no credentials for its target")
+                .observed(wrong.clone())
+                .cause("without keys or a role for the cloud's target (aws-asg, gce-mig), the autoscaler cannot scale the client group")
+                .remediation(format!("store secret.hcl with a `target \"aws-asg\"` (AWS) or `target \"gce-mig\"` block (GCP, with gcp_sa.json) in Secret {CREDENTIALS_SECRET}, or bind its service account to a cloud role"))
+                .phase(Phase::NomadClients),
+        ),
+        Ok(credentials) => Verdict::Pass(format!(
+            "pod ready; credentials: {credentials}; no cloud authorisation error in the last {LOG_LINES} log lines"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::ByteString;
+
+    use super::*;
+
+    fn secret(entries: &[(&str, &str)]) -> Secret {
+        Secret {
+            data: Some(entries.iter().map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec()))).collect()),
+            ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn the_target_must_match_the_cloud() {
+        let aws = STANDARD.encode("target \"aws-asg\" {\n  driver = \"aws-asg\"\n}\n");
+        assert_eq!(
+            secret_credentials(&secret(&[("secret.hcl", &aws)]), Some(CloudProvider::Aws)),
+            Ok("Secret nomad-autoscaler-secret, target aws-asg".into())
+        );
+        let wrong = secret_credentials(&secret(&[("secret.hcl", &aws)]), Some(CloudProvider::Gcp)).unwrap_err();
+        assert!(wrong.contains("configures target aws-asg, but the cloud provider needs gce-mig"), "{wrong}");
+        let gcp = "target \"gce-mig\" { driver = \"gce-mig\" }";
+        assert!(
+            secret_credentials(&secret(&[("secret.hcl", gcp)]), Some(CloudProvider::Gcp))
+                .unwrap_err()
+                .contains("no gcp_sa.json")
+        );
+        assert!(
+            secret_credentials(&secret(&[("secret.hcl", gcp), ("gcp_sa.json", "{}")]), Some(CloudProvider::Gcp))
+                .is_ok()
+        );
+        assert!(secret_credentials(&secret(&[]), None).unwrap_err().contains("no key secret.hcl"));
+    }
+}
