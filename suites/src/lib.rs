@@ -14,21 +14,19 @@ use harness::{Applicability, Check, Preflight, Suite, Timeouts};
 use realitycheck_config::Target;
 
 use crate::clients::circleci::ApiClientError;
-use crate::resources::pipeline::PollIntervals;
-use crate::resources::{Preparation, Requires, Resources};
+use crate::resources::{Requires, Resources};
 
 /// The realitycheck suite for one target.
 pub struct RealityCheck {
     target: Arc<Target>,
-    preparation: Preparation,
+    setup_contexts: bool,
 }
 
 impl RealityCheck {
     /// The suite for `target`; `setup_contexts` creates the contexts and variables the
     /// project's jobs need when they are missing (`run --setup-contexts`).
     pub fn new(target: Target, setup_contexts: bool) -> RealityCheck {
-        let preparation = Preparation { setup_contexts, poll: PollIntervals::default() };
-        RealityCheck { target: Arc::new(target), preparation }
+        RealityCheck { target: Arc::new(target), setup_contexts }
     }
 }
 
@@ -50,7 +48,7 @@ impl Suite for RealityCheck {
     }
 
     fn prepare(&self, selected: &[&Requires], timeouts: &Timeouts) -> Result<Resources, ApiClientError> {
-        Resources::prepare(Arc::clone(&self.target), selected, timeouts, self.preparation)
+        Resources::prepare(Arc::clone(&self.target), selected, timeouts, self.setup_contexts)
     }
 
     async fn finish(&self, resources: &Resources) -> Vec<String> {

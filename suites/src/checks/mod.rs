@@ -111,8 +111,7 @@ where
     F: Fn(ClusterAccess, Scope) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Verdict> + Send + 'static,
 {
-    let spec = CheckSpec::new(id, CheckKind::Cluster, summary).tagged(Tag::NeedsCluster);
-    declare(spec, Requires::Cluster, |resources| Some(resources.cluster.clone()), body)
+    kubernetes_check(id, summary, Requires::Cluster, body)
 }
 
 /// A check of the machine provisioner's workloads, for AWS and GCP installs.
@@ -121,8 +120,17 @@ where
     F: Fn(ClusterAccess, Scope) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Verdict> + Send + 'static,
 {
+    kubernetes_check(id, summary, Requires::MachineProvisioner, body)
+}
+
+/// A check handed the Kubernetes API, that `requires` it (on any install, or on some).
+fn kubernetes_check<F, Fut>(id: &str, summary: &str, requires: Requires, body: F) -> Check<RealityCheck>
+where
+    F: Fn(ClusterAccess, Scope) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Verdict> + Send + 'static,
+{
     let spec = CheckSpec::new(id, CheckKind::Cluster, summary).tagged(Tag::NeedsCluster);
-    declare(spec, Requires::MachineProvisioner, |resources| Some(resources.cluster.clone()), body)
+    declare(spec, requires, |resources| Some(resources.cluster.clone()), body)
 }
 
 /// A check of the CircleCI API alone.

@@ -28,8 +28,6 @@ pub struct Certificate {
     pub issuer: String,
     /// `basicConstraints CA:true`.
     pub is_ca: bool,
-    /// Start of validity, Unix seconds.
-    pub not_before: i64,
     /// End of validity, Unix seconds.
     pub not_after: i64,
     /// The DNS names of its Subject Alternative Name.
@@ -69,7 +67,6 @@ impl Certificate {
             subject: certificate.subject().to_string(),
             issuer: certificate.issuer().to_string(),
             is_ca: certificate.is_ca(),
-            not_before: certificate.validity().not_before.timestamp(),
             not_after: certificate.validity().not_after.timestamp(),
             dns_names,
             der: pem.contents.clone(),

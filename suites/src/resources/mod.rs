@@ -53,23 +53,15 @@ pub struct Resources {
     target: Arc<Target>,
 }
 
-/// How the suite prepares a run's resources beyond the target's settings.
-#[derive(Debug, Clone, Copy)]
-pub struct Preparation {
-    /// `run --setup-contexts`: create the contexts and variables that are missing.
-    pub setup_contexts: bool,
-    /// How often the pipeline's poller asks.
-    pub poll: PollIntervals,
-}
-
 impl Resources {
-    /// The resources `selected` need on `target`. The error says why the API client cannot be
-    /// built (its CA bundle).
+    /// The resources `selected` need on `target`; `setup_contexts` creates the contexts and
+    /// variables the project's jobs need when they are missing. The error says why the API
+    /// client cannot be built (its CA bundle).
     pub fn prepare(
         target: Arc<Target>,
         selected: &[&Requires],
         timeouts: &Timeouts,
-        preparation: Preparation,
+        setup_contexts: bool,
     ) -> Result<Resources, ApiClientError> {
         let cluster = ClusterAccess::new(&target, timeouts.cluster);
         let needs_api = selected.iter().any(|r| !matches!(r, Requires::Cluster | Requires::MachineProvisioner));
@@ -78,7 +70,7 @@ impl Resources {
             .iter()
             .any(|r| matches!(r, Requires::Project | Requires::Pipeline(_) | Requires::UnconfiguredJob(_)));
         let project = match (&api, &target.project) {
-            (Some(api), Some(slug)) if needs_project => Some(ProjectAccess::new(api, slug, preparation.setup_contexts)),
+            (Some(api), Some(slug)) if needs_project => Some(ProjectAccess::new(api, slug, setup_contexts)),
             _ => None,
         };
         let jobs: Vec<&Job> = selected
@@ -93,7 +85,7 @@ impl Resources {
         let pipeline = match (&api, &project) {
             (Some(api), Some(project)) if waits_for_pipeline => {
                 let switches = ParameterSwitches::for_jobs(jobs, target.cloud_provider);
-                Some(PipelineAccess::new(api, project, &target.pipeline, switches, preparation.poll))
+                Some(PipelineAccess::new(api, project, &target.pipeline, switches, PollIntervals::default()))
             }
             _ => None,
         };
