@@ -99,6 +99,9 @@ pub struct ConfigArgs {
     /// Namespace of the CircleCI server release (default circleci-server).
     #[arg(long, value_name = "NAME")]
     pub namespace: Option<String>,
+    /// Chart version the CircleCI server release must run (e.g. after `helm upgrade --version`).
+    #[arg(long, value_name = "VERSION")]
+    pub expect_chart_version: Option<String>,
     /// Nomad clients that must be ready.
     #[arg(long, value_name = "N")]
     pub min_clients: Option<u32>,

@@ -23,9 +23,10 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
         .await
         .map_err(AppError::io("cannot start the simulated installation on 127.0.0.1".into()))?;
     let workdir = tempfile::tempdir().map_err(AppError::io("cannot create a temporary directory".into()))?;
-    let kubeconfig = server
-        .write_env(&workdir.path().join("env.sh"))
-        .map_err(AppError::io(format!("cannot write the simulation's kubeconfig into {}", workdir.path().display())))?;
+    let files = server.write_env(&workdir.path().join("env.sh")).map_err(AppError::io(format!(
+        "cannot write the simulation's kubeconfig and CA into {}",
+        workdir.path().display()
+    )))?;
     // The demo reads this file as ./realitycheck.toml of its working directory.
     let config_file = workdir.path().join(realitycheck_config::DEFAULT_FILE_NAME);
     std::fs::write(&config_file, pipeline_config())
@@ -37,9 +38,10 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
         profile: args.profile.clone(),
         host: Some(server.circleci_url()),
         token_file: Some(token_file),
+        ca_bundle: Some(files.ca_bundle),
         project: Some(realitycheck_sim::SIM_PROJECT.to_string()),
         cloud_provider: realitycheck_config::CloudProvider::parse(server.cloud_provider()),
-        kubeconfig: Some(kubeconfig),
+        kubeconfig: Some(files.kubeconfig),
         kube_context: Some(realitycheck_sim::KUBE_CONTEXT.to_string()),
         namespace: Some(realitycheck_sim::NAMESPACE.to_string()),
         ..Default::default()
@@ -63,13 +65,14 @@ pub async fn serve(args: SimArgs) -> Result<ExitCode, AppError> {
         .map_err(AppError::io(format!("cannot listen on {}", args.listen)))?;
     let env_note = match &args.write_env {
         Some(path) => {
-            let kubeconfig =
+            let files =
                 server.write_env(path).map_err(AppError::io(format!("cannot write {}", path.display())))?;
             let config = write_config_beside(path)?;
             Some(format!(
-                "wrote {} (exports), {} (kubeconfig) and {} (pipeline settings)",
+                "wrote {} (exports), {} (kubeconfig), {} (the CircleCI API's CA) and {} (pipeline settings)",
                 shown(path),
-                kubeconfig.display(),
+                files.kubeconfig.display(),
+                files.ca_bundle.display(),
                 config.display()
             ))
         }

@@ -25,6 +25,7 @@ pub fn overrides(args: &ConfigArgs) -> Overrides {
     target.kubernetes.kubeconfig = args.kubeconfig.clone();
     target.kubernetes.context = args.kube_context.clone();
     target.kubernetes.namespace = args.namespace.clone();
+    target.kubernetes.expect_chart_version = args.expect_chart_version.clone();
     target.nomad.min_clients = args.min_clients;
     target.pipeline.runner_resource_class = args.runner_resource_class.clone();
     overrides.profile_layer.timeout_scale = args.timeout_scale;

@@ -19,7 +19,7 @@ struct Expected {
 }
 
 /// The checks whose jobs run in docker on a Nomad client.
-const DOCKER_JOB_CHECKS: [&str; 9] = [
+const DOCKER_JOB_CHECKS: [&str; 10] = [
     "executors::docker",
     "resource_classes::docker_small",
     "resource_classes::docker_medium",
@@ -29,6 +29,7 @@ const DOCKER_JOB_CHECKS: [&str; 9] = [
     "features::cache",
     "features::artifacts",
     "features::test_results",
+    "features::checkout",
 ];
 
 /// The checks whose jobs need a machine from the machine provisioner.
@@ -139,12 +140,14 @@ fn deviations() -> Vec<Expected> {
         status: "failed",
         words: &["machine provisioner has no ready pod", "machine-provisioner", "queued"],
     }));
-    deviations.extend(MACHINE_JOB_CHECKS.into_iter().map(|check| Expected {
-        scenario: "machine-provisioner-broken",
-        check,
-        status: "failed",
-        words: &["ended infrastructure_fail", "last lines of step", "machine provisioner could not provide a VM"],
-    }));
+    for scenario in ["machine-provisioner-broken", "machine-provisioner-forbidden"] {
+        deviations.extend(MACHINE_JOB_CHECKS.into_iter().map(|check| Expected {
+            scenario,
+            check,
+            status: "failed",
+            words: &["ended infrastructure_fail", "last lines of step", "machine provisioner could not provide a VM"],
+        }));
+    }
     deviations.push(Expected {
         scenario: "helm-upgrade-failed",
         check: "cluster::helm_release",
@@ -203,6 +206,16 @@ fn deviations() -> Vec<Expected> {
             ],
         },
         Expected {
+            scenario: "machine-provisioner-forbidden",
+            check: "machine_provisioner::config",
+            status: "failed",
+            words: &[
+                "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+                "does not let service account machine-provisioner take its role",
+                "`system:serviceaccount:circleci-server:machine-provisioner`",
+            ],
+        },
+        Expected {
             scenario: "pods-not-ready",
             check: "machine_provisioner::config",
             status: "failed",
@@ -236,10 +249,68 @@ fn deviations() -> Vec<Expected> {
             ],
         },
         Expected {
+            scenario: "no-nomad-clients",
+            check: "nomad::autoscaler",
+            status: "failed",
+            words: &["0 Nomad client(s) ready, fewer than the autoscaler's minimum of 1", "min 1, max 5"],
+        },
+        Expected {
+            scenario: "nomad-clients-draining",
+            check: "nomad::autoscaler",
+            status: "failed",
+            words: &["0 Nomad client(s) ready, fewer than the autoscaler's minimum of 1"],
+        },
+        Expected {
+            scenario: "healthy",
+            check: "nomad::autoscaler",
+            status: "passed",
+            words: &["target aws-asg", "2 clients ready, within scaling min 1 and max 5"],
+        },
+        Expected {
+            scenario: "nomad-exec-broken",
+            check: "nomad::autoscaler",
+            status: "passed",
+            words: &["scaling min 1 and max 5, clients not counted", "exited with code 1"],
+        },
+        Expected {
             scenario: "secrets-forbidden",
             check: "nomad::autoscaler",
             status: "skipped",
             words: &["not-configured", "may not read Secret `nomad-autoscaler-secret`"],
+        },
+    ]);
+    deviations.extend([
+        Expected {
+            scenario: "tls-expiring",
+            check: "api::tls_certificate",
+            status: "failed",
+            words: &["expires in 12 days", "tls_min_days = 30", "renew the certificate", "CN=realitycheck-sim CA"],
+        },
+        Expected {
+            scenario: "healthy",
+            check: "api::tls_certificate",
+            status: "passed",
+            words: &["chain verified", "issued by CN=realitycheck-sim CA", "(in 366 days)"],
+        },
+    ]);
+    deviations.extend([
+        Expected {
+            scenario: "checkout-key-missing",
+            check: "features::checkout",
+            status: "failed",
+            words: &[
+                "job `checkout`",
+                "ended failed",
+                "Permission denied (publickey)",
+                "refuses the project's checkout key",
+                "SSH Keys",
+            ],
+        },
+        Expected {
+            scenario: "healthy",
+            check: "features::checkout",
+            status: "passed",
+            words: &["checked out", "of branch main, the commit the pipeline built"],
         },
     ]);
     deviations.push(Expected {

@@ -40,6 +40,8 @@ pub struct TargetLayer {
     pub ca_bundle: Option<PathBuf>,
     /// `insecure`: accept any TLS certificate.
     pub insecure: Option<bool>,
+    /// `tls_min_days`: an installation certificate expiring sooner is red.
+    pub tls_min_days: Option<u32>,
     /// The `kubernetes` table.
     #[serde(default)]
     pub kubernetes: KubernetesLayer,
@@ -61,6 +63,8 @@ pub struct KubernetesLayer {
     pub context: Option<String>,
     /// `namespace`: namespace of the CircleCI server Helm release.
     pub namespace: Option<String>,
+    /// `expect_chart_version`: the chart version the release must run.
+    pub expect_chart_version: Option<String>,
 }
 
 /// What one source says about Nomad: a target's `nomad` table.
@@ -175,12 +179,13 @@ merge_fields!(TargetLayer {
     project,
     ca_bundle,
     insecure,
+    tls_min_days,
     kubernetes,
     nomad,
     pipeline
 });
 merge_fields!(PipelineLayer { branch, runner_resource_class, windows, docker_resource_classes, image_registry });
-merge_fields!(KubernetesLayer { kubeconfig, context, namespace });
+merge_fields!(KubernetesLayer { kubeconfig, context, namespace, expect_chart_version });
 merge_fields!(NomadLayer { server_selector, min_clients, mtls_min_days });
 merge_fields!(ProfileLayer { retries, timeout_scale, deadline, concurrency, exclude_tags, timeouts });
 merge_fields!(TimeoutsLayer { cluster, api, pipeline });

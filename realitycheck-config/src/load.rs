@@ -134,6 +134,7 @@ pub fn env_overrides(var: &dyn Fn(&str) -> Option<String>) -> Result<Overrides, 
         Overrides { profile: get("REALITYCHECK_PROFILE"), target: get("REALITYCHECK_TARGET"), ..Default::default() };
     let target = &mut overrides.target_layer;
     target.host = get("CIRCLE_HOSTNAME");
+    target.ca_bundle = get("REALITYCHECK_CA_BUNDLE").map(std::path::PathBuf::from);
     target.project = get("REALITYCHECK_PROJECT");
     target.kubernetes.context = get("REALITYCHECK_KUBE_CONTEXT");
     target.kubernetes.namespace = get("REALITYCHECK_NAMESPACE");

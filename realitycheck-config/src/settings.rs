@@ -43,6 +43,8 @@ pub struct Target {
     pub ca_bundle: Option<PathBuf>,
     /// Accept any TLS certificate from the installation (self-signed installs).
     pub insecure: bool,
+    /// An installation certificate that expires within this many days is red.
+    pub tls_min_days: u32,
     /// How to reach the Kubernetes cluster the installation runs in.
     pub kubernetes: Kubernetes,
     /// Where the Nomad servers are and how many clients must be ready.
@@ -61,6 +63,9 @@ pub struct Kubernetes {
     pub context: Option<String>,
     /// Namespace of the CircleCI server Helm release; never empty.
     pub namespace: String,
+    /// The chart version the release must run (after a `helm upgrade --version`); `None`:
+    /// any version.
+    pub expect_chart_version: Option<String>,
 }
 
 /// What the Nomad checks look for: a target's `nomad` table.
@@ -171,7 +176,7 @@ const TARGET_KEYS: &[(&str, &str, &str)] = &[
     ("token_file", "--token-file", ""),
     ("project", "--project", "REALITYCHECK_PROJECT"),
     ("kubernetes.kubeconfig", "--kubeconfig", ""),
-    ("ca_bundle", "--ca-bundle", ""),
+    ("ca_bundle", "--ca-bundle", "REALITYCHECK_CA_BUNDLE"),
     ("kubernetes.namespace", "--namespace", "REALITYCHECK_NAMESPACE"),
     ("nomad.min_clients", "--min-clients", "REALITYCHECK_MIN_CLIENTS"),
     ("pipeline.runner_resource_class", "--runner-resource-class", "REALITYCHECK_RUNNER_RESOURCE_CLASS"),
@@ -368,6 +373,7 @@ impl Config {
             project: layer.project,
             ca_bundle: layer.ca_bundle.map(|p| self.relative_to_origin(&self.target_origin(name, "ca_bundle").0, p)),
             insecure: layer.insecure.unwrap_or(false),
+            tls_min_days: layer.tls_min_days.unwrap_or(30),
             kubernetes: Kubernetes {
                 kubeconfig: layer
                     .kubernetes
@@ -375,6 +381,11 @@ impl Config {
                     .map(|p| self.relative_to_origin(&self.target_origin(name, "kubernetes.kubeconfig").0, p)),
                 context: layer.kubernetes.context,
                 namespace,
+                expect_chart_version: layer
+                    .kubernetes
+                    .expect_chart_version
+                    .map(|v| v.trim().trim_start_matches('v').to_string())
+                    .filter(|v| !v.is_empty()),
             },
             nomad: Nomad { server_selector, min_clients, mtls_min_days: layer.nomad.mtls_min_days.unwrap_or(30) },
             pipeline,

@@ -367,3 +367,25 @@ fn error_bad_pipeline_settings_name_the_key_and_the_fix() {
         "{message}"
     );
 }
+
+#[test]
+fn certificate_thresholds_the_chart_version_and_the_ca_bundle_from_the_environment() {
+    let defaults = Case::new().settings().unwrap().target;
+    assert_eq!((defaults.tls_min_days, defaults.nomad.mtls_min_days), (30, 30));
+    assert_eq!((defaults.kubernetes.expect_chart_version, defaults.ca_bundle), (None, None));
+
+    let case = Case::new()
+        .file(
+            DEFAULT_FILE_NAME,
+            "[defaults]\ntls_min_days = 14\n[defaults.kubernetes]\nexpect_chart_version = \"v4.4.8\"\n",
+        )
+        .env("REALITYCHECK_CA_BUNDLE", "certs/ca.pem");
+    let target = case.settings().unwrap().target;
+    assert_eq!(target.tls_min_days, 14);
+    assert_eq!(target.kubernetes.expect_chart_version.as_deref(), Some("4.4.8"), "a leading v is dropped");
+    assert_eq!(target.ca_bundle, Some(case.dir.path().join("certs/ca.pem")), "relative to the working directory");
+
+    let mut flagged = Case::new().file(DEFAULT_FILE_NAME, "[defaults.kubernetes]\nexpect_chart_version = \"4.4.7\"\n");
+    flagged.flags.target_layer.kubernetes.expect_chart_version = Some("4.4.9".into());
+    assert_eq!(flagged.settings().unwrap().target.kubernetes.expect_chart_version.as_deref(), Some("4.4.9"));
+}

@@ -72,11 +72,14 @@ pub enum FeatureJob {
     Artifacts,
     /// Stores the test cases of [`crate::outputs::test_cases`].
     TestResults,
+    /// Checks out the project's repository (the VCS integration and its checkout key) and
+    /// prints the commit ([`crate::outputs::CHECKOUT_STEP`]).
+    Checkout,
 }
 
 impl FeatureJob {
     /// Every feature job, in the config's order.
-    pub const ALL: [FeatureJob; 7] = [
+    pub const ALL: [FeatureJob; 8] = [
         FeatureJob::Contexts,
         FeatureJob::WriteWorkspace,
         FeatureJob::ReadWorkspace,
@@ -84,6 +87,7 @@ impl FeatureJob {
         FeatureJob::RestoreCache,
         FeatureJob::Artifacts,
         FeatureJob::TestResults,
+        FeatureJob::Checkout,
     ];
 
     /// The job's name in the config.
@@ -96,6 +100,7 @@ impl FeatureJob {
             FeatureJob::RestoreCache => "restore_cache",
             FeatureJob::Artifacts => "artifacts",
             FeatureJob::TestResults => "test_results",
+            FeatureJob::Checkout => "checkout",
         }
     }
 }

@@ -1,5 +1,10 @@
-//! What the project's feature jobs store, for realitycheck to read back through the API and
-//! compare: the artifact's path and content, and the test cases of the JUnit file.
+//! What the project's feature jobs store or print, for realitycheck to read back through the
+//! API and compare: the artifact's path and content, the test cases of the JUnit file, and the
+//! step that prints the commit the `checkout` job checked out.
+
+/// The name of the `checkout` job's step that prints the commit checked out (`git rev-parse
+/// HEAD`), after the `checkout` step.
+pub const CHECKOUT_STEP: &str = "Print the commit checked out";
 
 /// The path the `artifacts` job stores its artifact under.
 pub const ARTIFACT_PATH: &str = "realitycheck.txt";

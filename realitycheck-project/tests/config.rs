@@ -124,6 +124,16 @@ fn the_contexts_job_runs_with_the_project_contexts() {
 }
 
 #[test]
+fn the_checkout_job_checks_out_then_prints_the_commit() {
+    let config = config();
+    let steps = config["jobs"][FeatureJob::Checkout.name()]["steps"].as_array().expect("the checkout job's steps");
+    assert_eq!(steps[0], "checkout", "the job begins with the checkout step");
+    let printing = &steps[1]["run"];
+    assert_eq!(printing["name"], realitycheck_project::outputs::CHECKOUT_STEP);
+    assert!(printing["command"].as_str().unwrap().contains("git rev-parse HEAD"), "{printing}");
+}
+
+#[test]
 fn every_docker_image_goes_through_the_registry_prefix() {
     let config = config();
     for (name, job) in config["jobs"].as_object().unwrap() {

@@ -27,6 +27,24 @@ pub const MACHINE_PROVISIONING_ERROR: &str = "failed to provision the VM: operat
      operation. User: arn:aws:sts::123456789012:assumed-role/circleci-server-machine-provisioner is not authorized \
      to perform: ec2:RunInstances";
 
+/// The error every VM start of the `machine-provisioner-forbidden` scenario ends with: STS
+/// refuses the machine provisioner's web identity, as the AWS SDK reports it.
+pub const MACHINE_PROVISIONER_TRUST_ERROR: &str = "failed to provision the VM: operation error EC2: RunInstances, \
+     get identity: get credentials: failed to refresh cached credentials, failed to retrieve credentials, operation \
+     error STS: AssumeRoleWithWebIdentity, https response error StatusCode: 403, RequestID: \
+     5f1c2b7e-8d4a-4c3e-9a61-2b7f0e9d4c11, api error AccessDenied: Not authorized to perform \
+     sts:AssumeRoleWithWebIdentity";
+
+/// What git prints when GitHub refuses the project's checkout key (`checkout-key-missing`).
+pub const CHECKOUT_REFUSAL: &str = "Warning: Permanently added 'github.com' (ED25519) to the list of known hosts.\n\
+     git@github.com: Permission denied (publickey).\n\
+     fatal: Could not read from remote repository.\n\
+     \n\
+     Please make sure you have the correct access rights\n\
+     and the repository exists.\n\
+     \n\
+     exit status 128";
+
 /// A self-hosted runner (machine runner 3) registered with the installation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Runner {
@@ -55,6 +73,10 @@ pub struct Installation {
     pub runners: Vec<Runner>,
     /// The Secrets of the namespace (the Helm release records).
     pub secrets: Vec<SimSecret>,
+    /// When the CircleCI API's TLS certificate expires, when a scenario sets it (else a year on).
+    pub tls_expires_at: Option<Timestamp>,
+    /// What the VCS answers every `checkout` step, when it refuses the project's checkout key.
+    pub checkout_refusal: Option<String>,
 }
 
 impl Installation {
@@ -80,6 +102,8 @@ impl Installation {
                 helm_release_secrets(&healthy_history(), started_at),
             ]
             .concat(),
+            tls_expires_at: None,
+            checkout_refusal: None,
         };
         installation.apply_fault();
         installation
@@ -176,16 +200,13 @@ impl Installation {
                 self.set_health("frontend", PodHealth::CrashLoopBackOff { restarts: 7 });
                 self.set_health("machine-provisioner-provisioner", PodHealth::NotReady);
             }
-            Scenario::MachineProvisionerBroken => {
-                self.machine_provisioning_failure = Some(MACHINE_PROVISIONING_ERROR.to_owned());
-                let logged = format!("level=error msg=\"starting a VM failed\" error=\"{MACHINE_PROVISIONING_ERROR}\"");
-                for pod in
-                    self.pods.iter_mut().filter(|pod| pod.label("app") == Some("machine-provisioner-provisioner"))
-                {
-                    pod.logged.push(logged.clone());
-                }
-            }
+            Scenario::MachineProvisionerBroken => self.fail_machine_provisioning(MACHINE_PROVISIONING_ERROR),
+            Scenario::MachineProvisionerForbidden => self.fail_machine_provisioning(MACHINE_PROVISIONER_TRUST_ERROR),
             Scenario::RunnerMissing => self.runners.clear(),
+            Scenario::CheckoutKeyMissing => self.checkout_refusal = Some(CHECKOUT_REFUSAL.to_owned()),
+            Scenario::TlsExpiring => {
+                self.tls_expires_at = Some(self.started_at + SignedDuration::from_hours(12 * 24 + 6));
+            }
             Scenario::CloudProviderOther => self.cloud_provider = CloudProvider::Other,
             Scenario::SecretsForbidden
             | Scenario::MtlsExpiring
@@ -215,6 +236,15 @@ impl Installation {
             }
             // Faults of the CircleCI API (see `crate::circleci`): the cluster stays healthy.
             Scenario::ContextsMissing | Scenario::BadToken | Scenario::ApiFlaky | Scenario::ApiSlow => {}
+        }
+    }
+
+    /// Every VM the machine provisioner starts fails with `error`, which its provisioner pods log.
+    fn fail_machine_provisioning(&mut self, error: &str) {
+        self.machine_provisioning_failure = Some(error.to_owned());
+        let logged = format!("level=error msg=\"starting a VM failed\" error=\"{error}\"");
+        for pod in self.pods.iter_mut().filter(|pod| pod.label("app") == Some("machine-provisioner-provisioner")) {
+            pod.logged.push(logged.clone());
         }
     }
 

@@ -92,6 +92,7 @@ fn server_params(not_before: Timestamp, not_after: Timestamp) -> CertificatePara
     params
 }
 
-fn offset(timestamp: Timestamp) -> OffsetDateTime {
+/// `timestamp` as the certificate parameters take it.
+pub(crate) fn offset(timestamp: Timestamp) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(timestamp.as_second()).expect("a time within the calendar")
 }

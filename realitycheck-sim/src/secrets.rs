@@ -162,7 +162,13 @@ pub fn helm_release_secrets(history: &[Revision], started_at: Timestamp) -> Vec<
                         "type": "application",
                     },
                 },
-                "config": {},
+                // The values given at install: the autoscaler's bounds and group (keys come from
+                // Secret nomad-autoscaler-secret).
+                "config": {"nomad": {"auto_scaler": {
+                    "enabled": true,
+                    "scaling": {"min": 1, "max": 5},
+                    "aws": {"enabled": true, "region": "us-east-1", "autoScalingGroup": "circleci-server-nomad-clients"},
+                }}},
                 "manifest": "",
             });
             SimSecret {

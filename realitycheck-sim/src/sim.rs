@@ -1,6 +1,6 @@
-//! A running simulation: the simulated Kubernetes API and the simulated CircleCI API (with its
-//! execution plane), each on its own listener over plain HTTP, plus the kubeconfig and shell
-//! environment that point clients at them.
+//! A running simulation: the simulated Kubernetes API (plain HTTP) and the simulated CircleCI
+//! API with its execution plane (HTTPS, signed by a CA made at start), each on its own
+//! listener, plus the kubeconfig, CA bundle and shell environment that point clients at them.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::circleci::{self, ApiBehaviour, ApiState};
 use crate::execution::JobTiming;
+use crate::https::SimTls;
 use crate::installation::Installation;
 use crate::scenario::Scenario;
 use crate::{KUBE_CONTEXT, NAMESPACE, SIM_PROJECT, SIM_RUNNER_RESOURCE_CLASS, SIM_TOKEN, clock, kube};
@@ -37,6 +38,15 @@ impl SimOptions {
     }
 }
 
+/// The files [`SimServer::write_env`] writes beside the exports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvFiles {
+    /// The kubeconfig (`<file name>.kubeconfig`).
+    pub kubeconfig: PathBuf,
+    /// The CA bundle of the CircleCI API (`<file name>.ca.pem`).
+    pub ca_bundle: PathBuf,
+}
+
 /// A simulated installation serving on local addresses until shut down.
 #[derive(Debug)]
 pub struct SimServer {
@@ -45,13 +55,17 @@ pub struct SimServer {
     local_addr: SocketAddr,
     circleci_addr: SocketAddr,
     circleci: Arc<ApiState>,
+    tls: SimTls,
+    /// [`SimTls::ca_pem`] in a file, written when first asked for and removed with the
+    /// server (a `FROM scratch` image has no temporary directory to write it to).
+    ca_bundle: std::sync::OnceLock<tempfile::NamedTempFile>,
     stop: oneshot::Sender<()>,
     serving: JoinHandle<io::Result<()>>,
 }
 
 impl SimServer {
     /// Builds the installation for `scenario` and serves its Kubernetes API on `listen` (port 0:
-    /// any free port) and its CircleCI API on another free port of the same IP.
+    /// any free port) and its CircleCI API over HTTPS on another free port of the same IP.
     pub async fn start(scenario: Scenario, listen: SocketAddr) -> io::Result<SimServer> {
         Self::start_with(scenario, listen, SimOptions::for_scenario(scenario)).await
     }
@@ -69,16 +83,19 @@ impl SimServer {
             Arc::new(ApiState::new(Arc::clone(&installation)).with_behaviour(options.api).with_timing(options.timing));
         let kube_app = kube::router(Arc::clone(&installation));
         let circleci_app = circleci::router(Arc::clone(&circleci));
+        let tls = SimTls::generate(circleci_addr.ip(), started_at, installation.tls_expires_at);
+        let ca_bundle = std::sync::OnceLock::new();
         let (stop, stopped) = oneshot::channel::<()>();
         // A dropped sender stops the servers too.
         let stopped = stopped.map(|_| ()).shared();
+        let https = tls.clone();
         let serving = tokio::spawn(async move {
             let kube = axum::serve(kube_listener, kube_app).with_graceful_shutdown(stopped.clone());
-            let circleci = axum::serve(circleci_listener, circleci_app).with_graceful_shutdown(stopped);
-            tokio::try_join!(kube.into_future(), circleci.into_future()).map(|((), ())| ())
+            let circleci = https.serve(circleci_listener, circleci_app, stopped);
+            tokio::try_join!(kube.into_future(), circleci).map(|((), ())| ())
         });
         tracing::debug!(%scenario, %local_addr, %circleci_addr, "simulation started");
-        Ok(SimServer { scenario, installation, local_addr, circleci_addr, circleci, stop, serving })
+        Ok(SimServer { scenario, installation, local_addr, circleci_addr, circleci, tls, ca_bundle, stop, serving })
     }
 
     /// Base URL of the simulated Kubernetes API, e.g. `http://127.0.0.1:41234`.
@@ -86,9 +103,31 @@ impl SimServer {
         format!("http://{}", self.local_addr)
     }
 
-    /// Base URL of the simulated CircleCI server, without `/api/v2`, e.g. `http://127.0.0.1:41235`.
+    /// Base URL of the simulated CircleCI server, without `/api/v2`, e.g. `https://127.0.0.1:41235`.
     pub fn circleci_url(&self) -> String {
-        format!("http://{}", self.circleci_addr)
+        format!("https://{}", self.circleci_addr)
+    }
+
+    /// The PEM of the CA that signs the CircleCI API's certificate: a client's CA bundle.
+    pub fn ca_pem(&self) -> &str {
+        self.tls.ca_pem()
+    }
+
+    /// A file holding [`Self::ca_pem`] while the server lives: a client's `--ca-bundle`.
+    /// Written in the temporary directory on the first call; panics when it cannot be (tests
+    /// call it; the binary writes the CA with [`Self::write_env`]).
+    pub fn ca_bundle(&self) -> &Path {
+        self.ca_bundle
+            .get_or_init(|| {
+                let file = tempfile::Builder::new()
+                    .prefix("realitycheck-sim-ca-")
+                    .suffix(".pem")
+                    .tempfile()
+                    .expect("the temporary directory takes the simulation's CA bundle");
+                std::fs::write(file.path(), self.ca_pem()).expect("the simulation's CA bundle is written");
+                file
+            })
+            .path()
     }
 
     /// The live state of the simulated CircleCI API (e.g. the context values clients set).
@@ -140,30 +179,40 @@ users:
         )
     }
 
-    /// Writes the kubeconfig beside `path` (as `<file name>.kubeconfig`) and, at `path`, POSIX
-    /// shell `export`s of `KUBECONFIG`, `REALITYCHECK_NAMESPACE`, `REALITYCHECK_KUBE_CONTEXT`,
-    /// `CIRCLE_HOSTNAME`, `CIRCLE_TOKEN` (the simulation's fake [`SIM_TOKEN`]),
+    /// Writes the kubeconfig and the CA bundle beside `path` (as `<file name>.kubeconfig` and
+    /// `<file name>.ca.pem`) and, at `path`, POSIX shell `export`s of `KUBECONFIG`,
+    /// `REALITYCHECK_NAMESPACE`, `REALITYCHECK_KUBE_CONTEXT`, `CIRCLE_HOSTNAME`,
+    /// `REALITYCHECK_CA_BUNDLE`, `CIRCLE_TOKEN` (the simulation's fake [`SIM_TOKEN`]),
     /// `REALITYCHECK_PROJECT`, `CIRCLE_CLOUD_PROVIDER` ([`Self::cloud_provider`]) and
-    /// `REALITYCHECK_RUNNER_RESOURCE_CLASS` ([`SIM_RUNNER_RESOURCE_CLASS`]). Returns the
-    /// kubeconfig's path.
-    pub fn write_env(&self, path: &Path) -> io::Result<PathBuf> {
+    /// `REALITYCHECK_RUNNER_RESOURCE_CLASS` ([`SIM_RUNNER_RESOURCE_CLASS`]). Returns the files
+    /// written beside it.
+    pub fn write_env(&self, path: &Path) -> io::Result<EnvFiles> {
         let path = std::path::absolute(path)?;
         let file_name = path.file_name().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, format!("{} does not name a file", path.display()))
         })?;
-        let mut kubeconfig_name = file_name.to_os_string();
-        kubeconfig_name.push(".kubeconfig");
-        let kubeconfig = path.with_file_name(kubeconfig_name);
+        let beside = |suffix: &str| {
+            let mut name = file_name.to_os_string();
+            name.push(suffix);
+            path.with_file_name(name)
+        };
+        let utf8 = |file: &Path| {
+            file.to_str().map(str::to_owned).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not valid UTF-8", file.display()))
+            })
+        };
+        let kubeconfig = beside(".kubeconfig");
         std::fs::write(&kubeconfig, self.kubeconfig_yaml())?;
-        let kubeconfig_text = kubeconfig.to_str().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not valid UTF-8", kubeconfig.display()))
-        })?;
+        let ca_bundle = beside(".ca.pem");
+        std::fs::write(&ca_bundle, self.ca_pem())?;
+        let (kubeconfig_text, ca_bundle_text) = (utf8(&kubeconfig)?, utf8(&ca_bundle)?);
         let circleci_url = self.circleci_url();
         let env = [
-            ("KUBECONFIG", kubeconfig_text),
+            ("KUBECONFIG", kubeconfig_text.as_str()),
             ("REALITYCHECK_NAMESPACE", NAMESPACE),
             ("REALITYCHECK_KUBE_CONTEXT", KUBE_CONTEXT),
             ("CIRCLE_HOSTNAME", circleci_url.as_str()),
+            ("REALITYCHECK_CA_BUNDLE", ca_bundle_text.as_str()),
             ("CIRCLE_TOKEN", SIM_TOKEN),
             ("REALITYCHECK_PROJECT", SIM_PROJECT),
             ("CIRCLE_CLOUD_PROVIDER", self.cloud_provider()),
@@ -173,7 +222,7 @@ users:
         .map(|(name, value)| format!("export {name}={}\n", shell_quote(value)))
         .collect::<String>();
         std::fs::write(&path, env)?;
-        Ok(kubeconfig)
+        Ok(EnvFiles { kubeconfig, ca_bundle })
     }
 
     /// Stops accepting connections and waits for the servers to end.
@@ -207,8 +256,9 @@ mod tests {
         assert_eq!(sim.kube_url(), format!("http://127.0.0.1:{}", sim.local_addr().port()));
         let dir = tempfile::tempdir().unwrap();
         let env_path = dir.path().join("env.sh");
-        let kubeconfig = sim.write_env(&env_path).unwrap();
+        let EnvFiles { kubeconfig, ca_bundle } = sim.write_env(&env_path).unwrap();
         assert_eq!(kubeconfig, dir.path().join("env.sh.kubeconfig"));
+        assert_eq!(ca_bundle, dir.path().join("env.sh.ca.pem"));
         let yaml = std::fs::read_to_string(&kubeconfig).unwrap();
         assert_eq!(yaml, sim.kubeconfig_yaml());
         assert!(yaml.contains(&format!("server: '{}'", sim.kube_url())));
@@ -221,28 +271,34 @@ mod tests {
                  export REALITYCHECK_NAMESPACE='circleci-server'\n\
                  export REALITYCHECK_KUBE_CONTEXT='realitycheck-sim'\n\
                  export CIRCLE_HOSTNAME='{}'\n\
+                 export REALITYCHECK_CA_BUNDLE='{}'\n\
                  export CIRCLE_TOKEN='realitycheck-sim-circle-token'\n\
                  export REALITYCHECK_PROJECT='gh/realitycheck-sim/realitycheck'\n\
                  export CIRCLE_CLOUD_PROVIDER='aws'\n\
                  export REALITYCHECK_RUNNER_RESOURCE_CLASS='realitycheck-sim/linux-runner'\n",
                 kubeconfig.display(),
-                sim.circleci_url()
+                sim.circleci_url(),
+                ca_bundle.display()
             )
         );
+        assert_eq!(std::fs::read_to_string(&ca_bundle).unwrap(), sim.ca_pem());
         assert!(sim.write_env(Path::new("/")).is_err());
         sim.shutdown().await;
     }
 
     #[tokio::test]
-    async fn the_circleci_api_listens_on_its_own_port_of_the_same_ip() {
+    async fn the_circleci_api_listens_over_https_on_its_own_port_of_the_same_ip() {
         let sim =
             SimServer::start_with(Scenario::ApiSlow, SocketAddr::from(([127, 0, 0, 1], 0)), SimOptions::default())
                 .await
                 .unwrap();
-        assert!(sim.circleci_url().starts_with("http://127.0.0.1:"), "{}", sim.circleci_url());
+        assert!(sim.circleci_url().starts_with("https://127.0.0.1:"), "{}", sim.circleci_url());
         assert_ne!(sim.circleci_url(), sim.kube_url());
         assert_eq!(sim.circleci_state().behaviour(), &ApiBehaviour::default());
-        let client = reqwest::Client::new();
+        let untrusting = reqwest::Client::new().get(format!("{}/api/v2/me", sim.circleci_url())).send().await;
+        assert!(untrusting.unwrap_err().is_connect(), "a client without the CA must refuse the certificate");
+        let ca = reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).unwrap();
+        let client = reqwest::Client::builder().add_root_certificate(ca).build().unwrap();
         let me = client.get(format!("{}/api/v2/me", sim.circleci_url())).header("Circle-Token", SIM_TOKEN);
         let me: serde_json::Value = me.send().await.unwrap().json().await.unwrap();
         assert_eq!(me["login"], "realitycheck-bot");

@@ -43,7 +43,7 @@ impl Cluster {
     async fn start(scenario: Scenario, kubectl: PathBuf) -> Self {
         let sim = SimServer::start(scenario, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = sim.write_env(&dir.path().join("env.sh")).unwrap();
+        let kubeconfig = sim.write_env(&dir.path().join("env.sh")).unwrap().kubeconfig;
         Self { sim, kubectl, kubeconfig, cache_dir: dir.path().join("kube-cache"), _dir: dir }
     }
 

@@ -25,12 +25,14 @@ fn target(server: &SimServer, kubeconfig: std::path::PathBuf) -> Target {
         token: Some(Secret::new(realitycheck_sim::SIM_TOKEN)),
         cloud_provider: Some(CloudProvider::Aws),
         project: Some(realitycheck_sim::SIM_PROJECT.into()),
-        ca_bundle: None,
+        ca_bundle: Some(server.ca_bundle().to_path_buf()),
         insecure: false,
+        tls_min_days: 30,
         kubernetes: Kubernetes {
             kubeconfig: Some(kubeconfig),
             context: Some(realitycheck_sim::KUBE_CONTEXT.into()),
             namespace: realitycheck_sim::NAMESPACE.into(),
+            expect_chart_version: None,
         },
         nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
         pipeline: Pipeline {
@@ -47,7 +49,7 @@ async fn critical_path(server: &SimServer) -> Duration {
         host: Url::parse(&server.circleci_url()).unwrap(),
         token: Secret::new(realitycheck_sim::SIM_TOKEN),
         timeout: Duration::from_secs(10),
-        ca_bundle: None,
+        ca_bundle: Some(server.ca_bundle().to_path_buf()),
         insecure: false,
         retry: RetryPolicy::default(),
     })
@@ -63,7 +65,7 @@ async fn critical_path(server: &SimServer) -> Duration {
 async fn one_run() -> (Duration, Duration, u64, std::collections::BTreeMap<String, u64>) {
     let server = SimServer::start(Scenario::Healthy, ([127, 0, 0, 1], 0).into()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap();
+    let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap().kubeconfig;
     let target = target(&server, kubeconfig);
     let options = RunOptions {
         info: RunInfo {

@@ -17,11 +17,15 @@ use suites::clients::circleci::{ApiClient, ApiClientError, ApiError, ApiSettings
 use url::Url;
 
 fn client(base: &str, token: &str) -> ApiClient {
+    client_trusting(base, token, None)
+}
+
+fn client_trusting(base: &str, token: &str, ca_bundle: Option<&std::path::Path>) -> ApiClient {
     ApiClient::new(&ApiSettings {
         host: Url::parse(base).unwrap(),
         token: Secret::new(token),
         timeout: Duration::from_secs(10),
-        ca_bundle: None,
+        ca_bundle: ca_bundle.map(std::path::Path::to_path_buf),
         insecure: false,
         retry: RetryPolicy::default(),
     })
@@ -30,7 +34,7 @@ fn client(base: &str, token: &str) -> ApiClient {
 
 async fn sim(scenario: Scenario) -> (SimServer, ApiClient) {
     let server = SimServer::start(scenario, ([127, 0, 0, 1], 0).into()).await.unwrap();
-    let client = client(&server.circleci_url(), realitycheck_sim::SIM_TOKEN);
+    let client = client_trusting(&server.circleci_url(), realitycheck_sim::SIM_TOKEN, Some(server.ca_bundle()));
     (server, client)
 }
 
@@ -232,16 +236,31 @@ async fn an_unknown_certificate_is_a_tls_failure_and_its_ca_bundle_mends_it() {
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("ca.pem");
     std::fs::write(&bundle, pem).unwrap();
-    let trusting = ApiClient::new(&ApiSettings {
-        host: Url::parse(&base).unwrap(),
-        token: Secret::new("test-token-0042"),
+    let trusting = client_trusting(&base, "test-token-0042", Some(&bundle));
+    assert_eq!(trusting.me().await.unwrap().login, "tls-user");
+}
+
+#[tokio::test]
+async fn the_served_certificate_is_read_over_a_verified_connection_even_when_insecure() {
+    let server = SimServer::start(Scenario::Healthy, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let trusting = client_trusting(&server.circleci_url(), realitycheck_sim::SIM_TOKEN, Some(server.ca_bundle()));
+    let der = trusting.served_certificate().await.unwrap();
+    let leaf = x509_parser::parse_x509_certificate(&der).unwrap().1;
+    assert_eq!(leaf.issuer().to_string(), "CN=realitycheck-sim CA, O=realitycheck");
+
+    let insecure = ApiClient::new(&ApiSettings {
+        host: Url::parse(&server.circleci_url()).unwrap(),
+        token: Secret::new(realitycheck_sim::SIM_TOKEN),
         timeout: Duration::from_secs(10),
-        ca_bundle: Some(bundle),
-        insecure: false,
+        ca_bundle: None,
+        insecure: true,
         retry: RetryPolicy::default(),
     })
     .unwrap();
-    assert_eq!(trusting.me().await.unwrap().login, "tls-user");
+    assert_eq!(insecure.me().await.unwrap().login, "realitycheck-bot", "insecure calls accept the certificate");
+    let error = insecure.served_certificate().await.unwrap_err();
+    assert!(matches!(error, ApiError::Tls { .. }), "the probe verifies whatever insecure says: {error}");
+    server.shutdown().await;
 }
 
 #[test]

@@ -26,12 +26,14 @@ fn target(name: &str, server: &SimServer, kubeconfig: PathBuf) -> Target {
         token: Some(Secret::new(realitycheck_sim::SIM_TOKEN)),
         cloud_provider: Some(CloudProvider::Aws),
         project: Some(realitycheck_sim::SIM_PROJECT.into()),
-        ca_bundle: None,
+        ca_bundle: Some(server.ca_bundle().to_path_buf()),
         insecure: false,
+        tls_min_days: 30,
         kubernetes: Kubernetes {
             kubeconfig: Some(kubeconfig),
             context: Some(realitycheck_sim::KUBE_CONTEXT.into()),
             namespace: realitycheck_sim::NAMESPACE.into(),
+            expect_chart_version: None,
         },
         nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
         pipeline: Pipeline::default(),
@@ -89,8 +91,8 @@ async fn two_runs_in_one_process_each_judge_their_own_installation() {
     let healthy = SimServer::start(Scenario::Healthy, ([127, 0, 0, 1], 0).into()).await.unwrap();
     let broken = SimServer::start(Scenario::NoNomadClients, ([127, 0, 0, 1], 0).into()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let healthy_kube = healthy.write_env(&dir.path().join("healthy.sh")).unwrap();
-    let broken_kube = broken.write_env(&dir.path().join("broken.sh")).unwrap();
+    let healthy_kube = healthy.write_env(&dir.path().join("healthy.sh")).unwrap().kubeconfig;
+    let broken_kube = broken.write_env(&dir.path().join("broken.sh")).unwrap().kubeconfig;
     let healthy_run = Run::new(RealityCheck::new(target("healthy", &healthy, healthy_kube), false), options("healthy"));
     let broken_run = Run::new(RealityCheck::new(target("broken", &broken, broken_kube), false), options("broken"));
 
@@ -125,7 +127,7 @@ async fn two_runs_in_one_process_each_judge_their_own_installation() {
 async fn a_check_asked_for_without_its_setting_is_skipped_as_not_configured() {
     let server = SimServer::start(Scenario::Healthy, ([127, 0, 0, 1], 0).into()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap();
+    let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap().kubeconfig;
     let mut options = options("no-runner");
     options.selection = Selection {
         filters: vec![ids::RUNNER.into()],

@@ -21,9 +21,10 @@ fn target(server: &SimServer) -> Target {
         token: Some(Secret::new(realitycheck_sim::SIM_TOKEN)),
         cloud_provider: None,
         project: Some(realitycheck_sim::SIM_PROJECT.into()),
-        ca_bundle: None,
+        ca_bundle: Some(server.ca_bundle().to_path_buf()),
         insecure: false,
-        kubernetes: Kubernetes { kubeconfig: None, context: None, namespace: realitycheck_sim::NAMESPACE.into() },
+        tls_min_days: 30,
+        kubernetes: Kubernetes { kubeconfig: None, context: None, namespace: realitycheck_sim::NAMESPACE.into(), expect_chart_version: None },
         nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
         pipeline: Pipeline::default(),
     }
@@ -34,7 +35,7 @@ fn sim_client(server: &SimServer) -> ApiClient {
         host: Url::parse(&server.circleci_url()).unwrap(),
         token: Secret::new(realitycheck_sim::SIM_TOKEN),
         timeout: Duration::from_secs(10),
-        ca_bundle: None,
+        ca_bundle: Some(server.ca_bundle().to_path_buf()),
         insecure: false,
         retry: RetryPolicy::default(),
     })

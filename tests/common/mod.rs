@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 /// Every check of the demo's configuration, in plan order: a configuration without docker
 /// resource classes has all but the `resource_classes::` ones.
-pub const ALL_CHECKS: [&str; 27] = [
+pub const ALL_CHECKS: [&str; 29] = [
     "cluster::pods_ready",
     "cluster::helm_release",
     "nomad::servers_alive",
@@ -18,6 +18,7 @@ pub const ALL_CHECKS: [&str; 27] = [
     "nomad::autoscaler",
     "machine_provisioner::config",
     "api::authenticated",
+    "api::tls_certificate",
     "api::project",
     "contexts::org_global",
     "contexts::individual_local",
@@ -36,6 +37,7 @@ pub const ALL_CHECKS: [&str; 27] = [
     "features::cache",
     "features::artifacts",
     "features::test_results",
+    "features::checkout",
 ];
 
 /// The checks the demo skips as not applicable to its configuration (Windows is opt-in).
@@ -47,6 +49,7 @@ const LEAKY_VARS: &[&str] = &[
     "CIRCLE_TOKEN",
     "CIRCLE_CLOUD_PROVIDER",
     "REALITYCHECK_PROJECT",
+    "REALITYCHECK_CA_BUNDLE",
     "REALITYCHECK_TARGET",
     "REALITYCHECK_PROFILE",
     "REALITYCHECK_KUBE_CONTEXT",

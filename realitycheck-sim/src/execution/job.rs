@@ -276,7 +276,21 @@ impl<'a, 'b> JobRun<'a, 'b> {
         let mut exit_code = None;
         let mut result = JobResult::Success;
         match step {
-            Step::Checkout => out(format!("Cloning git repository of {}", crate::SIM_PROJECT)),
+            Step::Checkout => match &installation.checkout_refusal {
+                Some(refusal) => {
+                    lines.extend(checkout_lines(environment));
+                    lines.extend(refusal.lines().map(|line| (Stream::Err, line.to_owned())));
+                    result = JobResult::Failed;
+                }
+                None => {
+                    lines.extend(checkout_lines(environment));
+                    let commit = environment.get("CIRCLE_SHA1").cloned().unwrap_or_default();
+                    self.files.write(".git/HEAD", format!("{commit}\n"));
+                    self.files.write(".circleci/config.yml", realitycheck_project::CONFIG_YML.to_owned());
+                    let short: String = commit.chars().take(7).collect();
+                    lines.push((Stream::Out, format!("HEAD is now at {short} realitycheck")));
+                }
+            },
             Step::Run { command, .. } => {
                 let run = shell::run(command, environment, &mut self.files, &self.host);
                 lines = run.lines;
@@ -391,6 +405,23 @@ impl<'a, 'b> JobRun<'a, 'b> {
 }
 
 /// The machine a job's commands see.
+/// What CircleCI's checkout step prints before it clones (the repository of the project, over
+/// SSH with the project's checkout key).
+fn checkout_lines(environment: &BTreeMap<String, String>) -> Vec<(Stream, String)> {
+    let repository = crate::SIM_PROJECT.trim_start_matches("gh/");
+    let branch = environment.get("CIRCLE_BRANCH").map_or("main", String::as_str);
+    [
+        "Using SSH Config Dir '/home/circleci/.ssh'".to_owned(),
+        "git version 2.43.0".to_owned(),
+        format!("Cloning git repository git@github.com:{repository}.git"),
+        "Cloning into '.'...".to_owned(),
+        format!("Checking out branch {branch}"),
+    ]
+    .into_iter()
+    .map(|line| (Stream::Out, line))
+    .collect()
+}
+
 fn host_of(job: &PlannedJob, inputs: &JobInputs<'_>) -> Host {
     let class = job.executor.resource_class.as_str();
     let container: String = inputs.job_id.chars().filter(|c| *c != '-').take(12).collect();

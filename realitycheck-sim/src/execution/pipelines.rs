@@ -469,6 +469,10 @@ fn environment(values: &PipelineValues, workflow_id: &str, job: &PlannedJob) -> 
     if let Some(branch) = &values.branch {
         environment.insert("CIRCLE_BRANCH".to_owned(), branch.clone());
     }
+    environment.insert(
+        "CIRCLE_SHA1".to_owned(),
+        crate::project::plan::revision(values.branch.as_deref(), values.tag.as_deref()),
+    );
     if let Some(ParameterValue::String(run_id)) = values.parameters.get("run_id") {
         environment.insert("REALITYCHECK_RUN_ID".to_owned(), run_id.clone());
     }
@@ -673,7 +677,7 @@ mod tests {
     /// `test_results`) in `scenario`, the table the harness's expectations follow.
     fn expected(scenario: Scenario, job: &str) -> &'static str {
         let docker = job.starts_with("docker")
-            || ["remote_docker", "contexts", "write_workspace", "save_cache", "artifacts", "test_results"]
+            || ["remote_docker", "contexts", "write_workspace", "save_cache", "artifacts", "test_results", "checkout"]
                 .contains(&job);
         let vm = ["machine", "remote_docker", "arm", "windows"].contains(&job);
         match scenario {
@@ -683,9 +687,14 @@ mod tests {
                 _ => "success",
             },
             Scenario::PodsNotReady if vm => "queued",
-            Scenario::MachineProvisionerBroken | Scenario::CloudProviderOther if vm => "infrastructure_fail",
+            Scenario::MachineProvisionerBroken | Scenario::MachineProvisionerForbidden | Scenario::CloudProviderOther
+                if vm =>
+            {
+                "infrastructure_fail"
+            }
             Scenario::RunnerMissing if job == "runner" => "queued",
             Scenario::ContextsMissing if job == "contexts" => "failed",
+            Scenario::CheckoutKeyMissing if job == "checkout" => "failed",
             _ => "success",
         }
     }

@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use harness::{Check, Diagnosis, Phase, Verdict};
+use k8s_openapi::jiff::Timestamp;
 
-use super::{ProjectHandles, api_check, ids, project_check, retries_note};
+use super::{ProjectHandles, api_check, ids, project_check, retries_note, tls_check};
 use crate::RealityCheck;
+use crate::clients::certs::{Certificate, day_of, days_until};
 use crate::clients::circleci::ApiError;
 use crate::resources::Resources;
 use crate::resources::api::ApiAccess;
@@ -76,6 +78,77 @@ pub fn authenticated() -> Check<RealityCheck> {
             Err(error) => Verdict::Fail(api_failure(&error)),
         }
     })
+}
+
+pub fn tls_certificate() -> Check<RealityCheck> {
+    let summary = "the installation's TLS certificate: its chain verifies, and it does not expire soon";
+    tls_check(ids::TLS_CERTIFICATE, summary, |api, _| async move {
+        match api.client().served_certificate().await {
+            Ok(der) => match Certificate::from_der(&der) {
+                Ok(certificate) => {
+                    judge_certificate(&api.host(), &certificate, Timestamp::now().as_second(), api.tls_min_days())
+                }
+                Err(why) => Verdict::Fail(
+                    Diagnosis::new(format!("the certificate {} serves cannot be read: {why}", api.host()))
+                        .cause("the TLS library accepted a certificate realitycheck cannot parse")
+                        .remediation(format!("`openssl s_client -connect {} -showcerts` shows it", host_name(&api)))
+                        .phase(Phase::CircleciApi),
+                ),
+            },
+            Err(error @ ApiError::Tls { .. }) => Verdict::Fail(unverified(&api, &error)),
+            Err(error) => Verdict::Fail(api_failure(&error)),
+        }
+    })
+}
+
+/// Pass when `certificate`, served by `host` over a verified chain, is valid for at least
+/// `min_days` more days after `now` (Unix seconds).
+pub fn judge_certificate(host: &str, certificate: &Certificate, now: i64, min_days: u32) -> Verdict {
+    let (days_left, date) = (days_until(certificate.not_after, now), day_of(certificate.not_after));
+    let names = if certificate.dns_names.is_empty() { String::new() } else { format!(" for {}", certificate.dns_names.join(", ")) };
+    if days_left < i64::from(min_days) {
+        let when = if certificate.not_after <= now {
+            format!("expired on {date}")
+        } else {
+            format!("expires in {days_left} days, on {date} (tls_min_days = {min_days})")
+        };
+        return Verdict::Fail(
+            Diagnosis::new(format!("the TLS certificate of {host} {when}"))
+                .observed(format!("{}{names}, issued by {}", certificate.subject, certificate.issuer))
+                .cause("once it expires, browsers, the CircleCI CLI, runners and every API client refuse the installation")
+                .remediation("renew the certificate (cert-manager, your CA, or the load balancer's certificate) and update the Secret or listener that serves it (values.yaml `tls.certificate` / `tls.privateKey`, or the ingress/load balancer)")
+                .phase(Phase::CircleciApi),
+        );
+    }
+    Verdict::Pass(format!(
+        "chain verified; {}{names}, issued by {}; expires {date} (in {days_left} days)",
+        certificate.subject, certificate.issuer
+    ))
+}
+
+/// The chain of the installation's certificate does not verify.
+fn unverified(api: &ApiAccess, error: &ApiError) -> Diagnosis {
+    let diagnosis = Diagnosis::new(format!("the TLS certificate of {} does not verify", api.host()))
+        .observed(error.to_string())
+        .phase(Phase::CircleciApi);
+    if api.insecure() {
+        diagnosis
+            .cause("realitycheck's other calls skip verification (insecure); every client without that switch (browsers, the CircleCI CLI, runners) refuses the installation, or cannot tell it from an impostor")
+            .remediation("give the CA that signs the certificate with --ca-bundle FILE (ca_bundle) and drop insecure; or serve a certificate a public CA signs")
+    } else {
+        diagnosis
+            .cause("the certificate is not signed by a CA this machine or the CA bundle trusts, does not name the host, or is out of its validity")
+            .remediation(format!(
+                "`openssl s_client -connect {} -showcerts` shows the chain the installation serves; serve the intermediate certificates too, and check the CA bundle (--ca-bundle)",
+                host_name(api)
+            ))
+    }
+}
+
+/// The host and port, as `openssl s_client -connect` takes them.
+fn host_name(api: &ApiAccess) -> String {
+    let host = api.client().host();
+    format!("{}:{}", host.host_str().unwrap_or("localhost"), host.port_or_known_default().unwrap_or(443))
 }
 
 pub fn project() -> Check<RealityCheck> {

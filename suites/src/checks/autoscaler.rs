@@ -1,7 +1,8 @@
 //! `nomad::autoscaler` (when the release runs a Nomad autoscaler): its pod is ready, it has
 //! credentials for the cloud's target (Secret `nomad-autoscaler-secret` with `secret.hcl`, whose
 //! `target` block is `aws-asg` on AWS and `gce-mig` on GCP, plus `gcp_sa.json` on GCP; or its
-//! service account bound to a cloud role), and its recent logs hold no authorisation error.
+//! service account bound to a cloud role), its recent logs hold no authorisation error, and
+//! the Nomad clients ready lie within the release's `nomad.auto_scaler.scaling` bounds.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -9,11 +10,14 @@ use harness::{Check, Diagnosis, Phase, SkipReason, Verdict};
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use realitycheck_config::CloudProvider;
 
+use super::nomad::client_nodes;
 use super::provisioner::{LOG_LINES, ROLE_ANNOTATIONS, cloud_role, refusals_in_logs};
 use super::{cluster_check, cluster_failure, ids, secrets_forbidden};
 use crate::RealityCheck;
 use crate::clients::cluster::{Cluster, ClusterError};
+use crate::clients::helm::{self, SERVER_CHART, ScalingBounds};
 use crate::clients::pods::{self, PodState};
+use crate::resources::cluster::ClusterAccess;
 
 /// The component of the Nomad autoscaler.
 const AUTOSCALER: &str = "nomad-autoscaler";
@@ -22,7 +26,7 @@ const AUTOSCALER: &str = "nomad-autoscaler";
 const CREDENTIALS_SECRET: &str = "nomad-autoscaler-secret";
 
 pub fn autoscaler() -> Check<RealityCheck> {
-    let summary = "the Nomad autoscaler, when enabled: ready, credentials for the cloud's target, no authorisation error in its logs";
+    let summary = "the Nomad autoscaler, when enabled: ready, credentials for the cloud's target, no authorisation error in its logs, clients within its bounds";
     cluster_check(ids::AUTOSCALER, summary, |access, _| async move {
         let cluster = match access.client().await {
             Ok(cluster) => cluster,
@@ -38,7 +42,7 @@ pub fn autoscaler() -> Check<RealityCheck> {
                 "the release runs no Nomad autoscaler (nomad.auto_scaler.enabled is off)".into(),
             ));
         }
-        match observe(cluster, &autoscaler, access.cloud_provider()).await {
+        match observe(&access, cluster, &autoscaler).await {
             Ok(observed) => judge_autoscaler(cluster.namespace(), &autoscaler, &observed),
             Err(e) => secrets_forbidden(&e).unwrap_or_else(|| Verdict::Fail(cluster_failure(&e))),
         }
@@ -52,15 +56,22 @@ pub struct Observed {
     pub credentials: Result<String, String>,
     /// Authorisation errors in the recent logs: (pod, line).
     pub refusals: Vec<(String, String)>,
+    /// The release's scaling bounds and the clients ready, when the release's values set them.
+    pub scaling: Option<Scaling>,
 }
 
-async fn observe(
-    cluster: &Cluster,
-    autoscaler: &[Pod],
-    cloud: Option<CloudProvider>,
-) -> Result<Observed, ClusterError> {
+/// The bounds the autoscaler keeps the Nomad clients within, and how many are ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scaling {
+    /// `nomad.auto_scaler.scaling.{min,max}` of the release.
+    pub bounds: ScalingBounds,
+    /// Clients ready, eligible and not draining; `Err` says why they could not be counted.
+    pub ready_clients: Result<usize, String>,
+}
+
+async fn observe(access: &ClusterAccess, cluster: &Cluster, autoscaler: &[Pod]) -> Result<Observed, ClusterError> {
     let credentials = match cluster.secret(CREDENTIALS_SECRET).await? {
-        Some(secret) => secret_credentials(&secret, cloud),
+        Some(secret) => secret_credentials(&secret, access.cloud_provider()),
         None => cloud_role(cluster, autoscaler).await?.ok_or_else(|| {
             format!(
                 "no Secret {CREDENTIALS_SECRET}, and its service account carries none of {}",
@@ -69,7 +80,23 @@ async fn observe(
         }),
     };
     let (refusals, _) = refusals_in_logs(cluster, autoscaler).await?;
-    Ok(Observed { credentials, refusals })
+    let records = cluster.secrets(helm::RECORDS_SELECTOR).await?;
+    let bounds = helm::newest_records(&records)
+        .into_iter()
+        .flatten()
+        .find(|record| record.chart == SERVER_CHART)
+        .and_then(|record| record.autoscaler_scaling);
+    let scaling = match bounds {
+        Some(bounds) => Some(Scaling { bounds, ready_clients: ready_clients(access).await }),
+        None => None,
+    };
+    Ok(Observed { credentials, refusals, scaling })
+}
+
+/// The Nomad clients the autoscaler counts: ready, eligible, not draining.
+async fn ready_clients(access: &ClusterAccess) -> Result<usize, String> {
+    let nodes = client_nodes(access).await.map_err(|diagnosis| diagnosis.summary)?;
+    Ok(nodes.iter().filter(|n| n.status == "ready" && n.eligibility == "eligible" && !n.drain).count())
 }
 
 /// What `secret.hcl` (as it is, or base64-encoded as the guide asks) says of the target, judged
@@ -132,6 +159,21 @@ pub fn judge_autoscaler(namespace: &str, autoscaler: &[Pod], observed: &Observed
             .phase(Phase::NomadClients),
         );
     }
+    if let Some(Scaling { bounds, ready_clients: Ok(ready) }) = &observed.scaling
+        && let Some(diagnosis) = out_of_bounds(*ready, *bounds)
+    {
+        return Verdict::Fail(diagnosis);
+    }
+    let scaling = match &observed.scaling {
+        None => "no scaling bounds in the release's values".to_string(),
+        Some(Scaling { bounds, ready_clients: Ok(ready) }) => {
+            format!("{ready} clients ready, within scaling min {} and max {}", bounds.min, bounds.max)
+        }
+        Some(Scaling { bounds, ready_clients: Err(why) }) => format!(
+            "scaling min {} and max {}, clients not counted ({why})",
+            bounds.min, bounds.max
+        ),
+    };
     match &observed.credentials {
         Err(wrong) => Verdict::Fail(
             Diagnosis::new("the Nomad autoscaler has no credentials for its target")
@@ -141,8 +183,36 @@ pub fn judge_autoscaler(namespace: &str, autoscaler: &[Pod], observed: &Observed
                 .phase(Phase::NomadClients),
         ),
         Ok(credentials) => Verdict::Pass(format!(
-            "pod ready; credentials: {credentials}; no cloud authorisation error in the last {LOG_LINES} log lines"
+            "pod ready; credentials: {credentials}; no cloud authorisation error in the last {LOG_LINES} log lines; {scaling}"
         )),
+    }
+}
+
+/// Red when the ready clients lie outside the autoscaler's bounds.
+fn out_of_bounds(ready: usize, bounds: ScalingBounds) -> Option<Diagnosis> {
+    let ready_u64 = ready as u64;
+    let observed = format!(
+        "`nomad node status`: {ready} client(s) ready, eligible, not draining; the release's nomad.auto_scaler.scaling: min {}, max {}",
+        bounds.min, bounds.max
+    );
+    if ready_u64 < bounds.min {
+        Some(
+            Diagnosis::new(format!("{ready} Nomad client(s) ready, fewer than the autoscaler's minimum of {}", bounds.min))
+                .observed(observed)
+                .cause("the autoscaler does not bring the client group up to its minimum (the cloud refuses it, or it targets another group), or the new instances do not join Nomad")
+                .remediation("compare the group's desired and running capacity in the cloud (`aws autoscaling describe-auto-scaling-groups`, `gcloud compute instance-groups managed describe`) with the autoscaler's logs; instances that run but never join point at nomad::clients_ready")
+                .phase(Phase::NomadClients),
+        )
+    } else if ready_u64 > bounds.max {
+        Some(
+            Diagnosis::new(format!("{ready} Nomad client(s) ready, more than the autoscaler's maximum of {}", bounds.max))
+                .observed(observed)
+                .cause("clients outside the autoscaler's group joined Nomad, or the autoscaler does not scale in")
+                .remediation("`nomad node status -verbose` names the clients; remove those that do not belong to the group, or raise nomad.auto_scaler.scaling.max in the release's values")
+                .phase(Phase::NomadClients),
+        )
+    } else {
+        None
     }
 }
 
@@ -179,5 +249,17 @@ mod tests {
                 .is_ok()
         );
         assert!(secret_credentials(&secret(&[]), None).unwrap_err().contains("no key secret.hcl"));
+    }
+
+    #[test]
+    fn ready_clients_outside_the_scaling_bounds_are_red() {
+        let bounds = ScalingBounds { min: 2, max: 4 };
+        assert_eq!(out_of_bounds(2, bounds), None);
+        assert_eq!(out_of_bounds(4, bounds), None);
+        let below = out_of_bounds(1, bounds).expect("below the minimum");
+        insta::assert_debug_snapshot!(below);
+        let above = out_of_bounds(5, bounds).expect("above the maximum");
+        assert_eq!(above.summary, "5 Nomad client(s) ready, more than the autoscaler's maximum of 4");
+        assert!(above.remediation.contains("raise nomad.auto_scaler.scaling.max"), "{above:?}");
     }
 }

@@ -5,11 +5,8 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::{cluster_check, cluster_failure, ids, secrets_forbidden};
 use crate::RealityCheck;
-use crate::clients::helm::{self, ReleaseRecord, UnreadableRecord};
+use crate::clients::helm::{self, ReleaseRecord, SERVER_CHART, UnreadableRecord};
 use crate::clients::pods::PodState;
-
-/// The chart of CircleCI server; its release may have any name.
-const SERVER_CHART: &str = "circleci-server";
 
 pub fn pods_ready() -> Check<RealityCheck> {
     cluster_check(ids::PODS_READY, "every pod of the release is Running and Ready", |access, _| async move {
@@ -32,15 +29,25 @@ pub fn helm_release() -> Check<RealityCheck> {
             Err(e) => return Verdict::Fail(cluster_failure(&e)),
         };
         match cluster.secrets(helm::RECORDS_SELECTOR).await {
-            Ok(secrets) => judge_release(cluster.namespace(), &helm::newest_records(&secrets), Timestamp::now()),
+            Ok(secrets) => judge_release(
+                cluster.namespace(),
+                &helm::newest_records(&secrets),
+                access.expect_chart_version(),
+                Timestamp::now(),
+            ),
             Err(e) => secrets_forbidden(&e).unwrap_or_else(|| Verdict::Fail(cluster_failure(&e))),
         }
     })
 }
 
-/// Pass when the newest record of the release of chart `circleci-server` is `deployed`; its
-/// age is counted to `now`.
-pub fn judge_release(namespace: &str, records: &[Result<ReleaseRecord, UnreadableRecord>], now: Timestamp) -> Verdict {
+/// Pass when the newest record of the release of chart `circleci-server` is `deployed` (with
+/// chart version `expected`, when given); its age is counted to `now`.
+pub fn judge_release(
+    namespace: &str,
+    records: &[Result<ReleaseRecord, UnreadableRecord>],
+    expected: Option<&str>,
+    now: Timestamp,
+) -> Verdict {
     let unreadable: Vec<String> = records.iter().filter_map(|r| r.as_ref().err()).map(ToString::to_string).collect();
     let readable: Vec<&ReleaseRecord> = records.iter().filter_map(|r| r.as_ref().ok()).collect();
     let Some(release) = readable.iter().find(|record| record.chart == SERVER_CHART) else {
@@ -74,6 +81,19 @@ pub fn judge_release(namespace: &str, records: &[Result<ReleaseRecord, Unreadabl
         Some(serving) => format!("revision {serving} is still deployed and serves"),
         None => "no revision is marked deployed".to_string(),
     };
+    if let Some(expected) = expected.filter(|expected| status == "deployed" && expected != chart_version) {
+        return Verdict::Fail(
+            Diagnosis::new(format!(
+                "release {name} runs chart {chart_version}, not {expected} (kubernetes.expect_chart_version)"
+            ))
+            .observed(format!("revision {revision}: chart {SERVER_CHART} {chart_version}, deployed{deployed}; Helm says: {description}"))
+            .cause("the upgrade to the expected version has not run here, or it ran against another release, namespace or cluster")
+            .remediation(format!(
+                "{history} shows what was deployed; run `helm upgrade {name} oci://cciserver.azurecr.io/circleci-server -n {namespace} --version {expected}` with the release's values, or correct expect_chart_version"
+            ))
+            .phase(Phase::HelmInstall),
+        );
+    }
     match status.as_str() {
         "deployed" => Verdict::Pass(format!(
             "release {name} revision {revision}: chart {SERVER_CHART} {chart_version}, deployed{deployed}"
@@ -370,6 +390,7 @@ mod tests {
             last_deployed: Some("2026-11-28T09:30:00Z".into()),
             description: description.into(),
             deployed_revision: (status != "deployed").then_some(revision - 1),
+            autoscaler_scaling: None,
         })
     }
 
@@ -379,7 +400,7 @@ mod tests {
 
     #[test]
     fn a_deployed_release_passes_with_its_chart_and_age() {
-        let verdict = judge_release("circleci-server", &[record(7, "deployed", "Upgrade complete")], now());
+        let verdict = judge_release("circleci-server", &[record(7, "deployed", "Upgrade complete")], None, now());
         assert_eq!(
             verdict,
             Verdict::Pass("release circleci-server revision 7: chart circleci-server 4.4.7, deployed 2d2h ago".into())
@@ -387,15 +408,23 @@ mod tests {
     }
 
     #[test]
+    fn a_release_on_another_chart_version_than_expected_is_red() {
+        let deployed = [record(7, "deployed", "Upgrade complete")];
+        assert!(matches!(judge_release("ns", &deployed, Some("4.4.7"), now()), Verdict::Pass(_)));
+        let Verdict::Fail(diagnosis) = judge_release("ns", &deployed, Some("4.4.8"), now()) else { panic!() };
+        insta::assert_debug_snapshot!(diagnosis);
+    }
+
+    #[test]
     fn a_failed_upgrade_names_helms_reason_and_the_rollback() {
         let records = [record(8, "failed", "Upgrade \"circleci-server\" failed: context deadline exceeded")];
-        let Verdict::Fail(diagnosis) = judge_release("circleci-server", &records, now()) else { panic!() };
+        let Verdict::Fail(diagnosis) = judge_release("circleci-server", &records, None, now()) else { panic!() };
         insta::assert_debug_snapshot!(diagnosis);
     }
 
     #[test]
     fn an_interrupted_upgrade_is_red_with_how_to_unlock_it() {
-        let Verdict::Fail(diagnosis) = judge_release("ns", &[record(9, "pending-upgrade", "Preparing upgrade")], now())
+        let Verdict::Fail(diagnosis) = judge_release("ns", &[record(9, "pending-upgrade", "Preparing upgrade")], None, now())
         else {
             panic!()
         };
@@ -411,9 +440,9 @@ mod tests {
             ..record(1, "deployed", "").unwrap()
         });
         let unreadable = Err(UnreadableRecord { secret: "sh.helm.release.v1.x.v1".into(), message: "not gzip".into() });
-        let Verdict::Fail(diagnosis) = judge_release("ns", &[other, unreadable], now()) else { panic!() };
+        let Verdict::Fail(diagnosis) = judge_release("ns", &[other, unreadable], None, now()) else { panic!() };
         insta::assert_debug_snapshot!(diagnosis);
-        let Verdict::Fail(empty) = judge_release("ns", &[], now()) else { panic!() };
+        let Verdict::Fail(empty) = judge_release("ns", &[], None, now()) else { panic!() };
         assert!(empty.observed[0].contains("no Helm release records"), "{empty:?}");
     }
 }

@@ -1,17 +1,18 @@
 //! `features::*`: what jobs do beyond running. The contexts job saw the values realitycheck
 //! set, a workspace and a cache cross from one job to the next, artifacts are listed and their
-//! content downloaded and compared, and test results are read back and compared.
+//! content downloaded and compared, test results are read back and compared, and a job checks
+//! out the pipeline's commit.
 
 use harness::{Check, Diagnosis, Phase, SkipReason, Verdict};
-use realitycheck_project::outputs::{self, ARTIFACT_PATH};
+use realitycheck_project::outputs::{self, ARTIFACT_PATH, CHECKOUT_STEP};
 use realitycheck_project::{FeatureJob, Job};
 
 use super::api::api_failure;
 use super::contexts::CHECK_OF;
-use super::jobs::{run_job, run_jobs};
+use super::jobs::{output_of_step, run_job, run_jobs};
 use super::{PipelineHandles, ids, pipeline_check};
 use crate::RealityCheck;
-use crate::clients::circleci::TestCase;
+use crate::clients::circleci::{PipelineVcs, TestCase};
 use crate::resources::pipeline::{ContextValues, PipelineRun};
 
 pub fn contexts() -> Check<RealityCheck> {
@@ -212,4 +213,124 @@ fn judge_tests(run_id: &str, number: u64, tests: &[TestCase]) -> Verdict {
             .remediation("check the output-processor pods and the object storage settings in values.yaml")
             .phase(Phase::ObjectStorage),
     )
+}
+
+pub fn checkout() -> Check<RealityCheck> {
+    let summary = "a job checks out the project's repository at the pipeline's commit (VCS integration, checkout key)";
+    let jobs = vec![Job::feature(FeatureJob::Checkout)];
+    pipeline_check(ids::CHECKOUT, summary, jobs, |handles, scope| async move {
+        let (run, number) = match run_job(&handles, &scope).await {
+            Ok(done) => done,
+            Err(Verdict::Fail(diagnosis)) => return Verdict::Fail(refused_checkout(diagnosis, &handles.api.host())),
+            Err(verdict) => return verdict,
+        };
+        let client = handles.api.client();
+        let printed = match output_of_step(client, &run.slug, number, CHECKOUT_STEP).await {
+            Ok(printed) => printed,
+            Err(why) => {
+                return Verdict::Fail(
+                    Diagnosis::new(format!("job `checkout` (#{number}) succeeded, but what it checked out is unknown"))
+                        .observed(why)
+                        .cause("the step output is not readable through the API")
+                        .remediation("check the object storage settings in values.yaml and the output-processor pods")
+                        .phase(Phase::ObjectStorage),
+                );
+            }
+        };
+        match client.pipeline(&run.id).await {
+            Ok(pipeline) => {
+                let vcs = pipeline.vcs.unwrap_or(PipelineVcs { revision: None, branch: None });
+                judge_checkout(number, &printed, vcs.revision.as_deref(), vcs.branch.as_deref())
+            }
+            Err(error) => Verdict::Fail(api_failure(&error)),
+        }
+    })
+}
+
+/// Pass when job `number` printed the commit the pipeline built (`revision`).
+pub fn judge_checkout(number: u64, printed: &str, revision: Option<&str>, branch: Option<&str>) -> Verdict {
+    let commit = printed.lines().map(str::trim).find(|line| line.len() == 40 && line.bytes().all(|b| b.is_ascii_hexdigit()));
+    let on = branch.map_or(String::new(), |branch| format!(" of branch {branch}"));
+    match (commit, revision) {
+        (Some(commit), Some(revision)) if commit.eq_ignore_ascii_case(revision) => {
+            Verdict::Pass(format!("job `checkout` (#{number}) checked out {commit}{on}, the commit the pipeline built"))
+        }
+        (Some(commit), None) => Verdict::Pass(format!(
+            "job `checkout` (#{number}) checked out {commit}{on} (the API gives no revision to compare with)"
+        )),
+        (Some(commit), Some(revision)) => Verdict::Fail(
+            Diagnosis::new(format!("job `checkout` (#{number}) checked out {commit}, not the pipeline's commit {revision}"))
+                .cause("the checkout step fetched another commit than the pipeline was created for: a repository mirror that lags, or a branch that moved is checked out by name")
+                .remediation("compare the project's repository URL in the CircleCI project settings with the VCS; a proxy or mirror in between must serve the same commits")
+                .phase(Phase::RealitycheckProject),
+        ),
+        (None, _) => Verdict::Fail(
+            Diagnosis::new(format!("job `checkout` (#{number}) printed no commit in step `{CHECKOUT_STEP}`"))
+                .observed(format!("the step printed: {}", printed.lines().take(3).collect::<Vec<_>>().join(" / ")))
+                .cause("the project's config is not the one this realitycheck expects")
+                .remediation("push the config `realitycheck init` writes to the project's default branch (or pipeline.branch)")
+                .phase(Phase::RealitycheckProject),
+        ),
+    }
+}
+
+/// What the VCS says when it refuses a checkout, as git prints it.
+const REFUSALS: [&str; 4] = [
+    "Permission denied (publickey)",
+    "Could not read from remote repository",
+    "Host key verification failed",
+    "Repository not found",
+];
+
+/// A failed checkout job's diagnosis; when the VCS refused the checkout key, the cause and
+/// what to do say so.
+fn refused_checkout(diagnosis: Diagnosis, host: &str) -> Diagnosis {
+    if !diagnosis.observed.iter().any(|line| REFUSALS.iter().any(|refusal| line.contains(refusal))) {
+        return diagnosis;
+    }
+    diagnosis
+        .cause("the VCS refuses the project's checkout key: the deploy key was removed from the repository (or the user key's owner lost access), so no job of the project can check out its code")
+        .remediation(format!(
+            "in the project's settings on {host} (Project Settings, SSH Keys), add a deploy key again (or a user key), and check that it is among the repository's deploy keys in the VCS"
+        ))
+        .phase(Phase::RealitycheckProject)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    #[test]
+    fn the_commit_checked_out_must_be_the_pipelines() {
+        let printed = format!("{COMMIT}\n");
+        assert_eq!(
+            judge_checkout(16, &printed, Some(COMMIT), Some("main")),
+            Verdict::Pass(format!(
+                "job `checkout` (#16) checked out {COMMIT} of branch main, the commit the pipeline built"
+            ))
+        );
+        let other = "fedcba9876543210fedcba9876543210fedcba98";
+        let Verdict::Fail(moved) = judge_checkout(16, &printed, Some(other), None) else { panic!() };
+        assert_eq!(moved.summary, format!("job `checkout` (#16) checked out {COMMIT}, not the pipeline's commit {other}"));
+        let Verdict::Fail(nothing) = judge_checkout(16, "fatal: not a git repository\n", Some(COMMIT), None) else {
+            panic!()
+        };
+        assert!(nothing.observed[0].contains("fatal: not a git repository"), "{nothing:?}");
+    }
+
+    #[test]
+    fn a_refused_checkout_key_is_named_and_other_failures_are_left_alone() {
+        let failed = |line: &str| {
+            Diagnosis::new("job `checkout` (#16) of pipeline #1 ended failed")
+                .observed(format!("  {line}"))
+                .cause("a step of the job failed: its output above says which and why")
+        };
+        let refused = refused_checkout(failed("git@github.com: Permission denied (publickey)."), "https://ci.example");
+        assert!(refused.cause.contains("refuses the project's checkout key"), "{refused:?}");
+        assert!(refused.remediation.contains("https://ci.example (Project Settings, SSH Keys)"), "{refused:?}");
+        let other = refused_checkout(failed("No space left on device"), "https://ci.example");
+        assert_eq!(other.cause, "a step of the job failed: its output above says which and why");
+    }
 }

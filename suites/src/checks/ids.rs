@@ -11,6 +11,7 @@ pub const GOSSIP_KEY: &str = "nomad::gossip_key";
 pub const AUTOSCALER: &str = "nomad::autoscaler";
 pub const MACHINE_PROVISIONER_CONFIG: &str = "machine_provisioner::config";
 pub const AUTHENTICATED: &str = "api::authenticated";
+pub const TLS_CERTIFICATE: &str = "api::tls_certificate";
 pub const PROJECT: &str = "api::project";
 pub const ORG_GLOBAL: &str = "contexts::org_global";
 pub const INDIVIDUAL_LOCAL: &str = "contexts::individual_local";
@@ -26,6 +27,7 @@ pub const WORKSPACES: &str = "features::workspaces";
 pub const CACHE: &str = "features::cache";
 pub const ARTIFACTS: &str = "features::artifacts";
 pub const TEST_RESULTS: &str = "features::test_results";
+pub const CHECKOUT: &str = "features::checkout";
 
 /// `resource_classes::docker_<class>`: one per configured docker resource class.
 pub fn docker_resource_class(class: &str) -> String {

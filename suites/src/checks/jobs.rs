@@ -15,7 +15,7 @@ use realitycheck_project::{Job, Needs};
 use super::api::api_failure;
 use super::nomad::{client_nodes, unusable_because};
 use super::{PipelineHandles, ids};
-use crate::clients::circleci::{ApiClient, BuildDetails, JobStatus, Workflow, WorkflowJob};
+use crate::clients::circleci::{ApiClient, ApiError, BuildDetails, JobStatus, Workflow, WorkflowJob};
 use crate::clients::pods::{self, PodState};
 use crate::resources::api::ApiAccess;
 use crate::resources::cluster::ClusterAccess;
@@ -346,15 +346,31 @@ async fn step_output(client: &ApiClient, slug: &str, number: u64) -> Vec<String>
     let Some((step, url)) = failing_step(&details) else {
         return vec!["no step of the job has output".into()];
     };
-    match client.step_output(&url).await {
-        Ok(lines) => {
-            let text: String = lines.iter().map(|line| line.message.as_str()).collect();
+    match output_text(client, &url).await {
+        Ok(text) => {
             let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
             let tail = lines[lines.len().saturating_sub(OUTPUT_LINES)..].iter().map(|l| format!("  {l}"));
             std::iter::once(format!("last lines of step `{step}`:")).chain(tail).collect()
         }
         Err(error) => vec![format!("output of step `{step}` unavailable: {error}")],
     }
+}
+
+/// The whole output of the job's step named `step`; the error says why it is unavailable.
+pub(crate) async fn output_of_step(client: &ApiClient, slug: &str, number: u64, step: &str) -> Result<String, String> {
+    let details = client.build_details(slug, number).await.map_err(|e| format!("job details unavailable: {e}"))?;
+    let url = details
+        .steps
+        .iter()
+        .find(|s| s.name == step)
+        .and_then(|s| s.actions.first()?.output_url.clone())
+        .ok_or_else(|| format!("job #{number} has no output for a step named `{step}`"))?;
+    output_text(client, &url).await.map_err(|e| format!("output of step `{step}` unavailable: {e}"))
+}
+
+async fn output_text(client: &ApiClient, url: &str) -> Result<String, ApiError> {
+    let lines = client.step_output(url).await?;
+    Ok(lines.iter().map(|line| line.message.as_str()).collect())
 }
 
 /// The name and output URL of the step that failed, else of the last step with output.

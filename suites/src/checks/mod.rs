@@ -44,6 +44,7 @@ pub fn all(target: &Target) -> Vec<Check<RealityCheck>> {
         autoscaler::autoscaler(),
         provisioner::config(),
         api::authenticated(),
+        api::tls_certificate(),
         api::project(),
         contexts::org_global(),
         contexts::individual_local(),
@@ -62,6 +63,7 @@ pub fn all(target: &Target) -> Vec<Check<RealityCheck>> {
         features::cache(),
         features::artifacts(),
         features::test_results(),
+        features::checkout(),
     ]);
     checks
 }
@@ -141,6 +143,16 @@ where
 {
     let spec = CheckSpec::new(id, CheckKind::Api, summary).tagged(Tag::NeedsApi);
     declare(spec, Requires::Api, |resources| resources.api.clone(), body)
+}
+
+/// A check of the certificate of the CircleCI API (`https://` hosts).
+pub(crate) fn tls_check<F, Fut>(id: &str, summary: &str, body: F) -> Check<RealityCheck>
+where
+    F: Fn(ApiAccess, Scope) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Verdict> + Send + 'static,
+{
+    let spec = CheckSpec::new(id, CheckKind::Api, summary).tagged(Tag::NeedsApi);
+    declare(spec, Requires::HttpsApi, |resources| resources.api.clone(), body)
 }
 
 /// A check of the realitycheck project through the CircleCI API.

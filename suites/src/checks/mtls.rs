@@ -9,15 +9,13 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::{cluster_check, cluster_failure, ids, secrets_forbidden};
 use crate::RealityCheck;
-use crate::clients::certs::{Certificate, Encoding, pem_of, public_key_of};
+use crate::clients::certs::{Certificate, Encoding, day_of, days_until, pem_of, public_key_of};
 
 /// The Secret names the guides use, in the order they are looked for.
 const SECRETS: [&str; 2] = ["nomad-mtls", "nomad-rpc-mtls"];
 
 /// The name Nomad's clients verify the servers' certificate against (`verify_server_hostname`).
 const SERVER_NAME: &str = "server.global.nomad";
-
-const DAY: i64 = 24 * 60 * 60;
 
 pub fn mtls() -> Check<RealityCheck> {
     let summary =
@@ -165,8 +163,7 @@ pub fn judge_mtls(namespace: &str, material: &MtlsMaterial, now: i64, min_days: 
     }
     let (earliest, which) =
         if cert.not_after <= ca.not_after { (cert.not_after, "cert.pem") } else { (ca.not_after, "ca.pem") };
-    let days_left = (earliest - now).div_euclid(DAY);
-    let date = Timestamp::from_second(earliest).map(|t| t.strftime("%Y-%m-%d").to_string()).unwrap_or_default();
+    let (days_left, date) = (days_until(earliest, now), day_of(earliest));
     if days_left < i64::from(min_days) {
         let summary = if earliest <= now {
             format!("{which} of Secret {secret} expired on {date}")
@@ -230,7 +227,7 @@ mod tests {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
         params.distinguished_name.push(DnType::CommonName, "nomad-server");
-        params.not_after = time::OffsetDateTime::from_unix_timestamp(NOW + days * DAY).unwrap();
+        params.not_after = time::OffsetDateTime::from_unix_timestamp(NOW + days * 24 * 60 * 60).unwrap();
         let cert = params.signed_by(&key, &Issuer::new(ca_params(), &ca_key)).unwrap();
         let material = MtlsMaterial {
             secret: "nomad-mtls".into(),

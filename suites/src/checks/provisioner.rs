@@ -36,8 +36,10 @@ const AUTHORISATION_ERRORS: [&str; 9] = [
     "invalid_grant",
 ];
 
-/// Longest part of a log line a diagnosis quotes.
-const QUOTED_CHARS: usize = 300;
+/// Longest part of a log line a diagnosis quotes: its start (time, level) and its end, where
+/// cloud SDKs put the refusal (`api error AccessDenied: ...`).
+const QUOTED_HEAD: usize = 100;
+const QUOTED_TAIL: usize = 240;
 
 pub fn config() -> Check<RealityCheck> {
     let summary = "the machine provisioner's workloads are ready, it has cloud credentials, and its logs show no cloud authorisation error";
@@ -107,10 +109,21 @@ pub(crate) async fn refusals_in_logs(
         let name = pod.metadata.name.clone().unwrap_or_default();
         let log = cluster.logs(&name, LOG_LINES).await?;
         for line in log.lines().filter(|line| AUTHORISATION_ERRORS.iter().any(|error| line.contains(error))) {
-            refusals.push((name.clone(), line.chars().take(QUOTED_CHARS).collect()));
+            refusals.push((name.clone(), quoted(line)));
         }
     }
     Ok((refusals, pods.len()))
+}
+
+/// `line`, or its start and end around `…` when it is longer than a diagnosis quotes.
+fn quoted(line: &str) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= QUOTED_HEAD + QUOTED_TAIL {
+        return line.to_string();
+    }
+    let head: String = chars[..QUOTED_HEAD].iter().collect();
+    let tail: String = chars[chars.len() - QUOTED_TAIL..].iter().collect();
+    format!("{head}…{tail}")
 }
 
 /// Pass when the provisioner's workloads all have a ready pod, it has credentials, and its
@@ -142,13 +155,28 @@ pub fn judge_provisioner(namespace: &str, provisioner: &[Pod], observed: &Observ
         );
     }
     if !observed.refusals.is_empty() {
-        return Verdict::Fail(
-            Diagnosis::new(format!("the machine provisioner's logs show {} cloud authorisation error(s)", observed.refusals.len()))
-                .observed_all(observed.refusals.iter().take(3).map(|(pod, line)| format!("{pod}: {line}")))
+        let diagnosis = Diagnosis::new(format!(
+            "the machine provisioner's logs show {} cloud authorisation error(s)",
+            observed.refusals.len()
+        ))
+        .observed_all(observed.refusals.iter().take(3).map(|(pod, line)| format!("{pod}: {line}")))
+        .phase(Phase::MachineProvisioner);
+        let identity_refused = observed.refusals.iter().any(|(_, line)| {
+            line.contains("AssumeRoleWithWebIdentity") || line.contains("iam.serviceAccounts.getAccessToken")
+        });
+        let account = provisioner
+            .iter()
+            .find_map(|pod| pod.spec.as_ref()?.service_account_name.clone())
+            .unwrap_or_else(|| MACHINE_PROVISIONER.to_string());
+        return Verdict::Fail(if identity_refused {
+            diagnosis
+                .cause(format!("the cloud does not let service account {account} take its role: the role's trust policy (IRSA) or the Workload Identity binding names another namespace, service account or OIDC provider, so the provisioner has no credentials at all"))
+                .remediation(format!("AWS: the role's trust policy must allow `sts:AssumeRoleWithWebIdentity` for `system:serviceaccount:{namespace}:{account}` from the cluster's OIDC provider; GCP: bind `serviceAccount:<project>.svc.id.goog[{namespace}/{account}]` with roles/iam.workloadIdentityUser; then restart its pods"))
+        } else {
+            diagnosis
                 .cause("the cloud refuses the machine provisioner's calls: its IAM role or service account lacks a permission (ec2:RunInstances, compute.instances.create, ...), or its keys are wrong or expired")
                 .remediation("grant the permissions of the install guide's machine provisioner policy to its role (or renew its keys in Secret machine-provisioner-secret), then restart its pods")
-                .phase(Phase::MachineProvisioner),
-        );
+        });
     }
     let Some(credentials) = &observed.credentials else {
         return Verdict::Fail(
@@ -204,5 +232,44 @@ mod tests {
             panic!()
         };
         assert_eq!(absent.summary, "no workload of the machine provisioner in namespace `ns`");
+    }
+
+    #[test]
+    fn a_refused_web_identity_points_at_the_roles_trust_policy() {
+        let mut pod = ready_pod("machine-provisioner-provisioner");
+        pod.spec = Some(k8s_openapi::api::core::v1::PodSpec {
+            service_account_name: Some("machine-provisioner".into()),
+            ..Default::default()
+        });
+        let refused = "level=error error=\"operation error STS: AssumeRoleWithWebIdentity, https response error StatusCode: 403, api error AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity\"";
+        let trust_refused = Observed {
+            refusals: vec![("machine-provisioner-provisioner-5c6d7e8f9a-q1w2e".into(), refused.into())],
+            ..observed(Some("service account machine-provisioner bound to arn:aws:iam::1:role/mp"))
+        };
+        let Verdict::Fail(diagnosis) = judge_provisioner("circleci-server", &[pod], &trust_refused) else { panic!() };
+        assert!(diagnosis.cause.contains("does not let service account machine-provisioner take its role"), "{diagnosis:?}");
+        assert!(
+            diagnosis.remediation.contains("`system:serviceaccount:circleci-server:machine-provisioner`"),
+            "{diagnosis:?}"
+        );
+        let permission = Observed {
+            refusals: vec![("p".into(), "api error UnauthorizedOperation: not authorized to perform: ec2:RunInstances".into())],
+            ..observed(None)
+        };
+        let Verdict::Fail(diagnosis) = judge_provisioner("ns", &[ready_pod("machine-provisioner-leader")], &permission)
+        else {
+            panic!()
+        };
+        assert!(diagnosis.remediation.contains("install guide's machine provisioner policy"), "{diagnosis:?}");
+    }
+
+    #[test]
+    fn long_log_lines_keep_their_start_and_the_refusal_at_their_end() {
+        let line = format!("time=x level=error {} api error AccessDenied: Not authorized", "y".repeat(400));
+        let quote = quoted(&line);
+        assert!(quote.starts_with("time=x level=error"), "{quote}");
+        assert!(quote.ends_with("api error AccessDenied: Not authorized"), "{quote}");
+        assert_eq!(quote.chars().count(), QUOTED_HEAD + 1 + QUOTED_TAIL);
+        assert_eq!(quoted("short"), "short");
     }
 }

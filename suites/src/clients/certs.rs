@@ -50,7 +50,13 @@ impl Certificate {
         if pem.label != "CERTIFICATE" {
             return Err(format!("a `{}` PEM block, not a certificate", pem.label));
         }
-        let certificate = pem.parse_x509().map_err(|e| format!("not an X.509 certificate: {e}"))?;
+        Certificate::from_der(&pem.contents)
+    }
+
+    /// The certificate of DER bytes (as a TLS handshake carries it).
+    pub fn from_der(der: &[u8]) -> Result<Certificate, String> {
+        let (_, certificate) =
+            x509_parser::parse_x509_certificate(der).map_err(|e| format!("not an X.509 certificate: {e}"))?;
         let dns_names = match certificate.subject_alternative_name() {
             Ok(Some(names)) => names
                 .value
@@ -69,7 +75,7 @@ impl Certificate {
             is_ca: certificate.is_ca(),
             not_after: certificate.validity().not_after.timestamp(),
             dns_names,
-            der: pem.contents.clone(),
+            der: der.to_vec(),
         })
     }
 
@@ -89,6 +95,16 @@ impl Certificate {
             .map(|(_, certificate)| certificate.public_key().subject_public_key.data.to_vec())
             .unwrap_or_default()
     }
+}
+
+/// Whole days from `now` until `not_after` (Unix seconds); negative once it has passed.
+pub fn days_until(not_after: i64, now: i64) -> i64 {
+    (not_after - now).div_euclid(24 * 60 * 60)
+}
+
+/// `2027-01-31`: the day of `seconds` (Unix), UTC.
+pub fn day_of(seconds: i64) -> String {
+    k8s_openapi::jiff::Timestamp::from_second(seconds).map(|t| t.strftime("%Y-%m-%d").to_string()).unwrap_or_default()
 }
 
 /// The public key of a private key PEM block (RSA in PKCS#1 or PKCS#8, ECDSA P-256/P-384 or

@@ -13,6 +13,9 @@ use serde::Deserialize;
 /// The label selector of Helm's release records.
 pub const RECORDS_SELECTOR: &str = "owner=helm";
 
+/// The chart of CircleCI server; its release may have any name.
+pub const SERVER_CHART: &str = "circleci-server";
+
 /// Largest release JSON read from a record (a release's manifest can be large; what is read
 /// here sits at its start).
 const MAX_RELEASE_BYTES: u64 = 16 * 1024 * 1024;
@@ -36,6 +39,19 @@ pub struct ReleaseRecord {
     pub description: String,
     /// The revision of the same release that Helm's labels mark `deployed`, if any.
     pub deployed_revision: Option<u32>,
+    /// `nomad.auto_scaler.scaling.{min,max}` of the release's values (the values given at
+    /// install or upgrade over the chart's defaults), when both are set. Nothing else of the
+    /// values is kept: they hold credentials.
+    pub autoscaler_scaling: Option<ScalingBounds>,
+}
+
+/// How many Nomad clients the autoscaler keeps, at least and at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScalingBounds {
+    /// `scaling.min`.
+    pub min: u64,
+    /// `scaling.max`.
+    pub max: u64,
 }
 
 /// Why a record could not be read.
@@ -56,6 +72,9 @@ struct Release {
     info: Info,
     #[serde(default)]
     chart: Chart,
+    /// The values given at install or upgrade (`-f values.yaml`, `--set`).
+    #[serde(default)]
+    config: serde_json::Value,
 }
 
 #[derive(Default, Deserialize)]
@@ -72,6 +91,9 @@ struct Info {
 struct Chart {
     #[serde(default)]
     metadata: ChartMetadata,
+    /// The chart's default values.
+    #[serde(default)]
+    values: serde_json::Value,
 }
 
 #[derive(Default, Deserialize)]
@@ -134,7 +156,18 @@ pub fn decode(secret: &Secret) -> Result<ReleaseRecord, UnreadableRecord> {
         last_deployed: release.info.last_deployed,
         description: release.info.description,
         deployed_revision: None,
+        autoscaler_scaling: autoscaler_scaling(&release.config, &release.chart.values),
     })
+}
+
+/// `nomad.auto_scaler.scaling.{min,max}` as the release uses them: each from the given
+/// values, else from the chart's defaults.
+fn autoscaler_scaling(given: &serde_json::Value, defaults: &serde_json::Value) -> Option<ScalingBounds> {
+    let bound = |name: &str| {
+        let path = format!("/nomad/auto_scaler/scaling/{name}");
+        given.pointer(&path).or_else(|| defaults.pointer(&path)).and_then(serde_json::Value::as_u64)
+    };
+    Some(ScalingBounds { min: bound("min")?, max: bound("max")? })
 }
 
 #[cfg(test)]
@@ -178,6 +211,15 @@ mod tests {
         );
         assert_eq!(records[0].deployed_revision, Some(2), "the revision Helm still serves");
         assert_eq!(records[1].name, "other");
+    }
+
+    #[test]
+    fn scaling_bounds_come_from_the_given_values_over_the_charts_defaults() {
+        let defaults = serde_json::json!({"nomad": {"auto_scaler": {"scaling": {"min": 1, "max": 3}}}});
+        let given = serde_json::json!({"nomad": {"auto_scaler": {"scaling": {"max": 8}, "aws": {"secretKey": "s3cr3t"}}}});
+        assert_eq!(autoscaler_scaling(&given, &defaults), Some(ScalingBounds { min: 1, max: 8 }));
+        assert_eq!(autoscaler_scaling(&given, &serde_json::Value::Null), None, "min unknown");
+        assert_eq!(autoscaler_scaling(&serde_json::Value::Null, &serde_json::Value::Null), None);
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct OrgContexts {
 pub struct ApiAccess {
     client: ApiClient,
     me: Arc<Fixture<Fetched<User>, ApiError>>,
+    insecure: bool,
+    tls_min_days: u32,
 }
 
 impl ApiAccess {
@@ -74,7 +76,7 @@ impl ApiAccess {
             let client = for_me.scoped();
             async move { client.me().await.map(|value| Fetched { value, retries: client.retries() }) }
         }));
-        Ok(Some(ApiAccess { client, me }))
+        Ok(Some(ApiAccess { client, me, insecure: target.insecure, tls_min_days: target.tls_min_days }))
     }
 
     /// The API client.
@@ -90,6 +92,16 @@ impl ApiAccess {
     /// The installation's base URL, as messages print it.
     pub fn host(&self) -> String {
         display_host(self.client.host())
+    }
+
+    /// Whether the run's API calls accept any certificate (`insecure`).
+    pub fn insecure(&self) -> bool {
+        self.insecure
+    }
+
+    /// An installation certificate that expires within this many days is red.
+    pub fn tls_min_days(&self) -> u32 {
+        self.tls_min_days
     }
 }
 

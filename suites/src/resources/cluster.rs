@@ -36,6 +36,7 @@ pub struct ClusterAccess {
     namespace: String,
     nomad: Nomad,
     cloud_provider: Option<CloudProvider>,
+    expect_chart_version: Option<String>,
 }
 
 impl ClusterAccess {
@@ -58,6 +59,7 @@ impl ClusterAccess {
             namespace: target.kubernetes.namespace.clone(),
             nomad: target.nomad.clone(),
             cloud_provider: target.cloud_provider,
+            expect_chart_version: target.kubernetes.expect_chart_version.clone(),
         }
     }
 
@@ -84,6 +86,11 @@ impl ClusterAccess {
     /// The cloud the installation runs on, as configured.
     pub fn cloud_provider(&self) -> Option<CloudProvider> {
         self.cloud_provider
+    }
+
+    /// The chart version the release must run, if configured.
+    pub fn expect_chart_version(&self) -> Option<&str> {
+        self.expect_chart_version.as_deref()
     }
 }
 

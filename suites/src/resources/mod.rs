@@ -13,7 +13,7 @@ pub mod pipeline;
 use std::sync::Arc;
 
 use harness::{Applicability, Timeouts};
-use realitycheck_config::Target;
+use realitycheck_config::{Target, display_host};
 use realitycheck_project::{CloudProvider, Job, ParameterSwitches, Workflow};
 
 use self::api::{ApiAccess, ProjectAccess};
@@ -30,6 +30,8 @@ pub enum Requires {
     MachineProvisioner,
     /// The CircleCI API (host and token).
     Api,
+    /// The CircleCI API at an `https://` host.
+    HttpsApi,
     /// The CircleCI API and the realitycheck project (its slug).
     Project,
     /// The run's pipeline and these jobs of it (none: the pipeline itself).
@@ -116,6 +118,13 @@ pub fn applicability(target: &Target, requires: &Requires) -> Applicability {
             needs_machines(target, &[CloudProvider::Aws, CloudProvider::Gcp], "the machine provisioner")
         }
         Requires::Api => api_configured(target),
+        Requires::HttpsApi => match (api_configured(target), &target.host) {
+            (Applicability::Applies, Some(host)) if host.scheme() != "https" => Applicability::NotApplicable(format!(
+                "{} is served over plain HTTP: there is no certificate",
+                display_host(host)
+            )),
+            (applicability, _) => applicability,
+        },
         Requires::Project => project_configured(target),
         Requires::Pipeline(jobs) => match project_configured(target) {
             Applicability::Applies => jobs

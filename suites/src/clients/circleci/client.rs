@@ -75,6 +75,9 @@ pub struct ApiClient {
     pub(super) http: reqwest::Client,
     /// For URLs outside the API (presigned, object storage): never sends the token.
     pub(super) plain: reqwest::Client,
+    /// Verifies the installation's certificate (even when `insecure`) and keeps what it was
+    /// shown; never sends the token.
+    tls_probe: reqwest::Client,
     host: Url,
     pub(super) token: Secret,
     /// The `Circle-Token` header value, marked sensitive so that no HTTP log shows it.
@@ -97,40 +100,36 @@ impl ApiClient {
         // redirect to another host would carry the `Circle-Token` header along), and what
         // lives elsewhere (presigned step output, artifacts in object storage) is fetched by a
         // second client that never sends the token.
-        let mut builder = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("realitycheck/", env!("CARGO_PKG_VERSION")));
-        let mut plain_builder = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("realitycheck/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &settings.ca_bundle {
-            let pem = std::fs::read(path)
-                .map_err(|source| ApiClientError::UnreadableCaBundle { path: path.clone(), source })?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| ApiClientError::NotPem { path: path.clone(), message: e.to_string() })?;
-            if certificates.is_empty() {
-                return Err(ApiClientError::EmptyCaBundle { path: path.clone() });
-            }
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate.clone());
-                plain_builder = plain_builder.add_root_certificate(certificate);
-            }
-        }
-        if settings.insecure {
-            builder = builder.danger_accept_invalid_certs(true);
-            plain_builder = plain_builder.danger_accept_invalid_certs(true);
-        }
-        let http = builder.build().map_err(|e| ApiClientError::Http(causes(&e)))?;
-        let plain = plain_builder.build().map_err(|e| ApiClientError::Http(causes(&e)))?;
+        // The TLS probe verifies the installation's certificate whatever `insecure` says, and
+        // keeps the certificate it was shown (`api::tls_certificate`).
+        let roots = match &settings.ca_bundle {
+            Some(path) => ca_bundle(path)?,
+            None => Vec::new(),
+        };
+        let builder = || {
+            roots.iter().fold(
+                reqwest::Client::builder()
+                    .timeout(settings.timeout)
+                    .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+                    .user_agent(concat!("realitycheck/", env!("CARGO_PKG_VERSION"))),
+                |builder, root| builder.add_root_certificate(root.clone()),
+            )
+        };
+        let build = |builder: reqwest::ClientBuilder| builder.build().map_err(|e| ApiClientError::Http(causes(&e)));
+        let http = build(
+            builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .danger_accept_invalid_certs(settings.insecure),
+        )?;
+        let plain = build(builder().danger_accept_invalid_certs(settings.insecure))?;
+        let tls_probe = build(builder().redirect(reqwest::redirect::Policy::none()).tls_info(true))?;
         let mut token_header =
             HeaderValue::from_str(settings.token.expose()).map_err(|_| ApiClientError::TokenNotAHeader)?;
         token_header.set_sensitive(true);
         Ok(ApiClient {
             http,
             plain,
+            tls_probe,
             host: settings.host.clone(),
             token: settings.token.clone(),
             token_header,
@@ -142,6 +141,25 @@ impl ApiClient {
 
     pub fn host(&self) -> &Url {
         &self.host
+    }
+
+    /// The certificate (DER) the host serves, over a connection that verifies it against the
+    /// CA bundle and the system's roots, `insecure` or not. Any HTTP answer to `GET /` will do:
+    /// the handshake is what counts. No token is sent.
+    pub async fn served_certificate(&self) -> Result<Vec<u8>, ApiError> {
+        let call = "TLS handshake";
+        let response =
+            self.tls_probe.get(self.host.clone()).send().await.map_err(|e| self.transport_error(call, &self.host, &e))?;
+        response
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|info| info.peer_certificate())
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| ApiError::Tls {
+                call: call.to_string(),
+                url: self.host.to_string(),
+                message: "the connection carried no certificate".to_string(),
+            })
     }
 
     /// A clone sharing the connection pool, with an empty record of retries.
@@ -370,6 +388,18 @@ impl ApiClient {
         }
         ApiError::Unreachable { call, url, message }
     }
+}
+
+/// The certificates of a CA bundle file; the error names the file and what is wrong with it.
+fn ca_bundle(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, ApiClientError> {
+    let pem =
+        std::fs::read(path).map_err(|source| ApiClientError::UnreadableCaBundle { path: path.to_path_buf(), source })?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| ApiClientError::NotPem { path: path.to_path_buf(), message: e.to_string() })?;
+    if certificates.is_empty() {
+        return Err(ApiClientError::EmptyCaBundle { path: path.to_path_buf() });
+    }
+    Ok(certificates)
 }
 
 /// Whether a TLS error (rustls's own) is among `error`'s causes: recognised by its type,

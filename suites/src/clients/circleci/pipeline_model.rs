@@ -139,6 +139,18 @@ pub struct Pipeline {
     pub project_slug: Option<String>,
     #[serde(default)]
     pub created_at: Option<String>,
+    #[serde(default)]
+    pub vcs: Option<PipelineVcs>,
+}
+
+/// What a pipeline built: `vcs` of `GET /pipeline/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PipelineVcs {
+    /// The commit (SHA-1).
+    #[serde(default)]
+    pub revision: Option<String>,
+    #[serde(default)]
+    pub branch: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
