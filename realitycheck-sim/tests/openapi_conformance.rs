@@ -244,6 +244,8 @@ impl Answer {
 struct Driver {
     spec: Spec,
     client: reqwest::Client,
+    /// The CA of the simulation the client trusts.
+    ca: reqwest::Certificate,
     base: String,
     validated: BTreeSet<String>,
 }
@@ -323,13 +325,18 @@ async fn start(scenario: Scenario) -> SimServer {
 }
 
 fn driver(spec: Spec, sim: &SimServer) -> Driver {
-    Driver { spec, client: trusting(sim), base: sim.circleci_url(), validated: BTreeSet::new() }
+    let ca = ca_of(sim);
+    let client = trusting(&ca);
+    Driver { spec, client, ca, base: sim.circleci_url(), validated: BTreeSet::new() }
 }
 
-/// A client that trusts the CA of `sim` (each simulation makes its own).
-fn trusting(sim: &SimServer) -> reqwest::Client {
-    let ca = reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).unwrap();
-    reqwest::Client::builder().add_root_certificate(ca).build().unwrap()
+fn trusting(ca: &reqwest::Certificate) -> reqwest::Client {
+    reqwest::Client::builder().add_root_certificate(ca.clone()).build().unwrap()
+}
+
+/// The CA of `sim` (each simulation makes its own).
+fn ca_of(sim: &SimServer) -> reqwest::Certificate {
+    reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).unwrap()
 }
 
 /// A simulation whose jobs take no time, so pipelines end the moment they are triggered.
@@ -544,7 +551,7 @@ async fn every_status_of_every_pipeline_operation_conforms_to_the_spec() {
     api.expect_unauthorized(PIPELINE_WORKFLOWS, &workflows_path, None).await;
 
     let jobs = jobs_of(&mut api, &id).await;
-    assert_eq!(jobs.len(), 18);
+    assert_eq!(jobs.len(), 19);
     assert!(jobs.iter().all(|(_, job)| job["status"] == "success"), "{jobs:?}");
     let (workflow_id, docker) = job_named(&jobs, "docker").clone();
     let workflow_path = format!("/api/v2/workflow/{workflow_id}");
@@ -594,7 +601,9 @@ async fn every_status_of_every_pipeline_operation_conforms_to_the_spec() {
 
     // Queued and blocked jobs (started_at null, no job_number), and a canceled workflow.
     let sim = start_instant(Scenario::NoNomadClients).await;
-    (api.base, api.client) = (sim.circleci_url(), trusting(&sim));
+    api.ca = ca_of(&sim);
+    api.client = trusting(&api.ca);
+    api.base = sim.circleci_url();
     let id = trigger_everything(&mut api).await;
     let jobs = jobs_of(&mut api, &id).await;
     let (workflow_id, queued) = job_named(&jobs, "write_workspace").clone();
@@ -656,7 +665,11 @@ async fn every_status_of_every_pipeline_operation_conforms_to_the_spec() {
 /// An artifact URL: 401 without the token; with it, 302 to presigned storage, which serves the
 /// content without a token and refuses a forged signature.
 async fn assert_artifact_download(api: &Driver, url: &str, content: &str) {
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(api.ca.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     assert!(url.starts_with(&api.base), "{url} is not on the API host {}", api.base);
     assert_eq!(client.get(url).send().await.unwrap().status().as_u16(), 401);
     let redirect = client.get(url).header("Circle-Token", SIM_TOKEN).send().await.unwrap();

@@ -708,7 +708,7 @@ mod tests {
             let statuses = statuses(&pipelines);
             let names: Vec<&str> = statuses.iter().map(|(name, _)| name.as_str()).collect();
             let mut all_jobs = ALL_JOBS.to_vec();
-            all_jobs.push("test_results");
+            all_jobs.extend(["test_results", "checkout"]);
             let mut sorted_names = names.clone();
             sorted_names.sort_unstable();
             all_jobs.sort_unstable();
@@ -761,7 +761,7 @@ mod tests {
         trigger(&mut pipelines, Scenario::Healthy, TriggerRequest::default());
         tokio::time::advance(Duration::from_secs(60)).await;
         let numbers: Vec<u64> = pipelines.jobs().filter_map(|(_, _, job)| job.number).collect();
-        assert_eq!(numbers.len(), 18 + 8);
+        assert_eq!(numbers.len(), 19 + 9);
         let mut sorted = numbers.clone();
         sorted.sort_unstable();
         sorted.dedup();

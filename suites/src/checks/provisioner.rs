@@ -38,8 +38,8 @@ const AUTHORISATION_ERRORS: [&str; 9] = [
 
 /// Longest part of a log line a diagnosis quotes: its start (time, level) and its end, where
 /// cloud SDKs put the refusal (`api error AccessDenied: ...`).
-const QUOTED_HEAD: usize = 100;
-const QUOTED_TAIL: usize = 240;
+const QUOTED_HEAD: usize = 80;
+const QUOTED_TAIL: usize = 300;
 
 pub fn config() -> Check<RealityCheck> {
     let summary = "the machine provisioner's workloads are ready, it has cloud credentials, and its logs show no cloud authorisation error";
