@@ -65,8 +65,7 @@ pub async fn serve(args: SimArgs) -> Result<ExitCode, AppError> {
         .map_err(AppError::io(format!("cannot listen on {}", args.listen)))?;
     let env_note = match &args.write_env {
         Some(path) => {
-            let files =
-                server.write_env(path).map_err(AppError::io(format!("cannot write {}", path.display())))?;
+            let files = server.write_env(path).map_err(AppError::io(format!("cannot write {}", path.display())))?;
             let config = write_config_beside(path)?;
             Some(format!(
                 "wrote {} (exports), {} (kubeconfig), {} (the CircleCI API's CA) and {} (pipeline settings)",

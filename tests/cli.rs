@@ -126,11 +126,17 @@ fn a_release_on_another_chart_version_than_expected_is_red_and_the_https_api_ver
     let dir = TempDir::new().unwrap();
     let sim = Sim::start(dir.path(), "healthy");
     let selected = ["--exact", "cluster::helm_release", "api::tls_certificate"];
-    let out = run(realitycheck(dir.path()).arg("run").args(selected).arg("--expect-chart-version=4.4.8").envs(sim.exports()));
+    let out =
+        run(realitycheck(dir.path()).arg("run").args(selected).arg("--expect-chart-version=4.4.8").envs(sim.exports()));
     assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("release circleci-server runs chart 4.4.7, not 4.4.8"), "{}", out.stdout);
-    assert!(out.stdout.contains("PASS") && out.stdout.contains("api::tls_certificate  chain verified"), "{}", out.stdout);
-    let out = run(realitycheck(dir.path()).arg("run").args(selected).arg("--expect-chart-version=4.4.7").envs(sim.exports()));
+    assert!(
+        out.stdout.contains("PASS") && out.stdout.contains("api::tls_certificate  chain verified"),
+        "{}",
+        out.stdout
+    );
+    let out =
+        run(realitycheck(dir.path()).arg("run").args(selected).arg("--expect-chart-version=4.4.7").envs(sim.exports()));
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
 }
 

@@ -51,7 +51,12 @@ async fn a_refused_trigger_asks_for_the_current_project_config_and_blocks_the_jo
         ca_bundle: None,
         insecure: false,
         tls_min_days: 30,
-        kubernetes: Kubernetes { kubeconfig: None, context: None, namespace: "circleci-server".into(), expect_chart_version: None },
+        kubernetes: Kubernetes {
+            kubeconfig: None,
+            context: None,
+            namespace: "circleci-server".into(),
+            expect_chart_version: None,
+        },
         nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
         pipeline: Pipeline::default(),
     };

@@ -24,7 +24,12 @@ fn target(server: &SimServer) -> Target {
         ca_bundle: Some(server.ca_bundle().to_path_buf()),
         insecure: false,
         tls_min_days: 30,
-        kubernetes: Kubernetes { kubeconfig: None, context: None, namespace: realitycheck_sim::NAMESPACE.into(), expect_chart_version: None },
+        kubernetes: Kubernetes {
+            kubeconfig: None,
+            context: None,
+            namespace: realitycheck_sim::NAMESPACE.into(),
+            expect_chart_version: None,
+        },
         nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
         pipeline: Pipeline::default(),
     }

@@ -687,7 +687,9 @@ mod tests {
                 _ => "success",
             },
             Scenario::PodsNotReady if vm => "queued",
-            Scenario::MachineProvisionerBroken | Scenario::MachineProvisionerForbidden | Scenario::CloudProviderOther
+            Scenario::MachineProvisionerBroken
+            | Scenario::MachineProvisionerForbidden
+            | Scenario::CloudProviderOther
                 if vm =>
             {
                 "infrastructure_fail"

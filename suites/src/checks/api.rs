@@ -105,7 +105,11 @@ pub fn tls_certificate() -> Check<RealityCheck> {
 /// `min_days` more days after `now` (Unix seconds).
 pub fn judge_certificate(host: &str, certificate: &Certificate, now: i64, min_days: u32) -> Verdict {
     let (days_left, date) = (days_until(certificate.not_after, now), day_of(certificate.not_after));
-    let names = if certificate.dns_names.is_empty() { String::new() } else { format!(" for {}", certificate.dns_names.join(", ")) };
+    let names = if certificate.dns_names.is_empty() {
+        String::new()
+    } else {
+        format!(" for {}", certificate.dns_names.join(", "))
+    };
     if days_left < i64::from(min_days) {
         let when = if certificate.not_after <= now {
             format!("expired on {date}")
@@ -207,4 +211,35 @@ fn not_followed(api: &ApiAccess, slug: &str, followed: usize) -> Diagnosis {
             api.host()
         ))
         .phase(Phase::RealitycheckProject)
+}
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{CertificateParams, DnType, KeyPair};
+
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+    const DAY: i64 = 24 * 60 * 60;
+
+    /// A certificate for circleci.example.com that ends `days_left` days (and an hour) after NOW.
+    fn certificate(days_left: i64) -> Certificate {
+        let mut params = CertificateParams::new(vec!["circleci.example.com".to_string()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "circleci.example.com");
+        params.not_after = time::OffsetDateTime::from_unix_timestamp(NOW + days_left * DAY + 3600).unwrap();
+        let certified = params.self_signed(&KeyPair::generate().unwrap()).unwrap();
+        Certificate::from_der(certified.der()).unwrap()
+    }
+
+    #[test]
+    fn the_certificate_must_outlive_the_threshold() {
+        let host = "https://circleci.example.com";
+        let Verdict::Pass(note) = judge_certificate(host, &certificate(90), NOW, 30) else { panic!() };
+        assert!(note.starts_with("chain verified; CN=circleci.example.com for circleci.example.com"), "{note}");
+        assert!(note.ends_with("(in 90 days)"), "{note}");
+        let Verdict::Fail(soon) = judge_certificate(host, &certificate(29), NOW, 30) else { panic!() };
+        assert!(soon.summary.ends_with("expires in 29 days, on 2027-02-13 (tls_min_days = 30)"), "{soon:?}");
+        let Verdict::Fail(expired) = judge_certificate(host, &certificate(-2), NOW, 30) else { panic!() };
+        assert_eq!(expired.summary, "the TLS certificate of https://circleci.example.com expired on 2027-01-13");
+    }
 }

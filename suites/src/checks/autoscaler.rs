@@ -169,10 +169,9 @@ pub fn judge_autoscaler(namespace: &str, autoscaler: &[Pod], observed: &Observed
         Some(Scaling { bounds, ready_clients: Ok(ready) }) => {
             format!("{ready} clients ready, within scaling min {} and max {}", bounds.min, bounds.max)
         }
-        Some(Scaling { bounds, ready_clients: Err(why) }) => format!(
-            "scaling min {} and max {}, clients not counted ({why})",
-            bounds.min, bounds.max
-        ),
+        Some(Scaling { bounds, ready_clients: Err(why) }) => {
+            format!("scaling min {} and max {}, clients not counted ({why})", bounds.min, bounds.max)
+        }
     };
     match &observed.credentials {
         Err(wrong) => Verdict::Fail(

@@ -424,7 +424,8 @@ mod tests {
 
     #[test]
     fn an_interrupted_upgrade_is_red_with_how_to_unlock_it() {
-        let Verdict::Fail(diagnosis) = judge_release("ns", &[record(9, "pending-upgrade", "Preparing upgrade")], None, now())
+        let Verdict::Fail(diagnosis) =
+            judge_release("ns", &[record(9, "pending-upgrade", "Preparing upgrade")], None, now())
         else {
             panic!()
         };

@@ -249,7 +249,8 @@ pub fn checkout() -> Check<RealityCheck> {
 
 /// Pass when job `number` printed the commit the pipeline built (`revision`).
 pub fn judge_checkout(number: u64, printed: &str, revision: Option<&str>, branch: Option<&str>) -> Verdict {
-    let commit = printed.lines().map(str::trim).find(|line| line.len() == 40 && line.bytes().all(|b| b.is_ascii_hexdigit()));
+    let commit =
+        printed.lines().map(str::trim).find(|line| line.len() == 40 && line.bytes().all(|b| b.is_ascii_hexdigit()));
     let on = branch.map_or(String::new(), |branch| format!(" of branch {branch}"));
     match (commit, revision) {
         (Some(commit), Some(revision)) if commit.eq_ignore_ascii_case(revision) => {
@@ -313,7 +314,10 @@ mod tests {
         );
         let other = "fedcba9876543210fedcba9876543210fedcba98";
         let Verdict::Fail(moved) = judge_checkout(16, &printed, Some(other), None) else { panic!() };
-        assert_eq!(moved.summary, format!("job `checkout` (#16) checked out {COMMIT}, not the pipeline's commit {other}"));
+        assert_eq!(
+            moved.summary,
+            format!("job `checkout` (#16) checked out {COMMIT}, not the pipeline's commit {other}")
+        );
         let Verdict::Fail(nothing) = judge_checkout(16, "fatal: not a git repository\n", Some(COMMIT), None) else {
             panic!()
         };

@@ -247,13 +247,19 @@ mod tests {
             ..observed(Some("service account machine-provisioner bound to arn:aws:iam::1:role/mp"))
         };
         let Verdict::Fail(diagnosis) = judge_provisioner("circleci-server", &[pod], &trust_refused) else { panic!() };
-        assert!(diagnosis.cause.contains("does not let service account machine-provisioner take its role"), "{diagnosis:?}");
+        assert!(
+            diagnosis.cause.contains("does not let service account machine-provisioner take its role"),
+            "{diagnosis:?}"
+        );
         assert!(
             diagnosis.remediation.contains("`system:serviceaccount:circleci-server:machine-provisioner`"),
             "{diagnosis:?}"
         );
         let permission = Observed {
-            refusals: vec![("p".into(), "api error UnauthorizedOperation: not authorized to perform: ec2:RunInstances".into())],
+            refusals: vec![(
+                "p".into(),
+                "api error UnauthorizedOperation: not authorized to perform: ec2:RunInstances".into(),
+            )],
             ..observed(None)
         };
         let Verdict::Fail(diagnosis) = judge_provisioner("ns", &[ready_pod("machine-provisioner-leader")], &permission)

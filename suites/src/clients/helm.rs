@@ -216,7 +216,8 @@ mod tests {
     #[test]
     fn scaling_bounds_come_from_the_given_values_over_the_charts_defaults() {
         let defaults = serde_json::json!({"nomad": {"auto_scaler": {"scaling": {"min": 1, "max": 3}}}});
-        let given = serde_json::json!({"nomad": {"auto_scaler": {"scaling": {"max": 8}, "aws": {"secretKey": "s3cr3t"}}}});
+        let given =
+            serde_json::json!({"nomad": {"auto_scaler": {"scaling": {"max": 8}, "aws": {"secretKey": "s3cr3t"}}}});
         assert_eq!(autoscaler_scaling(&given, &defaults), Some(ScalingBounds { min: 1, max: 8 }));
         assert_eq!(autoscaler_scaling(&given, &serde_json::Value::Null), None, "min unknown");
         assert_eq!(autoscaler_scaling(&serde_json::Value::Null, &serde_json::Value::Null), None);

@@ -117,9 +117,7 @@ impl ApiClient {
         };
         let build = |builder: reqwest::ClientBuilder| builder.build().map_err(|e| ApiClientError::Http(causes(&e)));
         let http = build(
-            builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .danger_accept_invalid_certs(settings.insecure),
+            builder().redirect(reqwest::redirect::Policy::none()).danger_accept_invalid_certs(settings.insecure),
         )?;
         let plain = build(builder().danger_accept_invalid_certs(settings.insecure))?;
         let tls_probe = build(builder().redirect(reqwest::redirect::Policy::none()).tls_info(true))?;
@@ -148,8 +146,12 @@ impl ApiClient {
     /// the handshake is what counts. No token is sent.
     pub async fn served_certificate(&self) -> Result<Vec<u8>, ApiError> {
         let call = "TLS handshake";
-        let response =
-            self.tls_probe.get(self.host.clone()).send().await.map_err(|e| self.transport_error(call, &self.host, &e))?;
+        let response = self
+            .tls_probe
+            .get(self.host.clone())
+            .send()
+            .await
+            .map_err(|e| self.transport_error(call, &self.host, &e))?;
         response
             .extensions()
             .get::<reqwest::tls::TlsInfo>()
@@ -392,8 +394,8 @@ impl ApiClient {
 
 /// The certificates of a CA bundle file; the error names the file and what is wrong with it.
 fn ca_bundle(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, ApiClientError> {
-    let pem =
-        std::fs::read(path).map_err(|source| ApiClientError::UnreadableCaBundle { path: path.to_path_buf(), source })?;
+    let pem = std::fs::read(path)
+        .map_err(|source| ApiClientError::UnreadableCaBundle { path: path.to_path_buf(), source })?;
     let certificates = reqwest::Certificate::from_pem_bundle(&pem)
         .map_err(|e| ApiClientError::NotPem { path: path.to_path_buf(), message: e.to_string() })?;
     if certificates.is_empty() {

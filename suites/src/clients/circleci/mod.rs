@@ -14,5 +14,6 @@ pub use error::{ApiClientError, ApiError};
 pub use model::{Context, ContextVariable, FollowedProject, Project, Runner, UnclaimedTasks, User, VcsInfo};
 pub use pipeline_model::{
     Artifact, BuildAction, BuildDetails, BuildStep, Executor, JobDetails, JobStatus, NamedContext, OutputLine,
-    Pipeline, PipelineCreation, PipelineError, PipelineState, PipelineVcs, TestCase, Workflow, WorkflowJob, WorkflowStatus,
+    Pipeline, PipelineCreation, PipelineError, PipelineState, PipelineVcs, TestCase, Workflow, WorkflowJob,
+    WorkflowStatus,
 };
