@@ -12,7 +12,7 @@ use super::contexts::CHECK_OF;
 use super::jobs::{output_of_step, run_job, run_jobs};
 use super::{PipelineHandles, ids, pipeline_check};
 use crate::RealityCheck;
-use crate::clients::circleci::{PipelineVcs, TestCase};
+use crate::clients::circleci::TestCase;
 use crate::resources::pipeline::{ContextValues, PipelineRun};
 
 pub fn contexts() -> Check<RealityCheck> {
@@ -239,7 +239,7 @@ pub fn checkout() -> Check<RealityCheck> {
         };
         match client.pipeline(&run.id).await {
             Ok(pipeline) => {
-                let vcs = pipeline.vcs.unwrap_or(PipelineVcs { revision: None, branch: None });
+                let vcs = pipeline.vcs.unwrap_or_default();
                 judge_checkout(number, &printed, vcs.revision.as_deref(), vcs.branch.as_deref())
             }
             Err(error) => Verdict::Fail(api_failure(&error)),

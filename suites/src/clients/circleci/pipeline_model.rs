@@ -144,7 +144,7 @@ pub struct Pipeline {
 }
 
 /// What a pipeline built: `vcs` of `GET /pipeline/{id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct PipelineVcs {
     /// The commit (SHA-1).
     #[serde(default)]
