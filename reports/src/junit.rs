@@ -15,8 +15,10 @@
 //!   passed checks.
 //!
 //! The `junit-report` crate writes the document; a streaming pass (quick-xml) then adds the
-//! properties, rewrites the timestamp, drops the `type` of `<skipped>` (the Ant schema has no
-//! such attribute) and indents the result.
+//! properties, rewrites the timestamp, writes every `time` with three decimals at most (the
+//! crate prints float seconds such as `1.1179999999999999`, which the Jenkins schema
+//! rejects), drops the `type` of `<skipped>` (the Ant schema has no such attribute) and
+//! indents the result.
 
 use std::path::PathBuf;
 
@@ -151,7 +153,8 @@ fn conform(plain: &[u8], properties: &[(&str, &String)], timestamp: &str) -> Res
         match reader.read_event_into(&mut buffer)? {
             XmlEvent::Eof => break,
             XmlEvent::Start(start) if start.name().as_ref() == b"testsuite" => {
-                writer.write_event(XmlEvent::Start(rewrite(&start, "timestamp", Some(timestamp))?))?;
+                let start = rewrite(&start, "timestamp", Some(timestamp))?;
+                writer.write_event(XmlEvent::Start(with_millisecond_time(&start)?))?;
                 writer.write_event(XmlEvent::Start(BytesStart::new("properties")))?;
                 for (name, value) in properties {
                     let property =
@@ -166,6 +169,8 @@ fn conform(plain: &[u8], properties: &[(&str, &String)], timestamp: &str) -> Res
             XmlEvent::Empty(start) if start.name().as_ref() == b"skipped" => {
                 writer.write_event(XmlEvent::Empty(rewrite(&start, "type", None)?))?;
             }
+            XmlEvent::Start(start) => writer.write_event(XmlEvent::Start(with_millisecond_time(&start)?))?,
+            XmlEvent::Empty(start) => writer.write_event(XmlEvent::Empty(with_millisecond_time(&start)?))?,
             event => writer.write_event(event)?,
         }
         buffer.clear();
@@ -173,6 +178,17 @@ fn conform(plain: &[u8], properties: &[(&str, &String)], timestamp: &str) -> Res
     let mut xml = writer.into_inner();
     xml.push(b'\n');
     Ok(xml)
+}
+
+/// `start` with its `time` (float seconds, if any) rounded to milliseconds: `1.118`, `95.02`, `0`.
+fn with_millisecond_time(start: &BytesStart) -> Result<BytesStart<'static>, quick_xml::Error> {
+    let time = start.try_get_attribute("time")?.map(|attribute| attribute.unescape_value()).transpose()?;
+    let Some(seconds) = time.and_then(|time| time.parse::<f64>().ok()) else {
+        return Ok(start.to_owned());
+    };
+    let millis = format!("{seconds:.3}");
+    let millis = millis.trim_end_matches('0').trim_end_matches('.');
+    rewrite(start, "time", Some(if millis.is_empty() { "0" } else { millis }))
 }
 
 /// `start` with the attribute `name` set to `value`, or removed when `value` is `None`.
@@ -193,6 +209,14 @@ fn rewrite(start: &BytesStart, name: &str, value: Option<&str>) -> Result<BytesS
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_written_in_milliseconds() {
+        let plain = br#"<testsuites><testsuite name="s" time="1.1179999999999999"><testcase name="c" time="95.02"/><testcase name="d" time="0.0004"/></testsuite></testsuites>"#;
+        let xml = String::from_utf8(conform(plain, &[], "2026-01-01T00:00:00").unwrap()).unwrap();
+        assert!(xml.contains(r#"time="1.118""#) && xml.contains(r#"time="95.02""#), "{xml}");
+        assert!(xml.contains(r#"<testcase name="d" time="0"/>"#), "{xml}");
+    }
 
     #[test]
     fn text_xml_cannot_carry_is_made_safe() {

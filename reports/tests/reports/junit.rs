@@ -29,6 +29,28 @@ fn text_xml_cannot_carry_is_cleaned() {
     assert!(xml.contains("error: bell\u{fffd} and ]]]]><![CDATA[> inside"), "{xml}");
 }
 
+/// The failed run with durations whose float seconds do not print in three decimals (1.118 s
+/// is `1.1179999999999999` as the JUnit crate computes it).
+fn odd_durations() -> Vec<Event> {
+    let mut events = scenarios::failed_run();
+    let Some(Event::RunFinished(summary)) = events.last_mut() else { unreachable!("scenarios end with RunFinished") };
+    for (result, millis) in summary.results.iter_mut().zip([1118, 1122, 1235, 1239, 2247]) {
+        result.duration = std::time::Duration::from_millis(millis);
+    }
+    events
+}
+
+#[test]
+fn every_time_has_three_decimals_at_most() {
+    let xml = render(&odd_durations());
+    let times: Vec<&str> = xml.split("time=\"").skip(1).filter_map(|rest| rest.split('"').next()).collect();
+    assert!(times.contains(&"1.118") && times.contains(&"1.122"), "{times:?}");
+    for time in times {
+        let decimals = time.split('.').nth(1).map_or(0, str::len);
+        assert!(decimals <= 3 && time.parse::<f64>().is_ok(), "time=\"{time}\" in {xml}");
+    }
+}
+
 /// Skips the test, saying why, unless REALITYCHECK_REQUIRE_TOOLS=1 (CI) makes it mandatory.
 fn skip(why: &str) {
     assert!(
@@ -49,7 +71,7 @@ fn junit_validates_against_both_schemas() {
     };
     let directory = tempfile::tempdir().unwrap();
     let mut reports = Vec::new();
-    for (name, events) in scenarios::all() {
+    for (name, events) in scenarios::all().into_iter().chain([("odd_durations", odd_durations())]) {
         let path = directory.path().join(format!("{name}.xml"));
         std::fs::write(&path, render(&events)).unwrap();
         reports.push(path);
