@@ -42,6 +42,8 @@ pub struct TargetLayer {
     pub insecure: Option<bool>,
     /// `tls_min_days`: an installation certificate expiring sooner is red.
     pub tls_min_days: Option<u32>,
+    /// `max_pages`: pages of one API list read at most.
+    pub max_pages: Option<u32>,
     /// The `kubernetes` table.
     #[serde(default)]
     pub kubernetes: KubernetesLayer,
@@ -180,6 +182,7 @@ merge_fields!(TargetLayer {
     ca_bundle,
     insecure,
     tls_min_days,
+    max_pages,
     kubernetes,
     nomad,
     pipeline

@@ -45,6 +45,9 @@ pub struct Target {
     pub insecure: bool,
     /// An installation certificate that expires within this many days is red.
     pub tls_min_days: u32,
+    /// Pages of one API list read at most: a server that hands out `next_page_token`s
+    /// forever is stopped there; at least 1.
+    pub max_pages: u32,
     /// How to reach the Kubernetes cluster the installation runs in.
     pub kubernetes: Kubernetes,
     /// Where the Nomad servers are and how many clients must be ready.
@@ -358,6 +361,13 @@ impl Config {
             return Err(invalid("nomad.min_clients", "0 clients would make the check pass without any".into()));
         }
         let pipeline = validate_pipeline(layer.pipeline.clone()).map_err(|(key, m)| invalid(key, m))?;
+        let max_pages = layer.max_pages.unwrap_or(500);
+        if max_pages == 0 {
+            return Err(invalid(
+                "max_pages",
+                "0 pages would read no list at all; give at least 1 (default 500)".into(),
+            ));
+        }
         let token_file_flag = self.flags.target_layer.token_file.as_ref();
         let token = match (token_file_flag, &self.token_from_env, &layer.token_file) {
             (Some(path), _, _) => Some(self.read_token(name, path)?),
@@ -374,6 +384,7 @@ impl Config {
             ca_bundle: layer.ca_bundle.map(|p| self.relative_to_origin(&self.target_origin(name, "ca_bundle").0, p)),
             insecure: layer.insecure.unwrap_or(false),
             tls_min_days: layer.tls_min_days.unwrap_or(30),
+            max_pages,
             kubernetes: Kubernetes {
                 kubeconfig: layer
                     .kubernetes

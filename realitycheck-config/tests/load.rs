@@ -389,3 +389,16 @@ fn certificate_thresholds_the_chart_version_and_the_ca_bundle_from_the_environme
     flagged.flags.target_layer.kubernetes.expect_chart_version = Some("4.4.9".into());
     assert_eq!(flagged.settings().unwrap().target.kubernetes.expect_chart_version.as_deref(), Some("4.4.9"));
 }
+
+#[test]
+fn max_pages_is_generous_by_default_and_never_zero() {
+    assert_eq!(Case::new().settings().unwrap().target.max_pages, 500);
+    let case = Case::new().file(DEFAULT_FILE_NAME, "[defaults]\nmax_pages = 0\n");
+    assert!(
+        case.error().contains("field `defaults.max_pages`") && case.error().contains("at least 1"),
+        "{}",
+        case.error()
+    );
+    let ten = Case::new().file(DEFAULT_FILE_NAME, "[targets.prod]\nmax_pages = 10\n");
+    assert_eq!(ten.settings().unwrap().target.max_pages, 10);
+}

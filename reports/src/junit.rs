@@ -182,7 +182,8 @@ fn conform(plain: &[u8], properties: &[(&str, &String)], timestamp: &str) -> Res
 
 /// `start` with its `time` (float seconds, if any) rounded to milliseconds: `1.118`, `95.02`, `0`.
 fn with_millisecond_time(start: &BytesStart) -> Result<BytesStart<'static>, quick_xml::Error> {
-    let time = start.try_get_attribute("time")?.map(|attribute| attribute.unescape_value()).transpose()?;
+    // A number holds no entity: its raw bytes are its value.
+    let time = start.try_get_attribute("time")?.map(|attribute| String::from_utf8_lossy(&attribute.value).into_owned());
     let Some(seconds) = time.and_then(|time| time.parse::<f64>().ok()) else {
         return Ok(start.to_owned());
     };

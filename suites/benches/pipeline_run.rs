@@ -28,6 +28,7 @@ fn target(server: &SimServer, kubeconfig: std::path::PathBuf) -> Target {
         ca_bundle: Some(server.ca_bundle().to_path_buf()),
         insecure: false,
         tls_min_days: 30,
+        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
         kubernetes: Kubernetes {
             kubeconfig: Some(kubeconfig),
             context: Some(realitycheck_sim::KUBE_CONTEXT.into()),
@@ -52,6 +53,7 @@ async fn critical_path(server: &SimServer) -> Duration {
         ca_bundle: Some(server.ca_bundle().to_path_buf()),
         insecure: false,
         retry: RetryPolicy::default(),
+        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
     })
     .unwrap();
     let summary = server.circleci_state().pipeline_summaries().pop().expect("the run triggered a pipeline");

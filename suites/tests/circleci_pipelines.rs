@@ -175,6 +175,7 @@ async fn setup() -> (ApiClient, Seen) {
         ca_bundle: None,
         insecure: false,
         retry: RetryPolicy::default(),
+        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
     })
     .unwrap();
     (client, seen)

@@ -51,6 +51,7 @@ async fn a_refused_trigger_asks_for_the_current_project_config_and_blocks_the_jo
         ca_bundle: None,
         insecure: false,
         tls_min_days: 30,
+        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
         kubernetes: Kubernetes {
             kubeconfig: None,
             context: None,

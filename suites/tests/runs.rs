@@ -29,6 +29,7 @@ fn target(name: &str, server: &SimServer, kubeconfig: PathBuf) -> Target {
         ca_bundle: Some(server.ca_bundle().to_path_buf()),
         insecure: false,
         tls_min_days: 30,
+        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
         kubernetes: Kubernetes {
             kubeconfig: Some(kubeconfig),
             context: Some(realitycheck_sim::KUBE_CONTEXT.into()),

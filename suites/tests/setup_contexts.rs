@@ -24,6 +24,7 @@ fn target(server: &SimServer) -> Target {
         ca_bundle: Some(server.ca_bundle().to_path_buf()),
         insecure: false,
         tls_min_days: 30,
+        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
         kubernetes: Kubernetes {
             kubeconfig: None,
             context: None,
@@ -43,6 +44,7 @@ fn sim_client(server: &SimServer) -> ApiClient {
         ca_bundle: Some(server.ca_bundle().to_path_buf()),
         insecure: false,
         retry: RetryPolicy::default(),
+        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
     })
     .unwrap()
 }

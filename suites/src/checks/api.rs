@@ -47,6 +47,9 @@ fn preflight_message(api: &ApiAccess, error: &ApiError) -> String {
         ApiError::Status { .. } | ApiError::Decode { .. } => {
             format!("{error}; the API is not healthy: check the api-service and frontend pods")
         }
+        ApiError::TooLarge { .. } | ApiError::TooManyPages { .. } => {
+            format!("{error}; check that {host} is the installation's base URL and that no proxy answers in its place")
+        }
     }
 }
 

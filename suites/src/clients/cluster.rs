@@ -10,7 +10,7 @@ use kube::api::{AttachParams, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use realitycheck_config::Kubernetes;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::clients::causes::causes;
 
@@ -140,13 +140,24 @@ impl Cluster {
         })
     }
 
-    /// The last `lines` lines `pod` logged.
+    /// The last `lines` lines `pod` logged, at most [`MAX_LOG_BYTES`] of them (asked of the API
+    /// server as `limitBytes`, and stopped here should it send more).
     pub async fn logs(&self, pod: &str, lines: i64) -> Result<String, ClusterError> {
+        use futures::AsyncReadExt as _;
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
-        let params = kube::api::LogParams { tail_lines: Some(lines), ..Default::default() };
-        api.logs(pod, &params)
-            .await
-            .map_err(|e| self.read_error(format!("the log of pod `{pod}`"), "pods/log", "get", &e))
+        let limit = MAX_LOG_BYTES as i64;
+        let params = kube::api::LogParams { tail_lines: Some(lines), limit_bytes: Some(limit), ..Default::default() };
+        let what = || format!("the log of pod `{pod}`");
+        let stream = api.log_stream(pod, &params).await.map_err(|e| self.read_error(what(), "pods/log", "get", &e))?;
+        let mut log = Vec::new();
+        let read = stream.take(MAX_LOG_BYTES as u64).read_to_end(&mut log).await;
+        read.map_err(|e| ClusterError::Read {
+            what: what(),
+            namespace: self.namespace.clone(),
+            message: format!("reading it failed: {e}"),
+            forbidden: None,
+        })?;
+        Ok(String::from_utf8_lossy(&log).into_owned())
     }
 
     /// The ServiceAccount `name`; `None` when it does not exist.
@@ -163,7 +174,9 @@ impl Cluster {
         ClusterError::Read { what, namespace: self.namespace.clone(), message: causes(error), forbidden }
     }
 
-    /// Runs `command` in `pod` (no TTY, no stdin) and collects its output and exit code.
+    /// Runs `command` in `pod` (no TTY, no stdin) and collects its output (at most
+    /// [`MAX_EXEC_OUTPUT`] bytes of each stream: beyond it, reading stops and the exec ends
+    /// with an error) and exit code.
     pub async fn exec(&self, pod: &str, command: &[&str]) -> Result<ExecOutput, ClusterError> {
         let exec_error =
             |message: String| ClusterError::Exec { pod: pod.to_string(), namespace: self.namespace.clone(), message };
@@ -171,22 +184,11 @@ impl Cluster {
         let params = AttachParams::default().stdin(false).stdout(true).stderr(true);
         let mut process = api.exec(pod, command.iter().copied(), &params).await.map_err(|e| exec_error(causes(&e)))?;
         let status = process.take_status().ok_or_else(|| exec_error("no status channel".into()))?;
-        let (mut stdout, mut stderr) = (process.stdout(), process.stderr());
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let read_out = async {
-            match stdout.as_mut() {
-                Some(reader) => reader.read_to_end(&mut out).await.map(drop),
-                None => Ok(()),
-            }
-        };
-        let read_err = async {
-            match stderr.as_mut() {
-                Some(reader) => reader.read_to_end(&mut err).await.map(drop),
-                None => Ok(()),
-            }
-        };
-        let (read_out, read_err, status) = tokio::join!(read_out, read_err, status);
-        read_out.and(read_err).map_err(|e| exec_error(format!("reading the output failed: {e}")))?;
+        let (stdout, stderr) = (process.stdout(), process.stderr());
+        let shown = command.join(" ");
+        let (out, err) = tokio::try_join!(bounded_output(stdout, "stdout"), bounded_output(stderr, "stderr"))
+            .map_err(|e| exec_error(format!("`{shown}`: {e}")))?;
+        let status = status.await;
         process.join().await.map_err(|e| exec_error(causes(&e)))?;
         let exit_code = exit_code(status.as_ref()).map_err(exec_error)?;
         Ok(ExecOutput {
@@ -195,6 +197,28 @@ impl Cluster {
             exit_code,
         })
     }
+}
+
+/// Bytes of a pod's log read at most (the last lines a check scans are a few KiB).
+pub const MAX_LOG_BYTES: usize = 1024 * 1024;
+
+/// Bytes of each output stream of an exec read at most (a `nomad ... -json` answer of a large
+/// cluster is a few MiB).
+pub const MAX_EXEC_OUTPUT: usize = 8 * 1024 * 1024;
+
+/// All of `reader` up to [`MAX_EXEC_OUTPUT`] bytes; more is an error that says so.
+async fn bounded_output(reader: Option<impl AsyncRead + Unpin>, stream: &str) -> Result<Vec<u8>, String> {
+    let mut output = Vec::new();
+    let Some(reader) = reader else { return Ok(output) };
+    reader
+        .take(MAX_EXEC_OUTPUT as u64 + 1)
+        .read_to_end(&mut output)
+        .await
+        .map_err(|e| format!("reading its {stream} failed: {e}"))?;
+    if output.len() > MAX_EXEC_OUTPUT {
+        return Err(format!("its {stream} is longer than 8 MiB (the most realitycheck reads); reading stopped there"));
+    }
+    Ok(output)
 }
 
 /// The exit code the API server reports on the status channel: `Success`, or

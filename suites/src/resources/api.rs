@@ -70,6 +70,7 @@ impl ApiAccess {
             ca_bundle: target.ca_bundle.clone(),
             insecure: target.insecure,
             retry: RetryPolicy::default(),
+            max_pages: target.max_pages,
         })?;
         let for_me = client.clone();
         let me = Arc::new(Fixture::new("user behind the token", move || {

@@ -15,6 +15,9 @@ use serde_json::json;
 use url::Url;
 
 use super::error::{ApiClientError, ApiError, server_message};
+#[cfg(doc)]
+use super::limits::DEFAULT_MAX_PAGES;
+use super::limits::{BodyError, MAX_JSON_BYTES, error_text, read_body};
 use super::model::{Context, ContextVariable, FollowedProject, Items, Page, Project, Runner, UnclaimedTasks, User};
 use crate::clients::causes::causes;
 
@@ -54,6 +57,8 @@ pub struct ApiSettings {
     /// Accept any certificate (self-signed installs); the caller warns loudly.
     pub insecure: bool,
     pub retry: RetryPolicy,
+    /// Pages of one list read at most ([`DEFAULT_MAX_PAGES`] unless configured).
+    pub max_pages: u32,
 }
 
 /// A call that was tried again, and why: reports show these.
@@ -84,6 +89,7 @@ pub struct ApiClient {
     pub(super) token_header: HeaderValue,
     timeout: Duration,
     retry: RetryPolicy,
+    max_pages: u32,
     retries: Arc<Mutex<Vec<Retry>>>,
 }
 
@@ -133,6 +139,7 @@ impl ApiClient {
             token_header,
             timeout: settings.timeout,
             retry: settings.retry.clone(),
+            max_pages: settings.max_pages,
             retries: Arc::default(),
         })
     }
@@ -273,12 +280,19 @@ impl ApiClient {
         let mut items = Vec::new();
         let mut seen_tokens = Vec::new();
         let mut url = first.clone();
-        loop {
+        for pages in 1.. {
             let page: Page<T> = self.call(Method::GET, url.clone(), None).await?;
             items.extend(page.items);
             let Some(token) = page.next_page_token.filter(|t| !t.is_empty()) else {
                 return Ok(items);
             };
+            if pages >= self.max_pages {
+                return Err(ApiError::TooManyPages {
+                    call: call_name(&Method::GET, &first),
+                    url: first.to_string(),
+                    pages,
+                });
+            }
             if seen_tokens.contains(&token) {
                 return Err(ApiError::Decode {
                     call: call_name(&Method::GET, &first),
@@ -290,6 +304,7 @@ impl ApiClient {
             url.query_pairs_mut().append_pair("page-token", &token);
             seen_tokens.push(token);
         }
+        unreachable!("the loop over pages ends by returning")
     }
 
     /// One call with its retries, its answer decoded from JSON.
@@ -313,11 +328,20 @@ impl ApiClient {
         };
         let response = self.retrying(&call, &method, &url, build).await?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| self.transport_error(&call, &url, &e))?;
         if !status.is_success() {
-            let message = self.token.redact(&server_message(&text));
+            let message = self.token.redact(&server_message(&error_text(response).await));
             return Err(ApiError::Status { call, url: url.to_string(), status: status.as_u16(), message });
         }
+        let body = read_body(response, MAX_JSON_BYTES).await.map_err(|error| match error {
+            BodyError::Transport(e) => self.transport_error(&call, &url, &e),
+            BodyError::TooLarge => ApiError::TooLarge {
+                call: call.clone(),
+                url: url.to_string(),
+                what: "an API answer",
+                limit: MAX_JSON_BYTES,
+            },
+        })?;
+        let text = String::from_utf8_lossy(&body);
         let text = if text.trim().is_empty() { "null" } else { &text };
         serde_json::from_str(text).map_err(|e| ApiError::Decode {
             call: call.clone(),
@@ -346,8 +370,7 @@ impl ApiClient {
                 return Ok(response);
             }
             let retry_after = retry_after(response.headers());
-            let text = response.text().await.map_err(|e| self.transport_error(call, shown, &e.without_url()))?;
-            let message = self.token.redact(&server_message(&text));
+            let message = self.token.redact(&server_message(&error_text(response).await));
             let error = ApiError::Status {
                 call: call.to_string(),
                 url: shown.to_string(),
@@ -483,6 +506,7 @@ mod tests {
             ca_bundle: None,
             insecure: false,
             retry: RetryPolicy::default(),
+            max_pages: super::super::limits::DEFAULT_MAX_PAGES,
         };
         let client = ApiClient::new(&settings).unwrap();
         assert_eq!(

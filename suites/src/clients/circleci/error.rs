@@ -51,6 +51,14 @@ pub enum ApiError {
     Status { call: String, url: String, status: u16, message: String },
     #[error("{call}: unexpected response body from {url}: {message}")]
     Decode { call: String, url: String, message: String },
+    /// The body is longer than realitycheck reads of it; reading stopped at `limit` bytes.
+    #[error("{call}: {url} sent more than {} ({what}, the most realitycheck reads); reading stopped there", super::limits::bytes(*limit))]
+    TooLarge { call: String, url: String, what: &'static str, limit: usize },
+    /// The list kept handing out a new `next_page_token`.
+    #[error(
+        "{call}: the list at {url} did not end after {pages} pages (max_pages): the server keeps handing out a new next_page_token"
+    )]
+    TooManyPages { call: String, url: String, pages: u32 },
 }
 
 impl ApiError {
@@ -68,7 +76,9 @@ impl ApiError {
             | ApiError::Tls { url, .. }
             | ApiError::Timeout { url, .. }
             | ApiError::Status { url, .. }
-            | ApiError::Decode { url, .. } => url,
+            | ApiError::Decode { url, .. }
+            | ApiError::TooLarge { url, .. }
+            | ApiError::TooManyPages { url, .. } => url,
         }
     }
 }

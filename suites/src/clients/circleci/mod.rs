@@ -5,12 +5,14 @@
 
 mod client;
 mod error;
+mod limits;
 mod model;
 mod pipeline_model;
 mod pipelines;
 
 pub use client::{ApiClient, ApiSettings, Retry, RetryPolicy};
 pub use error::{ApiClientError, ApiError};
+pub use limits::DEFAULT_MAX_PAGES;
 pub use model::{Context, ContextVariable, FollowedProject, Project, Runner, UnclaimedTasks, User, VcsInfo};
 pub use pipeline_model::{
     Artifact, BuildAction, BuildDetails, BuildStep, Executor, JobDetails, JobStatus, NamedContext, OutputLine,

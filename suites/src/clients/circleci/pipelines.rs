@@ -8,12 +8,10 @@ use url::Url;
 
 use super::client::ApiClient;
 use super::error::{ApiError, server_message};
+use super::limits::{BodyError, MAX_DOWNLOAD_BYTES, error_text, read_body};
 use super::pipeline_model::{
     Artifact, BuildDetails, JobDetails, OutputLine, Pipeline, PipelineCreation, TestCase, Workflow, WorkflowJob,
 };
-
-/// The most bytes read of one artifact or one step's output.
-const MAX_DOWNLOAD_BYTES: usize = 8 * 1024 * 1024;
 
 impl ApiClient {
     fn project_url(&self, slug: &str, rest: &[&str]) -> Url {
@@ -78,7 +76,9 @@ impl ApiClient {
     /// retried like an API call.
     pub async fn download_artifact(&self, artifact: &Artifact) -> Result<Vec<u8>, ApiError> {
         let (call, url, shown) = outside_url("GET artifact", &artifact.url)?;
-        let same_host = url.host_str() == self.host().host_str()
+        // Same origin: scheme, host and port; the token never travels over plain HTTP.
+        let same_host = url.scheme() == self.host().scheme()
+            && url.host_str() == self.host().host_str()
             && url.port_or_known_default() == self.host().port_or_known_default();
         let build = || match same_host {
             true => self.http.get(url.clone()).header("Circle-Token", self.token_header.clone()),
@@ -132,23 +132,22 @@ impl ApiClient {
     async fn body_bytes(&self, call: &str, shown: &Url, response: reqwest::Response) -> Result<Vec<u8>, ApiError> {
         let status = response.status();
         if !status.is_success() {
-            let text = response.text().await.unwrap_or_default();
             return Err(ApiError::Status {
                 call: call.to_string(),
                 url: shown.to_string(),
                 status: status.as_u16(),
-                message: self.token.redact(&server_message(&text)),
+                message: self.token.redact(&server_message(&error_text(response).await)),
             });
         }
-        let bytes = response.bytes().await.map_err(|e| self.transport_error(call, shown, &e.without_url()))?;
-        if bytes.len() > MAX_DOWNLOAD_BYTES {
-            return Err(ApiError::Decode {
+        read_body(response, MAX_DOWNLOAD_BYTES).await.map_err(|error| match error {
+            BodyError::Transport(e) => self.transport_error(call, shown, &e.without_url()),
+            BodyError::TooLarge => ApiError::TooLarge {
                 call: call.to_string(),
                 url: shown.to_string(),
-                message: format!("{} bytes is more than the {MAX_DOWNLOAD_BYTES} realitycheck reads", bytes.len()),
-            });
-        }
-        Ok(bytes.to_vec())
+                what: "a download",
+                limit: MAX_DOWNLOAD_BYTES,
+            },
+        })
     }
 }
 
