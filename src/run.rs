@@ -12,14 +12,14 @@ use crate::wiring;
 pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
     let settings = wiring::load_settings(&args.config)?;
     let options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
-    let run = Run::new(wiring::suite(&settings, args.setup_contexts), options);
+    let run = Run::new(wiring::suite(&settings, args.setup_contexts)?, options);
     execute(&run, &args.selection, &args.reports, color).await
 }
 
 pub fn list(args: ListArgs) -> Result<ExitCode, AppError> {
     let settings = wiring::load_settings(&args.config)?;
     let options = wiring::run_options(&settings, wiring::selection(&SelectionArgs::default(), &settings));
-    print_list(&Run::new(wiring::suite(&settings, false), options));
+    print_list(&Run::new(wiring::suite(&settings, false)?, options));
     Ok(ExitCode::SUCCESS)
 }
 

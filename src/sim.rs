@@ -52,7 +52,7 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
     let mut options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
     options.info.target = "demo".into();
     options.info.host = format!("simulated installation, scenario {scenario}, at {}", server.circleci_url());
-    let run = Run::new(wiring::suite(&settings, args.setup_contexts), options);
+    let run = Run::new(wiring::suite(&settings, args.setup_contexts)?, options);
     let outcome = run::execute(&run, &args.selection, &args.reports, color).await;
     server.shutdown().await;
     outcome

@@ -89,8 +89,16 @@ pub fn run_options(settings: &Settings, selection: Selection) -> RunOptions {
     }
 }
 
-/// The suite for the settings' target; warns on stderr when TLS verification is off.
-pub fn suite(settings: &Settings, setup_contexts: bool) -> suites::RealityCheck {
+/// The suite for the settings' target; warns on stderr when TLS verification is off. A profile
+/// that leaves out what mutates refuses `--setup-contexts`, which mutates.
+pub fn suite(settings: &Settings, setup_contexts: bool) -> Result<suites::RealityCheck, AppError> {
+    let profile = &settings.profile;
+    if setup_contexts && profile.exclude_tags.contains(&harness::Tag::Mutates) {
+        return Err(AppError::Usage(format!(
+            "--setup-contexts changes the installation's contexts, and profile `{}` runs nothing that mutates (exclude_tags has `mutates`); leave --setup-contexts out, or run it with another profile (laptop, ci)",
+            profile.name
+        )));
+    }
     let target = &settings.target;
     if target.insecure {
         eprintln!(
@@ -98,7 +106,7 @@ pub fn suite(settings: &Settings, setup_contexts: bool) -> suites::RealityCheck 
             target.host.as_ref().map(display_host).unwrap_or_else(|| "the CircleCI API".into())
         );
     }
-    suites::RealityCheck::new(target.clone(), setup_contexts)
+    Ok(suites::RealityCheck::new(target.clone(), setup_contexts))
 }
 
 /// Checks, before anything runs, that each report file can be written where asked: not a

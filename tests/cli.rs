@@ -431,3 +431,24 @@ async fn the_pipeline_runs_only_the_workflows_the_selected_checks_need() {
     assert_eq!(workflows, ["docker"]);
     sim.shutdown().await;
 }
+
+#[test]
+fn what_would_mislead_or_mutate_against_the_profile_is_refused_with_exit_2() {
+    let dir = TempDir::new().unwrap();
+    let health = run(realitycheck(dir.path()).args(["run", "--profile", "health", "--setup-contexts"]));
+    assert_eq!(health.code, 2, "stdout:\n{}\nstderr:\n{}", health.stdout, health.stderr);
+    assert!(health.stderr.contains("profile `health` runs nothing that mutates"), "{}", health.stderr);
+    let blank = run(realitycheck(dir.path())
+        .arg("run")
+        .env("CIRCLE_HOSTNAME", "https://ci.example.com")
+        .env("CIRCLE_TOKEN", " "));
+    assert_eq!(blank.code, 2, "stdout:\n{}\nstderr:\n{}", blank.stdout, blank.stderr);
+    assert!(
+        blank.stderr.contains("CIRCLE_TOKEN, field `CIRCLE_TOKEN`: the variable is set but empty"),
+        "{}",
+        blank.stderr
+    );
+    let namespace = run(realitycheck(dir.path()).args(["run", "--namespace", "../kube-system"]));
+    assert_eq!(namespace.code, 2, "{}", namespace.stderr);
+    assert!(namespace.stderr.contains("`../kube-system` is not a Kubernetes namespace name"), "{}", namespace.stderr);
+}

@@ -95,6 +95,7 @@ pub(crate) fn fix_for(field: &str, message: &str) -> String {
         "exclude_tags" => "list tags among mutates, needs-cluster and needs-api".into(),
         "timeout_scale" => "use a number from 0.1 to 100, like 1.0 (2.0 doubles every timeout)".into(),
         "concurrency" => "use a whole number of at least 1".into(),
+        "namespace" => "give the namespace of the CircleCI server release, like circleci-server (`kubectl get namespaces` lists them)".into(),
         "min_clients" => "set it to the number of Nomad clients that must be ready, at least 1".into(),
         "runner_resource_class" => {
             "give the runner resource class as namespace/name, like example-org/linux-runner, or leave it unset".into()

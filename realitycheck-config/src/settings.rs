@@ -21,6 +21,19 @@ pub const IMPLICIT_TARGET: &str = "default";
 const MIN_TIMEOUT_SCALE: f64 = 0.1;
 const MAX_TIMEOUT_SCALE: f64 = 100.0;
 
+/// The longest a deadline or timeout may be, before `timeout_scale`: a run that waits longer
+/// is not a check. Scaled by at most [`MAX_TIMEOUT_SCALE`], it stays far from any overflow.
+const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// Whether `name` is an RFC 1123 label, as Kubernetes requires of a namespace.
+fn is_dns_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=63).contains(&bytes.len())
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+}
+
 /// The profile a profile of one's own starts from.
 pub const BASE_PROFILE: &str = "laptop";
 
@@ -170,6 +183,8 @@ pub struct Config {
     env: Overrides,
     flags: Overrides,
     token_from_env: Option<Secret>,
+    /// CIRCLE_TOKEN is set, but empty or blank.
+    token_env_blank: bool,
     cwd: PathBuf,
 }
 
@@ -199,8 +214,9 @@ impl Config {
             Some(file) => builtin.clone().merge(file.layer.clone()),
             None => builtin.clone(),
         };
-        let token_from_env =
-            (request.var)("CIRCLE_TOKEN").map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).map(Secret::new);
+        let token_var = (request.var)("CIRCLE_TOKEN").map(|t| t.trim().to_string());
+        let token_env_blank = token_var.as_ref().is_some_and(String::is_empty);
+        let token_from_env = token_var.filter(|t| !t.is_empty()).map(Secret::new);
         Ok(Config {
             builtin,
             user,
@@ -208,6 +224,7 @@ impl Config {
             env: env_overrides(request.var)?,
             flags: request.flags.clone(),
             token_from_env,
+            token_env_blank,
             cwd: request.cwd.to_path_buf(),
         })
     }
@@ -351,11 +368,18 @@ impl Config {
         if namespace.is_empty() {
             return Err(invalid("kubernetes.namespace", "the namespace is empty".into()));
         }
+        if !is_dns_label(&namespace) {
+            return Err(invalid(
+                "kubernetes.namespace",
+                format!(
+                    "`{namespace}` is not a Kubernetes namespace name (at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit)"
+                ),
+            ));
+        }
         let server_selector = layer.nomad.server_selector.clone().unwrap_or_default();
         if server_selector.trim().is_empty() {
             return Err(invalid("nomad.server_selector", "the label selector is empty".into()));
         }
-        // A --token-file flag beats CIRCLE_TOKEN, which beats a token_file in the file.
         let min_clients = layer.nomad.min_clients.unwrap_or(1);
         if min_clients == 0 {
             return Err(invalid("nomad.min_clients", "0 clients would make the check pass without any".into()));
@@ -368,6 +392,7 @@ impl Config {
                 "0 pages would read no list at all; give at least 1 (default 500)".into(),
             ));
         }
+        // A --token-file flag beats CIRCLE_TOKEN, which beats a token_file in the file.
         let token_file_flag = self.flags.target_layer.token_file.as_ref();
         let token = match (token_file_flag, &self.token_from_env, &layer.token_file) {
             (Some(path), _, _) => Some(self.read_token(name, path)?),
@@ -375,6 +400,14 @@ impl Config {
             (None, None, Some(path)) => Some(self.read_token(name, path)?),
             (None, None, None) => None,
         };
+        if host.is_some() && token.is_none() && self.token_env_blank {
+            return Err(ConfigError::invalid(
+                Origin::Env("CIRCLE_TOKEN".into()),
+                "CIRCLE_TOKEN",
+                "the variable is set but empty, so every API check would be skipped",
+                "export the personal API token in CIRCLE_TOKEN (or give --token-file); unset CIRCLE_TOKEN and the host to check the cluster only",
+            ));
+        }
         Ok(Target {
             name: name.to_string(),
             host,
@@ -474,6 +507,12 @@ impl Config {
         }
         // Every duration is set by the built-in reference; zero would end the run at once.
         let duration = |key: &str, value: Option<Duration>| match value {
+            Some(value) if value > MAX_DURATION => Err(ConfigError::invalid(
+                origin(key),
+                format!("profiles.{name}.{key}"),
+                format!("`{}` is longer than a week, the longest a run waits", humantime::format_duration(value)),
+                "write a duration of a week at most, like \"30s\", \"15m\" or \"1h 30m\"",
+            )),
             Some(value) if !value.is_zero() => Ok(value),
             Some(_) => Err(ConfigError::invalid(
                 origin(key),

@@ -402,3 +402,32 @@ fn max_pages_is_generous_by_default_and_never_zero() {
     let ten = Case::new().file(DEFAULT_FILE_NAME, "[targets.prod]\nmax_pages = 10\n");
     assert_eq!(ten.settings().unwrap().target.max_pages, 10);
 }
+
+#[test]
+fn a_blank_token_with_a_host_is_an_error_naming_the_variable() {
+    let blank = Case::new().env("CIRCLE_HOSTNAME", "https://circleci.example.com").env("CIRCLE_TOKEN", "  ");
+    insta::assert_snapshot!(blank.error());
+    let cluster_only = Case::new().env("CIRCLE_TOKEN", "");
+    assert_eq!(cluster_only.settings().unwrap().target.token, None, "without a host, nothing needs the token");
+}
+
+#[test]
+fn durations_beyond_a_week_and_bad_namespaces_are_refused_naming_the_field() {
+    let endless = Case::new().file(DEFAULT_FILE_NAME, "[profiles.laptop]\ndeadline = \"500000000000y\"\n");
+    insta::assert_snapshot!(endless.error());
+    let long = Case::new().file(DEFAULT_FILE_NAME, "[profiles.ci.timeouts]\npipeline = \"8days\"\n");
+    let error = long.config().unwrap().profile("ci").unwrap_err().to_string();
+    assert!(error.contains("field `profiles.ci.timeouts.pipeline`") && error.contains("longer than a week"), "{error}");
+    let week = Case::new().file(DEFAULT_FILE_NAME, "[profiles.ci.timeouts]\npipeline = \"7days\"\n");
+    let profile = week.config().unwrap().profile("ci").unwrap();
+    assert_eq!(profile.timeouts.pipeline, Duration::from_secs(7 * 24 * 3600));
+    for bad in ["..", "../kube-system", "Circleci", "-ns", "a/b", &"n".repeat(64)] {
+        let mut case = Case::new();
+        case.flags.target_layer.kubernetes.namespace = Some(bad.to_string());
+        let error = case.error();
+        assert!(error.contains("is not a Kubernetes namespace name"), "{bad}: {error}");
+    }
+    let mut fine = Case::new();
+    fine.flags.target_layer.kubernetes.namespace = Some("circleci-server-2".into());
+    assert_eq!(fine.settings().unwrap().target.kubernetes.namespace, "circleci-server-2");
+}
