@@ -8,6 +8,7 @@ mod diagnosis;
 mod file;
 pub mod json;
 pub mod junit;
+mod printable;
 mod run;
 mod tally;
 pub mod terminal;

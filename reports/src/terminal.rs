@@ -10,6 +10,7 @@ use std::time::Duration;
 use console::Style;
 use harness::{CheckResult, CheckSpec, Event, Outcome, RunInfo, RunStatus, RunSummary, SkipReason};
 
+use crate::printable::printable;
 use crate::tally::{Tally, by_suite};
 use crate::{ReportError, Reporter, diagnosis};
 
@@ -111,7 +112,7 @@ impl<W: Write> TerminalReporter<W> {
     fn header(&self, info: &RunInfo, checks: &[CheckSpec]) -> String {
         let count = plural(checks.len(), "check", "checks");
         let text = format!("{count} on {} ({}), profile {}", info.target, info.host, info.profile);
-        format!("{} {text}\n", self.label("Starting", green()))
+        format!("{} {}\n", self.label("Starting", green()), printable(&text))
     }
 
     fn result_line(&self, result: &CheckResult) -> String {
@@ -158,7 +159,7 @@ impl<W: Write> TerminalReporter<W> {
                 RunStatus::Interrupted => format!("interrupted: {reason}"),
                 _ => reason.clone(),
             };
-            text.push_str(&format!("{} {reason}\n", self.label("Stopped", red())));
+            text.push_str(&format!("{} {}\n", self.label("Stopped", red()), printable(&reason)));
         }
         text
     }
@@ -185,13 +186,14 @@ impl<W: Write> TerminalReporter<W> {
             match &result.outcome {
                 Outcome::Failed { diagnosis } => {
                     text.push_str(&self.line("FAIL", red(), &column, id, ""));
-                    text.push_str(&diagnosis::render(diagnosis, UNDER_COLUMN));
+                    text.push_str(&printable(&diagnosis::render(diagnosis, UNDER_COLUMN)));
                     text.push('\n');
                 }
                 Outcome::Flaky { note, failures } => {
                     text.push_str(&self.line("FLAKY", yellow(), &column, id, &flaky_detail(result.attempts, note)));
                     for (attempt, failure) in (1..).zip(failures) {
-                        text.push_str(&format!("{UNDER_COLUMN}attempt {attempt} failed: {}\n", failure.summary));
+                        let summary = printable(&failure.summary);
+                        text.push_str(&format!("{UNDER_COLUMN}attempt {attempt} failed: {summary}\n"));
                     }
                     text.push('\n');
                 }
@@ -203,8 +205,9 @@ impl<W: Write> TerminalReporter<W> {
 
     /// `       LABEL [column] id  detail`, further lines of `detail` under the ID.
     fn line(&self, label: &str, style: Style, column: &str, id: &str, detail: &str) -> String {
+        let detail = printable(detail);
         let mut detail_lines = detail.trim_end().lines();
-        let mut text = format!("{} {column} {id}", self.label(label, style));
+        let mut text = format!("{} {column} {}", self.label(label, style), printable(id));
         if let Some(first) = detail_lines.next() {
             text.push_str(&format!("  {first}"));
         }
@@ -224,7 +227,7 @@ impl<W: Write> TerminalReporter<W> {
     fn status_line(&self) -> String {
         let mut text = format!("{} of {} checks finished", self.finished, self.planned);
         if !self.running.is_empty() {
-            text.push_str(&format!("; running {}", self.running.join(", ")));
+            text.push_str(&format!("; running {}", printable(&self.running.join(", "))));
         }
         let width = self.width.unwrap_or_else(|| {
             console::Term::stdout().size_checked().map_or(FALLBACK_WIDTH, |(_, columns)| columns.into())

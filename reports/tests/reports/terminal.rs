@@ -48,3 +48,25 @@ fn live_status_line_is_redrawn_on_every_event_and_gone_at_the_end() {
     assert!(status_lines.clone().any(|status| status.ends_with('…')), "a long status line is cut: {live}");
     insta::assert_snapshot!("terminal_live", live.replace(clear, "<clear>\n"));
 }
+
+#[test]
+fn server_text_cannot_drive_the_terminal() {
+    let mut events = scenarios::failed_run();
+    let hostile = "step said \u{1b}]0;owned\u{7}\u{1b}[2J\u{1b}[1;1Hall green\r\u{0}\u{9b}31m";
+    let Some(Event::RunFinished(summary)) = events.last_mut() else { unreachable!("scenarios end with RunFinished") };
+    let harness::Outcome::Failed { diagnosis } = &mut summary.results[2].outcome else { unreachable!("a failure") };
+    diagnosis.observed.push(hostile.to_string());
+    diagnosis.summary.push_str(hostile);
+    for options in [PLAIN, TerminalOptions { color: true, live: false }] {
+        let out = render(&events, options);
+        let text = console::strip_ansi_codes(&out);
+        assert!(text.contains("step said all green\u{fffd}\u{fffd}\u{fffd}31m"), "{text}");
+        for forbidden in ['\u{0}', '\u{7}', '\r', '\u{9b}'] {
+            assert!(!out.contains(forbidden), "{forbidden:?} reached the terminal: {out:?}");
+        }
+        assert!(
+            !out.contains("\u{1b}]") && !out.contains("\u{1b}[2J"),
+            "a server's escape reached the terminal: {out:?}"
+        );
+    }
+}
