@@ -110,8 +110,20 @@ pub fn suite(settings: &Settings, setup_contexts: bool) -> Result<suites::Realit
 }
 
 /// Checks, before anything runs, that each report file can be written where asked: not a
-/// directory, in a directory that exists or can be made.
+/// directory, in a directory that exists or can be made, and not the file of another report.
 pub fn prepare_report_paths(args: &ReportArgs) -> Result<(), AppError> {
+    if let (Some(junit), Some(json)) = (&args.junit, &args.json) {
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => absolute(a) == absolute(b),
+        };
+        if same(junit, json) {
+            return Err(AppError::Usage(format!(
+                "--junit and --json both name {}: each report needs its own file",
+                junit.display()
+            )));
+        }
+    }
     for (flag, path) in [("--junit", &args.junit), ("--json", &args.json)] {
         let Some(path) = path else { continue };
         let path = absolute(path);

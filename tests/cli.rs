@@ -452,3 +452,19 @@ fn what_would_mislead_or_mutate_against_the_profile_is_refused_with_exit_2() {
     assert_eq!(namespace.code, 2, "{}", namespace.stderr);
     assert!(namespace.stderr.contains("`../kube-system` is not a Kubernetes namespace name"), "{}", namespace.stderr);
 }
+
+#[test]
+fn two_reports_in_one_file_are_refused_before_the_run() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("real.xml"), "").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.path().join("real.xml"), dir.path().join("link.json")).unwrap();
+    let same = run(realitycheck(dir.path()).args(["run", "--junit", "r.xml", "--json", "./r.xml"]));
+    assert_eq!(same.code, 2, "stdout:\n{}\nstderr:\n{}", same.stdout, same.stderr);
+    assert!(same.stderr.contains("--junit and --json both name r.xml"), "{}", same.stderr);
+    #[cfg(unix)]
+    {
+        let linked = run(realitycheck(dir.path()).args(["run", "--junit", "real.xml", "--json", "link.json"]));
+        assert_eq!(linked.code, 2, "a symlink to the other report: {}", linked.stderr);
+    }
+}

@@ -1,7 +1,10 @@
 //! Report files: what every file reporter does (remember the run, render at its end) and
-//! writing the file atomically: the content goes to a temporary file in the target's
-//! directory (created when missing), which is then renamed over the target, so a reader never
-//! sees a half-written report and an earlier report survives a failed write.
+//! writing the file. A regular file (or a new one) is written atomically: the content goes to
+//! a temporary file in the target's directory (created when missing), which is then renamed
+//! over the target, so a reader never sees a half-written report and an earlier report
+//! survives a failed write. A symlink is followed and its target written the same way (the
+//! link stays); a device, FIFO or socket (`--junit /dev/null`, a pipe to an uploader) is
+//! written through, never replaced.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -47,9 +50,40 @@ pub(crate) fn write_atomically(path: &Path, format: &'static str, contents: &[u8
     replace(path, contents).map_err(|source| ReportError::WriteFile { format, path: path.to_path_buf(), source })
 }
 
+/// How many symlinks are followed before giving up (as the kernel's `ELOOP`).
+const MAX_SYMLINKS: usize = 40;
+
+/// The file `path` names once its symlinks are followed (the link's target when it dangles).
+pub(crate) fn resolve(path: &Path) -> io::Result<PathBuf> {
+    let mut path = path.to_path_buf();
+    for _ in 0..MAX_SYMLINKS {
+        match std::fs::symlink_metadata(&path) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                let link = std::fs::read_link(&path)?;
+                path = match path.parent() {
+                    Some(parent) if link.is_relative() => parent.join(link),
+                    _ => link,
+                };
+            }
+            _ => return Ok(path),
+        }
+    }
+    Err(io::Error::other(format!("more than {MAX_SYMLINKS} symlinks in a row")))
+}
+
 fn replace(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let path = &resolve(path)?;
     if path.file_name().is_none() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file"));
+    }
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_dir() => {
+            return Err(io::Error::new(io::ErrorKind::IsADirectory, "the path is a directory"));
+        }
+        Ok(metadata) if !metadata.is_file() => {
+            return std::fs::OpenOptions::new().write(true).open(path)?.write_all(contents);
+        }
+        _ => {}
     }
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -103,6 +137,40 @@ mod tests {
         let message = error.to_string();
         assert!(message.starts_with(&format!("cannot write the JUnit report to {}: ", path.display())), "{message}");
         assert!(message.contains("choose") || message.contains("check"), "{message}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_is_followed_and_stays() {
+        let root = tempfile::tempdir().unwrap();
+        let real = root.path().join("reports/real.json");
+        std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+        std::fs::write(&real, "old").unwrap();
+        let link = root.path().join("link.json");
+        std::os::unix::fs::symlink("reports/real.json", &link).unwrap();
+        write_atomically(&link, "JSON", b"new").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays a link");
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_written_through_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let root = tempfile::tempdir().unwrap();
+        let fifo = root.path().join("report.xml");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        write_atomically(&fifo, "JUnit", b"<testsuites/>").unwrap();
+        assert_eq!(reader.join().unwrap(), "<testsuites/>");
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO is still a FIFO");
+        let null = Path::new("/dev/null");
+        write_atomically(null, "JSON", b"{}").unwrap();
+        assert!(std::fs::metadata(null).unwrap().file_type().is_char_device(), "/dev/null is still a device");
     }
 
     #[test]
