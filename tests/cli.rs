@@ -468,3 +468,35 @@ fn two_reports_in_one_file_are_refused_before_the_run() {
         assert_eq!(linked.code, 2, "a symlink to the other report: {}", linked.stderr);
     }
 }
+
+#[test]
+fn credentials_in_a_kubeconfig_or_a_host_are_never_echoed() {
+    const SECRET: &str = "sekrit-bearer-4e7f";
+    let dir = TempDir::new().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'https://127.0.0.1:6443'}}\nusers:\n- name: u\n  user:\n    token: [{SECRET}, 5]\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\ncurrent-context: x\n"
+        ),
+    )
+    .unwrap();
+    let (junit, json) = (dir.path().join("r.xml"), dir.path().join("r.json"));
+    let out = run(realitycheck(dir.path())
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--json")
+        .arg(&json));
+    assert_eq!(out.code, 3, "the kubeconfig cannot be read: stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("failed to parse kubeconfig YAML"), "{}", out.stdout);
+    let reports = [std::fs::read_to_string(&junit).unwrap(), std::fs::read_to_string(&json).unwrap()];
+    for text in [&out.stdout, &out.stderr, &reports[0], &reports[1]] {
+        assert!(!text.contains(SECRET), "the kubeconfig's token leaked: {text}");
+    }
+    let host = run(realitycheck(dir.path()).args(["run", "--host", "ftp://admin:hunter2@ci.example.com"]));
+    assert_eq!(host.code, 2, "{}", host.stderr);
+    assert!(!host.stdout.contains("hunter2") && !host.stderr.contains("hunter2"), "{}", host.stderr);
+}

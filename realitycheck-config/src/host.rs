@@ -7,6 +7,8 @@ use url::Url;
 /// can act on.
 pub fn normalise_host(value: &str) -> Result<Url, String> {
     let trimmed = value.trim().trim_end_matches('/');
+    // Messages echo the value, never what stands before an @: it may be a credential.
+    let value = &without_userinfo(value);
     let mut url = Url::parse(trimmed).map_err(|e| format!("`{value}` is not a URL with a protocol ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("`{value}` uses `{}`; the API is served over https (or http)", url.scheme()));
@@ -31,6 +33,16 @@ pub fn normalise_host(value: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// `value` with what stands between `://` and the last `@` of the authority elided.
+fn without_userinfo(value: &str) -> String {
+    let Some((scheme, rest)) = value.split_once("://") else { return value.to_string() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://…{}", &rest[at..]),
+        None => value.to_string(),
+    }
+}
+
 /// The URL as reports show it, without the trailing `/` that `Url` keeps on an empty path.
 pub fn display_host(url: &Url) -> String {
     url.as_str().trim_end_matches('/').to_string()
@@ -51,6 +63,21 @@ mod tests {
         assert_eq!(norm("http://127.0.0.1:8080/"), "http://127.0.0.1:8080");
         assert_eq!(norm("https://ci.example.com/circleci/"), "https://ci.example.com/circleci");
         assert_eq!(norm("https://app.localhost"), "https://app.localhost", "app. alone is the host name");
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_never_echoed() {
+        for value in [
+            "ftp://admin:hunter2@ci.example.com",
+            "https://admin:hunter2@ci example.com",
+            "https://admin:hunter2@ci.example.com",
+            "https://admin:hunter2@ci.example.com/?q=1",
+        ] {
+            let error = normalise_host(value).unwrap_err();
+            assert!(!error.contains("hunter2") && !error.contains("admin"), "{value}: {error}");
+        }
+        assert_eq!(without_userinfo("https://u:p@h.example/x@y"), "https://…@h.example/x@y");
+        assert_eq!(without_userinfo("https://h.example/x@y"), "https://h.example/x@y");
     }
 
     #[test]

@@ -57,21 +57,25 @@ impl Cluster {
     /// kubeconfig kubectl would use (with the context asked for), else the in-cluster account.
     pub async fn connect(settings: &Kubernetes, read_timeout: Duration) -> Result<Cluster, ClusterError> {
         let options = KubeConfigOptions { context: settings.context.clone(), ..Default::default() };
-        let config_error = |what: String, message: String| ClusterError::Config { what, message };
+        // A kubeconfig holds credentials: its errors are told without quoting it.
+        let config_error = |what: String, error: &dyn std::error::Error| ClusterError::Config {
+            what,
+            message: without_quotes(&causes(error)),
+        };
         let mut config = match (&settings.kubeconfig, &settings.context) {
             (Some(path), _) => {
                 let kubeconfig = Kubeconfig::read_from(path)
-                    .map_err(|e| config_error(format!("kubeconfig {}", path.display()), causes(&e)))?;
+                    .map_err(|e| config_error(format!("kubeconfig {}", path.display()), &e))?;
                 Config::from_custom_kubeconfig(kubeconfig, &options)
                     .await
-                    .map_err(|e| config_error(format!("kubeconfig {}", path.display()), causes(&e)))?
+                    .map_err(|e| config_error(format!("kubeconfig {}", path.display()), &e))?
             }
-            (None, Some(context)) => Config::from_kubeconfig(&options)
-                .await
-                .map_err(|e| config_error(format!("context `{context}`"), causes(&e)))?,
+            (None, Some(context)) => {
+                Config::from_kubeconfig(&options).await.map_err(|e| config_error(format!("context `{context}`"), &e))?
+            }
             (None, None) => Config::infer()
                 .await
-                .map_err(|e| config_error("KUBECONFIG, ~/.kube/config or in-cluster account".into(), causes(&e)))?,
+                .map_err(|e| config_error("KUBECONFIG, ~/.kube/config or in-cluster account".into(), &e))?,
         };
         config.connect_timeout = Some(Duration::from_secs(10));
         config.read_timeout = Some(read_timeout);
@@ -199,6 +203,34 @@ impl Cluster {
     }
 }
 
+/// The first line of a configuration error, its quoted values elided: a YAML parser's message
+/// quotes the faulty value and shows the lines around it, and a kubeconfig's lines hold
+/// tokens, keys and passwords.
+fn without_quotes(message: &str) -> String {
+    let first = message.lines().next().unwrap_or_default();
+    let mut out = String::with_capacity(first.len());
+    let mut open: Option<char> = None;
+    for c in first.chars() {
+        match open {
+            Some(quote) if c == quote => {
+                out.push('…');
+                out.push(c);
+                open = None;
+            }
+            Some(_) => {}
+            None if c == '"' || c == '`' => {
+                out.push(c);
+                open = Some(c);
+            }
+            None => out.push(c),
+        }
+    }
+    if open.is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// Bytes of a pod's log read at most (the last lines a check scans are a few KiB).
 pub const MAX_LOG_BYTES: usize = 1024 * 1024;
 
@@ -246,6 +278,16 @@ mod tests {
 
     fn status(json: &str) -> Status {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn configuration_errors_keep_their_first_line_without_values() {
+        let yaml = "failed to parse kubeconfig YAML: invalid type: string \"sekrit-token\", expected a map at line 10\n   10 |     token: sekrit-token";
+        assert_eq!(
+            without_quotes(yaml),
+            "failed to parse kubeconfig YAML: invalid type: string \"…\", expected a map at line 10"
+        );
+        assert_eq!(without_quotes("unknown context `prod"), "unknown context `…");
     }
 
     #[test]
