@@ -500,3 +500,31 @@ fn credentials_in_a_kubeconfig_or_a_host_are_never_echoed() {
     assert_eq!(host.code, 2, "{}", host.stderr);
     assert!(!host.stdout.contains("hunter2") && !host.stderr.contains("hunter2"), "{}", host.stderr);
 }
+
+#[test]
+fn the_https_api_needs_its_ca_and_insecure_warns() {
+    let (dir, other) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let sim = Sim::start(dir.path(), "healthy");
+    let exports = sim.exports();
+    let ca = |exports: &[(String, String)]| {
+        exports.iter().find(|(name, _)| name == "REALITYCHECK_CA_BUNDLE").map(|(_, value)| value.clone()).unwrap()
+    };
+    let without_ca: Vec<(String, String)> =
+        exports.iter().filter(|(name, _)| name != "REALITYCHECK_CA_BUNDLE").cloned().collect();
+    let authenticated = ["run", "--exact", "api::authenticated"];
+
+    let right = run(realitycheck(dir.path()).args(authenticated).envs(exports.clone()));
+    assert_eq!(right.code, 0, "the simulation's CA: stdout:\n{}\nstderr:\n{}", right.stdout, right.stderr);
+
+    let wrong_ca = ca(&Sim::start(other.path(), "healthy").exports());
+    let wrong = run(realitycheck(dir.path())
+        .args(authenticated)
+        .envs(without_ca.clone())
+        .env("REALITYCHECK_CA_BUNDLE", &wrong_ca));
+    assert_eq!(wrong.code, 3, "another CA: stdout:\n{}\nstderr:\n{}", wrong.stdout, wrong.stderr);
+    assert!(wrong.stdout.contains("TLS failure") && wrong.stdout.contains("--ca-bundle FILE"), "{}", wrong.stdout);
+
+    let insecure = run(realitycheck(dir.path()).args(authenticated).arg("--insecure").envs(without_ca));
+    assert_eq!(insecure.code, 0, "--insecure accepts it: {}", insecure.stderr);
+    assert!(insecure.stderr.contains("warning: TLS certificate verification is OFF"), "{}", insecure.stderr);
+}
