@@ -30,3 +30,64 @@ async fn endless_exec_output_is_read_up_to_its_limit_only() {
     assert_eq!(nomad.exit_code, 0, "a normal command still runs: {}", nomad.stderr);
     sim.shutdown().await;
 }
+
+/// A Kubernetes API that answers every exec by upgrading to WebSocket and then `misbehave`s.
+async fn exec_server(misbehave: Misbehaviour) -> std::net::SocketAddr {
+    use axum::extract::ws::{Message, WebSocketUpgrade};
+    use axum::routing::any;
+    let exec = move |upgrade: WebSocketUpgrade| async move {
+        upgrade.protocols(["v5.channel.k8s.io", "v4.channel.k8s.io"]).on_upgrade(move |mut socket| async move {
+            let _ = socket.send(Message::Binary(b"\x01some output\n".to_vec().into())).await;
+            match misbehave {
+                Misbehaviour::GarbageStatus => {
+                    let _ = socket.send(Message::Binary(b"\x03{not json".to_vec().into())).await;
+                    // Then stays open, saying nothing more.
+                    while let Some(Ok(_)) = socket.recv().await {}
+                }
+                Misbehaviour::Reset => drop(socket),
+            }
+        })
+    };
+    let router = axum::Router::new().route("/api/v1/namespaces/{namespace}/pods/{pod}/exec", any(exec));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+#[derive(Clone, Copy)]
+enum Misbehaviour {
+    GarbageStatus,
+    Reset,
+}
+
+#[tokio::test]
+async fn an_exec_that_breaks_off_ends_at_once_saying_how() {
+    for (misbehave, says) in [
+        (Misbehaviour::GarbageStatus, "ended without an exit status"),
+        (Misbehaviour::Reset, "ended without an exit status"),
+    ] {
+        let addr = exec_server(misbehave).await;
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: h\n  cluster: {{server: 'http://{addr}'}}\nusers:\n- name: h\n  user: {{token: t}}\ncontexts:\n- name: h\n  context: {{cluster: h, user: h, namespace: ns}}\ncurrent-context: h\n"
+            ),
+        )
+        .unwrap();
+        let kubernetes = Kubernetes {
+            kubeconfig: Some(kubeconfig),
+            context: None,
+            namespace: "ns".into(),
+            expect_chart_version: None,
+        };
+        let cluster = Cluster::connect(&kubernetes, Duration::from_secs(30)).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let exec = tokio::time::timeout(Duration::from_secs(10), cluster.exec("p", &["nomad", "node", "status"])).await;
+        let error = exec.expect("the exec ends at once, not at the 30 s read timeout").unwrap_err();
+        assert!(error.to_string().contains(says), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}

@@ -190,9 +190,33 @@ impl Cluster {
         let status = process.take_status().ok_or_else(|| exec_error("no status channel".into()))?;
         let (stdout, stderr) = (process.stdout(), process.stderr());
         let shown = command.join(" ");
-        let (out, err) = tokio::try_join!(bounded_output(stdout, "stdout"), bounded_output(stderr, "stderr"))
-            .map_err(|e| exec_error(format!("`{shown}`: {e}")))?;
-        let status = status.await;
+        let reading = async {
+            tokio::try_join!(bounded_output(stdout, "stdout"), bounded_output(stderr, "stderr"))
+                .map_err(|e| exec_error(format!("`{shown}`: {e}")))
+        };
+        let (mut reading, mut status) = (std::pin::pin!(reading), std::pin::pin!(status));
+        // When the connection breaks off (reset, an unreadable status), kube ends its message
+        // loop without closing the output streams: the missing status, not the end of the
+        // output, says so at once.
+        let (out, err, status) = tokio::select! {
+            read = &mut reading => {
+                let (out, err) = read?;
+                (out, err, status.await)
+            }
+            ended = &mut status => match ended {
+                Some(status) => {
+                    let (out, err) = reading.await?;
+                    (out, err, Some(status))
+                }
+                None => {
+                    let why = match process.join().await {
+                        Err(error) => causes(&error),
+                        Ok(()) => "the connection closed".to_string(),
+                    };
+                    return Err(exec_error(format!("`{shown}`: the exec ended without an exit status: {why}")));
+                }
+            },
+        };
         process.join().await.map_err(|e| exec_error(causes(&e)))?;
         let exit_code = exit_code(status.as_ref()).map_err(exec_error)?;
         Ok(ExecOutput {
