@@ -116,3 +116,144 @@ async fn the_token_never_goes_to_the_same_host_over_plain_http() {
     assert_eq!(client.download_artifact(&artifact).await.unwrap(), b"artifact");
     assert_eq!(*seen.lock().unwrap(), [None], "no Circle-Token over http");
 }
+
+/// A server that closes its first `drops` connections without an answer, then answers every
+/// request with `body`; counts the connections.
+async fn dropping_server(drops: usize, body: &'static str) -> (SocketAddr, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&connections);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let n = counted.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => request.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                if n < drops {
+                    return; // closed without an answer, as a reset load balancer does
+                }
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (addr, connections)
+}
+
+/// Settings for `base` with retries 10 ms apart.
+fn quick_settings(base: &str) -> ApiSettings {
+    ApiSettings {
+        host: Url::parse(base).unwrap(),
+        token: Secret::new(TOKEN),
+        timeout: Duration::from_secs(10),
+        ca_bundle: None,
+        insecure: false,
+        retry: RetryPolicy {
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(10),
+            ..RetryPolicy::default()
+        },
+        max_pages: DEFAULT_MAX_PAGES,
+    }
+}
+
+fn quick_client(base: &str) -> ApiClient {
+    ApiClient::new(&quick_settings(base)).unwrap()
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_retried_for_reads_and_never_for_a_trigger() {
+    let (addr, connections) = dropping_server(1, r#"{"id":"u-1","login":"retried"}"#).await;
+    let client = quick_client(&format!("http://{addr}"));
+    assert_eq!(client.me().await.unwrap().login, "retried");
+    assert_eq!(connections.load(Ordering::Relaxed), 2);
+    let retries = client.retries();
+    assert_eq!(retries.len(), 1, "{retries:?}");
+    assert!(retries[0].call == "GET /api/v2/me" && retries[0].reason.starts_with("connection failed: "), "{retries:?}");
+
+    let (addr, connections) = dropping_server(1, r#"{"id":"p-1","number":1,"state":"created","created_at":"x"}"#).await;
+    let client = quick_client(&format!("http://{addr}"));
+    let triggered = client.trigger_pipeline("gh/o/r", None, &serde_json::Map::new()).await;
+    assert!(matches!(triggered, Err(ApiError::Unreachable { .. })), "{triggered:?}");
+    assert_eq!(connections.load(Ordering::Relaxed), 1, "a trigger is never sent twice blindly");
+}
+
+/// A pipeline API whose workflow list answers 503 to its first `failures` requests (all of
+/// them with `None`), then one finished workflow.
+async fn flaky_pipeline_api(failures: Option<usize>) -> SocketAddr {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let workflows = move || {
+        let calls = Arc::clone(&calls);
+        async move {
+            let n = calls.fetch_add(1, Ordering::Relaxed);
+            if failures.is_none_or(|failures| n < failures) {
+                return (StatusCode::SERVICE_UNAVAILABLE, r#"{"message":"upstream unavailable"}"#).into_response();
+            }
+            r#"{"items":[{"id":"w-1","name":"docker","status":"success"}],"next_page_token":null}"#.into_response()
+        }
+    };
+    let router = Router::new()
+        .route("/api/v2/pipeline/p-1", get(|| async { r#"{"id":"p-1","number":7,"state":"created"}"# }))
+        .route("/api/v2/pipeline/p-1/workflow", get(workflows))
+        .route("/api/v2/workflow/w-1/job", get(|| async { r#"{"items":[],"next_page_token":null}"# }));
+    serve(router).await
+}
+
+/// Runs the poller of pipeline `p-1` at `addr` to its end.
+async fn poll_to_the_end(
+    addr: SocketAddr,
+    failure_budget: Duration,
+) -> (ApiClient, suites::resources::pipeline::Snapshot) {
+    use suites::resources::pipeline::{PollIntervals, poller};
+    let client = ApiClient::new(&ApiSettings {
+        retry: RetryPolicy {
+            max_retries: 1,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        },
+        ..quick_settings(&format!("http://{addr}"))
+    })
+    .unwrap();
+    let intervals = PollIntervals {
+        min: Duration::from_millis(5),
+        max: Duration::from_millis(5),
+        no_workflow_grace: Duration::from_secs(30),
+        failure_budget,
+    };
+    let (publish, mut snapshots) = tokio::sync::watch::channel(Arc::default());
+    tokio::spawn(poller::poll(client.clone(), "p-1".into(), intervals, publish));
+    let ended = tokio::time::timeout(BOUND, snapshots.wait_for(|s| s.end.is_some())).await;
+    let snapshot = ended.expect("the poller ends").unwrap().as_ref().clone();
+    (client, snapshot)
+}
+
+#[tokio::test]
+async fn failed_polls_within_the_budget_are_retries_not_the_end() {
+    use suites::resources::pipeline::PollEnd;
+    let (client, snapshot) = poll_to_the_end(flaky_pipeline_api(Some(6)).await, Duration::from_secs(15)).await;
+    assert!(matches!(snapshot.end, Some(PollEnd::Finished)), "{:?}", snapshot.end);
+    let polls: Vec<_> = client.retries().into_iter().filter(|r| r.call == "poll of pipeline p-1").collect();
+    assert_eq!(polls.len(), 3, "6 failed requests, two per poll with the client's one retry: {polls:?}");
+    assert!(polls[0].reason.contains("503: upstream unavailable"), "{polls:?}");
+
+    let (_, snapshot) = poll_to_the_end(flaky_pipeline_api(None).await, Duration::from_millis(50)).await;
+    let Some(PollEnd::ApiFailed { failing_for, failed_polls, error }) = snapshot.end else {
+        panic!("{:?}", snapshot.end)
+    };
+    assert!(failing_for > Duration::from_millis(50) && failed_polls > 1, "{failing_for:?} {failed_polls}");
+    assert_eq!(error.status(), Some(503));
+}

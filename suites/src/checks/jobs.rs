@@ -155,7 +155,9 @@ fn still_waiting(
 /// The verdict when the poller stopped and some of `specs` never finished.
 fn ended_without(run: &PipelineRun, specs: &[Job], snapshot: &Snapshot, end: &PollEnd) -> Verdict {
     match end {
-        PollEnd::ApiFailed(error) => Verdict::Fail(api_failure(error)),
+        PollEnd::ApiFailed { error, failing_for, failed_polls } => {
+            Verdict::Fail(poller_gave_up(error, *failing_for, *failed_polls))
+        }
         PollEnd::Errored(_) | PollEnd::NoWorkflows { .. } => Verdict::Skip(SkipReason::Blocked {
             by: ids::TRIGGER.into(),
             reason: format!("pipeline #{} ran no workflow", run.number),
@@ -185,6 +187,19 @@ fn ended_without(run: &PipelineRun, specs: &[Job], snapshot: &Snapshot, end: &Po
             )
         }
     }
+}
+
+/// The diagnosis of a poller that stopped on an API failure: at once, or after polls kept
+/// failing for longer than its budget (said, with how many).
+pub(crate) fn poller_gave_up(error: &ApiError, failing_for: Duration, failed_polls: u64) -> Diagnosis {
+    let diagnosis = api_failure(error);
+    if failed_polls <= 1 {
+        return diagnosis;
+    }
+    diagnosis.observed(format!(
+        "every poll of the pipeline failed for {} ({failed_polls} polls in a row), so realitycheck stopped waiting",
+        harness::humanize(failing_for)
+    ))
 }
 
 /// Why `job` waits in the queue, when the installation shows the cause.

@@ -4,6 +4,7 @@
 use harness::{Check, Diagnosis, Phase, SkipReason, Verdict};
 
 use super::api::api_failure;
+use super::jobs::poller_gave_up;
 use super::{PipelineHandles, ids, pipeline_check, retries_note};
 use crate::RealityCheck;
 use crate::clients::circleci::ApiError;
@@ -82,7 +83,9 @@ async fn workflows_appear(run: &PipelineRun) -> Verdict {
                         .phase(Phase::RealitycheckProject),
                 );
             }
-            Some(PollEnd::ApiFailed(error)) => return Verdict::Fail(api_failure(error)),
+            Some(PollEnd::ApiFailed { error, failing_for, failed_polls }) => {
+                return Verdict::Fail(poller_gave_up(error, *failing_for, *failed_polls));
+            }
             Some(PollEnd::Finished) | None => {}
         }
         if snapshots.changed().await.is_err()

@@ -181,6 +181,13 @@ impl ApiClient {
         self.retries.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
+    /// Notes a retry made above the client (a poll done again), for the pass notes.
+    pub fn record_retry(&self, retry: Retry) {
+        if let Ok(mut retries) = self.retries.lock() {
+            retries.push(retry);
+        }
+    }
+
     /// `{host}/api/v2/<segments>`, each segment percent-encoded.
     pub(super) fn v2(&self, segments: &[&str]) -> Url {
         self.api(&["api", "v2"], segments)
@@ -352,8 +359,10 @@ impl ApiClient {
 
     /// Sends the request `build` makes, again after a retryable answer: 429 and 502/503/504
     /// for every method (the request did not reach the service), 500 only for GET (a write may
-    /// have happened). Returns the first answer that is a success or a redirect; `shown` is
-    /// the URL errors may print.
+    /// have happened), and a failed connection (refused, reset, closed before the answer) for
+    /// idempotent methods; a timeout is not tried again (each would cost the whole timeout).
+    /// Returns the first answer that is a success or a redirect; `shown` is the URL errors may
+    /// print.
     pub(super) async fn retrying(
         &self,
         call: &str,
@@ -364,7 +373,25 @@ impl ApiClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let response = build().send().await.map_err(|e| self.transport_error(call, shown, &e.without_url()))?;
+            let response = match build().send().await {
+                Ok(response) => response,
+                Err(error) => {
+                    let failure = self.transport_error(call, shown, &error.without_url());
+                    let passing = matches!(failure, ApiError::Unreachable { .. }) && idempotent(method);
+                    if !passing || attempt > self.retry.max_retries {
+                        return Err(failure);
+                    }
+                    let wait = backoff(&self.retry, attempt);
+                    let reason = match &failure {
+                        ApiError::Unreachable { message, .. } => format!("connection failed: {message}"),
+                        other => other.to_string(),
+                    };
+                    tracing::info!(%call, attempt, %reason, "retrying");
+                    self.record_retry(Retry { call: call.to_string(), attempt, reason, wait });
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            };
             let status = response.status();
             if status.is_success() || status.is_redirection() {
                 return Ok(response);
@@ -392,9 +419,7 @@ impl ApiClient {
                 _ => format!("{}: {message}", status.as_u16()),
             };
             tracing::info!(%call, attempt, %reason, "retrying");
-            if let Ok(mut retries) = self.retries.lock() {
-                retries.push(Retry { call: call.to_string(), attempt, reason, wait });
-            }
+            self.record_retry(Retry { call: call.to_string(), attempt, reason, wait });
             tokio::time::sleep(wait).await;
         }
     }
@@ -443,6 +468,11 @@ fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
 /// `GET /api/v2/context`: method and path, without the query.
 fn call_name(method: &Method, url: &Url) -> String {
     format!("{method} {}", url.path())
+}
+
+/// Methods that may be sent twice with the effect of once.
+fn idempotent(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS)
 }
 
 fn retryable(method: &Method, status: StatusCode) -> bool {

@@ -4,6 +4,11 @@
 //!
 //! The interval adapts: back to the minimum whenever something changed, longer (up to the
 //! maximum) while nothing does. A finished workflow's jobs are not fetched again.
+//!
+//! A poll that fails for a passing reason (no connection, a timeout, 429, 5xx, after the
+//! client's own retries) does not end the poller: it keeps polling at the maximum interval,
+//! noting each failed poll as a retry of the run, and gives up only when polls have failed
+//! for longer than the failure budget, saying for how long and how many.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +17,7 @@ use futures::future::join_all;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::clients::circleci::{ApiClient, ApiError, PipelineError, PipelineState, Workflow, WorkflowJob};
+use crate::clients::circleci::{ApiClient, ApiError, PipelineError, PipelineState, Retry, Workflow, WorkflowJob};
 
 /// How often the poller asks.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,6 +26,8 @@ pub struct PollIntervals {
     pub max: Duration,
     /// How long a created pipeline may show no workflow before the poller gives up.
     pub no_workflow_grace: Duration,
+    /// How long polls may keep failing for a passing reason before the poller gives up.
+    pub failure_budget: Duration,
 }
 
 impl Default for PollIntervals {
@@ -29,6 +36,7 @@ impl Default for PollIntervals {
             min: Duration::from_millis(500),
             max: Duration::from_secs(5),
             no_workflow_grace: Duration::from_secs(30),
+            failure_budget: Duration::from_secs(120),
         }
     }
 }
@@ -49,8 +57,16 @@ pub enum PollEnd {
     Errored(Vec<PipelineError>),
     /// The pipeline was created but no workflow appeared.
     NoWorkflows { waited: Duration },
-    /// The API failed (after the client's own retries).
-    ApiFailed(Arc<ApiError>),
+    /// The API failed (after the client's own retries): at once for a lasting reason, or on
+    /// every poll for longer than the failure budget.
+    ApiFailed {
+        /// The last failure.
+        error: Arc<ApiError>,
+        /// How long polls had been failing (zero for a lasting failure).
+        failing_for: Duration,
+        /// Polls that failed in a row.
+        failed_polls: u64,
+    },
 }
 
 /// What the poller saw last.
@@ -93,15 +109,38 @@ pub async fn poll(
     let mut created = false;
     let mut interval = intervals.min;
     let mut current = Snapshot::default();
+    // When polls started failing, and how many have since.
+    let mut failing: Option<(Instant, u64)> = None;
     loop {
         let next = match poll_once(&client, &pipeline_id, &mut created, &current).await {
             Ok(workflows) => workflows,
-            Err(end) => {
+            Err(PollFailure::Passing(error)) => {
+                let (since, failed) = failing.get_or_insert((Instant::now(), 0));
+                *failed += 1;
+                if since.elapsed() > intervals.failure_budget {
+                    let (failing_for, failed_polls) = (since.elapsed(), *failed);
+                    current.end = Some(PollEnd::ApiFailed { error: Arc::new(error), failing_for, failed_polls });
+                    snapshots.send_replace(Arc::new(current));
+                    return;
+                }
+                client.record_retry(Retry {
+                    call: format!("poll of pipeline {pipeline_id}"),
+                    attempt: *failed as u32,
+                    reason: error.to_string(),
+                    wait: intervals.max,
+                });
+                tracing::info!(%error, failed_polls = *failed, "a poll failed; polling on");
+                interval = intervals.max;
+                tokio::time::sleep(interval).await;
+                continue;
+            }
+            Err(PollFailure::End(end)) => {
                 current.end = Some(end);
                 snapshots.send_replace(Arc::new(current));
                 return;
             }
         };
+        failing = None;
         let changed = next != current.workflows;
         current.polls += 1;
         current.workflows = next;
@@ -123,18 +162,48 @@ pub async fn poll(
     }
 }
 
+/// Why a poll did not see the pipeline.
+enum PollFailure {
+    /// The API failed for a reason that may pass: poll again.
+    Passing(ApiError),
+    /// The poller is done.
+    End(PollEnd),
+}
+
+/// Whether `error` may pass by itself: no connection, no answer in time, rate limited, or
+/// the server failed (5xx).
+fn passing(error: &ApiError) -> bool {
+    match error {
+        ApiError::Unreachable { .. } | ApiError::Timeout { .. } => true,
+        ApiError::Status { status, .. } => *status == 429 || *status >= 500,
+        ApiError::Tls { .. } | ApiError::Decode { .. } | ApiError::TooLarge { .. } | ApiError::TooManyPages { .. } => {
+            false
+        }
+    }
+}
+
 /// One round: the pipeline (until created), its workflows, the jobs of unfinished ones.
 async fn poll_once(
     client: &ApiClient,
     pipeline_id: &str,
     created: &mut bool,
     previous: &Snapshot,
-) -> Result<Vec<WorkflowState>, PollEnd> {
-    let api_failed = |error: ApiError| PollEnd::ApiFailed(Arc::new(error));
+) -> Result<Vec<WorkflowState>, PollFailure> {
+    let api_failed = |error: ApiError| {
+        if passing(&error) {
+            PollFailure::Passing(error)
+        } else {
+            PollFailure::End(PollEnd::ApiFailed {
+                error: Arc::new(error),
+                failing_for: Duration::ZERO,
+                failed_polls: 1,
+            })
+        }
+    };
     if !*created {
         let pipeline = client.pipeline(pipeline_id).await.map_err(api_failed)?;
         match pipeline.state {
-            PipelineState::Errored => return Err(PollEnd::Errored(pipeline.errors)),
+            PipelineState::Errored => return Err(PollFailure::End(PollEnd::Errored(pipeline.errors))),
             PipelineState::Created => *created = true,
             _ => {}
         }
