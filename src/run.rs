@@ -78,7 +78,7 @@ where
         errors
     });
     let cancel = CancellationToken::new();
-    let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
+    let signals = tokio::spawn(cancel_on_signal(cancel.clone(), run.suite()));
     let outcome = run.execute(&sink, cancel).await;
     signals.abort();
     drop(sink);
@@ -107,9 +107,17 @@ where
     Ok(exit::for_status(summary.status))
 }
 
-async fn cancel_on_signal(cancel: CancellationToken) {
+/// The first Ctrl-C or SIGTERM cancels the run (reports are written, what the run started is
+/// cancelled within a short grace); a second one exits at once, saying what may still run.
+async fn cancel_on_signal<S: Suite>(cancel: CancellationToken, suite: std::sync::Arc<S>) {
     shutdown_signal().await;
     cancel.cancel();
+    shutdown_signal().await;
+    eprintln!("interrupted again: exiting at once, without the reports and without cancelling what the run started");
+    for line in suite.left_running() {
+        eprintln!("note: {line}; cancel it in the CircleCI UI");
+    }
+    std::process::exit(i32::from(exit::INTERRUPTED));
 }
 
 /// Returns when the process gets Ctrl-C (SIGINT) or SIGTERM.

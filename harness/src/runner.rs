@@ -127,6 +127,11 @@ impl<S: Suite> Run<S> {
         &self.options
     }
 
+    /// The suite the run drives.
+    pub fn suite(&self) -> Arc<S> {
+        Arc::clone(&self.suite)
+    }
+
     /// The checks the selection keeps, in the suite's order, with what to do with each.
     pub fn select(&self) -> Vec<(&Check<S>, Disposition)> {
         self.selected().into_iter().map(|(check, disposition)| (&**check, disposition)).collect()

@@ -33,4 +33,10 @@ pub trait Suite: Send + Sync + Sized + 'static {
 
     /// Ends what the run started and left unfinished; one line per thing done, for the operator.
     fn finish(&self, resources: &Self::Resources) -> impl Future<Output = Vec<String>> + Send;
+
+    /// What the current run started that may still be running, one line each: what the
+    /// operator is told when they stop a run before it finished (a second Ctrl-C).
+    fn left_running(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

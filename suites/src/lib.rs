@@ -8,25 +8,29 @@ pub mod checks;
 pub mod clients;
 pub mod resources;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use harness::{Applicability, Check, Preflight, Suite, Timeouts};
 use realitycheck_config::Target;
 
 use crate::clients::circleci::ApiClientError;
+use crate::resources::pipeline::Ledger;
+use crate::resources::pipeline::run::new_run_id;
 use crate::resources::{Requires, Resources};
 
 /// The realitycheck suite for one target.
 pub struct RealityCheck {
     target: Arc<Target>,
     setup_contexts: bool,
+    /// What the current (or last) run started on the installation.
+    ledger: Mutex<Option<Ledger>>,
 }
 
 impl RealityCheck {
     /// The suite for `target`; `setup_contexts` creates the contexts and variables the
     /// project's jobs need when they are missing (`run --setup-contexts`).
     pub fn new(target: Target, setup_contexts: bool) -> RealityCheck {
-        RealityCheck { target: Arc::new(target), setup_contexts }
+        RealityCheck { target: Arc::new(target), setup_contexts, ledger: Mutex::default() }
     }
 }
 
@@ -48,10 +52,17 @@ impl Suite for RealityCheck {
     }
 
     fn prepare(&self, selected: &[&Requires], timeouts: &Timeouts) -> Result<Resources, ApiClientError> {
-        Resources::prepare(Arc::clone(&self.target), selected, timeouts, self.setup_contexts)
+        let ledger = Ledger::new(new_run_id());
+        *self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ledger.clone());
+        Resources::prepare(Arc::clone(&self.target), selected, timeouts, self.setup_contexts, ledger)
     }
 
     async fn finish(&self, resources: &Resources) -> Vec<String> {
         resources.finish().await
+    }
+
+    fn left_running(&self) -> Vec<String> {
+        let ledger = self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        ledger.as_ref().map(Ledger::left_running).unwrap_or_default()
     }
 }

@@ -361,6 +361,11 @@ impl Pipelines {
         }
     }
 
+    /// Every pipeline, oldest first.
+    pub fn all(&self) -> &[PipelineRecord] {
+        &self.pipelines
+    }
+
     pub fn pipeline(&self, id: &str) -> Option<&PipelineRecord> {
         self.pipelines.iter().find(|pipeline| pipeline.id.eq_ignore_ascii_case(id))
     }

@@ -18,7 +18,7 @@ use realitycheck_project::{CloudProvider, Job, ParameterSwitches, Workflow};
 
 use self::api::{ApiAccess, ProjectAccess};
 use self::cluster::ClusterAccess;
-use self::pipeline::{PipelineAccess, PollIntervals};
+use self::pipeline::{Ledger, PipelineAccess, PollIntervals};
 use crate::clients::circleci::ApiClientError;
 
 /// What a check needs from the run, declared with the check.
@@ -57,13 +57,14 @@ pub struct Resources {
 
 impl Resources {
     /// The resources `selected` need on `target`; `setup_contexts` creates the contexts and
-    /// variables the project's jobs need when they are missing. The error says why the API
-    /// client cannot be built (its CA bundle).
+    /// variables the project's jobs need when they are missing; what the run starts is
+    /// recorded in `ledger`. The error says why the API client cannot be built (its CA bundle).
     pub fn prepare(
         target: Arc<Target>,
         selected: &[&Requires],
         timeouts: &Timeouts,
         setup_contexts: bool,
+        ledger: Ledger,
     ) -> Result<Resources, ApiClientError> {
         let cluster = ClusterAccess::new(&target, timeouts.cluster);
         let needs_api = selected.iter().any(|r| !matches!(r, Requires::Cluster | Requires::MachineProvisioner));
@@ -87,7 +88,7 @@ impl Resources {
         let pipeline = match (&api, &project) {
             (Some(api), Some(project)) if waits_for_pipeline => {
                 let switches = ParameterSwitches::for_jobs(jobs, target.cloud_provider);
-                Some(PipelineAccess::new(api, project, &target.pipeline, switches, PollIntervals::default()))
+                Some(PipelineAccess::new(api, project, &target.pipeline, switches, PollIntervals::default(), ledger))
             }
             _ => None,
         };
@@ -104,7 +105,7 @@ impl Resources {
     /// workflow, for the operator.
     pub async fn finish(&self) -> Vec<String> {
         match (&self.api, &self.pipeline) {
-            (Some(api), Some(pipeline)) => pipeline.cancel_unfinished(api.client()).await,
+            (Some(api), Some(pipeline)) => pipeline.end(api.client()).await,
             _ => Vec::new(),
         }
     }

@@ -181,6 +181,17 @@ impl ApiClient {
         self.retries.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
+    /// A clone (sharing the record of retries) that sends each request once: for calls that
+    /// must never be repeated blindly, such as a pipeline trigger.
+    pub fn without_retries(&self) -> ApiClient {
+        ApiClient { retry: RetryPolicy { max_retries: 0, ..self.retry.clone() }, ..self.clone() }
+    }
+
+    /// The retry policy: how often and how long calls wait and try again.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
     /// Notes a retry made above the client (a poll done again), for the pass notes.
     pub fn record_retry(&self, retry: Retry) {
         if let Ok(mut retries) = self.retries.lock() {

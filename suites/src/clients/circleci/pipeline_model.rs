@@ -141,6 +141,9 @@ pub struct Pipeline {
     pub created_at: Option<String>,
     #[serde(default)]
     pub vcs: Option<PipelineVcs>,
+    /// The parameters it was triggered with.
+    #[serde(default)]
+    pub trigger_parameters: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What a pipeline built: `vcs` of `GET /pipeline/{id}`.

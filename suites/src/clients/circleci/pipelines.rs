@@ -9,6 +9,7 @@ use url::Url;
 use super::client::ApiClient;
 use super::error::{ApiError, server_message};
 use super::limits::{BodyError, MAX_DOWNLOAD_BYTES, error_text, read_body};
+use super::model::Page;
 use super::pipeline_model::{
     Artifact, BuildDetails, JobDetails, OutputLine, Pipeline, PipelineCreation, TestCase, Workflow, WorkflowJob,
 };
@@ -33,6 +34,34 @@ impl ApiClient {
             body["branch"] = Value::from(branch);
         }
         self.call(Method::POST, self.project_url(slug, &["pipeline"]), Some(body)).await
+    }
+
+    /// The newest pipeline of the project (on `branch`, when given) whose trigger parameter
+    /// `name` is `value`, among the newest `pages` pages of its pipelines.
+    pub async fn find_pipeline(
+        &self,
+        slug: &str,
+        branch: Option<&str>,
+        (name, value): (&str, &str),
+        pages: u32,
+    ) -> Result<Option<Pipeline>, ApiError> {
+        let mut first = self.project_url(slug, &["pipeline"]);
+        if let Some(branch) = branch {
+            first.query_pairs_mut().append_pair("branch", branch);
+        }
+        let mut url = first.clone();
+        for _ in 0..pages {
+            let page: Page<Pipeline> = self.call(Method::GET, url.clone(), None).await?;
+            let found =
+                page.items.into_iter().find(|p| p.trigger_parameters.get(name).and_then(Value::as_str) == Some(value));
+            if found.is_some() {
+                return Ok(found);
+            }
+            let Some(token) = page.next_page_token.filter(|t| !t.is_empty()) else { break };
+            url = first.clone();
+            url.query_pairs_mut().append_pair("page-token", &token);
+        }
+        Ok(None)
     }
 
     pub async fn pipeline(&self, pipeline_id: &str) -> Result<Pipeline, ApiError> {

@@ -11,6 +11,8 @@ use realitycheck_project::{CONTEXTS, ParameterSwitches, Parameters, context_dige
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::ledger::{Ledger, StartedPipeline};
+use super::pipeline_url;
 use super::poller::{PollIntervals, Snapshot, poll};
 use crate::clients::circleci::{ApiClient, ApiError, Retry};
 use crate::resources::api::ProjectAccess;
@@ -59,6 +61,7 @@ impl PipelineRun {
         settings: &realitycheck_config::Pipeline,
         switches: ParameterSwitches,
         intervals: PollIntervals,
+        ledger: &Ledger,
     ) -> Result<PipelineRun, TriggerError> {
         let client = &client.scoped();
         let slug = project.slug();
@@ -67,17 +70,15 @@ impl PipelineRun {
             .branch
             .clone()
             .or_else(|| found.value.vcs_info.as_ref().and_then(|vcs| vcs.default_branch.clone()));
-        let run_id = new_run_id();
+        let run_id = ledger.run_id().to_string();
         let (context_values, context_digest) = match project.context_setup().await {
             Ok(setup) => set_context_values(client, setup, &run_id).await,
             Err(error) => (ContextValues::PresenceOnly(format!("the contexts could not be listed: {error}")), None),
         };
         let parameters =
             Parameters { run_id, switches, image_registry: settings.image_registry.clone(), context_digest };
-        let creation = client
-            .trigger_pipeline(slug, branch.as_deref(), &parameters.to_json())
-            .await
-            .map_err(TriggerError::Trigger)?;
+        let creation =
+            trigger(client, slug, branch.as_deref(), &parameters, ledger).await.map_err(TriggerError::Trigger)?;
         tracing::info!(pipeline = creation.number, id = %creation.id, run_id = %parameters.run_id, "pipeline triggered");
         let (publish, snapshots) = watch::channel(Arc::new(Snapshot::default()));
         let poll_client = client.scoped();
@@ -107,22 +108,68 @@ impl PipelineRun {
         retries.extend(self.poll_client.retries());
         retries
     }
+}
 
-    /// Cancels the workflows that have not finished (jobs stuck in a queue would otherwise run
-    /// whenever the installation recovers). Returns what was cancelled, or why not.
-    pub async fn cancel_unfinished(&self, client: &ApiClient) -> Vec<Result<String, String>> {
-        let snapshot = self.snapshots.borrow().clone();
-        let unfinished = snapshot.workflows.iter().filter(|state| !state.workflow.status.is_terminal());
-        let mut outcomes = Vec::new();
-        for state in unfinished {
-            let name = &state.workflow.name;
-            outcomes.push(match client.cancel_workflow(&state.workflow.id).await {
-                Ok(_) => Ok(format!("cancelled workflow `{name}` of pipeline #{}", self.number)),
-                Err(error) => Err(format!("could not cancel workflow `{name}` of pipeline #{}: {error}", self.number)),
-            });
+/// Triggers the pipeline without ever creating two. The trigger is sent once; when it fails
+/// in a way that may have reached the server or may pass (no connection, a timeout, 429,
+/// 5xx), the project's pipelines are searched for this run's `run_id` first, and only when
+/// none carries it is the trigger sent again (with the client's backoff and number of
+/// retries, noted as retries). The pipeline created is recorded in `ledger`.
+async fn trigger(
+    client: &ApiClient,
+    slug: &str,
+    branch: Option<&str>,
+    parameters: &Parameters,
+    ledger: &Ledger,
+) -> Result<Created, ApiError> {
+    let once = client.without_retries();
+    let policy = client.retry_policy().clone();
+    let body = parameters.to_json();
+    let mut attempt = 0;
+    let created = loop {
+        attempt += 1;
+        ledger.trigger_sent();
+        let error = match once.trigger_pipeline(slug, branch, &body).await {
+            Ok(creation) => break Created { id: creation.id, number: creation.number },
+            Err(error) => error,
+        };
+        let uncertain = match &error {
+            ApiError::Unreachable { .. } | ApiError::Timeout { .. } => true,
+            ApiError::Status { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        };
+        if !uncertain {
+            return Err(error);
         }
-        outcomes
-    }
+        let run_id = ("run_id", parameters.run_id.as_str());
+        if let Ok(Some(found)) = client.find_pipeline(slug, branch, run_id, 1).await {
+            tracing::info!(pipeline = found.number, "the failed trigger had created the pipeline");
+            break Created { id: found.id, number: found.number };
+        }
+        if attempt > policy.max_retries {
+            return Err(error);
+        }
+        let wait = policy.base_delay.saturating_mul(2u32.saturating_pow(attempt - 1)).min(policy.max_delay);
+        client.record_retry(Retry {
+            call: format!("POST /api/v2/project/{slug}/pipeline"),
+            attempt,
+            reason: format!("{error}; no pipeline of this run found, so the trigger is sent again"),
+            wait,
+        });
+        tokio::time::sleep(wait).await;
+    };
+    ledger.record(StartedPipeline {
+        id: created.id.clone(),
+        number: created.number,
+        url: pipeline_url(client, slug, created.number),
+    });
+    Ok(created)
+}
+
+/// The pipeline a trigger created.
+struct Created {
+    id: String,
+    number: u64,
 }
 
 impl Drop for PipelineRun {
@@ -132,7 +179,7 @@ impl Drop for PipelineRun {
 }
 
 /// A run id that names this run in artifacts, caches and test names: `rc-` and the time.
-fn new_run_id() -> String {
+pub fn new_run_id() -> String {
     let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     format!("rc-{}-{:03}-{}", since_epoch.as_secs(), since_epoch.subsec_millis(), std::process::id() % 1000)
 }

@@ -1,0 +1,163 @@
+//! No pipeline is left behind and none is created twice: a trigger whose answer is lost is
+//! found by the run's `run_id` instead of being sent again; a run interrupted while its
+//! trigger is in flight still cancels the pipeline it created; and the end of a run spends a
+//! bounded grace on cancelling, then names what it left running.
+
+use std::time::{Duration, SystemTime};
+
+use harness::{CancellationToken, EventSink, Outcome, Run, RunInfo, RunOptions, RunStatus, Selection, Timeouts};
+use realitycheck_config::{Kubernetes, Nomad, Pipeline, Secret, Target};
+use realitycheck_project::Job;
+use realitycheck_sim::circleci::{ApiBehaviour, Fault, FaultPlan};
+use realitycheck_sim::execution::JobTiming;
+use realitycheck_sim::scenario::Scenario;
+use realitycheck_sim::sim::{SimOptions, SimServer};
+use suites::RealityCheck;
+use suites::checks::ids;
+use suites::resources::pipeline::{Ledger, PipelineAccess};
+use suites::resources::{Requires, Resources};
+use url::Url;
+
+/// The simulation as a target; its kubeconfig lets the docker check see at once that no Nomad
+/// client can take its job.
+fn target(server: &SimServer, dir: &tempfile::TempDir) -> Target {
+    let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap().kubeconfig;
+    Target {
+        name: "sim".into(),
+        host: Some(Url::parse(&server.circleci_url()).unwrap()),
+        token: Some(Secret::new(realitycheck_sim::SIM_TOKEN)),
+        cloud_provider: None,
+        project: Some(realitycheck_sim::SIM_PROJECT.into()),
+        ca_bundle: Some(server.ca_bundle().to_path_buf()),
+        insecure: false,
+        tls_min_days: 30,
+        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
+        kubernetes: Kubernetes {
+            kubeconfig: Some(kubeconfig),
+            context: Some(realitycheck_sim::KUBE_CONTEXT.into()),
+            namespace: realitycheck_sim::NAMESPACE.into(),
+            expect_chart_version: None,
+        },
+        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
+        pipeline: Pipeline::default(),
+    }
+}
+
+/// A simulation without Nomad clients whose API misbehaves on the endpoints of `prefix` as
+/// `fault` on their first request.
+async fn sim(prefix: &str, fault: Fault) -> SimServer {
+    let api = ApiBehaviour { delay: Duration::ZERO, faults: FaultPlan::repeating(1_000, [(1, fault)]).only(prefix) };
+    SimServer::start_with(
+        Scenario::NoNomadClients,
+        ([127, 0, 0, 1], 0).into(),
+        SimOptions { api, timing: JobTiming::default() },
+    )
+    .await
+    .unwrap()
+}
+
+/// `trigger` and `docker` only: docker jobs stay queued without Nomad clients, so the pipeline
+/// has a workflow to cancel at the end.
+fn options() -> RunOptions {
+    RunOptions {
+        info: RunInfo {
+            target: "sim".into(),
+            host: "sim".into(),
+            profile: "test".into(),
+            started_at: SystemTime::now(),
+        },
+        selection: Selection {
+            filters: vec![ids::TRIGGER.into(), ids::DOCKER.into()],
+            exact: true,
+            ..Selection::default()
+        },
+        timeouts: Timeouts {
+            cluster: Duration::from_secs(30),
+            api: Duration::from_secs(30),
+            pipeline: Duration::from_secs(300),
+        },
+        deadline: None,
+        retries: 0,
+        retry_delay: Duration::ZERO,
+        concurrency: 8,
+    }
+}
+
+#[tokio::test]
+async fn a_trigger_whose_answer_is_lost_creates_one_pipeline() {
+    let server = sim("POST /api/v2/project/", Fault::AnswerLost).await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = Run::new(RealityCheck::new(target(&server, &dir), false), options());
+    let (sink, _events) = EventSink::channel();
+    let report = run.execute(&sink, CancellationToken::new()).await.unwrap();
+    let pipelines = server.circleci_state().pipeline_summaries();
+    assert_eq!(pipelines.len(), 1, "the lost answer's pipeline was found, not triggered again: {pipelines:?}");
+    let trigger = report.summary.results.iter().find(|r| r.spec.id == ids::TRIGGER).unwrap();
+    assert!(matches!(trigger.outcome, Outcome::Passed { .. }), "{:?}", trigger.outcome);
+    assert!(
+        report.finish_notes.iter().any(|note| note.starts_with("cancelled workflow `docker` of pipeline #1")),
+        "{:?}",
+        report.finish_notes
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_run_interrupted_while_its_trigger_is_in_flight_cancels_the_pipeline() {
+    // The API creates the pipeline at once and answers 20 s later; the run is stopped before.
+    let server = sim("POST /api/v2/project/", Fault::AnswerAfter(Duration::from_secs(20))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = Run::new(RealityCheck::new(target(&server, &dir), false), options());
+    let (sink, _events) = EventSink::channel();
+    let cancel = CancellationToken::new();
+    let stop = async {
+        while server.circleci_state().pipeline_summaries().is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cancel.cancel();
+    };
+    let executed = tokio::time::timeout(Duration::from_secs(15), run.execute(&sink, cancel.clone()));
+    let (report, ()) = tokio::join!(executed, stop);
+    let report = report.expect("the run ends soon after it is stopped").unwrap();
+    assert_eq!(report.summary.status, RunStatus::Interrupted);
+    assert!(
+        report.finish_notes.iter().any(|note| note.starts_with("cancelled workflow `docker` of pipeline #1")),
+        "the pipeline of the interrupted trigger is found by its run_id and cancelled: {:?}",
+        report.finish_notes
+    );
+    let pipelines = server.circleci_state().pipeline_summaries();
+    assert!(pipelines[0].workflows.iter().all(|w| w.status == "canceled"), "{pipelines:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn cancelling_is_bounded_and_names_what_it_left_running() {
+    // Every cancel hangs for a minute.
+    let server = sim("POST /api/v2/workflow/", Fault::AnswerAfter(Duration::from_secs(60))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let target = std::sync::Arc::new(target(&server, &dir));
+    let timeouts = Timeouts {
+        cluster: Duration::from_secs(30),
+        api: Duration::from_secs(120),
+        pipeline: Duration::from_secs(300),
+    };
+    let jobs = Requires::Pipeline(vec![Job::docker()]);
+    let ledger = Ledger::new("rc-bounded-cleanup".into());
+    let resources =
+        Resources::prepare(std::sync::Arc::clone(&target), &[&jobs], &timeouts, false, ledger.clone()).unwrap();
+    let pipeline: &PipelineAccess = resources.pipeline.as_ref().unwrap();
+    let run = pipeline.run().await.unwrap();
+    let mut snapshots = run.subscribe();
+    snapshots.wait_for(|s| !s.workflows.is_empty()).await.unwrap();
+    let client = resources.api.as_ref().unwrap().client();
+    let started = tokio::time::Instant::now();
+    let notes = pipeline.end_within(client, Duration::from_millis(300)).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "bounded by the grace: {:?}", started.elapsed());
+    let url = format!("{}/pipelines/{}/1", server.circleci_url(), realitycheck_sim::SIM_PROJECT);
+    assert_eq!(
+        notes,
+        ["cancelling did not finish within 300ms".to_string(), format!("pipeline #1 ({url}) may still be running"),]
+    );
+    assert_eq!(ledger.left_running(), [format!("pipeline #1 ({url}) may still be running")]);
+    server.shutdown().await;
+}
