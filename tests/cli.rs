@@ -528,3 +528,54 @@ fn the_https_api_needs_its_ca_and_insecure_warns() {
     assert_eq!(insecure.code, 0, "--insecure accepts it: {}", insecure.stderr);
     assert!(insecure.stderr.contains("warning: TLS certificate verification is OFF"), "{}", insecure.stderr);
 }
+
+/// A second Ctrl-C while the run cleans up (here: cancelling hangs) exits at once, saying what
+/// may still run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_interrupt_exits_at_once_naming_what_may_still_run() {
+    use realitycheck_sim::circleci::{ApiBehaviour, Fault, FaultPlan};
+    use realitycheck_sim::execution::JobTiming;
+    use realitycheck_sim::scenario::Scenario;
+    use realitycheck_sim::sim::{SimOptions, SimServer};
+
+    let slow_jobs = JobTiming {
+        run_min: std::time::Duration::from_secs(600),
+        run_max: std::time::Duration::from_secs(600),
+        ..JobTiming::default()
+    };
+    let hung_cancel = FaultPlan::repeating(1, [(1, Fault::AnswerAfter(std::time::Duration::from_secs(120)))])
+        .only("POST /api/v2/workflow/");
+    let api = ApiBehaviour { delay: std::time::Duration::ZERO, faults: hung_cancel };
+    let options = SimOptions { api, timing: slow_jobs };
+    let sim = SimServer::start_with(Scenario::Healthy, ([127, 0, 0, 1], 0).into(), options).await.unwrap();
+    let dir = TempDir::new().unwrap();
+    let env_file = dir.path().join("sim.env");
+    sim.write_env(&env_file).unwrap();
+    let mut child = realitycheck(dir.path())
+        .args(["run", "--exact", "executors::docker"])
+        .envs(exports_of(&env_file))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while sim.circleci_state().pipeline_summaries().iter().all(|p| p.workflows.is_empty()) {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before its pipeline ran");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let interrupt = || {
+        let sent = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        assert!(sent.success());
+    };
+    interrupt();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let second = std::time::Instant::now();
+    interrupt();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(second.elapsed() < std::time::Duration::from_secs(5), "exited {:?} after the second", second.elapsed());
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted again: exiting at once"), "{stderr}");
+    let url = format!("{}/pipelines/{}/1", sim.circleci_url(), realitycheck_sim::SIM_PROJECT);
+    assert!(stderr.contains(&format!("note: pipeline #1 ({url}) may still be running")), "{stderr}");
+    sim.shutdown().await;
+}
