@@ -12,6 +12,7 @@ use suites::RealityCheck;
 use suites::checks::ids;
 use suites::clients::circleci::{ApiClient, ApiSettings, RetryPolicy};
 use suites::resources::contexts::CREATED_MARKER;
+use suites::resources::pipeline::RUN_IN_PROGRESS;
 use url::Url;
 
 fn target(server: &SimServer) -> Target {
@@ -130,4 +131,59 @@ async fn adds_a_missing_variable_to_a_context_it_created() {
         note_or_failure(&again, ids::ORG_GLOBAL),
         "pass: added CONTEXT_END_TO_END_TEST_VAR to context `org-global` (--setup-contexts)"
     );
+}
+
+/// Runs `features::contexts` (and the contexts checks), with `--setup-contexts`.
+async fn run_the_contexts_job(server: &SimServer) -> (RunSummary, Vec<String>) {
+    let options = RunOptions {
+        info: RunInfo {
+            target: "sim".into(),
+            host: server.circleci_url(),
+            profile: "test".into(),
+            started_at: SystemTime::UNIX_EPOCH,
+        },
+        selection: Selection { filters: vec!["contexts".into()], ..Default::default() },
+        timeouts: Timeouts {
+            cluster: Duration::from_secs(10),
+            api: Duration::from_secs(10),
+            pipeline: Duration::from_secs(60),
+        },
+        deadline: None,
+        retries: 0,
+        retry_delay: Duration::ZERO,
+        concurrency: 4,
+    };
+    let (sink, _events) = EventSink::channel();
+    let run = Run::new(RealityCheck::new(target(server), true), options);
+    let report = run.execute(&sink, CancellationToken::new()).await.unwrap();
+    (report.summary, report.finish_notes)
+}
+
+#[tokio::test]
+async fn runs_at_once_leave_the_values_to_one_and_both_pass() {
+    let server = SimServer::start(Scenario::ContextsMissing, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    // The contexts exist and are realitycheck's: created by an earlier run.
+    run_contexts_checks(&server, true).await;
+    let ((first, first_notes), (second, second_notes)) =
+        tokio::join!(run_the_contexts_job(&server), run_the_contexts_job(&server));
+    let notes = [note_or_failure(&first, ids::FEATURE_CONTEXTS), note_or_failure(&second, ids::FEATURE_CONTEXTS)];
+    assert!(notes.iter().all(|note| note.starts_with("pass: ")), "neither disturbs the other: {notes:?}");
+    assert!(
+        notes.iter().any(|note| note.contains("another realitycheck run")),
+        "one of them leaves the values to the other and says so: {notes:?}"
+    );
+    assert!(
+        first_notes.iter().chain(&second_notes).all(|n| !n.contains("could not")),
+        "{first_notes:?} {second_notes:?}"
+    );
+    let state = server.circleci_state();
+    assert_eq!(
+        state.context_variable_value(ORG_GLOBAL.name, RUN_IN_PROGRESS),
+        None,
+        "the marker is removed at the end"
+    );
+    // Alone again, a run proves the values.
+    let (alone, _) = run_the_contexts_job(&server).await;
+    let note = note_or_failure(&alone, ids::FEATURE_CONTEXTS);
+    assert!(note.contains("values realitycheck set for this run"), "{note}");
 }

@@ -13,7 +13,7 @@ use super::jobs::{output_of_step, run_job, run_jobs};
 use super::{PipelineHandles, ids, pipeline_check};
 use crate::RealityCheck;
 use crate::clients::circleci::TestCase;
-use crate::resources::pipeline::{ContextValues, PipelineRun};
+use crate::resources::pipeline::{ContextValues, PipelineRun, RUN_IN_PROGRESS};
 
 pub fn contexts() -> Check<RealityCheck> {
     let jobs = vec![Job::feature(FeatureJob::Contexts)];
@@ -38,12 +38,29 @@ pub fn contexts() -> Check<RealityCheck> {
                 }
                 Err(Verdict::Fail(diagnosis)) => match blocking_context(&handles).await {
                     Some(blocked) => blocked,
-                    None => Verdict::Fail(diagnosis),
+                    None => digest_mismatch(&handles, diagnosis).await,
                 },
                 Err(other) => other,
             }
         },
     )
+}
+
+/// The verdict of a failed contexts job. When the job saw both variables but other values
+/// than this run set: if another realitycheck run set them meanwhile, the contexts work (a
+/// pass noting it); otherwise the cause is the contexts (a person, a restriction), never the
+/// executor.
+async fn digest_mismatch(handles: &PipelineHandles, diagnosis: Diagnosis) -> Verdict {
+    if !diagnosis.observed.iter().any(|line| line.contains("context digest mismatch")) {
+        return Verdict::Fail(diagnosis);
+    }
+    if let Some(taken) = handles.pipeline.values_taken_over(handles.api.client()).await {
+        return Verdict::Pass(format!("job `contexts` saw both context variables set; values not compared: {taken}"));
+    }
+    Verdict::Fail(diagnosis
+        .cause("the job saw other context values than realitycheck set for this run: another realitycheck run (or a person) changed them while this one ran, or the job got another context of the same name")
+        .remediation(format!("run realitycheck again alone; runs at once leave the values to the one holding the {RUN_IN_PROGRESS} marker, so look for a run that removed or ignored it, and check the contexts' restrictions"))
+        .phase(Phase::Contexts))
 }
 
 /// A skip naming the contexts check that already explains a failed contexts job.

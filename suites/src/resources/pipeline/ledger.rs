@@ -14,10 +14,19 @@ pub struct StartedPipeline {
     pub url: String,
 }
 
+/// The run-in-progress marker this run set in a context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub context_id: String,
+    /// As the API answered the marker's PUT: a later value means another run set it since.
+    pub updated_at: Option<String>,
+}
+
 #[derive(Debug, Default)]
 struct State {
     trigger_sent: bool,
     pipeline: Option<StartedPipeline>,
+    claim: Option<Claim>,
 }
 
 /// The record of one run; clones share it.
@@ -55,6 +64,16 @@ impl Ledger {
     /// The pipeline the trigger created.
     pub fn record(&self, pipeline: StartedPipeline) {
         self.state().pipeline = Some(pipeline);
+    }
+
+    /// The run-in-progress marker this run set.
+    pub fn claimed(&self, claim: Claim) {
+        self.state().claim = Some(claim);
+    }
+
+    /// The run-in-progress marker this run set, if any.
+    pub fn claim(&self) -> Option<Claim> {
+        self.state().claim.clone()
     }
 
     /// The pipeline the run created, when known.

@@ -19,7 +19,7 @@ use super::api::{ApiAccess, ProjectAccess};
 use crate::clients::circleci::ApiClient;
 pub use ledger::{Ledger, StartedPipeline};
 pub use poller::{PollEnd, PollIntervals, Snapshot, WorkflowState};
-pub use run::{ContextValues, PipelineRun, TriggerError};
+pub use run::{ContextValues, PipelineRun, RUN_IN_PROGRESS, TriggerError};
 
 /// How long the end of a run spends cancelling what it started, all cancels at once.
 pub const CLEANUP_GRACE: Duration = Duration::from_secs(10);
@@ -82,13 +82,54 @@ impl PipelineAccess {
         self.end_within(client, CLEANUP_GRACE).await
     }
 
-    /// [`Self::end`], spending at most `grace` on it.
+    /// [`Self::end`], spending at most `grace` on it. The run-in-progress marker this run set
+    /// in the contexts is removed too (unless another run has set it since).
     pub async fn end_within(&self, client: &ApiClient, grace: Duration) -> Vec<String> {
-        let ended = tokio::time::timeout(grace, self.cancel_unfinished(client)).await;
+        let ending = async {
+            let (mut lines, released) = tokio::join!(self.cancel_unfinished(client), self.release_claim(client));
+            lines.extend(released);
+            lines
+        };
+        let ended = tokio::time::timeout(grace, ending).await;
         ended.unwrap_or_else(|_| {
             let mut lines = vec![format!("cancelling did not finish within {}", harness::humanize(grace))];
             lines.extend(self.ledger.left_running());
             lines
+        })
+    }
+
+    /// When this run set the context values and another run has set its run-in-progress
+    /// marker since (or removed it), what happened: the values the jobs read may be the other
+    /// run's.
+    pub async fn values_taken_over(&self, client: &ApiClient) -> Option<String> {
+        let claim = self.ledger.claim()?;
+        let variables = client.context_variables(&claim.context_id).await.ok()?;
+        let marker = variables.iter().find(|v| v.variable == RUN_IN_PROGRESS);
+        match marker {
+            Some(marker) if marker.updated_at == claim.updated_at => None,
+            Some(marker) => Some(format!(
+                "another realitycheck run set the contexts' values (its {RUN_IN_PROGRESS} marker at {}) while this run's job read them",
+                marker.updated_at.as_deref().unwrap_or("an unknown time")
+            )),
+            None => Some(format!(
+                "another realitycheck run removed this run's {RUN_IN_PROGRESS} marker while this run's job read the contexts"
+            )),
+        }
+    }
+
+    /// Removes this run's run-in-progress marker; a line only when that failed.
+    async fn release_claim(&self, client: &ApiClient) -> Option<String> {
+        let claim = self.ledger.claim()?;
+        let variables = match client.context_variables(&claim.context_id).await {
+            Ok(variables) => variables,
+            Err(error) => return Some(format!("the {RUN_IN_PROGRESS} marker could not be checked: {error}")),
+        };
+        let ours = variables.iter().any(|v| v.variable == RUN_IN_PROGRESS && v.updated_at == claim.updated_at);
+        if !ours {
+            return None;
+        }
+        client.delete_context_variable(&claim.context_id, RUN_IN_PROGRESS).await.err().map(|error| {
+            format!("the {RUN_IN_PROGRESS} marker could not be removed ({error}): other runs compare context values for presence only for an hour")
         })
     }
 

@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use realitycheck_config::Secret;
 use realitycheck_project::{CONTEXTS, ParameterSwitches, Parameters, context_digest, context_value};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::ledger::{Ledger, StartedPipeline};
+use super::ledger::{Claim, Ledger, StartedPipeline};
 use super::pipeline_url;
 use super::poller::{PollIntervals, Snapshot, poll};
 use crate::clients::circleci::{ApiClient, ApiError, Retry};
@@ -72,7 +72,7 @@ impl PipelineRun {
             .or_else(|| found.value.vcs_info.as_ref().and_then(|vcs| vcs.default_branch.clone()));
         let run_id = ledger.run_id().to_string();
         let (context_values, context_digest) = match project.context_setup().await {
-            Ok(setup) => set_context_values(client, setup, &run_id).await,
+            Ok(setup) => set_context_values(client, setup, &run_id, ledger).await,
             Err(error) => (ContextValues::PresenceOnly(format!("the contexts could not be listed: {error}")), None),
         };
         let parameters =
@@ -184,9 +184,36 @@ pub fn new_run_id() -> String {
     format!("rc-{}-{:03}-{}", since_epoch.as_secs(), since_epoch.subsec_millis(), std::process::id() % 1000)
 }
 
+/// The variable a run that sets context values keeps in the first context while it runs (its
+/// value is the run id; only its `updated_at` can be read back): another run that finds it
+/// fresh leaves the values alone.
+pub const RUN_IN_PROGRESS: &str = "REALITYCHECK_RUN_IN_PROGRESS";
+
+/// How long a run-in-progress marker is honoured: a run that died without removing it stops
+/// holding the contexts after this.
+const RUN_IN_PROGRESS_FOR: Duration = Duration::from_secs(60 * 60);
+
 /// Sets this run's value in each context of the jobs that realitycheck created; the digest
-/// the job must see when it could set both.
-async fn set_context_values(client: &ApiClient, setup: &ContextSetup, run_id: &str) -> (ContextValues, Option<String>) {
+/// the job must see when it could set both. Unless another run is setting them now (its
+/// [`RUN_IN_PROGRESS`] marker is fresh): then both runs compare presence only, and neither
+/// disturbs the other. The marker this run sets is recorded in `ledger`, for the end of the run
+/// to remove.
+async fn set_context_values(
+    client: &ApiClient,
+    setup: &ContextSetup,
+    run_id: &str,
+    ledger: &Ledger,
+) -> (ContextValues, Option<String>) {
+    let all_ours = CONTEXTS.iter().all(|required| {
+        setup.get(*required).is_some_and(|prepared| prepared.created_by_us && prepared.usable_id.is_some())
+    });
+    if let (true, Some(first)) = (all_ours, CONTEXTS.first().and_then(|c| setup.get(*c))) {
+        let id = first.usable_id.clone().unwrap_or_default();
+        match claim(client, &id, run_id).await {
+            Ok(claimed) => ledger.claimed(claimed),
+            Err(reason) => return (ContextValues::PresenceOnly(reason), None),
+        }
+    }
     let mut values = Vec::new();
     for required in CONTEXTS {
         let Some(prepared) = setup.get(required) else {
@@ -211,4 +238,42 @@ async fn set_context_values(client: &ApiClient, setup: &ContextSetup, run_id: &s
         values.push(value);
     }
     (ContextValues::SetThisRun, Some(context_digest(&values)))
+}
+
+/// Sets the [`RUN_IN_PROGRESS`] marker in context `id`, unless another run's is fresh (the
+/// reason says whose and since when).
+async fn claim(client: &ApiClient, id: &str, run_id: &str) -> Result<Claim, String> {
+    let variables =
+        client.context_variables(id).await.map_err(|e| format!("the context's variables could not be listed: {e}"))?;
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let fresh = variables.iter().find(|v| v.variable == RUN_IN_PROGRESS).and_then(|marker| {
+        let set = marker
+            .updated_at
+            .as_deref()
+            .or(marker.created_at.as_deref())?
+            .parse::<k8s_openapi::jiff::Timestamp>()
+            .ok()?;
+        let age = now.duration_since(set).unsigned_abs();
+        (age < RUN_IN_PROGRESS_FOR).then_some(age)
+    });
+    if let Some(age) = fresh {
+        return Err(format!(
+            "another realitycheck run set its values {} ago and may still run (variable {RUN_IN_PROGRESS}); this run compares presence only, so that neither disturbs the other",
+            harness::humanize(age)
+        ));
+    }
+    let set = client
+        .put_context_variable(id, RUN_IN_PROGRESS, &Secret::new(run_id))
+        .await
+        .map_err(|e| format!("the run-in-progress marker could not be set: {e}"))?;
+    // Two runs that looked at once both set the marker: the last one set holds the contexts.
+    let now_set =
+        client.context_variables(id).await.map_err(|e| format!("the context's variables could not be listed: {e}"))?;
+    let held = now_set.iter().any(|v| v.variable == RUN_IN_PROGRESS && v.updated_at == set.updated_at);
+    if !held {
+        return Err(format!(
+            "another realitycheck run set its {RUN_IN_PROGRESS} marker at the same moment; this run compares presence only, so that neither disturbs the other"
+        ));
+    }
+    Ok(Claim { context_id: id.to_string(), updated_at: set.updated_at })
 }
