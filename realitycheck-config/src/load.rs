@@ -26,11 +26,16 @@ impl SourceFile {
     pub fn read(path: &Path) -> Result<SourceFile, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
-            fix: if source.kind() == std::io::ErrorKind::NotFound {
-                "check the path given to --config or REALITYCHECK_CONFIG; `realitycheck init` writes a starter file"
-                    .into()
-            } else {
-                "make the file readable by this user".into()
+            fix: match source.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "check the path given to --config or REALITYCHECK_CONFIG; `realitycheck init` writes a starter file"
+                        .into()
+                }
+                std::io::ErrorKind::InvalidData => {
+                    "the file is not UTF-8 text (TOML must be): save it as UTF-8, or point --config at the TOML file, not a binary or an archive".into()
+                }
+                std::io::ErrorKind::IsADirectory => "give the path of the TOML file, not of its directory".into(),
+                _ => "make the file readable by this user".into(),
             },
             source,
         })?;

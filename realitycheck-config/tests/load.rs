@@ -431,3 +431,12 @@ fn durations_beyond_a_week_and_bad_namespaces_are_refused_naming_the_field() {
     fine.flags.target_layer.kubernetes.namespace = Some("circleci-server-2".into());
     assert_eq!(fine.settings().unwrap().target.kubernetes.namespace, "circleci-server-2");
 }
+
+#[test]
+fn a_file_that_is_not_utf8_is_named_as_such() {
+    let case = Case::new().file("rc.toml", "");
+    std::fs::write(case.dir.path().join("rc.toml"), b"profile = \"\xff\xfe\"\n").unwrap();
+    let error = case.error();
+    assert!(error.contains("is not UTF-8 text (TOML must be)"), "{error}");
+    assert!(!error.contains("make the file readable"), "{error}");
+}

@@ -257,3 +257,27 @@ async fn failed_polls_within_the_budget_are_retries_not_the_end() {
     assert!(failing_for > Duration::from_millis(50) && failed_polls > 1, "{failing_for:?} {failed_polls}");
     assert_eq!(error.status(), Some(503));
 }
+
+#[tokio::test]
+async fn a_login_page_or_a_redirect_is_named_for_what_it_is() {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let login = || async {
+        axum::response::Html("<!DOCTYPE html>\n<html><head><title>Sign in – Okta\n</title></head><body>…</body></html>")
+    };
+    let moved = || async {
+        (StatusCode::MOVED_PERMANENTLY, [("location", "https://circleci.example.com/api/v2/me")], "").into_response()
+    };
+    let addr = serve(Router::new().route("/api/v2/me", get(login)).route("/api/v2/context", get(moved))).await;
+    let client = quick_client(&format!("http://{addr}"));
+    let error = client.me().await.unwrap_err();
+    assert!(matches!(error, ApiError::NotTheApi { .. }), "{error}");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "GET /api/v2/me: not the CircleCI API at http://{addr}/api/v2/me: an HTML page answered (title: Sign in – Okta)"
+        )
+    );
+    let error = client.contexts("org").await.unwrap_err();
+    assert!(error.to_string().ends_with("redirects (301) to https://circleci.example.com/api/v2/me"), "{error}");
+}

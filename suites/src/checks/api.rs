@@ -47,6 +47,12 @@ fn preflight_message(api: &ApiAccess, error: &ApiError) -> String {
         ApiError::Status { .. } | ApiError::Decode { .. } => {
             format!("{error}; the API is not healthy: check the api-service and frontend pods")
         }
+        ApiError::NotTheApi { .. } => format!(
+            "{error}; check that {host} is the installation's base URL (CIRCLE_HOSTNAME): a proxy, a single sign-on login page or the web app answered instead of the API"
+        ),
+        ApiError::Redirect { location, .. } => format!(
+            "{error}; give the address it redirects to as the installation's base URL (CIRCLE_HOSTNAME is {host}; the Location is {location}): realitycheck does not follow redirects with the token"
+        ),
         ApiError::TooLarge { .. } | ApiError::TooManyPages { .. } => {
             format!("{error}; check that {host} is the installation's base URL and that no proxy answers in its place")
         }

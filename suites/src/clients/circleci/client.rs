@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use url::Url;
 
-use super::error::{ApiClientError, ApiError, server_message};
+use super::error::{ApiClientError, ApiError, html_title, is_html, server_message};
 #[cfg(doc)]
 use super::limits::DEFAULT_MAX_PAGES;
 use super::limits::{BodyError, MAX_JSON_BYTES, error_text, read_body};
@@ -346,6 +346,11 @@ impl ApiClient {
         };
         let response = self.retrying(&call, &method, &url, build).await?;
         let status = response.status();
+        if status.is_redirection() {
+            let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
+            let location = location.map_or_else(|| "no Location".to_string(), |l| self.token.redact(l));
+            return Err(ApiError::Redirect { call, url: url.to_string(), status: status.as_u16(), location });
+        }
         if !status.is_success() {
             let message = self.token.redact(&server_message(&error_text(response).await));
             return Err(ApiError::Status { call, url: url.to_string(), status: status.as_u16(), message });
@@ -360,6 +365,9 @@ impl ApiClient {
             },
         })?;
         let text = String::from_utf8_lossy(&body);
+        if is_html(&text) {
+            return Err(ApiError::NotTheApi { call, url: url.to_string(), title: html_title(&text) });
+        }
         let text = if text.trim().is_empty() { "null" } else { &text };
         serde_json::from_str(text).map_err(|e| ApiError::Decode {
             call: call.clone(),

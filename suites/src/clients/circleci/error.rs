@@ -54,6 +54,12 @@ pub enum ApiError {
     /// The body is longer than realitycheck reads of it; reading stopped at `limit` bytes.
     #[error("{call}: {url} sent more than {} ({what}, the most realitycheck reads); reading stopped there", super::limits::bytes(*limit))]
     TooLarge { call: String, url: String, what: &'static str, limit: usize },
+    /// A web page answered where the API's JSON was expected.
+    #[error("{call}: not the CircleCI API at {url}: an HTML page answered{}", title.as_ref().map(|t| format!(" (title: {t})")).unwrap_or_default())]
+    NotTheApi { call: String, url: String, title: Option<String> },
+    /// The API answered with a redirect, which API calls do not follow (the token would go along).
+    #[error("{call}: {url} redirects ({status}) to {location}")]
+    Redirect { call: String, url: String, status: u16, location: String },
     /// The list kept handing out a new `next_page_token`.
     #[error(
         "{call}: the list at {url} did not end after {pages} pages (max_pages): the server keeps handing out a new next_page_token"
@@ -78,9 +84,27 @@ impl ApiError {
             | ApiError::Status { url, .. }
             | ApiError::Decode { url, .. }
             | ApiError::TooLarge { url, .. }
+            | ApiError::NotTheApi { url, .. }
+            | ApiError::Redirect { url, .. }
             | ApiError::TooManyPages { url, .. } => url,
         }
     }
+}
+
+/// Whether `body` is a web page rather than JSON or plain text.
+pub(crate) fn is_html(body: &str) -> bool {
+    let start: String = body.trim_start().chars().take(15).collect::<String>().to_ascii_lowercase();
+    start.starts_with("<!doctype html") || start.starts_with("<html") || start.starts_with("<head")
+}
+
+/// The first line of a web page's `<title>`, at most 100 characters.
+pub(crate) fn html_title(body: &str) -> Option<String> {
+    let lower = body.to_ascii_lowercase();
+    let start = lower.find("<title")?;
+    let start = start + lower[start..].find('>')? + 1;
+    let end = start + lower[start..].find("</title")?;
+    let title = body.get(start..end)?.trim().lines().next()?.trim();
+    (!title.is_empty()).then(|| title.chars().take(100).collect())
 }
 
 /// The server's message from an error body: `{"message": ...}`, `{"error": ...}` (also
@@ -98,6 +122,10 @@ pub(crate) fn server_message(body: &str) -> String {
     match from_json {
         Some(message) => message,
         None if text.is_empty() => "(empty body)".to_string(),
+        None if is_html(text) => match html_title(text) {
+            Some(title) => format!("an HTML page titled `{title}`"),
+            None => "an HTML page".to_string(),
+        },
         None => text.chars().take(300).collect(),
     }
 }
@@ -118,5 +146,11 @@ mod tests {
         assert_eq!(server_message(""), "(empty body)");
         assert_eq!(server_message(r#""plain json string""#), "plain json string");
         assert_eq!(server_message(r#"{"message":"{\"message\":\"nested\"}"}"#), r#"{"message":"nested"}"#);
+        assert_eq!(
+            server_message("<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"),
+            "an HTML page titled `502 Bad Gateway`"
+        );
+        assert_eq!(server_message("<!DOCTYPE html><p>no title</p>"), "an HTML page");
+        assert_eq!(html_title("<HTML><TITLE>\n  Sign in - Okta\n</TITLE>"), Some("Sign in - Okta".into()));
     }
 }

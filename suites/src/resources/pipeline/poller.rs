@@ -176,9 +176,12 @@ fn passing(error: &ApiError) -> bool {
     match error {
         ApiError::Unreachable { .. } | ApiError::Timeout { .. } => true,
         ApiError::Status { status, .. } => *status == 429 || *status >= 500,
-        ApiError::Tls { .. } | ApiError::Decode { .. } | ApiError::TooLarge { .. } | ApiError::TooManyPages { .. } => {
-            false
-        }
+        ApiError::Tls { .. }
+        | ApiError::Decode { .. }
+        | ApiError::TooLarge { .. }
+        | ApiError::TooManyPages { .. }
+        | ApiError::NotTheApi { .. }
+        | ApiError::Redirect { .. } => false,
     }
 }
 
