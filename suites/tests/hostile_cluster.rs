@@ -68,26 +68,55 @@ async fn an_exec_that_breaks_off_ends_at_once_saying_how() {
         (Misbehaviour::Reset, "ended without an exit status"),
     ] {
         let addr = exec_server(misbehave).await;
-        let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
-        std::fs::write(
-            &kubeconfig,
-            format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: h\n  cluster: {{server: 'http://{addr}'}}\nusers:\n- name: h\n  user: {{token: t}}\ncontexts:\n- name: h\n  context: {{cluster: h, user: h, namespace: ns}}\ncurrent-context: h\n"
-            ),
-        )
-        .unwrap();
-        let kubernetes = Kubernetes {
-            kubeconfig: Some(kubeconfig),
-            context: None,
-            namespace: "ns".into(),
-            expect_chart_version: None,
-        };
-        let cluster = Cluster::connect(&kubernetes, Duration::from_secs(30)).await.unwrap();
+        let (cluster, _dir) = cluster_at(addr).await;
         let started = tokio::time::Instant::now();
         let exec = tokio::time::timeout(Duration::from_secs(10), cluster.exec("p", &["nomad", "node", "status"])).await;
         let error = exec.expect("the exec ends at once, not at the 30 s read timeout").unwrap_err();
         assert!(error.to_string().contains(says), "{error}");
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}
+
+/// A client of the Kubernetes API at `addr` (plain HTTP), namespace `ns`; the directory holds
+/// its kubeconfig.
+async fn cluster_at(addr: std::net::SocketAddr) -> (Cluster, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: h\n  cluster: {{server: 'http://{addr}'}}\nusers:\n- name: h\n  user: {{token: t}}\ncontexts:\n- name: h\n  context: {{cluster: h, user: h, namespace: ns}}\ncurrent-context: h\n"
+        ),
+    )
+    .unwrap();
+    let kubernetes =
+        Kubernetes { kubeconfig: Some(kubeconfig), context: None, namespace: "ns".into(), expect_chart_version: None };
+    (Cluster::connect(&kubernetes, Duration::from_secs(30)).await.unwrap(), dir)
+}
+
+#[tokio::test]
+async fn a_refusal_and_a_page_that_is_not_kubernetes_are_told_apart() {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    use suites::clients::cluster::Answer;
+    let garbage = || async { "<html><title>Corporate proxy</title></html>" };
+    let forbidden = || async {
+        let status = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods is forbidden: User \"rc\" cannot list resource \"pods\" in namespace \"ns\"","reason":"Forbidden","code":403}"#;
+        (StatusCode::FORBIDDEN, [("content-type", "application/json")], status).into_response()
+    };
+    for (route, answer, says) in [
+        (get(garbage), Answer::NotKubernetes, "Error deserializing response"),
+        (get(forbidden), Answer::Refused, "the API server answered 403 Forbidden: pods is forbidden"),
+    ] {
+        let router = axum::Router::new().route("/api/v1/namespaces/ns/pods", route);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let (cluster, _dir) = cluster_at(addr).await;
+        let error = cluster.pods(None).await.unwrap_err();
+        let ClusterError::ListPods { answer: found, message, .. } = &error else { panic!("{error}") };
+        assert_eq!(*found, answer, "{error}");
+        assert!(message.contains(says) && !message.contains("Status {"), "{message}");
     }
 }

@@ -25,7 +25,7 @@ use realitycheck_project::Job;
 
 use crate::RealityCheck;
 use crate::clients::circleci::Retry;
-use crate::clients::cluster::ClusterError;
+use crate::clients::cluster::{Answer, ClusterError};
 use crate::resources::api::{ApiAccess, ProjectAccess};
 use crate::resources::cluster::ClusterAccess;
 use crate::resources::pipeline::PipelineAccess;
@@ -271,9 +271,18 @@ pub(crate) fn secrets_forbidden(error: &ClusterError) -> Option<Verdict> {
 pub(crate) fn cluster_failure(error: &ClusterError) -> Diagnosis {
     let diagnosis = Diagnosis::new(error.to_string()).phase(Phase::KubernetesAccess);
     match error {
-        ClusterError::ListPods { namespace, .. } => diagnosis
-            .cause("the API refused or failed the pod list: missing RBAC permission, or the namespace does not exist")
-            .remediation(format!("grant `list` on pods in the namespace to this identity (`kubectl auth can-i list pods -n {namespace}`), and check --namespace")),
+        ClusterError::ListPods { namespace, answer: Answer::Refused, .. } => diagnosis
+            .cause("the API refused the pod list: this identity lacks the RBAC permission")
+            .remediation(format!("grant `list` on pods in the namespace to this identity (`kubectl auth can-i list pods -n {namespace}`)")),
+        ClusterError::ListPods { namespace, answer: Answer::NotFound, .. } => diagnosis
+            .cause(format!("the namespace `{namespace}` does not exist on this cluster"))
+            .remediation("`kubectl get namespaces` lists them; give the release's namespace with --namespace, or pick the right cluster with --kube-context"),
+        ClusterError::ListPods { url, answer: Answer::NotKubernetes, .. } => diagnosis
+            .cause(format!("what answered at {url} is not a Kubernetes API server: a proxy, a login page or another service"))
+            .remediation("check the server address of the kubeconfig's cluster (`kubectl config view --minify`) and any proxy in between"),
+        ClusterError::ListPods { namespace, answer: Answer::Failed, .. } => diagnosis
+            .cause("the API server failed the pod list")
+            .remediation(format!("`kubectl -n {namespace} get pods` shows whether the API server answers; check its health and the network path")),
         ClusterError::Exec { namespace, .. } => diagnosis
             .cause("the exec into the pod failed: missing RBAC permission, or the pod or container went away")
             .remediation(format!("grant `get` and `create` on pods/exec in the namespace (`kubectl auth can-i create pods/exec -n {namespace}`), and check the pod")),

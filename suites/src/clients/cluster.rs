@@ -37,7 +37,7 @@ pub enum ClusterError {
     #[error("cannot reach the Kubernetes API at {url}: {message}")]
     Unreachable { url: String, message: String },
     #[error("cannot list pods in namespace `{namespace}` at {url}: {message}")]
-    ListPods { namespace: String, url: String, message: String },
+    ListPods { namespace: String, url: String, message: String, answer: Answer },
     #[error("cannot exec into pod `{pod}` in namespace `{namespace}`: {message}")]
     Exec { pod: String, namespace: String, message: String },
     /// Listing Secrets failed; `forbidden` when the API answered 403 (RBAC).
@@ -52,13 +52,37 @@ pub enum ClusterError {
     GetSecret { name: String, namespace: String, url: String, message: String, forbidden: bool },
 }
 
+/// How the API server answered a request that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// 401 or 403: the identity may not.
+    Refused,
+    /// 404: what was asked for (the namespace) does not exist.
+    NotFound,
+    /// A body that is not Kubernetes JSON: something else than an API server answered.
+    NotKubernetes,
+    /// Any other failure (no connection, a timeout, a 5xx).
+    Failed,
+}
+
+impl Answer {
+    fn of(error: &kube::Error) -> Answer {
+        match error {
+            kube::Error::Api(status) if matches!(status.code, 401 | 403) => Answer::Refused,
+            kube::Error::Api(status) if status.code == 404 => Answer::NotFound,
+            kube::Error::SerdeError(_) => Answer::NotKubernetes,
+            _ => Answer::Failed,
+        }
+    }
+}
+
 impl Cluster {
     /// Builds the client from the target's settings: an explicit kubeconfig file, else the
     /// kubeconfig kubectl would use (with the context asked for), else the in-cluster account.
     pub async fn connect(settings: &Kubernetes, read_timeout: Duration) -> Result<Cluster, ClusterError> {
         let options = KubeConfigOptions { context: settings.context.clone(), ..Default::default() };
         // A kubeconfig holds credentials: its errors are told without quoting it.
-        let config_error = |what: String, error: &dyn std::error::Error| ClusterError::Config {
+        let config_error = |what: String, error: &(dyn std::error::Error + 'static)| ClusterError::Config {
             what,
             message: without_quotes(&causes(error)),
         };
@@ -111,6 +135,7 @@ impl Cluster {
             namespace: self.namespace.clone(),
             url: self.url.clone(),
             message: causes(&e),
+            answer: Answer::of(&e),
         })?;
         pods.items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         Ok(pods.items)
