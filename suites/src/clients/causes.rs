@@ -7,12 +7,12 @@ pub fn causes(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(error);
     while let Some(current) = next {
-        let text = match current.downcast_ref::<kube::Error>() {
-            Some(kube::Error::Api(status)) => {
-                format!("the API server answered {} {}: {}", status.code, status.reason, status.message)
-            }
-            _ => current.to_string(),
-        };
+        if let Some(kube::Error::Api(status)) = current.downcast_ref::<kube::Error>() {
+            // The answer is the root: its own text would repeat it.
+            parts.push(format!("the API server answered {} {}: {}", status.code, status.reason, status.message));
+            break;
+        }
+        let text = current.to_string();
         if !parts.iter().any(|part| part.contains(&text)) {
             parts.push(text);
         }
