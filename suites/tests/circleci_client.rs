@@ -172,6 +172,22 @@ async fn a_long_retry_after_is_not_waited_for() {
     assert_eq!(error.status(), Some(429));
     assert!(error.to_string().contains("Rate limited."), "{error}");
     assert!(client.retries().is_empty());
+
+    // Under the one-minute cap, but longer than a call may take (10 s): not waited either.
+    async fn throttled_20s() -> impl IntoResponse {
+        (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "20")], "Rate limited.")
+    }
+    let addr = serve(Router::new().route("/api/v2/me", get(throttled_20s))).await;
+    let patient = client_trusting(&format!("http://{addr}"), "test-token-0042", None);
+    let started = std::time::Instant::now();
+    let error = patient.me().await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5), "not waited: {:?}", started.elapsed());
+    assert!(
+        error
+            .to_string()
+            .ends_with("answered 429: Rate limited. (Retry-After 20s: longer than realitycheck waits, 10s)"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

@@ -216,6 +216,7 @@ async fn flaky_pipeline_api(failures: Option<usize>) -> SocketAddr {
 async fn poll_to_the_end(
     addr: SocketAddr,
     failure_budget: Duration,
+    setup_grace: Duration,
 ) -> (ApiClient, suites::resources::pipeline::Snapshot) {
     use suites::resources::pipeline::{PollIntervals, poller};
     let client = ApiClient::new(&ApiSettings {
@@ -233,6 +234,7 @@ async fn poll_to_the_end(
         max: Duration::from_millis(5),
         no_workflow_grace: Duration::from_secs(30),
         failure_budget,
+        setup_grace,
     };
     let (publish, mut snapshots) = tokio::sync::watch::channel(Arc::default());
     tokio::spawn(poller::poll(client.clone(), "p-1".into(), intervals, publish));
@@ -244,13 +246,15 @@ async fn poll_to_the_end(
 #[tokio::test]
 async fn failed_polls_within_the_budget_are_retries_not_the_end() {
     use suites::resources::pipeline::PollEnd;
-    let (client, snapshot) = poll_to_the_end(flaky_pipeline_api(Some(6)).await, Duration::from_secs(15)).await;
+    let (client, snapshot) =
+        poll_to_the_end(flaky_pipeline_api(Some(6)).await, Duration::from_secs(15), Duration::from_secs(15)).await;
     assert!(matches!(snapshot.end, Some(PollEnd::Finished)), "{:?}", snapshot.end);
     let polls: Vec<_> = client.retries().into_iter().filter(|r| r.call == "poll of pipeline p-1").collect();
     assert_eq!(polls.len(), 3, "6 failed requests, two per poll with the client's one retry: {polls:?}");
     assert!(polls[0].reason.contains("503: upstream unavailable"), "{polls:?}");
 
-    let (_, snapshot) = poll_to_the_end(flaky_pipeline_api(None).await, Duration::from_millis(50)).await;
+    let (_, snapshot) =
+        poll_to_the_end(flaky_pipeline_api(None).await, Duration::from_millis(50), Duration::from_secs(15)).await;
     let Some(PollEnd::ApiFailed { failing_for, failed_polls, error }) = snapshot.end else {
         panic!("{:?}", snapshot.end)
     };
@@ -280,4 +284,17 @@ async fn a_login_page_or_a_redirect_is_named_for_what_it_is() {
     );
     let error = client.contexts("org").await.unwrap_err();
     assert!(error.to_string().ends_with("redirects (301) to https://circleci.example.com/api/v2/me"), "{error}");
+}
+
+#[tokio::test]
+async fn a_pipeline_that_never_leaves_setup_ends_the_poll_saying_so() {
+    use suites::resources::pipeline::PollEnd;
+    let router = Router::new()
+        .route("/api/v2/pipeline/p-1", get(|| async { r#"{"id":"p-1","number":7,"state":"setup"}"# }))
+        .route("/api/v2/pipeline/p-1/workflow", get(|| async { r#"{"items":[],"next_page_token":null}"# }));
+    let addr = serve(router).await;
+    let (_, snapshot) = poll_to_the_end(addr, Duration::from_secs(15), Duration::from_millis(60)).await;
+    let Some(PollEnd::NotCreated { state, waited }) = snapshot.end else { panic!("{:?}", snapshot.end) };
+    assert_eq!(state, "setup");
+    assert!(waited > Duration::from_millis(60), "{waited:?}");
 }

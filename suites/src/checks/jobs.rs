@@ -162,6 +162,10 @@ fn ended_without(run: &PipelineRun, specs: &[Job], snapshot: &Snapshot, end: &Po
             by: ids::TRIGGER.into(),
             reason: format!("pipeline #{} ran no workflow", run.number),
         }),
+        PollEnd::NotCreated { state, waited } => Verdict::Skip(SkipReason::Blocked {
+            by: ids::TRIGGER.into(),
+            reason: format!("pipeline #{} was still `{state}` after {}", run.number, harness::humanize(*waited)),
+        }),
         PollEnd::Finished => {
             let missing: Vec<String> =
                 specs.iter().filter(|s| snapshot.job(&s.name).is_none()).map(|s| s.to_string()).collect();

@@ -83,6 +83,18 @@ async fn workflows_appear(run: &PipelineRun) -> Verdict {
                         .phase(Phase::RealitycheckProject),
                 );
             }
+            Some(PollEnd::NotCreated { state, waited }) => {
+                return Verdict::Fail(
+                    Diagnosis::new(format!(
+                        "pipeline #{} was still `{state}` after {}: its configuration was never processed",
+                        run.number,
+                        harness::humanize(*waited)
+                    ))
+                    .cause("CircleCI has not finished processing the project's configuration: the config processing service (or the frontend that hands it the config) is down or stuck; no job could have been queued, so the executors are not at fault")
+                    .remediation("check the frontend and config processing pods and their logs (`kubectl get pods | grep -e frontend -e config`), and that the installation can fetch the config from the VCS")
+                    .phase(Phase::CircleciApi),
+                );
+            }
             Some(PollEnd::ApiFailed { error, failing_for, failed_polls }) => {
                 return Verdict::Fail(poller_gave_up(error, *failing_for, *failed_polls));
             }

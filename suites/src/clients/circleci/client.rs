@@ -427,7 +427,19 @@ impl ApiClient {
                 return Err(error);
             }
             let wait = match retry_after {
-                Some(wait) if wait > self.retry.max_retry_after => return Err(error),
+                // Waiting longer than a call may take would outlast the check that made it.
+                Some(wait) if wait > self.retry.max_retry_after.min(self.timeout) => {
+                    return Err(ApiError::Status {
+                        call: call.to_string(),
+                        url: shown.to_string(),
+                        status: status.as_u16(),
+                        message: format!(
+                            "{message} (Retry-After {}: longer than realitycheck waits, {})",
+                            harness::humanize(wait),
+                            harness::humanize(self.retry.max_retry_after.min(self.timeout))
+                        ),
+                    });
+                }
                 Some(wait) => wait,
                 None => backoff(&self.retry, attempt),
             };

@@ -28,6 +28,9 @@ pub struct PollIntervals {
     pub no_workflow_grace: Duration,
     /// How long polls may keep failing for a passing reason before the poller gives up.
     pub failure_budget: Duration,
+    /// How long the pipeline may stay in setup (its config being processed) before the
+    /// poller gives up.
+    pub setup_grace: Duration,
 }
 
 impl Default for PollIntervals {
@@ -37,6 +40,7 @@ impl Default for PollIntervals {
             max: Duration::from_secs(5),
             no_workflow_grace: Duration::from_secs(30),
             failure_budget: Duration::from_secs(120),
+            setup_grace: Duration::from_secs(120),
         }
     }
 }
@@ -57,6 +61,9 @@ pub enum PollEnd {
     Errored(Vec<PipelineError>),
     /// The pipeline was created but no workflow appeared.
     NoWorkflows { waited: Duration },
+    /// The pipeline stayed in setup (`setup`, `setup-pending`, `pending`: its configuration
+    /// being processed) for longer than the setup grace.
+    NotCreated { state: String, waited: Duration },
     /// The API failed (after the client's own retries): at once for a lasting reason, or on
     /// every poll for longer than the failure budget.
     ApiFailed {
@@ -106,13 +113,20 @@ pub async fn poll(
     snapshots: watch::Sender<Arc<Snapshot>>,
 ) {
     let started = Instant::now();
-    let mut created = false;
+    // The pipeline's state, as last read (it is read until it is `created`).
+    let mut state = PipelineState::Pending;
     let mut interval = intervals.min;
     let mut current = Snapshot::default();
     // When polls started failing, and how many have since.
     let mut failing: Option<(Instant, u64)> = None;
     loop {
-        let next = match poll_once(&client, &pipeline_id, &mut created, &current).await {
+        let next = match poll_once(&client, &pipeline_id, &mut state, &current).await {
+            Ok(_) if state != PipelineState::Created && started.elapsed() > intervals.setup_grace => {
+                let state = state.as_str().to_string();
+                current.end = Some(PollEnd::NotCreated { state, waited: started.elapsed() });
+                snapshots.send_replace(Arc::new(current));
+                return;
+            }
             Ok(workflows) => workflows,
             Err(PollFailure::Passing(error)) => {
                 let (since, failed) = failing.get_or_insert((Instant::now(), 0));
@@ -145,6 +159,7 @@ pub async fn poll(
         current.polls += 1;
         current.workflows = next;
         let all_finished = current.workflows.iter().all(|w| w.workflow.status.is_terminal());
+        let created = state == PipelineState::Created;
         current.end = match (created, current.workflows.is_empty()) {
             (true, false) if all_finished => Some(PollEnd::Finished),
             (true, true) if started.elapsed() >= intervals.no_workflow_grace => {
@@ -189,7 +204,7 @@ fn passing(error: &ApiError) -> bool {
 async fn poll_once(
     client: &ApiClient,
     pipeline_id: &str,
-    created: &mut bool,
+    state: &mut PipelineState,
     previous: &Snapshot,
 ) -> Result<Vec<WorkflowState>, PollFailure> {
     let api_failed = |error: ApiError| {
@@ -203,13 +218,12 @@ async fn poll_once(
             })
         }
     };
-    if !*created {
+    if *state != PipelineState::Created {
         let pipeline = client.pipeline(pipeline_id).await.map_err(api_failed)?;
-        match pipeline.state {
-            PipelineState::Errored => return Err(PollFailure::End(PollEnd::Errored(pipeline.errors))),
-            PipelineState::Created => *created = true,
-            _ => {}
+        if pipeline.state == PipelineState::Errored {
+            return Err(PollFailure::End(PollEnd::Errored(pipeline.errors)));
         }
+        *state = pipeline.state;
     }
     let workflows = client.pipeline_workflows(pipeline_id).await.map_err(api_failed)?;
     let fetches = workflows.into_iter().map(|workflow| async move {
