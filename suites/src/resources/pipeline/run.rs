@@ -1,8 +1,10 @@
 //! A run's pipeline: realitycheck sets this run's values in the contexts it created, triggers
 //! the project on its branch with the run's parameters, and starts the one poller that
-//! every pipeline check reads. Dropping the run stops the poller.
+//! every pipeline check reads. A poller that gave up on the API is started again for the next
+//! check that subscribes (a retried check gets a fresh view). Dropping the run stops the
+//! poller.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::ledger::{Claim, Ledger, StartedPipeline};
 use super::pipeline_url;
-use super::poller::{PollIntervals, Snapshot, poll};
+use super::poller::{PollEnd, PollIntervals, Snapshot, poll};
 use crate::clients::circleci::{ApiClient, ApiError, Retry};
 use crate::resources::api::ProjectAccess;
 use crate::resources::contexts::ContextSetup;
@@ -49,8 +51,22 @@ pub struct PipelineRun {
     trigger_retries: Vec<Retry>,
     /// The client the poller uses, for the retries it needed.
     poll_client: ApiClient,
+    intervals: PollIntervals,
+    polling: Mutex<Polling>,
+}
+
+/// The current poller and what it publishes.
+struct Polling {
     snapshots: watch::Receiver<Arc<Snapshot>>,
     poller: JoinHandle<()>,
+}
+
+impl Polling {
+    fn start(client: &ApiClient, pipeline_id: &str, intervals: PollIntervals) -> Polling {
+        let (publish, snapshots) = watch::channel(Arc::new(Snapshot::default()));
+        let poller = tokio::spawn(poll(client.clone(), pipeline_id.to_string(), intervals, publish));
+        Polling { snapshots, poller }
+    }
 }
 
 impl PipelineRun {
@@ -80,9 +96,8 @@ impl PipelineRun {
         let creation =
             trigger(client, slug, branch.as_deref(), &parameters, ledger).await.map_err(TriggerError::Trigger)?;
         tracing::info!(pipeline = creation.number, id = %creation.id, run_id = %parameters.run_id, "pipeline triggered");
-        let (publish, snapshots) = watch::channel(Arc::new(Snapshot::default()));
         let poll_client = client.scoped();
-        let poller = tokio::spawn(poll(poll_client.clone(), creation.id.clone(), intervals, publish));
+        let polling = Mutex::new(Polling::start(&poll_client, &creation.id, intervals));
         Ok(PipelineRun {
             slug: slug.to_string(),
             id: creation.id,
@@ -92,14 +107,21 @@ impl PipelineRun {
             context_values,
             trigger_retries: client.retries(),
             poll_client,
-            snapshots,
-            poller,
+            intervals,
+            polling,
         })
     }
 
-    /// A receiver of every snapshot the poller publishes from now on.
+    /// A receiver of every snapshot the poller publishes from now on. When the poller gave up
+    /// on the API, polling starts again first: a check retried after that sees the pipeline
+    /// afresh, not the failure.
     pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
-        self.snapshots.clone()
+        let mut polling = self.polling.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if matches!(polling.snapshots.borrow().end, Some(PollEnd::ApiFailed { .. })) {
+            tracing::info!(pipeline = self.number, "the poller had given up on the API; polling again");
+            *polling = Polling::start(&self.poll_client, &self.id, self.intervals);
+        }
+        polling.snapshots.clone()
     }
 
     /// The retries the trigger and the poller needed so far.
@@ -174,7 +196,7 @@ struct Created {
 
 impl Drop for PipelineRun {
     fn drop(&mut self) {
-        self.poller.abort();
+        self.polling.lock().unwrap_or_else(std::sync::PoisonError::into_inner).poller.abort();
     }
 }
 
