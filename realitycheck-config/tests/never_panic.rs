@@ -58,11 +58,11 @@ proptest! {
         std::fs::write(dir.path().join("realitycheck.toml"), &text).unwrap();
         let var = |name: &str| (name == "REALITYCHECK_TIMEOUT_SCALE").then(|| scale.clone());
         let request = LoadRequest { config_flag: None, var: &var, cwd: dir.path(), flags: Overrides::default() };
-        if let Ok(config) = Config::load(&request) {
-            if let Ok(settings) = config.settings() {
-                let _ = settings.profile.scaled_timeouts();
-                let _ = settings.profile.scaled_deadline();
-            }
+        if let Ok(config) = Config::load(&request)
+            && let Ok(settings) = config.settings()
+        {
+            let _ = settings.profile.scaled_timeouts();
+            let _ = settings.profile.scaled_deadline();
         }
     }
 
