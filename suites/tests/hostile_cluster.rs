@@ -120,3 +120,31 @@ async fn a_refusal_and_a_page_that_is_not_kubernetes_are_told_apart() {
         assert!(message.contains(says) && !message.contains("Status {"), "{message}");
     }
 }
+
+#[tokio::test]
+async fn an_endless_kubernetes_answer_is_read_up_to_its_limit_only() {
+    use axum::body::Body;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&sent);
+    let pods = move || {
+        let sent = Arc::clone(&counted);
+        async move {
+            Body::from_stream(futures::stream::repeat_with(move || {
+                sent.fetch_add(64 * 1024, Ordering::Relaxed);
+                Ok::<_, std::io::Error>(vec![b' '; 64 * 1024])
+            }))
+        }
+    };
+    let router = axum::Router::new().route("/api/v1/namespaces/ns/pods", axum::routing::get(pods));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let (cluster, _dir) = cluster_at(addr).await;
+    let listed = tokio::time::timeout(Duration::from_secs(30), cluster.pods(None)).await;
+    let error = listed.expect("reading stops at the limit").unwrap_err();
+    assert!(error.to_string().contains("longer than realitycheck reads of one answer"), "{error}");
+    let sent = sent.load(Ordering::Relaxed);
+    assert!(sent < 2 * suites::clients::cluster::MAX_API_BODY, "the client stopped reading: {sent} bytes handed out");
+}

@@ -12,6 +12,10 @@ pub fn causes(error: &(dyn std::error::Error + 'static)) -> String {
             parts.push(format!("the API server answered {} {}: {}", status.code, status.reason, status.message));
             break;
         }
+        if current.is::<http_body_util::LengthLimitError>() {
+            parts.push("the answer is longer than realitycheck reads of one answer; reading stopped there".to_string());
+            break;
+        }
         let text = current.to_string();
         if !parts.iter().any(|part| part.contains(&text)) {
             parts.push(text);

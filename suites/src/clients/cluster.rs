@@ -7,6 +7,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::api::{AttachParams, ListParams};
+use kube::client::DynBody;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use realitycheck_config::Kubernetes;
@@ -104,8 +105,13 @@ impl Cluster {
         config.connect_timeout = Some(Duration::from_secs(10));
         config.read_timeout = Some(read_timeout);
         let url = config.cluster_url.to_string().trim_end_matches('/').to_string();
-        let client = Client::try_from(config)
+        let builder = kube::client::ClientBuilder::try_from(config)
             .map_err(|e| ClusterError::Unreachable { url: url.clone(), message: causes(&e) })?;
+        // Every answer of the API server is read up to MAX_API_BODY, whatever it sends.
+        let limited = tower::util::MapResponseLayer::new(|response: http::Response<Box<DynBody>>| {
+            response.map(|body| http_body_util::Limited::new(body, MAX_API_BODY))
+        });
+        let client = builder.with_layer(&limited).build();
         Ok(Cluster { client, namespace: settings.namespace.clone(), url })
     }
 
@@ -279,6 +285,10 @@ fn without_quotes(message: &str) -> String {
     }
     out
 }
+
+/// Bytes of one answer of the Kubernetes API read at most (a namespace's Helm records, the
+/// largest list read, are a few MiB).
+pub const MAX_API_BODY: usize = 32 * 1024 * 1024;
 
 /// Bytes of a pod's log read at most (the last lines a check scans are a few KiB).
 pub const MAX_LOG_BYTES: usize = 1024 * 1024;
