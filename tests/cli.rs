@@ -315,10 +315,16 @@ fn setup_contexts_lets_the_contexts_job_prove_the_values_of_this_run() {
     assert!(contexts.to_string().contains("values realitycheck set for this run"), "{contexts:#}");
 }
 
-/// Ctrl-C while jobs run: the run's workflows are cancelled, the reports written with the
-/// unfinished checks marked, and the exit code is 130.
+/// Ctrl-C (SIGINT) or SIGTERM while jobs run: the run's workflows are cancelled, both
+/// reports written with the unfinished checks marked, and the exit code is 130.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_run_cancels_its_workflows_and_exits_130() {
+    for signal in ["-INT", "-TERM"] {
+        interrupted_by(signal).await;
+    }
+}
+
+async fn interrupted_by(signal: &str) {
     use realitycheck_sim::execution::JobTiming;
     use realitycheck_sim::scenario::Scenario;
     use realitycheck_sim::sim::{SimOptions, SimServer};
@@ -333,10 +339,12 @@ async fn an_interrupted_run_cancels_its_workflows_and_exits_130() {
     let dir = TempDir::new().unwrap();
     let env_file = dir.path().join("sim.env");
     sim.write_env(&env_file).unwrap();
-    let json = dir.path().join("report.json");
+    let (json, junit) = (dir.path().join("report.json"), dir.path().join("junit.xml"));
     let mut child = realitycheck(dir.path())
         .args(["run", "--json"])
         .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
         .envs(exports_of(&env_file))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -354,11 +362,13 @@ async fn an_interrupted_run_cancels_its_workflows_and_exits_130() {
         assert!(child.try_wait().unwrap().is_none(), "the run ended before its jobs ran");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let interrupted = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let interrupted = std::process::Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
     assert!(interrupted.success());
     let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert_eq!(out.status.code(), Some(130), "kill {signal}: {stderr}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("name=\"executors::docker\"") && xml.contains("interrupted"), "kill {signal}: {xml}");
     assert!(stderr.contains("cancelled workflow `docker`"), "{stderr}");
     let summaries = sim.circleci_state().pipeline_summaries();
     let statuses: Vec<&str> = summaries.iter().flat_map(|p| &p.workflows).map(|w| w.status).collect();
@@ -577,5 +587,98 @@ async fn a_second_interrupt_exits_at_once_naming_what_may_still_run() {
     assert!(stderr.contains("interrupted again: exiting at once"), "{stderr}");
     let url = format!("{}/pipelines/{}/1", sim.circleci_url(), realitycheck_sim::SIM_PROJECT);
     assert!(stderr.contains(&format!("note: pipeline #1 ({url}) may still be running")), "{stderr}");
+    sim.shutdown().await;
+}
+
+/// A run whose JSON report cannot be written (`/proc/self` takes no file, even for root): the
+/// checks are green, but a lost report must not pass for a green run.
+#[test]
+fn a_green_run_whose_report_cannot_be_written_exits_2() {
+    let dir = TempDir::new().unwrap();
+    let out = run(realitycheck(dir.path()).args([
+        "demo",
+        "--exact",
+        "api::authenticated",
+        "--json",
+        "/proc/self/report.json",
+    ]));
+    assert_eq!(out.code, 2, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("1 passed"), "the checks themselves passed: {}", out.stdout);
+    assert!(out.stderr.contains("cannot write the JSON report to /proc/self/report.json"), "{}", out.stderr);
+}
+
+/// Colour follows the terminal (a pseudo-terminal from util-linux `script`) unless NO_COLOR
+/// is set; `--color always` beats NO_COLOR.
+#[test]
+fn colour_on_a_terminal_unless_no_color() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        common::skip_unless_required("util-linux `script` (a pseudo-terminal) is not installed");
+        return;
+    }
+    let dir = TempDir::new().unwrap();
+    let binary = env!("CARGO_BIN_EXE_realitycheck");
+    let on_a_terminal = |extra: &str, no_color: bool| {
+        let mut command = std::process::Command::new("script");
+        command
+            .args(["-qec", &format!("{binary} demo --exact api::authenticated{extra}"), "/dev/null"])
+            .current_dir(dir.path())
+            .env("HOME", dir.path())
+            .env_remove("CI")
+            .env_remove("NO_COLOR");
+        if no_color {
+            command.env("NO_COLOR", "1");
+        }
+        run(&mut command)
+    };
+    let coloured = on_a_terminal("", false);
+    assert_eq!(coloured.code, 0, "{}", coloured.stdout);
+    assert!(coloured.stdout.contains("\u{1b}[32m"), "green on a terminal: {:?}", coloured.stdout);
+    let plain = on_a_terminal("", true);
+    assert_eq!(plain.code, 0, "{}", plain.stdout);
+    assert!(!plain.stdout.contains("\u{1b}[3"), "NO_COLOR: no colour: {:?}", plain.stdout);
+    let forced = on_a_terminal(" --color always", true);
+    assert!(forced.stdout.contains("\u{1b}[32m"), "--color always beats NO_COLOR: {:?}", forced.stdout);
+}
+
+/// With an explicit kubeconfig of two contexts, `--kube-context` picks the second: the
+/// first points at nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_context_picks_a_context_of_an_explicit_kubeconfig() {
+    use realitycheck_sim::scenario::Scenario;
+    use realitycheck_sim::sim::SimServer;
+
+    let sim = SimServer::start(Scenario::Healthy, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let dir = TempDir::new().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let kubeconfig = dir.path().join("two-contexts");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: nowhere\n  cluster: {{server: 'http://{closed}'}}\n- name: sim\n  cluster: {{server: '{}'}}\nusers:\n- name: u\n  user: {{token: t}}\ncontexts:\n- name: first\n  context: {{cluster: nowhere, user: u}}\n- name: second\n  context: {{cluster: sim, user: u}}\ncurrent-context: first\n",
+            sim.kube_url()
+        ),
+    )
+    .unwrap();
+    let mut command = realitycheck(dir.path());
+    command
+        .args(["run", "--exact", "cluster::pods_ready", "--namespace", "circleci-server", "--kubeconfig"])
+        .arg(&kubeconfig);
+    let mut second = realitycheck(dir.path());
+    second
+        .args([
+            "run",
+            "--exact",
+            "cluster::pods_ready",
+            "--namespace",
+            "circleci-server",
+            "--kube-context",
+            "second",
+            "--kubeconfig",
+        ])
+        .arg(&kubeconfig);
+    let (first, second) = tokio::task::spawn_blocking(move || (run(&mut command), run(&mut second))).await.unwrap();
+    assert_eq!(first.code, 3, "the current context points at nothing: {}", first.stdout);
+    assert_eq!(second.code, 0, "--kube-context second: stdout:\n{}\nstderr:\n{}", second.stdout, second.stderr);
+    assert!(second.stdout.contains("48 of 48 pods ready"), "{}", second.stdout);
     sim.shutdown().await;
 }
