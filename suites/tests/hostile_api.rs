@@ -298,3 +298,49 @@ async fn a_pipeline_that_never_leaves_setup_ends_the_poll_saying_so() {
     assert_eq!(state, "setup");
     assert!(waited > Duration::from_millis(60), "{waited:?}");
 }
+
+/// A server that always answers `status` (with `Retry-After` when given), counting requests.
+async fn always(status: u16, retry_after: Option<&'static str>) -> (SocketAddr, Arc<AtomicUsize>) {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&requests);
+    let answer = move || {
+        let counted = Arc::clone(&counted);
+        async move {
+            counted.fetch_add(1, Ordering::Relaxed);
+            let status = StatusCode::from_u16(status).unwrap();
+            match retry_after {
+                Some(seconds) => (status, [("retry-after", seconds)], "Rate limited.").into_response(),
+                None => (status, "Service Unavailable").into_response(),
+            }
+        }
+    };
+    (serve(Router::new().route("/api/v2/me", get(answer))).await, requests)
+}
+
+#[tokio::test]
+async fn a_503_is_tried_exactly_four_times_and_a_429_waits_its_retry_after() {
+    let (addr, requests) = always(503, None).await;
+    let client = quick_client(&format!("http://{addr}"));
+    let error = client.me().await.unwrap_err();
+    assert_eq!(error.status(), Some(503));
+    assert_eq!(requests.load(Ordering::Relaxed), 1 + 3, "the first attempt and three retries, no more");
+    assert_eq!(client.retries().len(), 3, "each retry is recorded for the pass note: {:?}", client.retries());
+
+    let (addr, requests) = always(429, Some("2")).await;
+    let client = ApiClient::new(&ApiSettings {
+        retry: RetryPolicy { max_retries: 1, ..RetryPolicy::default() },
+        ..quick_settings(&format!("http://{addr}"))
+    })
+    .unwrap();
+    let started = std::time::Instant::now();
+    let error = client.me().await.unwrap_err();
+    let waited = started.elapsed();
+    assert_eq!(error.status(), Some(429));
+    assert_eq!(requests.load(Ordering::Relaxed), 2);
+    let retries = client.retries();
+    assert_eq!(retries[0].wait, Duration::from_secs(2), "Retry-After: 2 is what is waited: {retries:?}");
+    assert!(retries[0].reason.starts_with("429 Retry-After 2s: Rate limited."), "{retries:?}");
+    assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(10), "{waited:?}");
+}
