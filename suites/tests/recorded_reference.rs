@@ -2,7 +2,7 @@
 //! through realitycheck's parsers and decoders. Reads that folder; skips, saying why, when it is
 //! absent (mandatory with REALITYCHECK_REQUIRE_TOOLS=1, as in CI).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use suites::clients::circleci::{
     BuildDetails, JobDetails, OutputLine, Pipeline, PipelineCreation, User, Workflow, WorkflowJob,
@@ -23,7 +23,7 @@ fn recorded(dir: &str) -> Option<PathBuf> {
     None
 }
 
-fn read(dir: &PathBuf, file: &str) -> String {
+fn read(dir: &Path, file: &str) -> String {
     std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
