@@ -146,3 +146,49 @@ async fn a_check_asked_for_without_its_setting_is_skipped_as_not_configured() {
     assert!(server.circleci_state().pipeline_summaries().is_empty(), "nothing to wait for: no pipeline triggered");
     server.shutdown().await;
 }
+
+/// The API requests of a whole healthy run, by endpoint, with jobs that end as soon as they
+/// are triggered (so that the number of polls does not depend on the machine's speed): one
+/// trigger, one poll (the pipeline, its workflow list, each workflow's jobs, in pages of two),
+/// one job-details read per executor check, the artifact and test reads, the pipeline read
+/// again for the commit `features::checkout` compares, the user, project and contexts once
+/// each, the TLS probe (`GET /`), and at the end one more workflow list (what is left to
+/// cancel). A check that starts polling on its own, or a poll that reads a finished workflow
+/// again, changes these counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_run_makes_the_requests_it_needs_and_no_more() {
+    use realitycheck_sim::execution::JobTiming;
+    use realitycheck_sim::sim::SimOptions;
+    let options = SimOptions { timing: JobTiming::instant(), ..SimOptions::for_scenario(Scenario::Healthy) };
+    let server = SimServer::start_with(Scenario::Healthy, ([127, 0, 0, 1], 0).into(), options).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap().kubeconfig;
+    let mut target = target("counted", &server, kubeconfig);
+    target.pipeline = Pipeline {
+        runner_resource_class: Some(realitycheck_sim::SIM_RUNNER_RESOURCE_CLASS.into()),
+        docker_resource_classes: vec!["small".into(), "medium".into(), "large".into()],
+        ..Pipeline::default()
+    };
+    let mut options = self::options("counted");
+    options.selection = Selection::default();
+    let run = Run::new(RealityCheck::new(target, false), options);
+    let (events, _received) = EventSink::channel();
+    let summary = run.execute(&events, CancellationToken::new()).await.unwrap().summary;
+    assert_eq!(summary.status, RunStatus::Passed, "{:?}", verdicts(&summary));
+    let counts = server.circleci_state().request_counts();
+    let ids_hidden: BTreeMap<String, u64> = counts
+        .into_iter()
+        .map(|(endpoint, count)| {
+            let shape: Vec<&str> = endpoint
+                .split('/')
+                .map(|segment| if segment.len() == 36 && segment.contains('-') { "{id}" } else { segment })
+                .collect();
+            (shape.join("/"), count)
+        })
+        .fold(BTreeMap::new(), |mut all, (endpoint, count)| {
+            *all.entry(endpoint).or_default() += count;
+            all
+        });
+    insta::assert_debug_snapshot!(ids_hidden);
+    server.shutdown().await;
+}

@@ -172,9 +172,15 @@ pub async fn poll(
         if ended {
             return;
         }
-        interval = if changed { intervals.min } else { interval.mul_f64(1.5).min(intervals.max) };
+        interval = next_interval(interval, changed, &intervals);
         tokio::time::sleep(interval).await;
     }
+}
+
+/// The wait before the next poll: back to the minimum after a change, else half again as long
+/// as the last, up to the maximum.
+fn next_interval(last: Duration, changed: bool, intervals: &PollIntervals) -> Duration {
+    if changed { intervals.min } else { last.mul_f64(1.5).min(intervals.max) }
 }
 
 /// Why a poll did not see the pipeline.
@@ -238,4 +244,22 @@ async fn poll_once(
         Ok(WorkflowState { workflow, jobs })
     });
     join_all(fetches).await.into_iter().collect::<Result<Vec<_>, ApiError>>().map_err(api_failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_grows_while_nothing_changes_and_drops_back_after_a_change() {
+        let intervals = PollIntervals::default();
+        let mut interval = intervals.min;
+        let mut seen = Vec::new();
+        for _ in 0..7 {
+            interval = next_interval(interval, false, &intervals);
+            seen.push(interval.as_millis());
+        }
+        assert_eq!(seen, [750, 1125, 1687, 2531, 3796, 5000, 5000], "grows by half, up to the maximum");
+        assert_eq!(next_interval(interval, true, &intervals), intervals.min, "a change brings it back to the minimum");
+    }
 }
