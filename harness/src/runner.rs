@@ -211,13 +211,18 @@ impl<S: Suite> Run<S> {
             }
         };
         tokio::pin!(stop);
-        let check_starts: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; selected.len()]));
+        let check_progress: Arc<Mutex<Vec<Option<Progress>>>> = Arc::new(Mutex::new(vec![None; selected.len()]));
         let interrupted = |mut results: Vec<Option<CheckResult>>, reason: String| {
-            let starts = check_starts.lock().map(|s| s.clone()).unwrap_or_default();
+            let progress = check_progress.lock().map(|p| p.clone()).unwrap_or_default();
             for (index, (slot, (check, _))) in results.iter_mut().zip(selected).enumerate() {
                 if slot.is_none() {
-                    let mut result = skipped(&check.spec, SkipReason::Interrupted(reason.clone()));
-                    result.duration = starts.get(index).copied().flatten().map_or(Duration::ZERO, |s| s.elapsed());
+                    let progress = progress.get(index).cloned().flatten();
+                    let said = progress.as_ref().map_or_else(|| reason.clone(), |p| p.interrupted(&reason));
+                    let mut result = skipped(&check.spec, SkipReason::Interrupted(said));
+                    if let Some(progress) = progress {
+                        result.duration = progress.started.elapsed();
+                        result.attempts = progress.attempt;
+                    }
                     events.emit(Event::CheckFinished(result.clone()));
                     *slot = Some(result);
                 }
@@ -250,7 +255,7 @@ impl<S: Suite> Run<S> {
             }
             let attempt = Attempts {
                 index,
-                starts: Arc::clone(&check_starts),
+                progress: Arc::clone(&check_progress),
                 check: Arc::clone(check),
                 resources: Arc::clone(&resources),
                 cancel: cancel.clone(),
@@ -344,11 +349,32 @@ pub fn humanize(duration: Duration) -> String {
     if rest == 0 { format!("{minutes}m") } else { format!("{minutes}m{rest}s") }
 }
 
+/// How far a running check got, for the report of an interrupted run.
+#[derive(Debug, Clone)]
+struct Progress {
+    started: Instant,
+    /// The attempt under way (from 1).
+    attempt: u32,
+    /// The summaries of the attempts that failed before it.
+    failed: Vec<String>,
+}
+
+impl Progress {
+    /// The reason of the interruption, with the attempt it stopped and the earlier failures.
+    fn interrupted(&self, reason: &str) -> String {
+        let mut said = format!("{reason}, during attempt {}", self.attempt);
+        for (attempt, summary) in (1..).zip(&self.failed) {
+            said.push_str(&format!("; attempt {attempt} failed: {summary}"));
+        }
+        said
+    }
+}
+
 /// The attempts of one check: timeout per attempt, a slow notice, retries, panic capture.
 struct Attempts<S: Suite> {
-    /// Position in the selection, where the start instant is recorded for interrupted checks.
+    /// Position in the selection, where the check's progress is recorded for interrupted checks.
     index: usize,
-    starts: Arc<Mutex<Vec<Option<Instant>>>>,
+    progress: Arc<Mutex<Vec<Option<Progress>>>>,
     check: Arc<Check<S>>,
     resources: Arc<S::Resources>,
     cancel: CancellationToken,
@@ -363,13 +389,17 @@ impl<S: Suite> Attempts<S> {
         let id = self.check.spec.id.clone();
         self.events.emit(Event::CheckStarted { id: id.clone() });
         let started = Instant::now();
-        if let Some(slot) = self.starts.lock().ok().as_mut().and_then(|s| s.get_mut(self.index)) {
-            *slot = Some(started);
-        }
+        let record = |attempt: u32, failures: &[Diagnosis]| {
+            if let Some(slot) = self.progress.lock().ok().as_mut().and_then(|p| p.get_mut(self.index)) {
+                let failed = failures.iter().map(|d| d.summary.clone()).collect();
+                *slot = Some(Progress { started, attempt, failed });
+            }
+        };
         let mut failures = Vec::new();
         let mut attempt = 0;
         let outcome = loop {
             attempt += 1;
+            record(attempt, &failures);
             match self.attempt().await {
                 Verdict::Pass(note) if failures.is_empty() => break Outcome::Passed { note },
                 Verdict::Pass(note) => break Outcome::Flaky { note, failures },

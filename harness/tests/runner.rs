@@ -378,6 +378,14 @@ async fn a_check_body_receives_its_scope() {
         assert!(scope.cancel.is_cancelled(), "attempt {attempt}: cancelled with the run");
     }
     assert_eq!(scopes[1].1 - scopes[0].1, Duration::from_secs(3), "failed after 2s, retried after 1s more");
+
+    // The interrupted check keeps its attempts and the earlier failure.
+    let interrupted = outcome(&summary, "demo::scope");
+    assert_eq!((interrupted.attempts, interrupted.duration), (2, Duration::from_secs(5)));
+    let Outcome::Skipped { reason: SkipReason::Interrupted(said) } = &interrupted.outcome else {
+        panic!("{:?}", interrupted.outcome)
+    };
+    assert_eq!(said, "the run was cancelled (signal), during attempt 2; attempt 1 failed: the first attempt fails");
 }
 
 #[tokio::test(start_paused = true)]
