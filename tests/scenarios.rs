@@ -313,6 +313,59 @@ fn deviations() -> Vec<Expected> {
             words: &["checked out", "of branch main, the commit the pipeline built"],
         },
     ]);
+    // A fault for each comparison a check makes: exactly that check is red, saying what it compared.
+    deviations.extend([
+        Expected {
+            scenario: "project-not-followed",
+            check: "api::project",
+            status: "failed",
+            words: &[
+                "exists but the token's user does not follow it",
+                "/api/v1.1/project/github/realitycheck-sim/realitycheck/follow",
+            ],
+        },
+        Expected {
+            scenario: "test-result-dropped",
+            check: "features::test_results",
+            status: "failed",
+            words: &["do not match what the job stored", "read back (1):", "skips: skipped"],
+        },
+        Expected {
+            scenario: "healthy",
+            check: "features::test_results",
+            status: "passed",
+            words: &["stored 2 test cases; all read back as stored (1 success, 1 skipped)"],
+        },
+        Expected {
+            scenario: "healthy",
+            check: "features::artifacts",
+            status: "passed",
+            words: &["stored realitycheck.txt; downloaded,", "bytes as written"],
+        },
+        Expected { scenario: "healthy", check: "api::project", status: "passed", words: &["found and followed"] },
+    ]);
+    deviations.extend(["executors::docker", "executors::remote_docker", "resource_classes::docker_medium"].map(
+        |check| Expected {
+            scenario: "resource-class-mismatch",
+            check,
+            status: "failed",
+            words: &["ran on resource class large instead of medium", "executor docker, resource class large"],
+        },
+    ));
+    deviations.extend(["executors::docker", "resource_classes::docker_small", "resource_classes::docker_large"].map(
+        |check| Expected {
+            scenario: "healthy",
+            check,
+            status: "passed",
+            words: if check == "resource_classes::docker_small" {
+                &["on small (docker executor)"]
+            } else if check == "resource_classes::docker_large" {
+                &["on large (docker executor)"]
+            } else {
+                &["on medium (docker executor)"]
+            },
+        },
+    ));
     deviations.push(Expected {
         scenario: "nomad-version-skew",
         check: "nomad::clients_ready",

@@ -77,6 +77,12 @@ pub struct Installation {
     pub tls_expires_at: Option<Timestamp>,
     /// What the VCS answers every `checkout` step, when it refuses the project's checkout key.
     pub checkout_refusal: Option<String>,
+    /// Whether the token's user follows the realitycheck project.
+    pub project_followed: bool,
+    /// A docker resource class the docker provisioner runs on another (asked, given).
+    pub docker_class_substitute: Option<(String, String)>,
+    /// Whether the output processor drops skipped test cases.
+    pub drops_skipped_tests: bool,
 }
 
 impl Installation {
@@ -104,9 +110,20 @@ impl Installation {
             .concat(),
             tls_expires_at: None,
             checkout_refusal: None,
+            project_followed: true,
+            docker_class_substitute: None,
+            drops_skipped_tests: false,
         };
         installation.apply_fault();
         installation
+    }
+
+    /// The docker resource class a job that asks for `asked` runs on.
+    pub fn docker_class_run_on<'a>(&'a self, asked: &'a str) -> &'a str {
+        match &self.docker_class_substitute {
+            Some((from, to)) if from == asked => to,
+            _ => asked,
+        }
     }
 
     /// The pod called `name`, if the release has one.
@@ -204,6 +221,11 @@ impl Installation {
             Scenario::MachineProvisionerForbidden => self.fail_machine_provisioning(MACHINE_PROVISIONER_TRUST_ERROR),
             Scenario::RunnerMissing => self.runners.clear(),
             Scenario::CheckoutKeyMissing => self.checkout_refusal = Some(CHECKOUT_REFUSAL.to_owned()),
+            Scenario::ProjectNotFollowed => self.project_followed = false,
+            Scenario::ResourceClassMismatch => {
+                self.docker_class_substitute = Some(("medium".to_owned(), "large".to_owned()));
+            }
+            Scenario::TestResultDropped => self.drops_skipped_tests = true,
             Scenario::TlsExpiring => {
                 self.tls_expires_at = Some(self.started_at + SignedDuration::from_hours(12 * 24 + 6));
             }

@@ -423,7 +423,12 @@ fn checkout_lines(environment: &BTreeMap<String, String>) -> Vec<(Stream, String
 }
 
 fn host_of(job: &PlannedJob, inputs: &JobInputs<'_>) -> Host {
-    let class = job.executor.resource_class.as_str();
+    let class = match job.executor.kind {
+        ExecutorKind::Docker | ExecutorKind::RemoteDocker => {
+            inputs.installation.docker_class_run_on(&job.executor.resource_class)
+        }
+        _ => job.executor.resource_class.as_str(),
+    };
     let container: String = inputs.job_id.chars().filter(|c| *c != '-').take(12).collect();
     let (cpus, memory_mib) = match (job.executor.kind, class) {
         (ExecutorKind::Docker | ExecutorKind::RemoteDocker, "small") => (1, 2048),
