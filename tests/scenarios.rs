@@ -344,6 +344,26 @@ fn deviations() -> Vec<Expected> {
         },
         Expected { scenario: "healthy", check: "api::project", status: "passed", words: &["found and followed"] },
     ]);
+    deviations.push(Expected {
+        scenario: "artifact-corrupted",
+        check: "features::artifacts",
+        status: "failed",
+        words: &["does not hold what the job wrote", "downloaded", "object storage"],
+    });
+    deviations.push(Expected {
+        scenario: "pipeline-config-error",
+        check: "pipeline::trigger",
+        status: "failed",
+        words: &["pipeline #1 errored", "Unable to fetch the config from GitHub", "reach the VCS"],
+    });
+    deviations.extend(DOCKER_JOB_CHECKS.into_iter().chain(MACHINE_JOB_CHECKS).chain(["executors::runner"]).map(
+        |check| Expected {
+            scenario: "pipeline-config-error",
+            check,
+            status: "skipped",
+            words: &["blocked", "pipeline::trigger", "pipeline #1 errored: Unable to fetch the config"],
+        },
+    ));
     deviations.extend(["executors::docker", "executors::remote_docker", "resource_classes::docker_medium"].map(
         |check| Expected {
             scenario: "resource-class-mismatch",

@@ -83,6 +83,10 @@ pub struct Installation {
     pub docker_class_substitute: Option<(String, String)>,
     /// Whether the output processor drops skipped test cases.
     pub drops_skipped_tests: bool,
+    /// Whether the object storage returns only the first half of each artifact.
+    pub truncates_artifacts: bool,
+    /// The error config processing ends every pipeline with, if it does.
+    pub config_error: Option<String>,
 }
 
 impl Installation {
@@ -113,6 +117,8 @@ impl Installation {
             project_followed: true,
             docker_class_substitute: None,
             drops_skipped_tests: false,
+            truncates_artifacts: false,
+            config_error: None,
         };
         installation.apply_fault();
         installation
@@ -226,6 +232,13 @@ impl Installation {
                 self.docker_class_substitute = Some(("medium".to_owned(), "large".to_owned()));
             }
             Scenario::TestResultDropped => self.drops_skipped_tests = true,
+            Scenario::ArtifactCorrupted => self.truncates_artifacts = true,
+            Scenario::PipelineConfigError => {
+                self.config_error = Some(
+                    "Unable to fetch the config from GitHub: the VCS answered 502 Bad Gateway while reading .circleci/config.yml"
+                        .to_owned(),
+                );
+            }
             Scenario::TlsExpiring => {
                 self.tls_expires_at = Some(self.started_at + SignedDuration::from_hours(12 * 24 + 6));
             }

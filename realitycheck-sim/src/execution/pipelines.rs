@@ -247,7 +247,11 @@ impl Pipelines {
             errors: Vec::new(),
             workflows: Vec::new(),
         };
-        match config.plan(&pipeline_values) {
+        let planned = match &self.installation.config_error {
+            Some(error) => Err(error.clone()),
+            None => config.plan(&pipeline_values).map_err(|error| error.to_string()),
+        };
+        match planned {
             Ok(planned) => {
                 for workflow in planned {
                     let id = ids::uuid(&format!("circleci-workflow:{}/{}", record.id, workflow.name));
@@ -256,7 +260,7 @@ impl Pipelines {
                 }
                 self.number_jobs(&mut record.workflows);
             }
-            Err(error) => record.errors.push(error.to_string()),
+            Err(error) => record.errors.push(error),
         }
         self.pipelines.push(record);
         Ok(self.pipelines.last().expect("just pushed"))
@@ -716,6 +720,9 @@ mod tests {
             let names: Vec<&str> = statuses.iter().map(|(name, _)| name.as_str()).collect();
             let mut all_jobs = ALL_JOBS.to_vec();
             all_jobs.extend(["test_results", "checkout"]);
+            if scenario == Scenario::PipelineConfigError {
+                all_jobs.clear();
+            }
             let mut sorted_names = names.clone();
             sorted_names.sort_unstable();
             all_jobs.sort_unstable();

@@ -158,7 +158,14 @@ fn ended_without(run: &PipelineRun, specs: &[Job], snapshot: &Snapshot, end: &Po
         PollEnd::ApiFailed { error, failing_for, failed_polls } => {
             Verdict::Fail(poller_gave_up(error, *failing_for, *failed_polls))
         }
-        PollEnd::Errored(_) | PollEnd::NoWorkflows { .. } => Verdict::Skip(SkipReason::Blocked {
+        PollEnd::Errored(errors) => Verdict::Skip(SkipReason::Blocked {
+            by: ids::TRIGGER.into(),
+            reason: match errors.first() {
+                Some(error) => format!("pipeline #{} errored: {}", run.number, error.message),
+                None => format!("pipeline #{} errored", run.number),
+            },
+        }),
+        PollEnd::NoWorkflows { .. } => Verdict::Skip(SkipReason::Blocked {
             by: ids::TRIGGER.into(),
             reason: format!("pipeline #{} ran no workflow", run.number),
         }),
