@@ -104,7 +104,7 @@ pub fn failed_run() -> Vec<Event> {
         pipeline("executors::remote_docker", "a docker job with setup_remote_docker builds and runs an image");
     let runner = pipeline("executors::runner", "a job on the self-hosted runner resource class succeeds");
     let cache = pipeline("features::cache", "save_cache / restore_cache round-trips");
-    let workspaces = pipeline("features::workspaces", "a workspace written by one job is read by the next");
+    let workspaces = pipeline("features::contexts", "a job saw the context values realitycheck set");
     let plan = vec![
         pods.clone(),
         servers.clone(),
@@ -132,18 +132,23 @@ pub fn failed_run() -> Vec<Event> {
              for a stuck drain: nomad node drain -disable <node-id>",
         )
         .phase(Phase::NomadClients);
-    let remote_docker_diagnosis = Diagnosis::new("setup_remote_docker did not get a VM within 5m")
-        .observed("job 7 (remote-docker) step \"Setup a remote Docker engine\": still waiting after 5m")
-        .cause("the machine provisioner is not starting remote Docker VMs")
+    let remote_docker_diagnosis = Diagnosis::new("job `remote_docker` (#8) of pipeline #128 ended infrastructure_fail")
+        .observed("workflow `machine`: failed")
+        .observed("last lines of step `Setup a remote Docker engine`:")
+        .observed("  Allocating a remote Docker Engine")
+        .observed("  failed to provision the VM: operation error EC2: RunInstances, api error UnauthorizedOperation")
+        .cause("the machine provisioner could not provide a VM for the job")
         .remediation(
-            "kubectl -n circleci-server logs deploy/machine-provisioner; check its cloud credentials and quota",
+            "read the machine provisioner's logs (`kubectl -n circleci-server get pods | grep machine-provisioner`, then `kubectl -n circleci-server logs <pod>`): its cloud credentials and IAM permissions, quotas, the VM image and the subnet decide whether VMs start",
         )
         .phase(Phase::MachineProvisioner);
-    let cache_failure = Diagnosis::new("restore_cache found no cache for key v1-realitycheck-3f9c")
-        .observed("job 5 (cache-restore) step \"Restoring cache\": No cache is found for key: v1-realitycheck-3f9c")
-        .cause("the cache was not yet visible in object storage when the restore job started")
-        .remediation("if this repeats, check the object storage bucket's consistency and the output processor's logs")
-        .phase(Phase::ObjectStorage);
+    let cache_failure = Diagnosis::new("job `restore_cache` (#16) of pipeline #128 ended failed")
+        .observed("workflow `features`: failing")
+        .observed("last lines of step `Restoring Cache`:")
+        .observed("  No cache is found for key: realitycheck-rc-1772443800-250-42")
+        .cause("a step of the job failed: its output above says which and why")
+        .remediation("read the step output; image pulls need Docker Hub or the mirror named by pipeline.image_registry")
+        .phase(Phase::NomadClients);
 
     let mut events = vec![
         Event::RunStarted { info: info(), checks: plan.clone() },
@@ -151,11 +156,15 @@ pub fn failed_run() -> Vec<Event> {
         preflight_passed("circleci-api", "token accepted for ops-bot"),
         Event::CheckFinished(skipped(
             &machine,
-            SkipReason::NotApplicable("machine jobs need AWS or GCP; the cloud provider is other".to_string()),
+            SkipReason::NotApplicable(
+                "the cloud provider is other: this job needs the machine provisioner of an aws or gcp install".to_string(),
+            ),
         )),
         Event::CheckFinished(skipped(
             &runner,
-            SkipReason::NotConfigured("no runner resource class (set runner.resource_class)".to_string()),
+            SkipReason::NotConfigured(
+                "no runner resource class configured: set pipeline.runner_resource_class (or REALITYCHECK_RUNNER_RESOURCE_CLASS) to namespace/name".to_string(),
+            ),
         )),
         started(&pods),
         started(&servers),
@@ -164,11 +173,19 @@ pub fn failed_run() -> Vec<Event> {
         Event::CheckFinished(passed(&authenticated, "authenticated as ops-bot", ms(212))),
         started(&project),
         Event::CheckFinished(passed(&pods, "27 of 27 pods ready", ms(412))),
-        Event::CheckFinished(passed(&project, "gh/acme/realitycheck is followed", ms(305))),
+        Event::CheckFinished(passed(
+            &project,
+            "gh/acme/realitycheck found and followed (organization acme, default branch main)",
+            ms(305),
+        )),
         Event::CheckFinished(passed(&servers, "3 servers alive, leader nomad-server-1", ms(1_034))),
         Event::CheckFinished(result(&clients, Outcome::Failed { diagnosis: clients_diagnosis }, ms(1_120), 1)),
         started(&trigger),
-        Event::CheckFinished(passed(&trigger, "pipeline 128 created with 2 workflows", ms(2_480))),
+        Event::CheckFinished(passed(
+            &trigger,
+            "pipeline #128 on branch main (run rc-1772443800-250-42) started workflows docker, machine, features",
+            ms(2_480),
+        )),
         started(&docker),
         started(&remote_docker),
         started(&cache),
@@ -176,11 +193,19 @@ pub fn failed_run() -> Vec<Event> {
         Event::CheckSlow { id: docker.id.clone(), elapsed: ms(150_000), timeout: ms(300_000) },
         Event::CheckFinished(result(
             &cache,
-            Outcome::Flaky { note: "cache restored".to_string(), failures: vec![cache_failure] },
+            Outcome::Flaky {
+                note: "job `save_cache` (#13) saved a cache; job `restore_cache` (#16) restored it and read this run's id"
+                    .to_string(),
+                failures: vec![cache_failure],
+            },
             ms(48_310),
             2,
         )),
-        Event::CheckFinished(passed(&docker, "job 4 succeeded on resource class medium", ms(161_207))),
+        Event::CheckFinished(passed(
+            &docker,
+            "job `docker` (#1) of pipeline #128 succeeded in 2m38s on medium (docker executor)",
+            ms(161_207),
+        )),
         Event::CheckFinished(result(
             &remote_docker,
             Outcome::Failed { diagnosis: remote_docker_diagnosis },
@@ -190,8 +215,8 @@ pub fn failed_run() -> Vec<Event> {
         Event::CheckFinished(skipped(
             &workspaces,
             SkipReason::Blocked {
-                by: remote_docker.id.clone(),
-                reason: "the workspace jobs run after the remote docker job".to_string(),
+                by: "contexts::org_global".to_string(),
+                reason: "context `org-global` lacks CONTEXT_END_TO_END_TEST_VAR, so the job could not see it".to_string(),
             },
         )),
     ];
