@@ -386,6 +386,39 @@ fn deviations() -> Vec<Expected> {
             },
         },
     ));
+    // What a healthy run proves, check by check: the facts of each pass note.
+    let proven: [(&'static str, &'static [&'static str]); 18] = [
+        ("cluster::pods_ready", &["48 of 48 pods ready"]),
+        ("cluster::helm_release", &["release circleci-server revision 2: chart circleci-server 4.4.7, deployed"]),
+        ("nomad::servers_alive", &["3 servers alive, leader nomad-server-0.global"]),
+        ("nomad::clients_ready", &["2 of 2 clients ready and eligible, docker healthy; 1 needed"]),
+        ("nomad::mtls", &["CN=Nomad CircleCI CA", "key.pem is its key", "base64 of PEM"]),
+        ("nomad::gossip_key", &["a base64 key of 32 bytes, the key the Nomad servers use"]),
+        ("machine_provisioner::config", &["4 workloads ready", "bound to arn:aws:iam::123456789012:role/"]),
+        ("api::authenticated", &["authenticated as realitycheck-bot"]),
+        ("contexts::org_global", &["context `org-global` has CONTEXT_END_TO_END_TEST_VAR"]),
+        ("contexts::individual_local", &["context `individual-local` has MULTI_CONTEXT_END_TO_END_VAR"]),
+        ("pipeline::trigger", &["started workflows docker, docker_resource_classes, machine, arm, runner, features"]),
+        ("executors::machine", &["on medium (machine executor)"]),
+        ("executors::remote_docker", &["on medium (docker executor)"]),
+        ("executors::arm", &["on arm.medium (machine executor)"]),
+        ("executors::runner", &["on realitycheck-sim/linux-runner (machine executor)"]),
+        ("resource_classes::docker_medium", &["on medium (docker executor)"]),
+        ("features::contexts", &["saw both context variables set"]),
+        ("features::workspaces", &["persisted a workspace", "attached it and read this run's id"]),
+    ];
+    deviations.extend(proven.into_iter().map(|(check, words)| Expected {
+        scenario: "healthy",
+        check,
+        status: "passed",
+        words,
+    }));
+    deviations.push(Expected {
+        scenario: "healthy",
+        check: "features::cache",
+        status: "passed",
+        words: &["saved a cache", "restored it and read this run's id"],
+    });
     deviations.push(Expected {
         scenario: "nomad-version-skew",
         check: "nomad::clients_ready",
