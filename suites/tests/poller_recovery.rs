@@ -2,9 +2,10 @@
 //! subscribes (a check retried by the `ci` profile) gets polling started again, and sees the
 //! pipeline afresh once the API answers.
 
+mod common;
+
 use std::time::Duration;
 
-use realitycheck_config::{Kubernetes, Nomad, Pipeline, Secret, Target};
 use realitycheck_project::{CloudProvider, Job, ParameterSwitches};
 use realitycheck_sim::circleci::{ApiBehaviour, Fault, FaultPlan};
 use realitycheck_sim::execution::JobTiming;
@@ -12,7 +13,6 @@ use realitycheck_sim::scenario::Scenario;
 use realitycheck_sim::sim::{SimOptions, SimServer};
 use suites::resources::api::{ApiAccess, ProjectAccess};
 use suites::resources::pipeline::{Ledger, PipelineAccess, PollEnd, PollIntervals};
-use url::Url;
 
 #[tokio::test]
 async fn a_check_that_subscribes_after_the_poller_gave_up_polls_again() {
@@ -22,20 +22,7 @@ async fn a_check_that_subscribes_after_the_poller_gave_up_polls_again() {
         FaultPlan::repeating(1_000, (1..=4).map(|n| (n, Fault::ServiceUnavailable))).only("GET /api/v2/pipeline/");
     let options = SimOptions { api: ApiBehaviour { delay: Duration::ZERO, faults }, timing: JobTiming::default() };
     let server = SimServer::start_with(Scenario::Healthy, ([127, 0, 0, 1], 0).into(), options).await.unwrap();
-    let target = Target {
-        name: "sim".into(),
-        host: Some(Url::parse(&server.circleci_url()).unwrap()),
-        token: Some(Secret::new(realitycheck_sim::SIM_TOKEN)),
-        cloud_provider: None,
-        project: Some(realitycheck_sim::SIM_PROJECT.into()),
-        ca_bundle: Some(server.ca_bundle().to_path_buf()),
-        insecure: false,
-        tls_min_days: 30,
-        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
-        kubernetes: Kubernetes { kubeconfig: None, context: None, namespace: "ns".into(), expect_chart_version: None },
-        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
-        pipeline: Pipeline::default(),
-    };
+    let target = common::sim_target("sim", &server, None);
     let api = ApiAccess::for_target(&target, Duration::from_secs(10)).unwrap().unwrap();
     let project = ProjectAccess::new(&api, realitycheck_sim::SIM_PROJECT, false);
     // No failure budget: the first failed poll ends the poller.

@@ -4,6 +4,8 @@
 //! afresh (a new pipeline), sharing nothing with the first start. This is what `serve` loops
 //! over. And a check's declaration decides, in one place, that it is not configured.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -12,33 +14,14 @@ use harness::{
     CancellationToken, EventSink, IgnoredMode, Outcome, Run, RunInfo, RunOptions, RunStatus, RunSummary, Selection,
     SkipReason, Timeouts,
 };
-use realitycheck_config::{CloudProvider, Kubernetes, Nomad, Pipeline, Secret, Target};
+use realitycheck_config::{CloudProvider, Pipeline, Target};
 use realitycheck_sim::scenario::Scenario;
 use realitycheck_sim::sim::SimServer;
 use suites::RealityCheck;
 use suites::checks::ids;
-use url::Url;
 
 fn target(name: &str, server: &SimServer, kubeconfig: PathBuf) -> Target {
-    Target {
-        name: name.into(),
-        host: Some(Url::parse(&server.circleci_url()).unwrap()),
-        token: Some(Secret::new(realitycheck_sim::SIM_TOKEN)),
-        cloud_provider: Some(CloudProvider::Aws),
-        project: Some(realitycheck_sim::SIM_PROJECT.into()),
-        ca_bundle: Some(server.ca_bundle().to_path_buf()),
-        insecure: false,
-        tls_min_days: 30,
-        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
-        kubernetes: Kubernetes {
-            kubeconfig: Some(kubeconfig),
-            context: Some(realitycheck_sim::KUBE_CONTEXT.into()),
-            namespace: realitycheck_sim::NAMESPACE.into(),
-            expect_chart_version: None,
-        },
-        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
-        pipeline: Pipeline::default(),
-    }
+    Target { cloud_provider: Some(CloudProvider::Aws), ..common::sim_target(name, server, Some(kubeconfig)) }
 }
 
 fn options(name: &str) -> RunOptions {

@@ -1,10 +1,12 @@
 //! `--setup-contexts` against the simulated API: it creates what is missing, is idempotent,
 //! and never changes a context it did not create.
 
+mod common;
+
 use std::time::{Duration, SystemTime};
 
 use harness::{CancellationToken, EventSink, Outcome, Run, RunInfo, RunOptions, RunSummary, Selection, Timeouts};
-use realitycheck_config::{Kubernetes, Nomad, Pipeline, Secret, Target};
+use realitycheck_config::{Secret, Target};
 use realitycheck_project::{INDIVIDUAL_LOCAL, ORG_GLOBAL};
 use realitycheck_sim::scenario::Scenario;
 use realitycheck_sim::sim::SimServer;
@@ -16,25 +18,7 @@ use suites::resources::pipeline::RUN_IN_PROGRESS;
 use url::Url;
 
 fn target(server: &SimServer) -> Target {
-    Target {
-        name: "sim".into(),
-        host: Some(Url::parse(&server.circleci_url()).unwrap()),
-        token: Some(Secret::new(realitycheck_sim::SIM_TOKEN)),
-        cloud_provider: None,
-        project: Some(realitycheck_sim::SIM_PROJECT.into()),
-        ca_bundle: Some(server.ca_bundle().to_path_buf()),
-        insecure: false,
-        tls_min_days: 30,
-        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
-        kubernetes: Kubernetes {
-            kubeconfig: None,
-            context: None,
-            namespace: realitycheck_sim::NAMESPACE.into(),
-            expect_chart_version: None,
-        },
-        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
-        pipeline: Pipeline::default(),
-    }
+    common::sim_target("sim", server, None)
 }
 
 fn sim_client(server: &SimServer) -> ApiClient {

@@ -3,10 +3,12 @@
 //! trigger is in flight still cancels the pipeline it created; and the end of a run spends a
 //! bounded grace on cancelling, then names what it left running.
 
+mod common;
+
 use std::time::{Duration, SystemTime};
 
 use harness::{CancellationToken, EventSink, Outcome, Run, RunInfo, RunOptions, RunStatus, Selection, Timeouts};
-use realitycheck_config::{Kubernetes, Nomad, Pipeline, Secret, Target};
+use realitycheck_config::Target;
 use realitycheck_project::Job;
 use realitycheck_sim::circleci::{ApiBehaviour, Fault, FaultPlan};
 use realitycheck_sim::execution::JobTiming;
@@ -16,31 +18,12 @@ use suites::RealityCheck;
 use suites::checks::ids;
 use suites::resources::pipeline::{Ledger, PipelineAccess};
 use suites::resources::{Requires, Resources};
-use url::Url;
 
 /// The simulation as a target; its kubeconfig lets the docker check see at once that no Nomad
 /// client can take its job.
 fn target(server: &SimServer, dir: &tempfile::TempDir) -> Target {
     let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap().kubeconfig;
-    Target {
-        name: "sim".into(),
-        host: Some(Url::parse(&server.circleci_url()).unwrap()),
-        token: Some(Secret::new(realitycheck_sim::SIM_TOKEN)),
-        cloud_provider: None,
-        project: Some(realitycheck_sim::SIM_PROJECT.into()),
-        ca_bundle: Some(server.ca_bundle().to_path_buf()),
-        insecure: false,
-        tls_min_days: 30,
-        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
-        kubernetes: Kubernetes {
-            kubeconfig: Some(kubeconfig),
-            context: Some(realitycheck_sim::KUBE_CONTEXT.into()),
-            namespace: realitycheck_sim::NAMESPACE.into(),
-            expect_chart_version: None,
-        },
-        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
-        pipeline: Pipeline::default(),
-    }
+    common::sim_target("sim", server, Some(kubeconfig))
 }
 
 /// A simulation without Nomad clients whose API misbehaves on the endpoints of `prefix` as
