@@ -366,7 +366,8 @@ impl ApiClient {
         })?;
         let text = String::from_utf8_lossy(&body);
         if is_html(&text) {
-            return Err(ApiError::NotTheApi { call, url: url.to_string(), title: html_title(&text) });
+            let title = html_title(&text).map(|title| self.token.redact(&title));
+            return Err(ApiError::NotTheApi { call, url: url.to_string(), title });
         }
         let text = if text.trim().is_empty() { "null" } else { &text };
         serde_json::from_str(text).map_err(|e| ApiError::Decode {
