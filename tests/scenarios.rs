@@ -364,6 +364,20 @@ fn deviations() -> Vec<Expected> {
             words: &["blocked", "pipeline::trigger", "pipeline #1 errored: Unable to fetch the config"],
         },
     ));
+    deviations.push(Expected {
+        scenario: "no-workflows",
+        check: "pipeline::trigger",
+        status: "failed",
+        words: &["pipeline #1 started no workflow in", "workflows-conductor"],
+    });
+    deviations.extend(DOCKER_JOB_CHECKS.into_iter().chain(MACHINE_JOB_CHECKS).chain(["executors::runner"]).map(
+        |check| Expected {
+            scenario: "no-workflows",
+            check,
+            status: "skipped",
+            words: &["blocked", "pipeline::trigger", "pipeline #1 ran no workflow"],
+        },
+    ));
     deviations.extend(["executors::docker", "executors::remote_docker", "resource_classes::docker_medium"].map(
         |check| Expected {
             scenario: "resource-class-mismatch",

@@ -87,6 +87,8 @@ pub struct Installation {
     pub truncates_artifacts: bool,
     /// The error config processing ends every pipeline with, if it does.
     pub config_error: Option<String>,
+    /// Whether the workflow conductor starts no workflow of a created pipeline.
+    pub starts_no_workflows: bool,
 }
 
 impl Installation {
@@ -119,6 +121,7 @@ impl Installation {
             drops_skipped_tests: false,
             truncates_artifacts: false,
             config_error: None,
+            starts_no_workflows: false,
         };
         installation.apply_fault();
         installation
@@ -233,6 +236,7 @@ impl Installation {
             }
             Scenario::TestResultDropped => self.drops_skipped_tests = true,
             Scenario::ArtifactCorrupted => self.truncates_artifacts = true,
+            Scenario::NoWorkflows => self.starts_no_workflows = true,
             Scenario::PipelineConfigError => {
                 self.config_error = Some(
                     "Unable to fetch the config from GitHub: the VCS answered 502 Bad Gateway while reading .circleci/config.yml"

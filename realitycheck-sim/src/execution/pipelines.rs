@@ -252,6 +252,7 @@ impl Pipelines {
             None => config.plan(&pipeline_values).map_err(|error| error.to_string()),
         };
         match planned {
+            Ok(_) if self.installation.starts_no_workflows => {}
             Ok(planned) => {
                 for workflow in planned {
                     let id = ids::uuid(&format!("circleci-workflow:{}/{}", record.id, workflow.name));
@@ -720,7 +721,7 @@ mod tests {
             let names: Vec<&str> = statuses.iter().map(|(name, _)| name.as_str()).collect();
             let mut all_jobs = ALL_JOBS.to_vec();
             all_jobs.extend(["test_results", "checkout"]);
-            if scenario == Scenario::PipelineConfigError {
+            if matches!(scenario, Scenario::PipelineConfigError | Scenario::NoWorkflows) {
                 all_jobs.clear();
             }
             let mut sorted_names = names.clone();
