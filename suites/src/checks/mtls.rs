@@ -291,4 +291,28 @@ mod tests {
         assert!(fail(judge_mtls("ns", &expired, NOW, 30)).summary.contains("expired on"));
         let Verdict::Pass(_) = judge_mtls("ns", &expiring, NOW, 7) else { panic!("7 days is the threshold asked for") };
     }
+
+    #[test]
+    fn what_the_mutation_run_found_untested() {
+        // The note says how the values held their PEM.
+        let (sound, _) = material(&["server.global.nomad"], 400);
+        let pem_values = MtlsMaterial { encodings: [Encoding::Pem; 3], ..sound.clone() };
+        let Verdict::Pass(note) = judge_mtls("ns", &pem_values, NOW, 30) else { panic!() };
+        assert!(note.starts_with("Secret nomad-mtls (values PEM):"), "{note}");
+        // Neither is a CA: not a swap, ca.pem is no CA; the observed lines say which is which.
+        let no_ca = MtlsMaterial { ca: sound.cert.clone(), ..sound.clone() };
+        let diagnosis = fail(judge_mtls("ns", &no_ca, NOW, 30));
+        assert_eq!(diagnosis.summary, "ca.pem of Secret nomad-mtls is not a CA");
+        assert_eq!(diagnosis.observed[0], "ca.pem: CN=nomad-server (CA: no)");
+        assert!(diagnosis.observed[1].ends_with("issued by CN=Nomad CircleCI CA (CA: no)"), "{diagnosis:?}");
+        // The remediation says how to make and store the material again.
+        assert!(
+            diagnosis.remediation.contains("nomad tls cert create -server -region global")
+                && diagnosis.remediation.contains("kubectl -n ns create secret generic nomad-mtls --from-file=ca.pem"),
+            "{diagnosis:?}"
+        );
+        // Exactly the threshold left is enough.
+        let (at_threshold, _) = material(&["server.global.nomad"], 30);
+        assert!(matches!(judge_mtls("ns", &at_threshold, NOW, 30), Verdict::Pass(_)), "30 days left, 30 asked");
+    }
 }
