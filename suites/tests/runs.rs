@@ -8,11 +8,9 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
 
 use harness::{
-    CancellationToken, EventSink, IgnoredMode, Outcome, Run, RunInfo, RunOptions, RunStatus, RunSummary, Selection,
-    SkipReason, Timeouts,
+    CancellationToken, EventSink, IgnoredMode, Outcome, Run, RunOptions, RunStatus, RunSummary, Selection, SkipReason,
 };
 use realitycheck_config::{CloudProvider, Pipeline, Target};
 use realitycheck_sim::scenario::Scenario;
@@ -25,25 +23,11 @@ fn target(name: &str, server: &SimServer, kubeconfig: PathBuf) -> Target {
 }
 
 fn options(name: &str) -> RunOptions {
-    RunOptions {
-        info: RunInfo { target: name.into(), host: name.into(), profile: "test".into(), started_at: SystemTime::now() },
-        selection: Selection {
-            filters: [ids::PODS_READY, ids::CLIENTS_READY, ids::AUTHENTICATED, ids::TRIGGER, ids::DOCKER]
-                .map(String::from)
-                .to_vec(),
-            exact: true,
-            ..Selection::default()
-        },
-        timeouts: Timeouts {
-            cluster: Duration::from_secs(30),
-            api: Duration::from_secs(30),
-            pipeline: Duration::from_secs(300),
-        },
-        deadline: None,
-        retries: 0,
-        retry_delay: Duration::ZERO,
-        concurrency: 8,
-    }
+    common::run_options(
+        name,
+        &[ids::PODS_READY, ids::CLIENTS_READY, ids::AUTHENTICATED, ids::TRIGGER, ids::DOCKER],
+        true,
+    )
 }
 
 /// Each check's outcome kind, by check ID.

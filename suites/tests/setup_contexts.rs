@@ -3,9 +3,9 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use harness::{CancellationToken, EventSink, Outcome, Run, RunInfo, RunOptions, RunSummary, Selection, Timeouts};
+use harness::{CancellationToken, EventSink, Outcome, Run, RunReport, RunSummary};
 use realitycheck_config::{Secret, Target};
 use realitycheck_project::{INDIVIDUAL_LOCAL, ORG_GLOBAL};
 use realitycheck_sim::scenario::Scenario;
@@ -35,27 +35,14 @@ fn sim_client(server: &SimServer) -> ApiClient {
 }
 
 async fn run_contexts_checks(server: &SimServer, setup: bool) -> RunSummary {
-    let options = RunOptions {
-        info: RunInfo {
-            target: "sim".into(),
-            host: server.circleci_url(),
-            profile: "test".into(),
-            started_at: SystemTime::UNIX_EPOCH,
-        },
-        selection: Selection { filters: vec!["contexts::".into()], ..Default::default() },
-        timeouts: Timeouts {
-            cluster: Duration::from_secs(10),
-            api: Duration::from_secs(10),
-            pipeline: Duration::from_secs(10),
-        },
-        deadline: None,
-        retries: 0,
-        retry_delay: Duration::ZERO,
-        concurrency: 4,
-    };
+    run_checks(server, "contexts::", setup).await.summary
+}
+
+/// The checks whose ID contains `filter`, with `--setup-contexts` when `setup`.
+async fn run_checks(server: &SimServer, filter: &str, setup: bool) -> RunReport {
     let (sink, _events) = EventSink::channel();
-    let run = Run::new(RealityCheck::new(target(server), setup), options);
-    run.execute(&sink, CancellationToken::new()).await.unwrap().summary
+    let run = Run::new(RealityCheck::new(target(server), setup), common::run_options("sim", &[filter], false));
+    run.execute(&sink, CancellationToken::new()).await.unwrap()
 }
 
 fn note_or_failure(summary: &RunSummary, id: &str) -> String {
@@ -119,27 +106,7 @@ async fn adds_a_missing_variable_to_a_context_it_created() {
 
 /// Runs `features::contexts` (and the contexts checks), with `--setup-contexts`.
 async fn run_the_contexts_job(server: &SimServer) -> (RunSummary, Vec<String>) {
-    let options = RunOptions {
-        info: RunInfo {
-            target: "sim".into(),
-            host: server.circleci_url(),
-            profile: "test".into(),
-            started_at: SystemTime::UNIX_EPOCH,
-        },
-        selection: Selection { filters: vec!["contexts".into()], ..Default::default() },
-        timeouts: Timeouts {
-            cluster: Duration::from_secs(10),
-            api: Duration::from_secs(10),
-            pipeline: Duration::from_secs(60),
-        },
-        deadline: None,
-        retries: 0,
-        retry_delay: Duration::ZERO,
-        concurrency: 4,
-    };
-    let (sink, _events) = EventSink::channel();
-    let run = Run::new(RealityCheck::new(target(server), true), options);
-    let report = run.execute(&sink, CancellationToken::new()).await.unwrap();
+    let report = run_checks(server, "contexts", true).await;
     (report.summary, report.finish_notes)
 }
 

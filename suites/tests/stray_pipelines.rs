@@ -5,9 +5,9 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use harness::{CancellationToken, EventSink, Outcome, Run, RunInfo, RunOptions, RunStatus, Selection, Timeouts};
+use harness::{CancellationToken, EventSink, Outcome, Run, RunOptions, RunStatus, Timeouts};
 use realitycheck_config::Target;
 use realitycheck_project::Job;
 use realitycheck_sim::circleci::{ApiBehaviour, Fault, FaultPlan};
@@ -42,28 +42,7 @@ async fn sim(prefix: &str, fault: Fault) -> SimServer {
 /// `trigger` and `docker` only: docker jobs stay queued without Nomad clients, so the pipeline
 /// has a workflow to cancel at the end.
 fn options() -> RunOptions {
-    RunOptions {
-        info: RunInfo {
-            target: "sim".into(),
-            host: "sim".into(),
-            profile: "test".into(),
-            started_at: SystemTime::now(),
-        },
-        selection: Selection {
-            filters: vec![ids::TRIGGER.into(), ids::DOCKER.into()],
-            exact: true,
-            ..Selection::default()
-        },
-        timeouts: Timeouts {
-            cluster: Duration::from_secs(30),
-            api: Duration::from_secs(30),
-            pipeline: Duration::from_secs(300),
-        },
-        deadline: None,
-        retries: 0,
-        retry_delay: Duration::ZERO,
-        concurrency: 8,
-    }
+    common::run_options("sim", &[ids::TRIGGER, ids::DOCKER], true)
 }
 
 #[tokio::test]

@@ -1,6 +1,13 @@
-//! What the integration tests of the suites share: the simulation as a target.
+//! What the integration tests of the suites share: the simulation as a target, and the
+//! options of a run.
+
+// Each test binary that includes this module uses some of it.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use harness::{RunInfo, RunOptions, Selection, Timeouts};
 
 use realitycheck_config::{Kubernetes, Nomad, Pipeline, Secret, Target};
 use realitycheck_sim::sim::SimServer;
@@ -29,5 +36,27 @@ pub fn sim_target(name: &str, server: &SimServer, kubeconfig: Option<PathBuf>) -
         },
         nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
         pipeline: Pipeline::default(),
+    }
+}
+
+/// The options of a test run `name` of the checks `filters` match (whole IDs when `exact`):
+/// no retries, no deadline, timeouts of 30 s (5 min for pipeline checks).
+pub fn run_options(name: &str, filters: &[&str], exact: bool) -> RunOptions {
+    RunOptions {
+        info: RunInfo { target: name.into(), host: name.into(), profile: "test".into(), started_at: SystemTime::now() },
+        selection: Selection {
+            filters: filters.iter().map(|f| f.to_string()).collect(),
+            exact,
+            ..Selection::default()
+        },
+        timeouts: Timeouts {
+            cluster: Duration::from_secs(30),
+            api: Duration::from_secs(30),
+            pipeline: Duration::from_secs(300),
+        },
+        deadline: None,
+        retries: 0,
+        retry_delay: Duration::ZERO,
+        concurrency: 8,
     }
 }
