@@ -378,6 +378,12 @@ fn deviations() -> Vec<Expected> {
             words: &["blocked", "pipeline::trigger", "pipeline #1 ran no workflow"],
         },
     ));
+    deviations.push(Expected {
+        scenario: "context-value-changed",
+        check: "features::contexts",
+        status: "failed",
+        words: &["context digest mismatch", "other context values than realitycheck set for this run", "a person"],
+    });
     deviations.extend(["executors::docker", "executors::remote_docker", "resource_classes::docker_medium"].map(
         |check| Expected {
             scenario: "resource-class-mismatch",

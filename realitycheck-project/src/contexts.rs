@@ -20,3 +20,7 @@ pub const INDIVIDUAL_LOCAL: ProjectContext =
 /// The contexts of the `contexts` job, in the order it reads their variables (and so the order
 /// of the values in [`crate::context_digest`]).
 pub const CONTEXTS: [ProjectContext; 2] = [ORG_GLOBAL, INDIVIDUAL_LOCAL];
+
+/// A variable in each context realitycheck creates; its presence is the record that
+/// realitycheck may change the context.
+pub const CREATED_MARKER: &str = "REALITYCHECK_CREATED_THIS_CONTEXT";

@@ -17,7 +17,7 @@ pub mod outputs;
 mod parameters;
 
 pub use cloud::CloudProvider;
-pub use contexts::{CONTEXTS, INDIVIDUAL_LOCAL, ORG_GLOBAL, ProjectContext};
+pub use contexts::{CONTEXTS, CREATED_MARKER, INDIVIDUAL_LOCAL, ORG_GLOBAL, ProjectContext};
 pub use jobs::{DOCKER_RESOURCE_CLASSES, FeatureJob, Job, Needs, Workflow};
 pub use parameters::{ParameterSwitches, Parameters, context_digest, context_value};
 

@@ -274,7 +274,11 @@ impl Installation {
                 self.secrets.extend(helm_release_secrets(&failed_upgrade_history(), self.started_at));
             }
             // Faults of the CircleCI API (see `crate::circleci`): the cluster stays healthy.
-            Scenario::ContextsMissing | Scenario::BadToken | Scenario::ApiFlaky | Scenario::ApiSlow => {}
+            Scenario::ContextsMissing
+            | Scenario::ContextValueChanged
+            | Scenario::BadToken
+            | Scenario::ApiFlaky
+            | Scenario::ApiSlow => {}
         }
     }
 
@@ -437,7 +441,13 @@ mod tests {
         // The mTLS material is generated anew for each installation: Secrets compare by name.
         let names =
             |installation: &Installation| installation.secrets.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
-        for api_fault in [Scenario::ContextsMissing, Scenario::BadToken, Scenario::ApiFlaky, Scenario::ApiSlow] {
+        for api_fault in [
+            Scenario::ContextsMissing,
+            Scenario::ContextValueChanged,
+            Scenario::BadToken,
+            Scenario::ApiFlaky,
+            Scenario::ApiSlow,
+        ] {
             let installation = build(api_fault);
             assert_eq!(names(&installation), names(&healthy), "{api_fault}");
             let same_secrets = Installation { secrets: healthy.secrets.clone(), ..installation };

@@ -623,11 +623,13 @@ mod tests {
         Pipelines::new(Arc::new(Installation::new(scenario, started_at())), JobTiming::default())
     }
 
-    /// The contexts of a healthy organization, or none in `contexts-missing`.
+    /// The contexts of a healthy organization, or none in `contexts-missing`; in
+    /// `context-value-changed`, org-global's value is another than the run set.
     fn contexts(scenario: Scenario) -> impl Fn(&str) -> Option<Vec<(String, String)>> {
         move |name: &str| {
             let variable = match name {
                 _ if scenario == Scenario::ContextsMissing => return None,
+                "org-global" if scenario == Scenario::ContextValueChanged => ("CONTEXT_END_TO_END_TEST_VAR", "by hand"),
                 "org-global" => ("CONTEXT_END_TO_END_TEST_VAR", ORG_VALUE),
                 "individual-local" => ("MULTI_CONTEXT_END_TO_END_VAR", LOCAL_VALUE),
                 _ => return None,
@@ -705,7 +707,7 @@ mod tests {
                 "infrastructure_fail"
             }
             Scenario::RunnerMissing if job == "runner" => "queued",
-            Scenario::ContextsMissing if job == "contexts" => "failed",
+            Scenario::ContextsMissing | Scenario::ContextValueChanged if job == "contexts" => "failed",
             Scenario::CheckoutKeyMissing if job == "checkout" => "failed",
             _ => "success",
         }

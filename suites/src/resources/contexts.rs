@@ -4,14 +4,11 @@
 //! checks (`crate::checks::contexts`) judge it.
 
 use realitycheck_config::Secret;
+pub use realitycheck_project::CREATED_MARKER;
 use realitycheck_project::{CONTEXTS, ProjectContext};
 
 use super::api::{Fetched, OrgContexts};
 use crate::clients::circleci::{ApiClient, ApiError, Context, Retry};
-
-/// A variable in each context realitycheck creates; its presence is the record that
-/// realitycheck may change the context.
-pub const CREATED_MARKER: &str = "REALITYCHECK_CREATED_THIS_CONTEXT";
 
 /// The value realitycheck gives the variables it creates (the jobs check that they exist).
 const VARIABLE_VALUE: &str = "1";
