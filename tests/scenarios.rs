@@ -382,7 +382,13 @@ fn deviations() -> Vec<Expected> {
         scenario: "context-value-changed",
         check: "features::contexts",
         status: "failed",
-        words: &["context digest mismatch", "other context values than realitycheck set for this run", "a person"],
+        words: &[
+            "context digest mismatch",
+            "CONTEXT_END_TO_END_TEST_VAR in `org-global` was changed at",
+            "after this run set it at",
+            "something other than realitycheck changed a context variable",
+            "audit log",
+        ],
     });
     deviations.extend(["executors::docker", "executors::remote_docker", "resource_classes::docker_medium"].map(
         |check| Expected {

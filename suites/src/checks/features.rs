@@ -48,16 +48,27 @@ pub fn contexts() -> Check<RealityCheck> {
 
 /// The verdict of a failed contexts job. When the job saw both variables but other values
 /// than this run set: if another realitycheck run set them meanwhile, the contexts work (a
-/// pass noting it); otherwise the cause is the contexts (a person, a restriction), never the
-/// executor.
+/// pass noting it); if a variable was changed after this run set it, the diagnosis names it;
+/// otherwise the cause is the contexts (a restriction, another context of the same name),
+/// never the executor.
 async fn digest_mismatch(handles: &PipelineHandles, diagnosis: Diagnosis) -> Verdict {
     if !diagnosis.observed.iter().any(|line| line.contains("context digest mismatch")) {
         return Verdict::Fail(diagnosis);
     }
-    if let Some(taken) = handles.pipeline.values_taken_over(handles.api.client()).await {
+    let client = handles.api.client();
+    if let Some(taken) = handles.pipeline.values_taken_over(client).await {
         return Verdict::Pass(format!("job `contexts` saw both context variables set; values not compared: {taken}"));
     }
+    let changed = handles.pipeline.values_changed_since_set(client).await;
+    if changed.iter().any(|line| line.contains("after this run set it")) {
+        return Verdict::Fail(diagnosis
+            .observed_all(changed)
+            .cause("something other than realitycheck changed a context variable after this run set it, and the job saw that value: a person, a script or another tool writes to contexts that realitycheck created and owns")
+            .remediation("find who writes these variables (Organization Settings > Contexts shows when each was updated; the organization's audit log says by whom) and stop it, or let realitycheck use contexts of its own")
+            .phase(Phase::Contexts));
+    }
     Verdict::Fail(diagnosis
+        .observed_all(changed)
         .cause("the job saw other context values than realitycheck set for this run: another realitycheck run (or a person) changed them while this one ran, or the job got another context of the same name")
         .remediation(format!("run realitycheck again alone; runs at once leave the values to the one holding the {RUN_IN_PROGRESS} marker, so look for a run that removed or ignored it, and check the contexts' restrictions"))
         .phase(Phase::Contexts))

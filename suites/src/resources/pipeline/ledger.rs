@@ -1,9 +1,11 @@
 //! What a run has started on the installation: its run id (known before the trigger), whether
-//! the trigger was sent, and the pipeline it created. Kept outside the checks, so that the end
+//! the trigger was sent, the pipeline it created, and the context values it set. Kept outside the checks, so that the end
 //! of the run finds a pipeline whose trigger was interrupted in flight, and so that an
 //! operator who stops the run twice hears what may still run.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use realitycheck_project::ProjectContext;
 
 /// A pipeline this run created.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,11 +24,21 @@ pub struct Claim {
     pub updated_at: Option<String>,
 }
 
+/// A context variable this run set to its own value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueSet {
+    pub context: ProjectContext,
+    pub context_id: String,
+    /// As the API answered the PUT: a later value means something changed it since.
+    pub updated_at: Option<String>,
+}
+
 #[derive(Debug, Default)]
 struct State {
     trigger_sent: bool,
     pipeline: Option<StartedPipeline>,
     claim: Option<Claim>,
+    values_set: Vec<ValueSet>,
 }
 
 /// The record of one run; clones share it.
@@ -74,6 +86,16 @@ impl Ledger {
     /// The run-in-progress marker this run set, if any.
     pub fn claim(&self) -> Option<Claim> {
         self.state().claim.clone()
+    }
+
+    /// This run set a context variable to its own value.
+    pub fn value_set(&self, value: ValueSet) {
+        self.state().values_set.push(value);
+    }
+
+    /// The context variables this run set, in the order it set them.
+    pub fn values_set(&self) -> Vec<ValueSet> {
+        self.state().values_set.clone()
     }
 
     /// The pipeline the run created, when known.

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use harness::Fixture;
-use realitycheck_project::ParameterSwitches;
+use realitycheck_project::{ParameterSwitches, ProjectContext};
 
 use super::api::{ApiAccess, ProjectAccess};
 use crate::clients::circleci::ApiClient;
@@ -115,6 +115,33 @@ impl PipelineAccess {
                 "another realitycheck run removed this run's {RUN_IN_PROGRESS} marker while this run's job read the contexts"
             )),
         }
+    }
+
+    /// The context variables this run set that were changed or removed since (their
+    /// `updated_at` differs from the one the PUT answered), one line each; a line too when a
+    /// context's variables could not be listed.
+    pub async fn values_changed_since_set(&self, client: &ApiClient) -> Vec<String> {
+        let mut lines = Vec::new();
+        for set in self.ledger.values_set() {
+            let ProjectContext { name, variable } = set.context;
+            let variables = match client.context_variables(&set.context_id).await {
+                Ok(variables) => variables,
+                Err(error) => {
+                    lines.push(format!("the variables of `{name}` could not be listed: {error}"));
+                    continue;
+                }
+            };
+            let set_at = set.updated_at.as_deref().unwrap_or("an unknown time");
+            match variables.iter().find(|v| v.variable == variable) {
+                None => lines.push(format!("{variable} was removed from `{name}` after this run set it at {set_at}")),
+                Some(now) if now.updated_at != set.updated_at => lines.push(format!(
+                    "{variable} in `{name}` was changed at {}, after this run set it at {set_at}",
+                    now.updated_at.as_deref().unwrap_or("an unknown time")
+                )),
+                Some(_) => {}
+            }
+        }
+        lines
     }
 
     /// Removes this run's run-in-progress marker; a line only when that failed.

@@ -13,7 +13,7 @@ use realitycheck_project::{CONTEXTS, ParameterSwitches, Parameters, context_dige
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::ledger::{Claim, Ledger, StartedPipeline};
+use super::ledger::{Claim, Ledger, StartedPipeline, ValueSet};
 use super::pipeline_url;
 use super::poller::{PollEnd, PollIntervals, Snapshot, poll};
 use crate::clients::circleci::{ApiClient, ApiError, Retry};
@@ -219,7 +219,7 @@ const RUN_IN_PROGRESS_FOR: Duration = Duration::from_secs(60 * 60);
 /// the job must see when it could set both. Unless another run is setting them now (its
 /// [`RUN_IN_PROGRESS`] marker is fresh): then both runs compare presence only, and neither
 /// disturbs the other. The marker this run sets is recorded in `ledger`, for the end of the run
-/// to remove.
+/// to remove, and so is each value set, for a failed comparison to find what changed since.
 async fn set_context_values(
     client: &ApiClient,
     setup: &ContextSetup,
@@ -253,9 +253,14 @@ async fn set_context_values(
             return (ContextValues::PresenceOnly(reason), None);
         }
         let value = context_value(run_id, required.name);
-        if let Err(error) = client.put_context_variable(id, required.variable, &Secret::new(value.clone())).await {
-            let reason = format!("this run's value could not be set in `{}`: {error}", required.name);
-            return (ContextValues::PresenceOnly(reason), None);
+        match client.put_context_variable(id, required.variable, &Secret::new(value.clone())).await {
+            Ok(set) => {
+                ledger.value_set(ValueSet { context: required, context_id: id.to_string(), updated_at: set.updated_at })
+            }
+            Err(error) => {
+                let reason = format!("this run's value could not be set in `{}`: {error}", required.name);
+                return (ContextValues::PresenceOnly(reason), None);
+            }
         }
         values.push(value);
     }
