@@ -246,6 +246,8 @@ mod tests {
         let Verdict::Pass(note) = judge_certificate(host, &certificate(90), NOW, 30) else { panic!() };
         assert!(note.starts_with("chain verified; CN=circleci.example.com for circleci.example.com"), "{note}");
         assert!(note.ends_with("(in 90 days)"), "{note}");
+        let Verdict::Pass(at_threshold) = judge_certificate(host, &certificate(30), NOW, 30) else { panic!() };
+        assert!(at_threshold.ends_with("(in 30 days)"), "{at_threshold}");
         let Verdict::Fail(soon) = judge_certificate(host, &certificate(29), NOW, 30) else { panic!() };
         assert!(soon.summary.ends_with("expires in 29 days, on 2027-02-13 (tls_min_days = 30)"), "{soon:?}");
         let Verdict::Fail(expired) = judge_certificate(host, &certificate(-2), NOW, 30) else { panic!() };

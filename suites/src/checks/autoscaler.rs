@@ -16,6 +16,7 @@ use super::{cluster_check, cluster_failure, ids, secrets_forbidden};
 use crate::RealityCheck;
 use crate::clients::cluster::{Cluster, ClusterError};
 use crate::clients::helm::{self, SERVER_CHART, ScalingBounds};
+use crate::clients::nomad::nodes::Node;
 use crate::clients::pods::{self, PodState};
 use crate::resources::cluster::ClusterAccess;
 
@@ -93,10 +94,15 @@ async fn observe(access: &ClusterAccess, cluster: &Cluster, autoscaler: &[Pod]) 
     Ok(Observed { credentials, refusals, scaling })
 }
 
-/// The Nomad clients the autoscaler counts: ready, eligible, not draining.
+/// The Nomad clients the autoscaler counts, as `nomad node status` lists them.
 async fn ready_clients(access: &ClusterAccess) -> Result<usize, String> {
     let nodes = client_nodes(access).await.map_err(|diagnosis| diagnosis.summary)?;
-    Ok(nodes.iter().filter(|n| n.status == "ready" && n.eligibility == "eligible" && !n.drain).count())
+    Ok(count_ready(&nodes))
+}
+
+/// The clients that take work: ready, eligible, not draining.
+fn count_ready(nodes: &[Node]) -> usize {
+    nodes.iter().filter(|n| n.status == "ready" && n.eligibility == "eligible" && !n.drain).count()
 }
 
 /// What `secret.hcl` (as it is, or base64-encoded as the guide asks) says of the target, judged
@@ -220,6 +226,7 @@ mod tests {
     use k8s_openapi::ByteString;
 
     use super::*;
+    use crate::clients::nomad::nodes::Driver;
 
     fn secret(entries: &[(&str, &str)]) -> Secret {
         Secret {
@@ -247,7 +254,89 @@ mod tests {
             secret_credentials(&secret(&[("secret.hcl", gcp), ("gcp_sa.json", "{}")]), Some(CloudProvider::Gcp))
                 .is_ok()
         );
+        let on_aws =
+            secret_credentials(&secret(&[("secret.hcl", gcp), ("gcp_sa.json", "{}")]), Some(CloudProvider::Aws));
+        assert!(on_aws.unwrap_err().contains("configures target gce-mig, but the cloud provider needs aws-asg"));
         assert!(secret_credentials(&secret(&[]), None).unwrap_err().contains("no key secret.hcl"));
+    }
+
+    #[test]
+    fn only_ready_eligible_undrained_clients_count() {
+        let node = |status: &str, eligibility: &str, drain: bool| Node {
+            id: "1f3c0a52".into(),
+            name: "nomad-client-1".into(),
+            status: status.into(),
+            eligibility: eligibility.into(),
+            drain,
+            class: String::new(),
+            pool: "default".into(),
+            raw_exec: Driver::Healthy,
+            docker: Driver::Healthy,
+            version: "1.7.7".into(),
+        };
+        assert_eq!(count_ready(&[]), 0);
+        let nodes = [
+            node("ready", "eligible", false),
+            node("ready", "eligible", false),
+            node("down", "eligible", false),
+            node("ready", "ineligible", false),
+            node("ready", "eligible", true),
+            node("initializing", "ineligible", true),
+        ];
+        assert_eq!(count_ready(&nodes), 2);
+    }
+
+    fn autoscaler_pod(ready: bool) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "nomad-autoscaler-7d9f-x2k4q"},
+            "status": {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
+                "containerStatuses": [
+                    {"name": "autoscaler", "ready": ready, "restartCount": 0, "image": "", "imageID": ""}
+                ]
+            }
+        }))
+        .unwrap()
+    }
+
+    fn quiet() -> Observed {
+        Observed {
+            credentials: Ok("Secret nomad-autoscaler-secret, target aws-asg".into()),
+            refusals: Vec::new(),
+            scaling: Some(Scaling { bounds: ScalingBounds { min: 1, max: 3 }, ready_clients: Ok(2) }),
+        }
+    }
+
+    #[test]
+    fn the_autoscaler_is_judged_on_its_pod_its_logs_its_bounds_and_its_credentials() {
+        let ready = [autoscaler_pod(true)];
+        let Verdict::Pass(note) = judge_autoscaler("circleci-server", &ready, &quiet()) else { panic!() };
+        assert!(note.ends_with("2 clients ready, within scaling min 1 and max 3"), "{note}");
+
+        let Verdict::Fail(down) = judge_autoscaler("circleci-server", &[autoscaler_pod(false)], &quiet()) else {
+            panic!()
+        };
+        assert_eq!(down.summary, "the Nomad autoscaler has no ready pod");
+
+        let refused = Observed {
+            refusals: vec![("nomad-autoscaler-7d9f-x2k4q".into(), "AccessDenied: DescribeInstanceRefreshes".into())],
+            ..quiet()
+        };
+        let Verdict::Fail(logs) = judge_autoscaler("circleci-server", &ready, &refused) else { panic!() };
+        assert_eq!(logs.summary, "the Nomad autoscaler's logs show 1 cloud authorisation error(s)");
+        assert!(logs.remediation.contains("autoscaling:DescribeInstanceRefreshes"), "{logs:?}");
+
+        let beyond = Observed {
+            scaling: Some(Scaling { bounds: ScalingBounds { min: 3, max: 5 }, ready_clients: Ok(2) }),
+            ..quiet()
+        };
+        let Verdict::Fail(few) = judge_autoscaler("circleci-server", &ready, &beyond) else { panic!() };
+        assert!(few.summary.starts_with("2 Nomad client(s) ready, fewer"), "{few:?}");
+
+        let no_keys = Observed { credentials: Err("no Secret nomad-autoscaler-secret".into()), ..quiet() };
+        let Verdict::Fail(keys) = judge_autoscaler("circleci-server", &ready, &no_keys) else { panic!() };
+        assert_eq!(keys.summary, "the Nomad autoscaler has no credentials for its target");
     }
 
     #[test]

@@ -294,3 +294,92 @@ pub(crate) fn cluster_failure(error: &ClusterError) -> Diagnosis {
             .remediation("check KUBECONFIG, --kube-context and the network path to the API server"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn retry(call: &str, reason: &str, wait_ms: u64) -> Retry {
+        Retry { call: call.into(), attempt: 1, reason: reason.into(), wait: Duration::from_millis(wait_ms) }
+    }
+
+    #[test]
+    fn the_retries_note_lists_every_retry_with_its_wait() {
+        assert_eq!(retries_note(&[]), "");
+        assert_eq!(
+            retries_note(&[retry("GET /api/v2/me", "503: upstream unavailable", 500)]),
+            " (after 1 retry: GET /api/v2/me 503: upstream unavailable (waited 500ms))"
+        );
+        let two = [
+            retry("GET /api/v2/me", "503: upstream unavailable", 500),
+            retry("GET /api/v2/context", "429 Retry-After 1s: Rate limited.", 1000),
+        ];
+        assert_eq!(
+            retries_note(&two),
+            " (after 2 retries: GET /api/v2/me 503: upstream unavailable (waited 500ms); GET /api/v2/context 429 Retry-After 1s: Rate limited. (waited 1s))"
+        );
+    }
+
+    fn skip_reason(error: &ClusterError) -> Option<String> {
+        match secrets_forbidden(error) {
+            Some(Verdict::Skip(SkipReason::NotConfigured(reason))) => Some(reason),
+            None => None,
+            other => panic!("not a not-configured skip: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_forbidden_secret_read_is_a_skip_naming_the_rule_and_other_failures_are_not() {
+        let (namespace, url, message) = ("circleci-server".to_string(), "https://k8s".to_string(), "403".to_string());
+        let list = ClusterError::ListSecrets {
+            namespace: namespace.clone(),
+            url: url.clone(),
+            message: message.clone(),
+            forbidden: true,
+        };
+        let reason = skip_reason(&list).unwrap();
+        assert!(reason.contains("verbs: [\"list\"]"), "{reason}");
+        assert!(reason.contains("kubectl auth can-i list secrets -n circleci-server"), "{reason}");
+        let get = ClusterError::GetSecret {
+            name: "nomad-mtls".into(),
+            namespace: namespace.clone(),
+            url: url.clone(),
+            message: message.clone(),
+            forbidden: true,
+        };
+        let reason = skip_reason(&get).unwrap();
+        assert!(reason.contains("resourceNames: [\"nomad-mtls\"]"), "{reason}");
+        assert!(reason.contains("kubectl auth can-i get secret/nomad-mtls -n circleci-server"), "{reason}");
+        let log = ClusterError::Read {
+            what: "the log of pod nomad-autoscaler-0".into(),
+            namespace: namespace.clone(),
+            message: message.clone(),
+            forbidden: Some("{apiGroups: [\"\"], resources: [\"pods/log\"], verbs: [\"get\"]}".into()),
+        };
+        let reason = skip_reason(&log).unwrap();
+        assert!(reason.starts_with("this identity may not read the log of pod nomad-autoscaler-0"), "{reason}");
+        assert!(reason.contains("resources: [\"pods/log\"]"), "{reason}");
+
+        let failed = [
+            ClusterError::ListSecrets {
+                namespace: namespace.clone(),
+                url: url.clone(),
+                message: message.clone(),
+                forbidden: false,
+            },
+            ClusterError::GetSecret {
+                name: "nomad-mtls".into(),
+                namespace: namespace.clone(),
+                url,
+                message: message.clone(),
+                forbidden: false,
+            },
+            ClusterError::Read { what: "a log".into(), namespace, message, forbidden: None },
+        ];
+        for error in failed {
+            assert_eq!(skip_reason(&error), None, "{error}");
+        }
+    }
+}
