@@ -434,6 +434,30 @@ mod tests {
     }
 
     #[test]
+    fn a_release_in_any_other_state_says_so() {
+        let Verdict::Fail(diagnosis) =
+            judge_release("ns", &[record(9, "superseded", "Upgrade complete")], None, now())
+        else {
+            panic!()
+        };
+        assert_eq!(diagnosis.summary, "release circleci-server is `superseded` at revision 9 (chart 4.4.9)");
+        assert!(diagnosis.cause.contains("neither deployed nor an operation under way"), "{diagnosis:?}");
+    }
+
+    #[test]
+    fn the_age_of_a_release_is_in_minutes_hours_or_days() {
+        let at = |deployed: &str| ReleaseRecord { last_deployed: Some(deployed.into()), ..record(7, "deployed", "").unwrap() };
+        assert_eq!(deployed_ago(&at("2026-11-30T11:58:30Z"), now()), " 1m ago");
+        assert_eq!(deployed_ago(&at("2026-11-30T09:15:00Z"), now()), " 2h45m ago");
+        assert_eq!(deployed_ago(&at("2026-11-29T12:00:00Z"), now()), " 1d0h ago");
+        assert_eq!(deployed_ago(&at("2026-11-27T08:00:00Z"), now()), " 3d4h ago");
+        assert_eq!(deployed_ago(&at("2026-12-01T00:00:00Z"), now()), " 0m ago", "a clock ahead of ours");
+        assert_eq!(deployed_ago(&at("yesterday"), now()), "");
+        let unknown = ReleaseRecord { last_deployed: None, ..record(7, "deployed", "").unwrap() };
+        assert_eq!(deployed_ago(&unknown, now()), "");
+    }
+
+    #[test]
     fn no_server_release_says_where_to_look() {
         let other = Ok(ReleaseRecord {
             chart: "ingress-nginx".into(),
