@@ -109,6 +109,13 @@ async fn retries_5xx_and_429_and_records_why() {
     }
     let contexts = client.scoped();
     contexts.contexts(realitycheck_sim::SIM_ORG_ID).await.expect("every page answers within the retries");
+    assert!(
+        contexts.retries().iter().all(|r| r.call.starts_with("GET /api/v2/context")),
+        "a scope records its own retries only: {:?}",
+        contexts.retries()
+    );
+    assert_eq!(me.retries(), retries, "and the other scope's record is unchanged");
+    assert!(client.retries().is_empty(), "the parent's record holds none of its scopes' retries");
 }
 
 #[tokio::test]
