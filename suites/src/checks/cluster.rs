@@ -335,6 +335,21 @@ mod tests {
     }
 
     #[test]
+    fn the_trouble_of_a_pod_is_read_from_its_reason_and_phase() {
+        let of = |phase: &str, reason: Option<&str>| trouble(&pod("p", phase, false, reason, 0));
+        assert_eq!(of("Pending", Some("ImagePullBackOff")), Trouble::ImagePull);
+        assert_eq!(of("Pending", Some("ErrImageNeverPull")), Trouble::ImagePull);
+        assert_eq!(of("Failed", None), Trouble::Failed);
+        assert_eq!(of("Pending", Some("Init:CrashLoopBackOff")), Trouble::InitContainer);
+        for crashing in ["CrashLoopBackOff", "Error", "OOMKilled", "ExitCode:137", "Signal:9"] {
+            assert_eq!(of("Running", Some(crashing)), Trouble::Crashing, "{crashing}");
+        }
+        assert_eq!(of("Pending", Some("ContainerCreating")), Trouble::NotStarted);
+        assert_eq!(of("Pending", None), Trouble::NotStarted);
+        assert_eq!(of("Running", None), Trouble::Unready);
+    }
+
+    #[test]
     fn crashing_and_unready_pods_are_named() {
         let pods = [
             pod("api-service-1", "Running", true, None, 0),
