@@ -450,8 +450,7 @@ mod tests {
 
     #[test]
     fn a_release_in_any_other_state_says_so() {
-        let Verdict::Fail(diagnosis) =
-            judge_release("ns", &[record(9, "superseded", "Upgrade complete")], None, now())
+        let Verdict::Fail(diagnosis) = judge_release("ns", &[record(9, "superseded", "Upgrade complete")], None, now())
         else {
             panic!()
         };
@@ -461,7 +460,10 @@ mod tests {
 
     #[test]
     fn the_age_of_a_release_is_in_minutes_hours_or_days() {
-        let at = |deployed: &str| ReleaseRecord { last_deployed: Some(deployed.into()), ..record(7, "deployed", "").unwrap() };
+        let at = |deployed: &str| ReleaseRecord {
+            last_deployed: Some(deployed.into()),
+            ..record(7, "deployed", "").unwrap()
+        };
         assert_eq!(deployed_ago(&at("2026-11-30T11:58:30Z"), now()), " 1m ago");
         assert_eq!(deployed_ago(&at("2026-11-30T09:15:00Z"), now()), " 2h45m ago");
         assert_eq!(deployed_ago(&at("2026-11-29T12:00:00Z"), now()), " 1d0h ago");

@@ -118,3 +118,90 @@ fn missing_variable(setup: &ContextSetup, prepared: &PreparedContext, present: &
         .remediation(remediation)
         .phase(Phase::Contexts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORG_ID: &str = "6f8c2b1e-0000-4000-8000-000000000001";
+
+    fn setup(setup: bool, finding: Finding, created_by_us: bool) -> ContextSetup {
+        let context = |name: &str| Context { id: format!("{name}-id"), name: name.into(), created_at: None };
+        ContextSetup {
+            org: OrgContexts {
+                owner_id: ORG_ID.into(),
+                owner_name: "realitycheck-sim".into(),
+                contexts: vec![context("docker-hub"), context("org-global")],
+            },
+            setup,
+            contexts: vec![PreparedContext { context: ORG_GLOBAL, finding, usable_id: None, created_by_us }],
+            retries: Vec::new(),
+        }
+    }
+
+    fn verdict(setup: &ContextSetup) -> Verdict {
+        judge(setup, &setup.contexts[0])
+    }
+
+    fn refused(status: u16) -> ApiError {
+        ApiError::Status {
+            call: "POST /api/v2/context".into(),
+            url: "https://circleci.example/api/v2/context".into(),
+            status,
+            message: "A context already exists with this name".into(),
+        }
+    }
+
+    #[test]
+    fn each_finding_has_its_verdict() {
+        let pass = |finding, setup_flag| match verdict(&setup(setup_flag, finding, true)) {
+            Verdict::Pass(note) => note,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(pass(Finding::HasVariable, false), "context `org-global` has CONTEXT_END_TO_END_TEST_VAR");
+        assert_eq!(
+            pass(Finding::Created, true),
+            "created context `org-global` with CONTEXT_END_TO_END_TEST_VAR (--setup-contexts)"
+        );
+        assert_eq!(
+            pass(Finding::VariableAdded, true),
+            "added CONTEXT_END_TO_END_TEST_VAR to context `org-global` (--setup-contexts)"
+        );
+
+        let Verdict::Fail(missing) = verdict(&setup(false, Finding::Missing, false)) else { panic!() };
+        assert_eq!(missing.summary, "context `org-global` does not exist in organization realitycheck-sim");
+        assert_eq!(missing.observed, ["the organization has 2 contexts: docker-hub, org-global"]);
+        assert!(missing.remediation.contains(&format!("circleci context create --org-id {ORG_ID} org-global")));
+
+        let Verdict::Fail(api) = verdict(&setup(false, Finding::ApiFailed(refused(500)), false)) else { panic!() };
+        assert_eq!(api.summary, "POST /api/v2/context answered 500: A context already exists with this name");
+    }
+
+    #[test]
+    fn a_missing_variable_is_added_by_hand_unless_realitycheck_owns_the_context() {
+        let no_variable = || Finding::NoVariable(vec!["OTHER_VAR".into()]);
+        let Verdict::Fail(foreign) = verdict(&setup(true, no_variable(), false)) else { panic!() };
+        assert_eq!(foreign.summary, "context `org-global` has no variable CONTEXT_END_TO_END_TEST_VAR");
+        assert_eq!(foreign.observed, ["variables in `org-global`: OTHER_VAR"]);
+        assert!(foreign.remediation.starts_with("realitycheck did not create `org-global`"), "{foreign:?}");
+        let Verdict::Fail(plain) = verdict(&setup(false, no_variable(), false)) else { panic!() };
+        assert!(plain.remediation.starts_with("add the variable: `circleci context store-secret"), "{plain:?}");
+        let Verdict::Fail(empty) = verdict(&setup(false, Finding::NoVariable(Vec::new()), false)) else { panic!() };
+        assert_eq!(empty.observed, ["variables in `org-global`: none"]);
+    }
+
+    #[test]
+    fn a_refused_creation_names_the_installation_wide_names() {
+        for status in [400, 409, 422] {
+            let Verdict::Fail(taken) = verdict(&setup(true, Finding::CreationFailed(refused(status)), false)) else {
+                panic!()
+            };
+            assert!(taken.cause.contains("context names are unique across the whole installation"), "{taken:?}");
+            assert_eq!(taken.phase, Some(Phase::Contexts));
+        }
+        let Verdict::Fail(other) = verdict(&setup(true, Finding::CreationFailed(refused(503)), false)) else {
+            panic!()
+        };
+        assert!(!other.cause.contains("unique across the whole installation"), "{other:?}");
+    }
+}
