@@ -168,12 +168,13 @@ pub fn artifacts() -> Check<RealityCheck> {
                 );
             }
         };
-        judge_artifact(&run, number, &content)
+        judge_artifact(&run.parameters.run_id, number, &content)
     })
 }
 
-fn judge_artifact(run: &PipelineRun, number: u64, content: &[u8]) -> Verdict {
-    let expected = outputs::artifact_content(&run.parameters.run_id);
+/// Pass when the artifact downloaded from job `number` holds what run `run_id`'s job wrote.
+fn judge_artifact(run_id: &str, number: u64, content: &[u8]) -> Verdict {
+    let expected = outputs::artifact_content(run_id);
     if content == expected.as_bytes() {
         return Verdict::Pass(format!(
             "job `artifacts` (#{number}) stored {ARTIFACT_PATH}; downloaded, {} bytes as written",
@@ -208,6 +209,8 @@ pub fn test_results() -> Check<RealityCheck> {
     })
 }
 
+/// Pass when the test cases read back from job `number` are those run `run_id`'s job stored,
+/// results included.
 fn judge_tests(run_id: &str, number: u64, tests: &[TestCase]) -> Verdict {
     let mut seen: Vec<outputs::TestCase> = tests
         .iter()
@@ -350,6 +353,59 @@ mod tests {
             panic!()
         };
         assert!(nothing.observed[0].contains("fatal: not a git repository"), "{nothing:?}");
+    }
+
+    #[test]
+    fn the_artifact_must_hold_the_bytes_the_job_wrote() {
+        let written = outputs::artifact_content("rc-1");
+        assert_eq!(
+            judge_artifact("rc-1", 14, written.as_bytes()),
+            Verdict::Pass(format!(
+                "job `artifacts` (#14) stored {ARTIFACT_PATH}; downloaded, {} bytes as written",
+                written.len()
+            ))
+        );
+        let half = &written.as_bytes()[..written.len() / 2];
+        let Verdict::Fail(cut) = judge_artifact("rc-1", 14, half) else { panic!() };
+        assert_eq!(cut.summary, format!("artifact {ARTIFACT_PATH} of job #14 does not hold what the job wrote"));
+        assert_eq!(cut.observed[1], format!("downloaded {} bytes: {:?}", half.len(), String::from_utf8_lossy(half)));
+        let Verdict::Fail(stale) = judge_artifact("rc-2", 14, written.as_bytes()) else { panic!() };
+        assert_eq!(stale.observed[0], format!("expected {:?}", outputs::artifact_content("rc-2")));
+    }
+
+    fn read_back(cases: &[outputs::TestCase]) -> Vec<TestCase> {
+        cases
+            .iter()
+            .map(|case| TestCase {
+                name: case.name.clone(),
+                classname: Some(case.classname.clone()),
+                result: case.result.clone(),
+                message: None,
+                file: None,
+                source: None,
+                run_time: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_test_cases_must_read_back_as_stored() {
+        let stored = outputs::test_cases("rc-1");
+        let mut reversed = read_back(&stored);
+        reversed.reverse();
+        assert_eq!(
+            judge_tests("rc-1", 15, &reversed),
+            Verdict::Pass(
+                "job `test_results` (#15) stored 2 test cases; all read back as stored (1 success, 1 skipped)".into()
+            )
+        );
+        let Verdict::Fail(dropped) = judge_tests("rc-1", 15, &read_back(&stored[..1])) else { panic!() };
+        assert!(dropped.observed.contains(&"read back (1):".to_string()), "{dropped:?}");
+        let mut changed = read_back(&stored);
+        changed[1].result = "success".into();
+        let Verdict::Fail(result) = judge_tests("rc-1", 15, &changed) else { panic!() };
+        assert_eq!(result.summary, "the test results of job #15 do not match what the job stored");
+        assert!(matches!(judge_tests("rc-2", 15, &read_back(&stored)), Verdict::Fail(_)), "another run's cases");
     }
 
     #[test]
