@@ -13,7 +13,7 @@ use super::jobs::{output_of_step, run_job, run_jobs};
 use super::{PipelineHandles, ids, pipeline_check};
 use crate::RealityCheck;
 use crate::clients::circleci::TestCase;
-use crate::resources::pipeline::{ContextValues, PipelineRun, RUN_IN_PROGRESS};
+use crate::resources::pipeline::{ContextValues, RUN_IN_PROGRESS};
 
 pub fn contexts() -> Check<RealityCheck> {
     let jobs = vec![Job::feature(FeatureJob::Contexts)];
