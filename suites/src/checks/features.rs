@@ -343,6 +343,8 @@ mod tests {
                 "job `checkout` (#16) checked out {COMMIT} of branch main, the commit the pipeline built"
             ))
         );
+        let after_noise = format!("Switched to a new branch 'realitycheck1'\nabc123\n{COMMIT}\n");
+        assert!(matches!(judge_checkout(16, &after_noise, Some(COMMIT), None), Verdict::Pass(_)), "{after_noise}");
         let other = "fedcba9876543210fedcba9876543210fedcba98";
         let Verdict::Fail(moved) = judge_checkout(16, &printed, Some(other), None) else { panic!() };
         assert_eq!(
