@@ -189,6 +189,16 @@ async fn a_dropped_connection_is_retried_for_reads_and_never_for_a_trigger() {
     assert_eq!(connections.load(Ordering::Relaxed), 1, "a trigger is never sent twice blindly");
 }
 
+#[tokio::test]
+async fn a_server_that_drops_every_connection_gets_exactly_four_of_them() {
+    let (addr, connections) = dropping_server(usize::MAX, "{}").await;
+    let client = quick_client(&format!("http://{addr}"));
+    let error = client.me().await.unwrap_err();
+    assert!(matches!(error, ApiError::Unreachable { .. }), "{error:?}");
+    assert_eq!(connections.load(Ordering::Relaxed), 1 + 3, "the first attempt and three retries, no more");
+    assert_eq!(client.retries().len(), 3);
+}
+
 /// A pipeline API whose workflow list answers 503 to its first `failures` requests (all of
 /// them with `None`), then one finished workflow.
 async fn flaky_pipeline_api(failures: Option<usize>) -> SocketAddr {
