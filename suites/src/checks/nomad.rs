@@ -588,6 +588,7 @@ mod tests {
         let failed = [member("s0", "alive", Some(true)), member("s1", "failed", Some(false))];
         let Verdict::Fail(d) = judge_members(&failed) else { panic!("fail") };
         assert_eq!(d.summary, "1 of 2 Nomad servers are not alive");
+        assert_eq!(d.observed, ["s0 (10.0.0.1): alive, leader", "s1 (10.0.0.1): failed"]);
         let leaderless = [member("s0", "alive", Some(false)), member("s1", "alive", Some(false))];
         let Verdict::Fail(d) = judge_members(&leaderless) else { panic!("fail") };
         assert!(d.cause.contains("quorum"));
