@@ -596,6 +596,35 @@ mod tests {
         let Verdict::Fail(d) = judge_members(&split) else { panic!("fail") };
         assert!(d.cause.contains("split brain"));
         assert!(matches!(judge_members(&[]), Verdict::Fail(_)));
+        let unknown = [member("s0", "alive", None), member("s1", "alive", None)];
+        assert_eq!(
+            judge_members(&unknown),
+            Verdict::Pass("2 servers alive (the output does not show the leader)".into())
+        );
+    }
+
+    #[test]
+    fn why_a_client_is_unusable_names_each_reason() {
+        let healthy = node("i-a", "ready", "eligible", false, Driver::Healthy);
+        assert_eq!(unusable_because(&healthy), None);
+        let with = |raw_exec: Driver, docker: Driver| unusable_because(&Node { raw_exec, docker, ..healthy.clone() });
+        assert_eq!(
+            with(Driver::Unhealthy(String::new()), Driver::Healthy).as_deref(),
+            Some("raw_exec driver unhealthy")
+        );
+        assert_eq!(
+            with(Driver::Unhealthy("exec disabled".into()), Driver::Healthy).as_deref(),
+            Some("raw_exec driver unhealthy: exec disabled")
+        );
+        assert_eq!(with(Driver::NotDetected, Driver::Healthy).as_deref(), Some("no raw_exec driver"));
+        assert_eq!(with(Driver::Healthy, Driver::Unhealthy(String::new())).as_deref(), Some("docker driver unhealthy"));
+        assert_eq!(
+            with(Driver::Healthy, Driver::Unhealthy("Failed to connect".into())).as_deref(),
+            Some("docker driver unhealthy: Failed to connect")
+        );
+        assert_eq!(with(Driver::Healthy, Driver::NotDetected), None, "a Podman client has no docker driver");
+        let everything = Node { status: String::new(), drain: true, eligibility: String::new(), ..healthy };
+        assert_eq!(unusable_because(&everything).as_deref(), Some("status unknown, draining, eligibility unknown"));
     }
 
     #[test]
