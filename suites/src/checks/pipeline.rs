@@ -8,7 +8,6 @@ use super::jobs::poller_gave_up;
 use super::{PipelineHandles, ids, pipeline_check, retries_note};
 use crate::RealityCheck;
 use crate::clients::circleci::ApiError;
-use crate::resources::api::ApiAccess;
 use crate::resources::pipeline::{PipelineRun, PollEnd, TriggerError};
 
 pub fn trigger() -> Check<RealityCheck> {
@@ -30,11 +29,14 @@ fn trigger_failure(handles: &PipelineHandles, error: &TriggerError) -> Verdict {
         TriggerError::Project(error) => {
             Verdict::Skip(SkipReason::Blocked { by: ids::PROJECT.into(), reason: error.to_string() })
         }
-        TriggerError::Trigger(error) => Verdict::Fail(rejected_trigger(&handles.api, handles.project.slug(), error)),
+        TriggerError::Trigger(error) => {
+            Verdict::Fail(rejected_trigger(&handles.api.host(), handles.project.slug(), error))
+        }
     }
 }
 
-fn rejected_trigger(api: &ApiAccess, slug: &str, error: &ApiError) -> Diagnosis {
+/// The diagnosis of a trigger the API of `host` refused.
+fn rejected_trigger(host: &str, slug: &str, error: &ApiError) -> Diagnosis {
     let diagnosis = api_failure(error);
     match error.status() {
         Some(400) => Diagnosis::new(format!("the pipeline of {slug} was refused: {error}"))
@@ -43,7 +45,7 @@ fn rejected_trigger(api: &ApiAccess, slug: &str, error: &ApiError) -> Diagnosis 
             .phase(Phase::RealitycheckProject),
         Some(404) => Diagnosis::new(format!("the pipeline of {slug} could not be triggered: {error}"))
             .cause("the project is not followed on this installation, or the token's user cannot build it")
-            .remediation(format!("follow the project in the CircleCI UI ({}/projects) as the token's user", api.host()))
+            .remediation(format!("follow the project in the CircleCI UI ({host}/projects) as the token's user"))
             .phase(Phase::RealitycheckProject),
         _ => diagnosis,
     }
@@ -108,5 +110,35 @@ async fn workflows_appear(run: &PipelineRun) -> Verdict {
                 Diagnosis::new("the pipeline poller stopped unexpectedly").cause("a bug in realitycheck"),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16, message: &str) -> ApiError {
+        ApiError::Status {
+            call: "POST /api/v2/project/gh/o/r/pipeline".into(),
+            url: "https://ci.example/api/v2/project/gh/o/r/pipeline".into(),
+            status,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_refused_trigger_names_the_config_or_the_following() {
+        let parameters =
+            rejected_trigger("https://ci.example", "gh/o/r", &refused(400, "Unexpected argument(s): run_id"));
+        assert_eq!(
+            parameters.summary,
+            "the pipeline of gh/o/r was refused: POST /api/v2/project/gh/o/r/pipeline answered 400: Unexpected argument(s): run_id"
+        );
+        assert!(parameters.cause.contains("does not declare the pipeline parameters"), "{parameters:?}");
+        let not_followed = rejected_trigger("https://ci.example", "gh/o/r", &refused(404, "Project not found"));
+        assert!(not_followed.remediation.contains("https://ci.example/projects"), "{not_followed:?}");
+        assert_eq!(not_followed.phase, Some(Phase::RealitycheckProject));
+        let other = rejected_trigger("https://ci.example", "gh/o/r", &refused(500, "Internal server error"));
+        assert_eq!(other, api_failure(&refused(500, "Internal server error")));
     }
 }

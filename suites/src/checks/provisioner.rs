@@ -235,6 +235,22 @@ mod tests {
     }
 
     #[test]
+    fn a_workload_without_a_ready_pod_is_red_naming_only_the_unready_pods() {
+        let mut unready = ready_pod("machine-provisioner-provisioner");
+        unready.status = Some(
+            serde_json::from_value(serde_json::json!({
+                "phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]
+            }))
+            .unwrap(),
+        );
+        let pods = [ready_pod("machine-provisioner-leader"), unready];
+        let Verdict::Fail(diagnosis) = judge_provisioner("ns", &pods, &observed(Some("IRSA"))) else { panic!() };
+        assert_eq!(diagnosis.summary, "the machine provisioner has no ready pod in machine-provisioner-provisioner");
+        assert_eq!(diagnosis.observed.len(), 2, "{diagnosis:?}");
+        assert!(diagnosis.observed[1].starts_with("machine-provisioner-provisioner-5c6d7e8f9a-q1w2e"), "{diagnosis:?}");
+    }
+
+    #[test]
     fn a_refused_web_identity_points_at_the_roles_trust_policy() {
         let mut pod = ready_pod("machine-provisioner-provisioner");
         pod.spec = Some(k8s_openapi::api::core::v1::PodSpec {
