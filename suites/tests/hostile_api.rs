@@ -340,7 +340,8 @@ async fn a_503_is_tried_exactly_four_times_and_a_429_waits_its_retry_after() {
 
     let (addr, requests) = always(429, Some("2")).await;
     let client = ApiClient::new(&ApiSettings {
-        retry: RetryPolicy { max_retries: 1, ..RetryPolicy::default() },
+        // A Retry-After exactly at the cap is still waited.
+        retry: RetryPolicy { max_retries: 1, max_retry_after: Duration::from_secs(2), ..RetryPolicy::default() },
         ..quick_settings(&format!("http://{addr}"))
     })
     .unwrap();
