@@ -59,3 +59,60 @@ pub(super) fn bytes(limit: usize) -> String {
         n => format!("{n} bytes"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+
+    use super::*;
+
+    const LIMIT: usize = 10;
+
+    /// Serves `/whole/N` (N bytes with a content-length) and `/streamed/N` (N bytes in two
+    /// chunks, no length announced).
+    async fn serve() -> String {
+        async fn whole(axum::extract::Path(n): axum::extract::Path<usize>) -> Vec<u8> {
+            vec![b'x'; n]
+        }
+        async fn streamed(axum::extract::Path(n): axum::extract::Path<usize>) -> Body {
+            let chunks = [vec![b'x'; n / 2], vec![b'y'; n - n / 2]];
+            Body::from_stream(futures::stream::iter(chunks.map(Ok::<_, std::io::Error>)))
+        }
+        let router = Router::new().route("/whole/{n}", get(whole)).route("/streamed/{n}", get(streamed));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("http://{address}")
+    }
+
+    async fn read(base: &str, path: &str) -> Result<usize, &'static str> {
+        let response = reqwest::get(format!("{base}{path}")).await.unwrap();
+        match read_body(response, LIMIT).await {
+            Ok(body) => Ok(body.len()),
+            Err(BodyError::TooLarge) => Err("too large"),
+            Err(BodyError::Transport(_)) => Err("transport"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_not() {
+        let base = serve().await;
+        assert_eq!(read(&base, "/whole/10").await, Ok(LIMIT));
+        assert_eq!(read(&base, "/whole/11").await, Err("too large"));
+        assert_eq!(read(&base, "/streamed/10").await, Ok(LIMIT));
+        assert_eq!(read(&base, "/streamed/11").await, Err("too large"));
+    }
+
+    #[test]
+    fn limits_print_in_their_unit() {
+        assert_eq!(bytes(MAX_JSON_BYTES), "4 MiB");
+        assert_eq!(bytes(MAX_DOWNLOAD_BYTES), "8 MiB");
+        assert_eq!(bytes(MAX_ERROR_BYTES), "64 KiB");
+        assert_eq!(bytes(1536), "1536 bytes");
+        assert_eq!(bytes(3 * 1024), "3 KiB");
+        assert_eq!(bytes(1024 * 1024 + 1024), "1025 KiB");
+        assert_eq!(bytes(1000), "1000 bytes");
+    }
+}
