@@ -155,7 +155,7 @@ pub async fn poll(
             }
         };
         failing = None;
-        let changed = next != current.workflows;
+        interval = next_interval(interval, &current.workflows, &next, &intervals);
         current.polls += 1;
         current.workflows = next;
         let all_finished = current.workflows.iter().all(|w| w.workflow.status.is_terminal());
@@ -172,15 +172,15 @@ pub async fn poll(
         if ended {
             return;
         }
-        interval = next_interval(interval, changed, &intervals);
         tokio::time::sleep(interval).await;
     }
 }
 
-/// The wait before the next poll: back to the minimum after a change, else half again as long
+/// The wait before the next poll, after the last wait `last`: back to the minimum when the
+/// workflows `seen` by the previous poll changed in this one (`now`), else half again as long
 /// as the last, up to the maximum.
-fn next_interval(last: Duration, changed: bool, intervals: &PollIntervals) -> Duration {
-    if changed { intervals.min } else { last.mul_f64(1.5).min(intervals.max) }
+fn next_interval(last: Duration, seen: &[WorkflowState], now: &[WorkflowState], intervals: &PollIntervals) -> Duration {
+    if now != seen { intervals.min } else { last.mul_f64(1.5).min(intervals.max) }
 }
 
 /// Why a poll did not see the pipeline.
@@ -250,16 +250,25 @@ async fn poll_once(
 mod tests {
     use super::*;
 
+    fn workflow(status: &str) -> WorkflowState {
+        let workflow = serde_json::json!({"id": "w-1", "name": "docker", "status": status});
+        WorkflowState { workflow: serde_json::from_value(workflow).unwrap(), jobs: Vec::new() }
+    }
+
     #[test]
     fn the_interval_grows_while_nothing_changes_and_drops_back_after_a_change() {
         let intervals = PollIntervals::default();
+        let running = [workflow("running")];
         let mut interval = intervals.min;
-        let mut seen = Vec::new();
+        let mut waits = Vec::new();
         for _ in 0..7 {
-            interval = next_interval(interval, false, &intervals);
-            seen.push(interval.as_millis());
+            interval = next_interval(interval, &running, &running, &intervals);
+            waits.push(interval.as_millis());
         }
-        assert_eq!(seen, [750, 1125, 1687, 2531, 3796, 5000, 5000], "grows by half, up to the maximum");
-        assert_eq!(next_interval(interval, true, &intervals), intervals.min, "a change brings it back to the minimum");
+        assert_eq!(waits, [750, 1125, 1687, 2531, 3796, 5000, 5000], "grows by half, up to the maximum");
+        let finished = [workflow("success")];
+        assert_eq!(next_interval(interval, &running, &finished, &intervals), intervals.min, "a status changed");
+        assert_eq!(next_interval(interval, &[], &running, &intervals), intervals.min, "a workflow appeared");
+        assert_eq!(next_interval(interval, &[], &[], &intervals), intervals.max, "still none");
     }
 }
