@@ -256,6 +256,23 @@ mod tests {
     }
 
     #[test]
+    fn only_failures_that_may_pass_keep_the_poller_polling() {
+        let (call, url) = ("GET /api/v2/pipeline/p-1/workflow".to_string(), "https://ci.example".to_string());
+        let status =
+            |status: u16| ApiError::Status { call: call.clone(), url: url.clone(), status, message: String::new() };
+        for code in [429, 500, 502, 503, 504] {
+            assert!(passing(&status(code)), "{code}");
+        }
+        for code in [400, 401, 403, 404, 428, 499] {
+            assert!(!passing(&status(code)), "{code}");
+        }
+        assert!(passing(&ApiError::Unreachable { call: call.clone(), url: url.clone(), message: String::new() }));
+        assert!(passing(&ApiError::Timeout { call: call.clone(), url: url.clone(), after: Duration::from_secs(10) }));
+        assert!(!passing(&ApiError::Tls { call: call.clone(), url: url.clone(), message: String::new() }));
+        assert!(!passing(&ApiError::NotTheApi { call, url, title: None }));
+    }
+
+    #[test]
     fn the_interval_grows_while_nothing_changes_and_drops_back_after_a_change() {
         let intervals = PollIntervals::default();
         let running = [workflow("running")];
