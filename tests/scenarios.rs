@@ -138,7 +138,7 @@ fn deviations() -> Vec<Expected> {
         scenario: "pods-not-ready",
         check,
         status: "failed",
-        words: &["machine provisioner has no ready pod", "machine-provisioner", "queued"],
+        words: &["machine provisioner has no ready pod in machine-provisioner-provisioner", "queued"],
     }));
     for scenario in ["machine-provisioner-broken", "machine-provisioner-forbidden"] {
         deviations.extend(MACHINE_JOB_CHECKS.into_iter().map(|check| Expected {
