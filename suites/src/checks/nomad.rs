@@ -110,7 +110,7 @@ async fn installed_gossip_keys(access: &ClusterAccess) -> Result<(String, Vec<St
     let cluster = access.client().await.map_err(|e| cluster_failure(&e))?;
     let mut command: &[&str] = &["nomad", "operator", "gossip", "keyring", "list"];
     let mut output = cluster.exec(pod, command).await.map_err(|e| cluster_failure(&e))?;
-    if output.exit_code != 0 && output.stderr.contains("Usage") {
+    if is_unknown_command(&output) {
         command = &["nomad", "operator", "keyring", "-list"];
         output = cluster.exec(pod, command).await.map_err(|e| cluster_failure(&e))?;
     }
@@ -120,6 +120,12 @@ async fn installed_gossip_keys(access: &ClusterAccess) -> Result<(String, Vec<St
     let keys =
         keyring::from_output(&output.stdout).map_err(|e| unreadable_table(cluster.namespace(), pod, command, &e))?;
     Ok((pod.to_string(), keys))
+}
+
+/// Whether the nomad CLI refused the command as one it does not know (it prints its usage):
+/// Nomad before 1.4 has `operator keyring -list` instead of `operator gossip keyring list`.
+fn is_unknown_command(output: &ExecOutput) -> bool {
+    output.exit_code != 0 && output.stderr.contains("Usage")
 }
 
 /// Pass when one reading of the Secret's key is among the keys the servers use (read in
@@ -601,6 +607,15 @@ mod tests {
             judge_members(&unknown),
             Verdict::Pass("2 servers alive (the output does not show the leader)".into())
         );
+    }
+
+    #[test]
+    fn only_a_refused_command_printing_its_usage_is_unknown_to_the_cli() {
+        let output =
+            |exit_code: i32, stderr: &str| ExecOutput { stdout: String::new(), stderr: stderr.into(), exit_code };
+        assert!(is_unknown_command(&output(1, "Usage: nomad operator keyring [options]")));
+        assert!(!is_unknown_command(&output(0, "Usage: nomad operator gossip keyring <subcommand>")));
+        assert!(!is_unknown_command(&output(1, "Error: x509: certificate signed by unknown authority")));
     }
 
     #[test]
