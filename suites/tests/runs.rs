@@ -114,6 +114,35 @@ async fn a_check_asked_for_without_its_setting_is_skipped_as_not_configured() {
     server.shutdown().await;
 }
 
+/// The one check `id` run against `scenario`, with a pipeline timeout short enough that a check
+/// which only waited would end red with other words within a minute.
+async fn stuck_job_diagnosis(scenario: Scenario, id: &str) -> String {
+    let server = SimServer::start(scenario, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap().kubeconfig;
+    let mut target = target(scenario.name(), &server, kubeconfig);
+    target.pipeline.runner_resource_class = Some(realitycheck_sim::SIM_RUNNER_RESOURCE_CLASS.into());
+    let mut options = common::run_options(scenario.name(), &[id], true);
+    options.timeouts.pipeline = std::time::Duration::from_secs(40);
+    let (events, _received) = EventSink::channel();
+    let run = Run::new(RealityCheck::new(target, false), options);
+    let summary = run.execute(&events, CancellationToken::new()).await.unwrap().summary;
+    server.shutdown().await;
+    diagnosis(&summary, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_stuck_for_want_of_a_runner_or_a_provisioner_is_diagnosed_not_waited_out() {
+    let runner = stuck_job_diagnosis(Scenario::RunnerMissing, ids::RUNNER).await;
+    assert!(runner.contains("no runner is registered for resource class `realitycheck-sim/linux-runner`"), "{runner}");
+    assert!(runner.contains("wait for a runner to claim them"), "{runner}");
+    let machine = stuck_job_diagnosis(Scenario::PodsNotReady, ids::MACHINE).await;
+    assert!(
+        machine.contains("the machine provisioner has no ready pod in machine-provisioner-provisioner"),
+        "{machine}"
+    );
+}
+
 /// The API requests of a whole healthy run, by endpoint, with jobs that end as soon as they
 /// are triggered (so that the number of polls does not depend on the machine's speed): one
 /// trigger, one poll (the pipeline, its workflow list, each workflow's jobs, in pages of two),
