@@ -222,11 +222,13 @@ async fn flaky_pipeline_api(failures: Option<usize>) -> SocketAddr {
     serve(router).await
 }
 
-/// Runs the poller of pipeline `p-1` at `addr` to its end.
+/// Runs the poller of pipeline `p-1` at `addr` to its end, with these graces (and 30 s for a
+/// created pipeline to show a workflow unless `no_workflow_grace` says otherwise).
 async fn poll_to_the_end(
     addr: SocketAddr,
     failure_budget: Duration,
     setup_grace: Duration,
+    no_workflow_grace: Option<Duration>,
 ) -> (ApiClient, suites::resources::pipeline::Snapshot) {
     use suites::resources::pipeline::{PollIntervals, poller};
     let client = ApiClient::new(&ApiSettings {
@@ -242,7 +244,7 @@ async fn poll_to_the_end(
     let intervals = PollIntervals {
         min: Duration::from_millis(5),
         max: Duration::from_millis(5),
-        no_workflow_grace: Duration::from_secs(30),
+        no_workflow_grace: no_workflow_grace.unwrap_or(Duration::from_secs(30)),
         failure_budget,
         setup_grace,
     };
@@ -257,14 +259,15 @@ async fn poll_to_the_end(
 async fn failed_polls_within_the_budget_are_retries_not_the_end() {
     use suites::resources::pipeline::PollEnd;
     let (client, snapshot) =
-        poll_to_the_end(flaky_pipeline_api(Some(6)).await, Duration::from_secs(15), Duration::from_secs(15)).await;
+        poll_to_the_end(flaky_pipeline_api(Some(6)).await, Duration::from_secs(15), Duration::from_secs(15), None)
+            .await;
     assert!(matches!(snapshot.end, Some(PollEnd::Finished)), "{:?}", snapshot.end);
     let polls: Vec<_> = client.retries().into_iter().filter(|r| r.call == "poll of pipeline p-1").collect();
     assert_eq!(polls.len(), 3, "6 failed requests, two per poll with the client's one retry: {polls:?}");
     assert!(polls[0].reason.contains("503: upstream unavailable"), "{polls:?}");
 
     let (_, snapshot) =
-        poll_to_the_end(flaky_pipeline_api(None).await, Duration::from_millis(50), Duration::from_secs(15)).await;
+        poll_to_the_end(flaky_pipeline_api(None).await, Duration::from_millis(50), Duration::from_secs(15), None).await;
     let Some(PollEnd::ApiFailed { failing_for, failed_polls, error }) = snapshot.end else {
         panic!("{:?}", snapshot.end)
     };
@@ -303,10 +306,23 @@ async fn a_pipeline_that_never_leaves_setup_ends_the_poll_saying_so() {
         .route("/api/v2/pipeline/p-1", get(|| async { r#"{"id":"p-1","number":7,"state":"setup"}"# }))
         .route("/api/v2/pipeline/p-1/workflow", get(|| async { r#"{"items":[],"next_page_token":null}"# }));
     let addr = serve(router).await;
-    let (_, snapshot) = poll_to_the_end(addr, Duration::from_secs(15), Duration::from_millis(60)).await;
+    let (_, snapshot) = poll_to_the_end(addr, Duration::from_secs(15), Duration::from_millis(60), None).await;
     let Some(PollEnd::NotCreated { state, waited }) = snapshot.end else { panic!("{:?}", snapshot.end) };
     assert_eq!(state, "setup");
     assert!(waited > Duration::from_millis(60), "{waited:?}");
+}
+
+#[tokio::test]
+async fn a_created_pipeline_without_workflows_ends_the_poll_after_its_grace() {
+    use suites::resources::pipeline::PollEnd;
+    let router = Router::new()
+        .route("/api/v2/pipeline/p-1", get(|| async { r#"{"id":"p-1","number":7,"state":"created"}"# }))
+        .route("/api/v2/pipeline/p-1/workflow", get(|| async { r#"{"items":[],"next_page_token":null}"# }));
+    let addr = serve(router).await;
+    let grace = Duration::from_millis(60);
+    let (_, snapshot) = poll_to_the_end(addr, Duration::from_secs(15), Duration::from_secs(15), Some(grace)).await;
+    let Some(PollEnd::NoWorkflows { waited }) = snapshot.end else { panic!("{:?}", snapshot.end) };
+    assert!(waited >= grace, "{waited:?}");
 }
 
 /// A server that always answers `status` (with `Retry-After` when given), counting requests.
