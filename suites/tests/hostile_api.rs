@@ -313,6 +313,40 @@ async fn a_pipeline_that_never_leaves_setup_ends_the_poll_saying_so() {
 }
 
 #[tokio::test]
+async fn a_finished_workflows_jobs_are_read_once() {
+    use suites::resources::pipeline::PollEnd;
+    let (lists, finished_reads) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let counted = Arc::clone(&lists);
+    // w-1 has finished; w-2 runs for the first three polls.
+    let workflows = move || {
+        let n = counted.fetch_add(1, Ordering::Relaxed);
+        let second = if n < 3 { "running" } else { "success" };
+        async move {
+            format!(
+                r#"{{"items":[{{"id":"w-1","name":"docker","status":"success"}},{{"id":"w-2","name":"machine","status":"{second}"}}],"next_page_token":null}}"#
+            )
+        }
+    };
+    let counted = Arc::clone(&finished_reads);
+    let finished_jobs = move || {
+        counted.fetch_add(1, Ordering::Relaxed);
+        async { r#"{"items":[{"id":"j-1","name":"docker","status":"success","type":"build"}],"next_page_token":null}"# }
+    };
+    let router = Router::new()
+        .route("/api/v2/pipeline/p-1", get(|| async { r#"{"id":"p-1","number":7,"state":"created"}"# }))
+        .route("/api/v2/pipeline/p-1/workflow", get(workflows))
+        .route("/api/v2/workflow/w-1/job", get(finished_jobs))
+        .route("/api/v2/workflow/w-2/job", get(|| async { r#"{"items":[],"next_page_token":null}"# }));
+    let addr = serve(router).await;
+    let (_, snapshot) = poll_to_the_end(addr, Duration::from_secs(15), Duration::from_secs(15), None).await;
+    assert!(matches!(snapshot.end, Some(PollEnd::Finished)), "{:?}", snapshot.end);
+    assert_eq!(lists.load(Ordering::Relaxed), 4, "four polls");
+    assert_eq!(finished_reads.load(Ordering::Relaxed), 1, "w-1's jobs read at the first poll only");
+    let second = snapshot.workflows.iter().find(|w| w.workflow.id == "w-2").unwrap();
+    assert!(second.jobs.is_empty(), "w-2 keeps its own (empty) job list: {:?}", second.jobs);
+}
+
+#[tokio::test]
 async fn a_created_pipeline_without_workflows_ends_the_poll_after_its_grace() {
     use suites::resources::pipeline::PollEnd;
     let router = Router::new()
