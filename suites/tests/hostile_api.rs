@@ -347,7 +347,7 @@ async fn a_finished_workflows_jobs_are_read_once() {
 }
 
 #[tokio::test]
-async fn a_created_pipeline_without_workflows_ends_the_poll_after_its_grace() {
+async fn a_created_pipeline_without_workflows_ends_the_poll_after_its_grace_and_not_before() {
     use suites::resources::pipeline::PollEnd;
     let router = Router::new()
         .route("/api/v2/pipeline/p-1", get(|| async { r#"{"id":"p-1","number":7,"state":"created"}"# }))
@@ -357,6 +357,26 @@ async fn a_created_pipeline_without_workflows_ends_the_poll_after_its_grace() {
     let (_, snapshot) = poll_to_the_end(addr, Duration::from_secs(15), Duration::from_secs(15), Some(grace)).await;
     let Some(PollEnd::NoWorkflows { waited }) = snapshot.end else { panic!("{:?}", snapshot.end) };
     assert!(waited >= grace, "{waited:?}");
+
+    // Workflows that appear a poll later, within the grace, are waited for.
+    let lists = Arc::new(AtomicUsize::new(0));
+    let workflows = move || {
+        let first = lists.fetch_add(1, Ordering::Relaxed) == 0;
+        async move {
+            if first {
+                r#"{"items":[],"next_page_token":null}"#
+            } else {
+                r#"{"items":[{"id":"w-1","name":"docker","status":"success"}],"next_page_token":null}"#
+            }
+        }
+    };
+    let router = Router::new()
+        .route("/api/v2/pipeline/p-1", get(|| async { r#"{"id":"p-1","number":7,"state":"created"}"# }))
+        .route("/api/v2/pipeline/p-1/workflow", get(workflows))
+        .route("/api/v2/workflow/w-1/job", get(|| async { r#"{"items":[],"next_page_token":null}"# }));
+    let addr = serve(router).await;
+    let (_, snapshot) = poll_to_the_end(addr, Duration::from_secs(15), Duration::from_secs(15), None).await;
+    assert!(matches!(snapshot.end, Some(PollEnd::Finished)), "{:?}", snapshot.end);
 }
 
 /// A server that always answers `status` (with `Retry-After` when given), counting requests.
