@@ -199,6 +199,13 @@ async fn a_server_that_drops_every_connection_gets_exactly_four_of_them() {
     assert_eq!(client.retries().len(), 3);
 }
 
+/// The API of pipeline `p-1`, created (number 7), whose workflow list `workflows` answers.
+fn created_pipeline<H: axum::handler::Handler<T, ()>, T: 'static>(workflows: H) -> Router {
+    Router::new()
+        .route("/api/v2/pipeline/p-1", get(|| async { r#"{"id":"p-1","number":7,"state":"created"}"# }))
+        .route("/api/v2/pipeline/p-1/workflow", get(workflows))
+}
+
 /// A pipeline API whose workflow list answers 503 to its first `failures` requests (all of
 /// them with `None`), then one finished workflow.
 async fn flaky_pipeline_api(failures: Option<usize>) -> SocketAddr {
@@ -215,9 +222,7 @@ async fn flaky_pipeline_api(failures: Option<usize>) -> SocketAddr {
             r#"{"items":[{"id":"w-1","name":"docker","status":"success"}],"next_page_token":null}"#.into_response()
         }
     };
-    let router = Router::new()
-        .route("/api/v2/pipeline/p-1", get(|| async { r#"{"id":"p-1","number":7,"state":"created"}"# }))
-        .route("/api/v2/pipeline/p-1/workflow", get(workflows))
+    let router = created_pipeline(workflows)
         .route("/api/v2/workflow/w-1/job", get(|| async { r#"{"items":[],"next_page_token":null}"# }));
     serve(router).await
 }
@@ -332,9 +337,7 @@ async fn a_finished_workflows_jobs_are_read_once() {
         counted.fetch_add(1, Ordering::Relaxed);
         async { r#"{"items":[{"id":"j-1","name":"docker","status":"success","type":"build"}],"next_page_token":null}"# }
     };
-    let router = Router::new()
-        .route("/api/v2/pipeline/p-1", get(|| async { r#"{"id":"p-1","number":7,"state":"created"}"# }))
-        .route("/api/v2/pipeline/p-1/workflow", get(workflows))
+    let router = created_pipeline(workflows)
         .route("/api/v2/workflow/w-1/job", get(finished_jobs))
         .route("/api/v2/workflow/w-2/job", get(|| async { r#"{"items":[],"next_page_token":null}"# }));
     let addr = serve(router).await;
@@ -349,9 +352,7 @@ async fn a_finished_workflows_jobs_are_read_once() {
 #[tokio::test]
 async fn a_created_pipeline_without_workflows_ends_the_poll_after_its_grace_and_not_before() {
     use suites::resources::pipeline::PollEnd;
-    let router = Router::new()
-        .route("/api/v2/pipeline/p-1", get(|| async { r#"{"id":"p-1","number":7,"state":"created"}"# }))
-        .route("/api/v2/pipeline/p-1/workflow", get(|| async { r#"{"items":[],"next_page_token":null}"# }));
+    let router = created_pipeline(|| async { r#"{"items":[],"next_page_token":null}"# });
     let addr = serve(router).await;
     let grace = Duration::from_millis(60);
     let (_, snapshot) = poll_to_the_end(addr, Duration::from_secs(15), Duration::from_secs(15), Some(grace)).await;
@@ -370,9 +371,7 @@ async fn a_created_pipeline_without_workflows_ends_the_poll_after_its_grace_and_
             }
         }
     };
-    let router = Router::new()
-        .route("/api/v2/pipeline/p-1", get(|| async { r#"{"id":"p-1","number":7,"state":"created"}"# }))
-        .route("/api/v2/pipeline/p-1/workflow", get(workflows))
+    let router = created_pipeline(workflows)
         .route("/api/v2/workflow/w-1/job", get(|| async { r#"{"items":[],"next_page_token":null}"# }));
     let addr = serve(router).await;
     let (_, snapshot) = poll_to_the_end(addr, Duration::from_secs(15), Duration::from_secs(15), None).await;
