@@ -82,7 +82,7 @@ impl ConfigError {
 pub(crate) fn fix_for(field: &str, message: &str) -> String {
     let leaf = field.rsplit('.').next().unwrap_or(field).split('[').next().unwrap_or(field);
     if message.contains("unknown field `token`") {
-        return "the token is never read from the configuration file: export CIRCLE_TOKEN, or set token_file to a file that holds it".into();
+        return "the token is never read from the configuration file: export CIRCLE_TOKEN (or the variable token_env names), or set token_file to a file that holds it".into();
     }
     if message.contains("unknown field") {
         return "remove the key or correct its spelling; `realitycheck init` writes the commented reference of every key".into();
@@ -103,6 +103,15 @@ pub(crate) fn fix_for(field: &str, message: &str) -> String {
         "docker_resource_classes" => format!("list classes among {}", crate::DOCKER_RESOURCE_CLASSES.join(", ")),
         "image_registry" => "give a registry prefix ending in `/`, like \"registry.example.com:5000/\"".into(),
         "branch" => "give the name of a branch of the realitycheck project's repository, like main".into(),
+        "token_env" => {
+            "give the name of the environment variable that holds the target's API token, like \"PROD_CIRCLE_TOKEN\"".into()
+        }
+        "every" => "write a duration from \"10s\" to \"24h\", like \"15m\" or \"1h 30m\"".into(),
+        "listen" => "give an IP address and a port as a string, like \"127.0.0.1:9797\"".into(),
+        "history" => "use a whole number from 1 to 10000, like 100".into(),
+        "webhook" => "give the full URL to POST to as a string, with http:// or https://".into(),
+        "webhook_format" => "set it to json or slack".into(),
+        "state_dir" | "api_token_file" => "give a path as a string; relative paths start at this file's directory".into(),
         _ => "see the commented reference configuration that `realitycheck init` writes".into(),
     }
 }

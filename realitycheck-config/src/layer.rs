@@ -21,6 +21,8 @@ pub struct FileLayer {
     pub targets: BTreeMap<String, TargetLayer>,
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileLayer>,
+    #[serde(default)]
+    pub serve: ServeLayer,
 }
 
 /// What one source says about a target: `[defaults]` or `[targets.NAME]` in a file, or the
@@ -32,6 +34,9 @@ pub struct TargetLayer {
     pub host: Option<String>,
     /// `token_file`: file that holds the API token, as written.
     pub token_file: Option<PathBuf>,
+    /// `token_env`: name of the environment variable that holds this target's API token
+    /// (instead of CIRCLE_TOKEN), not yet checked.
+    pub token_env: Option<String>,
     /// `cloud_provider`.
     pub cloud_provider: Option<CloudProvider>,
     /// `project`: slug of the realitycheck CircleCI project, not yet checked.
@@ -135,6 +140,65 @@ pub struct TimeoutsLayer {
     pub pipeline: Option<Duration>,
 }
 
+/// What one source says about `realitycheck serve`: the `[serve]` table of a file, or the
+/// flags of `serve`. Validated only once merged, into a `ServeSettings`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeLayer {
+    /// `profile`: profile of the scheduled runs, not yet looked up.
+    pub profile: Option<String>,
+    /// `every`: time between the starts of two runs of one target, not yet range-checked.
+    #[serde(default, deserialize_with = "duration")]
+    pub every: Option<Duration>,
+    /// `listen`: address and port of the HTTP server, as written (`127.0.0.1:9797`).
+    pub listen: Option<String>,
+    /// `history`: runs kept per target, not yet range-checked.
+    pub history: Option<usize>,
+    /// `state_dir`: directory keeping the history across restarts, as written.
+    pub state_dir: Option<PathBuf>,
+    /// `webhook`: URL to POST to on every change of a check's state, as written.
+    pub webhook: Option<String>,
+    /// `webhook_format`: body of those POSTs.
+    pub webhook_format: Option<WebhookFormat>,
+    /// `api_token_file`: file holding the bearer token `POST /api/v1/runs` requires, as written.
+    pub api_token_file: Option<PathBuf>,
+}
+
+/// The body of the POSTs `realitycheck serve` sends to its webhook.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// realitycheck's own JSON document (`json`).
+    #[default]
+    Json,
+    /// A Slack incoming-webhook message (`slack`).
+    Slack,
+}
+
+impl WebhookFormat {
+    /// Every format, in the order messages list them.
+    pub const ALL: [WebhookFormat; 2] = [WebhookFormat::Json, WebhookFormat::Slack];
+
+    /// The format of a lowercase name (`json`, `slack`).
+    pub fn parse(value: &str) -> Option<WebhookFormat> {
+        WebhookFormat::ALL.into_iter().find(|format| format.as_str() == value)
+    }
+
+    /// The lowercase name the configuration and the `--webhook-format` flag use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Json => "json",
+            WebhookFormat::Slack => "slack",
+        }
+    }
+}
+
+impl std::fmt::Display for WebhookFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
     let text = String::deserialize(deserializer)?;
     humantime::parse_duration(&text)
@@ -173,10 +237,11 @@ macro_rules! merge_fields {
     };
 }
 
-merge_fields!(FileLayer { profile, default_target, defaults, targets, profiles });
+merge_fields!(FileLayer { profile, default_target, defaults, targets, profiles, serve });
 merge_fields!(TargetLayer {
     host,
     token_file,
+    token_env,
     cloud_provider,
     project,
     ca_bundle,
@@ -192,6 +257,7 @@ merge_fields!(KubernetesLayer { kubeconfig, context, namespace, expect_chart_ver
 merge_fields!(NomadLayer { server_selector, min_clients, mtls_min_days });
 merge_fields!(ProfileLayer { retries, timeout_scale, deadline, concurrency, exclude_tags, timeouts });
 merge_fields!(TimeoutsLayer { cluster, api, pipeline });
+merge_fields!(ServeLayer { profile, every, listen, history, state_dir, webhook, webhook_format, api_token_file });
 
 #[cfg(test)]
 mod tests {
@@ -212,6 +278,23 @@ mod tests {
         assert_eq!(merged.host.as_deref(), Some("https://a.example.com"));
         assert_eq!(merged.kubernetes.namespace.as_deref(), Some("circleci-server"));
         assert_eq!(merged.kubernetes.context.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn webhook_formats_read_as_the_file_and_the_flag_write_them() {
+        for format in WebhookFormat::ALL {
+            assert_eq!(WebhookFormat::parse(format.as_str()), Some(format));
+            assert_eq!(format.to_string(), format.as_str());
+        }
+        assert_eq!(WebhookFormat::parse("xml"), None);
+        assert_eq!(WebhookFormat::default(), WebhookFormat::Json);
+        let base = ServeLayer { every: Some(Duration::from_secs(60)), history: Some(5), ..Default::default() };
+        let over = ServeLayer { history: Some(7), webhook_format: Some(WebhookFormat::Slack), ..Default::default() };
+        let merged = base.merge(over);
+        assert_eq!(
+            (merged.every, merged.history, merged.webhook_format),
+            (Some(Duration::from_secs(60)), Some(7), Some(WebhookFormat::Slack))
+        );
     }
 
     #[test]

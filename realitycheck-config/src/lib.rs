@@ -1,8 +1,9 @@
 //! realitycheck's configuration: a TOML file, then the environment (`CIRCLE_HOSTNAME`,
 //! `CIRCLE_TOKEN`, `CIRCLE_CLOUD_PROVIDER`, `REALITYCHECK_*`), then flags, layered in that
 //! order; named targets and profiles; an embedded reference file that holds the defaults;
-//! errors that name the file, line, field and fix. The token comes only from the
-//! environment or a file, and is a `Secret`.
+//! errors that name the file, line, field and fix; the `[serve]` table of `realitycheck
+//! serve`. The token comes only from the environment (CIRCLE_TOKEN, or the variable a
+//! target's `token_env` names) or a file, and is a `Secret`.
 
 #![warn(missing_docs)]
 
@@ -16,10 +17,13 @@ mod settings;
 pub use error::{ConfigError, Origin};
 pub use harness::Timeouts;
 pub use host::{display_host, normalise_host};
-pub use layer::{CloudProvider, KubernetesLayer, NomadLayer, PipelineLayer, ProfileLayer, TargetLayer, TimeoutsLayer};
+pub use layer::{
+    CloudProvider, KubernetesLayer, NomadLayer, PipelineLayer, ProfileLayer, ServeLayer, TargetLayer, TimeoutsLayer,
+    WebhookFormat,
+};
 pub use load::{DEFAULT_FILE_NAME, ENV_VARS, Overrides, REFERENCE_CONFIG};
 pub use secret::Secret;
 pub use settings::{
     BASE_PROFILE, Config, DOCKER_RESOURCE_CLASSES, IMPLICIT_TARGET, Kubernetes, LoadRequest, Nomad, Pipeline, Profile,
-    Settings, Target,
+    ServeSettings, Settings, Target,
 };

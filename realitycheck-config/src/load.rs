@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use toml::de::DeTable;
 
 use crate::error::{ConfigError, Origin, fix_for};
-use crate::layer::{CloudProvider, FileLayer, ProfileLayer, TargetLayer};
+use crate::layer::{CloudProvider, FileLayer, ProfileLayer, ServeLayer, TargetLayer};
 
 /// The embedded reference configuration; its values are the built-in defaults.
 pub const REFERENCE_CONFIG: &str = include_str!("default.toml");
@@ -113,12 +113,16 @@ pub struct Overrides {
     pub target_layer: TargetLayer,
     /// Values for the chosen profile (only `timeout_scale`); they beat the file's.
     pub profile_layer: ProfileLayer,
+    /// Values for `realitycheck serve`, from its flags (`--every`, `--listen`, `--history`,
+    /// `--state-dir`, `--webhook`, `--webhook-format`, `--api-token-file`, and `--profile`
+    /// given on `serve`); they beat the file's `[serve]`. No environment variable sets them.
+    pub serve_layer: ServeLayer,
 }
 
 /// Environment variables read, with the configuration key each one sets.
 pub const ENV_VARS: &[(&str, &str)] = &[
     ("CIRCLE_HOSTNAME", "host"),
-    ("CIRCLE_TOKEN", "token (never printed)"),
+    ("CIRCLE_TOKEN", "token (never printed), unless the target sets token_env"),
     ("CIRCLE_CLOUD_PROVIDER", "cloud_provider"),
     ("REALITYCHECK_PROJECT", "project"),
     ("REALITYCHECK_TARGET", "which [targets.NAME]"),

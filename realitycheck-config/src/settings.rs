@@ -1,6 +1,8 @@
 //! Resolved settings: the layers (reference file, user file, environment, flags) merged
-//! in that order, the target and profile chosen, every value validated, the token read.
+//! in that order, the target and profile chosen, every value validated, the token read;
+//! the `[serve]` table of `realitycheck serve` in the `serve` submodule.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,6 +14,10 @@ use crate::host::normalise_host;
 use crate::layer::{CloudProvider, FileLayer, Merge, ProfileLayer, TargetLayer};
 use crate::load::{Overrides, REFERENCE_CONFIG, SourceFile, config_path, env_overrides};
 use crate::secret::Secret;
+
+mod serve;
+
+pub use serve::ServeSettings;
 
 /// The name of the target made of `[defaults]`, environment and flags when the file
 /// defines no `[targets.NAME]`.
@@ -44,8 +50,8 @@ pub struct Target {
     pub name: String,
     /// Base URL of the installation, normalised; `None` skips the API checks.
     pub host: Option<Url>,
-    /// Personal API token, from `--token-file`, else CIRCLE_TOKEN, else `token_file`; `None`
-    /// skips the API checks.
+    /// Personal API token, from `--token-file`, else the variable `token_env` names (CIRCLE_TOKEN
+    /// without it), else `token_file`; `None` skips the API checks.
     pub token: Option<Secret>,
     /// Where the installation runs; `None` skips the jobs that need the machine provisioner.
     pub cloud_provider: Option<CloudProvider>,
@@ -182,11 +188,14 @@ pub struct Config {
     merged: FileLayer,
     env: Overrides,
     flags: Overrides,
-    token_from_env: Option<Secret>,
-    /// CIRCLE_TOKEN is set, but empty or blank.
-    token_env_blank: bool,
+    /// The token variables read at load time, trimmed, by name: CIRCLE_TOKEN and every
+    /// variable a `token_env` names, when set (blank ones included, as empty secrets).
+    token_vars: BTreeMap<String, Secret>,
     cwd: PathBuf,
 }
+
+/// The variable a target's token comes from when it sets no `token_env`.
+const DEFAULT_TOKEN_VAR: &str = "CIRCLE_TOKEN";
 
 /// Flag and environment variable that set each target key, for error messages.
 const TARGET_KEYS: &[(&str, &str, &str)] = &[
@@ -214,19 +223,31 @@ impl Config {
             Some(file) => builtin.clone().merge(file.layer.clone()),
             None => builtin.clone(),
         };
-        let token_var = (request.var)("CIRCLE_TOKEN").map(|t| t.trim().to_string());
-        let token_env_blank = token_var.as_ref().is_some_and(String::is_empty);
-        let token_from_env = token_var.filter(|t| !t.is_empty()).map(Secret::new);
+        // Targets are resolved later, one by one: read now every variable one may take its token from.
+        let named = std::iter::once(&merged.defaults)
+            .chain(merged.targets.values())
+            .chain([&request.flags.target_layer])
+            .filter_map(|layer| layer.token_env.as_deref())
+            .filter(|name| is_env_var_name(name) && !looks_like_a_token(name));
+        let token_vars = std::iter::once(DEFAULT_TOKEN_VAR)
+            .chain(named)
+            .filter_map(|name| Some((name.to_string(), Secret::new((request.var)(name)?.trim()))))
+            .collect();
         Ok(Config {
             builtin,
             user,
             merged,
             env: env_overrides(request.var)?,
             flags: request.flags.clone(),
-            token_from_env,
-            token_env_blank,
+            token_vars,
             cwd: request.cwd.to_path_buf(),
         })
+    }
+
+    /// Every target the configuration defines ([`Config::target_names`]), resolved with
+    /// [`Config::target`], in name order; the first error is returned.
+    pub fn targets(&self) -> Result<Vec<Target>, ConfigError> {
+        self.target_names().iter().map(|name| self.target(name)).collect()
     }
 
     /// The configuration file read, if there is one.
@@ -281,15 +302,20 @@ impl Config {
             self.flags.profile.is_some(),
             self.env.profile.is_some(),
         );
-        Err(ConfigError::invalid(
+        Err(self.no_such_profile(origin, "profile", &name))
+    }
+
+    /// The error for a profile `name` that no `[profiles.NAME]` defines.
+    fn no_such_profile(&self, origin: Origin, field: &str, name: &str) -> ConfigError {
+        ConfigError::invalid(
             origin,
-            "profile",
+            field,
             format!("there is no profile `{name}`"),
             format!(
                 "use one of {}, or define [profiles.{name}] in the configuration file",
                 self.merged.profiles.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
             ),
-        ))
+        )
     }
 
     fn chosen_target(&self) -> Result<String, ConfigError> {
@@ -392,22 +418,7 @@ impl Config {
                 "0 pages would read no list at all; give at least 1 (default 500)".into(),
             ));
         }
-        // A --token-file flag beats CIRCLE_TOKEN, which beats a token_file in the file.
-        let token_file_flag = self.flags.target_layer.token_file.as_ref();
-        let token = match (token_file_flag, &self.token_from_env, &layer.token_file) {
-            (Some(path), _, _) => Some(self.read_token(name, path)?),
-            (None, Some(token), _) => Some(token.clone()),
-            (None, None, Some(path)) => Some(self.read_token(name, path)?),
-            (None, None, None) => None,
-        };
-        if host.is_some() && token.is_none() && self.token_env_blank {
-            return Err(ConfigError::invalid(
-                Origin::Env("CIRCLE_TOKEN".into()),
-                "CIRCLE_TOKEN",
-                "the variable is set but empty, so every API check would be skipped",
-                "export the personal API token in CIRCLE_TOKEN (or give --token-file); unset CIRCLE_TOKEN and the host to check the cluster only",
-            ));
-        }
+        let token = self.token(name, &layer, host.is_some())?;
         Ok(Target {
             name: name.to_string(),
             host,
@@ -447,7 +458,72 @@ impl Config {
         }
     }
 
-    fn read_token(&self, name: &str, path: &Path) -> Result<Secret, ConfigError> {
+    /// The token of the target `name`: a `--token-file` flag beats the variable `token_env`
+    /// names (CIRCLE_TOKEN without it), which beats a `token_file` in the file. A `token_env`
+    /// whose variable is unset or blank, with no `token_file`, is an error; so is a blank
+    /// CIRCLE_TOKEN when there is a host to check.
+    fn token(&self, name: &str, layer: &TargetLayer, has_host: bool) -> Result<Option<Secret>, ConfigError> {
+        if let Some(var_name) = &layer.token_env {
+            self.check_token_env(name, var_name)?;
+        }
+        let var_name = layer.token_env.as_deref().unwrap_or(DEFAULT_TOKEN_VAR);
+        if let Some(path) = &self.flags.target_layer.token_file {
+            return self.read_token(name, path, var_name).map(Some);
+        }
+        let from_var = self.token_vars.get(var_name);
+        if let Some(token) = from_var.filter(|token| !token.expose().is_empty()) {
+            return Ok(Some(token.clone()));
+        }
+        if let Some(path) = &layer.token_file {
+            return self.read_token(name, path, var_name).map(Some);
+        }
+        if layer.token_env.is_some() {
+            let (origin, field) = self.target_origin(name, "token_env");
+            let state = if from_var.is_some() { "is set but blank" } else { "is not set" };
+            return Err(ConfigError::invalid(
+                origin,
+                field,
+                format!("target `{name}` reads its API token from the environment variable {var_name}, which {state}"),
+                format!(
+                    "export {var_name} with the personal API token of target `{name}`'s installation, or give the target a token_file; remove token_env to read CIRCLE_TOKEN instead"
+                ),
+            ));
+        }
+        if has_host && from_var.is_some() {
+            return Err(ConfigError::invalid(
+                Origin::Env(DEFAULT_TOKEN_VAR.into()),
+                DEFAULT_TOKEN_VAR,
+                "the variable is set but empty, so every API check would be skipped",
+                "export the personal API token in CIRCLE_TOKEN (or give --token-file); unset CIRCLE_TOKEN and the host to check the cluster only",
+            ));
+        }
+        Ok(None)
+    }
+
+    /// A `token_env` must name a variable; the value is not echoed when it looks like a token.
+    fn check_token_env(&self, name: &str, var_name: &str) -> Result<(), ConfigError> {
+        if is_env_var_name(var_name) && !looks_like_a_token(var_name) {
+            return Ok(());
+        }
+        let (origin, field) = self.target_origin(name, "token_env");
+        let message = if looks_like_a_token(var_name) {
+            "the value looks like an API token, not the name of an environment variable (a token never goes in the configuration file)".to_string()
+        } else {
+            format!(
+                "`{var_name}` is not an environment variable name (letters, digits and `_`, not starting with a digit)"
+            )
+        };
+        Err(ConfigError::invalid(
+            origin,
+            field,
+            message,
+            format!(
+                "set token_env to the name of the variable that holds target `{name}`'s token, like PROD_CIRCLE_TOKEN, and export that variable"
+            ),
+        ))
+    }
+
+    fn read_token(&self, name: &str, path: &Path, var_name: &str) -> Result<Secret, ConfigError> {
         let (origin, field) = self.target_origin(name, "token_file");
         let resolved = self.relative_to_origin(&origin, path.to_path_buf());
         let text = std::fs::read_to_string(&resolved).map_err(|e| {
@@ -465,7 +541,7 @@ impl Config {
                 origin.clone(),
                 field.clone(),
                 message,
-                "point token_file at a readable file holding the personal API token, or export CIRCLE_TOKEN",
+                format!("point token_file at a readable file holding the personal API token, or export {var_name}"),
             )
         })?;
         let token = text.trim();
@@ -554,6 +630,26 @@ impl Config {
         }
         self.user_origin(&format!("profiles.{name}.{key}")).unwrap_or(Origin::BuiltIn)
     }
+}
+
+/// Whether `name` can name an environment variable: letters, digits and `_`, not starting with
+/// a digit.
+fn is_env_var_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Whether a value meant to name a variable looks like an API token instead: a CircleCI
+/// token prefix, or a long run of letters and digits mixing lowercase and digits.
+fn looks_like_a_token(value: &str) -> bool {
+    let upper = value.to_ascii_uppercase();
+    upper.starts_with("CCIPAT_")
+        || upper.starts_with("CCIPRJ_")
+        || (value.len() >= 32
+            && value.bytes().all(|b| b.is_ascii_alphanumeric())
+            && value.bytes().any(|b| b.is_ascii_digit())
+            && value.bytes().any(|b| b.is_ascii_lowercase()))
 }
 
 /// Whether the environment or the flags set a target key (files are asked by position).

@@ -440,3 +440,332 @@ fn a_file_that_is_not_utf8_is_named_as_such() {
     assert!(error.contains("is not UTF-8 text (TOML must be)"), "{error}");
     assert!(!error.contains("make the file readable"), "{error}");
 }
+
+/// Three targets: two with a variable of their own, one reading CIRCLE_TOKEN.
+const THREE_TARGETS: &str = r#"
+[targets.prod]
+host = "https://prod.example.com"
+token_env = "PROD_CIRCLE_TOKEN"
+[targets.staging]
+host = "https://staging.example.com"
+token_env = "STAGING_CIRCLE_TOKEN"
+[targets.lab]
+host = "https://lab.example.com"
+"#;
+
+#[test]
+fn each_target_reads_the_token_its_token_env_names() {
+    let case = Case::new()
+        .file("rc.toml", THREE_TARGETS)
+        .env("PROD_CIRCLE_TOKEN", " CCIPAT_prod\n")
+        .env("STAGING_CIRCLE_TOKEN", "CCIPAT_staging")
+        .env("CIRCLE_TOKEN", "CCIPAT_default");
+    let config = case.config().unwrap();
+    let targets = config.targets().unwrap();
+    let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["lab", "prod", "staging"], "in name order");
+    let tokens: Vec<&str> = targets.iter().map(|t| t.token.as_ref().unwrap().expose()).collect();
+    assert_eq!(tokens, ["CCIPAT_default", "CCIPAT_prod", "CCIPAT_staging"], "trimmed, CIRCLE_TOKEN without token_env");
+    assert_eq!(config.target("prod").unwrap(), targets[1], "targets() resolves each with target()");
+}
+
+#[test]
+fn token_env_in_defaults_applies_to_every_target_and_one_may_override_it() {
+    let case = Case::new()
+        .file(
+            "rc.toml",
+            "[defaults]\ntoken_env = \"SHARED_TOKEN\"\n[targets.a]\n[targets.b]\ntoken_env = \"B_TOKEN\"\n",
+        )
+        .env("SHARED_TOKEN", "CCIPAT_shared")
+        .env("B_TOKEN", "CCIPAT_b")
+        .env("CIRCLE_TOKEN", "CCIPAT_ignored");
+    let targets = case.config().unwrap().targets().unwrap();
+    assert_eq!(targets[0].token.as_ref().unwrap().expose(), "CCIPAT_shared");
+    assert_eq!(targets[1].token.as_ref().unwrap().expose(), "CCIPAT_b");
+}
+
+#[test]
+fn a_token_file_flag_beats_the_token_env_variable_which_beats_the_file() {
+    let mut case = Case::new()
+        .file("file-token", "CCIPAT_from_config_file\n")
+        .file("flag-token", "CCIPAT_from_flag\n")
+        .file("rc.toml", "[targets.prod]\ntoken_env = \"PROD_CIRCLE_TOKEN\"\ntoken_file = \"file-token\"\n")
+        .env("CIRCLE_TOKEN", "CCIPAT_from_circle_token");
+    let token = |case: &Case| case.settings().unwrap().target.token.unwrap().expose().to_string();
+    assert_eq!(token(&case), "CCIPAT_from_config_file", "the variable unset: token_file, never CIRCLE_TOKEN");
+    let mut case_blank = Case::new()
+        .file("file-token", "CCIPAT_from_config_file\n")
+        .file("rc.toml", "[targets.prod]\ntoken_env = \"PROD_CIRCLE_TOKEN\"\ntoken_file = \"file-token\"\n")
+        .env("PROD_CIRCLE_TOKEN", "  ");
+    assert_eq!(token(&case_blank), "CCIPAT_from_config_file", "a blank variable: token_file");
+    case = case.env("PROD_CIRCLE_TOKEN", "CCIPAT_from_prod_var");
+    assert_eq!(token(&case), "CCIPAT_from_prod_var");
+    case.flags.target_layer.token_file = Some(case.dir.path().join("flag-token"));
+    assert_eq!(token(&case), "CCIPAT_from_flag");
+    case_blank.flags.target_layer.token_file = Some("flag-token".into());
+    std::fs::write(case_blank.dir.path().join("flag-token"), "CCIPAT_relative_flag").unwrap();
+    assert_eq!(token(&case_blank), "CCIPAT_relative_flag", "a flag's path starts at the working directory");
+}
+
+#[test]
+fn error_token_env_names_an_unset_variable() {
+    let case = Case::new()
+        .file("rc.toml", THREE_TARGETS)
+        .env("STAGING_CIRCLE_TOKEN", "CCIPAT_staging")
+        .env("CIRCLE_TOKEN", "CCIPAT_default");
+    let config = case.config().unwrap();
+    let message =
+        config.target("prod").unwrap_err().to_string().replace(&case.dir.path().display().to_string(), "[dir]");
+    insta::assert_snapshot!(message);
+    assert!(config.target("staging").is_ok(), "only the target whose variable is missing fails");
+    let first = config.targets().unwrap_err().to_string();
+    assert!(first.contains("targets.prod.token_env"), "targets() returns the first error: {first}");
+}
+
+#[test]
+fn error_token_env_blank_or_inherited_names_the_target_the_key_and_the_variable() {
+    let case = Case::new()
+        .file("rc.toml", "[defaults]\ntoken_env = \"EU_TOKEN\"\n\n[targets.eu]\nhost = \"https://eu.example.com\"\n")
+        .env("EU_TOKEN", " ");
+    let message = case.error();
+    for part in [
+        "rc.toml, line 2",
+        "field `defaults.token_env`",
+        "target `eu`",
+        "EU_TOKEN, which is set but blank",
+        "fix: export EU_TOKEN",
+    ] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    let no_host = Case::new().file("rc.toml", "[targets.eu]\ntoken_env = \"EU_TOKEN\"\n");
+    assert!(no_host.error().contains("EU_TOKEN, which is not set"), "token_env asks for a token, host or not");
+}
+
+#[test]
+fn error_token_env_must_name_a_variable() {
+    for bad in ["1PROD", "PROD-TOKEN", "", "PROD TOKEN", "prod.token"] {
+        let case = Case::new().file("rc.toml", &format!("[targets.prod]\ntoken_env = \"{bad}\"\n"));
+        let message = case.error();
+        assert!(
+            message.contains("is not an environment variable name")
+                && message.contains("field `targets.prod.token_env`"),
+            "{bad}: {message}"
+        );
+    }
+    let case = Case::new().file("rc.toml", "[targets.prod]\n\ntoken_env = \"PROD-TOKEN\"\n");
+    insta::assert_snapshot!(case.error());
+    let typed = Case::new().file("rc.toml", "[defaults]\ntoken_env = 5\n").error();
+    assert!(typed.contains("like \"PROD_CIRCLE_TOKEN\""), "{typed}");
+    for fine in ["_T", "prod_token_2", "PROD_CIRCLE_TOKEN"] {
+        let case = Case::new().file("rc.toml", &format!("[defaults]\ntoken_env = \"{fine}\"\n")).env(fine, "CCIPAT_x");
+        assert_eq!(case.settings().unwrap().target.token.unwrap().expose(), "CCIPAT_x", "{fine}");
+    }
+}
+
+#[test]
+fn no_error_and_no_debug_output_shows_a_token() {
+    let secrets = [
+        "CCIPAT_prod_0123456789",
+        "CCIPAT_staging_0123456789",
+        "CCIPAT_circle_0123456789",
+        "CCIPAT_file_0123456789",
+        "CCIPAT_in_token_env_0123456789",
+        "0123456789abcdef0123456789abcdef01234567",
+    ];
+    let mut outputs = Vec::new();
+    let case = Case::new()
+        .file("rc.toml", THREE_TARGETS)
+        .env("PROD_CIRCLE_TOKEN", secrets[0])
+        .env("STAGING_CIRCLE_TOKEN", secrets[1])
+        .env("CIRCLE_TOKEN", secrets[2]);
+    outputs.push(format!("{:?}", case.config().unwrap().targets().unwrap()));
+    outputs.push(format!("{:?}", case.settings()));
+    let with_file = Case::new()
+        .file("token", secrets[3])
+        .file("rc.toml", "[targets.prod]\ntoken_file = \"token\"\n[targets.lab]\ntoken_env = \"LAB_TOKEN\"\n")
+        .env("CIRCLE_TOKEN", secrets[2]);
+    let config = with_file.config().unwrap();
+    outputs.push(format!("{:?}", config.target("prod")));
+    outputs.push(config.targets().unwrap_err().to_string());
+    // The token itself written where the variable's name goes.
+    for token in [secrets[4], secrets[5]] {
+        let case = Case::new()
+            .file("rc.toml", &format!("[targets.prod]\ntoken_env = \"{token}\"\n"))
+            .env(token, secrets[0])
+            .env("CIRCLE_TOKEN", secrets[2]);
+        let message = case.error();
+        assert!(message.contains("looks like an API token"), "{message}");
+        outputs.push(message);
+    }
+    let blank =
+        Case::new().env("CIRCLE_HOSTNAME", "https://x.example.com").env("CIRCLE_TOKEN", "").env("X", secrets[0]);
+    outputs.push(blank.error());
+    for output in &outputs {
+        for secret in secrets {
+            assert!(!output.contains(secret), "{secret} in {output}");
+        }
+    }
+}
+
+#[test]
+fn serve_defaults_come_from_the_reference() {
+    let serve = Case::new().config().unwrap().serve().unwrap();
+    assert_eq!(
+        serve,
+        ServeSettings {
+            profile: "health".into(),
+            every: Duration::from_secs(15 * 60),
+            listen: "127.0.0.1:9797".parse().unwrap(),
+            history: 100,
+            state_dir: None,
+            webhook: None,
+            webhook_format: WebhookFormat::Json,
+            api_token_file: None,
+        }
+    );
+}
+
+#[test]
+fn serve_reads_the_file_then_the_flags_with_paths_where_they_were_written() {
+    let case = Case::new();
+    std::fs::create_dir(case.dir.path().join("etc")).unwrap();
+    let mut case = case.file(
+        "etc/rc.toml",
+        r#"
+[profiles.nightly]
+deadline = "1h"
+[serve]
+profile = "nightly"
+every = "1h 30m"
+listen = "0.0.0.0:8080"
+history = 10000
+state_dir = "state"
+webhook = "https://hooks.example.com/services/T0/B0/x"
+webhook_format = "slack"
+api_token_file = "/run/secrets/api-token"
+"#,
+    );
+    let etc = case.dir.path().join("etc");
+    let serve = case.config().unwrap().serve().unwrap();
+    assert_eq!(serve.profile, "nightly");
+    assert_eq!(serve.every, Duration::from_secs(90 * 60));
+    assert_eq!(serve.listen, "0.0.0.0:8080".parse().unwrap());
+    assert_eq!(serve.history, 10000);
+    assert_eq!(serve.state_dir, Some(etc.join("state")), "relative to the configuration file");
+    assert_eq!(serve.webhook.as_ref().map(|u| u.host_str().unwrap()), Some("hooks.example.com"));
+    assert_eq!(serve.webhook_format, WebhookFormat::Slack);
+    assert_eq!(serve.api_token_file, Some("/run/secrets/api-token".into()));
+
+    case.flags.serve_layer = ServeLayer {
+        profile: Some("ci".into()),
+        every: Some(Duration::from_secs(10)),
+        listen: Some("[::1]:9000".into()),
+        history: Some(1),
+        state_dir: Some("var/state".into()),
+        webhook: Some("http://10.0.0.1:8080/hook".into()),
+        webhook_format: WebhookFormat::parse("json"),
+        api_token_file: Some("api-token".into()),
+    };
+    let serve = case.config().unwrap().serve().unwrap();
+    assert_eq!(serve.profile, "ci");
+    assert_eq!(serve.every, Duration::from_secs(10), "10s is allowed");
+    assert_eq!(serve.listen, "[::1]:9000".parse().unwrap());
+    assert_eq!(serve.history, 1);
+    assert_eq!(serve.state_dir, Some(case.dir.path().join("var/state")), "relative to the working directory");
+    assert_eq!(serve.webhook.unwrap().as_str(), "http://10.0.0.1:8080/hook");
+    assert_eq!(serve.webhook_format, WebhookFormat::Json);
+    assert_eq!(serve.api_token_file, Some(case.dir.path().join("api-token")));
+    assert_eq!(case.settings().unwrap().profile.name, "laptop", "[serve] does not choose the profile of `run`");
+}
+
+#[test]
+fn serve_errors_name_the_line_or_the_flag() {
+    let file_error = |text: &str| {
+        let case = Case::new().file("rc.toml", text);
+        let error = case.config().and_then(|c| c.serve()).expect_err(text).to_string();
+        error.replace(&case.dir.path().display().to_string(), "[dir]")
+    };
+    insta::assert_snapshot!("serve_every_too_short", file_error("[serve]\nevery = \"5s\"\n"));
+    insta::assert_snapshot!("serve_unknown_profile", file_error("[serve]\n\nprofile = \"nightly\"\n"));
+    insta::assert_snapshot!("serve_listen_host_name", file_error("[serve]\nlisten = \"localhost:9797\"\n"));
+    insta::assert_snapshot!("serve_unknown_webhook_format", file_error("[serve]\nwebhook_format = \"xml\"\n"));
+    insta::assert_snapshot!("serve_unknown_key", file_error("[serve]\ninterval = \"5m\"\n"));
+    for (text, parts) in [
+        ("[serve]\nevery = \"25h\"\n", &["line 2", "field `serve.every`", "longer than a day"][..]),
+        ("[serve]\nevery = \"soon\"\n", &["line 2", "is not a duration", "\"10s\" to \"24h\""]),
+        ("[serve]\nhistory = 0\n", &["line 2", "field `serve.history`", "no history"]),
+        ("[serve]\nhistory = 10001\n", &["more than 10000", "from 1 to 10000"]),
+        ("[serve]\nhistory = -1\n", &["field `serve.history`", "from 1 to 10000"]),
+        ("[serve]\nlisten = \"127.0.0.1\"\n", &["field `serve.listen`", "not an IP address and port"]),
+        ("[serve]\nwebhook = \"ftp://example.com/x\"\n", &["field `serve.webhook`", "scheme is `ftp`"]),
+        ("[serve]\nwebhook = \"hooks.example.com/x\"\n", &["field `serve.webhook`", "not a URL"]),
+        ("[serve]\nstate_dir = \"\"\n", &["field `serve.state_dir`", "the path is empty"]),
+        ("[serve]\nstate_dir = \"rc.toml\"\n", &["field `serve.state_dir`", "is not a directory"]),
+    ] {
+        let error = file_error(text);
+        for part in parts {
+            assert!(error.contains(part), "{text}: {part}: {error}");
+        }
+    }
+
+    let flag_error = |layer: ServeLayer| {
+        let mut case = Case::new();
+        case.flags.serve_layer = layer;
+        case.config().unwrap().serve().unwrap_err().to_string()
+    };
+    for (layer, parts) in [
+        (
+            ServeLayer { every: Some(Duration::from_secs(2 * 86400)), ..Default::default() },
+            &["flag --every", "field `serve.every`", "longer than a day"][..],
+        ),
+        (ServeLayer { every: Some(Duration::ZERO), ..Default::default() }, &["flag --every", "shorter than 10s"]),
+        (ServeLayer { listen: Some(":9797".into()), ..Default::default() }, &["flag --listen"]),
+        (ServeLayer { history: Some(0), ..Default::default() }, &["flag --history"]),
+        (
+            ServeLayer { profile: Some("nightly".into()), ..Default::default() },
+            &["flag --profile", "no profile `nightly`"],
+        ),
+        (ServeLayer { webhook: Some("gopher://x".into()), ..Default::default() }, &["flag --webhook", "http or https"]),
+        (ServeLayer { api_token_file: Some("".into()), ..Default::default() }, &["flag --api-token-file", "empty"]),
+    ] {
+        let error = flag_error(layer);
+        for part in parts {
+            assert!(error.contains(part), "{part}: {error}");
+        }
+    }
+}
+
+#[test]
+fn a_webhook_s_path_is_never_printed() {
+    let secret = "B0000/XXXXsecretXXXX";
+    let case =
+        Case::new().file("rc.toml", &format!("[serve]\nwebhook = \"https://hooks.example.com/services/{secret}\"\n"));
+    let serve = case.config().unwrap().serve().unwrap();
+    assert!(serve.webhook.as_ref().unwrap().path().ends_with(secret), "the URL itself is whole");
+    let debug = format!("{serve:?}");
+    assert!(!debug.contains("XXXXsecretXXXX") && debug.contains("https://hooks.example.com/[redacted]"), "{debug}");
+    for bad in [format!("ftp://hooks.example.com/{secret}"), format!("https://:443/{secret}")] {
+        let case = Case::new().file("rc.toml", &format!("[serve]\nwebhook = \"{bad}\"\n"));
+        let error = case.config().unwrap().serve().unwrap_err().to_string();
+        assert!(!error.contains("XXXXsecretXXXX"), "{error}");
+    }
+}
+
+#[test]
+fn the_reference_documents_token_env_and_every_serve_key() {
+    for key in [
+        "token_env = \"PROD_CIRCLE_TOKEN\"",
+        "\n# token_env = ",
+        "\n[serve]\n",
+        "\nprofile = \"health\"\n",
+        "\nevery = \"15m\"\n",
+        "\nlisten = \"127.0.0.1:9797\"\n",
+        "\nhistory = 100\n",
+        "\n# state_dir = ",
+        "\n# webhook = ",
+        "\nwebhook_format = \"json\"\n",
+        "\n# api_token_file = ",
+    ] {
+        assert!(REFERENCE_CONFIG.contains(key), "{key:?} is not in the reference config");
+    }
+}

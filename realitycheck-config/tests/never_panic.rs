@@ -1,6 +1,6 @@
 //! Property tests: whatever a configuration file, a variable or a flag holds, loading answers
 //! with settings or an error naming the field, never a panic (durations, scales, counts and
-//! names at their extremes included).
+//! names at their extremes included), `[serve]` and `token_env` too.
 
 use proptest::prelude::*;
 use realitycheck_config::{Config, LoadRequest, Overrides, normalise_host};
@@ -16,6 +16,7 @@ fn config_text() -> impl Strategy<Value = String> {
         Just("[profiles.laptop]"),
         Just("[profiles.laptop.timeouts]"),
         Just("[targets.prod]"),
+        Just("[serve]"),
     ];
     let key = prop_oneof![
         Just("host"),
@@ -32,6 +33,13 @@ fn config_text() -> impl Strategy<Value = String> {
         Just("cloud_provider"),
         Just("project"),
         Just("profile"),
+        Just("token_env"),
+        Just("every"),
+        Just("listen"),
+        Just("history"),
+        Just("webhook"),
+        Just("webhook_format"),
+        Just("state_dir"),
     ];
     let value = prop_oneof![
         any::<i64>().prop_map(|n| n.to_string()),
@@ -56,13 +64,15 @@ proptest! {
     fn any_configuration_loads_or_is_refused(text in prop_oneof![config_text(), ".{0,200}"], scale in ".{0,12}") {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("realitycheck.toml"), &text).unwrap();
-        let var = |name: &str| (name == "REALITYCHECK_TIMEOUT_SCALE").then(|| scale.clone());
+        let var = |name: &str| (name == "REALITYCHECK_TIMEOUT_SCALE" || !name.starts_with("CIRCLE")).then(|| scale.clone());
         let request = LoadRequest { config_flag: None, var: &var, cwd: dir.path(), flags: Overrides::default() };
-        if let Ok(config) = Config::load(&request)
-            && let Ok(settings) = config.settings()
-        {
-            let _ = settings.profile.scaled_timeouts();
-            let _ = settings.profile.scaled_deadline();
+        if let Ok(config) = Config::load(&request) {
+            let _ = config.targets();
+            let _ = config.serve();
+            if let Ok(settings) = config.settings() {
+                let _ = settings.profile.scaled_timeouts();
+                let _ = settings.profile.scaled_deadline();
+            }
         }
     }
 
