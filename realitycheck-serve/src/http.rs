@@ -1,0 +1,332 @@
+//! The HTTP interface of `serve` (axum): `/metrics`, the JSON API under `/api/v1/`, the
+//! status page, and `/healthz` and `/readyz` for probes. Only `POST /api/v1/runs` changes
+//! anything; with an API token set it requires it as a bearer token.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::record::{CheckStatus, RunRecord};
+use crate::service::{RequestError, Service};
+use crate::state::TargetState;
+use crate::time::rfc3339;
+use crate::{metrics, page};
+
+/// The value of the status document's `schema_version` field.
+pub const STATUS_SCHEMA_VERSION: &str = "realitycheck.status/v1";
+
+/// The router of `service`.
+pub fn router(service: Arc<Service>) -> Router {
+    Router::new()
+        .route("/", get(status_page))
+        .route("/runs/{id}", get(run_page))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/runs", get(runs).post(request_run))
+        .route("/api/v1/runs/{id}", get(run))
+        .with_state(service)
+}
+
+async fn metrics(State(service): State<Arc<Service>>) -> Response {
+    let body = metrics::render(&service.snapshot(), service.version());
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
+}
+
+async fn readyz(State(service): State<Arc<Service>>) -> Response {
+    if service.ready() {
+        "ready\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
+    }
+}
+
+async fn status_page(State(service): State<Arc<Service>>) -> Response {
+    page_response(page::status(&service.snapshot(), service.version(), now_ms()))
+}
+
+async fn run_page(State(service): State<Arc<Service>>, Path(id): Path<String>) -> Response {
+    match id.parse().ok().and_then(|id| service.run(id)) {
+        Some(record) => page_response(page::run(&record, service.version(), now_ms())),
+        None => (StatusCode::NOT_FOUND, Html(page::not_found(&id))).into_response(),
+    }
+}
+
+fn page_response(html: String) -> Response {
+    let mut response = Html(html).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn now_ms() -> u64 {
+    crate::record::unix_millis(std::time::SystemTime::now())
+}
+
+/// An API error: a status and `{"error": "…"}`.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+#[derive(Serialize)]
+struct Status {
+    schema_version: &'static str,
+    version: String,
+    generated_at: String,
+    targets: Vec<TargetStatus>,
+}
+
+#[derive(Serialize)]
+struct TargetStatus {
+    name: String,
+    host: String,
+    profile: String,
+    interval_seconds: u64,
+    /// `passing`, `failing` or `unknown`: whether any check's last verdict was a failure.
+    health: &'static str,
+    running: Option<RunningStatus>,
+    next_run_at: Option<String>,
+    last_run: Option<RunSummary>,
+    last_passed_run_at: Option<String>,
+    checks: Vec<CheckStatusDoc>,
+    certificates: Vec<CertificateDoc>,
+}
+
+#[derive(Serialize)]
+struct RunningStatus {
+    id: u64,
+    trigger: crate::record::Trigger,
+    started_at: String,
+}
+
+#[derive(Serialize)]
+struct CheckStatusDoc {
+    id: String,
+    status: CheckStatus,
+    health: Option<&'static str>,
+    since: Option<String>,
+    consecutive_failures: u32,
+    last_run_at: String,
+    last_success_at: Option<String>,
+    duration_ms: u64,
+    run_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diagnosis: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CertificateDoc {
+    check: String,
+    certificate: String,
+    expires_at: String,
+}
+
+/// One run, as lists show it.
+#[derive(Serialize)]
+struct RunSummary {
+    id: u64,
+    target: String,
+    trigger: crate::record::Trigger,
+    started_at: String,
+    duration_ms: u64,
+    result: &'static str,
+    overran: bool,
+    counts: Counts,
+    url: String,
+}
+
+#[derive(Serialize)]
+struct Counts {
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+    flaky: usize,
+}
+
+impl RunSummary {
+    fn of(record: &RunRecord) -> RunSummary {
+        RunSummary {
+            id: record.id,
+            target: record.target.clone(),
+            trigger: record.trigger,
+            started_at: rfc3339(record.started_at_ms),
+            duration_ms: record.duration_ms,
+            result: record.result.as_str(),
+            overran: record.overran,
+            counts: Counts {
+                passed: record.count(CheckStatus::Passed),
+                failed: record.count(CheckStatus::Failed),
+                skipped: record.count(CheckStatus::Skipped),
+                flaky: record.count(CheckStatus::Flaky),
+            },
+            url: format!("/api/v1/runs/{}", record.id),
+        }
+    }
+}
+
+impl TargetStatus {
+    fn of(target: &TargetState) -> TargetStatus {
+        let last_run = target.last_run();
+        TargetStatus {
+            name: target.name.clone(),
+            host: target.host.clone(),
+            profile: target.profile.clone(),
+            interval_seconds: target.interval.as_secs(),
+            health: page::target_health(target).as_str(),
+            running: target.running.map(|running| RunningStatus {
+                id: running.id,
+                trigger: running.trigger,
+                started_at: rfc3339(running.started_at_ms),
+            }),
+            next_run_at: target.next_run_ms.map(rfc3339),
+            last_run: last_run.map(|record| RunSummary::of(record)),
+            last_passed_run_at: target.last_passed_ms.map(rfc3339),
+            checks: target
+                .checks
+                .values()
+                .map(|check| CheckStatusDoc {
+                    id: check.id.clone(),
+                    status: check.status,
+                    health: check.health.map(|h| h.as_str()),
+                    since: check.since_ms.map(rfc3339),
+                    consecutive_failures: check.consecutive_failures,
+                    last_run_at: rfc3339(check.last_run_ms),
+                    last_success_at: check.last_success_ms.map(rfc3339),
+                    duration_ms: check.duration_ms,
+                    run_id: check.run_id,
+                    diagnosis: target
+                        .run(check.run_id)
+                        .and_then(|run| run.checks.iter().find(|c| c.id == check.id))
+                        .and_then(|c| c.diagnosis.as_ref())
+                        .filter(|_| check.status == CheckStatus::Failed)
+                        .map(|d| d.summary.clone()),
+                })
+                .collect(),
+            certificates: target
+                .certificate_expiries()
+                .into_iter()
+                .map(|c| CertificateDoc {
+                    check: c.check,
+                    certificate: c.certificate,
+                    expires_at: rfc3339(u64::try_from(c.expires_at.max(0)).unwrap_or(0) * 1000),
+                })
+                .collect(),
+        }
+    }
+}
+
+async fn status(State(service): State<Arc<Service>>) -> Json<Status> {
+    Json(Status {
+        schema_version: STATUS_SCHEMA_VERSION,
+        version: service.version().to_string(),
+        generated_at: rfc3339(now_ms()),
+        targets: service.snapshot().iter().map(TargetStatus::of).collect(),
+    })
+}
+
+#[derive(Deserialize)]
+struct RunsQuery {
+    target: Option<String>,
+    limit: Option<usize>,
+}
+
+/// The kept runs, newest first, of every target or of `?target=`; at most `?limit=` (100).
+async fn runs(State(service): State<Arc<Service>>, Query(query): Query<RunsQuery>) -> Response {
+    let targets = service.snapshot();
+    if let Some(name) = &query.target
+        && !targets.iter().any(|t| &t.name == name)
+    {
+        return error(StatusCode::NOT_FOUND, format!("there is no target `{name}`"));
+    }
+    let mut records: Vec<&Arc<RunRecord>> = targets
+        .iter()
+        .filter(|t| query.target.as_ref().is_none_or(|name| &t.name == name))
+        .flat_map(|t| t.history.iter())
+        .collect();
+    records.sort_by(|a, b| b.id.cmp(&a.id));
+    let runs: Vec<RunSummary> = records.into_iter().take(query.limit.unwrap_or(100)).map(|r| RunSummary::of(r)).collect();
+    Json(json!({ "runs": runs })).into_response()
+}
+
+async fn run(State(service): State<Arc<Service>>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<u64>() else {
+        return error(StatusCode::BAD_REQUEST, format!("`{id}` is not a run ID (a number)"));
+    };
+    if let Some(record) = service.run(id) {
+        return Json(&*record).into_response();
+    }
+    match service.unfinished(id) {
+        Some((target, running)) => (
+            StatusCode::ACCEPTED,
+            Json(json!({
+                "id": id,
+                "target": target,
+                "state": if running.is_some() { "running" } else { "queued" },
+                "started_at": running.map(|r| rfc3339(r.started_at_ms)),
+            })),
+        )
+            .into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("no run {id} is kept (the history keeps the last runs of each target)")),
+    }
+}
+
+#[derive(Deserialize)]
+struct RequestQuery {
+    target: Option<String>,
+}
+
+/// Whether the request carries the bearer token, compared in constant time.
+fn authorised(service: &Service, headers: &HeaderMap) -> bool {
+    let Some(expected) = service.api_token() else { return true };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let (given, expected) = (given.as_bytes(), expected.as_bytes());
+    given.len() == expected.len() && given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+async fn request_run(
+    State(service): State<Arc<Service>>,
+    headers: HeaderMap,
+    Query(query): Query<RequestQuery>,
+) -> Response {
+    if !authorised(&service, &headers) {
+        let mut response = error(
+            StatusCode::UNAUTHORIZED,
+            "this endpoint needs `Authorization: Bearer <token>` with the token of --api-token-file",
+        );
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return response;
+    }
+    let names = service.target_names();
+    let target = match (query.target, names.as_slice()) {
+        (Some(target), _) => target,
+        (None, [only]) => only.clone(),
+        (None, _) => {
+            return error(StatusCode::BAD_REQUEST, format!("say which target: ?target= one of {}", names.join(", ")));
+        }
+    };
+    match service.request_run(&target) {
+        Ok(id) => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "id": id, "target": target, "url": format!("/api/v1/runs/{id}") })),
+        )
+            .into_response(),
+        Err(RequestError::UnknownTarget(name)) => {
+            error(StatusCode::NOT_FOUND, format!("there is no target `{name}`; targets: {}", names.join(", ")))
+        }
+        Err(RequestError::Busy { id }) => error(
+            StatusCode::CONFLICT,
+            format!("target `{target}` has run {id} going on or asked for; GET /api/v1/runs/{id} tells when it ends"),
+        ),
+        Err(RequestError::ShuttingDown) => error(StatusCode::SERVICE_UNAVAILABLE, "serve is shutting down"),
+    }
+}

@@ -1,0 +1,399 @@
+//! The scheduler: one loop per target, each starting its target's run at its turn (targets
+//! staggered over the first minute, a small jitter on every turn) or when the API asks, never
+//! two runs of one target at once. A run that takes longer than the interval is recorded as
+//! an overrun and the next one starts when it ends, never alongside. One target's slowness
+//! or failure never delays another's: each loop is its own task. On shutdown each loop
+//! cancels its run (the engine finishes it: interrupted checks reported, workflows the run
+//! started cancelled), records it, and ends.
+
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use harness::{CancellationToken, EventSink, Run, Suite};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
+
+use crate::record::{ObservationRecord, RunMeta, RunRecord, Trigger, unix_millis};
+use crate::state::{Running, TargetState, Transition};
+use crate::store::Store;
+use crate::webhook::Webhook;
+
+/// How `serve` runs its targets.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// Time between the starts of two runs of one target.
+    pub every: Duration,
+    /// Runs kept per target.
+    pub history: usize,
+    /// The largest random delay added to each turn (0: none).
+    pub jitter: Duration,
+    /// The first runs of the targets are spread evenly over this span.
+    pub stagger: Duration,
+}
+
+impl Schedule {
+    /// `every`, with the jitter (a twentieth of it, at most 30 s) and stagger (at most a
+    /// minute) `serve` uses.
+    pub fn every(every: Duration, history: usize) -> Schedule {
+        Schedule {
+            every,
+            history,
+            jitter: (every / 20).min(Duration::from_secs(30)),
+            stagger: every.min(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// Why `POST /api/v1/runs` could not start a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    /// No target has this name.
+    UnknownTarget(String),
+    /// The target has a run going on, or one asked for already.
+    Busy {
+        /// The run going on or asked for.
+        id: u64,
+    },
+    /// `serve` is shutting down.
+    ShuttingDown,
+}
+
+/// The state every loop writes and the HTTP layer reads.
+pub struct Service {
+    version: String,
+    schedule: Schedule,
+    targets: Mutex<BTreeMap<String, TargetState>>,
+    requests: BTreeMap<String, mpsc::Sender<u64>>,
+    /// Runs asked for and not started yet, by target.
+    pending: Mutex<BTreeMap<String, u64>>,
+    next_id: AtomicU64,
+    store: Option<Mutex<Store>>,
+    webhook: Option<Webhook>,
+    deliveries: TaskTracker,
+    stopping: AtomicBool,
+    api_token: Option<String>,
+    /// The monotonic and the wall clock at start: every time a record holds is read from the
+    /// monotonic clock through it, so that its times and durations agree.
+    anchor: (Instant, SystemTime),
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("version", &self.version).field("schedule", &self.schedule).finish_non_exhaustive()
+    }
+}
+
+/// What a service is made of, besides its targets.
+#[derive(Debug, Default)]
+pub struct ServiceParts {
+    /// The state dir, open, with the records it kept.
+    pub store: Option<(Store, Vec<RunRecord>)>,
+    /// Where notifications go.
+    pub webhook: Option<Webhook>,
+    /// The bearer token `POST /api/v1/runs` requires.
+    pub api_token: Option<String>,
+}
+
+/// A target's run and the receiver of the runs asked for it.
+struct Watched<S: Suite> {
+    run: Run<S>,
+    requests: mpsc::Receiver<u64>,
+    offset: Duration,
+}
+
+impl Service {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, TargetState>> {
+        self.targets.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The build serving.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// A copy of every target's state, in name order.
+    pub fn snapshot(&self) -> Vec<TargetState> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// A kept run, by ID.
+    pub fn run(&self, id: u64) -> Option<Arc<RunRecord>> {
+        self.lock().values().find_map(|target| target.run(id).cloned())
+    }
+
+    /// Whether `id` is a run going on or asked for, and of which target.
+    pub fn unfinished(&self, id: u64) -> Option<(String, Option<Running>)> {
+        if let Some((target, _)) = self.pending.lock().ok()?.iter().find(|(_, pending)| **pending == id) {
+            return Some((target.clone(), None));
+        }
+        self.lock().values().find_map(|target| {
+            target.running.filter(|running| running.id == id).map(|running| (target.name.clone(), Some(running)))
+        })
+    }
+
+    /// The bearer token `POST /api/v1/runs` requires, if one was given.
+    pub fn api_token(&self) -> Option<&str> {
+        self.api_token.as_deref()
+    }
+
+    /// Whether the service is ready: false once shutting down.
+    pub fn ready(&self) -> bool {
+        !self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// The target names.
+    pub fn target_names(&self) -> Vec<String> {
+        self.requests.keys().cloned().collect()
+    }
+
+    /// Asks for a run of `target` now; the ID its record will have.
+    pub fn request_run(&self, target: &str) -> Result<u64, RequestError> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(RequestError::ShuttingDown);
+        }
+        let sender = self.requests.get(target).ok_or_else(|| RequestError::UnknownTarget(target.to_string()))?;
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(id) = pending.get(target) {
+            return Err(RequestError::Busy { id: *id });
+        }
+        if let Some(running) = self.lock().get(target).and_then(|state| state.running) {
+            return Err(RequestError::Busy { id: running.id });
+        }
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        sender.try_send(id).map_err(|_| RequestError::ShuttingDown)?;
+        pending.insert(target.to_string(), id);
+        Ok(id)
+    }
+
+    fn set_next(&self, target: &str, at: SystemTime) {
+        if let Some(state) = self.lock().get_mut(target) {
+            state.next_run_ms = Some(unix_millis(at));
+        }
+    }
+
+    /// The wall-clock time of the monotonic `at`.
+    fn wall(&self, at: Instant) -> SystemTime {
+        let (instant, wall) = self.anchor;
+        if at >= instant { wall + (at - instant) } else { wall - (instant - at) }
+    }
+
+    fn start(&self, target: &str, trigger: Trigger, requested: Option<u64>, at: Instant) -> Running {
+        let id = requested.unwrap_or_else(|| self.next_id.fetch_add(1, Ordering::SeqCst));
+        let running = Running { id, trigger, started_at_ms: unix_millis(self.wall(at)) };
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(state) = self.lock().get_mut(target) {
+            state.running = Some(running);
+        }
+        if requested.is_some() {
+            pending.remove(target);
+        }
+        running
+    }
+
+    /// Records a finished run: the state, the state dir, the notifications.
+    fn finish(self: &Arc<Self>, record: RunRecord) {
+        let record = Arc::new(record);
+        let (transitions, host) = {
+            let mut targets = self.lock();
+            let Some(state) = targets.get_mut(&record.target) else { return };
+            state.running = None;
+            let transitions = state.apply(Arc::clone(&record));
+            if let Some(store) = &self.store {
+                let kept: Vec<Arc<RunRecord>> = targets.values().flat_map(|t| t.history.iter().cloned()).collect();
+                let kept: Vec<&RunRecord> = kept.iter().map(|r| &**r).collect();
+                let mut store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                if let Err(error) = store.append(&record, &kept) {
+                    tracing::error!(%error, "the run could not be kept in the state dir");
+                }
+            }
+            let host = targets.get(&record.target).map(|t| t.host.clone()).unwrap_or_default();
+            (transitions, host)
+        };
+        tracing::info!(target_name = %record.target, run = record.id, result = record.result.as_str(), duration_ms = record.duration_ms, "run finished");
+        self.notify(transitions, host);
+    }
+
+    fn notify(self: &Arc<Self>, transitions: Vec<Transition>, host: String) {
+        let Some(webhook) = self.webhook.clone() else { return };
+        for transition in transitions {
+            let service = Arc::clone(self);
+            let (webhook, host) = (webhook.clone(), host.clone());
+            self.deliveries.spawn(async move {
+                let delivered = match webhook.deliver(&transition, &host).await {
+                    Ok(()) => true,
+                    Err(error) => {
+                        tracing::warn!(%error, check = %transition.check, target_name = %transition.target, "a notification was not delivered");
+                        false
+                    }
+                };
+                if let Some(state) = service.lock().get_mut(&transition.target) {
+                    let (ok, failed) = &mut state.webhooks;
+                    *(if delivered { ok } else { failed }) += 1;
+                }
+            });
+        }
+    }
+}
+
+/// A small random delay below `max`, different for each turn.
+fn jitter(max: Duration, target: &str, turn: u64) -> Duration {
+    if max.is_zero() {
+        return Duration::ZERO;
+    }
+    let random = std::collections::hash_map::RandomState::new().hash_one((target, turn));
+    let max_millis = u64::try_from(max.as_millis()).unwrap_or(u64::MAX).max(1);
+    Duration::from_millis(random % max_millis)
+}
+
+/// Starts `serve`'s loops: one per run of `runs` (each the run of one target, named by its
+/// `RunInfo`), until `shutdown` is cancelled. Returns the service (for the HTTP layer) and
+/// a handle that resolves when every loop has ended and notifications in flight are
+/// delivered (or 10 s have passed).
+pub fn start<S: Suite>(
+    runs: Vec<Run<S>>,
+    schedule: Schedule,
+    version: &str,
+    parts: ServiceParts,
+    shutdown: CancellationToken,
+) -> (Arc<Service>, tokio::task::JoinHandle<()>) {
+    let count = u32::try_from(runs.len()).unwrap_or(u32::MAX).max(1);
+    let mut states = BTreeMap::new();
+    let mut requests = BTreeMap::new();
+    let mut watched = Vec::new();
+    for (index, run) in runs.into_iter().enumerate() {
+        let info = run.options().info.clone();
+        let (sender, receiver) = mpsc::channel(1);
+        requests.insert(info.target.clone(), sender);
+        states.insert(
+            info.target.clone(),
+            TargetState::new(&info.target, &info.host, &info.profile, schedule.every, schedule.history),
+        );
+        let offset = schedule.stagger * u32::try_from(index).unwrap_or(u32::MAX) / count;
+        watched.push(Watched { run, requests: receiver, offset });
+    }
+    let (store, restored) = match parts.store {
+        Some((store, records)) => (Some(Mutex::new(store)), records),
+        None => (None, Vec::new()),
+    };
+    let mut last_id = 0;
+    for record in restored {
+        last_id = last_id.max(record.id);
+        if let Some(state) = states.get_mut(&record.target) {
+            state.apply(Arc::new(record));
+        }
+    }
+    let service = Arc::new(Service {
+        version: version.to_string(),
+        schedule: schedule.clone(),
+        targets: Mutex::new(states),
+        requests,
+        pending: Mutex::new(BTreeMap::new()),
+        next_id: AtomicU64::new(last_id + 1),
+        store,
+        webhook: parts.webhook,
+        deliveries: TaskTracker::new(),
+        stopping: AtomicBool::new(false),
+        api_token: parts.api_token,
+        anchor: (Instant::now(), SystemTime::now()),
+    });
+    let loops: Vec<_> = watched
+        .into_iter()
+        .map(|watched| tokio::spawn(watch(Arc::clone(&service), watched, shutdown.clone())))
+        .collect();
+    let done = {
+        let service = Arc::clone(&service);
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            service.stopping.store(true, Ordering::SeqCst);
+            for handle in loops {
+                if let Err(error) = handle.await {
+                    tracing::error!(%error, "a target's loop ended abnormally");
+                }
+            }
+            service.deliveries.close();
+            if tokio::time::timeout(Duration::from_secs(10), service.deliveries.wait()).await.is_err() {
+                tracing::warn!("notifications still in flight at shutdown were abandoned after 10s");
+            }
+        })
+    };
+    (service, done)
+}
+
+/// One target's loop: wait for its turn or a request, run, record, again.
+async fn watch<S: Suite>(service: Arc<Service>, mut watched: Watched<S>, shutdown: CancellationToken) {
+    let info = watched.run.options().info.clone();
+    let every = service.schedule.every;
+    let mut turn = 0;
+    let mut next = Instant::now() + watched.offset;
+    loop {
+        service.set_next(&info.target, service.wall(next));
+        let (trigger, requested) = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            Some(id) = watched.requests.recv() => (Trigger::Request, Some(id)),
+            () = tokio::time::sleep_until(next) => (Trigger::Schedule, None),
+        };
+        let started = Instant::now();
+        let running = service.start(&info.target, trigger, requested, started);
+        // Nobody reads the events: the record is made from the report.
+        let (sink, events) = EventSink::channel();
+        drop(events);
+        let outcome = watched.run.execute(&sink, shutdown.child_token()).await;
+        let meta = RunMeta {
+            id: running.id,
+            target: info.target.clone(),
+            trigger,
+            started_at: service.wall(started),
+            duration: started.elapsed(),
+            interval: every,
+        };
+        let record = match &outcome {
+            Ok(report) => {
+                let mut record = RunRecord::new(meta, Ok(report));
+                for (check, result) in record.checks.iter_mut().zip(&report.summary.results) {
+                    check.observations = result
+                        .observations
+                        .iter()
+                        .map(|o| ObservationRecord { name: o.name.clone(), subject: o.subject.clone(), value: o.value })
+                        .collect();
+                }
+                record
+            }
+            Err(error) => RunRecord::new(meta, Err(error.to_string())),
+        };
+        if record.overran {
+            tracing::warn!(target_name = %info.target, duration_ms = record.duration_ms, every = ?every, "the run took longer than the interval; the next one starts now, not alongside");
+        }
+        service.finish(record);
+        if trigger == Trigger::Schedule {
+            turn += 1;
+            next += every + jitter(service.schedule.jitter, &info.target, turn);
+            // Turns missed while the run went on are not made up: the next starts now.
+            next = next.max(Instant::now());
+        }
+    }
+    if let Some(state) = service.lock().get_mut(&info.target) {
+        state.next_run_ms = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_below_its_bound() {
+        for turn in 0..200 {
+            assert!(jitter(Duration::from_millis(50), "prod", turn) < Duration::from_millis(50));
+        }
+        assert_eq!(jitter(Duration::ZERO, "prod", 1), Duration::ZERO);
+        let schedule = Schedule::every(Duration::from_secs(15 * 60), 100);
+        assert_eq!((schedule.jitter, schedule.stagger), (Duration::from_secs(30), Duration::from_secs(60)));
+        let short = Schedule::every(Duration::from_secs(20), 100);
+        assert_eq!((short.jitter, short.stagger), (Duration::from_secs(1), Duration::from_secs(20)));
+    }
+}

@@ -1,0 +1,174 @@
+//! `--state-dir`: the history kept across restarts, as JSON lines (`runs.jsonl`, one
+//! [`RunRecord`] per line, oldest first). A record is appended when its run ends, so a
+//! shutdown or a crash loses at most the run going on; the file is rewritten with only the
+//! runs kept in memory when it grows past twice that. A line that does not parse (a crash
+//! mid-write, an edit by hand) is skipped with a warning, never fatal.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use crate::record::RunRecord;
+
+/// The file in the state dir.
+pub const FILE_NAME: &str = "runs.jsonl";
+
+/// Why the state dir cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("state dir {}: cannot {action}: {source}; give --state-dir a directory this user can create and write, or leave it out to keep the history in memory only", path.display())]
+pub struct StoreError {
+    /// The file or directory.
+    pub path: PathBuf,
+    /// What was being done.
+    pub action: &'static str,
+    /// Why it failed.
+    #[source]
+    pub source: io::Error,
+}
+
+/// The open state dir.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    lines: usize,
+}
+
+/// What opening the state dir found.
+#[derive(Debug)]
+pub struct Restored {
+    /// The records read, oldest first.
+    pub records: Vec<RunRecord>,
+    /// Lines that did not parse and were skipped.
+    pub skipped_lines: usize,
+}
+
+impl Store {
+    /// Opens (creating it if needed) the state dir `dir` and reads the records it keeps.
+    pub fn open(dir: &Path) -> Result<(Store, Restored), StoreError> {
+        let error = |action, source| StoreError { path: dir.to_path_buf(), action, source };
+        fs::create_dir_all(dir).map_err(|e| error("create the directory", e))?;
+        let path = dir.join(FILE_NAME);
+        let mut restored = Restored { records: Vec::new(), skipped_lines: 0 };
+        let mut lines = 0;
+        match File::open(&path) {
+            Ok(file) => {
+                for (number, line) in BufReader::new(file).lines().enumerate() {
+                    let line = line.map_err(|e| StoreError { path: path.clone(), action: "read", source: e })?;
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    lines += 1;
+                    match serde_json::from_str::<RunRecord>(&line) {
+                        Ok(record) => restored.records.push(record),
+                        Err(e) => {
+                            tracing::warn!(file = %path.display(), line = number + 1, error = %e, "skipping a line of the state dir that does not parse");
+                            restored.skipped_lines += 1;
+                        }
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError { path, action: "open", source: e }),
+        }
+        // Fail now, not at the first run's end, when the file cannot be written.
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| StoreError { path: path.clone(), action: "open for writing", source: e })?;
+        Ok((Store { path, lines }, restored))
+    }
+
+    /// The file records go to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `record`; when the file holds more than twice `kept.len()` lines, rewrites it
+    /// with `kept` only (every record still in memory, the new one included).
+    pub fn append(&mut self, record: &RunRecord, kept: &[&RunRecord]) -> Result<(), StoreError> {
+        let error = |action, source| StoreError { path: self.path.clone(), action, source };
+        let mut line = serde_json::to_vec(record).map_err(|e| error("serialise a run", io::Error::other(e)))?;
+        line.push(b'\n');
+        let mut file = OpenOptions::new().append(true).open(&self.path).map_err(|e| error("open", e))?;
+        file.write_all(&line).map_err(|e| error("append a run", e))?;
+        self.lines += 1;
+        if self.lines > 2 * kept.len().max(1) {
+            self.rewrite(kept)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the file by `kept`, through a temporary file renamed over it.
+    fn rewrite(&mut self, kept: &[&RunRecord]) -> Result<(), StoreError> {
+        let error = |action, source| StoreError { path: self.path.clone(), action, source };
+        let temporary = self.path.with_extension("jsonl.tmp");
+        let mut text = Vec::new();
+        for record in kept {
+            serde_json::to_writer(&mut text, record).map_err(|e| error("serialise a run", io::Error::other(e)))?;
+            text.push(b'\n');
+        }
+        fs::write(&temporary, &text).map_err(|e| error("write the compacted file", e))?;
+        fs::rename(&temporary, &self.path).map_err(|e| error("replace the file", e))?;
+        self.lines = kept.len();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{RUN_SCHEMA_VERSION, RunResult, Trigger};
+
+    fn record(id: u64) -> RunRecord {
+        RunRecord {
+            schema_version: RUN_SCHEMA_VERSION.into(),
+            id,
+            target: "prod".into(),
+            trigger: Trigger::Schedule,
+            started_at_ms: id,
+            duration_ms: 1,
+            result: RunResult::Passed,
+            overran: false,
+            stopped_because: None,
+            finish_notes: vec![],
+            checks: vec![],
+        }
+    }
+
+    #[test]
+    fn records_survive_a_reopen_and_a_broken_line_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, restored) = Store::open(dir.path()).unwrap();
+        assert!(restored.records.is_empty());
+        store.append(&record(1), &[&record(1)]).unwrap();
+        fs::OpenOptions::new().append(true).open(store.path()).unwrap().write_all(b"{\"truncated\n").unwrap();
+        store.append(&record(2), &[&record(1), &record(2)]).unwrap();
+        let (_, restored) = Store::open(dir.path()).unwrap();
+        assert_eq!(restored.records.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(restored.skipped_lines, 1);
+    }
+
+    #[test]
+    fn the_file_is_compacted_to_the_kept_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = Store::open(dir.path()).unwrap();
+        for id in 1..=5u64 {
+            let kept: Vec<RunRecord> = (id.saturating_sub(1).max(1)..=id).map(record).collect();
+            store.append(&record(id), &kept.iter().collect::<Vec<_>>()).unwrap();
+        }
+        let (_, restored) = Store::open(dir.path()).unwrap();
+        let ids: Vec<u64> = restored.records.iter().map(|r| r.id).collect();
+        assert!(ids.len() <= 4, "at most twice the two kept runs: {ids:?}");
+        assert_eq!(ids.last(), Some(&5));
+    }
+
+    #[test]
+    fn an_unwritable_state_dir_is_an_error_that_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        fs::write(&file, "x").unwrap();
+        let error = Store::open(&file).unwrap_err().to_string();
+        assert!(error.contains("not-a-dir") && error.contains("--state-dir"), "{error}");
+    }
+}

@@ -1,0 +1,85 @@
+//! Wall-clock times as the API, the page and the webhooks write them: RFC 3339 in UTC, and
+//! durations between two instants in words ("3m", "in 4m", "2h 5m ago").
+
+use time::OffsetDateTime;
+
+/// `2026-03-02T09:30:00.250Z` for Unix milliseconds.
+pub fn rfc3339(millis: u64) -> String {
+    let utc = utc(millis);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second(),
+        utc.millisecond()
+    )
+}
+
+/// `2026-03-02 09:30:00 UTC`, for people.
+pub fn readable(millis: u64) -> String {
+    let utc = utc(millis);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second()
+    )
+}
+
+fn utc(millis: u64) -> OffsetDateTime {
+    i128::try_from(millis)
+        .ok()
+        .and_then(|millis| OffsetDateTime::from_unix_timestamp_nanos(millis * 1_000_000).ok())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// A span of milliseconds in at most two units: `850ms`, `12s`, `3m 20s`, `2h 5m`, `4d 3h`.
+pub fn span(millis: u64) -> String {
+    let seconds = millis / 1000;
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    match () {
+        _ if millis < 1000 => format!("{millis}ms"),
+        _ if seconds < 60 => format!("{seconds}s"),
+        _ if seconds < 3600 => match seconds % 60 {
+            0 => format!("{minutes}m"),
+            rest => format!("{minutes}m {rest}s"),
+        },
+        _ if days == 0 => format!("{hours}h {minutes}m"),
+        _ => format!("{days}d {hours}h"),
+    }
+}
+
+/// `at` seen from `now`: `in 4m`, `2h 5m ago`, `now`.
+pub fn relative(at: u64, now: u64) -> String {
+    match at.cmp(&now) {
+        std::cmp::Ordering::Greater => format!("in {}", span(at - now)),
+        std::cmp::Ordering::Less if now - at >= 1000 => format!("{} ago", span(now - at)),
+        _ => "now".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_spans() {
+        assert_eq!(rfc3339(1_700_000_000_250), "2023-11-14T22:13:20.250Z");
+        assert_eq!(readable(1_700_000_000_250), "2023-11-14 22:13:20 UTC");
+        assert_eq!(span(850), "850ms");
+        assert_eq!(span(12_000), "12s");
+        assert_eq!(span(200_000), "3m 20s");
+        assert_eq!(span(180_000), "3m");
+        assert_eq!(span(7_500_000), "2h 5m");
+        assert_eq!(span(3 * 86_400_000 + 3_600_000), "3d 1h");
+        assert_eq!(relative(10_000, 5_000), "in 5s");
+        assert_eq!(relative(5_000, 65_000), "1m ago");
+        assert_eq!(relative(5_000, 5_500), "now");
+    }
+}

@@ -1,0 +1,462 @@
+//! `serve`'s scheduler and HTTP interface against a fake suite whose checks the test steers:
+//! turns on tokio's paused clock (no overlap, overruns, requests answered 409 while a run
+//! goes on), the shutdown of a run in progress, the state dir across restarts, the API, the
+//! metrics (checked by Prometheus's own `promtool` where it is installed), and webhooks
+//! delivered to a receiver on loopback with retries.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use harness::{
+    Applicability, CancellationToken, Check, CheckKind, CheckSpec, Diagnosis, IgnoredMode, Observation, Preflight,
+    Run, RunInfo, RunOptions, Selection, Suite, Timeouts, Verdict,
+};
+use realitycheck_serve::{RunResult, Schedule, Service, ServiceParts, Store, Webhook, WebhookFormat, http, start};
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+/// What the test steers and what the suite saw.
+struct Controls {
+    /// `fake::flip` fails while this is set.
+    broken: AtomicBool,
+    /// `fake::gate` waits for a permit while this is set.
+    gated: AtomicBool,
+    gate: Semaphore,
+    /// Runs whose checks started.
+    started: AtomicU32,
+    /// Runs going on now, and the most ever seen at once.
+    running: Mutex<(u32, u32)>,
+    /// `finish` calls.
+    finished: AtomicU32,
+}
+
+impl Default for Controls {
+    fn default() -> Self {
+        Controls {
+            broken: AtomicBool::new(false),
+            gated: AtomicBool::new(false),
+            gate: Semaphore::new(0),
+            started: AtomicU32::new(0),
+            running: Mutex::new((0, 0)),
+            finished: AtomicU32::new(0),
+        }
+    }
+}
+
+struct FakeSuite(Arc<Controls>);
+
+#[derive(Debug, thiserror::Error)]
+#[error("never")]
+struct Never;
+
+impl Suite for FakeSuite {
+    type Needs = ();
+    type Resources = Arc<Controls>;
+    type Error = Never;
+
+    fn checks(&self) -> Vec<Check<Self>> {
+        let spec = |id: &str| CheckSpec::new(id, CheckKind::Cluster, format!("{id} works"));
+        vec![
+            Check::new(spec("fake::steady"), (), |controls: Arc<Arc<Controls>>, _| async move {
+                let mut running = controls.running.lock().unwrap();
+                running.0 += 1;
+                running.1 = running.1.max(running.0);
+                drop(running);
+                controls.started.fetch_add(1, Ordering::SeqCst);
+                Verdict::Pass("steady as ever".into())
+            }),
+            Check::new(spec("fake::flip"), (), |controls: Arc<Arc<Controls>>, _| async move {
+                if controls.broken.load(Ordering::SeqCst) {
+                    Verdict::Fail(
+                        Diagnosis::new("the flip is broken <b>")
+                            .observed("flip = off")
+                            .cause("someone turned it off")
+                            .remediation("turn it on"),
+                    )
+                } else {
+                    Verdict::Pass("flip is on".into())
+                }
+            }),
+            Check::new(spec("fake::cert"), (), |_, scope| async move {
+                scope.observations.record(Observation::new("certificate_expiry_timestamp_seconds", "fake ca.pem", 4_000_000_000));
+                Verdict::Pass("certificate read".into())
+            }),
+            Check::new(spec("fake::gate"), (), |controls: Arc<Arc<Controls>>, scope| async move {
+                if controls.gated.load(Ordering::SeqCst) {
+                    tokio::select! {
+                        permit = controls.gate.acquire() => permit.unwrap().forget(),
+                        () = scope.cancel.cancelled() => {}
+                    }
+                }
+                Verdict::Pass("gate open".into())
+            }),
+        ]
+    }
+
+    fn preflights(&self) -> Vec<Preflight<Self>> {
+        Vec::new()
+    }
+
+    fn applicability(&self, _: &()) -> Applicability {
+        Applicability::Applies
+    }
+
+    fn prepare(&self, _: &[&()], _: &Timeouts) -> Result<Arc<Controls>, Never> {
+        Ok(Arc::clone(&self.0))
+    }
+
+    async fn finish(&self, controls: &Arc<Controls>) -> Vec<String> {
+        controls.running.lock().unwrap().0 -= 1;
+        controls.finished.fetch_add(1, Ordering::SeqCst);
+        vec!["cancelled workflow fake-1".into()]
+    }
+}
+
+fn run(name: &str, controls: &Arc<Controls>) -> Run<FakeSuite> {
+    let timeout = Duration::from_secs(3600);
+    Run::new(
+        FakeSuite(Arc::clone(controls)),
+        RunOptions {
+            info: RunInfo {
+                target: name.into(),
+                host: format!("https://{name}.example.com"),
+                profile: "health".into(),
+                started_at: SystemTime::now(),
+            },
+            selection: Selection {
+                filters: vec![],
+                skips: vec![],
+                exact: false,
+                ignored: IgnoredMode::Report,
+                excluded_tags: vec![],
+            },
+            timeouts: Timeouts { cluster: timeout, api: timeout, pipeline: timeout },
+            deadline: None,
+            retries: 0,
+            retry_delay: Duration::ZERO,
+            concurrency: 4,
+        },
+    )
+}
+
+fn schedule(every: Duration) -> Schedule {
+    Schedule { every, history: 10, jitter: Duration::ZERO, stagger: Duration::ZERO }
+}
+
+/// Waits (on whatever clock runs: paused or real) until `condition` holds, ten minutes at most.
+async fn until(what: &str, condition: impl Fn() -> bool) {
+    for _ in 0..60_000 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("waited in vain for {what}");
+}
+
+fn runs_of(service: &Service, target: &str) -> Vec<Arc<realitycheck_serve::RunRecord>> {
+    service.snapshot().into_iter().find(|t| t.name == target).unwrap().history.into_iter().collect()
+}
+
+async fn get(service: &Arc<Service>, uri: &str) -> (StatusCode, String) {
+    send(service, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+async fn send(service: &Arc<Service>, request: Request<Body>) -> (StatusCode, String) {
+    let response = http::router(Arc::clone(service)).oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+fn post(uri: &str, bearer: Option<&str>) -> Request<Body> {
+    let mut request = Request::post(uri);
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request.body(Body::empty()).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn runs_start_at_their_turns_and_never_overlap() {
+    let controls = Arc::new(Controls::default());
+    let shutdown = CancellationToken::new();
+    let (service, done) =
+        start(vec![run("prod", &controls)], schedule(Duration::from_secs(60)), "test", ServiceParts::default(), shutdown.clone());
+    until("the first run", || runs_of(&service, "prod").len() == 1).await;
+    tokio::time::sleep(Duration::from_secs(50)).await;
+    assert_eq!(runs_of(&service, "prod").len(), 1, "the next turn is 60s after the first");
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert_eq!(runs_of(&service, "prod").len(), 2);
+
+    // A run held at its gate for three intervals: no other run starts, a request is refused.
+    controls.gated.store(true, Ordering::SeqCst);
+    until("the held run", || service.snapshot()[0].running.is_some()).await;
+    let held = service.snapshot()[0].running.unwrap().id;
+    tokio::time::sleep(Duration::from_secs(180)).await;
+    let (status, body) = send(&service, post("/api/v1/runs?target=prod", None)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains(&format!("run {held} going on")), "{body}");
+    assert_eq!(runs_of(&service, "prod").len(), 2);
+    let (status, body) = get(&service, &format!("/api/v1/runs/{held}")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(body.contains("\"state\":\"running\""), "{body}");
+
+    controls.gated.store(false, Ordering::SeqCst);
+    controls.gate.add_permits(1);
+    until("the held run's end and the late turn", || runs_of(&service, "prod").len() == 4).await;
+    let runs = runs_of(&service, "prod");
+    assert!(runs[2].overran, "the held run took longer than the interval");
+    assert!(!runs[3].overran);
+    assert!(runs[3].started_at_ms >= runs[2].finished_at_ms(), "the late turn starts after, not alongside");
+    assert_eq!(controls.running.lock().unwrap().1, 1, "never two runs at once");
+    assert_eq!(service.snapshot()[0].overruns, 1);
+
+    shutdown.cancel();
+    done.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shutdown_cancels_the_run_going_on_and_records_it() {
+    let controls = Arc::new(Controls::default());
+    controls.gated.store(true, Ordering::SeqCst);
+    let shutdown = CancellationToken::new();
+    let (service, done) =
+        start(vec![run("prod", &controls)], schedule(Duration::from_secs(60)), "test", ServiceParts::default(), shutdown.clone());
+    until("the held run", || service.snapshot()[0].running.is_some()).await;
+    shutdown.cancel();
+    done.await.unwrap();
+    let runs = runs_of(&service, "prod");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].result, RunResult::Interrupted);
+    assert_eq!(runs[0].finish_notes, vec!["cancelled workflow fake-1".to_string()], "the suite finished the run");
+    assert_eq!(controls.finished.load(Ordering::SeqCst), 1);
+    assert!(!service.ready(), "not ready once shutting down");
+    assert_eq!(service.request_run("prod"), Err(realitycheck_serve::RequestError::ShuttingDown));
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_slow_target_does_not_delay_another() {
+    let (slow, quick) = (Arc::new(Controls::default()), Arc::new(Controls::default()));
+    slow.gated.store(true, Ordering::SeqCst);
+    let shutdown = CancellationToken::new();
+    let (service, done) = start(
+        vec![run("slow", &slow), run("quick", &quick)],
+        Schedule { every: Duration::from_secs(60), history: 10, jitter: Duration::ZERO, stagger: Duration::from_secs(30) },
+        "test",
+        ServiceParts::default(),
+        shutdown.clone(),
+    );
+    tokio::time::sleep(Duration::from_secs(60 * 5 + 20)).await;
+    assert!(runs_of(&service, "slow").is_empty(), "the slow target's first run is still held");
+    assert_eq!(runs_of(&service, "quick").len(), 6, "the quick target ran at each of its turns (15s, 75s, ... 315s)");
+    shutdown.cancel();
+    done.await.unwrap();
+}
+
+#[tokio::test]
+async fn the_api_and_the_metrics_tell_what_the_runs_found() {
+    let controls = Arc::new(Controls::default());
+    let shutdown = CancellationToken::new();
+    let parts = ServiceParts { api_token: Some("s3cret-api-token".into()), ..Default::default() };
+    let (service, done) =
+        start(vec![run("prod", &controls)], schedule(Duration::from_secs(3600)), "9.9.9", parts, shutdown.clone());
+    until("the first run", || runs_of(&service, "prod").len() == 1).await;
+
+    controls.broken.store(true, Ordering::SeqCst);
+    assert_eq!(send(&service, post("/api/v1/runs", None)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(send(&service, post("/api/v1/runs", Some("wrong-api-token"))).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(send(&service, post("/api/v1/runs?target=nope", Some("s3cret-api-token"))).await.0, StatusCode::NOT_FOUND);
+    let (status, body) = send(&service, post("/api/v1/runs?target=prod", Some("s3cret-api-token"))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = id["id"].as_u64().unwrap();
+    until("the requested run", || service.run(id).is_some()).await;
+
+    let (status, body) = get(&service, &format!("/api/v1/runs/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let record: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(record["schema_version"], "realitycheck.run/v1");
+    assert_eq!(record["trigger"], "request");
+    assert_eq!(record["result"], "failed");
+    let flip = record["checks"].as_array().unwrap().iter().find(|c| c["id"] == "fake::flip").unwrap();
+    assert_eq!(flip["diagnosis"]["remediation"], "turn it on");
+
+    let (_, body) = get(&service, "/api/v1/runs?target=prod").await;
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let ids: Vec<u64> = list["runs"].as_array().unwrap().iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, vec![id, id - 1], "newest first");
+    assert_eq!(get(&service, "/api/v1/runs/999").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get(&service, "/api/v1/runs/x").await.0, StatusCode::BAD_REQUEST);
+
+    let (_, body) = get(&service, "/api/v1/status").await;
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["schema_version"], "realitycheck.status/v1");
+    let target = &status["targets"][0];
+    assert_eq!((target["name"].as_str(), target["health"].as_str()), (Some("prod"), Some("failing")));
+    let flip = target["checks"].as_array().unwrap().iter().find(|c| c["id"] == "fake::flip").unwrap();
+    assert_eq!(flip["diagnosis"], "the flip is broken <b>");
+    assert_eq!(flip["consecutive_failures"], 1);
+
+    let (status, metrics) = get(&service, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    for line in [
+        "realitycheck_build_info{version=\"9.9.9\"} 1",
+        "realitycheck_check_success{target=\"prod\",suite=\"fake\",check=\"fake::flip\"} 0",
+        "realitycheck_check_success{target=\"prod\",suite=\"fake\",check=\"fake::steady\"} 1",
+        "realitycheck_check_consecutive_failures{target=\"prod\",suite=\"fake\",check=\"fake::flip\"} 1",
+        "realitycheck_runs_total{target=\"prod\",result=\"passed\"} 1",
+        "realitycheck_runs_total{target=\"prod\",result=\"failed\"} 1",
+        "realitycheck_run_interval_seconds{target=\"prod\"} 3600",
+        "realitycheck_run_in_progress{target=\"prod\"} 0",
+        "realitycheck_certificate_expiry_timestamp_seconds{target=\"prod\",check=\"fake::cert\",certificate=\"fake ca.pem\"} 4000000000",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing `{line}` in\n{metrics}");
+    }
+    assert!(metrics.contains("realitycheck_check_last_success_timestamp_seconds{target=\"prod\",suite=\"fake\",check=\"fake::flip\"}"));
+    assert!(!metrics.contains("broken"), "no diagnosis text in the metrics");
+    promtool_check_metrics(&metrics);
+
+    let (status, page) = get(&service, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<details class=\"check failed\"><summary>fake::flip — the flip is broken &lt;b&gt;</summary>"), "{page}");
+    assert!(!page.contains("<script"), "the page works without JavaScript");
+    let (status, run_page) = get(&service, &format!("/runs/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(run_page.contains("turn it on"), "{run_page}");
+    for (uri, expected) in [("/healthz", StatusCode::OK), ("/readyz", StatusCode::OK), ("/runs/77", StatusCode::NOT_FOUND)] {
+        assert_eq!(get(&service, uri).await.0, expected, "{uri}");
+    }
+    for uri in ["/", "/metrics", "/api/v1/status", "/api/v1/runs", &format!("/api/v1/runs/{id}"), &format!("/runs/{id}")] {
+        assert!(!get(&service, uri).await.1.contains("s3cret-api-token"), "{uri} shows the API token");
+    }
+
+    shutdown.cancel();
+    done.await.unwrap();
+    assert_eq!(get(&service, "/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+/// Runs `promtool check metrics` on `exposition` where promtool is installed (mandatory with
+/// REALITYCHECK_REQUIRE_TOOLS=1, as in CI).
+fn promtool_check_metrics(exposition: &str) {
+    use std::io::Write;
+    let child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(error) => {
+            assert!(
+                std::env::var("REALITYCHECK_REQUIRE_TOOLS").as_deref() != Ok("1"),
+                "required by REALITYCHECK_REQUIRE_TOOLS=1: promtool (Debian's prometheus package): {error}"
+            );
+            eprintln!("skipped: promtool is not installed (Debian's prometheus package)");
+            return;
+        }
+    };
+    child.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && said.trim().is_empty(), "promtool check metrics:\n{said}\n{exposition}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_state_dir_keeps_the_history_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let controls = Arc::new(Controls::default());
+    controls.broken.store(true, Ordering::SeqCst);
+    for restart in 0..2 {
+        let (store, restored) = Store::open(dir.path()).unwrap();
+        assert_eq!(restored.records.len(), restart);
+        let parts = ServiceParts { store: Some((store, restored.records)), ..Default::default() };
+        let shutdown = CancellationToken::new();
+        let (service, done) =
+            start(vec![run("prod", &controls)], schedule(Duration::from_secs(60)), "test", parts, shutdown.clone());
+        until("a run", || runs_of(&service, "prod").len() == restart + 1).await;
+        let state = service.snapshot().remove(0);
+        assert_eq!(state.checks["fake::flip"].consecutive_failures, u32::try_from(restart).unwrap() + 1, "counted across the restart");
+        let ids: Vec<u64> = runs_of(&service, "prod").iter().map(|r| r.id).collect();
+        assert_eq!(ids, (1..=u64::try_from(restart).unwrap() + 1).collect::<Vec<_>>(), "IDs go on after a restart");
+        shutdown.cancel();
+        done.await.unwrap();
+    }
+}
+
+/// A webhook receiver on loopback that answers 500 to the first `failures` POSTs.
+async fn receiver(failures: u32) -> (url::Url, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let attempts = Arc::new(AtomicU32::new(0));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post({
+            let received = Arc::clone(&received);
+            move |axum::Json(body): axum::Json<serde_json::Value>| async move {
+                if attempts.fetch_add(1, Ordering::SeqCst) < failures {
+                    return StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                received.lock().unwrap().push(body);
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = url::Url::parse(&format!("http://{}/hook", listener.local_addr().unwrap())).unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+#[tokio::test]
+async fn a_change_of_state_is_posted_to_the_webhook_with_retries() {
+    let (url, received) = receiver(2).await;
+    let webhook = Webhook::new(url, WebhookFormat::Json, Duration::from_secs(5), vec![Duration::from_millis(10); 3]).unwrap();
+    let controls = Arc::new(Controls::default());
+    let shutdown = CancellationToken::new();
+    let parts = ServiceParts { webhook: Some(webhook), ..Default::default() };
+    let (service, done) =
+        start(vec![run("prod", &controls)], schedule(Duration::from_secs(3600)), "test", parts, shutdown.clone());
+    until("the first run", || runs_of(&service, "prod").len() == 1).await;
+    controls.broken.store(true, Ordering::SeqCst);
+    let broke = service.request_run("prod").unwrap();
+    until("the failing run's notification", || received.lock().unwrap().len() == 1).await;
+    controls.broken.store(false, Ordering::SeqCst);
+    until("the failing run's end", || service.run(broke).is_some()).await;
+    service.request_run("prod").unwrap();
+    until("the passing run's notification", || received.lock().unwrap().len() == 2).await;
+
+    let received = received.lock().unwrap().clone();
+    assert_eq!(received[0]["check"], "fake::flip");
+    assert_eq!((received[0]["from"].as_str(), received[0]["to"].as_str()), (Some("passing"), Some("failing")));
+    assert_eq!(received[0]["diagnosis"]["summary"], "the flip is broken <b>");
+    assert_eq!(received[0]["host"], "https://prod.example.com");
+    assert_eq!((received[1]["from"].as_str(), received[1]["to"].as_str()), (Some("failing"), Some("passing")));
+    assert_eq!(received[1]["note"], "flip is on");
+    until("the counters", || service.snapshot()[0].webhooks == (2, 0)).await;
+    shutdown.cancel();
+    done.await.unwrap();
+}
+
+#[tokio::test]
+async fn an_undeliverable_notification_is_counted_and_changes_no_verdict() {
+    let unused = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = url::Url::parse(&format!("http://{}/hook", unused.local_addr().unwrap())).unwrap();
+    drop(unused);
+    let webhook = Webhook::new(url, WebhookFormat::Slack, Duration::from_secs(2), vec![Duration::from_millis(5); 2]).unwrap();
+    let controls = Arc::new(Controls::default());
+    controls.broken.store(true, Ordering::SeqCst);
+    let shutdown = CancellationToken::new();
+    let parts = ServiceParts { webhook: Some(webhook), ..Default::default() };
+    let (service, done) =
+        start(vec![run("prod", &controls)], schedule(Duration::from_secs(3600)), "test", parts, shutdown.clone());
+    until("the failed delivery", || service.snapshot()[0].webhooks == (0, 1)).await;
+    let state = service.snapshot().remove(0);
+    assert_eq!(state.last_run().unwrap().result, RunResult::Failed);
+    assert_eq!(state.runs_by_result.len(), 1);
+    shutdown.cancel();
+    done.await.unwrap();
+}
