@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::observation::Observations;
 use crate::suite::Suite;
 
 /// A property of a check that selection, profiles and reports care about.
@@ -316,7 +317,7 @@ pub enum Verdict {
 }
 
 /// What a check body is handed besides the run's resources: its own time budget and the
-/// run's cancellation, so that it never recomputes them.
+/// run's cancellation, so that it never recomputes them, and where to record what it measured.
 #[derive(Debug, Clone)]
 pub struct Scope {
     /// The time this attempt may take (the check kind's timeout, already scaled).
@@ -325,6 +326,9 @@ pub struct Scope {
     pub deadline: Instant,
     /// Cancelled when the run is interrupted (signal or global deadline).
     pub cancel: CancellationToken,
+    /// Where this attempt records what it measured besides its verdict; recorded whatever the
+    /// verdict, and kept in the [`crate::CheckResult`] when this is the check's last attempt.
+    pub observations: Observations,
 }
 
 /// The body of a check: an async function of the run's resources and its [`Scope`].

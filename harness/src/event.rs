@@ -7,6 +7,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::check::{CheckSpec, Diagnosis, SkipReason};
+use crate::observation::Observation;
 
 /// What a run is about: shown in headers, JUnit properties and the JSON report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -81,6 +82,11 @@ pub struct CheckResult {
     pub duration: Duration,
     /// How many times the body ran (0 when it was skipped without running).
     pub attempts: u32,
+    /// What the check's last attempt that ran recorded besides its verdict (an earlier
+    /// attempt's observations are replaced by a retry's), kept whether that attempt passed,
+    /// failed, timed out (what it recorded before), crashed or was interrupted; empty when the
+    /// check never ran.
+    pub observations: Vec<Observation>,
 }
 
 /// The overall verdict of a run; the binary maps it to an exit code.

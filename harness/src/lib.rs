@@ -1,14 +1,16 @@
 //! The realitycheck engine: checks as values that declare what they need, libtest-style
 //! selection, the suite lifecycle (prepare resources for the selected checks, run, finish), a
 //! concurrent runner with one timeout model, retries, a deadline and cancellation, lazily
-//! started shared fixtures, and the typed event stream that reporters consume. It knows
-//! nothing about CircleCI, Nomad or output formats.
+//! started shared fixtures, the numbers checks measure besides their verdicts (observations),
+//! and the typed event stream that reporters consume. It knows nothing about CircleCI, Nomad or
+//! output formats.
 
 #![warn(missing_docs)]
 
 pub mod check;
 pub mod event;
 pub mod fixture;
+pub mod observation;
 pub mod runner;
 pub mod selection;
 pub mod suite;
@@ -16,6 +18,7 @@ pub mod suite;
 pub use check::{Applicability, Check, CheckKind, CheckSpec, Diagnosis, Phase, Scope, SkipReason, Tag, Verdict};
 pub use event::{CheckResult, Event, EventSink, Outcome, RunInfo, RunStatus, RunSummary};
 pub use fixture::Fixture;
+pub use observation::{Observation, Observations};
 pub use runner::{Preflight, Run, RunOptions, RunReport, Timeouts, humanize};
 pub use selection::{Disposition, IgnoredMode, Selection};
 pub use suite::Suite;

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::check::{Check, CheckKind, CheckSpec, Diagnosis, Scope, SkipReason, Tag, Verdict};
 use crate::event::{CheckResult, Event, EventSink, Outcome, RunInfo, RunStatus, RunSummary};
+use crate::observation::Observations;
 use crate::selection::{Disposition, Selection};
 use crate::suite::Suite;
 
@@ -222,6 +223,7 @@ impl<S: Suite> Run<S> {
                     if let Some(progress) = progress {
                         result.duration = progress.started.elapsed();
                         result.attempts = progress.attempt;
+                        result.observations = progress.observations.recorded();
                     }
                     events.emit(Event::CheckFinished(result.clone()));
                     *slot = Some(result);
@@ -331,7 +333,13 @@ impl<S: Suite> Run<S> {
 }
 
 fn skipped(spec: &CheckSpec, reason: SkipReason) -> CheckResult {
-    CheckResult { spec: spec.clone(), outcome: Outcome::Skipped { reason }, duration: Duration::ZERO, attempts: 0 }
+    CheckResult {
+        spec: spec.clone(),
+        outcome: Outcome::Skipped { reason },
+        duration: Duration::ZERO,
+        attempts: 0,
+        observations: Vec::new(),
+    }
 }
 
 /// Formats a duration the way reports and messages print it: `30s`, `1.5s`, `2m`, `1m30s`.
@@ -357,6 +365,8 @@ struct Progress {
     attempt: u32,
     /// The summaries of the attempts that failed before it.
     failed: Vec<String>,
+    /// Where the attempt under way records its observations.
+    observations: Observations,
 }
 
 impl Progress {
@@ -389,18 +399,21 @@ impl<S: Suite> Attempts<S> {
         let id = self.check.spec.id.clone();
         self.events.emit(Event::CheckStarted { id: id.clone() });
         let started = Instant::now();
-        let record = |attempt: u32, failures: &[Diagnosis]| {
+        let record = |attempt: u32, failures: &[Diagnosis], observations: &Observations| {
             if let Some(slot) = self.progress.lock().ok().as_mut().and_then(|p| p.get_mut(self.index)) {
                 let failed = failures.iter().map(|d| d.summary.clone()).collect();
-                *slot = Some(Progress { started, attempt, failed });
+                *slot = Some(Progress { started, attempt, failed, observations: observations.clone() });
             }
         };
         let mut failures = Vec::new();
         let mut attempt = 0;
+        // Each attempt records afresh: a retry's observations replace the earlier attempt's.
+        let mut observations;
         let outcome = loop {
             attempt += 1;
-            record(attempt, &failures);
-            match self.attempt().await {
+            observations = Observations::new();
+            record(attempt, &failures, &observations);
+            match self.attempt(observations.clone()).await {
                 Verdict::Pass(note) if failures.is_empty() => break Outcome::Passed { note },
                 Verdict::Pass(note) => break Outcome::Flaky { note, failures },
                 Verdict::Skip(reason) => break Outcome::Skipped { reason },
@@ -418,14 +431,22 @@ impl<S: Suite> Attempts<S> {
                 }
             }
         };
-        CheckResult { spec: self.check.spec.clone(), outcome, duration: started.elapsed(), attempts: attempt }
+        CheckResult {
+            spec: self.check.spec.clone(),
+            outcome,
+            duration: started.elapsed(),
+            attempts: attempt,
+            observations: observations.recorded(),
+        }
     }
 
-    async fn attempt(&self) -> Verdict {
+    /// One attempt, recording into `observations`; what it recorded stays there whatever the
+    /// verdict, also when it timed out or crashed.
+    async fn attempt(&self, observations: Observations) -> Verdict {
         let started = Instant::now();
         let slow_at = started + self.timeout / 2;
         let timeout_at = started + self.timeout;
-        let scope = Scope { timeout: self.timeout, deadline: timeout_at, cancel: self.cancel.clone() };
+        let scope = Scope { timeout: self.timeout, deadline: timeout_at, cancel: self.cancel.clone(), observations };
         let body = AbortOnDrop(tokio::spawn((self.check.body)(Arc::clone(&self.resources), scope)));
         let mut joined = body;
         let mut slow_reported = false;

@@ -1,6 +1,7 @@
 //! Runner behaviour on tokio's paused clock: outcomes, timeouts, slow notices, retries and
 //! flaky passes, preflight failures, panics, cancellation and the global deadline; what a
-//! check body is handed (its scope); and the suite lifecycle a run drives (prepare the
+//! check body is handed (its scope) and what it measured besides its verdict (observations,
+//! kept from its last attempt whatever the verdict); and the suite lifecycle a run drives (prepare the
 //! resources of the checks that will run, run them, finish).
 
 use std::fmt;
@@ -58,12 +59,16 @@ struct TestSuite {
     prepare_fails: bool,
     /// Adds `demo::scope`, which records the scope of each of its attempts.
     probe_scope: bool,
+    /// Adds the `demo::measures_*` checks, which record observations before their verdicts.
+    measure: bool,
     journal: Arc<Journal>,
 }
 
 /// What the checks of one run share; prepared afresh for every run.
 struct Resources {
     flaky_calls: AtomicU32,
+    /// Attempts of `demo::measures_each_attempt` so far.
+    measure_calls: AtomicU32,
     /// How many check bodies ran to a verdict.
     bodies_ran: AtomicU32,
     journal: Arc<Journal>,
@@ -143,6 +148,9 @@ impl Suite for TestSuite {
                 }
             }));
         }
+        if self.measure {
+            checks.extend(measuring_checks());
+        }
         checks
     }
 
@@ -175,6 +183,7 @@ impl Suite for TestSuite {
         }
         Ok(Resources {
             flaky_calls: AtomicU32::new(0),
+            measure_calls: AtomicU32::new(0),
             bodies_ran: AtomicU32::new(0),
             journal: Arc::clone(&self.journal),
         })
@@ -185,6 +194,43 @@ impl Suite for TestSuite {
         self.journal.log("finish");
         vec![format!("{} check bodies ran", resources.bodies_ran.load(Ordering::SeqCst))]
     }
+}
+
+/// An observation of the test checks: `name` of `subject` is `value`.
+fn observed(name: &str, subject: &str, value: i64) -> Observation {
+    Observation::new(name, subject, value)
+}
+
+/// Checks that record observations, then fail, pass on a retry, hang or crash.
+fn measuring_checks() -> Vec<Check<TestSuite>> {
+    vec![
+        Check::new(spec("demo::measures_and_fails"), Needs::Cluster("measures"), |_, scope: Scope| async move {
+            scope.observations.record(observed("expiry_timestamp_seconds", "failing", 42));
+            Verdict::Fail(Diagnosis::new("expires too soon"))
+        }),
+        Check::new(
+            spec("demo::measures_each_attempt"),
+            Needs::Cluster("measures"),
+            |r: Arc<Resources>, scope: Scope| async move {
+                let attempt = r.measure_calls.fetch_add(1, Ordering::SeqCst) + 1;
+                scope.observations.record(observed("attempt", "retried", i64::from(attempt)));
+                if attempt == 1 {
+                    scope.observations.record(observed("only_the_first_attempt", "retried", 1));
+                    Verdict::Fail(Diagnosis::new("first try fails"))
+                } else {
+                    Verdict::Pass("second try".into())
+                }
+            },
+        ),
+        Check::new(spec("demo::measures_then_hangs"), Needs::Cluster("measures"), |_, scope: Scope| async move {
+            scope.observations.record(observed("expiry_timestamp_seconds", "hanging", 7));
+            std::future::pending().await
+        }),
+        Check::new(spec("demo::measures_then_panics"), Needs::Cluster("measures"), |_, scope: Scope| async move {
+            scope.observations.record(observed("expiry_timestamp_seconds", "crashing", 9));
+            panic!("bad input after measuring")
+        }),
+    ]
 }
 
 fn options() -> RunOptions {
@@ -386,6 +432,72 @@ async fn a_check_body_receives_its_scope() {
         panic!("{:?}", interrupted.outcome)
     };
     assert_eq!(said, "the run was cancelled (signal), during attempt 2; attempt 1 failed: the first attempt fails");
+}
+
+#[tokio::test(start_paused = true)]
+async fn observations_of_the_last_attempt_are_kept_whatever_the_verdict() {
+    let suite = TestSuite { cluster_reachable: true, measure: true, ..Default::default() };
+    let mut opts = options();
+    opts.selection.filters = vec!["measures".into(), "demo::passes".into(), "gcp_only".into()];
+    opts.retries = 1;
+    let (summary, events) = run(suite, opts, CancellationToken::new()).await;
+    assert_eq!(summary.status, RunStatus::Failed);
+
+    // A red check keeps what it measured; its retry's observations replace the first
+    // attempt's (one observation, not two).
+    let failing = outcome(&summary, "demo::measures_and_fails");
+    assert!(matches!(&failing.outcome, Outcome::Failed { diagnosis } if diagnosis.summary == "expires too soon"));
+    assert_eq!(failing.attempts, 2);
+    assert_eq!(failing.observations, [observed("expiry_timestamp_seconds", "failing", 42)]);
+
+    // A pass on a retry carries the retry's observations only.
+    let retried = outcome(&summary, "demo::measures_each_attempt");
+    assert!(matches!(&retried.outcome, Outcome::Flaky { .. }), "{retried:?}");
+    assert_eq!(retried.observations, [observed("attempt", "retried", 2)]);
+
+    // A timed-out or crashed attempt keeps what it recorded before.
+    let hanging = outcome(&summary, "demo::measures_then_hangs");
+    let Outcome::Failed { diagnosis } = &hanging.outcome else { panic!("{hanging:?}") };
+    assert!(diagnosis.summary.starts_with("no answer within"), "{diagnosis:?}");
+    assert_eq!(hanging.observations, [observed("expiry_timestamp_seconds", "hanging", 7)]);
+    let crashing = outcome(&summary, "demo::measures_then_panics");
+    assert!(matches!(&crashing.outcome, Outcome::Failed { diagnosis } if diagnosis.summary.contains("crashed")));
+    assert_eq!(crashing.observations, [observed("expiry_timestamp_seconds", "crashing", 9)]);
+
+    // A check that records nothing has none; a check that never ran has none.
+    assert!(outcome(&summary, "demo::passes").observations.is_empty());
+    let skipped = outcome(&summary, "demo::gcp_only");
+    assert!(matches!(skipped.outcome, Outcome::Skipped { .. }) && skipped.attempts == 0);
+    assert!(skipped.observations.is_empty());
+
+    // The events carry the same results.
+    for result in &summary.results {
+        assert!(events.iter().any(|e| matches!(e, Event::CheckFinished(r) if r == result)), "{result:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn checks_that_never_ran_have_no_observations() {
+    let suite = TestSuite { cluster_reachable: false, measure: true, ..Default::default() };
+    let (summary, _) = run(suite, options(), CancellationToken::new()).await;
+    assert_eq!(summary.status, RunStatus::PreflightFailed);
+    assert_eq!(summary.results.len(), 11);
+    assert!(summary.results.iter().all(|r| r.observations.is_empty()), "{:?}", summary.results);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_check_keeps_what_its_attempt_recorded() {
+    let suite = TestSuite { cluster_reachable: true, measure: true, ..Default::default() };
+    let mut opts = options();
+    opts.selection.filters = vec!["measures_then_hangs".into(), "demo::hangs".into()];
+    opts.deadline = Some(Duration::from_secs(3));
+    let (summary, _) = run(suite, opts, CancellationToken::new()).await;
+    assert_eq!(summary.status, RunStatus::Interrupted);
+    let interrupted = outcome(&summary, "demo::measures_then_hangs");
+    assert!(matches!(&interrupted.outcome, Outcome::Skipped { reason: SkipReason::Interrupted(_) }));
+    assert_eq!(interrupted.attempts, 1);
+    assert_eq!(interrupted.observations, [observed("expiry_timestamp_seconds", "hanging", 7)]);
+    assert!(outcome(&summary, "demo::hangs").observations.is_empty(), "it recorded nothing");
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,10 +1,11 @@
 //! The JSON report, for programs: a flat, versioned document whose every field is described
 //! in `reports/schema/report-v1.schema.json`. Fields are only ever added within a schema
-//! version; renaming or removing one makes a new version.
+//! version; renaming or removing one makes a new version. Each check carries the observations
+//! of its last attempt (what it measured besides its verdict) when it recorded any.
 
 use std::path::PathBuf;
 
-use harness::{CheckResult, Diagnosis, Event, Outcome, Phase, RunInfo, RunStatus, RunSummary, SkipReason};
+use harness::{CheckResult, Diagnosis, Event, Observation, Outcome, Phase, RunInfo, RunStatus, RunSummary, SkipReason};
 use serde::Serialize;
 
 use crate::file::ReportFile;
@@ -75,6 +76,9 @@ struct JsonCheck<'a> {
     skip_reason: Option<JsonSkipReason<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     earlier_failures: Option<Vec<JsonDiagnosis<'a>>>,
+    /// Added within v1: absent when the check recorded none (the reports of earlier versions).
+    #[serde(skip_serializing_if = "<[Observation]>::is_empty")]
+    observations: &'a [Observation],
 }
 
 #[derive(Serialize)]
@@ -134,6 +138,7 @@ impl<'a> JsonCheck<'a> {
             diagnosis: None,
             skip_reason: None,
             earlier_failures: None,
+            observations: &result.observations,
         };
         match &result.outcome {
             Outcome::Passed { note } => JsonCheck { note: Some(note), ..base },

@@ -116,7 +116,7 @@ impl<W: Write> TerminalReporter<W> {
     }
 
     fn result_line(&self, result: &CheckResult) -> String {
-        let CheckResult { spec, outcome, duration, attempts } = result;
+        let CheckResult { spec, outcome, duration, attempts, .. } = result;
         let column = duration_column(*duration);
         match outcome {
             Outcome::Passed { note } => self.line("PASS", green(), &column, &spec.id, note),

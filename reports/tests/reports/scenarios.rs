@@ -4,8 +4,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use harness::{
-    CheckKind, CheckResult, CheckSpec, Diagnosis, Event, Outcome, Phase, RunInfo, RunStatus, RunSummary, SkipReason,
-    Tag,
+    CheckKind, CheckResult, CheckSpec, Diagnosis, Event, Observation, Outcome, Phase, RunInfo, RunStatus, RunSummary,
+    SkipReason, Tag,
 };
 
 /// A scenario's name (for snapshot names) and its events.
@@ -17,6 +17,7 @@ pub fn all() -> Vec<Scenario> {
         ("preflight_failed", preflight_failed_run()),
         ("interrupted", interrupted_run()),
         ("nothing_selected", nothing_selected_run()),
+        ("expiring_certificate", expiring_certificate_run()),
     ]
 }
 
@@ -51,7 +52,7 @@ fn pipeline(id: &str, summary: &str) -> CheckSpec {
 }
 
 fn result(spec: &CheckSpec, outcome: Outcome, duration: Duration, attempts: u32) -> CheckResult {
-    CheckResult { spec: spec.clone(), outcome, duration, attempts }
+    CheckResult { spec: spec.clone(), outcome, duration, attempts, observations: Vec::new() }
 }
 
 fn passed(spec: &CheckSpec, note: &str, duration: Duration) -> CheckResult {
@@ -221,6 +222,42 @@ pub fn failed_run() -> Vec<Event> {
         )),
     ];
     finish(&plan, &mut events, RunStatus::Failed, ms(305_913), None);
+    events
+}
+
+/// The certificate checks: the Nomad mTLS certificate expires soon (red), the installation's
+/// certificate is fine; both report the expiry of every certificate they read.
+pub fn expiring_certificate_run() -> Vec<Event> {
+    let mtls =
+        cluster("nomad::mtls", "the Nomad mTLS Secret: a CA, a certificate it signed, its key, not expiring soon");
+    let tls = api("api::tls_certificate", "the installation's TLS certificate: its chain verifies, not expiring soon");
+    let plan = vec![mtls.clone(), tls.clone()];
+    let expiry = |subject: &str, value| Observation::new("certificate_expiry_timestamp_seconds", subject, value);
+    let expiring =
+        Diagnosis::new("cert.pem of Secret nomad-mtls expires in 9 days, on 2026-03-11 (nomad.mtls_min_days = 30)")
+            .observed("ca.pem: CN=Nomad CircleCI CA (CA: yes)")
+            .observed("cert.pem: CN=nomad-server issued by CN=Nomad CircleCI CA (CA: no)")
+            .cause("once it expires, the Nomad clients and servers refuse each other: no docker job runs")
+            .phase(Phase::NomadMtls);
+    let mut mtls_result = result(&mtls, Outcome::Failed { diagnosis: expiring }, ms(96), 1);
+    mtls_result.observations =
+        vec![expiry("nomad-mtls ca.pem", 4_926_715_800), expiry("nomad-mtls cert.pem", 1_773_221_400)];
+    let mut tls_result = passed(
+        &tls,
+        "chain verified; CN=circleci.example.com, issued by CN=Example CA; expires 2027-03-12 (in 375 days)",
+        ms(54),
+    );
+    tls_result.observations = vec![expiry("https://circleci.example.com", 1_804_847_400)];
+    let mut events = vec![
+        Event::RunStarted { info: info(), checks: plan.clone() },
+        preflight_passed("kubernetes-api", "Kubernetes v1.32.1, namespace circleci-server"),
+        preflight_passed("circleci-api", "token accepted for ops-bot"),
+        started(&mtls),
+        started(&tls),
+        Event::CheckFinished(tls_result),
+        Event::CheckFinished(mtls_result),
+    ];
+    finish(&plan, &mut events, RunStatus::Failed, ms(160), None);
     events
 }
 

@@ -1,11 +1,13 @@
-//! `api::*`: the token and the project, and the preflight that the API answers at all.
+//! `api::*`: the token and the project, the installation's TLS certificate (whose expiry is
+//! recorded as an observation whatever the verdict), and the preflight that the API answers
+//! at all.
 
 use std::sync::Arc;
 
-use harness::{Check, Diagnosis, Phase, Verdict};
+use harness::{Check, Diagnosis, Observation, Phase, Verdict};
 use k8s_openapi::jiff::Timestamp;
 
-use super::{ProjectHandles, api_check, ids, project_check, retries_note, tls_check};
+use super::{ProjectHandles, api_check, certificate_expiry, ids, project_check, retries_note, tls_check};
 use crate::RealityCheck;
 use crate::clients::certs::{Certificate, day_of, days_until};
 use crate::clients::circleci::ApiError;
@@ -91,11 +93,13 @@ pub fn authenticated() -> Check<RealityCheck> {
 
 pub fn tls_certificate() -> Check<RealityCheck> {
     let summary = "the installation's TLS certificate: its chain verifies, and it does not expire soon";
-    tls_check(ids::TLS_CERTIFICATE, summary, |api, _| async move {
+    tls_check(ids::TLS_CERTIFICATE, summary, |api, scope| async move {
         match api.client().served_certificate().await {
             Ok(der) => match Certificate::from_der(&der) {
                 Ok(certificate) => {
-                    judge_certificate(&api.host(), &certificate, Timestamp::now().as_second(), api.tls_min_days())
+                    let host = api.host();
+                    scope.observations.record(expiry_observation(&host, &certificate));
+                    judge_certificate(&host, &certificate, Timestamp::now().as_second(), api.tls_min_days())
                 }
                 Err(why) => Verdict::Fail(
                     Diagnosis::new(format!("the certificate {} serves cannot be read: {why}", api.host()))
@@ -108,6 +112,12 @@ pub fn tls_certificate() -> Check<RealityCheck> {
             Err(error) => Verdict::Fail(api_failure(&error)),
         }
     })
+}
+
+/// The expiry of the `certificate` that `host` serves, for metrics; its subject is the host as
+/// the check's messages print it (`https://circleci.example.com`).
+pub fn expiry_observation(host: &str, certificate: &Certificate) -> Observation {
+    certificate_expiry(host, certificate)
 }
 
 /// Pass when `certificate`, served by `host` over a verified chain, is valid for at least
@@ -252,5 +262,16 @@ mod tests {
         assert!(soon.summary.ends_with("expires in 29 days, on 2027-02-13 (tls_min_days = 30)"), "{soon:?}");
         let Verdict::Fail(expired) = judge_certificate(host, &certificate(-2), NOW, 30) else { panic!() };
         assert_eq!(expired.summary, "the TLS certificate of https://circleci.example.com expired on 2027-01-13");
+    }
+
+    #[test]
+    fn the_served_certificate_has_its_expiry_observed_whatever_the_verdict() {
+        let host = "https://circleci.example.com";
+        let expired = certificate(-2);
+        assert!(matches!(judge_certificate(host, &expired, NOW, 30), Verdict::Fail(_)), "red, and still observed");
+        assert_eq!(
+            expiry_observation(host, &expired),
+            Observation::new("certificate_expiry_timestamp_seconds", host, NOW - 2 * DAY + 3600)
+        );
     }
 }

@@ -18,12 +18,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use harness::{
-    Applicability, Check, CheckKind, CheckSpec, Diagnosis, Phase, Preflight, Scope, SkipReason, Tag, Verdict,
+    Applicability, Check, CheckKind, CheckSpec, Diagnosis, Observation, Phase, Preflight, Scope, SkipReason, Tag,
+    Verdict,
 };
 use realitycheck_config::Target;
 use realitycheck_project::Job;
 
 use crate::RealityCheck;
+use crate::clients::certs::Certificate;
 use crate::clients::circleci::Retry;
 use crate::clients::cluster::{Answer, ClusterError};
 use crate::resources::api::{ApiAccess, ProjectAccess};
@@ -87,6 +89,16 @@ pub fn preflights() -> Vec<Preflight<RealityCheck>> {
         ),
         Preflight::new("circleci-api", Tag::NeedsApi, CheckKind::Api, api::preflight),
     ]
+}
+
+/// The name of the observation of a certificate's end of validity, in Unix seconds, as the
+/// certificate checks record it (whatever their verdict) and metrics export it.
+pub const CERTIFICATE_EXPIRY: &str = "certificate_expiry_timestamp_seconds";
+
+/// The observation that the certificate `subject` names (`nomad-mtls cert.pem`, a host) ends
+/// its validity at `certificate`'s `not_after`.
+pub(crate) fn certificate_expiry(subject: impl Into<String>, certificate: &Certificate) -> Observation {
+    Observation::new(CERTIFICATE_EXPIRY, subject, certificate.not_after)
 }
 
 /// What the project checks are handed: the API and the project.

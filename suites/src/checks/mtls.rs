@@ -2,12 +2,14 @@
 //! `nomad-rpc-mtls` as later guides name it): the CA is a CA (and `ca.pem` and `cert.pem` are
 //! not swapped), the certificate chains to it, `key.pem` is the certificate's key, the
 //! certificate names `server.global.nomad`, and neither expires within `nomad.mtls_min_days`.
+//! Whatever the verdict, the expiry of each certificate read is recorded as an observation
+//! (`certificate_expiry_timestamp_seconds` of `<secret> ca.pem` and `<secret> cert.pem`).
 
-use harness::{Check, Diagnosis, Phase, Verdict};
+use harness::{Check, Diagnosis, Observation, Phase, Verdict};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 
-use super::{cluster_check, cluster_failure, ids, secrets_forbidden};
+use super::{certificate_expiry, cluster_check, cluster_failure, ids, secrets_forbidden};
 use crate::RealityCheck;
 use crate::clients::certs::{Certificate, Encoding, day_of, days_until, pem_of, public_key_of};
 
@@ -20,7 +22,7 @@ const SERVER_NAME: &str = "server.global.nomad";
 pub fn mtls() -> Check<RealityCheck> {
     let summary =
         "the Nomad mTLS Secret: a CA, a certificate it signed for server.global.nomad, its key, not expiring soon";
-    cluster_check(ids::MTLS, summary, |access, _| async move {
+    cluster_check(ids::MTLS, summary, |access, scope| async move {
         let cluster = match access.client().await {
             Ok(cluster) => cluster,
             Err(e) => return Verdict::Fail(cluster_failure(&e)),
@@ -47,6 +49,9 @@ pub fn mtls() -> Check<RealityCheck> {
         };
         match MtlsMaterial::read(name, &secret) {
             Ok(material) => {
+                for observation in expiry_observations(&material) {
+                    scope.observations.record(observation);
+                }
                 judge_mtls(namespace, &material, Timestamp::now().as_second(), access.nomad().mtls_min_days)
             }
             Err(diagnosis) => Verdict::Fail(diagnosis.remediation(recreate(namespace, name))),
@@ -109,6 +114,16 @@ impl MtlsMaterial {
             _ => "values partly PEM, partly base64 of PEM",
         }
     }
+}
+
+/// The expiry of each certificate of `material`, for metrics: `ca.pem`'s then `cert.pem`'s,
+/// of subjects `<secret> ca.pem` and `<secret> cert.pem`, as the check's notes name them.
+pub fn expiry_observations(material: &MtlsMaterial) -> Vec<Observation> {
+    let secret = &material.secret;
+    vec![
+        certificate_expiry(format!("{secret} ca.pem"), &material.ca),
+        certificate_expiry(format!("{secret} cert.pem"), &material.cert),
+    ]
 }
 
 /// Pass when the material is a CA, a certificate it signed for `server.global.nomad`, that
@@ -290,6 +305,23 @@ mod tests {
         let (expired, _) = material(&["server.global.nomad"], -2);
         assert!(fail(judge_mtls("ns", &expired, NOW, 30)).summary.contains("expired on"));
         let Verdict::Pass(_) = judge_mtls("ns", &expiring, NOW, 7) else { panic!("7 days is the threshold asked for") };
+    }
+
+    #[test]
+    fn each_certificate_read_has_its_expiry_observed_whatever_the_verdict() {
+        let (expiring, _) = material(&["server.global.nomad"], 9);
+        assert!(matches!(judge_mtls("ns", &expiring, NOW, 30), Verdict::Fail(_)), "red, and still observed");
+        let observed = expiry_observations(&expiring);
+        assert_eq!(
+            observed,
+            [
+                Observation::new("certificate_expiry_timestamp_seconds", "nomad-mtls ca.pem", expiring.ca.not_after),
+                Observation::new("certificate_expiry_timestamp_seconds", "nomad-mtls cert.pem", NOW + 9 * 24 * 60 * 60),
+            ]
+        );
+        let renamed = MtlsMaterial { secret: "nomad-rpc-mtls".into(), ..expiring };
+        let subjects: Vec<String> = expiry_observations(&renamed).into_iter().map(|o| o.subject).collect();
+        assert_eq!(subjects, ["nomad-rpc-mtls ca.pem", "nomad-rpc-mtls cert.pem"]);
     }
 
     #[test]
