@@ -55,6 +55,10 @@ pub enum Command {
     /// Serve a simulated installation for realitycheck or kubectl to point at.
     #[cfg(feature = "sim")]
     Sim(SimArgs),
+    /// Check every configured installation on a schedule, with Prometheus metrics, a status
+    /// page, a JSON API and webhooks (profile `health` by default: changes nothing).
+    #[cfg(feature = "serve")]
+    Serve(ServeArgs),
     /// Write a starter configuration (the commented reference of every key) and the
     /// realitycheck CircleCI project's .circleci/config.yml to push.
     Init(InitArgs),
@@ -198,6 +202,36 @@ pub struct SimArgs {
     pub write_env: Option<PathBuf>,
 }
 
+#[cfg(feature = "serve")]
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The configuration; --target watches one target only, --profile names the profile of
+    /// the runs (default: the file's serve.profile, else health).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Time between the starts of two runs of one target (default 15m; 10s to 24h).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub every: Option<std::time::Duration>,
+    /// Address of the HTTP server (default 127.0.0.1:9797; 0.0.0.0:9797 in a container).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Runs kept per target (default 100).
+    #[arg(long, value_name = "N")]
+    pub history: Option<usize>,
+    /// Keep the history here across restarts (JSON lines).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// POST here whenever a check starts or stops failing.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+    /// Body of the webhook's POSTs: json (realitycheck.webhook/v1) or slack.
+    #[arg(long, value_name = "FORMAT", value_parser = webhook_format)]
+    pub webhook_format: Option<realitycheck_config::WebhookFormat>,
+    /// File holding the bearer token that POST /api/v1/runs requires.
+    #[arg(long, value_name = "FILE")]
+    pub api_token_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Directory to write into.
@@ -211,6 +245,12 @@ pub struct InitArgs {
 /// `--cloud-provider`, read as the configuration reads CIRCLE_CLOUD_PROVIDER.
 fn cloud_provider(value: &str) -> Result<CloudProvider, String> {
     CloudProvider::parse(&value.to_lowercase()).ok_or_else(|| "use aws, gcp or other".to_string())
+}
+
+/// `--webhook-format`, read as the configuration reads `serve.webhook_format`.
+#[cfg(feature = "serve")]
+fn webhook_format(value: &str) -> Result<realitycheck_config::WebhookFormat, String> {
+    realitycheck_config::WebhookFormat::parse(&value.to_lowercase()).ok_or_else(|| "use json or slack".to_string())
 }
 
 /// The scenario names `--scenario` accepts, listed in `--help`.

@@ -6,6 +6,8 @@ mod cli;
 mod exit;
 mod init;
 mod run;
+#[cfg(feature = "serve")]
+mod serve;
 #[cfg(feature = "sim")]
 mod sim;
 mod wiring;
@@ -37,6 +39,8 @@ fn main() -> ExitCode {
             Command::Demo(args) => sim::demo(args, cli.color).await,
             #[cfg(feature = "sim")]
             Command::Sim(args) => sim::serve(args).await,
+            #[cfg(feature = "serve")]
+            Command::Serve(args) => serve::serve(args).await,
             Command::Init(args) => init::init(&args),
         }
     });

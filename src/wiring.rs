@@ -34,9 +34,7 @@ pub fn overrides(args: &ConfigArgs) -> Overrides {
 
 /// Loads the settings from the process environment and the working directory.
 pub fn load_settings(args: &ConfigArgs) -> Result<Settings, AppError> {
-    let cwd = std::env::current_dir()
-        .map_err(|source| AppError::Io { what: "cannot read the working directory".into(), source })?;
-    load_settings_in(args, &|name| std::env::var(name).ok(), &cwd)
+    Ok(load_config(args.config.as_deref(), overrides(args))?.settings()?)
 }
 
 /// Loads the settings with `var` reading the environment and `cwd` as the directory where
@@ -48,6 +46,14 @@ pub fn load_settings_in(
 ) -> Result<Settings, AppError> {
     let config = Config::load(&LoadRequest { config_flag: args.config.as_deref(), var, cwd, flags: overrides(args) })?;
     Ok(config.settings()?)
+}
+
+/// Reads every source of the configuration with `flags` as the flags' layer, from the process
+/// environment and the working directory.
+pub fn load_config(config_flag: Option<&Path>, flags: Overrides) -> Result<Config, AppError> {
+    let cwd = std::env::current_dir()
+        .map_err(|source| AppError::Io { what: "cannot read the working directory".into(), source })?;
+    Ok(Config::load(&LoadRequest { config_flag, var: &|name| std::env::var(name).ok(), cwd: &cwd, flags })?)
 }
 
 pub fn selection(args: &SelectionArgs, settings: &Settings) -> Selection {

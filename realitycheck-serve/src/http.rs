@@ -21,6 +21,16 @@ use crate::{metrics, page};
 /// The value of the status document's `schema_version` field.
 pub const STATUS_SCHEMA_VERSION: &str = "realitycheck.status/v1";
 
+/// Serves the router of `service` on `listener` until `shutdown` is cancelled; requests in
+/// flight then finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    service: Arc<Service>,
+    shutdown: harness::CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(service)).with_graceful_shutdown(shutdown.cancelled_owned()).await
+}
+
 /// The router of `service`.
 pub fn router(service: Arc<Service>) -> Router {
     Router::new()
@@ -249,7 +259,7 @@ async fn runs(State(service): State<Arc<Service>>, Query(query): Query<RunsQuery
         .filter(|t| query.target.as_ref().is_none_or(|name| &t.name == name))
         .flat_map(|t| t.history.iter())
         .collect();
-    records.sort_by(|a, b| b.id.cmp(&a.id));
+    records.sort_by_key(|record| std::cmp::Reverse(record.id));
     let runs: Vec<RunSummary> = records.into_iter().take(query.limit.unwrap_or(100)).map(|r| RunSummary::of(r)).collect();
     Json(json!({ "runs": runs })).into_response()
 }

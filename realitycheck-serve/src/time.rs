@@ -33,10 +33,7 @@ pub fn readable(millis: u64) -> String {
 }
 
 fn utc(millis: u64) -> OffsetDateTime {
-    i128::try_from(millis)
-        .ok()
-        .and_then(|millis| OffsetDateTime::from_unix_timestamp_nanos(millis * 1_000_000).ok())
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// A span of milliseconds in at most two units: `850ms`, `12s`, `3m 20s`, `2h 5m`, `4d 3h`.

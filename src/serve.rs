@@ -1,0 +1,155 @@
+//! `realitycheck serve`: every configured target (or the one `--target` names) checked on a
+//! schedule with the `health` profile unless told otherwise, over realitycheck-serve's
+//! scheduler and HTTP interface. The first SIGTERM or Ctrl-C stops it cleanly: the runs going
+//! on are cancelled (their workflows too), recorded and kept in the state dir, and the
+//! process exits 0; a second one exits at once.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use harness::{CancellationToken, Run, Tag};
+use realitycheck_config::{Config, Overrides, ServeSettings, Settings, WebhookFormat};
+use realitycheck_serve::{Schedule, ServiceParts, Store, Webhook};
+
+use crate::cli::{SelectionArgs, ServeArgs};
+use crate::exit::{self, AppError};
+use crate::run::shutdown_signal;
+use crate::wiring;
+
+/// How long one webhook POST may take, and the pauses before its retries.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+const WEBHOOK_BACKOFF: [Duration; 3] = [Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(25)];
+
+pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
+    let config = wiring::load_config(args.config.config.as_deref(), overrides(&args))?;
+    let settings = config.serve()?;
+    let profile = config.profile(&settings.profile)?;
+    if !profile.exclude_tags.contains(&Tag::Mutates) {
+        eprintln!(
+            "note: profile `{}` runs checks that change the installation (pipelines, contexts) at every run; the `health` profile does not",
+            profile.name
+        );
+    }
+    let targets = match &args.config.target {
+        Some(name) => vec![config.target(name)?],
+        None => config.targets()?,
+    };
+    let mut runs = Vec::new();
+    for target in targets {
+        let settings = Settings { config_file: config.config_file().map(Into::into), target, profile: profile.clone() };
+        let options = wiring::run_options(&settings, wiring::selection(&SelectionArgs::default(), &settings));
+        runs.push(Run::new(wiring::suite(&settings, false)?, options));
+    }
+    let parts = parts(&settings)?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(AppError::io(format!("cannot listen on {} (serve.listen, --listen)", settings.listen)))?;
+    let address = listener.local_addr().map_err(AppError::io("cannot read the listening address".into()))?;
+    warn_if_open(address, &settings, &config);
+
+    let shutdown = CancellationToken::new();
+    let names: Vec<String> = runs.iter().map(|run| run.options().info.target.clone()).collect();
+    let schedule = Schedule::every(settings.every, settings.history);
+    let (service, loops) = realitycheck_serve::start(runs, schedule, env!("CARGO_PKG_VERSION"), parts, shutdown.clone());
+    eprintln!(
+        "serving http://{address}/ (metrics at /metrics): {} target{} ({}), profile {}, every {}",
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        names.join(", "),
+        profile.name,
+        humantime::format_duration(settings.every)
+    );
+    let signals = tokio::spawn(stop_on_signal(shutdown.clone()));
+    let served = realitycheck_serve::http::serve(listener, service, shutdown.clone()).await;
+    // The server ends only at shutdown, or when it fails: then the loops stop too.
+    shutdown.cancel();
+    loops.await.map_err(|e| AppError::Usage(format!("the scheduler stopped abnormally: {e}")))?;
+    signals.abort();
+    served.map_err(AppError::io(format!("the HTTP server on {address} failed")))?;
+    eprintln!("stopped: the runs going on were cancelled and recorded");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The flags' layer: `serve`'s own flags, `--profile` as the profile of the scheduled runs.
+fn overrides(args: &ServeArgs) -> Overrides {
+    let mut overrides = wiring::overrides(&args.config);
+    overrides.profile = None;
+    let serve = &mut overrides.serve_layer;
+    serve.profile = args.config.profile.clone();
+    serve.every = args.every;
+    serve.listen = args.listen.clone();
+    serve.history = args.history;
+    serve.state_dir = args.state_dir.clone();
+    serve.webhook = args.webhook.clone();
+    serve.webhook_format = args.webhook_format;
+    serve.api_token_file = args.api_token_file.clone();
+    overrides
+}
+
+/// The state dir (opened, its records read), the webhook, the API token.
+fn parts(settings: &ServeSettings) -> Result<ServiceParts, AppError> {
+    let store = match &settings.state_dir {
+        Some(dir) => {
+            let (store, restored) = Store::open(dir).map_err(|e| AppError::Usage(e.to_string()))?;
+            if restored.skipped_lines > 0 {
+                eprintln!(
+                    "warning: {} line(s) of {} did not parse and were skipped",
+                    restored.skipped_lines,
+                    store.path().display()
+                );
+            }
+            Some((store, restored.records))
+        }
+        None => None,
+    };
+    let webhook = match &settings.webhook {
+        Some(url) => {
+            let format = match settings.webhook_format {
+                WebhookFormat::Json => realitycheck_serve::WebhookFormat::Json,
+                WebhookFormat::Slack => realitycheck_serve::WebhookFormat::Slack,
+            };
+            Some(
+                Webhook::new(url.clone(), format, WEBHOOK_TIMEOUT, WEBHOOK_BACKOFF.to_vec())
+                    .map_err(|e| AppError::Usage(format!("cannot make the webhook's HTTP client: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    let api_token = match &settings.api_token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(AppError::io(format!("cannot read the API token file {} (--api-token-file)", path.display())))?;
+            let token = text.trim();
+            if token.is_empty() || token.contains(char::is_whitespace) {
+                return Err(AppError::Usage(format!(
+                    "the API token file {} (--api-token-file) must hold one token on one line",
+                    path.display()
+                )));
+            }
+            Some(token.to_string())
+        }
+        None => None,
+    };
+    Ok(ServiceParts { store, webhook, api_token })
+}
+
+/// Says so when anyone on the network may start runs.
+fn warn_if_open(address: SocketAddr, settings: &ServeSettings, config: &Config) {
+    if !address.ip().is_loopback() && settings.api_token_file.is_none() {
+        let file = config.config_file().map(|f| format!(" in {}", f.display())).unwrap_or_default();
+        eprintln!(
+            "warning: listening on {address} without an API token: anyone who reaches it can start runs (POST /api/v1/runs); set serve.api_token_file{file} or --api-token-file"
+        );
+    }
+}
+
+/// The first signal stops `serve` cleanly; a second exits at once.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    shutdown_signal().await;
+    eprintln!("stopping: cancelling the runs going on (a second signal exits at once)");
+    shutdown.cancel();
+    shutdown_signal().await;
+    eprintln!("interrupted again: exiting at once; workflows a run started may still run");
+    std::process::exit(i32::from(exit::INTERRUPTED));
+}
