@@ -38,7 +38,8 @@ pub fn load_settings(args: &ConfigArgs) -> Result<Settings, AppError> {
 }
 
 /// Loads the settings with `var` reading the environment and `cwd` as the directory where
-/// `realitycheck.toml` is looked for.
+/// `realitycheck.toml` is looked for (`demo`: an empty environment, its own directory).
+#[cfg(feature = "sim")]
 pub fn load_settings_in(
     args: &ConfigArgs,
     var: &dyn Fn(&str) -> Option<String>,
