@@ -358,10 +358,96 @@ pub fn not_found(id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
     use super::*;
+    use crate::record::{CERTIFICATE_EXPIRY, DiagnosisRecord, ObservationRecord, RUN_SCHEMA_VERSION, Trigger};
+    use crate::state::Running;
+
+    /// 2026-11-30 12:00:00 UTC.
+    const NOON: u64 = 1_796_040_000_000;
 
     #[test]
     fn html_is_escaped() {
         assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    }
+
+    fn check(id: &str, status: CheckStatus) -> CheckRecord {
+        CheckRecord {
+            id: id.into(),
+            summary: format!("{id} works"),
+            status,
+            duration_ms: 120,
+            attempts: 1,
+            note: matches!(status, CheckStatus::Passed | CheckStatus::Flaky).then(|| format!("{id}: all good")),
+            diagnosis: (status == CheckStatus::Failed).then(|| DiagnosisRecord {
+                summary: "0 of 1 Nomad clients ready <none registered>".into(),
+                observed: vec!["nomad node status: no node".into()],
+                cause: "no Nomad client has joined the servers".into(),
+                remediation: "start the Nomad clients and check their mTLS & gossip settings".into(),
+                phase: Some("Nomad clients".into()),
+            }),
+            skip_reason: (status == CheckStatus::Skipped).then(|| "not applicable: cloud_provider is other".into()),
+            observations: if id == "nomad::mtls" {
+                vec![ObservationRecord { name: CERTIFICATE_EXPIRY.into(), subject: "nomad-mtls cert.pem".into(), value: 1_797_500_000 }]
+            } else {
+                vec![]
+            },
+        }
+    }
+
+    fn record(id: u64, target: &str, minutes_ago: u64, result: RunResult, checks: Vec<CheckRecord>) -> Arc<RunRecord> {
+        Arc::new(RunRecord {
+            schema_version: RUN_SCHEMA_VERSION.into(),
+            id,
+            target: target.into(),
+            trigger: if id == 6 { Trigger::Request } else { Trigger::Schedule },
+            started_at_ms: NOON - minutes_ago * 60_000,
+            duration_ms: 2_400,
+            result,
+            overran: false,
+            stopped_because: None,
+            finish_notes: vec![],
+            checks,
+        })
+    }
+
+    fn targets() -> Vec<TargetState> {
+        let mut good = TargetState::new("prod", "https://circleci.example.com", "health", Duration::from_secs(900), 10);
+        let mut bad = TargetState::new("staging", "https://circleci.staging.example.com", "health", Duration::from_secs(900), 10);
+        for (id, minutes_ago) in [(1, 45), (3, 30), (5, 15)] {
+            good.apply(record(id, "prod", minutes_ago, RunResult::Passed, vec![
+                check("nomad::clients_ready", CheckStatus::Passed),
+                check("nomad::mtls", CheckStatus::Passed),
+                check("executors::machine", CheckStatus::Skipped),
+            ]));
+        }
+        for (id, minutes_ago, clients) in [(2, 44, CheckStatus::Passed), (4, 29, CheckStatus::Failed), (6, 14, CheckStatus::Failed)] {
+            let result = if clients == CheckStatus::Failed { RunResult::Failed } else { RunResult::Passed };
+            bad.apply(record(id, "staging", minutes_ago, result, vec![
+                check("nomad::clients_ready", clients),
+                check("api::authenticated", CheckStatus::Flaky),
+            ]));
+        }
+        good.next_run_ms = Some(NOON + 60_000);
+        bad.running = Some(Running { id: 7, trigger: Trigger::Schedule, started_at_ms: NOON - 5_000 });
+        bad.next_run_ms = Some(NOON + 61_000);
+        vec![good, bad]
+    }
+
+    #[test]
+    fn the_status_page_of_a_green_and_a_red_target() {
+        let page = status(&targets(), "0.1.0", NOON);
+        assert!(!page.contains("<script"), "no JavaScript");
+        insta::assert_snapshot!("status_page", page);
+    }
+
+    #[test]
+    fn the_page_of_a_failed_run() {
+        let targets = targets();
+        let run = targets[1].run(6).unwrap();
+        insta::assert_snapshot!("run_page", super::run(run, "0.1.0", NOON));
+        assert!(not_found("<x>").contains("No run <code>&lt;x&gt;</code> is kept"));
     }
 }
