@@ -204,6 +204,10 @@ async fn runs_start_at_their_turns_and_never_overlap() {
     let (status, body) = get(&service, &format!("/api/v1/runs/{held}")).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert!(body.contains("\"state\":\"running\""), "{body}");
+    let (_, body) = get(&service, "/api/v1/status").await;
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["targets"][0]["running"]["id"], held);
+    conforms(&status, "status-v1.schema.json");
 
     controls.gated.store(false, Ordering::SeqCst);
     controls.gate.add_permits(1);
@@ -279,6 +283,7 @@ async fn the_api_and_the_metrics_tell_what_the_runs_found() {
     let (status, body) = get(&service, &format!("/api/v1/runs/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     let record: serde_json::Value = serde_json::from_str(&body).unwrap();
+    conforms(&record, "run-v1.schema.json");
     assert_eq!(record["schema_version"], "realitycheck.run/v1");
     assert_eq!(record["trigger"], "request");
     assert_eq!(record["result"], "failed");
@@ -294,6 +299,7 @@ async fn the_api_and_the_metrics_tell_what_the_runs_found() {
 
     let (_, body) = get(&service, "/api/v1/status").await;
     let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    conforms(&status, "status-v1.schema.json");
     assert_eq!(status["schema_version"], "realitycheck.status/v1");
     let target = &status["targets"][0];
     assert_eq!((target["name"].as_str(), target["health"].as_str()), (Some("prod"), Some("failing")));
@@ -337,6 +343,17 @@ async fn the_api_and_the_metrics_tell_what_the_runs_found() {
     shutdown.cancel();
     done.await.unwrap();
     assert_eq!(get(&service, "/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+/// Asserts that `document` is valid against the schema in `realitycheck-serve/schema/`, and
+/// that the schema itself is a valid JSON Schema.
+fn conforms(document: &serde_json::Value, schema: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema").join(schema);
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(jsonschema::meta::is_valid(&schema), "{} is a valid JSON Schema", path.display());
+    let validator = jsonschema::options().should_validate_formats(true).build(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(document).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{} against {}:\n{}\n{document:#}", path.display(), schema["$id"], errors.join("\n"));
 }
 
 /// Runs `promtool check metrics` on `exposition` where promtool is installed (mandatory with
