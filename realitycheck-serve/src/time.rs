@@ -47,8 +47,14 @@ pub fn span(millis: u64) -> String {
             0 => format!("{minutes}m"),
             rest => format!("{minutes}m {rest}s"),
         },
-        _ if days == 0 => format!("{hours}h {minutes}m"),
-        _ => format!("{days}d {hours}h"),
+        _ if days == 0 => match minutes {
+            0 => format!("{hours}h"),
+            _ => format!("{hours}h {minutes}m"),
+        },
+        _ => match hours {
+            0 => format!("{days}d"),
+            _ => format!("{days}d {hours}h"),
+        },
     }
 }
 
@@ -75,6 +81,8 @@ mod tests {
         assert_eq!(span(180_000), "3m");
         assert_eq!(span(7_500_000), "2h 5m");
         assert_eq!(span(3 * 86_400_000 + 3_600_000), "3d 1h");
+        assert_eq!(span(3_600_000), "1h", "not `1h 0m`");
+        assert_eq!(span(86_400_000), "1d", "not `1d 0h`");
         assert_eq!(relative(10_000, 5_000), "in 5s");
         assert_eq!(relative(5_000, 65_000), "1m ago");
         assert_eq!(relative(5_000, 5_500), "now");
