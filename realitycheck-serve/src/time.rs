@@ -5,31 +5,24 @@ use time::OffsetDateTime;
 
 /// `2026-03-02T09:30:00.250Z` for Unix milliseconds.
 pub fn rfc3339(millis: u64) -> String {
-    let utc = utc(millis);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        utc.year(),
-        u8::from(utc.month()),
-        utc.day(),
-        utc.hour(),
-        utc.minute(),
-        utc.second(),
-        utc.millisecond()
-    )
+    format!("{}T{}.{:03}Z", date(millis), clock(millis), millis % 1000)
 }
 
 /// `2026-03-02 09:30:00 UTC`, for people.
 pub fn readable(millis: u64) -> String {
+    format!("{} {} UTC", date(millis), clock(millis))
+}
+
+/// `2026-03-02` in UTC.
+fn date(millis: u64) -> String {
     let utc = utc(millis);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-        utc.year(),
-        u8::from(utc.month()),
-        utc.day(),
-        utc.hour(),
-        utc.minute(),
-        utc.second()
-    )
+    format!("{:04}-{:02}-{:02}", utc.year(), u8::from(utc.month()), utc.day())
+}
+
+/// `09:30:00` in UTC.
+fn clock(millis: u64) -> String {
+    let utc = utc(millis);
+    format!("{:02}:{:02}:{:02}", utc.hour(), utc.minute(), utc.second())
 }
 
 fn utc(millis: u64) -> OffsetDateTime {
