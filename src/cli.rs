@@ -62,6 +62,13 @@ pub enum Command {
     /// Write a starter configuration (the commented reference of every key) and the
     /// realitycheck CircleCI project's .circleci/config.yml to push.
     Init(InitArgs),
+    /// Explain a check: what it verifies and how, what it needs, every cause of red it knows
+    /// with its fix, its installation phase and the demo scenarios that show it red.
+    Explain(ExplainArgs),
+    /// Print a shell completion script for realitycheck (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the manual page of realitycheck (roff, for `man -l -`).
+    Man,
 }
 
 /// Where the configuration comes from, and the flags that override it.
@@ -240,6 +247,20 @@ pub struct InitArgs {
     /// Overwrite files that exist.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The check's ID, as reports print it (nomad::clients_ready); none lists every check.
+    #[arg(value_name = "CHECK_ID")]
+    pub check: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// `--cloud-provider`, read as the configuration reads CIRCLE_CLOUD_PROVIDER.

@@ -1,9 +1,12 @@
 //! `realitycheck`: the binary. Parses the command line, wires configuration, the suite and
 //! reporters into a run (and, with the default `sim` feature, the simulated installation for
-//! `demo` and `sim`), and maps outcomes to exit codes.
+//! `demo` and `sim`), and maps outcomes to exit codes. `explain`, `completions` and `man` print
+//! the docs embedded in it or generated from its command line.
 
 mod cli;
+mod completions;
 mod exit;
+mod explain;
 mod init;
 mod run;
 #[cfg(feature = "serve")]
@@ -42,6 +45,9 @@ fn main() -> ExitCode {
             #[cfg(feature = "serve")]
             Command::Serve(args) => serve::serve(args).await,
             Command::Init(args) => init::init(&args),
+            Command::Explain(args) => explain::explain(&args),
+            Command::Completions(args) => completions::completions(&args),
+            Command::Man => completions::man(),
         }
     });
     outcome.unwrap_or_else(|error| {
