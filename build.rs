@@ -18,7 +18,8 @@ fn main() {
         .filter(|stem| stem != "README")
         .collect();
     stems.sort();
-    let include = |stem: &str| format!("include_str!({:?})", pages_dir.join(format!("{stem}.md")).display().to_string());
+    let include =
+        |stem: &str| format!("include_str!({:?})", pages_dir.join(format!("{stem}.md")).display().to_string());
     let mut table = String::from(
         "/// The check pages of docs/checks, by file stem (`nomad.clients_ready`), in name order.\n\
          pub const CHECK_PAGES: &[(&str, &str)] = &[\n",

@@ -231,7 +231,11 @@ mod tests {
             let mut lines = page.lines();
             assert_eq!(lines.next(), Some(format!("# {id}").as_str()), "the page of {id} starts with `# {id}`");
             assert_eq!(lines.next(), Some(""), "a blank line after the title of {id}'s page");
-            assert_eq!(lines.next(), Some(summary.as_str()), "{id}'s page gives the check's summary, as the code has it");
+            assert_eq!(
+                lines.next(),
+                Some(summary.as_str()),
+                "{id}'s page gives the check's summary, as the code has it"
+            );
             assert!(phase_of_page(page).is_some(), "{id}'s page has a `Phase: ` line");
         }
     }
@@ -286,7 +290,10 @@ mod tests {
         assert_eq!(closest_ids("nomad::client_ready", &ids), ["nomad::clients_ready"]);
         assert_eq!(closest_ids("nomad.clients_ready", &ids), ["nomad::clients_ready"]);
         assert_eq!(closest_ids("gosip_key", &ids), ["nomad::gossip_key"]);
-        assert_eq!(closest_ids("docker", &ids), ["executors::docker", "executors::remote_docker", "resource_classes::docker_<class>"]);
+        assert_eq!(
+            closest_ids("docker", &ids),
+            ["executors::docker", "executors::remote_docker", "resource_classes::docker_<class>"]
+        );
         assert!(closest_ids("zzz", &ids).is_empty());
         assert!(closest_ids(" ", &ids).is_empty());
     }
@@ -474,7 +481,8 @@ mod tests {
             .match_indices("let ")
             .filter_map(|(at, _)| {
                 let (name, rest) = blanked[at + 4..].split_once(" = |")?;
-                let position = rest.split('|').next()?.split(',').position(|param| param.trim().starts_with("cause:"))?;
+                let position =
+                    rest.split('|').next()?.split(',').position(|param| param.trim().starts_with("cause:"))?;
                 Some((name.trim().to_string(), position))
             })
             .collect();
@@ -493,7 +501,9 @@ mod tests {
         let mut called = Vec::new();
         for (start, end) in &spans {
             for (at, _) in blanked.match_indices("fn ") {
-                let Some(name) = blanked[at + 3..].split('(').next().filter(|n| n.chars().all(|c| c.is_alphanumeric() || c == '_')) else {
+                let Some(name) =
+                    blanked[at + 3..].split('(').next().filter(|n| n.chars().all(|c| c.is_alphanumeric() || c == '_'))
+                else {
                     continue;
                 };
                 let span = &blanked[*start..*end];
@@ -519,7 +529,8 @@ mod tests {
             .iter()
             .filter(|(start, end, _)| spans.iter().any(|(from, to)| from <= start && end <= to))
             .filter_map(|(_, _, text)| {
-                let longest = text.split('{').map(|part| part.rsplit('}').next().unwrap_or(part)).max_by_key(|s| s.len())?;
+                let longest =
+                    text.split('{').map(|part| part.rsplit('}').next().unwrap_or(part)).max_by_key(|s| s.len())?;
                 let longest = collapse(longest);
                 (longest.split(' ').count() >= 3 && longest != "a bug in realitycheck").then_some(longest)
             })

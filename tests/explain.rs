@@ -15,7 +15,8 @@ fn explain_prints_the_page_then_the_shared_sections_it_links() {
     let dir = TempDir::new().unwrap();
     let out = run(realitycheck(dir.path()).args(["explain", "nomad::clients_ready"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/checks/nomad.clients_ready.md")).unwrap();
+    let page =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/checks/nomad.clients_ready.md")).unwrap();
     assert!(out.stdout.starts_with(&page), "explain prints docs/checks/nomad.clients_ready.md as written");
     assert!(out.stdout.contains("\n## Nomad commands in a server pod\n"), "{}", out.stdout);
     assert!(out.stdout.contains("\n## Kubernetes access\n"), "{}", out.stdout);
@@ -33,7 +34,8 @@ fn explain_of_a_resource_class_check_prints_the_family_page() {
 #[test]
 fn an_unknown_check_exits_2_naming_the_closest_ids() {
     let dir = TempDir::new().unwrap();
-    for (asked, suggested) in [("clients", "`nomad::clients_ready`"), ("nomad::client_ready", "`nomad::clients_ready`")] {
+    for (asked, suggested) in [("clients", "`nomad::clients_ready`"), ("nomad::client_ready", "`nomad::clients_ready`")]
+    {
         let out = run(realitycheck(dir.path()).args(["explain", asked]));
         assert_eq!(out.code, 2, "{asked}: {}", out.stderr);
         assert!(out.stdout.is_empty(), "{}", out.stdout);
@@ -49,10 +51,17 @@ fn explain_without_an_id_lists_every_check_with_its_summary() {
     let out = run(realitycheck(dir.path()).arg("explain"));
     assert_eq!(out.code, 0, "{}", out.stderr);
     for id in common::ALL_CHECKS.iter().filter(|id| !id.starts_with("resource_classes::")) {
-        assert_eq!(out.stdout.lines().filter(|line| line.starts_with(&format!("{id} "))).count(), 1, "{id}:\n{}", out.stdout);
+        assert_eq!(
+            out.stdout.lines().filter(|line| line.starts_with(&format!("{id} "))).count(),
+            1,
+            "{id}:\n{}",
+            out.stdout
+        );
     }
     assert!(out.stdout.contains("resource_classes::docker_<class>  a docker job on resource class <class> succeeds"));
-    assert!(out.stdout.contains("nomad::clients_ready              enough Nomad clients ready, eligible, not draining"));
+    assert!(
+        out.stdout.contains("nomad::clients_ready              enough Nomad clients ready, eligible, not draining")
+    );
 }
 
 /// The subcommands of this build, as `--help` lists them.
