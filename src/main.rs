@@ -3,8 +3,10 @@
 //! `demo` and `sim`), and maps outcomes to exit codes.
 
 mod cli;
+mod config_check;
 mod exit;
 mod init;
+mod prompt;
 mod run;
 #[cfg(feature = "serve")]
 mod serve;
@@ -18,7 +20,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, ColorChoice, Command};
+use crate::cli::{Cli, ColorChoice, Command, ConfigCommand};
 use crate::exit::AppError;
 
 fn main() -> ExitCode {
@@ -41,7 +43,8 @@ fn main() -> ExitCode {
             Command::Sim(args) => sim::serve(args).await,
             #[cfg(feature = "serve")]
             Command::Serve(args) => serve::serve(args).await,
-            Command::Init(args) => init::init(&args),
+            Command::Init(args) => init::init(&args).await,
+            Command::Config(ConfigCommand::Check(args)) => config_check::check(&args),
         }
     });
     outcome.unwrap_or_else(|error| {
