@@ -107,12 +107,10 @@ fn next_steps(starter: &Starter, config: &Path, project: &Path, dir: &PathBuf) -
     steps.push(format!(
         "export {token_env}=<a personal API token>   (the token is never written to {DEFAULT_FILE_NAME})"
     ));
-    let run = if dir == Path::new(".") {
-        "realitycheck run".to_string()
-    } else {
-        format!("realitycheck run --config {}", config.display())
-    };
-    steps.push(run);
+    let flag = if dir == Path::new(".") { String::new() } else { format!(" --config {}", config.display()) };
+    steps.push(format!(
+        "realitycheck config check{flag}   (the settings, and where each comes from), then realitycheck run{flag}"
+    ));
     let mut text = String::from("\nnext steps:\n");
     for (number, step) in steps.iter().enumerate() {
         text.push_str(&format!("  {}. {step}\n", number + 1));

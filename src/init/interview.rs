@@ -238,7 +238,7 @@ async fn ask(
             Check::Passed { value, note } => (Some(format!("  ✓ {note}")), Ok(value)),
             Check::Unchecked { value, note } => (note.map(|note| format!("  - {note}")), Ok(value)),
             Check::Failed { value, why } => (Some(format!("  ✗ {why}")), Err(Some(value))),
-            Check::Unusable { why } => (Some(format!("  ✗ {why}")), Err(None)),
+            Check::Unusable { why } => (Some(format!("  ✗ {why} (it cannot be kept: asked again)")), Err(None)),
         };
         if let Some(line) = line {
             say(prompt, &line)?;
@@ -248,7 +248,7 @@ async fn ask(
             Err(Some(kept)) => match read(prompt, &format!("  Type another value, or Enter to keep {kept}"), None)? {
                 Some(other) => Some(other),
                 None => {
-                    say(prompt, &format!("  kept {kept}, unchecked"))?;
+                    say(prompt, &format!("  kept {kept}, although its check failed"))?;
                     return Ok(Some(kept));
                 }
             },
