@@ -6,7 +6,7 @@
 mod interview;
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use realitycheck_config::{
@@ -88,7 +88,7 @@ fn from_flags(args: &InitArgs) -> Result<Starter, AppError> {
 }
 
 /// What to do after `init`: push the project, export the token, run.
-fn next_steps(starter: &Starter, config: &Path, project: &Path, dir: &PathBuf) -> String {
+fn next_steps(starter: &Starter, config: &Path, project: &Path, dir: &Path) -> String {
     let token_env = starter.token_env.as_deref().unwrap_or(DEFAULT_TOKEN_ENV);
     let slug = starter.project.as_deref().map(|slug| format!(" ({slug})")).unwrap_or_default();
     let mut steps = vec![format!(
