@@ -5,9 +5,11 @@
 
 mod cli;
 mod completions;
+mod config_check;
 mod exit;
 mod explain;
 mod init;
+mod prompt;
 mod run;
 #[cfg(feature = "serve")]
 mod serve;
@@ -21,7 +23,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, ColorChoice, Command};
+use crate::cli::{Cli, ColorChoice, Command, ConfigCommand};
 use crate::exit::AppError;
 
 fn main() -> ExitCode {
@@ -44,10 +46,11 @@ fn main() -> ExitCode {
             Command::Sim(args) => sim::serve(args).await,
             #[cfg(feature = "serve")]
             Command::Serve(args) => serve::serve(args).await,
-            Command::Init(args) => init::init(&args),
             Command::Explain(args) => explain::explain(&args),
             Command::Completions(args) => completions::completions(&args),
             Command::Man => completions::man(),
+            Command::Init(args) => init::init(&args).await,
+            Command::Config(ConfigCommand::Check(args)) => config_check::check(&args),
         }
     });
     outcome.unwrap_or_else(|error| {

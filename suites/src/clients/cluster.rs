@@ -53,6 +53,42 @@ pub enum ClusterError {
     GetSecret { name: String, namespace: String, url: String, message: String, forbidden: bool },
 }
 
+/// The contexts of a kubeconfig, as `realitycheck init` lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeContexts {
+    /// Where they were read: the file given, `KUBECONFIG` or `~/.kube/config`.
+    pub source: String,
+    /// The contexts' names, in the file's order.
+    pub names: Vec<String>,
+    /// Its `current-context`.
+    pub current: Option<String>,
+}
+
+/// The contexts of the kubeconfig kubectl would read: `path`, else KUBECONFIG (its files
+/// merged), else `~/.kube/config`; `None` when there is none of them (the in-cluster account
+/// has no contexts). A kubeconfig holds credentials: its errors do not quote it.
+pub fn kube_contexts(path: Option<&std::path::Path>) -> Result<Option<KubeContexts>, ClusterError> {
+    let from_env = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty());
+    let home_config = std::env::var_os("HOME").map(|home| std::path::PathBuf::from(home).join(".kube").join("config"));
+    let (source, read) = match (path, &from_env) {
+        (Some(path), _) => (path.display().to_string(), Kubeconfig::read_from(path)),
+        (None, Some(_)) => ("KUBECONFIG".to_string(), Kubeconfig::read()),
+        (None, None) if home_config.as_ref().is_some_and(|p| p.is_file()) => {
+            ("~/.kube/config".to_string(), Kubeconfig::read())
+        }
+        (None, None) => return Ok(None),
+    };
+    let kubeconfig = read.map_err(|e| ClusterError::Config {
+        what: format!("kubeconfig {source}"),
+        message: without_quotes(&causes(&e)),
+    })?;
+    Ok(Some(KubeContexts {
+        source,
+        names: kubeconfig.contexts.into_iter().map(|context| context.name).collect(),
+        current: kubeconfig.current_context.filter(|c| !c.is_empty()),
+    }))
+}
+
 /// How the API server answered a request that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {

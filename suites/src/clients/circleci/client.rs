@@ -227,6 +227,43 @@ impl ApiClient {
         slug.split('/').collect()
     }
 
+    /// Whether the host answers like the CircleCI API, without the token: `GET /api/v2/me`
+    /// answers 401 (or 200) with the API's JSON. The error says what answered instead (no
+    /// connection, a TLS failure, a web page, a redirect, another status).
+    pub async fn probe(&self) -> Result<(), ApiError> {
+        let url = self.v2(&["me"]);
+        let call = call_name(&Method::GET, &url);
+        let response = self
+            .http
+            .get(url.clone())
+            .header(ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&call, &url, &e.without_url()))?;
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
+            let location = location.unwrap_or("no Location").to_string();
+            return Err(ApiError::Redirect { call, url: url.to_string(), status: status.as_u16(), location });
+        }
+        let text = error_text(response).await;
+        if is_html(&text) {
+            return Err(ApiError::NotTheApi { call, url: url.to_string(), title: html_title(&text) });
+        }
+        let json = serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|value| value.is_object());
+        match status.as_u16() {
+            200 | 401 | 403 if json => Ok(()),
+            200 | 401 | 403 => Err(ApiError::Decode {
+                call,
+                url: url.to_string(),
+                message: format!("answered {} without the API's JSON: {}", status.as_u16(), server_message(&text)),
+            }),
+            other => {
+                Err(ApiError::Status { call, url: url.to_string(), status: other, message: server_message(&text) })
+            }
+        }
+    }
+
     pub async fn me(&self) -> Result<User, ApiError> {
         self.call(Method::GET, self.v2(&["me"]), None).await
     }
