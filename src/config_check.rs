@@ -2,13 +2,13 @@
 //! value, the token, the CA bundle), for the chosen target and profile, else for every one,
 //! and prints the effective settings with where each came from: a file and line, an
 //! environment variable, a flag, or the built-in defaults. The token is shown only as set or
-//! unset, with the variable or file it comes from.
+//! unset, with the variable or file it comes from; then what `serve` would do (`[serve]`).
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use realitycheck_config::{Config, Origin, Profile, Secret, Target, TokenSource, display_host};
+use realitycheck_config::{Config, Origin, Profile, Secret, ServeSettings, Target, TokenSource, display_host};
 use suites::clients::circleci::{ApiClient, ApiSettings, DEFAULT_MAX_PAGES, RetryPolicy};
 
 use crate::cli::ConfigCheckArgs;
@@ -35,6 +35,7 @@ pub fn check(args: &ConfigCheckArgs) -> Result<ExitCode, AppError> {
         targets.push((target, token));
     }
     let profiles = profile_names.iter().map(|name| config.profile(name)).collect::<Result<Vec<_>, _>>()?;
+    let serve = config.serve()?;
 
     let mut out = String::new();
     out.push_str(&match config.config_file() {
@@ -64,10 +65,29 @@ pub fn check(args: &ConfigCheckArgs) -> Result<ExitCode, AppError> {
         out.push_str(&format!("\nprofile {}{chosen}\n", profile.name));
         out.push_str(&table(&profile_rows(&config, profile)));
     }
+    out.push_str(&serve_line(&serve));
     let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     out.push_str(&format!("\nvalid: {}, {}\n", count(targets.len(), "target"), count(profiles.len(), "profile")));
     print!("{out}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `serve` would do, in one line; the webhook's path and the API token never shown.
+fn serve_line(serve: &ServeSettings) -> String {
+    let path = |path: &Option<std::path::PathBuf>| path.as_ref().map_or("none".to_string(), |p| p.display().to_string());
+    let webhook = serve.webhook.as_ref().map_or("none".to_string(), |url| {
+        format!("{}://{}/… ({})", url.scheme(), url.host_str().unwrap_or("?"), serve.webhook_format.as_str())
+    });
+    format!(
+        "\nserve: profile {}, every {}, listen {}, history {}, state dir {}, webhook {}, API token file {}\n",
+        serve.profile,
+        harness::humanize(serve.every),
+        serve.listen,
+        serve.history,
+        path(&serve.state_dir),
+        webhook,
+        path(&serve.api_token_file),
+    )
 }
 
 /// The API client `run` builds for a target with a host: it reads the CA bundle and takes the
