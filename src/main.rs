@@ -3,6 +3,7 @@
 //! `demo` and `sim`), and maps outcomes to exit codes.
 
 mod cli;
+mod collect;
 mod exit;
 mod init;
 mod run;

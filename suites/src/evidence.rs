@@ -4,8 +4,9 @@
 //!
 //! - every red check of the cluster, Nomad, the machine provisioner or a job: the release's pods
 //!   as `kubectl get pods` sees them;
-//! - a red `nomad::` check, or a failure in the Nomad phases: `nomad node status -json` and
-//!   `nomad server members -json` as the checks read them, and the Nomad server pods;
+//! - a red `nomad::` check, a failure in the Nomad phases, or a red job that Nomad clients run
+//!   (docker jobs, remote docker): `nomad node status -json` and `nomad server members -json`
+//!   as the checks read them; a Nomad server failure also the Nomad server pods;
 //! - the machine provisioner (its check, or a job that needs a VM), the Nomad autoscaler: their
 //!   pods;
 //! - `cluster::pods_ready` and the Helm phase: the pods that are not Running and Ready;
@@ -21,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::join_all;
 use harness::{CheckKind, CheckResult, Evidence, EvidenceFile, Outcome, Phase};
 use k8s_openapi::api::core::v1::{Event, Pod};
-use realitycheck_project::Job;
+use realitycheck_project::{Job, Needs};
 use serde_json::{Value, json};
 
 use crate::RealityCheck;
@@ -52,8 +53,10 @@ const AUTOSCALER: &str = "nomad-autoscaler";
 struct Implicated {
     /// Any pod of the release: the pods overview.
     cluster: bool,
-    /// The Nomad CLI's outputs and the Nomad server pods.
+    /// The Nomad CLI's outputs.
     nomad: bool,
+    /// The Nomad server pods.
+    nomad_servers: bool,
     /// Components whose pods are gathered.
     components: Vec<&'static str>,
     /// The pods that are not Running and Ready.
@@ -75,10 +78,13 @@ fn implicated(result: &CheckResult, jobs: &[Job]) -> Implicated {
     if result.spec.kind == CheckKind::Pipeline {
         found.jobs = jobs.to_vec();
     }
-    if id.starts_with("nomad::") || matches!(phase, Some(Phase::NomadServers | Phase::NomadMtls | Phase::NomadClients))
-    {
-        found.nomad = true;
-    }
+    let servers = matches!(phase, Some(Phase::NomadServers | Phase::NomadMtls));
+    found.nomad_servers = servers || (id.starts_with("nomad::") && id != ids::AUTOSCALER);
+    let on_nomad = |job: &Job| matches!(job.needs, Needs::NomadClient | Needs::NomadClientAndMachineProvisioner);
+    found.nomad = found.nomad_servers
+        || id.starts_with("nomad::")
+        || phase == Some(Phase::NomadClients)
+        || found.jobs.iter().any(on_nomad);
     if id == ids::AUTOSCALER || phase == Some(Phase::NomadClients) {
         found.components.push(AUTOSCALER);
     }
@@ -101,6 +107,7 @@ fn implicated(result: &CheckResult, jobs: &[Job]) -> Implicated {
 struct Wanted {
     cluster: BTreeSet<String>,
     nomad: BTreeSet<String>,
+    nomad_servers: BTreeSet<String>,
     components: BTreeMap<&'static str, BTreeSet<String>>,
     unready: BTreeSet<String>,
     /// By job name: the job and the checks.
@@ -128,6 +135,7 @@ impl Wanted {
             };
             add(&mut wanted.cluster, found.cluster);
             add(&mut wanted.nomad, found.nomad);
+            add(&mut wanted.nomad_servers, found.nomad_servers);
             add(&mut wanted.unready, found.unready);
             add(&mut wanted.api, found.api);
             for component in found.components {
@@ -215,12 +223,13 @@ async fn kubernetes(resources: &Resources, wanted: &Wanted) -> Evidence {
         });
         implicate(&mut implicated, unready, &wanted.unready);
     }
-    if !wanted.nomad.is_empty() {
+    if !wanted.nomad_servers.is_empty() {
         let selector = resources.cluster.nomad().server_selector.as_str();
         match cluster.pods(Some(selector)).await {
             Ok(servers) => {
                 let names: BTreeSet<Option<String>> = servers.iter().map(|p| p.metadata.name.clone()).collect();
-                implicate(&mut implicated, all.iter().filter(|p| names.contains(&p.metadata.name)), &wanted.nomad);
+                let servers = all.iter().filter(|p| names.contains(&p.metadata.name));
+                implicate(&mut implicated, servers, &wanted.nomad_servers);
             }
             Err(error) => evidence.note(format!("the Nomad server pods (`{selector}`) could not be listed: {error}")),
         }
@@ -480,7 +489,7 @@ mod tests {
     use std::time::Duration;
 
     use harness::{CheckSpec, Diagnosis};
-    use realitycheck_project::{Needs, Workflow};
+    use realitycheck_project::Workflow;
 
     use super::*;
 
@@ -493,6 +502,15 @@ mod tests {
             duration: Duration::ZERO,
             attempts: 1,
             observations: Vec::new(),
+        }
+    }
+
+    fn machine_job_of() -> Job {
+        Job {
+            name: "machine".into(),
+            resource_class: "medium".into(),
+            needs: Needs::MachineProvisioner,
+            workflow: Workflow::Machine,
         }
     }
 
@@ -513,12 +531,19 @@ mod tests {
             implicated(&red(ids::MACHINE, CheckKind::Pipeline, Some(Phase::MachineProvisioner)), &[machine_job]);
         assert_eq!(machine.components, [MACHINE_PROVISIONER]);
         assert_eq!(machine.jobs.len(), 1);
-        assert!(machine.api && machine.cluster);
+        assert!(machine.api && machine.cluster && !machine.nomad, "a VM's job never meets Nomad");
+        let remote_docker_job =
+            Job { name: "remote_docker".into(), needs: Needs::NomadClientAndMachineProvisioner, ..machine_job_of() };
+        let remote = implicated(
+            &red(ids::REMOTE_DOCKER, CheckKind::Pipeline, Some(Phase::MachineProvisioner)),
+            &[remote_docker_job],
+        );
+        assert!(remote.nomad && !remote.nomad_servers, "a docker job with a remote engine runs on a Nomad client");
 
         let servers = implicated(&red(ids::SERVERS_ALIVE, CheckKind::Cluster, Some(Phase::NomadServers)), &[]);
-        assert!(servers.nomad && servers.components.is_empty());
+        assert!(servers.nomad && servers.nomad_servers && servers.components.is_empty());
         let docker = implicated(&red(ids::DOCKER, CheckKind::Pipeline, Some(Phase::NomadClients)), &[]);
-        assert!(docker.nomad);
+        assert!(docker.nomad && !docker.nomad_servers);
         assert_eq!(docker.components, [AUTOSCALER], "clients that never came may be the autoscaler's");
         let pods = implicated(&red(ids::PODS_READY, CheckKind::Cluster, Some(Phase::HelmInstall)), &[]);
         assert!(pods.unready && !pods.nomad);
