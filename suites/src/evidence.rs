@@ -294,10 +294,12 @@ async fn of_pod(cluster: &Cluster, name: String, pod: &Pod, supports: BTreeSet<S
     match events {
         Ok(events) => evidence.add(EvidenceFile::new(
             format!("{dir}/events.json"),
-            format!(
-                "the {} events the API server holds about pod {name} (it keeps them an hour by default: none means nothing happened to the pod lately)",
-                events.len()
-            ),
+            match events.len() {
+                0 => format!(
+                    "no event the API server holds about pod {name}: nothing happened to the pod within its event retention (an hour by default)"
+                ),
+                n => format!("the {n} events the API server holds about pod {name} (it keeps them an hour by default)"),
+            },
             supports.clone(),
             serde_json::to_vec_pretty(&events.iter().map(event).collect::<Vec<_>>()).unwrap_or_default(),
         )),
