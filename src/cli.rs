@@ -172,6 +172,13 @@ pub struct ReportArgs {
     /// Write a JSON report here (schema realitycheck.report/v1).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// When a check is red, write an evidence bundle (realitycheck-evidence-<time>.tar.gz)
+    /// into this directory; the ci profile does so into ./realitycheck-evidence.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_collect")]
+    pub collect: Option<PathBuf>,
+    /// Write no evidence bundle, whatever the profile says.
+    #[arg(long)]
+    pub no_collect: bool,
 }
 
 #[derive(Debug, Args)]

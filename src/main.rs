@@ -4,6 +4,7 @@
 //! the docs embedded in it or generated from its command line.
 
 mod cli;
+mod collect;
 mod completions;
 mod config_check;
 mod exit;

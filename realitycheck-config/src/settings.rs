@@ -132,6 +132,11 @@ pub struct Profile {
     /// Timeouts of one attempt of a check, by kind of check, before `timeout_scale`: the
     /// profile's `timeouts` table.
     pub timeouts: Timeouts,
+    /// Write an evidence bundle into [`Profile::collect_dir`] when a check is red.
+    pub collect: bool,
+    /// Where evidence bundles go, as written: a relative path starts at the working directory
+    /// of the run (as `--junit` and `--json` do).
+    pub collect_dir: PathBuf,
 }
 
 impl Profile {
@@ -672,7 +677,16 @@ impl Config {
                 "this is a bug in realitycheck; please report it",
             )),
         };
-        let ProfileLayer { retries, deadline, exclude_tags, timeouts, .. } = layer;
+        let ProfileLayer { retries, deadline, exclude_tags, timeouts, collect, collect_dir, .. } = layer;
+        let collect_dir = collect_dir.unwrap_or_default();
+        if collect_dir.as_os_str().is_empty() {
+            return Err(ConfigError::invalid(
+                origin("collect_dir"),
+                format!("profiles.{name}.collect_dir"),
+                "the directory of evidence bundles is empty",
+                fix_for("collect_dir", ""),
+            ));
+        }
         Ok(Profile {
             name: name.to_string(),
             retries: retries.unwrap_or(0),
@@ -685,6 +699,8 @@ impl Config {
                 api: duration("timeouts.api", timeouts.api)?,
                 pipeline: duration("timeouts.pipeline", timeouts.pipeline)?,
             },
+            collect: collect.unwrap_or(false),
+            collect_dir,
         })
     }
 

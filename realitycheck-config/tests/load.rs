@@ -81,6 +81,25 @@ fn the_built_in_profiles_differ_as_documented() {
     let health = config.profile("health").unwrap();
     assert_eq!(health.exclude_tags, vec![Tag::Mutates]);
     assert_eq!(health.deadline, Duration::from_secs(300));
+    let laptop = config.profile("laptop").unwrap();
+    let collects = |p: &realitycheck_config::Profile| (p.collect, p.collect_dir.clone());
+    let evidence = std::path::PathBuf::from("./realitycheck-evidence");
+    assert_eq!(collects(&ci), (true, evidence.clone()), "ci writes an evidence bundle when red");
+    assert_eq!(collects(&laptop), (false, evidence.clone()));
+    assert_eq!(collects(&health), (false, evidence));
+}
+
+#[test]
+fn a_profile_of_ones_own_sets_where_evidence_goes() {
+    let case = Case::new().file(
+        "rc.toml",
+        "profile = \"nightly\"\n[profiles.nightly]\ncollect = true\ncollect_dir = \"/var/tmp/evidence\"\n",
+    );
+    let profile = case.settings().unwrap().profile;
+    assert!(profile.collect);
+    assert_eq!(profile.collect_dir, std::path::Path::new("/var/tmp/evidence"));
+    let empty = Case::new().file("rc.toml", "[profiles.laptop]\ncollect_dir = \"\"\n");
+    insta::assert_snapshot!(empty.error());
 }
 
 #[test]

@@ -142,6 +142,7 @@ fn run(name: &str, controls: &Arc<Controls>) -> Run<FakeSuite> {
             retries: 0,
             retry_delay: Duration::ZERO,
             concurrency: 4,
+            collect: false,
         },
     )
 }

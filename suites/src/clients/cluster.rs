@@ -1,10 +1,10 @@
 //! Access to the installation's Kubernetes API through kube-rs: the client (kubeconfig,
-//! context, in-cluster account, as kubectl finds them), pod and Secret listing, and `exec`
-//! over WebSocket, natively, with no kubectl binary.
+//! context, in-cluster account, as kubectl finds them), pod, event and Secret listing, and
+//! `exec` over WebSocket, natively, with no kubectl binary.
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{Event, Pod, Secret, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::api::{AttachParams, ListParams};
 use kube::client::DynBody;
@@ -229,6 +229,18 @@ impl Cluster {
             forbidden: None,
         })?;
         Ok(String::from_utf8_lossy(&log).into_owned())
+    }
+
+    /// The events the API server holds about pod `pod` (it keeps them an hour by default),
+    /// oldest first.
+    pub async fn pod_events(&self, pod: &str) -> Result<Vec<Event>, ClusterError> {
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
+        let params = ListParams::default().fields(&format!("involvedObject.kind=Pod,involvedObject.name={pod}"));
+        let what = format!("the events of pod `{pod}`");
+        let mut events = api.list(&params).await.map_err(|e| self.read_error(what, "events", "list", &e))?;
+        let seen = |event: &Event| event.last_timestamp.as_ref().or(event.first_timestamp.as_ref()).map(|t| t.0);
+        events.items.sort_by_key(seen);
+        Ok(events.items)
     }
 
     /// The ServiceAccount `name`; `None` when it does not exist.

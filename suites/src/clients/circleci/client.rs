@@ -15,6 +15,7 @@ use serde_json::json;
 use url::Url;
 
 use super::error::{ApiClientError, ApiError, html_title, is_html, server_message};
+use super::journal::{Answer, Journal};
 #[cfg(doc)]
 use super::limits::DEFAULT_MAX_PAGES;
 use super::limits::{BodyError, MAX_JSON_BYTES, error_text, read_body};
@@ -91,6 +92,8 @@ pub struct ApiClient {
     retry: RetryPolicy,
     max_pages: u32,
     retries: Arc<Mutex<Vec<Retry>>>,
+    /// The latest answers of the API, shared by every clone.
+    journal: Arc<Journal>,
 }
 
 impl fmt::Debug for ApiClient {
@@ -141,6 +144,7 @@ impl ApiClient {
             retry: settings.retry.clone(),
             max_pages: settings.max_pages,
             retries: Arc::default(),
+            journal: Arc::default(),
         })
     }
 
@@ -169,6 +173,12 @@ impl ApiClient {
                 url: self.host.to_string(),
                 message: "the connection carried no certificate".to_string(),
             })
+    }
+
+    /// The latest answers of the API to this client and its clones, oldest first, without the
+    /// token and the signatures of presigned URLs.
+    pub fn answers(&self) -> Vec<Answer> {
+        self.journal.answers()
     }
 
     /// A clone sharing the connection pool, with an empty record of retries.
@@ -386,6 +396,7 @@ impl ApiClient {
         if status.is_redirection() {
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
             let location = location.map_or_else(|| "no Location".to_string(), |l| self.token.redact(l));
+            self.journal.record(&call, url.as_str(), status.as_u16(), &format!("redirect to {location}"), &self.token);
             return Err(ApiError::Redirect { call, url: url.to_string(), status: status.as_u16(), location });
         }
         if !status.is_success() {
@@ -402,6 +413,7 @@ impl ApiClient {
             },
         })?;
         let text = String::from_utf8_lossy(&body);
+        self.journal.record(&call, url.as_str(), status.as_u16(), &text, &self.token);
         if is_html(&text) {
             let title = html_title(&text).map(|title| self.token.redact(&title));
             return Err(ApiError::NotTheApi { call, url: url.to_string(), title });
@@ -455,6 +467,7 @@ impl ApiClient {
             }
             let retry_after = retry_after(response.headers());
             let message = self.token.redact(&server_message(&error_text(response).await));
+            self.journal.record(call, shown.as_str(), status.as_u16(), &message, &self.token);
             let error = ApiError::Status {
                 call: call.to_string(),
                 url: shown.to_string(),
