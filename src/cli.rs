@@ -59,9 +59,33 @@ pub enum Command {
     /// page, a JSON API and webhooks (profile `health` by default: changes nothing).
     #[cfg(feature = "serve")]
     Serve(ServeArgs),
-    /// Write a starter configuration (the commented reference of every key) and the
-    /// realitycheck CircleCI project's .circleci/config.yml to push.
+    /// Write a starter configuration (the commented reference of every key, with your answers)
+    /// and the realitycheck CircleCI project's .circleci/config.yml to push; on a terminal it
+    /// asks for the settings and checks them.
     Init(InitArgs),
+    /// Explain a check: what it verifies and how, what it needs, every cause of red it knows
+    /// with its fix, its installation phase and the demo scenarios that show it red.
+    Explain(ExplainArgs),
+    /// Print a shell completion script for realitycheck (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the manual page of realitycheck (roff, for `man -l -`).
+    Man,
+    /// Work with the configuration without checking the installation.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration as `run` does, for the chosen target and profile (else every
+    /// one), and print the effective settings with where each came from.
+    Check(ConfigCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 /// Where the configuration comes from, and the flags that override it.
@@ -148,6 +172,13 @@ pub struct ReportArgs {
     /// Write a JSON report here (schema realitycheck.report/v1).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// When a check is red, write an evidence bundle (realitycheck-evidence-<time>.tar.gz)
+    /// into this directory; the ci profile does so into ./realitycheck-evidence.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_collect")]
+    pub collect: Option<PathBuf>,
+    /// Write no evidence bundle, whatever the profile says.
+    #[arg(long)]
+    pub no_collect: bool,
 }
 
 #[derive(Debug, Args)]
@@ -240,6 +271,42 @@ pub struct InitArgs {
     /// Overwrite files that exist.
     #[arg(long)]
     pub force: bool,
+    /// Ask nothing, even on a terminal: write what the flags say.
+    #[arg(long)]
+    pub no_input: bool,
+    /// Base URL of the installation (host).
+    #[arg(long, value_name = "URL")]
+    pub host: Option<String>,
+    /// Environment variable that holds the API token (token_env; default CIRCLE_TOKEN). The
+    /// token itself is never asked for nor written.
+    #[arg(long, value_name = "NAME")]
+    pub token_env: Option<String>,
+    /// Kubeconfig context (kubernetes.context; on a terminal the current one is the default).
+    #[arg(long, value_name = "NAME")]
+    pub kube_context: Option<String>,
+    /// Namespace of the CircleCI server release (kubernetes.namespace; default circleci-server).
+    #[arg(long, value_name = "NAME")]
+    pub namespace: Option<String>,
+    /// Slug vcs/org/repo of the realitycheck project (project).
+    #[arg(long, value_name = "SLUG")]
+    pub project: Option<String>,
+    /// Self-hosted runner resource class namespace/name (pipeline.runner_resource_class).
+    #[arg(long, value_name = "NAMESPACE/NAME")]
+    pub runner_resource_class: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The check's ID, as reports print it (nomad::clients_ready); none lists every check.
+    #[arg(value_name = "CHECK_ID")]
+    pub check: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// `--cloud-provider`, read as the configuration reads CIRCLE_CLOUD_PROVIDER.

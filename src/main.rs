@@ -1,10 +1,16 @@
 //! `realitycheck`: the binary. Parses the command line, wires configuration, the suite and
 //! reporters into a run (and, with the default `sim` feature, the simulated installation for
-//! `demo` and `sim`), and maps outcomes to exit codes.
+//! `demo` and `sim`), and maps outcomes to exit codes. `explain`, `completions` and `man` print
+//! the docs embedded in it or generated from its command line.
 
 mod cli;
+mod collect;
+mod completions;
+mod config_check;
 mod exit;
+mod explain;
 mod init;
+mod prompt;
 mod run;
 #[cfg(feature = "serve")]
 mod serve;
@@ -18,7 +24,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, ColorChoice, Command};
+use crate::cli::{Cli, ColorChoice, Command, ConfigCommand};
 use crate::exit::AppError;
 
 fn main() -> ExitCode {
@@ -41,7 +47,11 @@ fn main() -> ExitCode {
             Command::Sim(args) => sim::serve(args).await,
             #[cfg(feature = "serve")]
             Command::Serve(args) => serve::serve(args).await,
-            Command::Init(args) => init::init(&args),
+            Command::Explain(args) => explain::explain(&args),
+            Command::Completions(args) => completions::completions(&args),
+            Command::Man => completions::man(),
+            Command::Init(args) => init::init(&args).await,
+            Command::Config(ConfigCommand::Check(args)) => config_check::check(&args),
         }
     });
     outcome.unwrap_or_else(|error| {

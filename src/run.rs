@@ -6,14 +6,17 @@ use harness::{CancellationToken, Disposition, EventSink, Run, Suite};
 use reports::ReportError;
 
 use crate::cli::{ColorChoice, ListArgs, ReportArgs, RunArgs, SelectionArgs};
+use crate::collect::{self, Collect};
 use crate::exit::{self, AppError};
 use crate::wiring;
 
 pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
     let settings = wiring::load_settings(&args.config)?;
-    let options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
+    let collect = Collect::request(&args.reports, &settings)?;
+    let mut options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
+    options.collect = collect.is_some();
     let run = Run::new(wiring::suite(&settings, args.setup_contexts)?, options);
-    execute(&run, &args.selection, &args.reports, color).await
+    execute(&run, &args.selection, &args.reports, collect, color).await
 }
 
 pub fn list(args: ListArgs) -> Result<ExitCode, AppError> {
@@ -46,11 +49,13 @@ fn print_list<S: Suite>(run: &Run<S>) {
 
 /// Starts `run` with reporters attached and Ctrl-C / SIGTERM wired to cancellation; the
 /// reports are complete whatever happens, and the exit code follows the run's status. What
-/// the suite did when the run ended (workflows cancelled) goes to stderr.
+/// the suite did when the run ended (workflows cancelled) goes to stderr; so does the path of
+/// the evidence bundle `collect` asks for, written when a check is red.
 pub async fn execute<S: Suite>(
     run: &Run<S>,
     selection_args: &SelectionArgs,
     report_args: &ReportArgs,
+    collect: Option<Collect>,
     color: ColorChoice,
 ) -> Result<ExitCode, AppError>
 where
@@ -62,6 +67,7 @@ where
     }
     wiring::prepare_report_paths(report_args)?;
     let mut reporters = wiring::reporters(report_args, color);
+    reporters.extend(collect.iter().flat_map(Collect::reporters));
     let (sink, mut events) = EventSink::channel();
     let consumer = tokio::spawn(async move {
         let mut errors = Vec::new();
@@ -89,6 +95,27 @@ where
     }
     let summary = report.summary;
     let options = run.options();
+    let mut report_errors = report_errors;
+    if let (Some(collect), Some(evidence)) = (&collect, report.evidence) {
+        let notes = evidence.notes.clone();
+        match collect.write(&options.info, &summary, evidence) {
+            Ok(bundle) => {
+                for note in &notes {
+                    eprintln!("note: evidence: {note}");
+                }
+                for cut in &bundle.cuts {
+                    eprintln!("note: evidence cut to keep the bundle within its limits: {cut}");
+                }
+                eprintln!(
+                    "evidence: {} ({} files, {} uncompressed; manifest.json says what each file is and which red checks it supports)",
+                    bundle.path.display(),
+                    bundle.files,
+                    collect::size(bundle.bytes)
+                );
+            }
+            Err(error) => report_errors.push(error),
+        }
+    }
     if summary.status == harness::RunStatus::NothingSelected {
         let excluded: Vec<&str> = options.selection.excluded_tags.iter().map(|t| t.as_str()).collect();
         let profile_note = match excluded.as_slice() {

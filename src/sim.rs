@@ -10,6 +10,7 @@ use realitycheck_sim::scenario::Scenario;
 use realitycheck_sim::sim::SimServer;
 
 use crate::cli::{ColorChoice, ConfigArgs, DemoArgs, SimArgs};
+use crate::collect::Collect;
 use crate::exit::AppError;
 use crate::{run, wiring};
 
@@ -49,11 +50,13 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
     // The demo reads no environment and no ./realitycheck.toml: a real installation's
     // settings must not leak into it.
     let settings = wiring::load_settings_in(&config_args, &|_| None, workdir.path())?;
+    let collect = Collect::request(&args.reports, &settings)?;
     let mut options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
+    options.collect = collect.is_some();
     options.info.target = "demo".into();
     options.info.host = format!("simulated installation, scenario {scenario}, at {}", server.circleci_url());
     let run = Run::new(wiring::suite(&settings, args.setup_contexts)?, options);
-    let outcome = run::execute(&run, &args.selection, &args.reports, color).await;
+    let outcome = run::execute(&run, &args.selection, &args.reports, collect, color).await;
     server.shutdown().await;
     outcome
 }

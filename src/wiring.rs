@@ -93,6 +93,7 @@ pub fn run_options(settings: &Settings, selection: Selection) -> RunOptions {
         retries: profile.retries,
         retry_delay: Duration::from_secs(2),
         concurrency: profile.concurrency,
+        collect: false,
     }
 }
 

@@ -578,11 +578,56 @@ fn verify(expected: &Expected) -> Result<(), Failed> {
     Ok(())
 }
 
+/// The scenarios each check's page (docs/checks) lists under "Seen red in the demo", as
+/// `- \`realitycheck demo --scenario NAME\`` items, must be those this matrix expects it red
+/// in: the docs name no scenario that does not show the check red, and miss none that does.
+fn pages_name_the_scenarios_that_show_each_check_red() -> Result<(), Failed> {
+    let mut wrong = Vec::new();
+    for check in common::ALL_CHECKS {
+        let stem = page_stem(check);
+        let path = format!("{}/docs/checks/{stem}.md", env!("CARGO_MANIFEST_DIR"));
+        let page = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let section = page
+            .split("\n## Seen red in the demo\n")
+            .nth(1)
+            .ok_or(format!("{path} has no `## Seen red in the demo`"))?;
+        let section = section.split("\n## ").next().unwrap_or(section);
+        let listed: std::collections::BTreeSet<&str> = section
+            .lines()
+            .filter_map(|line| line.strip_prefix("- `realitycheck demo --scenario "))
+            .filter_map(|rest| rest.split('`').next())
+            .collect();
+        let family: Vec<&str> = common::ALL_CHECKS.iter().copied().filter(|c| page_stem(c) == stem).collect();
+        let red: std::collections::BTreeSet<&str> = expectations()
+            .into_iter()
+            .filter(|e| e.status == "failed" && family.contains(&e.check))
+            .map(|e| e.scenario)
+            .collect();
+        if listed != red {
+            wrong.push(format!("{path}: lists {listed:?}, the matrix has {check} red in {red:?}"));
+        }
+    }
+    if wrong.is_empty() { Ok(()) } else { Err(wrong.join("\n").into()) }
+}
+
+/// The file stem of `check`'s page in docs/checks: the resource class checks share one.
+fn page_stem(check: &str) -> String {
+    if check.starts_with("resource_classes::docker_") {
+        "resource_classes.docker_class".to_string()
+    } else {
+        check.replace("::", ".")
+    }
+}
+
 fn main() {
     let arguments = Arguments::from_args();
-    let trials = expectations()
+    let mut trials: Vec<Trial> = expectations()
         .into_iter()
         .map(|expected| Trial::test(format!("{}::{}", expected.scenario, expected.check), move || verify(&expected)))
         .collect();
+    trials.push(Trial::test(
+        "docs::pages_name_the_scenarios_that_show_each_check_red",
+        pages_name_the_scenarios_that_show_each_check_red,
+    ));
     libtest_mimic::run(&arguments, trials).exit();
 }

@@ -1,5 +1,6 @@
 //! The realitycheck engine: checks as values that declare what they need, libtest-style
-//! selection, the suite lifecycle (prepare resources for the selected checks, run, finish), a
+//! selection, the suite lifecycle (prepare resources for the selected checks, run, gather
+//! evidence of the red ones, finish), a
 //! concurrent runner with one timeout model, retries, a deadline and cancellation, lazily
 //! started shared fixtures, the numbers checks measure besides their verdicts (observations),
 //! and the typed event stream that reporters consume. It knows nothing about CircleCI, Nomad or
@@ -9,6 +10,7 @@
 
 pub mod check;
 pub mod event;
+pub mod evidence;
 pub mod fixture;
 pub mod observation;
 pub mod runner;
@@ -17,6 +19,7 @@ pub mod suite;
 
 pub use check::{Applicability, Check, CheckKind, CheckSpec, Diagnosis, Phase, Scope, SkipReason, Tag, Verdict};
 pub use event::{CheckResult, Event, EventSink, Outcome, RunInfo, RunStatus, RunSummary};
+pub use evidence::{Evidence, EvidenceFile};
 pub use fixture::Fixture;
 pub use observation::{Observation, Observations};
 pub use runner::{Preflight, Run, RunOptions, RunReport, Timeouts, humanize};

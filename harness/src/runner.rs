@@ -1,6 +1,7 @@
 //! The runner: a [`Run`] of a [`Suite`]: selection, the suite's resources prepared for the
 //! selected checks, preflights, the checks concurrently on tokio with per-kind timeouts,
-//! retries, a global deadline and cancellation, then the suite's finish. A run is a value: it
+//! retries, a global deadline and cancellation, then the suite's evidence of the red checks
+//! (when asked for) and its finish. A run is a value: it
 //! can start many times, for several targets, in one process.
 
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::check::{Check, CheckKind, CheckSpec, Diagnosis, Scope, SkipReason, Tag, Verdict};
 use crate::event::{CheckResult, Event, EventSink, Outcome, RunInfo, RunStatus, RunSummary};
+use crate::evidence::Evidence;
 use crate::observation::Observations;
 use crate::selection::{Disposition, Selection};
 use crate::suite::Suite;
@@ -59,6 +61,8 @@ pub struct RunOptions {
     pub retry_delay: Duration,
     /// At most this many checks run at once.
     pub concurrency: usize,
+    /// Whether the suite gathers evidence ([`Suite::collect`]) when a check failed.
+    pub collect: bool,
 }
 
 /// A check of the installation's reachability that must pass before any check carrying
@@ -96,12 +100,16 @@ pub struct Run<S: Suite> {
     options: RunOptions,
 }
 
-/// What a finished run leaves: its summary (also sent as the last event) and what the suite's
-/// finish did (workflows cancelled), one line each.
+/// What a finished run leaves: its summary (also sent as the last event), the evidence the
+/// suite gathered about its red checks, and what the suite's finish did (workflows
+/// cancelled), one line each.
 #[derive(Debug, Clone)]
 pub struct RunReport {
     /// The outcome of every selected check.
     pub summary: RunSummary,
+    /// What the suite gathered about the red checks: `Some` when the options asked for it and
+    /// a check failed.
+    pub evidence: Option<Evidence>,
     /// What the suite did when the run ended, for the operator.
     pub finish_notes: Vec<String>,
 }
@@ -152,7 +160,8 @@ impl<S: Suite> Run<S> {
     }
 
     /// Starts the run: selects the checks, has the suite prepare what they need, runs them,
-    /// and has the suite finish what the run left. Always ends with a `RunFinished` event
+    /// has the suite gather evidence of the red ones (when the options ask for it, before
+    /// anything is cleaned up) and finish what the run left. Always ends with a `RunFinished` event
     /// carrying the summary, whatever happened (preflight failure, interruption, panicking
     /// check), except when the resources cannot be prepared: then nothing runs, no event is
     /// sent, and the error says why.
@@ -162,8 +171,13 @@ impl<S: Suite> Run<S> {
             selected.iter().filter(|(_, d)| *d == Disposition::Run).map(|(check, _)| &check.needs).collect();
         let resources = Arc::new(self.suite.prepare(&needs, &self.options.timeouts)?);
         let summary = self.run_checks(&selected, Arc::clone(&resources), events, cancel).await;
+        let red = summary.results.iter().any(|result| result.outcome.is_failure());
+        let evidence = match self.options.collect && red {
+            true => Some(self.suite.collect(&resources, &summary.results).await),
+            false => None,
+        };
         let finish_notes = self.suite.finish(&resources).await;
-        Ok(RunReport { summary, finish_notes })
+        Ok(RunReport { summary, evidence, finish_notes })
     }
 
     async fn run_checks(

@@ -1,12 +1,15 @@
 //! The suite lifecycle the engine drives: a suite says which checks and preflights it has and
 //! whether a check applies from what the check declares it needs; for one run it prepares the
-//! resources the selected checks need, and afterwards it finishes what the run left (cancels
+//! resources the selected checks need; when a check is red and the run asks for it, it gathers
+//! evidence before anything is cleaned up; afterwards it finishes what the run left (cancels
 //! what is still running, releases clients). The binary, `serve` and tests only build a
 //! [`crate::Run`] and start it.
 
 use std::future::Future;
 
 use crate::check::{Applicability, Check};
+use crate::event::CheckResult;
+use crate::evidence::Evidence;
 use crate::runner::{Preflight, Timeouts};
 
 /// A product's checks and the resources they share during one run.
@@ -30,6 +33,15 @@ pub trait Suite: Send + Sync + Sized + 'static {
 
     /// The resources the checks that will run (`selected`) need, bounded by `timeouts`.
     fn prepare(&self, selected: &[&Self::Needs], timeouts: &Timeouts) -> Result<Self::Resources, Self::Error>;
+
+    /// Gathers what an engineer needs to understand the red checks among `results` (their
+    /// workloads' logs, the answers behind each verdict), while everything the run started is
+    /// still there: called after the checks and before [`Suite::finish`], when the run's
+    /// options ask for it and a check failed. The default gathers nothing.
+    fn collect(&self, resources: &Self::Resources, results: &[CheckResult]) -> impl Future<Output = Evidence> + Send {
+        let _ = (resources, results);
+        async { Evidence::default() }
+    }
 
     /// Ends what the run started and left unfinished; one line per thing done, for the operator.
     fn finish(&self, resources: &Self::Resources) -> impl Future<Output = Vec<String>> + Send;

@@ -2,7 +2,8 @@
 //! flaky passes, preflight failures, panics, cancellation and the global deadline; what a
 //! check body is handed (its scope) and what it measured besides its verdict (observations,
 //! kept from its last attempt whatever the verdict); and the suite lifecycle a run drives (prepare the
-//! resources of the checks that will run, run them, finish).
+//! resources of the checks that will run, run them, gather evidence of the red ones when asked,
+//! finish).
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -24,7 +25,7 @@ enum Needs {
 /// What a run of the test suite did, shared between the suite, its resources and the test.
 #[derive(Default)]
 struct Journal {
-    /// In order: `prepare`, `<check id> ran` when a body completes, `finish`.
+    /// In order: `prepare`, `<check id> ran` when a body completes, `collect`, `finish`.
     lines: Mutex<Vec<String>>,
     /// The needs and timeouts each `prepare` was handed.
     prepared: Mutex<Vec<(Vec<Needs>, Timeouts)>>,
@@ -189,6 +190,17 @@ impl Suite for TestSuite {
         })
     }
 
+    async fn collect(&self, resources: &Resources, results: &[CheckResult]) -> Evidence {
+        tokio::task::yield_now().await;
+        self.journal.log("collect");
+        let red: Vec<String> = results.iter().filter(|r| r.outcome.is_failure()).map(|r| r.spec.id.clone()).collect();
+        let ran = resources.bodies_ran.load(Ordering::SeqCst).to_string();
+        Evidence {
+            files: vec![EvidenceFile::new("ran.txt", "check bodies that ran", red, ran.into_bytes())],
+            notes: vec![],
+        }
+    }
+
     async fn finish(&self, resources: &Resources) -> Vec<String> {
         tokio::task::yield_now().await;
         self.journal.log("finish");
@@ -251,6 +263,7 @@ fn options() -> RunOptions {
         retries: 0,
         retry_delay: Duration::from_secs(1),
         concurrency: 4,
+        collect: false,
     }
 }
 
@@ -553,6 +566,34 @@ async fn finish_runs_after_the_checks_and_its_notes_are_reported() {
     assert_eq!(report.summary.status, RunStatus::Interrupted);
     assert_eq!(report.finish_notes, ["1 check bodies ran"]);
     assert_eq!(journal.lines(), ["prepare", "demo::passes ran", "finish"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn evidence_is_gathered_after_the_checks_and_before_finish_when_asked_and_red() {
+    let journal = Arc::new(Journal::default());
+    let suite = TestSuite { cluster_reachable: true, journal: Arc::clone(&journal), ..Default::default() };
+    let mut opts = options();
+    opts.collect = true;
+    opts.selection.filters = vec!["passes".into(), "fails".into()];
+    let (report, _) = execute(&Run::new(suite, opts.clone()), CancellationToken::new()).await;
+    let report = report.expect("the resources are prepared");
+    let evidence = report.evidence.expect("a red run asked to collect has evidence");
+    assert_eq!(evidence.files.len(), 1);
+    assert_eq!(evidence.files[0].supports, ["demo::fails"], "the red checks only");
+    assert_eq!(evidence.files[0].content, b"2", "gathered once both checks ran");
+    let lines = journal.lines();
+    assert_eq!(lines.first().map(String::as_str), Some("prepare"));
+    assert_eq!(lines[lines.len() - 2..], ["collect", "finish"], "{lines:?}");
+
+    // A green run gathers nothing, and neither does a run not asked to.
+    for (collect, filters) in [(true, vec!["passes".to_string()]), (false, vec!["passes".into(), "fails".into()])] {
+        let journal = Arc::new(Journal::default());
+        let suite = TestSuite { cluster_reachable: true, journal: Arc::clone(&journal), ..Default::default() };
+        let opts = RunOptions { collect, selection: Selection { filters, ..Default::default() }, ..options() };
+        let (report, _) = execute(&Run::new(suite, opts), CancellationToken::new()).await;
+        assert_eq!(report.expect("prepared").evidence, None);
+        assert!(!journal.lines().contains(&"collect".to_string()), "{:?}", journal.lines());
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -111,6 +111,10 @@ pub(crate) fn fix_for(field: &str, message: &str) -> String {
         "history" => "use a whole number from 1 to 10000, like 100".into(),
         "webhook" => "give the full URL to POST to as a string, with http:// or https://".into(),
         "webhook_format" => "set it to json or slack".into(),
+        "collect" => "set it to true or false".into(),
+        "collect_dir" => {
+            "give a directory as a string, like \"./realitycheck-evidence\"; relative paths start at the working directory".into()
+        }
         "state_dir" | "api_token_file" => "give a path as a string; relative paths start at this file's directory".into(),
         _ => "see the commented reference configuration that `realitycheck init` writes".into(),
     }

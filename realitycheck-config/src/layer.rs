@@ -122,6 +122,10 @@ pub struct ProfileLayer {
     /// The `timeouts` table.
     #[serde(default)]
     pub timeouts: TimeoutsLayer,
+    /// `collect`: write an evidence bundle when a check is red.
+    pub collect: Option<bool>,
+    /// `collect_dir`: where evidence bundles go, as written.
+    pub collect_dir: Option<PathBuf>,
 }
 
 /// What one source says about the timeout of one attempt of a check, by kind of check: a
@@ -255,7 +259,16 @@ merge_fields!(TargetLayer {
 merge_fields!(PipelineLayer { branch, runner_resource_class, windows, docker_resource_classes, image_registry });
 merge_fields!(KubernetesLayer { kubeconfig, context, namespace, expect_chart_version });
 merge_fields!(NomadLayer { server_selector, min_clients, mtls_min_days });
-merge_fields!(ProfileLayer { retries, timeout_scale, deadline, concurrency, exclude_tags, timeouts });
+merge_fields!(ProfileLayer {
+    retries,
+    timeout_scale,
+    deadline,
+    concurrency,
+    exclude_tags,
+    timeouts,
+    collect,
+    collect_dir
+});
 merge_fields!(TimeoutsLayer { cluster, api, pipeline });
 merge_fields!(ServeLayer { profile, every, listen, history, state_dir, webhook, webhook_format, api_token_file });
 

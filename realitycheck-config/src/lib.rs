@@ -13,6 +13,8 @@ mod layer;
 mod load;
 mod secret;
 mod settings;
+mod starter;
+mod values;
 
 pub use error::{ConfigError, Origin};
 pub use harness::Timeouts;
@@ -25,5 +27,7 @@ pub use load::{DEFAULT_FILE_NAME, ENV_VARS, Overrides, REFERENCE_CONFIG};
 pub use secret::Secret;
 pub use settings::{
     BASE_PROFILE, Config, DOCKER_RESOURCE_CLASSES, IMPLICIT_TARGET, Kubernetes, LoadRequest, Nomad, Pipeline, Profile,
-    ServeSettings, Settings, Target,
+    ServeSettings, Settings, Target, TokenSource,
 };
+pub use starter::Starter;
+pub use values::{check_namespace, check_project, check_runner_resource_class, check_token_env};

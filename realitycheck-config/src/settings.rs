@@ -14,6 +14,7 @@ use crate::host::normalise_host;
 use crate::layer::{CloudProvider, FileLayer, Merge, ProfileLayer, TargetLayer};
 use crate::load::{Overrides, REFERENCE_CONFIG, SourceFile, config_path, env_overrides};
 use crate::secret::Secret;
+use crate::values::{check_namespace, check_project, check_runner_resource_class, check_token_env};
 
 mod serve;
 
@@ -30,15 +31,6 @@ const MAX_TIMEOUT_SCALE: f64 = 100.0;
 /// The longest a deadline or timeout may be, before `timeout_scale`: a run that waits longer
 /// is not a check. Scaled by at most [`MAX_TIMEOUT_SCALE`], it stays far from any overflow.
 const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
-
-/// Whether `name` is an RFC 1123 label, as Kubernetes requires of a namespace.
-fn is_dns_label(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    (1..=63).contains(&bytes.len())
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
-        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
-}
 
 /// The profile a profile of one's own starts from.
 pub const BASE_PROFILE: &str = "laptop";
@@ -140,6 +132,11 @@ pub struct Profile {
     /// Timeouts of one attempt of a check, by kind of check, before `timeout_scale`: the
     /// profile's `timeouts` table.
     pub timeouts: Timeouts,
+    /// Write an evidence bundle into [`Profile::collect_dir`] when a check is red.
+    pub collect: bool,
+    /// Where evidence bundles go, as written: a relative path starts at the working directory
+    /// of the run (as `--junit` and `--json` do).
+    pub collect_dir: PathBuf,
 }
 
 impl Profile {
@@ -167,6 +164,25 @@ pub struct Settings {
     pub target: Target,
     /// The chosen profile, resolved.
     pub profile: Profile,
+}
+
+/// Where a target's API token comes from; never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// An environment variable: CIRCLE_TOKEN, or the one the target's `token_env` names.
+    Env {
+        /// The variable's name.
+        var: String,
+        /// Where `token_env` names it; `None` for CIRCLE_TOKEN.
+        named_at: Option<Origin>,
+    },
+    /// A file, given by `--token-file` or `token_file`.
+    File {
+        /// The file, resolved (relative paths start at the configuration file's directory).
+        path: PathBuf,
+        /// Where it was given.
+        given_at: Origin,
+    },
 }
 
 /// Everything `load` needs from the outside world, so that tests can give it all.
@@ -201,10 +217,14 @@ const DEFAULT_TOKEN_VAR: &str = "CIRCLE_TOKEN";
 const TARGET_KEYS: &[(&str, &str, &str)] = &[
     ("host", "--host", "CIRCLE_HOSTNAME"),
     ("token_file", "--token-file", ""),
+    ("cloud_provider", "--cloud-provider", "CIRCLE_CLOUD_PROVIDER"),
     ("project", "--project", "REALITYCHECK_PROJECT"),
-    ("kubernetes.kubeconfig", "--kubeconfig", ""),
     ("ca_bundle", "--ca-bundle", "REALITYCHECK_CA_BUNDLE"),
+    ("insecure", "--insecure", ""),
+    ("kubernetes.kubeconfig", "--kubeconfig", ""),
+    ("kubernetes.context", "--kube-context", "REALITYCHECK_KUBE_CONTEXT"),
     ("kubernetes.namespace", "--namespace", "REALITYCHECK_NAMESPACE"),
+    ("kubernetes.expect_chart_version", "--expect-chart-version", ""),
     ("nomad.min_clients", "--min-clients", "REALITYCHECK_MIN_CLIENTS"),
     ("pipeline.runner_resource_class", "--runner-resource-class", "REALITYCHECK_RUNNER_RESOURCE_CLASS"),
 ];
@@ -228,7 +248,7 @@ impl Config {
             .chain(merged.targets.values())
             .chain([&request.flags.target_layer])
             .filter_map(|layer| layer.token_env.as_deref())
-            .filter(|name| is_env_var_name(name) && !looks_like_a_token(name));
+            .filter(|name| check_token_env(name).is_ok());
         let token_vars = std::iter::once(DEFAULT_TOKEN_VAR)
             .chain(named)
             .filter_map(|name| Some((name.to_string(), Secret::new((request.var)(name)?.trim()))))
@@ -286,6 +306,49 @@ impl Config {
 
     fn user_origin(&self, dotted: &str) -> Option<Origin> {
         self.user.as_ref()?.origin_of(dotted)
+    }
+
+    /// Names of the profiles the files define, the built-in ones included.
+    pub fn profile_names(&self) -> Vec<String> {
+        self.merged.profiles.keys().cloned().collect()
+    }
+
+    /// The profile a run uses, and where that choice comes from (flag, environment, file,
+    /// built-in); an error when it names no profile.
+    pub fn profile_choice(&self) -> Result<(String, Origin), ConfigError> {
+        let name = self.chosen_profile()?;
+        let origin = self.choice_origin(
+            "--profile",
+            "REALITYCHECK_PROFILE",
+            "profile",
+            self.flags.profile.is_some(),
+            self.env.profile.is_some(),
+        );
+        Ok((name, origin))
+    }
+
+    /// The target a run checks, and where that choice comes from (flag, environment,
+    /// `default_target`; built-in for the only target); `None` when several targets are
+    /// defined and none is chosen (`serve` checks them all, `run` refuses). An error when the
+    /// choice names no target.
+    pub fn target_choice(&self) -> Result<Option<(String, Origin)>, ConfigError> {
+        let explicit = self.flags.target.is_some() || self.env.target.is_some() || self.merged.default_target.is_some();
+        if !explicit && self.target_names().len() > 1 {
+            return Ok(None);
+        }
+        let name = self.chosen_target()?;
+        let origin = if explicit {
+            self.choice_origin(
+                "--target",
+                "REALITYCHECK_TARGET",
+                "default_target",
+                self.flags.target.is_some(),
+                self.env.target.is_some(),
+            )
+        } else {
+            Origin::BuiltIn
+        };
+        Ok(Some((name, origin)))
     }
 
     fn chosen_profile(&self) -> Result<String, ConfigError> {
@@ -372,36 +435,49 @@ impl Config {
             .unwrap_or((Origin::BuiltIn, key.into()))
     }
 
-    /// The target `name`: `[defaults]`, then `[targets.NAME]`, then the environment, then the
-    /// flags, merged and validated, with relative paths resolved and the token read.
-    pub fn target(&self, name: &str) -> Result<Target, ConfigError> {
-        let layer = self
-            .merged
+    /// What the sources say about the target `name`, merged, not yet validated.
+    fn target_layer(&self, name: &str) -> TargetLayer {
+        self.merged
             .defaults
             .clone()
             .merge(self.merged.targets.get(name).cloned().unwrap_or_default())
             .merge(self.env.target_layer.clone())
-            .merge(self.flags.target_layer.clone());
+            .merge(self.flags.target_layer.clone())
+    }
+
+    /// Where the token of the target `name` comes from, as [`Config::target`] reads it (the
+    /// same errors); `None` when it has none.
+    pub fn token_source(&self, name: &str) -> Result<Option<TokenSource>, ConfigError> {
+        let layer = self.target_layer(name);
+        Ok(self.token(name, &layer, layer.host.is_some())?.map(|(_, source)| source))
+    }
+
+    /// Where the value of the key `key` (`host`, `kubernetes.context`, …) of the target `name`
+    /// comes from: flag, environment variable, file position, or the built-in defaults.
+    pub fn target_key_origin(&self, name: &str, key: &str) -> Origin {
+        self.target_origin(name, key).0
+    }
+
+    /// Where the value of the key `key` (`retries`, `timeouts.api`, …) of the profile `name`
+    /// comes from: flag, environment variable, file position, or the built-in defaults.
+    pub fn profile_key_origin(&self, name: &str, key: &str) -> Origin {
+        self.profile_origin(name, key)
+    }
+
+    /// The target `name`: `[defaults]`, then `[targets.NAME]`, then the environment, then the
+    /// flags, merged and validated, with relative paths resolved and the token read.
+    pub fn target(&self, name: &str) -> Result<Target, ConfigError> {
+        let layer = self.target_layer(name);
         let invalid = |key: &str, message: String| {
             let (origin, field) = self.target_origin(name, key);
             ConfigError::invalid(origin, field, message, fix_for(key, ""))
         };
         let host = layer.host.as_deref().map(normalise_host).transpose().map_err(|m| invalid("host", m))?;
         if let Some(project) = &layer.project {
-            validate_project(project).map_err(|m| invalid("project", m))?;
+            check_project(project).map_err(|m| invalid("project", m))?;
         }
         let namespace = layer.kubernetes.namespace.clone().unwrap_or_default();
-        if namespace.is_empty() {
-            return Err(invalid("kubernetes.namespace", "the namespace is empty".into()));
-        }
-        if !is_dns_label(&namespace) {
-            return Err(invalid(
-                "kubernetes.namespace",
-                format!(
-                    "`{namespace}` is not a Kubernetes namespace name (at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit)"
-                ),
-            ));
-        }
+        check_namespace(&namespace).map_err(|m| invalid("kubernetes.namespace", m))?;
         let server_selector = layer.nomad.server_selector.clone().unwrap_or_default();
         if server_selector.trim().is_empty() {
             return Err(invalid("nomad.server_selector", "the label selector is empty".into()));
@@ -418,7 +494,7 @@ impl Config {
                 "0 pages would read no list at all; give at least 1 (default 500)".into(),
             ));
         }
-        let token = self.token(name, &layer, host.is_some())?;
+        let token = self.token(name, &layer, host.is_some())?.map(|(token, _)| token);
         Ok(Target {
             name: name.to_string(),
             host,
@@ -462,9 +538,14 @@ impl Config {
     /// names (CIRCLE_TOKEN without it), which beats a `token_file` in the file. A `token_env`
     /// whose variable is unset or blank, with no `token_file`, is an error; so is a blank
     /// CIRCLE_TOKEN when there is a host to check.
-    fn token(&self, name: &str, layer: &TargetLayer, has_host: bool) -> Result<Option<Secret>, ConfigError> {
+    fn token(
+        &self,
+        name: &str,
+        layer: &TargetLayer,
+        has_host: bool,
+    ) -> Result<Option<(Secret, TokenSource)>, ConfigError> {
         if let Some(var_name) = &layer.token_env {
-            self.check_token_env(name, var_name)?;
+            self.valid_token_env(name, var_name)?;
         }
         let var_name = layer.token_env.as_deref().unwrap_or(DEFAULT_TOKEN_VAR);
         if let Some(path) = &self.flags.target_layer.token_file {
@@ -472,7 +553,8 @@ impl Config {
         }
         let from_var = self.token_vars.get(var_name);
         if let Some(token) = from_var.filter(|token| !token.expose().is_empty()) {
-            return Ok(Some(token.clone()));
+            let named_at = layer.token_env.is_some().then(|| self.target_origin(name, "token_env").0);
+            return Ok(Some((token.clone(), TokenSource::Env { var: var_name.to_string(), named_at })));
         }
         if let Some(path) = &layer.token_file {
             return self.read_token(name, path, var_name).map(Some);
@@ -501,29 +583,21 @@ impl Config {
     }
 
     /// A `token_env` must name a variable; the value is not echoed when it looks like a token.
-    fn check_token_env(&self, name: &str, var_name: &str) -> Result<(), ConfigError> {
-        if is_env_var_name(var_name) && !looks_like_a_token(var_name) {
-            return Ok(());
-        }
-        let (origin, field) = self.target_origin(name, "token_env");
-        let message = if looks_like_a_token(var_name) {
-            "the value looks like an API token, not the name of an environment variable (a token never goes in the configuration file)".to_string()
-        } else {
-            format!(
-                "`{var_name}` is not an environment variable name (letters, digits and `_`, not starting with a digit)"
+    fn valid_token_env(&self, name: &str, var_name: &str) -> Result<(), ConfigError> {
+        check_token_env(var_name).map_err(|message| {
+            let (origin, field) = self.target_origin(name, "token_env");
+            ConfigError::invalid(
+                origin,
+                field,
+                message,
+                format!(
+                    "set token_env to the name of the variable that holds target `{name}`'s token, like PROD_CIRCLE_TOKEN, and export that variable"
+                ),
             )
-        };
-        Err(ConfigError::invalid(
-            origin,
-            field,
-            message,
-            format!(
-                "set token_env to the name of the variable that holds target `{name}`'s token, like PROD_CIRCLE_TOKEN, and export that variable"
-            ),
-        ))
+        })
     }
 
-    fn read_token(&self, name: &str, path: &Path, var_name: &str) -> Result<Secret, ConfigError> {
+    fn read_token(&self, name: &str, path: &Path, var_name: &str) -> Result<(Secret, TokenSource), ConfigError> {
         let (origin, field) = self.target_origin(name, "token_file");
         let resolved = self.relative_to_origin(&origin, path.to_path_buf());
         let text = std::fs::read_to_string(&resolved).map_err(|e| {
@@ -553,7 +627,7 @@ impl Config {
                 "write only the personal API token into the file",
             ));
         }
-        Ok(Secret::new(token))
+        Ok((Secret::new(token), TokenSource::File { path: resolved, given_at: origin }))
     }
 
     /// The profile `name`: the built-in `laptop` profile (`BASE_PROFILE`), then
@@ -603,7 +677,16 @@ impl Config {
                 "this is a bug in realitycheck; please report it",
             )),
         };
-        let ProfileLayer { retries, deadline, exclude_tags, timeouts, .. } = layer;
+        let ProfileLayer { retries, deadline, exclude_tags, timeouts, collect, collect_dir, .. } = layer;
+        let collect_dir = collect_dir.unwrap_or_default();
+        if collect_dir.as_os_str().is_empty() {
+            return Err(ConfigError::invalid(
+                origin("collect_dir"),
+                format!("profiles.{name}.collect_dir"),
+                "the directory of evidence bundles is empty",
+                fix_for("collect_dir", ""),
+            ));
+        }
         Ok(Profile {
             name: name.to_string(),
             retries: retries.unwrap_or(0),
@@ -616,6 +699,8 @@ impl Config {
                 api: duration("timeouts.api", timeouts.api)?,
                 pipeline: duration("timeouts.pipeline", timeouts.pipeline)?,
             },
+            collect: collect.unwrap_or(false),
+            collect_dir,
         })
     }
 
@@ -632,35 +717,19 @@ impl Config {
     }
 }
 
-/// Whether `name` can name an environment variable: letters, digits and `_`, not starting with
-/// a digit.
-fn is_env_var_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
-/// Whether a value meant to name a variable looks like an API token instead: a CircleCI
-/// token prefix, or a long run of letters and digits mixing lowercase and digits.
-fn looks_like_a_token(value: &str) -> bool {
-    let upper = value.to_ascii_uppercase();
-    upper.starts_with("CCIPAT_")
-        || upper.starts_with("CCIPRJ_")
-        || (value.len() >= 32
-            && value.bytes().all(|b| b.is_ascii_alphanumeric())
-            && value.bytes().any(|b| b.is_ascii_digit())
-            && value.bytes().any(|b| b.is_ascii_lowercase()))
-}
-
 /// Whether the environment or the flags set a target key (files are asked by position).
 fn target_key_is_set(layer: &TargetLayer, key: &str) -> bool {
     match key {
         "host" => layer.host.is_some(),
         "token_file" => layer.token_file.is_some(),
+        "cloud_provider" => layer.cloud_provider.is_some(),
         "project" => layer.project.is_some(),
-        "kubernetes.kubeconfig" => layer.kubernetes.kubeconfig.is_some(),
         "ca_bundle" => layer.ca_bundle.is_some(),
+        "insecure" => layer.insecure.is_some(),
+        "kubernetes.kubeconfig" => layer.kubernetes.kubeconfig.is_some(),
+        "kubernetes.context" => layer.kubernetes.context.is_some(),
         "kubernetes.namespace" => layer.kubernetes.namespace.is_some(),
+        "kubernetes.expect_chart_version" => layer.kubernetes.expect_chart_version.is_some(),
         "nomad.min_clients" => layer.nomad.min_clients.is_some(),
         "pipeline.runner_resource_class" => layer.pipeline.runner_resource_class.is_some(),
         _ => false,
@@ -675,12 +744,7 @@ fn validate_pipeline(layer: crate::layer::PipelineLayer) -> Result<Pipeline, (&'
     }
     let runner_resource_class = layer.runner_resource_class.map(|class| class.trim().to_string());
     if let Some(class) = &runner_resource_class {
-        let valid = class
-            .split_once('/')
-            .is_some_and(|(namespace, name)| !namespace.is_empty() && !name.is_empty() && !name.contains('/'));
-        if !valid {
-            return Err(("pipeline.runner_resource_class", format!("`{class}` is not namespace/name")));
-        }
+        check_runner_resource_class(class).map_err(|m| ("pipeline.runner_resource_class", m))?;
     }
     let docker_resource_classes = layer.docker_resource_classes.unwrap_or_default();
     let mut seen = Vec::new();
@@ -707,13 +771,4 @@ fn validate_pipeline(layer: crate::layer::PipelineLayer) -> Result<Pipeline, (&'
         docker_resource_classes,
         image_registry,
     })
-}
-
-fn validate_project(slug: &str) -> Result<(), String> {
-    let parts: Vec<&str> = slug.split('/').collect();
-    if parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && !p.contains(char::is_whitespace)) {
-        Ok(())
-    } else {
-        Err(format!("`{slug}` is not a project slug of the form vcs/org/repo"))
-    }
 }

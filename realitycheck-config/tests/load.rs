@@ -81,6 +81,25 @@ fn the_built_in_profiles_differ_as_documented() {
     let health = config.profile("health").unwrap();
     assert_eq!(health.exclude_tags, vec![Tag::Mutates]);
     assert_eq!(health.deadline, Duration::from_secs(300));
+    let laptop = config.profile("laptop").unwrap();
+    let collects = |p: &realitycheck_config::Profile| (p.collect, p.collect_dir.clone());
+    let evidence = std::path::PathBuf::from("./realitycheck-evidence");
+    assert_eq!(collects(&ci), (true, evidence.clone()), "ci writes an evidence bundle when red");
+    assert_eq!(collects(&laptop), (false, evidence.clone()));
+    assert_eq!(collects(&health), (false, evidence));
+}
+
+#[test]
+fn a_profile_of_ones_own_sets_where_evidence_goes() {
+    let case = Case::new().file(
+        "rc.toml",
+        "profile = \"nightly\"\n[profiles.nightly]\ncollect = true\ncollect_dir = \"/var/tmp/evidence\"\n",
+    );
+    let profile = case.settings().unwrap().profile;
+    assert!(profile.collect);
+    assert_eq!(profile.collect_dir, std::path::Path::new("/var/tmp/evidence"));
+    let empty = Case::new().file("rc.toml", "[profiles.laptop]\ncollect_dir = \"\"\n");
+    insta::assert_snapshot!(empty.error());
 }
 
 #[test]
@@ -768,4 +787,41 @@ fn the_reference_documents_token_env_and_every_serve_key() {
     ] {
         assert!(REFERENCE_CONFIG.contains(key), "{key:?} is not in the reference config");
     }
+}
+
+/// `realitycheck config check` reports where each value came from: these are its sources.
+#[test]
+fn origins_name_the_flag_the_variable_the_line_or_the_defaults() {
+    let mut case = Case::new()
+        .file(
+            "rc.toml",
+            "default_target = \"prod\"\n[targets.prod]\nhost = \"https://circleci.example.com\"\ntoken_env = \"PROD_TOKEN\"\n[targets.staging]\ntoken_file = \"staging-token\"\n[profiles.ci]\nretries = 3\n",
+        )
+        .file("staging-token", "tok\n")
+        .env("PROD_TOKEN", "the-token")
+        .env("REALITYCHECK_KUBE_CONTEXT", "prod-eks");
+    case.flags.target_layer.cloud_provider = Some(CloudProvider::Aws);
+    let config = case.config().unwrap();
+    let file = case.dir.path().join("rc.toml");
+    let at = |line| Origin::File { path: file.clone(), line, column: 1 };
+    assert_eq!(config.target_choice().unwrap(), Some(("prod".into(), at(1))));
+    assert_eq!(config.profile_choice().unwrap(), ("laptop".into(), Origin::BuiltIn));
+    assert_eq!(config.profile_names(), ["ci", "health", "laptop"]);
+    assert_eq!(config.target_key_origin("prod", "host"), at(3));
+    assert_eq!(config.target_key_origin("prod", "cloud_provider"), Origin::Flag("--cloud-provider".into()));
+    assert_eq!(config.target_key_origin("prod", "kubernetes.context"), Origin::Env("REALITYCHECK_KUBE_CONTEXT".into()));
+    assert_eq!(config.target_key_origin("prod", "kubernetes.namespace"), Origin::BuiltIn);
+    assert_eq!(config.profile_key_origin("ci", "retries"), at(8));
+    assert_eq!(config.profile_key_origin("ci", "deadline"), Origin::BuiltIn);
+    assert_eq!(
+        config.token_source("prod").unwrap(),
+        Some(TokenSource::Env { var: "PROD_TOKEN".into(), named_at: Some(at(4)) })
+    );
+    assert_eq!(
+        config.token_source("staging").unwrap(),
+        Some(TokenSource::File { path: case.dir.path().join("staging-token"), given_at: at(6) })
+    );
+    let without_default = Case::new().file("rc.toml", "[targets.a]\n[targets.b]\n");
+    assert_eq!(without_default.config().unwrap().target_choice().unwrap(), None, "run would refuse, serve checks both");
+    assert_eq!(Case::new().config().unwrap().token_source("default").unwrap(), None);
 }

@@ -135,6 +135,12 @@ impl SimServer {
         &self.circleci
     }
 
+    /// The Secrets the simulated Kubernetes API serves (Helm's release records among them):
+    /// what tests hold every output of realitycheck against.
+    pub fn secrets(&self) -> &[crate::secrets::SimSecret] {
+        &self.installation.secrets
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }

@@ -1,9 +1,11 @@
 //! Reporters: each one consumes the harness's typed event stream and renders one output
-//! format — the terminal report for people, JUnit XML and JSON files for CI. The runner knows
+//! format — the terminal report for people, JUnit XML and JSON files for CI — and the evidence
+//! bundle of a red run ([`bundle`]). The runner knows
 //! nothing about them; the binary feeds every event to every reporter it was asked for.
 
 #![warn(missing_docs)]
 
+pub mod bundle;
 mod diagnosis;
 mod file;
 pub mod json;
@@ -16,6 +18,7 @@ pub mod terminal;
 use std::io;
 use std::path::PathBuf;
 
+pub use bundle::{Bundle, BundleLimits, write_bundle};
 pub use json::JsonReporter;
 pub use junit::JunitReporter;
 pub use terminal::{TerminalOptions, TerminalReporter};
@@ -48,6 +51,15 @@ pub enum ReportError {
     /// The JUnit document could not be rendered.
     #[error("cannot render the JUnit report: {0}")]
     JunitXml(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The evidence bundle could not be written into its directory.
+    #[error("cannot write the evidence bundle into {}: {source}; {}", dir.display(), remedy(source))]
+    Bundle {
+        /// The directory asked for (`--collect DIR`, or the profile's `collect_dir`).
+        dir: PathBuf,
+        /// What failed: creating the directory, writing or renaming the archive.
+        #[source]
+        source: io::Error,
+    },
     /// The JSON document could not be rendered.
     #[error("cannot render the JSON report: {0}")]
     Json(#[from] serde_json::Error),

@@ -86,6 +86,7 @@ async fn one_run() -> (Duration, Duration, u64, std::collections::BTreeMap<Strin
         retries: 0,
         retry_delay: Duration::ZERO,
         concurrency: 8,
+        collect: false,
     };
     let (sink, _events) = EventSink::channel();
     let started = Instant::now();

@@ -1,16 +1,18 @@
 //! The checks of realitycheck as a [`harness::Suite`], in three layers: clients
 //! ([`clients`]: CircleCI API, Kubernetes and exec, Nomad output parsers), resources
 //! ([`resources`]: what the checks of one run share, prepared for the selected checks from
-//! what they declare), and checks ([`checks`]: constructors and pure judge functions).
-//! [`RealityCheck`] is what the binary (and later `serve`) hands to [`harness::Run`].
+//! what they declare), and checks ([`checks`]: constructors and pure judge functions); above
+//! them, the evidence of red checks ([`evidence`]) that the suite gathers before a run ends.
+//! [`RealityCheck`] is what the binary (and `serve`) hands to [`harness::Run`].
 
 pub mod checks;
 pub mod clients;
+pub mod evidence;
 pub mod resources;
 
 use std::sync::{Arc, Mutex};
 
-use harness::{Applicability, Check, Preflight, Suite, Timeouts};
+use harness::{Applicability, Check, CheckResult, Evidence, Preflight, Suite, Timeouts};
 use realitycheck_config::Target;
 
 use crate::clients::circleci::ApiClientError;
@@ -55,6 +57,10 @@ impl Suite for RealityCheck {
         let ledger = Ledger::new(new_run_id());
         *self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ledger.clone());
         Resources::prepare(Arc::clone(&self.target), selected, timeouts, self.setup_contexts, ledger)
+    }
+
+    async fn collect(&self, resources: &Resources, results: &[CheckResult]) -> Evidence {
+        evidence::gather(self, resources, results).await
     }
 
     async fn finish(&self, resources: &Resources) -> Vec<String> {

@@ -310,3 +310,28 @@ fn a_ca_bundle_that_is_no_certificate_is_a_typed_error_naming_the_file() {
     assert!(matches!(&error, ApiClientError::EmptyCaBundle { path } if *path == empty), "{error}");
     assert!(error.to_string().contains("empty.pem"), "{error}");
 }
+
+/// `realitycheck init` asks whether a host answers like CircleCI before it has a token: the
+/// API's 401 JSON does; a web page, another status or nothing at all does not, and says so.
+#[tokio::test]
+async fn the_probe_tells_the_api_from_what_is_not_it() {
+    let (server, _) = sim(Scenario::Healthy).await;
+    let anonymous = client_trusting(&server.circleci_url(), "", Some(server.ca_bundle()));
+    anonymous.probe().await.unwrap();
+    async fn page() -> impl IntoResponse {
+        ([("content-type", "text/html")], "<html><head><title>Sign in</title></head></html>")
+    }
+    async fn teapot() -> impl IntoResponse {
+        (StatusCode::IM_A_TEAPOT, "{\"message\":\"short and stout\"}")
+    }
+    let web = serve(Router::new().route("/api/v2/me", get(page))).await;
+    let error = client(&format!("http://{web}"), "").probe().await.unwrap_err();
+    assert!(matches!(&error, ApiError::NotTheApi { title: Some(t), .. } if t == "Sign in"), "{error}");
+    let other = serve(Router::new().route("/api/v2/me", get(teapot))).await;
+    let error = client(&format!("http://{other}"), "").probe().await.unwrap_err();
+    assert_eq!(error.status(), Some(418), "{error}");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let error = client(&format!("http://{closed}"), "").probe().await.unwrap_err();
+    assert!(matches!(error, ApiError::Unreachable { .. }), "{error}");
+    server.shutdown().await;
+}

@@ -70,6 +70,7 @@ async fn a_refused_trigger_asks_for_the_current_project_config_and_blocks_the_jo
         retries: 0,
         retry_delay: Duration::ZERO,
         concurrency: 4,
+        collect: false,
     };
     let (sink, _events) = EventSink::channel();
     let run = Run::new(RealityCheck::new(target, false), options);

@@ -1,10 +1,10 @@
 //! Access to the installation's Kubernetes API through kube-rs: the client (kubeconfig,
-//! context, in-cluster account, as kubectl finds them), pod and Secret listing, and `exec`
-//! over WebSocket, natively, with no kubectl binary.
+//! context, in-cluster account, as kubectl finds them), pod, event and Secret listing, and
+//! `exec` over WebSocket, natively, with no kubectl binary.
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{Event, Pod, Secret, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::api::{AttachParams, ListParams};
 use kube::client::DynBody;
@@ -51,6 +51,42 @@ pub enum ClusterError {
     /// Reading the Secret `name` failed; `forbidden` when the API answered 403 (RBAC).
     #[error("cannot read secret `{name}` in namespace `{namespace}` at {url}: {message}")]
     GetSecret { name: String, namespace: String, url: String, message: String, forbidden: bool },
+}
+
+/// The contexts of a kubeconfig, as `realitycheck init` lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeContexts {
+    /// Where they were read: the file given, `KUBECONFIG` or `~/.kube/config`.
+    pub source: String,
+    /// The contexts' names, in the file's order.
+    pub names: Vec<String>,
+    /// Its `current-context`.
+    pub current: Option<String>,
+}
+
+/// The contexts of the kubeconfig kubectl would read: `path`, else KUBECONFIG (its files
+/// merged), else `~/.kube/config`; `None` when there is none of them (the in-cluster account
+/// has no contexts). A kubeconfig holds credentials: its errors do not quote it.
+pub fn kube_contexts(path: Option<&std::path::Path>) -> Result<Option<KubeContexts>, ClusterError> {
+    let from_env = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty());
+    let home_config = std::env::var_os("HOME").map(|home| std::path::PathBuf::from(home).join(".kube").join("config"));
+    let (source, read) = match (path, &from_env) {
+        (Some(path), _) => (path.display().to_string(), Kubeconfig::read_from(path)),
+        (None, Some(_)) => ("KUBECONFIG".to_string(), Kubeconfig::read()),
+        (None, None) if home_config.as_ref().is_some_and(|p| p.is_file()) => {
+            ("~/.kube/config".to_string(), Kubeconfig::read())
+        }
+        (None, None) => return Ok(None),
+    };
+    let kubeconfig = read.map_err(|e| ClusterError::Config {
+        what: format!("kubeconfig {source}"),
+        message: without_quotes(&causes(&e)),
+    })?;
+    Ok(Some(KubeContexts {
+        source,
+        names: kubeconfig.contexts.into_iter().map(|context| context.name).collect(),
+        current: kubeconfig.current_context.filter(|c| !c.is_empty()),
+    }))
 }
 
 /// How the API server answered a request that failed.
@@ -193,6 +229,18 @@ impl Cluster {
             forbidden: None,
         })?;
         Ok(String::from_utf8_lossy(&log).into_owned())
+    }
+
+    /// The events the API server holds about pod `pod` (it keeps them an hour by default),
+    /// oldest first.
+    pub async fn pod_events(&self, pod: &str) -> Result<Vec<Event>, ClusterError> {
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
+        let params = ListParams::default().fields(&format!("involvedObject.kind=Pod,involvedObject.name={pod}"));
+        let what = format!("the events of pod `{pod}`");
+        let mut events = api.list(&params).await.map_err(|e| self.read_error(what, "events", "list", &e))?;
+        let seen = |event: &Event| event.last_timestamp.as_ref().or(event.first_timestamp.as_ref()).map(|t| t.0);
+        events.items.sort_by_key(seen);
+        Ok(events.items)
     }
 
     /// The ServiceAccount `name`; `None` when it does not exist.

@@ -58,5 +58,6 @@ pub fn run_options(name: &str, filters: &[&str], exact: bool) -> RunOptions {
         retries: 0,
         retry_delay: Duration::ZERO,
         concurrency: 8,
+        collect: false,
     }
 }

@@ -15,6 +15,7 @@ use serde_json::json;
 use url::Url;
 
 use super::error::{ApiClientError, ApiError, html_title, is_html, server_message};
+use super::journal::{Answer, Journal};
 #[cfg(doc)]
 use super::limits::DEFAULT_MAX_PAGES;
 use super::limits::{BodyError, MAX_JSON_BYTES, error_text, read_body};
@@ -91,6 +92,8 @@ pub struct ApiClient {
     retry: RetryPolicy,
     max_pages: u32,
     retries: Arc<Mutex<Vec<Retry>>>,
+    /// The latest answers of the API, shared by every clone.
+    journal: Arc<Journal>,
 }
 
 impl fmt::Debug for ApiClient {
@@ -141,6 +144,7 @@ impl ApiClient {
             retry: settings.retry.clone(),
             max_pages: settings.max_pages,
             retries: Arc::default(),
+            journal: Arc::default(),
         })
     }
 
@@ -169,6 +173,12 @@ impl ApiClient {
                 url: self.host.to_string(),
                 message: "the connection carried no certificate".to_string(),
             })
+    }
+
+    /// The latest answers of the API to this client and its clones, oldest first, without the
+    /// token and the signatures of presigned URLs.
+    pub fn answers(&self) -> Vec<Answer> {
+        self.journal.answers()
     }
 
     /// A clone sharing the connection pool, with an empty record of retries.
@@ -225,6 +235,43 @@ impl ApiClient {
     /// The segments of a project slug (`gh/org/repo`), in path form.
     pub(super) fn project_segments(slug: &str) -> Vec<&str> {
         slug.split('/').collect()
+    }
+
+    /// Whether the host answers like the CircleCI API, without the token: `GET /api/v2/me`
+    /// answers 401 (or 200) with the API's JSON. The error says what answered instead (no
+    /// connection, a TLS failure, a web page, a redirect, another status).
+    pub async fn probe(&self) -> Result<(), ApiError> {
+        let url = self.v2(&["me"]);
+        let call = call_name(&Method::GET, &url);
+        let response = self
+            .http
+            .get(url.clone())
+            .header(ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&call, &url, &e.without_url()))?;
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
+            let location = location.unwrap_or("no Location").to_string();
+            return Err(ApiError::Redirect { call, url: url.to_string(), status: status.as_u16(), location });
+        }
+        let text = error_text(response).await;
+        if is_html(&text) {
+            return Err(ApiError::NotTheApi { call, url: url.to_string(), title: html_title(&text) });
+        }
+        let json = serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|value| value.is_object());
+        match status.as_u16() {
+            200 | 401 | 403 if json => Ok(()),
+            200 | 401 | 403 => Err(ApiError::Decode {
+                call,
+                url: url.to_string(),
+                message: format!("answered {} without the API's JSON: {}", status.as_u16(), server_message(&text)),
+            }),
+            other => {
+                Err(ApiError::Status { call, url: url.to_string(), status: other, message: server_message(&text) })
+            }
+        }
     }
 
     pub async fn me(&self) -> Result<User, ApiError> {
@@ -349,6 +396,7 @@ impl ApiClient {
         if status.is_redirection() {
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
             let location = location.map_or_else(|| "no Location".to_string(), |l| self.token.redact(l));
+            self.journal.record(&call, url.as_str(), status.as_u16(), &format!("redirect to {location}"), &self.token);
             return Err(ApiError::Redirect { call, url: url.to_string(), status: status.as_u16(), location });
         }
         if !status.is_success() {
@@ -365,6 +413,7 @@ impl ApiClient {
             },
         })?;
         let text = String::from_utf8_lossy(&body);
+        self.journal.record(&call, url.as_str(), status.as_u16(), &text, &self.token);
         if is_html(&text) {
             let title = html_title(&text).map(|title| self.token.redact(&title));
             return Err(ApiError::NotTheApi { call, url: url.to_string(), title });
@@ -418,6 +467,7 @@ impl ApiClient {
             }
             let retry_after = retry_after(response.headers());
             let message = self.token.redact(&server_message(&error_text(response).await));
+            self.journal.record(call, shown.as_str(), status.as_u16(), &message, &self.token);
             let error = ApiError::Status {
                 call: call.to_string(),
                 url: shown.to_string(),

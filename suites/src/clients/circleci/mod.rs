@@ -1,10 +1,12 @@
 //! The CircleCI server API client: API v2 (and v1.1 where v2 has no equivalent), with
 //! the `Circle-Token` header, pagination by `next_page_token`, bounded retries that honour
-//! `Retry-After`, a timeout on every call, error bodies decoded into typed errors, and the
-//! token redacted from everything it could reach.
+//! `Retry-After`, a timeout on every call, error bodies decoded into typed errors, the latest
+//! answers kept for the evidence of red checks, and the token redacted from everything it
+//! could reach.
 
 mod client;
 mod error;
+mod journal;
 mod limits;
 mod model;
 mod pipeline_model;
@@ -12,6 +14,7 @@ mod pipelines;
 
 pub use client::{ApiClient, ApiSettings, Retry, RetryPolicy};
 pub use error::{ApiClientError, ApiError};
+pub use journal::Answer;
 pub use limits::DEFAULT_MAX_PAGES;
 pub use model::{Context, ContextVariable, FollowedProject, Project, Runner, UnclaimedTasks, User, VcsInfo};
 pub use pipeline_model::{

@@ -72,6 +72,11 @@ impl PipelineAccess {
         }
     }
 
+    /// The run's pipeline if a check started it (never triggers it).
+    pub fn started(&self) -> Option<Arc<PipelineRun>> {
+        self.run.peek().and_then(|started| started.as_ref().ok()).cloned()
+    }
+
     /// Ends what the run started: the workflows of its pipeline that have not finished are
     /// cancelled (jobs stuck in a queue would otherwise run whenever the installation
     /// recovers), all at once and within [`CLEANUP_GRACE`]. The pipeline is the one the

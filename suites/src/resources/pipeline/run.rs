@@ -124,6 +124,12 @@ impl PipelineRun {
         polling.snapshots.clone()
     }
 
+    /// The latest snapshot the poller published, without starting it again.
+    pub fn latest(&self) -> Arc<Snapshot> {
+        let polling = self.polling.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        polling.snapshots.borrow().clone()
+    }
+
     /// The retries the trigger and the poller needed so far.
     pub fn retries(&self) -> Vec<Retry> {
         let mut retries = self.trigger_retries.clone();

@@ -1,0 +1,160 @@
+//! The evidence bundle of a red run (`--collect DIR`, or the profile's `collect`): where it
+//! goes, the reports it carries (a JSON and a JUnit report of the run, written beside whatever
+//! `--json` and `--junit` ask for), the effective configuration without the token, and the
+//! bundle written once the run has ended, with what the suite gathered.
+
+use std::path::PathBuf;
+
+use harness::{Evidence, EvidenceFile, RunInfo, RunSummary};
+use realitycheck_config::Settings;
+use reports::{Bundle, BundleLimits, JsonReporter, JunitReporter, ReportError, Reporter};
+use serde_json::json;
+
+use crate::cli::ReportArgs;
+use crate::exit::AppError;
+
+/// A run's request for an evidence bundle.
+pub struct Collect {
+    /// Where the bundle goes (absolute).
+    dir: PathBuf,
+    /// The effective configuration, as JSON, without the token.
+    config: Vec<u8>,
+    /// What must never be in the bundle: the API token.
+    redact: Vec<String>,
+    /// Where the reports the bundle carries are written during the run.
+    reports: tempfile::TempDir,
+}
+
+const JSON_REPORT: &str = "report.json";
+const JUNIT_REPORT: &str = "junit.xml";
+
+impl Collect {
+    /// The bundle `args` and the profile ask for: `--no-collect` none, `--collect DIR` into
+    /// DIR, else the profile's `collect` into its `collect_dir` (relative to the working
+    /// directory). A DIR that is a file is an error, before anything runs.
+    pub fn request(args: &ReportArgs, settings: &Settings) -> Result<Option<Collect>, AppError> {
+        let profile = &settings.profile;
+        let (dir, origin) = match (&args.collect, args.no_collect) {
+            (_, true) => return Ok(None),
+            (Some(dir), false) => (dir.clone(), "--collect".to_string()),
+            (None, false) if profile.collect => {
+                (profile.collect_dir.clone(), format!("profiles.{}.collect_dir", profile.name))
+            }
+            (None, false) => return Ok(None),
+        };
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
+        if dir.exists() && !dir.is_dir() {
+            return Err(AppError::Usage(format!(
+                "{origin} {} is a file; give the directory evidence bundles go into (created when missing), or --no-collect",
+                dir.display()
+            )));
+        }
+        let reports = tempfile::tempdir().map_err(AppError::io("cannot create a temporary directory".into()))?;
+        let mut config = effective(settings);
+        config["profile"]["collect"] = json!(true);
+        config["profile"]["collect_dir"] = json!(dir.display().to_string());
+        let config = serde_json::to_vec_pretty(&config).unwrap_or_default();
+        let redact = settings.target.token.iter().map(|token| token.expose().to_string()).collect();
+        Ok(Some(Collect { dir, config, redact, reports }))
+    }
+
+    /// The reporters that write the reports the bundle carries.
+    pub fn reporters(&self) -> Vec<Box<dyn Reporter + Send>> {
+        vec![
+            Box::new(JsonReporter::new(self.reports.path().join(JSON_REPORT))),
+            Box::new(JunitReporter::new(self.reports.path().join(JUNIT_REPORT))),
+        ]
+    }
+
+    /// Writes the bundle of the run `info` that ended with `summary`: its reports, the
+    /// effective configuration, then what the suite gathered (`gathered`).
+    pub fn write(&self, info: &RunInfo, summary: &RunSummary, gathered: Evidence) -> Result<Bundle, ReportError> {
+        let red: Vec<String> =
+            summary.results.iter().filter(|r| r.outcome.is_failure()).map(|r| r.spec.id.clone()).collect();
+        let mut evidence = Evidence::default();
+        let reports = [
+            (JSON_REPORT, "the run's JSON report (schema realitycheck.report/v1): every check's outcome and diagnosis"),
+            (JUNIT_REPORT, "the run's JUnit XML report"),
+        ];
+        for (name, what) in reports {
+            match std::fs::read(self.reports.path().join(name)) {
+                Ok(content) => evidence.add(EvidenceFile::new(format!("reports/{name}"), what, red.clone(), content)),
+                Err(error) => evidence.note(format!("the {name} report is missing: {error}")),
+            }
+        }
+        evidence.add(EvidenceFile::new(
+            "config/effective.json",
+            "the run's effective configuration (file, environment and flags merged); the token only as set or unset",
+            red,
+            self.config.clone(),
+        ));
+        evidence.extend(gathered);
+        let redact: Vec<&str> = self.redact.iter().map(String::as_str).collect();
+        reports::write_bundle(&self.dir, info, summary, &evidence, BundleLimits::default(), &redact)
+    }
+}
+
+/// The settings a run used, without the token (`set` or `unset`).
+fn effective(settings: &Settings) -> serde_json::Value {
+    let (target, profile) = (&settings.target, &settings.profile);
+    let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    let humanize = |d| harness::humanize(d);
+    json!({
+        "realitycheck": env!("CARGO_PKG_VERSION"),
+        "config_file": path(&settings.config_file),
+        "target": {
+            "name": target.name,
+            "host": target.host.as_ref().map(realitycheck_config::display_host),
+            "token": if target.token.is_some() { "set" } else { "unset" },
+            "cloud_provider": target.cloud_provider.map(|c| c.as_str()),
+            "project": target.project,
+            "ca_bundle": path(&target.ca_bundle),
+            "insecure": target.insecure,
+            "tls_min_days": target.tls_min_days,
+            "max_pages": target.max_pages,
+            "kubernetes": {
+                "kubeconfig": path(&target.kubernetes.kubeconfig),
+                "context": target.kubernetes.context,
+                "namespace": target.kubernetes.namespace,
+                "expect_chart_version": target.kubernetes.expect_chart_version,
+            },
+            "nomad": {
+                "server_selector": target.nomad.server_selector,
+                "min_clients": target.nomad.min_clients,
+                "mtls_min_days": target.nomad.mtls_min_days,
+            },
+            "pipeline": {
+                "branch": target.pipeline.branch,
+                "runner_resource_class": target.pipeline.runner_resource_class,
+                "windows": target.pipeline.windows,
+                "docker_resource_classes": target.pipeline.docker_resource_classes,
+                "image_registry": target.pipeline.image_registry,
+            },
+        },
+        "profile": {
+            "name": profile.name,
+            "retries": profile.retries,
+            "timeout_scale": profile.timeout_scale,
+            "deadline": humanize(profile.deadline),
+            "concurrency": profile.concurrency,
+            "exclude_tags": profile.exclude_tags.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            "timeouts": {
+                "cluster": humanize(profile.timeouts.cluster),
+                "api": humanize(profile.timeouts.api),
+                "pipeline": humanize(profile.timeouts.pipeline),
+            },
+            "collect": profile.collect,
+            "collect_dir": profile.collect_dir.display().to_string(),
+        },
+    })
+}
+
+/// `1.2 MiB`, `840 KiB`, `12 bytes`.
+pub fn size(bytes: usize) -> String {
+    const KIB: usize = 1024;
+    match bytes {
+        b if b >= KIB * KIB => format!("{:.1} MiB", b as f64 / (KIB * KIB) as f64),
+        b if b >= KIB => format!("{} KiB", b / KIB),
+        b => format!("{b} bytes"),
+    }
+}
