@@ -15,7 +15,9 @@ pub mod runner;
 pub mod selection;
 pub mod suite;
 
-pub use check::{Applicability, Check, CheckKind, CheckSpec, Diagnosis, Phase, Scope, SkipReason, Tag, Verdict};
+pub use check::{
+    Applicability, Check, CheckKind, CheckSpec, Diagnosis, Phase, Scope, SharedCause, SkipReason, Tag, Verdict,
+};
 pub use event::{CheckResult, Event, EventSink, Outcome, RunInfo, RunStatus, RunSummary};
 pub use fixture::Fixture;
 pub use observation::{Observation, Observations};
