@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+mod causes;
 mod diagnosis;
 mod file;
 pub mod json;
