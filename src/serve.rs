@@ -51,7 +51,8 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
     let shutdown = CancellationToken::new();
     let names: Vec<String> = runs.iter().map(|run| run.options().info.target.clone()).collect();
     let schedule = Schedule::every(settings.every, settings.history);
-    let (service, loops) = realitycheck_serve::start(runs, schedule, env!("CARGO_PKG_VERSION"), parts, shutdown.clone());
+    let (service, loops) =
+        realitycheck_serve::start(runs, schedule, env!("CARGO_PKG_VERSION"), parts, shutdown.clone());
     eprintln!(
         "serving http://{address}/ (metrics at /metrics): {} target{} ({}), profile {}, every {}",
         names.len(),
@@ -118,8 +119,10 @@ fn parts(settings: &ServeSettings) -> Result<ServiceParts, AppError> {
     };
     let api_token = match &settings.api_token_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(AppError::io(format!("cannot read the API token file {} (--api-token-file)", path.display())))?;
+            let text = std::fs::read_to_string(path).map_err(AppError::io(format!(
+                "cannot read the API token file {} (--api-token-file)",
+                path.display()
+            )))?;
             let token = text.trim();
             if token.is_empty() || token.contains(char::is_whitespace) {
                 return Err(AppError::Usage(format!(

@@ -260,7 +260,8 @@ async fn runs(State(service): State<Arc<Service>>, Query(query): Query<RunsQuery
         .flat_map(|t| t.history.iter())
         .collect();
     records.sort_by_key(|record| std::cmp::Reverse(record.id));
-    let runs: Vec<RunSummary> = records.into_iter().take(query.limit.unwrap_or(100)).map(|r| RunSummary::of(r)).collect();
+    let runs: Vec<RunSummary> =
+        records.into_iter().take(query.limit.unwrap_or(100)).map(|r| RunSummary::of(r)).collect();
     Json(json!({ "runs": runs })).into_response()
 }
 
@@ -282,7 +283,10 @@ async fn run(State(service): State<Arc<Service>>, Path(id): Path<String>) -> Res
             })),
         )
             .into_response(),
-        None => error(StatusCode::NOT_FOUND, format!("no run {id} is kept (the history keeps the last runs of each target)")),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("no run {id} is kept (the history keeps the last runs of each target)"),
+        ),
     }
 }
 
@@ -325,11 +329,10 @@ async fn request_run(
         }
     };
     match service.request_run(&target) {
-        Ok(id) => (
-            StatusCode::ACCEPTED,
-            Json(json!({ "id": id, "target": target, "url": format!("/api/v1/runs/{id}") })),
-        )
-            .into_response(),
+        Ok(id) => {
+            (StatusCode::ACCEPTED, Json(json!({ "id": id, "target": target, "url": format!("/api/v1/runs/{id}") })))
+                .into_response()
+        }
         Err(RequestError::UnknownTarget(name)) => {
             error(StatusCode::NOT_FOUND, format!("there is no target `{name}`; targets: {}", names.join(", ")))
         }

@@ -74,11 +74,8 @@ pub fn render(targets: &[TargetState], version: &str) -> String {
         "gauge",
         "When the last run that gave the check a verdict ended.",
     );
-    let mut last_success = Family::new(
-        "realitycheck_check_last_success_timestamp_seconds",
-        "gauge",
-        "When the check last passed.",
-    );
+    let mut last_success =
+        Family::new("realitycheck_check_last_success_timestamp_seconds", "gauge", "When the check last passed.");
     let mut failures = Family::new(
         "realitycheck_check_consecutive_failures",
         "gauge",
@@ -96,8 +93,7 @@ pub fn render(targets: &[TargetState], version: &str) -> String {
     );
     let mut interval =
         Family::new("realitycheck_run_interval_seconds", "gauge", "Time between the starts of two runs of the target.");
-    let mut in_progress =
-        Family::new("realitycheck_run_in_progress", "gauge", "1 while a run of the target goes on.");
+    let mut in_progress = Family::new("realitycheck_run_in_progress", "gauge", "1 while a run of the target goes on.");
     let mut overruns = Family::new(
         "realitycheck_run_overruns_total",
         "counter",
@@ -148,10 +144,8 @@ pub fn render(targets: &[TargetState], version: &str) -> String {
             next_run.sample(vec![name()], seconds(at));
         }
         for expiry in target.certificate_expiries() {
-            certificates.sample(
-                vec![name(), ("check", expiry.check), ("certificate", expiry.certificate)],
-                expiry.expires_at,
-            );
+            certificates
+                .sample(vec![name(), ("check", expiry.check), ("certificate", expiry.certificate)], expiry.expires_at);
         }
         let (delivered, failed) = target.webhooks;
         webhooks.sample(vec![name(), ("result", "delivered".into())], delivered);

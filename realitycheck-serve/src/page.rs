@@ -390,7 +390,11 @@ mod tests {
             }),
             skip_reason: (status == CheckStatus::Skipped).then(|| "not applicable: cloud_provider is other".into()),
             observations: if id == "nomad::mtls" {
-                vec![ObservationRecord { name: CERTIFICATE_EXPIRY.into(), subject: "nomad-mtls cert.pem".into(), value: 1_797_500_000 }]
+                vec![ObservationRecord {
+                    name: CERTIFICATE_EXPIRY.into(),
+                    subject: "nomad-mtls cert.pem".into(),
+                    value: 1_797_500_000,
+                }]
             } else {
                 vec![]
             },
@@ -415,20 +419,32 @@ mod tests {
 
     fn targets() -> Vec<TargetState> {
         let mut good = TargetState::new("prod", "https://circleci.example.com", "health", Duration::from_secs(900), 10);
-        let mut bad = TargetState::new("staging", "https://circleci.staging.example.com", "health", Duration::from_secs(900), 10);
+        let mut bad =
+            TargetState::new("staging", "https://circleci.staging.example.com", "health", Duration::from_secs(900), 10);
         for (id, minutes_ago) in [(1, 45), (3, 30), (5, 15)] {
-            good.apply(record(id, "prod", minutes_ago, RunResult::Passed, vec![
-                check("nomad::clients_ready", CheckStatus::Passed),
-                check("nomad::mtls", CheckStatus::Passed),
-                check("executors::machine", CheckStatus::Skipped),
-            ]));
+            good.apply(record(
+                id,
+                "prod",
+                minutes_ago,
+                RunResult::Passed,
+                vec![
+                    check("nomad::clients_ready", CheckStatus::Passed),
+                    check("nomad::mtls", CheckStatus::Passed),
+                    check("executors::machine", CheckStatus::Skipped),
+                ],
+            ));
         }
-        for (id, minutes_ago, clients) in [(2, 44, CheckStatus::Passed), (4, 29, CheckStatus::Failed), (6, 14, CheckStatus::Failed)] {
+        for (id, minutes_ago, clients) in
+            [(2, 44, CheckStatus::Passed), (4, 29, CheckStatus::Failed), (6, 14, CheckStatus::Failed)]
+        {
             let result = if clients == CheckStatus::Failed { RunResult::Failed } else { RunResult::Passed };
-            bad.apply(record(id, "staging", minutes_ago, result, vec![
-                check("nomad::clients_ready", clients),
-                check("api::authenticated", CheckStatus::Flaky),
-            ]));
+            bad.apply(record(
+                id,
+                "staging",
+                minutes_ago,
+                result,
+                vec![check("nomad::clients_ready", clients), check("api::authenticated", CheckStatus::Flaky)],
+            ));
         }
         good.next_run_ms = Some(NOON + 60_000);
         bad.running = Some(Running { id: 7, trigger: Trigger::Schedule, started_at_ms: NOON - 5_000 });

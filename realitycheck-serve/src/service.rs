@@ -83,7 +83,10 @@ pub struct Service {
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service").field("version", &self.version).field("schedule", &self.schedule).finish_non_exhaustive()
+        f.debug_struct("Service")
+            .field("version", &self.version)
+            .field("schedule", &self.schedule)
+            .finish_non_exhaustive()
     }
 }
 

@@ -350,7 +350,10 @@ mod tests {
         let skipped = state.apply(run(2, RunResult::Interrupted, vec![check("a::x", CheckStatus::Skipped)]));
         assert!(skipped.is_empty());
         let kept = &state.checks["a::x"];
-        assert_eq!((kept.health, kept.consecutive_failures, kept.status), (Some(Health::Failing), 1, CheckStatus::Skipped));
+        assert_eq!(
+            (kept.health, kept.consecutive_failures, kept.status),
+            (Some(Health::Failing), 1, CheckStatus::Skipped)
+        );
         assert_eq!(kept.last_run_ms, 1100, "a skip is not a run of the check");
     }
 
@@ -371,11 +374,13 @@ mod tests {
     #[test]
     fn certificates_are_replaced_per_check_and_kept_when_a_run_reads_none() {
         let mut state = target();
-        state.set_certificates("nomad::mtls", vec![("nomad-mtls ca.pem".into(), 10), ("nomad-mtls cert.pem".into(), 5)]);
+        state
+            .set_certificates("nomad::mtls", vec![("nomad-mtls ca.pem".into(), 10), ("nomad-mtls cert.pem".into(), 5)]);
         state.set_certificates("api::tls_certificate", vec![("https://x".into(), 7)]);
         state.set_certificates("nomad::mtls", vec![("nomad-mtls cert.pem".into(), 6)]);
         state.set_certificates("nomad::mtls", vec![]);
-        let expiries: Vec<_> = state.certificate_expiries().into_iter().map(|c| (c.check, c.certificate, c.expires_at)).collect();
+        let expiries: Vec<_> =
+            state.certificate_expiries().into_iter().map(|c| (c.check, c.certificate, c.expires_at)).collect();
         assert_eq!(
             expiries,
             vec![

@@ -71,11 +71,11 @@ impl Store {
             Err(e) => return Err(StoreError { path, action: "open", source: e }),
         }
         // Fail now, not at the first run's end, when the file cannot be written.
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| StoreError { path: path.clone(), action: "open for writing", source: e })?;
+        OpenOptions::new().create(true).append(true).open(&path).map_err(|e| StoreError {
+            path: path.clone(),
+            action: "open for writing",
+            source: e,
+        })?;
         Ok((Store { path, lines }, restored))
     }
 

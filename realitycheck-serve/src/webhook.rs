@@ -126,9 +126,7 @@ impl Webhook {
         loop {
             let failure = match self.client.post(self.url.clone()).json(&body).send().await {
                 Ok(response) if response.status().is_success() => return Ok(()),
-                Ok(response) => {
-                    DeliveryError::Status { url: self.display_url(), status: response.status(), attempts }
-                }
+                Ok(response) => DeliveryError::Status { url: self.display_url(), status: response.status(), attempts },
                 Err(error) => DeliveryError::Unreachable {
                     url: self.display_url(),
                     message: error.without_url().to_string(),
@@ -164,7 +162,9 @@ fn slack_text(transition: &Transition, host: &str) -> String {
             }
             text
         }
-        (Health::Passing, _) => format!(":large_green_circle: realitycheck: `{check}` passes again on {target} ({host})"),
+        (Health::Passing, _) => {
+            format!(":large_green_circle: realitycheck: `{check}` passes again on {target} ({host})")
+        }
     }
 }
 
@@ -199,9 +199,18 @@ mod tests {
 
     #[test]
     fn bodies_in_both_formats() {
-        insta::assert_json_snapshot!("webhook_json_failing", webhook(Format::Json).body(&transition(Health::Failing), "https://circleci.example.com"));
-        insta::assert_json_snapshot!("webhook_slack_failing", webhook(Format::Slack).body(&transition(Health::Failing), "https://circleci.example.com"));
-        insta::assert_json_snapshot!("webhook_slack_passing", webhook(Format::Slack).body(&transition(Health::Passing), "https://circleci.example.com"));
+        insta::assert_json_snapshot!(
+            "webhook_json_failing",
+            webhook(Format::Json).body(&transition(Health::Failing), "https://circleci.example.com")
+        );
+        insta::assert_json_snapshot!(
+            "webhook_slack_failing",
+            webhook(Format::Slack).body(&transition(Health::Failing), "https://circleci.example.com")
+        );
+        insta::assert_json_snapshot!(
+            "webhook_slack_passing",
+            webhook(Format::Slack).body(&transition(Health::Passing), "https://circleci.example.com")
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use harness::{
-    Applicability, CancellationToken, Check, CheckKind, CheckSpec, Diagnosis, IgnoredMode, Observation, Preflight,
-    Run, RunInfo, RunOptions, Selection, Suite, Timeouts, Verdict,
+    Applicability, CancellationToken, Check, CheckKind, CheckSpec, Diagnosis, IgnoredMode, Observation, Preflight, Run,
+    RunInfo, RunOptions, Selection, Suite, Timeouts, Verdict,
 };
 use realitycheck_serve::{RunResult, Schedule, Service, ServiceParts, Store, Webhook, WebhookFormat, http, start};
 use tokio::sync::Semaphore;
@@ -81,7 +81,11 @@ impl Suite for FakeSuite {
                 }
             }),
             Check::new(spec("fake::cert"), (), |_, scope| async move {
-                scope.observations.record(Observation::new("certificate_expiry_timestamp_seconds", "fake ca.pem", 4_000_000_000));
+                scope.observations.record(Observation::new(
+                    "certificate_expiry_timestamp_seconds",
+                    "fake ca.pem",
+                    4_000_000_000,
+                ));
                 Verdict::Pass("certificate read".into())
             }),
             Check::new(spec("fake::gate"), (), |controls: Arc<Arc<Controls>>, scope| async move {
@@ -184,8 +188,13 @@ fn post(uri: &str, bearer: Option<&str>) -> Request<Body> {
 async fn runs_start_at_their_turns_and_never_overlap() {
     let controls = Arc::new(Controls::default());
     let shutdown = CancellationToken::new();
-    let (service, done) =
-        start(vec![run("prod", &controls)], schedule(Duration::from_secs(60)), "test", ServiceParts::default(), shutdown.clone());
+    let (service, done) = start(
+        vec![run("prod", &controls)],
+        schedule(Duration::from_secs(60)),
+        "test",
+        ServiceParts::default(),
+        shutdown.clone(),
+    );
     until("the first run", || runs_of(&service, "prod").len() == 1).await;
     tokio::time::sleep(Duration::from_secs(50)).await;
     assert_eq!(runs_of(&service, "prod").len(), 1, "the next turn is 60s after the first");
@@ -228,8 +237,13 @@ async fn a_shutdown_cancels_the_run_going_on_and_records_it() {
     let controls = Arc::new(Controls::default());
     controls.gated.store(true, Ordering::SeqCst);
     let shutdown = CancellationToken::new();
-    let (service, done) =
-        start(vec![run("prod", &controls)], schedule(Duration::from_secs(60)), "test", ServiceParts::default(), shutdown.clone());
+    let (service, done) = start(
+        vec![run("prod", &controls)],
+        schedule(Duration::from_secs(60)),
+        "test",
+        ServiceParts::default(),
+        shutdown.clone(),
+    );
     until("the held run", || service.snapshot()[0].running.is_some()).await;
     shutdown.cancel();
     done.await.unwrap();
@@ -249,7 +263,12 @@ async fn one_slow_target_does_not_delay_another() {
     let shutdown = CancellationToken::new();
     let (service, done) = start(
         vec![run("slow", &slow), run("quick", &quick)],
-        Schedule { every: Duration::from_secs(60), history: 10, jitter: Duration::ZERO, stagger: Duration::from_secs(30) },
+        Schedule {
+            every: Duration::from_secs(60),
+            history: 10,
+            jitter: Duration::ZERO,
+            stagger: Duration::from_secs(30),
+        },
         "test",
         ServiceParts::default(),
         shutdown.clone(),
@@ -273,7 +292,10 @@ async fn the_api_and_the_metrics_tell_what_the_runs_found() {
     controls.broken.store(true, Ordering::SeqCst);
     assert_eq!(send(&service, post("/api/v1/runs", None)).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(send(&service, post("/api/v1/runs", Some("wrong-api-token"))).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(send(&service, post("/api/v1/runs?target=nope", Some("s3cret-api-token"))).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(&service, post("/api/v1/runs?target=nope", Some("s3cret-api-token"))).await.0,
+        StatusCode::NOT_FOUND
+    );
     let (status, body) = send(&service, post("/api/v1/runs?target=prod", Some("s3cret-api-token"))).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let id: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -322,21 +344,30 @@ async fn the_api_and_the_metrics_tell_what_the_runs_found() {
     ] {
         assert!(metrics.lines().any(|l| l == line), "missing `{line}` in\n{metrics}");
     }
-    assert!(metrics.contains("realitycheck_check_last_success_timestamp_seconds{target=\"prod\",suite=\"fake\",check=\"fake::flip\"}"));
+    assert!(metrics.contains(
+        "realitycheck_check_last_success_timestamp_seconds{target=\"prod\",suite=\"fake\",check=\"fake::flip\"}"
+    ));
     assert!(!metrics.contains("broken"), "no diagnosis text in the metrics");
     promtool_check_metrics(&metrics);
 
     let (status, page) = get(&service, "/").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("<details class=\"check failed\"><summary>fake::flip — the flip is broken &lt;b&gt;</summary>"), "{page}");
+    assert!(
+        page.contains("<details class=\"check failed\"><summary>fake::flip — the flip is broken &lt;b&gt;</summary>"),
+        "{page}"
+    );
     assert!(!page.contains("<script"), "the page works without JavaScript");
     let (status, run_page) = get(&service, &format!("/runs/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(run_page.contains("turn it on"), "{run_page}");
-    for (uri, expected) in [("/healthz", StatusCode::OK), ("/readyz", StatusCode::OK), ("/runs/77", StatusCode::NOT_FOUND)] {
+    for (uri, expected) in
+        [("/healthz", StatusCode::OK), ("/readyz", StatusCode::OK), ("/runs/77", StatusCode::NOT_FOUND)]
+    {
         assert_eq!(get(&service, uri).await.0, expected, "{uri}");
     }
-    for uri in ["/", "/metrics", "/api/v1/status", "/api/v1/runs", &format!("/api/v1/runs/{id}"), &format!("/runs/{id}")] {
+    for uri in
+        ["/", "/metrics", "/api/v1/status", "/api/v1/runs", &format!("/api/v1/runs/{id}"), &format!("/runs/{id}")]
+    {
         assert!(!get(&service, uri).await.1.contains("s3cret-api-token"), "{uri} shows the API token");
     }
 
@@ -352,7 +383,8 @@ fn conforms(document: &serde_json::Value, schema: &str) {
     let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert!(jsonschema::meta::is_valid(&schema), "{} is a valid JSON Schema", path.display());
     let validator = jsonschema::options().should_validate_formats(true).build(&schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(document).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    let errors: Vec<String> =
+        validator.iter_errors(document).map(|e| format!("{e} at {}", e.instance_path())).collect();
     assert!(errors.is_empty(), "{} against {}:\n{}\n{document:#}", path.display(), schema["$id"], errors.join("\n"));
 }
 
@@ -397,7 +429,11 @@ async fn the_state_dir_keeps_the_history_across_a_restart() {
             start(vec![run("prod", &controls)], schedule(Duration::from_secs(60)), "test", parts, shutdown.clone());
         until("a run", || runs_of(&service, "prod").len() == restart + 1).await;
         let state = service.snapshot().remove(0);
-        assert_eq!(state.checks["fake::flip"].consecutive_failures, u32::try_from(restart).unwrap() + 1, "counted across the restart");
+        assert_eq!(
+            state.checks["fake::flip"].consecutive_failures,
+            u32::try_from(restart).unwrap() + 1,
+            "counted across the restart"
+        );
         let ids: Vec<u64> = runs_of(&service, "prod").iter().map(|r| r.id).collect();
         assert_eq!(ids, (1..=u64::try_from(restart).unwrap() + 1).collect::<Vec<_>>(), "IDs go on after a restart");
         shutdown.cancel();
@@ -431,7 +467,8 @@ async fn receiver(failures: u32) -> (url::Url, Arc<Mutex<Vec<serde_json::Value>>
 #[tokio::test]
 async fn a_change_of_state_is_posted_to_the_webhook_with_retries() {
     let (url, received) = receiver(2).await;
-    let webhook = Webhook::new(url, WebhookFormat::Json, Duration::from_secs(5), vec![Duration::from_millis(10); 3]).unwrap();
+    let webhook =
+        Webhook::new(url, WebhookFormat::Json, Duration::from_secs(5), vec![Duration::from_millis(10); 3]).unwrap();
     let controls = Arc::new(Controls::default());
     let shutdown = CancellationToken::new();
     let parts = ServiceParts { webhook: Some(webhook), ..Default::default() };
@@ -463,7 +500,8 @@ async fn an_undeliverable_notification_is_counted_and_changes_no_verdict() {
     let unused = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = url::Url::parse(&format!("http://{}/hook", unused.local_addr().unwrap())).unwrap();
     drop(unused);
-    let webhook = Webhook::new(url, WebhookFormat::Slack, Duration::from_secs(2), vec![Duration::from_millis(5); 2]).unwrap();
+    let webhook =
+        Webhook::new(url, WebhookFormat::Slack, Duration::from_secs(2), vec![Duration::from_millis(5); 2]).unwrap();
     let controls = Arc::new(Controls::default());
     controls.broken.store(true, Ordering::SeqCst);
     let shutdown = CancellationToken::new();
