@@ -224,9 +224,10 @@ pub struct Diagnosis {
     /// The part of the installation the fix belongs to.
     pub phase: Option<Phase>,
     /// The cause this failure shares with other checks' failures, if it stands for one
-    /// (see [`Diagnosis::shared_cause`]); `None` for a cause of the check's own.
+    /// (see [`Diagnosis::shared_cause`]); `None` for a cause of the check's own. Boxed, so that
+    /// a diagnosis stays small enough to be an error value.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub shared_cause: Option<SharedCause>,
+    pub shared_cause: Option<Box<SharedCause>>,
 }
 
 impl Diagnosis {
@@ -276,8 +277,8 @@ impl Diagnosis {
     /// stable kebab-case key `id`, `summary` naming the cause. The lines observed so far are the
     /// check's own (what its job did); those observed after this call are the cause's evidence.
     pub fn shared_cause(mut self, id: impl Into<String>, summary: impl Into<String>) -> Self {
-        self.shared_cause =
-            Some(SharedCause { id: id.into(), summary: summary.into(), own_lines: self.observed.len() });
+        let own_lines = self.observed.len();
+        self.shared_cause = Some(Box::new(SharedCause { id: id.into(), summary: summary.into(), own_lines }));
         self
     }
 
