@@ -511,6 +511,23 @@ mod tests {
     }
 
     #[test]
+    fn an_api_failure_during_the_pipeline_is_one_cause_for_every_check_waiting() {
+        let error = ApiError::Status {
+            call: "GET /api/v2/pipeline/p/workflow".into(),
+            url: "https://ci.example/api/v2/pipeline/p/workflow".into(),
+            status: 502,
+            message: "Bad Gateway".into(),
+        };
+        let diagnosis = poller_gave_up(&error, Duration::from_secs(120), 40);
+        let shared = diagnosis.shared_cause.as_deref().expect("a shared cause");
+        assert_eq!(shared.id, shared_causes::API_FAILED_DURING_PIPELINE);
+        assert!(diagnosis.own_observed().is_empty(), "{diagnosis:?}");
+        assert_eq!(diagnosis.cause_evidence().len(), 1, "{diagnosis:?}");
+        assert!(diagnosis.cause_evidence()[0].contains("40 polls in a row"), "{diagnosis:?}");
+        assert_eq!(diagnosis.phase, Some(Phase::CircleciApi));
+    }
+
+    #[test]
     fn the_failing_step_is_quoted_before_the_last_one() {
         let failed = details(vec![
             step("Spin up environment", "success", Some("https://s/0")),
