@@ -169,7 +169,7 @@ pub struct ReportArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Write a JSON report here (schema realitycheck.report/v1).
+    /// Write a JSON report here (schema realitycheck.report/v2).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// When a check is red, write an evidence bundle (realitycheck-evidence-<time>.tar.gz)

@@ -37,6 +37,10 @@ fn demo_no_nomad_clients_is_red_with_the_diagnosis() {
     let dir = TempDir::new().unwrap();
     let out = run(realitycheck(dir.path()).args(["demo", "--scenario", "no-nomad-clients", "--color", "never"]));
     assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    // The 11 checks whose docker jobs wait for a Nomad client share one cause, stated once.
+    let cause = "cause:      docker jobs run on Nomad clients";
+    assert_eq!(out.stdout.matches(cause).count(), 1, "{}", out.stdout);
+    assert!(out.stdout.contains("FAIL [11 checks] no-nomad-client-for-docker"), "{}", out.stdout);
     report_filters().bind(|| insta::assert_snapshot!(closing_part(&out.stdout)));
 }
 
@@ -697,7 +701,7 @@ fn the_reports_of_a_real_run_validate_against_their_schemas() {
         .arg(&junit));
     assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
 
-    let schema_path = concat!(env!("CARGO_MANIFEST_DIR"), "/reports/schema/report-v1.schema.json");
+    let schema_path = concat!(env!("CARGO_MANIFEST_DIR"), "/reports/schema/report-v2.schema.json");
     let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
     let validator = jsonschema::options().should_validate_formats(true).build(&schema).unwrap();
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();

@@ -1,6 +1,8 @@
 //! The scenario matrix: for every scenario of the simulated installation and every check,
-//! the expected verdict and the key words of its diagnosis, skip reason or note. One libtest-mimic trial per
-//! scenario and check; each scenario's demo runs once and its JSON report is shared.
+//! the expected verdict and the key words of its diagnosis, skip reason or note; for every
+//! scenario, the causes its failures are grouped under. One libtest-mimic trial per scenario
+//! and check, one per scenario for its causes; each scenario's demo runs once and its JSON
+//! report is shared.
 
 mod common;
 
@@ -619,15 +621,77 @@ fn page_stem(check: &str) -> String {
     }
 }
 
+/// The causes that must make several checks red at once in a scenario, each with the checks
+/// it explains: a key of `suites`' shared causes.
+fn shared_causes(scenario: &str) -> Vec<(&'static str, Vec<&'static str>)> {
+    let docker_jobs = || DOCKER_JOB_CHECKS.into_iter().chain(["executors::remote_docker"]).collect();
+    match scenario {
+        "no-nomad-clients" | "nomad-clients-draining" | "nomad-docker-unhealthy" => {
+            vec![("no-nomad-client-for-docker", docker_jobs())]
+        }
+        "pods-not-ready" => vec![("machine-provisioner-not-ready", MACHINE_JOB_CHECKS.into())],
+        "machine-provisioner-broken" | "machine-provisioner-forbidden" => {
+            vec![("machine-provisioner-cannot-start-vms", MACHINE_JOB_CHECKS.into())]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Every failed check of the scenario's report refers to a cause that lists it, and says the
+/// cause, remediation and phase of that cause: diagnoses sharing a key say the same. The
+/// causes several checks share are exactly those `shared_causes` expects.
+fn verify_causes(scenario: &'static str) -> Result<(), Failed> {
+    let (_, report) = report(scenario);
+    let checks = report["checks"].as_array().ok_or("the report has no checks")?;
+    let causes = report["causes"].as_array().ok_or("the report has no causes")?;
+    for check in checks.iter().filter(|check| check["status"] == "failed") {
+        let cause = causes
+            .iter()
+            .find(|cause| cause["id"] == check["cause"])
+            .ok_or_else(|| format!("{} refers to no cause: {check:#}", check["id"]))?;
+        if !cause["checks"].as_array().is_some_and(|ids| ids.contains(&check["id"])) {
+            return Err(format!("cause {} does not list {}", cause["id"], check["id"]).into());
+        }
+        for field in ["cause", "remediation", "phase"] {
+            if cause[field] != check["diagnosis"][field] {
+                return Err(format!(
+                    "{} of {} differs from its cause {}: {} vs {}",
+                    field, check["id"], cause["id"], check["diagnosis"][field], cause[field]
+                )
+                .into());
+            }
+        }
+    }
+    let shared: Vec<(&str, Vec<&str>)> = causes
+        .iter()
+        .filter(|cause| cause["checks"].as_array().is_some_and(|ids| ids.len() > 1))
+        .map(|cause| {
+            let mut ids: Vec<&str> =
+                cause["checks"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            ids.sort_unstable();
+            (cause["id"].as_str().unwrap_or_default(), ids)
+        })
+        .collect();
+    let mut expected = shared_causes(scenario);
+    expected.iter_mut().for_each(|(_, ids)| ids.sort_unstable());
+    if shared != expected {
+        return Err(format!("shared causes {shared:?}, expected {expected:?}").into());
+    }
+    Ok(())
+}
+
 fn main() {
     let arguments = Arguments::from_args();
-    let mut trials: Vec<Trial> = expectations()
+    let checks = expectations()
         .into_iter()
-        .map(|expected| Trial::test(format!("{}::{}", expected.scenario, expected.check), move || verify(&expected)))
-        .collect();
-    trials.push(Trial::test(
+        .map(|expected| Trial::test(format!("{}::{}", expected.scenario, expected.check), move || verify(&expected)));
+    let causes = realitycheck_sim::scenario::Scenario::ALL
+        .iter()
+        .map(|scenario| scenario.name())
+        .map(|scenario| Trial::test(format!("{scenario}::causes"), move || verify_causes(scenario)));
+    let docs = Trial::test(
         "docs::pages_name_the_scenarios_that_show_each_check_red",
         pages_name_the_scenarios_that_show_each_check_red,
-    ));
-    libtest_mimic::run(&arguments, trials).exit();
+    );
+    libtest_mimic::run(&arguments, checks.chain(causes).chain([docs]).collect()).exit();
 }

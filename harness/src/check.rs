@@ -195,6 +195,21 @@ impl Serialize for Phase {
     }
 }
 
+/// A cause that the failures of several checks may share (one missing part of the
+/// installation makes each of them red). Reports state it once, with its evidence, what to do
+/// and the phase, and list the checks it explains; the engine knows no cause, only its key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SharedCause {
+    /// Stable kebab-case key (`no-nomad-client-for-docker`): diagnoses carrying the same key
+    /// stand for the same cause, and carry the same summary, cause, remediation and phase.
+    pub id: String,
+    /// One line naming the cause for every check it explains.
+    pub summary: String,
+    /// How many of the diagnosis's first observed lines are the check's own (what its job
+    /// did); the lines after them are the cause's evidence.
+    pub own_lines: usize,
+}
+
 /// Why a failed check failed, in the terms an operator acts on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnosis {
@@ -208,6 +223,11 @@ pub struct Diagnosis {
     pub remediation: String,
     /// The part of the installation the fix belongs to.
     pub phase: Option<Phase>,
+    /// The cause this failure shares with other checks' failures, if it stands for one
+    /// (see [`Diagnosis::shared_cause`]); `None` for a cause of the check's own. Boxed, so that
+    /// a diagnosis stays small enough to be an error value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_cause: Option<Box<SharedCause>>,
 }
 
 impl Diagnosis {
@@ -219,6 +239,7 @@ impl Diagnosis {
             cause: String::new(),
             remediation: String::new(),
             phase: None,
+            shared_cause: None,
         }
     }
 
@@ -250,6 +271,26 @@ impl Diagnosis {
     pub fn phase(mut self, phase: Phase) -> Self {
         self.phase = Some(phase);
         self
+    }
+
+    /// Marks the failure as one of those a cause shared with other checks explains, under the
+    /// stable kebab-case key `id`, `summary` naming the cause. The lines observed so far are the
+    /// check's own (what its job did); those observed after this call are the cause's evidence.
+    pub fn shared_cause(mut self, id: impl Into<String>, summary: impl Into<String>) -> Self {
+        let own_lines = self.observed.len();
+        self.shared_cause = Some(Box::new(SharedCause { id: id.into(), summary: summary.into(), own_lines }));
+        self
+    }
+
+    /// The observed lines about this check alone: all of them without a shared cause.
+    pub fn own_observed(&self) -> &[String] {
+        let own = self.shared_cause.as_ref().map_or(self.observed.len(), |shared| shared.own_lines);
+        &self.observed[..own.min(self.observed.len())]
+    }
+
+    /// The observed lines that are the shared cause's evidence: empty without a shared cause.
+    pub fn cause_evidence(&self) -> &[String] {
+        &self.observed[self.own_observed().len()..]
     }
 }
 
@@ -367,6 +408,27 @@ mod tests {
         assert_eq!(spec.suite(), "nomad");
         let bare = CheckSpec::new("lonely", CheckKind::Api, "x");
         assert_eq!(bare.suite(), "lonely");
+    }
+
+    #[test]
+    fn a_shared_cause_splits_own_lines_from_its_evidence() {
+        let alone = Diagnosis::new("x").observed("a").observed("b");
+        assert_eq!(alone.own_observed(), ["a", "b"]);
+        assert!(alone.cause_evidence().is_empty());
+        let shared = Diagnosis::new("job queued")
+            .observed("job `docker` is queued")
+            .shared_cause("no-client", "no client can run it")
+            .observed_all(["node a: down", "node b: down"]);
+        let cause = shared.shared_cause.as_ref().unwrap();
+        assert_eq!(
+            (cause.id.as_str(), cause.summary.as_str(), cause.own_lines),
+            ("no-client", "no client can run it", 1)
+        );
+        assert_eq!(shared.own_observed(), ["job `docker` is queued"]);
+        assert_eq!(shared.cause_evidence(), ["node a: down", "node b: down"]);
+        let all_evidence = Diagnosis::new("api failed").shared_cause("api", "the API failed").observed("500");
+        assert!(all_evidence.own_observed().is_empty());
+        assert_eq!(all_evidence.cause_evidence(), ["500"]);
     }
 
     #[test]

@@ -17,7 +17,9 @@ pub mod runner;
 pub mod selection;
 pub mod suite;
 
-pub use check::{Applicability, Check, CheckKind, CheckSpec, Diagnosis, Phase, Scope, SkipReason, Tag, Verdict};
+pub use check::{
+    Applicability, Check, CheckKind, CheckSpec, Diagnosis, Phase, Scope, SharedCause, SkipReason, Tag, Verdict,
+};
 pub use event::{CheckResult, Event, EventSink, Outcome, RunInfo, RunStatus, RunSummary};
 pub use evidence::{Evidence, EvidenceFile};
 pub use fixture::Fixture;

@@ -1,5 +1,5 @@
-//! A diagnosis as indented plain text, so that the terminal's failure section and the JUnit
-//! failure text say the same thing the same way:
+//! A diagnosis as indented plain text, so that the terminal's failure section (its causes
+//! included) and the JUnit failure text say the same thing the same way:
 //!
 //! ```text
 //! no Nomad client is eligible to run docker jobs
@@ -18,35 +18,44 @@ const LABEL_WIDTH: usize = "what to do: ".len();
 /// Renders `diagnosis`, every line starting with `indent` and ending with a newline. Empty
 /// parts are left out; multi-line values keep their lines aligned under the first.
 pub(crate) fn render(diagnosis: &Diagnosis, indent: &str) -> String {
-    let mut text = String::new();
-    push_lines(&mut text, indent, &diagnosis.summary);
-    if !diagnosis.observed.is_empty() {
-        text.push_str(&format!("{indent}observed:\n"));
-        for line in &diagnosis.observed {
-            push_lines(&mut text, &format!("{indent}  "), line);
-        }
-    }
-    push_field(&mut text, indent, "cause:", &diagnosis.cause);
-    push_field(&mut text, indent, "what to do:", &diagnosis.remediation);
-    push_field(&mut text, indent, "phase:", diagnosis.phase.map(Phase::label).unwrap_or_default());
+    let mut text = lines(indent, &diagnosis.summary);
+    text.push_str(&findings("observed:", &diagnosis.observed, diagnosis, indent));
     text
 }
 
-fn push_field(text: &mut String, indent: &str, label: &str, value: &str) {
+/// The `observed` lines under `heading` (nothing when there are none), then the cause, what
+/// to do and the phase of `diagnosis`, as [`render`] writes them.
+pub(crate) fn findings(heading: &str, observed: &[String], diagnosis: &Diagnosis, indent: &str) -> String {
+    let mut text = String::new();
+    if !observed.is_empty() {
+        text.push_str(&format!("{indent}{heading}\n"));
+        for line in observed {
+            text.push_str(&lines(&format!("{indent}  "), line));
+        }
+    }
+    text.push_str(&field(indent, "cause:", &diagnosis.cause));
+    text.push_str(&field(indent, "what to do:", &diagnosis.remediation));
+    text.push_str(&field(indent, "phase:", diagnosis.phase.map(Phase::label).unwrap_or_default()));
+    text
+}
+
+/// `label` and `value` aligned as the diagnosis's fields are (`what to do: ...`); nothing for
+/// an empty value.
+pub(crate) fn field(indent: &str, label: &str, value: &str) -> String {
     if value.trim().is_empty() {
-        return;
+        return String::new();
     }
     let mut lines = value.trim_end().lines();
-    text.push_str(&format!("{indent}{label:<LABEL_WIDTH$}{}\n", lines.next().unwrap_or_default()));
+    let mut text = format!("{indent}{label:<LABEL_WIDTH$}{}\n", lines.next().unwrap_or_default());
     for line in lines {
         text.push_str(&format!("{indent}{:LABEL_WIDTH$}{line}\n", ""));
     }
+    text
 }
 
-fn push_lines(text: &mut String, indent: &str, value: &str) {
-    for line in value.trim_end().lines() {
-        text.push_str(&format!("{indent}{line}\n"));
-    }
+/// Every line of `value`, each after `indent`.
+pub(crate) fn lines(indent: &str, value: &str) -> String {
+    value.trim_end().lines().map(|line| format!("{indent}{line}\n")).collect()
 }
 
 #[cfg(test)]

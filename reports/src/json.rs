@@ -1,19 +1,23 @@
 //! The JSON report, for programs: a flat, versioned document whose every field is described
-//! in `reports/schema/report-v1.schema.json`. Fields are only ever added within a schema
-//! version; renaming or removing one makes a new version. Each check carries the observations
-//! of its last attempt (what it measured besides its verdict) when it recorded any.
+//! in `reports/schema/report-v2.schema.json`. Fields are only ever added within a schema
+//! version; renaming or removing one makes a new version. Version 2 keeps every field of
+//! version 1 and adds the causes of the failures: a `causes` list, which each failed check
+//! refers to by its `cause` (`report-v1.schema.json` stays for readers of older reports). Each
+//! check carries the observations of its last attempt (what it measured besides its verdict)
+//! when it recorded any.
 
 use std::path::PathBuf;
 
 use harness::{CheckResult, Diagnosis, Event, Observation, Outcome, Phase, RunInfo, RunStatus, RunSummary, SkipReason};
 use serde::Serialize;
 
+use crate::causes::{self, Cause};
 use crate::file::ReportFile;
 use crate::tally::Tally;
 use crate::{ReportError, Reporter, run};
 
 /// The value of the report's `schema_version` field.
-pub const SCHEMA_VERSION: &str = "realitycheck.report/v1";
+pub const SCHEMA_VERSION: &str = "realitycheck.report/v2";
 
 /// Writes the JSON report to a file when the run finishes.
 #[derive(Debug)]
@@ -48,6 +52,7 @@ struct JsonReport<'a> {
     stopped_because: Option<&'a str>,
     counts: Counts,
     checks: Vec<JsonCheck<'a>>,
+    causes: Vec<JsonCause<'a>>,
 }
 
 #[derive(Serialize)]
@@ -72,6 +77,9 @@ struct JsonCheck<'a> {
     note: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     diagnosis: Option<JsonDiagnosis<'a>>,
+    /// The `id` of the failed check's entry in `causes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     skip_reason: Option<JsonSkipReason<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,6 +98,18 @@ struct JsonDiagnosis<'a> {
     phase: Option<&'a str>,
 }
 
+/// A cause of failures: one several checks share, or a failed check's own.
+#[derive(Serialize)]
+struct JsonCause<'a> {
+    id: &'a str,
+    summary: &'a str,
+    observed: &'a [String],
+    cause: &'a str,
+    remediation: &'a str,
+    phase: Option<&'a str>,
+    checks: Vec<&'a str>,
+}
+
 #[derive(Serialize)]
 struct JsonSkipReason<'a> {
     kind: &'static str,
@@ -101,6 +121,7 @@ struct JsonSkipReason<'a> {
 impl<'a> JsonReport<'a> {
     fn new(info: &'a RunInfo, summary: &'a RunSummary) -> Self {
         let tally = Tally::of(&summary.results);
+        let causes = causes::of(&summary.results);
         JsonReport {
             schema_version: SCHEMA_VERSION,
             target: &info.target,
@@ -117,13 +138,19 @@ impl<'a> JsonReport<'a> {
             },
             stopped_because: summary.stopped_because.as_deref(),
             counts: Counts { passed: tally.passed, failed: tally.failed, skipped: tally.skipped, flaky: tally.flaky },
-            checks: summary.results.iter().map(JsonCheck::new).collect(),
+            checks: summary
+                .results
+                .iter()
+                .map(|result| JsonCheck::new(result, causes::of_check(&causes, &result.spec.id).map(|cause| cause.id)))
+                .collect(),
+            causes: causes.iter().map(JsonCause::new).collect(),
         }
     }
 }
 
 impl<'a> JsonCheck<'a> {
-    fn new(result: &'a CheckResult) -> Self {
+    /// The entry of `result`; `cause` is the `id` of its failure's cause.
+    fn new(result: &'a CheckResult, cause: Option<&'a str>) -> Self {
         let spec = &result.spec;
         let base = JsonCheck {
             id: &spec.id,
@@ -136,13 +163,16 @@ impl<'a> JsonCheck<'a> {
             attempts: result.attempts,
             note: None,
             diagnosis: None,
+            cause: None,
             skip_reason: None,
             earlier_failures: None,
             observations: &result.observations,
         };
         match &result.outcome {
             Outcome::Passed { note } => JsonCheck { note: Some(note), ..base },
-            Outcome::Failed { diagnosis } => JsonCheck { diagnosis: Some(JsonDiagnosis::new(diagnosis)), ..base },
+            Outcome::Failed { diagnosis } => {
+                JsonCheck { diagnosis: Some(JsonDiagnosis::new(diagnosis)), cause, ..base }
+            }
             Outcome::Skipped { reason } => JsonCheck { skip_reason: Some(JsonSkipReason::new(reason)), ..base },
             Outcome::Flaky { note, failures } => JsonCheck {
                 note: Some(note),
@@ -161,6 +191,21 @@ impl<'a> JsonDiagnosis<'a> {
             cause: &diagnosis.cause,
             remediation: &diagnosis.remediation,
             phase: diagnosis.phase.map(Phase::label),
+        }
+    }
+}
+
+impl<'a> JsonCause<'a> {
+    fn new(cause: &Cause<'a>) -> Self {
+        let first = cause.first();
+        JsonCause {
+            id: cause.id,
+            summary: cause.summary,
+            observed: cause.evidence(),
+            cause: &first.cause,
+            remediation: &first.remediation,
+            phase: first.phase.map(Phase::label),
+            checks: cause.checks.iter().map(|(result, _)| result.spec.id.as_str()).collect(),
         }
     }
 }

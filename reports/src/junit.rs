@@ -8,7 +8,9 @@
 //! - one `<testcase>` per check: `name` is the check ID, `classname` the suite, `time` in
 //!   seconds with millisecond precision;
 //! - a failure is `<failure type="failed" message="{summary}">` with the whole diagnosis
-//!   (observed, cause, what to do, phase) as its text;
+//!   (observed, cause, what to do, phase) as its text, one per failed check even when several
+//!   share a cause; the message of those then names it: `{summary} (one cause for 11 checks:
+//!   {the cause's summary})`;
 //! - a skip is `<skipped message="{reason}">` (the reason's kind and detail);
 //! - a flaky check is a passing testcase; since the Ant schema allows no `<system-out>` in a
 //!   testcase, its earlier failures go to its suite's `<system-out>`, with the notes of the
@@ -27,6 +29,7 @@ use junit_report::{Report, TestCase, TestResult, TestSuite};
 use quick_xml::events::{BytesEnd, BytesStart, Event as XmlEvent};
 use quick_xml::{Reader, Writer};
 
+use crate::causes::{self, Cause};
 use crate::file::ReportFile;
 use crate::tally::by_suite;
 use crate::{ReportError, Reporter, diagnosis, run};
@@ -50,6 +53,7 @@ impl Reporter for JunitReporter {
 
 fn render(info: &RunInfo, summary: &RunSummary) -> Result<Vec<u8>, ReportError> {
     let started = run::started_at_utc(info.started_at);
+    let causes = causes::of(&summary.results);
     let mut suites: Vec<(TestSuite, String)> = Vec::new();
     for (name, members) in by_suite(&summary.results) {
         let name = xml_text(name);
@@ -59,7 +63,7 @@ fn render(info: &RunInfo, summary: &RunSummary) -> Result<Vec<u8>, ReportError> 
         suite.timestamp = started;
         let mut log = String::new();
         for result in members {
-            suite.add_testcase(testcase(result, &name));
+            suite.add_testcase(testcase(result, &name, causes::of_check(&causes, &result.spec.id)));
             log.push_str(&log_entry(result));
         }
         suites.push((suite, log));
@@ -77,13 +81,20 @@ fn render(info: &RunInfo, summary: &RunSummary) -> Result<Vec<u8>, ReportError> 
     conform(&plain, &properties, &run::seconds(started)).map_err(|error| ReportError::JunitXml(error.into()))
 }
 
-fn testcase(result: &CheckResult, suite: &str) -> TestCase {
+/// The testcase of `result`; `cause` is the cause of its failure, named in the message when
+/// several checks share it.
+fn testcase(result: &CheckResult, suite: &str, cause: Option<&Cause>) -> TestCase {
     let millis = i64::try_from(result.duration.as_millis()).unwrap_or(i64::MAX);
     let outcome = match &result.outcome {
         Outcome::Passed { .. } | Outcome::Flaky { .. } => TestResult::Success,
         Outcome::Failed { diagnosis } => TestResult::Failure {
             type_: "failed".to_string(),
-            message: xml_text(&diagnosis.summary),
+            message: xml_text(&match cause.filter(|cause| cause.is_shared()) {
+                Some(cause) => {
+                    format!("{} (one cause for {} checks: {})", diagnosis.summary, cause.checks.len(), cause.summary)
+                }
+                None => diagnosis.summary.clone(),
+            }),
             cause: Some(cdata(diagnosis::render(diagnosis, "").trim_end())),
         },
         Outcome::Skipped { reason } => TestResult::SkippedWithCause {

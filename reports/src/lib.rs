@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod bundle;
+mod causes;
 mod diagnosis;
 mod file;
 pub mod json;

@@ -1,7 +1,8 @@
 //! The human report, in the manner of cargo-nextest: a header, one line per finished check
 //! (`PASS [   0.412s] nomad::clients_ready  3 of 3 clients ready`), preflight, slow and retry
 //! notices as they happen, and at the end a summary by suite, every failure with its full
-//! diagnosis, and a one-line verdict. On a TTY (`live`) a status line at the bottom says how
+//! diagnosis and the `realitycheck explain` command of its check (a cause several failures
+//! share stated once, with the checks it explains), and a one-line verdict. On a TTY (`live`) a status line at the bottom says how
 //! many checks finished and which are running; it is redrawn on each event, never on a timer.
 
 use std::io::{self, Write};
@@ -10,6 +11,7 @@ use std::time::Duration;
 use console::Style;
 use harness::{CheckResult, CheckSpec, Event, Outcome, RunInfo, RunStatus, RunSummary, SkipReason};
 
+use crate::causes::{self, Cause};
 use crate::printable::printable;
 use crate::tally::{Tally, by_suite};
 use crate::{ReportError, Reporter, diagnosis};
@@ -177,18 +179,30 @@ impl<W: Write> TerminalReporter<W> {
         text
     }
 
-    /// Every failure with its diagnosis, then every flaky check with its earlier failures.
+    /// Every failure and every flaky check, in plan order: a failure with its diagnosis and the
+    /// command that explains its check; a cause several failures share once, where its first
+    /// check is, with the checks it explains; a flaky check with its earlier failures.
     fn failures(&self, results: &[CheckResult]) -> String {
+        let causes = causes::of(results);
         let mut text = String::new();
         for result in results {
             let column = duration_column(result.duration);
             let id = &result.spec.id;
             match &result.outcome {
-                Outcome::Failed { diagnosis } => {
-                    text.push_str(&self.line("FAIL", red(), &column, id, ""));
-                    text.push_str(&printable(&diagnosis::render(diagnosis, UNDER_COLUMN)));
-                    text.push('\n');
-                }
+                Outcome::Failed { diagnosis } => match causes::of_check(&causes, id) {
+                    Some(cause) if cause.is_shared() => {
+                        if cause.checks[0].0.spec.id == *id {
+                            text.push_str(&self.shared_cause(cause));
+                            text.push('\n');
+                        }
+                    }
+                    _ => {
+                        text.push_str(&self.line("FAIL", red(), &column, id, ""));
+                        let explained = diagnosis::render(diagnosis, UNDER_COLUMN) + &explain(UNDER_COLUMN, id);
+                        text.push_str(&printable(&explained));
+                        text.push('\n');
+                    }
+                },
                 Outcome::Flaky { note, failures } => {
                     text.push_str(&self.line("FLAKY", yellow(), &column, id, &flaky_detail(result.attempts, note)));
                     for (attempt, failure) in (1..).zip(failures) {
@@ -200,6 +214,33 @@ impl<W: Write> TerminalReporter<W> {
                 Outcome::Passed { .. } | Outcome::Skipped { .. } => {}
             }
         }
+        text
+    }
+
+    /// A cause several failures share, stated once: its key and summary, the evidence (the first
+    /// check's, said so when the others observed other lines), the cause, what to do and the
+    /// phase; then each check it explains with its summary, its own observed lines and the
+    /// command that explains it.
+    fn shared_cause(&self, cause: &Cause) -> String {
+        let column = format!("{:>11}", format!("[{} checks]", cause.checks.len()));
+        let mut text = self.line("FAIL", red(), &column, cause.id, cause.summary);
+        let heading = if cause.evidence_differs() {
+            format!("observed by {}:", cause.checks[0].0.spec.id)
+        } else {
+            "observed:".to_string()
+        };
+        let mut body = diagnosis::findings(&heading, cause.evidence(), cause.first(), UNDER_COLUMN);
+        body.push_str(&format!("{UNDER_COLUMN}checks it explains:\n"));
+        let under_check = format!("{UNDER_COLUMN}    ");
+        for (result, diagnosis) in &cause.checks {
+            let id = &result.spec.id;
+            body.push_str(&diagnosis::lines(&format!("{UNDER_COLUMN}  "), &format!("{id}  {}", diagnosis.summary)));
+            for line in diagnosis.own_observed() {
+                body.push_str(&diagnosis::lines(&under_check, line));
+            }
+            body.push_str(&explain(&under_check, id));
+        }
+        text.push_str(&printable(&body));
         text
     }
 
@@ -256,6 +297,11 @@ impl<W: Write> Reporter for TerminalReporter<W> {
     fn handle(&mut self, event: &Event) -> Result<(), ReportError> {
         self.draw(event).map_err(ReportError::Terminal)
     }
+}
+
+/// The line that gives the command explaining check `id` (what it verifies, how to fix it).
+fn explain(indent: &str, id: &str) -> String {
+    diagnosis::field(indent, "explain:", &format!("realitycheck explain {id}"))
 }
 
 fn duration_column(duration: Duration) -> String {

@@ -14,6 +14,7 @@ pub type Scenario = (&'static str, Vec<Event>);
 pub fn all() -> Vec<Scenario> {
     vec![
         ("failed", failed_run()),
+        ("shared_causes", shared_causes_run()),
         ("preflight_failed", preflight_failed_run()),
         ("interrupted", interrupted_run()),
         ("nothing_selected", nothing_selected_run()),
@@ -222,6 +223,89 @@ pub fn failed_run() -> Vec<Event> {
         )),
     ];
     finish(&plan, &mut events, RunStatus::Failed, ms(305_913), None);
+    events
+}
+
+/// No Nomad client can run docker jobs and the machine provisioner cannot start VMs: each
+/// cause makes several checks red (the docker ones observed the same nodes, the machine ones
+/// different step output); the runner's cause is marked shared but only its check failed, and
+/// the Nomad clients check has a cause of its own.
+pub fn shared_causes_run() -> Vec<Event> {
+    let clients = cluster("nomad::clients_ready", "enough Nomad clients ready, eligible, with a healthy docker driver");
+    let authenticated = api("api::authenticated", "GET /api/v2/me accepts the token");
+    let docker = pipeline("executors::docker", "a docker job succeeds on the resource class asked for");
+    let machine = pipeline("executors::machine", "a Linux machine job succeeds");
+    let runner = pipeline("executors::runner", "a job on the self-hosted runner resource class succeeds");
+    let arm = pipeline("executors::arm", "an Arm machine job succeeds");
+    let small = pipeline("resource_classes::docker_small", "a docker job on resource class small succeeds");
+    let cache = pipeline("features::cache", "save_cache / restore_cache round-trips");
+    let plan = vec![
+        clients.clone(),
+        authenticated.clone(),
+        docker.clone(),
+        machine.clone(),
+        runner.clone(),
+        arm.clone(),
+        small.clone(),
+        cache.clone(),
+    ];
+    let no_client = |job: &str, number: u32, workflow: &str| {
+        Diagnosis::new(format!("job `{job}` is queued and Nomad has no client that can run it"))
+            .observed(format!("job `{job}` (#{number}) of workflow `{workflow}` is queued (seen so in 2 polls)"))
+            .shared_cause("no-nomad-client-for-docker", "Nomad has no client that can run docker jobs")
+            .observed_all(["nomad-client-7f3a (7f3a1c2e): draining", "nomad-client-91c2 (91c2d4f0): ineligible"])
+            .cause(
+                "docker jobs run on Nomad clients, and none is ready, eligible, undrained with a healthy docker driver",
+            )
+            .remediation("see nomad::clients_ready: enable or undrain a client (`nomad node eligibility -enable <id>`)")
+            .phase(Phase::NomadClients)
+    };
+    let no_vm = |job: &str, number: u32, class: &str| {
+        Diagnosis::new(format!("job `{job}` (#{number}) of pipeline #128 ended infrastructure_fail"))
+            .observed(format!("workflow `{job}`: failed"))
+            .shared_cause(
+                "machine-provisioner-cannot-start-vms",
+                "the machine provisioner cannot start VMs for the jobs that need one",
+            )
+            .observed("last lines of step `Spin up environment`:")
+            .observed(format!("  Error: could not start a VM of resource class {class}: UnauthorizedOperation"))
+            .cause("the machine provisioner could not provide a VM for the job")
+            .remediation("read the machine provisioner's logs (`kubectl -n circleci-server logs <pod>`)")
+            .phase(Phase::MachineProvisioner)
+    };
+    let clients_diagnosis = Diagnosis::new("0 of 2 Nomad clients can run docker jobs; 1 needed")
+        .observed_all(["nomad-client-7f3a (7f3a1c2e): draining", "nomad-client-91c2 (91c2d4f0): ineligible"])
+        .cause("the clients are draining or ineligible")
+        .remediation("nomad node eligibility -enable <node-id>; nomad node drain -disable <node-id>")
+        .phase(Phase::NomadClients);
+    let no_runner =
+        Diagnosis::new("job `runner` is queued and no runner is registered for resource class `acme/linux`")
+            .observed("job `runner` (#10) of workflow `runner` is queued (seen so in 2 polls)")
+            .shared_cause("no-runner-registered", "no runner is registered for resource class `acme/linux`")
+            .observed("1 job(s) of `acme/linux` wait for a runner to claim them")
+            .cause("no self-hosted runner of this resource class has connected to the installation")
+            .remediation("install a machine or container runner with a token of `acme/linux`")
+            .phase(Phase::Runner);
+    let failed = |spec: &CheckSpec, diagnosis: Diagnosis, millis| {
+        Event::CheckFinished(result(spec, Outcome::Failed { diagnosis }, ms(millis), 1))
+    };
+    let mut events = vec![
+        Event::RunStarted { info: info(), checks: plan.clone() },
+        preflight_passed("kubernetes-api", "Kubernetes v1.32.1, namespace circleci-server"),
+        preflight_passed("circleci-api", "token accepted for ops-bot"),
+    ];
+    events.extend(plan.iter().map(started));
+    events.extend([
+        failed(&clients, clients_diagnosis, 151),
+        Event::CheckFinished(passed(&authenticated, "authenticated as ops-bot", ms(212))),
+        failed(&docker, no_client("docker", 1, "docker"), 413),
+        failed(&small, no_client("docker_resource_class-small", 2, "docker_resource_classes"), 767),
+        failed(&cache, no_client("save_cache", 13, "features"), 513),
+        failed(&machine, no_vm("machine", 7, "medium"), 710),
+        failed(&arm, no_vm("arm", 9, "arm.medium"), 707),
+        failed(&runner, no_runner, 530),
+    ]);
+    finish(&plan, &mut events, RunStatus::Failed, ms(1_844), None);
     events
 }
 

@@ -1,7 +1,9 @@
 //! What every pipeline check shares: the run's pipeline (blocked when it could not start),
 //! waiting on the one poller for some jobs to finish, calling a job stuck in the queue red
 //! as soon as the cause is observable (no Nomad client, no machine provisioner, no runner),
-//! and the diagnosis of a failed job with the last lines of its failing step.
+//! and the diagnosis of a failed job with the last lines of its failing step. The causes that
+//! make several checks red at once are marked here, the one place pipeline diagnoses are built,
+//! with a key of [`shared_causes`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,6 +32,21 @@ const POLLS_BETWEEN_PROBES: u64 = 5;
 /// How long before its timeout a pipeline check stops waiting to say what it saw: a tenth of
 /// the timeout, at most this.
 const REPORT_BEFORE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Keys of the causes that make several pipeline checks red at once (`harness::SharedCause`):
+/// reports state each once and list the checks it explains.
+pub(crate) mod shared_causes {
+    /// No Nomad client is ready, eligible and undrained with a healthy docker driver.
+    pub const NO_NOMAD_CLIENT_FOR_DOCKER: &str = "no-nomad-client-for-docker";
+    /// Part of the machine provisioner has no ready pod.
+    pub const MACHINE_PROVISIONER_NOT_READY: &str = "machine-provisioner-not-ready";
+    /// The machine provisioner runs, but the jobs that need a VM ended `infrastructure_fail`.
+    pub const MACHINE_PROVISIONER_CANNOT_START_VMS: &str = "machine-provisioner-cannot-start-vms";
+    /// No self-hosted runner of the configured resource class is registered.
+    pub const NO_RUNNER_REGISTERED: &str = "no-runner-registered";
+    /// The CircleCI API failed while the poller followed the pipeline.
+    pub const API_FAILED_DURING_PIPELINE: &str = "api-failed-during-pipeline";
+}
 
 /// The component whose deployments (`machine-provisioner-*` in the 4.4 chart) start VMs.
 pub(crate) const MACHINE_PROVISIONER: &str = "machine-provisioner";
@@ -203,7 +220,10 @@ fn ended_without(run: &PipelineRun, specs: &[Job], snapshot: &Snapshot, end: &Po
 /// The diagnosis of a poller that stopped on an API failure: at once, or after polls kept
 /// failing for longer than its budget (said, with how many).
 pub(crate) fn poller_gave_up(error: &ApiError, failing_for: Duration, failed_polls: u64) -> Diagnosis {
-    let diagnosis = api_failure(error);
+    let diagnosis = api_failure(error).shared_cause(
+        shared_causes::API_FAILED_DURING_PIPELINE,
+        "the CircleCI API failed while realitycheck followed the pipeline",
+    );
     if failed_polls <= 1 {
         return diagnosis;
     }
@@ -255,6 +275,7 @@ async fn no_nomad_client(cluster: &ClusterAccess, spec: &Job, waiting: &str) -> 
     Some(
         Diagnosis::new(format!("job {spec} is queued and Nomad has no client that can run it"))
             .observed(waiting)
+            .shared_cause(shared_causes::NO_NOMAD_CLIENT_FOR_DOCKER, "Nomad has no client that can run docker jobs")
             .observed_all(observed)
             .cause("docker jobs run on Nomad clients, and none is ready, eligible, undrained with a healthy docker driver")
             .remediation("see nomad::clients_ready: enable or undrain a client (`nomad node eligibility -enable <id>`, `nomad node drain -disable <id>`), fix its docker daemon, or check the nomad-autoscaler if clients scale from zero")
@@ -287,6 +308,10 @@ async fn no_machine_provisioner(access: &ClusterAccess, spec: &Job, waiting: &st
             names.join(", ")
         ))
         .observed(waiting)
+        .shared_cause(
+            shared_causes::MACHINE_PROVISIONER_NOT_READY,
+            format!("the machine provisioner has no ready pod in {}", names.join(", ")),
+        )
         .observed(format!("machine provisioner workloads found: {}", found.join(", ")))
         .observed_all(unready.iter().flat_map(|(_, states)| states.iter().map(PodState::describe)))
         .cause("machine, Arm, Windows and remote docker jobs get their VM from the machine provisioner, and part of it is not running")
@@ -311,6 +336,10 @@ async fn no_runner(api: &ApiAccess, spec: &Job, class: &str, waiting: &str) -> O
     Some(
         Diagnosis::new(format!("job {spec} is queued and no runner is registered for resource class `{class}`"))
             .observed(waiting)
+            .shared_cause(
+                shared_causes::NO_RUNNER_REGISTERED,
+                format!("no runner is registered for resource class `{class}`"),
+            )
             .observed(unclaimed)
             .cause("no self-hosted runner of this resource class has connected to the installation")
             .remediation(format!(
@@ -334,6 +363,13 @@ pub(crate) async fn failed_job(
     let mut diagnosis = Diagnosis::new(format!("job {spec} (#{number}) of pipeline #{} ended {status}", run.number))
         .observed(format!("workflow `{}`: {}", workflow.name, workflow.status.as_str()))
         .phase(phase_of(&spec.needs));
+    let needs_a_vm = matches!(spec.needs, Needs::MachineProvisioner | Needs::NomadClientAndMachineProvisioner);
+    if needs_a_vm && job.status == JobStatus::InfrastructureFail {
+        diagnosis = diagnosis.shared_cause(
+            shared_causes::MACHINE_PROVISIONER_CANNOT_START_VMS,
+            "the machine provisioner cannot start VMs for the jobs that need one",
+        );
+    }
     if let Some(number) = job.job_number {
         diagnosis = diagnosis.observed_all(step_output(handles.api.client(), &run.slug, number).await);
     }
@@ -348,9 +384,7 @@ pub(crate) async fn failed_job(
         _ => "the job did not run to success",
     };
     let remediation = match &spec.needs {
-        Needs::MachineProvisioner | Needs::NomadClientAndMachineProvisioner
-            if job.status == JobStatus::InfrastructureFail =>
-        {
+        _ if needs_a_vm && job.status == JobStatus::InfrastructureFail => {
             format!(
                 "read the machine provisioner's logs (`kubectl -n {0} get pods | grep {MACHINE_PROVISIONER}`, then `kubectl -n {0} logs <pod>`): its cloud credentials and IAM permissions, quotas, the VM image and the subnet decide whether VMs start",
                 handles.cluster.namespace()
@@ -474,6 +508,23 @@ mod tests {
         let mut details: BuildDetails = serde_json::from_value(serde_json::json!({"steps": []})).unwrap();
         details.steps = steps;
         details
+    }
+
+    #[test]
+    fn an_api_failure_during_the_pipeline_is_one_cause_for_every_check_waiting() {
+        let error = ApiError::Status {
+            call: "GET /api/v2/pipeline/p/workflow".into(),
+            url: "https://ci.example/api/v2/pipeline/p/workflow".into(),
+            status: 502,
+            message: "Bad Gateway".into(),
+        };
+        let diagnosis = poller_gave_up(&error, Duration::from_secs(120), 40);
+        let shared = diagnosis.shared_cause.as_deref().expect("a shared cause");
+        assert_eq!(shared.id, shared_causes::API_FAILED_DURING_PIPELINE);
+        assert!(diagnosis.own_observed().is_empty(), "{diagnosis:?}");
+        assert_eq!(diagnosis.cause_evidence().len(), 1, "{diagnosis:?}");
+        assert!(diagnosis.cause_evidence()[0].contains("40 polls in a row"), "{diagnosis:?}");
+        assert_eq!(diagnosis.phase, Some(Phase::CircleciApi));
     }
 
     #[test]
