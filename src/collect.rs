@@ -72,10 +72,11 @@ impl Collect {
         let red: Vec<String> =
             summary.results.iter().filter(|r| r.outcome.is_failure()).map(|r| r.spec.id.clone()).collect();
         let mut evidence = Evidence::default();
-        let reports = [
-            (JSON_REPORT, "the run's JSON report (schema realitycheck.report/v1): every check's outcome and diagnosis"),
-            (JUNIT_REPORT, "the run's JUnit XML report"),
-        ];
+        let json_what = format!(
+            "the run's JSON report (schema {}): every check's outcome and diagnosis, and their causes",
+            reports::json::SCHEMA_VERSION
+        );
+        let reports = [(JSON_REPORT, json_what.as_str()), (JUNIT_REPORT, "the run's JUnit XML report")];
         for (name, what) in reports {
             match std::fs::read(self.reports.path().join(name)) {
                 Ok(content) => evidence.add(EvidenceFile::new(format!("reports/{name}"), what, red.clone(), content)),
