@@ -316,15 +316,19 @@ impl Config {
     /// The profile a run uses, and where that choice comes from (flag, environment, file,
     /// built-in); an error when it names no profile.
     pub fn profile_choice(&self) -> Result<(String, Origin), ConfigError> {
-        let name = self.chosen_profile()?;
-        let origin = self.choice_origin(
-            "--profile",
-            "REALITYCHECK_PROFILE",
-            "profile",
-            self.flags.profile.is_some(),
-            self.env.profile.is_some(),
-        );
-        Ok((name, origin))
+        Ok((self.chosen_profile()?, self.profile_choice_origin()))
+    }
+
+    /// Where the choice of the profile comes from: `--profile`, REALITYCHECK_PROFILE, the
+    /// file's `profile`, or built-in.
+    fn profile_choice_origin(&self) -> Origin {
+        self.choice_origin(
+        "--profile",
+        "REALITYCHECK_PROFILE",
+        "profile",
+        self.flags.profile.is_some(),
+        self.env.profile.is_some(),
+    )
     }
 
     /// The target a run checks, and where that choice comes from (flag, environment,
@@ -358,14 +362,7 @@ impl Config {
         if self.merged.profiles.contains_key(&name) {
             return Ok(name);
         }
-        let origin = self.choice_origin(
-            "--profile",
-            "REALITYCHECK_PROFILE",
-            "profile",
-            self.flags.profile.is_some(),
-            self.env.profile.is_some(),
-        );
-        Err(self.no_such_profile(origin, "profile", &name))
+        Err(self.no_such_profile(self.profile_choice_origin(), "profile", &name))
     }
 
     /// The error for a profile `name` that no `[profiles.NAME]` defines.

@@ -185,17 +185,21 @@ fn post(uri: &str, bearer: Option<&str>) -> Request<Body> {
     request.body(Body::empty()).unwrap()
 }
 
+/// `serve` of one target, `prod`, run by the fake suite steered by `controls`.
+fn start_one(
+    controls: &Arc<Controls>,
+    every: Duration,
+    parts: ServiceParts,
+) -> (Arc<Service>, tokio::task::JoinHandle<()>, CancellationToken) {
+    let shutdown = CancellationToken::new();
+    let (service, done) = start(vec![run("prod", controls)], schedule(every), "9.9.9", parts, shutdown.clone());
+    (service, done, shutdown)
+}
+
 #[tokio::test(start_paused = true)]
 async fn runs_start_at_their_turns_and_never_overlap() {
     let controls = Arc::new(Controls::default());
-    let shutdown = CancellationToken::new();
-    let (service, done) = start(
-        vec![run("prod", &controls)],
-        schedule(Duration::from_secs(60)),
-        "test",
-        ServiceParts::default(),
-        shutdown.clone(),
-    );
+    let (service, done, shutdown) = start_one(&controls, Duration::from_secs(60), ServiceParts::default());
     until("the first run", || runs_of(&service, "prod").len() == 1).await;
     tokio::time::sleep(Duration::from_secs(50)).await;
     assert_eq!(runs_of(&service, "prod").len(), 1, "the next turn is 60s after the first");
@@ -237,14 +241,7 @@ async fn runs_start_at_their_turns_and_never_overlap() {
 async fn a_shutdown_cancels_the_run_going_on_and_records_it() {
     let controls = Arc::new(Controls::default());
     controls.gated.store(true, Ordering::SeqCst);
-    let shutdown = CancellationToken::new();
-    let (service, done) = start(
-        vec![run("prod", &controls)],
-        schedule(Duration::from_secs(60)),
-        "test",
-        ServiceParts::default(),
-        shutdown.clone(),
-    );
+    let (service, done, shutdown) = start_one(&controls, Duration::from_secs(60), ServiceParts::default());
     until("the held run", || service.snapshot()[0].running.is_some()).await;
     shutdown.cancel();
     done.await.unwrap();
@@ -284,10 +281,8 @@ async fn one_slow_target_does_not_delay_another() {
 #[tokio::test]
 async fn the_api_and_the_metrics_tell_what_the_runs_found() {
     let controls = Arc::new(Controls::default());
-    let shutdown = CancellationToken::new();
     let parts = ServiceParts { api_token: Some("s3cret-api-token".into()), ..Default::default() };
-    let (service, done) =
-        start(vec![run("prod", &controls)], schedule(Duration::from_secs(3600)), "9.9.9", parts, shutdown.clone());
+    let (service, done, shutdown) = start_one(&controls, Duration::from_secs(3600), parts);
     until("the first run", || runs_of(&service, "prod").len() == 1).await;
 
     controls.broken.store(true, Ordering::SeqCst);
@@ -425,9 +420,7 @@ async fn the_state_dir_keeps_the_history_across_a_restart() {
         let (store, restored) = Store::open(dir.path()).unwrap();
         assert_eq!(restored.records.len(), restart);
         let parts = ServiceParts { store: Some((store, restored.records)), ..Default::default() };
-        let shutdown = CancellationToken::new();
-        let (service, done) =
-            start(vec![run("prod", &controls)], schedule(Duration::from_secs(60)), "test", parts, shutdown.clone());
+        let (service, done, shutdown) = start_one(&controls, Duration::from_secs(60), parts);
         until("a run", || runs_of(&service, "prod").len() == restart + 1).await;
         let state = service.snapshot().remove(0);
         assert_eq!(
@@ -471,10 +464,8 @@ async fn a_change_of_state_is_posted_to_the_webhook_with_retries() {
     let webhook =
         Webhook::new(url, WebhookFormat::Json, Duration::from_secs(5), vec![Duration::from_millis(10); 3]).unwrap();
     let controls = Arc::new(Controls::default());
-    let shutdown = CancellationToken::new();
     let parts = ServiceParts { webhook: Some(webhook), ..Default::default() };
-    let (service, done) =
-        start(vec![run("prod", &controls)], schedule(Duration::from_secs(3600)), "test", parts, shutdown.clone());
+    let (service, done, shutdown) = start_one(&controls, Duration::from_secs(3600), parts);
     until("the first run", || runs_of(&service, "prod").len() == 1).await;
     controls.broken.store(true, Ordering::SeqCst);
     let broke = service.request_run("prod").unwrap();
@@ -505,10 +496,8 @@ async fn an_undeliverable_notification_is_counted_and_changes_no_verdict() {
         Webhook::new(url, WebhookFormat::Slack, Duration::from_secs(2), vec![Duration::from_millis(5); 2]).unwrap();
     let controls = Arc::new(Controls::default());
     controls.broken.store(true, Ordering::SeqCst);
-    let shutdown = CancellationToken::new();
     let parts = ServiceParts { webhook: Some(webhook), ..Default::default() };
-    let (service, done) =
-        start(vec![run("prod", &controls)], schedule(Duration::from_secs(3600)), "test", parts, shutdown.clone());
+    let (service, done, shutdown) = start_one(&controls, Duration::from_secs(3600), parts);
     until("the failed delivery", || service.snapshot()[0].webhooks == (0, 1)).await;
     let state = service.snapshot().remove(0);
     assert_eq!(state.last_run().unwrap().result, RunResult::Failed);
