@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use realitycheck_config::{Config, Origin, Profile, Secret, ServeSettings, Target, TokenSource, display_host};
+use realitycheck_config::{Config, Origin, Profile, Secret, ServeSettings, Target, TokenSource, display_host, redacted_url};
 use suites::clients::circleci::{ApiClient, ApiSettings, DEFAULT_MAX_PAGES, RetryPolicy};
 
 use crate::cli::ConfigCheckArgs;
@@ -75,9 +75,10 @@ pub fn check(args: &ConfigCheckArgs) -> Result<ExitCode, AppError> {
 /// What `serve` would do, in one line; the webhook's path and the API token never shown.
 fn serve_line(serve: &ServeSettings) -> String {
     let path = |path: &Option<std::path::PathBuf>| path.as_ref().map_or("none".to_string(), |p| p.display().to_string());
-    let webhook = serve.webhook.as_ref().map_or("none".to_string(), |url| {
-        format!("{}://{}/… ({})", url.scheme(), url.host_str().unwrap_or("?"), serve.webhook_format.as_str())
-    });
+    let webhook = serve
+        .webhook
+        .as_ref()
+        .map_or("none".to_string(), |url| format!("{} ({})", redacted_url(url), serve.webhook_format.as_str()));
     format!(
         "\nserve: profile {}, every {}, listen {}, history {}, state dir {}, webhook {}, API token file {}\n",
         serve.profile,

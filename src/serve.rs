@@ -31,6 +31,12 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
             profile.name
         );
     }
+    if profile.collect {
+        eprintln!(
+            "note: profile `{}` collects evidence bundles; serve writes none (its runs' diagnoses are in /api/v1/runs/{{id}}); `realitycheck run --collect DIR` writes one",
+            profile.name
+        );
+    }
     let targets = match &args.config.target {
         Some(name) => vec![config.target(name)?],
         None => config.targets()?,
@@ -65,7 +71,9 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
     let served = realitycheck_serve::http::serve(listener, service, shutdown.clone()).await;
     // The server ends only at shutdown, or when it fails: then the loops stop too.
     shutdown.cancel();
-    loops.await.map_err(|e| AppError::Usage(format!("the scheduler stopped abnormally: {e}")))?;
+    loops.await.map_err(|e| {
+        AppError::Usage(format!("the scheduler stopped abnormally ({e}); this is a bug in realitycheck: please report it"))
+    })?;
     signals.abort();
     served.map_err(AppError::io(format!("the HTTP server on {address} failed")))?;
     eprintln!("stopped: the runs going on were cancelled and recorded");
@@ -112,7 +120,11 @@ fn parts(settings: &ServeSettings) -> Result<ServiceParts, AppError> {
             };
             Some(
                 Webhook::new(url.clone(), format, WEBHOOK_TIMEOUT, WEBHOOK_BACKOFF.to_vec())
-                    .map_err(|e| AppError::Usage(format!("cannot make the webhook's HTTP client: {e}")))?,
+                    .map_err(|e| {
+                        AppError::Usage(format!(
+                            "cannot make the HTTP client of the webhook (serve.webhook, --webhook): {e}; check the system's TLS setup, or leave the webhook out"
+                        ))
+                    })?,
             )
         }
         None => None,

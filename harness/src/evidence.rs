@@ -41,6 +41,11 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// Nothing gathered, and why.
+    pub fn nothing(why: impl Into<String>) -> Evidence {
+        Evidence { files: Vec::new(), notes: vec![why.into()] }
+    }
+
     /// Adds `file`.
     pub fn add(&mut self, file: EvidenceFile) {
         self.files.push(file);

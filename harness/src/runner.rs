@@ -44,6 +44,9 @@ impl Timeouts {
     }
 }
 
+/// The longest a suite may gather evidence of a run's red checks (`Suite::collect`).
+pub const COLLECT_BUDGET: Duration = Duration::from_secs(120);
+
 /// How a run goes: what it says of itself, which checks, time limits, retries, concurrency.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -170,14 +173,31 @@ impl<S: Suite> Run<S> {
         let needs: Vec<&S::Needs> =
             selected.iter().filter(|(_, d)| *d == Disposition::Run).map(|(check, _)| &check.needs).collect();
         let resources = Arc::new(self.suite.prepare(&needs, &self.options.timeouts)?);
-        let summary = self.run_checks(&selected, Arc::clone(&resources), events, cancel).await;
+        let summary = self.run_checks(&selected, Arc::clone(&resources), events, cancel.clone()).await;
         let red = summary.results.iter().any(|result| result.outcome.is_failure());
         let evidence = match self.options.collect && red {
-            true => Some(self.suite.collect(&resources, &summary.results).await),
+            true => Some(self.collect(&resources, &summary, &cancel).await),
             false => None,
         };
         let finish_notes = self.suite.finish(&resources).await;
         Ok(RunReport { summary, evidence, finish_notes })
+    }
+
+    /// The suite's evidence of the red checks, gathered within [`COLLECT_BUDGET`] and never
+    /// after a cancellation: what the run started waits for `finish` meanwhile.
+    async fn collect(&self, resources: &S::Resources, summary: &RunSummary, cancel: &CancellationToken) -> Evidence {
+        if cancel.is_cancelled() {
+            return Evidence::nothing("the run was cancelled: no evidence was gathered");
+        }
+        tokio::select! {
+            evidence = tokio::time::timeout(COLLECT_BUDGET, self.suite.collect(resources, &summary.results)) => {
+                evidence.unwrap_or_else(|_| Evidence::nothing(format!(
+                    "gathering evidence took longer than {}: it was stopped, nothing gathered",
+                    humanize(COLLECT_BUDGET)
+                )))
+            }
+            () = cancel.cancelled() => Evidence::nothing("the run was cancelled while evidence was gathered: nothing gathered"),
+        }
     }
 
     async fn run_checks(

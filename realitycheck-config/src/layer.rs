@@ -146,7 +146,7 @@ pub struct TimeoutsLayer {
 
 /// What one source says about `realitycheck serve`: the `[serve]` table of a file, or the
 /// flags of `serve`. Validated only once merged, into a `ServeSettings`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServeLayer {
     /// `profile`: profile of the scheduled runs, not yet looked up.
@@ -166,6 +166,22 @@ pub struct ServeLayer {
     pub webhook_format: Option<WebhookFormat>,
     /// `api_token_file`: file holding the bearer token `POST /api/v1/runs` requires, as written.
     pub api_token_file: Option<PathBuf>,
+}
+
+/// The webhook's URL is a secret (a Slack URL's path is its key): shown as set or unset only.
+impl std::fmt::Debug for ServeLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeLayer")
+            .field("profile", &self.profile)
+            .field("every", &self.every)
+            .field("listen", &self.listen)
+            .field("history", &self.history)
+            .field("state_dir", &self.state_dir)
+            .field("webhook", &self.webhook.as_ref().map(|_| "[redacted]"))
+            .field("webhook_format", &self.webhook_format)
+            .field("api_token_file", &self.api_token_file)
+            .finish()
+    }
 }
 
 /// The body of the POSTs `realitycheck serve` sends to its webhook.

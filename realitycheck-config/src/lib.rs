@@ -27,7 +27,7 @@ pub use load::{DEFAULT_FILE_NAME, ENV_VARS, Overrides, REFERENCE_CONFIG};
 pub use secret::Secret;
 pub use settings::{
     BASE_PROFILE, Config, DOCKER_RESOURCE_CLASSES, IMPLICIT_TARGET, Kubernetes, LoadRequest, Nomad, Pipeline, Profile,
-    ServeSettings, Settings, Target, TokenSource,
+    ServeSettings, Settings, Target, TokenSource, redacted_url,
 };
 pub use starter::Starter;
 pub use values::{check_namespace, check_project, check_runner_resource_class, check_token_env};

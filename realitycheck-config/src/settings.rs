@@ -18,7 +18,7 @@ use crate::values::{check_namespace, check_project, check_runner_resource_class,
 
 mod serve;
 
-pub use serve::ServeSettings;
+pub use serve::{ServeSettings, redacted_url};
 
 /// The name of the target made of `[defaults]`, environment and flags when the file
 /// defines no `[targets.NAME]`.

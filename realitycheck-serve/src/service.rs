@@ -90,8 +90,8 @@ impl std::fmt::Debug for Service {
     }
 }
 
-/// What a service is made of, besides its targets.
-#[derive(Debug, Default)]
+/// What a service is made of, besides its targets. Its Debug never shows the API token.
+#[derive(Default)]
 pub struct ServiceParts {
     /// The state dir, open, with the records it kept.
     pub store: Option<(Store, Vec<RunRecord>)>,
@@ -99,6 +99,16 @@ pub struct ServiceParts {
     pub webhook: Option<Webhook>,
     /// The bearer token `POST /api/v1/runs` requires.
     pub api_token: Option<String>,
+}
+
+impl std::fmt::Debug for ServiceParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceParts")
+            .field("store", &self.store.as_ref().map(|(store, records)| (store.path(), records.len())))
+            .field("webhook", &self.webhook)
+            .field("api_token", &self.api_token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 /// A target's run and the receiver of the runs asked for it.
@@ -130,9 +140,11 @@ impl Service {
 
     /// Whether `id` is a run going on or asked for, and of which target.
     pub fn unfinished(&self, id: u64) -> Option<(String, Option<Running>)> {
-        if let Some((target, _)) = self.pending.lock().ok()?.iter().find(|(_, pending)| **pending == id) {
+        let pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((target, _)) = pending.iter().find(|(_, pending)| **pending == id) {
             return Some((target.clone(), None));
         }
+        drop(pending);
         self.lock().values().find_map(|target| {
             target.running.filter(|running| running.id == id).map(|running| (target.name.clone(), Some(running)))
         })
@@ -200,22 +212,27 @@ impl Service {
     /// Records a finished run: the state, the state dir, the notifications.
     fn finish(self: &Arc<Self>, record: RunRecord) {
         let record = Arc::new(record);
-        let (transitions, host) = {
+        let (transitions, host, kept) = {
             let mut targets = self.lock();
             let Some(state) = targets.get_mut(&record.target) else { return };
             state.running = None;
             let transitions = state.apply(Arc::clone(&record));
-            if let Some(store) = &self.store {
-                let kept: Vec<Arc<RunRecord>> = targets.values().flat_map(|t| t.history.iter().cloned()).collect();
-                let kept: Vec<&RunRecord> = kept.iter().map(|r| &**r).collect();
-                let mut store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                if let Err(error) = store.append(&record, &kept) {
-                    tracing::error!(%error, "the run could not be kept in the state dir");
-                }
-            }
-            let host = targets.get(&record.target).map(|t| t.host.clone()).unwrap_or_default();
-            (transitions, host)
+            let host = state.host.clone();
+            let kept: Vec<Arc<RunRecord>> = match self.store {
+                Some(_) => targets.values().flat_map(|t| t.history.iter().cloned()).collect(),
+                None => Vec::new(),
+            };
+            (transitions, host, kept)
         };
+        // The file is written with the targets' state unlocked: the HTTP handlers and the
+        // other targets' loops never wait for the disk.
+        if let Some(store) = &self.store {
+            let kept: Vec<&RunRecord> = kept.iter().map(|r| &**r).collect();
+            let mut store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Err(error) = store.append(&record, &kept) {
+                tracing::error!(%error, "the run could not be kept in the state dir");
+            }
+        }
         tracing::info!(target_name = %record.target, run = record.id, result = record.result.as_str(), duration_ms = record.duration_ms, "run finished");
         self.notify(transitions, host);
     }
@@ -331,7 +348,10 @@ async fn watch<S: Suite>(service: Arc<Service>, mut watched: Watched<S>, shutdow
     let info = watched.run.options().info.clone();
     let every = service.schedule.every;
     let mut turn = 0;
-    let mut next = Instant::now() + watched.offset;
+    // The turns fall every `every` from the first; each gets its own jitter, which never
+    // carries over to the next.
+    let mut turn_at = Instant::now() + watched.offset;
+    let mut next = turn_at;
     loop {
         service.set_next(&info.target, service.wall(next));
         let (trigger, requested) = tokio::select! {
@@ -374,9 +394,14 @@ async fn watch<S: Suite>(service: Arc<Service>, mut watched: Watched<S>, shutdow
         service.finish(record);
         if trigger == Trigger::Schedule {
             turn += 1;
-            next += every + jitter(service.schedule.jitter, &info.target, turn);
-            // Turns missed while the run went on are not made up: the next starts now.
-            next = next.max(Instant::now());
+            turn_at += every;
+            // Turns missed while the run went on are not made up: the next starts now, and
+            // the turns go on from there.
+            let now = Instant::now();
+            if turn_at < now {
+                turn_at = now;
+            }
+            next = turn_at + jitter(service.schedule.jitter, &info.target, turn);
         }
     }
     if let Some(state) = service.lock().get_mut(&info.target) {

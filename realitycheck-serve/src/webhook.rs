@@ -23,14 +23,24 @@ pub enum Format {
     Slack,
 }
 
-/// Where and how notifications go.
-#[derive(Debug, Clone)]
+/// Where and how notifications go. Its Debug shows only [`Webhook::display_url`].
+#[derive(Clone)]
 pub struct Webhook {
     url: Url,
     format: Format,
     client: reqwest::Client,
     /// Pauses before the retries: as many retries as pauses.
     backoff: Vec<Duration>,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("url", &self.display_url())
+            .field("format", &self.format)
+            .field("backoff", &self.backoff)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a notification was not delivered.
@@ -216,5 +226,7 @@ mod tests {
     #[test]
     fn the_url_shown_hides_the_path_and_query() {
         assert_eq!(webhook(Format::Json).display_url(), "https://hooks.example.com:8443/…");
+        let debug = format!("{:?}", webhook(Format::Slack));
+        assert!(!debug.contains("SECRET") && !debug.contains("key=k"), "{debug}");
     }
 }

@@ -238,6 +238,22 @@ async fn runs_start_at_their_turns_and_never_overlap() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_jitter_of_a_turn_never_carries_over_to_the_next() {
+    let controls = Arc::new(Controls::default());
+    let shutdown = CancellationToken::new();
+    let every = Duration::from_secs(60);
+    let schedule = Schedule { every, history: 20, jitter: Duration::from_secs(10), stagger: Duration::ZERO };
+    let (service, done) = start(vec![run("prod", &controls)], schedule, "test", ServiceParts::default(), shutdown.clone());
+    // Turn k starts within [60k s, 60k + 10 s): at 599 s turns 0 to 9 have run, at 611 s turn 10 too.
+    tokio::time::sleep(Duration::from_secs(599)).await;
+    assert_eq!(runs_of(&service, "prod").len(), 10);
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(runs_of(&service, "prod").len(), 11, "ten jitters did not add up");
+    shutdown.cancel();
+    done.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_shutdown_cancels_the_run_going_on_and_records_it() {
     let controls = Arc::new(Controls::default());
     controls.gated.store(true, Ordering::SeqCst);

@@ -137,7 +137,8 @@ pub fn write_bundle(
         omitted: planned.omitted,
         notes: &evidence.notes,
     };
-    let manifest_json = serde_json::to_vec_pretty(&manifest)?;
+    // The manifest holds notes made of error texts too: redacted like every file.
+    let manifest_json = redacted(&serde_json::to_vec_pretty(&manifest)?, redact);
     let mtime = info.started_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_secs());
     let mut archive = tar::Builder::new(GzEncoder::new(temporary.as_file_mut(), Compression::default()));
     let mut append = |path: &str, content: &[u8]| {

@@ -79,7 +79,7 @@ impl fmt::Debug for ServeSettings {
 }
 
 /// A URL with only its scheme, host and port: what may be printed of a webhook.
-fn redacted_url(url: &Url) -> String {
+pub fn redacted_url(url: &Url) -> String {
     let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
     format!("{}://{}{port}/[redacted]", url.scheme(), url.host_str().unwrap_or_default())
 }
