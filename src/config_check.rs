@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use realitycheck_config::{Config, Origin, Profile, Secret, ServeSettings, Target, TokenSource, display_host, redacted_url};
-use suites::clients::circleci::{ApiClient, ApiSettings, DEFAULT_MAX_PAGES, RetryPolicy};
+use suites::clients::circleci::{ApiClient, ApiSettings, RetryPolicy};
 
 use crate::cli::ConfigCheckArgs;
 use crate::exit::AppError;
@@ -102,7 +102,7 @@ fn api_client_builds(target: &Target) -> Result<(), AppError> {
         ca_bundle: target.ca_bundle.clone(),
         insecure: target.insecure,
         retry: RetryPolicy::default(),
-        max_pages: DEFAULT_MAX_PAGES,
+        max_pages: target.max_pages,
     })?;
     Ok(())
 }
@@ -192,6 +192,8 @@ fn profile_rows(config: &Config, profile: &Profile) -> Vec<Row> {
         row("timeouts.cluster", harness::humanize(profile.timeouts.cluster)),
         row("timeouts.api", harness::humanize(profile.timeouts.api)),
         row("timeouts.pipeline", harness::humanize(profile.timeouts.pipeline)),
+        row("collect", profile.collect.to_string()),
+        row("collect_dir", profile.collect_dir.display().to_string()),
     ]
 }
 
