@@ -31,7 +31,8 @@ const REDACTED: &[u8] = b"[redacted]";
 pub struct BundleLimits {
     /// All files together (the manifest aside); a file beyond it is cut, or left out.
     pub total_bytes: usize,
-    /// One file; a longer one is cut to its first bytes.
+    /// One file; a longer one is cut: a text file (`.txt`: logs, step output) to its last
+    /// bytes, any other to its first.
     pub file_bytes: usize,
 }
 
@@ -204,13 +205,16 @@ fn plan<'a>(evidence: &'a Evidence, limits: BundleLimits, redact: &[&str]) -> Pl
             } else {
                 format!("the limit of {} bytes a file", limits.file_bytes)
             };
-            let cut = format!("cut to its first {allowed} of {size} bytes ({limit})");
+            // Logs and step output (text) end with what matters most: their tail is kept.
+            let keep_tail = path.ends_with(".txt");
+            let end = if keep_tail { "last" } else { "first" };
+            let cut = format!("cut to its {end} {allowed} of {size} bytes ({limit})");
             planned.cuts.push(format!("{path} {cut}"));
             truncated = Some(match truncated {
                 Some(earlier) => format!("{earlier}; then {cut}"),
                 None => cut,
             });
-            content[..allowed].to_vec()
+            if keep_tail { content[size - allowed..].to_vec() } else { content[..allowed].to_vec() }
         } else {
             content
         };
@@ -362,8 +366,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let evidence = Evidence {
             files: vec![
-                file("a.txt", &"a".repeat(30)).truncated("the last 200 lines"),
-                file("b.txt", &"b".repeat(30)),
+                file("a.txt", &"0123456789".repeat(3)).truncated("the last 200 lines"),
+                file("b.json", &"b".repeat(30)),
                 file("c.txt", "c"),
             ],
             notes: vec![],
@@ -373,8 +377,8 @@ mod tests {
         assert_eq!(
             bundle.cuts,
             [
-                "a.txt cut to its first 25 of 30 bytes (the limit of 25 bytes a file)",
-                "b.txt cut to its first 15 of 30 bytes (the bundle's limit of 40 bytes)",
+                "a.txt cut to its last 25 of 30 bytes (the limit of 25 bytes a file)",
+                "b.json cut to its first 15 of 30 bytes (the bundle's limit of 40 bytes)",
                 "c.txt (1 bytes) left out: the bundle reached its limit of 40 bytes",
             ]
         );
@@ -382,12 +386,13 @@ mod tests {
         let manifest = manifest(&entries);
         assert_eq!(
             manifest["files"][0]["truncated"],
-            "the last 200 lines; then cut to its first 25 of 30 bytes (the limit of 25 bytes a file)"
+            "the last 200 lines; then cut to its last 25 of 30 bytes (the limit of 25 bytes a file)"
         );
         assert_eq!(manifest["files"][1]["bytes"], 15);
         assert_eq!(manifest["omitted"][0]["path"], "c.txt");
-        assert_eq!(entries.len(), 3, "the manifest, a.txt and b.txt");
-        assert_eq!(entries[1].1, "a".repeat(25).as_bytes());
+        assert_eq!(entries.len(), 3, "the manifest, a.txt and b.json");
+        assert_eq!(entries[1].1, "0123456789".repeat(3)[5..].as_bytes(), "a log keeps its end");
+        assert_eq!(entries[2].1, "b".repeat(15).as_bytes());
     }
 
     #[test]
