@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use realitycheck_config::{Config, Origin, Profile, Secret, ServeSettings, Target, TokenSource, display_host, redacted_url};
+use realitycheck_config::{
+    Config, Origin, Profile, Secret, ServeSettings, Target, TokenSource, display_host, redacted_url,
+};
 use suites::clients::circleci::{ApiClient, ApiSettings, RetryPolicy};
 
 use crate::cli::ConfigCheckArgs;
@@ -74,7 +76,8 @@ pub fn check(args: &ConfigCheckArgs) -> Result<ExitCode, AppError> {
 
 /// What `serve` would do, in one line; the webhook's path and the API token never shown.
 fn serve_line(serve: &ServeSettings) -> String {
-    let path = |path: &Option<std::path::PathBuf>| path.as_ref().map_or("none".to_string(), |p| p.display().to_string());
+    let path =
+        |path: &Option<std::path::PathBuf>| path.as_ref().map_or("none".to_string(), |p| p.display().to_string());
     let webhook = serve
         .webhook
         .as_ref()

@@ -72,7 +72,9 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
     // The server ends only at shutdown, or when it fails: then the loops stop too.
     shutdown.cancel();
     loops.await.map_err(|e| {
-        AppError::Usage(format!("the scheduler stopped abnormally ({e}); this is a bug in realitycheck: please report it"))
+        AppError::Usage(format!(
+            "the scheduler stopped abnormally ({e}); this is a bug in realitycheck: please report it"
+        ))
     })?;
     signals.abort();
     served.map_err(AppError::io(format!("the HTTP server on {address} failed")))?;

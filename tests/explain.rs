@@ -65,7 +65,8 @@ fn explain_without_an_id_lists_every_check_with_its_summary() {
 }
 
 /// The subcommands of this build, as `--help` lists them.
-const SUBCOMMANDS: [&str; 10] = ["run", "list", "demo", "sim", "serve", "init", "config", "explain", "completions", "man"];
+const SUBCOMMANDS: [&str; 10] =
+    ["run", "list", "demo", "sim", "serve", "init", "config", "explain", "completions", "man"];
 
 #[test]
 fn the_bash_completion_script_completes_the_subcommands_and_bash_accepts_it() {

@@ -322,13 +322,15 @@ impl Config {
     /// Where the choice of the profile comes from: `--profile`, REALITYCHECK_PROFILE, the
     /// file's `profile`, or built-in.
     fn profile_choice_origin(&self) -> Origin {
-        self.choice_origin(
-        "--profile",
-        "REALITYCHECK_PROFILE",
-        "profile",
-        self.flags.profile.is_some(),
-        self.env.profile.is_some(),
-    )
+        let (flag, env) = (self.flags.profile.is_some(), self.env.profile.is_some());
+        self.choice_origin("--profile", "REALITYCHECK_PROFILE", "profile", flag, env)
+    }
+
+    /// Where an explicit choice of the target comes from: `--target`, REALITYCHECK_TARGET, or
+    /// the file's `default_target`.
+    fn target_choice_origin(&self) -> Origin {
+        let (flag, env) = (self.flags.target.is_some(), self.env.target.is_some());
+        self.choice_origin("--target", "REALITYCHECK_TARGET", "default_target", flag, env)
     }
 
     /// The target a run checks, and where that choice comes from (flag, environment,
@@ -341,17 +343,7 @@ impl Config {
             return Ok(None);
         }
         let name = self.chosen_target()?;
-        let origin = if explicit {
-            self.choice_origin(
-                "--target",
-                "REALITYCHECK_TARGET",
-                "default_target",
-                self.flags.target.is_some(),
-                self.env.target.is_some(),
-            )
-        } else {
-            Origin::BuiltIn
-        };
+        let origin = if explicit { self.target_choice_origin() } else { Origin::BuiltIn };
         Ok(Some((name, origin)))
     }
 
@@ -389,13 +381,7 @@ impl Config {
         match explicit {
             Some(name) if names.contains(&name) => Ok(name),
             Some(name) => Err(ConfigError::invalid(
-                self.choice_origin(
-                    "--target",
-                    "REALITYCHECK_TARGET",
-                    "default_target",
-                    self.flags.target.is_some(),
-                    self.env.target.is_some(),
-                ),
+                self.target_choice_origin(),
                 "target",
                 format!("there is no target `{name}`"),
                 format!(

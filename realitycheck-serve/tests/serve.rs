@@ -243,7 +243,8 @@ async fn the_jitter_of_a_turn_never_carries_over_to_the_next() {
     let shutdown = CancellationToken::new();
     let every = Duration::from_secs(60);
     let schedule = Schedule { every, history: 20, jitter: Duration::from_secs(10), stagger: Duration::ZERO };
-    let (service, done) = start(vec![run("prod", &controls)], schedule, "test", ServiceParts::default(), shutdown.clone());
+    let (service, done) =
+        start(vec![run("prod", &controls)], schedule, "test", ServiceParts::default(), shutdown.clone());
     // Turn k starts within [60k s, 60k + 10 s): at 599 s turns 0 to 9 have run, at 611 s turn 10 too.
     tokio::time::sleep(Duration::from_secs(599)).await;
     assert_eq!(runs_of(&service, "prod").len(), 10);
