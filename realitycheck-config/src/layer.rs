@@ -1,344 +1,318 @@
-//! One layer of configuration: what a file, the environment or the flags say, every field
-//! optional. Layers merge key by key, the later one winning.
+//! One layer of configuration: what a file, the environment or the flags say, each value
+//! with where it came from. Layers merge setting by setting, the later one winning; a file
+//! is read against the registry of settings, so that an unknown key or a value of the wrong
+//! kind is refused with its place in the file.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::Path;
 
-use harness::Tag;
-pub use realitycheck_project::CloudProvider;
-use serde::{Deserialize, Deserializer};
+use toml::de::{DeTable, DeValue};
 
-/// The whole file: the top-level keys.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileLayer {
-    pub profile: Option<String>,
-    pub default_target: Option<String>,
-    #[serde(default)]
-    pub defaults: TargetLayer,
-    #[serde(default)]
-    pub targets: BTreeMap<String, TargetLayer>,
-    #[serde(default)]
-    pub profiles: BTreeMap<String, ProfileLayer>,
-    #[serde(default)]
-    pub serve: ServeLayer,
+use crate::error::{ConfigError, Origin};
+use crate::registry::{self, Scope, Setting};
+use crate::value::Value;
+
+/// A value and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The value, of the setting's kind.
+    pub value: Value,
+    /// The file position, variable or flag that gave it.
+    pub origin: Origin,
+    /// The key as written there: `targets.prod.host` in a file, `host` for a variable or flag.
+    pub field: String,
 }
 
-/// What one source says about a target: `[defaults]` or `[targets.NAME]` in a file, or the
-/// environment, or the flags. Validated only once merged, into a `Target`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetLayer {
-    /// `host`: base URL of the installation, not yet normalised.
-    pub host: Option<String>,
-    /// `token_file`: file that holds the API token, as written.
-    pub token_file: Option<PathBuf>,
-    /// `token_env`: name of the environment variable that holds this target's API token
-    /// (instead of CIRCLE_TOKEN), not yet checked.
-    pub token_env: Option<String>,
-    /// `cloud_provider`.
-    pub cloud_provider: Option<CloudProvider>,
-    /// `project`: slug of the realitycheck CircleCI project, not yet checked.
-    pub project: Option<String>,
-    /// `ca_bundle`: PEM file of the CA certificates, as written.
-    pub ca_bundle: Option<PathBuf>,
-    /// `insecure`: accept any TLS certificate.
-    pub insecure: Option<bool>,
-    /// `tls_min_days`: an installation certificate expiring sooner is red.
-    pub tls_min_days: Option<u32>,
-    /// `max_pages`: pages of one API list read at most.
-    pub max_pages: Option<u32>,
-    /// The `kubernetes` table.
-    #[serde(default)]
-    pub kubernetes: KubernetesLayer,
-    /// The `nomad` table.
-    #[serde(default)]
-    pub nomad: NomadLayer,
-    /// The `pipeline` table.
-    #[serde(default)]
-    pub pipeline: PipelineLayer,
-}
+/// What one source says, setting by setting.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Layer(BTreeMap<(Scope, &'static str), Entry>);
 
-/// What one source says about reaching the cluster: a target's `kubernetes` table.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KubernetesLayer {
-    /// `kubeconfig`: kubeconfig file, as written.
-    pub kubeconfig: Option<PathBuf>,
-    /// `context`: kubeconfig context.
-    pub context: Option<String>,
-    /// `namespace`: namespace of the CircleCI server Helm release.
-    pub namespace: Option<String>,
-    /// `expect_chart_version`: the chart version the release must run.
-    pub expect_chart_version: Option<String>,
-}
-
-/// What one source says about Nomad: a target's `nomad` table.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NomadLayer {
-    /// `server_selector`: label selector of the Nomad server pods.
-    pub server_selector: Option<String>,
-    /// `min_clients`: Nomad clients that must be ready.
-    pub min_clients: Option<u32>,
-    /// `mtls_min_days`: a Nomad mTLS certificate expiring sooner is red.
-    pub mtls_min_days: Option<u32>,
-}
-
-/// What one source says about the pipeline realitycheck triggers: a target's `pipeline`
-/// table, not yet checked.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PipelineLayer {
-    /// `branch`: branch to build.
-    pub branch: Option<String>,
-    /// `runner_resource_class`: self-hosted runner resource class (`namespace/name`).
-    pub runner_resource_class: Option<String>,
-    /// `windows`: run the Windows job.
-    pub windows: Option<bool>,
-    /// `docker_resource_classes`: docker resource classes to check one by one.
-    pub docker_resource_classes: Option<Vec<String>>,
-    /// `image_registry`: prefix of every docker image of the project.
-    pub image_registry: Option<String>,
-}
-
-/// What one source says about how a run behaves: a `[profiles.NAME]` table, or the
-/// environment or flags (only `timeout_scale`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProfileLayer {
-    /// `retries`: times a failed check runs again.
-    pub retries: Option<u32>,
-    /// `timeout_scale`: multiplier of every timeout and the deadline, not yet range-checked.
-    pub timeout_scale: Option<f64>,
-    /// `deadline`: when the whole run stops.
-    #[serde(default, deserialize_with = "duration")]
-    pub deadline: Option<Duration>,
-    /// `concurrency`: checks that run at once.
-    pub concurrency: Option<usize>,
-    /// `exclude_tags`: checks carrying one of these tags are left out.
-    pub exclude_tags: Option<Vec<Tag>>,
-    /// The `timeouts` table.
-    #[serde(default)]
-    pub timeouts: TimeoutsLayer,
-    /// `collect`: write an evidence bundle when a check is red.
-    pub collect: Option<bool>,
-    /// `collect_dir`: where evidence bundles go, as written.
-    pub collect_dir: Option<PathBuf>,
-}
-
-/// What one source says about the timeout of one attempt of a check, by kind of check: a
-/// profile's `timeouts` table.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TimeoutsLayer {
-    /// `cluster`: one attempt of a Kubernetes check.
-    #[serde(default, deserialize_with = "duration")]
-    pub cluster: Option<Duration>,
-    /// `api`: one attempt of a CircleCI API check.
-    #[serde(default, deserialize_with = "duration")]
-    pub api: Option<Duration>,
-    /// `pipeline`: a check that waits for pipeline jobs to run.
-    #[serde(default, deserialize_with = "duration")]
-    pub pipeline: Option<Duration>,
-}
-
-/// What one source says about `realitycheck serve`: the `[serve]` table of a file, or the
-/// flags of `serve`. Validated only once merged, into a `ServeSettings`.
-#[derive(Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServeLayer {
-    /// `profile`: profile of the scheduled runs, not yet looked up.
-    pub profile: Option<String>,
-    /// `every`: time between the starts of two runs of one target, not yet range-checked.
-    #[serde(default, deserialize_with = "duration")]
-    pub every: Option<Duration>,
-    /// `listen`: address and port of the HTTP server, as written (`127.0.0.1:9797`).
-    pub listen: Option<String>,
-    /// `history`: runs kept per target, not yet range-checked.
-    pub history: Option<usize>,
-    /// `state_dir`: directory keeping the history across restarts, as written.
-    pub state_dir: Option<PathBuf>,
-    /// `webhook`: URL to POST to on every change of a check's state, as written.
-    pub webhook: Option<String>,
-    /// `webhook_format`: body of those POSTs.
-    pub webhook_format: Option<WebhookFormat>,
-    /// `api_token_file`: file holding the bearer token `POST /api/v1/runs` requires, as written.
-    pub api_token_file: Option<PathBuf>,
-}
-
-/// The webhook's URL is a secret (a Slack URL's path is its key): shown as set or unset only.
-impl std::fmt::Debug for ServeLayer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServeLayer")
-            .field("profile", &self.profile)
-            .field("every", &self.every)
-            .field("listen", &self.listen)
-            .field("history", &self.history)
-            .field("state_dir", &self.state_dir)
-            .field("webhook", &self.webhook.as_ref().map(|_| "[redacted]"))
-            .field("webhook_format", &self.webhook_format)
-            .field("api_token_file", &self.api_token_file)
-            .finish()
-    }
-}
-
-/// The body of the POSTs `realitycheck serve` sends to its webhook.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WebhookFormat {
-    /// realitycheck's own JSON document (`json`).
-    #[default]
-    Json,
-    /// A Slack incoming-webhook message (`slack`).
-    Slack,
-}
-
-impl WebhookFormat {
-    /// Every format, in the order messages list them.
-    pub const ALL: [WebhookFormat; 2] = [WebhookFormat::Json, WebhookFormat::Slack];
-
-    /// The format of a lowercase name (`json`, `slack`).
-    pub fn parse(value: &str) -> Option<WebhookFormat> {
-        WebhookFormat::ALL.into_iter().find(|format| format.as_str() == value)
+impl Layer {
+    /// What this layer says of `setting`.
+    pub fn get(&self, setting: &Setting) -> Option<&Entry> {
+        self.0.get(&(setting.scope, setting.key))
     }
 
-    /// The lowercase name the configuration and the `--webhook-format` flag use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WebhookFormat::Json => "json",
-            WebhookFormat::Slack => "slack",
-        }
+    /// Sets `setting` to `entry`.
+    pub fn insert(&mut self, setting: &'static Setting, entry: Entry) {
+        self.0.insert((setting.scope, setting.key), entry);
     }
-}
 
-impl std::fmt::Display for WebhookFormat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    humantime::parse_duration(&text)
-        .map(Some)
-        .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a duration ({e})")))
-}
-
-/// Merging: `over` wins wherever it says something.
-pub trait Merge {
-    fn merge(self, over: Self) -> Self;
-}
-
-impl<T> Merge for Option<T> {
-    fn merge(self, over: Self) -> Self {
-        over.or(self)
-    }
-}
-
-impl<V: Merge + Default> Merge for BTreeMap<String, V> {
-    fn merge(mut self, over: Self) -> Self {
-        for (name, layer) in over {
-            let merged = self.remove(&name).unwrap_or_default().merge(layer);
-            self.insert(name, merged);
-        }
+    /// This layer with `over` on top: `over` wins wherever it says something.
+    pub fn merge(mut self, over: &Layer) -> Layer {
+        self.0.extend(over.0.iter().map(|(key, entry)| (*key, entry.clone())));
         self
     }
+
+    /// Every value with its origin replaced by `origin` (the built-in reference's values
+    /// are built-in, wherever in the reference they are).
+    fn with_origin(mut self, origin: &Origin) -> Layer {
+        self.0.values_mut().for_each(|entry| entry.origin = origin.clone());
+        self
+    }
+
+    /// The layer of values given as text (`NAME=value` of the environment, `--flag value`),
+    /// each read as its setting's kind; `origin` says where each came from.
+    pub fn from_text<'a>(
+        values: impl IntoIterator<Item = (&'static Setting, &'a str)>,
+        origin: impl Fn(&Setting) -> Origin,
+    ) -> Result<Layer, ConfigError> {
+        let mut layer = Layer::default();
+        for (setting, text) in values {
+            let origin = origin(setting);
+            let value = Value::from_text(setting.kind, text)
+                .map_err(|message| ConfigError::invalid(origin.clone(), setting.name(), message, setting.fix))?;
+            layer.insert(setting, Entry { value, origin, field: setting.name() });
+        }
+        Ok(layer)
+    }
 }
 
-macro_rules! merge_fields {
-    ($type:ident { $($field:ident),* $(,)? }) => {
-        impl Merge for $type {
-            fn merge(self, over: Self) -> Self {
-                $type { $($field: self.$field.merge(over.$field)),* }
+/// A whole file: the top-level keys, `[defaults]`, the targets, the profiles and `[serve]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileLayer {
+    /// Top-level keys (`profile`, `default_target`).
+    pub top: Layer,
+    /// `[defaults]`: what every target starts from.
+    pub defaults: Layer,
+    /// `[targets.NAME]`, by name.
+    pub targets: BTreeMap<String, Layer>,
+    /// `[profiles.NAME]`, by name.
+    pub profiles: BTreeMap<String, Layer>,
+    /// `[serve]`.
+    pub serve: Layer,
+}
+
+impl FileLayer {
+    /// This file with `over` on top, table by table and setting by setting.
+    pub fn merge(self, over: &FileLayer) -> FileLayer {
+        let maps = |mut base: BTreeMap<String, Layer>, over: &BTreeMap<String, Layer>| {
+            for (name, layer) in over {
+                let merged = base.remove(name).unwrap_or_default().merge(layer);
+                base.insert(name.clone(), merged);
+            }
+            base
+        };
+        FileLayer {
+            top: self.top.merge(&over.top),
+            defaults: self.defaults.merge(&over.defaults),
+            targets: maps(self.targets, &over.targets),
+            profiles: maps(self.profiles, &over.profiles),
+            serve: self.serve.merge(&over.serve),
+        }
+    }
+
+    /// Every value of the file with its origin replaced by `origin`.
+    pub fn with_origin(self, origin: &Origin) -> FileLayer {
+        let each = |map: BTreeMap<String, Layer>| map.into_iter().map(|(k, l)| (k, l.with_origin(origin))).collect();
+        FileLayer {
+            top: self.top.with_origin(origin),
+            defaults: self.defaults.with_origin(origin),
+            targets: each(self.targets),
+            profiles: each(self.profiles),
+            serve: self.serve.with_origin(origin),
+        }
+    }
+
+    /// The file `text`, read from `path`, against the registry.
+    pub fn parse(path: &Path, text: &str) -> Result<FileLayer, ConfigError> {
+        let reader = Reader { path, text };
+        let root = DeTable::parse(text).map_err(|e| ConfigError::Invalid {
+            origin: reader.origin(e.span().map_or(0, |s| s.start)),
+            field: None,
+            message: format!("this is not valid TOML: {}", e.message().trim()),
+            fix: "correct the TOML syntax at that place (quotes around strings, `key = value`, [table] headers)".into(),
+        })?;
+        let mut file = FileLayer::default();
+        for (key, value) in root.get_ref() {
+            let name = key.get_ref().as_ref();
+            let offset = key.span().start;
+            match name {
+                "defaults" => file.defaults = reader.table(Scope::Target, "defaults", "", reader.as_table(name, value)?)?,
+                "serve" => file.serve = reader.table(Scope::Serve, "serve", "", reader.as_table(name, value)?)?,
+                "targets" | "profiles" => {
+                    let scope = if name == "targets" { Scope::Target } else { Scope::Profile };
+                    let mut named = BTreeMap::new();
+                    for (inner, table) in reader.as_table(name, value)? {
+                        let field = format!("{name}.{}", inner.get_ref());
+                        let layer = reader.table(scope, &field, "", reader.as_table(&field, table)?)?;
+                        named.insert(inner.get_ref().to_string(), layer);
+                    }
+                    if scope == Scope::Target {
+                        file.targets = named;
+                    } else {
+                        file.profiles = named;
+                    }
+                }
+                _ => reader.setting(&mut file.top, Scope::Top, name, name, offset, value)?,
             }
         }
-    };
+        Ok(file)
+    }
 }
 
-merge_fields!(FileLayer { profile, default_target, defaults, targets, profiles, serve });
-merge_fields!(TargetLayer {
-    host,
-    token_file,
-    token_env,
-    cloud_provider,
-    project,
-    ca_bundle,
-    insecure,
-    tls_min_days,
-    max_pages,
-    kubernetes,
-    nomad,
-    pipeline
-});
-merge_fields!(PipelineLayer { branch, runner_resource_class, windows, docker_resource_classes, image_registry });
-merge_fields!(KubernetesLayer { kubeconfig, context, namespace, expect_chart_version });
-merge_fields!(NomadLayer { server_selector, min_clients, mtls_min_days });
-merge_fields!(ProfileLayer {
-    retries,
-    timeout_scale,
-    deadline,
-    concurrency,
-    exclude_tags,
-    timeouts,
-    collect,
-    collect_dir
-});
-merge_fields!(TimeoutsLayer { cluster, api, pipeline });
-merge_fields!(ServeLayer { profile, every, listen, history, state_dir, webhook, webhook_format, api_token_file });
+/// Reads one file's tables against the registry.
+struct Reader<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+type Spanned<T> = toml::Spanned<T>;
+
+impl Reader<'_> {
+    fn origin(&self, offset: usize) -> Origin {
+        let (line, column) = line_column(self.text, offset);
+        Origin::File { path: self.path.to_path_buf(), line, column }
+    }
+
+    fn invalid(&self, offset: usize, field: &str, message: String, fix: &str) -> ConfigError {
+        ConfigError::invalid(self.origin(offset), field, message, fix)
+    }
+
+    /// The table at `field`, or an error saying a table was expected.
+    fn as_table<'t, 'i>(&self, field: &str, value: &'t Spanned<DeValue<'i>>) -> Result<&'t DeTable<'i>, ConfigError> {
+        value.get_ref().as_table().ok_or_else(|| {
+            self.invalid(
+                value.span().start,
+                field,
+                format!("expected a table, found {}", value.get_ref().type_str()),
+                "write it as a [table] header with `key = value` lines under it",
+            )
+        })
+    }
+
+    /// The keys of `table`, a table of `scope` at `field` (`targets.prod`), under the dotted
+    /// `prefix` of its subtable (`kubernetes.`).
+    fn table(&self, scope: Scope, field: &str, prefix: &str, table: &DeTable<'_>) -> Result<Layer, ConfigError> {
+        let mut layer = Layer::default();
+        self.fill(&mut layer, scope, field, prefix, table)?;
+        Ok(layer)
+    }
+
+    fn fill(
+        &self,
+        layer: &mut Layer,
+        scope: Scope,
+        field: &str,
+        prefix: &str,
+        table: &DeTable<'_>,
+    ) -> Result<(), ConfigError> {
+        for (key, value) in table {
+            let key_name = key.get_ref().as_ref();
+            let dotted = format!("{prefix}{key_name}");
+            let full = format!("{field}.{key_name}");
+            let is_subtable = registry::of(scope).any(|s| s.in_file && s.key.starts_with(&format!("{dotted}.")));
+            if is_subtable {
+                let inner = self.as_table(&full, value)?;
+                self.fill(layer, scope, &full, &format!("{dotted}."), inner)?;
+            } else {
+                self.setting(layer, scope, &dotted, &full, key.span().start, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The value of the setting at `key` of `scope`, written at `field`, into `layer`.
+    fn setting(
+        &self,
+        layer: &mut Layer,
+        scope: Scope,
+        key: &str,
+        field: &str,
+        offset: usize,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Result<(), ConfigError> {
+        let Some(setting) = registry::find(scope, key).filter(|s| s.in_file) else {
+            return Err(self.unknown(scope, key, field, offset));
+        };
+        let value = Value::from_toml(setting.kind, value.get_ref()).map_err(|mistake| match mistake.element {
+            Some((index, at)) => self.invalid(at, &format!("{field}[{index}]"), mistake.message, setting.fix),
+            None => self.invalid(value.span().start, field, mistake.message, setting.fix),
+        })?;
+        layer.insert(setting, Entry { value, origin: self.origin(offset), field: field.to_string() });
+        Ok(())
+    }
+
+    /// An unknown key: the keys its table has, and a fix (the token's own when it is the token).
+    fn unknown(&self, scope: Scope, key: &str, field: &str, offset: usize) -> ConfigError {
+        let (prefix, leaf) = key.rsplit_once('.').map_or(("", key), |(prefix, leaf)| (prefix, leaf));
+        let mut known: Vec<&str> = Vec::new();
+        for setting in registry::of(scope).filter(|s| s.in_file) {
+            let rest = if prefix.is_empty() { Some(setting.key) } else { setting.key.strip_prefix(&format!("{prefix}.")) };
+            if let Some(first) = rest.and_then(|rest| rest.split('.').next())
+                && !known.contains(&first)
+            {
+                known.push(first);
+            }
+        }
+        if scope == Scope::Top {
+            known.extend(["defaults", "targets", "profiles", "serve"]);
+        }
+        let listed: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+        let not_in_file = registry::find(scope, key).filter(|s| !s.in_file);
+        let fix = not_in_file.map_or(
+            "remove the key or correct its spelling; `realitycheck init` writes the commented reference of every key",
+            |setting| setting.fix,
+        );
+        self.invalid(offset, field, format!("unknown field `{leaf}`, expected one of {}", listed.join(", ")), fix)
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::defs;
 
-    #[test]
-    fn the_later_layer_wins_key_by_key() {
-        let base = TargetLayer {
-            host: Some("https://a.example.com".into()),
-            kubernetes: KubernetesLayer { namespace: Some("circleci-server".into()), ..Default::default() },
-            ..Default::default()
-        };
-        let over = TargetLayer {
-            kubernetes: KubernetesLayer { context: Some("prod".into()), ..Default::default() },
-            ..Default::default()
-        };
-        let merged = base.merge(over);
-        assert_eq!(merged.host.as_deref(), Some("https://a.example.com"));
-        assert_eq!(merged.kubernetes.namespace.as_deref(), Some("circleci-server"));
-        assert_eq!(merged.kubernetes.context.as_deref(), Some("prod"));
+    fn parse(text: &str) -> Result<FileLayer, String> {
+        FileLayer::parse(Path::new("rc.toml"), text).map_err(|e| e.to_string())
     }
 
     #[test]
-    fn webhook_formats_read_as_the_file_and_the_flag_write_them() {
-        for format in WebhookFormat::ALL {
-            assert_eq!(WebhookFormat::parse(format.as_str()), Some(format));
-            assert_eq!(format.to_string(), format.as_str());
-        }
-        assert_eq!(WebhookFormat::parse("xml"), None);
-        assert_eq!(WebhookFormat::default(), WebhookFormat::Json);
-        let base = ServeLayer { every: Some(Duration::from_secs(60)), history: Some(5), ..Default::default() };
-        let over = ServeLayer { history: Some(7), webhook_format: Some(WebhookFormat::Slack), ..Default::default() };
-        let merged = base.merge(over);
-        assert_eq!(
-            (merged.every, merged.history, merged.webhook_format),
-            (Some(Duration::from_secs(60)), Some(7), Some(WebhookFormat::Slack))
+    fn lines_and_columns_are_one_based() {
+        let text = "a = 1\nbb = 2\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        assert_eq!(line_column(text, 11), (2, 6));
+    }
+
+    #[test]
+    fn each_value_knows_where_it_was_written() {
+        let file = parse("profile = \"ci\"\n[targets.prod]\nhost = \"https://x.example.com\"\n[targets.prod.kubernetes]\nnamespace = \"ns\"\n").unwrap();
+        let prod = &file.targets["prod"];
+        let host = prod.get(&defs::HOST).unwrap();
+        assert_eq!(host.field, "targets.prod.host");
+        assert_eq!(host.origin, Origin::File { path: "rc.toml".into(), line: 3, column: 1 });
+        assert_eq!(prod.get(&defs::NAMESPACE).unwrap().field, "targets.prod.kubernetes.namespace");
+        assert_eq!(file.top.get(&defs::PROFILE).unwrap().value, Value::Text("ci".into()));
+    }
+
+    #[test]
+    fn the_later_layer_wins_setting_by_setting() {
+        let base = parse("[defaults]\nhost = \"https://a.example.com\"\n[defaults.kubernetes]\nnamespace = \"a\"\n").unwrap();
+        let over = parse("[defaults.kubernetes]\nnamespace = \"b\"\n").unwrap();
+        let merged = base.merge(&over);
+        assert_eq!(merged.defaults.get(&defs::HOST).unwrap().value, Value::Text("https://a.example.com".into()));
+        assert_eq!(merged.defaults.get(&defs::NAMESPACE).unwrap().value, Value::Text("b".into()));
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_kinds_are_named_where_they_are() {
+        let unknown = parse("[defaults.nomad]\nservers = 3\n").unwrap_err();
+        assert!(
+            unknown.contains("line 2, column 1, field `defaults.nomad.servers`: unknown field `servers`, expected one of `server_selector`, `min_clients`, `mtls_min_days`"),
+            "{unknown}"
         );
-    }
-
-    #[test]
-    fn maps_merge_by_name() {
-        let base = BTreeMap::from([(
-            "ci".to_string(),
-            ProfileLayer { retries: Some(1), concurrency: Some(4), ..Default::default() },
-        )]);
-        let over = BTreeMap::from([
-            ("ci".to_string(), ProfileLayer { retries: Some(3), ..Default::default() }),
-            ("mine".to_string(), ProfileLayer { concurrency: Some(2), ..Default::default() }),
-        ]);
-        let merged = base.merge(over);
-        assert_eq!(merged["ci"].retries, Some(3));
-        assert_eq!(merged["ci"].concurrency, Some(4));
-        assert_eq!(merged["mine"].concurrency, Some(2));
+        let kind = parse("[profiles.ci]\nretries = \"two\"\n").unwrap_err();
+        assert!(kind.contains("column 11, field `profiles.ci.retries`: expected a whole number, found the string \"two\""), "{kind}");
+        let table = parse("serve = 1\n").unwrap_err();
+        assert!(table.contains("field `serve`: expected a table, found integer"), "{table}");
     }
 }

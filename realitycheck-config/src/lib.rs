@@ -7,27 +7,33 @@
 
 #![warn(missing_docs)]
 
+mod defs;
 mod error;
 mod host;
 mod layer;
 mod load;
+pub mod registry;
 mod secret;
 mod settings;
 mod starter;
+mod value;
 mod values;
 
 pub use error::{ConfigError, Origin};
 pub use harness::Timeouts;
 pub use host::{display_host, normalise_host};
-pub use layer::{
-    CloudProvider, KubernetesLayer, NomadLayer, PipelineLayer, ProfileLayer, ServeLayer, TargetLayer, TimeoutsLayer,
-    WebhookFormat,
-};
-pub use load::{DEFAULT_FILE_NAME, ENV_VARS, Overrides, REFERENCE_CONFIG};
+/// Every setting, by name: `setting::HOST`, `setting::MAX_PAGES`, … (see [`registry`]).
+pub mod setting {
+    pub use crate::defs::*;
+}
+pub use load::{DEFAULT_FILE_NAME, Flags, REFERENCE_CONFIG};
+pub use realitycheck_project::CloudProvider;
+pub use registry::Setting;
 pub use secret::Secret;
 pub use settings::{
     BASE_PROFILE, Config, DOCKER_RESOURCE_CLASSES, IMPLICIT_TARGET, Kubernetes, LoadRequest, Nomad, Pipeline, Profile,
-    ServeSettings, Settings, Target, TokenSource, redacted_url,
+    Resolved, ServeSettings, Settings, Target, TokenSource, WebhookFormat, redacted_url,
 };
+pub use value::Value;
 pub use starter::Starter;
 pub use values::{check_namespace, check_project, check_runner_resource_class, check_token_env};

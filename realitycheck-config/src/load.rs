@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 
 use toml::de::DeTable;
 
-use crate::error::{ConfigError, Origin, fix_for};
-use crate::layer::{CloudProvider, FileLayer, ProfileLayer, ServeLayer, TargetLayer};
+use crate::defs;
+use crate::error::{ConfigError, Origin};
+use crate::layer::{FileLayer, Layer, line_column};
+use crate::registry::{self, Setting};
 
-/// The embedded reference configuration; its values are the built-in defaults.
+/// The embedded reference configuration: the commented reference of every key, the presets
+/// `ci` and `health`; the values it sets are the registry's defaults (a test holds them).
 pub const REFERENCE_CONFIG: &str = include_str!("default.toml");
 
 /// The file looked for in the working directory when no file is named.
@@ -43,7 +46,7 @@ impl SourceFile {
     }
 
     pub fn parse(path: &Path, text: String) -> Result<SourceFile, ConfigError> {
-        let layer = parse_layer(path, &text)?;
+        let layer = FileLayer::parse(path, &text)?;
         Ok(SourceFile { path: path.to_path_buf(), text, layer })
     }
 
@@ -52,31 +55,6 @@ impl SourceFile {
         let (line, column) = line_column(&self.text, locate(&self.text, dotted)?);
         Some(Origin::File { path: self.path.clone(), line, column })
     }
-}
-
-fn parse_layer(path: &Path, text: &str) -> Result<FileLayer, ConfigError> {
-    let origin_at = |offset: usize| {
-        let (line, column) = line_column(text, offset);
-        Origin::File { path: path.to_path_buf(), line, column }
-    };
-    let deserializer = toml::de::Deserializer::parse(text).map_err(|e| ConfigError::Invalid {
-        origin: origin_at(e.span().map_or(0, |s| s.start)),
-        field: None,
-        message: format!("this is not valid TOML: {}", e.message().trim()),
-        fix: "correct the TOML syntax at that place (quotes around strings, `key = value`, [table] headers)".into(),
-    })?;
-    serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner();
-        let message = inner.message().trim().to_string();
-        let offset = inner.span().map(|s| s.start).or_else(|| locate(text, &field)).unwrap_or(0);
-        ConfigError::Invalid {
-            origin: origin_at(offset),
-            fix: fix_for(&field, &message),
-            field: (field != ".").then_some(field),
-            message,
-        }
-    })
 }
 
 /// The byte offset of a dotted key (`targets.prod.host`), if the file sets it.
@@ -94,90 +72,58 @@ fn locate(text: &str, dotted: &str) -> Option<usize> {
     None
 }
 
-/// 1-based line and column of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
-}
+/// What the flags say: each value as typed, with its setting. The binary fills it from the
+/// command line (`--host`, `--every`, …); tests fill it by hand.
+#[derive(Debug, Clone, Default)]
+pub struct Flags(Vec<(&'static Setting, String)>);
 
-/// What the environment and the flags say: the choices and the values for the target.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Overrides {
-    /// The profile chosen (`--profile`, REALITYCHECK_PROFILE).
-    pub profile: Option<String>,
-    /// The target chosen (`--target`, REALITYCHECK_TARGET).
-    pub target: Option<String>,
-    /// Values for the chosen target; they beat the file's.
-    pub target_layer: TargetLayer,
-    /// Values for the chosen profile (only `timeout_scale`); they beat the file's.
-    pub profile_layer: ProfileLayer,
-    /// Values for `realitycheck serve`, from its flags (`--every`, `--listen`, `--history`,
-    /// `--state-dir`, `--webhook`, `--webhook-format`, `--api-token-file`, and `--profile`
-    /// given on `serve`); they beat the file's `[serve]`. No environment variable sets them.
-    pub serve_layer: ServeLayer,
-}
+impl Flags {
+    /// Sets `setting` to `value`, as its flag would.
+    pub fn set(&mut self, setting: &'static Setting, value: impl Into<String>) {
+        self.0.push((setting, value.into()));
+    }
 
-/// Environment variables read, with the configuration key each one sets.
-pub const ENV_VARS: &[(&str, &str)] = &[
-    ("CIRCLE_HOSTNAME", "host"),
-    ("CIRCLE_TOKEN", "token (never printed), unless the target sets token_env"),
-    ("CIRCLE_CLOUD_PROVIDER", "cloud_provider"),
-    ("REALITYCHECK_PROJECT", "project"),
-    ("REALITYCHECK_TARGET", "which [targets.NAME]"),
-    ("REALITYCHECK_PROFILE", "which [profiles.NAME]"),
-    ("REALITYCHECK_KUBE_CONTEXT", "kubernetes.context"),
-    ("REALITYCHECK_NAMESPACE", "kubernetes.namespace"),
-    ("REALITYCHECK_MIN_CLIENTS", "nomad.min_clients"),
-    ("REALITYCHECK_RUNNER_RESOURCE_CLASS", "pipeline.runner_resource_class"),
-    ("REALITYCHECK_TIMEOUT_SCALE", "timeout_scale of the profile"),
-    ("REALITYCHECK_CONFIG", "the configuration file"),
-];
+    /// These flags and `setting` set to `value`.
+    pub fn with(mut self, setting: &'static Setting, value: impl Into<String>) -> Flags {
+        self.set(setting, value);
+        self
+    }
+
+    /// The value given for `setting`, as typed (the last one when given twice).
+    pub fn get(&self, setting: &Setting) -> Option<&str> {
+        self.0.iter().rev().find(|(s, _)| registry::same(s, setting)).map(|(_, value)| value.as_str())
+    }
+
+    /// These flags without what they say of `setting`.
+    pub fn without(mut self, setting: &Setting) -> Flags {
+        self.0.retain(|(s, _)| !registry::same(s, setting));
+        self
+    }
+
+    /// The flags' layer: each value read as its setting's kind; an error names the flag.
+    pub(crate) fn layer(&self) -> Result<Layer, ConfigError> {
+        let values = self.0.iter().filter(|(setting, _)| setting.in_file).map(|(setting, value)| (*setting, value.as_str()));
+        Layer::from_text(values, |setting| {
+            Origin::Flag(setting.flag.map_or_else(|| format!("--{}", setting.key), |flag| flag.name()))
+        })
+    }
+}
 
 /// Reads the environment layer through `var` (the process environment in the binary, a
-/// map in tests). The token is not part of it: see `Config::load`.
-pub fn env_overrides(var: &dyn Fn(&str) -> Option<String>) -> Result<Overrides, ConfigError> {
-    let get = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let mut overrides =
-        Overrides { profile: get("REALITYCHECK_PROFILE"), target: get("REALITYCHECK_TARGET"), ..Default::default() };
-    let target = &mut overrides.target_layer;
-    target.host = get("CIRCLE_HOSTNAME");
-    target.ca_bundle = get("REALITYCHECK_CA_BUNDLE").map(std::path::PathBuf::from);
-    target.project = get("REALITYCHECK_PROJECT");
-    target.kubernetes.context = get("REALITYCHECK_KUBE_CONTEXT");
-    target.kubernetes.namespace = get("REALITYCHECK_NAMESPACE");
-    target.pipeline.runner_resource_class = get("REALITYCHECK_RUNNER_RESOURCE_CLASS");
-    target.cloud_provider = parse_var(&get, "CIRCLE_CLOUD_PROVIDER", "cloud_provider", "a cloud provider", |v| {
-        CloudProvider::parse(&v.to_lowercase())
-    })?;
-    target.nomad.min_clients =
-        parse_var(&get, "REALITYCHECK_MIN_CLIENTS", "nomad.min_clients", "a whole number", |v| v.parse().ok())?;
-    overrides.profile_layer.timeout_scale =
-        parse_var(&get, "REALITYCHECK_TIMEOUT_SCALE", "timeout_scale", "a number", |v| v.parse().ok())?;
-    Ok(overrides)
-}
-
-/// A variable that must read as a `T`; the error names the variable, the key it sets and the fix.
-fn parse_var<T>(
-    get: &dyn Fn(&str) -> Option<String>,
-    name: &str,
-    key: &str,
-    what: &str,
-    parse: impl Fn(&str) -> Option<T>,
-) -> Result<Option<T>, ConfigError> {
-    get(name)
-        .map(|value| {
-            parse(&value).ok_or_else(|| {
-                ConfigError::invalid(
-                    Origin::Env(name.into()),
-                    key,
-                    format!("`{value}` is not {what}"),
-                    fix_for(key, ""),
-                )
-            })
+/// map in tests): every setting that has a variable, blank ones left out. Neither the token
+/// nor the file's name is part of it: see `Config::load` and [`config_path`].
+pub fn env_layer(var: &dyn Fn(&str) -> Option<String>) -> Result<Layer, ConfigError> {
+    let set: Vec<(&'static Setting, String)> = registry::all()
+        .iter()
+        .filter(|setting| setting.in_file)
+        .filter_map(|setting| {
+            let value = var(setting.env?)?.trim().to_string();
+            (!value.is_empty()).then_some((*setting, value))
         })
-        .transpose()
+        .collect();
+    Layer::from_text(set.iter().map(|(setting, value)| (*setting, value.as_str())), |setting| {
+        Origin::Env(setting.env.unwrap_or_default().into())
+    })
 }
 
 /// The configuration file to read: the one named by a flag, else by REALITYCHECK_CONFIG,
@@ -186,7 +132,7 @@ pub fn config_path(flag: Option<&Path>, var: &dyn Fn(&str) -> Option<String>, cw
     if let Some(path) = flag {
         return Some(path.to_path_buf());
     }
-    if let Some(path) = var("REALITYCHECK_CONFIG").filter(|p| !p.trim().is_empty()) {
+    if let Some(path) = defs::CONFIG.env.and_then(var).filter(|p| !p.trim().is_empty()) {
         return Some(PathBuf::from(path));
     }
     let local = cwd.join(DEFAULT_FILE_NAME);
@@ -196,14 +142,6 @@ pub fn config_path(flag: Option<&Path>, var: &dyn Fn(&str) -> Option<String>, cw
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lines_and_columns_are_one_based() {
-        let text = "a = 1\nbb = 2\n";
-        assert_eq!(line_column(text, 0), (1, 1));
-        assert_eq!(line_column(text, 6), (2, 1));
-        assert_eq!(line_column(text, 11), (2, 6));
-    }
 
     #[test]
     fn locates_nested_keys() {
@@ -216,8 +154,17 @@ mod tests {
     #[test]
     fn the_reference_config_parses() {
         let file = SourceFile::parse(Path::new("default.toml"), REFERENCE_CONFIG.to_string()).unwrap();
-        assert_eq!(file.layer.profile.as_deref(), Some("laptop"));
         assert_eq!(file.layer.profiles.keys().collect::<Vec<_>>(), ["ci", "health", "laptop"]);
         assert!(file.layer.targets.is_empty());
+    }
+
+    #[test]
+    fn a_bad_variable_is_named_with_the_key_it_sets() {
+        let var = |name: &str| (name == "REALITYCHECK_MIN_CLIENTS").then(|| "many".to_string());
+        let error = env_layer(&var).unwrap_err().to_string();
+        assert!(
+            error.starts_with("invalid configuration in environment variable REALITYCHECK_MIN_CLIENTS, field `nomad.min_clients`: `many` is not a whole number"),
+            "{error}"
+        );
     }
 }

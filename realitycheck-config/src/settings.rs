@@ -1,38 +1,35 @@
-//! Resolved settings: the layers (reference file, user file, environment, flags) merged
-//! in that order, the target and profile chosen, every value validated, the token read;
-//! the `[serve]` table of `realitycheck serve` in the `serve` submodule.
+//! Resolved settings: the layers (registry defaults, reference file, user file, environment,
+//! flags) merged in that order, the target and profile chosen, every value checked as its
+//! definition in `defs.rs` says, the token read; the `[serve]` table of `realitycheck serve`
+//! in the `serve` submodule.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use harness::{Tag, Timeouts};
 use url::Url;
 
-use crate::error::{ConfigError, Origin, fix_for};
-use crate::host::normalise_host;
-use crate::layer::{CloudProvider, FileLayer, Merge, ProfileLayer, TargetLayer};
-use crate::load::{Overrides, REFERENCE_CONFIG, SourceFile, config_path, env_overrides};
+use crate::defs;
+use crate::error::{ConfigError, Origin};
+use crate::layer::{Entry, FileLayer, Layer};
+use crate::load::{Flags, REFERENCE_CONFIG, SourceFile, config_path, env_layer};
+use crate::registry::{self, Kind, Relative, Scope, Setting};
 use crate::secret::Secret;
-use crate::values::{check_namespace, check_project, check_runner_resource_class, check_token_env};
+use crate::value::Value;
+use crate::values::check_token_env;
+use realitycheck_project::CloudProvider;
 
 mod serve;
 
-pub use serve::{ServeSettings, redacted_url};
+pub use serve::{ServeSettings, WebhookFormat, redacted_url};
 
 /// The name of the target made of `[defaults]`, environment and flags when the file
 /// defines no `[targets.NAME]`.
 pub const IMPLICIT_TARGET: &str = "default";
 
-/// Bounds of `timeout_scale`: beyond them a timeout is meaningless (or overflows).
-const MIN_TIMEOUT_SCALE: f64 = 0.1;
-const MAX_TIMEOUT_SCALE: f64 = 100.0;
-
-/// The longest a deadline or timeout may be, before `timeout_scale`: a run that waits longer
-/// is not a check. Scaled by at most [`MAX_TIMEOUT_SCALE`], it stays far from any overflow.
-const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
-
-/// The profile a profile of one's own starts from.
+/// The profile a profile of one's own starts from: the registry's defaults are its values.
 pub const BASE_PROFILE: &str = "laptop";
 
 /// One installation to check.
@@ -97,9 +94,7 @@ pub struct Nomad {
 pub use realitycheck_project::DOCKER_RESOURCE_CLASSES;
 
 /// What the pipeline realitycheck triggers runs, beyond what the cloud provider decides.
-/// The default is the reference configuration's: the default branch, no runner, no Windows,
-/// no resource classes, images from Docker Hub.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Pipeline {
     /// Branch to build; `None`: the project's default branch.
     pub branch: Option<String>,
@@ -111,6 +106,49 @@ pub struct Pipeline {
     pub docker_resource_classes: Vec<String>,
     /// Prefix of every docker image of the project (air-gapped installs), empty or ending in `/`.
     pub image_registry: String,
+}
+
+impl Target {
+    /// A target named `name` with every setting at its default and no token: what tests and
+    /// benchmarks start from (they set the host, token, CA bundle, kubeconfig they point at).
+    pub fn with_defaults(name: &str) -> Target {
+        let values = resolve(Scope::Target, &Layer::default(), Path::new("."))
+            .unwrap_or_else(|error| panic!("the registry's defaults are valid: {error}"));
+        Target::of(name, &values, None)
+    }
+
+    /// The target `name` from its resolved values and token.
+    fn of(name: &str, values: &Resolved, token: Option<Secret>) -> Target {
+        Target {
+            name: name.to_string(),
+            host: values.read(&defs::HOST, Value::as_url),
+            token,
+            cloud_provider: values.read(&defs::CLOUD_PROVIDER, Value::as_text).and_then(|c| CloudProvider::parse(&c)),
+            project: values.read(&defs::PROJECT, Value::as_text),
+            ca_bundle: values.read(&defs::CA_BUNDLE, Value::as_path),
+            insecure: values.must(&defs::INSECURE, Value::as_bool),
+            tls_min_days: values.must(&defs::TLS_MIN_DAYS, Value::as_u32),
+            max_pages: values.must(&defs::MAX_PAGES, Value::as_u32),
+            kubernetes: Kubernetes {
+                kubeconfig: values.read(&defs::KUBECONFIG, Value::as_path),
+                context: values.read(&defs::KUBE_CONTEXT, Value::as_text),
+                namespace: values.must(&defs::NAMESPACE, Value::as_text),
+                expect_chart_version: values.read(&defs::EXPECT_CHART_VERSION, Value::as_text),
+            },
+            nomad: Nomad {
+                server_selector: values.must(&defs::SERVER_SELECTOR, Value::as_text),
+                min_clients: values.must(&defs::MIN_CLIENTS, Value::as_u32),
+                mtls_min_days: values.must(&defs::MTLS_MIN_DAYS, Value::as_u32),
+            },
+            pipeline: Pipeline {
+                branch: values.read(&defs::BRANCH, Value::as_text),
+                runner_resource_class: values.read(&defs::RUNNER_RESOURCE_CLASS, Value::as_text),
+                windows: values.must(&defs::WINDOWS, Value::as_bool),
+                docker_resource_classes: values.must(&defs::DOCKER_RESOURCE_CLASSES, Value::as_list),
+                image_registry: values.must(&defs::IMAGE_REGISTRY, Value::as_text),
+            },
+        }
+    }
 }
 
 /// How a run behaves.
@@ -140,6 +178,29 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// The profile `name` from its resolved values.
+    fn of(name: &str, values: &Resolved) -> Profile {
+        Profile {
+            name: name.to_string(),
+            retries: values.must(&defs::RETRIES, Value::as_u32),
+            timeout_scale: values.must(&defs::TIMEOUT_SCALE, Value::as_number),
+            deadline: values.must(&defs::DEADLINE, Value::as_duration),
+            concurrency: values.must(&defs::CONCURRENCY, Value::as_u32) as usize,
+            exclude_tags: values
+                .must(&defs::EXCLUDE_TAGS, Value::as_list)
+                .iter()
+                .filter_map(|tag| Tag::parse(tag))
+                .collect(),
+            timeouts: Timeouts {
+                cluster: values.must(&defs::TIMEOUT_CLUSTER, Value::as_duration),
+                api: values.must(&defs::TIMEOUT_API, Value::as_duration),
+                pipeline: values.must(&defs::TIMEOUT_PIPELINE, Value::as_duration),
+            },
+            collect: values.must(&defs::COLLECT, Value::as_bool),
+            collect_dir: values.must(&defs::COLLECT_DIR, Value::as_path),
+        }
+    }
+
     /// The timeouts a run uses: [`Profile::timeouts`] scaled by `timeout_scale`. The one
     /// place where timeouts are scaled; the engine, the checks and their clients read these.
     pub fn scaled_timeouts(&self) -> Timeouts {
@@ -154,7 +215,179 @@ impl Profile {
     }
 }
 
-/// What a run needs: one target, one profile.
+/// The values of one table (a target, a profile, `[serve]`) as a run uses them, each with
+/// where it came from: what `config check` prints and the evidence bundle records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    scope: Scope,
+    values: BTreeMap<&'static str, (Option<Value>, Origin)>,
+}
+
+impl Resolved {
+    /// Each setting of the table a file may set, in the registry's order, with its value
+    /// (`None`: unset) and where it came from.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static Setting, Option<&Value>, &Origin)> + '_ {
+        registry::of(self.scope)
+            .filter_map(|setting| self.values.get(setting.key).map(|(value, origin)| (setting, value.as_ref(), origin)))
+    }
+
+    /// The value of `setting`, `None` when unset.
+    pub fn value(&self, setting: &Setting) -> Option<&Value> {
+        self.values.get(setting.key).and_then(|(value, _)| value.as_ref())
+    }
+
+    /// Where the value of `setting` came from.
+    pub fn origin(&self, setting: &Setting) -> Origin {
+        self.values.get(setting.key).map_or(Origin::BuiltIn, |(_, origin)| origin.clone())
+    }
+
+    /// The value of `setting` as `pick` reads its kind; a kind the reader does not expect is
+    /// a bug of the registry, which every resolution of the built-in defaults reveals.
+    fn read<T>(&self, setting: &Setting, pick: impl Fn(&Value) -> Option<T>) -> Option<T> {
+        self.value(setting).map(|value| {
+            pick(value).unwrap_or_else(|| panic!("setting `{}` holds {value:?}, not what its reader expects", setting.name()))
+        })
+    }
+
+    /// The value of a setting that has a default.
+    fn must<T>(&self, setting: &Setting, pick: impl Fn(&Value) -> Option<T>) -> T {
+        self.read(setting, pick).unwrap_or_else(|| panic!("setting `{}` has no default", setting.name()))
+    }
+
+    /// The values as JSON, nested by their dotted keys; a secret as `set` or `unset`, a URL
+    /// without its path when it is a secret.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut root = serde_json::Map::new();
+        for (setting, value, _) in self.iter() {
+            let json = match value {
+                None => serde_json::Value::Null,
+                Some(Value::Url(url)) if setting.secret => redacted_url(url).into(),
+                Some(_) if setting.secret => "set".into(),
+                Some(value) => value.to_json(),
+            };
+            let mut keys: Vec<&str> = setting.key.split('.').collect();
+            let leaf = keys.pop().unwrap_or(setting.key);
+            let mut table = &mut root;
+            for key in keys {
+                table = table
+                    .entry(key)
+                    .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()))
+                    .as_object_mut()
+                    .expect("a dotted key's parent is a table");
+            }
+            table.insert(leaf.to_string(), json);
+        }
+        serde_json::Value::Object(root)
+    }
+}
+
+impl Value {
+    fn as_text(&self) -> Option<String> {
+        match self {
+            Value::Text(text) => Some(text.clone()),
+            _ => None,
+        }
+    }
+    fn as_url(&self) -> Option<Url> {
+        match self {
+            Value::Url(url) => Some(url.clone()),
+            _ => None,
+        }
+    }
+    fn as_path(&self) -> Option<PathBuf> {
+        match self {
+            Value::Path(path) => Some(path.clone()),
+            _ => None,
+        }
+    }
+    fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    fn as_u32(&self) -> Option<u32> {
+        match self {
+            Value::Whole(n) => u32::try_from(*n).ok(),
+            _ => None,
+        }
+    }
+    fn as_number(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+    fn as_duration(&self) -> Option<Duration> {
+        match self {
+            Value::Duration(d) => Some(*d),
+            _ => None,
+        }
+    }
+    fn as_list(&self) -> Option<Vec<String>> {
+        match self {
+            Value::List(items) => Some(items.clone()),
+            _ => None,
+        }
+    }
+    fn as_address(&self) -> Option<SocketAddr> {
+        match self {
+            Value::Address(address) => Some(*address),
+            _ => None,
+        }
+    }
+}
+
+/// The values of `scope` that `layer` gives, else the registry's defaults: relative paths
+/// resolved (at the file's directory or `cwd`, as the setting's kind says), each checked. An
+/// error names where the bad value came from and the setting's fix.
+fn resolve(scope: Scope, layer: &Layer, cwd: &Path) -> Result<Resolved, ConfigError> {
+    let mut values = BTreeMap::new();
+    for setting in registry::of(scope).filter(|setting| setting.in_file) {
+        let entry = match layer.get(setting) {
+            Some(entry) => Some(entry.clone()),
+            None => default_entry(setting)?,
+        };
+        let Some(Entry { value, origin, field }) = entry else {
+            values.insert(setting.key, (None, Origin::BuiltIn));
+            continue;
+        };
+        let value = match (setting.kind, value) {
+            (Kind::Path(Relative::ToSource), Value::Path(path)) => Value::Path(relative_to_origin(&origin, cwd, path)),
+            (_, value) => value,
+        };
+        let value = match setting.check {
+            Some(check) => check(value).map_err(|message| ConfigError::invalid(origin.clone(), field, message, setting.fix))?,
+            None => value,
+        };
+        values.insert(setting.key, (Some(value), origin));
+    }
+    Ok(Resolved { scope, values })
+}
+
+/// The registry's default of `setting`, as a built-in entry.
+fn default_entry(setting: &Setting) -> Result<Option<Entry>, ConfigError> {
+    let Some(toml) = setting.default else { return Ok(None) };
+    let bug = |message: String| {
+        ConfigError::invalid(Origin::BuiltIn, setting.name(), message, "this is a bug in realitycheck; please report it")
+    };
+    let parsed = toml::de::DeValue::parse(toml).map_err(|e| bug(e.to_string()))?;
+    let value = Value::from_toml(setting.kind, parsed.get_ref()).map_err(|mistake| bug(mistake.message))?;
+    Ok(Some(Entry { value, origin: Origin::BuiltIn, field: setting.name() }))
+}
+
+/// Relative paths in a file start at the file's directory; elsewhere, at `cwd`.
+fn relative_to_origin(origin: &Origin, cwd: &Path, path: PathBuf) -> PathBuf {
+    if path.is_absolute() {
+        return path;
+    }
+    match origin {
+        Origin::File { path: file, .. } => file.parent().unwrap_or(Path::new(".")).join(path),
+        _ => cwd.join(path),
+    }
+}
+
+/// What a run needs: one target, one profile, and the values they were made of.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// The configuration file read; `None` when there is none (built-in defaults,
@@ -164,6 +397,27 @@ pub struct Settings {
     pub target: Target,
     /// The chosen profile, resolved.
     pub profile: Profile,
+    /// The target's values, each with where it came from.
+    pub target_values: Resolved,
+    /// The profile's values, each with where it came from.
+    pub profile_values: Resolved,
+}
+
+impl Settings {
+    /// The settings of the run as JSON, for the evidence bundle: the target's and the
+    /// profile's values, the token only as `set` or `unset`.
+    pub fn effective_json(&self) -> serde_json::Value {
+        let mut target = self.target_values.to_json();
+        target["name"] = self.target.name.clone().into();
+        target[defs::TOKEN.key] = if self.target.token.is_some() { "set" } else { "unset" }.into();
+        let mut profile = self.profile_values.to_json();
+        profile["name"] = self.profile.name.clone().into();
+        serde_json::json!({
+            "config_file": self.config_file.as_ref().map(|path| path.display().to_string()),
+            "target": target,
+            "profile": profile,
+        })
+    }
 }
 
 /// Where a target's API token comes from; never the token itself.
@@ -194,16 +448,16 @@ pub struct LoadRequest<'a> {
     /// Where `realitycheck.toml` is looked for and relative paths of flags start.
     pub cwd: &'a Path,
     /// What the flags say.
-    pub flags: Overrides,
+    pub flags: Flags,
 }
 
 /// The sources, read and parsed; targets and profiles are resolved from it by name.
 pub struct Config {
-    builtin: FileLayer,
     user: Option<SourceFile>,
+    /// The reference file, then the user's file.
     merged: FileLayer,
-    env: Overrides,
-    flags: Overrides,
+    env: Layer,
+    flags: Layer,
     /// The token variables read at load time, trimmed, by name: CIRCLE_TOKEN and every
     /// variable a `token_env` names, when set (blank ones included, as empty secrets).
     token_vars: BTreeMap<String, Secret>,
@@ -213,55 +467,33 @@ pub struct Config {
 /// The variable a target's token comes from when it sets no `token_env`.
 const DEFAULT_TOKEN_VAR: &str = "CIRCLE_TOKEN";
 
-/// Flag and environment variable that set each target key, for error messages.
-const TARGET_KEYS: &[(&str, &str, &str)] = &[
-    ("host", "--host", "CIRCLE_HOSTNAME"),
-    ("token_file", "--token-file", ""),
-    ("cloud_provider", "--cloud-provider", "CIRCLE_CLOUD_PROVIDER"),
-    ("project", "--project", "REALITYCHECK_PROJECT"),
-    ("ca_bundle", "--ca-bundle", "REALITYCHECK_CA_BUNDLE"),
-    ("insecure", "--insecure", ""),
-    ("kubernetes.kubeconfig", "--kubeconfig", ""),
-    ("kubernetes.context", "--kube-context", "REALITYCHECK_KUBE_CONTEXT"),
-    ("kubernetes.namespace", "--namespace", "REALITYCHECK_NAMESPACE"),
-    ("kubernetes.expect_chart_version", "--expect-chart-version", ""),
-    ("nomad.min_clients", "--min-clients", "REALITYCHECK_MIN_CLIENTS"),
-    ("pipeline.runner_resource_class", "--runner-resource-class", "REALITYCHECK_RUNNER_RESOURCE_CLASS"),
-];
-
 impl Config {
     /// Reads every source: the built-in reference, the configuration file if there is one,
     /// the environment (the token from CIRCLE_TOKEN) and the flags in `request`. Fails on a
-    /// file that cannot be read or parsed, or a variable that does not parse; the values
-    /// themselves are checked when a target or profile is resolved.
+    /// file that cannot be read or parsed, or a variable or flag that does not read as its
+    /// setting's kind; the values themselves are checked when a target or profile is resolved.
     pub fn load(request: &LoadRequest<'_>) -> Result<Config, ConfigError> {
-        let builtin = SourceFile::parse(Path::new("<built-in reference>"), REFERENCE_CONFIG.to_string())?.layer;
+        let builtin = FileLayer::parse(Path::new("<built-in reference>"), REFERENCE_CONFIG)?.with_origin(&Origin::BuiltIn);
         let user = config_path(request.config_flag, request.var, request.cwd)
             .map(|path| SourceFile::read(&path))
             .transpose()?;
         let merged = match &user {
-            Some(file) => builtin.clone().merge(file.layer.clone()),
-            None => builtin.clone(),
+            Some(file) => builtin.merge(&file.layer),
+            None => builtin,
         };
+        let env = env_layer(request.var)?;
+        let flags = request.flags.layer()?;
         // Targets are resolved later, one by one: read now every variable one may take its token from.
-        let named = std::iter::once(&merged.defaults)
-            .chain(merged.targets.values())
-            .chain([&request.flags.target_layer])
-            .filter_map(|layer| layer.token_env.as_deref())
-            .filter(|name| check_token_env(name).is_ok());
-        let token_vars = std::iter::once(DEFAULT_TOKEN_VAR)
-            .chain(named)
-            .filter_map(|name| Some((name.to_string(), Secret::new((request.var)(name)?.trim()))))
+        let layers = std::iter::once(&merged.defaults).chain(merged.targets.values()).chain([&flags]);
+        let named: Vec<String> = layers
+            .filter_map(|layer| layer.get(&defs::TOKEN_ENV)?.value.as_text())
+            .filter(|name| check_token_env(name).is_ok())
             .collect();
-        Ok(Config {
-            builtin,
-            user,
-            merged,
-            env: env_overrides(request.var)?,
-            flags: request.flags.clone(),
-            token_vars,
-            cwd: request.cwd.to_path_buf(),
-        })
+        let token_vars = std::iter::once(DEFAULT_TOKEN_VAR.to_string())
+            .chain(named)
+            .filter_map(|name| Some((name.clone(), Secret::new((request.var)(&name)?.trim()))))
+            .collect();
+        Ok(Config { user, merged, env, flags, token_vars, cwd: request.cwd.to_path_buf() })
     }
 
     /// Every target the configuration defines ([`Config::target_names`]), resolved with
@@ -286,22 +518,27 @@ impl Config {
 
     /// The chosen target and profile, resolved and validated.
     pub fn settings(&self) -> Result<Settings, ConfigError> {
+        self.settings_of(&self.chosen_target()?, &self.chosen_profile()?)
+    }
+
+    /// The target `target` and the profile `profile`, resolved and validated.
+    pub fn settings_of(&self, target: &str, profile: &str) -> Result<Settings, ConfigError> {
+        let (target, target_values) = self.resolve_target(target)?;
+        let profile_values = self.profile_values(profile)?;
         Ok(Settings {
             config_file: self.config_file().map(Path::to_path_buf),
-            target: self.target(&self.chosen_target()?)?,
-            profile: self.profile(&self.chosen_profile()?)?,
+            profile: Profile::of(profile, &profile_values),
+            target,
+            target_values,
+            profile_values,
         })
     }
 
-    /// Where a choice (profile, target) came from: flag, environment, file or built-in.
-    fn choice_origin(&self, flag: &str, env: &str, key: &str, from_flags: bool, from_env: bool) -> Origin {
-        if from_flags {
-            Origin::Flag(flag.into())
-        } else if from_env {
-            Origin::Env(env.into())
-        } else {
-            self.user_origin(key).unwrap_or(Origin::BuiltIn)
-        }
+    /// What the sources say of a top-level setting (`profile`, `default_target`): the flags,
+    /// then the environment, then the files.
+    fn top(&self, setting: &Setting) -> Option<(String, Origin)> {
+        let entry = self.flags.get(setting).or_else(|| self.env.get(setting)).or_else(|| self.merged.top.get(setting))?;
+        Some((entry.value.as_text()?, entry.origin.clone()))
     }
 
     fn user_origin(&self, dotted: &str) -> Option<Origin> {
@@ -316,45 +553,15 @@ impl Config {
     /// The profile a run uses, and where that choice comes from (flag, environment, file,
     /// built-in); an error when it names no profile.
     pub fn profile_choice(&self) -> Result<(String, Origin), ConfigError> {
-        Ok((self.chosen_profile()?, self.profile_choice_origin()))
-    }
-
-    /// Where the choice of the profile comes from: `--profile`, REALITYCHECK_PROFILE, the
-    /// file's `profile`, or built-in.
-    fn profile_choice_origin(&self) -> Origin {
-        let (flag, env) = (self.flags.profile.is_some(), self.env.profile.is_some());
-        self.choice_origin("--profile", "REALITYCHECK_PROFILE", "profile", flag, env)
-    }
-
-    /// Where an explicit choice of the target comes from: `--target`, REALITYCHECK_TARGET, or
-    /// the file's `default_target`.
-    fn target_choice_origin(&self) -> Origin {
-        let (flag, env) = (self.flags.target.is_some(), self.env.target.is_some());
-        self.choice_origin("--target", "REALITYCHECK_TARGET", "default_target", flag, env)
-    }
-
-    /// The target a run checks, and where that choice comes from (flag, environment,
-    /// `default_target`; built-in for the only target); `None` when several targets are
-    /// defined and none is chosen (`serve` checks them all, `run` refuses). An error when the
-    /// choice names no target.
-    pub fn target_choice(&self) -> Result<Option<(String, Origin)>, ConfigError> {
-        let explicit = self.flags.target.is_some() || self.env.target.is_some() || self.merged.default_target.is_some();
-        if !explicit && self.target_names().len() > 1 {
-            return Ok(None);
+        let (name, origin) = self.top(&defs::PROFILE).unwrap_or_else(|| (BASE_PROFILE.to_string(), Origin::BuiltIn));
+        if self.merged.profiles.contains_key(&name) {
+            return Ok((name, origin));
         }
-        let name = self.chosen_target()?;
-        let origin = if explicit { self.target_choice_origin() } else { Origin::BuiltIn };
-        Ok(Some((name, origin)))
+        Err(self.no_such_profile(origin, defs::PROFILE.key, &name))
     }
 
     fn chosen_profile(&self) -> Result<String, ConfigError> {
-        let name =
-            self.flags.profile.clone().or_else(|| self.env.profile.clone()).or_else(|| self.merged.profile.clone());
-        let name = name.unwrap_or_else(|| BASE_PROFILE.to_string());
-        if self.merged.profiles.contains_key(&name) {
-            return Ok(name);
-        }
-        Err(self.no_such_profile(self.profile_choice_origin(), "profile", &name))
+        Ok(self.profile_choice()?.0)
     }
 
     /// The error for a profile `name` that no `[profiles.NAME]` defines.
@@ -370,18 +577,15 @@ impl Config {
         )
     }
 
-    fn chosen_target(&self) -> Result<String, ConfigError> {
-        let explicit = self
-            .flags
-            .target
-            .clone()
-            .or_else(|| self.env.target.clone())
-            .or_else(|| self.merged.default_target.clone());
+    /// The target a run checks, and where that choice comes from (flag, environment,
+    /// `default_target`; built-in for the only target); `None` when several targets are
+    /// defined and none is chosen (`serve` checks them all, `run` refuses). An error when the
+    /// choice names no target.
+    pub fn target_choice(&self) -> Result<Option<(String, Origin)>, ConfigError> {
         let names = self.target_names();
-        match explicit {
-            Some(name) if names.contains(&name) => Ok(name),
-            Some(name) => Err(ConfigError::invalid(
-                self.target_choice_origin(),
+        match self.top(&defs::DEFAULT_TARGET) {
+            Some((name, _)) if !names.contains(&name) => Err(ConfigError::invalid(
+                self.top(&defs::DEFAULT_TARGET).map_or(Origin::BuiltIn, |(_, origin)| origin),
                 "target",
                 format!("there is no target `{name}`"),
                 format!(
@@ -389,132 +593,71 @@ impl Config {
                     names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
                 ),
             )),
-            None if names.len() == 1 => Ok(names[0].clone()),
-            None => Err(ConfigError::invalid(
-                self.user_origin("targets").unwrap_or(Origin::BuiltIn),
-                "targets",
-                format!("{} targets are defined and none is chosen", names.len()),
-                format!(
-                    "choose one with --target NAME or REALITYCHECK_TARGET, or set default_target (one of {})",
-                    names.join(", ")
-                ),
-            )),
+            Some(choice) => Ok(Some(choice)),
+            None if names.len() == 1 => Ok(Some((names[0].clone(), Origin::BuiltIn))),
+            None => Ok(None),
         }
     }
 
-    /// Where the value of a target key came from (flag, environment, file or built-in),
-    /// and the key's full name there.
-    fn target_origin(&self, name: &str, key: &str) -> (Origin, String) {
-        let (flag, env) = TARGET_KEYS.iter().find(|(k, _, _)| *k == key).map_or(("", ""), |(_, f, e)| (*f, *e));
-        if !flag.is_empty() && target_key_is_set(&self.flags.target_layer, key) {
-            return (Origin::Flag(flag.into()), key.into());
+    fn chosen_target(&self) -> Result<String, ConfigError> {
+        if let Some((name, _)) = self.target_choice()? {
+            return Ok(name);
         }
-        if !env.is_empty() && target_key_is_set(&self.env.target_layer, key) {
-            return (Origin::Env(env.into()), key.into());
-        }
-        [format!("targets.{name}.{key}"), format!("defaults.{key}")]
-            .into_iter()
-            .find_map(|dotted| self.user_origin(&dotted).map(|origin| (origin, dotted)))
-            .unwrap_or((Origin::BuiltIn, key.into()))
+        let names = self.target_names();
+        Err(ConfigError::invalid(
+            self.user_origin("targets").unwrap_or(Origin::BuiltIn),
+            "targets",
+            format!("{} targets are defined and none is chosen", names.len()),
+            format!(
+                "choose one with --target NAME or REALITYCHECK_TARGET, or set default_target (one of {})",
+                names.join(", ")
+            ),
+        ))
     }
 
-    /// What the sources say about the target `name`, merged, not yet validated.
-    fn target_layer(&self, name: &str) -> TargetLayer {
-        self.merged
-            .defaults
-            .clone()
-            .merge(self.merged.targets.get(name).cloned().unwrap_or_default())
-            .merge(self.env.target_layer.clone())
-            .merge(self.flags.target_layer.clone())
+    /// What the sources say about the target `name`, merged, not yet checked: the registry's
+    /// defaults aside, `[defaults]`, then `[targets.NAME]`, then the environment, then the flags.
+    fn target_layer(&self, name: &str) -> Layer {
+        let own = self.merged.targets.get(name).cloned().unwrap_or_default();
+        self.merged.defaults.clone().merge(&own).merge(&self.env).merge(&self.flags)
+    }
+
+    /// The target `name`, resolved and checked, with the token read.
+    pub fn target(&self, name: &str) -> Result<Target, ConfigError> {
+        Ok(self.resolve_target(name)?.0)
+    }
+
+    /// The values of the target `name`, each with where it came from, as `config check`
+    /// prints them (the same errors as [`Config::target`]).
+    pub fn target_values(&self, name: &str) -> Result<Resolved, ConfigError> {
+        Ok(self.resolve_target(name)?.1)
+    }
+
+    fn resolve_target(&self, name: &str) -> Result<(Target, Resolved), ConfigError> {
+        let layer = self.target_layer(name);
+        let values = resolve(Scope::Target, &layer, &self.cwd)?;
+        let token = self.token(name, &layer, values.value(&defs::HOST).is_some())?.map(|(token, _)| token);
+        Ok((Target::of(name, &values, token), values))
     }
 
     /// Where the token of the target `name` comes from, as [`Config::target`] reads it (the
     /// same errors); `None` when it has none.
     pub fn token_source(&self, name: &str) -> Result<Option<TokenSource>, ConfigError> {
         let layer = self.target_layer(name);
-        Ok(self.token(name, &layer, layer.host.is_some())?.map(|(_, source)| source))
+        let has_host = layer.get(&defs::HOST).is_some();
+        Ok(self.token(name, &layer, has_host)?.map(|(_, source)| source))
     }
 
-    /// Where the value of the key `key` (`host`, `kubernetes.context`, …) of the target `name`
-    /// comes from: flag, environment variable, file position, or the built-in defaults.
-    pub fn target_key_origin(&self, name: &str, key: &str) -> Origin {
-        self.target_origin(name, key).0
+    /// The profile `name`: the registry's defaults (the built-in `laptop` profile), then
+    /// `[profiles.NAME]`, then the environment, then the flags, merged and checked.
+    pub fn profile(&self, name: &str) -> Result<Profile, ConfigError> {
+        Ok(Profile::of(name, &self.profile_values(name)?))
     }
 
-    /// Where the value of the key `key` (`retries`, `timeouts.api`, …) of the profile `name`
-    /// comes from: flag, environment variable, file position, or the built-in defaults.
-    pub fn profile_key_origin(&self, name: &str, key: &str) -> Origin {
-        self.profile_origin(name, key)
-    }
-
-    /// The target `name`: `[defaults]`, then `[targets.NAME]`, then the environment, then the
-    /// flags, merged and validated, with relative paths resolved and the token read.
-    pub fn target(&self, name: &str) -> Result<Target, ConfigError> {
-        let layer = self.target_layer(name);
-        let invalid = |key: &str, message: String| {
-            let (origin, field) = self.target_origin(name, key);
-            ConfigError::invalid(origin, field, message, fix_for(key, ""))
-        };
-        let host = layer.host.as_deref().map(normalise_host).transpose().map_err(|m| invalid("host", m))?;
-        if let Some(project) = &layer.project {
-            check_project(project).map_err(|m| invalid("project", m))?;
-        }
-        let namespace = layer.kubernetes.namespace.clone().unwrap_or_default();
-        check_namespace(&namespace).map_err(|m| invalid("kubernetes.namespace", m))?;
-        let server_selector = layer.nomad.server_selector.clone().unwrap_or_default();
-        if server_selector.trim().is_empty() {
-            return Err(invalid("nomad.server_selector", "the label selector is empty".into()));
-        }
-        let min_clients = layer.nomad.min_clients.unwrap_or(1);
-        if min_clients == 0 {
-            return Err(invalid("nomad.min_clients", "0 clients would make the check pass without any".into()));
-        }
-        let pipeline = validate_pipeline(layer.pipeline.clone()).map_err(|(key, m)| invalid(key, m))?;
-        let max_pages = layer.max_pages.unwrap_or(500);
-        if max_pages == 0 {
-            return Err(invalid(
-                "max_pages",
-                "0 pages would read no list at all; give at least 1 (default 500)".into(),
-            ));
-        }
-        let token = self.token(name, &layer, host.is_some())?.map(|(token, _)| token);
-        Ok(Target {
-            name: name.to_string(),
-            host,
-            token,
-            cloud_provider: layer.cloud_provider,
-            project: layer.project,
-            ca_bundle: layer.ca_bundle.map(|p| self.relative_to_origin(&self.target_origin(name, "ca_bundle").0, p)),
-            insecure: layer.insecure.unwrap_or(false),
-            tls_min_days: layer.tls_min_days.unwrap_or(30),
-            max_pages,
-            kubernetes: Kubernetes {
-                kubeconfig: layer
-                    .kubernetes
-                    .kubeconfig
-                    .map(|p| self.relative_to_origin(&self.target_origin(name, "kubernetes.kubeconfig").0, p)),
-                context: layer.kubernetes.context,
-                namespace,
-                expect_chart_version: layer
-                    .kubernetes
-                    .expect_chart_version
-                    .map(|v| v.trim().trim_start_matches('v').to_string())
-                    .filter(|v| !v.is_empty()),
-            },
-            nomad: Nomad { server_selector, min_clients, mtls_min_days: layer.nomad.mtls_min_days.unwrap_or(30) },
-            pipeline,
-        })
-    }
-
-    /// Relative paths in a file start at the file's directory; on a flag, at the cwd.
-    fn relative_to_origin(&self, origin: &Origin, path: PathBuf) -> PathBuf {
-        if path.is_absolute() {
-            return path;
-        }
-        match origin {
-            Origin::File { path: file, .. } => file.parent().unwrap_or(Path::new(".")).join(path),
-            _ => self.cwd.join(path),
-        }
+    /// The values of the profile `name`, each with where it came from.
+    pub fn profile_values(&self, name: &str) -> Result<Resolved, ConfigError> {
+        let own = self.merged.profiles.get(name).cloned().unwrap_or_default();
+        resolve(Scope::Profile, &own.merge(&self.env).merge(&self.flags), &self.cwd)
     }
 
     /// The token of the target `name`: a `--token-file` flag beats the variable `token_env`
@@ -524,26 +667,27 @@ impl Config {
     fn token(
         &self,
         name: &str,
-        layer: &TargetLayer,
+        layer: &Layer,
         has_host: bool,
     ) -> Result<Option<(Secret, TokenSource)>, ConfigError> {
-        if let Some(var_name) = &layer.token_env {
-            self.valid_token_env(name, var_name)?;
+        let token_env = layer.get(&defs::TOKEN_ENV);
+        let token_env_name = token_env.and_then(|entry| entry.value.as_text());
+        if let (Some(entry), Some(var_name)) = (token_env, &token_env_name) {
+            self.valid_token_env(name, entry, var_name)?;
         }
-        let var_name = layer.token_env.as_deref().unwrap_or(DEFAULT_TOKEN_VAR);
-        if let Some(path) = &self.flags.target_layer.token_file {
-            return self.read_token(name, path, var_name).map(Some);
+        let var_name = token_env_name.as_deref().unwrap_or(DEFAULT_TOKEN_VAR);
+        if let Some(entry) = self.flags.get(&defs::TOKEN_FILE) {
+            return self.read_token(entry, var_name).map(Some);
         }
         let from_var = self.token_vars.get(var_name);
         if let Some(token) = from_var.filter(|token| !token.expose().is_empty()) {
-            let named_at = layer.token_env.is_some().then(|| self.target_origin(name, "token_env").0);
+            let named_at = token_env.map(|entry| entry.origin.clone());
             return Ok(Some((token.clone(), TokenSource::Env { var: var_name.to_string(), named_at })));
         }
-        if let Some(path) = &layer.token_file {
-            return self.read_token(name, path, var_name).map(Some);
+        if let Some(entry) = layer.get(&defs::TOKEN_FILE) {
+            return self.read_token(entry, var_name).map(Some);
         }
-        if layer.token_env.is_some() {
-            let (origin, field) = self.target_origin(name, "token_env");
+        if let Some(Entry { origin, field, .. }) = token_env.cloned() {
             let state = if from_var.is_some() { "is set but blank" } else { "is not set" };
             return Err(ConfigError::invalid(
                 origin,
@@ -566,12 +710,11 @@ impl Config {
     }
 
     /// A `token_env` must name a variable; the value is not echoed when it looks like a token.
-    fn valid_token_env(&self, name: &str, var_name: &str) -> Result<(), ConfigError> {
+    fn valid_token_env(&self, name: &str, entry: &Entry, var_name: &str) -> Result<(), ConfigError> {
         check_token_env(var_name).map_err(|message| {
-            let (origin, field) = self.target_origin(name, "token_env");
             ConfigError::invalid(
-                origin,
-                field,
+                entry.origin.clone(),
+                entry.field.clone(),
                 message,
                 format!(
                     "set token_env to the name of the variable that holds target `{name}`'s token, like PROD_CIRCLE_TOKEN, and export that variable"
@@ -580,9 +723,11 @@ impl Config {
         })
     }
 
-    fn read_token(&self, name: &str, path: &Path, var_name: &str) -> Result<(Secret, TokenSource), ConfigError> {
-        let (origin, field) = self.target_origin(name, "token_file");
-        let resolved = self.relative_to_origin(&origin, path.to_path_buf());
+    fn read_token(&self, entry: &Entry, var_name: &str) -> Result<(Secret, TokenSource), ConfigError> {
+        let Entry { origin, field, .. } = entry.clone();
+        let path = entry.value.as_path().unwrap_or_default();
+        let path = path.as_path();
+        let resolved = relative_to_origin(&origin, &self.cwd, path.to_path_buf());
         let text = std::fs::read_to_string(&resolved).map_err(|e| {
             // A missing "file" named like a token is most likely the token itself: never echo it.
             let looks_like_a_token = !resolved.exists()
@@ -613,145 +758,4 @@ impl Config {
         Ok((Secret::new(token), TokenSource::File { path: resolved, given_at: origin }))
     }
 
-    /// The profile `name`: the built-in `laptop` profile (`BASE_PROFILE`), then
-    /// `[profiles.NAME]`, then the environment, then the flags, merged and validated.
-    pub fn profile(&self, name: &str) -> Result<Profile, ConfigError> {
-        let base = self.builtin.profiles.get(BASE_PROFILE).cloned().unwrap_or_default();
-        let own = self.merged.profiles.get(name).cloned().unwrap_or_default();
-        let layer = base.merge(own).merge(self.env.profile_layer.clone()).merge(self.flags.profile_layer.clone());
-        let origin = |key: &str| self.profile_origin(name, key);
-        let timeout_scale = layer.timeout_scale.unwrap_or(1.0);
-        if !(MIN_TIMEOUT_SCALE..=MAX_TIMEOUT_SCALE).contains(&timeout_scale) {
-            return Err(ConfigError::invalid(
-                origin("timeout_scale"),
-                format!("profiles.{name}.timeout_scale"),
-                format!("`{timeout_scale}` is not between {MIN_TIMEOUT_SCALE} and {MAX_TIMEOUT_SCALE}"),
-                fix_for("timeout_scale", ""),
-            ));
-        }
-        let concurrency = layer.concurrency.unwrap_or(8);
-        if concurrency == 0 {
-            return Err(ConfigError::invalid(
-                origin("concurrency"),
-                format!("profiles.{name}.concurrency"),
-                "0 checks at once would run nothing",
-                fix_for("concurrency", ""),
-            ));
-        }
-        // Every duration is set by the built-in reference; zero would end the run at once.
-        let duration = |key: &str, value: Option<Duration>| match value {
-            Some(value) if value > MAX_DURATION => Err(ConfigError::invalid(
-                origin(key),
-                format!("profiles.{name}.{key}"),
-                format!("`{}` is longer than a week, the longest a run waits", humantime::format_duration(value)),
-                "write a duration of a week at most, like \"30s\", \"15m\" or \"1h 30m\"",
-            )),
-            Some(value) if !value.is_zero() => Ok(value),
-            Some(_) => Err(ConfigError::invalid(
-                origin(key),
-                format!("profiles.{name}.{key}"),
-                "a zero duration ends every run at once",
-                fix_for(key, ""),
-            )),
-            None => Err(ConfigError::invalid(
-                Origin::BuiltIn,
-                key,
-                "the built-in reference has no value",
-                "this is a bug in realitycheck; please report it",
-            )),
-        };
-        let ProfileLayer { retries, deadline, exclude_tags, timeouts, collect, collect_dir, .. } = layer;
-        let collect_dir = collect_dir.unwrap_or_default();
-        if collect_dir.as_os_str().is_empty() {
-            return Err(ConfigError::invalid(
-                origin("collect_dir"),
-                format!("profiles.{name}.collect_dir"),
-                "the directory of evidence bundles is empty",
-                fix_for("collect_dir", ""),
-            ));
-        }
-        Ok(Profile {
-            name: name.to_string(),
-            retries: retries.unwrap_or(0),
-            timeout_scale,
-            deadline: duration("deadline", deadline)?,
-            concurrency,
-            exclude_tags: exclude_tags.unwrap_or_default(),
-            timeouts: Timeouts {
-                cluster: duration("timeouts.cluster", timeouts.cluster)?,
-                api: duration("timeouts.api", timeouts.api)?,
-                pipeline: duration("timeouts.pipeline", timeouts.pipeline)?,
-            },
-            collect: collect.unwrap_or(false),
-            collect_dir,
-        })
-    }
-
-    fn profile_origin(&self, name: &str, key: &str) -> Origin {
-        if key == "timeout_scale" {
-            if self.flags.profile_layer.timeout_scale.is_some() {
-                return Origin::Flag("--timeout-scale".into());
-            }
-            if self.env.profile_layer.timeout_scale.is_some() {
-                return Origin::Env("REALITYCHECK_TIMEOUT_SCALE".into());
-            }
-        }
-        self.user_origin(&format!("profiles.{name}.{key}")).unwrap_or(Origin::BuiltIn)
-    }
-}
-
-/// Whether the environment or the flags set a target key (files are asked by position).
-fn target_key_is_set(layer: &TargetLayer, key: &str) -> bool {
-    match key {
-        "host" => layer.host.is_some(),
-        "token_file" => layer.token_file.is_some(),
-        "cloud_provider" => layer.cloud_provider.is_some(),
-        "project" => layer.project.is_some(),
-        "ca_bundle" => layer.ca_bundle.is_some(),
-        "insecure" => layer.insecure.is_some(),
-        "kubernetes.kubeconfig" => layer.kubernetes.kubeconfig.is_some(),
-        "kubernetes.context" => layer.kubernetes.context.is_some(),
-        "kubernetes.namespace" => layer.kubernetes.namespace.is_some(),
-        "kubernetes.expect_chart_version" => layer.kubernetes.expect_chart_version.is_some(),
-        "nomad.min_clients" => layer.nomad.min_clients.is_some(),
-        "pipeline.runner_resource_class" => layer.pipeline.runner_resource_class.is_some(),
-        _ => false,
-    }
-}
-
-/// The pipeline settings, checked; the error names the key (`pipeline.…`) and says what is wrong.
-fn validate_pipeline(layer: crate::layer::PipelineLayer) -> Result<Pipeline, (&'static str, String)> {
-    let branch = layer.branch.map(|b| b.trim().to_string());
-    if branch.as_deref().is_some_and(|b| b.is_empty() || b.contains(char::is_whitespace)) {
-        return Err(("pipeline.branch", "the branch is empty or contains whitespace".into()));
-    }
-    let runner_resource_class = layer.runner_resource_class.map(|class| class.trim().to_string());
-    if let Some(class) = &runner_resource_class {
-        check_runner_resource_class(class).map_err(|m| ("pipeline.runner_resource_class", m))?;
-    }
-    let docker_resource_classes = layer.docker_resource_classes.unwrap_or_default();
-    let mut seen = Vec::new();
-    for class in &docker_resource_classes {
-        if !DOCKER_RESOURCE_CLASSES.contains(&class.as_str()) {
-            return Err((
-                "pipeline.docker_resource_classes",
-                format!("`{class}` is not a docker resource class the realitycheck project runs"),
-            ));
-        }
-        if seen.contains(&class) {
-            return Err(("pipeline.docker_resource_classes", format!("`{class}` is listed twice")));
-        }
-        seen.push(class);
-    }
-    let image_registry = layer.image_registry.unwrap_or_default();
-    if !image_registry.is_empty() && (!image_registry.ends_with('/') || image_registry.contains(char::is_whitespace)) {
-        return Err(("pipeline.image_registry", format!("`{image_registry}` does not end in `/`")));
-    }
-    Ok(Pipeline {
-        branch,
-        runner_resource_class,
-        windows: layer.windows.unwrap_or(false),
-        docker_resource_classes,
-        image_registry,
-    })
 }

@@ -3,38 +3,36 @@
 //! What is not answered stays as the reference has it.
 
 use crate::load::REFERENCE_CONFIG;
+use crate::registry::Setting;
 
-/// The answers `realitycheck init` writes; `None` leaves the reference's line as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The answers `realitycheck init` writes, each for its setting (a target setting: in
+/// `[defaults]`); a setting not answered keeps the reference's line.
+#[derive(Debug, Clone, Default)]
 pub struct Starter {
-    /// `host`, as given (the loading normalises it).
-    pub host: Option<String>,
-    /// `token_env`: the variable holding the token, when it is not CIRCLE_TOKEN.
-    pub token_env: Option<String>,
-    /// `project`: slug of the realitycheck project.
-    pub project: Option<String>,
-    /// `kubernetes.context`.
-    pub kube_context: Option<String>,
-    /// `kubernetes.namespace`.
-    pub namespace: Option<String>,
-    /// `pipeline.runner_resource_class`.
-    pub runner_resource_class: Option<String>,
+    answers: Vec<(&'static Setting, String)>,
 }
 
 impl Starter {
+    /// These answers and `value` for `setting`.
+    pub fn answer(mut self, setting: &'static Setting, value: impl Into<String>) -> Starter {
+        self.answers.push((setting, value.into()));
+        self
+    }
+
     /// The reference configuration with these answers in `[defaults]`: each replaces the first
     /// line of its table that sets the key or shows it commented (`# host = "…"`).
     pub fn render(&self) -> String {
-        let answers = [
-            ("defaults", "host", &self.host),
-            ("defaults", "token_env", &self.token_env),
-            ("defaults", "project", &self.project),
-            ("defaults.kubernetes", "context", &self.kube_context),
-            ("defaults.kubernetes", "namespace", &self.namespace),
-            ("defaults.pipeline", "runner_resource_class", &self.runner_resource_class),
-        ];
-        let mut pending: Vec<(&str, &str, &String)> =
-            answers.iter().filter_map(|(table, key, value)| Some((*table, *key, value.as_ref()?))).collect();
+        let mut pending: Vec<(String, &str, &String)> = self
+            .answers
+            .iter()
+            .map(|(setting, value)| {
+                let table = setting.scope.reference_table().unwrap_or_default();
+                match setting.key.rsplit_once('.') {
+                    Some((sub, leaf)) => (format!("{table}.{sub}"), leaf, value),
+                    None => (table.to_string(), setting.key, value),
+                }
+            })
+            .collect();
         let mut table = String::new();
         let mut text = String::with_capacity(REFERENCE_CONFIG.len());
         for line in REFERENCE_CONFIG.lines() {
@@ -64,7 +62,8 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::{Config, LoadRequest, Overrides, Secret};
+    use crate::defs;
+    use crate::{Config, Flags, LoadRequest, Secret};
 
     #[test]
     fn without_answers_it_is_the_reference() {
@@ -73,14 +72,13 @@ mod tests {
 
     #[test]
     fn the_answers_are_what_the_written_file_loads() {
-        let starter = Starter {
-            host: Some("https://app.circleci.example.com/".into()),
-            token_env: Some("PROD_CIRCLE_TOKEN".into()),
-            project: Some("gh/example-org/realitycheck".into()),
-            kube_context: Some("prod \"eks\"".into()),
-            namespace: Some("circleci".into()),
-            runner_resource_class: Some("example-org/linux-runner".into()),
-        };
+        let starter = Starter::default()
+            .answer(&defs::HOST, "https://app.circleci.example.com/")
+            .answer(&defs::TOKEN_ENV, "PROD_CIRCLE_TOKEN")
+            .answer(&defs::PROJECT, "gh/example-org/realitycheck")
+            .answer(&defs::KUBE_CONTEXT, "prod \"eks\"")
+            .answer(&defs::NAMESPACE, "circleci")
+            .answer(&defs::RUNNER_RESOURCE_CLASS, "example-org/linux-runner");
         let text = starter.render();
         assert!(text.contains("\nhost = \"https://app.circleci.example.com/\"\n"), "{text}");
         assert!(text.contains("\ncontext = 'prod \"eks\"'\n"), "quoted as TOML: {text}");
@@ -93,7 +91,7 @@ mod tests {
             config_flag: Some(&path),
             var: &var,
             cwd: Path::new("/"),
-            flags: Overrides::default(),
+            flags: Flags::default(),
         })
         .unwrap();
         let target = config.settings().unwrap().target;

@@ -1,6 +1,27 @@
-//! Checks of single values, shared by the loading of a configuration and by `realitycheck
-//! init`, which checks each answer before writing it: the message says what is wrong with the
-//! value, in words an operator can act on (the fix comes from the key, see `fix_for`).
+//! Checks of single values, shared by the loading of a configuration (the `check` of a
+//! setting in `defs.rs`) and by `realitycheck init`, which checks each answer before writing
+//! it: the message says what is wrong with the value, in words an operator can act on (the
+//! fix comes from the setting's definition).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::value::Value;
+
+/// What a setting's check returns: the value as it is used, or what is wrong with it.
+type Checked = Result<Value, String>;
+
+/// The longest a deadline or timeout may be, before `timeout_scale`: a run that waits longer
+/// is not a check. Scaled by at most 100, it stays far from any overflow.
+const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// The shortest time between the starts of two runs of one target.
+const MIN_EVERY: Duration = Duration::from_secs(10);
+/// The longest time between the starts of two runs of one target.
+const MAX_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+/// The most runs kept per target.
+const MAX_HISTORY: u64 = 10_000;
+/// Bounds of `timeout_scale`: beyond them a timeout is meaningless (or overflows).
+const TIMEOUT_SCALES: std::ops::RangeInclusive<f64> = 0.1..=100.0;
 
 /// Whether `name` is an RFC 1123 label, as Kubernetes requires of a namespace.
 fn is_dns_label(name: &str) -> bool {
@@ -76,6 +97,189 @@ fn looks_like_a_token(value: &str) -> bool {
             && value.bytes().any(|b| b.is_ascii_lowercase()))
 }
 
+/// The text of a `Kind::Text` value (a setting's check receives the kind it defines).
+fn text(value: Value) -> String {
+    match value {
+        Value::Text(text) => text,
+        other => other.show(),
+    }
+}
+
+/// The number of a `Kind::Whole` value.
+fn whole(value: &Value) -> u64 {
+    match value {
+        Value::Whole(n) => *n,
+        _ => 0,
+    }
+}
+
+/// `host`: a base URL, normalised (`normalise_host`).
+pub(crate) fn host(value: Value) -> Checked {
+    crate::host::normalise_host(&text(value)).map(Value::Url)
+}
+
+/// `project`: `vcs/org/repo`.
+pub(crate) fn project(value: Value) -> Checked {
+    let slug = text(value);
+    check_project(&slug).map(|()| Value::Text(slug))
+}
+
+/// `kubernetes.namespace`: a Kubernetes namespace name.
+pub(crate) fn namespace(value: Value) -> Checked {
+    let namespace = text(value);
+    check_namespace(&namespace).map(|()| Value::Text(namespace))
+}
+
+/// `kubernetes.expect_chart_version`: a version, without a leading `v`.
+pub(crate) fn chart_version(value: Value) -> Checked {
+    let text = text(value);
+    let version = text.trim_start_matches('v');
+    if version.is_empty() {
+        return Err("the chart version is empty".into());
+    }
+    Ok(Value::Text(version.to_string()))
+}
+
+/// `nomad.server_selector`: not blank.
+pub(crate) fn not_blank(value: Value) -> Checked {
+    let text = text(value);
+    if text.is_empty() {
+        return Err("the label selector is empty".into());
+    }
+    Ok(Value::Text(text))
+}
+
+/// `max_pages`: at least 1.
+pub(crate) fn at_least_one_page(value: Value) -> Checked {
+    if whole(&value) == 0 {
+        return Err("0 pages would read no list at all; give at least 1 (default 500)".into());
+    }
+    Ok(value)
+}
+
+/// `nomad.min_clients`: at least 1.
+pub(crate) fn at_least_one_client(value: Value) -> Checked {
+    if whole(&value) == 0 {
+        return Err("0 clients would make the check pass without any".into());
+    }
+    Ok(value)
+}
+
+/// `concurrency`: at least 1.
+pub(crate) fn at_least_one_check(value: Value) -> Checked {
+    if whole(&value) == 0 {
+        return Err("0 checks at once would run nothing".into());
+    }
+    Ok(value)
+}
+
+/// `pipeline.branch`: a branch name.
+pub(crate) fn branch(value: Value) -> Checked {
+    let branch = text(value);
+    if branch.is_empty() || branch.contains(char::is_whitespace) {
+        return Err("the branch is empty or contains whitespace".into());
+    }
+    Ok(Value::Text(branch))
+}
+
+/// `pipeline.runner_resource_class`: `namespace/name`.
+pub(crate) fn runner_resource_class(value: Value) -> Checked {
+    let class = text(value);
+    check_runner_resource_class(&class).map(|()| Value::Text(class))
+}
+
+/// A list without repeats (`pipeline.docker_resource_classes`).
+pub(crate) fn no_repeats(value: Value) -> Checked {
+    if let Value::List(items) = &value
+        && let Some((index, item)) = items.iter().enumerate().find(|(i, item)| items[..*i].contains(item))
+    {
+        return Err(format!("`{item}` is listed twice (again at position {})", index + 1));
+    }
+    Ok(value)
+}
+
+/// `pipeline.image_registry`: empty, or a prefix ending in `/`.
+pub(crate) fn image_registry(value: Value) -> Checked {
+    let registry = text(value);
+    if !registry.is_empty() && (!registry.ends_with('/') || registry.contains(char::is_whitespace)) {
+        return Err(format!("`{registry}` does not end in `/`"));
+    }
+    Ok(Value::Text(registry))
+}
+
+/// `timeout_scale`: 0.1 to 100.
+pub(crate) fn timeout_scale(value: Value) -> Checked {
+    match value {
+        Value::Number(scale) if TIMEOUT_SCALES.contains(&scale) => Ok(value),
+        Value::Number(scale) => {
+            Err(format!("`{scale}` is not between {} and {}", TIMEOUT_SCALES.start(), TIMEOUT_SCALES.end()))
+        }
+        other => Err(format!("`{}` is not a number", other.show())),
+    }
+}
+
+/// A deadline or timeout: more than zero, a week at most.
+pub(crate) fn run_duration(value: Value) -> Checked {
+    match value {
+        Value::Duration(d) if d > MAX_DURATION => {
+            Err(format!("`{}` is longer than a week, the longest a run waits", humantime::format_duration(d)))
+        }
+        Value::Duration(d) if d.is_zero() => Err("a zero duration ends every run at once".into()),
+        other => Ok(other),
+    }
+}
+
+/// `serve.every`: 10s to 24h.
+pub(crate) fn every(value: Value) -> Checked {
+    match value {
+        Value::Duration(d) if d < MIN_EVERY => Err(format!(
+            "`{}` is shorter than 10s, the least time between two runs",
+            humantime::format_duration(d)
+        )),
+        Value::Duration(d) if d > MAX_EVERY => Err(format!(
+            "`{}` is longer than a day, the most time between two runs",
+            humantime::format_duration(d)
+        )),
+        other => Ok(other),
+    }
+}
+
+/// `serve.listen`: an IP address and a port (no host name).
+pub(crate) fn listen(value: Value) -> Checked {
+    let text = text(value);
+    text.parse::<SocketAddr>().map(Value::Address).map_err(|_| format!("`{text}` is not an IP address and port"))
+}
+
+/// `serve.history`: 1 to 10000 runs.
+pub(crate) fn history(value: Value) -> Checked {
+    match whole(&value) {
+        0 => Err("0 runs would keep no history at all".into()),
+        n if n > MAX_HISTORY => Err(format!("{n} runs per target is more than {MAX_HISTORY}")),
+        _ => Ok(value),
+    }
+}
+
+/// `serve.state_dir`: a directory, or nothing yet.
+pub(crate) fn directory(value: Value) -> Checked {
+    match &value {
+        Value::Path(dir) if dir.exists() && !dir.is_dir() => Err(format!("{} is not a directory", dir.display())),
+        _ => Ok(value),
+    }
+}
+
+/// `serve.webhook`: an http or https URL with a host; the message never quotes the URL,
+/// whose path may be its secret.
+pub(crate) fn webhook(value: Value) -> Checked {
+    let url = url::Url::parse(&text(value)).map_err(|e| format!("the value is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("the URL's scheme is `{}`; webhooks are posted over http or https only", url.scheme()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the URL names no host".into());
+    }
+    Ok(Value::Url(url))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +297,31 @@ mod tests {
         assert!(check_token_env("1TOKEN").unwrap_err().contains("not an environment variable name"));
         let token = check_token_env("CCIPAT_abc123").unwrap_err();
         assert!(token.contains("looks like an API token") && !token.contains("abc123"), "{token}");
+    }
+
+    #[test]
+    fn webhooks_are_http_or_https_with_a_host_and_never_quoted() {
+        let text = |s: &str| Value::Text(s.into());
+        assert!(webhook(text("https://hooks.example.com/services/T0/B0/s3cr3t")).is_ok());
+        assert!(webhook(text("http://10.0.0.1:8080/hook")).is_ok());
+        for bad in [
+            "ftp://example.com/s3cr3t",
+            "hooks.example.com/s3cr3t",
+            "file:///s3cr3t",
+            "mailto:s3cr3t@example.com",
+            "https://:443/s3cr3t",
+        ] {
+            let message = webhook(text(bad)).expect_err(bad);
+            assert!(!message.contains("s3cr3t"), "{bad}: {message}");
+        }
+    }
+
+    #[test]
+    fn repeats_and_bounds_are_named() {
+        let list = Value::List(vec!["small".into(), "large".into(), "small".into()]);
+        assert_eq!(no_repeats(list).unwrap_err(), "`small` is listed twice (again at position 3)");
+        assert_eq!(history(Value::Whole(10_001)).unwrap_err(), "10001 runs per target is more than 10000");
+        assert!(run_duration(Value::Duration(Duration::ZERO)).is_err());
+        assert_eq!(chart_version(Value::Text("v4.4.8".into())), Ok(Value::Text("4.4.8".into())));
     }
 }

@@ -12,13 +12,13 @@ use tempfile::TempDir;
 struct Case {
     dir: TempDir,
     env: HashMap<String, String>,
-    flags: Overrides,
+    flags: Flags,
     config_flag: Option<String>,
 }
 
 impl Case {
     fn new() -> Case {
-        Case { dir: TempDir::new().unwrap(), env: HashMap::new(), flags: Overrides::default(), config_flag: None }
+        Case { dir: TempDir::new().unwrap(), env: HashMap::new(), flags: Flags::default(), config_flag: None }
     }
 
     fn file(mut self, name: &str, text: &str) -> Case {
@@ -121,7 +121,7 @@ context = "file-context"
         .env("REALITYCHECK_NAMESPACE", "from-env")
         .env("REALITYCHECK_PROJECT", "gh/env-org/realitycheck");
     let mut case = case;
-    case.flags.target_layer.kubernetes.namespace = Some("from-flag".into());
+    case.flags.set(&setting::NAMESPACE, "from-flag");
     let settings = case.settings().unwrap();
     assert!(settings.config_file.unwrap().ends_with(DEFAULT_FILE_NAME), "found in the working directory");
     let target = settings.target;
@@ -159,7 +159,7 @@ pipeline = "45m"
     assert_eq!(scaled.cluster, settings.profile.timeouts.cluster.mul_f64(2.5));
     assert_eq!(settings.profile.scaled_deadline(), Duration::from_secs(25 * 60 * 5 / 2));
 
-    case.flags.profile = Some("nightly".into());
+    case.flags.set(&setting::PROFILE, "nightly");
     let nightly = case.settings().unwrap().profile;
     assert_eq!(nightly.deadline, Duration::from_secs(7200));
     assert_eq!(nightly.timeouts.pipeline, Duration::from_secs(45 * 60));
@@ -181,7 +181,7 @@ namespace = "circleci-staging"
     let settings = case.settings().unwrap();
     assert_eq!(settings.target.name, "staging");
     assert_eq!(settings.target.kubernetes.namespace, "circleci-staging");
-    case.flags.target = Some("prod".into());
+    case.flags.set(&setting::DEFAULT_TARGET, "prod");
     let settings = case.settings().unwrap();
     assert_eq!(settings.target.name, "prod");
     assert_eq!(settings.target.kubernetes.namespace, "circleci-server", "from [defaults]");
@@ -253,7 +253,7 @@ fn error_cloud_provider_from_the_environment() {
 #[test]
 fn error_unknown_profile_from_a_flag() {
     let mut case = Case::new();
-    case.flags.profile = Some("nightly".into());
+    case.flags.set(&setting::PROFILE, "nightly");
     insta::assert_snapshot!(case.error());
 }
 
@@ -298,7 +298,7 @@ fn error_unknown_tag() {
 
 #[test]
 fn reference_config_documents_every_environment_variable() {
-    for (var, _) in ENV_VARS {
+    for (var, _) in realitycheck_config::registry::environment() {
         assert!(REFERENCE_CONFIG.contains(var), "{var} is not in the reference config");
     }
     assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/default.toml").is_file());
@@ -312,14 +312,14 @@ fn a_token_file_flag_beats_the_environment_which_beats_the_file() {
         .file("rc.toml", "[defaults]\ntoken_file = \"file-token\"\n")
         .env("CIRCLE_TOKEN", "CCIPAT_from_env");
     assert_eq!(case.settings().unwrap().target.token.unwrap().expose(), "CCIPAT_from_env");
-    case.flags.target_layer.token_file = Some(case.dir.path().join("flag-token"));
+    case.flags.set(&setting::TOKEN_FILE, case.dir.path().join("flag-token").display().to_string());
     assert_eq!(case.settings().unwrap().target.token.unwrap().expose(), "CCIPAT_from_flag");
 }
 
 #[test]
 fn a_token_given_as_the_token_file_is_not_echoed() {
     let mut case = Case::new();
-    case.flags.target_layer.token_file = Some("CCIPAT_0123456789abcdef0123".into());
+    case.flags.set(&setting::TOKEN_FILE, "CCIPAT_0123456789abcdef0123");
     let message = case.error();
     assert!(!message.contains("CCIPAT_0123456789abcdef0123"), "{message}");
     assert!(message.contains("is it the token itself"), "{message}");
@@ -405,7 +405,7 @@ fn certificate_thresholds_the_chart_version_and_the_ca_bundle_from_the_environme
     assert_eq!(target.ca_bundle, Some(case.dir.path().join("certs/ca.pem")), "relative to the working directory");
 
     let mut flagged = Case::new().file(DEFAULT_FILE_NAME, "[defaults.kubernetes]\nexpect_chart_version = \"4.4.7\"\n");
-    flagged.flags.target_layer.kubernetes.expect_chart_version = Some("4.4.9".into());
+    flagged.flags.set(&setting::EXPECT_CHART_VERSION, "4.4.9");
     assert_eq!(flagged.settings().unwrap().target.kubernetes.expect_chart_version.as_deref(), Some("4.4.9"));
 }
 
@@ -442,12 +442,12 @@ fn durations_beyond_a_week_and_bad_namespaces_are_refused_naming_the_field() {
     assert_eq!(profile.timeouts.pipeline, Duration::from_secs(7 * 24 * 3600));
     for bad in ["..", "../kube-system", "Circleci", "-ns", "a/b", &"n".repeat(64)] {
         let mut case = Case::new();
-        case.flags.target_layer.kubernetes.namespace = Some(bad.to_string());
+        case.flags.set(&setting::NAMESPACE, bad);
         let error = case.error();
         assert!(error.contains("is not a Kubernetes namespace name"), "{bad}: {error}");
     }
     let mut fine = Case::new();
-    fine.flags.target_layer.kubernetes.namespace = Some("circleci-server-2".into());
+    fine.flags.set(&setting::NAMESPACE, "circleci-server-2");
     assert_eq!(fine.settings().unwrap().target.kubernetes.namespace, "circleci-server-2");
 }
 
@@ -519,9 +519,9 @@ fn a_token_file_flag_beats_the_token_env_variable_which_beats_the_file() {
     assert_eq!(token(&case_blank), "CCIPAT_from_config_file", "a blank variable: token_file");
     case = case.env("PROD_CIRCLE_TOKEN", "CCIPAT_from_prod_var");
     assert_eq!(token(&case), "CCIPAT_from_prod_var");
-    case.flags.target_layer.token_file = Some(case.dir.path().join("flag-token"));
+    case.flags.set(&setting::TOKEN_FILE, case.dir.path().join("flag-token").display().to_string());
     assert_eq!(token(&case), "CCIPAT_from_flag");
-    case_blank.flags.target_layer.token_file = Some("flag-token".into());
+    case_blank.flags.set(&setting::TOKEN_FILE, "flag-token");
     std::fs::write(case_blank.dir.path().join("flag-token"), "CCIPAT_relative_flag").unwrap();
     assert_eq!(token(&case_blank), "CCIPAT_relative_flag", "a flag's path starts at the working directory");
 }
@@ -675,16 +675,15 @@ api_token_file = "/run/secrets/api-token"
     assert_eq!(serve.webhook_format, WebhookFormat::Slack);
     assert_eq!(serve.api_token_file, Some("/run/secrets/api-token".into()));
 
-    case.flags.serve_layer = ServeLayer {
-        profile: Some("ci".into()),
-        every: Some(Duration::from_secs(10)),
-        listen: Some("[::1]:9000".into()),
-        history: Some(1),
-        state_dir: Some("var/state".into()),
-        webhook: Some("http://10.0.0.1:8080/hook".into()),
-        webhook_format: WebhookFormat::parse("json"),
-        api_token_file: Some("api-token".into()),
-    };
+    case.flags = Flags::default()
+        .with(&setting::SERVE_PROFILE, "ci")
+        .with(&setting::EVERY, "10s")
+        .with(&setting::LISTEN, "[::1]:9000")
+        .with(&setting::HISTORY, "1")
+        .with(&setting::STATE_DIR, "var/state")
+        .with(&setting::WEBHOOK, "http://10.0.0.1:8080/hook")
+        .with(&setting::WEBHOOK_FORMAT, "json")
+        .with(&setting::API_TOKEN_FILE, "api-token");
     let serve = case.config().unwrap().serve().unwrap();
     assert_eq!(serve.profile, "ci");
     assert_eq!(serve.every, Duration::from_secs(10), "10s is allowed");
@@ -727,25 +726,19 @@ fn serve_errors_name_the_line_or_the_flag() {
         }
     }
 
-    let flag_error = |layer: ServeLayer| {
+    let flag_error = |(setting, value): (&'static Setting, &str)| {
         let mut case = Case::new();
-        case.flags.serve_layer = layer;
-        case.config().unwrap().serve().unwrap_err().to_string()
+        case.flags.set(setting, value);
+        case.config().and_then(|config| config.serve()).unwrap_err().to_string()
     };
     for (layer, parts) in [
-        (
-            ServeLayer { every: Some(Duration::from_secs(2 * 86400)), ..Default::default() },
-            &["flag --every", "field `serve.every`", "longer than a day"][..],
-        ),
-        (ServeLayer { every: Some(Duration::ZERO), ..Default::default() }, &["flag --every", "shorter than 10s"]),
-        (ServeLayer { listen: Some(":9797".into()), ..Default::default() }, &["flag --listen"]),
-        (ServeLayer { history: Some(0), ..Default::default() }, &["flag --history"]),
-        (
-            ServeLayer { profile: Some("nightly".into()), ..Default::default() },
-            &["flag --profile", "no profile `nightly`"],
-        ),
-        (ServeLayer { webhook: Some("gopher://x".into()), ..Default::default() }, &["flag --webhook", "http or https"]),
-        (ServeLayer { api_token_file: Some("".into()), ..Default::default() }, &["flag --api-token-file", "empty"]),
+        ((&setting::EVERY, "2days"), &["flag --every", "field `serve.every`", "longer than a day"][..]),
+        ((&setting::EVERY, "0s"), &["flag --every", "shorter than 10s"]),
+        ((&setting::LISTEN, ":9797"), &["flag --listen"]),
+        ((&setting::HISTORY, "0"), &["flag --history"]),
+        ((&setting::SERVE_PROFILE, "nightly"), &["flag --profile", "no profile `nightly`"]),
+        ((&setting::WEBHOOK, "gopher://x"), &["flag --webhook", "http or https"]),
+        ((&setting::API_TOKEN_FILE, ""), &["flag --api-token-file", "empty"]),
     ] {
         let error = flag_error(layer);
         for part in parts {
@@ -800,19 +793,19 @@ fn origins_name_the_flag_the_variable_the_line_or_the_defaults() {
         .file("staging-token", "tok\n")
         .env("PROD_TOKEN", "the-token")
         .env("REALITYCHECK_KUBE_CONTEXT", "prod-eks");
-    case.flags.target_layer.cloud_provider = Some(CloudProvider::Aws);
+    case.flags.set(&setting::CLOUD_PROVIDER, "aws");
     let config = case.config().unwrap();
     let file = case.dir.path().join("rc.toml");
     let at = |line| Origin::File { path: file.clone(), line, column: 1 };
     assert_eq!(config.target_choice().unwrap(), Some(("prod".into(), at(1))));
     assert_eq!(config.profile_choice().unwrap(), ("laptop".into(), Origin::BuiltIn));
     assert_eq!(config.profile_names(), ["ci", "health", "laptop"]);
-    assert_eq!(config.target_key_origin("prod", "host"), at(3));
-    assert_eq!(config.target_key_origin("prod", "cloud_provider"), Origin::Flag("--cloud-provider".into()));
-    assert_eq!(config.target_key_origin("prod", "kubernetes.context"), Origin::Env("REALITYCHECK_KUBE_CONTEXT".into()));
-    assert_eq!(config.target_key_origin("prod", "kubernetes.namespace"), Origin::BuiltIn);
-    assert_eq!(config.profile_key_origin("ci", "retries"), at(8));
-    assert_eq!(config.profile_key_origin("ci", "deadline"), Origin::BuiltIn);
+    assert_eq!(config.target_values("prod").unwrap().origin(&setting::HOST), at(3));
+    assert_eq!(config.target_values("prod").unwrap().origin(&setting::CLOUD_PROVIDER), Origin::Flag("--cloud-provider".into()));
+    assert_eq!(config.target_values("prod").unwrap().origin(&setting::KUBE_CONTEXT), Origin::Env("REALITYCHECK_KUBE_CONTEXT".into()));
+    assert_eq!(config.target_values("prod").unwrap().origin(&setting::NAMESPACE), Origin::BuiltIn);
+    assert_eq!(config.profile_values("ci").unwrap().origin(&setting::RETRIES), at(8));
+    assert_eq!(config.profile_values("ci").unwrap().origin(&setting::DEADLINE), Origin::BuiltIn);
     assert_eq!(
         config.token_source("prod").unwrap(),
         Some(TokenSource::Env { var: "PROD_TOKEN".into(), named_at: Some(at(4)) })

@@ -3,7 +3,7 @@
 //! names at their extremes included), `[serve]` and `token_env` too.
 
 use proptest::prelude::*;
-use realitycheck_config::{Config, LoadRequest, Overrides, normalise_host};
+use realitycheck_config::{Config, LoadRequest, Flags, normalise_host};
 
 /// TOML lines with the keys realitycheck reads and values of every type and size.
 fn config_text() -> impl Strategy<Value = String> {
@@ -65,7 +65,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("realitycheck.toml"), &text).unwrap();
         let var = |name: &str| (name == "REALITYCHECK_TIMEOUT_SCALE" || !name.starts_with("CIRCLE")).then(|| scale.clone());
-        let request = LoadRequest { config_flag: None, var: &var, cwd: dir.path(), flags: Overrides::default() };
+        let request = LoadRequest { config_flag: None, var: &var, cwd: dir.path(), flags: Flags::default() };
         if let Ok(config) = Config::load(&request) {
             let _ = config.targets();
             let _ = config.serve();

@@ -1,5 +1,5 @@
 //! `realitycheck serve`'s settings: the `[serve]` table of the built-in reference, then of the
-//! user's file, then the flags of `serve`, merged and validated into a [`ServeSettings`].
+//! user's file, then the flags of `serve`, merged and checked into a [`ServeSettings`].
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -8,34 +8,11 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::Config;
-use crate::error::{ConfigError, Origin};
-use crate::layer::{Merge, ServeLayer, WebhookFormat};
-
-/// The shortest time between the starts of two runs of one target.
-const MIN_EVERY: Duration = Duration::from_secs(10);
-/// The longest time between the starts of two runs of one target.
-const MAX_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
-/// The most runs kept per target.
-const MAX_HISTORY: usize = 10_000;
-
-/// The defaults, as the built-in reference says them; used only if it ever says nothing.
-const DEFAULT_PROFILE: &str = "health";
-const DEFAULT_EVERY: Duration = Duration::from_secs(15 * 60);
-const DEFAULT_LISTEN: &str = "127.0.0.1:9797";
-const DEFAULT_HISTORY: usize = 100;
-
-/// The flag of `serve` that sets each `[serve]` key, for error messages.
-const SERVE_FLAGS: &[(&str, &str)] = &[
-    ("profile", "--profile"),
-    ("every", "--every"),
-    ("listen", "--listen"),
-    ("history", "--history"),
-    ("state_dir", "--state-dir"),
-    ("webhook", "--webhook"),
-    ("webhook_format", "--webhook-format"),
-    ("api_token_file", "--api-token-file"),
-];
+use super::{Config, Resolved, resolve};
+use crate::defs;
+use crate::error::ConfigError;
+use crate::registry::Scope;
+use crate::value::Value;
 
 /// How `realitycheck serve` runs: the `[serve]` table, then the flags.
 ///
@@ -85,133 +62,62 @@ pub fn redacted_url(url: &Url) -> String {
 }
 
 impl Config {
-    /// How `realitycheck serve` runs: the built-in `[serve]` table, then the file's, then the
-    /// flags of `serve` (`Overrides::serve_layer`), merged and validated; relative paths start
+    /// How `realitycheck serve` runs: the registry's defaults, the built-in `[serve]` table,
+    /// then the file's, then the flags of `serve`, merged and checked; relative paths start
     /// at the configuration file's directory when the file gives them, at the working
     /// directory when a flag does. No environment variable takes part.
     pub fn serve(&self) -> Result<ServeSettings, ConfigError> {
-        let layer = self.merged.serve.clone().merge(self.flags.serve_layer.clone());
-        let invalid = |key: &str, message: String, fix: &str| {
-            ConfigError::invalid(self.serve_origin(key), format!("serve.{key}"), message, fix)
-        };
-        let ServeLayer { profile, every, listen, history, state_dir, webhook, webhook_format, api_token_file } = layer;
-
-        let profile = profile.unwrap_or_else(|| DEFAULT_PROFILE.to_string());
+        let values = self.serve_values()?;
+        let profile = values.must(&defs::SERVE_PROFILE, Value::as_text);
         if !self.merged.profiles.contains_key(&profile) {
-            return Err(self.no_such_profile(self.serve_origin("profile"), "serve.profile", &profile));
+            let origin = values.origin(&defs::SERVE_PROFILE);
+            return Err(self.no_such_profile(origin, &defs::SERVE_PROFILE.name(), &profile));
         }
-
-        let every = every.unwrap_or(DEFAULT_EVERY);
-        let every_fix = "write a duration from \"10s\" to \"24h\", like \"15m\" or \"1h 30m\"";
-        if every < MIN_EVERY {
-            let message =
-                format!("`{}` is shorter than 10s, the least time between two runs", humantime::format_duration(every));
-            return Err(invalid("every", message, every_fix));
-        }
-        if every > MAX_EVERY {
-            let message =
-                format!("`{}` is longer than a day, the most time between two runs", humantime::format_duration(every));
-            return Err(invalid("every", message, every_fix));
-        }
-
-        let listen_text = listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-        let listen: SocketAddr = listen_text.trim().parse().map_err(|_| {
-            invalid(
-                "listen",
-                format!("`{}` is not an IP address and port", listen_text.trim()),
-                "give an IP address and a port, like 127.0.0.1:9797 (this machine only) or 0.0.0.0:9797 (every interface: set api_token_file then); host names such as localhost are not accepted",
-            )
-        })?;
-
-        let history = history.unwrap_or(DEFAULT_HISTORY);
-        let history_fix = "use a whole number from 1 to 10000, like 100";
-        if history == 0 {
-            return Err(invalid("history", "0 runs would keep no history at all".into(), history_fix));
-        }
-        if history > MAX_HISTORY {
-            return Err(invalid("history", format!("{history} runs per target is more than 10000"), history_fix));
-        }
-
-        let state_dir = state_dir.map(|dir| self.serve_path("state_dir", dir)).transpose()?;
-        if let Some(dir) = &state_dir
-            && dir.exists()
-            && !dir.is_dir()
-        {
-            return Err(invalid(
-                "state_dir",
-                format!("{} is not a directory", dir.display()),
-                "give a directory (realitycheck creates it if it is missing), or remove the key to keep the history in memory only",
-            ));
-        }
-
-        let webhook = webhook.map(|text| validate_webhook(&text)).transpose().map_err(|message| {
-            invalid(
-                "webhook",
-                message,
-                "give the full URL to POST to, with http:// or https://, like https://hooks.slack.com/services/…",
-            )
-        })?;
-
-        let api_token_file = api_token_file.map(|file| self.serve_path("api_token_file", file)).transpose()?;
-
+        let format = values.must(&defs::WEBHOOK_FORMAT, Value::as_text);
         Ok(ServeSettings {
             profile,
-            every,
-            listen,
-            history,
-            state_dir,
-            webhook,
-            webhook_format: webhook_format.unwrap_or_default(),
-            api_token_file,
+            every: values.must(&defs::EVERY, Value::as_duration),
+            listen: values.must(&defs::LISTEN, Value::as_address),
+            history: values.must(&defs::HISTORY, Value::as_u32) as usize,
+            state_dir: values.read(&defs::STATE_DIR, Value::as_path),
+            webhook: values.read(&defs::WEBHOOK, Value::as_url),
+            webhook_format: WebhookFormat::parse(&format).unwrap_or_default(),
+            api_token_file: values.read(&defs::API_TOKEN_FILE, Value::as_path),
         })
     }
 
-    /// Where the value of a `[serve]` key came from: a flag of `serve`, the file, or the
-    /// built-in reference.
-    fn serve_origin(&self, key: &str) -> Origin {
-        let flags = &self.flags.serve_layer;
-        let from_flag = match key {
-            "profile" => flags.profile.is_some(),
-            "every" => flags.every.is_some(),
-            "listen" => flags.listen.is_some(),
-            "history" => flags.history.is_some(),
-            "state_dir" => flags.state_dir.is_some(),
-            "webhook" => flags.webhook.is_some(),
-            "webhook_format" => flags.webhook_format.is_some(),
-            "api_token_file" => flags.api_token_file.is_some(),
-            _ => false,
-        };
-        match SERVE_FLAGS.iter().find(|(k, _)| *k == key) {
-            Some((_, flag)) if from_flag => Origin::Flag((*flag).into()),
-            _ => self.user_origin(&format!("serve.{key}")).unwrap_or(Origin::BuiltIn),
-        }
-    }
-
-    /// A path of `[serve]`, not empty, resolved where it was written.
-    fn serve_path(&self, key: &str, path: PathBuf) -> Result<PathBuf, ConfigError> {
-        let origin = self.serve_origin(key);
-        if path.as_os_str().is_empty() {
-            return Err(ConfigError::invalid(
-                origin,
-                format!("serve.{key}"),
-                "the path is empty",
-                "give a path, or remove the key",
-            ));
-        }
-        Ok(self.relative_to_origin(&origin, path))
+    /// The values of `[serve]`, each with where it came from.
+    pub fn serve_values(&self) -> Result<Resolved, ConfigError> {
+        resolve(Scope::Serve, &self.merged.serve.clone().merge(&self.flags), &self.cwd)
     }
 }
 
-/// The webhook URL, checked; the message never quotes the URL, whose path may be its secret.
-fn validate_webhook(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text.trim()).map_err(|e| format!("the value is not a URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("the URL's scheme is `{}`; webhooks are posted over http or https only", url.scheme()));
+/// The body of the POSTs `realitycheck serve` sends to its webhook.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WebhookFormat {
+    /// realitycheck's own JSON document (`json`).
+    #[default]
+    Json,
+    /// A Slack incoming-webhook message (`slack`).
+    Slack,
+}
+
+impl WebhookFormat {
+    /// Every format, in the order of `serve.webhook_format`'s choices.
+    pub const ALL: [WebhookFormat; 2] = [WebhookFormat::Json, WebhookFormat::Slack];
+
+    /// The format of a lowercase name (`json`, `slack`).
+    pub fn parse(value: &str) -> Option<WebhookFormat> {
+        WebhookFormat::ALL.into_iter().find(|format| format.as_str() == value)
     }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("the URL names no host".into());
+
+    /// The lowercase name the configuration and the `--webhook-format` flag use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Json => "json",
+            WebhookFormat::Slack => "slack",
+        }
     }
-    Ok(url)
 }
 
 #[cfg(test)]
@@ -219,24 +125,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn webhooks_are_http_or_https_with_a_host_and_never_quoted() {
-        assert!(validate_webhook("https://hooks.example.com/services/T0/B0/s3cr3t").is_ok());
-        assert!(validate_webhook(" http://10.0.0.1:8080/hook ").is_ok());
-        for bad in [
-            "ftp://example.com/s3cr3t",
-            "hooks.example.com/s3cr3t",
-            "file:///s3cr3t",
-            "mailto:s3cr3t@example.com",
-            "https://:443/s3cr3t",
-        ] {
-            let message = validate_webhook(bad).expect_err(bad);
-            assert!(!message.contains("s3cr3t"), "{bad}: {message}");
-        }
-    }
-
-    #[test]
     fn debug_shows_the_webhook_s_host_only() {
         let url = Url::parse("https://user:pw@hooks.example.com:8443/services/T0/B0/s3cr3t?token=t0k3n").unwrap();
         assert_eq!(redacted_url(&url), "https://hooks.example.com:8443/[redacted]");
+    }
+
+    #[test]
+    fn the_formats_are_the_setting_s_choices() {
+        let names: Vec<&str> = WebhookFormat::ALL.iter().map(|format| format.as_str()).collect();
+        assert_eq!(names, defs::WEBHOOK_FORMATS);
+        assert_eq!(WebhookFormat::parse("xml"), None);
     }
 }
