@@ -1,10 +1,11 @@
 //! The command line (a contract: scripts and docs depend on it; the README documents it):
 //! subcommands and their flags. `demo` and `sim` exist with the default `sim` feature.
 
-use std::path::PathBuf;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use realitycheck_config::CloudProvider;
+use realitycheck_config::{Flags, Setting, registry, setting};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -88,57 +89,106 @@ pub struct ConfigCheckArgs {
     pub config: ConfigArgs,
 }
 
-/// Where the configuration comes from, and the flags that override it.
-#[derive(Debug, Clone, Default, Args)]
-pub struct ConfigArgs {
-    /// Configuration file (else REALITYCHECK_CONFIG, else ./realitycheck.toml if present).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Profile: laptop, ci, health, or one of the file's [profiles.NAME].
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// Target: one of the file's [targets.NAME].
-    #[arg(long, value_name = "NAME")]
-    pub target: Option<String>,
-    /// Base URL of the installation (overrides CIRCLE_HOSTNAME).
-    #[arg(long, value_name = "URL")]
-    pub host: Option<String>,
-    /// File holding the API token (the token itself is never a flag: use CIRCLE_TOKEN).
-    #[arg(long, value_name = "FILE")]
-    pub token_file: Option<PathBuf>,
-    /// aws, gcp or other (overrides CIRCLE_CLOUD_PROVIDER).
-    #[arg(long, value_name = "PROVIDER", value_parser = cloud_provider)]
-    pub cloud_provider: Option<CloudProvider>,
-    /// Project slug vcs/org/repo (overrides REALITYCHECK_PROJECT).
-    #[arg(long, value_name = "SLUG")]
-    pub project: Option<String>,
-    /// PEM file of the CA certificates that sign the installation's certificate.
-    #[arg(long, value_name = "FILE")]
-    pub ca_bundle: Option<PathBuf>,
-    /// Accept any TLS certificate from the installation (self-signed test installs only).
-    #[arg(long)]
-    pub insecure: bool,
-    /// Kubeconfig file (else KUBECONFIG, ~/.kube/config, in-cluster).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context (else the current one).
-    #[arg(long, value_name = "NAME")]
-    pub kube_context: Option<String>,
-    /// Namespace of the CircleCI server release (default circleci-server).
-    #[arg(long, value_name = "NAME")]
-    pub namespace: Option<String>,
-    /// Chart version the CircleCI server release must run (e.g. after `helm upgrade --version`).
-    #[arg(long, value_name = "VERSION")]
-    pub expect_chart_version: Option<String>,
-    /// Nomad clients that must be ready.
-    #[arg(long, value_name = "N")]
-    pub min_clients: Option<u32>,
-    /// Self-hosted runner resource class (namespace/name) the runner job runs on.
-    #[arg(long, value_name = "NAMESPACE/NAME")]
-    pub runner_resource_class: Option<String>,
-    /// Multiplies every timeout and the deadline.
-    #[arg(long, value_name = "FACTOR")]
-    pub timeout_scale: Option<f64>,
+/// Where the configuration comes from, and the flags that override it: one flag for every
+/// setting whose definition (`realitycheck_config::registry`) gives one on the command `C`
+/// names (`run`, `list`, `config check` by default; `serve`; `init`).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigArgs<C: OnCommand = Checks> {
+    /// The values the flags give, as typed.
+    pub flags: Flags,
+    command: PhantomData<C>,
+}
+
+impl<C: OnCommand> ConfigArgs<C> {
+    /// The flags `flags`, for tests and for `demo`, which sets them itself.
+    pub fn of(flags: Flags) -> Self {
+        ConfigArgs { flags, command: PhantomData }
+    }
+
+    /// `--config FILE`, if given.
+    pub fn config_file(&self) -> Option<&Path> {
+        self.flags.get(&setting::CONFIG).map(Path::new)
+    }
+}
+
+/// A command whose flags come from the registry of settings.
+pub trait OnCommand: Clone + Default + Send + Sync + 'static {
+    /// The command, as the registry names it.
+    const COMMAND: registry::Command;
+}
+
+/// `run`, `list`, `config check`.
+#[derive(Debug, Clone, Default)]
+pub struct Checks;
+impl OnCommand for Checks {
+    const COMMAND: registry::Command = registry::Command::Checks;
+}
+
+/// `serve`.
+#[cfg(feature = "serve")]
+#[derive(Debug, Clone, Default)]
+pub struct Serving;
+#[cfg(feature = "serve")]
+impl OnCommand for Serving {
+    const COMMAND: registry::Command = registry::Command::Serve;
+}
+
+/// `init`.
+#[derive(Debug, Clone, Default)]
+pub struct Initialising;
+impl OnCommand for Initialising {
+    const COMMAND: registry::Command = registry::Command::Init;
+}
+
+/// The settings whose flag `C` has, with the flag.
+fn flagged<C: OnCommand>() -> impl Iterator<Item = (&'static Setting, &'static registry::Flag)> {
+    registry::all().iter().filter_map(|setting| Some((*setting, setting.flag_on(C::COMMAND)?)))
+}
+
+impl<C: OnCommand> clap::FromArgMatches for ConfigArgs<C> {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = Flags::default();
+        for (setting, flag) in flagged::<C>() {
+            if setting.kind == registry::Kind::Bool {
+                if matches.get_flag(flag.long) {
+                    flags.set(setting, "true");
+                }
+            } else if let Some(value) = matches.get_one::<String>(flag.long) {
+                flags.set(setting, value.clone());
+            }
+        }
+        Ok(ConfigArgs::of(flags))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl<C: OnCommand> clap::Args for ConfigArgs<C> {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        flagged::<C>().fold(command, |command, (setting, flag)| {
+            let mut help = setting.help.to_string();
+            if let Some(first) = help.get(..1) {
+                help.replace_range(..1, &first.to_uppercase());
+            }
+            if let Some(var) = setting.env {
+                help.push_str(&format!(" [env: {var}]"));
+            }
+            let arg = clap::Arg::new(flag.long).long(flag.long).help(help);
+            let arg = if setting.kind == registry::Kind::Bool {
+                arg.action(clap::ArgAction::SetTrue)
+            } else {
+                arg.value_name(flag.value_name).action(clap::ArgAction::Set)
+            };
+            command.arg(arg)
+        })
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
 }
 
 /// Which checks run (libtest's model) and where reports go.
@@ -236,31 +286,10 @@ pub struct SimArgs {
 #[cfg(feature = "serve")]
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The configuration; --target watches one target only, --profile names the profile of
-    /// the runs (default: the file's serve.profile, else health).
+    /// The configuration and `[serve]`'s flags; --target watches one target only, --profile
+    /// names the profile of the runs (default: the file's serve.profile, else health).
     #[command(flatten)]
-    pub config: ConfigArgs,
-    /// Time between the starts of two runs of one target (default 15m; 10s to 24h).
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub every: Option<std::time::Duration>,
-    /// Address of the HTTP server (default 127.0.0.1:9797; 0.0.0.0:9797 in a container).
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
-    /// Runs kept per target (default 100).
-    #[arg(long, value_name = "N")]
-    pub history: Option<usize>,
-    /// Keep the history here across restarts (JSON lines).
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
-    /// POST here whenever a check starts or stops failing.
-    #[arg(long, value_name = "URL")]
-    pub webhook: Option<String>,
-    /// Body of the webhook's POSTs: json (realitycheck.webhook/v1) or slack.
-    #[arg(long, value_name = "FORMAT", value_parser = webhook_format)]
-    pub webhook_format: Option<realitycheck_config::WebhookFormat>,
-    /// File holding the bearer token that POST /api/v1/runs requires.
-    #[arg(long, value_name = "FILE")]
-    pub api_token_file: Option<PathBuf>,
+    pub config: ConfigArgs<Serving>,
 }
 
 #[derive(Debug, Args)]
@@ -274,25 +303,10 @@ pub struct InitArgs {
     /// Ask nothing, even on a terminal: write what the flags say.
     #[arg(long)]
     pub no_input: bool,
-    /// Base URL of the installation (host).
-    #[arg(long, value_name = "URL")]
-    pub host: Option<String>,
-    /// Environment variable that holds the API token (token_env; default CIRCLE_TOKEN). The
-    /// token itself is never asked for nor written.
-    #[arg(long, value_name = "NAME")]
-    pub token_env: Option<String>,
-    /// Kubeconfig context (kubernetes.context; on a terminal the current one is the default).
-    #[arg(long, value_name = "NAME")]
-    pub kube_context: Option<String>,
-    /// Namespace of the CircleCI server release (kubernetes.namespace; default circleci-server).
-    #[arg(long, value_name = "NAME")]
-    pub namespace: Option<String>,
-    /// Slug vcs/org/repo of the realitycheck project (project).
-    #[arg(long, value_name = "SLUG")]
-    pub project: Option<String>,
-    /// Self-hosted runner resource class namespace/name (pipeline.runner_resource_class).
-    #[arg(long, value_name = "NAMESPACE/NAME")]
-    pub runner_resource_class: Option<String>,
+    /// The answers: the settings written into the starter file (the token itself is never
+    /// asked for nor written).
+    #[command(flatten)]
+    pub answers: ConfigArgs<Initialising>,
 }
 
 #[derive(Debug, Args)]
@@ -307,17 +321,6 @@ pub struct CompletionsArgs {
     /// The shell to complete in.
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
-}
-
-/// `--cloud-provider`, read as the configuration reads CIRCLE_CLOUD_PROVIDER.
-fn cloud_provider(value: &str) -> Result<CloudProvider, String> {
-    CloudProvider::parse(&value.to_lowercase()).ok_or_else(|| "use aws, gcp or other".to_string())
-}
-
-/// `--webhook-format`, read as the configuration reads `serve.webhook_format`.
-#[cfg(feature = "serve")]
-fn webhook_format(value: &str) -> Result<realitycheck_config::WebhookFormat, String> {
-    realitycheck_config::WebhookFormat::parse(&value.to_lowercase()).ok_or_else(|| "use json or slack".to_string())
 }
 
 /// The scenario names `--scenario` accepts, listed in `--help`.

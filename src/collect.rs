@@ -50,7 +50,8 @@ impl Collect {
             )));
         }
         let reports = tempfile::tempdir().map_err(AppError::io("cannot create a temporary directory".into()))?;
-        let mut config = effective(settings);
+        let mut config = settings.effective_json();
+        config["realitycheck"] = json!(env!("CARGO_PKG_VERSION"));
         config["profile"]["collect"] = json!(true);
         config["profile"]["collect_dir"] = json!(dir.display().to_string());
         let config = serde_json::to_vec_pretty(&config).unwrap_or_default();
@@ -93,61 +94,6 @@ impl Collect {
         let redact: Vec<&str> = self.redact.iter().map(String::as_str).collect();
         reports::write_bundle(&self.dir, info, summary, &evidence, BundleLimits::default(), &redact)
     }
-}
-
-/// The settings a run used, without the token (`set` or `unset`).
-fn effective(settings: &Settings) -> serde_json::Value {
-    let (target, profile) = (&settings.target, &settings.profile);
-    let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
-    let humanize = |d| harness::humanize(d);
-    json!({
-        "realitycheck": env!("CARGO_PKG_VERSION"),
-        "config_file": path(&settings.config_file),
-        "target": {
-            "name": target.name,
-            "host": target.host.as_ref().map(realitycheck_config::display_host),
-            "token": if target.token.is_some() { "set" } else { "unset" },
-            "cloud_provider": target.cloud_provider.map(|c| c.as_str()),
-            "project": target.project,
-            "ca_bundle": path(&target.ca_bundle),
-            "insecure": target.insecure,
-            "tls_min_days": target.tls_min_days,
-            "max_pages": target.max_pages,
-            "kubernetes": {
-                "kubeconfig": path(&target.kubernetes.kubeconfig),
-                "context": target.kubernetes.context,
-                "namespace": target.kubernetes.namespace,
-                "expect_chart_version": target.kubernetes.expect_chart_version,
-            },
-            "nomad": {
-                "server_selector": target.nomad.server_selector,
-                "min_clients": target.nomad.min_clients,
-                "mtls_min_days": target.nomad.mtls_min_days,
-            },
-            "pipeline": {
-                "branch": target.pipeline.branch,
-                "runner_resource_class": target.pipeline.runner_resource_class,
-                "windows": target.pipeline.windows,
-                "docker_resource_classes": target.pipeline.docker_resource_classes,
-                "image_registry": target.pipeline.image_registry,
-            },
-        },
-        "profile": {
-            "name": profile.name,
-            "retries": profile.retries,
-            "timeout_scale": profile.timeout_scale,
-            "deadline": humanize(profile.deadline),
-            "concurrency": profile.concurrency,
-            "exclude_tags": profile.exclude_tags.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-            "timeouts": {
-                "cluster": humanize(profile.timeouts.cluster),
-                "api": humanize(profile.timeouts.api),
-                "pipeline": humanize(profile.timeouts.pipeline),
-            },
-            "collect": profile.collect,
-            "collect_dir": profile.collect_dir.display().to_string(),
-        },
-    })
 }
 
 /// `1.2 MiB`, `840 KiB`, `12 bytes`.

@@ -1,16 +1,15 @@
 //! `realitycheck config check`: loads and validates the configuration as `run` does (every
 //! value, the token, the CA bundle), for the chosen target and profile, else for every one,
 //! and prints the effective settings with where each came from: a file and line, an
-//! environment variable, a flag, or the built-in defaults. The token is shown only as set or
-//! unset, with the variable or file it comes from; then what `serve` would do (`[serve]`).
+//! environment variable, a flag, or the built-in defaults. The rows are the registry's
+//! settings (`realitycheck_config::registry`), in its order: the token is shown only as set or
+//! unset, with the variable or file it comes from, the webhook without its path; then what
+//! `serve` would do (`[serve]`).
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use realitycheck_config::{
-    Config, Origin, Profile, Secret, ServeSettings, Target, TokenSource, display_host, redacted_url,
-};
+use realitycheck_config::{Origin, Resolved, Secret, Setting, Target, TokenSource, Value, redacted_url, setting};
 use suites::clients::circleci::{ApiClient, ApiSettings, RetryPolicy};
 
 use crate::cli::ConfigCheckArgs;
@@ -18,7 +17,7 @@ use crate::exit::AppError;
 use crate::wiring;
 
 pub fn check(args: &ConfigCheckArgs) -> Result<ExitCode, AppError> {
-    let config = wiring::load_config(args.config.config.as_deref(), wiring::overrides(&args.config))?;
+    let config = wiring::load_config(&args.config)?;
     let run_target = config.target_choice()?;
     let (run_profile, profile_choice) = config.profile_choice()?;
     let chosen_by_hand = |origin: &Origin| matches!(origin, Origin::Flag(_) | Origin::Env(_));
@@ -32,25 +31,30 @@ pub fn check(args: &ConfigCheckArgs) -> Result<ExitCode, AppError> {
     let mut targets = Vec::new();
     for name in &target_names {
         let target = config.target(name)?;
-        let token = config.token_source(name)?;
         api_client_builds(&target)?;
-        targets.push((target, token));
+        targets.push((target, config.target_values(name)?, config.token_source(name)?));
     }
-    let profiles = profile_names.iter().map(|name| config.profile(name)).collect::<Result<Vec<_>, _>>()?;
-    let serve = config.serve()?;
+    let profiles = profile_names
+        .iter()
+        .map(|name| Ok((name, config.profile_values(name)?)))
+        .collect::<Result<Vec<_>, AppError>>()?;
+    config.serve()?;
+    let serve = config.serve_values()?;
 
     let mut out = String::new();
     out.push_str(&match config.config_file() {
         Some(path) => format!("configuration: {}\n", path.display()),
         None => "configuration: no file (built-in defaults, environment and flags)\n".to_string(),
     });
-    for (target, token) in &targets {
+    for (target, values, token) in &targets {
         let chosen = match &run_target {
-            Some((name, origin)) if *name == target.name => format!("  (run checks it: {})", choice(origin, "target")),
+            Some((name, origin)) if *name == target.name => {
+                format!("  (run checks it: {})", choice(origin, Choice::Target))
+            }
             _ => String::new(),
         };
         out.push_str(&format!("\ntarget {}{chosen}\n", target.name));
-        out.push_str(&table(&target_rows(&config, target, token.as_ref())));
+        out.push_str(&table(&rows(values, token.as_ref())));
     }
     if run_target.is_none() {
         out.push_str(&format!(
@@ -58,40 +62,21 @@ pub fn check(args: &ConfigCheckArgs) -> Result<ExitCode, AppError> {
             targets.len()
         ));
     }
-    for profile in &profiles {
-        let chosen = if profile.name == run_profile {
-            format!("  (run uses it: {})", choice(&profile_choice, "profile"))
+    for (name, values) in &profiles {
+        let chosen = if **name == run_profile {
+            format!("  (run uses it: {})", choice(&profile_choice, Choice::Profile))
         } else {
             String::new()
         };
-        out.push_str(&format!("\nprofile {}{chosen}\n", profile.name));
-        out.push_str(&table(&profile_rows(&config, profile)));
+        out.push_str(&format!("\nprofile {name}{chosen}\n"));
+        out.push_str(&table(&rows(values, None)));
     }
-    out.push_str(&serve_line(&serve));
+    out.push_str("\nserve (what `realitycheck serve` would do)\n");
+    out.push_str(&table(&rows(&serve, None)));
     let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     out.push_str(&format!("\nvalid: {}, {}\n", count(targets.len(), "target"), count(profiles.len(), "profile")));
     print!("{out}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// What `serve` would do, in one line; the webhook's path and the API token never shown.
-fn serve_line(serve: &ServeSettings) -> String {
-    let path =
-        |path: &Option<std::path::PathBuf>| path.as_ref().map_or("none".to_string(), |p| p.display().to_string());
-    let webhook = serve
-        .webhook
-        .as_ref()
-        .map_or("none".to_string(), |url| format!("{} ({})", redacted_url(url), serve.webhook_format.as_str()));
-    format!(
-        "\nserve: profile {}, every {}, listen {}, history {}, state dir {}, webhook {}, API token file {}\n",
-        serve.profile,
-        harness::humanize(serve.every),
-        serve.listen,
-        serve.history,
-        path(&serve.state_dir),
-        webhook,
-        path(&serve.api_token_file),
-    )
 }
 
 /// The API client `run` builds for a target with a host: it reads the CA bundle and takes the
@@ -121,83 +106,66 @@ fn origin(origin: &Origin) -> String {
     }
 }
 
+/// What `run` chose.
+#[derive(Clone, Copy)]
+enum Choice {
+    Target,
+    Profile,
+}
+
 /// Why `run` takes this target or profile.
-fn choice(chosen: &Origin, what: &str) -> String {
-    match chosen {
-        Origin::File { .. } if what == "target" => format!("default_target at {}", origin(chosen)),
-        Origin::File { .. } => format!("{what} at {}", origin(chosen)),
-        Origin::BuiltIn if what == "target" => "the only target".to_string(),
-        Origin::BuiltIn => "the default".to_string(),
-        other => origin(other),
+fn choice(chosen: &Origin, what: Choice) -> String {
+    match (chosen, what) {
+        (Origin::File { .. }, Choice::Target) => format!("default_target at {}", origin(chosen)),
+        (Origin::File { .. }, Choice::Profile) => format!("profile at {}", origin(chosen)),
+        (Origin::BuiltIn, Choice::Target) => "the only target".to_string(),
+        (Origin::BuiltIn, Choice::Profile) => "the default".to_string(),
+        (other, _) => origin(other),
     }
 }
 
 type Row = (String, String, String);
 
-fn target_rows(config: &Config, target: &Target, token: Option<&TokenSource>) -> Vec<Row> {
-    let name = &target.name;
-    let row = |key: &str, value: String| (key.to_string(), value, origin(&config.target_key_origin(name, key)));
-    let or_unset = |value: Option<String>, unset: &str| value.unwrap_or_else(|| unset.to_string());
-    let path = |path: &Option<std::path::PathBuf>| path.as_deref().map(|p: &Path| p.display().to_string());
-    let (k, n, p) = (&target.kubernetes, &target.nomad, &target.pipeline);
-    let token_row = match token {
-        None => (
-            "token".to_string(),
-            "unset".to_string(),
-            "neither CIRCLE_TOKEN nor token_file: the API checks are skipped".to_string(),
-        ),
-        Some(TokenSource::Env { var, named_at: None }) => ("token".into(), "set".into(), format!("env {var}")),
+/// A row per setting of the table `values` holds, in the registry's order: its value (what
+/// leaving it unset does, when it is; a secret as set or unset) and where it came from. The
+/// token, which no file holds, is shown from `token`.
+fn rows(values: &Resolved, token: Option<&TokenSource>) -> Vec<Row> {
+    values
+        .iter()
+        .map(|(setting, value, from)| match from {
+            Some(from) => (setting.name(), shown(setting, value), origin(from)),
+            None => token_row(token),
+        })
+        .collect()
+}
+
+/// A value as `config check` shows it.
+fn shown(setting: &Setting, value: Option<&Value>) -> String {
+    match value {
+        None => setting.unset.to_string(),
+        Some(Value::Url(url)) if setting.secret => redacted_url(url),
+        Some(_) if setting.secret => "set".to_string(),
+        Some(value) => value.show(),
+    }
+}
+
+/// The token's row: set or unset, and where it comes from.
+fn token_row(token: Option<&TokenSource>) -> Row {
+    let name = setting::TOKEN.name();
+    match token {
+        None => (name, setting::TOKEN.unset.to_string(), "neither CIRCLE_TOKEN nor token_file".to_string()),
+        Some(TokenSource::Env { var, named_at: None }) => (name, "set".into(), format!("env {var}")),
         Some(TokenSource::Env { var, named_at: Some(at) }) => {
-            ("token".into(), "set".into(), format!("env {var} (token_env at {})", origin(at)))
+            (name, "set".into(), format!("env {var} (token_env at {})", origin(at)))
         }
         Some(TokenSource::File { path, given_at }) => {
             let given = match given_at {
                 Origin::Flag(flag) => format!("flag {flag}"),
                 other => format!("token_file at {}", origin(other)),
             };
-            ("token".into(), "set".into(), format!("file {} ({given})", path.display()))
+            (name, "set".into(), format!("file {} ({given})", path.display()))
         }
-    };
-    vec![
-        row("host", or_unset(target.host.as_ref().map(display_host), "unset (the API checks are skipped)")),
-        token_row,
-        row("cloud_provider", or_unset(target.cloud_provider.map(|c| c.to_string()), "unset")),
-        row("project", or_unset(target.project.clone(), "unset (the pipeline checks are skipped)")),
-        row("ca_bundle", or_unset(path(&target.ca_bundle), "unset")),
-        row("insecure", target.insecure.to_string()),
-        row("tls_min_days", target.tls_min_days.to_string()),
-        row("max_pages", target.max_pages.to_string()),
-        row("kubernetes.kubeconfig", or_unset(path(&k.kubeconfig), "unset (KUBECONFIG, ~/.kube/config, in-cluster)")),
-        row("kubernetes.context", or_unset(k.context.clone(), "unset (the current context)")),
-        row("kubernetes.namespace", k.namespace.clone()),
-        row("kubernetes.expect_chart_version", or_unset(k.expect_chart_version.clone(), "unset (any)")),
-        row("nomad.server_selector", n.server_selector.clone()),
-        row("nomad.min_clients", n.min_clients.to_string()),
-        row("nomad.mtls_min_days", n.mtls_min_days.to_string()),
-        row("pipeline.branch", or_unset(p.branch.clone(), "unset (the default branch)")),
-        row("pipeline.runner_resource_class", or_unset(p.runner_resource_class.clone(), "unset (no runner check)")),
-        row("pipeline.windows", p.windows.to_string()),
-        row("pipeline.docker_resource_classes", format!("[{}]", p.docker_resource_classes.join(", "))),
-        row("pipeline.image_registry", format!("{:?}", p.image_registry)),
-    ]
-}
-
-fn profile_rows(config: &Config, profile: &Profile) -> Vec<Row> {
-    let row =
-        |key: &str, value: String| (key.to_string(), value, origin(&config.profile_key_origin(&profile.name, key)));
-    let tags: Vec<&str> = profile.exclude_tags.iter().map(|tag| tag.as_str()).collect();
-    vec![
-        row("retries", profile.retries.to_string()),
-        row("timeout_scale", profile.timeout_scale.to_string()),
-        row("deadline", harness::humanize(profile.deadline)),
-        row("concurrency", profile.concurrency.to_string()),
-        row("exclude_tags", format!("[{}]", tags.join(", "))),
-        row("timeouts.cluster", harness::humanize(profile.timeouts.cluster)),
-        row("timeouts.api", harness::humanize(profile.timeouts.api)),
-        row("timeouts.pipeline", harness::humanize(profile.timeouts.pipeline)),
-        row("collect", profile.collect.to_string()),
-        row("collect_dir", profile.collect_dir.display().to_string()),
-    ]
+    }
 }
 
 /// Rows as aligned columns: key, value, where it came from.

@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use realitycheck_config::{Kubernetes, Nomad, Pipeline, Target};
+use realitycheck_config::Target;
 
 use crate::cli::ExplainArgs;
 use crate::exit::AppError;
@@ -47,29 +47,10 @@ pub fn catalogue() -> Vec<(String, String)> {
 /// A target for which the suite builds every check it has, with the docker resource class
 /// family under [`ANY_CLASS`]; nothing in it is ever contacted.
 fn every_check_target() -> Target {
-    Target {
-        name: "explain".into(),
-        host: None,
-        token: None,
-        cloud_provider: None,
-        project: None,
-        ca_bundle: None,
-        insecure: false,
-        tls_min_days: 30,
-        max_pages: 1,
-        kubernetes: Kubernetes {
-            kubeconfig: None,
-            context: None,
-            namespace: "circleci-server".into(),
-            expect_chart_version: None,
-        },
-        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
-        pipeline: Pipeline {
-            runner_resource_class: Some("namespace/name".into()),
-            docker_resource_classes: vec![ANY_CLASS.into()],
-            ..Pipeline::default()
-        },
-    }
+    let mut target = Target::with_defaults("explain");
+    target.pipeline.runner_resource_class = Some("namespace/name".into());
+    target.pipeline.docker_resource_classes = vec![ANY_CLASS.into()];
+    target
 }
 
 /// The file stem of a check's page: `::` becomes `.` (a name every filesystem takes), and the

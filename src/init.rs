@@ -9,27 +9,16 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
-use realitycheck_config::{
-    DEFAULT_FILE_NAME, Starter, check_namespace, check_project, check_runner_resource_class, check_token_env,
-    display_host, normalise_host,
-};
+use realitycheck_config::{DEFAULT_FILE_NAME, Starter, registry, setting};
 
 use crate::cli::InitArgs;
 use crate::exit::AppError;
 
 /// The variable the token is read from when the configuration names none.
-const DEFAULT_TOKEN_ENV: &str = "CIRCLE_TOKEN";
-/// The namespace of the release when the configuration names none.
-const DEFAULT_NAMESPACE: &str = "circleci-server";
-
-/// What to do about a bad value of each answer, for the flags and the questions alike.
-const HOST_FIX: &str = "give the base URL with its protocol, like https://circleci.example.com";
-const TOKEN_ENV_FIX: &str =
-    "give the name of the environment variable that holds the API token, like CIRCLE_TOKEN or PROD_CIRCLE_TOKEN";
-const NAMESPACE_FIX: &str =
-    "give the namespace of the CircleCI server release, like circleci-server (`kubectl get namespaces` lists them)";
-const PROJECT_FIX: &str = "give the project slug as vcs/org/repo, like gh/example-org/realitycheck";
-const RUNNER_FIX: &str = "give the runner resource class as namespace/name, like example-org/linux-runner";
+const DEFAULT_TOKEN_ENV: &str = match setting::TOKEN.env {
+    Some(var) => var,
+    None => panic!("the token has a variable"),
+};
 
 pub async fn init(args: &InitArgs) -> Result<ExitCode, AppError> {
     let config = args.dir.join(DEFAULT_FILE_NAME);
@@ -54,53 +43,37 @@ pub async fn init(args: &InitArgs) -> Result<ExitCode, AppError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The answers the flags give, each checked as the configuration will check it.
+/// The answers the flags give, each checked as the configuration will check it, and written
+/// as the configuration reads it (a host normalised); the default token variable is not
+/// written.
 fn from_flags(args: &InitArgs) -> Result<Starter, AppError> {
-    let refuse = |flag: &str, message: String, fix: &str| AppError::Usage(format!("--{flag}: {message}\n  fix: {fix}"));
-    let host = args
-        .host
-        .as_deref()
-        .map(|host| normalise_host(host).map(|url| display_host(&url)).map_err(|m| refuse("host", m, HOST_FIX)))
-        .transpose()?;
-    if let Some(name) = &args.token_env {
-        check_token_env(name).map_err(|m| refuse("token-env", m, TOKEN_ENV_FIX))?;
+    let mut starter = Starter::default();
+    for setting in realitycheck_config::registry::all() {
+        let (Some(given), Some(flag)) = (args.answers.flags.get(setting), setting.flag) else { continue };
+        let value = setting
+            .read(given)
+            .map_err(|message| AppError::Usage(format!("{}: {message}\n  fix: {}", flag.name(), setting.fix)))?;
+        let value = value.show();
+        if !(registry::same(setting, &setting::TOKEN_ENV) && value == DEFAULT_TOKEN_ENV) {
+            starter = starter.answer(setting, value);
+        }
     }
-    if let Some(namespace) = &args.namespace {
-        check_namespace(namespace).map_err(|m| refuse("namespace", m, NAMESPACE_FIX))?;
-    }
-    if let Some(project) = &args.project {
-        check_project(project).map_err(|m| refuse("project", m, PROJECT_FIX))?;
-    }
-    if let Some(class) = &args.runner_resource_class {
-        check_runner_resource_class(class).map_err(|m| refuse("runner-resource-class", m, RUNNER_FIX))?;
-    }
-    if args.kube_context.as_deref().is_some_and(|c| c.trim().is_empty()) {
-        return Err(refuse("kube-context", "the context is empty".into(), "give the name of a kubeconfig context"));
-    }
-    Ok(Starter {
-        host,
-        token_env: args.token_env.clone().filter(|name| name != DEFAULT_TOKEN_ENV),
-        project: args.project.clone(),
-        kube_context: args.kube_context.clone(),
-        namespace: args.namespace.clone(),
-        runner_resource_class: args.runner_resource_class.clone(),
-    })
+    Ok(starter)
 }
 
 /// What to do after `init`: push the project, export the token, run.
 fn next_steps(starter: &Starter, config: &Path, project: &Path, dir: &Path) -> String {
-    let token_env = starter.token_env.as_deref().unwrap_or(DEFAULT_TOKEN_ENV);
-    let slug = starter.project.as_deref().map(|slug| format!(" ({slug})")).unwrap_or_default();
+    let token_env = starter.get(&setting::TOKEN_ENV).unwrap_or(DEFAULT_TOKEN_ENV);
+    let slug = starter.get(&setting::PROJECT).map(|slug| format!(" ({slug})")).unwrap_or_default();
     let mut steps = vec![format!(
         "push {} to the repository of the realitycheck project{slug} and set the project up in CircleCI (Projects > Set Up Project)",
         project.display()
     )];
     let mut missing: Vec<&str> = Vec::new();
-    if starter.host.is_none() {
-        missing.push("host");
-    }
-    if starter.project.is_none() {
-        missing.push("project");
+    for wanted in [&setting::HOST, &setting::PROJECT] {
+        if starter.get(wanted).is_none() {
+            missing.push(wanted.key);
+        }
     }
     missing.push("cloud_provider (aws, gcp or other: the machine, Arm and remote docker jobs)");
     steps.push(format!("set {} in {}", missing.join(", "), config.display()));

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use harness::{CancellationToken, Run, Tag};
-use realitycheck_config::{Config, Overrides, ServeSettings, Settings, WebhookFormat};
-use realitycheck_serve::{Schedule, ServiceParts, Store, Webhook};
+use realitycheck_config::{Config, ServeSettings, setting};
+use realitycheck_serve::{Schedule, ServiceParts, Store, Webhook, WebhookFormat};
 
 use crate::cli::{SelectionArgs, ServeArgs};
 use crate::exit::{self, AppError};
@@ -22,7 +22,7 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 const WEBHOOK_BACKOFF: [Duration; 3] = [Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(25)];
 
 pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
-    let config = wiring::load_config(args.config.config.as_deref(), overrides(&args))?;
+    let config = wiring::load_config(&args.config)?;
     let settings = config.serve()?;
     let profile = config.profile(&settings.profile)?;
     if !profile.exclude_tags.contains(&Tag::Mutates) {
@@ -37,13 +37,13 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
             profile.name
         );
     }
-    let targets = match &args.config.target {
-        Some(name) => vec![config.target(name)?],
-        None => config.targets()?,
+    let targets = match args.config.flags.get(&setting::DEFAULT_TARGET) {
+        Some(name) => vec![name.to_string()],
+        None => config.target_names(),
     };
     let mut runs = Vec::new();
     for target in targets {
-        let settings = Settings { config_file: config.config_file().map(Into::into), target, profile: profile.clone() };
+        let settings = config.settings_of(&target, &profile.name)?;
         let options = wiring::run_options(&settings, wiring::selection(&SelectionArgs::default(), &settings));
         runs.push(Run::new(wiring::suite(&settings, false)?, options));
     }
@@ -82,22 +82,6 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The flags' layer: `serve`'s own flags, `--profile` as the profile of the scheduled runs.
-fn overrides(args: &ServeArgs) -> Overrides {
-    let mut overrides = wiring::overrides(&args.config);
-    overrides.profile = None;
-    let serve = &mut overrides.serve_layer;
-    serve.profile = args.config.profile.clone();
-    serve.every = args.every;
-    serve.listen = args.listen.clone();
-    serve.history = args.history;
-    serve.state_dir = args.state_dir.clone();
-    serve.webhook = args.webhook.clone();
-    serve.webhook_format = args.webhook_format;
-    serve.api_token_file = args.api_token_file.clone();
-    overrides
-}
-
 /// The state dir (opened, its records read), the webhook, the API token.
 fn parts(settings: &ServeSettings) -> Result<ServiceParts, AppError> {
     let store = match &settings.state_dir {
@@ -116,10 +100,12 @@ fn parts(settings: &ServeSettings) -> Result<ServiceParts, AppError> {
     };
     let webhook = match &settings.webhook {
         Some(url) => {
-            let format = match settings.webhook_format {
-                WebhookFormat::Json => realitycheck_serve::WebhookFormat::Json,
-                WebhookFormat::Slack => realitycheck_serve::WebhookFormat::Slack,
-            };
+            let format = WebhookFormat::parse(&settings.webhook_format).ok_or_else(|| {
+                AppError::Usage(format!(
+                    "serve.webhook_format `{}` is no format of the webhook; this is a bug in realitycheck: please report it",
+                    settings.webhook_format
+                ))
+            })?;
             Some(
                 Webhook::new(url.clone(), format, WEBHOOK_TIMEOUT, WEBHOOK_BACKOFF.to_vec())
                     .map_err(|e| {
@@ -169,4 +155,18 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     shutdown_signal().await;
     eprintln!("interrupted again: exiting at once; workflows a run started may still run");
     std::process::exit(i32::from(exit::INTERRUPTED));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_format_the_configuration_takes_is_a_format_of_the_webhook() {
+        let names: Vec<&str> = WebhookFormat::ALL.iter().map(|format| format.as_str()).collect();
+        assert_eq!(names, setting::WEBHOOK_FORMATS);
+        for name in setting::WEBHOOK_FORMATS {
+            assert_eq!(WebhookFormat::parse(name).map(WebhookFormat::as_str), Some(*name));
+        }
+    }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use harness::Run;
+use realitycheck_config::setting;
 use realitycheck_sim::scenario::Scenario;
 use realitycheck_sim::sim::SimServer;
 
@@ -32,21 +33,11 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
     let config_file = workdir.path().join(realitycheck_config::DEFAULT_FILE_NAME);
     std::fs::write(&config_file, pipeline_config())
         .map_err(AppError::io(format!("cannot write the demo's configuration into {}", workdir.path().display())))?;
-    let token_file = workdir.path().join("token");
-    std::fs::write(&token_file, realitycheck_sim::SIM_TOKEN)
-        .map_err(AppError::io(format!("cannot write the simulation's token into {}", workdir.path().display())))?;
-    let config_args = ConfigArgs {
-        profile: args.profile.clone(),
-        host: Some(server.circleci_url()),
-        token_file: Some(token_file),
-        ca_bundle: Some(files.ca_bundle),
-        project: Some(realitycheck_sim::SIM_PROJECT.to_string()),
-        cloud_provider: realitycheck_config::CloudProvider::parse(server.cloud_provider()),
-        kubeconfig: Some(files.kubeconfig),
-        kube_context: Some(realitycheck_sim::KUBE_CONTEXT.to_string()),
-        namespace: Some(realitycheck_sim::NAMESPACE.to_string()),
-        ..Default::default()
-    };
+    let mut flags = server.flags(&files);
+    if let Some(profile) = &args.profile {
+        flags.set(&setting::PROFILE, profile.clone());
+    }
+    let config_args = ConfigArgs::of(flags);
     // The demo reads no environment and no ./realitycheck.toml: a real installation's
     // settings must not leak into it.
     let settings = wiring::load_settings_in(&config_args, &|_| None, workdir.path())?;

@@ -6,35 +6,15 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use harness::{IgnoredMode, RunInfo, RunOptions, Selection};
-use realitycheck_config::{Config, LoadRequest, Overrides, Settings, display_host};
+use realitycheck_config::{Config, LoadRequest, Settings, display_host};
 use reports::{JsonReporter, JunitReporter, Reporter, TerminalOptions, TerminalReporter};
 
-use crate::cli::{ColorChoice, ConfigArgs, ReportArgs, SelectionArgs};
+use crate::cli::{ColorChoice, ConfigArgs, OnCommand, ReportArgs, SelectionArgs};
 use crate::exit::AppError;
-
-/// The flags' layer of the configuration.
-pub fn overrides(args: &ConfigArgs) -> Overrides {
-    let mut overrides = Overrides { profile: args.profile.clone(), target: args.target.clone(), ..Default::default() };
-    let target = &mut overrides.target_layer;
-    target.host = args.host.clone();
-    target.token_file = args.token_file.clone();
-    target.cloud_provider = args.cloud_provider;
-    target.project = args.project.clone();
-    target.ca_bundle = args.ca_bundle.clone();
-    target.insecure = args.insecure.then_some(true);
-    target.kubernetes.kubeconfig = args.kubeconfig.clone();
-    target.kubernetes.context = args.kube_context.clone();
-    target.kubernetes.namespace = args.namespace.clone();
-    target.kubernetes.expect_chart_version = args.expect_chart_version.clone();
-    target.nomad.min_clients = args.min_clients;
-    target.pipeline.runner_resource_class = args.runner_resource_class.clone();
-    overrides.profile_layer.timeout_scale = args.timeout_scale;
-    overrides
-}
 
 /// Loads the settings from the process environment and the working directory.
 pub fn load_settings(args: &ConfigArgs) -> Result<Settings, AppError> {
-    Ok(load_config(args.config.as_deref(), overrides(args))?.settings()?)
+    Ok(load_config(args)?.settings()?)
 }
 
 /// Loads the settings with `var` reading the environment and `cwd` as the directory where
@@ -45,16 +25,17 @@ pub fn load_settings_in(
     var: &dyn Fn(&str) -> Option<String>,
     cwd: &Path,
 ) -> Result<Settings, AppError> {
-    let config = Config::load(&LoadRequest { config_flag: args.config.as_deref(), var, cwd, flags: overrides(args) })?;
+    let config = Config::load(&LoadRequest { config_flag: args.config_file(), var, cwd, flags: args.flags.clone() })?;
     Ok(config.settings()?)
 }
 
-/// Reads every source of the configuration with `flags` as the flags' layer, from the process
+/// Reads every source of the configuration, with the flags of `args`, from the process
 /// environment and the working directory.
-pub fn load_config(config_flag: Option<&Path>, flags: Overrides) -> Result<Config, AppError> {
+pub fn load_config<C: OnCommand>(args: &ConfigArgs<C>) -> Result<Config, AppError> {
     let cwd = std::env::current_dir()
         .map_err(|source| AppError::Io { what: "cannot read the working directory".into(), source })?;
-    Ok(Config::load(&LoadRequest { config_flag, var: &|name| std::env::var(name).ok(), cwd: &cwd, flags })?)
+    let var = |name: &str| std::env::var(name).ok();
+    Ok(Config::load(&LoadRequest { config_flag: args.config_file(), var: &var, cwd: &cwd, flags: args.flags.clone() })?)
 }
 
 pub fn selection(args: &SelectionArgs, settings: &Settings) -> Selection {

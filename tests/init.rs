@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{realitycheck, report_filters, run};
-use realitycheck_config::{REFERENCE_CONFIG, Starter};
+use realitycheck_config::{REFERENCE_CONFIG, Starter, setting};
 use realitycheck_sim::scenario::Scenario;
 use realitycheck_sim::sim::SimServer;
 use tempfile::TempDir;
@@ -156,14 +156,11 @@ async fn on_a_terminal_init_asks_checks_each_answer_and_writes_them() {
     .unwrap();
     assert_eq!(code, 0, "{transcript}");
     let written = std::fs::read_to_string(dir.path().join("realitycheck.toml")).unwrap();
-    let expected = Starter {
-        host: Some(sim.circleci_url()),
-        token_env: None,
-        project: Some("gh/realitycheck-sim/elsewhere".into()),
-        kube_context: Some(realitycheck_sim::KUBE_CONTEXT.into()),
-        namespace: None,
-        runner_resource_class: Some(realitycheck_sim::SIM_RUNNER_RESOURCE_CLASS.into()),
-    };
+    let expected = Starter::default()
+        .answer(&setting::HOST, sim.circleci_url())
+        .answer(&setting::PROJECT, "gh/realitycheck-sim/elsewhere")
+        .answer(&setting::KUBE_CONTEXT, realitycheck_sim::KUBE_CONTEXT)
+        .answer(&setting::RUNNER_RESOURCE_CLASS, realitycheck_sim::SIM_RUNNER_RESOURCE_CLASS);
     assert_eq!(written, expected.render());
     let project = std::fs::read_to_string(dir.path().join(".circleci/config.yml")).unwrap();
     assert_eq!(project, realitycheck_project::CONFIG_YML);
@@ -219,14 +216,13 @@ fn off_a_terminal_the_flags_fill_the_written_config() {
     ]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let written = std::fs::read_to_string(dir.path().join("cfg/realitycheck.toml")).unwrap();
-    let expected = Starter {
-        host: Some("https://circleci.example.com".into()),
-        token_env: Some("PROD_CIRCLE_TOKEN".into()),
-        project: Some("gh/example-org/realitycheck".into()),
-        kube_context: Some("prod-eks".into()),
-        namespace: Some("circleci".into()),
-        runner_resource_class: Some("example-org/linux-runner".into()),
-    };
+    let expected = Starter::default()
+        .answer(&setting::HOST, "https://circleci.example.com")
+        .answer(&setting::TOKEN_ENV, "PROD_CIRCLE_TOKEN")
+        .answer(&setting::PROJECT, "gh/example-org/realitycheck")
+        .answer(&setting::KUBE_CONTEXT, "prod-eks")
+        .answer(&setting::NAMESPACE, "circleci")
+        .answer(&setting::RUNNER_RESOURCE_CLASS, "example-org/linux-runner");
     assert_eq!(written, expected.render());
     insta::assert_snapshot!(out.stdout);
     let check = run(realitycheck(dir.path())

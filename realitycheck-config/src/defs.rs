@@ -80,14 +80,15 @@ pub static TOKEN_ENV: Setting = Setting::new(Scope::Target, "token_env", Kind::T
     .flag("token-env", "NAME", &[Init])
     .help("the variable holding this target's token instead of `CIRCLE_TOKEN` (`PROD_CIRCLE_TOKEN`); set but unset or blank is an error")
     .unset("unset (CIRCLE_TOKEN)")
-    .fix("give the name of the environment variable that holds the target's API token, like \"PROD_CIRCLE_TOKEN\"");
+    .fix("set token_env to the name of the variable that holds the target's token, like PROD_CIRCLE_TOKEN, and export that variable")
+    .check(values::token_env);
 
 /// `cloud_provider`.
 pub static CLOUD_PROVIDER: Setting = Setting::new(Scope::Target, "cloud_provider", Kind::Choice(CLOUD_PROVIDERS))
     .env("CIRCLE_CLOUD_PROVIDER")
     .flag("cloud-provider", "PROVIDER", CHECKS)
     .help("`aws`, `gcp` or `other`; machine, Arm and remote-docker jobs need `aws` or `gcp`")
-    .unset("unset (the jobs that need the machine provisioner are skipped)")
+    .unset("unset (no machine jobs)")
     .fix("set it to aws, gcp or other");
 
 /// `project`.
@@ -127,12 +128,11 @@ pub static MAX_PAGES: Setting = Setting::new(Scope::Target, "max_pages", U32)
     .check(values::at_least_one_page);
 
 /// `kubernetes.kubeconfig`.
-pub static KUBECONFIG: Setting =
-    Setting::new(Scope::Target, "kubernetes.kubeconfig", Kind::Path(Relative::ToSource))
-        .flag("kubeconfig", "FILE", CHECKS)
-        .help("kubeconfig file; without it `KUBECONFIG`, `~/.kube/config`, then the in-cluster account")
-        .unset("unset (KUBECONFIG, ~/.kube/config, in-cluster)")
-        .fix("give the path of a kubeconfig file");
+pub static KUBECONFIG: Setting = Setting::new(Scope::Target, "kubernetes.kubeconfig", Kind::Path(Relative::ToSource))
+    .flag("kubeconfig", "FILE", CHECKS)
+    .help("kubeconfig file; without it `KUBECONFIG`, `~/.kube/config`, then the in-cluster account")
+    .unset("unset (KUBECONFIG, ~/.kube/config, in-cluster)")
+    .fix("give the path of a kubeconfig file");
 
 /// `kubernetes.context`.
 pub static KUBE_CONTEXT: Setting = Setting::new(Scope::Target, "kubernetes.context", Kind::Text)
@@ -140,7 +140,8 @@ pub static KUBE_CONTEXT: Setting = Setting::new(Scope::Target, "kubernetes.conte
     .flag("kube-context", "NAME", CHECKS_AND_INIT)
     .help("kubeconfig context")
     .unset("unset (the current context)")
-    .fix("give the name of a context of the kubeconfig (`kubectl config get-contexts` lists them)");
+    .fix("give the name of a context of the kubeconfig (`kubectl config get-contexts` lists them)")
+    .check(values::not_blank);
 
 /// `kubernetes.namespace`.
 pub static NAMESPACE: Setting = Setting::new(Scope::Target, "kubernetes.namespace", Kind::Text)
@@ -148,17 +149,20 @@ pub static NAMESPACE: Setting = Setting::new(Scope::Target, "kubernetes.namespac
     .env("REALITYCHECK_NAMESPACE")
     .flag("namespace", "NAME", CHECKS_AND_INIT)
     .help("namespace of the CircleCI server Helm release")
-    .fix("give the namespace of the CircleCI server release, like circleci-server (`kubectl get namespaces` lists them)")
+    .fix(
+        "give the namespace of the CircleCI server release, like circleci-server (`kubectl get namespaces` lists them)",
+    )
     .check(values::namespace);
 
 /// `kubernetes.expect_chart_version`.
-pub static EXPECT_CHART_VERSION: Setting =
-    Setting::new(Scope::Target, "kubernetes.expect_chart_version", Kind::Text)
-        .flag("expect-chart-version", "VERSION", CHECKS)
-        .help("the chart version the release must run, e.g. after `helm upgrade --version 4.4.8` (a leading `v` is dropped)")
-        .unset("unset (any)")
-        .fix("give a chart version like 4.4.8, or remove the key to accept any")
-        .check(values::chart_version);
+pub static EXPECT_CHART_VERSION: Setting = Setting::new(Scope::Target, "kubernetes.expect_chart_version", Kind::Text)
+    .flag("expect-chart-version", "VERSION", CHECKS)
+    .help(
+        "the chart version the release must run, e.g. after `helm upgrade --version 4.4.8` (a leading `v` is dropped)",
+    )
+    .unset("unset (any)")
+    .fix("give a chart version like 4.4.8, or remove the key to accept any")
+    .check(values::chart_version);
 
 /// `nomad.server_selector`.
 pub static SERVER_SELECTOR: Setting = Setting::new(Scope::Target, "nomad.server_selector", Kind::Text)
@@ -190,14 +194,13 @@ pub static BRANCH: Setting = Setting::new(Scope::Target, "pipeline.branch", Kind
     .check(values::branch);
 
 /// `pipeline.runner_resource_class`.
-pub static RUNNER_RESOURCE_CLASS: Setting =
-    Setting::new(Scope::Target, "pipeline.runner_resource_class", Kind::Text)
-        .env("REALITYCHECK_RUNNER_RESOURCE_CLASS")
-        .flag("runner-resource-class", "NAMESPACE/NAME", CHECKS_AND_INIT)
-        .help("self-hosted runner resource class `namespace/name`; none skips `executors::runner`")
-        .unset("unset (no runner check)")
-        .fix("give the runner resource class as namespace/name, like example-org/linux-runner, or leave it unset")
-        .check(values::runner_resource_class);
+pub static RUNNER_RESOURCE_CLASS: Setting = Setting::new(Scope::Target, "pipeline.runner_resource_class", Kind::Text)
+    .env("REALITYCHECK_RUNNER_RESOURCE_CLASS")
+    .flag("runner-resource-class", "NAMESPACE/NAME", CHECKS_AND_INIT)
+    .help("self-hosted runner resource class `namespace/name`; none skips `executors::runner`")
+    .unset("unset (no runner check)")
+    .fix("give the runner resource class as namespace/name, like example-org/linux-runner, or leave it unset")
+    .check(values::runner_resource_class);
 
 /// `pipeline.windows`.
 pub static WINDOWS: Setting = Setting::new(Scope::Target, "pipeline.windows", Kind::Bool)
@@ -289,7 +292,9 @@ pub static COLLECT: Setting = Setting::new(Scope::Profile, "collect", Kind::Bool
 pub static COLLECT_DIR: Setting = Setting::new(Scope::Profile, "collect_dir", Kind::Path(Relative::ToRun))
     .default("\"./realitycheck-evidence\"")
     .help("where evidence bundles go; relative paths start at the working directory of the run")
-    .fix("give a directory as a string, like \"./realitycheck-evidence\"; relative paths start at the working directory");
+    .fix(
+        "give a directory as a string, like \"./realitycheck-evidence\"; relative paths start at the working directory",
+    );
 
 /// `serve.profile`.
 pub static SERVE_PROFILE: Setting = Setting::new(Scope::Serve, "profile", Kind::Text)

@@ -128,7 +128,9 @@ impl FileLayer {
             let name = key.get_ref().as_ref();
             let offset = key.span().start;
             match name {
-                "defaults" => file.defaults = reader.table(Scope::Target, "defaults", "", reader.as_table(name, value)?)?,
+                "defaults" => {
+                    file.defaults = reader.table(Scope::Target, "defaults", "", reader.as_table(name, value)?)?
+                }
                 "serve" => file.serve = reader.table(Scope::Serve, "serve", "", reader.as_table(name, value)?)?,
                 "targets" | "profiles" => {
                     let scope = if name == "targets" { Scope::Target } else { Scope::Profile };
@@ -238,7 +240,8 @@ impl Reader<'_> {
         let (prefix, leaf) = key.rsplit_once('.').map_or(("", key), |(prefix, leaf)| (prefix, leaf));
         let mut known: Vec<&str> = Vec::new();
         for setting in registry::of(scope).filter(|s| s.in_file) {
-            let rest = if prefix.is_empty() { Some(setting.key) } else { setting.key.strip_prefix(&format!("{prefix}.")) };
+            let rest =
+                if prefix.is_empty() { Some(setting.key) } else { setting.key.strip_prefix(&format!("{prefix}.")) };
             if let Some(first) = rest.and_then(|rest| rest.split('.').next())
                 && !known.contains(&first)
             {
@@ -296,7 +299,8 @@ mod tests {
 
     #[test]
     fn the_later_layer_wins_setting_by_setting() {
-        let base = parse("[defaults]\nhost = \"https://a.example.com\"\n[defaults.kubernetes]\nnamespace = \"a\"\n").unwrap();
+        let base =
+            parse("[defaults]\nhost = \"https://a.example.com\"\n[defaults.kubernetes]\nnamespace = \"a\"\n").unwrap();
         let over = parse("[defaults.kubernetes]\nnamespace = \"b\"\n").unwrap();
         let merged = base.merge(&over);
         assert_eq!(merged.defaults.get(&defs::HOST).unwrap().value, Value::Text("https://a.example.com".into()));
@@ -311,7 +315,10 @@ mod tests {
             "{unknown}"
         );
         let kind = parse("[profiles.ci]\nretries = \"two\"\n").unwrap_err();
-        assert!(kind.contains("column 11, field `profiles.ci.retries`: expected a whole number, found the string \"two\""), "{kind}");
+        assert!(
+            kind.contains("column 11, field `profiles.ci.retries`: expected a whole number, found the string \"two\""),
+            "{kind}"
+        );
         let table = parse("serve = 1\n").unwrap_err();
         assert!(table.contains("field `serve`: expected a table, found integer"), "{table}");
     }

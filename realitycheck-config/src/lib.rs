@@ -32,8 +32,8 @@ pub use registry::Setting;
 pub use secret::Secret;
 pub use settings::{
     BASE_PROFILE, Config, DOCKER_RESOURCE_CLASSES, IMPLICIT_TARGET, Kubernetes, LoadRequest, Nomad, Pipeline, Profile,
-    Resolved, ServeSettings, Settings, Target, TokenSource, WebhookFormat, redacted_url,
+    Resolved, ServeSettings, Settings, Target, TokenSource, redacted_url,
 };
-pub use value::Value;
 pub use starter::Starter;
+pub use value::Value;
 pub use values::{check_namespace, check_project, check_runner_resource_class, check_token_env};

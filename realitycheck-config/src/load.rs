@@ -102,7 +102,8 @@ impl Flags {
 
     /// The flags' layer: each value read as its setting's kind; an error names the flag.
     pub(crate) fn layer(&self) -> Result<Layer, ConfigError> {
-        let values = self.0.iter().filter(|(setting, _)| setting.in_file).map(|(setting, value)| (*setting, value.as_str()));
+        let values =
+            self.0.iter().filter(|(setting, _)| setting.in_file).map(|(setting, value)| (*setting, value.as_str()));
         Layer::from_text(values, |setting| {
             Origin::Flag(setting.flag.map_or_else(|| format!("--{}", setting.key), |flag| flag.name()))
         })

@@ -202,6 +202,23 @@ impl Setting {
         }
     }
 
+    /// `text` (an answer, a variable, a flag's value) read as this setting's kind and checked
+    /// as its definition says; relative paths are left as written.
+    pub fn read(&self, text: &str) -> Result<Value, String> {
+        let value = Value::from_text(self.kind, text)?;
+        match self.check {
+            Some(check) => check(value),
+            None => Ok(value),
+        }
+    }
+
+    /// Its default, read as its kind; `None` when it has none. A default that does not read
+    /// is a bug of its definition (`registry` tests read every one).
+    pub fn default_value(&self) -> Option<Value> {
+        let parsed = toml::de::DeValue::parse(self.default?).ok()?;
+        Value::from_toml(self.kind, parsed.get_ref()).ok()
+    }
+
     /// Whether the command line of `command` has its flag.
     pub fn flag_on(&self, command: Command) -> Option<&Flag> {
         self.flag.as_ref().filter(|flag| flag.on.contains(&command))
@@ -231,5 +248,50 @@ pub fn environment() -> Vec<(&'static str, String)> {
 
 /// Whether two settings are the same definition.
 pub fn same(a: &Setting, b: &Setting) -> bool {
-    std::ptr::eq(a, b)
+    (a.scope, a.key) == (b.scope, b.key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_reads_as_its_kind_and_passes_its_check() {
+        for setting in all() {
+            let Some(text) = setting.default else { continue };
+            let value =
+                setting.default_value().unwrap_or_else(|| panic!("{}: default {text} does not read", setting.name()));
+            if let Some(check) = setting.check {
+                check(value).unwrap_or_else(|m| panic!("{}: default {text}: {m}", setting.name()));
+            }
+        }
+    }
+
+    #[test]
+    fn keys_variables_and_flags_are_each_defined_once() {
+        let mut keys: Vec<(Scope, &str)> = all().iter().map(|s| (s.scope, s.key)).collect();
+        let mut vars: Vec<&str> = all().iter().filter_map(|s| s.env).collect();
+        let total = (keys.len(), vars.len());
+        keys.sort();
+        keys.dedup();
+        vars.sort();
+        vars.dedup();
+        assert_eq!((keys.len(), vars.len()), total, "a key or variable is defined twice");
+        for command in [Command::Checks, Command::Serve, Command::Init] {
+            let mut flags: Vec<&str> = all().iter().filter_map(|s| Some(s.flag_on(command)?.long)).collect();
+            let count = flags.len();
+            flags.sort();
+            flags.dedup();
+            assert_eq!(flags.len(), count, "two settings share a flag on {command:?}");
+        }
+        assert!(all().iter().all(|s| !s.help.is_empty() && !s.fix.is_empty()), "every setting has help and a fix");
+    }
+
+    #[test]
+    fn the_choices_are_those_of_the_types_that_use_them() {
+        let providers: Vec<&str> = realitycheck_project::CloudProvider::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(providers, crate::defs::CLOUD_PROVIDERS);
+        let tags: Vec<&str> = harness::Tag::ALL.iter().map(|t| t.as_str()).collect();
+        assert_eq!(tags, crate::defs::TAGS);
+    }
 }

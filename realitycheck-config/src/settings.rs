@@ -23,7 +23,7 @@ use realitycheck_project::CloudProvider;
 
 mod serve;
 
-pub use serve::{ServeSettings, WebhookFormat, redacted_url};
+pub use serve::{ServeSettings, redacted_url};
 
 /// The name of the target made of `[defaults]`, environment and flags when the file
 /// defines no `[targets.NAME]`.
@@ -224,11 +224,14 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    /// Each setting of the table a file may set, in the registry's order, with its value
-    /// (`None`: unset) and where it came from.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static Setting, Option<&Value>, &Origin)> + '_ {
-        registry::of(self.scope)
-            .filter_map(|setting| self.values.get(setting.key).map(|(value, origin)| (setting, value.as_ref(), origin)))
+    /// Each setting of the table, in the registry's order, with its value (`None`: unset) and
+    /// where it came from; `None` for both for a setting no file holds (the token: see
+    /// [`Config::token_source`]).
+    pub fn iter(&self) -> impl Iterator<Item = (&'static Setting, Option<&Value>, Option<&Origin>)> + '_ {
+        registry::of(self.scope).map(|setting| match self.values.get(setting.key) {
+            Some((value, origin)) => (setting, value.as_ref(), Some(origin)),
+            None => (setting, None, None),
+        })
     }
 
     /// The value of `setting`, `None` when unset.
@@ -245,7 +248,8 @@ impl Resolved {
     /// a bug of the registry, which every resolution of the built-in defaults reveals.
     fn read<T>(&self, setting: &Setting, pick: impl Fn(&Value) -> Option<T>) -> Option<T> {
         self.value(setting).map(|value| {
-            pick(value).unwrap_or_else(|| panic!("setting `{}` holds {value:?}, not what its reader expects", setting.name()))
+            pick(value)
+                .unwrap_or_else(|| panic!("setting `{}` holds {value:?}, not what its reader expects", setting.name()))
         })
     }
 
@@ -258,7 +262,10 @@ impl Resolved {
     /// without its path when it is a secret.
     pub fn to_json(&self) -> serde_json::Value {
         let mut root = serde_json::Map::new();
-        for (setting, value, _) in self.iter() {
+        for (setting, value, origin) in self.iter() {
+            if origin.is_none() {
+                continue;
+            }
             let json = match value {
                 None => serde_json::Value::Null,
                 Some(Value::Url(url)) if setting.secret => redacted_url(url).into(),
@@ -344,10 +351,9 @@ impl Value {
 fn resolve(scope: Scope, layer: &Layer, cwd: &Path) -> Result<Resolved, ConfigError> {
     let mut values = BTreeMap::new();
     for setting in registry::of(scope).filter(|setting| setting.in_file) {
-        let entry = match layer.get(setting) {
-            Some(entry) => Some(entry.clone()),
-            None => default_entry(setting)?,
-        };
+        let default =
+            || Some(Entry { value: setting.default_value()?, origin: Origin::BuiltIn, field: setting.name() });
+        let entry = layer.get(setting).cloned().or_else(default);
         let Some(Entry { value, origin, field }) = entry else {
             values.insert(setting.key, (None, Origin::BuiltIn));
             continue;
@@ -357,23 +363,14 @@ fn resolve(scope: Scope, layer: &Layer, cwd: &Path) -> Result<Resolved, ConfigEr
             (_, value) => value,
         };
         let value = match setting.check {
-            Some(check) => check(value).map_err(|message| ConfigError::invalid(origin.clone(), field, message, setting.fix))?,
+            Some(check) => {
+                check(value).map_err(|message| ConfigError::invalid(origin.clone(), field, message, setting.fix))?
+            }
             None => value,
         };
         values.insert(setting.key, (Some(value), origin));
     }
     Ok(Resolved { scope, values })
-}
-
-/// The registry's default of `setting`, as a built-in entry.
-fn default_entry(setting: &Setting) -> Result<Option<Entry>, ConfigError> {
-    let Some(toml) = setting.default else { return Ok(None) };
-    let bug = |message: String| {
-        ConfigError::invalid(Origin::BuiltIn, setting.name(), message, "this is a bug in realitycheck; please report it")
-    };
-    let parsed = toml::de::DeValue::parse(toml).map_err(|e| bug(e.to_string()))?;
-    let value = Value::from_toml(setting.kind, parsed.get_ref()).map_err(|mistake| bug(mistake.message))?;
-    Ok(Some(Entry { value, origin: Origin::BuiltIn, field: setting.name() }))
 }
 
 /// Relative paths in a file start at the file's directory; elsewhere, at `cwd`.
@@ -465,7 +462,10 @@ pub struct Config {
 }
 
 /// The variable a target's token comes from when it sets no `token_env`.
-const DEFAULT_TOKEN_VAR: &str = "CIRCLE_TOKEN";
+const DEFAULT_TOKEN_VAR: &str = match defs::TOKEN.env {
+    Some(var) => var,
+    None => panic!("the token has a variable"),
+};
 
 impl Config {
     /// Reads every source: the built-in reference, the configuration file if there is one,
@@ -473,7 +473,8 @@ impl Config {
     /// file that cannot be read or parsed, or a variable or flag that does not read as its
     /// setting's kind; the values themselves are checked when a target or profile is resolved.
     pub fn load(request: &LoadRequest<'_>) -> Result<Config, ConfigError> {
-        let builtin = FileLayer::parse(Path::new("<built-in reference>"), REFERENCE_CONFIG)?.with_origin(&Origin::BuiltIn);
+        let builtin =
+            FileLayer::parse(Path::new("<built-in reference>"), REFERENCE_CONFIG)?.with_origin(&Origin::BuiltIn);
         let user = config_path(request.config_flag, request.var, request.cwd)
             .map(|path| SourceFile::read(&path))
             .transpose()?;
@@ -537,7 +538,8 @@ impl Config {
     /// What the sources say of a top-level setting (`profile`, `default_target`): the flags,
     /// then the environment, then the files.
     fn top(&self, setting: &Setting) -> Option<(String, Origin)> {
-        let entry = self.flags.get(setting).or_else(|| self.env.get(setting)).or_else(|| self.merged.top.get(setting))?;
+        let entry =
+            self.flags.get(setting).or_else(|| self.env.get(setting)).or_else(|| self.merged.top.get(setting))?;
         Some((entry.value.as_text()?, entry.origin.clone()))
     }
 
@@ -664,17 +666,9 @@ impl Config {
     /// names (CIRCLE_TOKEN without it), which beats a `token_file` in the file. A `token_env`
     /// whose variable is unset or blank, with no `token_file`, is an error; so is a blank
     /// CIRCLE_TOKEN when there is a host to check.
-    fn token(
-        &self,
-        name: &str,
-        layer: &Layer,
-        has_host: bool,
-    ) -> Result<Option<(Secret, TokenSource)>, ConfigError> {
+    fn token(&self, name: &str, layer: &Layer, has_host: bool) -> Result<Option<(Secret, TokenSource)>, ConfigError> {
         let token_env = layer.get(&defs::TOKEN_ENV);
         let token_env_name = token_env.and_then(|entry| entry.value.as_text());
-        if let (Some(entry), Some(var_name)) = (token_env, &token_env_name) {
-            self.valid_token_env(name, entry, var_name)?;
-        }
         let var_name = token_env_name.as_deref().unwrap_or(DEFAULT_TOKEN_VAR);
         if let Some(entry) = self.flags.get(&defs::TOKEN_FILE) {
             return self.read_token(entry, var_name).map(Some);
@@ -707,20 +701,6 @@ impl Config {
             ));
         }
         Ok(None)
-    }
-
-    /// A `token_env` must name a variable; the value is not echoed when it looks like a token.
-    fn valid_token_env(&self, name: &str, entry: &Entry, var_name: &str) -> Result<(), ConfigError> {
-        check_token_env(var_name).map_err(|message| {
-            ConfigError::invalid(
-                entry.origin.clone(),
-                entry.field.clone(),
-                message,
-                format!(
-                    "set token_env to the name of the variable that holds target `{name}`'s token, like PROD_CIRCLE_TOKEN, and export that variable"
-                ),
-            )
-        })
     }
 
     fn read_token(&self, entry: &Entry, var_name: &str) -> Result<(Secret, TokenSource), ConfigError> {
@@ -757,5 +737,4 @@ impl Config {
         }
         Ok((Secret::new(token), TokenSource::File { path: resolved, given_at: origin }))
     }
-
 }

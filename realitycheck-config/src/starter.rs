@@ -19,6 +19,11 @@ impl Starter {
         self
     }
 
+    /// The answer for `setting`, if there is one.
+    pub fn get(&self, setting: &Setting) -> Option<&str> {
+        self.answers.iter().rev().find(|(s, _)| crate::registry::same(s, setting)).map(|(_, value)| value.as_str())
+    }
+
     /// The reference configuration with these answers in `[defaults]`: each replaces the first
     /// line of its table that sets the key or shows it commented (`# host = "…"`).
     pub fn render(&self) -> String {

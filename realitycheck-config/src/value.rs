@@ -88,9 +88,8 @@ impl Value {
                         }
                     };
                     let text = match words {
-                        Some(words) => {
-                            choose(words, &text).map_err(|message| Mistake { message, element: Some((index, item.span().start)) })?
-                        }
+                        Some(words) => choose(words, &text)
+                            .map_err(|message| Mistake { message, element: Some((index, item.span().start)) })?,
                         None => text,
                     };
                     list.push(text);
@@ -242,8 +241,14 @@ mod tests {
             Value::from_text(Kind::Choice(&["json", "slack"]), "xml").unwrap_err(),
             "`xml` is not `json` or `slack`"
         );
-        assert_eq!(Value::from_text(Kind::Whole { max: 5 }, "abc").unwrap_err(), "`abc` is not a whole number from 0 to 5");
-        assert_eq!(Value::from_text(Kind::Path(crate::registry::Relative::ToRun), " ").unwrap_err(), "the path is empty");
+        assert_eq!(
+            Value::from_text(Kind::Whole { max: 5 }, "abc").unwrap_err(),
+            "`abc` is not a whole number from 0 to 5"
+        );
+        assert_eq!(
+            Value::from_text(Kind::Path(crate::registry::Relative::ToRun), " ").unwrap_err(),
+            "the path is empty"
+        );
     }
 
     #[test]

@@ -124,6 +124,12 @@ pub(crate) fn project(value: Value) -> Checked {
     check_project(&slug).map(|()| Value::Text(slug))
 }
 
+/// `token_env`: the name of an environment variable, never echoed when it looks like a token.
+pub(crate) fn token_env(value: Value) -> Checked {
+    let name = text(value);
+    check_token_env(&name).map(|()| Value::Text(name))
+}
+
 /// `kubernetes.namespace`: a Kubernetes namespace name.
 pub(crate) fn namespace(value: Value) -> Checked {
     let namespace = text(value);
@@ -140,11 +146,11 @@ pub(crate) fn chart_version(value: Value) -> Checked {
     Ok(Value::Text(version.to_string()))
 }
 
-/// `nomad.server_selector`: not blank.
+/// A value that must not be blank (`nomad.server_selector`, `kubernetes.context`).
 pub(crate) fn not_blank(value: Value) -> Checked {
     let text = text(value);
     if text.is_empty() {
-        return Err("the label selector is empty".into());
+        return Err("the value is empty".into());
     }
     Ok(Value::Text(text))
 }
@@ -232,14 +238,12 @@ pub(crate) fn run_duration(value: Value) -> Checked {
 /// `serve.every`: 10s to 24h.
 pub(crate) fn every(value: Value) -> Checked {
     match value {
-        Value::Duration(d) if d < MIN_EVERY => Err(format!(
-            "`{}` is shorter than 10s, the least time between two runs",
-            humantime::format_duration(d)
-        )),
-        Value::Duration(d) if d > MAX_EVERY => Err(format!(
-            "`{}` is longer than a day, the most time between two runs",
-            humantime::format_duration(d)
-        )),
+        Value::Duration(d) if d < MIN_EVERY => {
+            Err(format!("`{}` is shorter than 10s, the least time between two runs", humantime::format_duration(d)))
+        }
+        Value::Duration(d) if d > MAX_EVERY => {
+            Err(format!("`{}` is longer than a day, the most time between two runs", humantime::format_duration(d)))
+        }
         other => Ok(other),
     }
 }

@@ -574,7 +574,7 @@ fn error_token_env_must_name_a_variable() {
     let case = Case::new().file("rc.toml", "[targets.prod]\n\ntoken_env = \"PROD-TOKEN\"\n");
     insta::assert_snapshot!(case.error());
     let typed = Case::new().file("rc.toml", "[defaults]\ntoken_env = 5\n").error();
-    assert!(typed.contains("like \"PROD_CIRCLE_TOKEN\""), "{typed}");
+    assert!(typed.contains("expected a string") && typed.contains("like PROD_CIRCLE_TOKEN"), "{typed}");
     for fine in ["_T", "prod_token_2", "PROD_CIRCLE_TOKEN"] {
         let case = Case::new().file("rc.toml", &format!("[defaults]\ntoken_env = \"{fine}\"\n")).env(fine, "CCIPAT_x");
         assert_eq!(case.settings().unwrap().target.token.unwrap().expose(), "CCIPAT_x", "{fine}");
@@ -638,7 +638,7 @@ fn serve_defaults_come_from_the_reference() {
             history: 100,
             state_dir: None,
             webhook: None,
-            webhook_format: WebhookFormat::Json,
+            webhook_format: "json".into(),
             api_token_file: None,
         }
     );
@@ -672,7 +672,7 @@ api_token_file = "/run/secrets/api-token"
     assert_eq!(serve.history, 10000);
     assert_eq!(serve.state_dir, Some(etc.join("state")), "relative to the configuration file");
     assert_eq!(serve.webhook.as_ref().map(|u| u.host_str().unwrap()), Some("hooks.example.com"));
-    assert_eq!(serve.webhook_format, WebhookFormat::Slack);
+    assert_eq!(serve.webhook_format, "slack");
     assert_eq!(serve.api_token_file, Some("/run/secrets/api-token".into()));
 
     case.flags = Flags::default()
@@ -691,7 +691,7 @@ api_token_file = "/run/secrets/api-token"
     assert_eq!(serve.history, 1);
     assert_eq!(serve.state_dir, Some(case.dir.path().join("var/state")), "relative to the working directory");
     assert_eq!(serve.webhook.unwrap().as_str(), "http://10.0.0.1:8080/hook");
-    assert_eq!(serve.webhook_format, WebhookFormat::Json);
+    assert_eq!(serve.webhook_format, "json");
     assert_eq!(serve.api_token_file, Some(case.dir.path().join("api-token")));
     assert_eq!(case.settings().unwrap().profile.name, "laptop", "[serve] does not choose the profile of `run`");
 }
@@ -801,8 +801,14 @@ fn origins_name_the_flag_the_variable_the_line_or_the_defaults() {
     assert_eq!(config.profile_choice().unwrap(), ("laptop".into(), Origin::BuiltIn));
     assert_eq!(config.profile_names(), ["ci", "health", "laptop"]);
     assert_eq!(config.target_values("prod").unwrap().origin(&setting::HOST), at(3));
-    assert_eq!(config.target_values("prod").unwrap().origin(&setting::CLOUD_PROVIDER), Origin::Flag("--cloud-provider".into()));
-    assert_eq!(config.target_values("prod").unwrap().origin(&setting::KUBE_CONTEXT), Origin::Env("REALITYCHECK_KUBE_CONTEXT".into()));
+    assert_eq!(
+        config.target_values("prod").unwrap().origin(&setting::CLOUD_PROVIDER),
+        Origin::Flag("--cloud-provider".into())
+    );
+    assert_eq!(
+        config.target_values("prod").unwrap().origin(&setting::KUBE_CONTEXT),
+        Origin::Env("REALITYCHECK_KUBE_CONTEXT".into())
+    );
     assert_eq!(config.target_values("prod").unwrap().origin(&setting::NAMESPACE), Origin::BuiltIn);
     assert_eq!(config.profile_values("ci").unwrap().origin(&setting::RETRIES), at(8));
     assert_eq!(config.profile_values("ci").unwrap().origin(&setting::DEADLINE), Origin::BuiltIn);

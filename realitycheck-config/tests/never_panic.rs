@@ -3,7 +3,7 @@
 //! names at their extremes included), `[serve]` and `token_env` too.
 
 use proptest::prelude::*;
-use realitycheck_config::{Config, LoadRequest, Flags, normalise_host};
+use realitycheck_config::{Config, Flags, LoadRequest, normalise_host};
 
 /// TOML lines with the keys realitycheck reads and values of every type and size.
 fn config_text() -> impl Strategy<Value = String> {

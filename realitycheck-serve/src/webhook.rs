@@ -23,6 +23,24 @@ pub enum Format {
     Slack,
 }
 
+impl Format {
+    /// Every format, as `serve.webhook_format` lists them.
+    pub const ALL: [Format; 2] = [Format::Json, Format::Slack];
+
+    /// The format of a lowercase name (`json`, `slack`).
+    pub fn parse(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|format| format.as_str() == name)
+    }
+
+    /// The lowercase name the configuration and `--webhook-format` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Slack => "slack",
+        }
+    }
+}
+
 /// Where and how notifications go. Its Debug shows only [`Webhook::display_url`].
 #[derive(Clone)]
 pub struct Webhook {

@@ -12,6 +12,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use realitycheck_config::{Config, Flags, LoadRequest, Setting, Target, setting};
+
 use crate::circleci::{self, ApiBehaviour, ApiState};
 use crate::execution::JobTiming;
 use crate::https::SimTls;
@@ -45,6 +47,8 @@ pub struct EnvFiles {
     pub kubeconfig: PathBuf,
     /// The CA bundle of the CircleCI API (`<file name>.ca.pem`).
     pub ca_bundle: PathBuf,
+    /// The simulation's fake token (`<file name>.token`).
+    pub token_file: PathBuf,
 }
 
 /// A simulated installation serving on local addresses until shut down.
@@ -56,9 +60,10 @@ pub struct SimServer {
     circleci_addr: SocketAddr,
     circleci: Arc<ApiState>,
     tls: SimTls,
-    /// [`SimTls::ca_pem`] in a file, written when first asked for and removed with the
-    /// server (a `FROM scratch` image has no temporary directory to write it to).
-    ca_bundle: std::sync::OnceLock<tempfile::NamedTempFile>,
+    /// [`Self::write_env`]'s files in a directory of the server's own, written when first
+    /// asked for and removed with the server (a `FROM scratch` image has no temporary
+    /// directory to write them to).
+    files: std::sync::OnceLock<(tempfile::TempDir, EnvFiles)>,
     stop: oneshot::Sender<()>,
     serving: JoinHandle<io::Result<()>>,
 }
@@ -84,7 +89,7 @@ impl SimServer {
         let kube_app = kube::router(Arc::clone(&installation));
         let circleci_app = circleci::router(Arc::clone(&circleci));
         let tls = SimTls::generate(circleci_addr.ip(), started_at, installation.tls_expires_at);
-        let ca_bundle = std::sync::OnceLock::new();
+        let files = std::sync::OnceLock::new();
         let (stop, stopped) = oneshot::channel::<()>();
         // A dropped sender stops the servers too.
         let stopped = stopped.map(|_| ()).shared();
@@ -95,7 +100,7 @@ impl SimServer {
             tokio::try_join!(kube.into_future(), circleci).map(|((), ())| ())
         });
         tracing::debug!(%scenario, %local_addr, %circleci_addr, "simulation started");
-        Ok(SimServer { scenario, installation, local_addr, circleci_addr, circleci, tls, ca_bundle, stop, serving })
+        Ok(SimServer { scenario, installation, local_addr, circleci_addr, circleci, tls, files, stop, serving })
     }
 
     /// Base URL of the simulated Kubernetes API, e.g. `http://127.0.0.1:41234`.
@@ -114,20 +119,25 @@ impl SimServer {
     }
 
     /// A file holding [`Self::ca_pem`] while the server lives: a client's `--ca-bundle`.
-    /// Written in the temporary directory on the first call; panics when it cannot be (tests
-    /// call it; the binary writes the CA with [`Self::write_env`]).
     pub fn ca_bundle(&self) -> &Path {
-        self.ca_bundle
+        &self.files().ca_bundle
+    }
+
+    /// [`Self::write_env`]'s files while the server lives, in a temporary directory of its
+    /// own, written on the first call; panics when they cannot be (tests and benchmarks call
+    /// it; the binary writes the files with [`Self::write_env`] where it is told).
+    pub fn files(&self) -> &EnvFiles {
+        &self
+            .files
             .get_or_init(|| {
-                let file = tempfile::Builder::new()
-                    .prefix("realitycheck-sim-ca-")
-                    .suffix(".pem")
-                    .tempfile()
-                    .expect("the temporary directory takes the simulation's CA bundle");
-                std::fs::write(file.path(), self.ca_pem()).expect("the simulation's CA bundle is written");
-                file
+                let dir = tempfile::Builder::new()
+                    .prefix("realitycheck-sim-")
+                    .tempdir()
+                    .expect("the temporary directory takes the simulation's files");
+                let files = self.write_env(&dir.path().join("env.sh")).expect("the simulation's files are written");
+                (dir, files)
             })
-            .path()
+            .1
     }
 
     /// The live state of the simulated CircleCI API (e.g. the context values clients set).
@@ -185,8 +195,8 @@ users:
         )
     }
 
-    /// Writes the kubeconfig and the CA bundle beside `path` (as `<file name>.kubeconfig` and
-    /// `<file name>.ca.pem`) and, at `path`, POSIX shell `export`s of `KUBECONFIG`,
+    /// Writes the kubeconfig, the CA bundle and the token beside `path` (as `<file
+    /// name>.kubeconfig`, `<file name>.ca.pem` and `<file name>.token`) and, at `path`, POSIX shell `export`s of `KUBECONFIG`,
     /// `REALITYCHECK_NAMESPACE`, `REALITYCHECK_KUBE_CONTEXT`, `CIRCLE_HOSTNAME`,
     /// `REALITYCHECK_CA_BUNDLE`, `CIRCLE_TOKEN` (the simulation's fake [`SIM_TOKEN`]),
     /// `REALITYCHECK_PROJECT`, `CIRCLE_CLOUD_PROVIDER` ([`Self::cloud_provider`]) and
@@ -211,24 +221,58 @@ users:
         std::fs::write(&kubeconfig, self.kubeconfig_yaml())?;
         let ca_bundle = beside(".ca.pem");
         std::fs::write(&ca_bundle, self.ca_pem())?;
+        let token_file = beside(".token");
+        std::fs::write(&token_file, SIM_TOKEN)?;
         let (kubeconfig_text, ca_bundle_text) = (utf8(&kubeconfig)?, utf8(&ca_bundle)?);
         let circleci_url = self.circleci_url();
+        let var = |setting: &Setting| setting.env.expect("the simulation exports settings that have a variable");
         let env = [
             ("KUBECONFIG", kubeconfig_text.as_str()),
-            ("REALITYCHECK_NAMESPACE", NAMESPACE),
-            ("REALITYCHECK_KUBE_CONTEXT", KUBE_CONTEXT),
-            ("CIRCLE_HOSTNAME", circleci_url.as_str()),
-            ("REALITYCHECK_CA_BUNDLE", ca_bundle_text.as_str()),
-            ("CIRCLE_TOKEN", SIM_TOKEN),
-            ("REALITYCHECK_PROJECT", SIM_PROJECT),
-            ("CIRCLE_CLOUD_PROVIDER", self.cloud_provider()),
-            ("REALITYCHECK_RUNNER_RESOURCE_CLASS", SIM_RUNNER_RESOURCE_CLASS),
+            (var(&setting::NAMESPACE), NAMESPACE),
+            (var(&setting::KUBE_CONTEXT), KUBE_CONTEXT),
+            (var(&setting::HOST), circleci_url.as_str()),
+            (var(&setting::CA_BUNDLE), ca_bundle_text.as_str()),
+            (var(&setting::TOKEN), SIM_TOKEN),
+            (var(&setting::PROJECT), SIM_PROJECT),
+            (var(&setting::CLOUD_PROVIDER), self.cloud_provider()),
+            (var(&setting::RUNNER_RESOURCE_CLASS), SIM_RUNNER_RESOURCE_CLASS),
         ]
         .iter()
         .map(|(name, value)| format!("export {name}={}\n", shell_quote(value)))
         .collect::<String>();
         std::fs::write(&path, env)?;
-        Ok(EnvFiles { kubeconfig, ca_bundle })
+        Ok(EnvFiles { kubeconfig, ca_bundle, token_file })
+    }
+
+    /// The settings that point realitycheck at this simulation, as flags give them: its API
+    /// (trusting its CA) with its token file and project, its cloud provider, its cluster
+    /// through the kubeconfig, context and namespace `files` name. The one way a run is
+    /// pointed at a simulation: `demo` passes them as its flags, [`Self::target`] loads them.
+    pub fn flags(&self, files: &EnvFiles) -> Flags {
+        let path = |path: &Path| path.display().to_string();
+        Flags::default()
+            .with(&setting::HOST, self.circleci_url())
+            .with(&setting::TOKEN_FILE, path(&files.token_file))
+            .with(&setting::CA_BUNDLE, path(&files.ca_bundle))
+            .with(&setting::PROJECT, SIM_PROJECT)
+            .with(&setting::CLOUD_PROVIDER, self.cloud_provider())
+            .with(&setting::KUBECONFIG, path(&files.kubeconfig))
+            .with(&setting::KUBE_CONTEXT, KUBE_CONTEXT)
+            .with(&setting::NAMESPACE, NAMESPACE)
+    }
+
+    /// This simulation as the target `name`: [`Self::flags`] of [`Self::files`] loaded as
+    /// `run` loads them, with no environment and no configuration file, every other setting
+    /// at its default.
+    pub fn target(&self, name: &str) -> Target {
+        let files = self.files();
+        let cwd = files.token_file.parent().unwrap_or(Path::new("/"));
+        let request = LoadRequest { config_flag: None, var: &|_| None, cwd, flags: self.flags(files) };
+        let config = Config::load(&request).unwrap_or_else(|e| panic!("the simulation's settings load: {e}"));
+        let mut target =
+            config.settings().unwrap_or_else(|e| panic!("the simulation's settings are valid: {e}")).target;
+        target.name = name.to_string();
+        target
     }
 
     /// Stops accepting connections and waits for the servers to end.
@@ -262,7 +306,8 @@ mod tests {
         assert_eq!(sim.kube_url(), format!("http://127.0.0.1:{}", sim.local_addr().port()));
         let dir = tempfile::tempdir().unwrap();
         let env_path = dir.path().join("env.sh");
-        let EnvFiles { kubeconfig, ca_bundle } = sim.write_env(&env_path).unwrap();
+        let EnvFiles { kubeconfig, ca_bundle, token_file } = sim.write_env(&env_path).unwrap();
+        assert_eq!(std::fs::read_to_string(token_file).unwrap(), SIM_TOKEN);
         assert_eq!(kubeconfig, dir.path().join("env.sh.kubeconfig"));
         assert_eq!(ca_bundle, dir.path().join("env.sh.ca.pem"));
         let yaml = std::fs::read_to_string(&kubeconfig).unwrap();

@@ -8,15 +8,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use realitycheck_config::{
-    Secret, Starter, check_namespace, check_project, check_runner_resource_class, check_token_env, display_host,
-    normalise_host,
-};
+use realitycheck_config::{Secret, Setting, Starter, display_host, normalise_host, setting};
 use suites::clients::circleci::{ApiClient, ApiSettings, DEFAULT_MAX_PAGES, RetryPolicy};
 use suites::clients::cluster::kube_contexts;
 use url::Url;
 
-use super::{DEFAULT_NAMESPACE, DEFAULT_TOKEN_ENV, HOST_FIX, NAMESPACE_FIX, PROJECT_FIX, RUNNER_FIX, TOKEN_ENV_FIX};
+use super::DEFAULT_TOKEN_ENV;
 use crate::cli::InitArgs;
 use crate::exit::AppError;
 use crate::prompt::Prompt;
@@ -65,11 +62,11 @@ pub async fn interview(args: &InitArgs, config: &Path) -> Result<Starter, AppErr
     let host = ask(
         &mut prompt,
         "CircleCI server host, the base URL (Enter to leave it unset: the cluster checks only)",
-        args.host.clone(),
+        answer(args, &setting::HOST),
         async |value: &str| {
             let url = match normalise_host(value) {
                 Ok(url) => url,
-                Err(why) => return Check::Unusable { why: format!("{why}; {HOST_FIX}") },
+                Err(why) => return Check::Unusable { why: format!("{why}; {}", setting::HOST.fix) },
             };
             let shown = display_host(&url);
             let probed = match api(&url, "") {
@@ -94,10 +91,10 @@ pub async fn interview(args: &InitArgs, config: &Path) -> Result<Starter, AppErr
     let token_env = ask(
         &mut prompt,
         "Environment variable that holds the API token (the token itself is never asked for nor written)",
-        Some(args.token_env.clone().unwrap_or_else(|| DEFAULT_TOKEN_ENV.to_string())),
+        Some(answer(args, &setting::TOKEN_ENV).unwrap_or_else(|| DEFAULT_TOKEN_ENV.to_string())),
         async |name: &str| {
-            if let Err(why) = check_token_env(name) {
-                return Check::Unusable { why: format!("{why}; {TOKEN_ENV_FIX}") };
+            if let Err(why) = setting::TOKEN_ENV.read(name) {
+                return Check::Unusable { why: format!("{why}; {}", setting::TOKEN_ENV.fix) };
             }
             let value = name.to_string();
             let Some(token) = std::env::var(name).ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()) else {
@@ -151,7 +148,7 @@ pub async fn interview(args: &InitArgs, config: &Path) -> Result<Starter, AppErr
     let kube_context = ask(
         &mut prompt,
         "Kube context of the cluster the installation runs in",
-        args.kube_context.clone().or(current),
+        answer(args, &setting::KUBE_CONTEXT).or(current),
         async |name: &str| {
             let value = name.to_string();
             match &contexts {
@@ -170,21 +167,18 @@ pub async fn interview(args: &InitArgs, config: &Path) -> Result<Starter, AppErr
     let namespace = ask(
         &mut prompt,
         "Namespace of the CircleCI server release",
-        Some(args.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())),
-        async |namespace: &str| match check_namespace(namespace) {
-            Ok(()) => Check::Unchecked { value: namespace.to_string(), note: None },
-            Err(why) => Check::Unusable { why: format!("{why}; {NAMESPACE_FIX}") },
-        },
+        answer(args, &setting::NAMESPACE).or_else(|| default(&setting::NAMESPACE)),
+        async |namespace: &str| well_formed(&setting::NAMESPACE, namespace),
     )
     .await?;
 
     let project = ask(
         &mut prompt,
         "Slug of the realitycheck project, vcs/org/repo (Enter to leave it unset: no pipeline checks)",
-        args.project.clone(),
+        answer(args, &setting::PROJECT),
         async |slug: &str| {
-            if let Err(why) = check_project(slug) {
-                return Check::Unusable { why: format!("{why}; {PROJECT_FIX}") };
+            if let Err(why) = setting::PROJECT.read(slug) {
+                return Check::Unusable { why: format!("{why}; {}", setting::PROJECT.fix) };
             }
             let value = slug.to_string();
             let Some(api) = &client else {
@@ -204,23 +198,42 @@ pub async fn interview(args: &InitArgs, config: &Path) -> Result<Starter, AppErr
     let runner_resource_class = ask(
         &mut prompt,
         "Self-hosted runner resource class, namespace/name (Enter for none: the runner check is skipped)",
-        args.runner_resource_class.clone(),
-        async |class: &str| match check_runner_resource_class(class) {
-            Ok(()) => Check::Unchecked { value: class.to_string(), note: None },
-            Err(why) => Check::Unusable { why: format!("{why}; {RUNNER_FIX}") },
-        },
+        answer(args, &setting::RUNNER_RESOURCE_CLASS),
+        async |class: &str| well_formed(&setting::RUNNER_RESOURCE_CLASS, class),
     )
     .await?;
     say(&mut prompt, "")?;
 
-    Ok(Starter {
-        host,
-        token_env: token_env.filter(|name| name != DEFAULT_TOKEN_ENV),
-        project,
-        kube_context,
-        namespace: namespace.filter(|n| n != DEFAULT_NAMESPACE),
-        runner_resource_class,
-    })
+    let answers = [
+        (&setting::HOST, host),
+        (&setting::TOKEN_ENV, token_env.filter(|name| name != DEFAULT_TOKEN_ENV)),
+        (&setting::PROJECT, project),
+        (&setting::KUBE_CONTEXT, kube_context),
+        (&setting::NAMESPACE, namespace.filter(|n| Some(n) != default(&setting::NAMESPACE).as_ref())),
+        (&setting::RUNNER_RESOURCE_CLASS, runner_resource_class),
+    ];
+    Ok(answers
+        .into_iter()
+        .filter_map(|(setting, value)| Some((setting, value?)))
+        .fold(Starter::default(), |starter, (setting, value)| starter.answer(setting, value)))
+}
+
+/// What the flag of `setting` answers already.
+fn answer(args: &InitArgs, setting: &Setting) -> Option<String> {
+    args.answers.flags.get(setting).map(str::to_string)
+}
+
+/// The default of `setting`, as the question offers it.
+fn default(setting: &Setting) -> Option<String> {
+    setting.default_value().map(|value| value.show())
+}
+
+/// An answer that nothing can check from here but its form.
+fn well_formed(setting: &Setting, value: &str) -> Check {
+    match setting.read(value) {
+        Ok(_) => Check::Unchecked { value: value.to_string(), note: None },
+        Err(why) => Check::Unusable { why: format!("{why}; {}", setting.fix) },
+    }
 }
 
 /// Asks `question` until the answer is usable: Enter takes `default` (none: the setting stays

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use harness::{CancellationToken, EventSink, Run, RunInfo, RunOptions, RunStatus, Selection, Timeouts};
 use k8s_openapi::jiff::Timestamp;
-use realitycheck_config::{CloudProvider, Kubernetes, Nomad, Pipeline, Secret, Target};
+use realitycheck_config::{CloudProvider, Secret, Target};
 use realitycheck_sim::scenario::Scenario;
 use realitycheck_sim::sim::SimServer;
 use suites::RealityCheck;
@@ -18,30 +18,13 @@ use url::Url;
 
 const RUNS: usize = 5;
 
-fn target(server: &SimServer, kubeconfig: std::path::PathBuf) -> Target {
-    Target {
-        name: "bench".into(),
-        host: Some(Url::parse(&server.circleci_url()).unwrap()),
-        token: Some(Secret::new(realitycheck_sim::SIM_TOKEN)),
-        cloud_provider: Some(CloudProvider::Aws),
-        project: Some(realitycheck_sim::SIM_PROJECT.into()),
-        ca_bundle: Some(server.ca_bundle().to_path_buf()),
-        insecure: false,
-        tls_min_days: 30,
-        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
-        kubernetes: Kubernetes {
-            kubeconfig: Some(kubeconfig),
-            context: Some(realitycheck_sim::KUBE_CONTEXT.into()),
-            namespace: realitycheck_sim::NAMESPACE.into(),
-            expect_chart_version: None,
-        },
-        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
-        pipeline: Pipeline {
-            runner_resource_class: Some(realitycheck_sim::SIM_RUNNER_RESOURCE_CLASS.into()),
-            docker_resource_classes: vec!["small".into(), "medium".into(), "large".into()],
-            ..Pipeline::default()
-        },
-    }
+/// The demo's settings: the simulation with a runner and three docker resource classes.
+fn target(server: &SimServer) -> Target {
+    let mut target = server.target("bench");
+    target.cloud_provider = Some(CloudProvider::Aws);
+    target.pipeline.runner_resource_class = Some(realitycheck_sim::SIM_RUNNER_RESOURCE_CLASS.into());
+    target.pipeline.docker_resource_classes = vec!["small".into(), "medium".into(), "large".into()];
+    target
 }
 
 /// From the pipeline's creation to its last workflow's end, as the API reports them.
@@ -66,9 +49,7 @@ async fn critical_path(server: &SimServer) -> Duration {
 
 async fn one_run() -> (Duration, Duration, u64, std::collections::BTreeMap<String, u64>) {
     let server = SimServer::start(Scenario::Healthy, ([127, 0, 0, 1], 0).into()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap().kubeconfig;
-    let target = target(&server, kubeconfig);
+    let target = target(&server);
     let options = RunOptions {
         info: RunInfo {
             target: "bench".into(),

@@ -17,9 +17,7 @@ const DAY: i64 = 24 * 60 * 60;
 /// The summary of a run of the two certificate checks against a simulation of `scenario`.
 async fn certificate_checks(scenario: Scenario) -> (RunSummary, String) {
     let server = SimServer::start(scenario, ([127, 0, 0, 1], 0).into()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap().kubeconfig;
-    let target = common::sim_target(scenario.name(), &server, Some(kubeconfig));
+    let target = server.target(scenario.name());
     let host = server.circleci_url();
     let options = common::run_options(scenario.name(), &[ids::MTLS, ids::TLS_CERTIFICATE], true);
     let run = Run::new(RealityCheck::new(target, false), options);

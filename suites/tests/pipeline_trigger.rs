@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use harness::{CancellationToken, EventSink, Outcome, Run, RunInfo, RunOptions, Selection, Timeouts};
-use realitycheck_config::{Kubernetes, Nomad, Pipeline, Secret, Target};
+use realitycheck_config::{Secret, Target};
 use serde_json::json;
 use suites::RealityCheck;
 use url::Url;
@@ -42,25 +42,10 @@ async fn server_with_an_old_project_config() -> String {
 #[tokio::test]
 async fn a_refused_trigger_asks_for_the_current_project_config_and_blocks_the_jobs() {
     let host = server_with_an_old_project_config().await;
-    let target = Target {
-        name: "old".into(),
-        host: Some(Url::parse(&host).unwrap()),
-        token: Some(Secret::new("CCIPAT_trigger_test")),
-        cloud_provider: None,
-        project: Some(SLUG.into()),
-        ca_bundle: None,
-        insecure: false,
-        tls_min_days: 30,
-        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
-        kubernetes: Kubernetes {
-            kubeconfig: None,
-            context: None,
-            namespace: "circleci-server".into(),
-            expect_chart_version: None,
-        },
-        nomad: Nomad { server_selector: "app=nomad-server".into(), min_clients: 1, mtls_min_days: 30 },
-        pipeline: Pipeline::default(),
-    };
+    let mut target = Target::with_defaults("old");
+    target.host = Some(Url::parse(&host).unwrap());
+    target.token = Some(Secret::new("CCIPAT_trigger_test"));
+    target.project = Some(SLUG.into());
     let ten = Duration::from_secs(10);
     let options = RunOptions {
         info: RunInfo { target: "old".into(), host, profile: "test".into(), started_at: SystemTime::UNIX_EPOCH },

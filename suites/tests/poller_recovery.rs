@@ -22,7 +22,7 @@ async fn a_check_that_subscribes_after_the_poller_gave_up_polls_again() {
         FaultPlan::repeating(1_000, (1..=4).map(|n| (n, Fault::ServiceUnavailable))).only("GET /api/v2/pipeline/");
     let options = SimOptions { api: ApiBehaviour { delay: Duration::ZERO, faults }, timing: JobTiming::default() };
     let server = SimServer::start_with(Scenario::Healthy, ([127, 0, 0, 1], 0).into(), options).await.unwrap();
-    let target = common::sim_target("sim", &server, None);
+    let target = server.target("sim");
     let api = ApiAccess::for_target(&target, Duration::from_secs(10)).unwrap().unwrap();
     let project = ProjectAccess::new(&api, realitycheck_sim::SIM_PROJECT, false);
     // No failure budget: the first failed poll ends the poller.

@@ -7,19 +7,18 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use harness::{
     CancellationToken, EventSink, IgnoredMode, Outcome, Run, RunOptions, RunStatus, RunSummary, Selection, SkipReason,
 };
-use realitycheck_config::{CloudProvider, Pipeline, Target};
+use realitycheck_config::{CloudProvider, Target};
 use realitycheck_sim::scenario::Scenario;
 use realitycheck_sim::sim::SimServer;
 use suites::RealityCheck;
 use suites::checks::ids;
 
-fn target(name: &str, server: &SimServer, kubeconfig: PathBuf) -> Target {
-    Target { cloud_provider: Some(CloudProvider::Aws), ..common::sim_target(name, server, Some(kubeconfig)) }
+fn target(name: &str, server: &SimServer) -> Target {
+    Target { cloud_provider: Some(CloudProvider::Aws), ..server.target(name) }
 }
 
 fn options(name: &str) -> RunOptions {
@@ -58,11 +57,8 @@ fn diagnosis(summary: &RunSummary, id: &str) -> String {
 async fn two_runs_in_one_process_each_judge_their_own_installation() {
     let healthy = SimServer::start(Scenario::Healthy, ([127, 0, 0, 1], 0).into()).await.unwrap();
     let broken = SimServer::start(Scenario::NoNomadClients, ([127, 0, 0, 1], 0).into()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let healthy_kube = healthy.write_env(&dir.path().join("healthy.sh")).unwrap().kubeconfig;
-    let broken_kube = broken.write_env(&dir.path().join("broken.sh")).unwrap().kubeconfig;
-    let healthy_run = Run::new(RealityCheck::new(target("healthy", &healthy, healthy_kube), false), options("healthy"));
-    let broken_run = Run::new(RealityCheck::new(target("broken", &broken, broken_kube), false), options("broken"));
+    let healthy_run = Run::new(RealityCheck::new(target("healthy", &healthy), false), options("healthy"));
+    let broken_run = Run::new(RealityCheck::new(target("broken", &broken), false), options("broken"));
 
     let (events, _received) = EventSink::channel();
     let (first, red) = tokio::join!(
@@ -94,8 +90,6 @@ async fn two_runs_in_one_process_each_judge_their_own_installation() {
 #[tokio::test]
 async fn a_check_asked_for_without_its_setting_is_skipped_as_not_configured() {
     let server = SimServer::start(Scenario::Healthy, ([127, 0, 0, 1], 0).into()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap().kubeconfig;
     let mut options = options("no-runner");
     options.selection = Selection {
         filters: vec![ids::RUNNER.into()],
@@ -103,7 +97,7 @@ async fn a_check_asked_for_without_its_setting_is_skipped_as_not_configured() {
         ignored: IgnoredMode::Include,
         ..Selection::default()
     };
-    let run = Run::new(RealityCheck::new(target("no-runner", &server, kubeconfig), false), options);
+    let run = Run::new(RealityCheck::new(target("no-runner", &server), false), options);
     let (events, _received) = EventSink::channel();
     let summary = run.execute(&events, CancellationToken::new()).await.unwrap().summary;
     let Outcome::Skipped { reason: SkipReason::NotConfigured(why) } = &summary.results[0].outcome else {
@@ -118,9 +112,7 @@ async fn a_check_asked_for_without_its_setting_is_skipped_as_not_configured() {
 /// which only waited would end red with other words within a minute.
 async fn stuck_job_diagnosis(scenario: Scenario, id: &str) -> String {
     let server = SimServer::start(scenario, ([127, 0, 0, 1], 0).into()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap().kubeconfig;
-    let mut target = target(scenario.name(), &server, kubeconfig);
+    let mut target = target(scenario.name(), &server);
     target.pipeline.runner_resource_class = Some(realitycheck_sim::SIM_RUNNER_RESOURCE_CLASS.into());
     let mut options = common::run_options(scenario.name(), &[id], true);
     options.timeouts.pipeline = std::time::Duration::from_secs(40);
@@ -157,14 +149,9 @@ async fn a_healthy_run_makes_the_requests_it_needs_and_no_more() {
     use realitycheck_sim::sim::SimOptions;
     let options = SimOptions { timing: JobTiming::instant(), ..SimOptions::for_scenario(Scenario::Healthy) };
     let server = SimServer::start_with(Scenario::Healthy, ([127, 0, 0, 1], 0).into(), options).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap().kubeconfig;
-    let mut target = target("counted", &server, kubeconfig);
-    target.pipeline = Pipeline {
-        runner_resource_class: Some(realitycheck_sim::SIM_RUNNER_RESOURCE_CLASS.into()),
-        docker_resource_classes: vec!["small".into(), "medium".into(), "large".into()],
-        ..Pipeline::default()
-    };
+    let mut target = target("counted", &server);
+    target.pipeline.runner_resource_class = Some(realitycheck_sim::SIM_RUNNER_RESOURCE_CLASS.into());
+    target.pipeline.docker_resource_classes = vec!["small".into(), "medium".into(), "large".into()];
     let mut options = self::options("counted");
     options.selection = Selection::default();
     let run = Run::new(RealityCheck::new(target, false), options);

@@ -18,7 +18,7 @@ use suites::resources::pipeline::RUN_IN_PROGRESS;
 use url::Url;
 
 fn target(server: &SimServer) -> Target {
-    common::sim_target("sim", server, None)
+    server.target("sim")
 }
 
 fn sim_client(server: &SimServer) -> ApiClient {

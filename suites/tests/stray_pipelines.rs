@@ -21,9 +21,8 @@ use suites::resources::{Requires, Resources};
 
 /// The simulation as a target; its kubeconfig lets the docker check see at once that no Nomad
 /// client can take its job.
-fn target(server: &SimServer, dir: &tempfile::TempDir) -> Target {
-    let kubeconfig = server.write_env(&dir.path().join("env.sh")).unwrap().kubeconfig;
-    common::sim_target("sim", server, Some(kubeconfig))
+fn target(server: &SimServer) -> Target {
+    server.target("sim")
 }
 
 /// A simulation without Nomad clients whose API misbehaves on the endpoints of `prefix` as
@@ -48,8 +47,7 @@ fn options() -> RunOptions {
 #[tokio::test]
 async fn a_trigger_whose_answer_is_lost_creates_one_pipeline() {
     let server = sim("POST /api/v2/project/", Fault::AnswerLost).await;
-    let dir = tempfile::tempdir().unwrap();
-    let run = Run::new(RealityCheck::new(target(&server, &dir), false), options());
+    let run = Run::new(RealityCheck::new(target(&server), false), options());
     let (sink, _events) = EventSink::channel();
     let report = run.execute(&sink, CancellationToken::new()).await.unwrap();
     let pipelines = server.circleci_state().pipeline_summaries();
@@ -68,8 +66,7 @@ async fn a_trigger_whose_answer_is_lost_creates_one_pipeline() {
 async fn a_run_interrupted_while_its_trigger_is_in_flight_cancels_the_pipeline() {
     // The API creates the pipeline at once and answers 20 s later; the run is stopped before.
     let server = sim("POST /api/v2/project/", Fault::AnswerAfter(Duration::from_secs(20))).await;
-    let dir = tempfile::tempdir().unwrap();
-    let run = Run::new(RealityCheck::new(target(&server, &dir), false), options());
+    let run = Run::new(RealityCheck::new(target(&server), false), options());
     let (sink, _events) = EventSink::channel();
     let cancel = CancellationToken::new();
     let stop = async {
@@ -96,8 +93,7 @@ async fn a_run_interrupted_while_its_trigger_is_in_flight_cancels_the_pipeline()
 async fn cancelling_is_bounded_and_names_what_it_left_running() {
     // Every cancel hangs for a minute.
     let server = sim("POST /api/v2/workflow/", Fault::AnswerAfter(Duration::from_secs(60))).await;
-    let dir = tempfile::tempdir().unwrap();
-    let target = std::sync::Arc::new(target(&server, &dir));
+    let target = std::sync::Arc::new(target(&server));
     let timeouts = Timeouts {
         cluster: Duration::from_secs(30),
         api: Duration::from_secs(120),

@@ -43,34 +43,18 @@ pub const ALL_CHECKS: [&str; 29] = [
 /// The checks the demo skips as not applicable to its configuration (Windows is opt-in).
 pub const NOT_APPLICABLE_IN_DEMO: [&str; 1] = ["executors::windows"];
 
-/// Environment variables realitycheck or kube-rs read; cleared for every test run.
-const LEAKY_VARS: &[&str] = &[
-    "CIRCLE_HOSTNAME",
-    "CIRCLE_TOKEN",
-    "CIRCLE_CLOUD_PROVIDER",
-    "REALITYCHECK_PROJECT",
-    "REALITYCHECK_CA_BUNDLE",
-    "REALITYCHECK_TARGET",
-    "REALITYCHECK_PROFILE",
-    "REALITYCHECK_KUBE_CONTEXT",
-    "REALITYCHECK_NAMESPACE",
-    "REALITYCHECK_MIN_CLIENTS",
-    "REALITYCHECK_RUNNER_RESOURCE_CLASS",
-    "REALITYCHECK_TIMEOUT_SCALE",
-    "REALITYCHECK_CONFIG",
-    "KUBECONFIG",
-    "KUBERNETES_SERVICE_HOST",
-    "KUBERNETES_SERVICE_PORT",
-    "RUST_LOG",
-    "NO_COLOR",
-];
+/// Environment variables kube-rs and the terminal read; with every variable of the registry of
+/// settings, cleared for every test run.
+const LEAKY_VARS: &[&str] =
+    &["KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "RUST_LOG", "NO_COLOR"];
 
 /// The binary, run in `dir`, with a clean environment and HOME pointing at `dir` (so no
 /// ~/.kube/config is found).
 pub fn realitycheck(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_realitycheck"));
     command.current_dir(dir).env("HOME", dir);
-    for var in LEAKY_VARS {
+    let settings = realitycheck_config::registry::environment().into_iter().map(|(var, _)| var);
+    for var in settings.chain(LEAKY_VARS.iter().copied()) {
         command.env_remove(var);
     }
     command

@@ -33,8 +33,8 @@ pub struct ServeSettings {
     pub state_dir: Option<PathBuf>,
     /// URL to POST to on every change of a check's state; http or https only.
     pub webhook: Option<Url>,
-    /// Body of those POSTs (default `json`).
-    pub webhook_format: WebhookFormat,
+    /// Body of those POSTs: one of `serve.webhook_format`'s choices (default `json`).
+    pub webhook_format: String,
     /// File holding the bearer token that `POST /api/v1/runs` requires; `None`: that
     /// endpoint asks for no token, on the listen address (loopback by default).
     pub api_token_file: Option<PathBuf>,
@@ -73,7 +73,6 @@ impl Config {
             let origin = values.origin(&defs::SERVE_PROFILE);
             return Err(self.no_such_profile(origin, &defs::SERVE_PROFILE.name(), &profile));
         }
-        let format = values.must(&defs::WEBHOOK_FORMAT, Value::as_text);
         Ok(ServeSettings {
             profile,
             every: values.must(&defs::EVERY, Value::as_duration),
@@ -81,7 +80,7 @@ impl Config {
             history: values.must(&defs::HISTORY, Value::as_u32) as usize,
             state_dir: values.read(&defs::STATE_DIR, Value::as_path),
             webhook: values.read(&defs::WEBHOOK, Value::as_url),
-            webhook_format: WebhookFormat::parse(&format).unwrap_or_default(),
+            webhook_format: values.must(&defs::WEBHOOK_FORMAT, Value::as_text),
             api_token_file: values.read(&defs::API_TOKEN_FILE, Value::as_path),
         })
     }
@@ -89,34 +88,6 @@ impl Config {
     /// The values of `[serve]`, each with where it came from.
     pub fn serve_values(&self) -> Result<Resolved, ConfigError> {
         resolve(Scope::Serve, &self.merged.serve.clone().merge(&self.flags), &self.cwd)
-    }
-}
-
-/// The body of the POSTs `realitycheck serve` sends to its webhook.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum WebhookFormat {
-    /// realitycheck's own JSON document (`json`).
-    #[default]
-    Json,
-    /// A Slack incoming-webhook message (`slack`).
-    Slack,
-}
-
-impl WebhookFormat {
-    /// Every format, in the order of `serve.webhook_format`'s choices.
-    pub const ALL: [WebhookFormat; 2] = [WebhookFormat::Json, WebhookFormat::Slack];
-
-    /// The format of a lowercase name (`json`, `slack`).
-    pub fn parse(value: &str) -> Option<WebhookFormat> {
-        WebhookFormat::ALL.into_iter().find(|format| format.as_str() == value)
-    }
-
-    /// The lowercase name the configuration and the `--webhook-format` flag use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WebhookFormat::Json => "json",
-            WebhookFormat::Slack => "slack",
-        }
     }
 }
 
@@ -128,12 +99,5 @@ mod tests {
     fn debug_shows_the_webhook_s_host_only() {
         let url = Url::parse("https://user:pw@hooks.example.com:8443/services/T0/B0/s3cr3t?token=t0k3n").unwrap();
         assert_eq!(redacted_url(&url), "https://hooks.example.com:8443/[redacted]");
-    }
-
-    #[test]
-    fn the_formats_are_the_setting_s_choices() {
-        let names: Vec<&str> = WebhookFormat::ALL.iter().map(|format| format.as_str()).collect();
-        assert_eq!(names, defs::WEBHOOK_FORMATS);
-        assert_eq!(WebhookFormat::parse("xml"), None);
     }
 }
