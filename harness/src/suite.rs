@@ -10,7 +10,8 @@ use std::future::Future;
 use crate::check::{Applicability, Check};
 use crate::event::CheckResult;
 use crate::evidence::Evidence;
-use crate::runner::{Preflight, Timeouts};
+use crate::preflight::Preflight;
+use crate::timeouts::Timeouts;
 
 /// A product's checks and the resources they share during one run.
 pub trait Suite: Send + Sync + Sized + 'static {

@@ -638,12 +638,3 @@ async fn a_run_executes_again_with_fresh_resources() {
     let prepares = journal.lines().iter().filter(|line| *line == "prepare").count();
     assert_eq!(prepares, 2);
 }
-
-#[test]
-fn durations_read_like_a_person_wrote_them() {
-    assert_eq!(humanize(Duration::from_millis(250)), "250ms");
-    assert_eq!(humanize(Duration::from_millis(1500)), "1.5s");
-    assert_eq!(humanize(Duration::from_secs(30)), "30s");
-    assert_eq!(humanize(Duration::from_secs(120)), "2m");
-    assert_eq!(humanize(Duration::from_secs(90)), "1m30s");
-}
