@@ -106,7 +106,7 @@ impl<S: Suite> Run<S> {
         self.checks
             .iter()
             .filter_map(|check| {
-                let applicability = self.suite.applicability(&check.needs);
+                let applicability = self.suite.applicability(&check.declaration);
                 self.options
                     .selection
                     .decide(&check.spec.id, &check.spec.tags, &applicability)
@@ -123,9 +123,9 @@ impl<S: Suite> Run<S> {
     /// sent, and the error says why.
     pub async fn execute(&self, events: &EventSink, cancel: CancellationToken) -> Result<RunReport, S::Error> {
         let selected = self.selected();
-        let needs: Vec<&S::Needs> =
-            selected.iter().filter(|(_, d)| *d == Disposition::Run).map(|(check, _)| &check.needs).collect();
-        let resources = Arc::new(self.suite.prepare(&needs, &self.options.timeouts)?);
+        let declarations: Vec<&S::Declaration> =
+            selected.iter().filter(|(_, d)| *d == Disposition::Run).map(|(check, _)| &check.declaration).collect();
+        let resources = Arc::new(self.suite.prepare(&declarations, &self.options.timeouts)?);
         let summary = self.run_checks(&selected, Arc::clone(&resources), events, cancel.clone()).await;
         let red = summary.results.iter().any(|result| result.outcome.is_failure());
         let evidence = match self.options.collect && red {

@@ -119,7 +119,7 @@ impl Wanted {
     fn of(suite: &RealityCheck, results: &[CheckResult]) -> Wanted {
         let declared: BTreeMap<String, Vec<Job>> = checks::all(&suite.target)
             .into_iter()
-            .filter_map(|check| match check.needs {
+            .filter_map(|check| match check.declaration {
                 Requires::Pipeline(jobs) => Some((check.spec.id, jobs)),
                 _ => None,
             })

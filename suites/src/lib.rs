@@ -37,7 +37,7 @@ impl RealityCheck {
 }
 
 impl Suite for RealityCheck {
-    type Needs = Requires;
+    type Declaration = Requires;
     type Resources = Resources;
     type Error = ApiClientError;
 
@@ -49,8 +49,8 @@ impl Suite for RealityCheck {
         checks::preflights()
     }
 
-    fn applicability(&self, needs: &Requires) -> Applicability {
-        resources::applicability(&self.target, needs)
+    fn applicability(&self, requires: &Requires) -> Applicability {
+        resources::applicability(&self.target, requires)
     }
 
     fn prepare(&self, selected: &[&Requires], timeouts: &Timeouts) -> Result<Resources, ApiClientError> {
