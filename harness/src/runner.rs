@@ -127,23 +127,28 @@ impl<S: Suite> Run<S> {
             selected.iter().filter(|(_, d)| *d == Disposition::Run).map(|(check, _)| &check.declaration).collect();
         let resources = Arc::new(self.suite.prepare(&declarations, &self.options.timeouts)?);
         let summary = self.run_checks(&selected, Arc::clone(&resources), events, cancel.clone()).await;
-        let red = summary.results.iter().any(|result| result.outcome.is_failure());
-        let evidence = match self.options.collect && red {
-            true => Some(self.collect(&resources, &summary, &cancel).await),
+        let red = red(&selected, &summary);
+        let evidence = match self.options.collect && !red.is_empty() {
+            true => Some(self.collect(&resources, &red, &cancel).await),
             false => None,
         };
         let finish_notes = self.suite.finish(&resources).await;
         Ok(RunReport { summary, evidence, finish_notes })
     }
 
-    /// The suite's evidence of the red checks, gathered within [`COLLECT_BUDGET`] and never
+    /// The suite's evidence of the `red` checks, gathered within [`COLLECT_BUDGET`] and never
     /// after a cancellation: what the run started waits for `finish` meanwhile.
-    async fn collect(&self, resources: &S::Resources, summary: &RunSummary, cancel: &CancellationToken) -> Evidence {
+    async fn collect(
+        &self,
+        resources: &S::Resources,
+        red: &[(&CheckResult, &S::Declaration)],
+        cancel: &CancellationToken,
+    ) -> Evidence {
         if cancel.is_cancelled() {
             return Evidence::nothing("the run was cancelled: no evidence was gathered");
         }
         tokio::select! {
-            evidence = tokio::time::timeout(COLLECT_BUDGET, self.suite.collect(resources, &summary.results)) => {
+            evidence = tokio::time::timeout(COLLECT_BUDGET, self.suite.collect(resources, red)) => {
                 evidence.unwrap_or_else(|_| Evidence::nothing(format!(
                     "gathering evidence took longer than {}: it was stopped, nothing gathered",
                     humanize(COLLECT_BUDGET)
@@ -317,6 +322,23 @@ impl<S: Suite> Run<S> {
         }
         Ok(())
     }
+}
+
+/// The failed results of `summary`, each with the declaration of its check (among `selected`,
+/// by ID).
+fn red<'a, S: Suite>(
+    selected: &[(&'a Arc<Check<S>>, Disposition)],
+    summary: &'a RunSummary,
+) -> Vec<(&'a CheckResult, &'a S::Declaration)> {
+    summary
+        .results
+        .iter()
+        .filter(|result| result.outcome.is_failure())
+        .filter_map(|result| {
+            let (check, _) = selected.iter().find(|(check, _)| check.spec.id == result.spec.id)?;
+            Some((result, &check.declaration))
+        })
+        .collect()
 }
 
 fn skipped(spec: &CheckSpec, reason: SkipReason) -> CheckResult {

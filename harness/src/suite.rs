@@ -37,12 +37,17 @@ pub trait Suite: Send + Sync + Sized + 'static {
     /// by `timeouts`.
     fn prepare(&self, selected: &[&Self::Declaration], timeouts: &Timeouts) -> Result<Self::Resources, Self::Error>;
 
-    /// Gathers what an engineer needs to understand the red checks among `results` (their
-    /// workloads' logs, the answers behind each verdict), while everything the run started is
-    /// still there: called after the checks and before [`Suite::finish`], when the run's
-    /// options ask for it and a check failed. The default gathers nothing.
-    fn collect(&self, resources: &Self::Resources, results: &[CheckResult]) -> impl Future<Output = Evidence> + Send {
-        let _ = (resources, results);
+    /// Gathers what an engineer needs to understand the `red` checks, each its result with
+    /// its declaration (their workloads' logs, the answers behind each verdict), while
+    /// everything the run started is still there: called after the checks and before
+    /// [`Suite::finish`], when the run's options ask for it and a check failed. The default
+    /// gathers nothing.
+    fn collect(
+        &self,
+        resources: &Self::Resources,
+        red: &[(&CheckResult, &Self::Declaration)],
+    ) -> impl Future<Output = Evidence> + Send {
+        let _ = (resources, red);
         async { Evidence::default() }
     }
 

@@ -198,14 +198,14 @@ impl Suite for TestSuite {
         })
     }
 
-    async fn collect(&self, resources: &Resources, results: &[CheckResult]) -> Evidence {
+    async fn collect(&self, resources: &Resources, red: &[(&CheckResult, &Declaration)]) -> Evidence {
         tokio::task::yield_now().await;
         self.journal.log("collect");
-        let red: Vec<String> = results.iter().filter(|r| r.outcome.is_failure()).map(|r| r.spec.id.clone()).collect();
+        let ids: Vec<String> = red.iter().map(|(result, _)| result.spec.id.clone()).collect();
         let ran = resources.bodies_ran.load(Ordering::SeqCst).to_string();
         Evidence {
-            files: vec![EvidenceFile::new("ran.txt", "check bodies that ran", red, ran.into_bytes())],
-            notes: vec![],
+            files: vec![EvidenceFile::new("ran.txt", "check bodies that ran", ids, ran.into_bytes())],
+            notes: red.iter().map(|(result, declared)| format!("{} declared {declared:?}", result.spec.id)).collect(),
         }
     }
 
@@ -593,6 +593,7 @@ async fn evidence_is_gathered_after_the_checks_and_before_finish_when_asked_and_
     assert_eq!(evidence.files.len(), 1);
     assert_eq!(evidence.files[0].supports, ["demo::fails"], "the red checks only");
     assert_eq!(evidence.files[0].content, b"2", "gathered once both checks ran");
+    assert_eq!(evidence.notes, [r#"demo::fails declared Cluster("fails")"#], "each red check with its declaration");
     let lines = journal.lines();
     assert_eq!(lines.first().map(String::as_str), Some("prepare"));
     assert_eq!(lines[lines.len() - 2..], ["collect", "finish"], "{lines:?}");

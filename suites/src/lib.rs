@@ -59,8 +59,8 @@ impl Suite for RealityCheck {
         Resources::prepare(Arc::clone(&self.target), selected, timeouts, self.setup_contexts, ledger)
     }
 
-    async fn collect(&self, resources: &Resources, results: &[CheckResult]) -> Evidence {
-        evidence::gather(self, resources, results).await
+    async fn collect(&self, resources: &Resources, red: &[(&CheckResult, &Requires)]) -> Evidence {
+        evidence::gather(resources, red).await
     }
 
     async fn finish(&self, resources: &Resources) -> Vec<String> {
