@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use harness::{CheckResult, Diagnosis, Outcome, RunReport, RunStatus};
+use harness::{CheckResult, Diagnosis, Observation, Outcome, RunReport, RunStatus};
 use serde::{Deserialize, Serialize};
 
 /// The value of a record's `schema_version` field (the API's run documents and the state
@@ -171,6 +171,16 @@ pub struct ObservationRecord {
     pub value: i64,
 }
 
+impl From<&Observation> for ObservationRecord {
+    fn from(observation: &Observation) -> Self {
+        ObservationRecord {
+            name: observation.name.clone(),
+            subject: observation.subject.clone(),
+            value: observation.value,
+        }
+    }
+}
+
 /// The name of the observation that carries a certificate's notAfter, in Unix seconds.
 pub const CERTIFICATE_EXPIRY: &str = "certificate_expiry_timestamp_seconds";
 
@@ -198,7 +208,7 @@ impl CheckRecord {
             note,
             diagnosis,
             skip_reason,
-            observations: Vec::new(),
+            observations: result.observations.iter().map(ObservationRecord::from).collect(),
         }
     }
 }
