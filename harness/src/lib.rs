@@ -23,7 +23,7 @@ pub mod timeouts;
 pub use check::{
     Applicability, Check, CheckKind, CheckSpec, Diagnosis, Phase, Scope, SharedCause, SkipReason, Tag, Verdict,
 };
-pub use event::{CheckResult, Event, EventSink, Outcome, RunInfo, RunStatus, RunSummary};
+pub use event::{CheckResult, CheckStatus, Counts, Event, EventSink, Outcome, RunInfo, RunStatus, RunSummary};
 pub use evidence::{Evidence, EvidenceFile};
 pub use fixture::Fixture;
 pub use format::humanize;

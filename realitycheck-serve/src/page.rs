@@ -162,14 +162,15 @@ fn history_strip(out: &mut String, target: &TargetState) {
     }
     out.push_str("<div class=\"strip\" aria-label=\"last runs, oldest first\">");
     for record in target.history.iter().rev().take(50).collect::<Vec<_>>().into_iter().rev() {
+        let counts = record.counts();
         let _ = write!(
             out,
             "<a class=\"{result}\" href=\"/runs/{id}\" title=\"#{id} {result} at {when}: {failed} failed, {passed} passed\"></a>",
             result = record.result.as_str(),
             id = record.id,
             when = readable(record.started_at_ms),
-            failed = record.count(CheckStatus::Failed),
-            passed = record.count(CheckStatus::Passed) + record.count(CheckStatus::Flaky),
+            failed = counts.failed,
+            passed = counts.passed + counts.flaky,
         );
     }
     out.push_str("</div>\n");

@@ -6,7 +6,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use harness::{CheckResult, Diagnosis, Observation, Outcome, RunReport, RunStatus};
+pub use harness::CheckStatus;
+use harness::{CheckResult, Counts, Diagnosis, Observation, Outcome, RunReport, RunStatus};
 use serde::{Deserialize, Serialize};
 
 /// The value of a record's `schema_version` field (the API's run documents and the state
@@ -72,37 +73,6 @@ impl RunResult {
             RunStatus::NothingSelected => RunResult::NothingSelected,
             RunStatus::Interrupted => RunResult::Interrupted,
         }
-    }
-}
-
-/// How one check ended in a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CheckStatus {
-    /// Passed at the first attempt.
-    Passed,
-    /// Passed after failing (the earlier failures are in the record).
-    Flaky,
-    /// Failed.
-    Failed,
-    /// Did not run to a verdict (not applicable, not configured, blocked, interrupted).
-    Skipped,
-}
-
-impl CheckStatus {
-    /// The kebab-case name the API and the page use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckStatus::Passed => "passed",
-            CheckStatus::Flaky => "flaky",
-            CheckStatus::Failed => "failed",
-            CheckStatus::Skipped => "skipped",
-        }
-    }
-
-    /// Whether the check worked (a flaky pass is a pass).
-    pub fn is_success(self) -> bool {
-        matches!(self, CheckStatus::Passed | CheckStatus::Flaky)
     }
 }
 
@@ -191,18 +161,16 @@ impl CheckRecord {
     }
 
     fn of(result: &CheckResult) -> CheckRecord {
-        let (status, note, diagnosis, skip_reason) = match &result.outcome {
-            Outcome::Passed { note } => (CheckStatus::Passed, Some(note.clone()), None, None),
-            Outcome::Flaky { note, failures } => {
-                (CheckStatus::Flaky, Some(note.clone()), failures.last().map(DiagnosisRecord::from), None)
-            }
-            Outcome::Failed { diagnosis } => (CheckStatus::Failed, None, Some(diagnosis.into()), None),
-            Outcome::Skipped { reason } => (CheckStatus::Skipped, None, None, Some(reason.to_string())),
+        let (note, diagnosis, skip_reason) = match &result.outcome {
+            Outcome::Passed { note } => (Some(note.clone()), None, None),
+            Outcome::Flaky { note, failures } => (Some(note.clone()), failures.last().map(DiagnosisRecord::from), None),
+            Outcome::Failed { diagnosis } => (None, Some(diagnosis.into()), None),
+            Outcome::Skipped { reason } => (None, None, Some(reason.to_string())),
         };
         CheckRecord {
             id: result.spec.id.clone(),
             summary: result.spec.summary.clone(),
-            status,
+            status: result.outcome.status(),
             duration_ms: millis(result.duration),
             attempts: result.attempts,
             note,
@@ -296,9 +264,9 @@ impl RunRecord {
         self.started_at_ms.saturating_add(self.duration_ms)
     }
 
-    /// How many checks ended with `status`.
-    pub fn count(&self, status: CheckStatus) -> usize {
-        self.checks.iter().filter(|check| check.status == status).count()
+    /// How many of its checks ended each way.
+    pub fn counts(&self) -> Counts {
+        self.checks.iter().map(|check| check.status).collect()
     }
 }
 
