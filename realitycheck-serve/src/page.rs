@@ -173,8 +173,9 @@ fn history_strip(target: &TargetState) -> Markup {
             div.strip aria-label="last runs, oldest first" {
                 @for record in last {
                     @let result = record.result.as_str();
-                    @let failed = record.count(CheckStatus::Failed);
-                    @let passed = record.count(CheckStatus::Passed) + record.count(CheckStatus::Flaky);
+                    @let counts = record.counts();
+                    @let failed = counts.failed;
+                    @let passed = counts.passed + counts.flaky;
                     a.(result) href={ "/runs/" (record.id) }
                         title={ "#" (record.id) " " (result) " at " (readable(record.started_at_ms)) ": "
                             (failed) " failed, " (passed) " passed" } {}
