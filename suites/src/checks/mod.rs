@@ -265,13 +265,13 @@ pub(crate) fn retries_note(retries: &[Retry]) -> String {
 /// it. Reading Secrets is optional: never a red.
 pub(crate) fn secrets_forbidden(error: &ClusterError) -> Option<Verdict> {
     let reason = match error {
-        ClusterError::ListSecrets { namespace, forbidden: true, .. } => format!(
+        ClusterError::ListSecrets { namespace, answer: Answer::Forbidden, .. } => format!(
             "this identity may not list Secrets in namespace `{namespace}`: add the Role rule `{{apiGroups: [\"\"], resources: [\"secrets\"], verbs: [\"list\"]}}` in that namespace (check: `kubectl auth can-i list secrets -n {namespace}`)"
         ),
-        ClusterError::GetSecret { name, namespace, forbidden: true, .. } => format!(
+        ClusterError::GetSecret { name, namespace, answer: Answer::Forbidden, .. } => format!(
             "this identity may not read Secret `{name}` in namespace `{namespace}`: add the Role rule `{{apiGroups: [\"\"], resources: [\"secrets\"], resourceNames: [\"{name}\"], verbs: [\"get\"]}}` in that namespace (check: `kubectl auth can-i get secret/{name} -n {namespace}`)"
         ),
-        ClusterError::Read { what, namespace, forbidden: Some(rule), .. } => format!(
+        ClusterError::Read { what, namespace, rule, answer: Answer::Forbidden, .. } => format!(
             "this identity may not read {what} in namespace `{namespace}`: add the Role rule `{rule}` in that namespace"
         ),
         _ => return None,
@@ -283,7 +283,7 @@ pub(crate) fn secrets_forbidden(error: &ClusterError) -> Option<Verdict> {
 pub(crate) fn cluster_failure(error: &ClusterError) -> Diagnosis {
     let diagnosis = Diagnosis::new(error.to_string()).phase(Phase::KubernetesAccess);
     match error {
-        ClusterError::ListPods { namespace, answer: Answer::Refused, .. } => diagnosis
+        ClusterError::ListPods { namespace, answer: Answer::Unauthorized | Answer::Forbidden, .. } => diagnosis
             .cause("the API refused the pod list: this identity lacks the RBAC permission")
             .remediation(format!("grant `list` on pods in the namespace to this identity (`kubectl auth can-i list pods -n {namespace}`)")),
         ClusterError::ListPods { namespace, answer: Answer::NotFound, .. } => diagnosis
@@ -345,53 +345,40 @@ mod tests {
     #[test]
     fn a_forbidden_secret_read_is_a_skip_naming_the_rule_and_other_failures_are_not() {
         let (namespace, url, message) = ("circleci-server".to_string(), "https://k8s".to_string(), "403".to_string());
-        let list = ClusterError::ListSecrets {
+        let list = |answer| ClusterError::ListSecrets {
             namespace: namespace.clone(),
             url: url.clone(),
             message: message.clone(),
-            forbidden: true,
+            answer,
         };
-        let reason = skip_reason(&list).unwrap();
-        assert!(reason.contains("verbs: [\"list\"]"), "{reason}");
-        assert!(reason.contains("kubectl auth can-i list secrets -n circleci-server"), "{reason}");
-        let get = ClusterError::GetSecret {
+        let get = |answer| ClusterError::GetSecret {
             name: "nomad-mtls".into(),
             namespace: namespace.clone(),
             url: url.clone(),
             message: message.clone(),
-            forbidden: true,
+            answer,
         };
-        let reason = skip_reason(&get).unwrap();
-        assert!(reason.contains("resourceNames: [\"nomad-mtls\"]"), "{reason}");
-        assert!(reason.contains("kubectl auth can-i get secret/nomad-mtls -n circleci-server"), "{reason}");
-        let log = ClusterError::Read {
+        let log = |answer| ClusterError::Read {
             what: "the log of pod nomad-autoscaler-0".into(),
             namespace: namespace.clone(),
             message: message.clone(),
-            forbidden: Some("{apiGroups: [\"\"], resources: [\"pods/log\"], verbs: [\"get\"]}".into()),
+            answer,
+            rule: "{apiGroups: [\"\"], resources: [\"pods/log\"], verbs: [\"get\"]}".into(),
         };
-        let reason = skip_reason(&log).unwrap();
+        let reason = skip_reason(&list(Answer::Forbidden)).unwrap();
+        assert!(reason.contains("verbs: [\"list\"]"), "{reason}");
+        assert!(reason.contains("kubectl auth can-i list secrets -n circleci-server"), "{reason}");
+        let reason = skip_reason(&get(Answer::Forbidden)).unwrap();
+        assert!(reason.contains("resourceNames: [\"nomad-mtls\"]"), "{reason}");
+        assert!(reason.contains("kubectl auth can-i get secret/nomad-mtls -n circleci-server"), "{reason}");
+        let reason = skip_reason(&log(Answer::Forbidden)).unwrap();
         assert!(reason.starts_with("this identity may not read the log of pod nomad-autoscaler-0"), "{reason}");
         assert!(reason.contains("resources: [\"pods/log\"]"), "{reason}");
 
-        let failed = [
-            ClusterError::ListSecrets {
-                namespace: namespace.clone(),
-                url: url.clone(),
-                message: message.clone(),
-                forbidden: false,
-            },
-            ClusterError::GetSecret {
-                name: "nomad-mtls".into(),
-                namespace: namespace.clone(),
-                url,
-                message: message.clone(),
-                forbidden: false,
-            },
-            ClusterError::Read { what: "a log".into(), namespace, message, forbidden: None },
-        ];
-        for error in failed {
-            assert_eq!(skip_reason(&error), None, "{error}");
+        for answer in [Answer::Unauthorized, Answer::NotFound, Answer::NotKubernetes, Answer::Failed] {
+            for error in [list(answer), get(answer), log(answer)] {
+                assert_eq!(skip_reason(&error), None, "{error}");
+            }
         }
     }
 }
