@@ -14,6 +14,7 @@ pub mod nomad;
 pub mod pipeline;
 pub mod provisioner;
 
+use std::borrow::Borrow;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -101,6 +102,10 @@ pub(crate) fn certificate_expiry(subject: impl Into<String>, certificate: &Certi
     Observation::new(CERTIFICATE_EXPIRY, subject, certificate.not_after)
 }
 
+/// What a check body ends with: its verdict, or the verdict that ended it early (`?` on a
+/// failed call, with the verdict the call's failure stands for). Both are the check's verdict.
+pub(crate) type CheckOutcome = Result<Verdict, Verdict>;
+
 /// What the project checks are handed: the API and the project.
 #[derive(Clone)]
 pub(crate) struct ProjectHandles {
@@ -123,7 +128,7 @@ pub(crate) struct PipelineHandles {
 pub(crate) fn cluster_check<F, Fut>(id: &str, summary: &str, body: F) -> Check<RealityCheck>
 where
     F: Fn(ClusterAccess, Scope) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verdict> + Send + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
 {
     kubernetes_check(id, summary, Requires::Cluster, body)
 }
@@ -132,7 +137,7 @@ where
 pub(crate) fn machine_provisioner_check<F, Fut>(id: &str, summary: &str, body: F) -> Check<RealityCheck>
 where
     F: Fn(ClusterAccess, Scope) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verdict> + Send + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
 {
     kubernetes_check(id, summary, Requires::MachineProvisioner, body)
 }
@@ -141,7 +146,7 @@ where
 fn kubernetes_check<F, Fut>(id: &str, summary: &str, requires: Requires, body: F) -> Check<RealityCheck>
 where
     F: Fn(ClusterAccess, Scope) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verdict> + Send + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
 {
     let spec = CheckSpec::new(id, CheckKind::Cluster, summary).tagged(Tag::NeedsCluster);
     declare(spec, requires, |resources| Some(resources.cluster.clone()), body)
@@ -151,7 +156,7 @@ where
 pub(crate) fn api_check<F, Fut>(id: &str, summary: &str, body: F) -> Check<RealityCheck>
 where
     F: Fn(ApiAccess, Scope) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verdict> + Send + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
 {
     let spec = CheckSpec::new(id, CheckKind::Api, summary).tagged(Tag::NeedsApi);
     declare(spec, Requires::Api, |resources| resources.api.clone(), body)
@@ -161,7 +166,7 @@ where
 pub(crate) fn tls_check<F, Fut>(id: &str, summary: &str, body: F) -> Check<RealityCheck>
 where
     F: Fn(ApiAccess, Scope) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verdict> + Send + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
 {
     let spec = CheckSpec::new(id, CheckKind::Api, summary).tagged(Tag::NeedsApi);
     declare(spec, Requires::HttpsApi, |resources| resources.api.clone(), body)
@@ -171,7 +176,7 @@ where
 pub(crate) fn project_check<F, Fut>(id: &str, summary: &str, body: F) -> Check<RealityCheck>
 where
     F: Fn(ProjectHandles, Scope) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verdict> + Send + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
 {
     let spec = CheckSpec::new(id, CheckKind::Api, summary).tagged(Tag::NeedsApi);
     declare(spec, Requires::Project, project_handles, body)
@@ -181,7 +186,7 @@ where
 pub(crate) fn pipeline_check<F, Fut>(id: &str, summary: &str, jobs: Vec<Job>, body: F) -> Check<RealityCheck>
 where
     F: Fn(PipelineHandles, Scope) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verdict> + Send + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
 {
     let declared: Arc<[Job]> = jobs.clone().into();
     let pick = move |resources: &Resources| {
@@ -200,7 +205,7 @@ pub(crate) fn unconfigured_pipeline_check(id: &str, summary: &str, reason: Strin
         Requires::UnconfiguredJob(reason),
         |_| None::<()>,
         |(), _| async {
-            Verdict::Fail(Diagnosis::new("the check ran without its setting").cause("a bug in realitycheck"))
+            Err(Verdict::Fail(Diagnosis::new("the check ran without its setting").cause("a bug in realitycheck")))
         },
     )
 }
@@ -216,13 +221,14 @@ fn project_handles(resources: &Resources) -> Option<ProjectHandles> {
 
 /// The one place where a check's declaration meets the run's resources: a check whose
 /// settings are missing is skipped as not configured (also when `--include-ignored` asks for
-/// it); any other gets the typed handles its declaration promised.
+/// it); any other gets the typed handles its declaration promised, and the verdict its body
+/// ended with, early or not.
 fn declare<T, P, F, Fut>(spec: CheckSpec, requires: Requires, pick: P, body: F) -> Check<RealityCheck>
 where
     T: Send + 'static,
     P: Fn(&Resources) -> Option<T> + Send + Sync + 'static,
     F: Fn(T, Scope) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verdict> + Send + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
 {
     let declared = requires.clone();
     let body = Arc::new(body);
@@ -238,10 +244,11 @@ where
             }),
         };
         async move {
-            match handed {
+            let outcome = match handed {
                 Ok(handed) => body(handed, scope).await,
-                Err(verdict) => verdict,
-            }
+                Err(verdict) => Err(verdict),
+            };
+            outcome.unwrap_or_else(|ended_early| ended_early)
         }
     })
 }
@@ -277,6 +284,17 @@ pub(crate) fn secrets_forbidden(error: &ClusterError) -> Option<Verdict> {
         _ => return None,
     };
     Some(Verdict::Skip(SkipReason::NotConfigured(reason)))
+}
+
+/// The verdict of a failed read that a check may be refused (Secrets, logs, service
+/// accounts): the skip of [`secrets_forbidden`] on a 403, else the failure.
+pub(crate) fn optional_read_failed(error: ClusterError) -> Verdict {
+    secrets_forbidden(&error).unwrap_or_else(|| cluster_failed(error))
+}
+
+/// The verdict of a Kubernetes API failure: [`cluster_failure`].
+pub(crate) fn cluster_failed(error: impl Borrow<ClusterError>) -> Verdict {
+    Verdict::Fail(cluster_failure(error.borrow()))
 }
 
 /// A Kubernetes API failure met by a check after the preflight passed (RBAC, a pod gone).
