@@ -375,26 +375,26 @@ pub struct Scope {
 /// The body of a check: an async function of the run's resources and its [`Scope`].
 pub type CheckBody<S> = Arc<dyn Fn(Arc<<S as Suite>::Resources>, Scope) -> BoxFuture<'static, Verdict> + Send + Sync>;
 
-/// A check: its spec, what it needs (its declaration) and its body. Checks are values: a
+/// A check: its spec, its declaration (what it needs) and its body. Checks are values: a
 /// suite builds them, selection picks them, the runner runs them as often as asked.
 pub struct Check<S: Suite> {
     /// ID, kind, tags and summary.
     pub spec: CheckSpec,
     /// What the check needs; the suite decides from it whether the check applies and what to
     /// prepare for it.
-    pub needs: S::Needs,
+    pub declaration: S::Declaration,
     /// What the check does.
     pub body: CheckBody<S>,
 }
 
 impl<S: Suite> Check<S> {
-    /// A check of `spec` that needs `needs` and runs `body`.
-    pub fn new<F, Fut>(spec: CheckSpec, needs: S::Needs, body: F) -> Self
+    /// A check of `spec` that declares `declaration` and runs `body`.
+    pub fn new<F, Fut>(spec: CheckSpec, declaration: S::Declaration, body: F) -> Self
     where
         F: Fn(Arc<S::Resources>, Scope) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Verdict> + Send + 'static,
     {
-        Check { spec, needs, body: Arc::new(move |resources, scope| Box::pin(body(resources, scope))) }
+        Check { spec, declaration, body: Arc::new(move |resources, scope| Box::pin(body(resources, scope))) }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::check::{CheckSpec, Diagnosis, SkipReason};
@@ -66,6 +66,80 @@ impl Outcome {
     /// flaky checks are not failures.
     pub fn is_failure(&self) -> bool {
         matches!(self, Outcome::Failed { .. })
+    }
+
+    /// How the check ended, without the details.
+    pub fn status(&self) -> CheckStatus {
+        match self {
+            Outcome::Passed { .. } => CheckStatus::Passed,
+            Outcome::Failed { .. } => CheckStatus::Failed,
+            Outcome::Skipped { .. } => CheckStatus::Skipped,
+            Outcome::Flaky { .. } => CheckStatus::Flaky,
+        }
+    }
+}
+
+/// How a check ended, without the details of its [`Outcome`]: what counts, the JSON report
+/// and `serve`'s run records name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckStatus {
+    /// Passed at the first attempt.
+    Passed,
+    /// Passed after failing (the earlier failures are kept).
+    Flaky,
+    /// Failed.
+    Failed,
+    /// Did not run to a verdict (not applicable, not configured, blocked, interrupted).
+    Skipped,
+}
+
+impl CheckStatus {
+    /// The kebab-case name reports, the API and the status page use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Passed => "passed",
+            CheckStatus::Flaky => "flaky",
+            CheckStatus::Failed => "failed",
+            CheckStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// How many checks ended each way; a flaky check counts as flaky, not as passed. Reports and
+/// `serve` state it as it serialises.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Passed at the first attempt.
+    pub passed: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Did not run to a verdict.
+    pub skipped: usize,
+    /// Passed after failing.
+    pub flaky: usize,
+}
+
+impl Counts {
+    /// How many of `results` ended each way.
+    pub fn of<'a>(results: impl IntoIterator<Item = &'a CheckResult>) -> Counts {
+        results.into_iter().map(|result| result.outcome.status()).collect()
+    }
+}
+
+impl FromIterator<CheckStatus> for Counts {
+    fn from_iter<I: IntoIterator<Item = CheckStatus>>(statuses: I) -> Counts {
+        let mut counts = Counts::default();
+        for status in statuses {
+            let count = match status {
+                CheckStatus::Passed => &mut counts.passed,
+                CheckStatus::Failed => &mut counts.failed,
+                CheckStatus::Skipped => &mut counts.skipped,
+                CheckStatus::Flaky => &mut counts.flaky,
+            };
+            *count += 1;
+        }
+        counts
     }
 }
 
@@ -190,5 +264,20 @@ impl EventSink {
     pub fn emit(&self, event: Event) {
         // A closed receiver means nobody listens any more; the run goes on regardless.
         let _ = self.0.send(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_tell_flaky_passes_from_passes() {
+        let statuses = [CheckStatus::Passed, CheckStatus::Flaky, CheckStatus::Failed, CheckStatus::Flaky];
+        let counts: Counts = statuses.into_iter().collect();
+        assert_eq!(counts, Counts { passed: 1, failed: 1, skipped: 0, flaky: 2 });
+        let flaky = Outcome::Flaky { note: "seen".into(), failures: Vec::new() };
+        assert_eq!(flaky.status(), CheckStatus::Flaky);
+        assert_eq!(CheckStatus::Skipped.as_str(), "skipped");
     }
 }

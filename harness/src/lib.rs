@@ -12,19 +12,25 @@ pub mod check;
 pub mod event;
 pub mod evidence;
 pub mod fixture;
+pub mod format;
 pub mod observation;
+pub mod preflight;
 pub mod runner;
 pub mod selection;
 pub mod suite;
+pub mod timeouts;
 
 pub use check::{
     Applicability, Check, CheckKind, CheckSpec, Diagnosis, Phase, Scope, SharedCause, SkipReason, Tag, Verdict,
 };
-pub use event::{CheckResult, Event, EventSink, Outcome, RunInfo, RunStatus, RunSummary};
+pub use event::{CheckResult, CheckStatus, Counts, Event, EventSink, Outcome, RunInfo, RunStatus, RunSummary};
 pub use evidence::{Evidence, EvidenceFile};
 pub use fixture::Fixture;
+pub use format::humanize;
 pub use observation::{Observation, Observations};
-pub use runner::{Preflight, Run, RunOptions, RunReport, Timeouts, humanize};
+pub use preflight::Preflight;
+pub use runner::{Run, RunOptions, RunReport};
 pub use selection::{Disposition, IgnoredMode, Selection};
 pub use suite::Suite;
+pub use timeouts::Timeouts;
 pub use tokio_util::sync::CancellationToken;

@@ -7,42 +7,20 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::check::{Check, CheckKind, CheckSpec, Diagnosis, Scope, SkipReason, Tag, Verdict};
+use crate::check::{Check, CheckSpec, Diagnosis, Scope, SkipReason, Tag, Verdict};
 use crate::event::{CheckResult, Event, EventSink, Outcome, RunInfo, RunStatus, RunSummary};
 use crate::evidence::Evidence;
+use crate::format::humanize;
 use crate::observation::Observations;
+use crate::preflight::Preflight;
 use crate::selection::{Disposition, Selection};
 use crate::suite::Suite;
-
-/// Time allowed to one attempt of a check, by kind: the run's one timeout model. The
-/// configuration scales it once; checks and the clients they use read it from here (a check
-/// body through its [`crate::Scope`], a suite's clients through [`crate::Suite::prepare`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Timeouts {
-    /// A check of a few Kubernetes API calls; also one Kubernetes call.
-    pub cluster: Duration,
-    /// A check of a few CircleCI API calls; also one API call.
-    pub api: Duration,
-    /// A check that waits for jobs of a pipeline.
-    pub pipeline: Duration,
-}
-
-impl Timeouts {
-    /// The timeout of a check of `kind`.
-    pub fn for_kind(&self, kind: CheckKind) -> Duration {
-        match kind {
-            CheckKind::Cluster => self.cluster,
-            CheckKind::Api => self.api,
-            CheckKind::Pipeline => self.pipeline,
-        }
-    }
-}
+use crate::timeouts::Timeouts;
 
 /// The longest a suite may gather evidence of a run's red checks (`Suite::collect`).
 pub const COLLECT_BUDGET: Duration = Duration::from_secs(120);
@@ -66,31 +44,6 @@ pub struct RunOptions {
     pub concurrency: usize,
     /// Whether the suite gathers evidence ([`Suite::collect`]) when a check failed.
     pub collect: bool,
-}
-
-/// A check of the installation's reachability that must pass before any check carrying
-/// `needed_by` runs. Its `Ok` is a note ("Kubernetes v1.32.4"); its `Err` ends the run.
-pub struct Preflight<S: Suite> {
-    /// Named in reports and in the skip reason of the checks it stops.
-    pub name: &'static str,
-    /// The checks carrying this tag need it.
-    pub needed_by: Tag,
-    /// Its timeout is this kind's.
-    pub kind: CheckKind,
-    /// What it does.
-    #[allow(clippy::type_complexity)]
-    pub run: Arc<dyn Fn(Arc<S::Resources>) -> BoxFuture<'static, Result<String, String>> + Send + Sync>,
-}
-
-impl<S: Suite> Preflight<S> {
-    /// A preflight of the checks tagged `needed_by`.
-    pub fn new<F, Fut>(name: &'static str, needed_by: Tag, kind: CheckKind, run: F) -> Self
-    where
-        F: Fn(Arc<S::Resources>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<String, String>> + Send + 'static,
-    {
-        Preflight { name, needed_by, kind, run: Arc::new(move |resources| Box::pin(run(resources))) }
-    }
 }
 
 /// One run of a suite against one installation: the suite's checks and preflights, and how
@@ -153,7 +106,7 @@ impl<S: Suite> Run<S> {
         self.checks
             .iter()
             .filter_map(|check| {
-                let applicability = self.suite.applicability(&check.needs);
+                let applicability = self.suite.applicability(&check.declaration);
                 self.options
                     .selection
                     .decide(&check.spec.id, &check.spec.tags, &applicability)
@@ -170,27 +123,32 @@ impl<S: Suite> Run<S> {
     /// sent, and the error says why.
     pub async fn execute(&self, events: &EventSink, cancel: CancellationToken) -> Result<RunReport, S::Error> {
         let selected = self.selected();
-        let needs: Vec<&S::Needs> =
-            selected.iter().filter(|(_, d)| *d == Disposition::Run).map(|(check, _)| &check.needs).collect();
-        let resources = Arc::new(self.suite.prepare(&needs, &self.options.timeouts)?);
+        let declarations: Vec<&S::Declaration> =
+            selected.iter().filter(|(_, d)| *d == Disposition::Run).map(|(check, _)| &check.declaration).collect();
+        let resources = Arc::new(self.suite.prepare(&declarations, &self.options.timeouts)?);
         let summary = self.run_checks(&selected, Arc::clone(&resources), events, cancel.clone()).await;
-        let red = summary.results.iter().any(|result| result.outcome.is_failure());
-        let evidence = match self.options.collect && red {
-            true => Some(self.collect(&resources, &summary, &cancel).await),
+        let red = red(&selected, &summary);
+        let evidence = match self.options.collect && !red.is_empty() {
+            true => Some(self.collect(&resources, &red, &cancel).await),
             false => None,
         };
         let finish_notes = self.suite.finish(&resources).await;
         Ok(RunReport { summary, evidence, finish_notes })
     }
 
-    /// The suite's evidence of the red checks, gathered within [`COLLECT_BUDGET`] and never
+    /// The suite's evidence of the `red` checks, gathered within [`COLLECT_BUDGET`] and never
     /// after a cancellation: what the run started waits for `finish` meanwhile.
-    async fn collect(&self, resources: &S::Resources, summary: &RunSummary, cancel: &CancellationToken) -> Evidence {
+    async fn collect(
+        &self,
+        resources: &S::Resources,
+        red: &[(&CheckResult, &S::Declaration)],
+        cancel: &CancellationToken,
+    ) -> Evidence {
         if cancel.is_cancelled() {
             return Evidence::nothing("the run was cancelled: no evidence was gathered");
         }
         tokio::select! {
-            evidence = tokio::time::timeout(COLLECT_BUDGET, self.suite.collect(resources, &summary.results)) => {
+            evidence = tokio::time::timeout(COLLECT_BUDGET, self.suite.collect(resources, red)) => {
                 evidence.unwrap_or_else(|_| Evidence::nothing(format!(
                     "gathering evidence took longer than {}: it was stopped, nothing gathered",
                     humanize(COLLECT_BUDGET)
@@ -366,6 +324,23 @@ impl<S: Suite> Run<S> {
     }
 }
 
+/// The failed results of `summary`, each with the declaration of its check (among `selected`,
+/// by ID).
+fn red<'a, S: Suite>(
+    selected: &[(&'a Arc<Check<S>>, Disposition)],
+    summary: &'a RunSummary,
+) -> Vec<(&'a CheckResult, &'a S::Declaration)> {
+    summary
+        .results
+        .iter()
+        .filter(|result| result.outcome.is_failure())
+        .filter_map(|result| {
+            let (check, _) = selected.iter().find(|(check, _)| check.spec.id == result.spec.id)?;
+            Some((result, &check.declaration))
+        })
+        .collect()
+}
+
 fn skipped(spec: &CheckSpec, reason: SkipReason) -> CheckResult {
     CheckResult {
         spec: spec.clone(),
@@ -374,21 +349,6 @@ fn skipped(spec: &CheckSpec, reason: SkipReason) -> CheckResult {
         attempts: 0,
         observations: Vec::new(),
     }
-}
-
-/// Formats a duration the way reports and messages print it: `30s`, `1.5s`, `2m`, `1m30s`.
-pub fn humanize(duration: Duration) -> String {
-    let millis = duration.as_millis();
-    if millis < 1000 {
-        return format!("{millis}ms");
-    }
-    let secs = duration.as_secs();
-    if secs < 60 {
-        let tenths = (millis % 1000) / 100;
-        return if tenths == 0 { format!("{secs}s") } else { format!("{secs}.{tenths}s") };
-    }
-    let (minutes, rest) = (secs / 60, secs % 60);
-    if rest == 0 { format!("{minutes}m") } else { format!("{minutes}m{rest}s") }
 }
 
 /// How far a running check got, for the report of an interrupted run.

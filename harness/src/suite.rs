@@ -1,7 +1,7 @@
 //! The suite lifecycle the engine drives: a suite says which checks and preflights it has and
-//! whether a check applies from what the check declares it needs; for one run it prepares the
-//! resources the selected checks need; when a check is red and the run asks for it, it gathers
-//! evidence before anything is cleaned up; afterwards it finishes what the run left (cancels
+//! whether a check applies from its declaration (what the check needs); for one run it
+//! prepares the resources the selected checks need; when a check is red and the run asks for
+//! it, it gathers evidence before anything is cleaned up; afterwards it finishes what the run left (cancels
 //! what is still running, releases clients). The binary, `serve` and tests only build a
 //! [`crate::Run`] and start it.
 
@@ -10,12 +10,14 @@ use std::future::Future;
 use crate::check::{Applicability, Check};
 use crate::event::CheckResult;
 use crate::evidence::Evidence;
-use crate::runner::{Preflight, Timeouts};
+use crate::preflight::Preflight;
+use crate::timeouts::Timeouts;
 
 /// A product's checks and the resources they share during one run.
 pub trait Suite: Send + Sync + Sized + 'static {
-    /// What a check declares it needs; [`Suite::applicability`] and [`Suite::prepare`] read it.
-    type Needs: Send + Sync + 'static;
+    /// What a check declares it needs (its declaration); [`Suite::applicability`],
+    /// [`Suite::prepare`] and [`Suite::collect`] read it.
+    type Declaration: Send + Sync + 'static;
     /// What the selected checks share during one run, handed to every check body.
     type Resources: Send + Sync + 'static;
     /// Why the resources of a run could not be prepared: nothing ran.
@@ -27,19 +29,25 @@ pub trait Suite: Send + Sync + Sized + 'static {
     /// The reachability checks that run before any check carrying their tag.
     fn preflights(&self) -> Vec<Preflight<Self>>;
 
-    /// Whether a check that needs `needs` applies to the installation under test: decided
-    /// once per check, from its declaration, before selection.
-    fn applicability(&self, needs: &Self::Needs) -> Applicability;
+    /// Whether a check that declares `declaration` applies to the installation under test:
+    /// decided once per check, before selection.
+    fn applicability(&self, declaration: &Self::Declaration) -> Applicability;
 
-    /// The resources the checks that will run (`selected`) need, bounded by `timeouts`.
-    fn prepare(&self, selected: &[&Self::Needs], timeouts: &Timeouts) -> Result<Self::Resources, Self::Error>;
+    /// The resources the checks that will run need (`selected`: their declarations), bounded
+    /// by `timeouts`.
+    fn prepare(&self, selected: &[&Self::Declaration], timeouts: &Timeouts) -> Result<Self::Resources, Self::Error>;
 
-    /// Gathers what an engineer needs to understand the red checks among `results` (their
-    /// workloads' logs, the answers behind each verdict), while everything the run started is
-    /// still there: called after the checks and before [`Suite::finish`], when the run's
-    /// options ask for it and a check failed. The default gathers nothing.
-    fn collect(&self, resources: &Self::Resources, results: &[CheckResult]) -> impl Future<Output = Evidence> + Send {
-        let _ = (resources, results);
+    /// Gathers what an engineer needs to understand the `red` checks, each its result with
+    /// its declaration (their workloads' logs, the answers behind each verdict), while
+    /// everything the run started is still there: called after the checks and before
+    /// [`Suite::finish`], when the run's options ask for it and a check failed. The default
+    /// gathers nothing.
+    fn collect(
+        &self,
+        resources: &Self::Resources,
+        red: &[(&CheckResult, &Self::Declaration)],
+    ) -> impl Future<Output = Evidence> + Send {
+        let _ = (resources, red);
         async { Evidence::default() }
     }
 

@@ -15,8 +15,8 @@ use tokio::time::Instant;
 
 /// What a test check declares it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Needs {
-    /// The cluster, for the check named here (so that a test can tell whose needs `prepare` got).
+enum Declaration {
+    /// The cluster, for the check named here (so that a test can tell whose declaration `prepare` got).
     Cluster(&'static str),
     /// A GCP installation, which the installation under test is not.
     Gcp,
@@ -27,8 +27,8 @@ enum Needs {
 struct Journal {
     /// In order: `prepare`, `<check id> ran` when a body completes, `collect`, `finish`.
     lines: Mutex<Vec<String>>,
-    /// The needs and timeouts each `prepare` was handed.
-    prepared: Mutex<Vec<(Vec<Needs>, Timeouts)>>,
+    /// The declarations and timeouts each `prepare` was handed.
+    prepared: Mutex<Vec<(Vec<Declaration>, Timeouts)>>,
     /// Every attempt of `demo::scope`: its scope, when its body started, and whether the scope
     /// was already cancelled then.
     scopes: Mutex<Vec<(Scope, Instant, bool)>>,
@@ -43,7 +43,7 @@ impl Journal {
         self.lines.lock().unwrap().clone()
     }
 
-    fn prepared(&self) -> Vec<(Vec<Needs>, Timeouts)> {
+    fn prepared(&self) -> Vec<(Vec<Declaration>, Timeouts)> {
         self.prepared.lock().unwrap().clone()
     }
 
@@ -98,27 +98,27 @@ fn spec(id: &str) -> CheckSpec {
 }
 
 impl Suite for TestSuite {
-    type Needs = Needs;
+    type Declaration = Declaration;
     type Resources = Resources;
     type Error = PrepareError;
 
     fn checks(&self) -> Vec<Check<Self>> {
         let mut checks = vec![
-            Check::new(spec("demo::passes"), Needs::Cluster("passes"), |r: Arc<Resources>, _| async move {
+            Check::new(spec("demo::passes"), Declaration::Cluster("passes"), |r: Arc<Resources>, _| async move {
                 r.ran("demo::passes");
                 Verdict::Pass("fine".into())
             }),
-            Check::new(spec("demo::fails"), Needs::Cluster("fails"), |r: Arc<Resources>, _| async move {
+            Check::new(spec("demo::fails"), Declaration::Cluster("fails"), |r: Arc<Resources>, _| async move {
                 r.ran("demo::fails");
                 Verdict::Fail(Diagnosis::new("broken"))
             }),
-            Check::new(spec("demo::slow"), Needs::Cluster("slow"), |r: Arc<Resources>, _| async move {
+            Check::new(spec("demo::slow"), Declaration::Cluster("slow"), |r: Arc<Resources>, _| async move {
                 tokio::time::sleep(Duration::from_secs(7)).await;
                 r.ran("demo::slow");
                 Verdict::Pass("slowly".into())
             }),
-            Check::new(spec("demo::hangs"), Needs::Cluster("hangs"), |_, _| std::future::pending()),
-            Check::new(spec("demo::flaky"), Needs::Cluster("flaky"), |r: Arc<Resources>, _| async move {
+            Check::new(spec("demo::hangs"), Declaration::Cluster("hangs"), |_, _| std::future::pending()),
+            Check::new(spec("demo::flaky"), Declaration::Cluster("flaky"), |r: Arc<Resources>, _| async move {
                 r.ran("demo::flaky");
                 if r.flaky_calls.fetch_add(1, Ordering::SeqCst) == 0 {
                     Verdict::Fail(Diagnosis::new("first try fails"))
@@ -126,28 +126,32 @@ impl Suite for TestSuite {
                     Verdict::Pass("second try".into())
                 }
             }),
-            Check::new(spec("demo::panics"), Needs::Cluster("panics"), |_, _| async { panic!("bad input") }),
-            Check::new(spec("demo::gcp_only"), Needs::Gcp, |r: Arc<Resources>, _| async move {
+            Check::new(spec("demo::panics"), Declaration::Cluster("panics"), |_, _| async { panic!("bad input") }),
+            Check::new(spec("demo::gcp_only"), Declaration::Gcp, |r: Arc<Resources>, _| async move {
                 r.ran("demo::gcp_only");
                 Verdict::Pass("ran".into())
             }),
         ];
         if self.probe_scope {
             let spec = CheckSpec::new("demo::scope", CheckKind::Pipeline, "sees its scope").tagged(Tag::NeedsCluster);
-            checks.push(Check::new(spec, Needs::Cluster("scope"), |r: Arc<Resources>, scope: Scope| async move {
-                let attempt = {
-                    let mut scopes = r.journal.scopes.lock().unwrap();
-                    let cancelled = scope.cancel.is_cancelled();
-                    scopes.push((scope, Instant::now(), cancelled));
-                    scopes.len()
-                };
-                if attempt == 1 {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    Verdict::Fail(Diagnosis::new("the first attempt fails"))
-                } else {
-                    std::future::pending().await
-                }
-            }));
+            checks.push(Check::new(
+                spec,
+                Declaration::Cluster("scope"),
+                |r: Arc<Resources>, scope: Scope| async move {
+                    let attempt = {
+                        let mut scopes = r.journal.scopes.lock().unwrap();
+                        let cancelled = scope.cancel.is_cancelled();
+                        scopes.push((scope, Instant::now(), cancelled));
+                        scopes.len()
+                    };
+                    if attempt == 1 {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                        Verdict::Fail(Diagnosis::new("the first attempt fails"))
+                    } else {
+                        std::future::pending().await
+                    }
+                },
+            ));
         }
         if self.measure {
             checks.extend(measuring_checks());
@@ -169,16 +173,20 @@ impl Suite for TestSuite {
         })]
     }
 
-    fn applicability(&self, needs: &Needs) -> Applicability {
-        match needs {
-            Needs::Cluster(_) => Applicability::Applies,
-            Needs::Gcp => Applicability::NotApplicable("needs GCP".into()),
+    fn applicability(&self, declaration: &Declaration) -> Applicability {
+        match declaration {
+            Declaration::Cluster(_) => Applicability::Applies,
+            Declaration::Gcp => Applicability::NotApplicable("needs GCP".into()),
         }
     }
 
-    fn prepare(&self, selected: &[&Needs], timeouts: &Timeouts) -> Result<Resources, PrepareError> {
+    fn prepare(&self, selected: &[&Declaration], timeouts: &Timeouts) -> Result<Resources, PrepareError> {
         self.journal.log("prepare");
-        self.journal.prepared.lock().unwrap().push((selected.iter().map(|needs| **needs).collect(), *timeouts));
+        self.journal
+            .prepared
+            .lock()
+            .unwrap()
+            .push((selected.iter().map(|declaration| **declaration).collect(), *timeouts));
         if self.prepare_fails {
             return Err(PrepareError("no kube context `test` in ~/.kube/config".into()));
         }
@@ -190,14 +198,14 @@ impl Suite for TestSuite {
         })
     }
 
-    async fn collect(&self, resources: &Resources, results: &[CheckResult]) -> Evidence {
+    async fn collect(&self, resources: &Resources, red: &[(&CheckResult, &Declaration)]) -> Evidence {
         tokio::task::yield_now().await;
         self.journal.log("collect");
-        let red: Vec<String> = results.iter().filter(|r| r.outcome.is_failure()).map(|r| r.spec.id.clone()).collect();
+        let ids: Vec<String> = red.iter().map(|(result, _)| result.spec.id.clone()).collect();
         let ran = resources.bodies_ran.load(Ordering::SeqCst).to_string();
         Evidence {
-            files: vec![EvidenceFile::new("ran.txt", "check bodies that ran", red, ran.into_bytes())],
-            notes: vec![],
+            files: vec![EvidenceFile::new("ran.txt", "check bodies that ran", ids, ran.into_bytes())],
+            notes: red.iter().map(|(result, declared)| format!("{} declared {declared:?}", result.spec.id)).collect(),
         }
     }
 
@@ -216,13 +224,13 @@ fn observed(name: &str, subject: &str, value: i64) -> Observation {
 /// Checks that record observations, then fail, pass on a retry, hang or crash.
 fn measuring_checks() -> Vec<Check<TestSuite>> {
     vec![
-        Check::new(spec("demo::measures_and_fails"), Needs::Cluster("measures"), |_, scope: Scope| async move {
+        Check::new(spec("demo::measures_and_fails"), Declaration::Cluster("measures"), |_, scope: Scope| async move {
             scope.observations.record(observed("expiry_timestamp_seconds", "failing", 42));
             Verdict::Fail(Diagnosis::new("expires too soon"))
         }),
         Check::new(
             spec("demo::measures_each_attempt"),
-            Needs::Cluster("measures"),
+            Declaration::Cluster("measures"),
             |r: Arc<Resources>, scope: Scope| async move {
                 let attempt = r.measure_calls.fetch_add(1, Ordering::SeqCst) + 1;
                 scope.observations.record(observed("attempt", "retried", i64::from(attempt)));
@@ -234,14 +242,18 @@ fn measuring_checks() -> Vec<Check<TestSuite>> {
                 }
             },
         ),
-        Check::new(spec("demo::measures_then_hangs"), Needs::Cluster("measures"), |_, scope: Scope| async move {
+        Check::new(spec("demo::measures_then_hangs"), Declaration::Cluster("measures"), |_, scope: Scope| async move {
             scope.observations.record(observed("expiry_timestamp_seconds", "hanging", 7));
             std::future::pending().await
         }),
-        Check::new(spec("demo::measures_then_panics"), Needs::Cluster("measures"), |_, scope: Scope| async move {
-            scope.observations.record(observed("expiry_timestamp_seconds", "crashing", 9));
-            panic!("bad input after measuring")
-        }),
+        Check::new(
+            spec("demo::measures_then_panics"),
+            Declaration::Cluster("measures"),
+            |_, scope: Scope| async move {
+                scope.observations.record(observed("expiry_timestamp_seconds", "crashing", 9));
+                panic!("bad input after measuring")
+            },
+        ),
     ]
 }
 
@@ -514,7 +526,7 @@ async fn an_interrupted_check_keeps_what_its_attempt_recorded() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn prepare_gets_the_needs_of_the_checks_that_will_run() {
+async fn prepare_gets_the_declarations_of_the_checks_that_will_run() {
     // `fails` is skipped, everything but `passes` and `gcp_only` is filtered out, and
     // `gcp_only` does not apply: only `passes` will run.
     let journal = Arc::new(Journal::default());
@@ -524,15 +536,15 @@ async fn prepare_gets_the_needs_of_the_checks_that_will_run() {
     opts.selection.skips = vec!["fails".into()];
     let (summary, _) = run(suite, opts.clone(), CancellationToken::new()).await;
     assert_eq!(summary.results.len(), 2, "passes, and gcp_only reported as skipped");
-    assert_eq!(journal.prepared(), [(vec![Needs::Cluster("passes")], opts.timeouts)]);
+    assert_eq!(journal.prepared(), [(vec![Declaration::Cluster("passes")], opts.timeouts)]);
 
-    // Asked for, a check that does not apply runs, so its needs are prepared too.
+    // Asked for, a check that does not apply runs, so what it declares is prepared too.
     let journal = Arc::new(Journal::default());
     let suite = TestSuite { cluster_reachable: true, journal: Arc::clone(&journal), ..Default::default() };
     opts.selection.ignored = IgnoredMode::Include;
     let (summary, _) = run(suite, opts.clone(), CancellationToken::new()).await;
     assert_eq!(outcome(&summary, "demo::gcp_only").outcome, Outcome::Passed { note: "ran".into() });
-    assert_eq!(journal.prepared(), [(vec![Needs::Cluster("passes"), Needs::Gcp], opts.timeouts)]);
+    assert_eq!(journal.prepared(), [(vec![Declaration::Cluster("passes"), Declaration::Gcp], opts.timeouts)]);
 
     // Nothing runs: nothing is needed.
     let journal = Arc::new(Journal::default());
@@ -581,6 +593,7 @@ async fn evidence_is_gathered_after_the_checks_and_before_finish_when_asked_and_
     assert_eq!(evidence.files.len(), 1);
     assert_eq!(evidence.files[0].supports, ["demo::fails"], "the red checks only");
     assert_eq!(evidence.files[0].content, b"2", "gathered once both checks ran");
+    assert_eq!(evidence.notes, [r#"demo::fails declared Cluster("fails")"#], "each red check with its declaration");
     let lines = journal.lines();
     assert_eq!(lines.first().map(String::as_str), Some("prepare"));
     assert_eq!(lines[lines.len() - 2..], ["collect", "finish"], "{lines:?}");
@@ -637,13 +650,4 @@ async fn a_run_executes_again_with_fresh_resources() {
     assert_eq!(journal.prepared().len(), 2, "prepared once per execution");
     let prepares = journal.lines().iter().filter(|line| *line == "prepare").count();
     assert_eq!(prepares, 2);
-}
-
-#[test]
-fn durations_read_like_a_person_wrote_them() {
-    assert_eq!(humanize(Duration::from_millis(250)), "250ms");
-    assert_eq!(humanize(Duration::from_millis(1500)), "1.5s");
-    assert_eq!(humanize(Duration::from_secs(30)), "30s");
-    assert_eq!(humanize(Duration::from_secs(120)), "2m");
-    assert_eq!(humanize(Duration::from_secs(90)), "1m30s");
 }

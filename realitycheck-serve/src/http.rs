@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use harness::Counts;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -102,7 +103,7 @@ struct TargetStatus {
     health: &'static str,
     running: Option<RunningStatus>,
     next_run_at: Option<String>,
-    last_run: Option<RunSummary>,
+    last_run: Option<RunListing>,
     last_passed_run_at: Option<String>,
     checks: Vec<CheckStatusDoc>,
     certificates: Vec<CertificateDoc>,
@@ -139,7 +140,7 @@ struct CertificateDoc {
 
 /// One run, as lists show it.
 #[derive(Serialize)]
-struct RunSummary {
+struct RunListing {
     id: u64,
     target: String,
     trigger: crate::record::Trigger,
@@ -151,17 +152,9 @@ struct RunSummary {
     url: String,
 }
 
-#[derive(Serialize)]
-struct Counts {
-    passed: usize,
-    failed: usize,
-    skipped: usize,
-    flaky: usize,
-}
-
-impl RunSummary {
-    fn of(record: &RunRecord) -> RunSummary {
-        RunSummary {
+impl RunListing {
+    fn of(record: &RunRecord) -> RunListing {
+        RunListing {
             id: record.id,
             target: record.target.clone(),
             trigger: record.trigger,
@@ -169,12 +162,7 @@ impl RunSummary {
             duration_ms: record.duration_ms,
             result: record.result.as_str(),
             overran: record.overran,
-            counts: Counts {
-                passed: record.count(CheckStatus::Passed),
-                failed: record.count(CheckStatus::Failed),
-                skipped: record.count(CheckStatus::Skipped),
-                flaky: record.count(CheckStatus::Flaky),
-            },
+            counts: record.counts(),
             url: format!("/api/v1/runs/{}", record.id),
         }
     }
@@ -195,7 +183,7 @@ impl TargetStatus {
                 started_at: rfc3339(running.started_at_ms),
             }),
             next_run_at: target.next_run_ms.map(rfc3339),
-            last_run: last_run.map(|record| RunSummary::of(record)),
+            last_run: last_run.map(|record| RunListing::of(record)),
             last_passed_run_at: target.last_passed_ms.map(rfc3339),
             checks: target
                 .checks
@@ -260,8 +248,8 @@ async fn runs(State(service): State<Arc<Service>>, Query(query): Query<RunsQuery
         .flat_map(|t| t.history.iter())
         .collect();
     records.sort_by_key(|record| std::cmp::Reverse(record.id));
-    let runs: Vec<RunSummary> =
-        records.into_iter().take(query.limit.unwrap_or(100)).map(|r| RunSummary::of(r)).collect();
+    let runs: Vec<RunListing> =
+        records.into_iter().take(query.limit.unwrap_or(100)).map(|r| RunListing::of(r)).collect();
     Json(json!({ "runs": runs })).into_response()
 }
 

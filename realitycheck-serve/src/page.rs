@@ -2,12 +2,13 @@
 //! needs no JavaScript. One section per target: its health, its last and next run, the last
 //! runs as a history strip, a cell per check (green, red, amber for flaky, grey for skipped)
 //! where a red cell opens its diagnosis in one click (`<details>`), and the certificates'
-//! expiry. Everything shown comes from run records, which never hold a token; every text is
-//! HTML-escaped.
+//! expiry. Everything shown comes from run records, which never hold a token. The pages are
+//! maud templates, which HTML-escape every text they insert; only the constant style sheet
+//! goes in as it is. The line breaks after block elements keep the page's source readable.
 
-use std::fmt::Write;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::record::{CheckRecord, CheckStatus, RunRecord, RunResult};
+use crate::record::{CheckRecord, CheckStatus, RunRecord, RunResult, Trigger};
 use crate::state::{CheckState, Health, TargetState};
 use crate::time::{readable, relative, span};
 
@@ -41,22 +42,6 @@ pub fn target_health(target: &TargetState) -> TargetHealth {
     if failing { TargetHealth::Failing } else { TargetHealth::Passing }
 }
 
-/// `text` with `&`, `<`, `>`, `"` and `'` escaped.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 const STYLE: &str = "\
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;background:#f6f7f9;color:#1c2330}\
 header{background:#1c2330;color:#fff;padding:14px 24px}header h1{margin:0;font-size:20px}\
@@ -81,13 +66,32 @@ table{border-collapse:collapse;margin-top:10px;font-size:13px}td,th{border-botto
 .soon{color:#d64545;font-weight:bold}\
 ";
 
-fn head(out: &mut String, title: &str, refresh: bool) {
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    if refresh {
-        out.push_str("<meta http-equiv=\"refresh\" content=\"30\">\n");
+/// A whole page: the head (`title`, the style sheet, a refresh every 30 s if `refresh`) and `body`.
+fn page(title: &str, refresh: bool, body: Markup) -> String {
+    html! {
+        (DOCTYPE) "\n"
+        html lang="en" {
+            "\n"
+            head {
+                "\n"
+                meta charset="utf-8";
+                "\n"
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                "\n"
+                @if refresh {
+                    meta http-equiv="refresh" content="30";
+                    "\n"
+                }
+                title { (title) } "\n"
+                style { (PreEscaped(STYLE)) } "\n"
+            }
+            "\n"
+            body { "\n" (body) }
+            "\n"
+        }
+        "\n"
     }
-    let _ = writeln!(out, "<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>", escape(title));
+    .into_string()
 }
 
 /// The status page of `targets` at `now` (Unix milliseconds).
@@ -97,82 +101,89 @@ pub fn status(targets: &[TargetState], version: &str, now: u64) -> String {
         0 => format!("realitycheck: {} target{} passing", targets.len(), plural(targets.len())),
         n => format!("realitycheck: {n} of {} target{} failing", targets.len(), plural(targets.len())),
     };
-    let mut out = String::new();
-    head(&mut out, &title, true);
-    let _ = writeln!(
-        out,
-        "<header><h1>{}</h1><p>realitycheck {} · {} · refreshes every 30s · <a href=\"/api/v1/status\">status JSON</a> · <a href=\"/metrics\">metrics</a></p></header>\n<main>",
-        escape(&title),
-        escape(version),
-        readable(now)
-    );
-    for target in targets {
-        target_section(&mut out, target, now);
-    }
-    out.push_str("</main>\n</body>\n</html>\n");
-    out
+    let body = html! {
+        header {
+            h1 { (title) }
+            p {
+                "realitycheck " (version) " · " (readable(now)) " · refreshes every 30s · "
+                a href="/api/v1/status" { "status JSON" } " · " a href="/metrics" { "metrics" }
+            }
+        }
+        "\n"
+        main {
+            "\n"
+            @for target in targets { (target_section(target, now)) }
+        }
+        "\n"
+    };
+    page(&title, true, body)
 }
 
 fn plural(count: usize) -> &'static str {
     if count == 1 { "" } else { "s" }
 }
 
-fn target_section(out: &mut String, target: &TargetState, now: u64) {
+fn target_section(target: &TargetState, now: u64) -> Markup {
     let health = target_health(target).as_str();
-    let _ = writeln!(
-        out,
-        "<section class=\"target {health}\" id=\"target-{name}\">\n<h2><span class=\"badge {health}\">{}</span> {name} <small>{} · profile {} · every {}</small></h2>",
-        health.to_uppercase(),
-        escape(&target.host),
-        escape(&target.profile),
-        span(u64::try_from(target.interval.as_millis()).unwrap_or(u64::MAX)),
-        name = escape(&target.name),
-    );
-    let mut when = Vec::new();
-    match target.last_run() {
-        Some(last) => when.push(format!(
-            "last run <a href=\"/runs/{id}\">#{id}</a> {} {} (took {}{})",
-            last.result.as_str(),
-            relative(last.finished_at_ms(), now),
-            span(last.duration_ms),
-            if last.overran { ", longer than the interval" } else { "" },
-            id = last.id
-        )),
-        None => when.push("no run has ended yet".to_string()),
+    let could_not_start = target.last_run().filter(|r| r.checks.is_empty()).and_then(|r| r.stopped_because.as_ref());
+    html! {
+        section.target.(health) id={ "target-" (target.name) } {
+            "\n"
+            h2 {
+                span.badge.(health) { (health.to_uppercase()) } " " (target.name) " "
+                small {
+                    (target.host) " · profile " (target.profile) " · every "
+                    (span(u64::try_from(target.interval.as_millis()).unwrap_or(u64::MAX)))
+                }
+            }
+            "\n"
+            p.when {
+                @match target.last_run() {
+                    Some(last) => {
+                        "last run " a href={ "/runs/" (last.id) } { "#" (last.id) } " " (last.result.as_str()) " "
+                        (relative(last.finished_at_ms(), now)) " (took " (span(last.duration_ms))
+                        @if last.overran { ", longer than the interval" } ")"
+                    }
+                    None => "no run has ended yet",
+                }
+                @if let Some(running) = target.running {
+                    " · run #" (running.id) " going on since " (relative(running.started_at_ms, now))
+                }
+                @if let Some(next) = target.next_run_ms {
+                    " · next run " (relative(next, now)) " (" (readable(next)) ")"
+                }
+            }
+            "\n"
+            @if let Some(reason) = could_not_start {
+                p.when { b { "The run could not start:" } " " (reason) }
+                "\n"
+            }
+            (history_strip(target))
+            (check_cells(target, now))
+            (certificates(target, now))
+        }
+        "\n"
     }
-    if let Some(running) = target.running {
-        when.push(format!("run #{} going on since {}", running.id, relative(running.started_at_ms, now)));
-    }
-    if let Some(next) = target.next_run_ms {
-        when.push(format!("next run {} ({})", relative(next, now), readable(next)));
-    }
-    let _ = writeln!(out, "<p class=\"when\">{}</p>", when.join(" · "));
-    if let Some(reason) = target.last_run().filter(|r| r.checks.is_empty()).and_then(|r| r.stopped_because.as_ref()) {
-        let _ = writeln!(out, "<p class=\"when\"><b>The run could not start:</b> {}</p>", escape(reason));
-    }
-    history_strip(out, target);
-    check_cells(out, target, now);
-    certificates(out, target, now);
-    out.push_str("</section>\n");
 }
 
-fn history_strip(out: &mut String, target: &TargetState) {
-    if target.history.is_empty() {
-        return;
+fn history_strip(target: &TargetState) -> Markup {
+    let last = target.history.iter().skip(target.history.len().saturating_sub(50));
+    html! {
+        @if !target.history.is_empty() {
+            div.strip aria-label="last runs, oldest first" {
+                @for record in last {
+                    @let result = record.result.as_str();
+                    @let counts = record.counts();
+                    @let failed = counts.failed;
+                    @let passed = counts.passed + counts.flaky;
+                    a.(result) href={ "/runs/" (record.id) }
+                        title={ "#" (record.id) " " (result) " at " (readable(record.started_at_ms)) ": "
+                            (failed) " failed, " (passed) " passed" } {}
+                }
+            }
+            "\n"
+        }
     }
-    out.push_str("<div class=\"strip\" aria-label=\"last runs, oldest first\">");
-    for record in target.history.iter().rev().take(50).collect::<Vec<_>>().into_iter().rev() {
-        let _ = write!(
-            out,
-            "<a class=\"{result}\" href=\"/runs/{id}\" title=\"#{id} {result} at {when}: {failed} failed, {passed} passed\"></a>",
-            result = record.result.as_str(),
-            id = record.id,
-            when = readable(record.started_at_ms),
-            failed = record.count(CheckStatus::Failed),
-            passed = record.count(CheckStatus::Passed) + record.count(CheckStatus::Flaky),
-        );
-    }
-    out.push_str("</div>\n");
 }
 
 /// The checks in the order of the last run that listed them (report order).
@@ -189,38 +200,37 @@ fn ordered_checks(target: &TargetState) -> Vec<&CheckState> {
     ordered
 }
 
-fn check_cells(out: &mut String, target: &TargetState, now: u64) {
+fn check_cells(target: &TargetState, now: u64) -> Markup {
     let checks = ordered_checks(target);
-    if checks.is_empty() {
-        return;
-    }
-    out.push_str("<div class=\"checks\">\n");
-    for state in checks {
-        let record = target.run(state.run_id).and_then(|run| run.checks.iter().find(|c| c.id == state.id));
-        let class = state.status.as_str();
-        match (state.status, record) {
-            (CheckStatus::Failed, Some(record)) => {
-                let _ = writeln!(
-                    out,
-                    "<details class=\"check failed\"><summary>{} — {}</summary>",
-                    escape(&state.id),
-                    escape(record.diagnosis.as_ref().map_or("failed", |d| d.summary.as_str()))
-                );
-                diagnosis(out, record, state, now);
-                out.push_str("</details>\n");
+    html! {
+        @if !checks.is_empty() {
+            div.checks {
+                "\n"
+                @for state in checks {
+                    @let record = target.run(state.run_id).and_then(|run| run.checks.iter().find(|c| c.id == state.id));
+                    @match (state.status, record) {
+                        (CheckStatus::Failed, Some(record)) => {
+                            details.check.failed {
+                                summary {
+                                    (state.id) " — "
+                                    (record.diagnosis.as_ref().map_or("failed", |d| d.summary.as_str()))
+                                }
+                                "\n"
+                                (diagnosis(record, state, now))
+                            }
+                        }
+                        _ => {
+                            div.check.(state.status.as_str()) title=(record.map(cell_title).unwrap_or_default()) {
+                                (state.id)
+                            }
+                        }
+                    }
+                    "\n"
+                }
             }
-            _ => {
-                let title = record.map(cell_title).unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "<div class=\"check {class}\" title=\"{}\">{}</div>",
-                    escape(&title),
-                    escape(&state.id)
-                );
-            }
+            "\n"
         }
     }
-    out.push_str("</div>\n");
 }
 
 fn cell_title(record: &CheckRecord) -> String {
@@ -231,129 +241,138 @@ fn cell_title(record: &CheckRecord) -> String {
     }
 }
 
-fn diagnosis(out: &mut String, record: &CheckRecord, state: &CheckState, now: u64) {
-    out.push_str("<div class=\"diagnosis\">");
-    if let Some(diagnosis) = &record.diagnosis {
-        let _ = write!(out, "<p><b>{}</b></p>", escape(&diagnosis.summary));
-        if !diagnosis.observed.is_empty() {
-            out.push_str("<ul>");
-            for line in &diagnosis.observed {
-                let _ = write!(out, "<li>{}</li>", escape(line));
-            }
-            out.push_str("</ul>");
-        }
-        if !diagnosis.cause.is_empty() {
-            let _ = write!(out, "<p><b>Likely cause:</b> {}</p>", escape(&diagnosis.cause));
-        }
-        if !diagnosis.remediation.is_empty() {
-            let _ = write!(out, "<p><b>What to do:</b> {}</p>", escape(&diagnosis.remediation));
-        }
-        if let Some(phase) = &diagnosis.phase {
-            let _ = write!(out, "<p><b>Installation phase:</b> {}</p>", escape(phase));
-        }
-    }
+fn diagnosis(record: &CheckRecord, state: &CheckState, now: u64) -> Markup {
     let since = state.since_ms.map(|since| format!("failing since {}", relative(since, now))).unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "<p>{since}, {} run{} in a row · <a href=\"/runs/{id}\">run #{id}</a></p></div>",
-        state.consecutive_failures,
-        plural(usize::try_from(state.consecutive_failures).unwrap_or(usize::MAX)),
-        id = state.run_id
-    );
+    let failures = state.consecutive_failures;
+    html! {
+        div.diagnosis {
+            @if let Some(diagnosis) = &record.diagnosis {
+                p { b { (diagnosis.summary) } }
+                @if !diagnosis.observed.is_empty() {
+                    ul { @for line in &diagnosis.observed { li { (line) } } }
+                }
+                @if !diagnosis.cause.is_empty() {
+                    p { b { "Likely cause:" } " " (diagnosis.cause) }
+                }
+                @if !diagnosis.remediation.is_empty() {
+                    p { b { "What to do:" } " " (diagnosis.remediation) }
+                }
+                @if let Some(phase) = &diagnosis.phase {
+                    p { b { "Installation phase:" } " " (phase) }
+                }
+            }
+            p {
+                (since) ", " (failures) " run" (plural(usize::try_from(failures).unwrap_or(usize::MAX))) " in a row · "
+                a href={ "/runs/" (state.run_id) } { "run #" (state.run_id) }
+            }
+        }
+        "\n"
+    }
 }
 
-fn certificates(out: &mut String, target: &TargetState, now: u64) {
+fn certificates(target: &TargetState, now: u64) -> Markup {
     let expiries = target.certificate_expiries();
-    if expiries.is_empty() {
-        return;
+    html! {
+        @if !expiries.is_empty() {
+            table {
+                tr { th { "certificate" } th { "read by" } th { "expires" } }
+                "\n"
+                @for expiry in expiries {
+                    @let at = u64::try_from(expiry.expires_at.max(0)).unwrap_or(0).saturating_mul(1000);
+                    @let soon = at < now.saturating_add(30 * 86_400_000);
+                    tr {
+                        td { (expiry.certificate) }
+                        td { (expiry.check) }
+                        td class=[soon.then_some("soon")] { (readable(at)) " (" (relative(at, now)) ")" }
+                    }
+                    "\n"
+                }
+            }
+            "\n"
+        }
     }
-    out.push_str("<table><tr><th>certificate</th><th>read by</th><th>expires</th></tr>\n");
-    for expiry in expiries {
-        let at = u64::try_from(expiry.expires_at.max(0)).unwrap_or(0).saturating_mul(1000);
-        let soon = at < now.saturating_add(30 * 86_400_000);
-        let _ = writeln!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td{}>{} ({})</td></tr>",
-            escape(&expiry.certificate),
-            escape(&expiry.check),
-            if soon { " class=\"soon\"" } else { "" },
-            readable(at),
-            relative(at, now)
-        );
-    }
-    out.push_str("</table>\n");
 }
 
 /// The page of one run: every check with its note, diagnosis or skip reason.
 pub fn run(record: &RunRecord, version: &str, now: u64) -> String {
     let title = format!("realitycheck: run #{} of {}: {}", record.id, record.target, record.result.as_str());
-    let mut out = String::new();
-    head(&mut out, &title, false);
-    let _ = writeln!(
-        out,
-        "<header><h1>{}</h1><p>realitycheck {} · <a href=\"/\">all targets</a> · <a href=\"/api/v1/runs/{}\">JSON</a></p></header>\n<main>",
-        escape(&title),
-        escape(version),
-        record.id
-    );
-    let _ = writeln!(
-        out,
-        "<p class=\"when\">started {} ({}) by {}, took {}{}</p>",
-        readable(record.started_at_ms),
-        relative(record.started_at_ms, now),
-        match record.trigger {
-            crate::record::Trigger::Schedule => "the schedule",
-            crate::record::Trigger::Request => "a request",
-        },
-        span(record.duration_ms),
-        if record.overran { ", longer than the interval" } else { "" }
-    );
-    if let Some(reason) = &record.stopped_because {
-        let _ = writeln!(out, "<p class=\"when\"><b>Stopped early:</b> {}</p>", escape(reason));
-    }
-    for note in &record.finish_notes {
-        let _ = writeln!(out, "<p class=\"when\">{}</p>", escape(note));
-    }
-    out.push_str("<table><tr><th>check</th><th>result</th><th>took</th><th>what was seen</th></tr>\n");
-    for check in &record.checks {
-        let detail = match (&check.diagnosis, check.status) {
-            (Some(d), CheckStatus::Failed) => {
-                let mut text = format!("<b>{}</b>", escape(&d.summary));
-                for line in &d.observed {
-                    let _ = write!(text, "<br><code>{}</code>", escape(line));
-                }
-                if !d.cause.is_empty() {
-                    let _ = write!(text, "<br><b>Likely cause:</b> {}", escape(&d.cause));
-                }
-                if !d.remediation.is_empty() {
-                    let _ = write!(text, "<br><b>What to do:</b> {}", escape(&d.remediation));
-                }
-                text
+    let trigger = match record.trigger {
+        Trigger::Schedule => "the schedule",
+        Trigger::Request => "a request",
+    };
+    let body = html! {
+        header {
+            h1 { (title) }
+            p {
+                "realitycheck " (version) " · " a href="/" { "all targets" } " · "
+                a href={ "/api/v1/runs/" (record.id) } { "JSON" }
             }
-            _ => escape(&cell_title(check)),
-        };
-        let _ = writeln!(
-            out,
-            "<tr id=\"{id}\"><td><code>{id}</code></td><td><span class=\"badge {class}\">{class}</span></td><td>{}</td><td>{detail}</td></tr>",
-            span(check.duration_ms),
-            id = escape(&check.id),
-            class = check.status.as_str(),
-        );
+        }
+        "\n"
+        main {
+            "\n"
+            p.when {
+                "started " (readable(record.started_at_ms)) " (" (relative(record.started_at_ms, now)) ") by "
+                (trigger) ", took " (span(record.duration_ms))
+                @if record.overran { ", longer than the interval" }
+            }
+            "\n"
+            @if let Some(reason) = &record.stopped_because {
+                p.when { b { "Stopped early:" } " " (reason) }
+                "\n"
+            }
+            @for note in &record.finish_notes {
+                p.when { (note) }
+                "\n"
+            }
+            table {
+                tr { th { "check" } th { "result" } th { "took" } th { "what was seen" } }
+                "\n"
+                @for check in &record.checks {
+                    @let class = check.status.as_str();
+                    tr id=(check.id) {
+                        td { code { (check.id) } }
+                        td { span.badge.(class) { (class) } }
+                        td { (span(check.duration_ms)) }
+                        td { (run_detail(check)) }
+                    }
+                    "\n"
+                }
+            }
+            "\n"
+        }
+        "\n"
+    };
+    page(&title, false, body)
+}
+
+/// What the run's page shows of `check`: its diagnosis if it failed, else its note or skip reason.
+fn run_detail(check: &CheckRecord) -> Markup {
+    html! {
+        @match (&check.diagnosis, check.status) {
+            (Some(d), CheckStatus::Failed) => {
+                b { (d.summary) }
+                @for line in &d.observed { br; code { (line) } }
+                @if !d.cause.is_empty() { br; b { "Likely cause:" } " " (d.cause) }
+                @if !d.remediation.is_empty() { br; b { "What to do:" } " " (d.remediation) }
+            }
+            _ => (cell_title(check)),
+        }
     }
-    out.push_str("</table>\n</main>\n</body>\n</html>\n");
-    out
 }
 
 /// The page for a run that is not kept.
 pub fn not_found(id: &str) -> String {
-    let mut out = String::new();
-    head(&mut out, "realitycheck: no such run", false);
-    let _ = writeln!(
-        out,
-        "<main><p>No run <code>{}</code> is kept: the history keeps the last runs of each target. <a href=\"/\">All targets</a></p></main>\n</body>\n</html>",
-        escape(id)
-    );
-    out
+    let body = html! {
+        main {
+            p {
+                "No run " code { (id) } " is kept: the history keeps the last runs of each target. "
+                a href="/" { "All targets" }
+            }
+        }
+        "\n"
+    };
+    page("realitycheck: no such run", false, body)
 }
 
 #[cfg(test)]
@@ -362,16 +381,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::record::{CERTIFICATE_EXPIRY, DiagnosisRecord, ObservationRecord, RUN_SCHEMA_VERSION, Trigger};
+    use crate::record::{CERTIFICATE_EXPIRY, DiagnosisRecord, ObservationRecord, RUN_SCHEMA_VERSION};
     use crate::state::Running;
 
     /// 2026-11-30 12:00:00 UTC.
     const NOON: u64 = 1_796_040_000_000;
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
-    }
 
     fn check(id: &str, status: CheckStatus) -> CheckRecord {
         CheckRecord {
@@ -465,5 +479,61 @@ mod tests {
         let run = targets[1].run(6).unwrap();
         insta::assert_snapshot!("run_page", super::run(run, "0.1.0", NOON));
         assert!(not_found("<x>").contains("No run <code>&lt;x&gt;</code> is kept"));
+    }
+
+    #[test]
+    fn every_text_is_escaped_on_both_pages() {
+        const HOSTILE: &str = "<script>alert(\"x\")</script>";
+        const ESCAPED: &str = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;";
+        let mut failed = check(HOSTILE, CheckStatus::Failed);
+        failed.diagnosis = Some(DiagnosisRecord {
+            summary: HOSTILE.into(),
+            observed: vec![HOSTILE.into()],
+            cause: HOSTILE.into(),
+            remediation: HOSTILE.into(),
+            phase: Some(HOSTILE.into()),
+        });
+        let mut skipped = check("executors::machine", CheckStatus::Skipped);
+        skipped.skip_reason = Some(HOSTILE.into());
+        let mut ran = Arc::unwrap_or_clone(record(1, HOSTILE, 20, RunResult::Failed, vec![failed, skipped]));
+        ran.stopped_because = Some(HOSTILE.into());
+        ran.finish_notes = vec![HOSTILE.into()];
+        let ran = Arc::new(ran);
+        let mut target = TargetState::new(HOSTILE, HOSTILE, HOSTILE, Duration::from_secs(900), 10);
+        target.apply(Arc::clone(&ran));
+        target.set_certificates(HOSTILE, vec![(HOSTILE.into(), 1_797_500_000)]);
+        let mut not_started = TargetState::new(HOSTILE, HOSTILE, HOSTILE, Duration::from_secs(900), 10);
+        let mut stopped = Arc::unwrap_or_clone(record(2, HOSTILE, 10, RunResult::Error, vec![]));
+        stopped.stopped_because = Some(HOSTILE.into());
+        not_started.apply(Arc::new(stopped));
+
+        let status_page = status(&[target, not_started], HOSTILE, NOON);
+        let run_page = super::run(&ran, HOSTILE, NOON);
+        for page in [&status_page, &run_page, &not_found(HOSTILE)] {
+            assert!(!page.contains("<script") && !page.contains("\"x\""), "{page}");
+            assert!(page.contains(ESCAPED), "{page}");
+        }
+        let status_has = [
+            format!("<section class=\"target failing\" id=\"target-{ESCAPED}\">"),
+            format!("<summary>{ESCAPED} — {ESCAPED}</summary>"),
+            format!("<li>{ESCAPED}</li>"),
+            format!("<b>Installation phase:</b> {ESCAPED}</p>"),
+            format!("title=\"skipped: {ESCAPED}\""),
+            format!("<b>The run could not start:</b> {ESCAPED}</p>"),
+            format!("<tr><td>{ESCAPED}</td><td>{ESCAPED}</td>"),
+            format!("<p>realitycheck {ESCAPED} · "),
+        ];
+        let run_has = [
+            format!("<title>realitycheck: run #1 of {ESCAPED}: failed</title>"),
+            format!("<tr id=\"{ESCAPED}\"><td><code>{ESCAPED}</code></td>"),
+            format!("<br><code>{ESCAPED}</code><br><b>Likely cause:</b> {ESCAPED}"),
+            format!("<b>Stopped early:</b> {ESCAPED}</p>"),
+            format!("<p class=\"when\">{ESCAPED}</p>"),
+        ];
+        for (page, has) in [(&status_page, &status_has[..]), (&run_page, &run_has[..])] {
+            for escaped in has {
+                assert!(page.contains(escaped), "no `{escaped}` in\n{page}");
+            }
+        }
     }
 }

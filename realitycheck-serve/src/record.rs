@@ -6,7 +6,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use harness::{CheckResult, Diagnosis, Outcome, RunReport, RunStatus};
+pub use harness::CheckStatus;
+use harness::{CheckResult, Counts, Diagnosis, Observation, Outcome, RunReport, RunStatus};
 use serde::{Deserialize, Serialize};
 
 /// The value of a record's `schema_version` field (the API's run documents and the state
@@ -75,37 +76,6 @@ impl RunResult {
     }
 }
 
-/// How one check ended in a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CheckStatus {
-    /// Passed at the first attempt.
-    Passed,
-    /// Passed after failing (the earlier failures are in the record).
-    Flaky,
-    /// Failed.
-    Failed,
-    /// Did not run to a verdict (not applicable, not configured, blocked, interrupted).
-    Skipped,
-}
-
-impl CheckStatus {
-    /// The kebab-case name the API and the page use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckStatus::Passed => "passed",
-            CheckStatus::Flaky => "flaky",
-            CheckStatus::Failed => "failed",
-            CheckStatus::Skipped => "skipped",
-        }
-    }
-
-    /// Whether the check worked (a flaky pass is a pass).
-    pub fn is_success(self) -> bool {
-        matches!(self, CheckStatus::Passed | CheckStatus::Flaky)
-    }
-}
-
 /// Why a check failed, owned: the engine's [`Diagnosis`] with its phase as a label.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiagnosisRecord {
@@ -171,6 +141,16 @@ pub struct ObservationRecord {
     pub value: i64,
 }
 
+impl From<&Observation> for ObservationRecord {
+    fn from(observation: &Observation) -> Self {
+        ObservationRecord {
+            name: observation.name.clone(),
+            subject: observation.subject.clone(),
+            value: observation.value,
+        }
+    }
+}
+
 /// The name of the observation that carries a certificate's notAfter, in Unix seconds.
 pub const CERTIFICATE_EXPIRY: &str = "certificate_expiry_timestamp_seconds";
 
@@ -181,24 +161,22 @@ impl CheckRecord {
     }
 
     fn of(result: &CheckResult) -> CheckRecord {
-        let (status, note, diagnosis, skip_reason) = match &result.outcome {
-            Outcome::Passed { note } => (CheckStatus::Passed, Some(note.clone()), None, None),
-            Outcome::Flaky { note, failures } => {
-                (CheckStatus::Flaky, Some(note.clone()), failures.last().map(DiagnosisRecord::from), None)
-            }
-            Outcome::Failed { diagnosis } => (CheckStatus::Failed, None, Some(diagnosis.into()), None),
-            Outcome::Skipped { reason } => (CheckStatus::Skipped, None, None, Some(reason.to_string())),
+        let (note, diagnosis, skip_reason) = match &result.outcome {
+            Outcome::Passed { note } => (Some(note.clone()), None, None),
+            Outcome::Flaky { note, failures } => (Some(note.clone()), failures.last().map(DiagnosisRecord::from), None),
+            Outcome::Failed { diagnosis } => (None, Some(diagnosis.into()), None),
+            Outcome::Skipped { reason } => (None, None, Some(reason.to_string())),
         };
         CheckRecord {
             id: result.spec.id.clone(),
             summary: result.spec.summary.clone(),
-            status,
+            status: result.outcome.status(),
             duration_ms: millis(result.duration),
             attempts: result.attempts,
             note,
             diagnosis,
             skip_reason,
-            observations: Vec::new(),
+            observations: result.observations.iter().map(ObservationRecord::from).collect(),
         }
     }
 }
@@ -286,9 +264,9 @@ impl RunRecord {
         self.started_at_ms.saturating_add(self.duration_ms)
     }
 
-    /// How many checks ended with `status`.
-    pub fn count(&self, status: CheckStatus) -> usize {
-        self.checks.iter().filter(|check| check.status == status).count()
+    /// How many of its checks ended each way.
+    pub fn counts(&self) -> Counts {
+        self.checks.iter().map(|check| check.status).collect()
     }
 }
 

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
-use crate::record::{ObservationRecord, RunMeta, RunRecord, Trigger, unix_millis};
+use crate::record::{RunMeta, RunRecord, Trigger, unix_millis};
 use crate::state::{Running, TargetState, Transition};
 use crate::store::Store;
 use crate::webhook::Webhook;
@@ -374,20 +374,7 @@ async fn watch<S: Suite>(service: Arc<Service>, mut watched: Watched<S>, shutdow
             duration: started.elapsed(),
             interval: every,
         };
-        let record = match &outcome {
-            Ok(report) => {
-                let mut record = RunRecord::new(meta, Ok(report));
-                for (check, result) in record.checks.iter_mut().zip(&report.summary.results) {
-                    check.observations = result
-                        .observations
-                        .iter()
-                        .map(|o| ObservationRecord { name: o.name.clone(), subject: o.subject.clone(), value: o.value })
-                        .collect();
-                }
-                record
-            }
-            Err(error) => RunRecord::new(meta, Err(error.to_string())),
-        };
+        let record = RunRecord::new(meta, outcome.as_ref().map_err(ToString::to_string));
         if record.overran {
             tracing::warn!(target_name = %info.target, duration_ms = record.duration_ms, every = ?every, "the run took longer than the interval; the next one starts now, not alongside");
         }

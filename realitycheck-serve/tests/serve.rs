@@ -53,7 +53,7 @@ struct FakeSuite(Arc<Controls>);
 struct Never;
 
 impl Suite for FakeSuite {
-    type Needs = ();
+    type Declaration = ();
     type Resources = Arc<Controls>;
     type Error = Never;
 

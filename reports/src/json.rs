@@ -8,12 +8,13 @@
 
 use std::path::PathBuf;
 
-use harness::{CheckResult, Diagnosis, Event, Observation, Outcome, Phase, RunInfo, RunStatus, RunSummary, SkipReason};
+use harness::{
+    CheckResult, Counts, Diagnosis, Event, Observation, Outcome, Phase, RunInfo, RunStatus, RunSummary, SkipReason,
+};
 use serde::Serialize;
 
 use crate::causes::{self, Cause};
 use crate::file::ReportFile;
-use crate::tally::Tally;
 use crate::{ReportError, Reporter, run};
 
 /// The value of the report's `schema_version` field.
@@ -53,14 +54,6 @@ struct JsonReport<'a> {
     counts: Counts,
     checks: Vec<JsonCheck<'a>>,
     causes: Vec<JsonCause<'a>>,
-}
-
-#[derive(Serialize)]
-struct Counts {
-    passed: usize,
-    failed: usize,
-    skipped: usize,
-    flaky: usize,
 }
 
 #[derive(Serialize)]
@@ -120,7 +113,6 @@ struct JsonSkipReason<'a> {
 
 impl<'a> JsonReport<'a> {
     fn new(info: &'a RunInfo, summary: &'a RunSummary) -> Self {
-        let tally = Tally::of(&summary.results);
         let causes = causes::of(&summary.results);
         JsonReport {
             schema_version: SCHEMA_VERSION,
@@ -137,7 +129,7 @@ impl<'a> JsonReport<'a> {
                 RunStatus::Interrupted => "interrupted",
             },
             stopped_because: summary.stopped_because.as_deref(),
-            counts: Counts { passed: tally.passed, failed: tally.failed, skipped: tally.skipped, flaky: tally.flaky },
+            counts: Counts::of(&summary.results),
             checks: summary
                 .results
                 .iter()
@@ -158,7 +150,7 @@ impl<'a> JsonCheck<'a> {
             summary: &spec.summary,
             kind: spec.kind.as_str(),
             tags: spec.tags.iter().map(|tag| tag.as_str()).collect(),
-            status: status(&result.outcome),
+            status: result.outcome.status().as_str(),
             duration_ms: millis(result.duration),
             attempts: result.attempts,
             note: None,
@@ -220,15 +212,6 @@ impl<'a> JsonSkipReason<'a> {
             SkipReason::Blocked { by, reason } => (reason, Some(by.as_str())),
         };
         JsonSkipReason { kind: reason.kind(), detail, blocked_by }
-    }
-}
-
-fn status(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::Passed { .. } => "passed",
-        Outcome::Failed { .. } => "failed",
-        Outcome::Skipped { .. } => "skipped",
-        Outcome::Flaky { .. } => "flaky",
     }
 }
 

@@ -9,11 +9,11 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use console::Style;
-use harness::{CheckResult, CheckSpec, Event, Outcome, RunInfo, RunStatus, RunSummary, SkipReason};
+use harness::{CheckResult, CheckSpec, Counts, Event, Outcome, RunInfo, RunStatus, RunSummary, SkipReason};
 
 use crate::causes::{self, Cause};
 use crate::printable::printable;
-use crate::tally::{Tally, by_suite};
+use crate::tally::{by_suite, nonzero};
 use crate::{ReportError, Reporter, diagnosis};
 
 /// Width of the label column (`PASS`, `Starting`, ...), right-aligned as nextest does.
@@ -173,8 +173,8 @@ impl<W: Write> TerminalReporter<W> {
         let mut text = String::new();
         for (index, (suite, members)) in suites.iter().enumerate() {
             let label = if index == 0 { self.label("Suites", green()) } else { " ".repeat(LABEL_WIDTH) };
-            let tally = Tally::of(members.iter().copied());
-            text.push_str(&format!("{label} {suite:<width$}  {}\n", tally.nonzero()));
+            let counts = Counts::of(members.iter().copied());
+            text.push_str(&format!("{label} {suite:<width$}  {}\n", nonzero(&counts)));
         }
         text
     }
@@ -322,13 +322,13 @@ fn plural(count: usize, one: &str, many: &str) -> String {
 
 /// `7 checks: 4 passed, 1 flaky, 1 failed, 1 skipped` (flaky only when there are some).
 fn counts(results: &[CheckResult]) -> String {
-    let tally = Tally::of(results);
-    let mut parts = vec![format!("{} passed", tally.passed)];
-    if tally.flaky > 0 {
-        parts.push(format!("{} flaky", tally.flaky));
+    let counts = Counts::of(results);
+    let mut parts = vec![format!("{} passed", counts.passed)];
+    if counts.flaky > 0 {
+        parts.push(format!("{} flaky", counts.flaky));
     }
-    parts.push(format!("{} failed", tally.failed));
-    parts.push(format!("{} skipped", tally.skipped));
+    parts.push(format!("{} failed", counts.failed));
+    parts.push(format!("{} skipped", counts.skipped));
     format!("{}: {}", plural(results.len(), "check", "checks"), parts.join(", "))
 }
 

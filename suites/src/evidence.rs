@@ -25,8 +25,7 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use realitycheck_project::{Job, Needs};
 use serde_json::{Value, json};
 
-use crate::RealityCheck;
-use crate::checks::{self, ids};
+use crate::checks::ids;
 use crate::clients::circleci::ApiClient;
 use crate::clients::cluster::Cluster;
 use crate::clients::pods::{self, PodState};
@@ -67,16 +66,17 @@ struct Implicated {
     api: bool,
 }
 
-/// What `result` (red) implicates; `jobs` is what it declared it waits for.
-fn implicated(result: &CheckResult, jobs: &[Job]) -> Implicated {
+/// What `result` (red) implicates; `requires` is what its check declared (the jobs it waits
+/// for).
+fn implicated(result: &CheckResult, requires: &Requires) -> Implicated {
     let id = result.spec.id.as_str();
     let phase = match &result.outcome {
         Outcome::Failed { diagnosis } => diagnosis.phase,
         _ => None,
     };
     let mut found = Implicated { api: result.spec.kind != CheckKind::Cluster, ..Implicated::default() };
-    if result.spec.kind == CheckKind::Pipeline {
-        found.jobs = jobs.to_vec();
+    if let Requires::Pipeline(jobs) = requires {
+        found.jobs.clone_from(jobs);
     }
     let servers = matches!(phase, Some(Phase::NomadServers | Phase::NomadMtls));
     found.nomad_servers = servers || (id.starts_with("nomad::") && id != ids::AUTOSCALER);
@@ -116,18 +116,11 @@ struct Wanted {
 }
 
 impl Wanted {
-    fn of(suite: &RealityCheck, results: &[CheckResult]) -> Wanted {
-        let declared: BTreeMap<String, Vec<Job>> = checks::all(&suite.target)
-            .into_iter()
-            .filter_map(|check| match check.needs {
-                Requires::Pipeline(jobs) => Some((check.spec.id, jobs)),
-                _ => None,
-            })
-            .collect();
+    fn of(red: &[(&CheckResult, &Requires)]) -> Wanted {
         let mut wanted = Wanted::default();
-        for result in results.iter().filter(|r| r.outcome.is_failure()) {
+        for (result, requires) in red {
             let id = result.spec.id.clone();
-            let found = implicated(result, declared.get(&id).map_or(&[], Vec::as_slice));
+            let found = implicated(result, requires);
             let add = |set: &mut BTreeSet<String>, yes: bool| {
                 if yes {
                     set.insert(id.clone());
@@ -149,9 +142,9 @@ impl Wanted {
     }
 }
 
-/// The evidence of the red checks among `results`.
-pub(crate) async fn gather(suite: &RealityCheck, resources: &Resources, results: &[CheckResult]) -> Evidence {
-    let wanted = Wanted::of(suite, results);
+/// The evidence of the `red` checks, each with what it declared.
+pub(crate) async fn gather(resources: &Resources, red: &[(&CheckResult, &Requires)]) -> Evidence {
+    let wanted = Wanted::of(red);
     let mut evidence = Evidence::default();
     // The answers behind the verdicts, before this gathering asks anything more.
     let answers = resources.api.as_ref().map(|api| api.client().answers());
@@ -518,8 +511,10 @@ mod tests {
 
     #[test]
     fn each_red_check_implicates_what_its_diagnosis_points_at() {
-        let provisioner =
-            implicated(&red(ids::MACHINE_PROVISIONER_CONFIG, CheckKind::Cluster, Some(Phase::MachineProvisioner)), &[]);
+        let provisioner = implicated(
+            &red(ids::MACHINE_PROVISIONER_CONFIG, CheckKind::Cluster, Some(Phase::MachineProvisioner)),
+            &Requires::MachineProvisioner,
+        );
         assert_eq!(provisioner.components, [MACHINE_PROVISIONER]);
         assert!(provisioner.cluster && !provisioner.nomad && !provisioner.api);
 
@@ -529,8 +524,10 @@ mod tests {
             needs: Needs::MachineProvisioner,
             workflow: Workflow::Machine,
         };
-        let machine =
-            implicated(&red(ids::MACHINE, CheckKind::Pipeline, Some(Phase::MachineProvisioner)), &[machine_job]);
+        let machine = implicated(
+            &red(ids::MACHINE, CheckKind::Pipeline, Some(Phase::MachineProvisioner)),
+            &Requires::Pipeline(vec![machine_job]),
+        );
         assert_eq!(machine.components, [MACHINE_PROVISIONER]);
         assert_eq!(machine.jobs.len(), 1);
         assert!(machine.api && machine.cluster && !machine.nomad, "a VM's job never meets Nomad");
@@ -538,18 +535,22 @@ mod tests {
             Job { name: "remote_docker".into(), needs: Needs::NomadClientAndMachineProvisioner, ..machine_job_of() };
         let remote = implicated(
             &red(ids::REMOTE_DOCKER, CheckKind::Pipeline, Some(Phase::MachineProvisioner)),
-            &[remote_docker_job],
+            &Requires::Pipeline(vec![remote_docker_job]),
         );
         assert!(remote.nomad && !remote.nomad_servers, "a docker job with a remote engine runs on a Nomad client");
 
-        let servers = implicated(&red(ids::SERVERS_ALIVE, CheckKind::Cluster, Some(Phase::NomadServers)), &[]);
+        let servers =
+            implicated(&red(ids::SERVERS_ALIVE, CheckKind::Cluster, Some(Phase::NomadServers)), &Requires::Cluster);
         assert!(servers.nomad && servers.nomad_servers && servers.components.is_empty());
-        let docker = implicated(&red(ids::DOCKER, CheckKind::Pipeline, Some(Phase::NomadClients)), &[]);
+        let docker = implicated(
+            &red(ids::DOCKER, CheckKind::Pipeline, Some(Phase::NomadClients)),
+            &Requires::Pipeline(Vec::new()),
+        );
         assert!(docker.nomad && !docker.nomad_servers);
         assert_eq!(docker.components, [AUTOSCALER], "clients that never came may be the autoscaler's");
-        let pods = implicated(&red(ids::PODS_READY, CheckKind::Cluster, Some(Phase::HelmInstall)), &[]);
+        let pods = implicated(&red(ids::PODS_READY, CheckKind::Cluster, Some(Phase::HelmInstall)), &Requires::Cluster);
         assert!(pods.unready && !pods.nomad);
-        let token = implicated(&red(ids::AUTHENTICATED, CheckKind::Api, Some(Phase::CircleciApi)), &[]);
+        let token = implicated(&red(ids::AUTHENTICATED, CheckKind::Api, Some(Phase::CircleciApi)), &Requires::Api);
         assert!(token.api && !token.cluster);
     }
 

@@ -37,7 +37,7 @@ impl RealityCheck {
 }
 
 impl Suite for RealityCheck {
-    type Needs = Requires;
+    type Declaration = Requires;
     type Resources = Resources;
     type Error = ApiClientError;
 
@@ -49,8 +49,8 @@ impl Suite for RealityCheck {
         checks::preflights()
     }
 
-    fn applicability(&self, needs: &Requires) -> Applicability {
-        resources::applicability(&self.target, needs)
+    fn applicability(&self, requires: &Requires) -> Applicability {
+        resources::applicability(&self.target, requires)
     }
 
     fn prepare(&self, selected: &[&Requires], timeouts: &Timeouts) -> Result<Resources, ApiClientError> {
@@ -59,8 +59,8 @@ impl Suite for RealityCheck {
         Resources::prepare(Arc::clone(&self.target), selected, timeouts, self.setup_contexts, ledger)
     }
 
-    async fn collect(&self, resources: &Resources, results: &[CheckResult]) -> Evidence {
-        evidence::gather(self, resources, results).await
+    async fn collect(&self, resources: &Resources, red: &[(&CheckResult, &Requires)]) -> Evidence {
+        evidence::gather(resources, red).await
     }
 
     async fn finish(&self, resources: &Resources) -> Vec<String> {

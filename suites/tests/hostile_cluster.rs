@@ -107,7 +107,7 @@ async fn a_refusal_and_a_page_that_is_not_kubernetes_are_told_apart() {
     };
     for (route, answer, says) in [
         (get(garbage), Answer::NotKubernetes, "Error deserializing response"),
-        (get(forbidden), Answer::Refused, "the API server answered 403 Forbidden: pods is forbidden"),
+        (get(forbidden), Answer::Forbidden, "the API server answered 403 Forbidden: pods is forbidden"),
     ] {
         let router = axum::Router::new().route("/api/v1/namespaces/ns/pods", route);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -2,6 +2,7 @@
 //! recorded as an observation whatever the verdict), and the preflight that the API answers
 //! at all.
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use harness::{Check, Diagnosis, Observation, Phase, Verdict};
@@ -61,6 +62,11 @@ fn preflight_message(api: &ApiAccess, error: &ApiError) -> String {
     }
 }
 
+/// The verdict of a failed API call: [`api_failure`].
+pub(crate) fn api_failed(error: impl Borrow<ApiError>) -> Verdict {
+    Verdict::Fail(api_failure(error.borrow()))
+}
+
 /// A failed API call met by a check after the preflight passed.
 pub(crate) fn api_failure(error: &ApiError) -> Diagnosis {
     let diagnosis = Diagnosis::new(error.to_string()).phase(Phase::CircleciApi);
@@ -84,33 +90,29 @@ pub(crate) fn api_failure(error: &ApiError) -> Diagnosis {
 
 pub fn authenticated() -> Check<RealityCheck> {
     api_check(ids::AUTHENTICATED, "GET /api/v2/me accepts the token", |api, _| async move {
-        match api.me().await {
-            Ok(me) => Verdict::Pass(format!("authenticated as {}{}", me.value.login, retries_note(&me.retries))),
-            Err(error) => Verdict::Fail(api_failure(&error)),
-        }
+        let me = api.me().await.map_err(api_failed)?;
+        Ok(Verdict::Pass(format!("authenticated as {}{}", me.value.login, retries_note(&me.retries))))
     })
 }
 
 pub fn tls_certificate() -> Check<RealityCheck> {
     let summary = "the installation's TLS certificate: its chain verifies, and it does not expire soon";
     tls_check(ids::TLS_CERTIFICATE, summary, |api, scope| async move {
-        match api.client().served_certificate().await {
-            Ok(der) => match Certificate::from_der(&der) {
-                Ok(certificate) => {
-                    let host = api.host();
-                    scope.observations.record(expiry_observation(&host, &certificate));
-                    judge_certificate(&host, &certificate, Timestamp::now().as_second(), api.tls_min_days())
-                }
-                Err(why) => Verdict::Fail(
-                    Diagnosis::new(format!("the certificate {} serves cannot be read: {why}", api.host()))
-                        .cause("the TLS library accepted a certificate realitycheck cannot parse")
-                        .remediation(format!("`openssl s_client -connect {} -showcerts` shows it", host_name(&api)))
-                        .phase(Phase::CircleciApi),
-                ),
-            },
-            Err(error @ ApiError::Tls { .. }) => Verdict::Fail(unverified(&api, &error)),
-            Err(error) => Verdict::Fail(api_failure(&error)),
-        }
+        let der = api.client().served_certificate().await.map_err(|error| match error {
+            ApiError::Tls { .. } => Verdict::Fail(unverified(&api, &error)),
+            error => api_failed(error),
+        })?;
+        let certificate = Certificate::from_der(&der).map_err(|why| {
+            Verdict::Fail(
+                Diagnosis::new(format!("the certificate {} serves cannot be read: {why}", api.host()))
+                    .cause("the TLS library accepted a certificate realitycheck cannot parse")
+                    .remediation(format!("`openssl s_client -connect {} -showcerts` shows it", host_name(&api)))
+                    .phase(Phase::CircleciApi),
+            )
+        })?;
+        let host = api.host();
+        scope.observations.record(expiry_observation(&host, &certificate));
+        Ok(judge_certificate(&host, &certificate, Timestamp::now().as_second(), api.tls_min_days()))
     })
 }
 
@@ -180,26 +182,8 @@ pub fn project() -> Check<RealityCheck> {
         "the realitycheck project exists on the installation and is followed",
         |ProjectHandles { api, project }, _| async move {
             let slug = project.slug();
-            match project.project().await {
-                Ok(found) => {
-                    let organization = found.value.organization_name.as_deref().unwrap_or("unknown organization");
-                    let branch =
-                        found.value.vcs_info.as_ref().and_then(|v| v.default_branch.as_deref()).unwrap_or("unknown");
-                    let client = api.client().scoped();
-                    let followed = match client.followed_projects().await {
-                        Ok(followed) if followed.iter().any(|p| p.is(&found.value.slug)) => "followed".to_string(),
-                        Ok(followed) => return Verdict::Fail(not_followed(&api, &found.value.slug, followed.len())),
-                        Err(error) => format!("whether it is followed is unknown: {error}"),
-                    };
-                    let mut retries = found.retries.clone();
-                    retries.extend(client.retries());
-                    Verdict::Pass(format!(
-                        "{} found and {followed} (organization {organization}, default branch {branch}){}",
-                        found.value.slug,
-                        retries_note(&retries)
-                    ))
-                }
-                Err(error) if error.status() == Some(404) => Verdict::Fail(
+            let found = project.project().await.map_err(|error| match error.status() {
+                Some(404) => Verdict::Fail(
                     Diagnosis::new(format!("project {slug} not found: {error}"))
                         .cause("the project is not set up on this installation, the slug is misspelt, or the token's user cannot see it")
                         .remediation(format!(
@@ -208,8 +192,23 @@ pub fn project() -> Check<RealityCheck> {
                         ))
                         .phase(Phase::RealitycheckProject),
                 ),
-                Err(error) => Verdict::Fail(api_failure(&error)),
-            }
+                _ => api_failed(error),
+            })?;
+            let organization = found.value.organization_name.as_deref().unwrap_or("unknown organization");
+            let branch = found.value.vcs_info.as_ref().and_then(|v| v.default_branch.as_deref()).unwrap_or("unknown");
+            let client = api.client().scoped();
+            let followed = match client.followed_projects().await {
+                Ok(followed) if followed.iter().any(|p| p.is(&found.value.slug)) => Ok("followed".to_string()),
+                Ok(followed) => Err(Verdict::Fail(not_followed(&api, &found.value.slug, followed.len()))),
+                Err(error) => Ok(format!("whether it is followed is unknown: {error}")),
+            }?;
+            let mut retries = found.retries.clone();
+            retries.extend(client.retries());
+            Ok(Verdict::Pass(format!(
+                "{} found and {followed} (organization {organization}, default branch {branch}){}",
+                found.value.slug,
+                retries_note(&retries)
+            )))
         },
     )
 }

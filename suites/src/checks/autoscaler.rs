@@ -12,7 +12,7 @@ use realitycheck_config::CloudProvider;
 
 use super::nomad::client_nodes;
 use super::provisioner::{LOG_LINES, ROLE_ANNOTATIONS, cloud_role, refusals_in_logs};
-use super::{cluster_check, cluster_failure, ids, secrets_forbidden};
+use super::{cluster_check, cluster_failed, ids, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::cluster::{Cluster, ClusterError};
 use crate::clients::helm::{self, SERVER_CHART, ScalingBounds};
@@ -29,24 +29,16 @@ const CREDENTIALS_SECRET: &str = "nomad-autoscaler-secret";
 pub fn autoscaler() -> Check<RealityCheck> {
     let summary = "the Nomad autoscaler, when enabled: ready, credentials for the cloud's target, no authorisation error in its logs, clients within its bounds";
     cluster_check(ids::AUTOSCALER, summary, |access, _| async move {
-        let cluster = match access.client().await {
-            Ok(cluster) => cluster,
-            Err(e) => return Verdict::Fail(cluster_failure(&e)),
-        };
-        let all = match cluster.pods(None).await {
-            Ok(pods) => pods,
-            Err(e) => return Verdict::Fail(cluster_failure(&e)),
-        };
+        let cluster = access.client().await.map_err(cluster_failed)?;
+        let all = cluster.pods(None).await.map_err(cluster_failed)?;
         let autoscaler: Vec<Pod> = pods::of_component(&all, AUTOSCALER).into_iter().cloned().collect();
         if autoscaler.is_empty() {
-            return Verdict::Skip(SkipReason::NotApplicable(
+            return Err(Verdict::Skip(SkipReason::NotApplicable(
                 "the release runs no Nomad autoscaler (nomad.auto_scaler.enabled is off)".into(),
-            ));
+            )));
         }
-        match observe(&access, cluster, &autoscaler).await {
-            Ok(observed) => judge_autoscaler(cluster.namespace(), &autoscaler, &observed),
-            Err(e) => secrets_forbidden(&e).unwrap_or_else(|| Verdict::Fail(cluster_failure(&e))),
-        }
+        let observed = observe(&access, cluster, &autoscaler).await.map_err(optional_read_failed)?;
+        Ok(judge_autoscaler(cluster.namespace(), &autoscaler, &observed))
     })
 }
 

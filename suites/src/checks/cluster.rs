@@ -3,40 +3,26 @@
 use harness::{Check, Diagnosis, Phase, Verdict};
 use k8s_openapi::jiff::Timestamp;
 
-use super::{cluster_check, cluster_failure, ids, secrets_forbidden};
+use super::{cluster_check, cluster_failed, ids, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::helm::{self, ReleaseRecord, SERVER_CHART, UnreadableRecord};
 use crate::clients::pods::PodState;
 
 pub fn pods_ready() -> Check<RealityCheck> {
     cluster_check(ids::PODS_READY, "every pod of the release is Running and Ready", |access, _| async move {
-        let cluster = match access.client().await {
-            Ok(cluster) => cluster,
-            Err(e) => return Verdict::Fail(cluster_failure(&e)),
-        };
-        match cluster.pods(None).await {
-            Ok(pods) => judge_pods(cluster.namespace(), &pods.iter().map(PodState::of).collect::<Vec<_>>()),
-            Err(e) => Verdict::Fail(cluster_failure(&e)),
-        }
+        let cluster = access.client().await.map_err(cluster_failed)?;
+        let pods = cluster.pods(None).await.map_err(cluster_failed)?;
+        Ok(judge_pods(cluster.namespace(), &pods.iter().map(PodState::of).collect::<Vec<_>>()))
     })
 }
 
 pub fn helm_release() -> Check<RealityCheck> {
     let summary = "the newest Helm record of the CircleCI server release is deployed";
     cluster_check(ids::HELM_RELEASE, summary, |access, _| async move {
-        let cluster = match access.client().await {
-            Ok(cluster) => cluster,
-            Err(e) => return Verdict::Fail(cluster_failure(&e)),
-        };
-        match cluster.secrets(helm::RECORDS_SELECTOR).await {
-            Ok(secrets) => judge_release(
-                cluster.namespace(),
-                &helm::newest_records(&secrets),
-                access.expect_chart_version(),
-                Timestamp::now(),
-            ),
-            Err(e) => secrets_forbidden(&e).unwrap_or_else(|| Verdict::Fail(cluster_failure(&e))),
-        }
+        let cluster = access.client().await.map_err(cluster_failed)?;
+        let secrets = cluster.secrets(helm::RECORDS_SELECTOR).await.map_err(optional_read_failed)?;
+        let records = helm::newest_records(&secrets);
+        Ok(judge_release(cluster.namespace(), &records, access.expect_chart_version(), Timestamp::now()))
     })
 }
 

@@ -5,7 +5,7 @@
 use harness::{Check, Diagnosis, Phase, SkipReason, Verdict};
 use realitycheck_project::{INDIVIDUAL_LOCAL, ORG_GLOBAL, ProjectContext};
 
-use super::api::api_failure;
+use super::api::{api_failed, api_failure};
 use super::{ProjectHandles, ids, project_check, retries_note};
 use crate::RealityCheck;
 use crate::clients::circleci::{ApiError, Context};
@@ -27,31 +27,27 @@ pub fn individual_local() -> Check<RealityCheck> {
 fn context_check(context: ProjectContext, id: &str) -> Check<RealityCheck> {
     let summary = format!("context `{}` has the variable {}", context.name, context.variable);
     project_check(id, &summary, move |ProjectHandles { project, .. }, _| async move {
-        match project.context_setup().await {
-            Ok(setup) => match setup.get(context) {
-                Some(prepared) => judge(setup, prepared),
-                None => Verdict::Fail(Diagnosis::new("the context was not prepared").cause("a bug in realitycheck")),
-            },
-            Err(error) => contexts_unavailable(&error),
-        }
+        let setup = project.context_setup().await.map_err(|error| contexts_unavailable(&error))?;
+        let prepared = setup.get(context).ok_or_else(|| {
+            Verdict::Fail(Diagnosis::new("the context was not prepared").cause("a bug in realitycheck"))
+        })?;
+        Ok(judge(setup, prepared))
     })
 }
 
 /// The verdict on what the run found for one context.
 pub fn judge(setup: &ContextSetup, prepared: &PreparedContext) -> Verdict {
     let ProjectContext { name, variable } = prepared.context;
-    let note = match &prepared.finding {
-        Finding::HasVariable => format!("context `{name}` has {variable}"),
-        Finding::Created => format!("created context `{name}` with {variable} (--setup-contexts)"),
-        Finding::VariableAdded => format!("added {variable} to context `{name}` (--setup-contexts)"),
-        Finding::Missing => return Verdict::Fail(missing_context(&setup.org, prepared.context)),
-        Finding::NoVariable(present) => {
-            return Verdict::Fail(missing_variable(setup, prepared, present));
-        }
-        Finding::CreationFailed(error) => return Verdict::Fail(creation_failure(name, error)),
-        Finding::ApiFailed(error) => return Verdict::Fail(api_failure(error)),
-    };
-    Verdict::Pass(format!("{note}{}", retries_note(&setup.retries)))
+    let pass = |note: String| Verdict::Pass(format!("{note}{}", retries_note(&setup.retries)));
+    match &prepared.finding {
+        Finding::HasVariable => pass(format!("context `{name}` has {variable}")),
+        Finding::Created => pass(format!("created context `{name}` with {variable} (--setup-contexts)")),
+        Finding::VariableAdded => pass(format!("added {variable} to context `{name}` (--setup-contexts)")),
+        Finding::Missing => Verdict::Fail(missing_context(&setup.org, prepared.context)),
+        Finding::NoVariable(present) => Verdict::Fail(missing_variable(setup, prepared, present)),
+        Finding::CreationFailed(error) => Verdict::Fail(creation_failure(name, error)),
+        Finding::ApiFailed(error) => api_failed(error),
+    }
 }
 
 fn contexts_unavailable(error: &ContextsError) -> Verdict {
@@ -65,7 +61,7 @@ fn contexts_unavailable(error: &ContextsError) -> Verdict {
                 .remediation("report the server version; contexts cannot be listed without the organization")
                 .phase(Phase::CircleciApi),
         ),
-        ContextsError::Api(error) => Verdict::Fail(api_failure(error)),
+        ContextsError::Api(error) => api_failed(error),
     }
 }
 

@@ -8,9 +8,9 @@ use std::time::Duration;
 use harness::{Check, Diagnosis, Scope, Verdict};
 use realitycheck_project::Job;
 
-use super::api::api_failure;
+use super::api::api_failed;
 use super::jobs::{phase_of, run_job};
-use super::{PipelineHandles, ids, pipeline_check, unconfigured_pipeline_check};
+use super::{CheckOutcome, PipelineHandles, ids, pipeline_check, unconfigured_pipeline_check};
 use crate::RealityCheck;
 
 pub fn docker() -> Check<RealityCheck> {
@@ -61,21 +61,15 @@ fn executor_check(id: &str, summary: &str, job: Job) -> Check<RealityCheck> {
     pipeline_check(id, summary, vec![job], |handles, scope| async move { verify_executor(&handles, &scope).await })
 }
 
-async fn verify_executor(handles: &PipelineHandles, scope: &Scope) -> Verdict {
+async fn verify_executor(handles: &PipelineHandles, scope: &Scope) -> CheckOutcome {
     let spec = &handles.jobs[0];
-    let (run, number) = match run_job(handles, scope).await {
-        Ok(done) => done,
-        Err(verdict) => return verdict,
-    };
-    let details = match handles.api.client().job_details(&run.slug, number).await {
-        Ok(details) => details,
-        Err(error) => return Verdict::Fail(api_failure(&error)),
-    };
+    let (run, number) = run_job(handles, scope).await?;
+    let details = handles.api.client().job_details(&run.slug, number).await.map_err(api_failed)?;
     let executor = details.executor.kind.as_deref().unwrap_or("unknown");
     let took =
         details.duration.map(|ms| format!(" in {}", harness::humanize(Duration::from_millis(ms)))).unwrap_or_default();
     if details.executor.resource_class != spec.resource_class {
-        return Verdict::Fail(
+        return Err(Verdict::Fail(
             Diagnosis::new(format!(
                 "job {spec} (#{number}) ran on resource class {} instead of {}",
                 details.executor.resource_class, spec.resource_class
@@ -86,10 +80,10 @@ async fn verify_executor(handles: &PipelineHandles, scope: &Scope) -> Verdict {
                 "check the resource classes of the docker and machine provisioners in values.yaml (resource_classes)",
             )
             .phase(phase_of(&spec.needs)),
-        );
+        ));
     }
-    Verdict::Pass(format!(
+    Ok(Verdict::Pass(format!(
         "job {spec} (#{number}) of pipeline #{} succeeded{took} on {} ({executor} executor)",
         run.number, spec.resource_class
-    ))
+    )))
 }

@@ -7,7 +7,7 @@ use harness::{Check, Diagnosis, Phase, SkipReason, Verdict};
 use realitycheck_project::outputs::{self, ARTIFACT_PATH, CHECKOUT_STEP};
 use realitycheck_project::{FeatureJob, Job};
 
-use super::api::api_failure;
+use super::api::{api_failed, api_failure};
 use super::contexts::CHECK_OF;
 use super::jobs::{output_of_step, run_job, run_jobs};
 use super::{PipelineHandles, ids, pipeline_check};
@@ -22,26 +22,22 @@ pub fn contexts() -> Check<RealityCheck> {
         "a job saw the context values realitycheck set",
         jobs,
         |handles, scope| async move {
-            match run_jobs(&handles, &scope).await {
-                Ok((run, jobs)) => {
-                    let number = jobs.first().and_then(|(_, j)| j.job_number).map_or("?".into(), |n| n.to_string());
-                    Verdict::Pass(match &run.context_values {
-                        ContextValues::SetThisRun => format!(
-                            "job `contexts` (#{number}) saw the values realitycheck set for this run in org-global and individual-local (digest matched)"
-                        ),
-                        ContextValues::PresenceOnly(why) => {
-                            format!(
-                                "job `contexts` (#{number}) saw both context variables set; values not compared: {why}"
-                            )
-                        }
-                    })
-                }
+            let (run, jobs) = match run_jobs(&handles, &scope).await {
                 Err(Verdict::Fail(diagnosis)) => match blocking_context(&handles).await {
-                    Some(blocked) => blocked,
-                    None => digest_mismatch(&handles, diagnosis).await,
+                    Some(blocked) => Err(blocked),
+                    None => Err(digest_mismatch(&handles, diagnosis).await),
                 },
-                Err(other) => other,
-            }
+                ran => ran,
+            }?;
+            let number = jobs.first().and_then(|(_, j)| j.job_number).map_or("?".into(), |n| n.to_string());
+            Ok(Verdict::Pass(match &run.context_values {
+                ContextValues::SetThisRun => format!(
+                    "job `contexts` (#{number}) saw the values realitycheck set for this run in org-global and individual-local (digest matched)"
+                ),
+                ContextValues::PresenceOnly(why) => {
+                    format!("job `contexts` (#{number}) saw both context variables set; values not compared: {why}")
+                }
+            }))
         },
     )
 }
@@ -116,22 +112,18 @@ fn round_trip(
     let jobs = vec![Job::feature(first), Job::feature(second)];
     let (first, second) = (first.name(), second.name());
     pipeline_check(id, summary, jobs, move |handles, scope| async move {
-        match run_jobs(&handles, &scope).await {
-            Ok((_, jobs)) => {
-                let label = |name: &str| {
-                    jobs.iter()
-                        .find(|(_, j)| j.name == name)
-                        .and_then(|(_, j)| j.job_number)
-                        .map_or("?".into(), |n| n.to_string())
-                };
-                Verdict::Pass(format!(
-                    "job `{first}` (#{}) {first_did}; job `{second}` (#{}) {second_did}",
-                    label(first),
-                    label(second)
-                ))
-            }
-            Err(verdict) => verdict,
-        }
+        let (_, jobs) = run_jobs(&handles, &scope).await?;
+        let label = |name: &str| {
+            jobs.iter()
+                .find(|(_, j)| j.name == name)
+                .and_then(|(_, j)| j.job_number)
+                .map_or("?".into(), |n| n.to_string())
+        };
+        Ok(Verdict::Pass(format!(
+            "job `{first}` (#{}) {first_did}; job `{second}` (#{}) {second_did}",
+            label(first),
+            label(second)
+        )))
     })
 }
 
@@ -139,36 +131,27 @@ pub fn artifacts() -> Check<RealityCheck> {
     let summary = "artifacts are listed through the API and their content verified";
     let jobs = vec![Job::feature(FeatureJob::Artifacts)];
     pipeline_check(ids::ARTIFACTS, summary, jobs, |handles, scope| async move {
-        let (run, number) = match run_job(&handles, &scope).await {
-            Ok(done) => done,
-            Err(verdict) => return verdict,
-        };
+        let (run, number) = run_job(&handles, &scope).await?;
         let client = handles.api.client();
-        let artifacts = match client.job_artifacts(&run.slug, number).await {
-            Ok(artifacts) => artifacts,
-            Err(error) => return Verdict::Fail(api_failure(&error)),
-        };
-        let Some(artifact) = artifacts.iter().find(|a| a.path == ARTIFACT_PATH) else {
+        let artifacts = client.job_artifacts(&run.slug, number).await.map_err(api_failed)?;
+        let artifact = artifacts.iter().find(|a| a.path == ARTIFACT_PATH).ok_or_else(|| {
             let listed: Vec<&str> = artifacts.iter().map(|a| a.path.as_str()).collect();
-            return Verdict::Fail(
+            Verdict::Fail(
                 Diagnosis::new(format!("job `artifacts` (#{number}) succeeded but the API lists no {ARTIFACT_PATH}"))
                     .observed(format!("artifacts listed: {}", if listed.is_empty() { "none".into() } else { listed.join(", ") }))
                     .cause("store_artifacts could not upload to the installation's object storage")
                     .remediation("check the object storage settings (bucket, credentials, endpoint) in values.yaml and the output-processor logs")
                     .phase(Phase::ObjectStorage),
-            );
-        };
-        let content = match client.download_artifact(artifact).await {
-            Ok(content) => content,
-            Err(error) => {
-                return Verdict::Fail(
-                    api_failure(&error)
-                        .cause("the artifact is listed but cannot be downloaded: the object storage is not reachable from here, or its URLs are wrong")
-                        .phase(Phase::ObjectStorage),
-                );
-            }
-        };
-        judge_artifact(&run.parameters.run_id, number, &content)
+            )
+        })?;
+        let content = client.download_artifact(artifact).await.map_err(|error| {
+            Verdict::Fail(
+                api_failure(&error)
+                    .cause("the artifact is listed but cannot be downloaded: the object storage is not reachable from here, or its URLs are wrong")
+                    .phase(Phase::ObjectStorage),
+            )
+        })?;
+        Ok(judge_artifact(&run.parameters.run_id, number, &content))
     })
 }
 
@@ -198,14 +181,9 @@ pub fn test_results() -> Check<RealityCheck> {
     let summary = "test results stored by a job are read back through the API";
     let jobs = vec![Job::feature(FeatureJob::TestResults)];
     pipeline_check(ids::TEST_RESULTS, summary, jobs, |handles, scope| async move {
-        let (run, number) = match run_job(&handles, &scope).await {
-            Ok(done) => done,
-            Err(verdict) => return verdict,
-        };
-        match handles.api.client().job_tests(&run.slug, number).await {
-            Ok(tests) => judge_tests(&run.parameters.run_id, number, &tests),
-            Err(error) => Verdict::Fail(api_failure(&error)),
-        }
+        let (run, number) = run_job(&handles, &scope).await?;
+        let tests = handles.api.client().job_tests(&run.slug, number).await.map_err(api_failed)?;
+        Ok(judge_tests(&run.parameters.run_id, number, &tests))
     })
 }
 
@@ -250,31 +228,22 @@ pub fn checkout() -> Check<RealityCheck> {
     let summary = "a job checks out the project's repository at the pipeline's commit (VCS integration, checkout key)";
     let jobs = vec![Job::feature(FeatureJob::Checkout)];
     pipeline_check(ids::CHECKOUT, summary, jobs, |handles, scope| async move {
-        let (run, number) = match run_job(&handles, &scope).await {
-            Ok(done) => done,
-            Err(Verdict::Fail(diagnosis)) => return Verdict::Fail(refused_checkout(diagnosis, &handles.api.host())),
-            Err(verdict) => return verdict,
-        };
+        let (run, number) = run_job(&handles, &scope).await.map_err(|verdict| match verdict {
+            Verdict::Fail(diagnosis) => Verdict::Fail(refused_checkout(diagnosis, &handles.api.host())),
+            verdict => verdict,
+        })?;
         let client = handles.api.client();
-        let printed = match output_of_step(client, &run.slug, number, CHECKOUT_STEP).await {
-            Ok(printed) => printed,
-            Err(why) => {
-                return Verdict::Fail(
-                    Diagnosis::new(format!("job `checkout` (#{number}) succeeded, but what it checked out is unknown"))
-                        .observed(why)
-                        .cause("the step output is not readable through the API")
-                        .remediation("check the object storage settings in values.yaml and the output-processor pods")
-                        .phase(Phase::ObjectStorage),
-                );
-            }
-        };
-        match client.pipeline(&run.id).await {
-            Ok(pipeline) => {
-                let vcs = pipeline.vcs.unwrap_or_default();
-                judge_checkout(number, &printed, vcs.revision.as_deref(), vcs.branch.as_deref())
-            }
-            Err(error) => Verdict::Fail(api_failure(&error)),
-        }
+        let printed = output_of_step(client, &run.slug, number, CHECKOUT_STEP).await.map_err(|why| {
+            Verdict::Fail(
+                Diagnosis::new(format!("job `checkout` (#{number}) succeeded, but what it checked out is unknown"))
+                    .observed(why)
+                    .cause("the step output is not readable through the API")
+                    .remediation("check the object storage settings in values.yaml and the output-processor pods")
+                    .phase(Phase::ObjectStorage),
+            )
+        })?;
+        let vcs = client.pipeline(&run.id).await.map_err(api_failed)?.vcs.unwrap_or_default();
+        Ok(judge_checkout(number, &printed, vcs.revision.as_deref(), vcs.branch.as_deref()))
     })
 }
 

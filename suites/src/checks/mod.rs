@@ -14,6 +14,7 @@ pub mod nomad;
 pub mod pipeline;
 pub mod provisioner;
 
+use std::borrow::Borrow;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -101,6 +102,10 @@ pub(crate) fn certificate_expiry(subject: impl Into<String>, certificate: &Certi
     Observation::new(CERTIFICATE_EXPIRY, subject, certificate.not_after)
 }
 
+/// What a check body ends with: its verdict, or the verdict that ended it early (`?` on a
+/// failed call, with the verdict the call's failure stands for). Both are the check's verdict.
+pub(crate) type CheckOutcome = Result<Verdict, Verdict>;
+
 /// What the project checks are handed: the API and the project.
 #[derive(Clone)]
 pub(crate) struct ProjectHandles {
@@ -123,7 +128,7 @@ pub(crate) struct PipelineHandles {
 pub(crate) fn cluster_check<F, Fut>(id: &str, summary: &str, body: F) -> Check<RealityCheck>
 where
     F: Fn(ClusterAccess, Scope) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verdict> + Send + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
 {
     kubernetes_check(id, summary, Requires::Cluster, body)
 }
@@ -132,7 +137,7 @@ where
 pub(crate) fn machine_provisioner_check<F, Fut>(id: &str, summary: &str, body: F) -> Check<RealityCheck>
 where
     F: Fn(ClusterAccess, Scope) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verdict> + Send + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
 {
     kubernetes_check(id, summary, Requires::MachineProvisioner, body)
 }
@@ -141,7 +146,7 @@ where
 fn kubernetes_check<F, Fut>(id: &str, summary: &str, requires: Requires, body: F) -> Check<RealityCheck>
 where
     F: Fn(ClusterAccess, Scope) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verdict> + Send + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
 {
     let spec = CheckSpec::new(id, CheckKind::Cluster, summary).tagged(Tag::NeedsCluster);
     declare(spec, requires, |resources| Some(resources.cluster.clone()), body)
@@ -151,7 +156,7 @@ where
 pub(crate) fn api_check<F, Fut>(id: &str, summary: &str, body: F) -> Check<RealityCheck>
 where
     F: Fn(ApiAccess, Scope) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verdict> + Send + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
 {
     let spec = CheckSpec::new(id, CheckKind::Api, summary).tagged(Tag::NeedsApi);
     declare(spec, Requires::Api, |resources| resources.api.clone(), body)
@@ -161,7 +166,7 @@ where
 pub(crate) fn tls_check<F, Fut>(id: &str, summary: &str, body: F) -> Check<RealityCheck>
 where
     F: Fn(ApiAccess, Scope) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verdict> + Send + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
 {
     let spec = CheckSpec::new(id, CheckKind::Api, summary).tagged(Tag::NeedsApi);
     declare(spec, Requires::HttpsApi, |resources| resources.api.clone(), body)
@@ -171,7 +176,7 @@ where
 pub(crate) fn project_check<F, Fut>(id: &str, summary: &str, body: F) -> Check<RealityCheck>
 where
     F: Fn(ProjectHandles, Scope) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verdict> + Send + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
 {
     let spec = CheckSpec::new(id, CheckKind::Api, summary).tagged(Tag::NeedsApi);
     declare(spec, Requires::Project, project_handles, body)
@@ -181,7 +186,7 @@ where
 pub(crate) fn pipeline_check<F, Fut>(id: &str, summary: &str, jobs: Vec<Job>, body: F) -> Check<RealityCheck>
 where
     F: Fn(PipelineHandles, Scope) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verdict> + Send + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
 {
     let declared: Arc<[Job]> = jobs.clone().into();
     let pick = move |resources: &Resources| {
@@ -200,7 +205,7 @@ pub(crate) fn unconfigured_pipeline_check(id: &str, summary: &str, reason: Strin
         Requires::UnconfiguredJob(reason),
         |_| None::<()>,
         |(), _| async {
-            Verdict::Fail(Diagnosis::new("the check ran without its setting").cause("a bug in realitycheck"))
+            Err(Verdict::Fail(Diagnosis::new("the check ran without its setting").cause("a bug in realitycheck")))
         },
     )
 }
@@ -216,13 +221,14 @@ fn project_handles(resources: &Resources) -> Option<ProjectHandles> {
 
 /// The one place where a check's declaration meets the run's resources: a check whose
 /// settings are missing is skipped as not configured (also when `--include-ignored` asks for
-/// it); any other gets the typed handles its declaration promised.
+/// it); any other gets the typed handles its declaration promised, and the verdict its body
+/// ended with, early or not.
 fn declare<T, P, F, Fut>(spec: CheckSpec, requires: Requires, pick: P, body: F) -> Check<RealityCheck>
 where
     T: Send + 'static,
     P: Fn(&Resources) -> Option<T> + Send + Sync + 'static,
     F: Fn(T, Scope) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verdict> + Send + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
 {
     let declared = requires.clone();
     let body = Arc::new(body);
@@ -238,10 +244,11 @@ where
             }),
         };
         async move {
-            match handed {
+            let outcome = match handed {
                 Ok(handed) => body(handed, scope).await,
-                Err(verdict) => verdict,
-            }
+                Err(verdict) => Err(verdict),
+            };
+            outcome.unwrap_or_else(|ended_early| ended_early)
         }
     })
 }
@@ -265,13 +272,13 @@ pub(crate) fn retries_note(retries: &[Retry]) -> String {
 /// it. Reading Secrets is optional: never a red.
 pub(crate) fn secrets_forbidden(error: &ClusterError) -> Option<Verdict> {
     let reason = match error {
-        ClusterError::ListSecrets { namespace, forbidden: true, .. } => format!(
+        ClusterError::ListSecrets { namespace, answer: Answer::Forbidden, .. } => format!(
             "this identity may not list Secrets in namespace `{namespace}`: add the Role rule `{{apiGroups: [\"\"], resources: [\"secrets\"], verbs: [\"list\"]}}` in that namespace (check: `kubectl auth can-i list secrets -n {namespace}`)"
         ),
-        ClusterError::GetSecret { name, namespace, forbidden: true, .. } => format!(
+        ClusterError::GetSecret { name, namespace, answer: Answer::Forbidden, .. } => format!(
             "this identity may not read Secret `{name}` in namespace `{namespace}`: add the Role rule `{{apiGroups: [\"\"], resources: [\"secrets\"], resourceNames: [\"{name}\"], verbs: [\"get\"]}}` in that namespace (check: `kubectl auth can-i get secret/{name} -n {namespace}`)"
         ),
-        ClusterError::Read { what, namespace, forbidden: Some(rule), .. } => format!(
+        ClusterError::Read { what, namespace, rule, answer: Answer::Forbidden, .. } => format!(
             "this identity may not read {what} in namespace `{namespace}`: add the Role rule `{rule}` in that namespace"
         ),
         _ => return None,
@@ -279,11 +286,22 @@ pub(crate) fn secrets_forbidden(error: &ClusterError) -> Option<Verdict> {
     Some(Verdict::Skip(SkipReason::NotConfigured(reason)))
 }
 
+/// The verdict of a failed read that a check may be refused (Secrets, logs, service
+/// accounts): the skip of [`secrets_forbidden`] on a 403, else the failure.
+pub(crate) fn optional_read_failed(error: ClusterError) -> Verdict {
+    secrets_forbidden(&error).unwrap_or_else(|| cluster_failed(error))
+}
+
+/// The verdict of a Kubernetes API failure: [`cluster_failure`].
+pub(crate) fn cluster_failed(error: impl Borrow<ClusterError>) -> Verdict {
+    Verdict::Fail(cluster_failure(error.borrow()))
+}
+
 /// A Kubernetes API failure met by a check after the preflight passed (RBAC, a pod gone).
 pub(crate) fn cluster_failure(error: &ClusterError) -> Diagnosis {
     let diagnosis = Diagnosis::new(error.to_string()).phase(Phase::KubernetesAccess);
     match error {
-        ClusterError::ListPods { namespace, answer: Answer::Refused, .. } => diagnosis
+        ClusterError::ListPods { namespace, answer: Answer::Unauthorized | Answer::Forbidden, .. } => diagnosis
             .cause("the API refused the pod list: this identity lacks the RBAC permission")
             .remediation(format!("grant `list` on pods in the namespace to this identity (`kubectl auth can-i list pods -n {namespace}`)")),
         ClusterError::ListPods { namespace, answer: Answer::NotFound, .. } => diagnosis
@@ -345,53 +363,40 @@ mod tests {
     #[test]
     fn a_forbidden_secret_read_is_a_skip_naming_the_rule_and_other_failures_are_not() {
         let (namespace, url, message) = ("circleci-server".to_string(), "https://k8s".to_string(), "403".to_string());
-        let list = ClusterError::ListSecrets {
+        let list = |answer| ClusterError::ListSecrets {
             namespace: namespace.clone(),
             url: url.clone(),
             message: message.clone(),
-            forbidden: true,
+            answer,
         };
-        let reason = skip_reason(&list).unwrap();
-        assert!(reason.contains("verbs: [\"list\"]"), "{reason}");
-        assert!(reason.contains("kubectl auth can-i list secrets -n circleci-server"), "{reason}");
-        let get = ClusterError::GetSecret {
+        let get = |answer| ClusterError::GetSecret {
             name: "nomad-mtls".into(),
             namespace: namespace.clone(),
             url: url.clone(),
             message: message.clone(),
-            forbidden: true,
+            answer,
         };
-        let reason = skip_reason(&get).unwrap();
-        assert!(reason.contains("resourceNames: [\"nomad-mtls\"]"), "{reason}");
-        assert!(reason.contains("kubectl auth can-i get secret/nomad-mtls -n circleci-server"), "{reason}");
-        let log = ClusterError::Read {
+        let log = |answer| ClusterError::Read {
             what: "the log of pod nomad-autoscaler-0".into(),
             namespace: namespace.clone(),
             message: message.clone(),
-            forbidden: Some("{apiGroups: [\"\"], resources: [\"pods/log\"], verbs: [\"get\"]}".into()),
+            answer,
+            rule: "{apiGroups: [\"\"], resources: [\"pods/log\"], verbs: [\"get\"]}".into(),
         };
-        let reason = skip_reason(&log).unwrap();
+        let reason = skip_reason(&list(Answer::Forbidden)).unwrap();
+        assert!(reason.contains("verbs: [\"list\"]"), "{reason}");
+        assert!(reason.contains("kubectl auth can-i list secrets -n circleci-server"), "{reason}");
+        let reason = skip_reason(&get(Answer::Forbidden)).unwrap();
+        assert!(reason.contains("resourceNames: [\"nomad-mtls\"]"), "{reason}");
+        assert!(reason.contains("kubectl auth can-i get secret/nomad-mtls -n circleci-server"), "{reason}");
+        let reason = skip_reason(&log(Answer::Forbidden)).unwrap();
         assert!(reason.starts_with("this identity may not read the log of pod nomad-autoscaler-0"), "{reason}");
         assert!(reason.contains("resources: [\"pods/log\"]"), "{reason}");
 
-        let failed = [
-            ClusterError::ListSecrets {
-                namespace: namespace.clone(),
-                url: url.clone(),
-                message: message.clone(),
-                forbidden: false,
-            },
-            ClusterError::GetSecret {
-                name: "nomad-mtls".into(),
-                namespace: namespace.clone(),
-                url,
-                message: message.clone(),
-                forbidden: false,
-            },
-            ClusterError::Read { what: "a log".into(), namespace, message, forbidden: None },
-        ];
-        for error in failed {
-            assert_eq!(skip_reason(&error), None, "{error}");
+        for answer in [Answer::Unauthorized, Answer::NotFound, Answer::NotKubernetes, Answer::Failed] {
+            for error in [list(answer), get(answer), log(answer)] {
+                assert_eq!(skip_reason(&error), None, "{error}");
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use harness::{Check, Diagnosis, Observation, Phase, Verdict};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 
-use super::{certificate_expiry, cluster_check, cluster_failure, ids, secrets_forbidden};
+use super::{certificate_expiry, cluster_check, cluster_failed, ids, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::certs::{Certificate, Encoding, day_of, days_until, pem_of, public_key_of};
 
@@ -23,39 +23,29 @@ pub fn mtls() -> Check<RealityCheck> {
     let summary =
         "the Nomad mTLS Secret: a CA, a certificate it signed for server.global.nomad, its key, not expiring soon";
     cluster_check(ids::MTLS, summary, |access, scope| async move {
-        let cluster = match access.client().await {
-            Ok(cluster) => cluster,
-            Err(e) => return Verdict::Fail(cluster_failure(&e)),
-        };
+        let cluster = access.client().await.map_err(cluster_failed)?;
         let namespace = cluster.namespace();
         let mut found = None;
         for name in SECRETS {
-            match cluster.secret(name).await {
-                Ok(Some(secret)) => {
-                    found = Some((name, secret));
-                    break;
-                }
-                Ok(None) => {}
-                Err(e) => return secrets_forbidden(&e).unwrap_or_else(|| Verdict::Fail(cluster_failure(&e))),
+            if let Some(secret) = cluster.secret(name).await.map_err(optional_read_failed)? {
+                found = Some((name, secret));
+                break;
             }
         }
-        let Some((name, secret)) = found else {
-            return Verdict::Fail(
+        let (name, secret) = found.ok_or_else(|| {
+            Verdict::Fail(
                 Diagnosis::new(format!("no Secret {} in namespace `{namespace}`", SECRETS.join(" or ")))
                     .cause("the Nomad mTLS material of Phase 3 was not stored (or under another name)")
                     .remediation(recreate(namespace, SECRETS[0]))
                     .phase(Phase::NomadMtls),
-            );
-        };
-        match MtlsMaterial::read(name, &secret) {
-            Ok(material) => {
-                for observation in expiry_observations(&material) {
-                    scope.observations.record(observation);
-                }
-                judge_mtls(namespace, &material, Timestamp::now().as_second(), access.nomad().mtls_min_days)
-            }
-            Err(diagnosis) => Verdict::Fail(diagnosis.remediation(recreate(namespace, name))),
+            )
+        })?;
+        let material = MtlsMaterial::read(name, &secret)
+            .map_err(|diagnosis| Verdict::Fail(diagnosis.remediation(recreate(namespace, name))))?;
+        for observation in expiry_observations(&material) {
+            scope.observations.record(observation);
         }
+        Ok(judge_mtls(namespace, &material, Timestamp::now().as_second(), access.nomad().mtls_min_days))
     })
 }
 

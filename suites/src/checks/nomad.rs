@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use harness::{Check, Diagnosis, Phase, Verdict};
 
-use super::{cluster_check, cluster_failure, ids, secrets_forbidden};
+use super::{cluster_check, cluster_failed, cluster_failure, ids, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::cluster::ExecOutput;
 use crate::clients::nomad::ParseError;
@@ -17,10 +17,8 @@ use crate::resources::cluster::{ClusterAccess, NomadPodError};
 
 pub fn servers_alive() -> Check<RealityCheck> {
     cluster_check(ids::SERVERS_ALIVE, "all Nomad servers alive, exactly one leader", |cluster, _| async move {
-        match query(&cluster, &["server", "members"], members::from_json, members::from_table).await {
-            Ok(members) => judge_members(&members),
-            Err(diagnosis) => Verdict::Fail(diagnosis),
-        }
+        let members = server_members(&cluster).await.map_err(Verdict::Fail)?;
+        Ok(judge_members(&members))
     })
 }
 
@@ -29,14 +27,9 @@ pub fn clients_ready() -> Check<RealityCheck> {
         ids::CLIENTS_READY,
         "enough Nomad clients ready, eligible, not draining, with a healthy docker driver",
         |cluster, _| async move {
-            let nodes = match client_nodes(&cluster).await {
-                Ok(nodes) => nodes,
-                Err(diagnosis) => return Verdict::Fail(diagnosis),
-            };
-            match query(&cluster, &["server", "members"], members::from_json, members::from_table).await {
-                Ok(servers) => judge_clients(&nodes, cluster.nomad().min_clients, &servers),
-                Err(diagnosis) => Verdict::Fail(diagnosis),
-            }
+            let nodes = client_nodes(&cluster).await.map_err(Verdict::Fail)?;
+            let servers = server_members(&cluster).await.map_err(Verdict::Fail)?;
+            Ok(judge_clients(&nodes, cluster.nomad().min_clients, &servers))
         },
     )
 }
@@ -48,25 +41,24 @@ const GOSSIP_SECRET_KEY: &str = "gossip-key";
 pub fn gossip_key() -> Check<RealityCheck> {
     let summary = "the gossip key Secret holds a usable key, and it is the key the Nomad servers use";
     cluster_check(ids::GOSSIP_KEY, summary, |access, _| async move {
-        let cluster = match access.client().await {
-            Ok(cluster) => cluster,
-            Err(e) => return Verdict::Fail(cluster_failure(&e)),
-        };
+        let cluster = access.client().await.map_err(cluster_failed)?;
         let namespace = cluster.namespace();
-        let value = match cluster.secret(GOSSIP_SECRET).await {
-            Ok(Some(secret)) => secret.data.and_then(|mut data| data.remove(GOSSIP_SECRET_KEY)).map(|value| value.0),
-            Ok(None) => return Verdict::Fail(no_gossip_secret(namespace, false)),
-            Err(e) => return secrets_forbidden(&e).unwrap_or_else(|| Verdict::Fail(cluster_failure(&e))),
-        };
-        let Some(value) = value else { return Verdict::Fail(no_gossip_secret(namespace, true)) };
+        let secret = cluster
+            .secret(GOSSIP_SECRET)
+            .await
+            .map_err(optional_read_failed)?
+            .ok_or_else(|| Verdict::Fail(no_gossip_secret(namespace, false)))?;
+        let value = secret
+            .data
+            .and_then(|mut data| data.remove(GOSSIP_SECRET_KEY))
+            .ok_or_else(|| Verdict::Fail(no_gossip_secret(namespace, true)))?
+            .0;
         let readings = GossipKeyReading::of(&value);
         if readings.is_empty() {
-            return Verdict::Fail(unusable_gossip_key(namespace, value.len()));
+            return Err(Verdict::Fail(unusable_gossip_key(namespace, value.len())));
         }
-        match installed_gossip_keys(&access).await {
-            Ok((pod, installed)) => judge_gossip_key(namespace, &pod, &readings, &installed),
-            Err(diagnosis) => Verdict::Fail(diagnosis),
-        }
+        let (pod, installed) = installed_gossip_keys(&access).await.map_err(Verdict::Fail)?;
+        Ok(judge_gossip_key(namespace, &pod, &readings, &installed))
     })
 }
 
@@ -196,6 +188,11 @@ fn create_gossip_secret(namespace: &str) -> String {
 /// The Nomad nodes, as `nomad node status` lists them (also for correlation by pipeline checks).
 pub(crate) async fn client_nodes(cluster: &ClusterAccess) -> Result<Vec<Node>, Diagnosis> {
     query(cluster, &["node", "status"], nodes::from_json, nodes::from_table).await
+}
+
+/// The Nomad servers, as `nomad server members` lists them.
+async fn server_members(cluster: &ClusterAccess) -> Result<Vec<Member>, Diagnosis> {
+    query(cluster, &["server", "members"], members::from_json, members::from_table).await
 }
 
 /// Runs `nomad <args> -json` in the Nomad server pod and parses it; when the CLI has no

@@ -16,10 +16,8 @@ pub fn trigger() -> Check<RealityCheck> {
         "a pipeline of the realitycheck project is created and its workflows appear",
         Vec::new(),
         |handles: PipelineHandles, _| async move {
-            match handles.pipeline.run().await {
-                Ok(run) => workflows_appear(&run).await,
-                Err(error) => trigger_failure(&handles, &error),
-            }
+            let run = handles.pipeline.run().await.map_err(|error| trigger_failure(&handles, &error))?;
+            Ok(workflows_appear(&run).await)
         },
     )
 }

@@ -9,7 +9,7 @@ use harness::{Check, Diagnosis, Phase, Verdict};
 use k8s_openapi::api::core::v1::Pod;
 
 use super::jobs::MACHINE_PROVISIONER;
-use super::{cluster_failure, ids, machine_provisioner_check, secrets_forbidden};
+use super::{cluster_failed, ids, machine_provisioner_check, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::cluster::{Cluster, ClusterError};
 use crate::clients::pods::{self, PodState};
@@ -44,19 +44,11 @@ const QUOTED_TAIL: usize = 300;
 pub fn config() -> Check<RealityCheck> {
     let summary = "the machine provisioner's workloads are ready, it has cloud credentials, and its logs show no cloud authorisation error";
     machine_provisioner_check(ids::MACHINE_PROVISIONER_CONFIG, summary, |access, _| async move {
-        let cluster = match access.client().await {
-            Ok(cluster) => cluster,
-            Err(e) => return Verdict::Fail(cluster_failure(&e)),
-        };
-        let pods = match cluster.pods(None).await {
-            Ok(pods) => pods,
-            Err(e) => return Verdict::Fail(cluster_failure(&e)),
-        };
+        let cluster = access.client().await.map_err(cluster_failed)?;
+        let pods = cluster.pods(None).await.map_err(cluster_failed)?;
         let provisioner: Vec<Pod> = pods::of_component(&pods, MACHINE_PROVISIONER).into_iter().cloned().collect();
-        match observe(cluster, &provisioner).await {
-            Ok(observed) => judge_provisioner(cluster.namespace(), &provisioner, &observed),
-            Err(e) => secrets_forbidden(&e).unwrap_or_else(|| Verdict::Fail(cluster_failure(&e))),
-        }
+        let observed = observe(cluster, &provisioner).await.map_err(optional_read_failed)?;
+        Ok(judge_provisioner(cluster.namespace(), &provisioner, &observed))
     })
 }
 

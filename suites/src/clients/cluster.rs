@@ -37,20 +37,21 @@ pub enum ClusterError {
     Config { what: String, message: String },
     #[error("cannot reach the Kubernetes API at {url}: {message}")]
     Unreachable { url: String, message: String },
+    /// Listing pods failed; `answer` is what the API server answered.
     #[error("cannot list pods in namespace `{namespace}` at {url}: {message}")]
     ListPods { namespace: String, url: String, message: String, answer: Answer },
     #[error("cannot exec into pod `{pod}` in namespace `{namespace}`: {message}")]
     Exec { pod: String, namespace: String, message: String },
-    /// Listing Secrets failed; `forbidden` when the API answered 403 (RBAC).
+    /// Listing Secrets failed; `answer` is what the API server answered.
     #[error("cannot list secrets in namespace `{namespace}` at {url}: {message}")]
-    ListSecrets { namespace: String, url: String, message: String, forbidden: bool },
-    /// Reading `what` (a pod's log, a service account) failed; `forbidden` when the API
-    /// answered 403 (RBAC), with the rule that grants it.
+    ListSecrets { namespace: String, url: String, message: String, answer: Answer },
+    /// Reading `what` (a pod's log, a service account) failed; `answer` is what the API server
+    /// answered, `rule` the Role rule that grants the read.
     #[error("cannot read {what} in namespace `{namespace}`: {message}")]
-    Read { what: String, namespace: String, message: String, forbidden: Option<String> },
-    /// Reading the Secret `name` failed; `forbidden` when the API answered 403 (RBAC).
+    Read { what: String, namespace: String, message: String, answer: Answer, rule: String },
+    /// Reading the Secret `name` failed; `answer` is what the API server answered.
     #[error("cannot read secret `{name}` in namespace `{namespace}` at {url}: {message}")]
-    GetSecret { name: String, namespace: String, url: String, message: String, forbidden: bool },
+    GetSecret { name: String, namespace: String, url: String, message: String, answer: Answer },
 }
 
 /// The contexts of a kubeconfig, as `realitycheck init` lists them.
@@ -92,20 +93,23 @@ pub fn kube_contexts(path: Option<&std::path::Path>) -> Result<Option<KubeContex
 /// How the API server answered a request that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
-    /// 401 or 403: the identity may not.
-    Refused,
+    /// 401: the API server did not accept the identity's credentials.
+    Unauthorized,
+    /// 403: RBAC does not let the identity do this.
+    Forbidden,
     /// 404: what was asked for (the namespace) does not exist.
     NotFound,
     /// A body that is not Kubernetes JSON: something else than an API server answered.
     NotKubernetes,
-    /// Any other failure (no connection, a timeout, a 5xx).
+    /// Any other failure (no connection, a timeout, a 5xx, an answer cut while it was read).
     Failed,
 }
 
 impl Answer {
     fn of(error: &kube::Error) -> Answer {
         match error {
-            kube::Error::Api(status) if matches!(status.code, 401 | 403) => Answer::Refused,
+            kube::Error::Api(status) if status.code == 401 => Answer::Unauthorized,
+            kube::Error::Api(status) if status.code == 403 => Answer::Forbidden,
             kube::Error::Api(status) if status.code == 404 => Answer::NotFound,
             kube::Error::SerdeError(_) => Answer::NotKubernetes,
             _ => Answer::Failed,
@@ -186,15 +190,13 @@ impl Cluster {
     /// Secrets of the namespace by label selector, sorted by name.
     pub async fn secrets(&self, selector: &str) -> Result<Vec<Secret>, ClusterError> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
-        let mut secrets = api.list(&ListParams::default().labels(selector)).await.map_err(|e| {
-            let forbidden = matches!(&e, kube::Error::Api(response) if response.code == 403);
-            ClusterError::ListSecrets {
+        let mut secrets =
+            api.list(&ListParams::default().labels(selector)).await.map_err(|e| ClusterError::ListSecrets {
                 namespace: self.namespace.clone(),
                 url: self.url.clone(),
                 message: causes(&e),
-                forbidden,
-            }
-        })?;
+                answer: Answer::of(&e),
+            })?;
         secrets.items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         Ok(secrets.items)
     }
@@ -207,7 +209,7 @@ impl Cluster {
             namespace: self.namespace.clone(),
             url: self.url.clone(),
             message: causes(&e),
-            forbidden: matches!(&e, kube::Error::Api(response) if response.code == 403),
+            answer: Answer::of(&e),
         })
     }
 
@@ -226,7 +228,8 @@ impl Cluster {
             what: what(),
             namespace: self.namespace.clone(),
             message: format!("reading it failed: {e}"),
-            forbidden: None,
+            answer: Answer::Failed,
+            rule: rule("pods/log", "get"),
         })?;
         Ok(String::from_utf8_lossy(&log).into_owned())
     }
@@ -252,9 +255,13 @@ impl Cluster {
     }
 
     fn read_error(&self, what: String, resource: &str, verb: &str, error: &kube::Error) -> ClusterError {
-        let forbidden = matches!(error, kube::Error::Api(response) if response.code == 403)
-            .then(|| format!("{{apiGroups: [\"\"], resources: [\"{resource}\"], verbs: [\"{verb}\"]}}"));
-        ClusterError::Read { what, namespace: self.namespace.clone(), message: causes(error), forbidden }
+        ClusterError::Read {
+            what,
+            namespace: self.namespace.clone(),
+            message: causes(error),
+            answer: Answer::of(error),
+            rule: rule(resource, verb),
+        }
     }
 
     /// Runs `command` in `pod` (no TTY, no stdin) and collects its output (at most
@@ -304,6 +311,11 @@ impl Cluster {
             exit_code,
         })
     }
+}
+
+/// The Role rule that grants `verb` on `resource` of the core API group.
+fn rule(resource: &str, verb: &str) -> String {
+    format!("{{apiGroups: [\"\"], resources: [\"{resource}\"], verbs: [\"{verb}\"]}}")
 }
 
 /// The first line of a configuration error, its quoted values elided: a YAML parser's message

@@ -116,7 +116,7 @@ pub fn applicability(target: &Target, requires: &Requires) -> Applicability {
     match requires {
         Requires::Cluster => Applicability::Applies,
         Requires::MachineProvisioner => {
-            needs_machines(target, &[CloudProvider::Aws, CloudProvider::Gcp], "the machine provisioner")
+            needs_machines(target, &[CloudProvider::Aws, CloudProvider::Gcp], OnMachines::MachineProvisioner)
         }
         Requires::Api => api_configured(target),
         Requires::HttpsApi => match (api_configured(target), &target.host) {
@@ -166,9 +166,9 @@ fn project_configured(target: &Target) -> Applicability {
 fn job_applies(target: &Target, job: &Job) -> Applicability {
     const MACHINES: &[CloudProvider] = &[CloudProvider::Aws, CloudProvider::Gcp];
     match job.workflow {
-        Workflow::Machine => needs_machines(target, MACHINES, "this job"),
-        Workflow::Arm => needs_machines(target, &[CloudProvider::Aws], "this job"),
-        Workflow::Windows => match needs_machines(target, MACHINES, "this job") {
+        Workflow::Machine => needs_machines(target, MACHINES, OnMachines::Job),
+        Workflow::Arm => needs_machines(target, &[CloudProvider::Aws], OnMachines::Job),
+        Workflow::Windows => match needs_machines(target, MACHINES, OnMachines::Job) {
             Applicability::Applies if !target.pipeline.windows => Applicability::NotApplicable(
                 "Windows jobs are opt-in: set pipeline.windows = true when the machine provisioner has a Windows image"
                     .into(),
@@ -181,24 +181,32 @@ fn job_applies(target: &Target, job: &Job) -> Applicability {
     }
 }
 
-/// Applies when the cloud provider is one of `providers`; `what` (this job, the machine
-/// provisioner) is what needs it.
-fn needs_machines(target: &Target, providers: &[CloudProvider], what: &str) -> Applicability {
+/// What runs only on the installs of some cloud providers, as the reasons name it.
+#[derive(Debug, Clone, Copy)]
+enum OnMachines {
+    /// A job of the project, which needs the machine provisioner's VMs.
+    Job,
+    /// The machine provisioner itself.
+    MachineProvisioner,
+}
+
+/// Applies when the cloud provider is one of `providers`; `what` is what needs it.
+fn needs_machines(target: &Target, providers: &[CloudProvider], what: OnMachines) -> Applicability {
     let names: Vec<&str> = providers.iter().map(|p| p.as_str()).collect();
     let names = names.join(" or ");
+    let (what, elsewhere) = match what {
+        OnMachines::Job => ("this job", format!("this job needs the machine provisioner of an {names} install")),
+        OnMachines::MachineProvisioner => {
+            ("the machine provisioner", format!("the machine provisioner runs on {names} installs only"))
+        }
+    };
     match target.cloud_provider {
         None => Applicability::NotConfigured(format!(
             "no cloud provider configured: set CIRCLE_CLOUD_PROVIDER (or cloud_provider) to aws, gcp or other; {what} runs on {names}"
         )),
-        Some(provider) if !providers.contains(&provider) => Applicability::NotApplicable(format!(
-            "the cloud provider is {}: {}",
-            provider.as_str(),
-            if what == "this job" {
-                format!("this job needs the machine provisioner of an {names} install")
-            } else {
-                format!("{what} runs on {names} installs only")
-            }
-        )),
+        Some(provider) if !providers.contains(&provider) => {
+            Applicability::NotApplicable(format!("the cloud provider is {}: {elsewhere}", provider.as_str()))
+        }
         Some(_) => Applicability::Applies,
     }
 }
