@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use harness::{Evidence, EvidenceFile, RunInfo, RunSummary};
+use harness::{Evidence, EvidenceFile, RunInfo, RunSummary, Secret};
 use realitycheck_config::Settings;
 use reports::{Bundle, BundleLimits, JsonReporter, JunitReporter, ReportError, Reporter};
 use serde_json::json;
@@ -20,7 +20,7 @@ pub struct Collect {
     /// The effective configuration, as JSON, without the token.
     config: Vec<u8>,
     /// What must never be in the bundle: the API token.
-    redact: Vec<String>,
+    redact: Vec<Secret>,
     /// Where the reports the bundle carries are written during the run.
     reports: tempfile::TempDir,
 }
@@ -55,7 +55,7 @@ impl Collect {
         config["profile"]["collect"] = json!(true);
         config["profile"]["collect_dir"] = json!(dir.display().to_string());
         let config = serde_json::to_vec_pretty(&config).unwrap_or_default();
-        let redact = settings.target.token.iter().map(|token| token.expose().to_string()).collect();
+        let redact = settings.target.token.iter().cloned().collect();
         Ok(Some(Collect { dir, config, redact, reports }))
     }
 
@@ -91,8 +91,7 @@ impl Collect {
             self.config.clone(),
         ));
         evidence.extend(gathered);
-        let redact: Vec<&str> = self.redact.iter().map(String::as_str).collect();
-        reports::write_bundle(&self.dir, info, summary, &evidence, BundleLimits::default(), &redact)
+        reports::write_bundle(&self.dir, info, summary, &evidence, BundleLimits::default(), &self.redact)
     }
 }
 

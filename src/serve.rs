@@ -117,24 +117,7 @@ fn parts(settings: &ServeSettings) -> Result<ServiceParts, AppError> {
         }
         None => None,
     };
-    let api_token = match &settings.api_token_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(AppError::io(format!(
-                "cannot read the API token file {} (--api-token-file)",
-                path.display()
-            )))?;
-            let token = text.trim();
-            if token.is_empty() || token.contains(char::is_whitespace) {
-                return Err(AppError::Usage(format!(
-                    "the API token file {} (--api-token-file) must hold one token on one line",
-                    path.display()
-                )));
-            }
-            Some(token.to_string())
-        }
-        None => None,
-    };
-    Ok(ServiceParts { store, webhook, api_token })
+    Ok(ServiceParts { store, webhook, api_token: settings.api_token.clone() })
 }
 
 /// Says so when anyone on the network may start runs.

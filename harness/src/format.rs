@@ -1,20 +1,27 @@
-//! How reports and messages print the engine's values: durations.
+//! How reports, pages and messages print durations: one formatter for every crate.
 
 use std::time::Duration;
 
-/// Formats a duration the way reports and messages print it: `30s`, `1.5s`, `2m`, `1m30s`.
+/// Formats a duration the way reports, pages and messages print it, in at most two units:
+/// `850ms`, `1.5s`, `30s`, `2m`, `3m 20s`, `2h 5m`, `4d 3h`.
 pub fn humanize(duration: Duration) -> String {
     let millis = duration.as_millis();
-    if millis < 1000 {
-        return format!("{millis}ms");
+    let seconds = duration.as_secs();
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    let two = |big: u64, big_unit: &str, small: u64, small_unit: &str| match small {
+        0 => format!("{big}{big_unit}"),
+        _ => format!("{big}{big_unit} {small}{small_unit}"),
+    };
+    match () {
+        _ if millis < 1000 => format!("{millis}ms"),
+        _ if seconds < 60 => match (millis % 1000) / 100 {
+            0 => format!("{seconds}s"),
+            tenths => format!("{seconds}.{tenths}s"),
+        },
+        _ if seconds < 3600 => two(minutes, "m", seconds % 60, "s"),
+        _ if days == 0 => two(hours, "h", minutes, "m"),
+        _ => two(days, "d", hours, "h"),
     }
-    let secs = duration.as_secs();
-    if secs < 60 {
-        let tenths = (millis % 1000) / 100;
-        return if tenths == 0 { format!("{secs}s") } else { format!("{secs}.{tenths}s") };
-    }
-    let (minutes, rest) = (secs / 60, secs % 60);
-    if rest == 0 { format!("{minutes}m") } else { format!("{minutes}m{rest}s") }
 }
 
 #[cfg(test)]
@@ -27,6 +34,10 @@ mod tests {
         assert_eq!(humanize(Duration::from_millis(1500)), "1.5s");
         assert_eq!(humanize(Duration::from_secs(30)), "30s");
         assert_eq!(humanize(Duration::from_secs(120)), "2m");
-        assert_eq!(humanize(Duration::from_secs(90)), "1m30s");
+        assert_eq!(humanize(Duration::from_secs(90)), "1m 30s");
+        assert_eq!(humanize(Duration::from_secs(200)), "3m 20s");
+        assert_eq!(humanize(Duration::from_secs(3600)), "1h");
+        assert_eq!(humanize(Duration::from_secs(7500)), "2h 5m");
+        assert_eq!(humanize(Duration::from_secs(4 * 86_400 + 3 * 3600 + 59)), "4d 3h");
     }
 }

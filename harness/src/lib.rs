@@ -3,7 +3,7 @@
 //! evidence of the red ones, finish), a
 //! concurrent runner with one timeout model, retries, a deadline and cancellation, lazily
 //! started shared fixtures, the numbers checks measure besides their verdicts (observations),
-//! and the typed event stream that reporters consume. It knows nothing about CircleCI, Nomad or
+//! secrets that never print, and the typed event stream that reporters consume. It knows nothing about CircleCI, Nomad or
 //! output formats.
 
 #![warn(missing_docs)]
@@ -16,6 +16,7 @@ pub mod format;
 pub mod observation;
 pub mod preflight;
 pub mod runner;
+pub mod secret;
 pub mod selection;
 pub mod suite;
 pub mod timeouts;
@@ -30,6 +31,7 @@ pub use format::humanize;
 pub use observation::{Observation, Observations};
 pub use preflight::Preflight;
 pub use runner::{Run, RunOptions, RunReport};
+pub use secret::Secret;
 pub use selection::{Disposition, IgnoredMode, Selection};
 pub use suite::Suite;
 pub use timeouts::Timeouts;

@@ -13,7 +13,6 @@ mod host;
 mod layer;
 mod load;
 pub mod registry;
-mod secret;
 mod settings;
 mod starter;
 mod value;
@@ -26,10 +25,10 @@ pub use host::{display_host, normalise_host};
 pub mod setting {
     pub use crate::defs::*;
 }
+pub use harness::Secret;
 pub use load::{DEFAULT_FILE_NAME, Flags, REFERENCE_CONFIG};
 pub use realitycheck_project::CloudProvider;
 pub use registry::Setting;
-pub use secret::Secret;
 pub use settings::{
     BASE_PROFILE, Config, DOCKER_RESOURCE_CLASSES, IMPLICIT_TARGET, Kubernetes, LoadRequest, Nomad, Pipeline, Profile,
     Resolved, ServeSettings, Settings, Target, TokenSource, redacted_url,

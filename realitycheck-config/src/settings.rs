@@ -16,9 +16,9 @@ use crate::error::{ConfigError, Origin};
 use crate::layer::{Entry, FileLayer, Layer};
 use crate::load::{Flags, REFERENCE_CONFIG, SourceFile, config_path, env_layer};
 use crate::registry::{self, Kind, Relative, Scope, Setting};
-use crate::secret::Secret;
 use crate::value::Value;
 use crate::values::check_token_env;
+use harness::Secret;
 use realitycheck_project::CloudProvider;
 
 mod serve;

@@ -640,6 +640,7 @@ fn serve_defaults_come_from_the_reference() {
             webhook: None,
             webhook_format: "json".into(),
             api_token_file: None,
+            api_token: None,
         }
     );
 }
@@ -661,10 +662,12 @@ history = 10000
 state_dir = "state"
 webhook = "https://hooks.example.com/services/T0/B0/x"
 webhook_format = "slack"
-api_token_file = "/run/secrets/api-token"
+api_token_file = "api-token"
 "#,
     );
     let etc = case.dir.path().join("etc");
+    std::fs::write(etc.join("api-token"), "t0k3n-of-the-file\n").unwrap();
+    std::fs::write(case.dir.path().join("api-token"), "t0k3n-of-the-flag").unwrap();
     let serve = case.config().unwrap().serve().unwrap();
     assert_eq!(serve.profile, "nightly");
     assert_eq!(serve.every, Duration::from_secs(90 * 60));
@@ -673,7 +676,8 @@ api_token_file = "/run/secrets/api-token"
     assert_eq!(serve.state_dir, Some(etc.join("state")), "relative to the configuration file");
     assert_eq!(serve.webhook.as_ref().map(|u| u.host_str().unwrap()), Some("hooks.example.com"));
     assert_eq!(serve.webhook_format, "slack");
-    assert_eq!(serve.api_token_file, Some("/run/secrets/api-token".into()));
+    assert_eq!(serve.api_token_file, Some(etc.join("api-token")));
+    assert_eq!(serve.api_token, Some(Secret::new("t0k3n-of-the-file")), "read, trimmed, when the settings are");
 
     case.flags = Flags::default()
         .with(&setting::SERVE_PROFILE, "ci")
@@ -693,6 +697,7 @@ api_token_file = "/run/secrets/api-token"
     assert_eq!(serve.webhook.unwrap().as_str(), "http://10.0.0.1:8080/hook");
     assert_eq!(serve.webhook_format, "json");
     assert_eq!(serve.api_token_file, Some(case.dir.path().join("api-token")));
+    assert_eq!(serve.api_token, Some(Secret::new("t0k3n-of-the-flag")));
     assert_eq!(case.settings().unwrap().profile.name, "laptop", "[serve] does not choose the profile of `run`");
 }
 
@@ -739,6 +744,7 @@ fn serve_errors_name_the_line_or_the_flag() {
         ((&setting::SERVE_PROFILE, "nightly"), &["flag --profile", "no profile `nightly`"]),
         ((&setting::WEBHOOK, "gopher://x"), &["flag --webhook", "http or https"]),
         ((&setting::API_TOKEN_FILE, ""), &["flag --api-token-file", "empty"]),
+        ((&setting::API_TOKEN_FILE, "missing"), &["flag --api-token-file", "cannot read the API token file"]),
     ] {
         let error = flag_error(layer);
         for part in parts {

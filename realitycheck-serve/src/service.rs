@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use harness::{CancellationToken, EventSink, Run, Suite};
+use harness::{CancellationToken, EventSink, Run, Secret, Suite};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
@@ -75,7 +75,7 @@ pub struct Service {
     webhook: Option<Webhook>,
     deliveries: TaskTracker,
     stopping: AtomicBool,
-    api_token: Option<String>,
+    api_token: Option<Secret>,
     /// The monotonic and the wall clock at start: every time a record holds is read from the
     /// monotonic clock through it, so that its times and durations agree.
     anchor: (Instant, SystemTime),
@@ -98,7 +98,7 @@ pub struct ServiceParts {
     /// Where notifications go.
     pub webhook: Option<Webhook>,
     /// The bearer token `POST /api/v1/runs` requires.
-    pub api_token: Option<String>,
+    pub api_token: Option<Secret>,
 }
 
 impl std::fmt::Debug for ServiceParts {
@@ -106,7 +106,7 @@ impl std::fmt::Debug for ServiceParts {
         f.debug_struct("ServiceParts")
             .field("store", &self.store.as_ref().map(|(store, records)| (store.path(), records.len())))
             .field("webhook", &self.webhook)
-            .field("api_token", &self.api_token.as_ref().map(|_| "[redacted]"))
+            .field("api_token", &self.api_token)
             .finish()
     }
 }
@@ -151,8 +151,8 @@ impl Service {
     }
 
     /// The bearer token `POST /api/v1/runs` requires, if one was given.
-    pub fn api_token(&self) -> Option<&str> {
-        self.api_token.as_deref()
+    pub fn api_token(&self) -> Option<&Secret> {
+        self.api_token.as_ref()
     }
 
     /// Whether the service is ready: false once shutting down.

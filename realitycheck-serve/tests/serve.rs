@@ -298,7 +298,7 @@ async fn one_slow_target_does_not_delay_another() {
 #[tokio::test]
 async fn the_api_and_the_metrics_tell_what_the_runs_found() {
     let controls = Arc::new(Controls::default());
-    let parts = ServiceParts { api_token: Some("s3cret-api-token".into()), ..Default::default() };
+    let parts = ServiceParts { api_token: Some(harness::Secret::new("s3cret-api-token")), ..Default::default() };
     let (service, done, shutdown) = start_one(&controls, Duration::from_secs(3600), parts);
     until("the first run", || runs_of(&service, "prod").len() == 1).await;
 

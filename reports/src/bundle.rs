@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use harness::{Evidence, EvidenceFile, RunInfo, RunSummary};
+use harness::{Evidence, EvidenceFile, RunInfo, RunSummary, Secret};
 use serde::Serialize;
 
 use crate::ReportError;
@@ -22,9 +22,6 @@ pub const MANIFEST_SCHEMA: &str = "realitycheck.evidence/v1";
 
 /// The manifest's name in the bundle's directory.
 pub const MANIFEST: &str = "manifest.json";
-
-/// What replaces a redacted value.
-const REDACTED: &[u8] = b"[redacted]";
 
 /// How large a bundle may grow, uncompressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +114,7 @@ pub fn write_bundle(
     summary: &RunSummary,
     evidence: &Evidence,
     limits: BundleLimits,
-    redact: &[&str],
+    redact: &[Secret],
 ) -> Result<Bundle, ReportError> {
     let name = bundle_name(info);
     let failed = |source: io::Error| ReportError::Bundle { dir: dir.to_path_buf(), source };
@@ -183,7 +180,7 @@ struct Planned<'a> {
     cuts: Vec<String>,
 }
 
-fn plan<'a>(evidence: &'a Evidence, limits: BundleLimits, redact: &[&str]) -> Planned<'a> {
+fn plan<'a>(evidence: &'a Evidence, limits: BundleLimits, redact: &[Secret]) -> Planned<'a> {
     let mut planned = Planned { entries: Vec::new(), contents: Vec::new(), omitted: Vec::new(), cuts: Vec::new() };
     let mut taken = BTreeSet::new();
     let mut left = limits.total_bytes;
@@ -251,20 +248,8 @@ fn unique(taken: &mut BTreeSet<String>, path: &str) -> String {
 }
 
 /// `content` with every occurrence of each non-empty value of `secrets` replaced.
-fn redacted(content: &[u8], secrets: &[&str]) -> Vec<u8> {
-    let mut content = content.to_vec();
-    for secret in secrets.iter().map(|s| s.as_bytes()).filter(|s| !s.is_empty()) {
-        let mut out = Vec::with_capacity(content.len());
-        let mut rest = content.as_slice();
-        while let Some(at) = rest.windows(secret.len()).position(|window| window == secret) {
-            out.extend_from_slice(&rest[..at]);
-            out.extend_from_slice(REDACTED);
-            rest = &rest[at + secret.len()..];
-        }
-        out.extend_from_slice(rest);
-        content = out;
-    }
-    content
+fn redacted(content: &[u8], secrets: &[Secret]) -> Vec<u8> {
+    secrets.iter().fold(content.to_vec(), |content, secret| secret.redact_bytes(&content))
 }
 
 #[cfg(test)]
@@ -402,9 +387,15 @@ mod tests {
             files: vec![file("api.json", "{\"token\":\"CCIPAT_s3cr3t\",\"again\":\"xCCIPAT_s3cr3tx\"}")],
             notes: vec![],
         };
-        let bundle =
-            write_bundle(dir.path(), &info(), &summary(), &evidence, BundleLimits::default(), &["CCIPAT_s3cr3t", ""])
-                .unwrap();
+        let bundle = write_bundle(
+            dir.path(),
+            &info(),
+            &summary(),
+            &evidence,
+            BundleLimits::default(),
+            &[Secret::new("CCIPAT_s3cr3t"), Secret::new("")],
+        )
+        .unwrap();
         let entries = entries(&bundle.path);
         assert_eq!(String::from_utf8_lossy(&entries[1].1), "{\"token\":\"[redacted]\",\"again\":\"x[redacted]x\"}");
     }

@@ -3,16 +3,17 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use url::Url;
 
 use super::{Config, Resolved, resolve};
 use crate::defs;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Origin};
 use crate::registry::Scope;
 use crate::value::Value;
+use harness::Secret;
 
 /// How `realitycheck serve` runs: the `[serve]` table, then the flags.
 ///
@@ -38,6 +39,8 @@ pub struct ServeSettings {
     /// File holding the bearer token that `POST /api/v1/runs` requires; `None`: that
     /// endpoint asks for no token, on the listen address (loopback by default).
     pub api_token_file: Option<PathBuf>,
+    /// The bearer token that file holds, read when the settings are.
+    pub api_token: Option<Secret>,
 }
 
 impl fmt::Debug for ServeSettings {
@@ -51,6 +54,7 @@ impl fmt::Debug for ServeSettings {
             .field("webhook", &self.webhook.as_ref().map(redacted_url))
             .field("webhook_format", &self.webhook_format)
             .field("api_token_file", &self.api_token_file)
+            .field("api_token", &self.api_token)
             .finish()
     }
 }
@@ -82,6 +86,10 @@ impl Config {
             webhook: values.read(&defs::WEBHOOK, Value::as_url),
             webhook_format: values.must(&defs::WEBHOOK_FORMAT, Value::as_text),
             api_token_file: values.read(&defs::API_TOKEN_FILE, Value::as_path),
+            api_token: values
+                .read(&defs::API_TOKEN_FILE, Value::as_path)
+                .map(|path| api_token(&path, values.origin(&defs::API_TOKEN_FILE)))
+                .transpose()?,
         })
     }
 
@@ -89,6 +97,29 @@ impl Config {
     pub fn serve_values(&self) -> Result<Resolved, ConfigError> {
         resolve(Scope::Serve, &self.merged.serve.clone().merge(&self.flags), &self.cwd)
     }
+}
+
+/// The bearer token in the file `path` (given at `origin`): one token on one line.
+fn api_token(path: &Path, origin: Origin) -> Result<Secret, ConfigError> {
+    let field = defs::API_TOKEN_FILE.name();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::invalid(
+            origin.clone(),
+            &field,
+            format!("cannot read the API token file {}: {e}", path.display()),
+            "make the file readable by this user, or point api_token_file at the file that holds the token",
+        )
+    })?;
+    let token = text.trim();
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        return Err(ConfigError::invalid(
+            origin,
+            field,
+            format!("the API token file {} must hold one token on one line", path.display()),
+            "write only the bearer token into the file",
+        ));
+    }
+    Ok(Secret::new(token))
 }
 
 #[cfg(test)]
