@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use realitycheck_config::Kubernetes;
+use realitycheck_config::Target;
 use realitycheck_sim::scenario::Scenario;
 use realitycheck_sim::sim::SimServer;
 use suites::clients::cluster::{Cluster, ClusterError, MAX_EXEC_OUTPUT};
@@ -12,15 +12,7 @@ use suites::clients::cluster::{Cluster, ClusterError, MAX_EXEC_OUTPUT};
 #[tokio::test]
 async fn endless_exec_output_is_read_up_to_its_limit_only() {
     let sim = SimServer::start(Scenario::Healthy, ([127, 0, 0, 1], 0).into()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = sim.write_env(&dir.path().join("env.sh")).unwrap().kubeconfig;
-    let kubernetes = Kubernetes {
-        kubeconfig: Some(kubeconfig),
-        context: Some(realitycheck_sim::KUBE_CONTEXT.into()),
-        namespace: realitycheck_sim::NAMESPACE.into(),
-        expect_chart_version: None,
-    };
-    let cluster = Cluster::connect(&kubernetes, Duration::from_secs(30)).await.unwrap();
+    let cluster = Cluster::connect(&sim.target("sim").kubernetes, Duration::from_secs(30)).await.unwrap();
     let exec = tokio::time::timeout(Duration::from_secs(30), cluster.exec("nomad-server-0", &["yes"])).await;
     let error = exec.expect("reading stops at the limit").unwrap_err();
     assert!(matches!(error, ClusterError::Exec { .. }), "{error}");
@@ -89,8 +81,9 @@ async fn cluster_at(addr: std::net::SocketAddr) -> (Cluster, tempfile::TempDir) 
         ),
     )
     .unwrap();
-    let kubernetes =
-        Kubernetes { kubeconfig: Some(kubeconfig), context: None, namespace: "ns".into(), expect_chart_version: None };
+    let mut kubernetes = Target::with_defaults("hostile").kubernetes;
+    kubernetes.kubeconfig = Some(kubeconfig);
+    kubernetes.namespace = "ns".into();
     (Cluster::connect(&kubernetes, Duration::from_secs(30)).await.unwrap(), dir)
 }
 
