@@ -704,37 +704,54 @@ impl Config {
     }
 
     fn read_token(&self, entry: &Entry, var_name: &str) -> Result<(Secret, TokenSource), ConfigError> {
-        let Entry { origin, field, .. } = entry.clone();
-        let path = entry.value.as_path().unwrap_or_default();
-        let path = path.as_path();
-        let resolved = relative_to_origin(&origin, &self.cwd, path.to_path_buf());
-        let text = std::fs::read_to_string(&resolved).map_err(|e| {
-            // A missing "file" named like a token is most likely the token itself: never echo it.
+        let written = entry.value.as_path().unwrap_or_default();
+        let resolved = relative_to_origin(&entry.origin, &self.cwd, written.clone());
+        let file = SecretFile {
+            what: "token file",
+            holds: "the personal API token",
+            fix: format!("point token_file at a readable file holding the personal API token, or export {var_name}"),
+        };
+        let token = file.read(&resolved, &written, entry)?;
+        Ok((token, TokenSource::File { path: resolved, given_at: entry.origin.clone() }))
+    }
+}
+
+/// A file a setting names that holds a secret on one line: the API token, `serve`'s bearer
+/// token.
+pub(crate) struct SecretFile {
+    /// What the file is, for messages (`token file`).
+    pub what: &'static str,
+    /// What it must hold (`the personal API token`).
+    pub holds: &'static str,
+    /// What to do when it cannot be read.
+    pub fix: String,
+}
+
+impl SecretFile {
+    /// The secret in `resolved`, which the setting of `entry` names as `written`. A missing
+    /// "file" named like a token is most likely the token itself: never echoed.
+    pub fn read(&self, resolved: &Path, written: &Path, entry: &Entry) -> Result<Secret, ConfigError> {
+        let invalid =
+            |message: String, fix: String| ConfigError::invalid(entry.origin.clone(), &entry.field, message, fix);
+        let text = std::fs::read_to_string(resolved).map_err(|e| {
             let looks_like_a_token = !resolved.exists()
-                && path.components().count() == 1
-                && path.as_os_str().len() >= 16
-                && !path.to_string_lossy().contains('.');
+                && written.components().count() == 1
+                && written.as_os_str().len() >= 16
+                && !written.to_string_lossy().contains('.');
             let message = if looks_like_a_token {
-                "the value given as the token file names no file (is it the token itself?)".to_string()
+                format!("the value given as the {} names no file (is it the token itself?)", self.what)
             } else {
-                format!("cannot read the token file {}: {e}", resolved.display())
+                format!("cannot read the {} {}: {e}", self.what, resolved.display())
             };
-            ConfigError::invalid(
-                origin.clone(),
-                field.clone(),
-                message,
-                format!("point token_file at a readable file holding the personal API token, or export {var_name}"),
-            )
+            invalid(message, self.fix.clone())
         })?;
-        let token = text.trim();
-        if token.is_empty() || token.contains(char::is_whitespace) {
-            return Err(ConfigError::invalid(
-                origin,
-                field,
-                format!("the token file {} must hold exactly one token on one line", resolved.display()),
-                "write only the personal API token into the file",
+        let secret = text.trim();
+        if secret.is_empty() || secret.contains(char::is_whitespace) {
+            return Err(invalid(
+                format!("the {} {} must hold exactly one token on one line", self.what, resolved.display()),
+                format!("write only {} into the file", self.holds),
             ));
         }
-        Ok((Secret::new(token), TokenSource::File { path: resolved, given_at: origin }))
+        Ok(Secret::new(secret))
     }
 }

@@ -3,14 +3,15 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use url::Url;
 
-use super::{Config, Resolved, resolve};
+use super::{Config, Resolved, SecretFile, resolve};
 use crate::defs;
-use crate::error::{ConfigError, Origin};
+use crate::error::ConfigError;
+use crate::layer::Layer;
 use crate::registry::Scope;
 use crate::value::Value;
 use harness::Secret;
@@ -86,40 +87,33 @@ impl Config {
             webhook: values.read(&defs::WEBHOOK, Value::as_url),
             webhook_format: values.must(&defs::WEBHOOK_FORMAT, Value::as_text),
             api_token_file: values.read(&defs::API_TOKEN_FILE, Value::as_path),
-            api_token: values
-                .read(&defs::API_TOKEN_FILE, Value::as_path)
-                .map(|path| api_token(&path, values.origin(&defs::API_TOKEN_FILE)))
-                .transpose()?,
+            api_token: self.api_token(&values)?,
         })
+    }
+
+    /// The bearer token in the file `serve.api_token_file` names, if it names one.
+    fn api_token(&self, values: &Resolved) -> Result<Option<Secret>, ConfigError> {
+        let Some(resolved) = values.read(&defs::API_TOKEN_FILE, Value::as_path) else { return Ok(None) };
+        let layer = self.serve_layer();
+        let entry = layer.get(&defs::API_TOKEN_FILE).expect("a path without default was given");
+        let file = SecretFile {
+            what: "API token file",
+            holds: "the bearer token",
+            fix: "make the file readable by this user, or point api_token_file at the file that holds the token".into(),
+        };
+        let written = entry.value.as_path().unwrap_or_default();
+        file.read(&resolved, &written, entry).map(Some)
     }
 
     /// The values of `[serve]`, each with where it came from.
     pub fn serve_values(&self) -> Result<Resolved, ConfigError> {
-        resolve(Scope::Serve, &self.merged.serve.clone().merge(&self.flags), &self.cwd)
+        resolve(Scope::Serve, &self.serve_layer(), &self.cwd)
     }
-}
 
-/// The bearer token in the file `path` (given at `origin`): one token on one line.
-fn api_token(path: &Path, origin: Origin) -> Result<Secret, ConfigError> {
-    let field = defs::API_TOKEN_FILE.name();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::invalid(
-            origin.clone(),
-            &field,
-            format!("cannot read the API token file {}: {e}", path.display()),
-            "make the file readable by this user, or point api_token_file at the file that holds the token",
-        )
-    })?;
-    let token = text.trim();
-    if token.is_empty() || token.contains(char::is_whitespace) {
-        return Err(ConfigError::invalid(
-            origin,
-            field,
-            format!("the API token file {} must hold one token on one line", path.display()),
-            "write only the bearer token into the file",
-        ));
+    /// What the files and the flags of `serve` say of `[serve]`.
+    fn serve_layer(&self) -> Layer {
+        self.merged.serve.clone().merge(&self.flags)
     }
-    Ok(Secret::new(token))
 }
 
 #[cfg(test)]
