@@ -176,7 +176,7 @@ impl<C: OnCommand> clap::Args for ConfigArgs<C> {
             if let Some(var) = setting.env {
                 help.push_str(&format!(" [env: {var}]"));
             }
-            let arg = clap::Arg::new(flag.long).long(flag.long).help(help);
+            let arg = clap::Arg::new(flag.long).long(flag.long).help(help).help_heading("Settings");
             let arg = if setting.kind == registry::Kind::Bool {
                 arg.action(clap::ArgAction::SetTrue)
             } else {
@@ -331,4 +331,52 @@ fn scenario_names() -> clap::builder::PossibleValuesParser {
         .map(|s| clap::builder::PossibleValue::new(s.name()).help(s.description()))
         .collect::<Vec<_>>()
         .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn each_command_has_the_flags_the_registry_gives_it_and_keeps_them_as_typed() {
+        let run = Cli::parse_from([
+            "realitycheck",
+            "run",
+            "--host",
+            "https://x.example.com",
+            "--insecure",
+            "--min-clients",
+            "3",
+        ]);
+        let Command::Run(run) = run.command else { panic!("run") };
+        let flags = &run.config.flags;
+        assert_eq!(flags.get(&setting::HOST), Some("https://x.example.com"));
+        assert_eq!(flags.get(&setting::INSECURE), Some("true"), "a switch");
+        assert_eq!(flags.get(&setting::MIN_CLIENTS), Some("3"));
+        assert_eq!(flags.get(&setting::CLOUD_PROVIDER), None);
+        let init = Cli::parse_from(["realitycheck", "init", "--token-env", "PROD_TOKEN"]);
+        let Command::Init(init) = init.command else { panic!("init") };
+        assert_eq!(init.answers.flags.get(&setting::TOKEN_ENV), Some("PROD_TOKEN"));
+        assert!(Cli::try_parse_from(["realitycheck", "run", "--token-env", "X"]).is_err(), "init's flag only");
+        assert!(Cli::try_parse_from(["realitycheck", "run", "--every", "1m"]).is_err(), "serve's flag only");
+    }
+
+    #[cfg(feature = "serve")]
+    #[test]
+    fn serve_s_profile_is_the_profile_of_its_runs() {
+        let serve = Cli::parse_from(["realitycheck", "serve", "--profile", "ci", "--every", "1m", "--target", "prod"]);
+        let Command::Serve(serve) = serve.command else { panic!("serve") };
+        let flags = &serve.config.flags;
+        assert_eq!(flags.get(&setting::SERVE_PROFILE), Some("ci"));
+        assert_eq!(flags.get(&setting::PROFILE), None);
+        assert_eq!(flags.get(&setting::EVERY), Some("1m"));
+        assert_eq!(flags.get(&setting::DEFAULT_TARGET), Some("prod"));
+    }
 }
