@@ -217,7 +217,10 @@ mod tests {
                 Some(summary.as_str()),
                 "{id}'s page gives the check's summary, as the code has it"
             );
-            assert!(phase_of_page(page).is_some(), "{id}'s page has a `Phase: ` line");
+            assert!(
+                phase_of_page(page).is_some_and(|label| suites::phase::ALL.iter().any(|phase| phase.label() == label)),
+                "{id}'s page has a `Phase: ` line naming one of the suite's phases (suites/src/phase.rs)"
+            );
         }
     }
 

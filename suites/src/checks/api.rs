@@ -5,13 +5,14 @@
 use std::borrow::Borrow;
 use std::sync::Arc;
 
-use harness::{Check, Diagnosis, Observation, Phase, Verdict};
+use harness::{Check, Diagnosis, Observation, Verdict};
 use k8s_openapi::jiff::Timestamp;
 
 use super::{ProjectHandles, api_check, certificate_expiry, ids, project_check, retries_note, tls_check};
 use crate::RealityCheck;
 use crate::clients::certs::{Certificate, day_of, days_until};
 use crate::clients::circleci::ApiError;
+use crate::phase;
 use crate::resources::Resources;
 use crate::resources::api::ApiAccess;
 
@@ -69,7 +70,7 @@ pub(crate) fn api_failed(error: impl Borrow<ApiError>) -> Verdict {
 
 /// A failed API call met by a check after the preflight passed.
 pub(crate) fn api_failure(error: &ApiError) -> Diagnosis {
-    let diagnosis = Diagnosis::new(error.to_string()).phase(Phase::CircleciApi);
+    let diagnosis = Diagnosis::new(error.to_string()).phase(&phase::CIRCLECI_API);
     match error.status() {
         Some(401 | 403) => diagnosis
             .cause("the token lacks the permission (it must be a personal API token of a member of the organization)")
@@ -107,7 +108,7 @@ pub fn tls_certificate() -> Check<RealityCheck> {
                 Diagnosis::new(format!("the certificate {} serves cannot be read: {why}", api.host()))
                     .cause("the TLS library accepted a certificate realitycheck cannot parse")
                     .remediation(format!("`openssl s_client -connect {} -showcerts` shows it", host_name(&api)))
-                    .phase(Phase::CircleciApi),
+                    .phase(&phase::CIRCLECI_API),
             )
         })?;
         let host = api.host();
@@ -142,7 +143,7 @@ pub fn judge_certificate(host: &str, certificate: &Certificate, now: i64, min_da
                 .observed(format!("{}{names}, issued by {}", certificate.subject, certificate.issuer))
                 .cause("once it expires, browsers, the CircleCI CLI, runners and every API client refuse the installation")
                 .remediation("renew the certificate (cert-manager, your CA, or the load balancer's certificate) and update the Secret or listener that serves it (values.yaml `tls.certificate` / `tls.privateKey`, or the ingress/load balancer)")
-                .phase(Phase::CircleciApi),
+                .phase(&phase::CIRCLECI_API),
         );
     }
     Verdict::Pass(format!(
@@ -155,7 +156,7 @@ pub fn judge_certificate(host: &str, certificate: &Certificate, now: i64, min_da
 fn unverified(api: &ApiAccess, error: &ApiError) -> Diagnosis {
     let diagnosis = Diagnosis::new(format!("the TLS certificate of {} does not verify", api.host()))
         .observed(error.to_string())
-        .phase(Phase::CircleciApi);
+        .phase(&phase::CIRCLECI_API);
     if api.insecure() {
         diagnosis
             .cause("realitycheck's other calls skip verification (insecure); every client without that switch (browsers, the CircleCI CLI, runners) refuses the installation, or cannot tell it from an impostor")
@@ -190,7 +191,7 @@ pub fn project() -> Check<RealityCheck> {
                             "push the realitycheck project to your VCS, set it up in the CircleCI UI ({}/projects), and check REALITYCHECK_PROJECT = {slug}",
                             api.host()
                         ))
-                        .phase(Phase::RealitycheckProject),
+                        .phase(&phase::REALITYCHECK_PROJECT),
                 ),
                 _ => api_failed(error),
             })?;
@@ -228,7 +229,7 @@ fn not_followed(api: &ApiAccess, slug: &str, followed: usize) -> Diagnosis {
             api.host(),
             api.host()
         ))
-        .phase(Phase::RealitycheckProject)
+        .phase(&phase::REALITYCHECK_PROJECT)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use harness::{Check, Diagnosis, Phase, SkipReason, Verdict};
+use harness::{Check, Diagnosis, SkipReason, Verdict};
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use realitycheck_config::CloudProvider;
 
@@ -18,6 +18,7 @@ use crate::clients::cluster::{Cluster, ClusterError};
 use crate::clients::helm::{self, SERVER_CHART, ScalingBounds};
 use crate::clients::nomad::nodes::Node;
 use crate::clients::pods::{self, PodState};
+use crate::phase;
 use crate::resources::cluster::ClusterAccess;
 
 /// The component of the Nomad autoscaler.
@@ -136,7 +137,7 @@ pub fn judge_autoscaler(namespace: &str, autoscaler: &[Pod], observed: &Observed
                 .observed_all(states.iter().map(PodState::describe))
                 .cause("the autoscaler is not running: Nomad clients do not scale with the load (and from zero, no job runs)")
                 .remediation(format!("`kubectl -n {namespace} describe pod {0}` and `kubectl -n {namespace} logs {0}` say why", states[0].name))
-                .phase(Phase::NomadClients),
+                .phase(&phase::NOMAD_CLIENTS),
         );
     }
     if !observed.refusals.is_empty() {
@@ -154,7 +155,7 @@ pub fn judge_autoscaler(namespace: &str, autoscaler: &[Pod], observed: &Observed
             .observed_all(observed.refusals.iter().take(3).map(|(pod, line)| format!("{pod}: {line}")))
             .cause("the cloud refuses the autoscaler's calls: the Nomad client group is not scaled")
             .remediation(remediation)
-            .phase(Phase::NomadClients),
+            .phase(&phase::NOMAD_CLIENTS),
         );
     }
     if let Some(Scaling { bounds, ready_clients: Ok(ready) }) = &observed.scaling
@@ -177,7 +178,7 @@ pub fn judge_autoscaler(namespace: &str, autoscaler: &[Pod], observed: &Observed
                 .observed(wrong.clone())
                 .cause("without keys or a role for the cloud's target (aws-asg, gce-mig), the autoscaler cannot scale the client group")
                 .remediation(format!("store secret.hcl with a `target \"aws-asg\"` (AWS) or `target \"gce-mig\"` block (GCP, with gcp_sa.json) in Secret {CREDENTIALS_SECRET}, or bind its service account to a cloud role"))
-                .phase(Phase::NomadClients),
+                .phase(&phase::NOMAD_CLIENTS),
         ),
         Ok(credentials) => Verdict::Pass(format!(
             "pod ready; credentials: {credentials}; no cloud authorisation error in the last {LOG_LINES} log lines; {scaling}"
@@ -198,7 +199,7 @@ fn out_of_bounds(ready: usize, bounds: ScalingBounds) -> Option<Diagnosis> {
                 .observed(observed)
                 .cause("the autoscaler does not bring the client group up to its minimum (the cloud refuses it, or it targets another group), or the new instances do not join Nomad")
                 .remediation("compare the group's desired and running capacity in the cloud (`aws autoscaling describe-auto-scaling-groups`, `gcloud compute instance-groups managed describe`) with the autoscaler's logs; instances that run but never join point at nomad::clients_ready")
-                .phase(Phase::NomadClients),
+                .phase(&phase::NOMAD_CLIENTS),
         )
     } else if ready_u64 > bounds.max {
         Some(
@@ -206,7 +207,7 @@ fn out_of_bounds(ready: usize, bounds: ScalingBounds) -> Option<Diagnosis> {
                 .observed(observed)
                 .cause("clients outside the autoscaler's group joined Nomad, or the autoscaler does not scale in")
                 .remediation("`nomad node status -verbose` names the clients; remove those that do not belong to the group, or raise nomad.auto_scaler.scaling.max in the release's values")
-                .phase(Phase::NomadClients),
+                .phase(&phase::NOMAD_CLIENTS),
         )
     } else {
         None

@@ -1,12 +1,13 @@
 //! `cluster::*`: the Helm release's pods, and its newest Helm record.
 
-use harness::{Check, Diagnosis, Phase, Verdict};
+use harness::{Check, Diagnosis, Verdict};
 use k8s_openapi::jiff::Timestamp;
 
 use super::{cluster_check, cluster_failed, ids, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::helm::{self, ReleaseRecord, SERVER_CHART, UnreadableRecord};
 use crate::clients::pods::PodState;
+use crate::phase;
 
 pub fn pods_ready() -> Check<RealityCheck> {
     cluster_check(ids::PODS_READY, "every pod of the release is Running and Ready", |access, _| async move {
@@ -53,7 +54,7 @@ pub fn judge_release(
                 .remediation(format!(
                     "`helm list -A` shows where the release is; check --namespace (now `{namespace}`)"
                 ))
-                .phase(Phase::HelmInstall),
+                .phase(&phase::HELM_INSTALL),
         );
     };
     let ReleaseRecord { name, revision, status, chart_version, description, deployed_revision, .. } = release;
@@ -77,7 +78,7 @@ pub fn judge_release(
             .remediation(format!(
                 "{history} shows what was deployed; run `helm upgrade {name} oci://cciserver.azurecr.io/circleci-server -n {namespace} --version {expected}` with the release's values, or correct expect_chart_version"
             ))
-            .phase(Phase::HelmInstall),
+            .phase(&phase::HELM_INSTALL),
         );
     }
     match status.as_str() {
@@ -90,21 +91,21 @@ pub fn judge_release(
                 .observed(serving)
                 .cause("the last `helm upgrade` (or install) did not complete: a hook failed, a resource was refused, or it timed out")
                 .remediation(format!("{history} shows the revisions; fix what Helm says and run the upgrade again, or go back with {rollback}"))
-                .phase(Phase::HelmInstall),
+                .phase(&phase::HELM_INSTALL),
         ),
         pending if pending.starts_with("pending-") => Verdict::Fail(
             Diagnosis::new(format!("release {name} is {pending} at revision {revision} (chart {chart_version})"))
                 .observed(format!("Helm says: {description}; the operation started{deployed}"))
                 .cause("a Helm operation is under way, or was interrupted and left the release locked (Helm refuses further upgrades)")
                 .remediation(format!("if no `helm` command runs now, {history} and {rollback} unlock it"))
-                .phase(Phase::HelmInstall),
+                .phase(&phase::HELM_INSTALL),
         ),
         other => Verdict::Fail(
             Diagnosis::new(format!("release {name} is `{other}` at revision {revision} (chart {chart_version})"))
                 .observed(format!("Helm says: {description}"))
                 .cause("the newest record of the release is neither deployed nor an operation under way")
                 .remediation(format!("{history} shows what happened to the release"))
-                .phase(Phase::HelmInstall),
+                .phase(&phase::HELM_INSTALL),
         ),
     }
 }
@@ -196,7 +197,7 @@ fn count_of(n: usize, noun: &str) -> String {
 /// Finished pods, failed runs of Jobs and evicted pods do not count; the pass note mentions
 /// the last two.
 pub fn judge_pods(namespace: &str, pods: &[PodState]) -> Verdict {
-    let phase = Phase::HelmInstall;
+    let phase = &phase::HELM_INSTALL;
     let standings: Vec<(&PodState, Standing)> = pods.iter().map(|p| (p, standing(p))).collect();
     let count = |wanted: Standing| standings.iter().filter(|(_, s)| *s == wanted).count();
     let meant_to_run = count(Standing::Ready) + count(Standing::NotReady);

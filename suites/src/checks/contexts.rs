@@ -2,13 +2,14 @@
 //! organization with their variables. The run finds them once (and with `--setup-contexts`
 //! creates what is missing: `crate::resources::contexts`); these checks judge what it found.
 
-use harness::{Check, Diagnosis, Phase, SkipReason, Verdict};
+use harness::{Check, Diagnosis, SkipReason, Verdict};
 use realitycheck_project::{INDIVIDUAL_LOCAL, ORG_GLOBAL, ProjectContext};
 
 use super::api::{api_failed, api_failure};
 use super::{ProjectHandles, ids, project_check, retries_note};
 use crate::RealityCheck;
 use crate::clients::circleci::{ApiError, Context};
+use crate::phase;
 use crate::resources::api::{ContextsError, OrgContexts};
 use crate::resources::contexts::{ContextSetup, Finding, PreparedContext};
 
@@ -59,7 +60,7 @@ fn contexts_unavailable(error: &ContextsError) -> Verdict {
             Diagnosis::new(format!("the API does not say which organization owns {slug}"))
                 .cause("this server's API is older than realitycheck expects (no organization_id on projects)")
                 .remediation("report the server version; contexts cannot be listed without the organization")
-                .phase(Phase::CircleciApi),
+                .phase(&phase::CIRCLECI_API),
         ),
         ContextsError::Api(error) => api_failed(error),
     }
@@ -74,7 +75,7 @@ fn missing_context(org: &OrgContexts, context: ProjectContext) -> Diagnosis {
         .remediation(format!(
             "run `realitycheck run --setup-contexts contexts::` to create it, or by hand: `circleci context create --org-id {owner} {name}` then `circleci context store-secret --org-id {owner} {name} {variable}` (any value, e.g. 1)"
         ))
-        .phase(Phase::Contexts)
+        .phase(&phase::CONTEXTS)
 }
 
 fn names(contexts: &[Context]) -> String {
@@ -90,7 +91,7 @@ fn creation_failure(name: &str, error: &ApiError) -> Diagnosis {
         Some(400 | 409 | 422) => diagnosis
             .cause(format!("on CircleCI server, context names are unique across the whole installation: another organization may already own `{name}`"))
             .remediation(format!("find the context named `{name}` in the other organizations (Organization Settings > Contexts); the project's jobs need it in their own organization"))
-            .phase(Phase::Contexts),
+            .phase(&phase::CONTEXTS),
         _ => diagnosis,
     }
 }
@@ -112,7 +113,7 @@ fn missing_variable(setup: &ContextSetup, prepared: &PreparedContext, present: &
         ))
         .cause("the context exists but the variable the realitycheck jobs read was never added")
         .remediation(remediation)
-        .phase(Phase::Contexts)
+        .phase(&phase::CONTEXTS)
 }
 
 #[cfg(test)]
@@ -193,7 +194,7 @@ mod tests {
                 panic!()
             };
             assert!(taken.cause.contains("context names are unique across the whole installation"), "{taken:?}");
-            assert_eq!(taken.phase, Some(Phase::Contexts));
+            assert_eq!(taken.phase, Some(&phase::CONTEXTS));
         }
         let Verdict::Fail(other) = verdict(&setup(true, Finding::CreationFailed(refused(503)), false)) else {
             panic!()

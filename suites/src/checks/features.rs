@@ -3,7 +3,7 @@
 //! content downloaded and compared, test results are read back and compared, and a job checks
 //! out the pipeline's commit.
 
-use harness::{Check, Diagnosis, Phase, SkipReason, Verdict};
+use harness::{Check, Diagnosis, SkipReason, Verdict};
 use realitycheck_project::outputs::{self, ARTIFACT_PATH, CHECKOUT_STEP};
 use realitycheck_project::{FeatureJob, Job};
 
@@ -13,6 +13,7 @@ use super::jobs::{output_of_step, run_job, run_jobs};
 use super::{PipelineHandles, ids, pipeline_check};
 use crate::RealityCheck;
 use crate::clients::circleci::TestCase;
+use crate::phase;
 use crate::resources::pipeline::{ContextValues, RUN_IN_PROGRESS};
 
 pub fn contexts() -> Check<RealityCheck> {
@@ -61,13 +62,13 @@ async fn digest_mismatch(handles: &PipelineHandles, diagnosis: Diagnosis) -> Ver
             .observed_all(changed)
             .cause("something other than realitycheck changed a context variable after this run set it, and the job saw that value: a person, a script or another tool writes to contexts that realitycheck created and owns")
             .remediation("find who writes these variables (Organization Settings > Contexts shows when each was updated; the organization's audit log says by whom) and stop it, or let realitycheck use contexts of its own")
-            .phase(Phase::Contexts));
+            .phase(&phase::CONTEXTS));
     }
     Verdict::Fail(diagnosis
         .observed_all(changed)
         .cause("the job saw other context values than realitycheck set for this run: another realitycheck run (or a person) changed them while this one ran, or the job got another context of the same name")
         .remediation(format!("run realitycheck again alone; runs at once leave the values to the one holding the {RUN_IN_PROGRESS} marker, so look for a run that removed or ignored it, and check the contexts' restrictions"))
-        .phase(Phase::Contexts))
+        .phase(&phase::CONTEXTS))
 }
 
 /// A skip naming the contexts check that already explains a failed contexts job.
@@ -141,14 +142,14 @@ pub fn artifacts() -> Check<RealityCheck> {
                     .observed(format!("artifacts listed: {}", if listed.is_empty() { "none".into() } else { listed.join(", ") }))
                     .cause("store_artifacts could not upload to the installation's object storage")
                     .remediation("check the object storage settings (bucket, credentials, endpoint) in values.yaml and the output-processor logs")
-                    .phase(Phase::ObjectStorage),
+                    .phase(&phase::OBJECT_STORAGE),
             )
         })?;
         let content = client.download_artifact(artifact).await.map_err(|error| {
             Verdict::Fail(
                 api_failure(&error)
                     .cause("the artifact is listed but cannot be downloaded: the object storage is not reachable from here, or its URLs are wrong")
-                    .phase(Phase::ObjectStorage),
+                    .phase(&phase::OBJECT_STORAGE),
             )
         })?;
         Ok(judge_artifact(&run.parameters.run_id, number, &content))
@@ -173,7 +174,7 @@ fn judge_artifact(run_id: &str, number: u64, content: &[u8]) -> Verdict {
             .remediation(
                 "check the object storage bucket the installation writes artifacts to, and any proxy in front of it",
             )
-            .phase(Phase::ObjectStorage),
+            .phase(&phase::OBJECT_STORAGE),
     )
 }
 
@@ -220,7 +221,7 @@ fn judge_tests(run_id: &str, number: u64, tests: &[TestCase]) -> Verdict {
                 "store_test_results did not reach the installation's test results storage, or it was processed wrongly",
             )
             .remediation("check the output-processor pods and the object storage settings in values.yaml")
-            .phase(Phase::ObjectStorage),
+            .phase(&phase::OBJECT_STORAGE),
     )
 }
 
@@ -239,7 +240,7 @@ pub fn checkout() -> Check<RealityCheck> {
                     .observed(why)
                     .cause("the step output is not readable through the API")
                     .remediation("check the object storage settings in values.yaml and the output-processor pods")
-                    .phase(Phase::ObjectStorage),
+                    .phase(&phase::OBJECT_STORAGE),
             )
         })?;
         let vcs = client.pipeline(&run.id).await.map_err(api_failed)?.vcs.unwrap_or_default();
@@ -263,14 +264,14 @@ pub fn judge_checkout(number: u64, printed: &str, revision: Option<&str>, branch
             Diagnosis::new(format!("job `checkout` (#{number}) checked out {commit}, not the pipeline's commit {revision}"))
                 .cause("the checkout step fetched another commit than the pipeline was created for: a repository mirror that lags, or a branch that moved is checked out by name")
                 .remediation("compare the project's repository URL in the CircleCI project settings with the VCS; a proxy or mirror in between must serve the same commits")
-                .phase(Phase::RealitycheckProject),
+                .phase(&phase::REALITYCHECK_PROJECT),
         ),
         (None, _) => Verdict::Fail(
             Diagnosis::new(format!("job `checkout` (#{number}) printed no commit in step `{CHECKOUT_STEP}`"))
                 .observed(format!("the step printed: {}", printed.lines().take(3).collect::<Vec<_>>().join(" / ")))
                 .cause("the project's config is not the one this realitycheck expects")
                 .remediation("push the config `realitycheck init` writes to the project's default branch (or pipeline.branch)")
-                .phase(Phase::RealitycheckProject),
+                .phase(&phase::REALITYCHECK_PROJECT),
         ),
     }
 }
@@ -294,7 +295,7 @@ fn refused_checkout(diagnosis: Diagnosis, host: &str) -> Diagnosis {
         .remediation(format!(
             "in the project's settings on {host} (Project Settings, SSH Keys), add a deploy key again (or a user key), and check that it is among the repository's deploy keys in the VCS"
         ))
-        .phase(Phase::RealitycheckProject)
+        .phase(&phase::REALITYCHECK_PROJECT)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use super::nomad::{client_nodes, unusable_because};
 use super::{PipelineHandles, ids};
 use crate::clients::circleci::{ApiClient, ApiError, BuildDetails, JobStatus, Workflow, WorkflowJob};
 use crate::clients::pods::{self, PodState};
+use crate::phase;
 use crate::resources::api::ApiAccess;
 use crate::resources::cluster::ClusterAccess;
 use crate::resources::pipeline::{PipelineRun, PollEnd, Snapshot, TriggerError};
@@ -149,7 +150,7 @@ fn still_waiting(
         .iter()
         .any(|(_, job)| job.is_none_or(|job| !job.status.is_terminal() && job.status != JobStatus::Running));
     let namespace = cluster.namespace();
-    let phase = specs.first().map_or(Phase::NomadClients, |spec| phase_of(&spec.needs));
+    let phase = specs.first().map_or(&phase::NOMAD_CLIENTS, |spec| phase_of(&spec.needs));
     let diagnosis = Diagnosis::new(format!(
         "{} did not finish within {} (the pipeline timeout is {})",
         specs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
@@ -203,7 +204,7 @@ fn ended_without(run: &PipelineRun, specs: &[Job], snapshot: &Snapshot, end: &Po
                         .observed(format!("workflows: {}", snapshot.describe_workflows()))
                         .cause("a job they require did not succeed, or the workflow was cancelled")
                         .remediation("the checks of the jobs they require say why; the workflow's page in the CircleCI UI shows who cancelled it")
-                        .phase(Phase::RealitycheckProject),
+                        .phase(&phase::REALITYCHECK_PROJECT),
                 );
             }
             Verdict::Fail(
@@ -211,7 +212,7 @@ fn ended_without(run: &PipelineRun, specs: &[Job], snapshot: &Snapshot, end: &Po
                     .observed(format!("workflows: {}", snapshot.describe_workflows()))
                     .cause("the project's .circleci/config.yml is not the one this realitycheck expects (an older version, or edited)")
                     .remediation("push the config `realitycheck init` writes to the project's default branch (or pipeline.branch)")
-                    .phase(Phase::RealitycheckProject),
+                    .phase(&phase::REALITYCHECK_PROJECT),
             )
         }
     }
@@ -477,17 +478,17 @@ pub(crate) async fn run_job(handles: &PipelineHandles, scope: &Scope) -> Result<
             Diagnosis::new(format!("job {spec} succeeded but the API gave no job number"))
                 .cause("the API's job list lacks job_number: a server older than realitycheck expects")
                 .remediation("report the server version to the realitycheck maintainers")
-                .phase(Phase::CircleciApi),
+                .phase(&phase::CIRCLECI_API),
         )),
     }
 }
 
 /// The installation phase a failure of a job that needs `needs` belongs to.
-pub(crate) fn phase_of(needs: &Needs) -> Phase {
+pub(crate) fn phase_of(needs: &Needs) -> &'static Phase {
     match needs {
-        Needs::NomadClient => Phase::NomadClients,
-        Needs::MachineProvisioner | Needs::NomadClientAndMachineProvisioner => Phase::MachineProvisioner,
-        Needs::Runner(_) => Phase::Runner,
+        Needs::NomadClient => &phase::NOMAD_CLIENTS,
+        Needs::MachineProvisioner | Needs::NomadClientAndMachineProvisioner => &phase::MACHINE_PROVISIONER,
+        Needs::Runner(_) => &phase::RUNNER,
     }
 }
 
@@ -524,7 +525,7 @@ mod tests {
         assert!(diagnosis.own_observed().is_empty(), "{diagnosis:?}");
         assert_eq!(diagnosis.cause_evidence().len(), 1, "{diagnosis:?}");
         assert!(diagnosis.cause_evidence()[0].contains("40 polls in a row"), "{diagnosis:?}");
-        assert_eq!(diagnosis.phase, Some(Phase::CircleciApi));
+        assert_eq!(diagnosis.phase, Some(&phase::CIRCLECI_API));
     }
 
     #[test]

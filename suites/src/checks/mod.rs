@@ -19,8 +19,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use harness::{
-    Applicability, Check, CheckKind, CheckSpec, Diagnosis, Observation, Phase, Preflight, Scope, SkipReason, Tag,
-    Verdict,
+    Applicability, Check, CheckKind, CheckSpec, Diagnosis, Observation, Preflight, Scope, SkipReason, Tag, Verdict,
 };
 use realitycheck_config::Target;
 use realitycheck_project::Job;
@@ -29,6 +28,7 @@ use crate::RealityCheck;
 use crate::clients::certs::Certificate;
 use crate::clients::circleci::Retry;
 use crate::clients::cluster::{Answer, ClusterError};
+use crate::phase;
 use crate::resources::api::{ApiAccess, ProjectAccess};
 use crate::resources::cluster::ClusterAccess;
 use crate::resources::pipeline::PipelineAccess;
@@ -299,7 +299,7 @@ pub(crate) fn cluster_failed(error: impl Borrow<ClusterError>) -> Verdict {
 
 /// A Kubernetes API failure met by a check after the preflight passed (RBAC, a pod gone).
 pub(crate) fn cluster_failure(error: &ClusterError) -> Diagnosis {
-    let diagnosis = Diagnosis::new(error.to_string()).phase(Phase::KubernetesAccess);
+    let diagnosis = Diagnosis::new(error.to_string()).phase(&phase::KUBERNETES_ACCESS);
     match error {
         ClusterError::ListPods { namespace, answer: Answer::Unauthorized | Answer::Forbidden, .. } => diagnosis
             .cause("the API refused the pod list: this identity lacks the RBAC permission")

@@ -5,13 +5,14 @@
 //! Whatever the verdict, the expiry of each certificate read is recorded as an observation
 //! (`certificate_expiry_timestamp_seconds` of `<secret> ca.pem` and `<secret> cert.pem`).
 
-use harness::{Check, Diagnosis, Observation, Phase, Verdict};
+use harness::{Check, Diagnosis, Observation, Verdict};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 
 use super::{certificate_expiry, cluster_check, cluster_failed, ids, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::certs::{Certificate, Encoding, day_of, days_until, pem_of, public_key_of};
+use crate::phase;
 
 /// The Secret names the guides use, in the order they are looked for.
 const SECRETS: [&str; 2] = ["nomad-mtls", "nomad-rpc-mtls"];
@@ -37,7 +38,7 @@ pub fn mtls() -> Check<RealityCheck> {
                 Diagnosis::new(format!("no Secret {} in namespace `{namespace}`", SECRETS.join(" or ")))
                     .cause("the Nomad mTLS material of Phase 3 was not stored (or under another name)")
                     .remediation(recreate(namespace, SECRETS[0]))
-                    .phase(Phase::NomadMtls),
+                    .phase(&phase::NOMAD_MTLS),
             )
         })?;
         let material = MtlsMaterial::read(name, &secret)
@@ -71,7 +72,7 @@ impl MtlsMaterial {
         let unreadable = |what: String| {
             Diagnosis::new(format!("Secret {name} {what}"))
                 .cause("the Secret was not made from the material of Phase 3 (a placeholder, a wrong file, or a cut value)")
-                .phase(Phase::NomadMtls)
+                .phase(&phase::NOMAD_MTLS)
         };
         let pem = |file: &str| {
             let value = secret
@@ -127,7 +128,7 @@ pub fn judge_mtls(namespace: &str, material: &MtlsMaterial, now: i64, min_days: 
                 .observed(format!("cert.pem: {} issued by {} (CA: {})", cert.subject, cert.issuer, yes(cert.is_ca)))
                 .cause(cause)
                 .remediation(recreate(namespace, secret))
-                .phase(Phase::NomadMtls),
+                .phase(&phase::NOMAD_MTLS),
         )
     };
     if !ca.is_ca && cert.is_ca {

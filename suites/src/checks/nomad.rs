@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use harness::{Check, Diagnosis, Phase, Verdict};
+use harness::{Check, Diagnosis, Verdict};
 
 use super::{cluster_check, cluster_failed, cluster_failure, ids, optional_read_failed};
 use crate::RealityCheck;
@@ -13,6 +13,7 @@ use crate::clients::nomad::keyring;
 use crate::clients::nomad::members::{self, Member};
 use crate::clients::nomad::nodes::{self, Driver, Node};
 use crate::clients::nomad::table::NotATable;
+use crate::phase;
 use crate::resources::cluster::{ClusterAccess, NomadPodError};
 
 pub fn servers_alive() -> Check<RealityCheck> {
@@ -135,7 +136,7 @@ pub fn judge_gossip_key(namespace: &str, pod: &str, readings: &[GossipKeyReading
     let diagnosis =
         Diagnosis::new(format!("the gossip key in Secret {GOSSIP_SECRET} is not the key the Nomad servers use"))
             .observed(format!("the Secret holds {holds}"))
-            .phase(Phase::NomadServers);
+            .phase(&phase::NOMAD_SERVERS);
     if installed.is_empty() {
         return Verdict::Fail(
             diagnosis
@@ -167,7 +168,7 @@ fn no_gossip_secret(namespace: &str, secret_exists: bool) -> Diagnosis {
     Diagnosis::new(summary)
         .cause("the gossip encryption key of Phase 3 was not created (or under another name or key)")
         .remediation(create_gossip_secret(namespace))
-        .phase(Phase::NomadServers)
+        .phase(&phase::NOMAD_SERVERS)
 }
 
 /// The Secret's value is no key Nomad can use.
@@ -176,7 +177,7 @@ fn unusable_gossip_key(namespace: &str, length: usize) -> Diagnosis {
         .observed(format!("it holds {length} bytes: neither base64 of 16, 24 or 32 bytes, nor 32 raw characters"))
         .cause("the Secret holds a placeholder or a truncated key; Nomad's servers refuse to start with it, or the chart cannot encode it")
         .remediation(format!("{}, then restart the Nomad servers", create_gossip_secret(namespace)))
-        .phase(Phase::NomadServers)
+        .phase(&phase::NOMAD_SERVERS)
 }
 
 fn create_gossip_secret(namespace: &str) -> String {
@@ -230,7 +231,7 @@ fn no_pod(error: &NomadPodError) -> Diagnosis {
         NomadPodError::Cluster(e) => cluster_failure(e),
         NomadPodError::NoReadyPod { selector, namespace, found } => {
             let diagnosis = Diagnosis::new(error.to_string())
-                .phase(Phase::NomadServers)
+                .phase(&phase::NOMAD_SERVERS)
                 .observed_all(found.iter().map(|p| p.describe()));
             if found.is_empty() {
                 diagnosis
@@ -251,12 +252,12 @@ fn exec_failure(namespace: &str, pod: &str, command: &[&str], output: &ExecOutpu
     let error = output.stderr.trim();
     let mut diagnosis = Diagnosis::new(format!("`{command}` in pod {pod} exited with code {}", output.exit_code))
         .observed_all(error.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev())
-        .phase(Phase::NomadServers);
+        .phase(&phase::NOMAD_SERVERS);
     diagnosis = if ["x509", "tls:", "certificate"].iter().any(|m| error.contains(m)) {
         diagnosis
             .cause("the nomad CLI in the server pod cannot talk to Nomad over mTLS: the certificates do not match (CA, certificate or key)")
             .remediation("check nomad.server.rpc.mTLS (certificate, privateKey, CACertificate) in values.yaml and the nomad-mtls secret; the clients' certificates must come from the same CA")
-            .phase(Phase::NomadMtls)
+            .phase(&phase::NOMAD_MTLS)
     } else if error.contains("connection refused") {
         diagnosis
             .cause("the Nomad agent in the pod is not listening")
@@ -293,12 +294,12 @@ fn unreadable_table(namespace: &str, pod: &str, command: &[&str], error: &NotATa
         .remediation(format!(
             "run the command in the pod to see it: `kubectl -n {namespace} exec {pod} -- {command}`; if Nomad answers normally, report the output and the CLI version (`kubectl -n {namespace} exec {pod} -- nomad version`) to the realitycheck maintainers"
         ))
-        .phase(Phase::NomadServers)
+        .phase(&phase::NOMAD_SERVERS)
 }
 
 /// Pass when every server is alive and exactly one leads.
 pub fn judge_members(members: &[Member]) -> Verdict {
-    let phase = Phase::NomadServers;
+    let phase = &phase::NOMAD_SERVERS;
     if members.is_empty() {
         return Verdict::Fail(
             Diagnosis::new("the Nomad server knows no server members")
@@ -402,7 +403,7 @@ fn version_skew(nodes: &[Node], servers: &[Member]) -> Option<Diagnosis> {
         .observed_all(newer.iter().map(|n| format!("{} ({}): Nomad {}", n.name, n.short_id(), n.version)))
         .cause("Nomad servers must be at least as new as their clients; newer clients may fail to register or run jobs")
         .remediation("install the servers' Nomad version on the clients (CircleCI's Terraform modules set it, `nomad_version`), or upgrade the servers first")
-        .phase(Phase::NomadClients),
+        .phase(&phase::NOMAD_CLIENTS),
     )
 }
 
@@ -416,7 +417,7 @@ fn version_of(text: &str) -> Option<(u32, u32, u32)> {
 /// Pass when at least `min_clients` nodes can take docker jobs and no client runs a newer
 /// Nomad than the `servers`.
 pub fn judge_clients(nodes: &[Node], min_clients: u32, servers: &[Member]) -> Verdict {
-    let phase = Phase::NomadClients;
+    let phase = &phase::NOMAD_CLIENTS;
     if let Some(skew) = version_skew(nodes, servers) {
         return Verdict::Fail(skew);
     }

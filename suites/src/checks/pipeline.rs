@@ -1,13 +1,14 @@
 //! `pipeline::trigger`: the realitycheck project's pipeline is created (not `errored`) and its
 //! workflows appear. Its pipeline is the one every executor and feature check waits on.
 
-use harness::{Check, Diagnosis, Phase, SkipReason, Verdict};
+use harness::{Check, Diagnosis, SkipReason, Verdict};
 
 use super::api::api_failure;
 use super::jobs::poller_gave_up;
 use super::{PipelineHandles, ids, pipeline_check, retries_note};
 use crate::RealityCheck;
 use crate::clients::circleci::ApiError;
+use crate::phase;
 use crate::resources::pipeline::{PipelineRun, PollEnd, TriggerError};
 
 pub fn trigger() -> Check<RealityCheck> {
@@ -40,11 +41,11 @@ fn rejected_trigger(host: &str, slug: &str, error: &ApiError) -> Diagnosis {
         Some(400) => Diagnosis::new(format!("the pipeline of {slug} was refused: {error}"))
             .cause("the project's .circleci/config.yml does not declare the pipeline parameters realitycheck sends: it is an older or a different config")
             .remediation("push the config `realitycheck init` writes as .circleci/config.yml to the project's default branch (or pipeline.branch)")
-            .phase(Phase::RealitycheckProject),
+            .phase(&phase::REALITYCHECK_PROJECT),
         Some(404) => Diagnosis::new(format!("the pipeline of {slug} could not be triggered: {error}"))
             .cause("the project is not followed on this installation, or the token's user cannot build it")
             .remediation(format!("follow the project in the CircleCI UI ({host}/projects) as the token's user"))
-            .phase(Phase::RealitycheckProject),
+            .phase(&phase::REALITYCHECK_PROJECT),
         _ => diagnosis,
     }
 }
@@ -72,7 +73,7 @@ async fn workflows_appear(run: &PipelineRun) -> Verdict {
                         .observed_all(errors.iter().map(|e| format!("{}: {}", e.kind, e.message)))
                         .cause("CircleCI could not build the pipeline from the project's config (a config error, or the config could not be fetched from the VCS)")
                         .remediation("push the config `realitycheck init` writes; check that the installation can reach the VCS (GitHub OAuth app, webhooks)")
-                        .phase(Phase::RealitycheckProject),
+                        .phase(&phase::REALITYCHECK_PROJECT),
                 );
             }
             Some(PollEnd::NoWorkflows { waited }) => {
@@ -80,7 +81,7 @@ async fn workflows_appear(run: &PipelineRun) -> Verdict {
                     Diagnosis::new(format!("pipeline #{} started no workflow in {}", run.number, harness::humanize(*waited)))
                         .cause("the project's config has no workflow for these parameters (an older or edited config), or the workflow conductor is not running")
                         .remediation("push the config `realitycheck init` writes; check the workflows-conductor pods")
-                        .phase(Phase::RealitycheckProject),
+                        .phase(&phase::REALITYCHECK_PROJECT),
                 );
             }
             Some(PollEnd::NotCreated { state, waited }) => {
@@ -92,7 +93,7 @@ async fn workflows_appear(run: &PipelineRun) -> Verdict {
                     ))
                     .cause("CircleCI has not finished processing the project's configuration: the config processing service (or the frontend that hands it the config) is down or stuck; no job could have been queued, so the executors are not at fault")
                     .remediation("check the frontend and config processing pods and their logs (`kubectl get pods | grep -e frontend -e config`), and that the installation can fetch the config from the VCS")
-                    .phase(Phase::CircleciApi),
+                    .phase(&phase::CIRCLECI_API),
                 );
             }
             Some(PollEnd::ApiFailed { error, failing_for, failed_polls }) => {
@@ -135,7 +136,7 @@ mod tests {
         assert!(parameters.cause.contains("does not declare the pipeline parameters"), "{parameters:?}");
         let not_followed = rejected_trigger("https://ci.example", "gh/o/r", &refused(404, "Project not found"));
         assert!(not_followed.remediation.contains("https://ci.example/projects"), "{not_followed:?}");
-        assert_eq!(not_followed.phase, Some(Phase::RealitycheckProject));
+        assert_eq!(not_followed.phase, Some(&phase::REALITYCHECK_PROJECT));
         let other = rejected_trigger("https://ci.example", "gh/o/r", &refused(500, "Internal server error"));
         assert_eq!(other, api_failure(&refused(500, "Internal server error")));
     }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use harness::{Check, Diagnosis, Phase, Verdict};
+use harness::{Check, Diagnosis, Verdict};
 use k8s_openapi::api::core::v1::Pod;
 
 use super::jobs::MACHINE_PROVISIONER;
@@ -13,6 +13,7 @@ use super::{cluster_failed, ids, machine_provisioner_check, optional_read_failed
 use crate::RealityCheck;
 use crate::clients::cluster::{Cluster, ClusterError};
 use crate::clients::pods::{self, PodState};
+use crate::phase;
 
 /// The Secret of the machine provisioner's cloud keys.
 const CREDENTIALS_SECRET: &str = "machine-provisioner-secret";
@@ -131,7 +132,7 @@ pub fn judge_provisioner(namespace: &str, provisioner: &[Pod], observed: &Observ
                 .observed(format!("no pod's `app` label or name starts with {MACHINE_PROVISIONER}"))
                 .cause("the machine provisioner is not installed (machine_provisioner.providers in values.yaml), or the namespace is wrong")
                 .remediation(format!("{grep} lists its pods; check --namespace and the machine_provisioner settings of values.yaml"))
-                .phase(Phase::MachineProvisioner),
+                .phase(&phase::MACHINE_PROVISIONER),
         );
     }
     let unready: Vec<&String> = workloads.iter().filter(|(_, pods)| !pods::any_ready(pods)).map(|(w, _)| w).collect();
@@ -143,7 +144,7 @@ pub fn judge_provisioner(namespace: &str, provisioner: &[Pod], observed: &Observ
                 .observed_all(refs.iter().map(|pod| PodState::of(pod)).filter(|p| !(p.phase == "Running" && p.ready)).map(|p| p.describe()))
                 .cause("part of the machine provisioner is not running: machine, Arm, Windows and remote docker jobs get no VM")
                 .remediation(format!("{grep}, then `kubectl -n {namespace} describe pod <pod>` and `kubectl -n {namespace} logs <pod>` say why"))
-                .phase(Phase::MachineProvisioner),
+                .phase(&phase::MACHINE_PROVISIONER),
         );
     }
     if !observed.refusals.is_empty() {
@@ -152,7 +153,7 @@ pub fn judge_provisioner(namespace: &str, provisioner: &[Pod], observed: &Observ
             observed.refusals.len()
         ))
         .observed_all(observed.refusals.iter().take(3).map(|(pod, line)| format!("{pod}: {line}")))
-        .phase(Phase::MachineProvisioner);
+        .phase(&phase::MACHINE_PROVISIONER);
         let identity_refused = observed.refusals.iter().any(|(_, line)| {
             line.contains("AssumeRoleWithWebIdentity") || line.contains("iam.serviceAccounts.getAccessToken")
         });
@@ -176,7 +177,7 @@ pub fn judge_provisioner(namespace: &str, provisioner: &[Pod], observed: &Observ
                 .observed(format!("no Secret {CREDENTIALS_SECRET}, and its service account carries none of {}", ROLE_ANNOTATIONS.join(", ")))
                 .cause("without keys or a role bound to its service account, every VM start is refused")
                 .remediation(format!("bind its service account to a cloud role (IRSA: the `{}` annotation; GCP Workload Identity: `{}`), or store keys in Secret {CREDENTIALS_SECRET}", ROLE_ANNOTATIONS[0], ROLE_ANNOTATIONS[1]))
-                .phase(Phase::MachineProvisioner),
+                .phase(&phase::MACHINE_PROVISIONER),
         );
     };
     Verdict::Pass(format!(
