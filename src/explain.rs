@@ -190,7 +190,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
-    use std::path::Path;
+
+    use suites::checks::cause::{Piece, StatedBy, pieces};
 
     use super::*;
 
@@ -217,7 +218,10 @@ mod tests {
                 Some(summary.as_str()),
                 "{id}'s page gives the check's summary, as the code has it"
             );
-            assert!(phase_of_page(page).is_some(), "{id}'s page has a `Phase: ` line");
+            assert!(
+                phase_of_page(page).is_some_and(|label| suites::phase::ALL.iter().any(|phase| phase.label() == label)),
+                "{id}'s page has a `Phase: ` line naming one of the suite's phases (suites/src/phase.rs)"
+            );
         }
     }
 
@@ -279,269 +283,68 @@ mod tests {
         assert!(closest_ids(" ", &ids).is_empty());
     }
 
-    /// Whether every cause and fix the checks state in `suites/src/checks/` has its page entry.
-    ///
-    /// The list of causes is read from the source rather than kept by hand, so that a new cause
-    /// fails this test until its page says it. A cause or fix is every string literal, outside
-    /// the tests, that sits in the argument of `.cause(`/`.remediation(` (or `causes.push(`/
-    /// `remedies.push(`), in a `let` whose pattern names `cause` or `remediation`, in the
-    /// arguments of a closure or function with a `cause` parameter, or in the body of a
-    /// function of the same file called from one of those. Its longest stretch between
-    /// placeholders, whitespace collapsed, must appear in the page of a check the file names
-    /// (`ids::…`) or in the index's shared sections. Stretches under three words (`<init
-    /// container>`) and "a bug in realitycheck" carry no cause of the installation.
+    /// Whether every cause and fix the checks can state (the catalogue the diagnoses are built
+    /// from, `suites::checks::causes`) is explained where the docs say it: in the page of each
+    /// check that states it, or in the index's section on a cause that checks of a kind share.
+    /// Of each text, its longest stretch between placeholders, whitespace collapsed, must be
+    /// there; a stretch under three words (`<init container>`) says nothing of a cause.
     #[test]
-    fn every_cause_and_fix_in_the_checks_source_appears_in_a_page() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let checks_dir = root.join("suites/src/checks");
-        let ids = id_constants(&std::fs::read_to_string(checks_dir.join("ids.rs")).unwrap());
-        let mut files: Vec<_> = std::fs::read_dir(&checks_dir).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
+    fn every_cause_and_fix_the_checks_state_is_in_their_pages() {
+        let causes = suites::checks::causes();
         let mut missing = Vec::new();
-        let mut found = 0;
-        for path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "rs")) {
-            let source = std::fs::read_to_string(path).unwrap();
-            let code = source.split("#[cfg(test)]").next().unwrap();
-            let pages: Vec<String> = ids
-                .iter()
-                .filter(|(constant, _)| code.contains(&format!("ids::{constant}")))
-                .filter_map(|(_, id)| page_of(id))
-                .chain([CHECKS_INDEX])
-                .map(collapse)
-                .collect();
-            for text in cause_texts(code) {
-                found += 1;
-                if !pages.iter().any(|page| page.contains(&text)) {
-                    missing.push(format!("{}: {text}", path.strip_prefix(root).unwrap().display()));
+        for cause in &causes {
+            let pages: Vec<(String, &str)> = match cause.stated_by() {
+                StatedBy::Checks(ids) => ids
+                    .iter()
+                    .map(|id| (format!("{}.md", page_stem(id)), page_of(id).unwrap_or_else(|| panic!("{id}: no page"))))
+                    .collect(),
+                StatedBy::Shared(heading) => {
+                    let anchor = github_anchor(heading);
+                    let section = index_section(&anchor)
+                        .unwrap_or_else(|| panic!("docs/checks/README.md has no section `## {heading}`"));
+                    vec![(format!("README.md#{anchor}"), section)]
+                }
+            };
+            for text in [cause.cause(), cause.fix()].into_iter().filter_map(longest_stretch) {
+                for (page, content) in &pages {
+                    if !collapse(content).contains(&text) {
+                        missing.push(format!("{page}: {text}"));
+                    }
                 }
             }
         }
-        assert!(found > 80, "the scan finds the causes and fixes of the checks ({found})");
+        assert!(causes.len() > 100, "the catalogue holds every cause the checks state ({})", causes.len());
         assert!(
             missing.is_empty(),
-            "causes or fixes the checks state that no page in docs/checks/ has (add them, with their fix, to the check's page or a shared section of README.md):\n{}",
+            "causes or fixes the checks state that their page does not (add them, with their fix, to the check's page, or to the index's section the cause names):\n{}",
             missing.join("\n")
         );
     }
 
-    /// `NAME` → `suite::name` of every `pub const NAME: &str = "suite::name";` of ids.rs, and
-    /// `docker_resource_class` → the family.
-    fn id_constants(ids_rs: &str) -> Vec<(String, String)> {
-        let mut ids: Vec<(String, String)> = ids_rs
-            .lines()
-            .filter_map(|line| line.strip_prefix("pub const ")?.split_once(": &str = \""))
-            .map(|(name, rest)| (name.to_string(), rest.trim_end_matches("\";").to_string()))
-            .collect();
-        ids.push(("docker_resource_class".into(), format!("{RESOURCE_CLASS_PREFIX}{ANY_CLASS}")));
-        ids
+    /// The longest stretch of `text` between its placeholders, whitespace collapsed, if it has
+    /// three words or more.
+    fn longest_stretch(text: &str) -> Option<String> {
+        let longest = pieces(text)
+            .into_iter()
+            .filter_map(|piece| match piece {
+                Piece::Text(stretch) => Some(collapse(stretch)),
+                Piece::Placeholder(_) => None,
+            })
+            .max_by_key(String::len)?;
+        (longest.split(' ').count() >= 3).then_some(longest)
     }
 
     fn collapse(text: &str) -> String {
         text.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
-    /// A Rust source with every string and char literal blanked (same length), and the literals
-    /// (contents unescaped) with their spans.
-    fn blank_literals(code: &str) -> (String, Vec<(usize, usize, String)>) {
-        let bytes = code.as_bytes();
-        let mut blanked = code.as_bytes().to_vec();
-        let mut literals = Vec::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                    while i < bytes.len() && bytes[i] != b'\n' {
-                        blanked[i] = b' ';
-                        i += 1;
-                    }
-                }
-                b'"' => {
-                    let start = i;
-                    let mut text = String::new();
-                    i += 1;
-                    while bytes[i] != b'"' {
-                        if bytes[i] == b'\\' {
-                            i += 1;
-                            match bytes[i] {
-                                b'\n' => {
-                                    while bytes[i + 1].is_ascii_whitespace() {
-                                        i += 1;
-                                    }
-                                }
-                                b'n' => text.push('\n'),
-                                other => text.push(char::from(other)),
-                            }
-                            i += 1;
-                            continue;
-                        }
-                        let ch = code[i..].chars().next().unwrap();
-                        text.push(ch);
-                        i += ch.len_utf8();
-                    }
-                    i += 1;
-                    blanked[start..i].fill(b' ');
-                    literals.push((start, i, text));
-                }
-                b'\'' if bytes.get(i + 2) == Some(&b'\'') || bytes.get(i + 1) == Some(&b'\\') => {
-                    let end = i + 1 + code[i + 1..].find('\'').map_or(0, |n| n + 1).max(2);
-                    blanked[i..end].fill(b' ');
-                    i = end;
-                }
-                _ => i += 1,
-            }
-        }
-        (String::from_utf8(blanked).unwrap(), literals)
-    }
-
-    /// The index just past the bracket that closes the one opened at `open`.
-    fn closing(blanked: &str, open: usize) -> usize {
-        let mut depth = 0;
-        for (i, b) in blanked.bytes().enumerate().skip(open) {
-            match b {
-                b'(' | b'{' | b'[' => depth += 1,
-                b')' | b'}' | b']' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return i + 1;
-                    }
-                }
-                _ => {}
-            }
-        }
-        blanked.len()
-    }
-
-    /// The spans of the arguments of the call whose parenthesis opens at `open`.
-    fn arguments(blanked: &str, open: usize) -> Vec<(usize, usize)> {
-        let end = closing(blanked, open) - 1;
-        let mut spans = Vec::new();
-        let mut start = open + 1;
-        let mut i = start;
-        while i < end {
-            match blanked.as_bytes()[i] {
-                b'(' | b'{' | b'[' => i = closing(blanked, i),
-                b',' => {
-                    spans.push((start, i));
-                    start = i + 1;
-                    i += 1;
-                }
-                _ => i += 1,
-            }
-        }
-        spans.push((start, end));
-        spans
-    }
-
-    /// The spans (start, end) of the code that states causes and fixes, per the rules of
-    /// [`every_cause_and_fix_in_the_checks_source_appears_in_a_page`].
-    fn cause_spans(blanked: &str) -> Vec<(usize, usize)> {
-        let mut spans = Vec::new();
-        for call in [".cause(", ".remediation(", "causes.push(", "remedies.push("] {
-            for (at, _) in blanked.match_indices(call) {
-                let open = at + call.len() - 1;
-                spans.push((open, closing(blanked, open)));
-            }
-        }
-        for (at, _) in blanked.match_indices("let ") {
-            let Some(equals) = blanked[at..].find('=').map(|n| at + n) else { continue };
-            let pattern = &blanked[at..equals];
-            if !(pattern.contains("cause") || pattern.contains("remediation")) {
-                continue;
-            }
-            if pattern.contains('|') {
-                continue;
-            }
-            let mut end = equals;
-            while end < blanked.len() && blanked.as_bytes()[end] != b';' {
-                end = if b"({[".contains(&blanked.as_bytes()[end]) { closing(blanked, end) } else { end + 1 };
-            }
-            spans.push((equals, end));
-        }
-        // Closures with a `cause` parameter: that argument of their calls.
-        let takes_cause: Vec<(String, usize)> = blanked
-            .match_indices("let ")
-            .filter_map(|(at, _)| {
-                let (name, rest) = blanked[at + 4..].split_once(" = |")?;
-                let position =
-                    rest.split('|').next()?.split(',').position(|param| param.trim().starts_with("cause:"))?;
-                Some((name.trim().to_string(), position))
-            })
-            .collect();
-        for (name, position) in &takes_cause {
-            let call = format!("{name}(");
-            for (at, _) in blanked.match_indices(&call) {
-                let before = blanked[..at].chars().next_back().unwrap_or(' ');
-                if before.is_alphanumeric() || before == '_' {
-                    continue;
-                }
-                let open = at + call.len() - 1;
-                spans.extend(arguments(blanked, open).into_iter().nth(*position));
-            }
-        }
-        // Functions of the file called inside those spans: their bodies.
-        let mut called = Vec::new();
-        for (start, end) in &spans {
-            for (at, _) in blanked.match_indices("fn ") {
-                let Some(name) =
-                    blanked[at + 3..].split('(').next().filter(|n| n.chars().all(|c| c.is_alphanumeric() || c == '_'))
-                else {
-                    continue;
-                };
-                let span = &blanked[*start..*end];
-                let is_called = span.match_indices(&format!("{name}(")).any(|(i, _)| {
-                    let before = span[..i].chars().next_back().unwrap_or(' ');
-                    !(before.is_alphanumeric() || before == '_' || before == '.')
-                });
-                if is_called && let Some(body) = blanked[at..].find('{').map(|n| at + n) {
-                    called.push((body, closing(blanked, body)));
-                }
-            }
-        }
-        spans.extend(called);
-        spans
-    }
-
-    /// The causes and fixes stated in `code` (a file's code outside its tests): of each
-    /// literal, its longest stretch between placeholders, whitespace collapsed.
-    fn cause_texts(code: &str) -> BTreeSet<String> {
-        let (blanked, literals) = blank_literals(code);
-        let spans = cause_spans(&blanked);
-        literals
-            .iter()
-            .filter(|(start, end, _)| spans.iter().any(|(from, to)| from <= start && end <= to))
-            .filter_map(|(_, _, text)| {
-                let longest =
-                    text.split('{').map(|part| part.rsplit('}').next().unwrap_or(part)).max_by_key(|s| s.len())?;
-                let longest = collapse(longest);
-                (longest.split(' ').count() >= 3 && longest != "a bug in realitycheck").then_some(longest)
-            })
-            .collect()
-    }
-
     #[test]
-    fn the_scan_finds_causes_in_every_form_the_checks_use() {
-        let code = r#"
-            fn recreate(namespace: &str) -> String { format!("make it again in {namespace} please") }
-            fn judge() {
-                let red = |summary: String, cause: &str| Diagnosis::new(summary).cause(cause);
-                red(format!("a summary is no {y} cause"), "a cause passed to the closure");
-                let (cause, remediation) = match x { A => ("a cause in a tuple arm", format!("a fix in {ns} a tuple arm")) };
-                causes.push("a cause pushed onto the list");
-                d.cause("a cause set inline").remediation(recreate(ns));
-                d.observed("an observed line is no cause");
-            }
-        "#;
-        let texts: Vec<String> = cause_texts(code).into_iter().collect();
+    fn a_stretch_is_the_longest_text_between_placeholders() {
         assert_eq!(
-            texts,
-            [
-                "a cause in a tuple arm",
-                "a cause passed to the closure",
-                "a cause pushed onto the list",
-                "a cause set inline",
-                "a tuple arm",
-                "make it again in",
-            ]
+            longest_stretch("grant `list` on pods (`kubectl auth can-i list pods -n {namespace}`)").as_deref(),
+            Some("grant `list` on pods (`kubectl auth can-i list pods -n")
         );
+        assert_eq!(longest_stretch("`{a}` and\n   {b} then `{c}` x").as_deref(), None);
+        assert_eq!(longest_stretch("a { b } {c}").as_deref(), Some("a { b }"));
     }
 }

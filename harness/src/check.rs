@@ -136,62 +136,42 @@ impl CheckSpec {
     }
 }
 
-/// The part of the installation a fix belongs to, named as the server install guide names
-/// its phases and parts; reports print its [`Phase::label`].
+/// The part of the installation a fix belongs to. The engine knows no installation: a suite
+/// defines its phases as constants, each a stable key and the label reports print, and a
+/// diagnosis refers to one (so that it stays small enough to be an error value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Phase {
-    /// Access to the Kubernetes API (kubeconfig, RBAC, network path).
-    KubernetesAccess,
-    /// The Helm release of CircleCI server and its pods.
-    HelmInstall,
-    /// The Nomad servers inside the cluster.
-    NomadServers,
-    /// The Nomad clients that run docker jobs.
-    NomadClients,
-    /// The mutual TLS between the Nomad servers, clients and CLI.
-    NomadMtls,
-    /// The machine provisioner that starts VMs for machine, Arm, Windows and remote docker jobs.
-    MachineProvisioner,
-    /// Self-hosted runners.
-    Runner,
-    /// The CircleCI API of the installation.
-    CircleciApi,
-    /// The CircleCI contexts the realitycheck project uses.
-    Contexts,
-    /// The realitycheck CircleCI project (its config, its setup on the installation).
-    RealitycheckProject,
-    /// The object storage of artifacts and test results.
-    ObjectStorage,
+pub struct Phase {
+    key: &'static str,
+    label: &'static str,
 }
 
 impl Phase {
+    /// The phase of stable kebab-case `key` (`nomad-clients`), which reports name `label`
+    /// (`Nomad clients`).
+    pub const fn new(key: &'static str, label: &'static str) -> Phase {
+        Phase { key, label }
+    }
+
+    /// The stable kebab-case key.
+    pub fn key(&self) -> &'static str {
+        self.key
+    }
+
     /// The name reports print.
-    pub fn label(self) -> &'static str {
-        match self {
-            Phase::KubernetesAccess => "Kubernetes access",
-            Phase::HelmInstall => "Helm install",
-            Phase::NomadServers => "Nomad servers",
-            Phase::NomadClients => "Nomad clients",
-            Phase::NomadMtls => "Nomad mTLS",
-            Phase::MachineProvisioner => "machine provisioner",
-            Phase::Runner => "runner",
-            Phase::CircleciApi => "CircleCI API",
-            Phase::Contexts => "contexts",
-            Phase::RealitycheckProject => "Reality Check project",
-            Phase::ObjectStorage => "object storage",
-        }
+    pub fn label(&self) -> &'static str {
+        self.label
     }
 }
 
 impl fmt::Display for Phase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
+        f.write_str(self.label)
     }
 }
 
 impl Serialize for Phase {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.label())
+        serializer.serialize_str(self.label)
     }
 }
 
@@ -222,7 +202,7 @@ pub struct Diagnosis {
     /// What to do about it.
     pub remediation: String,
     /// The part of the installation the fix belongs to.
-    pub phase: Option<Phase>,
+    pub phase: Option<&'static Phase>,
     /// The cause this failure shares with other checks' failures, if it stands for one
     /// (see [`Diagnosis::shared_cause`]); `None` for a cause of the check's own. Boxed, so that
     /// a diagnosis stays small enough to be an error value.
@@ -268,7 +248,7 @@ impl Diagnosis {
     }
 
     /// Sets the part of the installation the fix belongs to.
-    pub fn phase(mut self, phase: Phase) -> Self {
+    pub fn phase(mut self, phase: &'static Phase) -> Self {
         self.phase = Some(phase);
         self
     }

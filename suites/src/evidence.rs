@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::join_all;
-use harness::{CheckKind, CheckResult, Evidence, EvidenceFile, Outcome, Phase};
+use harness::{CheckKind, CheckResult, Evidence, EvidenceFile, Outcome};
 use k8s_openapi::api::core::v1::{Event, Pod};
 use realitycheck_project::{Job, Needs};
 use serde_json::{Value, json};
@@ -29,6 +29,7 @@ use crate::checks::ids;
 use crate::clients::circleci::ApiClient;
 use crate::clients::cluster::Cluster;
 use crate::clients::pods::{self, PodState};
+use crate::phase;
 use crate::resources::{Requires, Resources};
 
 /// How many of an implicated pod's last log lines are gathered.
@@ -70,7 +71,7 @@ struct Implicated {
 /// for).
 fn implicated(result: &CheckResult, requires: &Requires) -> Implicated {
     let id = result.spec.id.as_str();
-    let phase = match &result.outcome {
+    let failed_in = match &result.outcome {
         Outcome::Failed { diagnosis } => diagnosis.phase,
         _ => None,
     };
@@ -78,20 +79,20 @@ fn implicated(result: &CheckResult, requires: &Requires) -> Implicated {
     if let Requires::Pipeline(jobs) = requires {
         found.jobs.clone_from(jobs);
     }
-    let servers = matches!(phase, Some(Phase::NomadServers | Phase::NomadMtls));
+    let servers = matches!(failed_in, Some(&phase::NOMAD_SERVERS | &phase::NOMAD_MTLS));
     found.nomad_servers = servers || (id.starts_with("nomad::") && id != ids::AUTOSCALER);
     let on_nomad = |job: &Job| matches!(job.needs, Needs::NomadClient | Needs::NomadClientAndMachineProvisioner);
     found.nomad = found.nomad_servers
         || id.starts_with("nomad::")
-        || phase == Some(Phase::NomadClients)
+        || failed_in == Some(&phase::NOMAD_CLIENTS)
         || found.jobs.iter().any(on_nomad);
-    if id == ids::AUTOSCALER || phase == Some(Phase::NomadClients) {
+    if id == ids::AUTOSCALER || failed_in == Some(&phase::NOMAD_CLIENTS) {
         found.components.push(AUTOSCALER);
     }
-    if id == ids::MACHINE_PROVISIONER_CONFIG || phase == Some(Phase::MachineProvisioner) {
+    if id == ids::MACHINE_PROVISIONER_CONFIG || failed_in == Some(&phase::MACHINE_PROVISIONER) {
         found.components.push(MACHINE_PROVISIONER);
     }
-    if id == ids::PODS_READY || id == ids::HELM_RELEASE || phase == Some(Phase::HelmInstall) {
+    if id == ids::PODS_READY || id == ids::HELM_RELEASE || failed_in == Some(&phase::HELM_INSTALL) {
         found.unready = true;
     }
     found.cluster = result.spec.kind == CheckKind::Cluster
@@ -483,12 +484,12 @@ fn file_name(name: &str) -> String {
 mod tests {
     use std::time::Duration;
 
-    use harness::{CheckSpec, Diagnosis};
+    use harness::{CheckSpec, Diagnosis, Phase};
     use realitycheck_project::Workflow;
 
     use super::*;
 
-    fn red(id: &str, kind: CheckKind, phase: Option<Phase>) -> CheckResult {
+    fn red(id: &str, kind: CheckKind, phase: Option<&'static Phase>) -> CheckResult {
         let mut diagnosis = Diagnosis::new("red");
         diagnosis.phase = phase;
         CheckResult {
@@ -512,7 +513,7 @@ mod tests {
     #[test]
     fn each_red_check_implicates_what_its_diagnosis_points_at() {
         let provisioner = implicated(
-            &red(ids::MACHINE_PROVISIONER_CONFIG, CheckKind::Cluster, Some(Phase::MachineProvisioner)),
+            &red(ids::MACHINE_PROVISIONER_CONFIG, CheckKind::Cluster, Some(&phase::MACHINE_PROVISIONER)),
             &Requires::MachineProvisioner,
         );
         assert_eq!(provisioner.components, [MACHINE_PROVISIONER]);
@@ -525,7 +526,7 @@ mod tests {
             workflow: Workflow::Machine,
         };
         let machine = implicated(
-            &red(ids::MACHINE, CheckKind::Pipeline, Some(Phase::MachineProvisioner)),
+            &red(ids::MACHINE, CheckKind::Pipeline, Some(&phase::MACHINE_PROVISIONER)),
             &Requires::Pipeline(vec![machine_job]),
         );
         assert_eq!(machine.components, [MACHINE_PROVISIONER]);
@@ -534,23 +535,24 @@ mod tests {
         let remote_docker_job =
             Job { name: "remote_docker".into(), needs: Needs::NomadClientAndMachineProvisioner, ..machine_job_of() };
         let remote = implicated(
-            &red(ids::REMOTE_DOCKER, CheckKind::Pipeline, Some(Phase::MachineProvisioner)),
+            &red(ids::REMOTE_DOCKER, CheckKind::Pipeline, Some(&phase::MACHINE_PROVISIONER)),
             &Requires::Pipeline(vec![remote_docker_job]),
         );
         assert!(remote.nomad && !remote.nomad_servers, "a docker job with a remote engine runs on a Nomad client");
 
         let servers =
-            implicated(&red(ids::SERVERS_ALIVE, CheckKind::Cluster, Some(Phase::NomadServers)), &Requires::Cluster);
+            implicated(&red(ids::SERVERS_ALIVE, CheckKind::Cluster, Some(&phase::NOMAD_SERVERS)), &Requires::Cluster);
         assert!(servers.nomad && servers.nomad_servers && servers.components.is_empty());
         let docker = implicated(
-            &red(ids::DOCKER, CheckKind::Pipeline, Some(Phase::NomadClients)),
+            &red(ids::DOCKER, CheckKind::Pipeline, Some(&phase::NOMAD_CLIENTS)),
             &Requires::Pipeline(Vec::new()),
         );
         assert!(docker.nomad && !docker.nomad_servers);
         assert_eq!(docker.components, [AUTOSCALER], "clients that never came may be the autoscaler's");
-        let pods = implicated(&red(ids::PODS_READY, CheckKind::Cluster, Some(Phase::HelmInstall)), &Requires::Cluster);
+        let pods =
+            implicated(&red(ids::PODS_READY, CheckKind::Cluster, Some(&phase::HELM_INSTALL)), &Requires::Cluster);
         assert!(pods.unready && !pods.nomad);
-        let token = implicated(&red(ids::AUTHENTICATED, CheckKind::Api, Some(Phase::CircleciApi)), &Requires::Api);
+        let token = implicated(&red(ids::AUTHENTICATED, CheckKind::Api, Some(&phase::CIRCLECI_API)), &Requires::Api);
         assert!(token.api && !token.cluster);
     }
 

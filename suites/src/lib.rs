@@ -3,11 +3,13 @@
 //! ([`resources`]: what the checks of one run share, prepared for the selected checks from
 //! what they declare), and checks ([`checks`]: constructors and pure judge functions); above
 //! them, the evidence of red checks ([`evidence`]) that the suite gathers before a run ends.
+//! The installation's phases ([`phase`]), which diagnoses name, are the suite's.
 //! [`RealityCheck`] is what the binary (and `serve`) hands to [`harness::Run`].
 
 pub mod checks;
 pub mod clients;
 pub mod evidence;
+pub mod phase;
 pub mod resources;
 
 use std::sync::{Arc, Mutex};

@@ -8,6 +8,13 @@ use harness::{
     SkipReason, Tag,
 };
 
+/// The phases the scenarios' diagnoses name, as a suite defines them: a key and the label
+/// reports print.
+const NOMAD_CLIENTS: Phase = Phase::new("nomad-clients", "Nomad clients");
+const NOMAD_MTLS: Phase = Phase::new("nomad-mtls", "Nomad mTLS");
+const MACHINE_PROVISIONER: Phase = Phase::new("machine-provisioner", "machine provisioner");
+const RUNNER: Phase = Phase::new("runner", "runner");
+
 /// A scenario's name (for snapshot names) and its events.
 pub type Scenario = (&'static str, Vec<Event>);
 
@@ -133,7 +140,7 @@ pub fn failed_run() -> Vec<Event> {
             "for an ineligible client: nomad node eligibility -enable <node-id>\n\
              for a stuck drain: nomad node drain -disable <node-id>",
         )
-        .phase(Phase::NomadClients);
+        .phase(&NOMAD_CLIENTS);
     let remote_docker_diagnosis = Diagnosis::new("job `remote_docker` (#8) of pipeline #128 ended infrastructure_fail")
         .observed("workflow `machine`: failed")
         .observed("last lines of step `Setup a remote Docker engine`:")
@@ -143,14 +150,14 @@ pub fn failed_run() -> Vec<Event> {
         .remediation(
             "read the machine provisioner's logs (`kubectl -n circleci-server get pods | grep machine-provisioner`, then `kubectl -n circleci-server logs <pod>`): its cloud credentials and IAM permissions, quotas, the VM image and the subnet decide whether VMs start",
         )
-        .phase(Phase::MachineProvisioner);
+        .phase(&MACHINE_PROVISIONER);
     let cache_failure = Diagnosis::new("job `restore_cache` (#16) of pipeline #128 ended failed")
         .observed("workflow `features`: failing")
         .observed("last lines of step `Restoring Cache`:")
         .observed("  No cache is found for key: realitycheck-rc-1772443800-250-42")
         .cause("a step of the job failed: its output above says which and why")
         .remediation("read the step output; image pulls need Docker Hub or the mirror named by pipeline.image_registry")
-        .phase(Phase::NomadClients);
+        .phase(&NOMAD_CLIENTS);
 
     let mut events = vec![
         Event::RunStarted { info: info(), checks: plan.clone() },
@@ -258,7 +265,7 @@ pub fn shared_causes_run() -> Vec<Event> {
                 "docker jobs run on Nomad clients, and none is ready, eligible, undrained with a healthy docker driver",
             )
             .remediation("see nomad::clients_ready: enable or undrain a client (`nomad node eligibility -enable <id>`)")
-            .phase(Phase::NomadClients)
+            .phase(&NOMAD_CLIENTS)
     };
     let no_vm = |job: &str, number: u32, class: &str| {
         Diagnosis::new(format!("job `{job}` (#{number}) of pipeline #128 ended infrastructure_fail"))
@@ -271,13 +278,13 @@ pub fn shared_causes_run() -> Vec<Event> {
             .observed(format!("  Error: could not start a VM of resource class {class}: UnauthorizedOperation"))
             .cause("the machine provisioner could not provide a VM for the job")
             .remediation("read the machine provisioner's logs (`kubectl -n circleci-server logs <pod>`)")
-            .phase(Phase::MachineProvisioner)
+            .phase(&MACHINE_PROVISIONER)
     };
     let clients_diagnosis = Diagnosis::new("0 of 2 Nomad clients can run docker jobs; 1 needed")
         .observed_all(["nomad-client-7f3a (7f3a1c2e): draining", "nomad-client-91c2 (91c2d4f0): ineligible"])
         .cause("the clients are draining or ineligible")
         .remediation("nomad node eligibility -enable <node-id>; nomad node drain -disable <node-id>")
-        .phase(Phase::NomadClients);
+        .phase(&NOMAD_CLIENTS);
     let no_runner =
         Diagnosis::new("job `runner` is queued and no runner is registered for resource class `acme/linux`")
             .observed("job `runner` (#10) of workflow `runner` is queued (seen so in 2 polls)")
@@ -285,7 +292,7 @@ pub fn shared_causes_run() -> Vec<Event> {
             .observed("1 job(s) of `acme/linux` wait for a runner to claim them")
             .cause("no self-hosted runner of this resource class has connected to the installation")
             .remediation("install a machine or container runner with a token of `acme/linux`")
-            .phase(Phase::Runner);
+            .phase(&RUNNER);
     let failed = |spec: &CheckSpec, diagnosis: Diagnosis, millis| {
         Event::CheckFinished(result(spec, Outcome::Failed { diagnosis }, ms(millis), 1))
     };
@@ -322,7 +329,7 @@ pub fn expiring_certificate_run() -> Vec<Event> {
             .observed("ca.pem: CN=Nomad CircleCI CA (CA: yes)")
             .observed("cert.pem: CN=nomad-server issued by CN=Nomad CircleCI CA (CA: no)")
             .cause("once it expires, the Nomad clients and servers refuse each other: no docker job runs")
-            .phase(Phase::NomadMtls);
+            .phase(&NOMAD_MTLS);
     let mut mtls_result = result(&mtls, Outcome::Failed { diagnosis: expiring }, ms(96), 1);
     mtls_result.observations =
         vec![expiry("nomad-mtls ca.pem", 4_926_715_800), expiry("nomad-mtls cert.pem", 1_773_221_400)];

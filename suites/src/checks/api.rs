@@ -5,13 +5,15 @@
 use std::borrow::Borrow;
 use std::sync::Arc;
 
-use harness::{Check, Diagnosis, Observation, Phase, Verdict};
+use harness::{Check, Diagnosis, Observation, Verdict};
 use k8s_openapi::jiff::Timestamp;
 
+use super::cause::{Because, StatedBy, causes};
 use super::{ProjectHandles, api_check, certificate_expiry, ids, project_check, retries_note, tls_check};
 use crate::RealityCheck;
 use crate::clients::certs::{Certificate, day_of, days_until};
 use crate::clients::circleci::ApiError;
+use crate::phase;
 use crate::resources::Resources;
 use crate::resources::api::ApiAccess;
 
@@ -67,25 +69,58 @@ pub(crate) fn api_failed(error: impl Borrow<ApiError>) -> Verdict {
     Verdict::Fail(api_failure(error.borrow()))
 }
 
+causes! {
+    StatedBy::Shared("CircleCI API calls") => {
+        /// 401, 403.
+        TOKEN_REFUSED:
+            "the token lacks the permission (it must be a personal API token of a member of the organization)",
+            "create a personal API token as a user of the project's organization and export it as CIRCLE_TOKEN";
+        /// 429, after the retries.
+        RATE_LIMITED:
+            "the API keeps rate limiting this client",
+            "run again later, or raise the frontend's rate limit";
+        /// 5xx, after the retries.
+        API_FAILED:
+            "the API failed on its side",
+            "check the api-service, contexts-service and frontend pods and their logs";
+        API_UNEXPECTED:
+            "the API did not answer as expected",
+            "run again with -vv to see the calls; check the api-service and frontend pods";
+    }
+    StatedBy::Checks(&[ids::TLS_CERTIFICATE]) => {
+        UNPARSABLE_CERTIFICATE:
+            "the TLS library accepted a certificate realitycheck cannot parse",
+            "`openssl s_client -connect {host} -showcerts` shows it";
+        EXPIRING_CERTIFICATE:
+            "once it expires, browsers, the CircleCI CLI, runners and every API client refuse the installation",
+            "renew the certificate (cert-manager, your CA, or the load balancer's certificate) and update the Secret or listener that serves it (values.yaml `tls.certificate` / `tls.privateKey`, or the ingress/load balancer)";
+        /// The chain does not verify, and realitycheck's other calls skip verification.
+        UNVERIFIED_INSECURE:
+            "realitycheck's other calls skip verification (insecure); every client without that switch (browsers, the CircleCI CLI, runners) refuses the installation, or cannot tell it from an impostor",
+            "give the CA that signs the certificate with --ca-bundle FILE (ca_bundle) and drop insecure; or serve a certificate a public CA signs";
+        UNVERIFIED:
+            "the certificate is not signed by a CA this machine or the CA bundle trusts, does not name the host, or is out of its validity",
+            "`openssl s_client -connect {host} -showcerts` shows the chain the installation serves; serve the intermediate certificates too, and check the CA bundle (--ca-bundle)";
+    }
+    StatedBy::Checks(&[ids::PROJECT]) => {
+        PROJECT_NOT_FOUND:
+            "the project is not set up on this installation, the slug is misspelt, or the token's user cannot see it",
+            "push the realitycheck project to your VCS, set it up in the CircleCI UI ({host}/projects), and check REALITYCHECK_PROJECT = {slug}";
+        PROJECT_NOT_FOLLOWED:
+            "CircleCI builds a project only once it is set up and followed; the token's user never followed it",
+            "follow it in the CircleCI UI ({host}/projects, Set Up Project), or `curl -X POST -H \"Circle-Token: $CIRCLE_TOKEN\" {host}/api/v1.1/project/{vcs}/{repository}/follow`";
+    }
+}
+
 /// A failed API call met by a check after the preflight passed.
 pub(crate) fn api_failure(error: &ApiError) -> Diagnosis {
-    let diagnosis = Diagnosis::new(error.to_string()).phase(Phase::CircleciApi);
-    match error.status() {
-        Some(401 | 403) => diagnosis
-            .cause("the token lacks the permission (it must be a personal API token of a member of the organization)")
-            .remediation(
-                "create a personal API token as a user of the project's organization and export it as CIRCLE_TOKEN",
-            ),
-        Some(429) => diagnosis
-            .cause("the API keeps rate limiting this client")
-            .remediation("run again later, or raise the frontend's rate limit"),
-        Some(status) if status >= 500 => diagnosis
-            .cause("the API failed on its side")
-            .remediation("check the api-service, contexts-service and frontend pods and their logs"),
-        _ => diagnosis
-            .cause("the API did not answer as expected")
-            .remediation("run again with -vv to see the calls; check the api-service and frontend pods"),
-    }
+    let diagnosis = Diagnosis::new(error.to_string()).phase(&phase::CIRCLECI_API);
+    diagnosis.because(match error.status() {
+        Some(401 | 403) => &TOKEN_REFUSED,
+        Some(429) => &RATE_LIMITED,
+        Some(status) if status >= 500 => &API_FAILED,
+        _ => &API_UNEXPECTED,
+    })
 }
 
 pub fn authenticated() -> Check<RealityCheck> {
@@ -105,9 +140,8 @@ pub fn tls_certificate() -> Check<RealityCheck> {
         let certificate = Certificate::from_der(&der).map_err(|why| {
             Verdict::Fail(
                 Diagnosis::new(format!("the certificate {} serves cannot be read: {why}", api.host()))
-                    .cause("the TLS library accepted a certificate realitycheck cannot parse")
-                    .remediation(format!("`openssl s_client -connect {} -showcerts` shows it", host_name(&api)))
-                    .phase(Phase::CircleciApi),
+                    .because(UNPARSABLE_CERTIFICATE.with(&[("host", &host_name(&api))]))
+                    .phase(&phase::CIRCLECI_API),
             )
         })?;
         let host = api.host();
@@ -140,9 +174,8 @@ pub fn judge_certificate(host: &str, certificate: &Certificate, now: i64, min_da
         return Verdict::Fail(
             Diagnosis::new(format!("the TLS certificate of {host} {when}"))
                 .observed(format!("{}{names}, issued by {}", certificate.subject, certificate.issuer))
-                .cause("once it expires, browsers, the CircleCI CLI, runners and every API client refuse the installation")
-                .remediation("renew the certificate (cert-manager, your CA, or the load balancer's certificate) and update the Secret or listener that serves it (values.yaml `tls.certificate` / `tls.privateKey`, or the ingress/load balancer)")
-                .phase(Phase::CircleciApi),
+                .because(&EXPIRING_CERTIFICATE)
+                .phase(&phase::CIRCLECI_API),
         );
     }
     Verdict::Pass(format!(
@@ -155,18 +188,11 @@ pub fn judge_certificate(host: &str, certificate: &Certificate, now: i64, min_da
 fn unverified(api: &ApiAccess, error: &ApiError) -> Diagnosis {
     let diagnosis = Diagnosis::new(format!("the TLS certificate of {} does not verify", api.host()))
         .observed(error.to_string())
-        .phase(Phase::CircleciApi);
+        .phase(&phase::CIRCLECI_API);
     if api.insecure() {
-        diagnosis
-            .cause("realitycheck's other calls skip verification (insecure); every client without that switch (browsers, the CircleCI CLI, runners) refuses the installation, or cannot tell it from an impostor")
-            .remediation("give the CA that signs the certificate with --ca-bundle FILE (ca_bundle) and drop insecure; or serve a certificate a public CA signs")
+        diagnosis.because(&UNVERIFIED_INSECURE)
     } else {
-        diagnosis
-            .cause("the certificate is not signed by a CA this machine or the CA bundle trusts, does not name the host, or is out of its validity")
-            .remediation(format!(
-                "`openssl s_client -connect {} -showcerts` shows the chain the installation serves; serve the intermediate certificates too, and check the CA bundle (--ca-bundle)",
-                host_name(api)
-            ))
+        diagnosis.because(UNVERIFIED.with(&[("host", &host_name(api))]))
     }
 }
 
@@ -185,12 +211,8 @@ pub fn project() -> Check<RealityCheck> {
             let found = project.project().await.map_err(|error| match error.status() {
                 Some(404) => Verdict::Fail(
                     Diagnosis::new(format!("project {slug} not found: {error}"))
-                        .cause("the project is not set up on this installation, the slug is misspelt, or the token's user cannot see it")
-                        .remediation(format!(
-                            "push the realitycheck project to your VCS, set it up in the CircleCI UI ({}/projects), and check REALITYCHECK_PROJECT = {slug}",
-                            api.host()
-                        ))
-                        .phase(Phase::RealitycheckProject),
+                        .because(PROJECT_NOT_FOUND.with(&[("host", &api.host()), ("slug", &slug)]))
+                        .phase(&phase::REALITYCHECK_PROJECT),
                 ),
                 _ => api_failed(error),
             })?;
@@ -222,13 +244,8 @@ fn not_followed(api: &ApiAccess, slug: &str, followed: usize) -> Diagnosis {
     };
     Diagnosis::new(format!("project {slug} exists but the token's user does not follow it"))
         .observed(format!("the user follows {followed} other project(s) (GET /api/v1.1/projects)"))
-        .cause("CircleCI builds a project only once it is set up and followed; the token's user never followed it")
-        .remediation(format!(
-            "follow it in the CircleCI UI ({}/projects, Set Up Project), or `curl -X POST -H \"Circle-Token: $CIRCLE_TOKEN\" {}/api/v1.1/project/{vcs}/{rest}/follow`",
-            api.host(),
-            api.host()
-        ))
-        .phase(Phase::RealitycheckProject)
+        .because(PROJECT_NOT_FOLLOWED.with(&[("host", &api.host()), ("vcs", &vcs), ("repository", &rest)]))
+        .phase(&phase::REALITYCHECK_PROJECT)
 }
 
 #[cfg(test)]

@@ -6,10 +6,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use harness::{Check, Diagnosis, Phase, SkipReason, Verdict};
+use harness::{Check, Diagnosis, SkipReason, Verdict};
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use realitycheck_config::CloudProvider;
 
+use super::cause::{Because, StatedBy, causes};
 use super::nomad::client_nodes;
 use super::provisioner::{LOG_LINES, ROLE_ANNOTATIONS, cloud_role, refusals_in_logs};
 use super::{cluster_check, cluster_failed, ids, optional_read_failed};
@@ -18,6 +19,7 @@ use crate::clients::cluster::{Cluster, ClusterError};
 use crate::clients::helm::{self, SERVER_CHART, ScalingBounds};
 use crate::clients::nomad::nodes::Node;
 use crate::clients::pods::{self, PodState};
+use crate::phase;
 use crate::resources::cluster::ClusterAccess;
 
 /// The component of the Nomad autoscaler.
@@ -126,6 +128,30 @@ pub fn secret_credentials(secret: &Secret, cloud: Option<CloudProvider>) -> Resu
     }
 }
 
+causes! {
+    StatedBy::Checks(&[ids::AUTOSCALER]) => {
+        AUTOSCALER_NOT_READY:
+            "the autoscaler is not running: Nomad clients do not scale with the load (and from zero, no job runs)",
+            "`kubectl -n {namespace} describe pod {pod}` and `kubectl -n {namespace} logs {pod}` say why";
+        /// The refused call is `DescribeInstanceRefreshes`, which the install guide's policy lacks.
+        INSTANCE_REFRESHES_REFUSED:
+            "the cloud refuses the autoscaler's calls: the Nomad client group is not scaled",
+            "add `autoscaling:DescribeInstanceRefreshes` to the autoscaler's IAM policy (the install guide's policy lacks it), then restart its pod";
+        AUTOSCALER_REFUSED:
+            "the cloud refuses the autoscaler's calls: the Nomad client group is not scaled",
+            "grant the autoscaler's role the permissions of the install guide's policy on the client group (or renew its keys in secret.hcl), then restart its pod";
+        NO_TARGET_CREDENTIALS:
+            "without keys or a role for the cloud's target (aws-asg, gce-mig), the autoscaler cannot scale the client group",
+            "store secret.hcl with a `target \"aws-asg\"` (AWS) or `target \"gce-mig\"` block (GCP, with gcp_sa.json) in Secret {secret}, or bind its service account to a cloud role";
+        BELOW_MINIMUM:
+            "the autoscaler does not bring the client group up to its minimum (the cloud refuses it, or it targets another group), or the new instances do not join Nomad",
+            "compare the group's desired and running capacity in the cloud (`aws autoscaling describe-auto-scaling-groups`, `gcloud compute instance-groups managed describe`) with the autoscaler's logs; instances that run but never join point at nomad::clients_ready";
+        ABOVE_MAXIMUM:
+            "clients outside the autoscaler's group joined Nomad, or the autoscaler does not scale in",
+            "`nomad node status -verbose` names the clients; remove those that do not belong to the group, or raise nomad.auto_scaler.scaling.max in the release's values";
+    }
+}
+
 /// Pass when the autoscaler has a ready pod, credentials for its target, and quiet logs.
 pub fn judge_autoscaler(namespace: &str, autoscaler: &[Pod], observed: &Observed) -> Verdict {
     let refs: Vec<&Pod> = autoscaler.iter().collect();
@@ -134,27 +160,21 @@ pub fn judge_autoscaler(namespace: &str, autoscaler: &[Pod], observed: &Observed
         return Verdict::Fail(
             Diagnosis::new("the Nomad autoscaler has no ready pod")
                 .observed_all(states.iter().map(PodState::describe))
-                .cause("the autoscaler is not running: Nomad clients do not scale with the load (and from zero, no job runs)")
-                .remediation(format!("`kubectl -n {namespace} describe pod {0}` and `kubectl -n {namespace} logs {0}` say why", states[0].name))
-                .phase(Phase::NomadClients),
+                .because(AUTOSCALER_NOT_READY.with(&[("namespace", &namespace), ("pod", &states[0].name)]))
+                .phase(&phase::NOMAD_CLIENTS),
         );
     }
     if !observed.refusals.is_empty() {
         let instance_refreshes = observed.refusals.iter().any(|(_, line)| line.contains("DescribeInstanceRefreshes"));
-        let remediation = if instance_refreshes {
-            "add `autoscaling:DescribeInstanceRefreshes` to the autoscaler's IAM policy (the install guide's policy lacks it), then restart its pod"
-        } else {
-            "grant the autoscaler's role the permissions of the install guide's policy on the client group (or renew its keys in secret.hcl), then restart its pod"
-        };
+        let cause = if instance_refreshes { &INSTANCE_REFRESHES_REFUSED } else { &AUTOSCALER_REFUSED };
         return Verdict::Fail(
             Diagnosis::new(format!(
                 "the Nomad autoscaler's logs show {} cloud authorisation error(s)",
                 observed.refusals.len()
             ))
             .observed_all(observed.refusals.iter().take(3).map(|(pod, line)| format!("{pod}: {line}")))
-            .cause("the cloud refuses the autoscaler's calls: the Nomad client group is not scaled")
-            .remediation(remediation)
-            .phase(Phase::NomadClients),
+            .because(cause)
+            .phase(&phase::NOMAD_CLIENTS),
         );
     }
     if let Some(Scaling { bounds, ready_clients: Ok(ready) }) = &observed.scaling
@@ -175,9 +195,8 @@ pub fn judge_autoscaler(namespace: &str, autoscaler: &[Pod], observed: &Observed
         Err(wrong) => Verdict::Fail(
             Diagnosis::new("the Nomad autoscaler has no credentials for its target")
                 .observed(wrong.clone())
-                .cause("without keys or a role for the cloud's target (aws-asg, gce-mig), the autoscaler cannot scale the client group")
-                .remediation(format!("store secret.hcl with a `target \"aws-asg\"` (AWS) or `target \"gce-mig\"` block (GCP, with gcp_sa.json) in Secret {CREDENTIALS_SECRET}, or bind its service account to a cloud role"))
-                .phase(Phase::NomadClients),
+                .because(NO_TARGET_CREDENTIALS.with(&[("secret", &CREDENTIALS_SECRET)]))
+                .phase(&phase::NOMAD_CLIENTS),
         ),
         Ok(credentials) => Verdict::Pass(format!(
             "pod ready; credentials: {credentials}; no cloud authorisation error in the last {LOG_LINES} log lines; {scaling}"
@@ -192,25 +211,17 @@ fn out_of_bounds(ready: usize, bounds: ScalingBounds) -> Option<Diagnosis> {
         "`nomad node status`: {ready} client(s) ready, eligible, not draining; the release's nomad.auto_scaler.scaling: min {}, max {}",
         bounds.min, bounds.max
     );
-    if ready_u64 < bounds.min {
-        Some(
-            Diagnosis::new(format!("{ready} Nomad client(s) ready, fewer than the autoscaler's minimum of {}", bounds.min))
-                .observed(observed)
-                .cause("the autoscaler does not bring the client group up to its minimum (the cloud refuses it, or it targets another group), or the new instances do not join Nomad")
-                .remediation("compare the group's desired and running capacity in the cloud (`aws autoscaling describe-auto-scaling-groups`, `gcloud compute instance-groups managed describe`) with the autoscaler's logs; instances that run but never join point at nomad::clients_ready")
-                .phase(Phase::NomadClients),
+    let (summary, cause) = if ready_u64 < bounds.min {
+        (
+            format!("{ready} Nomad client(s) ready, fewer than the autoscaler's minimum of {}", bounds.min),
+            &BELOW_MINIMUM,
         )
     } else if ready_u64 > bounds.max {
-        Some(
-            Diagnosis::new(format!("{ready} Nomad client(s) ready, more than the autoscaler's maximum of {}", bounds.max))
-                .observed(observed)
-                .cause("clients outside the autoscaler's group joined Nomad, or the autoscaler does not scale in")
-                .remediation("`nomad node status -verbose` names the clients; remove those that do not belong to the group, or raise nomad.auto_scaler.scaling.max in the release's values")
-                .phase(Phase::NomadClients),
-        )
+        (format!("{ready} Nomad client(s) ready, more than the autoscaler's maximum of {}", bounds.max), &ABOVE_MAXIMUM)
     } else {
-        None
-    }
+        return None;
+    };
+    Some(Diagnosis::new(summary).observed(observed).because(cause).phase(&phase::NOMAD_CLIENTS))
 }
 
 #[cfg(test)]

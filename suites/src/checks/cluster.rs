@@ -1,12 +1,14 @@
 //! `cluster::*`: the Helm release's pods, and its newest Helm record.
 
-use harness::{Check, Diagnosis, Phase, Verdict};
+use harness::{Check, Diagnosis, Verdict};
 use k8s_openapi::jiff::Timestamp;
 
+use super::cause::{Because, StatedBy, Values, causes};
 use super::{cluster_check, cluster_failed, ids, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::helm::{self, ReleaseRecord, SERVER_CHART, UnreadableRecord};
 use crate::clients::pods::PodState;
+use crate::phase;
 
 pub fn pods_ready() -> Check<RealityCheck> {
     cluster_check(ids::PODS_READY, "every pod of the release is Running and Ready", |access, _| async move {
@@ -24,6 +26,49 @@ pub fn helm_release() -> Check<RealityCheck> {
         let records = helm::newest_records(&secrets);
         Ok(judge_release(cluster.namespace(), &records, access.expect_chart_version(), Timestamp::now()))
     })
+}
+
+causes! {
+    StatedBy::Checks(&[ids::HELM_RELEASE]) => {
+        NO_RELEASE:
+            "the release is in another namespace, or Helm keeps its records elsewhere (HELM_DRIVER=configmap)",
+            "`helm list -A` shows where the release is; check --namespace (now `{namespace}`)";
+        OTHER_CHART_VERSION:
+            "the upgrade to the expected version has not run here, or it ran against another release, namespace or cluster",
+            "`helm history {release} -n {namespace}` shows what was deployed; run `helm upgrade {release} oci://cciserver.azurecr.io/circleci-server -n {namespace} --version {expected}` with the release's values, or correct expect_chart_version";
+        UPGRADE_FAILED:
+            "the last `helm upgrade` (or install) did not complete: a hook failed, a resource was refused, or it timed out",
+            "`helm history {release} -n {namespace}` shows the revisions; fix what Helm says and run the upgrade again, or go back with {rollback}";
+        RELEASE_PENDING:
+            "a Helm operation is under way, or was interrupted and left the release locked (Helm refuses further upgrades)",
+            "if no `helm` command runs now, `helm history {release} -n {namespace}` and {rollback} unlock it";
+        RELEASE_IN_OTHER_STATE:
+            "the newest record of the release is neither deployed nor an operation under way",
+            "`helm history {release} -n {namespace}` shows what happened to the release";
+    }
+    StatedBy::Checks(&[ids::PODS_READY]) => {
+        NO_RUNNING_POD:
+            "the namespace is wrong, or the Helm release is not installed in this cluster/context",
+            "point --namespace (or kubernetes.namespace) at the release's namespace and --kube-context at the right cluster; `helm list -A` shows where circleci-server is installed";
+        IMAGE_PULL:
+            "an image cannot be pulled: registry credentials (regcred) or an air-gapped registry without the image",
+            "look at why: `kubectl -n {namespace} describe pod {pod}` names the image and the pull error; fix the registry, the image or regcred, then `helm upgrade`";
+        INIT_CONTAINER:
+            "an init container does not complete: it waits for a dependency (a database, a migration, a secret) or fails on a bad value, so the pod's containers never start",
+            "look at why: `kubectl -n {namespace} describe pod {pod}` and `kubectl -n {namespace} logs {pod} -c {container}`; fix the value or dependency it names, then `helm upgrade`";
+        CRASHING:
+            "a container keeps crashing: usually a bad value in values.yaml, an unreachable database, or a missing secret",
+            "look at why: `kubectl -n {namespace} describe pod {pod}` and `kubectl -n {namespace} logs {pod} --previous`; fix the value or dependency it names, then `helm upgrade`";
+        POD_FAILED:
+            "a pod failed and will not be restarted: its node turned it away or shut down (reasons such as OutOfcpu, NodeAffinity, Shutdown), or its containers exited under a restart policy that does not restart them",
+            "look at why: `kubectl -n {namespace} describe pod {pod}` shows the reason and message; when the node is to blame, delete the pod (`kubectl -n {namespace} delete pod {pod}`) and its controller makes a new one, otherwise fix the value it names, then `helm upgrade`";
+        NOT_STARTED:
+            "a pod cannot be scheduled or started: not enough cluster capacity, an unbound volume, or a missing secret",
+            "look at why: the events at the end of `kubectl -n {namespace} describe pod {pod}` name what is missing; add capacity or create it, then `helm upgrade`";
+        UNREADY:
+            "containers run but fail their readiness probes: a dependency they wait for is not ready",
+            "look at why: `kubectl -n {namespace} describe pod {pod}` and `kubectl -n {namespace} logs {pod}`; fix the dependency it names, then `helm upgrade`";
+    }
 }
 
 /// Pass when the newest record of the release of chart `circleci-server` is `deployed` (with
@@ -47,22 +92,17 @@ pub fn judge_release(
                     format!("Helm releases found: {}", others.join(", "))
                 })
                 .observed_all(unreadable)
-                .cause(
-                    "the release is in another namespace, or Helm keeps its records elsewhere (HELM_DRIVER=configmap)",
-                )
-                .remediation(format!(
-                    "`helm list -A` shows where the release is; check --namespace (now `{namespace}`)"
-                ))
-                .phase(Phase::HelmInstall),
+                .because(NO_RELEASE.with(&[("namespace", &namespace)]))
+                .phase(&phase::HELM_INSTALL),
         );
     };
     let ReleaseRecord { name, revision, status, chart_version, description, deployed_revision, .. } = release;
     let deployed = deployed_ago(release, now);
-    let history = format!("`helm history {name} -n {namespace}`");
     let rollback = match deployed_revision {
         Some(serving) => format!("`helm rollback {name} {serving} -n {namespace}`"),
         None => format!("`helm rollback {name} <last deployed revision> -n {namespace}`"),
     };
+    let values: Values<'_> = &[("release", name), ("namespace", &namespace), ("rollback", &rollback)];
     let serving = match deployed_revision {
         Some(serving) => format!("revision {serving} is still deployed and serves"),
         None => "no revision is marked deployed".to_string(),
@@ -73,11 +113,8 @@ pub fn judge_release(
                 "release {name} runs chart {chart_version}, not {expected} (kubernetes.expect_chart_version)"
             ))
             .observed(format!("revision {revision}: chart {SERVER_CHART} {chart_version}, deployed{deployed}; Helm says: {description}"))
-            .cause("the upgrade to the expected version has not run here, or it ran against another release, namespace or cluster")
-            .remediation(format!(
-                "{history} shows what was deployed; run `helm upgrade {name} oci://cciserver.azurecr.io/circleci-server -n {namespace} --version {expected}` with the release's values, or correct expect_chart_version"
-            ))
-            .phase(Phase::HelmInstall),
+            .because(OTHER_CHART_VERSION.with(&[("release", name), ("namespace", &namespace), ("expected", &expected)]))
+            .phase(&phase::HELM_INSTALL),
         );
     }
     match status.as_str() {
@@ -88,23 +125,20 @@ pub fn judge_release(
             Diagnosis::new(format!("the newest revision {revision} of release {name} (chart {chart_version}) failed"))
                 .observed(format!("Helm says: {description}"))
                 .observed(serving)
-                .cause("the last `helm upgrade` (or install) did not complete: a hook failed, a resource was refused, or it timed out")
-                .remediation(format!("{history} shows the revisions; fix what Helm says and run the upgrade again, or go back with {rollback}"))
-                .phase(Phase::HelmInstall),
+                .because(UPGRADE_FAILED.with(values))
+                .phase(&phase::HELM_INSTALL),
         ),
         pending if pending.starts_with("pending-") => Verdict::Fail(
             Diagnosis::new(format!("release {name} is {pending} at revision {revision} (chart {chart_version})"))
                 .observed(format!("Helm says: {description}; the operation started{deployed}"))
-                .cause("a Helm operation is under way, or was interrupted and left the release locked (Helm refuses further upgrades)")
-                .remediation(format!("if no `helm` command runs now, {history} and {rollback} unlock it"))
-                .phase(Phase::HelmInstall),
+                .because(RELEASE_PENDING.with(values))
+                .phase(&phase::HELM_INSTALL),
         ),
         other => Verdict::Fail(
             Diagnosis::new(format!("release {name} is `{other}` at revision {revision} (chart {chart_version})"))
                 .observed(format!("Helm says: {description}"))
-                .cause("the newest record of the release is neither deployed nor an operation under way")
-                .remediation(format!("{history} shows what happened to the release"))
-                .phase(Phase::HelmInstall),
+                .because(RELEASE_IN_OTHER_STATE.with(values))
+                .phase(&phase::HELM_INSTALL),
         ),
     }
 }
@@ -196,7 +230,7 @@ fn count_of(n: usize, noun: &str) -> String {
 /// Finished pods, failed runs of Jobs and evicted pods do not count; the pass note mentions
 /// the last two.
 pub fn judge_pods(namespace: &str, pods: &[PodState]) -> Verdict {
-    let phase = Phase::HelmInstall;
+    let phase = &phase::HELM_INSTALL;
     let standings: Vec<(&PodState, Standing)> = pods.iter().map(|p| (p, standing(p))).collect();
     let count = |wanted: Standing| standings.iter().filter(|(_, s)| *s == wanted).count();
     let meant_to_run = count(Standing::Ready) + count(Standing::NotReady);
@@ -210,12 +244,7 @@ pub fn judge_pods(namespace: &str, pods: &[PodState]) -> Verdict {
                 count_of(pods.len(), "finished or left-over pod")
             )
         };
-        return Verdict::Fail(
-            Diagnosis::new(summary)
-                .cause("the namespace is wrong, or the Helm release is not installed in this cluster/context")
-                .remediation("point --namespace (or kubernetes.namespace) at the release's namespace and --kube-context at the right cluster; `helm list -A` shows where circleci-server is installed")
-                .phase(phase),
-        );
+        return Verdict::Fail(Diagnosis::new(summary).because(&NO_RUNNING_POD).phase(phase));
     }
     let not_ready: Vec<&PodState> =
         standings.iter().filter(|(_, s)| *s == Standing::NotReady).map(|(p, _)| *p).collect();
@@ -223,51 +252,22 @@ pub fn judge_pods(namespace: &str, pods: &[PodState]) -> Verdict {
         let note = leftovers.map(|l| format!("; {l}")).unwrap_or_default();
         return Verdict::Pass(format!("{meant_to_run} of {meant_to_run} pods ready{note}"));
     };
-    let (name, describe) = (worst.name.as_str(), format!("kubectl -n {namespace} describe pod {}", worst.name));
-    let (cause, remediation) = match trouble(worst) {
-        Trouble::ImagePull => (
-            "an image cannot be pulled: registry credentials (regcred) or an air-gapped registry without the image",
-            format!(
-                "look at why: `{describe}` names the image and the pull error; fix the registry, the image or regcred, then `helm upgrade`"
-            ),
-        ),
-        Trouble::InitContainer => (
-            "an init container does not complete: it waits for a dependency (a database, a migration, a secret) or fails on a bad value, so the pod's containers never start",
-            format!(
-                "look at why: `{describe}` and `kubectl -n {namespace} logs {name} -c {}`; fix the value or dependency it names, then `helm upgrade`",
-                worst.init_container.as_deref().unwrap_or("<init container>")
-            ),
-        ),
-        Trouble::Crashing => (
-            "a container keeps crashing: usually a bad value in values.yaml, an unreachable database, or a missing secret",
-            format!(
-                "look at why: `{describe}` and `kubectl -n {namespace} logs {name} --previous`; fix the value or dependency it names, then `helm upgrade`"
-            ),
-        ),
-        Trouble::Failed => (
-            "a pod failed and will not be restarted: its node turned it away or shut down (reasons such as OutOfcpu, NodeAffinity, Shutdown), or its containers exited under a restart policy that does not restart them",
-            format!(
-                "look at why: `{describe}` shows the reason and message; when the node is to blame, delete the pod (`kubectl -n {namespace} delete pod {name}`) and its controller makes a new one, otherwise fix the value it names, then `helm upgrade`"
-            ),
-        ),
-        Trouble::NotStarted => (
-            "a pod cannot be scheduled or started: not enough cluster capacity, an unbound volume, or a missing secret",
-            format!(
-                "look at why: the events at the end of `{describe}` name what is missing; add capacity or create it, then `helm upgrade`"
-            ),
-        ),
-        Trouble::Unready => (
-            "containers run but fail their readiness probes: a dependency they wait for is not ready",
-            format!(
-                "look at why: `{describe}` and `kubectl -n {namespace} logs {name}`; fix the dependency it names, then `helm upgrade`"
-            ),
-        ),
+    let values: Values<'_> = &[("namespace", &namespace), ("pod", &worst.name)];
+    let stated = match trouble(worst) {
+        Trouble::ImagePull => IMAGE_PULL.with(values),
+        Trouble::InitContainer => {
+            let container = worst.init_container.as_deref().unwrap_or("<init container>");
+            INIT_CONTAINER.with(&[("namespace", &namespace), ("pod", &worst.name), ("container", &container)])
+        }
+        Trouble::Crashing => CRASHING.with(values),
+        Trouble::Failed => POD_FAILED.with(values),
+        Trouble::NotStarted => NOT_STARTED.with(values),
+        Trouble::Unready => UNREADY.with(values),
     };
     Verdict::Fail(
         Diagnosis::new(format!("{} of {meant_to_run} pods in `{namespace}` are not ready", not_ready.len()))
             .observed_all(not_ready.iter().map(|p| p.describe()).chain(leftovers))
-            .cause(cause)
-            .remediation(remediation)
+            .because(stated)
             .phase(phase),
     )
 }

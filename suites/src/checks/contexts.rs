@@ -2,13 +2,15 @@
 //! organization with their variables. The run finds them once (and with `--setup-contexts`
 //! creates what is missing: `crate::resources::contexts`); these checks judge what it found.
 
-use harness::{Check, Diagnosis, Phase, SkipReason, Verdict};
+use harness::{Check, Diagnosis, SkipReason, Verdict};
 use realitycheck_project::{INDIVIDUAL_LOCAL, ORG_GLOBAL, ProjectContext};
 
 use super::api::{api_failed, api_failure};
-use super::{ProjectHandles, ids, project_check, retries_note};
+use super::cause::{Because, StatedBy, causes};
+use super::{BUG, ProjectHandles, ids, project_check, retries_note};
 use crate::RealityCheck;
 use crate::clients::circleci::{ApiError, Context};
+use crate::phase;
 use crate::resources::api::{ContextsError, OrgContexts};
 use crate::resources::contexts::{ContextSetup, Finding, PreparedContext};
 
@@ -28,11 +30,33 @@ fn context_check(context: ProjectContext, id: &str) -> Check<RealityCheck> {
     let summary = format!("context `{}` has the variable {}", context.name, context.variable);
     project_check(id, &summary, move |ProjectHandles { project, .. }, _| async move {
         let setup = project.context_setup().await.map_err(|error| contexts_unavailable(&error))?;
-        let prepared = setup.get(context).ok_or_else(|| {
-            Verdict::Fail(Diagnosis::new("the context was not prepared").cause("a bug in realitycheck"))
-        })?;
+        let prepared = setup
+            .get(context)
+            .ok_or_else(|| Verdict::Fail(Diagnosis::new("the context was not prepared").because(&BUG)))?;
         Ok(judge(setup, prepared))
     })
+}
+
+causes! {
+    StatedBy::Checks(&[ids::ORG_GLOBAL, ids::INDIVIDUAL_LOCAL]) => {
+        NO_ORGANIZATION:
+            "this server's API is older than realitycheck expects (no organization_id on projects)",
+            "report the server version; contexts cannot be listed without the organization";
+        NO_CONTEXT:
+            "the contexts of the install guide's Reality Check step were not created",
+            "run `realitycheck run --setup-contexts contexts::` to create it, or by hand: `circleci context create --org-id {owner} {name}` then `circleci context store-secret --org-id {owner} {name} {variable}` (any value, e.g. 1)";
+        /// Creating the context was refused (400, 409, 422).
+        CONTEXT_NAME_TAKEN:
+            "on CircleCI server, context names are unique across the whole installation: another organization may already own `{name}`",
+            "find the context named `{name}` in the other organizations (Organization Settings > Contexts); the project's jobs need it in their own organization";
+        NO_VARIABLE:
+            "the context exists but the variable the realitycheck jobs read was never added",
+            "add the variable: `circleci context store-secret --org-id {owner} {name} {variable}` (any value, e.g. 1), or in Organization Settings > Contexts > {name}";
+        /// With --setup-contexts, in a context realitycheck did not create.
+        NO_VARIABLE_NOT_OURS:
+            "the context exists but the variable the realitycheck jobs read was never added",
+            "realitycheck did not create `{name}`, so --setup-contexts leaves it alone; add the variable by hand: `circleci context store-secret --org-id {owner} {name} {variable}` (any value, e.g. 1)";
+    }
 }
 
 /// The verdict on what the run found for one context.
@@ -57,9 +81,8 @@ fn contexts_unavailable(error: &ContextsError) -> Verdict {
         }
         ContextsError::NoOrganization(slug) => Verdict::Fail(
             Diagnosis::new(format!("the API does not say which organization owns {slug}"))
-                .cause("this server's API is older than realitycheck expects (no organization_id on projects)")
-                .remediation("report the server version; contexts cannot be listed without the organization")
-                .phase(Phase::CircleciApi),
+                .because(&NO_ORGANIZATION)
+                .phase(&phase::CIRCLECI_API),
         ),
         ContextsError::Api(error) => api_failed(error),
     }
@@ -70,11 +93,8 @@ fn missing_context(org: &OrgContexts, context: ProjectContext) -> Diagnosis {
     let owner = &org.owner_id;
     Diagnosis::new(format!("context `{name}` does not exist in organization {}", org.owner_name))
         .observed(format!("the organization has {} contexts: {}", org.contexts.len(), names(&org.contexts)))
-        .cause("the contexts of the install guide's Reality Check step were not created")
-        .remediation(format!(
-            "run `realitycheck run --setup-contexts contexts::` to create it, or by hand: `circleci context create --org-id {owner} {name}` then `circleci context store-secret --org-id {owner} {name} {variable}` (any value, e.g. 1)"
-        ))
-        .phase(Phase::Contexts)
+        .because(NO_CONTEXT.with(&[("owner", owner), ("name", &name), ("variable", &variable)]))
+        .phase(&phase::CONTEXTS)
 }
 
 fn names(contexts: &[Context]) -> String {
@@ -87,32 +107,24 @@ fn names(contexts: &[Context]) -> String {
 fn creation_failure(name: &str, error: &ApiError) -> Diagnosis {
     let diagnosis = api_failure(error);
     match error.status() {
-        Some(400 | 409 | 422) => diagnosis
-            .cause(format!("on CircleCI server, context names are unique across the whole installation: another organization may already own `{name}`"))
-            .remediation(format!("find the context named `{name}` in the other organizations (Organization Settings > Contexts); the project's jobs need it in their own organization"))
-            .phase(Phase::Contexts),
+        Some(400 | 409 | 422) => diagnosis.because(CONTEXT_NAME_TAKEN.with(&[("name", &name)])).phase(&phase::CONTEXTS),
         _ => diagnosis,
     }
 }
 
 fn missing_variable(setup: &ContextSetup, prepared: &PreparedContext, present: &[String]) -> Diagnosis {
     let ProjectContext { name, variable } = prepared.context;
-    let owner = &setup.org.owner_id;
-    let by_hand = format!("`circleci context store-secret --org-id {owner} {name} {variable}` (any value, e.g. 1)");
-    let remediation = match (setup.setup, prepared.created_by_us) {
-        (true, false) => format!(
-            "realitycheck did not create `{name}`, so --setup-contexts leaves it alone; add the variable by hand: {by_hand}"
-        ),
-        _ => format!("add the variable: {by_hand}, or in Organization Settings > Contexts > {name}"),
+    let cause = match (setup.setup, prepared.created_by_us) {
+        (true, false) => &NO_VARIABLE_NOT_OURS,
+        _ => &NO_VARIABLE,
     };
     Diagnosis::new(format!("context `{name}` has no variable {variable}"))
         .observed(format!(
             "variables in `{name}`: {}",
             if present.is_empty() { "none".to_string() } else { present.join(", ") }
         ))
-        .cause("the context exists but the variable the realitycheck jobs read was never added")
-        .remediation(remediation)
-        .phase(Phase::Contexts)
+        .because(cause.with(&[("owner", &setup.org.owner_id), ("name", &name), ("variable", &variable)]))
+        .phase(&phase::CONTEXTS)
 }
 
 #[cfg(test)]
@@ -193,7 +205,7 @@ mod tests {
                 panic!()
             };
             assert!(taken.cause.contains("context names are unique across the whole installation"), "{taken:?}");
-            assert_eq!(taken.phase, Some(Phase::Contexts));
+            assert_eq!(taken.phase, Some(&phase::CONTEXTS));
         }
         let Verdict::Fail(other) = verdict(&setup(true, Finding::CreationFailed(refused(503)), false)) else {
             panic!()

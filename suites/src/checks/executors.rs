@@ -9,6 +9,7 @@ use harness::{Check, Diagnosis, Scope, Verdict};
 use realitycheck_project::Job;
 
 use super::api::api_failed;
+use super::cause::{Because, StatedBy, causes};
 use super::jobs::{phase_of, run_job};
 use super::{CheckOutcome, PipelineHandles, ids, pipeline_check, unconfigured_pipeline_check};
 use crate::RealityCheck;
@@ -56,6 +57,22 @@ pub fn docker_resource_class(class: &str) -> Check<RealityCheck> {
     executor_check(&ids::docker_resource_class(class), &summary, Job::docker_resource_class(class))
 }
 
+causes! {
+    StatedBy::Checks(&[
+        ids::DOCKER,
+        ids::MACHINE,
+        ids::REMOTE_DOCKER,
+        ids::RUNNER,
+        ids::ARM,
+        ids::WINDOWS,
+        ids::DOCKER_RESOURCE_CLASSES,
+    ]) => {
+        RESOURCE_CLASS_MAPPED:
+            "the installation maps the resource class the job asked for to another one",
+            "check the resource classes of the docker and machine provisioners in values.yaml (resource_classes)";
+    }
+}
+
 /// A check that waits for one job and checks the resource class it ran on.
 fn executor_check(id: &str, summary: &str, job: Job) -> Check<RealityCheck> {
     pipeline_check(id, summary, vec![job], |handles, scope| async move { verify_executor(&handles, &scope).await })
@@ -75,10 +92,7 @@ async fn verify_executor(handles: &PipelineHandles, scope: &Scope) -> CheckOutco
                 details.executor.resource_class, spec.resource_class
             ))
             .observed(format!("executor {executor}, resource class {}", details.executor.resource_class))
-            .cause("the installation maps the resource class the job asked for to another one")
-            .remediation(
-                "check the resource classes of the docker and machine provisioners in values.yaml (resource_classes)",
-            )
+            .because(&RESOURCE_CLASS_MAPPED)
             .phase(phase_of(&spec.needs)),
         ));
     }

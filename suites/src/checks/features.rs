@@ -3,17 +3,61 @@
 //! content downloaded and compared, test results are read back and compared, and a job checks
 //! out the pipeline's commit.
 
-use harness::{Check, Diagnosis, Phase, SkipReason, Verdict};
+use harness::{Check, Diagnosis, SkipReason, Verdict};
 use realitycheck_project::outputs::{self, ARTIFACT_PATH, CHECKOUT_STEP};
 use realitycheck_project::{FeatureJob, Job};
 
 use super::api::{api_failed, api_failure};
+use super::cause::{Because, StatedBy, causes};
 use super::contexts::CHECK_OF;
 use super::jobs::{output_of_step, run_job, run_jobs};
 use super::{PipelineHandles, ids, pipeline_check};
 use crate::RealityCheck;
 use crate::clients::circleci::TestCase;
+use crate::phase;
 use crate::resources::pipeline::{ContextValues, RUN_IN_PROGRESS};
+
+causes! {
+    StatedBy::Checks(&[ids::FEATURE_CONTEXTS]) => {
+        VALUES_CHANGED:
+            "something other than realitycheck changed a context variable after this run set it, and the job saw that value: a person, a script or another tool writes to contexts that realitycheck created and owns",
+            "find who writes these variables (Organization Settings > Contexts shows when each was updated; the organization's audit log says by whom) and stop it, or let realitycheck use contexts of its own";
+        OTHER_VALUES:
+            "the job saw other context values than realitycheck set for this run: another realitycheck run (or a person) changed them while this one ran, or the job got another context of the same name",
+            "run realitycheck again alone; runs at once leave the values to the one holding the {marker} marker, so look for a run that removed or ignored it, and check the contexts' restrictions";
+    }
+    StatedBy::Checks(&[ids::ARTIFACTS]) => {
+        /// The API lists no artifact of that path.
+        ARTIFACT_NOT_STORED:
+            "store_artifacts could not upload to the installation's object storage",
+            "check the object storage settings (bucket, credentials, endpoint) in values.yaml and the output-processor logs";
+        ARTIFACT_NOT_DOWNLOADED:
+            "the artifact is listed but cannot be downloaded: the object storage is not reachable from here, or its URLs are wrong",
+            "the diagnosis quotes the failed download; check the object storage's URL as the installation hands it out and the network path to it";
+        ARTIFACT_ALTERED:
+            "the object storage served another object (a stale or shared bucket path) or altered it",
+            "check the object storage bucket the installation writes artifacts to, and any proxy in front of it";
+    }
+    StatedBy::Checks(&[ids::TEST_RESULTS]) => {
+        TESTS_NOT_STORED:
+            "store_test_results did not reach the installation's test results storage, or it was processed wrongly",
+            "check the output-processor pods and the object storage settings in values.yaml";
+    }
+    StatedBy::Checks(&[ids::CHECKOUT]) => {
+        STEP_OUTPUT_UNREADABLE:
+            "the step output is not readable through the API",
+            "check the object storage settings in values.yaml and the output-processor pods";
+        OTHER_COMMIT:
+            "the checkout step fetched another commit than the pipeline was created for: a repository mirror that lags, or a branch that moved is checked out by name",
+            "compare the project's repository URL in the CircleCI project settings with the VCS; a proxy or mirror in between must serve the same commits";
+        NO_COMMIT_PRINTED:
+            "the project's config is not the one this realitycheck expects",
+            "push the config `realitycheck init` writes to the project's default branch (or pipeline.branch)";
+        CHECKOUT_KEY_REFUSED:
+            "the VCS refuses the project's checkout key: the deploy key was removed from the repository (or the user key's owner lost access), so no job of the project can check out its code",
+            "in the project's settings on {host} (Project Settings, SSH Keys), add a deploy key again (or a user key), and check that it is among the repository's deploy keys in the VCS";
+    }
+}
 
 pub fn contexts() -> Check<RealityCheck> {
     let jobs = vec![Job::feature(FeatureJob::Contexts)];
@@ -57,17 +101,14 @@ async fn digest_mismatch(handles: &PipelineHandles, diagnosis: Diagnosis) -> Ver
     }
     let changed = handles.pipeline.values_changed_since_set(client).await;
     if changed.iter().any(|line| line.contains("after this run set it")) {
-        return Verdict::Fail(diagnosis
-            .observed_all(changed)
-            .cause("something other than realitycheck changed a context variable after this run set it, and the job saw that value: a person, a script or another tool writes to contexts that realitycheck created and owns")
-            .remediation("find who writes these variables (Organization Settings > Contexts shows when each was updated; the organization's audit log says by whom) and stop it, or let realitycheck use contexts of its own")
-            .phase(Phase::Contexts));
+        return Verdict::Fail(diagnosis.observed_all(changed).because(&VALUES_CHANGED).phase(&phase::CONTEXTS));
     }
-    Verdict::Fail(diagnosis
-        .observed_all(changed)
-        .cause("the job saw other context values than realitycheck set for this run: another realitycheck run (or a person) changed them while this one ran, or the job got another context of the same name")
-        .remediation(format!("run realitycheck again alone; runs at once leave the values to the one holding the {RUN_IN_PROGRESS} marker, so look for a run that removed or ignored it, and check the contexts' restrictions"))
-        .phase(Phase::Contexts))
+    Verdict::Fail(
+        diagnosis
+            .observed_all(changed)
+            .because(OTHER_VALUES.with(&[("marker", &RUN_IN_PROGRESS)]))
+            .phase(&phase::CONTEXTS),
+    )
 }
 
 /// A skip naming the contexts check that already explains a failed contexts job.
@@ -138,18 +179,16 @@ pub fn artifacts() -> Check<RealityCheck> {
             let listed: Vec<&str> = artifacts.iter().map(|a| a.path.as_str()).collect();
             Verdict::Fail(
                 Diagnosis::new(format!("job `artifacts` (#{number}) succeeded but the API lists no {ARTIFACT_PATH}"))
-                    .observed(format!("artifacts listed: {}", if listed.is_empty() { "none".into() } else { listed.join(", ") }))
-                    .cause("store_artifacts could not upload to the installation's object storage")
-                    .remediation("check the object storage settings (bucket, credentials, endpoint) in values.yaml and the output-processor logs")
-                    .phase(Phase::ObjectStorage),
+                    .observed(format!(
+                        "artifacts listed: {}",
+                        if listed.is_empty() { "none".into() } else { listed.join(", ") }
+                    ))
+                    .because(&ARTIFACT_NOT_STORED)
+                    .phase(&phase::OBJECT_STORAGE),
             )
         })?;
         let content = client.download_artifact(artifact).await.map_err(|error| {
-            Verdict::Fail(
-                api_failure(&error)
-                    .cause("the artifact is listed but cannot be downloaded: the object storage is not reachable from here, or its URLs are wrong")
-                    .phase(Phase::ObjectStorage),
-            )
+            Verdict::Fail(api_failure(&error).because(&ARTIFACT_NOT_DOWNLOADED).phase(&phase::OBJECT_STORAGE))
         })?;
         Ok(judge_artifact(&run.parameters.run_id, number, &content))
     })
@@ -169,11 +208,8 @@ fn judge_artifact(run_id: &str, number: u64, content: &[u8]) -> Verdict {
         Diagnosis::new(format!("artifact {ARTIFACT_PATH} of job #{number} does not hold what the job wrote"))
             .observed(format!("expected {expected:?}"))
             .observed(format!("downloaded {} bytes: {shown:?}", content.len()))
-            .cause("the object storage served another object (a stale or shared bucket path) or altered it")
-            .remediation(
-                "check the object storage bucket the installation writes artifacts to, and any proxy in front of it",
-            )
-            .phase(Phase::ObjectStorage),
+            .because(&ARTIFACT_ALTERED)
+            .phase(&phase::OBJECT_STORAGE),
     )
 }
 
@@ -216,11 +252,8 @@ fn judge_tests(run_id: &str, number: u64, tests: &[TestCase]) -> Verdict {
             .observed_all(describe(&expected))
             .observed(format!("read back ({}):", seen.len()))
             .observed_all(describe(&seen))
-            .cause(
-                "store_test_results did not reach the installation's test results storage, or it was processed wrongly",
-            )
-            .remediation("check the output-processor pods and the object storage settings in values.yaml")
-            .phase(Phase::ObjectStorage),
+            .because(&TESTS_NOT_STORED)
+            .phase(&phase::OBJECT_STORAGE),
     )
 }
 
@@ -237,9 +270,8 @@ pub fn checkout() -> Check<RealityCheck> {
             Verdict::Fail(
                 Diagnosis::new(format!("job `checkout` (#{number}) succeeded, but what it checked out is unknown"))
                     .observed(why)
-                    .cause("the step output is not readable through the API")
-                    .remediation("check the object storage settings in values.yaml and the output-processor pods")
-                    .phase(Phase::ObjectStorage),
+                    .because(&STEP_OUTPUT_UNREADABLE)
+                    .phase(&phase::OBJECT_STORAGE),
             )
         })?;
         let vcs = client.pipeline(&run.id).await.map_err(api_failed)?.vcs.unwrap_or_default();
@@ -260,17 +292,17 @@ pub fn judge_checkout(number: u64, printed: &str, revision: Option<&str>, branch
             "job `checkout` (#{number}) checked out {commit}{on} (the API gives no revision to compare with)"
         )),
         (Some(commit), Some(revision)) => Verdict::Fail(
-            Diagnosis::new(format!("job `checkout` (#{number}) checked out {commit}, not the pipeline's commit {revision}"))
-                .cause("the checkout step fetched another commit than the pipeline was created for: a repository mirror that lags, or a branch that moved is checked out by name")
-                .remediation("compare the project's repository URL in the CircleCI project settings with the VCS; a proxy or mirror in between must serve the same commits")
-                .phase(Phase::RealitycheckProject),
+            Diagnosis::new(format!(
+                "job `checkout` (#{number}) checked out {commit}, not the pipeline's commit {revision}"
+            ))
+            .because(&OTHER_COMMIT)
+            .phase(&phase::REALITYCHECK_PROJECT),
         ),
         (None, _) => Verdict::Fail(
             Diagnosis::new(format!("job `checkout` (#{number}) printed no commit in step `{CHECKOUT_STEP}`"))
                 .observed(format!("the step printed: {}", printed.lines().take(3).collect::<Vec<_>>().join(" / ")))
-                .cause("the project's config is not the one this realitycheck expects")
-                .remediation("push the config `realitycheck init` writes to the project's default branch (or pipeline.branch)")
-                .phase(Phase::RealitycheckProject),
+                .because(&NO_COMMIT_PRINTED)
+                .phase(&phase::REALITYCHECK_PROJECT),
         ),
     }
 }
@@ -289,17 +321,13 @@ fn refused_checkout(diagnosis: Diagnosis, host: &str) -> Diagnosis {
     if !diagnosis.observed.iter().any(|line| REFUSALS.iter().any(|refusal| line.contains(refusal))) {
         return diagnosis;
     }
-    diagnosis
-        .cause("the VCS refuses the project's checkout key: the deploy key was removed from the repository (or the user key's owner lost access), so no job of the project can check out its code")
-        .remediation(format!(
-            "in the project's settings on {host} (Project Settings, SSH Keys), add a deploy key again (or a user key), and check that it is among the repository's deploy keys in the VCS"
-        ))
-        .phase(Phase::RealitycheckProject)
+    diagnosis.because(CHECKOUT_KEY_REFUSED.with(&[("host", &host)])).phase(&phase::REALITYCHECK_PROJECT)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::jobs::STEP_FAILED;
 
     const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
@@ -384,12 +412,12 @@ mod tests {
         let failed = |line: &str| {
             Diagnosis::new("job `checkout` (#16) of pipeline #1 ended failed")
                 .observed(format!("  {line}"))
-                .cause("a step of the job failed: its output above says which and why")
+                .because(&STEP_FAILED)
         };
         let refused = refused_checkout(failed("git@github.com: Permission denied (publickey)."), "https://ci.example");
         assert!(refused.cause.contains("refuses the project's checkout key"), "{refused:?}");
         assert!(refused.remediation.contains("https://ci.example (Project Settings, SSH Keys)"), "{refused:?}");
         let other = refused_checkout(failed("No space left on device"), "https://ci.example");
-        assert_eq!(other.cause, "a step of the job failed: its output above says which and why");
+        assert_eq!(other.cause, STEP_FAILED.cause());
     }
 }

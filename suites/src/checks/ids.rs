@@ -33,3 +33,6 @@ pub const CHECKOUT: &str = "features::checkout";
 pub fn docker_resource_class(class: &str) -> String {
     format!("resource_classes::docker_{class}")
 }
+
+/// The family of the docker resource class checks, as the docs name it (one page for all).
+pub const DOCKER_RESOURCE_CLASSES: &str = "resource_classes::docker_<class>";

@@ -15,10 +15,12 @@ use harness::{Diagnosis, Phase, Scope, SkipReason, Verdict};
 use realitycheck_project::{Job, Needs};
 
 use super::api::api_failure;
+use super::cause::{Because, Cause, StatedBy, Values, causes};
 use super::nomad::{client_nodes, unusable_because};
-use super::{PipelineHandles, ids};
+use super::{BUG, PipelineHandles, ids};
 use crate::clients::circleci::{ApiClient, ApiError, BuildDetails, JobStatus, Workflow, WorkflowJob};
 use crate::clients::pods::{self, PodState};
+use crate::phase;
 use crate::resources::api::ApiAccess;
 use crate::resources::cluster::ClusterAccess;
 use crate::resources::pipeline::{PipelineRun, PollEnd, Snapshot, TriggerError};
@@ -50,6 +52,66 @@ pub(crate) mod shared_causes {
 
 /// The component whose deployments (`machine-provisioner-*` in the 4.4 chart) start VMs.
 pub(crate) const MACHINE_PROVISIONER: &str = "machine-provisioner";
+
+/// A job that ended without success: what its status says, and what to read.
+const STEP_FAILED_TEXT: &str = "a step of the job failed: its output above says which and why";
+const TIMED_OUT_TEXT: &str = "a step ran past its time limit";
+const CANCELED_TEXT: &str = "the job was cancelled before it finished (by a user, or by auto-cancel)";
+const UNAUTHORIZED_TEXT: &str = "the job may not use one of its contexts (a security group restriction)";
+const NOT_SUCCEEDED_TEXT: &str = "the job did not run to success";
+const READ_STEP_OUTPUT: &str =
+    "read the step output; image pulls need Docker Hub or the mirror named by pipeline.image_registry";
+const READ_RUNNER_LOGS: &str = "read the runner agent's logs on its host";
+
+causes! {
+    StatedBy::Shared("Pipeline jobs") => {
+        /// A job waits without a visible cause.
+        NEVER_PICKED_UP:
+            "the job was never picked up although realitycheck saw capacity for it (Nomad clients, the machine provisioner's pod, runners): the service that hands jobs to executors may be failing",
+            "read the logs of the provisioners' pods: `kubectl -n {namespace} get pods | grep -e docker-provisioner -e {component}`, then `kubectl -n {namespace} logs <pod>` (the docker provisioner for docker jobs, the machine provisioner for machine jobs); on a slow installation, raise timeouts.pipeline";
+        RUNS_TOO_LONG:
+            "the job runs longer than the pipeline timeout allows: slow image pulls, a slow executor, or a step that hangs",
+            "open the job in the CircleCI UI to see which step is slow; raise timeouts.pipeline (or timeout_scale) if the installation is merely slow";
+        /// The workflows ended before the check's jobs ran.
+        REQUIRED_JOB_FAILED:
+            "a job they require did not succeed, or the workflow was cancelled",
+            "the checks of the jobs they require say why; the workflow's page in the CircleCI UI shows who cancelled it";
+        /// The pipeline has no job of that name.
+        NOT_THE_EXPECTED_CONFIG:
+            "the project's .circleci/config.yml is not the one this realitycheck expects (an older version, or edited)",
+            "push the config `realitycheck init` writes to the project's default branch (or pipeline.branch)";
+        NO_CLIENT_FOR_DOCKER:
+            "docker jobs run on Nomad clients, and none is ready, eligible, undrained with a healthy docker driver",
+            "see nomad::clients_ready: enable or undrain a client (`nomad node eligibility -enable <id>`, `nomad node drain -disable <id>`), fix its docker daemon, or check the nomad-autoscaler if clients scale from zero";
+        NO_READY_PROVISIONER:
+            "machine, Arm, Windows and remote docker jobs get their VM from the machine provisioner, and part of it is not running",
+            "`kubectl -n {namespace} describe pod {pods}` and `kubectl -n {namespace} logs {pods}` say why it is not ready";
+        NO_RUNNER:
+            "no self-hosted runner of this resource class has connected to the installation",
+            "install a machine or container runner with a token of `{class}` (`circleci runner resource-class create`), with its API URL set to {host}; or set pipeline.runner_resource_class to a class that has runners";
+        NO_JOB_NUMBER:
+            "the API's job list lacks job_number: a server older than realitycheck expects",
+            "report the server version to the realitycheck maintainers";
+        /// `infrastructure_fail` on a runner.
+        RUNNER_SETUP_FAILED: "the runner could not set up the job's environment", READ_RUNNER_LOGS;
+        /// `infrastructure_fail` of a docker job.
+        CONTAINERS_NOT_STARTED: "the Nomad client could not start the job's containers", READ_STEP_OUTPUT;
+        /// `infrastructure_fail` of a job that needs a VM.
+        NO_VM:
+            "the machine provisioner could not provide a VM for the job",
+            "read the machine provisioner's logs (`kubectl -n {namespace} get pods | grep {component}`, then `kubectl -n {namespace} logs <pod>`): its cloud credentials and IAM permissions, quotas, the VM image and the subnet decide whether VMs start";
+        STEP_FAILED: STEP_FAILED_TEXT, READ_STEP_OUTPUT;
+        STEP_FAILED_ON_RUNNER: STEP_FAILED_TEXT, READ_RUNNER_LOGS;
+        TIMED_OUT: TIMED_OUT_TEXT, READ_STEP_OUTPUT;
+        TIMED_OUT_ON_RUNNER: TIMED_OUT_TEXT, READ_RUNNER_LOGS;
+        CANCELED: CANCELED_TEXT, READ_STEP_OUTPUT;
+        CANCELED_ON_RUNNER: CANCELED_TEXT, READ_RUNNER_LOGS;
+        UNAUTHORIZED: UNAUTHORIZED_TEXT, READ_STEP_OUTPUT;
+        UNAUTHORIZED_ON_RUNNER: UNAUTHORIZED_TEXT, READ_RUNNER_LOGS;
+        NOT_SUCCEEDED: NOT_SUCCEEDED_TEXT, READ_STEP_OUTPUT;
+        NOT_SUCCEEDED_ON_RUNNER: NOT_SUCCEEDED_TEXT, READ_RUNNER_LOGS;
+    }
+}
 
 /// The run's pipeline, or the verdict of a check that cannot wait for jobs.
 pub(crate) async fn pipeline_run(handles: &PipelineHandles) -> Result<Arc<PipelineRun>, Verdict> {
@@ -115,7 +177,7 @@ pub(crate) async fn wait_for_jobs(handles: &PipelineHandles, run: &PipelineRun, 
             changed = snapshots.changed() => {
                 if changed.is_err() && snapshots.borrow().end.is_none() {
                     return Waited::Ended(Verdict::Fail(
-                        Diagnosis::new("the pipeline poller stopped unexpectedly").cause("a bug in realitycheck"),
+                        Diagnosis::new("the pipeline poller stopped unexpectedly").because(&BUG),
                     ));
                 }
             }
@@ -149,7 +211,7 @@ fn still_waiting(
         .iter()
         .any(|(_, job)| job.is_none_or(|job| !job.status.is_terminal() && job.status != JobStatus::Running));
     let namespace = cluster.namespace();
-    let phase = specs.first().map_or(Phase::NomadClients, |spec| phase_of(&spec.needs));
+    let phase = specs.first().map_or(&phase::NOMAD_CLIENTS, |spec| phase_of(&spec.needs));
     let diagnosis = Diagnosis::new(format!(
         "{} did not finish within {} (the pipeline timeout is {})",
         specs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
@@ -159,13 +221,9 @@ fn still_waiting(
     .observed_all(observed)
     .phase(phase);
     if never_picked_up {
-        diagnosis
-            .cause("the job was never picked up although realitycheck saw capacity for it (Nomad clients, the machine provisioner's pod, runners): the service that hands jobs to executors may be failing")
-            .remediation(format!("read the logs of the provisioners' pods: `kubectl -n {namespace} get pods | grep -e docker-provisioner -e {MACHINE_PROVISIONER}`, then `kubectl -n {namespace} logs <pod>` (the docker provisioner for docker jobs, the machine provisioner for machine jobs); on a slow installation, raise timeouts.pipeline"))
+        diagnosis.because(NEVER_PICKED_UP.with(&[("namespace", &namespace), ("component", &MACHINE_PROVISIONER)]))
     } else {
-        diagnosis
-            .cause("the job runs longer than the pipeline timeout allows: slow image pulls, a slow executor, or a step that hangs")
-            .remediation("open the job in the CircleCI UI to see which step is slow; raise timeouts.pipeline (or timeout_scale) if the installation is merely slow")
+        diagnosis.because(&RUNS_TOO_LONG)
     }
 }
 
@@ -201,17 +259,15 @@ fn ended_without(run: &PipelineRun, specs: &[Job], snapshot: &Snapshot, end: &Po
                     Diagnosis::new(format!("the workflows of pipeline #{} ended before these jobs ran", run.number))
                         .observed_all(unfinished)
                         .observed(format!("workflows: {}", snapshot.describe_workflows()))
-                        .cause("a job they require did not succeed, or the workflow was cancelled")
-                        .remediation("the checks of the jobs they require say why; the workflow's page in the CircleCI UI shows who cancelled it")
-                        .phase(Phase::RealitycheckProject),
+                        .because(&REQUIRED_JOB_FAILED)
+                        .phase(&phase::REALITYCHECK_PROJECT),
                 );
             }
             Verdict::Fail(
                 Diagnosis::new(format!("pipeline #{} has no job {}", run.number, missing.join(", ")))
                     .observed(format!("workflows: {}", snapshot.describe_workflows()))
-                    .cause("the project's .circleci/config.yml is not the one this realitycheck expects (an older version, or edited)")
-                    .remediation("push the config `realitycheck init` writes to the project's default branch (or pipeline.branch)")
-                    .phase(Phase::RealitycheckProject),
+                    .because(&NOT_THE_EXPECTED_CONFIG)
+                    .phase(&phase::REALITYCHECK_PROJECT),
             )
         }
     }
@@ -277,8 +333,7 @@ async fn no_nomad_client(cluster: &ClusterAccess, spec: &Job, waiting: &str) -> 
             .observed(waiting)
             .shared_cause(shared_causes::NO_NOMAD_CLIENT_FOR_DOCKER, "Nomad has no client that can run docker jobs")
             .observed_all(observed)
-            .cause("docker jobs run on Nomad clients, and none is ready, eligible, undrained with a healthy docker driver")
-            .remediation("see nomad::clients_ready: enable or undrain a client (`nomad node eligibility -enable <id>`, `nomad node drain -disable <id>`), fix its docker daemon, or check the nomad-autoscaler if clients scale from zero")
+            .because(&NO_CLIENT_FOR_DOCKER)
             .phase(phase_of(&Needs::NomadClient)),
     )
 }
@@ -314,11 +369,7 @@ async fn no_machine_provisioner(access: &ClusterAccess, spec: &Job, waiting: &st
         )
         .observed(format!("machine provisioner workloads found: {}", found.join(", ")))
         .observed_all(unready.iter().flat_map(|(_, states)| states.iter().map(PodState::describe)))
-        .cause("machine, Arm, Windows and remote docker jobs get their VM from the machine provisioner, and part of it is not running")
-        .remediation(format!(
-            "`kubectl -n {namespace} describe pod {0}` and `kubectl -n {namespace} logs {0}` say why it is not ready",
-            pod_names.join(" ")
-        ))
+        .because(NO_READY_PROVISIONER.with(&[("namespace", &namespace), ("pods", &pod_names.join(" "))]))
         .phase(phase_of(&Needs::MachineProvisioner)),
     )
 }
@@ -341,11 +392,7 @@ async fn no_runner(api: &ApiAccess, spec: &Job, class: &str, waiting: &str) -> O
                 format!("no runner is registered for resource class `{class}`"),
             )
             .observed(unclaimed)
-            .cause("no self-hosted runner of this resource class has connected to the installation")
-            .remediation(format!(
-                "install a machine or container runner with a token of `{class}` (`circleci runner resource-class create`), with its API URL set to {}; or set pipeline.runner_resource_class to a class that has runners",
-                api.host()
-            ))
+            .because(NO_RUNNER.with(&[("class", &class), ("host", &api.host())]))
             .phase(phase_of(&spec.needs)),
     )
 }
@@ -373,27 +420,28 @@ pub(crate) async fn failed_job(
     if let Some(number) = job.job_number {
         diagnosis = diagnosis.observed_all(step_output(handles.api.client(), &run.slug, number).await);
     }
-    let cause = match (&job.status, &spec.needs) {
-        (JobStatus::InfrastructureFail, Needs::Runner(_)) => "the runner could not set up the job's environment",
-        (JobStatus::InfrastructureFail, Needs::NomadClient) => "the Nomad client could not start the job's containers",
-        (JobStatus::InfrastructureFail, _) => "the machine provisioner could not provide a VM for the job",
-        (JobStatus::Failed, _) => "a step of the job failed: its output above says which and why",
-        (JobStatus::Timedout, _) => "a step ran past its time limit",
-        (JobStatus::Canceled, _) => "the job was cancelled before it finished (by a user, or by auto-cancel)",
-        (JobStatus::Unauthorized, _) => "the job may not use one of its contexts (a security group restriction)",
-        _ => "the job did not run to success",
-    };
-    let remediation = match &spec.needs {
-        _ if needs_a_vm && job.status == JobStatus::InfrastructureFail => {
-            format!(
-                "read the machine provisioner's logs (`kubectl -n {0} get pods | grep {MACHINE_PROVISIONER}`, then `kubectl -n {0} logs <pod>`): its cloud credentials and IAM permissions, quotas, the VM image and the subnet decide whether VMs start",
-                handles.cluster.namespace()
-            )
+    let values: Values<'_> = &[("namespace", &handles.cluster.namespace()), ("component", &MACHINE_PROVISIONER)];
+    diagnosis.because(failed_job_cause(&job.status, &spec.needs).with(values))
+}
+
+/// What a job that needs `needs` and ended `status` states: the cause its status says, and
+/// what to read (the runner agent's logs, the machine provisioner's, or the step output).
+fn failed_job_cause(status: &JobStatus, needs: &Needs) -> &'static Cause {
+    let (elsewhere, on_runner) = match status {
+        JobStatus::InfrastructureFail => {
+            return match needs {
+                Needs::Runner(_) => &RUNNER_SETUP_FAILED,
+                Needs::NomadClient => &CONTAINERS_NOT_STARTED,
+                Needs::MachineProvisioner | Needs::NomadClientAndMachineProvisioner => &NO_VM,
+            };
         }
-        Needs::Runner(_) => "read the runner agent's logs on its host".into(),
-        _ => "read the step output; image pulls need Docker Hub or the mirror named by pipeline.image_registry".into(),
+        JobStatus::Failed => (&STEP_FAILED, &STEP_FAILED_ON_RUNNER),
+        JobStatus::Timedout => (&TIMED_OUT, &TIMED_OUT_ON_RUNNER),
+        JobStatus::Canceled => (&CANCELED, &CANCELED_ON_RUNNER),
+        JobStatus::Unauthorized => (&UNAUTHORIZED, &UNAUTHORIZED_ON_RUNNER),
+        _ => (&NOT_SUCCEEDED, &NOT_SUCCEEDED_ON_RUNNER),
     };
-    diagnosis.cause(cause).remediation(remediation)
+    if matches!(needs, Needs::Runner(_)) { on_runner } else { elsewhere }
 }
 
 /// The last lines of the job's failing step (v1.1 job details, then the step's output URL),
@@ -475,19 +523,18 @@ pub(crate) async fn run_job(handles: &PipelineHandles, scope: &Scope) -> Result<
         Some(number) => Ok((run, number)),
         None => Err(Verdict::Fail(
             Diagnosis::new(format!("job {spec} succeeded but the API gave no job number"))
-                .cause("the API's job list lacks job_number: a server older than realitycheck expects")
-                .remediation("report the server version to the realitycheck maintainers")
-                .phase(Phase::CircleciApi),
+                .because(&NO_JOB_NUMBER)
+                .phase(&phase::CIRCLECI_API),
         )),
     }
 }
 
 /// The installation phase a failure of a job that needs `needs` belongs to.
-pub(crate) fn phase_of(needs: &Needs) -> Phase {
+pub(crate) fn phase_of(needs: &Needs) -> &'static Phase {
     match needs {
-        Needs::NomadClient => Phase::NomadClients,
-        Needs::MachineProvisioner | Needs::NomadClientAndMachineProvisioner => Phase::MachineProvisioner,
-        Needs::Runner(_) => Phase::Runner,
+        Needs::NomadClient => &phase::NOMAD_CLIENTS,
+        Needs::MachineProvisioner | Needs::NomadClientAndMachineProvisioner => &phase::MACHINE_PROVISIONER,
+        Needs::Runner(_) => &phase::RUNNER,
     }
 }
 
@@ -524,7 +571,18 @@ mod tests {
         assert!(diagnosis.own_observed().is_empty(), "{diagnosis:?}");
         assert_eq!(diagnosis.cause_evidence().len(), 1, "{diagnosis:?}");
         assert!(diagnosis.cause_evidence()[0].contains("40 polls in a row"), "{diagnosis:?}");
-        assert_eq!(diagnosis.phase, Some(Phase::CircleciApi));
+        assert_eq!(diagnosis.phase, Some(&phase::CIRCLECI_API));
+    }
+
+    #[test]
+    fn a_failed_job_states_its_status_and_what_ran_it() {
+        let runner = Needs::Runner("namespace/name".into());
+        assert_eq!(failed_job_cause(&JobStatus::InfrastructureFail, &runner), &RUNNER_SETUP_FAILED);
+        assert_eq!(failed_job_cause(&JobStatus::InfrastructureFail, &Needs::NomadClient), &CONTAINERS_NOT_STARTED);
+        assert_eq!(failed_job_cause(&JobStatus::InfrastructureFail, &Needs::MachineProvisioner), &NO_VM);
+        assert_eq!(failed_job_cause(&JobStatus::Timedout, &runner), &TIMED_OUT_ON_RUNNER);
+        assert_eq!(failed_job_cause(&JobStatus::Failed, &Needs::NomadClientAndMachineProvisioner), &STEP_FAILED);
+        assert_eq!(failed_job_cause(&JobStatus::Running, &Needs::NomadClient).fix(), READ_STEP_OUTPUT);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The checks of realitycheck, by suite, and the preflights they need. Each suite module
-//! holds its checks' bodies and the pure functions that judge what the bodies observed.
+//! holds its checks' bodies, the pure functions that judge what the bodies observed, and the
+//! causes of red they state ([`cause`]; all of them: [`causes`]).
 
 pub mod api;
 pub mod autoscaler;
+pub mod cause;
 pub mod cluster;
 pub mod contexts;
 pub mod executors;
@@ -19,16 +21,17 @@ use std::future::Future;
 use std::sync::Arc;
 
 use harness::{
-    Applicability, Check, CheckKind, CheckSpec, Diagnosis, Observation, Phase, Preflight, Scope, SkipReason, Tag,
-    Verdict,
+    Applicability, Check, CheckKind, CheckSpec, Diagnosis, Observation, Preflight, Scope, SkipReason, Tag, Verdict,
 };
 use realitycheck_config::Target;
 use realitycheck_project::Job;
 
+use self::cause::{Because, Cause, StatedBy, causes};
 use crate::RealityCheck;
 use crate::clients::certs::Certificate;
 use crate::clients::circleci::Retry;
 use crate::clients::cluster::{Answer, ClusterError};
+use crate::phase;
 use crate::resources::api::{ApiAccess, ProjectAccess};
 use crate::resources::cluster::ClusterAccess;
 use crate::resources::pipeline::PipelineAccess;
@@ -69,6 +72,26 @@ pub fn all(target: &Target) -> Vec<Check<RealityCheck>> {
         features::checkout(),
     ]);
     checks
+}
+
+/// Every cause of red a check can state, with its fix: the catalogue `realitycheck explain`'s
+/// tests hold against the checks' pages.
+pub fn causes() -> Vec<&'static Cause> {
+    [
+        CAUSES,
+        api::CAUSES,
+        autoscaler::CAUSES,
+        cluster::CAUSES,
+        contexts::CAUSES,
+        executors::CAUSES,
+        features::CAUSES,
+        jobs::CAUSES,
+        mtls::CAUSES,
+        nomad::CAUSES,
+        pipeline::CAUSES,
+        provisioner::CAUSES,
+    ]
+    .concat()
 }
 
 /// Reachability checks run before any check that needs them; a failure ends the run (exit 3).
@@ -204,9 +227,7 @@ pub(crate) fn unconfigured_pipeline_check(id: &str, summary: &str, reason: Strin
         pipeline_spec(id, summary),
         Requires::UnconfiguredJob(reason),
         |_| None::<()>,
-        |(), _| async {
-            Err(Verdict::Fail(Diagnosis::new("the check ran without its setting").cause("a bug in realitycheck")))
-        },
+        |(), _| async { Err(Verdict::Fail(Diagnosis::new("the check ran without its setting").because(&BUG))) },
     )
 }
 
@@ -238,9 +259,7 @@ where
         let handed = match applicability(resources.target(), &declared) {
             Applicability::NotConfigured(why) => Err(Verdict::Skip(SkipReason::NotConfigured(why))),
             _ => pick(&resources).ok_or_else(|| {
-                Verdict::Fail(
-                    Diagnosis::new("the run prepared no resources for the check").cause("a bug in realitycheck"),
-                )
+                Verdict::Fail(Diagnosis::new("the run prepared no resources for the check").because(&BUG))
             }),
         };
         async move {
@@ -297,32 +316,56 @@ pub(crate) fn cluster_failed(error: impl Borrow<ClusterError>) -> Verdict {
     Verdict::Fail(cluster_failure(error.borrow()))
 }
 
+causes! {
+    StatedBy::Shared("Kubernetes access") => {
+        PODS_REFUSED:
+            "the API refused the pod list: this identity lacks the RBAC permission",
+            "grant `list` on pods in the namespace to this identity (`kubectl auth can-i list pods -n {namespace}`)";
+        NO_NAMESPACE:
+            "the namespace `{namespace}` does not exist on this cluster",
+            "`kubectl get namespaces` lists them; give the release's namespace with --namespace, or pick the right cluster with --kube-context";
+        NOT_KUBERNETES:
+            "what answered at {url} is not a Kubernetes API server: a proxy, a login page or another service",
+            "check the server address of the kubeconfig's cluster (`kubectl config view --minify`) and any proxy in between";
+        PODS_FAILED:
+            "the API server failed the pod list",
+            "`kubectl -n {namespace} get pods` shows whether the API server answers; check its health and the network path";
+        EXEC_FAILED:
+            "the exec into the pod failed: missing RBAC permission, or the pod or container went away",
+            "grant `get` and `create` on pods/exec in the namespace (`kubectl auth can-i create pods/exec -n {namespace}`), and check the pod";
+        READ_FAILED:
+            "the API failed the read",
+            "check that the namespace exists and the API server is healthy (`kubectl -n {namespace} get secrets`)";
+        CLUSTER_UNUSABLE:
+            "the Kubernetes API could not be used",
+            "check KUBECONFIG, --kube-context and the network path to the API server";
+    }
+    StatedBy::Shared("A bug in realitycheck") => {
+        /// A check met a state its code holds impossible: nothing in the installation is to blame.
+        BUG: "a bug in realitycheck", "";
+    }
+}
+
 /// A Kubernetes API failure met by a check after the preflight passed (RBAC, a pod gone).
 pub(crate) fn cluster_failure(error: &ClusterError) -> Diagnosis {
-    let diagnosis = Diagnosis::new(error.to_string()).phase(Phase::KubernetesAccess);
-    match error {
-        ClusterError::ListPods { namespace, answer: Answer::Unauthorized | Answer::Forbidden, .. } => diagnosis
-            .cause("the API refused the pod list: this identity lacks the RBAC permission")
-            .remediation(format!("grant `list` on pods in the namespace to this identity (`kubectl auth can-i list pods -n {namespace}`)")),
-        ClusterError::ListPods { namespace, answer: Answer::NotFound, .. } => diagnosis
-            .cause(format!("the namespace `{namespace}` does not exist on this cluster"))
-            .remediation("`kubectl get namespaces` lists them; give the release's namespace with --namespace, or pick the right cluster with --kube-context"),
-        ClusterError::ListPods { url, answer: Answer::NotKubernetes, .. } => diagnosis
-            .cause(format!("what answered at {url} is not a Kubernetes API server: a proxy, a login page or another service"))
-            .remediation("check the server address of the kubeconfig's cluster (`kubectl config view --minify`) and any proxy in between"),
-        ClusterError::ListPods { namespace, answer: Answer::Failed, .. } => diagnosis
-            .cause("the API server failed the pod list")
-            .remediation(format!("`kubectl -n {namespace} get pods` shows whether the API server answers; check its health and the network path")),
-        ClusterError::Exec { namespace, .. } => diagnosis
-            .cause("the exec into the pod failed: missing RBAC permission, or the pod or container went away")
-            .remediation(format!("grant `get` and `create` on pods/exec in the namespace (`kubectl auth can-i create pods/exec -n {namespace}`), and check the pod")),
-        ClusterError::ListSecrets { namespace, .. } | ClusterError::GetSecret { namespace, .. } | ClusterError::Read { namespace, .. } => diagnosis
-            .cause("the API failed the read")
-            .remediation(format!("check that the namespace exists and the API server is healthy (`kubectl -n {namespace} get secrets`)")),
-        ClusterError::Config { .. } | ClusterError::Unreachable { .. } => diagnosis
-            .cause("the Kubernetes API could not be used")
-            .remediation("check KUBECONFIG, --kube-context and the network path to the API server"),
-    }
+    let diagnosis = Diagnosis::new(error.to_string()).phase(&phase::KUBERNETES_ACCESS);
+    diagnosis.because(match error {
+        ClusterError::ListPods { namespace, answer: Answer::Unauthorized | Answer::Forbidden, .. } => {
+            PODS_REFUSED.with(&[("namespace", namespace)])
+        }
+        ClusterError::ListPods { namespace, answer: Answer::NotFound, .. } => {
+            NO_NAMESPACE.with(&[("namespace", namespace)])
+        }
+        ClusterError::ListPods { url, answer: Answer::NotKubernetes, .. } => NOT_KUBERNETES.with(&[("url", url)]),
+        ClusterError::ListPods { namespace, answer: Answer::Failed, .. } => {
+            PODS_FAILED.with(&[("namespace", namespace)])
+        }
+        ClusterError::Exec { namespace, .. } => EXEC_FAILED.with(&[("namespace", namespace)]),
+        ClusterError::ListSecrets { namespace, .. }
+        | ClusterError::GetSecret { namespace, .. }
+        | ClusterError::Read { namespace, .. } => READ_FAILED.with(&[("namespace", namespace)]),
+        ClusterError::Config { .. } | ClusterError::Unreachable { .. } => CLUSTER_UNUSABLE.with(&[]),
+    })
 }
 
 #[cfg(test)]

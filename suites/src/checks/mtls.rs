@@ -5,19 +5,56 @@
 //! Whatever the verdict, the expiry of each certificate read is recorded as an observation
 //! (`certificate_expiry_timestamp_seconds` of `<secret> ca.pem` and `<secret> cert.pem`).
 
-use harness::{Check, Diagnosis, Observation, Phase, Verdict};
+use harness::{Check, Diagnosis, Observation, Verdict};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 
+use super::cause::{Because, Cause, Stated, StatedBy, Values, causes};
 use super::{certificate_expiry, cluster_check, cluster_failed, ids, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::certs::{Certificate, Encoding, day_of, days_until, pem_of, public_key_of};
+use crate::phase;
 
 /// The Secret names the guides use, in the order they are looked for.
 const SECRETS: [&str; 2] = ["nomad-mtls", "nomad-rpc-mtls"];
 
 /// The name Nomad's clients verify the servers' certificate against (`verify_server_hostname`).
 const SERVER_NAME: &str = "server.global.nomad";
+
+/// The fix of every cause: make the material again.
+const RECREATE: &str = "make the material again (CircleCI's Terraform `tls` module, or `nomad tls ca create` then `nomad tls cert create -server -region global`), store it with `kubectl -n {namespace} create secret generic {secret} --from-file=ca.pem --from-file=cert.pem --from-file=key.pem --dry-run=client -o yaml | kubectl apply -f -`, restart the Nomad servers, and give the Nomad clients certificates of the same CA";
+
+causes! {
+    StatedBy::Checks(&[ids::MTLS]) => {
+        /// Neither Secret exists.
+        NO_MTLS_SECRET:
+            "the Nomad mTLS material of Phase 3 was not stored (or under another name)",
+            RECREATE;
+        /// A key missing, no PEM, or a certificate that does not parse.
+        UNREADABLE_MATERIAL:
+            "the Secret was not made from the material of Phase 3 (a placeholder, a wrong file, or a cut value)",
+            RECREATE;
+        SWAPPED:
+            "cert.pem holds the CA and ca.pem the certificate: the install guide's command line pairs them the wrong way round",
+            RECREATE;
+        NOT_A_CA:
+            "ca.pem holds a certificate without `CA:true`: Nomad cannot verify the others' certificates with it",
+            RECREATE;
+        OTHER_CA:
+            "the certificate comes from another CA: the Nomad clients and servers reject each other's certificates (x509: certificate signed by unknown authority)",
+            RECREATE;
+        OTHER_KEY:
+            "the private key belongs to another certificate: the Nomad servers cannot complete a TLS handshake with it",
+            RECREATE;
+        NOT_THE_SERVER_NAME:
+            "the clients verify the servers' name (verify_server_hostname) and expect {server_name}; the certificate names {names}",
+            RECREATE;
+        /// Expired, or expiring within `nomad.mtls_min_days`.
+        MTLS_EXPIRING:
+            "once it expires, the Nomad clients and servers refuse each other: no docker job runs",
+            RECREATE;
+    }
+}
 
 pub fn mtls() -> Check<RealityCheck> {
     let summary =
@@ -35,13 +72,17 @@ pub fn mtls() -> Check<RealityCheck> {
         let (name, secret) = found.ok_or_else(|| {
             Verdict::Fail(
                 Diagnosis::new(format!("no Secret {} in namespace `{namespace}`", SECRETS.join(" or ")))
-                    .cause("the Nomad mTLS material of Phase 3 was not stored (or under another name)")
-                    .remediation(recreate(namespace, SECRETS[0]))
-                    .phase(Phase::NomadMtls),
+                    .because(recreated(&NO_MTLS_SECRET, namespace, SECRETS[0], &[]))
+                    .phase(&phase::NOMAD_MTLS),
             )
         })?;
-        let material = MtlsMaterial::read(name, &secret)
-            .map_err(|diagnosis| Verdict::Fail(diagnosis.remediation(recreate(namespace, name))))?;
+        let material = MtlsMaterial::read(name, &secret).map_err(|what| {
+            Verdict::Fail(
+                Diagnosis::new(format!("Secret {name} {what}"))
+                    .because(recreated(&UNREADABLE_MATERIAL, namespace, name, &[]))
+                    .phase(&phase::NOMAD_MTLS),
+            )
+        })?;
         for observation in expiry_observations(&material) {
             scope.observations.record(observation);
         }
@@ -65,27 +106,17 @@ pub struct MtlsMaterial {
 }
 
 impl MtlsMaterial {
-    /// The material of Secret `name`; a diagnosis (without remediation) says what is missing
-    /// or unreadable.
-    pub fn read(name: &str, secret: &Secret) -> Result<MtlsMaterial, Diagnosis> {
-        let unreadable = |what: String| {
-            Diagnosis::new(format!("Secret {name} {what}"))
-                .cause("the Secret was not made from the material of Phase 3 (a placeholder, a wrong file, or a cut value)")
-                .phase(Phase::NomadMtls)
-        };
+    /// The material of Secret `name`; the error says what is missing or unreadable (`has no
+    /// key ca.pem`).
+    pub fn read(name: &str, secret: &Secret) -> Result<MtlsMaterial, String> {
         let pem = |file: &str| {
-            let value = secret
-                .data
-                .as_ref()
-                .and_then(|data| data.get(file))
-                .ok_or_else(|| unreadable(format!("has no key {file}")))?;
-            pem_of(&value.0)
-                .ok_or_else(|| unreadable(format!("holds no PEM in {file} (neither PEM nor base64 of PEM)")))
+            let value =
+                secret.data.as_ref().and_then(|data| data.get(file)).ok_or_else(|| format!("has no key {file}"))?;
+            pem_of(&value.0).ok_or_else(|| format!("holds no PEM in {file} (neither PEM nor base64 of PEM)"))
         };
         let ((ca, ca_encoding), (cert, cert_encoding), (key, key_encoding)) =
             (pem("ca.pem")?, pem("cert.pem")?, pem("key.pem")?);
-        let certificate =
-            |file: &str, pem| Certificate::from_pem(pem).map_err(|e| unreadable(format!("holds in {file} {e}")));
+        let certificate = |file: &str, pem| Certificate::from_pem(pem).map_err(|e| format!("holds in {file} {e}"));
         Ok(MtlsMaterial {
             secret: name.to_string(),
             encodings: [ca_encoding, cert_encoding, key_encoding],
@@ -120,50 +151,35 @@ pub fn expiry_observations(material: &MtlsMaterial) -> Vec<Observation> {
 /// certificate's key, and neither certificate expires within `min_days` of `now` (Unix seconds).
 pub fn judge_mtls(namespace: &str, material: &MtlsMaterial, now: i64, min_days: u32) -> Verdict {
     let MtlsMaterial { secret, ca, cert, key, .. } = material;
-    let red = |summary: String, cause: &str| {
+    let red = |summary: String, cause: &Cause, values: Values<'_>| {
         Verdict::Fail(
             Diagnosis::new(summary)
                 .observed(format!("ca.pem: {} (CA: {})", ca.subject, yes(ca.is_ca)))
                 .observed(format!("cert.pem: {} issued by {} (CA: {})", cert.subject, cert.issuer, yes(cert.is_ca)))
-                .cause(cause)
-                .remediation(recreate(namespace, secret))
-                .phase(Phase::NomadMtls),
+                .because(recreated(cause, namespace, secret, values))
+                .phase(&phase::NOMAD_MTLS),
         )
     };
     if !ca.is_ca && cert.is_ca {
-        return red(
-            format!("ca.pem and cert.pem of Secret {secret} are swapped"),
-            "cert.pem holds the CA and ca.pem the certificate: the install guide's command line pairs them the wrong way round",
-        );
+        return red(format!("ca.pem and cert.pem of Secret {secret} are swapped"), &SWAPPED, &[]);
     }
     if !ca.is_ca {
-        return red(
-            format!("ca.pem of Secret {secret} is not a CA"),
-            "ca.pem holds a certificate without `CA:true`: Nomad cannot verify the others' certificates with it",
-        );
+        return red(format!("ca.pem of Secret {secret} is not a CA"), &NOT_A_CA, &[]);
     }
     if !cert.signed_by(ca) {
-        return red(
-            format!("cert.pem of Secret {secret} was not signed by the CA in ca.pem"),
-            "the certificate comes from another CA: the Nomad clients and servers reject each other's certificates (x509: certificate signed by unknown authority)",
-        );
+        return red(format!("cert.pem of Secret {secret} was not signed by the CA in ca.pem"), &OTHER_CA, &[]);
     }
     match key {
         Ok(public) if *public != cert.public_key() => {
-            return red(
-                format!("key.pem of Secret {secret} is not the key of cert.pem"),
-                "the private key belongs to another certificate: the Nomad servers cannot complete a TLS handshake with it",
-            );
+            return red(format!("key.pem of Secret {secret} is not the key of cert.pem"), &OTHER_KEY, &[]);
         }
         _ => {}
     }
     if !cert.dns_names.iter().any(|name| name == SERVER_NAME) {
         return red(
             format!("cert.pem of Secret {secret} does not name {SERVER_NAME}"),
-            &format!(
-                "the clients verify the servers' name (verify_server_hostname) and expect {SERVER_NAME}; the certificate names {}",
-                names(&cert.dns_names)
-            ),
+            &NOT_THE_SERVER_NAME,
+            &[("server_name", &SERVER_NAME), ("names", &names(&cert.dns_names))],
         );
     }
     let (earliest, which) =
@@ -177,7 +193,7 @@ pub fn judge_mtls(namespace: &str, material: &MtlsMaterial, now: i64, min_days: 
                 "{which} of Secret {secret} expires in {days_left} days, on {date} (nomad.mtls_min_days = {min_days})"
             )
         };
-        return red(summary, "once it expires, the Nomad clients and servers refuse each other: no docker job runs");
+        return red(summary, &MTLS_EXPIRING, &[]);
     }
     let key_note = match key {
         Ok(_) => "key.pem is its key".to_string(),
@@ -198,11 +214,10 @@ fn names(names: &[String]) -> String {
     if names.is_empty() { "no DNS name".into() } else { names.join(", ") }
 }
 
-/// How to make and store the material again.
-fn recreate(namespace: &str, secret: &str) -> String {
-    format!(
-        "make the material again (CircleCI's Terraform `tls` module, or `nomad tls ca create` then `nomad tls cert create -server -region global`), store it with `kubectl -n {namespace} create secret generic {secret} --from-file=ca.pem --from-file=cert.pem --from-file=key.pem --dry-run=client -o yaml | kubectl apply -f -`, restart the Nomad servers, and give the Nomad clients certificates of the same CA"
-    )
+/// `cause` (its own placeholders filled from `values`), with the fix that makes the material of
+/// Secret `secret` in `namespace` again.
+fn recreated(cause: &Cause, namespace: &str, secret: &str, values: Values<'_>) -> Stated {
+    cause.with(&[values, &[("namespace", &namespace), ("secret", &secret)]].concat())
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use harness::{Check, Diagnosis, Phase, Verdict};
+use harness::{Check, Diagnosis, Verdict};
 
+use super::cause::{Because, Cause, Stated, StatedBy, Values, causes};
 use super::{cluster_check, cluster_failed, cluster_failure, ids, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::cluster::ExecOutput;
@@ -13,6 +14,7 @@ use crate::clients::nomad::keyring;
 use crate::clients::nomad::members::{self, Member};
 use crate::clients::nomad::nodes::{self, Driver, Node};
 use crate::clients::nomad::table::NotATable;
+use crate::phase;
 use crate::resources::cluster::{ClusterAccess, NomadPodError};
 
 pub fn servers_alive() -> Check<RealityCheck> {
@@ -120,6 +122,93 @@ fn is_unknown_command(output: &ExecOutput) -> bool {
     output.exit_code != 0 && output.stderr.contains("Usage")
 }
 
+/// How to store a new gossip key in the Secret (a macro, for `concat!`).
+macro_rules! create_gossip_secret {
+    () => {
+        "`kubectl -n {namespace} create secret generic {secret} --from-literal={key}=$(openssl rand -base64 32) --dry-run=client -o yaml | kubectl apply -f -`"
+    };
+}
+
+causes! {
+    StatedBy::Checks(&[ids::GOSSIP_KEY]) => {
+        SERVERS_WITHOUT_GOSSIP_KEY:
+            "the servers started without the key (the Secret was created after them, or the chart did not pass it)",
+            "restart the Nomad servers so that they read the Secret: `kubectl -n {namespace} rollout restart statefulset/{statefulset}`";
+        GOSSIP_KEY_CHANGED:
+            "the Secret was changed after the servers started, and they were not restarted: a server restarted later would not join the others",
+            "roll the new key out: `kubectl -n {namespace} rollout restart statefulset/{statefulset}` (one server at a time keeps the quorum), then run this check again; or put the servers' key back in the Secret";
+        NO_GOSSIP_SECRET:
+            "the gossip encryption key of Phase 3 was not created (or under another name or key)",
+            create_gossip_secret!();
+        UNUSABLE_GOSSIP_KEY:
+            "the Secret holds a placeholder or a truncated key; Nomad's servers refuse to start with it, or the chart cannot encode it",
+            concat!(create_gossip_secret!(), ", then restart the Nomad servers");
+    }
+    StatedBy::Shared("Nomad commands in a server pod") => {
+        NO_SERVER_POD:
+            "no pod carries that label: the namespace or the selector is wrong",
+            "check --namespace and nomad.server_selector; `kubectl -n {namespace} get pods -l {selector}` must list the Nomad servers";
+        NO_READY_SERVER_POD:
+            "the Nomad server pods exist but none is Running and Ready",
+            "`kubectl -n {namespace} describe pods -l {selector}` and their logs say why; Nomad servers need their mTLS and gossip secrets";
+        /// The CLI's error quotes `x509`, `tls:` or `certificate`.
+        NOMAD_MTLS_MISMATCH:
+            "the nomad CLI in the server pod cannot talk to Nomad over mTLS: the certificates do not match (CA, certificate or key)",
+            "check nomad.server.rpc.mTLS (certificate, privateKey, CACertificate) in values.yaml and the nomad-mtls secret; the clients' certificates must come from the same CA";
+        /// `connection refused`.
+        NOMAD_NOT_LISTENING:
+            "the Nomad agent in the pod is not listening",
+            "read the pod's logs: `kubectl -n {namespace} logs {pod}`";
+        /// Exit code 126 or 127.
+        NO_NOMAD_CLI:
+            "the pod has no nomad CLI: the selector matches pods that are not Nomad servers",
+            "set nomad.server_selector to the Nomad server pods' labels (default app=nomad-server)";
+        NOMAD_ERROR:
+            "the Nomad API answered with an error",
+            "run the same command to see it whole: `kubectl -n {namespace} exec {pod} -- {command}`";
+        UNREADABLE_TABLE:
+            "the nomad CLI printed something realitycheck cannot read: an error message, a page from a proxy in front of Nomad, or the output of a CLI version whose layout realitycheck does not know",
+            "run the command in the pod to see it: `kubectl -n {namespace} exec {pod} -- {command}`; if Nomad answers normally, report the output and the CLI version (`kubectl -n {namespace} exec {pod} -- nomad version`) to the realitycheck maintainers";
+    }
+    StatedBy::Checks(&[ids::SERVERS_ALIVE]) => {
+        NO_MEMBERS:
+            "the server has not joined its peers",
+            "read the nomad-server pods' logs for join and raft errors";
+        SERVERS_NOT_ALIVE:
+            "a server pod restarted or lost gossip with its peers (status failed, left or leaving)",
+            "check the Nomad server pods and their logs; a failed member leaves the list on its own once its pod is back";
+        NO_LEADER:
+            "raft has no quorum: too few servers, or they cannot reach each other on port 4647/4648",
+            "bring the nomad-server pods back (all of them Running) and check the network policy between them";
+        SPLIT_BRAIN:
+            "a split brain: the servers do not form one cluster",
+            "restart the nomad-server StatefulSet so that they rejoin one cluster";
+    }
+    StatedBy::Checks(&[ids::CLIENTS_READY]) => {
+        VERSION_SKEW:
+            "Nomad servers must be at least as new as their clients; newer clients may fail to register or run jobs",
+            "install the servers' Nomad version on the clients (CircleCI's Terraform modules set it, `nomad_version`), or upgrade the servers first";
+        NO_CLIENT_JOINED:
+            "the clients never joined: their mTLS certificates, the gossip encryption key, or their retry_join address do not match the server",
+            "on a client host, `journalctl -u nomad` shows the join error; check retry_join points at the cluster's Nomad endpoint on port 4647, that the client certificates come from the nomad-mtls secret's CA, and that port 4647 is open from the clients";
+        DOCKER_UNHEALTHY:
+            "the docker driver of the clients is unhealthy: Docker is not running on the client hosts, or Nomad cannot reach its socket",
+            "on each named client host, check Docker (`systemctl status docker`, `docker info`), then restart the nomad agent";
+        RAW_EXEC_UNHEALTHY:
+            "the raw_exec driver, which CircleCI's clients run jobs with, is disabled or unhealthy on the clients",
+            "enable it in the client configuration (`plugin \"raw_exec\" { config { enabled = true } }`, as CircleCI's Terraform writes it), then restart the nomad agent";
+        CLIENTS_INELIGIBLE:
+            "clients are draining or marked ineligible, so Nomad places no jobs on them",
+            "if no maintenance is under way, make them eligible again in the nomad-server pod: {commands}";
+        CLIENTS_DOWN:
+            "clients are down or not yet ready: the host stopped, or lost its connection to the servers",
+            "check the client instances (autoscaling group) and the nomad service on them";
+        TOO_FEW_CLIENTS:
+            "fewer clients joined than min_clients asks for: the autoscaler or the client group is too small",
+            "raise the client group's size (or nomad.auto_scaler min) to at least {min_clients}, or lower nomad.min_clients if fewer suffice";
+    }
+}
+
 /// Pass when one reading of the Secret's key is among the keys the servers use (read in
 /// `pod`); never quotes a key.
 pub fn judge_gossip_key(namespace: &str, pod: &str, readings: &[GossipKeyReading], installed: &[String]) -> Verdict {
@@ -135,20 +224,22 @@ pub fn judge_gossip_key(namespace: &str, pod: &str, readings: &[GossipKeyReading
     let diagnosis =
         Diagnosis::new(format!("the gossip key in Secret {GOSSIP_SECRET} is not the key the Nomad servers use"))
             .observed(format!("the Secret holds {holds}"))
-            .phase(Phase::NomadServers);
+            .phase(&phase::NOMAD_SERVERS);
+    let values: Values<'_> = &[("namespace", &namespace), ("statefulset", &statefulset)];
     if installed.is_empty() {
         return Verdict::Fail(
             diagnosis
                 .observed(format!("`nomad operator gossip keyring list` in {pod} lists no key: the servers run without gossip encryption"))
-                .cause("the servers started without the key (the Secret was created after them, or the chart did not pass it)")
-                .remediation(format!("restart the Nomad servers so that they read the Secret: `kubectl -n {namespace} rollout restart statefulset/{statefulset}`")),
+                .because(SERVERS_WITHOUT_GOSSIP_KEY.with(values)),
         );
     }
     Verdict::Fail(
         diagnosis
-            .observed(format!("the servers have {} installed (read in {pod}), none of them this one", count_of(installed.len(), "key")))
-            .cause("the Secret was changed after the servers started, and they were not restarted: a server restarted later would not join the others")
-            .remediation(format!("roll the new key out: `kubectl -n {namespace} rollout restart statefulset/{statefulset}` (one server at a time keeps the quorum), then run this check again; or put the servers' key back in the Secret")),
+            .observed(format!(
+                "the servers have {} installed (read in {pod}), none of them this one",
+                count_of(installed.len(), "key")
+            ))
+            .because(GOSSIP_KEY_CHANGED.with(values)),
     )
 }
 
@@ -164,25 +255,20 @@ fn no_gossip_secret(namespace: &str, secret_exists: bool) -> Diagnosis {
     } else {
         format!("no Secret {GOSSIP_SECRET} in namespace `{namespace}`")
     };
-    Diagnosis::new(summary)
-        .cause("the gossip encryption key of Phase 3 was not created (or under another name or key)")
-        .remediation(create_gossip_secret(namespace))
-        .phase(Phase::NomadServers)
+    Diagnosis::new(summary).because(gossip_secret(&NO_GOSSIP_SECRET, namespace)).phase(&phase::NOMAD_SERVERS)
 }
 
 /// The Secret's value is no key Nomad can use.
 fn unusable_gossip_key(namespace: &str, length: usize) -> Diagnosis {
     Diagnosis::new(format!("the gossip key in Secret {GOSSIP_SECRET} is not a usable key"))
         .observed(format!("it holds {length} bytes: neither base64 of 16, 24 or 32 bytes, nor 32 raw characters"))
-        .cause("the Secret holds a placeholder or a truncated key; Nomad's servers refuse to start with it, or the chart cannot encode it")
-        .remediation(format!("{}, then restart the Nomad servers", create_gossip_secret(namespace)))
-        .phase(Phase::NomadServers)
+        .because(gossip_secret(&UNUSABLE_GOSSIP_KEY, namespace))
+        .phase(&phase::NOMAD_SERVERS)
 }
 
-fn create_gossip_secret(namespace: &str) -> String {
-    format!(
-        "`kubectl -n {namespace} create secret generic {GOSSIP_SECRET} --from-literal={GOSSIP_SECRET_KEY}=$(openssl rand -base64 32) --dry-run=client -o yaml | kubectl apply -f -`"
-    )
+/// `cause`, whose fix stores a new key in the gossip key Secret of `namespace`.
+fn gossip_secret(cause: &Cause, namespace: &str) -> Stated {
+    cause.with(&[("namespace", &namespace), ("secret", &GOSSIP_SECRET), ("key", &GOSSIP_SECRET_KEY)])
 }
 
 /// The Nomad nodes, as `nomad node status` lists them (also for correlation by pipeline checks).
@@ -230,17 +316,10 @@ fn no_pod(error: &NomadPodError) -> Diagnosis {
         NomadPodError::Cluster(e) => cluster_failure(e),
         NomadPodError::NoReadyPod { selector, namespace, found } => {
             let diagnosis = Diagnosis::new(error.to_string())
-                .phase(Phase::NomadServers)
+                .phase(&phase::NOMAD_SERVERS)
                 .observed_all(found.iter().map(|p| p.describe()));
-            if found.is_empty() {
-                diagnosis
-                    .cause("no pod carries that label: the namespace or the selector is wrong")
-                    .remediation(format!("check --namespace and nomad.server_selector; `kubectl -n {namespace} get pods -l {selector}` must list the Nomad servers"))
-            } else {
-                diagnosis
-                    .cause("the Nomad server pods exist but none is Running and Ready")
-                    .remediation(format!("`kubectl -n {namespace} describe pods -l {selector}` and their logs say why; Nomad servers need their mTLS and gossip secrets"))
-            }
+            let cause = if found.is_empty() { &NO_SERVER_POD } else { &NO_READY_SERVER_POD };
+            diagnosis.because(cause.with(&[("namespace", namespace), ("selector", selector)]))
         }
     }
 }
@@ -249,28 +328,18 @@ fn no_pod(error: &NomadPodError) -> Diagnosis {
 fn exec_failure(namespace: &str, pod: &str, command: &[&str], output: &ExecOutput) -> Diagnosis {
     let command = command.join(" ");
     let error = output.stderr.trim();
-    let mut diagnosis = Diagnosis::new(format!("`{command}` in pod {pod} exited with code {}", output.exit_code))
+    let diagnosis = Diagnosis::new(format!("`{command}` in pod {pod} exited with code {}", output.exit_code))
         .observed_all(error.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev())
-        .phase(Phase::NomadServers);
-    diagnosis = if ["x509", "tls:", "certificate"].iter().any(|m| error.contains(m)) {
-        diagnosis
-            .cause("the nomad CLI in the server pod cannot talk to Nomad over mTLS: the certificates do not match (CA, certificate or key)")
-            .remediation("check nomad.server.rpc.mTLS (certificate, privateKey, CACertificate) in values.yaml and the nomad-mtls secret; the clients' certificates must come from the same CA")
-            .phase(Phase::NomadMtls)
+        .phase(&phase::NOMAD_SERVERS);
+    if ["x509", "tls:", "certificate"].iter().any(|m| error.contains(m)) {
+        diagnosis.because(&NOMAD_MTLS_MISMATCH).phase(&phase::NOMAD_MTLS)
     } else if error.contains("connection refused") {
-        diagnosis
-            .cause("the Nomad agent in the pod is not listening")
-            .remediation(format!("read the pod's logs: `kubectl -n {namespace} logs {pod}`"))
+        diagnosis.because(NOMAD_NOT_LISTENING.with(&[("namespace", &namespace), ("pod", &pod)]))
     } else if matches!(output.exit_code, 126 | 127) {
-        diagnosis
-            .cause("the pod has no nomad CLI: the selector matches pods that are not Nomad servers")
-            .remediation("set nomad.server_selector to the Nomad server pods' labels (default app=nomad-server)")
+        diagnosis.because(&NO_NOMAD_CLI)
     } else {
-        diagnosis.cause("the Nomad API answered with an error").remediation(format!(
-            "run the same command to see it whole: `kubectl -n {namespace} exec {pod} -- {command}`"
-        ))
-    };
-    diagnosis
+        diagnosis.because(NOMAD_ERROR.with(&[("namespace", &namespace), ("pod", &pod), ("command", &command)]))
+    }
 }
 
 /// Longest part of an output line a diagnosis quotes.
@@ -289,22 +358,16 @@ fn unreadable_table(namespace: &str, pod: &str, command: &[&str], error: &NotATa
     Diagnosis::new(format!("`{command}` in pod {pod} printed no table realitycheck can read"))
         .observed(first_line)
         .observed(format!("expected a table with the columns {}", error.required.join(", ")))
-        .cause("the nomad CLI printed something realitycheck cannot read: an error message, a page from a proxy in front of Nomad, or the output of a CLI version whose layout realitycheck does not know")
-        .remediation(format!(
-            "run the command in the pod to see it: `kubectl -n {namespace} exec {pod} -- {command}`; if Nomad answers normally, report the output and the CLI version (`kubectl -n {namespace} exec {pod} -- nomad version`) to the realitycheck maintainers"
-        ))
-        .phase(Phase::NomadServers)
+        .because(UNREADABLE_TABLE.with(&[("namespace", &namespace), ("pod", &pod), ("command", &command)]))
+        .phase(&phase::NOMAD_SERVERS)
 }
 
 /// Pass when every server is alive and exactly one leads.
 pub fn judge_members(members: &[Member]) -> Verdict {
-    let phase = Phase::NomadServers;
+    let phase = &phase::NOMAD_SERVERS;
     if members.is_empty() {
         return Verdict::Fail(
-            Diagnosis::new("the Nomad server knows no server members")
-                .cause("the server has not joined its peers")
-                .remediation("read the nomad-server pods' logs for join and raft errors")
-                .phase(phase),
+            Diagnosis::new("the Nomad server knows no server members").because(&NO_MEMBERS).phase(phase),
         );
     }
     let describe = |m: &Member| {
@@ -323,8 +386,7 @@ pub fn judge_members(members: &[Member]) -> Verdict {
         return Verdict::Fail(
             Diagnosis::new(format!("{} of {} Nomad servers are not alive", not_alive.len(), members.len()))
                 .observed_all(members.iter().map(describe))
-                .cause("a server pod restarted or lost gossip with its peers (status failed, left or leaving)")
-                .remediation("check the Nomad server pods and their logs; a failed member leaves the list on its own once its pod is back")
+                .because(&SERVERS_NOT_ALIVE)
                 .phase(phase),
         );
     }
@@ -341,17 +403,13 @@ pub fn judge_members(members: &[Member]) -> Verdict {
         0 => Verdict::Fail(
             Diagnosis::new("no Nomad server is the leader")
                 .observed_all(members.iter().map(describe))
-                .cause("raft has no quorum: too few servers, or they cannot reach each other on port 4647/4648")
-                .remediation(
-                    "bring the nomad-server pods back (all of them Running) and check the network policy between them",
-                )
+                .because(&NO_LEADER)
                 .phase(phase),
         ),
         n => Verdict::Fail(
             Diagnosis::new(format!("{n} Nomad servers claim to lead"))
                 .observed_all(members.iter().map(describe))
-                .cause("a split brain: the servers do not form one cluster")
-                .remediation("restart the nomad-server StatefulSet so that they rejoin one cluster")
+                .because(&SPLIT_BRAIN)
                 .phase(phase),
         ),
     }
@@ -400,9 +458,8 @@ fn version_skew(nodes: &[Node], servers: &[Member]) -> Option<Diagnosis> {
             newer.len()
         ))
         .observed_all(newer.iter().map(|n| format!("{} ({}): Nomad {}", n.name, n.short_id(), n.version)))
-        .cause("Nomad servers must be at least as new as their clients; newer clients may fail to register or run jobs")
-        .remediation("install the servers' Nomad version on the clients (CircleCI's Terraform modules set it, `nomad_version`), or upgrade the servers first")
-        .phase(Phase::NomadClients),
+        .because(&VERSION_SKEW)
+        .phase(&phase::NOMAD_CLIENTS),
     )
 }
 
@@ -416,7 +473,7 @@ fn version_of(text: &str) -> Option<(u32, u32, u32)> {
 /// Pass when at least `min_clients` nodes can take docker jobs and no client runs a newer
 /// Nomad than the `servers`.
 pub fn judge_clients(nodes: &[Node], min_clients: u32, servers: &[Member]) -> Verdict {
-    let phase = Phase::NomadClients;
+    let phase = &phase::NOMAD_CLIENTS;
     if let Some(skew) = version_skew(nodes, servers) {
         return Verdict::Fail(skew);
     }
@@ -440,8 +497,7 @@ pub fn judge_clients(nodes: &[Node], min_clients: u32, servers: &[Member]) -> Ve
         return Verdict::Fail(
             Diagnosis::new("no Nomad client has joined the cluster")
                 .observed("`nomad node status` lists no node")
-                .cause("the clients never joined: their mTLS certificates, the gossip encryption key, or their retry_join address do not match the server")
-                .remediation("on a client host, `journalctl -u nomad` shows the join error; check retry_join points at the cluster's Nomad endpoint on port 4647, that the client certificates come from the nomad-mtls secret's CA, and that port 4647 is open from the clients")
+                .because(&NO_CLIENT_JOINED)
                 .phase(phase),
         );
     }
@@ -462,40 +518,27 @@ pub fn judge_clients(nodes: &[Node], min_clients: u32, servers: &[Member]) -> Ve
     let docker_broken = unusable.iter().any(|n| matches!(n.docker, Driver::Unhealthy(_)));
     let raw_exec_broken = unusable.iter().any(|n| matches!(n.raw_exec, Driver::NotDetected | Driver::Unhealthy(_)));
     let down = unusable.iter().any(|n| n.status != "ready");
-    let mut causes = Vec::new();
-    let mut remedies = Vec::new();
+    let eligibility_commands = eligibility_commands.join(", ");
+    let mut causes: Vec<Stated> = Vec::new();
     if docker_broken {
-        causes.push("the docker driver of the clients is unhealthy: Docker is not running on the client hosts, or Nomad cannot reach its socket");
-        remedies.push("on each named client host, check Docker (`systemctl status docker`, `docker info`), then restart the nomad agent".to_string());
+        causes.push(DOCKER_UNHEALTHY.with(&[]));
     }
     if raw_exec_broken {
-        causes.push(
-            "the raw_exec driver, which CircleCI's clients run jobs with, is disabled or unhealthy on the clients",
-        );
-        remedies.push("enable it in the client configuration (`plugin \"raw_exec\" { config { enabled = true } }`, as CircleCI's Terraform writes it), then restart the nomad agent".to_string());
+        causes.push(RAW_EXEC_UNHEALTHY.with(&[]));
     }
     if !eligibility_commands.is_empty() {
-        causes.push("clients are draining or marked ineligible, so Nomad places no jobs on them");
-        remedies.push(format!(
-            "if no maintenance is under way, make them eligible again in the nomad-server pod: {}",
-            eligibility_commands.join(", ")
-        ));
+        causes.push(CLIENTS_INELIGIBLE.with(&[("commands", &eligibility_commands)]));
     }
     if down {
-        causes.push("clients are down or not yet ready: the host stopped, or lost its connection to the servers");
-        remedies.push("check the client instances (autoscaling group) and the nomad service on them".to_string());
+        causes.push(CLIENTS_DOWN.with(&[]));
     }
     if causes.is_empty() {
-        causes.push("fewer clients joined than min_clients asks for: the autoscaler or the client group is too small");
-        remedies.push(format!(
-            "raise the client group's size (or nomad.auto_scaler min) to at least {min_clients}, or lower nomad.min_clients if fewer suffice"
-        ));
+        causes.push(TOO_FEW_CLIENTS.with(&[("min_clients", &min_clients)]));
     }
     Verdict::Fail(
         Diagnosis::new(format!("{usable} of {} Nomad clients can run docker jobs; {min_clients} needed", nodes.len()))
             .observed_all(nodes.iter().map(describe))
-            .cause(causes.join("; "))
-            .remediation(remedies.join("; "))
+            .because_all(causes)
             .phase(phase),
     )
 }

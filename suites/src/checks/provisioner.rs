@@ -5,14 +5,16 @@
 
 use std::collections::BTreeSet;
 
-use harness::{Check, Diagnosis, Phase, Verdict};
+use harness::{Check, Diagnosis, Verdict};
 use k8s_openapi::api::core::v1::Pod;
 
+use super::cause::{Because, StatedBy, causes};
 use super::jobs::MACHINE_PROVISIONER;
 use super::{cluster_failed, ids, machine_provisioner_check, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::cluster::{Cluster, ClusterError};
 use crate::clients::pods::{self, PodState};
+use crate::phase;
 
 /// The Secret of the machine provisioner's cloud keys.
 const CREDENTIALS_SECRET: &str = "machine-provisioner-secret";
@@ -118,10 +120,30 @@ fn quoted(line: &str) -> String {
     format!("{head}…{tail}")
 }
 
+causes! {
+    StatedBy::Checks(&[ids::MACHINE_PROVISIONER_CONFIG]) => {
+        PROVISIONER_NOT_INSTALLED:
+            "the machine provisioner is not installed (machine_provisioner.providers in values.yaml), or the namespace is wrong",
+            "`kubectl -n {namespace} get pods | grep {component}` lists its pods; check --namespace and the machine_provisioner settings of values.yaml";
+        PROVISIONER_NOT_READY:
+            "part of the machine provisioner is not running: machine, Arm, Windows and remote docker jobs get no VM",
+            "`kubectl -n {namespace} get pods | grep {component}`, then `kubectl -n {namespace} describe pod <pod>` and `kubectl -n {namespace} logs <pod>` say why";
+        /// The cloud refuses `AssumeRoleWithWebIdentity` or `iam.serviceAccounts.getAccessToken`.
+        ROLE_NOT_TAKEN:
+            "the cloud does not let service account {account} take its role: the role's trust policy (IRSA) or the Workload Identity binding names another namespace, service account or OIDC provider, so the provisioner has no credentials at all",
+            "AWS: the role's trust policy must allow `sts:AssumeRoleWithWebIdentity` for `system:serviceaccount:{namespace}:{account}` from the cluster's OIDC provider; GCP: bind `serviceAccount:<project>.svc.id.goog[{namespace}/{account}]` with roles/iam.workloadIdentityUser; then restart its pods";
+        PROVISIONER_REFUSED:
+            "the cloud refuses the machine provisioner's calls: its IAM role or service account lacks a permission (ec2:RunInstances, compute.instances.create, ...), or its keys are wrong or expired",
+            "grant the permissions of the install guide's machine provisioner policy to its role (or renew its keys in Secret {secret}), then restart its pods";
+        NO_CLOUD_CREDENTIALS:
+            "without keys or a role bound to its service account, every VM start is refused",
+            "bind its service account to a cloud role (IRSA: the `{irsa}` annotation; GCP Workload Identity: `{workload_identity}`), or store keys in Secret {secret}";
+    }
+}
+
 /// Pass when the provisioner's workloads all have a ready pod, it has credentials, and its
 /// recent logs hold no authorisation error.
 pub fn judge_provisioner(namespace: &str, provisioner: &[Pod], observed: &Observed) -> Verdict {
-    let grep = format!("`kubectl -n {namespace} get pods | grep {MACHINE_PROVISIONER}`");
     let refs: Vec<&Pod> = provisioner.iter().collect();
     let workloads = pods::workloads_of(provisioner, MACHINE_PROVISIONER);
     let found: Vec<&str> = workloads.keys().map(String::as_str).collect();
@@ -129,9 +151,10 @@ pub fn judge_provisioner(namespace: &str, provisioner: &[Pod], observed: &Observ
         return Verdict::Fail(
             Diagnosis::new(format!("no workload of the machine provisioner in namespace `{namespace}`"))
                 .observed(format!("no pod's `app` label or name starts with {MACHINE_PROVISIONER}"))
-                .cause("the machine provisioner is not installed (machine_provisioner.providers in values.yaml), or the namespace is wrong")
-                .remediation(format!("{grep} lists its pods; check --namespace and the machine_provisioner settings of values.yaml"))
-                .phase(Phase::MachineProvisioner),
+                .because(
+                    PROVISIONER_NOT_INSTALLED.with(&[("namespace", &namespace), ("component", &MACHINE_PROVISIONER)]),
+                )
+                .phase(&phase::MACHINE_PROVISIONER),
         );
     }
     let unready: Vec<&String> = workloads.iter().filter(|(_, pods)| !pods::any_ready(pods)).map(|(w, _)| w).collect();
@@ -140,10 +163,14 @@ pub fn judge_provisioner(namespace: &str, provisioner: &[Pod], observed: &Observ
         return Verdict::Fail(
             Diagnosis::new(format!("the machine provisioner has no ready pod in {}", names.join(", ")))
                 .observed(format!("workloads found: {}", found.join(", ")))
-                .observed_all(refs.iter().map(|pod| PodState::of(pod)).filter(|p| !(p.phase == "Running" && p.ready)).map(|p| p.describe()))
-                .cause("part of the machine provisioner is not running: machine, Arm, Windows and remote docker jobs get no VM")
-                .remediation(format!("{grep}, then `kubectl -n {namespace} describe pod <pod>` and `kubectl -n {namespace} logs <pod>` say why"))
-                .phase(Phase::MachineProvisioner),
+                .observed_all(
+                    refs.iter()
+                        .map(|pod| PodState::of(pod))
+                        .filter(|p| !(p.phase == "Running" && p.ready))
+                        .map(|p| p.describe()),
+                )
+                .because(PROVISIONER_NOT_READY.with(&[("namespace", &namespace), ("component", &MACHINE_PROVISIONER)]))
+                .phase(&phase::MACHINE_PROVISIONER),
         );
     }
     if !observed.refusals.is_empty() {
@@ -152,7 +179,7 @@ pub fn judge_provisioner(namespace: &str, provisioner: &[Pod], observed: &Observ
             observed.refusals.len()
         ))
         .observed_all(observed.refusals.iter().take(3).map(|(pod, line)| format!("{pod}: {line}")))
-        .phase(Phase::MachineProvisioner);
+        .phase(&phase::MACHINE_PROVISIONER);
         let identity_refused = observed.refusals.iter().any(|(_, line)| {
             line.contains("AssumeRoleWithWebIdentity") || line.contains("iam.serviceAccounts.getAccessToken")
         });
@@ -161,22 +188,24 @@ pub fn judge_provisioner(namespace: &str, provisioner: &[Pod], observed: &Observ
             .find_map(|pod| pod.spec.as_ref()?.service_account_name.clone())
             .unwrap_or_else(|| MACHINE_PROVISIONER.to_string());
         return Verdict::Fail(if identity_refused {
-            diagnosis
-                .cause(format!("the cloud does not let service account {account} take its role: the role's trust policy (IRSA) or the Workload Identity binding names another namespace, service account or OIDC provider, so the provisioner has no credentials at all"))
-                .remediation(format!("AWS: the role's trust policy must allow `sts:AssumeRoleWithWebIdentity` for `system:serviceaccount:{namespace}:{account}` from the cluster's OIDC provider; GCP: bind `serviceAccount:<project>.svc.id.goog[{namespace}/{account}]` with roles/iam.workloadIdentityUser; then restart its pods"))
+            diagnosis.because(ROLE_NOT_TAKEN.with(&[("account", &account), ("namespace", &namespace)]))
         } else {
-            diagnosis
-                .cause("the cloud refuses the machine provisioner's calls: its IAM role or service account lacks a permission (ec2:RunInstances, compute.instances.create, ...), or its keys are wrong or expired")
-                .remediation("grant the permissions of the install guide's machine provisioner policy to its role (or renew its keys in Secret machine-provisioner-secret), then restart its pods")
+            diagnosis.because(PROVISIONER_REFUSED.with(&[("secret", &CREDENTIALS_SECRET)]))
         });
     }
     let Some(credentials) = &observed.credentials else {
         return Verdict::Fail(
             Diagnosis::new("the machine provisioner has no cloud credentials")
-                .observed(format!("no Secret {CREDENTIALS_SECRET}, and its service account carries none of {}", ROLE_ANNOTATIONS.join(", ")))
-                .cause("without keys or a role bound to its service account, every VM start is refused")
-                .remediation(format!("bind its service account to a cloud role (IRSA: the `{}` annotation; GCP Workload Identity: `{}`), or store keys in Secret {CREDENTIALS_SECRET}", ROLE_ANNOTATIONS[0], ROLE_ANNOTATIONS[1]))
-                .phase(Phase::MachineProvisioner),
+                .observed(format!(
+                    "no Secret {CREDENTIALS_SECRET}, and its service account carries none of {}",
+                    ROLE_ANNOTATIONS.join(", ")
+                ))
+                .because(NO_CLOUD_CREDENTIALS.with(&[
+                    ("irsa", &ROLE_ANNOTATIONS[0]),
+                    ("workload_identity", &ROLE_ANNOTATIONS[1]),
+                    ("secret", &CREDENTIALS_SECRET),
+                ]))
+                .phase(&phase::MACHINE_PROVISIONER),
         );
     };
     Verdict::Pass(format!(
