@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 use crate::checks::ids;
 use crate::clients::circleci::ApiClient;
 use crate::clients::cluster::Cluster;
+use crate::clients::pods::component::{AUTOSCALER, MACHINE_PROVISIONER};
 use crate::clients::pods::{self, PodState};
 use crate::phase;
 use crate::resources::{Requires, Resources};
@@ -43,10 +44,6 @@ const MAX_PODS: usize = 24;
 
 /// Steps of one job whose output is gathered at most.
 const MAX_STEPS: usize = 30;
-
-/// The components whose pods a failure implicates, by the name their deployments start with.
-const MACHINE_PROVISIONER: &str = "machine-provisioner";
-const AUTOSCALER: &str = "nomad-autoscaler";
 
 /// What one red check implicates.
 #[derive(Debug, Default)]

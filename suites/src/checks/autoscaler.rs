@@ -18,12 +18,10 @@ use crate::RealityCheck;
 use crate::clients::cluster::{Cluster, ClusterError};
 use crate::clients::helm::{self, SERVER_CHART, ScalingBounds};
 use crate::clients::nomad::nodes::Node;
+use crate::clients::pods::component::AUTOSCALER;
 use crate::clients::pods::{self, PodState};
 use crate::phase;
 use crate::resources::cluster::ClusterAccess;
-
-/// The component of the Nomad autoscaler.
-const AUTOSCALER: &str = "nomad-autoscaler";
 
 /// The Secret of its credentials.
 const CREDENTIALS_SECRET: &str = "nomad-autoscaler-secret";

@@ -19,6 +19,7 @@ use super::cause::{Because, Cause, StatedBy, Values, causes};
 use super::nomad::{client_nodes, unusable_because};
 use super::{BUG, PipelineHandles, ids};
 use crate::clients::circleci::{ApiClient, ApiError, BuildDetails, JobStatus, Workflow, WorkflowJob};
+use crate::clients::pods::component::MACHINE_PROVISIONER;
 use crate::clients::pods::{self, PodState};
 use crate::phase;
 use crate::resources::api::ApiAccess;
@@ -49,9 +50,6 @@ pub(crate) mod shared_causes {
     /// The CircleCI API failed while the poller followed the pipeline.
     pub const API_FAILED_DURING_PIPELINE: &str = "api-failed-during-pipeline";
 }
-
-/// The component whose deployments (`machine-provisioner-*` in the 4.4 chart) start VMs.
-pub(crate) const MACHINE_PROVISIONER: &str = "machine-provisioner";
 
 /// A job that ended without success: what its status says, and what to read.
 const STEP_FAILED_TEXT: &str = "a step of the job failed: its output above says which and why";

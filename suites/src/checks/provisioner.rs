@@ -9,10 +9,10 @@ use harness::{Check, Diagnosis, Verdict};
 use k8s_openapi::api::core::v1::Pod;
 
 use super::cause::{Because, StatedBy, causes};
-use super::jobs::MACHINE_PROVISIONER;
 use super::{cluster_failed, ids, machine_provisioner_check, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::cluster::{Cluster, ClusterError};
+use crate::clients::pods::component::MACHINE_PROVISIONER;
 use crate::clients::pods::{self, PodState};
 use crate::phase;
 

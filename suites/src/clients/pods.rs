@@ -124,6 +124,15 @@ pub fn of_component<'a>(pods: &'a [Pod], component: &str) -> Vec<&'a Pod> {
         .collect()
 }
 
+/// The components of the installation realitycheck looks for by name (an [`of_component`]
+/// argument).
+pub mod component {
+    /// The machine provisioner: the workloads that start VMs for machine and remote-docker jobs.
+    pub const MACHINE_PROVISIONER: &str = "machine-provisioner";
+    /// The Nomad autoscaler, which adds and removes Nomad clients.
+    pub const AUTOSCALER: &str = "nomad-autoscaler";
+}
+
 /// The pods of `component` by workload, workloads in name order.
 pub fn workloads_of<'a>(pods: &'a [Pod], component: &str) -> BTreeMap<String, Vec<&'a Pod>> {
     let mut workloads: BTreeMap<String, Vec<&Pod>> = BTreeMap::new();
