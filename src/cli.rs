@@ -169,11 +169,11 @@ impl<C: OnCommand> clap::FromArgMatches for ConfigArgs<C> {
 impl<C: OnCommand> clap::Args for ConfigArgs<C> {
     fn augment_args(command: clap::Command) -> clap::Command {
         flagged::<C>().fold(command, |command, (setting, flag)| {
-            let mut help = setting.help.to_string();
+            let mut help = setting.help.replace('`', "");
             if let Some(first) = help.get(..1) {
                 help.replace_range(..1, &first.to_uppercase());
             }
-            if let Some(var) = setting.env {
+            if let Some(var) = setting.env.filter(|_| C::COMMAND != registry::Command::Init) {
                 help.push_str(&format!(" [env: {var}]"));
             }
             let arg = clap::Arg::new(flag.long).long(flag.long).help(help).help_heading("Settings");

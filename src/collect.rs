@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use harness::{Evidence, EvidenceFile, RunInfo, RunSummary, Secret};
-use realitycheck_config::Settings;
+use realitycheck_config::{Settings, setting};
 use reports::{Bundle, BundleLimits, JsonReporter, JunitReporter, ReportError, Reporter};
 use serde_json::json;
 
@@ -52,8 +52,8 @@ impl Collect {
         let reports = tempfile::tempdir().map_err(AppError::io("cannot create a temporary directory".into()))?;
         let mut config = settings.effective_json();
         config["realitycheck"] = json!(env!("CARGO_PKG_VERSION"));
-        config["profile"]["collect"] = json!(true);
-        config["profile"]["collect_dir"] = json!(dir.display().to_string());
+        config["profile"][setting::COLLECT.key] = json!(true);
+        config["profile"][setting::COLLECT_DIR.key] = json!(dir.display().to_string());
         let config = serde_json::to_vec_pretty(&config).unwrap_or_default();
         let redact = settings.target.token.iter().cloned().collect();
         Ok(Some(Collect { dir, config, redact, reports }))

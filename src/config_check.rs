@@ -9,7 +9,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use realitycheck_config::{Origin, Resolved, Secret, Setting, Target, TokenSource, Value, redacted_url, setting};
+use realitycheck_config::{
+    Origin, Resolved, Secret, Setting, Target, TokenSource, Value, redacted_url, registry, setting,
+};
 use suites::clients::circleci::{ApiClient, ApiSettings, RetryPolicy};
 
 use crate::cli::ConfigCheckArgs;
@@ -133,8 +135,9 @@ fn rows(values: &Resolved, token: Option<&TokenSource>) -> Vec<Row> {
     values
         .iter()
         .map(|(setting, value, from)| match from {
+            _ if registry::same(setting, &setting::TOKEN) => token_row(token),
             Some(from) => (setting.name(), shown(setting, value), origin(from)),
-            None => token_row(token),
+            None => (setting.name(), setting.unset.to_string(), "no file, variable or flag sets it".into()),
         })
         .collect()
 }

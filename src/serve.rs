@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use harness::{CancellationToken, Run, Tag};
-use realitycheck_config::{Config, ServeSettings, setting};
+use realitycheck_config::{Config, Origin, ServeSettings};
 use realitycheck_serve::{Schedule, ServiceParts, Store, Webhook, WebhookFormat};
 
 use crate::cli::{SelectionArgs, ServeArgs};
@@ -37,9 +37,11 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
             profile.name
         );
     }
-    let targets = match args.config.flags.get(&setting::DEFAULT_TARGET) {
-        Some(name) => vec![name.to_string()],
-        None => config.target_names(),
+    // One target when the flags or the environment choose it; the file's default_target is
+    // `run`'s choice, not a reason to watch only one.
+    let targets = match config.target_choice()? {
+        Some((name, Origin::Flag(_) | Origin::Env(_))) => vec![name],
+        _ => config.target_names(),
     };
     let mut runs = Vec::new();
     for target in targets {
@@ -65,7 +67,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
         if names.len() == 1 { "" } else { "s" },
         names.join(", "),
         profile.name,
-        humantime::format_duration(settings.every)
+        harness::humanize(settings.every)
     );
     let signals = tokio::spawn(stop_on_signal(shutdown.clone()));
     let served = realitycheck_serve::http::serve(listener, service, shutdown.clone()).await;
@@ -142,6 +144,8 @@ async fn stop_on_signal(shutdown: CancellationToken) {
 
 #[cfg(test)]
 mod tests {
+    use realitycheck_config::setting;
+
     use super::*;
 
     #[test]

@@ -62,10 +62,11 @@ pub async fn serve(args: SimArgs) -> Result<ExitCode, AppError> {
             let files = server.write_env(path).map_err(AppError::io(format!("cannot write {}", path.display())))?;
             let config = write_config_beside(path)?;
             Some(format!(
-                "wrote {} (exports), {} (kubeconfig), {} (the CircleCI API's CA) and {} (pipeline settings)",
+                "wrote {} (exports), {} (kubeconfig), {} (the CircleCI API's CA), {} (the simulation's token) and {} (pipeline settings)",
                 shown(path),
                 files.kubeconfig.display(),
                 files.ca_bundle.display(),
+                files.token_file.display(),
                 config.display()
             ))
         }
@@ -119,7 +120,8 @@ fn write_config_beside(env_file: &Path) -> Result<PathBuf, AppError> {
         .append(true)
         .open(env_file)
         .map_err(AppError::io(format!("cannot append to {}", env_file.display())))?;
-    writeln!(exports, "export REALITYCHECK_CONFIG={quoted}")
+    let var = setting::CONFIG.env.unwrap_or_default();
+    writeln!(exports, "export {var}={quoted}")
         .map_err(AppError::io(format!("cannot append to {}", env_file.display())))?;
     Ok(config)
 }

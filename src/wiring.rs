@@ -1,5 +1,5 @@
-//! From flags and settings to the engine's inputs: configuration overrides, selection,
-//! run options, the suite, and the reporters a run feeds.
+//! From flags and settings to the engine's inputs: the configuration loaded with the flags'
+//! values, selection, run options, the suite, and the reporters a run feeds.
 
 use std::io::IsTerminal;
 use std::path::Path;

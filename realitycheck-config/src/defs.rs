@@ -1,6 +1,6 @@
-//! Every setting of realitycheck, each defined once (ripgrep's `flags/defs.rs` in spirit):
-//! its table and key, kind, default, environment variable, flag, help, fix and check. The
-//! order of [`ALL`] is the order of `config check`, the README's table and the reference file.
+//! Every setting of realitycheck, each defined once: its table and key, kind, default,
+//! environment variable, flag, help, fix and check. The order of [`ALL`] is the order of
+//! `config check`, the README's table, `--help` and the reference file's header.
 //! Adding a setting: its definition here, its place in [`ALL`], its field where it is used
 //! (`Target`, `Profile`, `ServeSettings`), its line in `default.toml` and the README's table
 //! (both held against this file by tests), and a test.
@@ -249,7 +249,7 @@ pub static DEADLINE: Setting = Setting::new(Scope::Profile, "deadline", Kind::Du
     .check(values::run_duration);
 
 /// `concurrency`.
-pub static CONCURRENCY: Setting = Setting::new(Scope::Profile, "concurrency", Kind::Whole { max: 1024 })
+pub static CONCURRENCY: Setting = Setting::new(Scope::Profile, "concurrency", U32)
     .default("8")
     .help("checks that run at once")
     .fix("use a whole number of at least 1")

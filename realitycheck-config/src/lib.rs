@@ -35,4 +35,3 @@ pub use settings::{
 };
 pub use starter::Starter;
 pub use value::Value;
-pub use values::{check_namespace, check_project, check_runner_resource_class, check_token_env};

@@ -94,18 +94,12 @@ impl Flags {
         self.0.iter().rev().find(|(s, _)| registry::same(s, setting)).map(|(_, value)| value.as_str())
     }
 
-    /// These flags without what they say of `setting`.
-    pub fn without(mut self, setting: &Setting) -> Flags {
-        self.0.retain(|(s, _)| !registry::same(s, setting));
-        self
-    }
-
     /// The flags' layer: each value read as its setting's kind; an error names the flag.
     pub(crate) fn layer(&self) -> Result<Layer, ConfigError> {
         let values =
             self.0.iter().filter(|(setting, _)| setting.in_file).map(|(setting, value)| (*setting, value.as_str()));
         Layer::from_text(values, |setting| {
-            Origin::Flag(setting.flag.map_or_else(|| format!("--{}", setting.key), |flag| flag.name()))
+            Origin::Flag(setting.flag.map_or_else(|| setting.name(), |flag| flag.name()))
         })
     }
 }

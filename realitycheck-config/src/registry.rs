@@ -225,7 +225,8 @@ impl Setting {
     }
 }
 
-/// Every setting, in the order the reference file, `config check` and the README list them.
+/// Every setting, in the order `config check`, the README's table, `--help` and the reference
+/// file's header list them.
 pub fn all() -> &'static [&'static Setting] {
     crate::defs::ALL
 }
@@ -240,10 +241,10 @@ pub fn find(scope: Scope, key: &str) -> Option<&'static Setting> {
     of(scope).find(|setting| setting.key == key)
 }
 
-/// The environment variables realitycheck reads, each with what it sets (`host`, `the API
-/// token`); `KUBECONFIG` and what kube-rs reads in a pod are the Kubernetes client's.
-pub fn environment() -> Vec<(&'static str, String)> {
-    all().iter().filter_map(|setting| Some((setting.env?, setting.name()))).collect()
+/// The environment variables realitycheck reads (`KUBECONFIG` and what kube-rs reads in a pod
+/// are the Kubernetes client's own).
+pub fn environment() -> Vec<&'static str> {
+    all().iter().filter_map(|setting| setting.env).collect()
 }
 
 /// Whether two settings are the same definition.

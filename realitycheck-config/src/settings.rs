@@ -17,7 +17,6 @@ use crate::layer::{Entry, FileLayer, Layer};
 use crate::load::{Flags, REFERENCE_CONFIG, SourceFile, config_path, env_layer};
 use crate::registry::{self, Kind, Relative, Scope, Setting};
 use crate::value::Value;
-use crate::values::check_token_env;
 use harness::Secret;
 use realitycheck_project::CloudProvider;
 
@@ -438,7 +437,7 @@ pub enum TokenSource {
 
 /// Everything `load` needs from the outside world, so that tests can give it all.
 pub struct LoadRequest<'a> {
-    /// `--config FILE`.
+    /// `--config FILE`; without it, the file `flags` name, if they name one.
     pub config_flag: Option<&'a Path>,
     /// Reads an environment variable.
     pub var: &'a dyn Fn(&str) -> Option<String>,
@@ -475,7 +474,8 @@ impl Config {
     pub fn load(request: &LoadRequest<'_>) -> Result<Config, ConfigError> {
         let builtin =
             FileLayer::parse(Path::new("<built-in reference>"), REFERENCE_CONFIG)?.with_origin(&Origin::BuiltIn);
-        let user = config_path(request.config_flag, request.var, request.cwd)
+        let config_flag = request.config_flag.or_else(|| request.flags.get(&defs::CONFIG).map(Path::new));
+        let user = config_path(config_flag, request.var, request.cwd)
             .map(|path| SourceFile::read(&path))
             .transpose()?;
         let merged = match &user {
@@ -488,7 +488,7 @@ impl Config {
         let layers = std::iter::once(&merged.defaults).chain(merged.targets.values()).chain([&flags]);
         let named: Vec<String> = layers
             .filter_map(|layer| layer.get(&defs::TOKEN_ENV)?.value.as_text())
-            .filter(|name| check_token_env(name).is_ok())
+            .filter(|name| defs::TOKEN_ENV.read(name).is_ok())
             .collect();
         let token_vars = std::iter::once(DEFAULT_TOKEN_VAR.to_string())
             .chain(named)

@@ -88,7 +88,7 @@ impl Value {
                         }
                     };
                     let text = match words {
-                        Some(words) => choose(words, &text)
+                        Some(words) => choose(words, &text, Reading::AsWritten)
                             .map_err(|message| Mistake { message, element: Some((index, item.span().start)) })?,
                         None => text,
                     };
@@ -99,15 +99,19 @@ impl Value {
             (Kind::Bool | Kind::Whole { .. } | Kind::Number | Kind::List(_), _) => {
                 Err(Mistake::new(format!("expected {}, found {}", expected(kind), found(value))))
             }
-            (_, DeValue::String(text)) => Value::from_text(kind, text).map_err(Mistake::new),
+            (_, DeValue::String(text)) => Value::read_text(kind, text, Reading::AsWritten).map_err(Mistake::new),
             _ => Err(Mistake::new(format!("expected {}, found {}", expected(kind), found(value)))),
         }
     }
 
-    /// The value an environment variable or a flag gives, read as `kind`; a list is
-    /// comma-separated.
+    /// The value an environment variable or a flag gives, read as `kind`: trimmed, a choice
+    /// in any case; a list is comma-separated.
     pub fn from_text(kind: Kind, text: &str) -> Result<Value, String> {
-        let text = text.trim();
+        Value::read_text(kind, text.trim(), Reading::Leniently)
+    }
+
+    /// `text` read as `kind`, as `reading` says.
+    fn read_text(kind: Kind, text: &str, reading: Reading) -> Result<Value, String> {
         match kind {
             Kind::Bool => match text.to_ascii_lowercase().as_str() {
                 "true" => Ok(Value::Bool(true)),
@@ -125,18 +129,18 @@ impl Value {
                 .map(Value::Number)
                 .ok_or_else(|| format!("`{text}` is not a number")),
             Kind::Text => Ok(Value::Text(text.to_string())),
-            Kind::Path(_) if text.is_empty() => Err("the path is empty".into()),
+            Kind::Path(_) if text.trim().is_empty() => Err("the path is empty".into()),
             Kind::Path(_) => Ok(Value::Path(PathBuf::from(text))),
             Kind::Duration => humantime::parse_duration(text)
                 .map(Value::Duration)
                 .map_err(|e| format!("`{text}` is not a duration ({e})")),
-            Kind::Choice(words) => choose(words, text).map(Value::Text),
+            Kind::Choice(words) => choose(words, text, reading).map(Value::Text),
             Kind::List(words) => text
                 .split(',')
                 .map(str::trim)
                 .filter(|item| !item.is_empty())
                 .map(|item| match words {
-                    Some(words) => choose(words, item),
+                    Some(words) => choose(words, item, reading),
                     None => Ok(item.to_string()),
                 })
                 .collect::<Result<_, _>>()
@@ -175,11 +179,22 @@ impl Value {
     }
 }
 
-/// `text`, lowercase, when it is one of `words`.
-fn choose(words: &[&str], text: &str) -> Result<String, String> {
-    let lower = text.to_ascii_lowercase();
-    if words.contains(&lower.as_str()) {
-        return Ok(lower);
+/// How text is read: a file's as written, a variable's or a flag's leniently (trimmed, a
+/// choice in any case), as people type them in a shell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    AsWritten,
+    Leniently,
+}
+
+/// `text` when it is one of `words` (in lowercase, when read leniently).
+fn choose(words: &[&str], text: &str, reading: Reading) -> Result<String, String> {
+    let chosen = match reading {
+        Reading::AsWritten => text.to_string(),
+        Reading::Leniently => text.to_ascii_lowercase(),
+    };
+    if words.contains(&chosen.as_str()) {
+        return Ok(chosen);
     }
     let quoted: Vec<String> = words.iter().map(|word| format!("`{word}`")).collect();
     let options = match quoted.as_slice() {
@@ -237,6 +252,9 @@ mod tests {
             "expected true or false, found the string \"yes\""
         );
         assert_eq!(Value::from_text(Kind::Choice(&["aws", "gcp", "other"]), " AWS "), Ok(Value::Text("aws".into())));
+        let file = toml(Kind::Choice(&["aws", "gcp", "other"]), "\"AWS\"").unwrap_err();
+        assert_eq!(file.message, "`AWS` is not one of `aws`, `gcp`, `other`", "a file's value is read as written");
+        assert_eq!(toml(Kind::Text, "\" ns\""), Ok(Value::Text(" ns".into())), "not trimmed");
         assert_eq!(
             Value::from_text(Kind::Choice(&["json", "slack"]), "xml").unwrap_err(),
             "`xml` is not `json` or `slack`"

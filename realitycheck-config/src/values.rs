@@ -1,6 +1,6 @@
-//! Checks of single values, shared by the loading of a configuration (the `check` of a
-//! setting in `defs.rs`) and by `realitycheck init`, which checks each answer before writing
-//! it: the message says what is wrong with the value, in words an operator can act on (the
+//! The checks of single values that settings name in `defs.rs` (`Setting::check`), run when
+//! a configuration loads and by `Setting::read` (`realitycheck init` checks each answer with
+//! it): the message says what is wrong with the value, in words an operator can act on (the
 //! fix comes from the setting's definition).
 
 use std::net::SocketAddr;
@@ -33,7 +33,7 @@ fn is_dns_label(name: &str) -> bool {
 }
 
 /// A namespace of the CircleCI server release: a Kubernetes namespace name.
-pub fn check_namespace(namespace: &str) -> Result<(), String> {
+fn check_namespace(namespace: &str) -> Result<(), String> {
     if namespace.is_empty() {
         return Err("the namespace is empty".into());
     }
@@ -46,7 +46,7 @@ pub fn check_namespace(namespace: &str) -> Result<(), String> {
 }
 
 /// A project slug: `vcs/org/repo`.
-pub fn check_project(slug: &str) -> Result<(), String> {
+fn check_project(slug: &str) -> Result<(), String> {
     let parts: Vec<&str> = slug.split('/').collect();
     if parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && !p.contains(char::is_whitespace)) {
         Ok(())
@@ -56,7 +56,7 @@ pub fn check_project(slug: &str) -> Result<(), String> {
 }
 
 /// A self-hosted runner resource class: `namespace/name`.
-pub fn check_runner_resource_class(class: &str) -> Result<(), String> {
+fn check_runner_resource_class(class: &str) -> Result<(), String> {
     let valid = class
         .split_once('/')
         .is_some_and(|(namespace, name)| !namespace.is_empty() && !name.is_empty() && !name.contains('/'));
@@ -65,7 +65,7 @@ pub fn check_runner_resource_class(class: &str) -> Result<(), String> {
 
 /// The name of the environment variable that holds a target's token (`token_env`). A value
 /// that looks like a token itself is not echoed.
-pub fn check_token_env(name: &str) -> Result<(), String> {
+fn check_token_env(name: &str) -> Result<(), String> {
     if looks_like_a_token(name) {
         return Err("the value looks like an API token, not the name of an environment variable (a token never goes in the configuration file)".into());
     }
@@ -228,7 +228,7 @@ pub(crate) fn timeout_scale(value: Value) -> Checked {
 pub(crate) fn run_duration(value: Value) -> Checked {
     match value {
         Value::Duration(d) if d > MAX_DURATION => {
-            Err(format!("`{}` is longer than a week, the longest a run waits", humantime::format_duration(d)))
+            Err(format!("`{}` is longer than a week, the longest a run waits", harness::humanize(d)))
         }
         Value::Duration(d) if d.is_zero() => Err("a zero duration ends every run at once".into()),
         other => Ok(other),
@@ -239,10 +239,10 @@ pub(crate) fn run_duration(value: Value) -> Checked {
 pub(crate) fn every(value: Value) -> Checked {
     match value {
         Value::Duration(d) if d < MIN_EVERY => {
-            Err(format!("`{}` is shorter than 10s, the least time between two runs", humantime::format_duration(d)))
+            Err(format!("`{}` is shorter than 10s, the least time between two runs", harness::humanize(d)))
         }
         Value::Duration(d) if d > MAX_EVERY => {
-            Err(format!("`{}` is longer than a day, the most time between two runs", humantime::format_duration(d)))
+            Err(format!("`{}` is longer than a day, the most time between two runs", harness::humanize(d)))
         }
         other => Ok(other),
     }
@@ -251,6 +251,7 @@ pub(crate) fn every(value: Value) -> Checked {
 /// `serve.listen`: an IP address and a port (no host name).
 pub(crate) fn listen(value: Value) -> Checked {
     let text = text(value);
+    let text = text.trim();
     text.parse::<SocketAddr>().map(Value::Address).map_err(|_| format!("`{text}` is not an IP address and port"))
 }
 
@@ -274,7 +275,7 @@ pub(crate) fn directory(value: Value) -> Checked {
 /// `serve.webhook`: an http or https URL with a host; the message never quotes the URL,
 /// whose path may be its secret.
 pub(crate) fn webhook(value: Value) -> Checked {
-    let url = url::Url::parse(&text(value)).map_err(|e| format!("the value is not a URL ({e})"))?;
+    let url = url::Url::parse(text(value).trim()).map_err(|e| format!("the value is not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("the URL's scheme is `{}`; webhooks are posted over http or https only", url.scheme()));
     }

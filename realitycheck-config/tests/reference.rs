@@ -61,17 +61,23 @@ fn the_reference_file_sets_every_default_and_shows_every_other_key() {
 
 #[test]
 fn the_reference_file_s_header_lists_every_variable_and_flag() {
+    let flags = |command: Command, scope: Option<Scope>| -> Vec<String> {
+        let settings = registry::all().iter().filter(|s| scope.is_none_or(|scope| s.scope == scope));
+        settings.filter_map(|s| Some(s.flag_on(command)?.name())).collect()
+    };
     let mut header = String::from("#   variable                            key                               flag\n");
-    for setting in registry::all() {
-        let Some(var) = setting.env else { continue };
+    for setting in registry::all().iter().filter(|s| s.env.is_some() || s.flag_on(Command::Checks).is_some()) {
+        let var = setting.env.unwrap_or("-");
         let flag = setting.flag_on(Command::Checks).map_or("-".to_string(), |flag| flag.name());
         header.push_str(&format!("#   {var:<34}  {:<32}  {flag}\n", setting.name()));
     }
-    let serve: Vec<String> =
-        registry::of(Scope::Serve).filter_map(|s| Some(s.flag_on(Command::Serve)?.name())).collect();
     header.push_str(&format!(
         "#\n# [serve] is set by this file and the flags of `realitycheck serve` only:\n#   {}\n",
-        serve.join(" ")
+        flags(Command::Serve, Some(Scope::Serve)).join(" ")
+    ));
+    header.push_str(&format!(
+        "# `realitycheck init` writes what these flags answer:\n#   {}\n",
+        flags(Command::Init, None).join(" ")
     ));
     let header: String = header.lines().map(|line| format!("{}\n", line.trim_end())).collect();
     assert!(REFERENCE_CONFIG.contains(&header), "default.toml's header must read:\n{header}");

@@ -246,7 +246,7 @@ users:
 
     /// The settings that point realitycheck at this simulation, as flags give them: its API
     /// (trusting its CA) with its token file and project, its cloud provider, its cluster
-    /// through the kubeconfig, context and namespace `files` name. The one way a run is
+    /// through the kubeconfig, context and namespace `files` name, its runner's class. The one way a run is
     /// pointed at a simulation: `demo` passes them as its flags, [`Self::target`] loads them.
     pub fn flags(&self, files: &EnvFiles) -> Flags {
         let path = |path: &Path| path.display().to_string();
@@ -259,6 +259,7 @@ users:
             .with(&setting::KUBECONFIG, path(&files.kubeconfig))
             .with(&setting::KUBE_CONTEXT, KUBE_CONTEXT)
             .with(&setting::NAMESPACE, NAMESPACE)
+            .with(&setting::RUNNER_RESOURCE_CLASS, SIM_RUNNER_RESOURCE_CLASS)
     }
 
     /// This simulation as the target `name`: [`Self::flags`] of [`Self::files`] loaded as

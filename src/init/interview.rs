@@ -8,8 +8,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use realitycheck_config::{Secret, Setting, Starter, display_host, normalise_host, setting};
-use suites::clients::circleci::{ApiClient, ApiSettings, DEFAULT_MAX_PAGES, RetryPolicy};
+use realitycheck_config::{Secret, Setting, Starter, Target, display_host, normalise_host, setting};
+use suites::clients::circleci::{ApiClient, ApiSettings, RetryPolicy};
 use suites::clients::cluster::kube_contexts;
 use url::Url;
 
@@ -45,7 +45,7 @@ pub async fn interview(args: &InitArgs, config: &Path) -> Result<Starter, AppErr
         ),
     )?;
     // The CA bundle run will use (REALITYCHECK_CA_BUNDLE) verifies the host here too.
-    let ca_bundle = std::env::var_os("REALITYCHECK_CA_BUNDLE").filter(|v| !v.is_empty()).map(Into::into);
+    let ca_bundle = setting::CA_BUNDLE.env.and_then(std::env::var_os).filter(|v| !v.is_empty()).map(Into::into);
     let api = |host: &Url, token: &str| {
         ApiClient::new(&ApiSettings {
             host: host.clone(),
@@ -54,7 +54,7 @@ pub async fn interview(args: &InitArgs, config: &Path) -> Result<Starter, AppErr
             ca_bundle: ca_bundle.clone(),
             insecure: false,
             retry: RetryPolicy { max_retries: 0, ..RetryPolicy::default() },
-            max_pages: DEFAULT_MAX_PAGES,
+            max_pages: Target::with_defaults("init").max_pages,
         })
     };
 

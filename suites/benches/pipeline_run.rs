@@ -18,11 +18,10 @@ use url::Url;
 
 const RUNS: usize = 5;
 
-/// The demo's settings: the simulation with a runner and three docker resource classes.
+/// The demo's settings: the simulation (its runner included) and three docker resource classes.
 fn target(server: &SimServer) -> Target {
     let mut target = server.target("bench");
     target.cloud_provider = Some(CloudProvider::Aws);
-    target.pipeline.runner_resource_class = Some(realitycheck_sim::SIM_RUNNER_RESOURCE_CLASS.into());
     target.pipeline.docker_resource_classes = vec!["small".into(), "medium".into(), "large".into()];
     target
 }
@@ -36,7 +35,7 @@ async fn critical_path(server: &SimServer) -> Duration {
         ca_bundle: Some(server.ca_bundle().to_path_buf()),
         insecure: false,
         retry: RetryPolicy::default(),
-        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
+        max_pages: realitycheck_config::Target::with_defaults("test").max_pages,
     })
     .unwrap();
     let summary = server.circleci_state().pipeline_summaries().pop().expect("the run triggered a pipeline");

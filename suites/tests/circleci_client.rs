@@ -28,7 +28,7 @@ fn client_trusting(base: &str, token: &str, ca_bundle: Option<&std::path::Path>)
         ca_bundle: ca_bundle.map(std::path::Path::to_path_buf),
         insecure: false,
         retry: RetryPolicy::default(),
-        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
+        max_pages: realitycheck_config::Target::with_defaults("test").max_pages,
     })
     .unwrap()
 }
@@ -161,7 +161,7 @@ async fn unreachable_and_hanging_servers_fail_with_the_url() {
         ca_bundle: None,
         insecure: false,
         retry: RetryPolicy::default(),
-        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
+        max_pages: realitycheck_config::Target::with_defaults("test").max_pages,
     })
     .unwrap();
     let error = slow.me().await.unwrap_err();
@@ -280,7 +280,7 @@ async fn the_served_certificate_is_read_over_a_verified_connection_even_when_ins
         ca_bundle: None,
         insecure: true,
         retry: RetryPolicy::default(),
-        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
+        max_pages: realitycheck_config::Target::with_defaults("test").max_pages,
     })
     .unwrap();
     assert_eq!(insecure.me().await.unwrap().login, "realitycheck-bot", "insecure calls accept the certificate");
@@ -299,7 +299,7 @@ fn a_ca_bundle_that_is_no_certificate_is_a_typed_error_naming_the_file() {
         ca_bundle: Some(ca_bundle),
         insecure: false,
         retry: RetryPolicy::default(),
-        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
+        max_pages: realitycheck_config::Target::with_defaults("test").max_pages,
     };
     let missing = dir.path().join("absent.pem");
     let error = ApiClient::new(&settings(missing.clone())).unwrap_err();

@@ -175,7 +175,7 @@ async fn setup() -> (ApiClient, Seen) {
         ca_bundle: None,
         insecure: false,
         retry: RetryPolicy::default(),
-        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
+        max_pages: realitycheck_config::Target::with_defaults("test").max_pages,
     })
     .unwrap();
     (client, seen)

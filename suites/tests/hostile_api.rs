@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use realitycheck_config::Secret;
-use suites::clients::circleci::{ApiClient, ApiError, ApiSettings, Artifact, DEFAULT_MAX_PAGES, RetryPolicy};
+use suites::clients::circleci::{ApiClient, ApiError, ApiSettings, Artifact, RetryPolicy};
 use url::Url;
 
 const TOKEN: &str = "CCIPAT_hostile_4b1d";
@@ -62,7 +62,7 @@ async fn a_list_that_never_ends_stops_at_max_pages() {
     assert!(matches!(error, ApiError::TooManyPages { pages: 7, .. }), "{error}");
     assert_eq!(requests.load(Ordering::Relaxed), 7, "exactly max_pages requests");
     assert!(error.to_string().contains("did not end after 7 pages (max_pages)"), "{error}");
-    assert_eq!(DEFAULT_MAX_PAGES, 500, "the default is generous");
+    assert_eq!(default_max_pages(), 500, "the default is generous");
 }
 
 #[tokio::test]
@@ -73,7 +73,7 @@ async fn an_endless_answer_is_read_up_to_its_limit_only() {
         move || async move { endless(sent, &[b' '; 16 * 1024]) }
     };
     let addr = serve(Router::new().route("/api/v2/me", get(me))).await;
-    let answered = tokio::time::timeout(BOUND, client(&format!("http://{addr}"), DEFAULT_MAX_PAGES).me()).await;
+    let answered = tokio::time::timeout(BOUND, client(&format!("http://{addr}"), default_max_pages()).me()).await;
     let error = answered.expect("reading stops").unwrap_err();
     assert!(matches!(error, ApiError::TooLarge { limit: 4194304, .. }), "{error}");
     assert!(error.to_string().contains("sent more than 4 MiB (an API answer, the most realitycheck reads)"), "{error}");
@@ -91,7 +91,7 @@ async fn an_endless_artifact_is_read_up_to_its_limit_only() {
     let addr = serve(Router::new().route("/artifact.txt", get(artifact))).await;
     let base = format!("http://{addr}");
     let artifact = Artifact { path: "artifact.txt".into(), node_index: 0, url: format!("{base}/artifact.txt") };
-    let downloaded = tokio::time::timeout(BOUND, client(&base, DEFAULT_MAX_PAGES).download_artifact(&artifact)).await;
+    let downloaded = tokio::time::timeout(BOUND, client(&base, default_max_pages()).download_artifact(&artifact)).await;
     let error = downloaded.expect("reading stops").unwrap_err();
     assert!(matches!(error, ApiError::TooLarge { what: "a download", .. }), "{error}");
     let sent = sent.load(Ordering::Relaxed);
@@ -111,7 +111,7 @@ async fn the_token_never_goes_to_the_same_host_over_plain_http() {
     };
     let addr = serve(Router::new().route("/artifact.txt", get(record))).await;
     // The installation is https on this host and port; the artifact URL is http there.
-    let client = client(&format!("https://{addr}"), DEFAULT_MAX_PAGES);
+    let client = client(&format!("https://{addr}"), default_max_pages());
     let artifact = Artifact { path: "artifact.txt".into(), node_index: 0, url: format!("http://{addr}/artifact.txt") };
     assert_eq!(client.download_artifact(&artifact).await.unwrap(), b"artifact");
     assert_eq!(*seen.lock().unwrap(), [None], "no Circle-Token over http");
@@ -164,7 +164,7 @@ fn quick_settings(base: &str) -> ApiSettings {
             max_delay: Duration::from_millis(10),
             ..RetryPolicy::default()
         },
-        max_pages: DEFAULT_MAX_PAGES,
+        max_pages: default_max_pages(),
     }
 }
 
@@ -423,4 +423,9 @@ async fn a_503_is_tried_exactly_four_times_and_a_429_waits_its_retry_after() {
     assert_eq!(retries[0].wait, Duration::from_secs(2), "Retry-After: 2 is what is waited: {retries:?}");
     assert!(retries[0].reason.starts_with("429 Retry-After 2s: Rate limited."), "{retries:?}");
     assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(10), "{waited:?}");
+}
+
+/// The configuration's default `max_pages`.
+fn default_max_pages() -> u32 {
+    realitycheck_config::Target::with_defaults("hostile").max_pages
 }

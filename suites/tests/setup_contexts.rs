@@ -29,7 +29,7 @@ fn sim_client(server: &SimServer) -> ApiClient {
         ca_bundle: Some(server.ca_bundle().to_path_buf()),
         insecure: false,
         retry: RetryPolicy::default(),
-        max_pages: suites::clients::circleci::DEFAULT_MAX_PAGES,
+        max_pages: realitycheck_config::Target::with_defaults("test").max_pages,
     })
     .unwrap()
 }

@@ -53,7 +53,7 @@ const LEAKY_VARS: &[&str] =
 pub fn realitycheck(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_realitycheck"));
     command.current_dir(dir).env("HOME", dir);
-    let settings = realitycheck_config::registry::environment().into_iter().map(|(var, _)| var);
+    let settings = realitycheck_config::registry::environment().into_iter();
     for var in settings.chain(LEAKY_VARS.iter().copied()) {
         command.env_remove(var);
     }

@@ -16,8 +16,6 @@ use url::Url;
 
 use super::error::{ApiClientError, ApiError, html_title, is_html, server_message};
 use super::journal::{Answer, Journal};
-#[cfg(doc)]
-use super::limits::DEFAULT_MAX_PAGES;
 use super::limits::{BodyError, MAX_JSON_BYTES, error_text, read_body};
 use super::model::{Context, ContextVariable, FollowedProject, Items, Page, Project, Runner, UnclaimedTasks, User};
 use crate::clients::causes::causes;
@@ -58,7 +56,7 @@ pub struct ApiSettings {
     /// Accept any certificate (self-signed installs); the caller warns loudly.
     pub insecure: bool,
     pub retry: RetryPolicy,
-    /// Pages of one list read at most ([`DEFAULT_MAX_PAGES`] unless configured).
+    /// Pages of one list read at most (the target's `max_pages`).
     pub max_pages: u32,
 }
 
@@ -618,7 +616,7 @@ mod tests {
             ca_bundle: None,
             insecure: false,
             retry: RetryPolicy::default(),
-            max_pages: super::super::limits::DEFAULT_MAX_PAGES,
+            max_pages: realitycheck_config::Target::with_defaults("test").max_pages,
         };
         let client = ApiClient::new(&settings).unwrap();
         assert_eq!(

@@ -2,9 +2,6 @@
 //! as it streams and stopped at the limit (never read whole and judged after), and the pages
 //! of a list.
 
-/// Pages of one list read at most, unless the configuration says otherwise (`max_pages`).
-pub const DEFAULT_MAX_PAGES: u32 = 500;
-
 /// Bytes of one JSON answer of the API read at most (a page of a list is a few KiB).
 pub(super) const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
 

@@ -15,7 +15,6 @@ mod pipelines;
 pub use client::{ApiClient, ApiSettings, Retry, RetryPolicy};
 pub use error::{ApiClientError, ApiError};
 pub use journal::Answer;
-pub use limits::DEFAULT_MAX_PAGES;
 pub use model::{Context, ContextVariable, FollowedProject, Project, Runner, UnclaimedTasks, User, VcsInfo};
 pub use pipeline_model::{
     Artifact, BuildAction, BuildDetails, BuildStep, Executor, JobDetails, JobStatus, NamedContext, OutputLine,
