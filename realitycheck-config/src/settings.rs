@@ -475,9 +475,8 @@ impl Config {
         let builtin =
             FileLayer::parse(Path::new("<built-in reference>"), REFERENCE_CONFIG)?.with_origin(&Origin::BuiltIn);
         let config_flag = request.config_flag.or_else(|| request.flags.get(&defs::CONFIG).map(Path::new));
-        let user = config_path(config_flag, request.var, request.cwd)
-            .map(|path| SourceFile::read(&path))
-            .transpose()?;
+        let user =
+            config_path(config_flag, request.var, request.cwd).map(|path| SourceFile::read(&path)).transpose()?;
         let merged = match &user {
             Some(file) => builtin.merge(&file.layer),
             None => builtin,

@@ -97,7 +97,9 @@ async fn a_check_asked_for_without_its_setting_is_skipped_as_not_configured() {
         ignored: IgnoredMode::Include,
         ..Selection::default()
     };
-    let run = Run::new(RealityCheck::new(target("no-runner", &server), false), options);
+    let mut target = target("no-runner", &server);
+    target.pipeline.runner_resource_class = None;
+    let run = Run::new(RealityCheck::new(target, false), options);
     let (events, _received) = EventSink::channel();
     let summary = run.execute(&events, CancellationToken::new()).await.unwrap().summary;
     let Outcome::Skipped { reason: SkipReason::NotConfigured(why) } = &summary.results[0].outcome else {
