@@ -12,7 +12,7 @@ use super::cause::{Because, StatedBy, causes};
 use super::{ProjectHandles, api_check, certificate_expiry, ids, project_check, retries_note, tls_check};
 use crate::RealityCheck;
 use crate::clients::certs::{Certificate, day_of, days_until};
-use crate::clients::circleci::ApiError;
+use crate::clients::circleci::{ApiError, vcs_type};
 use crate::phase;
 use crate::resources::Resources;
 use crate::resources::api::ApiAccess;
@@ -237,11 +237,7 @@ pub fn project() -> Check<RealityCheck> {
 
 fn not_followed(api: &ApiAccess, slug: &str, followed: usize) -> Diagnosis {
     let (vcs, rest) = slug.split_once('/').unwrap_or(("gh", slug));
-    let vcs = match vcs {
-        "gh" => "github",
-        "bb" => "bitbucket",
-        other => other,
-    };
+    let vcs = vcs_type(vcs);
     Diagnosis::new(format!("project {slug} exists but the token's user does not follow it"))
         .observed(format!("the user follows {followed} other project(s) (GET /api/v1.1/projects)"))
         .because(PROJECT_NOT_FOLLOWED.with(&[("host", &api.host()), ("vcs", &vcs), ("repository", &rest)]))

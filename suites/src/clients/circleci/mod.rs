@@ -15,7 +15,7 @@ mod pipelines;
 pub use client::{ApiClient, ApiSettings, Retry, RetryPolicy};
 pub use error::{ApiClientError, ApiError};
 pub use journal::Answer;
-pub use model::{Context, ContextVariable, FollowedProject, Project, Runner, UnclaimedTasks, User, VcsInfo};
+pub use model::{Context, ContextVariable, FollowedProject, Project, Runner, UnclaimedTasks, User, VcsInfo, vcs_type};
 pub use pipeline_model::{
     Artifact, BuildAction, BuildDetails, BuildStep, Executor, JobDetails, JobStatus, NamedContext, OutputLine,
     Pipeline, PipelineCreation, PipelineError, PipelineState, PipelineVcs, TestCase, Workflow, WorkflowJob,

@@ -73,6 +73,16 @@ pub struct FollowedProject {
     pub vcs_type: Option<String>,
 }
 
+/// The VCS type the API v1.1 names (`github`, `bitbucket`) for the prefix of a project slug
+/// (`gh`, `bb`); any other prefix (`circleci`, or a type already spelt out) as it is.
+pub fn vcs_type(prefix: &str) -> &str {
+    match prefix {
+        "gh" => "github",
+        "bb" => "bitbucket",
+        other => other,
+    }
+}
+
 impl FollowedProject {
     /// Whether this is the project of `slug` (`gh/org/repo`, `github/org/repo`, `bb/...`).
     pub fn is(&self, slug: &str) -> bool {
@@ -80,11 +90,7 @@ impl FollowedProject {
         let (Some(vcs), Some(org), Some(repo)) = (parts.next(), parts.next(), parts.next()) else {
             return false;
         };
-        let vcs = match vcs {
-            "gh" => "github",
-            "bb" => "bitbucket",
-            other => other,
-        };
+        let vcs = vcs_type(vcs);
         let same =
             |field: &Option<String>, value: &str| field.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(value));
         same(&self.username, org)

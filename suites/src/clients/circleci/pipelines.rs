@@ -9,7 +9,7 @@ use url::Url;
 use super::client::ApiClient;
 use super::error::{ApiError, server_message};
 use super::limits::{BodyError, MAX_DOWNLOAD_BYTES, error_text, read_body};
-use super::model::Page;
+use super::model::{Page, vcs_type};
 use super::pipeline_model::{
     Artifact, BuildDetails, JobDetails, OutputLine, Pipeline, PipelineCreation, TestCase, Workflow, WorkflowJob,
 };
@@ -131,11 +131,7 @@ impl ApiClient {
     pub async fn build_details(&self, slug: &str, build_num: u64) -> Result<BuildDetails, ApiError> {
         let mut segments: Vec<&str> = Self::project_segments(slug);
         if let Some(vcs) = segments.first_mut() {
-            *vcs = match *vcs {
-                "gh" => "github",
-                "bb" => "bitbucket",
-                other => other,
-            };
+            *vcs = vcs_type(vcs);
         }
         let number = build_num.to_string();
         let mut path = vec!["project"];
