@@ -23,9 +23,19 @@ pub struct Entry {
     pub field: String,
 }
 
-/// What one source says, setting by setting.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What one source says, setting by setting. Debug shows a secret's value as `[redacted]`.
+#[derive(Clone, Default, PartialEq)]
 pub struct Layer(BTreeMap<(Scope, &'static str), Entry>);
+
+impl std::fmt::Debug for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = self.0.iter().filter_map(|((scope, key), entry)| {
+            let setting = registry::find(*scope, key)?;
+            Some((setting.name(), registry::debug_value(setting, entry)))
+        });
+        f.debug_map().entries(shown).finish()
+    }
+}
 
 impl Layer {
     /// What this layer says of `setting`.
@@ -295,6 +305,13 @@ mod tests {
         assert_eq!(host.origin, Origin::File { path: "rc.toml".into(), line: 3, column: 1 });
         assert_eq!(prod.get(&defs::NAMESPACE).unwrap().field, "targets.prod.kubernetes.namespace");
         assert_eq!(file.top.get(&defs::PROFILE).unwrap().value, Value::Text("ci".into()));
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret_s_value() {
+        let file = parse("[serve]\nwebhook = \"https://hooks.example.com/T0/s3cr3t\"\nevery = \"1m\"\n").unwrap();
+        let debug = format!("{file:?}");
+        assert!(!debug.contains("s3cr3t") && debug.contains("serve.webhook") && debug.contains("60s"), "{debug}");
     }
 
     #[test]

@@ -73,9 +73,17 @@ fn locate(text: &str, dotted: &str) -> Option<usize> {
 }
 
 /// What the flags say: each value as typed, with its setting. The binary fills it from the
-/// command line (`--host`, `--every`, …); tests fill it by hand.
-#[derive(Debug, Clone, Default)]
+/// command line (`--host`, `--every`, …); tests fill it by hand. Debug shows a secret's value
+/// as `[redacted]`.
+#[derive(Clone, Default)]
 pub struct Flags(Vec<(&'static Setting, String)>);
+
+impl std::fmt::Debug for Flags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = self.0.iter().map(|(setting, value)| (setting.name(), registry::debug_value(setting, value)));
+        f.debug_list().entries(shown).finish()
+    }
+}
 
 impl Flags {
     /// Sets `setting` to `value`, as its flag would.

@@ -225,6 +225,12 @@ impl Setting {
     }
 }
 
+/// `value`, a value of `setting`, as `Debug` shows it: `[redacted]` for a secret (the
+/// webhook, whose path is its key), so that no layer, flag list or resolved table prints one.
+pub(crate) fn debug_value(setting: &Setting, value: &dyn std::fmt::Debug) -> String {
+    if setting.secret { "[redacted]".to_string() } else { format!("{value:?}") }
+}
+
 /// Every setting, in the order `config check`, the README's table, `--help` and the reference
 /// file's header list them.
 pub fn all() -> &'static [&'static Setting] {

@@ -215,11 +215,21 @@ impl Profile {
 }
 
 /// The values of one table (a target, a profile, `[serve]`) as a run uses them, each with
-/// where it came from: what `config check` prints and the evidence bundle records.
-#[derive(Debug, Clone, PartialEq)]
+/// where it came from: what `config check` prints and the evidence bundle records. Debug shows
+/// a secret's value as `[redacted]`.
+#[derive(Clone, PartialEq)]
 pub struct Resolved {
     scope: Scope,
     values: BTreeMap<&'static str, (Option<Value>, Origin)>,
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = self
+            .iter()
+            .map(|(setting, value, origin)| (setting.name(), registry::debug_value(setting, &(value, origin))));
+        f.debug_map().entries(shown).finish()
+    }
 }
 
 impl Resolved {

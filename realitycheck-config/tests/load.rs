@@ -762,6 +762,15 @@ fn a_webhook_s_path_is_never_printed() {
     assert!(serve.webhook.as_ref().unwrap().path().ends_with(secret), "the URL itself is whole");
     let debug = format!("{serve:?}");
     assert!(!debug.contains("XXXXsecretXXXX") && debug.contains("https://hooks.example.com/[redacted]"), "{debug}");
+    let config = case.config().unwrap();
+    let values = config.serve_values().unwrap();
+    let flags = Flags::default().with(&setting::WEBHOOK, format!("https://hooks.example.com/services/{secret}"));
+    for debug in
+        [format!("{values:?}"), format!("{flags:?}"), format!("{:?}", flags.clone().with(&setting::EVERY, "1m"))]
+    {
+        assert!(!debug.contains("XXXXsecretXXXX") && debug.contains("[redacted]"), "{debug}");
+    }
+    assert!(format!("{flags:?}").contains("serve.webhook"), "the setting is named, its value not");
     for bad in [format!("ftp://hooks.example.com/{secret}"), format!("https://:443/{secret}")] {
         let case = Case::new().file("rc.toml", &format!("[serve]\nwebhook = \"{bad}\"\n"));
         let error = case.config().unwrap().serve().unwrap_err().to_string();
