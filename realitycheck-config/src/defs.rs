@@ -154,6 +154,15 @@ pub static NAMESPACE: Setting = Setting::new(Scope::Target, "kubernetes.namespac
     )
     .check(values::namespace);
 
+/// `server_version`.
+pub static SERVER_VERSION: Setting = Setting::new(Scope::Target, "server_version", Kind::Text)
+    .env("REALITYCHECK_SERVER_VERSION")
+    .flag("server-version", "VERSION", CHECKS)
+    .help("the CircleCI server version of the installation, like 4.10 or 4.8.12; beats what the Helm release says")
+    .unset("unset (read from the Helm release)")
+    .fix("give a server version like 4.10 or 4.8.12 (major.minor, optionally .patch)")
+    .check(values::server_version);
+
 /// `kubernetes.expect_chart_version`.
 pub static EXPECT_CHART_VERSION: Setting = Setting::new(Scope::Target, "kubernetes.expect_chart_version", Kind::Text)
     .flag("expect-chart-version", "VERSION", CHECKS)
@@ -170,6 +179,54 @@ pub static SERVER_SELECTOR: Setting = Setting::new(Scope::Target, "nomad.server_
     .help("label selector of the Nomad server pods; realitycheck runs the nomad CLI in one of them")
     .fix("give a label selector like app=nomad-server")
     .check(values::not_blank);
+
+/// `nomad.address`.
+pub static NOMAD_ADDRESS: Setting = Setting::new(Scope::Target, "nomad.address", Kind::Text)
+    .env("NOMAD_ADDR")
+    .flag("nomad-address", "URL", CHECKS)
+    .help("the HTTP API of Nomad servers outside the cluster, like https://nomad.example.internal:4646; beats the release's nomad.server.serverHostname")
+    .unset("unset (the release's nomad.server.serverHostname on port 4646, when its servers run outside the cluster)")
+    .fix("give the URL of the Nomad servers' HTTP API with its protocol and port, like https://nomad.example.internal:4646")
+    .check(values::nomad_address);
+
+/// `nomad.ca_cert`.
+pub static NOMAD_CA_CERT: Setting = Setting::new(Scope::Target, "nomad.ca_cert", Kind::Path(Relative::ToSource))
+    .env("NOMAD_CACERT")
+    .help("PEM file of the CA that signs the external Nomad servers' certificate")
+    .unset("unset (ca.pem of the Nomad mTLS Secret)")
+    .fix("give the path of the PEM file of the Nomad CA (ca.pem of the mTLS material)");
+
+/// `nomad.client_cert`.
+pub static NOMAD_CLIENT_CERT: Setting =
+    Setting::new(Scope::Target, "nomad.client_cert", Kind::Path(Relative::ToSource))
+        .env("NOMAD_CLIENT_CERT")
+        .help("PEM certificate realitycheck presents to external Nomad servers that ask for one (with nomad.client_key)")
+        .unset("unset (no client certificate: CircleCI's servers ask for none over HTTPS)")
+        .fix("give the path of a PEM certificate signed by the Nomad CA, and nomad.client_key with its key");
+
+/// `nomad.client_key`.
+pub static NOMAD_CLIENT_KEY: Setting = Setting::new(Scope::Target, "nomad.client_key", Kind::Path(Relative::ToSource))
+    .env("NOMAD_CLIENT_KEY")
+    .help("PEM private key of nomad.client_cert")
+    .unset("unset (no client certificate)")
+    .fix("give the path of the PEM private key of nomad.client_cert");
+
+/// `nomad.tls_server_name`.
+pub static NOMAD_TLS_SERVER_NAME: Setting = Setting::new(Scope::Target, "nomad.tls_server_name", Kind::Text)
+    .default("\"server.global.nomad\"")
+    .env("NOMAD_TLS_SERVER_NAME")
+    .help("the name the external Nomad servers' certificate must carry, as Nomad clients verify it")
+    .fix("give the server name of the Nomad certificates, server.<region>.nomad (server.global.nomad)")
+    .check(values::not_blank);
+
+/// `nomad.token`: an ACL token for external Nomad servers, from the environment only.
+pub static NOMAD_TOKEN: Setting = Setting::new(Scope::Target, "nomad.token", Kind::Text)
+    .env("NOMAD_TOKEN")
+    .help("a Nomad ACL token sent to external Nomad servers; never printed")
+    .unset("unset (no token: CircleCI's Nomad servers run without ACLs)")
+    .fix("the Nomad token is never read from the configuration file: export NOMAD_TOKEN")
+    .secret()
+    .not_in_file();
 
 /// `nomad.min_clients`.
 pub static MIN_CLIENTS: Setting = Setting::new(Scope::Target, "nomad.min_clients", U32)
@@ -375,11 +432,18 @@ pub static ALL: &[&Setting] = &[
     &INSECURE,
     &TLS_MIN_DAYS,
     &MAX_PAGES,
+    &SERVER_VERSION,
     &KUBECONFIG,
     &KUBE_CONTEXT,
     &NAMESPACE,
     &EXPECT_CHART_VERSION,
     &SERVER_SELECTOR,
+    &NOMAD_ADDRESS,
+    &NOMAD_CA_CERT,
+    &NOMAD_CLIENT_CERT,
+    &NOMAD_CLIENT_KEY,
+    &NOMAD_TLS_SERVER_NAME,
+    &NOMAD_TOKEN,
     &MIN_CLIENTS,
     &MTLS_MIN_DAYS,
     &BRANCH,

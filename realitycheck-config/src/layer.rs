@@ -328,7 +328,7 @@ mod tests {
     fn unknown_keys_and_wrong_kinds_are_named_where_they_are() {
         let unknown = parse("[defaults.nomad]\nservers = 3\n").unwrap_err();
         assert!(
-            unknown.contains("line 2, column 1, field `defaults.nomad.servers`: unknown field `servers`, expected one of `server_selector`, `min_clients`, `mtls_min_days`"),
+            unknown.contains("line 2, column 1, field `defaults.nomad.servers`: unknown field `servers`, expected one of `server_selector`, `address`, `ca_cert`, `client_cert`, `client_key`, `tls_server_name`, `min_clients`, `mtls_min_days`"),
             "{unknown}"
         );
         let kind = parse("[profiles.ci]\nretries = \"two\"\n").unwrap_err();

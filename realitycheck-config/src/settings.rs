@@ -50,6 +50,9 @@ pub struct Target {
     pub ca_bundle: Option<PathBuf>,
     /// Accept any TLS certificate from the installation (self-signed installs).
     pub insecure: bool,
+    /// The CircleCI server version of the installation (`4.10`, `4.8.12`), when configured:
+    /// it beats what the Helm release says.
+    pub server_version: Option<String>,
     /// An installation certificate that expires within this many days is red.
     pub tls_min_days: u32,
     /// Pages of one API list read at most: a server that hands out `next_page_token`s
@@ -83,6 +86,19 @@ pub struct Kubernetes {
 pub struct Nomad {
     /// Label selector of the Nomad server pods; realitycheck runs the nomad CLI in one of them.
     pub server_selector: String,
+    /// The HTTP API of Nomad servers outside the cluster; `None`: the release's
+    /// `nomad.server.serverHostname` on port 4646.
+    pub address: Option<Url>,
+    /// PEM file of the CA of the external servers' certificate; `None`: the mTLS Secret's.
+    pub ca_cert: Option<PathBuf>,
+    /// PEM certificate presented to external servers that ask for one.
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of `client_cert`.
+    pub client_key: Option<PathBuf>,
+    /// The name the external servers' certificate must carry.
+    pub tls_server_name: String,
+    /// A Nomad ACL token for external servers.
+    pub token: Option<Secret>,
     /// Nomad clients that must be ready, eligible, not draining, with a healthy docker
     /// driver; at least 1.
     pub min_clients: u32,
@@ -126,6 +142,7 @@ impl Target {
             project: values.read(&defs::PROJECT, Value::as_text),
             ca_bundle: values.read(&defs::CA_BUNDLE, Value::as_path),
             insecure: values.must(&defs::INSECURE, Value::as_bool),
+            server_version: values.read(&defs::SERVER_VERSION, Value::as_text),
             tls_min_days: values.must(&defs::TLS_MIN_DAYS, Value::as_u32),
             max_pages: values.must(&defs::MAX_PAGES, Value::as_u32),
             kubernetes: Kubernetes {
@@ -136,6 +153,12 @@ impl Target {
             },
             nomad: Nomad {
                 server_selector: values.must(&defs::SERVER_SELECTOR, Value::as_text),
+                address: values.read(&defs::NOMAD_ADDRESS, Value::as_url),
+                ca_cert: values.read(&defs::NOMAD_CA_CERT, Value::as_path),
+                client_cert: values.read(&defs::NOMAD_CLIENT_CERT, Value::as_path),
+                client_key: values.read(&defs::NOMAD_CLIENT_KEY, Value::as_path),
+                tls_server_name: values.must(&defs::NOMAD_TLS_SERVER_NAME, Value::as_text),
+                token: values.read(&defs::NOMAD_TOKEN, Value::as_text).map(Secret::new),
                 min_clients: values.must(&defs::MIN_CLIENTS, Value::as_u32),
                 mtls_min_days: values.must(&defs::MTLS_MIN_DAYS, Value::as_u32),
             },

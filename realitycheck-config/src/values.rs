@@ -146,6 +146,37 @@ pub(crate) fn chart_version(value: Value) -> Checked {
     Ok(Value::Text(version.to_string()))
 }
 
+/// `server_version`: `major.minor` or `major.minor.patch` of a CircleCI server release (a
+/// leading `v` is dropped).
+pub(crate) fn server_version(value: Value) -> Checked {
+    let text = text(value);
+    let version = text.trim_start_matches('v');
+    let parts: Vec<&str> = version.split('.').collect();
+    let numeric = parts.iter().all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+    if !(2..=3).contains(&parts.len()) || !numeric {
+        return Err(format!("`{text}` is not a server version (major.minor or major.minor.patch)"));
+    }
+    Ok(Value::Text(version.to_string()))
+}
+
+/// `nomad.address`: the base URL of a Nomad HTTP API, `http://` or `https://` with a host,
+/// no user, path or query (a trailing `/` is dropped).
+pub(crate) fn nomad_address(value: Value) -> Checked {
+    let text = text(value);
+    let url = url::Url::parse(text.trim().trim_end_matches('/'))
+        .map_err(|e| format!("`{text}` is not a URL with a protocol ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("`{text}` uses `{}`; Nomad's API is served over https (or http)", url.scheme()));
+    }
+    if url.host_str().is_none() || !url.username().is_empty() || url.password().is_some() {
+        return Err("the URL must name a host, and no user or password".into());
+    }
+    if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("`{text}` has a path or query; Nomad's API is at the root of its address"));
+    }
+    Ok(Value::Url(url))
+}
+
 /// A value that must not be blank (`nomad.server_selector`, `kubernetes.context`).
 pub(crate) fn not_blank(value: Value) -> Checked {
     let text = text(value);
@@ -319,6 +350,21 @@ mod tests {
             let message = webhook(text(bad)).expect_err(bad);
             assert!(!message.contains("s3cr3t"), "{bad}: {message}");
         }
+    }
+
+    #[test]
+    fn server_versions_and_nomad_addresses() {
+        let text = |s: &str| Value::Text(s.into());
+        assert_eq!(server_version(text("v4.10")), Ok(text("4.10")));
+        assert_eq!(server_version(text("4.8.12")), Ok(text("4.8.12")));
+        for bad in ["4", "4.x", "4.10.0.1", "", "4..1"] {
+            assert!(server_version(text(bad)).unwrap_err().contains("is not a server version"), "{bad}");
+        }
+        let Ok(Value::Url(url)) = nomad_address(text("https://nomad.example.internal:4646/")) else { panic!() };
+        assert_eq!(url.as_str(), "https://nomad.example.internal:4646/");
+        assert!(nomad_address(text("nomad.example.internal:4646")).unwrap_err().contains("uses `nomad.example.internal`"));
+        assert!(nomad_address(text("https://nomad:4646/v1")).unwrap_err().contains("has a path"));
+        assert!(nomad_address(text("https://user:pw@nomad:4646")).unwrap_err().contains("no user or password"));
     }
 
     #[test]
