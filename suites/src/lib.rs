@@ -11,6 +11,7 @@ pub mod clients;
 pub mod evidence;
 pub mod phase;
 pub mod resources;
+pub mod versions;
 
 use std::sync::{Arc, Mutex};
 

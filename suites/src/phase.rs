@@ -7,6 +7,9 @@ use harness::Phase;
 /// Access to the Kubernetes API (kubeconfig, RBAC, network path).
 pub const KUBERNETES_ACCESS: Phase = Phase::new("kubernetes-access", "Kubernetes access");
 
+/// The Kubernetes cluster the installation runs on (its version).
+pub const KUBERNETES_CLUSTER: Phase = Phase::new("kubernetes-cluster", "Kubernetes cluster");
+
 /// The Helm release of CircleCI server and its pods.
 pub const HELM_INSTALL: Phase = Phase::new("helm-install", "Helm install");
 
@@ -38,8 +41,9 @@ pub const REALITYCHECK_PROJECT: Phase = Phase::new("realitycheck-project", "Real
 pub const OBJECT_STORAGE: Phase = Phase::new("object-storage", "object storage");
 
 /// Every phase.
-pub const ALL: [Phase; 11] = [
+pub const ALL: [Phase; 12] = [
     KUBERNETES_ACCESS,
+    KUBERNETES_CLUSTER,
     HELM_INSTALL,
     NOMAD_SERVERS,
     NOMAD_CLIENTS,

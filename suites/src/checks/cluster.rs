@@ -1,14 +1,17 @@
-//! `cluster::*`: the Helm release's pods, and its newest Helm record.
+//! `cluster::*`: the Helm release's pods, its newest Helm record, and the cluster's
+//! Kubernetes version against the range the release supports.
 
-use harness::{Check, Diagnosis, Verdict};
+use harness::{Check, Diagnosis, SkipReason, Verdict};
 use k8s_openapi::jiff::Timestamp;
 
 use super::cause::{Because, StatedBy, Values, causes};
 use super::{cluster_check, cluster_failed, ids, optional_read_failed};
 use crate::RealityCheck;
-use crate::clients::helm::{self, ReleaseRecord, SERVER_CHART, UnreadableRecord};
+use crate::clients::helm::{ReleaseRecord, SERVER_CHART, UnreadableRecord};
 use crate::clients::pods::PodState;
 use crate::phase;
+use crate::resources::release::InstalledVersion;
+use crate::versions::KubernetesVersion;
 
 pub fn pods_ready() -> Check<RealityCheck> {
     cluster_check(ids::PODS_READY, "every pod of the release is Running and Ready", |access, _| async move {
@@ -21,14 +24,44 @@ pub fn pods_ready() -> Check<RealityCheck> {
 pub fn helm_release() -> Check<RealityCheck> {
     let summary = "the newest Helm record of the CircleCI server release is deployed";
     cluster_check(ids::HELM_RELEASE, summary, |access, _| async move {
+        let release = access.release().await.map_err(cluster_failed)?;
+        let records = release.records.as_ref().map_err(optional_read_failed)?;
+        let version = release.version.as_ref();
+        Ok(judge_release(access.namespace(), records, version, access.expect_chart_version(), Timestamp::now()))
+    })
+}
+
+pub fn kubernetes_version() -> Check<RealityCheck> {
+    let summary = "the cluster runs a Kubernetes version the installation's server release supports";
+    cluster_check(ids::KUBERNETES_VERSION, summary, |access, _| async move {
+        let release = access.release().await.map_err(cluster_failed)?;
+        let version = release.version.as_ref().ok_or_else(|| {
+            Verdict::Skip(SkipReason::NotConfigured(format!(
+                "the server version is unknown ({}): set server_version (or --server-version) to the installation's version, like 4.10",
+                match &release.records {
+                    Err(error) => format!("the Helm release cannot be read: {error}"),
+                    Ok(_) => format!("no Helm release of chart {SERVER_CHART} and no workload names it"),
+                }
+            )))
+        })?;
         let cluster = access.client().await.map_err(cluster_failed)?;
-        let secrets = cluster.secrets(helm::RECORDS_SELECTOR).await.map_err(optional_read_failed)?;
-        let records = helm::newest_records(&secrets);
-        Ok(judge_release(cluster.namespace(), &records, access.expect_chart_version(), Timestamp::now()))
+        let info = cluster.version_info().await.map_err(cluster_failed)?;
+        Ok(judge_kubernetes_version(version, &info.major, &info.minor, &info.git_version))
     })
 }
 
 causes! {
+    StatedBy::Checks(&[ids::KUBERNETES_VERSION]) => {
+        KUBERNETES_TOO_OLD:
+            "server {release} supports Kubernetes {range}: an older cluster lacks what its chart and components were built and tested for, and CircleCI does not support it",
+            "upgrade the cluster to a version within {range}, one minor version at a time as your provider allows (the server's upgrade guide has the order), or correct server_version if realitycheck read the wrong version";
+        KUBERNETES_TOO_NEW:
+            "server {release} supports Kubernetes {range}: a newer cluster may have removed APIs its chart uses, and CircleCI does not support it",
+            "upgrade CircleCI server to a release that supports Kubernetes {kubernetes}, or keep the cluster within {range} until then (or correct server_version if realitycheck read the wrong version)";
+        UNREADABLE_KUBERNETES_VERSION:
+            "the API server's /version answer has no version realitycheck can read: a proxy in front of it, or a distribution that reports its own numbering",
+            "`kubectl version` shows what the API server reports; if it is a supported Kubernetes, report the answer to the realitycheck maintainers";
+    }
     StatedBy::Checks(&[ids::HELM_RELEASE]) => {
         NO_RELEASE:
             "the release is in another namespace, or Helm keeps its records elsewhere (HELM_DRIVER=configmap)",
@@ -72,10 +105,12 @@ causes! {
 }
 
 /// Pass when the newest record of the release of chart `circleci-server` is `deployed` (with
-/// chart version `expected`, when given); its age is counted to `now`.
+/// chart version `expected`, when given); its age is counted to `now`; the pass note names
+/// the server `version`.
 pub fn judge_release(
     namespace: &str,
     records: &[Result<ReleaseRecord, UnreadableRecord>],
+    version: Option<&InstalledVersion>,
     expected: Option<&str>,
     now: Timestamp,
 ) -> Verdict {
@@ -119,7 +154,8 @@ pub fn judge_release(
     }
     match status.as_str() {
         "deployed" => Verdict::Pass(format!(
-            "release {name} revision {revision}: chart {SERVER_CHART} {chart_version}, deployed{deployed}"
+            "release {name} revision {revision}: chart {SERVER_CHART} {chart_version}, deployed{deployed}{}",
+            version.map_or_else(String::new, |version| format!("; {}", describe_version(version)))
         )),
         "failed" => Verdict::Fail(
             Diagnosis::new(format!("the newest revision {revision} of release {name} (chart {chart_version}) failed"))
@@ -140,6 +176,47 @@ pub fn judge_release(
                 .because(RELEASE_IN_OTHER_STATE.with(values))
                 .phase(&phase::HELM_INSTALL),
         ),
+    }
+}
+
+/// Pass when the API server's version (`major`, `minor`, else `git_version`) is within the
+/// Kubernetes range of the release that judges `version`.
+pub fn judge_kubernetes_version(version: &InstalledVersion, major: &str, minor: &str, git_version: &str) -> Verdict {
+    let release = version.lookup.release;
+    let range = release.kubernetes;
+    let Some(kubernetes) = KubernetesVersion::of(major, minor).or_else(|| KubernetesVersion::of_git_version(git_version))
+    else {
+        return Verdict::Fail(
+            Diagnosis::new("the API server does not say which Kubernetes version it runs")
+                .observed(format!("/version answered major `{major}`, minor `{minor}`, gitVersion `{git_version}`"))
+                .because(&UNREADABLE_KUBERNETES_VERSION)
+                .phase(&phase::KUBERNETES_CLUSTER),
+        );
+    };
+    if range.contains(kubernetes) {
+        return Verdict::Pass(format!("Kubernetes {kubernetes} ({git_version}), within {range}: {}", describe_version(version)));
+    }
+    let values: Values<'_> =
+        &[("release", &release.name()), ("range", &range), ("kubernetes", &kubernetes)];
+    let cause = if kubernetes < range.oldest { KUBERNETES_TOO_OLD.with(values) } else { KUBERNETES_TOO_NEW.with(values) };
+    Verdict::Fail(
+        Diagnosis::new(format!(
+            "Kubernetes {kubernetes} is outside {range}, the versions server {} supports",
+            release.name()
+        ))
+        .observed(format!("the API server reports {git_version}"))
+        .observed(format!("the installation runs {} (read from {})", version.lookup.describe(), version.source))
+        .because(cause)
+        .phase(&phase::KUBERNETES_CLUSTER),
+    )
+}
+
+/// `server 4.10.0`, with how the row that judges it was chosen, and where the version was
+/// read when it was not this record's chart.
+fn describe_version(version: &InstalledVersion) -> String {
+    match version.source.starts_with("chart ") {
+        true => version.lookup.describe(),
+        false => format!("{} (from {})", version.lookup.describe(), version.source),
     }
 }
 
@@ -392,6 +469,7 @@ mod tests {
             description: description.into(),
             deployed_revision: (status != "deployed").then_some(revision - 1),
             autoscaler_scaling: None,
+            nomad_server: Default::default(),
         })
     }
 
@@ -401,32 +479,86 @@ mod tests {
 
     #[test]
     fn a_deployed_release_passes_with_its_chart_and_age() {
-        let verdict = judge_release("circleci-server", &[record(7, "deployed", "Upgrade complete")], None, now());
+        let verdict = judge_release("circleci-server", &[record(7, "deployed", "Upgrade complete")], None, None, now());
         assert_eq!(
             verdict,
             Verdict::Pass("release circleci-server revision 7: chart circleci-server 4.4.7, deployed 2d2h ago".into())
         );
     }
 
+    fn installed(text: &str) -> InstalledVersion {
+        InstalledVersion {
+            lookup: crate::versions::lookup(crate::versions::ServerVersion::parse(text).unwrap()),
+            source: format!("chart circleci-server {text} of release circleci-server"),
+        }
+    }
+
+    #[test]
+    fn kubernetes_within_the_releases_range_passes() {
+        assert_eq!(
+            judge_kubernetes_version(&installed("4.10.0"), "1", "34+", "v1.34.2-eks-b1f6f9a"),
+            Verdict::Pass("Kubernetes 1.34 (v1.34.2-eks-b1f6f9a), within 1.33 – 1.35: server 4.10.0".into())
+        );
+        assert!(matches!(judge_kubernetes_version(&installed("4.4.7"), "1", "31", "v1.31.0"), Verdict::Pass(_)));
+        assert!(
+            matches!(judge_kubernetes_version(&installed("4.10.0"), "", "", "v1.35.1"), Verdict::Pass(_)),
+            "the gitVersion says when major and minor are blank"
+        );
+    }
+
+    #[test]
+    fn kubernetes_outside_the_range_names_the_range_and_the_version() {
+        let Verdict::Fail(old) = judge_kubernetes_version(&installed("4.10.0"), "1", "31", "v1.31.4") else { panic!() };
+        insta::assert_debug_snapshot!(old);
+        let Verdict::Fail(new) = judge_kubernetes_version(&installed("4.4.7"), "1", "33", "v1.33.1") else { panic!() };
+        assert_eq!(new.summary, "Kubernetes 1.33 is outside 1.26 – 1.31, the versions server 4.4 supports");
+        assert!(new.remediation.contains("upgrade CircleCI server to a release that supports Kubernetes 1.33"), "{new:?}");
+        let Verdict::Fail(unreadable) = judge_kubernetes_version(&installed("4.10.0"), "", "", "unknown") else {
+            panic!()
+        };
+        assert!(unreadable.cause.contains("no version realitycheck can read"), "{unreadable:?}");
+    }
+
+    #[test]
+    fn the_pass_note_names_the_server_version_and_how_it_is_judged() {
+        let version = |text: &str, source: &str| InstalledVersion {
+            lookup: crate::versions::lookup(crate::versions::ServerVersion::parse(text).unwrap()),
+            source: source.into(),
+        };
+        let records = [record(7, "deployed", "Upgrade complete")];
+        let note = |version: &InstalledVersion| match judge_release("ns", &records, Some(version), None, now()) {
+            Verdict::Pass(note) => note,
+            other => panic!("{other:?}"),
+        };
+        assert!(note(&version("4.4.7", "chart circleci-server 4.4.7 of release circleci-server")).ends_with("ago; server 4.4.7"));
+        assert!(
+            note(&version("4.11.0", "the server_version setting")).ends_with(
+                "; server 4.11.0, newer than any version realitycheck knows: judged as 4.10 (from the server_version setting)"
+            ),
+            "{}",
+            note(&version("4.11.0", "the server_version setting"))
+        );
+    }
+
     #[test]
     fn a_release_on_another_chart_version_than_expected_is_red() {
         let deployed = [record(7, "deployed", "Upgrade complete")];
-        assert!(matches!(judge_release("ns", &deployed, Some("4.4.7"), now()), Verdict::Pass(_)));
-        let Verdict::Fail(diagnosis) = judge_release("ns", &deployed, Some("4.4.8"), now()) else { panic!() };
+        assert!(matches!(judge_release("ns", &deployed, None, Some("4.4.7"), now()), Verdict::Pass(_)));
+        let Verdict::Fail(diagnosis) = judge_release("ns", &deployed, None, Some("4.4.8"), now()) else { panic!() };
         insta::assert_debug_snapshot!(diagnosis);
     }
 
     #[test]
     fn a_failed_upgrade_names_helms_reason_and_the_rollback() {
         let records = [record(8, "failed", "Upgrade \"circleci-server\" failed: context deadline exceeded")];
-        let Verdict::Fail(diagnosis) = judge_release("circleci-server", &records, None, now()) else { panic!() };
+        let Verdict::Fail(diagnosis) = judge_release("circleci-server", &records, None, None, now()) else { panic!() };
         insta::assert_debug_snapshot!(diagnosis);
     }
 
     #[test]
     fn an_interrupted_upgrade_is_red_with_how_to_unlock_it() {
         let Verdict::Fail(diagnosis) =
-            judge_release("ns", &[record(9, "pending-upgrade", "Preparing upgrade")], None, now())
+            judge_release("ns", &[record(9, "pending-upgrade", "Preparing upgrade")], None, None, now())
         else {
             panic!()
         };
@@ -436,7 +568,7 @@ mod tests {
 
     #[test]
     fn a_release_in_any_other_state_says_so() {
-        let Verdict::Fail(diagnosis) = judge_release("ns", &[record(9, "superseded", "Upgrade complete")], None, now())
+        let Verdict::Fail(diagnosis) = judge_release("ns", &[record(9, "superseded", "Upgrade complete")], None, None, now())
         else {
             panic!()
         };
@@ -468,9 +600,9 @@ mod tests {
             ..record(1, "deployed", "").unwrap()
         });
         let unreadable = Err(UnreadableRecord { secret: "sh.helm.release.v1.x.v1".into(), message: "not gzip".into() });
-        let Verdict::Fail(diagnosis) = judge_release("ns", &[other, unreadable], None, now()) else { panic!() };
+        let Verdict::Fail(diagnosis) = judge_release("ns", &[other, unreadable], None, None, now()) else { panic!() };
         insta::assert_debug_snapshot!(diagnosis);
-        let Verdict::Fail(empty) = judge_release("ns", &[], None, now()) else { panic!() };
+        let Verdict::Fail(empty) = judge_release("ns", &[], None, None, now()) else { panic!() };
         assert!(empty.observed[0].contains("no Helm release records"), "{empty:?}");
     }
 }

@@ -4,6 +4,7 @@
 
 pub const PODS_READY: &str = "cluster::pods_ready";
 pub const HELM_RELEASE: &str = "cluster::helm_release";
+pub const KUBERNETES_VERSION: &str = "cluster::kubernetes_version";
 pub const SERVERS_ALIVE: &str = "nomad::servers_alive";
 pub const CLIENTS_READY: &str = "nomad::clients_ready";
 pub const MTLS: &str = "nomad::mtls";

@@ -43,6 +43,7 @@ pub fn all(target: &Target) -> Vec<Check<RealityCheck>> {
     let mut checks = vec![
         cluster::pods_ready(),
         cluster::helm_release(),
+        cluster::kubernetes_version(),
         nomad::servers_alive(),
         nomad::clients_ready(),
         mtls::mtls(),
@@ -307,8 +308,8 @@ pub(crate) fn secrets_forbidden(error: &ClusterError) -> Option<Verdict> {
 
 /// The verdict of a failed read that a check may be refused (Secrets, logs, service
 /// accounts): the skip of [`secrets_forbidden`] on a 403, else the failure.
-pub(crate) fn optional_read_failed(error: ClusterError) -> Verdict {
-    secrets_forbidden(&error).unwrap_or_else(|| cluster_failed(error))
+pub(crate) fn optional_read_failed(error: impl Borrow<ClusterError>) -> Verdict {
+    secrets_forbidden(error.borrow()).unwrap_or_else(|| cluster_failed(error))
 }
 
 /// The verdict of a Kubernetes API failure: [`cluster_failure`].

@@ -165,12 +165,15 @@ impl Cluster {
 
     /// The API server's version; the preflight that the API answers at all.
     pub async fn version(&self) -> Result<String, ClusterError> {
-        let info = self
-            .client
+        Ok(self.version_info().await?.git_version)
+    }
+
+    /// What the API server says of its version (`major`, `minor`, `gitVersion`).
+    pub async fn version_info(&self) -> Result<k8s_openapi::apimachinery::pkg::version::Info, ClusterError> {
+        self.client
             .apiserver_version()
             .await
-            .map_err(|e| ClusterError::Unreachable { url: self.url.clone(), message: causes(&e) })?;
-        Ok(info.git_version)
+            .map_err(|e| ClusterError::Unreachable { url: self.url.clone(), message: causes(&e) })
     }
 
     /// Pods of the namespace, optionally by label selector, sorted by name.

@@ -43,6 +43,22 @@ pub struct ReleaseRecord {
     /// install or upgrade over the chart's defaults), when both are set. Nothing else of the
     /// values is kept: they hold credentials.
     pub autoscaler_scaling: Option<ScalingBounds>,
+    /// `nomad.server.*` of the release's values that say where its Nomad servers run.
+    pub nomad_server: NomadServerValues,
+}
+
+/// `nomad.server.{internal,serverHostname,replicas,scheme}` as the release uses them: each
+/// from the given values, else from the chart's defaults; `None` where neither says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NomadServerValues {
+    /// `internal`: `false` when the servers run outside the cluster (server 4.8 and later).
+    pub internal: Option<bool>,
+    /// `serverHostname`: where the clients (and the chart's services) reach external servers.
+    pub server_hostname: Option<String>,
+    /// `replicas`: in-cluster servers.
+    pub replicas: Option<u64>,
+    /// `scheme`: `http` or `https`, the external servers' HTTP API.
+    pub scheme: Option<String>,
 }
 
 /// How many Nomad clients the autoscaler keeps, at least and at most.
@@ -157,7 +173,24 @@ pub fn decode(secret: &Secret) -> Result<ReleaseRecord, UnreadableRecord> {
         description: release.info.description,
         deployed_revision: None,
         autoscaler_scaling: autoscaler_scaling(&release.config, &release.chart.values),
+        nomad_server: nomad_server_values(&release.config, &release.chart.values),
     })
+}
+
+/// `nomad.server.*` as the release uses them: each from the given values, else from the
+/// chart's defaults.
+fn nomad_server_values(given: &serde_json::Value, defaults: &serde_json::Value) -> NomadServerValues {
+    let value = |name: &str| {
+        let path = format!("/nomad/server/{name}");
+        given.pointer(&path).or_else(|| defaults.pointer(&path)).cloned()
+    };
+    let text = |name: &str| value(name).and_then(|v| v.as_str().map(str::to_string)).filter(|t| !t.is_empty());
+    NomadServerValues {
+        internal: value("internal").and_then(|v| v.as_bool()),
+        server_hostname: text("serverHostname"),
+        replicas: value("replicas").and_then(|v| v.as_u64()),
+        scheme: text("scheme"),
+    }
 }
 
 /// `nomad.auto_scaler.scaling.{min,max}` as the release uses them: each from the given
@@ -221,6 +254,26 @@ mod tests {
         assert_eq!(autoscaler_scaling(&given, &defaults), Some(ScalingBounds { min: 1, max: 8 }));
         assert_eq!(autoscaler_scaling(&given, &serde_json::Value::Null), None, "min unknown");
         assert_eq!(autoscaler_scaling(&serde_json::Value::Null, &serde_json::Value::Null), None);
+    }
+
+    #[test]
+    fn nomad_server_values_come_from_the_given_values_over_the_charts_defaults() {
+        let defaults = serde_json::json!({"nomad": {"server": {"internal": true, "replicas": 5, "serverHostname": ""}}});
+        let given = serde_json::json!({"nomad": {"server": {"internal": false, "serverHostname": "nomad.example.internal"}}});
+        assert_eq!(
+            nomad_server_values(&given, &defaults),
+            NomadServerValues {
+                internal: Some(false),
+                server_hostname: Some("nomad.example.internal".into()),
+                replicas: Some(5),
+                scheme: None
+            }
+        );
+        assert_eq!(
+            nomad_server_values(&serde_json::Value::Null, &defaults).server_hostname,
+            None,
+            "an empty host name is none"
+        );
     }
 
     #[test]

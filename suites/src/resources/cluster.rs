@@ -1,5 +1,6 @@
 //! Kubernetes access as the checks of one run share it: the client, connected by the first
-//! check that asks, and the Nomad server pod the nomad CLI runs in, found once.
+//! check that asks, the installation's Helm release ([`InstalledRelease`]), read once, and the
+//! Nomad server pod the nomad CLI runs in, found once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use realitycheck_config::{CloudProvider, Nomad, Target};
 
 use crate::clients::cluster::{Cluster, ClusterError};
 use crate::clients::pods::PodState;
+use crate::resources::release::InstalledRelease;
 
 /// Why no Nomad server pod can be used.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +35,7 @@ pub enum NomadPodError {
 pub struct ClusterAccess {
     client: Arc<Fixture<Cluster, ClusterError>>,
     nomad_pod: Arc<Fixture<String, NomadPodError>>,
+    release: Arc<Fixture<InstalledRelease, Arc<ClusterError>>>,
     namespace: String,
     nomad: Nomad,
     cloud_provider: Option<CloudProvider>,
@@ -53,9 +56,18 @@ impl ClusterAccess {
             let (client, selector) = (Arc::clone(&for_pod), selector.clone());
             async move { ready_pod(&client, &selector).await }
         }));
+        let (for_release, configured) = (Arc::clone(&client), target.server_version.clone());
+        let release = Arc::new(Fixture::new("helm release", move || {
+            let (client, configured) = (Arc::clone(&for_release), configured.clone());
+            async move {
+                let cluster = client.get().await?;
+                Ok(InstalledRelease::read(cluster, configured.as_deref()).await)
+            }
+        }));
         ClusterAccess {
             client,
             nomad_pod,
+            release,
             namespace: target.kubernetes.namespace.clone(),
             nomad: target.nomad.clone(),
             cloud_provider: target.cloud_provider,
@@ -71,6 +83,11 @@ impl ClusterAccess {
     /// The name of a Running and Ready Nomad server pod, found once.
     pub async fn nomad_pod(&self) -> Result<&str, Arc<NomadPodError>> {
         self.nomad_pod.get().await.map(String::as_str)
+    }
+
+    /// The installation's Helm release and server version, read once.
+    pub async fn release(&self) -> Result<&InstalledRelease, Arc<ClusterError>> {
+        self.release.get().await.map_err(|e| (*e).clone())
     }
 
     /// The release's namespace, as configured.

@@ -9,6 +9,7 @@ pub mod api;
 pub mod cluster;
 pub mod contexts;
 pub mod pipeline;
+pub mod release;
 
 use std::sync::Arc;
 
