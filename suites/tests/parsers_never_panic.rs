@@ -22,6 +22,9 @@ fn json() -> impl Strategy<Value = Value> {
         Just("Drivers".to_string()),
         Just("Healthy".to_string()),
         Just("Tags".to_string()),
+        Just("Members".to_string()),
+        Just("Keys".to_string()),
+        Just("Attributes".to_string()),
         Just("status".to_string()),
         Just("items".to_string()),
         Just("metadata".to_string()),
@@ -63,6 +66,13 @@ proptest! {
         let _ = members::from_json(&text);
         let _ = members::from_table(&text);
         let _ = keyring::from_output(&text);
+        let _ = keyring::from_json(&text);
+        let _ = nodes::detail_from_json(&text);
+        if let Ok(members) = members::from_agent_members(&text) {
+            let regions = members.regions();
+            let leaders = regions.into_iter().map(|region| (region, "10.0.0.8:4647".to_string())).collect();
+            let _ = members.with_leaders(&leaders);
+        }
     }
 
     #[test]

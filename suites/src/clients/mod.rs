@@ -1,7 +1,7 @@
 //! The clients layer: how realitycheck talks to an installation, knowing nothing of checks.
 //! The CircleCI API client ([`circleci`]), Kubernetes access with native exec ([`cluster`]),
-//! certificates and keys ([`certs`]), pod states and components ([`pods`]), Helm's release records ([`helm`]), the nomad CLI's
-//! output parsers ([`nomad`]), and error texts with their causes ([`causes`]).
+//! certificates and keys ([`certs`]), pod states and components ([`pods`]), Helm's release records ([`helm`]), Nomad through
+//! the nomad CLI's output and its HTTP API ([`nomad`]), and error texts with their causes ([`causes`]).
 
 pub mod causes;
 pub mod certs;

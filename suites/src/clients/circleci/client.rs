@@ -18,7 +18,7 @@ use super::error::{ApiClientError, ApiError, html_title, is_html, server_message
 use super::journal::{Answer, Journal};
 use super::limits::{BodyError, MAX_JSON_BYTES, error_text, read_body};
 use super::model::{Context, ContextVariable, FollowedProject, Items, Page, Project, Runner, UnclaimedTasks, User};
-use crate::clients::causes::causes;
+use crate::clients::causes::{causes, rustls_error};
 
 /// How many times, and how long, a call waits and tries again.
 #[derive(Debug, Clone, PartialEq)]
@@ -533,16 +533,9 @@ fn ca_bundle(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, ApiCli
 }
 
 /// Whether a TLS error (rustls's own) is among `error`'s causes: recognised by its type,
-/// whatever its text says. An I/O error's cause is its inner error, which `source()` skips.
+/// whatever its text says.
 fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
-    if error.is::<rustls::Error>() {
-        return true;
-    }
-    let inner = error.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
-    if inner.is_some_and(|inner| is_tls_failure(inner)) {
-        return true;
-    }
-    error.source().is_some_and(is_tls_failure)
+    rustls_error(error).is_some()
 }
 
 /// `GET /api/v2/context`: method and path, without the query.

@@ -1,9 +1,10 @@
 //! What the client reads at most from a server, whatever it sends: the bytes of a body, read
 //! as it streams and stopped at the limit (never read whole and judged after), and the pages
-//! of a list.
+//! of a list. The client of Nomad's HTTP API (`clients::nomad::http`) reads within the same
+//! limits.
 
 /// Bytes of one JSON answer of the API read at most (a page of a list is a few KiB).
-pub(super) const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
 
 /// Bytes of a download (an artifact, a step's output) read at most.
 pub(super) const MAX_DOWNLOAD_BYTES: usize = 8 * 1024 * 1024;
@@ -12,7 +13,7 @@ pub(super) const MAX_DOWNLOAD_BYTES: usize = 8 * 1024 * 1024;
 pub(super) const MAX_ERROR_BYTES: usize = 64 * 1024;
 
 /// Why a body could not be read whole.
-pub(super) enum BodyError {
+pub(crate) enum BodyError {
     /// The connection failed while reading.
     Transport(reqwest::Error),
     /// The body is longer than the limit; reading stopped there.
@@ -20,7 +21,7 @@ pub(super) enum BodyError {
 }
 
 /// The body of `response`, chunk by chunk, stopping as soon as it exceeds `limit` bytes.
-pub(super) async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, BodyError> {
+pub(crate) async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, BodyError> {
     if response.content_length().is_some_and(|length| length > limit as u64) {
         return Err(BodyError::TooLarge);
     }
@@ -36,7 +37,7 @@ pub(super) async fn read_body(mut response: reqwest::Response, limit: usize) -> 
 
 /// The start of an error answer's body as text, at most [`MAX_ERROR_BYTES`] of it; a failed
 /// read gives what was read.
-pub(super) async fn error_text(mut response: reqwest::Response) -> String {
+pub(crate) async fn error_text(mut response: reqwest::Response) -> String {
     let mut body = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
         let room = MAX_ERROR_BYTES.saturating_sub(body.len());
@@ -49,7 +50,7 @@ pub(super) async fn error_text(mut response: reqwest::Response) -> String {
 }
 
 /// `4 MiB`, `64 KiB`: a limit as messages print it.
-pub(super) fn bytes(limit: usize) -> String {
+pub(crate) fn bytes(limit: usize) -> String {
     match limit {
         n if n >= 1024 * 1024 && n % (1024 * 1024) == 0 => format!("{} MiB", n / (1024 * 1024)),
         n if n >= 1024 && n % 1024 == 0 => format!("{} KiB", n / 1024),

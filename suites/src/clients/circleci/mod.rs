@@ -5,9 +5,9 @@
 //! could reach.
 
 mod client;
-mod error;
+pub(crate) mod error;
 mod journal;
-mod limits;
+pub(crate) mod limits;
 mod model;
 mod pipeline_model;
 mod pipelines;

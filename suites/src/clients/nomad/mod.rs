@@ -1,8 +1,12 @@
-//! What the nomad CLI in the Nomad server pod says, parsed into a small model: client
-//! nodes (`nomad node status`) and server members (`nomad server members`), from `-json`
-//! output or, for CLIs without it, from the table; the gossip keys the servers have installed
-//! (`nomad operator gossip keyring list`). Parsing only: judging is in `checks`.
+//! Nomad, read two ways into one small model: what the nomad CLI in a Nomad server pod says,
+//! and what Nomad's HTTP API answers ([`http`]) for servers that run outside the Kubernetes
+//! cluster. Client nodes (`nomad node status`, `GET /v1/nodes`) and one node's versions
+//! (`nomad node status -json <id>`, `GET /v1/node/:id`), server members (`nomad server
+//! members`, `GET /v1/agent/members`), from `-json` output or, for CLIs without it, from the
+//! table; the gossip keys the servers have installed (`nomad operator gossip keyring list`,
+//! `GET /v1/agent/keyring/list`). Reading only: judging is in `checks`.
 
+pub mod http;
 pub mod keyring;
 pub mod members;
 pub mod nodes;

@@ -1,6 +1,7 @@
-//! Nomad client nodes, from `nomad node status -json` (a list of NodeListStub, parsed
-//! tolerantly: unknown keys ignored, null or missing lists empty) or from the table (the
-//! pre-1.6 layout and the one with `Node Pool`).
+//! Nomad client nodes, from `nomad node status -json` or the HTTP API's `GET /v1/nodes` (a
+//! list of NodeListStub, parsed tolerantly: unknown keys ignored, null or missing lists empty)
+//! or from the table (the pre-1.6 layout and the one with `Node Pool`); and one node's details
+//! (its versions) from `nomad node status -json <id>` or `GET /v1/node/:id` (a Node).
 
 use std::collections::BTreeMap;
 
@@ -113,6 +114,62 @@ impl From<NodeStub> for Node {
     }
 }
 
+/// What one node says of itself, from its fingerprint's attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeDetail {
+    pub id: String,
+    pub name: String,
+    /// `nomad.version`.
+    pub nomad_version: Option<String>,
+    /// `driver.docker.version`: the Docker daemon the docker driver found.
+    pub docker_version: Option<String>,
+    /// `os.cgroups.version` (`1`, `2`), or `unique.cgroup.version` as Nomad before 1.7 names it.
+    pub cgroups_version: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct NodeJson {
+    #[serde(rename = "ID", default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    attributes: Option<BTreeMap<String, Option<String>>>,
+    #[serde(default)]
+    drivers: Option<BTreeMap<String, Option<DriverAttributes>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DriverAttributes {
+    #[serde(default)]
+    attributes: Option<BTreeMap<String, Option<String>>>,
+}
+
+/// A node's details, from the Node JSON that `nomad node status -json <id>` prints and
+/// `GET /v1/node/:id` answers. An attribute that is absent or empty is `None`; the Docker
+/// version is read from the node's attributes, else from its docker driver's.
+pub fn detail_from_json(text: &str) -> Result<NodeDetail, ParseError> {
+    let node: NodeJson =
+        serde_json::from_str(text).map_err(|source| ParseError { command: "nomad node status -json <id>", source })?;
+    let attribute = |attributes: Option<&BTreeMap<String, Option<String>>>, key: &str| {
+        attributes.and_then(|a| a.get(key)).and_then(|v| v.as_deref()).filter(|v| !v.is_empty()).map(str::to_string)
+    };
+    let attributes = node.attributes.as_ref();
+    let docker_driver = node.drivers.as_ref().and_then(|d| d.get("docker")).and_then(Option::as_ref);
+    Ok(NodeDetail {
+        nomad_version: attribute(attributes, "nomad.version"),
+        docker_version: attribute(attributes, "driver.docker.version").or_else(|| {
+            attribute(docker_driver.and_then(|driver| driver.attributes.as_ref()), "driver.docker.version")
+        }),
+        cgroups_version: attribute(attributes, "os.cgroups.version")
+            .or_else(|| attribute(attributes, "unique.cgroup.version")),
+        id: node.id.unwrap_or_default(),
+        name: node.name.unwrap_or_default(),
+    })
+}
+
 /// What the CLI prints instead of the table when no client has registered.
 const NO_NODES: &str = "No nodes registered";
 
@@ -184,6 +241,41 @@ mod tests {
         assert_eq!(nodes[2].docker, Driver::NotDetected);
         assert_eq!(nodes[2].short_id(), "2");
         assert_eq!(nodes[3].docker, Driver::Unknown);
+    }
+
+    #[test]
+    fn a_nodes_versions_from_its_attributes() {
+        let text = r#"{
+    "ID": "0f3c9a1e-4b5d-6e7f-8091-a2b3c4d5e6f7", "Name": "i-0a1b2c3d4e5f67890", "Datacenter": "default",
+    "Attributes": {"nomad.version": "1.7.7", "driver.docker.version": "28.1.1", "os.cgroups.version": "1",
+                   "os.name": "ubuntu", "kernel.name": "linux"},
+    "Drivers": {"docker": {"Attributes": {"driver.docker.version": "27.0.0"}, "Healthy": true}},
+    "Resources": null, "Events": [{"Message": "Node registered"}]
+}"#;
+        let detail = detail_from_json(text).unwrap();
+        assert_eq!(
+            detail,
+            NodeDetail {
+                id: "0f3c9a1e-4b5d-6e7f-8091-a2b3c4d5e6f7".into(),
+                name: "i-0a1b2c3d4e5f67890".into(),
+                nomad_version: Some("1.7.7".into()),
+                docker_version: Some("28.1.1".into()),
+                cgroups_version: Some("1".into()),
+            }
+        );
+
+        // Nomad before 1.7 names the cgroups version `unique.cgroup.version`; the driver's own
+        // attributes say the Docker version when the node's do not.
+        let old = r#"{"ID": "1", "Attributes": {"nomad.version": "1.4.3", "unique.cgroup.version": "v2", "driver.docker.version": ""},
+                      "Drivers": {"docker": {"Attributes": {"driver.docker.version": "25.0.2"}}, "raw_exec": null}}"#;
+        let old = detail_from_json(old).unwrap();
+        assert_eq!(old.cgroups_version.as_deref(), Some("v2"));
+        assert_eq!(old.docker_version.as_deref(), Some("25.0.2"));
+
+        let bare = detail_from_json(r#"{"ID": "2", "Attributes": null, "Drivers": {"docker": null}}"#).unwrap();
+        assert_eq!((bare.nomad_version, bare.docker_version, bare.cgroups_version), (None, None, None));
+        assert!(detail_from_json("null").is_err());
+        assert!(detail_from_json("node not found").is_err());
     }
 
     #[test]
