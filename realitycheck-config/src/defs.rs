@@ -200,7 +200,9 @@ pub static NOMAD_CA_CERT: Setting = Setting::new(Scope::Target, "nomad.ca_cert",
 pub static NOMAD_CLIENT_CERT: Setting =
     Setting::new(Scope::Target, "nomad.client_cert", Kind::Path(Relative::ToSource))
         .env("NOMAD_CLIENT_CERT")
-        .help("PEM certificate realitycheck presents to external Nomad servers that ask for one (with nomad.client_key)")
+        .help(
+            "PEM certificate realitycheck presents to external Nomad servers that ask for one (with nomad.client_key)",
+        )
         .unset("unset (no client certificate: CircleCI's servers ask for none over HTTPS)")
         .fix("give the path of a PEM certificate signed by the Nomad CA, and nomad.client_key with its key");
 

@@ -362,7 +362,9 @@ mod tests {
         }
         let Ok(Value::Url(url)) = nomad_address(text("https://nomad.example.internal:4646/")) else { panic!() };
         assert_eq!(url.as_str(), "https://nomad.example.internal:4646/");
-        assert!(nomad_address(text("nomad.example.internal:4646")).unwrap_err().contains("uses `nomad.example.internal`"));
+        assert!(
+            nomad_address(text("nomad.example.internal:4646")).unwrap_err().contains("uses `nomad.example.internal`")
+        );
         assert!(nomad_address(text("https://nomad:4646/v1")).unwrap_err().contains("has a path"));
         assert!(nomad_address(text("https://user:pw@nomad:4646")).unwrap_err().contains("no user or password"));
     }

@@ -31,6 +31,7 @@ use crate::clients::cluster::Cluster;
 use crate::clients::pods::component::{AUTOSCALER, MACHINE_PROVISIONER};
 use crate::clients::pods::{self, PodState};
 use crate::phase;
+use crate::resources::nomad::NomadRoute;
 use crate::resources::{Requires, Resources};
 
 /// How many of an implicated pod's last log lines are gathered.
@@ -215,7 +216,7 @@ async fn kubernetes(resources: &Resources, wanted: &Wanted) -> Evidence {
         implicate(&mut implicated, unready, &wanted.unready);
     }
     if !wanted.nomad_servers.is_empty() {
-        let selector = resources.cluster.nomad().server_selector.as_str();
+        let selector = resources.cluster.nomad_settings().server_selector.as_str();
         match cluster.pods(Some(selector)).await {
             Ok(servers) => {
                 let names: BTreeSet<Option<String>> = servers.iter().map(|p| p.metadata.name.clone()).collect();
@@ -349,18 +350,29 @@ fn tail(text: &str, max: usize) -> (String, bool) {
     (text[from..].to_string(), true)
 }
 
-/// `nomad node status -json` and `nomad server members -json` in a Nomad server pod.
+/// `nomad node status -json` and `nomad server members -json` in a Nomad server pod; with
+/// servers outside the cluster, a note of where their API is (the checks' reads of it are in
+/// their diagnoses).
 async fn nomad(resources: &Resources, supports: &BTreeSet<String>) -> Evidence {
     let mut evidence = Evidence::default();
     let access = &resources.cluster;
-    let (pod, cluster) = match (access.nomad_pod().await, access.client().await) {
-        (Ok(pod), Ok(cluster)) => (pod, cluster),
-        (Err(error), _) => {
-            evidence.note(format!("no nomad CLI output gathered: {error}"));
+    let servers = match access.nomad().await {
+        Ok(servers) => servers,
+        Err(error) => {
+            evidence.note(format!(
+                "no nomad CLI output gathered: {}",
+                crate::checks::nomad::nomad_failure(access.namespace(), &error).summary
+            ));
             return evidence;
         }
-        (_, Err(error)) => {
-            evidence.note(format!("no nomad CLI output gathered: {error}"));
+    };
+    let (cluster, pod) = match servers.route {
+        NomadRoute::Pod(pod) => (servers.cluster, pod.as_str()),
+        NomadRoute::Http { .. } => {
+            evidence.note(format!(
+                "the Nomad servers run outside the cluster: no nomad CLI output gathered; `NOMAD_ADDR={} nomad node status -json` shows the nodes",
+                servers.route.describe()
+            ));
             return evidence;
         }
     };

@@ -26,13 +26,13 @@ impl ServerVersion {
     /// `4.10.0`, `4.10`, `v4.8.12`; a pre-release or build suffix of the patch is ignored
     /// (`4.10.0-rc.1`). `None` for anything else.
     pub fn parse(text: &str) -> Option<ServerVersion> {
-        let core = text.trim().trim_start_matches('v');
+        let core = text.trim().trim_start_matches('v').split(['-', '+']).next()?;
         let mut parts = core.split('.');
         let major = parts.next()?.parse().ok()?;
         let minor = parts.next()?.parse().ok()?;
         let patch = match parts.next() {
             None => None,
-            Some(patch) => Some(patch.split(['-', '+']).next()?.parse().ok()?),
+            Some(patch) => Some(patch.parse().ok()?),
         };
         parts.next().is_none().then_some(ServerVersion { major, minor, patch })
     }
@@ -207,7 +207,11 @@ pub const RELEASES: &[Release] = &[
         nomad_server_replicas: 5,
         external_servers: ExternalServers::PlainHttp,
         mtls_mandatory: false,
-        workloads_added: &["public_api_service", "authentication_service.worker", "authentication_service.internal_api"],
+        workloads_added: &[
+            "public_api_service",
+            "authentication_service.worker",
+            "authentication_service.internal_api",
+        ],
         workloads_removed: &["schedulerer"],
         source: "DOCS server-admin-4.8/antora.yml (Kubernetes 1.33 – 1.35 since 483a415, 2026-02-09), values reference 4.8, phase 3 (external servers); TF modules/nomad-server-aws templates (tls { http = false })",
     },
@@ -265,14 +269,12 @@ impl Lookup {
         let Lookup { version, release, fit } = self;
         match fit {
             Fit::Own => format!("server {version}"),
-            Fit::Newer => format!(
-                "server {version}, newer than any version realitycheck knows: judged as {}",
-                release.name()
-            ),
-            Fit::Older => format!(
-                "server {version}, older than any version realitycheck knows: judged as {}",
-                release.name()
-            ),
+            Fit::Newer => {
+                format!("server {version}, newer than any version realitycheck knows: judged as {}", release.name())
+            }
+            Fit::Older => {
+                format!("server {version}, older than any version realitycheck knows: judged as {}", release.name())
+            }
         }
     }
 }

@@ -8,9 +8,10 @@ use std::process::{Command, Output};
 
 /// Every check of the demo's configuration, in plan order: a configuration without docker
 /// resource classes has all but the `resource_classes::` ones.
-pub const ALL_CHECKS: [&str; 29] = [
+pub const ALL_CHECKS: [&str; 30] = [
     "cluster::pods_ready",
     "cluster::helm_release",
+    "cluster::kubernetes_version",
     "nomad::servers_alive",
     "nomad::clients_ready",
     "nomad::mtls",

@@ -11,12 +11,12 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use realitycheck_config::CloudProvider;
 
 use super::cause::{Because, StatedBy, causes};
-use super::nomad::client_nodes;
+use super::nomad::{client_nodes, nomad_failure};
 use super::provisioner::{LOG_LINES, ROLE_ANNOTATIONS, cloud_role, refusals_in_logs};
 use super::{cluster_check, cluster_failed, ids, optional_read_failed};
 use crate::RealityCheck;
-use crate::clients::cluster::{Cluster, ClusterError};
-use crate::clients::helm::{self, SERVER_CHART, ScalingBounds};
+use crate::clients::cluster::Cluster;
+use crate::clients::helm::ScalingBounds;
 use crate::clients::nomad::nodes::Node;
 use crate::clients::pods::component::AUTOSCALER;
 use crate::clients::pods::{self, PodState};
@@ -37,7 +37,7 @@ pub fn autoscaler() -> Check<RealityCheck> {
                 "the release runs no Nomad autoscaler (nomad.auto_scaler.enabled is off)".into(),
             )));
         }
-        let observed = observe(&access, cluster, &autoscaler).await.map_err(optional_read_failed)?;
+        let observed = observe(&access, cluster, &autoscaler).await?;
         Ok(judge_autoscaler(cluster.namespace(), &autoscaler, &observed))
     })
 }
@@ -62,23 +62,22 @@ pub struct Scaling {
     pub ready_clients: Result<usize, String>,
 }
 
-async fn observe(access: &ClusterAccess, cluster: &Cluster, autoscaler: &[Pod]) -> Result<Observed, ClusterError> {
-    let credentials = match cluster.secret(CREDENTIALS_SECRET).await? {
+/// What the check reads besides the pods; a read refused is the check's skip, another failure
+/// its red.
+async fn observe(access: &ClusterAccess, cluster: &Cluster, autoscaler: &[Pod]) -> Result<Observed, Verdict> {
+    let credentials = match cluster.secret(CREDENTIALS_SECRET).await.map_err(optional_read_failed)? {
         Some(secret) => secret_credentials(&secret, access.cloud_provider()),
-        None => cloud_role(cluster, autoscaler).await?.ok_or_else(|| {
+        None => cloud_role(cluster, autoscaler).await.map_err(optional_read_failed)?.ok_or_else(|| {
             format!(
                 "no Secret {CREDENTIALS_SECRET}, and its service account carries none of {}",
                 ROLE_ANNOTATIONS.join(", ")
             )
         }),
     };
-    let (refusals, _) = refusals_in_logs(cluster, autoscaler).await?;
-    let records = cluster.secrets(helm::RECORDS_SELECTOR).await?;
-    let bounds = helm::newest_records(&records)
-        .into_iter()
-        .flatten()
-        .find(|record| record.chart == SERVER_CHART)
-        .and_then(|record| record.autoscaler_scaling);
+    let (refusals, _) = refusals_in_logs(cluster, autoscaler).await.map_err(optional_read_failed)?;
+    let release = access.release().await.map_err(cluster_failed)?;
+    release.records.as_ref().map_err(optional_read_failed)?;
+    let bounds = release.record().and_then(|record| record.autoscaler_scaling);
     let scaling = match bounds {
         Some(bounds) => Some(Scaling { bounds, ready_clients: ready_clients(access).await }),
         None => None,
@@ -88,7 +87,7 @@ async fn observe(access: &ClusterAccess, cluster: &Cluster, autoscaler: &[Pod]) 
 
 /// The Nomad clients the autoscaler counts, as `nomad node status` lists them.
 async fn ready_clients(access: &ClusterAccess) -> Result<usize, String> {
-    let nodes = client_nodes(access).await.map_err(|diagnosis| diagnosis.summary)?;
+    let nodes = client_nodes(access).await.map_err(|error| nomad_failure(access.namespace(), &error).summary)?;
     Ok(count_ready(&nodes))
 }
 

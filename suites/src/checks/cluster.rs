@@ -184,7 +184,8 @@ pub fn judge_release(
 pub fn judge_kubernetes_version(version: &InstalledVersion, major: &str, minor: &str, git_version: &str) -> Verdict {
     let release = version.lookup.release;
     let range = release.kubernetes;
-    let Some(kubernetes) = KubernetesVersion::of(major, minor).or_else(|| KubernetesVersion::of_git_version(git_version))
+    let Some(kubernetes) =
+        KubernetesVersion::of(major, minor).or_else(|| KubernetesVersion::of_git_version(git_version))
     else {
         return Verdict::Fail(
             Diagnosis::new("the API server does not say which Kubernetes version it runs")
@@ -194,11 +195,14 @@ pub fn judge_kubernetes_version(version: &InstalledVersion, major: &str, minor: 
         );
     };
     if range.contains(kubernetes) {
-        return Verdict::Pass(format!("Kubernetes {kubernetes} ({git_version}), within {range}: {}", describe_version(version)));
+        return Verdict::Pass(format!(
+            "Kubernetes {kubernetes} ({git_version}), within {range}: {}",
+            describe_version(version)
+        ));
     }
-    let values: Values<'_> =
-        &[("release", &release.name()), ("range", &range), ("kubernetes", &kubernetes)];
-    let cause = if kubernetes < range.oldest { KUBERNETES_TOO_OLD.with(values) } else { KUBERNETES_TOO_NEW.with(values) };
+    let values: Values<'_> = &[("release", &release.name()), ("range", &range), ("kubernetes", &kubernetes)];
+    let cause =
+        if kubernetes < range.oldest { KUBERNETES_TOO_OLD.with(values) } else { KUBERNETES_TOO_NEW.with(values) };
     Verdict::Fail(
         Diagnosis::new(format!(
             "Kubernetes {kubernetes} is outside {range}, the versions server {} supports",
@@ -512,7 +516,10 @@ mod tests {
         insta::assert_debug_snapshot!(old);
         let Verdict::Fail(new) = judge_kubernetes_version(&installed("4.4.7"), "1", "33", "v1.33.1") else { panic!() };
         assert_eq!(new.summary, "Kubernetes 1.33 is outside 1.26 – 1.31, the versions server 4.4 supports");
-        assert!(new.remediation.contains("upgrade CircleCI server to a release that supports Kubernetes 1.33"), "{new:?}");
+        assert!(
+            new.remediation.contains("upgrade CircleCI server to a release that supports Kubernetes 1.33"),
+            "{new:?}"
+        );
         let Verdict::Fail(unreadable) = judge_kubernetes_version(&installed("4.10.0"), "", "", "unknown") else {
             panic!()
         };
@@ -530,7 +537,10 @@ mod tests {
             Verdict::Pass(note) => note,
             other => panic!("{other:?}"),
         };
-        assert!(note(&version("4.4.7", "chart circleci-server 4.4.7 of release circleci-server")).ends_with("ago; server 4.4.7"));
+        assert!(
+            note(&version("4.4.7", "chart circleci-server 4.4.7 of release circleci-server"))
+                .ends_with("ago; server 4.4.7")
+        );
         assert!(
             note(&version("4.11.0", "the server_version setting")).ends_with(
                 "; server 4.11.0, newer than any version realitycheck knows: judged as 4.10 (from the server_version setting)"
@@ -568,7 +578,8 @@ mod tests {
 
     #[test]
     fn a_release_in_any_other_state_says_so() {
-        let Verdict::Fail(diagnosis) = judge_release("ns", &[record(9, "superseded", "Upgrade complete")], None, None, now())
+        let Verdict::Fail(diagnosis) =
+            judge_release("ns", &[record(9, "superseded", "Upgrade complete")], None, None, now())
         else {
             panic!()
         };

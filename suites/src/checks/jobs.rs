@@ -16,7 +16,7 @@ use realitycheck_project::{Job, Needs};
 
 use super::api::api_failure;
 use super::cause::{Because, Cause, StatedBy, Values, causes};
-use super::nomad::{client_nodes, unusable_because};
+use super::nomad::{client_nodes, nomad_failure, unusable_because};
 use super::{BUG, PipelineHandles, ids};
 use crate::clients::circleci::{ApiClient, ApiError, BuildDetails, JobStatus, Workflow, WorkflowJob};
 use crate::clients::pods::component::MACHINE_PROVISIONER;
@@ -41,6 +41,8 @@ const REPORT_BEFORE_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) mod shared_causes {
     /// No Nomad client is ready, eligible and undrained with a healthy docker driver.
     pub const NO_NOMAD_CLIENT_FOR_DOCKER: &str = "no-nomad-client-for-docker";
+    /// The Nomad servers have no leader: Nomad places no job.
+    pub const NOMAD_HAS_NO_LEADER: &str = "nomad-has-no-leader";
     /// Part of the machine provisioner has no ready pod.
     pub const MACHINE_PROVISIONER_NOT_READY: &str = "machine-provisioner-not-ready";
     /// The machine provisioner runs, but the jobs that need a VM ended `infrastructure_fail`.
@@ -81,6 +83,9 @@ causes! {
         NO_CLIENT_FOR_DOCKER:
             "docker jobs run on Nomad clients, and none is ready, eligible, undrained with a healthy docker driver",
             "see nomad::clients_ready: enable or undrain a client (`nomad node eligibility -enable <id>`, `nomad node drain -disable <id>`), fix its docker daemon, or check the nomad-autoscaler if clients scale from zero";
+        NOMAD_LEADERLESS:
+            "docker jobs are placed by the Nomad servers' leader, and the servers have none: fewer than a majority of them are alive (no quorum)",
+            "see nomad::servers_alive: bring a majority of the Nomad servers back, then the queued jobs are placed";
         NO_READY_PROVISIONER:
             "machine, Arm, Windows and remote docker jobs get their VM from the machine provisioner, and part of it is not running",
             "`kubectl -n {namespace} describe pod {pods}` and `kubectl -n {namespace} logs {pods}` say why it is not ready";
@@ -314,7 +319,20 @@ async fn why_stuck(
 }
 
 async fn no_nomad_client(cluster: &ClusterAccess, spec: &Job, waiting: &str) -> Option<Diagnosis> {
-    let nodes = client_nodes(cluster).await.ok()?;
+    let nodes = match client_nodes(cluster).await {
+        Ok(nodes) => nodes,
+        Err(error) if error.is_no_leader() => {
+            return Some(
+                Diagnosis::new(format!("job {spec} is queued and the Nomad servers have no leader"))
+                    .observed(waiting)
+                    .shared_cause(shared_causes::NOMAD_HAS_NO_LEADER, "the Nomad servers have no leader")
+                    .observed(nomad_failure(cluster.namespace(), &error).summary)
+                    .because(&NOMAD_LEADERLESS)
+                    .phase(&phase::NOMAD_SERVERS),
+            );
+        }
+        Err(_) => return None,
+    };
     if nodes.iter().any(|node| unusable_because(node).is_none()) {
         return None;
     }

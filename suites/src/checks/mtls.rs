@@ -1,7 +1,10 @@
 //! `nomad::mtls`: the Nomad mTLS material of Phase 3, read from its Secret (`nomad-mtls`, or
 //! `nomad-rpc-mtls` as later guides name it): the CA is a CA (and `ca.pem` and `cert.pem` are
 //! not swapped), the certificate chains to it, `key.pem` is the certificate's key, the
-//! certificate names `server.global.nomad`, and neither expires within `nomad.mtls_min_days`.
+//! certificate names `server.global.nomad` (with Nomad servers outside the cluster the Secret
+//! holds the clients' certificate, `client.global.nomad`, and the certificate those servers
+//! present over HTTPS must come from the same CA), and neither expires within
+//! `nomad.mtls_min_days`.
 //! Whatever the verdict, the expiry of each certificate read is recorded as an observation
 //! (`certificate_expiry_timestamp_seconds` of `<secret> ca.pem` and `<secret> cert.pem`).
 
@@ -10,16 +13,44 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 
 use super::cause::{Because, Cause, Stated, StatedBy, Values, causes};
+use super::nomad::nomad_failure;
 use super::{certificate_expiry, cluster_check, cluster_failed, ids, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::certs::{Certificate, Encoding, day_of, days_until, pem_of, public_key_of};
+use crate::clients::nomad::http::server_certificate;
 use crate::phase;
+use crate::resources::cluster::ClusterAccess;
+use crate::resources::nomad::{MTLS_SECRETS, NomadRoute};
+use crate::resources::release::ServersAt;
 
 /// The Secret names the guides use, in the order they are looked for.
-const SECRETS: [&str; 2] = ["nomad-mtls", "nomad-rpc-mtls"];
+const SECRETS: [&str; 2] = MTLS_SECRETS;
 
 /// The name Nomad's clients verify the servers' certificate against (`verify_server_hostname`).
 const SERVER_NAME: &str = "server.global.nomad";
+
+/// The name CircleCI's Terraform gives the Nomad clients' certificate.
+const CLIENT_NAME: &str = "client.global.nomad";
+
+/// Whose certificate the Secret holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// The in-cluster Nomad servers' (`server.global.nomad`).
+    Servers,
+    /// With servers outside the cluster, the clients' (`client.global.nomad`): what the chart's
+    /// components present to those servers.
+    Clients,
+}
+
+impl Holder {
+    /// The name the certificate must carry.
+    pub fn name(self) -> &'static str {
+        match self {
+            Holder::Servers => SERVER_NAME,
+            Holder::Clients => CLIENT_NAME,
+        }
+    }
+}
 
 /// The fix of every cause: make the material again.
 const RECREATE: &str = "make the material again (CircleCI's Terraform `tls` module, or `nomad tls ca create` then `nomad tls cert create -server -region global`), store it with `kubectl -n {namespace} create secret generic {secret} --from-file=ca.pem --from-file=cert.pem --from-file=key.pem --dry-run=client -o yaml | kubectl apply -f -`, restart the Nomad servers, and give the Nomad clients certificates of the same CA";
@@ -49,6 +80,12 @@ causes! {
         NOT_THE_SERVER_NAME:
             "the clients verify the servers' name (verify_server_hostname) and expect {server_name}; the certificate names {names}",
             RECREATE;
+        NOT_THE_CLIENT_NAME:
+            "with the Nomad servers outside the cluster, the Secret holds the clients' certificate, which CircleCI's Terraform makes for {client_name}; this one names {names} (the servers' certificate in its place?)",
+            "store the client material of the Terraform `tls` module (its CA as ca.pem, the client certificate as cert.pem, its key as key.pem): `kubectl -n {namespace} create secret generic {secret} --from-file=ca.pem --from-file=cert.pem --from-file=key.pem --dry-run=client -o yaml | kubectl apply -f -`";
+        OTHER_SERVER_CA:
+            "the Nomad servers present a certificate the Secret's CA did not sign: the chart's components and the clients holding certificates of that CA cannot join them (x509: certificate signed by unknown authority)",
+            "make the servers' and the clients' material from one CA (CircleCI's Terraform `tls` module makes both), put its ca.pem and the client certificate and key in Secret {secret}, and restart the servers with their certificate";
         /// Expired, or expiring within `nomad.mtls_min_days`.
         MTLS_EXPIRING:
             "once it expires, the Nomad clients and servers refuse each other: no docker job runs",
@@ -57,8 +94,7 @@ causes! {
 }
 
 pub fn mtls() -> Check<RealityCheck> {
-    let summary =
-        "the Nomad mTLS Secret: a CA, a certificate it signed for server.global.nomad, its key, not expiring soon";
+    let summary = "the Nomad mTLS Secret: a CA, a certificate it signed for server.global.nomad (client.global.nomad with servers outside the cluster, whose certificate must come from the same CA), its key, not expiring soon";
     cluster_check(ids::MTLS, summary, |access, scope| async move {
         let cluster = access.client().await.map_err(cluster_failed)?;
         let namespace = cluster.namespace();
@@ -86,8 +122,110 @@ pub fn mtls() -> Check<RealityCheck> {
         for observation in expiry_observations(&material) {
             scope.observations.record(observation);
         }
-        Ok(judge_mtls(namespace, &material, Timestamp::now().as_second(), access.nomad().mtls_min_days))
+        let release = access.release().await.map_err(cluster_failed)?;
+        let holder = match release.servers() {
+            ServersAt::Outside { .. } => Holder::Clients,
+            _ => Holder::Servers,
+        };
+        let now = Timestamp::now().as_second();
+        let verdict = judge_mtls(namespace, &material, holder, now, access.nomad_settings().mtls_min_days);
+        match (verdict, holder) {
+            (Verdict::Pass(note), Holder::Clients) => {
+                let presented = servers_certificate(&access, scope.timeout).await;
+                Ok(judge_servers_certificate(namespace, &material, note, presented))
+            }
+            (verdict, _) => Ok(verdict),
+        }
     })
+}
+
+/// What the external Nomad servers presented over HTTPS, or why it was not read.
+pub enum Presented {
+    /// Their certificate chain (DER), leaf first, and where.
+    Chain { url: String, tls_server_name: String, chain: Vec<Vec<u8>> },
+    /// Their API is plain HTTP (server 4.8): no certificate to read.
+    PlainHttp { url: String },
+    /// It could not be read.
+    Unread(String),
+}
+
+/// The certificate the external Nomad servers present on their HTTP API.
+async fn servers_certificate(access: &ClusterAccess, timeout: std::time::Duration) -> Presented {
+    let servers = match access.nomad().await {
+        Ok(servers) => servers,
+        Err(error) => return Presented::Unread(nomad_failure(access.namespace(), &error).summary),
+    };
+    let NomadRoute::Http(http) = servers.route else {
+        return Presented::Unread(format!("the servers are read through {}", servers.route.describe()));
+    };
+    let (url, endpoint) = (servers.route.describe(), &http.endpoint);
+    if endpoint.url.scheme() != "https" {
+        return Presented::PlainHttp { url };
+    }
+    match server_certificate(endpoint, timeout).await {
+        Ok(chain) => Presented::Chain { url, tls_server_name: endpoint.tls_server_name.clone(), chain },
+        Err(error) => Presented::Unread(error.to_string()),
+    }
+}
+
+/// With servers outside the cluster: pass (`note`, with what was seen of the servers) when the
+/// certificate they present is signed by the Secret's CA and names the name clients verify;
+/// a certificate that cannot be read is a note (`nomad::servers_alive` says why they cannot be
+/// reached).
+pub fn judge_servers_certificate(
+    namespace: &str,
+    material: &MtlsMaterial,
+    note: String,
+    presented: Presented,
+) -> Verdict {
+    let (url, tls_server_name, chain) = match presented {
+        Presented::Chain { url, tls_server_name, chain } => (url, tls_server_name, chain),
+        Presented::PlainHttp { url } => {
+            return Verdict::Pass(format!(
+                "{note}; the servers' API at {url} is plain HTTP (server 4.8's external servers): their certificate was not read"
+            ));
+        }
+        Presented::Unread(why) => {
+            return Verdict::Pass(format!("{note}; the servers' certificate was not read: {why}"));
+        }
+    };
+    let secret = &material.secret;
+    let leaf = match chain.first().map(|der| Certificate::from_der(der)) {
+        Some(Ok(leaf)) => leaf,
+        Some(Err(why)) => return Verdict::Pass(format!("{note}; the servers' certificate cannot be read: {why}")),
+        None => return Verdict::Pass(format!("{note}; the servers at {url} presented no certificate")),
+    };
+    let red = |summary: String, cause: Stated| {
+        Verdict::Fail(
+            Diagnosis::new(summary)
+                .observed(format!("the servers at {url} present {} issued by {}", leaf.subject, leaf.issuer))
+                .observed(format!("ca.pem of Secret {secret}: {}", material.ca.subject))
+                .because(cause)
+                .phase(&phase::NOMAD_MTLS),
+        )
+    };
+    if !leaf.signed_by(&material.ca) {
+        return red(
+            format!(
+                "the Nomad servers at {url} present a certificate the CA of Secret {secret} did not sign: clients cannot join"
+            ),
+            recreated(&OTHER_SERVER_CA, namespace, secret, &[]),
+        );
+    }
+    if !leaf.dns_names.contains(&tls_server_name) {
+        return red(
+            format!("the Nomad servers at {url} present a certificate that does not name {tls_server_name}"),
+            recreated(
+                &NOT_THE_SERVER_NAME,
+                namespace,
+                secret,
+                &[("server_name", &tls_server_name), ("names", &names(&leaf.dns_names))],
+            ),
+        );
+    }
+    Verdict::Pass(format!(
+        "{note}; the servers at {url} present a certificate for {tls_server_name} signed by the same CA"
+    ))
 }
 
 /// What the Secret holds, read.
@@ -147,9 +285,10 @@ pub fn expiry_observations(material: &MtlsMaterial) -> Vec<Observation> {
     ]
 }
 
-/// Pass when the material is a CA, a certificate it signed for `server.global.nomad`, that
+/// Pass when the material is a CA, a certificate it signed for the `holder`'s name
+/// (`server.global.nomad`, or `client.global.nomad` with servers outside the cluster), that
 /// certificate's key, and neither certificate expires within `min_days` of `now` (Unix seconds).
-pub fn judge_mtls(namespace: &str, material: &MtlsMaterial, now: i64, min_days: u32) -> Verdict {
+pub fn judge_mtls(namespace: &str, material: &MtlsMaterial, holder: Holder, now: i64, min_days: u32) -> Verdict {
     let MtlsMaterial { secret, ca, cert, key, .. } = material;
     let red = |summary: String, cause: &Cause, values: Values<'_>| {
         Verdict::Fail(
@@ -175,11 +314,16 @@ pub fn judge_mtls(namespace: &str, material: &MtlsMaterial, now: i64, min_days: 
         }
         _ => {}
     }
-    if !cert.dns_names.iter().any(|name| name == SERVER_NAME) {
+    let expected_name = holder.name();
+    if !cert.dns_names.iter().any(|name| name == expected_name) {
+        let cause = match holder {
+            Holder::Servers => &NOT_THE_SERVER_NAME,
+            Holder::Clients => &NOT_THE_CLIENT_NAME,
+        };
         return red(
-            format!("cert.pem of Secret {secret} does not name {SERVER_NAME}"),
-            &NOT_THE_SERVER_NAME,
-            &[("server_name", &SERVER_NAME), ("names", &names(&cert.dns_names))],
+            format!("cert.pem of Secret {secret} does not name {expected_name}"),
+            cause,
+            &[("server_name", &SERVER_NAME), ("client_name", &CLIENT_NAME), ("names", &names(&cert.dns_names))],
         );
     }
     let (earliest, which) =
@@ -200,7 +344,7 @@ pub fn judge_mtls(namespace: &str, material: &MtlsMaterial, now: i64, min_days: 
         Err(why) => format!("key.pem not compared: it is {why}"),
     };
     Verdict::Pass(format!(
-        "Secret {secret} ({}): {} signed the certificate for {SERVER_NAME}; {key_note}; earliest expiry {date} ({which}, in {days_left} days)",
+        "Secret {secret} ({}): {} signed the certificate for {expected_name}; {key_note}; earliest expiry {date} ({which}, in {days_left} days)",
         material.encoding_note(),
         ca.subject
     ))
@@ -269,7 +413,7 @@ mod tests {
     #[test]
     fn sound_material_passes_with_its_earliest_expiry() {
         let (material, _) = material(&["server.global.nomad", "localhost"], 400);
-        let Verdict::Pass(note) = judge_mtls("ns", &material, NOW, 30) else { panic!() };
+        let Verdict::Pass(note) = judge_mtls("ns", &material, Holder::Servers, NOW, 30) else { panic!() };
         assert!(note.starts_with("Secret nomad-mtls (values base64 of PEM, as the guide's command makes them): CN=Nomad CircleCI CA signed the certificate for server.global.nomad; key.pem is its key; earliest expiry 2028-02-19 (cert.pem, in 400 days)"), "{note}");
     }
 
@@ -278,44 +422,53 @@ mod tests {
         let (sound, _) = material(&["server.global.nomad"], 400);
         let swapped = MtlsMaterial { ca: sound.cert.clone(), cert: sound.ca.clone(), ..sound.clone() };
         assert!(
-            fail(judge_mtls("ns", &swapped, NOW, 30))
+            fail(judge_mtls("ns", &swapped, Holder::Servers, NOW, 30))
                 .summary
                 .contains("ca.pem and cert.pem of Secret nomad-mtls are swapped")
         );
         let (other, _) = material(&["server.global.nomad"], 400);
         let wrong_ca = MtlsMaterial { ca: other.ca.clone(), ..sound.clone() };
-        assert!(fail(judge_mtls("ns", &wrong_ca, NOW, 30)).summary.contains("was not signed by the CA in ca.pem"));
+        assert!(
+            fail(judge_mtls("ns", &wrong_ca, Holder::Servers, NOW, 30))
+                .summary
+                .contains("was not signed by the CA in ca.pem")
+        );
         let wrong_key = MtlsMaterial { key: other.key.clone(), ..sound.clone() };
         assert!(
-            fail(judge_mtls("ns", &wrong_key, NOW, 30))
+            fail(judge_mtls("ns", &wrong_key, Holder::Servers, NOW, 30))
                 .summary
                 .contains("key.pem of Secret nomad-mtls is not the key of cert.pem")
         );
         let (unnamed, _) = material(&["client.global.nomad"], 400);
-        let diagnosis = fail(judge_mtls("ns", &unnamed, NOW, 30));
+        let diagnosis = fail(judge_mtls("ns", &unnamed, Holder::Servers, NOW, 30));
         assert!(
             diagnosis.summary.contains("does not name server.global.nomad")
                 && diagnosis.cause.contains("client.global.nomad"),
             "{diagnosis:?}"
         );
         let uncompared = MtlsMaterial { key: Err("an `EC PRIVATE KEY` PEM block".into()), ..sound.clone() };
-        let Verdict::Pass(note) = judge_mtls("ns", &uncompared, NOW, 30) else { panic!() };
+        let Verdict::Pass(note) = judge_mtls("ns", &uncompared, Holder::Servers, NOW, 30) else { panic!() };
         assert!(note.contains("key.pem not compared: it is an `EC PRIVATE KEY` PEM block"), "{note}");
     }
 
     #[test]
     fn a_certificate_that_expires_soon_is_red_ahead_of_time() {
         let (expiring, _) = material(&["server.global.nomad"], 9);
-        insta::assert_debug_snapshot!(fail(judge_mtls("circleci-server", &expiring, NOW, 30)).summary);
+        insta::assert_debug_snapshot!(fail(judge_mtls("circleci-server", &expiring, Holder::Servers, NOW, 30)).summary);
         let (expired, _) = material(&["server.global.nomad"], -2);
-        assert!(fail(judge_mtls("ns", &expired, NOW, 30)).summary.contains("expired on"));
-        let Verdict::Pass(_) = judge_mtls("ns", &expiring, NOW, 7) else { panic!("7 days is the threshold asked for") };
+        assert!(fail(judge_mtls("ns", &expired, Holder::Servers, NOW, 30)).summary.contains("expired on"));
+        let Verdict::Pass(_) = judge_mtls("ns", &expiring, Holder::Servers, NOW, 7) else {
+            panic!("7 days is the threshold asked for")
+        };
     }
 
     #[test]
     fn each_certificate_read_has_its_expiry_observed_whatever_the_verdict() {
         let (expiring, _) = material(&["server.global.nomad"], 9);
-        assert!(matches!(judge_mtls("ns", &expiring, NOW, 30), Verdict::Fail(_)), "red, and still observed");
+        assert!(
+            matches!(judge_mtls("ns", &expiring, Holder::Servers, NOW, 30), Verdict::Fail(_)),
+            "red, and still observed"
+        );
         let observed = expiry_observations(&expiring);
         assert_eq!(
             observed,
@@ -334,11 +487,11 @@ mod tests {
         // The note says how the values held their PEM.
         let (sound, _) = material(&["server.global.nomad"], 400);
         let pem_values = MtlsMaterial { encodings: [Encoding::Pem; 3], ..sound.clone() };
-        let Verdict::Pass(note) = judge_mtls("ns", &pem_values, NOW, 30) else { panic!() };
+        let Verdict::Pass(note) = judge_mtls("ns", &pem_values, Holder::Servers, NOW, 30) else { panic!() };
         assert!(note.starts_with("Secret nomad-mtls (values PEM):"), "{note}");
         // Neither is a CA: not a swap, ca.pem is no CA; the observed lines say which is which.
         let no_ca = MtlsMaterial { ca: sound.cert.clone(), ..sound.clone() };
-        let diagnosis = fail(judge_mtls("ns", &no_ca, NOW, 30));
+        let diagnosis = fail(judge_mtls("ns", &no_ca, Holder::Servers, NOW, 30));
         assert_eq!(diagnosis.summary, "ca.pem of Secret nomad-mtls is not a CA");
         assert_eq!(diagnosis.observed[0], "ca.pem: CN=nomad-server (CA: no)");
         assert!(diagnosis.observed[1].ends_with("issued by CN=Nomad CircleCI CA (CA: no)"), "{diagnosis:?}");
@@ -350,6 +503,9 @@ mod tests {
         );
         // Exactly the threshold left is enough.
         let (at_threshold, _) = material(&["server.global.nomad"], 30);
-        assert!(matches!(judge_mtls("ns", &at_threshold, NOW, 30), Verdict::Pass(_)), "30 days left, 30 asked");
+        assert!(
+            matches!(judge_mtls("ns", &at_threshold, Holder::Servers, NOW, 30), Verdict::Pass(_)),
+            "30 days left, 30 asked"
+        );
     }
 }

@@ -3,46 +3,94 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use harness::{Check, Diagnosis, Verdict};
+use futures::{StreamExt, TryStreamExt};
+use harness::{Check, Diagnosis, SkipReason, Verdict};
 
 use super::cause::{Because, Cause, Stated, StatedBy, Values, causes};
 use super::{cluster_check, cluster_failed, cluster_failure, ids, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::cluster::ExecOutput;
-use crate::clients::nomad::ParseError;
-use crate::clients::nomad::keyring;
-use crate::clients::nomad::members::{self, Member};
-use crate::clients::nomad::nodes::{self, Driver, Node};
+use crate::clients::nomad::http::{NomadHttpError, TlsFailure};
+use crate::clients::nomad::members::Member;
+use crate::clients::nomad::nodes::{Driver, Node, NodeDetail};
 use crate::clients::nomad::table::NotATable;
 use crate::phase;
 use crate::resources::cluster::{ClusterAccess, NomadPodError};
+use crate::resources::nomad::{NomadAccessError, NomadError, NomadRoute, NomadServers};
+use crate::resources::release::{InstalledRelease, ServersAt};
 
 pub fn servers_alive() -> Check<RealityCheck> {
-    cluster_check(ids::SERVERS_ALIVE, "all Nomad servers alive, exactly one leader", |cluster, _| async move {
-        let members = server_members(&cluster).await.map_err(Verdict::Fail)?;
-        Ok(judge_members(&members))
+    let summary = "a quorum of the release's Nomad servers alive (all of them, or a note), exactly one leader";
+    cluster_check(ids::SERVERS_ALIVE, summary, |access, _| async move {
+        let servers = access.nomad().await.map_err(|e| Verdict::Fail(nomad_failure(access.namespace(), &e)))?;
+        let members = servers.members().await.map_err(|e| Verdict::Fail(nomad_failure(access.namespace(), &e)))?;
+        let release = access.release().await.map_err(cluster_failed)?;
+        Ok(judge_members(&members, expected_servers(release).as_ref()))
     })
 }
 
 pub fn clients_ready() -> Check<RealityCheck> {
     cluster_check(
         ids::CLIENTS_READY,
-        "enough Nomad clients ready, eligible, not draining, with a healthy docker driver",
-        |cluster, _| async move {
-            let nodes = client_nodes(&cluster).await.map_err(Verdict::Fail)?;
-            let servers = server_members(&cluster).await.map_err(Verdict::Fail)?;
-            Ok(judge_clients(&nodes, cluster.nomad().min_clients, &servers))
+        "enough Nomad clients ready, eligible, not draining, with a healthy driver, a supported Docker and cgroups v1",
+        |access, _| async move {
+            let failed = |e: NomadError| Verdict::Fail(nomad_failure(access.namespace(), &e));
+            let servers = access.nomad().await.map_err(failed)?;
+            let nodes = servers.nodes().await.map_err(failed)?;
+            let details = node_details(servers, &nodes).await.map_err(failed)?;
+            let members = servers.members().await.map_err(failed)?;
+            Ok(judge_clients(&nodes, &details, access.nomad_settings().min_clients, &members))
         },
     )
 }
 
-/// The Secret the install guide puts the gossip key in, and its key.
+/// The attributes of the nodes that can take work (ready, eligible), a few at a time.
+async fn node_details(servers: NomadServers<'_>, nodes: &[Node]) -> Result<Vec<NodeDetail>, NomadError> {
+    let usable: Vec<String> =
+        nodes.iter().filter(|node| unusable_because(node).is_none()).map(|node| node.id.clone()).collect();
+    futures::stream::iter(usable)
+        .map(|id| async move { servers.node(&id).await })
+        .buffered(NODE_READS_AT_ONCE)
+        .try_collect()
+        .await
+}
+
+/// Node reads under way at once (each is an exec into a server pod, or an API call).
+const NODE_READS_AT_ONCE: usize = 4;
+
+/// How many servers the release runs, and what says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedServers {
+    pub count: u32,
+    /// `the release's nomad.server.replicas`, `the default of server 4.10`.
+    pub from: String,
+}
+
+/// The servers the release runs in the cluster; `None` when it runs them outside (the servers
+/// Nomad lists are all there is to count) or nothing says.
+pub fn expected_servers(release: &InstalledRelease) -> Option<ExpectedServers> {
+    let ServersAt::Inside { replicas: Some(count) } = release.servers() else { return None };
+    let given = release.record().and_then(|record| record.nomad_server.replicas).is_some();
+    let from = match (&release.version, given) {
+        (_, true) | (None, _) => "the release's nomad.server.replicas".to_string(),
+        (Some(version), false) => format!("the default of server {}", version.lookup.release.name()),
+    };
+    Some(ExpectedServers { count, from })
+}
+
+/// The gossip key Secret, and its key.
 const GOSSIP_SECRET: &str = "nomad-gossip-encryption-key";
 const GOSSIP_SECRET_KEY: &str = "gossip-key";
 
 pub fn gossip_key() -> Check<RealityCheck> {
     let summary = "the gossip key Secret holds a usable key, and it is the key the Nomad servers use";
     cluster_check(ids::GOSSIP_KEY, summary, |access, _| async move {
+        let release = access.release().await.map_err(cluster_failed)?;
+        if let ServersAt::Outside { .. } = release.servers() {
+            return Err(Verdict::Skip(SkipReason::NotApplicable(
+                "the release runs its Nomad servers outside the cluster (nomad.server.internal: false): no gossip key Secret is part of it, and CircleCI's Terraform starts those servers without gossip encryption".into(),
+            )));
+        }
         let cluster = access.client().await.map_err(cluster_failed)?;
         let namespace = cluster.namespace();
         let secret = cluster
@@ -59,8 +107,14 @@ pub fn gossip_key() -> Check<RealityCheck> {
         if readings.is_empty() {
             return Err(Verdict::Fail(unusable_gossip_key(namespace, value.len())));
         }
-        let (pod, installed) = installed_gossip_keys(&access).await.map_err(Verdict::Fail)?;
-        Ok(judge_gossip_key(namespace, &pod, &readings, &installed))
+        let failed = |e: NomadError| Verdict::Fail(nomad_failure(namespace, &e));
+        let servers = access.nomad().await.map_err(failed)?;
+        let installed = servers.gossip_keys().await.map_err(failed)?;
+        let read_in = match servers.route {
+            NomadRoute::Pod(pod) => pod.clone(),
+            route => route.describe(),
+        };
+        Ok(judge_gossip_key(namespace, &read_in, &readings, &installed))
     })
 }
 
@@ -96,30 +150,6 @@ impl GossipKeyReading {
         }
         readings
     }
-}
-
-/// The gossip keys the servers have installed, read in a server pod, with that pod's name.
-async fn installed_gossip_keys(access: &ClusterAccess) -> Result<(String, Vec<String>), Diagnosis> {
-    let pod = access.nomad_pod().await.map_err(|e| no_pod(&e))?;
-    let cluster = access.client().await.map_err(|e| cluster_failure(&e))?;
-    let mut command: &[&str] = &["nomad", "operator", "gossip", "keyring", "list"];
-    let mut output = cluster.exec(pod, command).await.map_err(|e| cluster_failure(&e))?;
-    if is_unknown_command(&output) {
-        command = &["nomad", "operator", "keyring", "-list"];
-        output = cluster.exec(pod, command).await.map_err(|e| cluster_failure(&e))?;
-    }
-    if output.exit_code != 0 {
-        return Err(exec_failure(cluster.namespace(), pod, command, &output));
-    }
-    let keys =
-        keyring::from_output(&output.stdout).map_err(|e| unreadable_table(cluster.namespace(), pod, command, &e))?;
-    Ok((pod.to_string(), keys))
-}
-
-/// Whether the nomad CLI refused the command as one it does not know (it prints its usage):
-/// Nomad before 1.4 has `operator keyring -list` instead of `operator gossip keyring list`.
-fn is_unknown_command(output: &ExecOutput) -> bool {
-    output.exit_code != 0 && output.stderr.contains("Usage")
 }
 
 /// How to store a new gossip key in the Secret (a macro, for `concat!`).
@@ -170,16 +200,45 @@ causes! {
             "the nomad CLI printed something realitycheck cannot read: an error message, a page from a proxy in front of Nomad, or the output of a CLI version whose layout realitycheck does not know",
             "run the command in the pod to see it: `kubectl -n {namespace} exec {pod} -- {command}`; if Nomad answers normally, report the output and the CLI version (`kubectl -n {namespace} exec {pod} -- nomad version`) to the realitycheck maintainers";
     }
+    StatedBy::Shared("Nomad servers outside the cluster") => {
+        NO_NOMAD_ADDRESS:
+            "realitycheck cannot know where the Nomad servers are",
+            "set nomad.address (or NOMAD_ADDR) to their HTTP API, like https://nomad.example.internal:4646, or set nomad.server.serverHostname in the release's values";
+        NO_NOMAD_CA:
+            "the servers' certificate can only be verified with the CA that signs the Nomad certificates, and realitycheck found none it may read",
+            "give realitycheck the CA: set nomad.ca_cert (or NOMAD_CACERT) to ca.pem of the Nomad mTLS material, or let it read Secret nomad-mtls in namespace `{namespace}`";
+        NOMAD_SETTING_UNUSABLE:
+            "the nomad settings cannot be used as they are: a file they name cannot be read or holds no PEM, a client certificate was given without its key, or the address's scheme is not the one the servers serve",
+            "correct what the summary names: nomad.address (NOMAD_ADDR: https:// for server 4.9 and later, http:// for 4.8), nomad.ca_cert, nomad.client_cert and nomad.client_key (NOMAD_CACERT, NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY: readable PEM files; the certificate and its key go together), nomad.tls_server_name, NOMAD_TOKEN";
+        NOMAD_API_UNREACHABLE:
+            "realitycheck cannot reach the Nomad servers' HTTP API from where it runs: nomad.server.serverHostname often resolves only inside the VPC, a firewall or security group closes port 4646, or the servers are down",
+            "set nomad.address (or NOMAD_ADDR) to an address of the servers reachable from here (their load balancer, or a tunnel: `ssh -L 4646:<server>:4646 <bastion>` and https://localhost:4646), open port 4646 to where realitycheck runs, and check that the servers run (`systemctl status nomad` on them)";
+        NOMAD_API_OTHER_CA:
+            "the servers' certificate is not signed by the CA realitycheck verified it with (ca.pem of the Nomad mTLS Secret, or nomad.ca_cert): the chart's components and the clients, which hold certificates of that CA, cannot join these servers either",
+            "see nomad::mtls: make the servers' and the clients' material from one CA (CircleCI's Terraform `tls` module makes both) and store the client material in the Secret; if only realitycheck has the wrong CA, set nomad.ca_cert to the servers' CA";
+        NOMAD_API_TLS:
+            "the servers' TLS is not what Nomad clients expect: a certificate without the name they verify (server.global.nomad), an expired certificate, a client certificate required, or no TLS at that port",
+            "the summary says which: issue the servers' certificate for server.global.nomad from the Nomad CA (CircleCI's Terraform `tls` module), renew it, set nomad.client_cert and nomad.client_key if the servers ask for a client certificate, or use http:// for server 4.8's servers";
+        NOMAD_ACL_DENIED:
+            "Nomad's ACLs refuse realitycheck's read (CircleCI's servers run without ACLs; these have them on)",
+            "export NOMAD_TOKEN with a token whose policy allows `node:read` and `agent:read`";
+        LEADERLESS_READ:
+            "the servers have no leader, so they answer no read that needs one (fewer than a majority of them alive)",
+            "see nomad::servers_alive: bring a majority of the Nomad servers back";
+        NOMAD_API_ERROR:
+            "the Nomad API answered with an error, or with something that is not Nomad's answer (a proxy or load balancer in front of it)",
+            "read the same URL from where realitycheck runs (`curl -s --cacert ca.pem --resolve server.global.nomad:4646:<address> https://server.global.nomad:4646/v1/status/leader`) to see what answers";
+    }
     StatedBy::Checks(&[ids::SERVERS_ALIVE]) => {
         NO_MEMBERS:
             "the server has not joined its peers",
             "read the nomad-server pods' logs for join and raft errors";
-        SERVERS_NOT_ALIVE:
-            "a server pod restarted or lost gossip with its peers (status failed, left or leaving)",
-            "check the Nomad server pods and their logs; a failed member leaves the list on its own once its pod is back";
+        NO_QUORUM:
+            "fewer than a majority of the servers are alive: raft has no quorum, so Nomad elects no leader and places no job (docker jobs wait)",
+            "bring the servers back (in the cluster: the nomad-server pods, `kubectl -n <namespace> describe pods -l app=nomad-server`; outside: the server instances and `journalctl -u nomad` on them) and check that they reach each other on ports 4647 and 4648";
         NO_LEADER:
-            "raft has no quorum: too few servers, or they cannot reach each other on port 4647/4648",
-            "bring the nomad-server pods back (all of them Running) and check the network policy between them";
+            "raft has a quorum but no leader: an election is under way, or the servers cannot reach each other on port 4647/4648",
+            "run the check again in a minute; if there is still no leader, read the servers' logs for raft errors and check the network between them";
         SPLIT_BRAIN:
             "a split brain: the servers do not form one cluster",
             "restart the nomad-server StatefulSet so that they rejoin one cluster";
@@ -203,6 +262,12 @@ causes! {
         CLIENTS_DOWN:
             "clients are down or not yet ready: the host stopped, or lost its connection to the servers",
             "check the client instances (autoscaling group) and the nomad service on them";
+        DOCKER_UNSUPPORTED:
+            "CircleCI server does not support Docker 29 or newer on its Nomad clients (its docs: \"Docker v29 is not supported\"); docker jobs may fail on them",
+            "install the Docker the server version's Terraform module installs (Docker CE 28.1.1: move the nomad-client module to the server version's server-terraform tag), or run Podman clients (`use_podman`, server 4.10)";
+        CGROUPS_V2:
+            "CircleCI server does not support cgroups v2 on Docker Nomad clients (its docs: \"CgroupsV2 is currently unsupported\")",
+            "run the clients on an image that boots with cgroups v1 (CircleCI's Terraform uses Ubuntu 22.04 with cgroups v1), or Podman clients (`use_podman`, server 4.10), which run cgroups v2";
         TOO_FEW_CLIENTS:
             "fewer clients joined than min_clients asks for: the autoscaler or the client group is too small",
             "raise the client group's size (or nomad.auto_scaler min) to at least {min_clients}, or lower nomad.min_clients if fewer suffice";
@@ -271,50 +336,76 @@ fn gossip_secret(cause: &Cause, namespace: &str) -> Stated {
     cause.with(&[("namespace", &namespace), ("secret", &GOSSIP_SECRET), ("key", &GOSSIP_SECRET_KEY)])
 }
 
-/// The Nomad nodes, as `nomad node status` lists them (also for correlation by pipeline checks).
-pub(crate) async fn client_nodes(cluster: &ClusterAccess) -> Result<Vec<Node>, Diagnosis> {
-    query(cluster, &["node", "status"], nodes::from_json, nodes::from_table).await
+/// The Nomad nodes, as the servers list them (also for correlation by pipeline checks).
+pub(crate) async fn client_nodes(access: &ClusterAccess) -> Result<Vec<Node>, NomadError> {
+    access.nomad().await?.nodes().await
 }
 
-/// The Nomad servers, as `nomad server members` lists them.
-async fn server_members(cluster: &ClusterAccess) -> Result<Vec<Member>, Diagnosis> {
-    query(cluster, &["server", "members"], members::from_json, members::from_table).await
-}
-
-/// Runs `nomad <args> -json` in the Nomad server pod and parses it; when the CLI has no
-/// `-json` or its JSON cannot be read, runs `nomad <args>` and reads the table. Output that
-/// is neither becomes a failure quoting it.
-async fn query<T>(
-    access: &ClusterAccess,
-    args: &[&str],
-    from_json: fn(&str) -> Result<T, ParseError>,
-    from_table: fn(&str) -> Result<T, NotATable>,
-) -> Result<T, Diagnosis> {
-    let pod = access.nomad_pod().await.map_err(|e| no_pod(&e))?;
-    let cluster = access.client().await.map_err(|e| cluster_failure(&e))?;
-    let json_command: Vec<&str> = ["nomad"].iter().chain(args).chain(&["-json"]).copied().collect();
-    let output = cluster.exec(pod, &json_command).await.map_err(|e| cluster_failure(&e))?;
-    let json_unsupported = output.exit_code != 0 && output.stderr.contains("flag provided but not defined");
-    if output.exit_code == 0 {
-        match from_json(&output.stdout) {
-            Ok(parsed) => return Ok(parsed),
-            Err(e) => tracing::debug!(error = %e, "JSON unreadable; reading the table instead"),
+/// The diagnosis of a failed read of the Nomad servers of the release in `namespace`.
+pub(crate) fn nomad_failure(namespace: &str, error: &NomadError) -> Diagnosis {
+    match error {
+        NomadError::Access(access) => access_failure(namespace, access),
+        NomadError::Cluster(error) => cluster_failure(error),
+        NomadError::Exec { pod, command, output } => exec_failure(namespace, pod, &command.join(" "), output),
+        NomadError::Unreadable { pod, command, error } => unreadable_table(namespace, pod, &command.join(" "), error),
+        NomadError::Json { pod, command, error } => {
+            let command = command.join(" ");
+            Diagnosis::new(format!("`{command}` in pod {pod} printed JSON realitycheck cannot read"))
+                .observed(error.to_string())
+                .because(UNREADABLE_TABLE.with(&[("namespace", &namespace), ("pod", pod), ("command", &command)]))
+                .phase(&phase::NOMAD_SERVERS)
         }
-    } else if !json_unsupported {
-        return Err(exec_failure(cluster.namespace(), pod, &json_command, &output));
+        NomadError::Http(error) => http_failure(error),
     }
-    let table_command: Vec<&str> = ["nomad"].iter().chain(args).copied().collect();
-    let output = cluster.exec(pod, &table_command).await.map_err(|e| cluster_failure(&e))?;
-    if output.exit_code != 0 {
-        return Err(exec_failure(cluster.namespace(), pod, &table_command, &output));
+}
+
+/// Why the Nomad servers cannot be reached at all.
+fn access_failure(namespace: &str, error: &NomadAccessError) -> Diagnosis {
+    match error {
+        NomadAccessError::Cluster(error) => cluster_failure(error),
+        NomadAccessError::NoPod(error) => no_pod(error),
+        NomadAccessError::Http(error) => http_failure(error),
+        NomadAccessError::NoAddress => {
+            Diagnosis::new(error.to_string()).because(&NO_NOMAD_ADDRESS).phase(&phase::NOMAD_SERVERS)
+        }
+        NomadAccessError::NoCa { .. } => Diagnosis::new(error.to_string())
+            .because(NO_NOMAD_CA.with(&[("namespace", &namespace)]))
+            .phase(&phase::NOMAD_MTLS),
+        NomadAccessError::File { .. } | NomadAccessError::HalfIdentity { .. } => {
+            Diagnosis::new(error.to_string()).because(&NOMAD_SETTING_UNUSABLE).phase(&phase::NOMAD_MTLS)
+        }
     }
-    from_table(&output.stdout).map_err(|e| unreadable_table(cluster.namespace(), pod, &table_command, &e))
+}
+
+/// A failed call of the Nomad servers' HTTP API (`url`, when the error does not carry it), with
+/// the cause its kind points at.
+fn http_failure(error: &NomadHttpError) -> Diagnosis {
+    let diagnosis = Diagnosis::new(error.to_string()).phase(&phase::NOMAD_SERVERS);
+    match error {
+        NomadHttpError::Connection { .. } | NomadHttpError::Timeout { .. } => diagnosis.because(&NOMAD_API_UNREACHABLE),
+        NomadHttpError::Tls { failure: TlsFailure::UnknownIssuer, .. } => {
+            diagnosis.because(&NOMAD_API_OTHER_CA).phase(&phase::NOMAD_MTLS)
+        }
+        NomadHttpError::Tls { .. } => diagnosis.because(&NOMAD_API_TLS).phase(&phase::NOMAD_MTLS),
+        NomadHttpError::AclDenied { .. } => diagnosis.because(&NOMAD_ACL_DENIED),
+        NomadHttpError::NoLeader { .. } => diagnosis.because(&LEADERLESS_READ),
+        NomadHttpError::BadAddress { .. }
+        | NomadHttpError::BadServerName { .. }
+        | NomadHttpError::CaRequired { .. }
+        | NomadHttpError::BadTlsMaterial { .. }
+        | NomadHttpError::TokenNotAHeader
+        | NomadHttpError::HttpsExpected { .. } => diagnosis.because(&NOMAD_SETTING_UNUSABLE).phase(&phase::NOMAD_MTLS),
+        NomadHttpError::NoKeyring { .. }
+        | NomadHttpError::Status { .. }
+        | NomadHttpError::TooLarge { .. }
+        | NomadHttpError::Decode { .. } => diagnosis.because(&NOMAD_API_ERROR),
+    }
 }
 
 fn no_pod(error: &NomadPodError) -> Diagnosis {
     match error {
         NomadPodError::Cluster(e) => cluster_failure(e),
-        NomadPodError::NoReadyPod { selector, namespace, found } => {
+        NomadPodError::NoReadyPod { selector, namespace, found, .. } => {
             let diagnosis = Diagnosis::new(error.to_string())
                 .phase(&phase::NOMAD_SERVERS)
                 .observed_all(found.iter().map(|p| p.describe()));
@@ -325,13 +416,14 @@ fn no_pod(error: &NomadPodError) -> Diagnosis {
 }
 
 /// A nomad command that ran but failed, with the cause its error text points at.
-fn exec_failure(namespace: &str, pod: &str, command: &[&str], output: &ExecOutput) -> Diagnosis {
-    let command = command.join(" ");
+fn exec_failure(namespace: &str, pod: &str, command: &str, output: &ExecOutput) -> Diagnosis {
     let error = output.stderr.trim();
     let diagnosis = Diagnosis::new(format!("`{command}` in pod {pod} exited with code {}", output.exit_code))
         .observed_all(error.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev())
         .phase(&phase::NOMAD_SERVERS);
-    if ["x509", "tls:", "certificate"].iter().any(|m| error.contains(m)) {
+    if error.contains("No cluster leader") {
+        diagnosis.because(&LEADERLESS_READ)
+    } else if ["x509", "tls:", "certificate"].iter().any(|m| error.contains(m)) {
         diagnosis.because(&NOMAD_MTLS_MISMATCH).phase(&phase::NOMAD_MTLS)
     } else if error.contains("connection refused") {
         diagnosis.because(NOMAD_NOT_LISTENING.with(&[("namespace", &namespace), ("pod", &pod)]))
@@ -346,8 +438,7 @@ fn exec_failure(namespace: &str, pod: &str, command: &[&str], output: &ExecOutpu
 const QUOTED_CHARS: usize = 120;
 
 /// A nomad command that succeeded but printed no table realitycheck can read.
-fn unreadable_table(namespace: &str, pod: &str, command: &[&str], error: &NotATable) -> Diagnosis {
-    let command = command.join(" ");
+fn unreadable_table(namespace: &str, pod: &str, command: &str, error: &NotATable) -> Diagnosis {
     let first_line = match error.first_line.chars().count() {
         0 => "the output is empty".to_string(),
         n if n > QUOTED_CHARS => {
@@ -362,8 +453,9 @@ fn unreadable_table(namespace: &str, pod: &str, command: &[&str], error: &NotATa
         .phase(&phase::NOMAD_SERVERS)
 }
 
-/// Pass when every server is alive and exactly one leads.
-pub fn judge_members(members: &[Member]) -> Verdict {
+/// Pass when a quorum of the `expected` servers (else of those listed) is alive and exactly
+/// one leads; a server not alive, or missing, is a note while the quorum holds.
+pub fn judge_members(members: &[Member], expected: Option<&ExpectedServers>) -> Verdict {
     let phase = &phase::NOMAD_SERVERS;
     if members.is_empty() {
         return Verdict::Fail(
@@ -379,40 +471,69 @@ pub fn judge_members(members: &[Member]) -> Verdict {
     };
     // A server that left (scale-down) stays listed until garbage collection; Nomad's own
     // leader lookup skips it, and so does this judgement.
-    let not_alive: Vec<&Member> = members.iter().filter(|m| !matches!(m.status.as_str(), "alive" | "left")).collect();
+    let listed: Vec<&Member> = members.iter().filter(|m| m.status != "left").collect();
+    let left = members.len() - listed.len();
+    let alive = listed.iter().filter(|m| m.status == "alive").count();
+    let count = expected.map_or(listed.len(), |e| (e.count as usize).max(listed.len()));
+    let quorum = count / 2 + 1;
     let leaders: Vec<&Member> = members.iter().filter(|m| m.leader == Some(true)).collect();
     let leader_known = members.iter().any(|m| m.leader.is_some());
-    if !not_alive.is_empty() {
+    let expected_line = match expected {
+        Some(ExpectedServers { count, from }) => format!("{count} servers expected ({from})"),
+        None => format!("{count} servers listed"),
+    };
+    if alive < quorum {
         return Verdict::Fail(
-            Diagnosis::new(format!("{} of {} Nomad servers are not alive", not_alive.len(), members.len()))
+            Diagnosis::new(format!("{alive} of {count} Nomad servers alive: no quorum ({quorum} needed)"))
                 .observed_all(members.iter().map(describe))
-                .because(&SERVERS_NOT_ALIVE)
+                .observed(expected_line)
+                .because(&NO_QUORUM)
                 .phase(phase),
         );
     }
-    let alive = members.iter().filter(|m| m.status == "alive").count();
-    let left = members.len() - alive;
-    let alive_note = match (alive, left) {
-        (1, 0) => "1 server alive".to_string(),
-        (n, 0) => format!("{n} servers alive"),
-        (n, left) => format!("{n} of {} servers alive ({left} left the cluster)", members.len()),
-    };
-    match leaders.len() {
-        1 => Verdict::Pass(format!("{alive_note}, leader {}", leaders[0].name)),
-        0 if !leader_known => Verdict::Pass(format!("{alive_note} (the output does not show the leader)")),
-        0 => Verdict::Fail(
+    if leaders.len() > 1 {
+        return Verdict::Fail(
+            Diagnosis::new(format!("{} Nomad servers claim to lead", leaders.len()))
+                .observed_all(members.iter().map(describe))
+                .because(&SPLIT_BRAIN)
+                .phase(phase),
+        );
+    }
+    if leaders.is_empty() && leader_known {
+        return Verdict::Fail(
             Diagnosis::new("no Nomad server is the leader")
                 .observed_all(members.iter().map(describe))
                 .because(&NO_LEADER)
                 .phase(phase),
-        ),
-        n => Verdict::Fail(
-            Diagnosis::new(format!("{n} Nomad servers claim to lead"))
-                .observed_all(members.iter().map(describe))
-                .because(&SPLIT_BRAIN)
-                .phase(phase),
-        ),
+        );
     }
+    let mut note = match (alive, count) {
+        (1, 1) => "1 server alive".to_string(),
+        (alive, count) if alive == count => format!("{alive} servers alive"),
+        (alive, count) => format!("{alive} of {count} servers alive"),
+    };
+    if left > 0 {
+        note.push_str(&format!(" ({left} left the cluster)"));
+    }
+    match leaders.first() {
+        Some(leader) => note.push_str(&format!(", leader {}", leader.name)),
+        None => note.push_str(" (the output does not show the leader)"),
+    }
+    if alive < count {
+        let down: Vec<String> =
+            listed.iter().filter(|m| m.status != "alive").map(|m| format!("{} {}", m.name, m.status)).collect();
+        let missing = count - listed.len();
+        let mut gone = down;
+        if missing > 0 {
+            gone.push(format!("{missing} not listed"));
+        }
+        note.push_str(&format!(
+            "; {} ({expected_line}): the quorum of {quorum} holds, {} more lost stops Nomad",
+            gone.join(", "),
+            alive + 1 - quorum
+        ));
+    }
+    Verdict::Pass(note)
 }
 
 /// Why a node cannot take docker jobs, or `None` when it can.
@@ -463,6 +584,91 @@ fn version_skew(nodes: &[Node], servers: &[Member]) -> Option<Diagnosis> {
     )
 }
 
+/// The oldest Docker major version CircleCI server does not support on its clients.
+const FIRST_UNSUPPORTED_DOCKER: u32 = 29;
+
+/// Whether a client runs docker jobs through a Docker daemon (Podman clients have no docker
+/// driver, and run cgroups v2 as they should).
+fn runs_docker(node: &Node) -> bool {
+    node.docker != Driver::NotDetected
+}
+
+/// The clients whose Docker (29 or newer) or cgroups (v2 on a Docker client) CircleCI server
+/// does not support.
+fn unsupported_runtime(nodes: &[Node], details: &[NodeDetail]) -> Option<Diagnosis> {
+    let mut observed = Vec::new();
+    let (mut docker, mut cgroups) = (false, false);
+    for detail in details {
+        let Some(node) = nodes.iter().find(|node| node.id == detail.id) else { continue };
+        if !runs_docker(node) {
+            continue;
+        }
+        let mut why = Vec::new();
+        if let Some(version) =
+            detail.docker_version.as_deref().filter(|v| major_of(v) >= Some(FIRST_UNSUPPORTED_DOCKER))
+        {
+            why.push(format!("Docker {version}"));
+            docker = true;
+        }
+        if detail.cgroups_version.as_deref() == Some("2") {
+            why.push("cgroups v2".to_string());
+            cgroups = true;
+        }
+        if !why.is_empty() {
+            observed.push(format!("{} ({}): {}", node.name, node.short_id(), why.join(", ")));
+        }
+    }
+    if observed.is_empty() {
+        return None;
+    }
+    let mut causes = Vec::new();
+    if docker {
+        causes.push(DOCKER_UNSUPPORTED.with(&[]));
+    }
+    if cgroups {
+        causes.push(CGROUPS_V2.with(&[]));
+    }
+    Some(
+        Diagnosis::new(format!(
+            "{} Nomad client(s) run what CircleCI server does not support: {}",
+            observed.len(),
+            match (docker, cgroups) {
+                (true, true) => "Docker 29 or newer, cgroups v2",
+                (true, false) => "Docker 29 or newer",
+                _ => "cgroups v2 with Docker",
+            }
+        ))
+        .observed_all(observed)
+        .because_all(causes)
+        .phase(&phase::NOMAD_CLIENTS),
+    )
+}
+
+/// `, Docker 28.1.1, cgroups v1` of the clients read, each value once.
+fn runtime_note(details: &[NodeDetail]) -> String {
+    let distinct = |values: Vec<&str>| {
+        let mut values = values;
+        values.sort_unstable();
+        values.dedup();
+        values.join(" and ")
+    };
+    let docker = distinct(details.iter().filter_map(|d| d.docker_version.as_deref()).collect());
+    let cgroups = distinct(details.iter().filter_map(|d| d.cgroups_version.as_deref()).collect());
+    let mut note = String::new();
+    if !docker.is_empty() {
+        note.push_str(&format!(", Docker {docker}"));
+    }
+    if !cgroups.is_empty() {
+        note.push_str(&format!(", cgroups v{cgroups}"));
+    }
+    note
+}
+
+/// The major version of `29.0.1`.
+fn major_of(version: &str) -> Option<u32> {
+    version.trim_start_matches('v').split('.').next()?.parse().ok()
+}
+
 /// `1.7.7` (also `1.7.7-dev`, `v1.7.7+ent`) as numbers.
 fn version_of(text: &str) -> Option<(u32, u32, u32)> {
     let core = text.trim_start_matches('v').split(['-', '+']).next()?;
@@ -472,10 +678,13 @@ fn version_of(text: &str) -> Option<(u32, u32, u32)> {
 
 /// Pass when at least `min_clients` nodes can take docker jobs and no client runs a newer
 /// Nomad than the `servers`.
-pub fn judge_clients(nodes: &[Node], min_clients: u32, servers: &[Member]) -> Verdict {
+pub fn judge_clients(nodes: &[Node], details: &[NodeDetail], min_clients: u32, servers: &[Member]) -> Verdict {
     let phase = &phase::NOMAD_CLIENTS;
     if let Some(skew) = version_skew(nodes, servers) {
         return Verdict::Fail(skew);
+    }
+    if let Some(unsupported) = unsupported_runtime(nodes, details) {
+        return Verdict::Fail(unsupported);
     }
     let usable = nodes.iter().filter(|n| unusable_because(n).is_none()).count();
     let drivers_unknown = nodes.iter().any(|n| n.docker == Driver::Unknown);
@@ -489,8 +698,9 @@ pub fn judge_clients(nodes: &[Node], min_clients: u32, servers: &[Member]) -> Ve
             ", docker healthy".to_string()
         };
         return Verdict::Pass(format!(
-            "{usable} of {} clients ready and eligible{driver_note}; {min_clients} needed",
-            nodes.len()
+            "{usable} of {} clients ready and eligible{driver_note}{}; {min_clients} needed",
+            nodes.len(),
+            runtime_note(details)
         ));
     }
     if nodes.is_empty() {
@@ -546,6 +756,7 @@ pub fn judge_clients(nodes: &[Node], min_clients: u32, servers: &[Member]) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clients::nomad::{members, nodes};
 
     fn node(name: &str, status: &str, eligibility: &str, drain: bool, docker: Driver) -> Node {
         Node {
@@ -577,17 +788,17 @@ mod tests {
             node("i-b", "down", "eligible", false, Driver::Healthy),
         ];
         assert_eq!(
-            judge_clients(&nodes, 1, &servers()),
+            judge_clients(&nodes, &[], 1, &servers()),
             Verdict::Pass("1 of 2 clients ready and eligible, docker healthy; 1 needed".into())
         );
         let table_nodes = [node("i-a", "ready", "eligible", false, Driver::Unknown)];
-        let Verdict::Pass(note) = judge_clients(&table_nodes, 1, &servers()) else { panic!("pass") };
+        let Verdict::Pass(note) = judge_clients(&table_nodes, &[], 1, &servers()) else { panic!("pass") };
         assert!(note.contains("not shown"), "{note}");
     }
 
     #[test]
     fn no_clients_points_at_joining() {
-        let Verdict::Fail(diagnosis) = judge_clients(&[], 1, &servers()) else { panic!("fail") };
+        let Verdict::Fail(diagnosis) = judge_clients(&[], &[], 1, &servers()) else { panic!("fail") };
         insta::assert_debug_snapshot!(diagnosis);
     }
 
@@ -597,7 +808,7 @@ mod tests {
             node("i-a", "ready", "ineligible", true, Driver::Healthy),
             node("i-b", "ready", "ineligible", false, Driver::Healthy),
         ];
-        let Verdict::Fail(diagnosis) = judge_clients(&nodes, 1, &servers()) else { panic!("fail") };
+        let Verdict::Fail(diagnosis) = judge_clients(&nodes, &[], 1, &servers()) else { panic!("fail") };
         insta::assert_debug_snapshot!(diagnosis);
     }
 
@@ -605,19 +816,19 @@ mod tests {
     fn unhealthy_docker_driver() {
         let nodes =
             [node("i-a", "ready", "eligible", false, Driver::Unhealthy("Failed to connect to docker daemon".into()))];
-        let Verdict::Fail(diagnosis) = judge_clients(&nodes, 1, &servers()) else { panic!("fail") };
+        let Verdict::Fail(diagnosis) = judge_clients(&nodes, &[], 1, &servers()) else { panic!("fail") };
         insta::assert_debug_snapshot!(diagnosis);
     }
 
     #[test]
     fn too_few_clients_for_min_clients() {
         let nodes = [node("i-a", "ready", "eligible", false, Driver::Healthy)];
-        let Verdict::Fail(diagnosis) = judge_clients(&nodes, 2, &servers()) else { panic!("fail") };
+        let Verdict::Fail(diagnosis) = judge_clients(&nodes, &[], 2, &servers()) else { panic!("fail") };
         assert_eq!(diagnosis.summary, "1 of 1 Nomad clients can run docker jobs; 2 needed");
         assert!(diagnosis.cause.contains("fewer clients joined"), "{}", diagnosis.cause);
         assert!(diagnosis.remediation.contains("at least 2"), "{}", diagnosis.remediation);
         assert_eq!(
-            judge_clients(&[], 0, &servers()),
+            judge_clients(&[], &[], 0, &servers()),
             Verdict::Pass("0 of 0 clients ready and eligible, docker healthy; 0 needed".into())
         );
     }
@@ -625,37 +836,28 @@ mod tests {
     #[test]
     fn members_need_one_leader_and_all_alive() {
         let healthy = [member("s0", "alive", Some(true)), member("s1", "alive", Some(false))];
-        assert_eq!(judge_members(&healthy), Verdict::Pass("2 servers alive, leader s0".into()));
+        assert_eq!(judge_members(&healthy, None), Verdict::Pass("2 servers alive, leader s0".into()));
         let scaled_down = [member("s0", "alive", Some(true)), member("s1", "left", Some(false))];
         assert_eq!(
-            judge_members(&scaled_down),
-            Verdict::Pass("1 of 2 servers alive (1 left the cluster), leader s0".into())
+            judge_members(&scaled_down, None),
+            Verdict::Pass("1 server alive (1 left the cluster), leader s0".into())
         );
         let failed = [member("s0", "alive", Some(true)), member("s1", "failed", Some(false))];
-        let Verdict::Fail(d) = judge_members(&failed) else { panic!("fail") };
-        assert_eq!(d.summary, "1 of 2 Nomad servers are not alive");
-        assert_eq!(d.observed, ["s0 (10.0.0.1): alive, leader", "s1 (10.0.0.1): failed"]);
+        let Verdict::Fail(d) = judge_members(&failed, None) else { panic!("fail") };
+        assert_eq!(d.summary, "1 of 2 Nomad servers alive: no quorum (2 needed)");
+        assert_eq!(d.observed, ["s0 (10.0.0.1): alive, leader", "s1 (10.0.0.1): failed", "2 servers listed"]);
         let leaderless = [member("s0", "alive", Some(false)), member("s1", "alive", Some(false))];
-        let Verdict::Fail(d) = judge_members(&leaderless) else { panic!("fail") };
+        let Verdict::Fail(d) = judge_members(&leaderless, None) else { panic!("fail") };
         assert!(d.cause.contains("quorum"));
         let split = [member("s0", "alive", Some(true)), member("s1", "alive", Some(true))];
-        let Verdict::Fail(d) = judge_members(&split) else { panic!("fail") };
+        let Verdict::Fail(d) = judge_members(&split, None) else { panic!("fail") };
         assert!(d.cause.contains("split brain"));
-        assert!(matches!(judge_members(&[]), Verdict::Fail(_)));
+        assert!(matches!(judge_members(&[], None), Verdict::Fail(_)));
         let unknown = [member("s0", "alive", None), member("s1", "alive", None)];
         assert_eq!(
-            judge_members(&unknown),
+            judge_members(&unknown, None),
             Verdict::Pass("2 servers alive (the output does not show the leader)".into())
         );
-    }
-
-    #[test]
-    fn only_a_refused_command_printing_its_usage_is_unknown_to_the_cli() {
-        let output =
-            |exit_code: i32, stderr: &str| ExecOutput { stdout: String::new(), stderr: stderr.into(), exit_code };
-        assert!(is_unknown_command(&output(1, "Usage: nomad operator keyring [options]")));
-        assert!(!is_unknown_command(&output(0, "Usage: nomad operator gossip keyring <subcommand>")));
-        assert!(!is_unknown_command(&output(1, "Error: x509: certificate signed by unknown authority")));
     }
 
     #[test]
@@ -689,25 +891,25 @@ mod tests {
             stderr: "Error querying node status: Get \"https://127.0.0.1:4646/v1/nodes\": x509: certificate signed by unknown authority\n".into(),
             exit_code: 1,
         };
-        let diagnosis = exec_failure("circleci-server", "nomad-server-0", &["nomad", "node", "status", "-json"], &x509);
+        let diagnosis = exec_failure("circleci-server", "nomad-server-0", "nomad node status -json", &x509);
         insta::assert_debug_snapshot!(diagnosis);
         let missing = ExecOutput { stdout: String::new(), stderr: "exec: \"nomad\": not found".into(), exit_code: 127 };
-        assert!(exec_failure("circleci-server", "frontend-1", &["nomad"], &missing).cause.contains("no nomad CLI"));
+        assert!(exec_failure("circleci-server", "frontend-1", "nomad", &missing).cause.contains("no nomad CLI"));
     }
 
     #[test]
     fn unreadable_tables_quote_the_first_line() {
         let html = "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head></html>\n";
         let error = nodes::from_table(html).unwrap_err();
-        let diagnosis = unreadable_table("circleci-server", "nomad-server-0", &["nomad", "node", "status"], &error);
+        let diagnosis = unreadable_table("circleci-server", "nomad-server-0", "nomad node status", &error);
         insta::assert_debug_snapshot!(diagnosis);
         let long_line = format!("Error: {}", "x".repeat(200));
         let error = members::from_table(&long_line).unwrap_err();
-        let diagnosis = unreadable_table("circleci-server", "nomad-server-0", &["nomad", "server", "members"], &error);
+        let diagnosis = unreadable_table("circleci-server", "nomad-server-0", "nomad server members", &error);
         assert_eq!(diagnosis.observed[0], format!("first line: `Error: {}…`", "x".repeat(113)));
         assert!(diagnosis.summary.starts_with("`nomad server members` in pod nomad-server-0"));
         let empty = nodes::from_table("\n").unwrap_err();
-        let diagnosis = unreadable_table("circleci-server", "nomad-server-0", &["nomad", "node", "status"], &empty);
+        let diagnosis = unreadable_table("circleci-server", "nomad-server-0", "nomad node status", &empty);
         assert_eq!(diagnosis.observed[0], "the output is empty");
     }
 
@@ -753,11 +955,88 @@ mod tests {
         insta::assert_debug_snapshot!(diagnosis);
     }
 
+    fn expected(count: u32) -> ExpectedServers {
+        ExpectedServers { count, from: "the release's nomad.server.replicas".into() }
+    }
+
+    #[test]
+    fn a_majority_of_the_expected_servers_is_green_with_a_note_fewer_is_no_quorum() {
+        let five = |alive: usize| -> Vec<Member> {
+            (0..5)
+                .map(|i| {
+                    member(
+                        &format!("nomad-server-{i}"),
+                        if i < alive { "alive" } else { "failed" },
+                        Some(i == 0 && alive >= 3),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            judge_members(&five(5), Some(&expected(5))),
+            Verdict::Pass("5 servers alive, leader nomad-server-0".into())
+        );
+        assert_eq!(
+            judge_members(&five(3), Some(&expected(5))),
+            Verdict::Pass("3 of 5 servers alive, leader nomad-server-0; nomad-server-3 failed, nomad-server-4 failed (5 servers expected (the release's nomad.server.replicas)): the quorum of 3 holds, 1 more lost stops Nomad".into())
+        );
+        let Verdict::Fail(no_quorum) = judge_members(&five(2), Some(&expected(5))) else { panic!() };
+        insta::assert_debug_snapshot!(no_quorum);
+        let three_listed: Vec<Member> = five(5).into_iter().take(3).collect();
+        let Verdict::Pass(note) = judge_members(&three_listed, Some(&expected(5))) else { panic!() };
+        assert!(note.starts_with("3 of 5 servers alive") && note.contains("2 not listed"), "{note}");
+        assert!(
+            matches!(judge_members(&three_listed[..2], Some(&expected(5))), Verdict::Fail(_)),
+            "2 of 5 expected: the missing ones count against the quorum"
+        );
+    }
+
+    fn detail(node: &Node, docker: Option<&str>, cgroups: Option<&str>) -> NodeDetail {
+        NodeDetail {
+            id: node.id.clone(),
+            name: node.name.clone(),
+            nomad_version: Some(node.version.clone()),
+            docker_version: docker.map(str::to_string),
+            cgroups_version: cgroups.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn docker_29_and_cgroups_v2_on_docker_clients_are_red_podman_clients_are_not() {
+        let nodes = [
+            node("i-a", "ready", "eligible", false, Driver::Healthy),
+            node("i-b", "ready", "eligible", false, Driver::Healthy),
+        ];
+        let supported = [detail(&nodes[0], Some("28.1.1"), Some("1")), detail(&nodes[1], Some("28.1.1"), Some("1"))];
+        assert_eq!(
+            judge_clients(&nodes, &supported, 1, &servers()),
+            Verdict::Pass(
+                "2 of 2 clients ready and eligible, docker healthy, Docker 28.1.1, cgroups v1; 1 needed".into()
+            )
+        );
+        let docker_29 = [detail(&nodes[0], Some("29.0.1"), Some("1")), detail(&nodes[1], Some("28.1.1"), Some("1"))];
+        let Verdict::Fail(diagnosis) = judge_clients(&nodes, &docker_29, 1, &servers()) else { panic!() };
+        insta::assert_debug_snapshot!(diagnosis);
+        let cgroups_v2 = [detail(&nodes[0], Some("28.1.1"), Some("2")), detail(&nodes[1], Some("28.1.1"), Some("2"))];
+        let Verdict::Fail(diagnosis) = judge_clients(&nodes, &cgroups_v2, 1, &servers()) else { panic!() };
+        assert_eq!(
+            diagnosis.summary,
+            "2 Nomad client(s) run what CircleCI server does not support: cgroups v2 with Docker"
+        );
+        assert!(diagnosis.cause.contains("CgroupsV2 is currently unsupported"), "{diagnosis:?}");
+        let podman = [node("i-p", "ready", "eligible", false, Driver::NotDetected)];
+        let podman_details = [detail(&podman[0], None, Some("2"))];
+        assert_eq!(
+            judge_clients(&podman, &podman_details, 1, &servers()),
+            Verdict::Pass("1 of 1 clients ready and eligible, raw_exec healthy; no docker driver on 1 (Podman clients), cgroups v2; 1 needed".into())
+        );
+    }
+
     #[test]
     fn podman_clients_without_docker_pass_with_a_note() {
         let nodes = [node("i-a", "ready", "eligible", false, Driver::NotDetected)];
         assert_eq!(
-            judge_clients(&nodes, 1, &servers()),
+            judge_clients(&nodes, &[], 1, &servers()),
             Verdict::Pass(
                 "1 of 1 clients ready and eligible, raw_exec healthy; no docker driver on 1 (Podman clients); 1 needed"
                     .into()
@@ -769,7 +1048,7 @@ mod tests {
     fn a_client_without_raw_exec_cannot_run_jobs() {
         let nodes =
             [Node { raw_exec: Driver::NotDetected, ..node("i-a", "ready", "eligible", false, Driver::Healthy) }];
-        let Verdict::Fail(diagnosis) = judge_clients(&nodes, 1, &servers()) else { panic!("fail") };
+        let Verdict::Fail(diagnosis) = judge_clients(&nodes, &[], 1, &servers()) else { panic!("fail") };
         assert!(diagnosis.observed[0].contains("no raw_exec driver"), "{diagnosis:?}");
         assert!(diagnosis.remediation.contains(r#"plugin "raw_exec""#), "{diagnosis:?}");
     }
@@ -780,14 +1059,14 @@ mod tests {
             Node { version: "1.8.2".into(), ..node("i-new", "ready", "eligible", false, Driver::Healthy) },
             node("i-old", "ready", "eligible", false, Driver::Healthy),
         ];
-        let Verdict::Fail(diagnosis) = judge_clients(&nodes, 1, &servers()) else { panic!("fail") };
+        let Verdict::Fail(diagnosis) = judge_clients(&nodes, &[], 1, &servers()) else { panic!("fail") };
         assert_eq!(diagnosis.summary, "1 Nomad client(s) run a newer Nomad than the servers (1.7.7)");
         assert_eq!(diagnosis.observed, ["i-new (i-new-00): Nomad 1.8.2"]);
         assert_eq!(version_of("v1.7.10+ent"), Some((1, 7, 10)));
         assert_eq!(version_of(""), None);
         let unknown_servers = [Member { version: String::new(), ..member("s", "alive", Some(true)) }];
         assert!(
-            matches!(judge_clients(&nodes, 1, &unknown_servers), Verdict::Pass(_)),
+            matches!(judge_clients(&nodes, &[], 1, &unknown_servers), Verdict::Pass(_)),
             "no server version, no skew to judge"
         );
     }

@@ -258,8 +258,10 @@ mod tests {
 
     #[test]
     fn nomad_server_values_come_from_the_given_values_over_the_charts_defaults() {
-        let defaults = serde_json::json!({"nomad": {"server": {"internal": true, "replicas": 5, "serverHostname": ""}}});
-        let given = serde_json::json!({"nomad": {"server": {"internal": false, "serverHostname": "nomad.example.internal"}}});
+        let defaults =
+            serde_json::json!({"nomad": {"server": {"internal": true, "replicas": 5, "serverHostname": ""}}});
+        let given =
+            serde_json::json!({"nomad": {"server": {"internal": false, "serverHostname": "nomad.example.internal"}}});
         assert_eq!(
             nomad_server_values(&given, &defaults),
             NomadServerValues {

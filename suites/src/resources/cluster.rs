@@ -1,6 +1,6 @@
 //! Kubernetes access as the checks of one run share it: the client, connected by the first
 //! check that asks, the installation's Helm release ([`InstalledRelease`]), read once, and the
-//! Nomad server pod the nomad CLI runs in, found once.
+//! way to the Nomad servers ([`NomadRoute`]: a server pod or their HTTP API), found once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use realitycheck_config::{CloudProvider, Nomad, Target};
 
 use crate::clients::cluster::{Cluster, ClusterError};
 use crate::clients::pods::PodState;
+use crate::resources::nomad::{NomadAccessError, NomadError, NomadRoute, NomadServers};
 use crate::resources::release::InstalledRelease;
 
 /// Why no Nomad server pod can be used.
@@ -19,7 +20,7 @@ pub enum NomadPodError {
     #[error(transparent)]
     Cluster(Arc<ClusterError>),
     /// No pod of the selector is Running and Ready; `found` lists the ones that match.
-    #[error("no Running and Ready pod matches `{selector}` in namespace `{namespace}`")]
+    #[error("no Running and Ready pod matches `{selector}` in namespace `{namespace}`{}", unknown_release.as_ref().map_or_else(String::new, |why| format!(" ({why}, so realitycheck looked for in-cluster servers; set nomad.address if they run outside the cluster)")))]
     NoReadyPod {
         /// The label selector of the Nomad server pods.
         selector: String,
@@ -27,6 +28,8 @@ pub enum NomadPodError {
         namespace: String,
         /// The pods that match, in their state.
         found: Vec<PodState>,
+        /// Why the release could not say where its servers run, when it could not.
+        unknown_release: Option<String>,
     },
 }
 
@@ -34,10 +37,10 @@ pub enum NomadPodError {
 #[derive(Clone)]
 pub struct ClusterAccess {
     client: Arc<Fixture<Cluster, ClusterError>>,
-    nomad_pod: Arc<Fixture<String, NomadPodError>>,
     release: Arc<Fixture<InstalledRelease, Arc<ClusterError>>>,
+    nomad: Arc<Fixture<NomadRoute, NomadAccessError>>,
     namespace: String,
-    nomad: Nomad,
+    nomad_settings: Nomad,
     cloud_provider: Option<CloudProvider>,
     expect_chart_version: Option<String>,
 }
@@ -50,12 +53,6 @@ impl ClusterAccess {
             let kubernetes = kubernetes.clone();
             async move { Cluster::connect(&kubernetes, call_timeout).await }
         }));
-        let selector = target.nomad.server_selector.clone();
-        let for_pod = Arc::clone(&client);
-        let nomad_pod = Arc::new(Fixture::new("nomad server pod", move || {
-            let (client, selector) = (Arc::clone(&for_pod), selector.clone());
-            async move { ready_pod(&client, &selector).await }
-        }));
         let (for_release, configured) = (Arc::clone(&client), target.server_version.clone());
         let release = Arc::new(Fixture::new("helm release", move || {
             let (client, configured) = (Arc::clone(&for_release), configured.clone());
@@ -64,12 +61,22 @@ impl ClusterAccess {
                 Ok(InstalledRelease::read(cluster, configured.as_deref()).await)
             }
         }));
+        let (for_nomad, of_release, settings) = (Arc::clone(&client), Arc::clone(&release), target.nomad.clone());
+        let nomad = Arc::new(Fixture::new("nomad servers", move || {
+            let (client, release, settings) = (Arc::clone(&for_nomad), Arc::clone(&of_release), settings.clone());
+            async move {
+                let cluster = client.get().await.map_err(NomadAccessError::Cluster)?;
+                let release =
+                    release.get().await.map_err(|e: Arc<Arc<ClusterError>>| NomadAccessError::Cluster((*e).clone()))?;
+                NomadRoute::find(cluster, release, &settings, call_timeout).await
+            }
+        }));
         ClusterAccess {
             client,
-            nomad_pod,
             release,
+            nomad,
             namespace: target.kubernetes.namespace.clone(),
-            nomad: target.nomad.clone(),
+            nomad_settings: target.nomad.clone(),
             cloud_provider: target.cloud_provider,
             expect_chart_version: target.kubernetes.expect_chart_version.clone(),
         }
@@ -80,9 +87,12 @@ impl ClusterAccess {
         self.client.get().await
     }
 
-    /// The name of a Running and Ready Nomad server pod, found once.
-    pub async fn nomad_pod(&self) -> Result<&str, Arc<NomadPodError>> {
-        self.nomad_pod.get().await.map(String::as_str)
+    /// The Nomad servers, reached through a server pod or their HTTP API as the release says,
+    /// the way found once.
+    pub async fn nomad(&self) -> Result<NomadServers<'_>, NomadError> {
+        let route = self.nomad.get().await.map_err(NomadError::Access)?;
+        let cluster = self.client().await.map_err(|e| NomadError::Access(Arc::new(NomadAccessError::Cluster(e))))?;
+        Ok(NomadServers { route, cluster })
     }
 
     /// The installation's Helm release and server version, read once.
@@ -95,9 +105,10 @@ impl ClusterAccess {
         &self.namespace
     }
 
-    /// The Nomad settings: the server pods' selector and the clients that must be ready.
-    pub fn nomad(&self) -> &Nomad {
-        &self.nomad
+    /// The Nomad settings: the server pods' selector, the external servers' address and TLS,
+    /// the clients that must be ready.
+    pub fn nomad_settings(&self) -> &Nomad {
+        &self.nomad_settings
     }
 
     /// The cloud the installation runs on, as configured.
@@ -111,8 +122,13 @@ impl ClusterAccess {
     }
 }
 
-async fn ready_pod(client: &Fixture<Cluster, ClusterError>, selector: &str) -> Result<String, NomadPodError> {
-    let cluster = client.get().await.map_err(NomadPodError::Cluster)?;
+/// A Running and Ready pod of `selector`; `unknown_release` says why the release could not
+/// tell where the servers run, for the error when there is none.
+pub(crate) async fn ready_pod(
+    cluster: &Cluster,
+    selector: &str,
+    unknown_release: Option<String>,
+) -> Result<String, NomadPodError> {
     let pods = cluster.pods(Some(selector)).await.map_err(|e| NomadPodError::Cluster(Arc::new(e)))?;
     let states: Vec<PodState> = pods.iter().map(PodState::of).collect();
     states.iter().find(|p| p.phase == "Running" && p.ready).map(|p| p.name.clone()).ok_or_else(|| {
@@ -120,6 +136,7 @@ async fn ready_pod(client: &Fixture<Cluster, ClusterError>, selector: &str) -> R
             selector: selector.to_string(),
             namespace: cluster.namespace().to_string(),
             found: states,
+            unknown_release,
         }
     })
 }

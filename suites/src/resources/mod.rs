@@ -8,6 +8,7 @@
 pub mod api;
 pub mod cluster;
 pub mod contexts;
+pub mod nomad;
 pub mod pipeline;
 pub mod release;
 

@@ -64,8 +64,7 @@ impl InstalledRelease {
             (None, Some(found)) => Some(found),
             (None, None) => from_workloads(cluster).await,
         };
-        let version =
-            version.map(|(version, source)| InstalledVersion { lookup: versions::lookup(version), source });
+        let version = version.map(|(version, source)| InstalledVersion { lookup: versions::lookup(version), source });
         InstalledRelease { records, version }
     }
 
