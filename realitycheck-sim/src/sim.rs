@@ -1,6 +1,8 @@
-//! A running simulation: the simulated Kubernetes API (plain HTTP) and the simulated CircleCI
-//! API with its execution plane (HTTPS, signed by a CA made at start), each on its own
-//! listener, plus the kubeconfig, CA bundle and shell environment that point clients at them.
+//! A running simulation: the simulated Kubernetes API (plain HTTP), the simulated CircleCI API
+//! with its execution plane (HTTPS, signed by a CA made at start) and, when the Nomad servers
+//! run outside the cluster, their HTTP API (HTTPS from 4.9, with the certificate of their mTLS
+//! material), each on its own listener, plus the kubeconfig, CA bundle and shell environment
+//! that point clients at them.
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,27 +18,35 @@ use realitycheck_config::{Config, Flags, LoadRequest, Setting, Target, setting};
 
 use crate::circleci::{self, ApiBehaviour, ApiState};
 use crate::execution::JobTiming;
-use crate::https::SimTls;
+use crate::https::{SimTls, serve_https};
 use crate::installation::Installation;
 use crate::scenario::Scenario;
-use crate::{KUBE_CONTEXT, NAMESPACE, SIM_PROJECT, SIM_RUNNER_RESOURCE_CLASS, SIM_TOKEN, clock, kube};
+use crate::version::{Deployment, NomadServers, ServerVersion};
+use crate::{KUBE_CONTEXT, NAMESPACE, SIM_PROJECT, SIM_RUNNER_RESOURCE_CLASS, SIM_TOKEN, clock, kube, nomad};
 
 /// The kubeconfig user's token; the simulation does not check it (and client-go sends no bearer
 /// token over plain HTTP anyway).
 const DUMMY_TOKEN: &str = "realitycheck-sim-token";
 
-/// How a simulation behaves beyond its scenario's installation: the CircleCI API's delay and
-/// faults, and how long jobs take.
+/// How a simulation behaves beyond its scenario's fault: the server version and where its
+/// Nomad servers run, the CircleCI API's delay and faults, and how long jobs take.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SimOptions {
     pub api: ApiBehaviour,
     pub timing: JobTiming,
+    /// What was installed; it must suit the scenario ([`Deployment::check`]).
+    pub deployment: Deployment,
 }
 
 impl SimOptions {
-    /// What `scenario` prescribes ([`ApiBehaviour::for_scenario`]), with the default [`JobTiming`].
+    /// What `scenario` prescribes ([`ApiBehaviour::for_scenario`], [`Deployment::for_scenario`]:
+    /// 4.10 with the Nomad servers where the scenario needs them), with the default [`JobTiming`].
     pub fn for_scenario(scenario: Scenario) -> Self {
-        Self { api: ApiBehaviour::for_scenario(scenario), timing: JobTiming::default() }
+        Self {
+            api: ApiBehaviour::for_scenario(scenario),
+            timing: JobTiming::default(),
+            deployment: Deployment::for_scenario(scenario),
+        }
     }
 }
 
@@ -58,6 +68,9 @@ pub struct SimServer {
     installation: Arc<Installation>,
     local_addr: SocketAddr,
     circleci_addr: SocketAddr,
+    /// Where the Nomad servers' HTTP API is said to be, when they run outside the cluster
+    /// (nothing listens there in `nomad-external-unreachable`).
+    nomad_addr: Option<SocketAddr>,
     circleci: Arc<ApiState>,
     tls: SimTls,
     /// [`Self::write_env`]'s files in a directory of the server's own, written when first
@@ -69,25 +82,41 @@ pub struct SimServer {
 }
 
 impl SimServer {
-    /// Builds the installation for `scenario` and serves its Kubernetes API on `listen` (port 0:
-    /// any free port) and its CircleCI API over HTTPS on another free port of the same IP.
+    /// Builds the installation for `scenario` (on its default deployment: 4.10, the Nomad
+    /// servers where the scenario needs them) and serves its Kubernetes API on `listen` (port 0:
+    /// any free port) and its CircleCI API over HTTPS on another free port of the same IP (and
+    /// the Nomad servers' API on a third when they run outside the cluster).
     pub async fn start(scenario: Scenario, listen: SocketAddr) -> io::Result<SimServer> {
         Self::start_with(scenario, listen, SimOptions::for_scenario(scenario)).await
     }
 
-    /// As [`Self::start`], with `options` instead of the scenario's (e.g. a shorter delay for
-    /// `api-slow`, or faster jobs, in tests).
+    /// As [`Self::start`], with `options` instead of the scenario's (e.g. another server version,
+    /// a shorter delay for `api-slow`, or faster jobs, in tests); an error of kind
+    /// `InvalidInput` when the deployment does not suit the scenario.
     pub async fn start_with(scenario: Scenario, listen: SocketAddr, options: SimOptions) -> io::Result<SimServer> {
+        let started_at = clock::now();
+        let installation = Installation::deployed(scenario, options.deployment, started_at)
+            .map_err(|unsupported| io::Error::new(io::ErrorKind::InvalidInput, unsupported))?;
+        let installation = Arc::new(installation);
         let kube_listener = TcpListener::bind(listen).await?;
         let local_addr = kube_listener.local_addr()?;
         let circleci_listener = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
         let circleci_addr = circleci_listener.local_addr()?;
-        let started_at = clock::now();
-        let installation = Arc::new(Installation::new(scenario, started_at));
+        let (nomad_addr, nomad_listener) = match &installation.external_nomad {
+            Some(external) => {
+                let listener = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
+                let addr = listener.local_addr()?;
+                // Unreachable: the port was free a moment ago, and the listener closes here.
+                (Some(addr), external.reachable.then_some(listener))
+            }
+            None => (None, None),
+        };
         let circleci =
             Arc::new(ApiState::new(Arc::clone(&installation)).with_behaviour(options.api).with_timing(options.timing));
         let kube_app = kube::router(Arc::clone(&installation));
         let circleci_app = circleci::router(Arc::clone(&circleci));
+        let nomad_app = nomad::http::router(Arc::clone(&installation));
+        let nomad_https = installation.external_nomad.as_ref().and_then(|external| external.https.clone());
         let tls = SimTls::generate(circleci_addr.ip(), started_at, installation.tls_expires_at);
         let files = std::sync::OnceLock::new();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -96,11 +125,31 @@ impl SimServer {
         let https = tls.clone();
         let serving = tokio::spawn(async move {
             let kube = axum::serve(kube_listener, kube_app).with_graceful_shutdown(stopped.clone());
-            let circleci = https.serve(circleci_listener, circleci_app, stopped);
-            tokio::try_join!(kube.into_future(), circleci).map(|((), ())| ())
+            let circleci = https.serve(circleci_listener, circleci_app, stopped.clone());
+            let nomad = async move {
+                match (nomad_listener, nomad_https) {
+                    (Some(listener), Some(certificate)) => {
+                        serve_https(&certificate, listener, nomad_app, stopped).await
+                    }
+                    (Some(listener), None) => axum::serve(listener, nomad_app).with_graceful_shutdown(stopped).await,
+                    (None, _) => Ok(()),
+                }
+            };
+            tokio::try_join!(kube.into_future(), circleci, nomad).map(|((), (), ())| ())
         });
-        tracing::debug!(%scenario, %local_addr, %circleci_addr, "simulation started");
-        Ok(SimServer { scenario, installation, local_addr, circleci_addr, circleci, tls, files, stop, serving })
+        tracing::debug!(%scenario, deployment = %options.deployment, %local_addr, %circleci_addr, ?nomad_addr, "simulation started");
+        Ok(SimServer {
+            scenario,
+            installation,
+            local_addr,
+            circleci_addr,
+            nomad_addr,
+            circleci,
+            tls,
+            files,
+            stop,
+            serving,
+        })
     }
 
     /// Base URL of the simulated Kubernetes API, e.g. `http://127.0.0.1:41234`.
@@ -111,6 +160,25 @@ impl SimServer {
     /// Base URL of the simulated CircleCI server, without `/api/v2`, e.g. `https://127.0.0.1:41235`.
     pub fn circleci_url(&self) -> String {
         format!("https://{}", self.circleci_addr)
+    }
+
+    /// The URL of the Nomad servers' HTTP API when they run outside the cluster, e.g.
+    /// `https://127.0.0.1:41236` (`http://` on 4.8); nothing listens there in
+    /// `nomad-external-unreachable`. A client trusts it through ca.pem of Secret nomad-mtls,
+    /// naming the server `server.global.nomad`.
+    pub fn nomad_url(&self) -> Option<String> {
+        let external = self.installation.external_nomad.as_ref()?;
+        Some(format!("{}://{}", external.scheme(), self.nomad_addr?))
+    }
+
+    /// The CircleCI server version installed.
+    pub fn server_version(&self) -> ServerVersion {
+        self.installation.deployment.server_version
+    }
+
+    /// Where the Nomad servers run.
+    pub fn nomad_servers(&self) -> NomadServers {
+        self.installation.deployment.nomad_servers
     }
 
     /// The PEM of the CA that signs the CircleCI API's certificate: a client's CA bundle.
@@ -199,8 +267,9 @@ users:
     /// name>.kubeconfig`, `<file name>.ca.pem` and `<file name>.token`) and, at `path`, POSIX shell `export`s of `KUBECONFIG`,
     /// `REALITYCHECK_NAMESPACE`, `REALITYCHECK_KUBE_CONTEXT`, `CIRCLE_HOSTNAME`,
     /// `REALITYCHECK_CA_BUNDLE`, `CIRCLE_TOKEN` (the simulation's fake [`SIM_TOKEN`]),
-    /// `REALITYCHECK_PROJECT`, `CIRCLE_CLOUD_PROVIDER` ([`Self::cloud_provider`]) and
-    /// `REALITYCHECK_RUNNER_RESOURCE_CLASS` ([`SIM_RUNNER_RESOURCE_CLASS`]). Returns the files
+    /// `REALITYCHECK_PROJECT`, `CIRCLE_CLOUD_PROVIDER` ([`Self::cloud_provider`]),
+    /// `REALITYCHECK_RUNNER_RESOURCE_CLASS` ([`SIM_RUNNER_RESOURCE_CLASS`]) and, when the Nomad
+    /// servers run outside the cluster, `NOMAD_ADDR` ([`Self::nomad_url`]). Returns the files
     /// written beside it.
     pub fn write_env(&self, path: &Path) -> io::Result<EnvFiles> {
         let path = std::path::absolute(path)?;
@@ -225,7 +294,9 @@ users:
         std::fs::write(&token_file, SIM_TOKEN)?;
         let (kubeconfig_text, ca_bundle_text) = (utf8(&kubeconfig)?, utf8(&ca_bundle)?);
         let circleci_url = self.circleci_url();
+        let nomad_url = self.nomad_url();
         let var = |setting: &Setting| setting.env.expect("the simulation exports settings that have a variable");
+        let nomad_address = nomad_url.as_deref().map(|url| (var(&setting::NOMAD_ADDRESS), url));
         let env = [
             ("KUBECONFIG", kubeconfig_text.as_str()),
             (var(&setting::NAMESPACE), NAMESPACE),
@@ -238,6 +309,7 @@ users:
             (var(&setting::RUNNER_RESOURCE_CLASS), SIM_RUNNER_RESOURCE_CLASS),
         ]
         .iter()
+        .chain(nomad_address.iter())
         .map(|(name, value)| format!("export {name}={}\n", shell_quote(value)))
         .collect::<String>();
         std::fs::write(&path, env)?;
@@ -246,11 +318,13 @@ users:
 
     /// The settings that point realitycheck at this simulation, as flags give them: its API
     /// (trusting its CA) with its token file and project, its cloud provider, its cluster
-    /// through the kubeconfig, context and namespace `files` name, its runner's class. The one way a run is
-    /// pointed at a simulation: `demo` passes them as its flags, [`Self::target`] loads them.
+    /// through the kubeconfig, context and namespace `files` name, its runner's class, and the
+    /// Nomad servers' API when they run outside the cluster (not its CA: realitycheck reads it
+    /// from Secret nomad-mtls). The one way a run is pointed at a simulation: `demo` passes them
+    /// as its flags, [`Self::target`] loads them.
     pub fn flags(&self, files: &EnvFiles) -> Flags {
         let path = |path: &Path| path.display().to_string();
-        Flags::default()
+        let flags = Flags::default()
             .with(&setting::HOST, self.circleci_url())
             .with(&setting::TOKEN_FILE, path(&files.token_file))
             .with(&setting::CA_BUNDLE, path(&files.ca_bundle))
@@ -259,7 +333,11 @@ users:
             .with(&setting::KUBECONFIG, path(&files.kubeconfig))
             .with(&setting::KUBE_CONTEXT, KUBE_CONTEXT)
             .with(&setting::NAMESPACE, NAMESPACE)
-            .with(&setting::RUNNER_RESOURCE_CLASS, SIM_RUNNER_RESOURCE_CLASS)
+            .with(&setting::RUNNER_RESOURCE_CLASS, SIM_RUNNER_RESOURCE_CLASS);
+        match self.nomad_url() {
+            Some(url) => flags.with(&setting::NOMAD_ADDRESS, url),
+            None => flags,
+        }
     }
 
     /// This simulation as the target `name`: [`Self::flags`] of [`Self::files`] loaded as

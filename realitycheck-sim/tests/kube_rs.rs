@@ -67,15 +67,17 @@ fn exit_code(status: &Status) -> Option<&str> {
         .as_deref()
 }
 
+/// The default deployment, 4.10, runs the chart's five Nomad servers in the cluster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_and_gets_pods_by_label_namespace_and_name() {
     let sim = SimServer::start(Scenario::Healthy, loopback()).await.unwrap();
+    assert_eq!(sim.server_version().name(), "4.10");
     let client = client_for(&sim).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
 
     let nomad_servers = pods.list(&ListParams::default().labels("app=nomad-server,layer=execution")).await.unwrap();
     let names: Vec<String> = nomad_servers.items.iter().map(|pod| pod.metadata.name.clone().unwrap()).collect();
-    assert_eq!(names, ["nomad-server-0", "nomad-server-1", "nomad-server-2"]);
+    assert_eq!(names, ["nomad-server-0", "nomad-server-1", "nomad-server-2", "nomad-server-3", "nomad-server-4"]);
     for pod in &nomad_servers.items {
         let status = pod.status.as_ref().unwrap();
         assert_eq!(status.phase.as_deref(), Some("Running"));
@@ -196,7 +198,7 @@ async fn exec_runs_nomad_in_the_nomad_server_pods() {
 
     let members = exec(&client, "nomad-server-2", &["sh", "-c", "nomad server members -json"]).await;
     let members: Vec<Value> = serde_json::from_str(&members.stdout).unwrap();
-    assert_eq!(members.len(), 3);
+    assert_eq!(members.len(), 5, "4.10's five servers");
     assert_eq!(members.iter().filter(|m| m["Tags"]["Leader"] == "true").count(), 1);
 
     let usage = exec(&client, "nomad-server-0", &["nomad", "node", "status", "-bogus"]).await;

@@ -76,19 +76,20 @@ async fn kubectl_gets_pods_and_execs_nomad() {
     let Some(kubectl) = kubectl_or_skip() else {
         return;
     };
+    // The default deployment: 4.10, its five Nomad servers in the cluster.
     let cluster = Cluster::start(Scenario::Healthy, kubectl).await;
 
     let pods = cluster.kubectl(&["get", "pods", "-l", "app=nomad-server"]).await;
     assert_eq!(pods.exit_code, Some(0), "{}", pods.stderr);
     let lines: Vec<Vec<&str>> = pods.stdout.lines().map(|line| line.split_whitespace().collect()).collect();
     assert_eq!(lines[0], ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
-    assert_eq!(lines.len(), 4);
+    assert_eq!(lines.len(), 6);
     for (ordinal, row) in lines[1..].iter().enumerate() {
         assert_eq!(row[..4], [format!("nomad-server-{ordinal}").as_str(), "1/1", "Running", "0"]);
     }
 
     let names = cluster.kubectl(&["get", "pods", "-l", "app=nomad-server", "-o", "name"]).await;
-    assert_eq!(names.stdout.lines().last(), Some("pod/nomad-server-2"));
+    assert_eq!(names.stdout.lines().last(), Some("pod/nomad-server-4"));
 
     let table = cluster.kubectl(&["exec", "nomad-server-0", "--", "nomad", "node", "status"]).await;
     assert_eq!(table.exit_code, Some(0), "{}", table.stderr);
@@ -99,7 +100,7 @@ async fn kubectl_gets_pods_and_execs_nomad() {
     let json = cluster.kubectl(&["exec", "nomad-server-1", "--", "sh", "-c", "nomad server members -json"]).await;
     assert_eq!(json.exit_code, Some(0), "{}", json.stderr);
     let members: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(members.len(), 3);
+    assert_eq!(members.len(), 5);
     cluster.sim.shutdown().await;
 }
 
