@@ -185,3 +185,126 @@ fn leaf_params(names: &[&str], common_name: &str, not_before: Timestamp, not_aft
 pub(crate) fn offset(timestamp: Timestamp) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(timestamp.as_second()).expect("a time within the calendar")
 }
+
+#[cfg(test)]
+mod tests {
+    use x509_parser::extensions::GeneralName;
+    use x509_parser::pem::parse_x509_pem;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+
+    use super::*;
+
+    fn started_at() -> Timestamp {
+        "2025-03-01T12:00:00Z".parse().unwrap()
+    }
+
+    /// The PEM stored under `key` of the Secret (base64 once more than Kubernetes requires).
+    fn pem(secret: &SimSecret, key: &str) -> Vec<u8> {
+        STANDARD.decode(&secret.data[key]).unwrap()
+    }
+
+    /// A certificate's DNS and IP names, its CN and O.
+    fn names(der: &[u8]) -> (Vec<String>, String, Option<String>) {
+        let (_, certificate) = X509Certificate::from_der(der).unwrap();
+        let sans = certificate
+            .subject_alternative_name()
+            .unwrap()
+            .unwrap()
+            .value
+            .general_names
+            .iter()
+            .map(|name| match name {
+                GeneralName::DNSName(dns) => (*dns).to_owned(),
+                GeneralName::IPAddress(ip) => format!("{ip:?}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        let subject = certificate.subject();
+        let cn = subject.iter_common_name().next().unwrap().as_str().unwrap().to_owned();
+        let o = subject.iter_organization().next().map(|o| o.as_str().unwrap().to_owned());
+        (sans, cn, o)
+    }
+
+    fn signed_by(der: &[u8], ca_der: &[u8]) -> bool {
+        let (_, certificate) = X509Certificate::from_der(der).unwrap();
+        let (_, ca) = X509Certificate::from_der(ca_der).unwrap();
+        certificate.verify_signature(Some(ca.public_key())).is_ok()
+    }
+
+    fn der_of(pem_bytes: &[u8]) -> Vec<u8> {
+        parse_x509_pem(pem_bytes).unwrap().1.contents
+    }
+
+    #[test]
+    fn servers_in_the_cluster_get_their_certificate_in_the_secret_and_no_https_one() {
+        let mtls = nomad_mtls(started_at(), MtlsFault::None, MtlsFor::InClusterServers);
+        assert_eq!(mtls.https, None);
+        let (ca, cert) = (der_of(&pem(&mtls.secret, "ca.pem")), der_of(&pem(&mtls.secret, "cert.pem")));
+        let (sans, cn, o) = names(&cert);
+        assert_eq!(sans[..4], ["server.global.nomad", "client.global.nomad", "localhost", "nomad-server"]);
+        assert_eq!((cn.as_str(), o.as_deref()), ("nomad-server", Some("nomad:client")));
+        assert!(signed_by(&cert, &ca));
+        assert!(String::from_utf8(pem(&mtls.secret, "key.pem")).unwrap().starts_with("-----BEGIN PRIVATE KEY-----"));
+    }
+
+    #[test]
+    fn servers_outside_the_cluster_get_the_clients_certificate_and_an_https_one_from_the_same_ca() {
+        let https = Some(HttpsIssuer::SecretsCa);
+        let mtls = nomad_mtls(started_at(), MtlsFault::None, MtlsFor::ExternalServers { https });
+        let (ca, cert) = (der_of(&pem(&mtls.secret, "ca.pem")), der_of(&pem(&mtls.secret, "cert.pem")));
+        let (sans, cn, o) = names(&cert);
+        let expected =
+            ["client.global.nomad", "localhost", "nomad-server", "nomad-server-*.global", EXTERNAL_SERVER_HOSTNAME];
+        assert_eq!(sans[..5], expected);
+        assert_eq!(sans.len(), 6, "and 127.0.0.1: {sans:?}");
+        assert_eq!((cn.as_str(), o.as_deref()), (EXTERNAL_SERVER_HOSTNAME, Some("nomad:client")));
+        assert!(signed_by(&cert, &ca));
+        let server = mtls.https.unwrap();
+        let (server_sans, _, server_o) = names(&server.certificate);
+        assert_eq!(server_sans[0], "server.global.nomad");
+        assert!(
+            server_sans.contains(&EXTERNAL_SERVER_HOSTNAME.to_owned()) && server_sans.contains(&"localhost".to_owned())
+        );
+        assert!(!server_sans.contains(&"client.global.nomad".to_owned()));
+        assert_eq!(server_o, None);
+        assert!(signed_by(&server.certificate, &ca));
+
+        let other =
+            nomad_mtls(started_at(), MtlsFault::None, MtlsFor::ExternalServers { https: Some(HttpsIssuer::AnotherCa) });
+        let other_ca = der_of(&pem(&other.secret, "ca.pem"));
+        assert!(!signed_by(&other.https.unwrap().certificate, &other_ca));
+        let plain = nomad_mtls(started_at(), MtlsFault::None, MtlsFor::ExternalServers { https: None });
+        assert_eq!(plain.https, None, "4.8's servers serve plain HTTP");
+    }
+
+    #[test]
+    fn faults_break_the_secrets_certificate_whichever_it_is() {
+        for for_servers in [MtlsFor::InClusterServers, MtlsFor::ExternalServers { https: Some(HttpsIssuer::SecretsCa) }]
+        {
+            let wrong_ca = nomad_mtls(started_at(), MtlsFault::WrongCa, for_servers);
+            let (ca, cert) = (der_of(&pem(&wrong_ca.secret, "ca.pem")), der_of(&pem(&wrong_ca.secret, "cert.pem")));
+            assert!(!signed_by(&cert, &ca), "{for_servers:?}");
+            if let Some(https) = &wrong_ca.https {
+                assert!(signed_by(&https.certificate, &ca), "the servers' certificate keeps ca.pem's CA");
+            }
+
+            let swapped = nomad_mtls(started_at(), MtlsFault::Swapped, for_servers);
+            let cert = der_of(&pem(&swapped.secret, "cert.pem"));
+            let (_, certificate) = X509Certificate::from_der(&cert).unwrap();
+            assert!(certificate.is_ca(), "{for_servers:?}: cert.pem holds the CA");
+
+            let expiring = nomad_mtls(started_at(), MtlsFault::Expiring, for_servers);
+            let cert = der_of(&pem(&expiring.secret, "cert.pem"));
+            let (_, certificate) = X509Certificate::from_der(&cert).unwrap();
+            let days_left = (certificate.validity().not_after.timestamp() - started_at().as_second()) / 86_400;
+            assert_eq!(days_left, 9, "{for_servers:?}");
+
+            let mismatch = nomad_mtls(started_at(), MtlsFault::KeyMismatch, for_servers);
+            let key = KeyPair::from_pem(&String::from_utf8(pem(&mismatch.secret, "key.pem")).unwrap()).unwrap();
+            let cert = der_of(&pem(&mismatch.secret, "cert.pem"));
+            let (_, certificate) = X509Certificate::from_der(&cert).unwrap();
+            let public_key = certificate.public_key().subject_public_key.data.as_ref();
+            assert_ne!(public_key, key.public_key_raw(), "{for_servers:?}");
+        }
+    }
+}

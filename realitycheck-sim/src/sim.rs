@@ -28,6 +28,9 @@ use crate::{KUBE_CONTEXT, NAMESPACE, SIM_PROJECT, SIM_RUNNER_RESOURCE_CLASS, SIM
 /// token over plain HTTP anyway).
 const DUMMY_TOKEN: &str = "realitycheck-sim-token";
 
+/// The first kubectl minor version that runs `exec` over WebSocket unless told otherwise.
+const KUBECTL_WEBSOCKET_EXEC_BY_DEFAULT: u32 = 30;
+
 /// How a simulation behaves beyond its scenario's fault: the server version and where its
 /// Nomad servers run, the CircleCI API's delay and faults, and how long jobs take.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -269,8 +272,9 @@ users:
     /// `REALITYCHECK_CA_BUNDLE`, `CIRCLE_TOKEN` (the simulation's fake [`SIM_TOKEN`]),
     /// `REALITYCHECK_PROJECT`, `CIRCLE_CLOUD_PROVIDER` ([`Self::cloud_provider`]),
     /// `REALITYCHECK_RUNNER_RESOURCE_CLASS` ([`SIM_RUNNER_RESOURCE_CLASS`]) and, when the Nomad
-    /// servers run outside the cluster, `NOMAD_ADDR` ([`Self::nomad_url`]). Returns the files
-    /// written beside it.
+    /// servers run outside the cluster, `NOMAD_ADDR` ([`Self::nomad_url`]); on a Kubernetes
+    /// older than 1.30 (4.4's), `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true`, which its kubectl needs
+    /// to run `exec` over WebSocket. Returns the files written beside it.
     pub fn write_env(&self, path: &Path) -> io::Result<EnvFiles> {
         let path = std::path::absolute(path)?;
         let file_name = path.file_name().ok_or_else(|| {
@@ -297,6 +301,8 @@ users:
         let nomad_url = self.nomad_url();
         let var = |setting: &Setting| setting.env.expect("the simulation exports settings that have a variable");
         let nomad_address = nomad_url.as_deref().map(|url| (var(&setting::NOMAD_ADDRESS), url));
+        let websocket_exec = (self.installation.kubernetes.minor < KUBECTL_WEBSOCKET_EXEC_BY_DEFAULT)
+            .then_some(("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "true"));
         let env = [
             ("KUBECONFIG", kubeconfig_text.as_str()),
             (var(&setting::NAMESPACE), NAMESPACE),
@@ -310,6 +316,7 @@ users:
         ]
         .iter()
         .chain(nomad_address.iter())
+        .chain(websocket_exec.iter())
         .map(|(name, value)| format!("export {name}={}\n", shell_quote(value)))
         .collect::<String>();
         std::fs::write(&path, env)?;
@@ -459,5 +466,144 @@ mod tests {
     fn quoting_survives_quotes() {
         assert_eq!(shell_quote("/tmp/it's here"), r"'/tmp/it'\''s here'");
         assert_eq!(yaml_quote("it's"), "'it''s'");
+    }
+
+    fn loopback() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 0))
+    }
+
+    async fn start_on(scenario: Scenario, server_version: ServerVersion, nomad_servers: NomadServers) -> SimServer {
+        let options = SimOptions { deployment: Deployment { server_version, nomad_servers }, ..SimOptions::default() };
+        SimServer::start_with(scenario, loopback(), options).await.unwrap()
+    }
+
+    /// ca.pem of Secret nomad-mtls, as realitycheck reads it (base64 once more than Kubernetes asks).
+    fn mtls_ca(sim: &SimServer) -> reqwest::Certificate {
+        use base64::Engine;
+        let secret = sim.secrets().iter().find(|secret| secret.name == crate::mtls::MTLS_SECRET).unwrap();
+        let pem = base64::engine::general_purpose::STANDARD.decode(&secret.data["ca.pem"]).unwrap();
+        reqwest::Certificate::from_pem(&pem).unwrap()
+    }
+
+    /// A client that trusts only the mTLS Secret's CA and reaches the Nomad API as
+    /// `server.global.nomad`, as the nomad CLI does with `NOMAD_TLS_SERVER_NAME`.
+    fn nomad_client(sim: &SimServer) -> (reqwest::Client, String) {
+        let url = url::Url::parse(&sim.nomad_url().unwrap()).unwrap();
+        let addr = SocketAddr::new(url.host_str().unwrap().parse().unwrap(), url.port().unwrap());
+        let client = reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(mtls_ca(sim))
+            .resolve("server.global.nomad", addr)
+            .build()
+            .unwrap();
+        (client, format!("{}://server.global.nomad:{}", url.scheme(), addr.port()))
+    }
+
+    #[tokio::test]
+    async fn external_nomad_servers_serve_https_signed_by_the_mtls_secrets_ca() {
+        for version in [ServerVersion::V4_9, ServerVersion::V4_10] {
+            let sim = start_on(Scenario::Healthy, version, NomadServers::External).await;
+            assert_eq!((sim.server_version(), sim.nomad_servers()), (version, NomadServers::External));
+            let url = sim.nomad_url().unwrap();
+            assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+            assert_ne!(url, sim.circleci_url());
+            let (client, base) = nomad_client(&sim);
+            let leader = client.get(format!("{base}/v1/status/leader")).header("X-Nomad-Token", "anything");
+            let leader: String = leader.send().await.unwrap().json().await.unwrap();
+            assert_eq!(leader, "10.0.1.10:4647");
+            let nodes: Vec<serde_json::Value> =
+                client.get(format!("{base}/v1/nodes")).send().await.unwrap().json().await.unwrap();
+            let node = client.get(format!("{base}/v1/node/{}", nodes[0]["ID"].as_str().unwrap())).send().await.unwrap();
+            assert_eq!(node.status(), reqwest::StatusCode::OK);
+            let agent: serde_json::Value =
+                client.get(format!("{base}/v1/agent/self")).send().await.unwrap().json().await.unwrap();
+            let servers = if version == ServerVersion::V4_10 { "1.11.3" } else { "1.7.7" };
+            assert_eq!(agent["config"]["Version"]["Version"], servers);
+
+            let untrusting = reqwest::Client::builder()
+                .add_root_certificate(reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).unwrap())
+                .build()
+                .unwrap();
+            let refused = untrusting.get(format!("{url}/v1/status/leader")).send().await;
+            assert!(refused.unwrap_err().is_connect(), "the CircleCI API's CA does not sign the Nomad servers");
+            sim.shutdown().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn external_nomad_servers_of_4_8_serve_plain_http() {
+        let sim = start_on(Scenario::Healthy, ServerVersion::V4_8, NomadServers::External).await;
+        let url = sim.nomad_url().unwrap();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        let members: serde_json::Value =
+            reqwest::get(format!("{url}/v1/agent/members")).await.unwrap().json().await.unwrap();
+        assert_eq!(members["Members"].as_array().unwrap().len(), 3);
+        assert_eq!(members["Members"][0]["Tags"]["build"], "1.7.7");
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn the_ca_mismatch_and_unreachable_scenarios_break_only_the_way_to_the_nomad_api() {
+        let mismatch = SimServer::start(Scenario::NomadExternalCaMismatch, loopback()).await.unwrap();
+        assert_eq!(
+            (mismatch.server_version(), mismatch.nomad_servers()),
+            (ServerVersion::V4_10, NomadServers::External)
+        );
+        let (client, base) = nomad_client(&mismatch);
+        let refused = client.get(format!("{base}/v1/status/leader")).send().await.unwrap_err();
+        assert!(refused.is_connect(), "{refused:?}");
+        let unverified = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+        let leader =
+            unverified.get(format!("{}/v1/status/leader", mismatch.nomad_url().unwrap())).send().await.unwrap();
+        assert_eq!(leader.status(), reqwest::StatusCode::OK, "the servers themselves answer");
+        mismatch.shutdown().await;
+
+        let unreachable = SimServer::start(Scenario::NomadExternalUnreachable, loopback()).await.unwrap();
+        let url = unreachable.nomad_url().unwrap();
+        let refused = reqwest::get(format!("{url}/v1/status/leader")).await.unwrap_err();
+        assert!(refused.is_connect(), "{refused:?}");
+        unreachable.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn external_servers_are_pointed_at_through_nomad_addr_but_not_their_ca() {
+        let sim = start_on(Scenario::Healthy, ServerVersion::V4_10, NomadServers::External).await;
+        let url = sim.nomad_url().unwrap();
+        let flags = sim.flags(sim.files());
+        assert_eq!(flags.get(&setting::NOMAD_ADDRESS), Some(url.as_str()));
+        assert_eq!(flags.get(&setting::NOMAD_CA_CERT), None, "realitycheck reads the CA from Secret nomad-mtls");
+        let target = sim.target("sim");
+        assert_eq!(target.nomad.address.map(|address| address.to_string()), Some(format!("{url}/")));
+        let dir = tempfile::tempdir().unwrap();
+        sim.write_env(&dir.path().join("env.sh")).unwrap();
+        let env = std::fs::read_to_string(dir.path().join("env.sh")).unwrap();
+        assert!(env.ends_with(&format!("export NOMAD_ADDR='{url}'\n")), "{env}");
+        sim.shutdown().await;
+
+        let internal = SimServer::start(Scenario::Healthy, loopback()).await.unwrap();
+        assert_eq!(
+            (internal.server_version(), internal.nomad_servers()),
+            (ServerVersion::V4_10, NomadServers::Internal)
+        );
+        assert_eq!(internal.nomad_url(), None);
+        assert_eq!(internal.flags(internal.files()).get(&setting::NOMAD_ADDRESS), None);
+        internal.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_deployment_that_does_not_suit_the_scenario_is_refused() {
+        let options = |server_version, nomad_servers| SimOptions {
+            deployment: Deployment { server_version, nomad_servers },
+            ..SimOptions::default()
+        };
+        let old =
+            SimServer::start_with(Scenario::Healthy, loopback(), options(ServerVersion::V4_4, NomadServers::External));
+        let error = old.await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("4.8 or later"), "{error}");
+        let gossip = options(ServerVersion::V4_10, NomadServers::External);
+        assert!(SimServer::start_with(Scenario::GossipKeyInvalid, loopback(), gossip).await.is_err());
+        let plain = options(ServerVersion::V4_8, NomadServers::External);
+        assert!(SimServer::start_with(Scenario::NomadExternalCaMismatch, loopback(), plain).await.is_err());
     }
 }
