@@ -257,6 +257,8 @@ pub struct DemoArgs {
     /// The simulated installation's state.
     #[arg(long, default_value = "healthy", value_name = "NAME", value_parser = scenario_names())]
     pub scenario: String,
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
     /// Profile of the run (laptop, ci, health).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
@@ -269,12 +271,27 @@ pub struct DemoArgs {
     pub reports: ReportArgs,
 }
 
+/// What the simulation installs: the CircleCI server version and where its Nomad servers run.
+#[cfg(feature = "sim")]
+#[derive(Debug, Args)]
+pub struct DeploymentArgs {
+    /// The CircleCI server version simulated (default: 4.10).
+    #[arg(long, value_name = "VERSION", value_parser = server_version_names())]
+    pub server_version: Option<String>,
+    /// Where the simulated Nomad servers run: internal (in the cluster) or external (4.8 and later);
+    /// default: external for the nomad-external-* scenarios, internal otherwise.
+    #[arg(long, value_name = "WHERE", value_parser = ["internal", "external"])]
+    pub nomad_servers: Option<String>,
+}
+
 #[cfg(feature = "sim")]
 #[derive(Debug, Args)]
 pub struct SimArgs {
     /// The simulated installation's state.
     #[arg(long, default_value = "healthy", value_name = "NAME", value_parser = scenario_names())]
     pub scenario: String,
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
     /// Address to listen on (loopback only by default).
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     pub listen: std::net::SocketAddr,
@@ -331,6 +348,12 @@ fn scenario_names() -> clap::builder::PossibleValuesParser {
         .map(|s| clap::builder::PossibleValue::new(s.name()).help(s.description()))
         .collect::<Vec<_>>()
         .into()
+}
+
+/// The server versions `--server-version` accepts.
+#[cfg(feature = "sim")]
+fn server_version_names() -> clap::builder::PossibleValuesParser {
+    realitycheck_sim::version::ServerVersion::ALL.iter().map(|version| version.name()).collect::<Vec<_>>().into()
 }
 
 #[cfg(test)]

@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use harness::Run;
 use realitycheck_config::setting;
 use realitycheck_sim::scenario::Scenario;
-use realitycheck_sim::sim::SimServer;
+use realitycheck_sim::sim::{SimOptions, SimServer};
+use realitycheck_sim::version::{Deployment, NomadServers, ServerVersion};
 
-use crate::cli::{ColorChoice, ConfigArgs, DemoArgs, SimArgs};
+use crate::cli::{ColorChoice, ConfigArgs, DemoArgs, DeploymentArgs, SimArgs};
 use crate::collect::Collect;
 use crate::exit::AppError;
 use crate::{run, wiring};
@@ -19,9 +20,20 @@ fn scenario(name: &str) -> Result<Scenario, AppError> {
     name.parse().map_err(|e: realitycheck_sim::scenario::UnknownScenario| AppError::Usage(e.to_string()))
 }
 
+/// What `--server-version` and `--nomad-servers` ask for `scenario`, or a usage error that says
+/// what works.
+fn options(scenario: Scenario, args: &DeploymentArgs) -> Result<SimOptions, AppError> {
+    let usage = |error: &dyn std::fmt::Display| AppError::Usage(error.to_string());
+    let version = args.server_version.as_deref().map(str::parse::<ServerVersion>).transpose().map_err(|e| usage(&e))?;
+    let servers = args.nomad_servers.as_deref().map(str::parse::<NomadServers>).transpose().map_err(|e| usage(&e))?;
+    let deployment = Deployment::resolve(scenario, version, servers).map_err(|e| usage(&e))?;
+    Ok(SimOptions { deployment, ..SimOptions::for_scenario(scenario) })
+}
+
 pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
     let scenario = scenario(&args.scenario)?;
-    let server = SimServer::start(scenario, ([127, 0, 0, 1], 0).into())
+    let options = options(scenario, &args.deployment)?;
+    let server = SimServer::start_with(scenario, ([127, 0, 0, 1], 0).into(), options)
         .await
         .map_err(AppError::io("cannot start the simulated installation on 127.0.0.1".into()))?;
     let workdir = tempfile::tempdir().map_err(AppError::io("cannot create a temporary directory".into()))?;
@@ -54,7 +66,8 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
 
 pub async fn serve(args: SimArgs) -> Result<ExitCode, AppError> {
     let scenario = scenario(&args.scenario)?;
-    let server = SimServer::start(scenario, args.listen)
+    let options = options(scenario, &args.deployment)?;
+    let server = SimServer::start_with(scenario, args.listen, options)
         .await
         .map_err(AppError::io(format!("cannot listen on {}", args.listen)))?;
     let env_note = match &args.write_env {
@@ -72,15 +85,32 @@ pub async fn serve(args: SimArgs) -> Result<ExitCode, AppError> {
         }
         None => None,
     };
+    let nomad_api = match server.nomad_url() {
+        Some(url) if scenario == Scenario::NomadExternalUnreachable => {
+            format!(", the Nomad servers' API said to be at {url} (nothing listens there)")
+        }
+        Some(url) => format!(", the Nomad servers' API at {url}"),
+        None => String::new(),
+    };
     let mut lines = vec![format!(
-        "realitycheck sim: scenario {scenario} ({}) serving the Kubernetes API at {} and the CircleCI API at {}",
+        "realitycheck sim: CircleCI server {} with Nomad servers {}, scenario {scenario} ({}), serving the Kubernetes \
+         API at {}, the CircleCI API at {}{nomad_api}",
+        server.server_version(),
+        server.nomad_servers(),
         scenario.description(),
         server.kube_url(),
         server.circleci_url()
     )];
     if let (Some(note), Some(path)) = (env_note, &args.write_env) {
         lines.push(note);
-        lines.push(format!("try: . {} && realitycheck run   |   kubectl get pods -l app=nomad-server", shown(path)));
+        let look = match server.nomad_servers() {
+            NomadServers::Internal => "kubectl get pods -l app=nomad-server".to_owned(),
+            NomadServers::External => format!(
+                "NOMAD_TLS_SERVER_NAME=server.global.nomad NOMAD_CACERT=<ca.pem of Secret {}> nomad server members",
+                realitycheck_sim::mtls::MTLS_SECRET
+            ),
+        };
+        lines.push(format!("try: . {} && realitycheck run   |   {look}", shown(path)));
     }
     lines.push("stop with Ctrl-C".into());
     // Whoever started the simulation may stop reading its stdout; it goes on serving.

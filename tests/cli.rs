@@ -560,7 +560,7 @@ async fn a_second_interrupt_exits_at_once_naming_what_may_still_run() {
     let hung_cancel = FaultPlan::repeating(1, [(1, Fault::AnswerAfter(std::time::Duration::from_secs(120)))])
         .only("POST /api/v2/workflow/");
     let api = ApiBehaviour { delay: std::time::Duration::ZERO, faults: hung_cancel };
-    let options = SimOptions { api, timing: slow_jobs };
+    let options = SimOptions { api, timing: slow_jobs, ..SimOptions::for_scenario(Scenario::Healthy) };
     let sim = SimServer::start_with(Scenario::Healthy, ([127, 0, 0, 1], 0).into(), options).await.unwrap();
     let dir = TempDir::new().unwrap();
     let env_file = dir.path().join("sim.env");

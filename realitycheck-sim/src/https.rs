@@ -1,7 +1,9 @@
 //! The simulated CircleCI API's TLS, as a real installation serves it: a CA made at start
 //! (`realitycheck-sim CA`), the API's certificate signed by it for the listen address and
 //! `localhost`, and the HTTPS listener that serves the API's router with them. Clients trust
-//! the CA through its PEM ([`SimTls::ca_pem`]), the way operators pass `--ca-bundle`.
+//! the CA through its PEM ([`SimTls::ca_pem`]), the way operators pass `--ca-bundle`. The same
+//! listener serves the HTTPS API of Nomad servers outside the cluster ([`serve_https`]) with the
+//! certificate of their mTLS material.
 
 use std::future::Future;
 use std::io;
@@ -20,7 +22,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
 
-use crate::mtls::offset;
+use crate::mtls::{ServerCertificate, offset};
 
 /// How long before the start the certificate was issued (half a day off the whole days, so
 /// that the days left never depend on the second a check reads them).
@@ -69,16 +71,8 @@ impl SimTls {
         params.not_after = offset(expires_at.unwrap_or(issued + VALIDITY));
         let certificate = params.signed_by(&key, &Issuer::new(ca_params, &ca_key)).expect("valid parameters");
 
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let chain = vec![certificate.der().clone(), CertificateDer::from(ca.der().to_vec())];
-        let private_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        let server_config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default protocol versions")
-            .with_no_client_auth()
-            .with_single_cert(chain, private_key)
-            .expect("the key matches the certificate");
-        SimTls { ca_pem: ca.pem(), server_config: Arc::new(server_config) }
+        SimTls { ca_pem: ca.pem(), server_config: server_config(chain, key.serialize_der()) }
     }
 
     /// The CA's certificate, PEM: what a client must trust.
@@ -89,40 +83,76 @@ impl SimTls {
     /// Serves `app` over HTTPS on `listener` until `stopped` resolves, then lets open
     /// connections finish their requests for a few seconds.
     pub async fn serve(self, listener: TcpListener, app: Router, stopped: impl Future<Output = ()>) -> io::Result<()> {
-        let acceptor = TlsAcceptor::from(self.server_config);
-        let graceful = GracefulShutdown::new();
-        tokio::pin!(stopped);
-        loop {
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        tracing::debug!(%error, "accepting a connection failed");
-                        continue;
-                    }
-                },
-                () = &mut stopped => break,
-            };
-            let (acceptor, app) = (acceptor.clone(), app.clone());
-            let watcher = graceful.watcher();
-            tokio::spawn(async move {
-                let tls = match acceptor.accept(stream).await {
-                    Ok(tls) => tls,
-                    Err(error) => {
-                        tracing::debug!(%peer, %error, "TLS handshake failed");
-                        return;
-                    }
-                };
-                let connection = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app));
-                if let Err(error) = watcher.watch(connection).await {
-                    tracing::debug!(%peer, %error, "HTTPS connection ended with an error");
-                }
-            });
-        }
-        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
-            tracing::debug!("HTTPS connections still open after the grace period");
-        }
-        Ok(())
+        serve_tls(self.server_config, listener, app, stopped).await
     }
+}
+
+/// Serves `app` over HTTPS with `certificate` on `listener` until `stopped` resolves, asking
+/// clients for no certificate, as [`SimTls::serve`] does.
+pub async fn serve_https(
+    certificate: &ServerCertificate,
+    listener: TcpListener,
+    app: Router,
+    stopped: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let config = server_config(vec![CertificateDer::from(certificate.certificate.clone())], certificate.key.clone());
+    serve_tls(config, listener, app, stopped).await
+}
+
+/// A TLS server configuration sending `chain` (the leaf first), whose key is `key_der` (PKCS#8).
+fn server_config(chain: Vec<CertificateDer<'static>>, key_der: Vec<u8>) -> Arc<ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let private_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der));
+    let server_config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, private_key)
+        .expect("the key matches the certificate");
+    Arc::new(server_config)
+}
+
+/// The accept loop of [`SimTls::serve`] and [`serve_https`]; after `stopped`, open connections
+/// may finish their requests for a few seconds.
+async fn serve_tls(
+    server_config: Arc<ServerConfig>,
+    listener: TcpListener,
+    app: Router,
+    stopped: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let acceptor = TlsAcceptor::from(server_config);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(stopped);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::debug!(%error, "accepting a connection failed");
+                    continue;
+                }
+            },
+            () = &mut stopped => break,
+        };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let tls = match acceptor.accept(stream).await {
+                Ok(tls) => tls,
+                Err(error) => {
+                    tracing::debug!(%peer, %error, "TLS handshake failed");
+                    return;
+                }
+            };
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app));
+            if let Err(error) = watcher.watch(connection).await {
+                tracing::debug!(%peer, %error, "HTTPS connection ended with an error");
+            }
+        });
+    }
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::debug!("HTTPS connections still open after the grace period");
+    }
+    Ok(())
 }

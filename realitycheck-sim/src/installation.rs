@@ -1,20 +1,25 @@
-//! The state of one simulated installation: the release's pods, the Nomad cluster, the cloud it
-//! runs on (which decides whether the machine provisioner can start VMs) and the self-hosted
-//! runners registered with it, built from a [`Scenario`] as a healthy baseline plus that
-//! scenario's fault. The execution plane ([`crate::execution`]) decides from it where jobs run.
+//! The state of one simulated installation: the release's pods, the Nomad cluster (its servers
+//! in the cluster or outside it), the Kubernetes release, the cloud it runs on (which decides
+//! whether the machine provisioner can start VMs) and the self-hosted runners registered with
+//! it, built from a [`Scenario`] on a [`Deployment`] (the server version and where its Nomad
+//! servers run) as that version's healthy baseline plus the scenario's fault. The execution
+//! plane ([`crate::execution`]) decides from it where jobs run.
 
 use std::net::Ipv4Addr;
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use crate::mtls::{MtlsFault, nomad_mtls_secret};
-use crate::nomad::{DockerDriver, Eligibility, NodeStatus, NomadState, NomadVersion};
+use crate::mtls::{HttpsIssuer, MtlsFault, MtlsFor, ServerCertificate, nomad_mtls};
+use crate::nomad::{
+    DockerDriver, EXTERNAL_SERVER_HOSTNAME, Eligibility, MemberStatus, NodeStatus, NomadState, external_servers,
+};
 use crate::pods::{PodHealth, ReleasePod, release_pods};
 use crate::scenario::Scenario;
 use crate::secrets::{
     AUTOSCALER_SECRET, GOSSIP_SECRET, SimSecret, autoscaler_secret_hcl, by_hand, failed_upgrade_history, gossip_key,
-    healthy_history, helm_release_secrets,
+    healthy_history, helm_release_secrets, user_values,
 };
+use crate::version::{Deployment, KubernetesVersion, NomadServers, UnsupportedDeployment};
 use crate::{SIM_RUNNER_RESOURCE_CLASS, ids};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -57,16 +62,39 @@ pub struct Runner {
     pub first_connected: Timestamp,
 }
 
-/// Everything the simulated Kubernetes API, the in-pod `nomad` CLI and the execution plane
-/// answer from.
+/// The Nomad servers outside the cluster, as realitycheck reaches their HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalNomad {
+    /// `nomad.server.serverHostname`, in their certificates.
+    pub hostname: &'static str,
+    /// The certificate they serve HTTPS with; `None` when they serve plain HTTP (4.8).
+    pub https: Option<ServerCertificate>,
+    /// Whether anything listens at the address realitycheck is given.
+    pub reachable: bool,
+}
+
+impl ExternalNomad {
+    /// `https` or `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.https.is_some() { "https" } else { "http" }
+    }
+}
+
+/// Everything the simulated Kubernetes API, the in-pod `nomad` CLI, the Nomad servers' HTTP API
+/// and the execution plane answer from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Installation {
     pub scenario: Scenario,
+    pub deployment: Deployment,
     /// When the simulation started; object timestamps are fixed relative to it.
     pub started_at: Timestamp,
+    /// The Kubernetes release the cluster runs.
+    pub kubernetes: KubernetesVersion,
     /// The pods of the release, all in [`crate::NAMESPACE`].
     pub pods: Vec<ReleasePod>,
     pub nomad: NomadState,
+    /// The Nomad servers outside the cluster, when they run there.
+    pub external_nomad: Option<ExternalNomad>,
     pub cloud_provider: CloudProvider,
     /// Why every VM the machine provisioner starts fails, if it does.
     pub machine_provisioning_failure: Option<String>,
@@ -92,26 +120,69 @@ pub struct Installation {
 }
 
 impl Installation {
+    /// `scenario` on its default deployment ([`Deployment::for_scenario`]).
     pub fn new(scenario: Scenario, started_at: Timestamp) -> Self {
-        let pods = release_pods();
-        let nomad_servers: Vec<(String, Ipv4Addr)> =
-            pods.iter().filter(|pod| pod.has_nomad_cli).map(|pod| (pod.name.clone(), pod.pod_ip)).collect();
-        let gossip = gossip_key("installed");
+        Self::deployed(scenario, Deployment::for_scenario(scenario), started_at)
+            .expect("a scenario's default deployment suits it")
+    }
+
+    /// `scenario` on `deployment`, or why the simulation cannot make them together.
+    pub fn deployed(
+        scenario: Scenario,
+        deployment: Deployment,
+        started_at: Timestamp,
+    ) -> Result<Self, UnsupportedDeployment> {
+        deployment.check(scenario)?;
+        let version = deployment.server_version;
+        let pods = release_pods(deployment);
+        let (nomad, mtls_for) = match deployment.nomad_servers {
+            NomadServers::Internal => {
+                let servers: Vec<(String, Ipv4Addr)> =
+                    pods.iter().filter(|pod| pod.has_nomad_cli).map(|pod| (pod.name.clone(), pod.pod_ip)).collect();
+                (
+                    NomadState::healthy_cluster(&servers, version.nomad_server_version(), started_at),
+                    MtlsFor::InClusterServers,
+                )
+            }
+            NomadServers::External => {
+                let mut nomad = NomadState::healthy_cluster(
+                    &external_servers(),
+                    version.external_nomad_server_version(),
+                    started_at,
+                );
+                let scheme = if version.external_nomad_https() { "https" } else { "http" };
+                nomad.address = format!("{scheme}://{EXTERNAL_SERVER_HOSTNAME}:4646");
+                nomad.gossip_keys.clear();
+                let issuer = match scenario {
+                    Scenario::NomadExternalCaMismatch => HttpsIssuer::AnotherCa,
+                    _ => HttpsIssuer::SecretsCa,
+                };
+                (nomad, MtlsFor::ExternalServers { https: version.external_nomad_https().then_some(issuer) })
+            }
+        };
+        let mtls = nomad_mtls(started_at, mtls_fault(scenario), mtls_for);
+        let gossip = (deployment.nomad_servers == NomadServers::Internal)
+            .then(|| by_hand(GOSSIP_SECRET.0, &[(GOSSIP_SECRET.1, gossip_key("installed").as_bytes())]));
+        let external_nomad = (deployment.nomad_servers == NomadServers::External).then(|| ExternalNomad {
+            hostname: EXTERNAL_SERVER_HOSTNAME,
+            https: mtls.https.clone(),
+            reachable: true,
+        });
         let mut installation = Self {
             scenario,
+            deployment,
             started_at,
-            nomad: NomadState::healthy_cluster(&nomad_servers, started_at),
+            kubernetes: version.kubernetes(),
+            nomad,
+            external_nomad,
             pods,
             cloud_provider: CloudProvider::Aws,
             machine_provisioning_failure: None,
             runners: vec![healthy_runner(started_at)],
             secrets: [
-                vec![
-                    by_hand(GOSSIP_SECRET.0, &[(GOSSIP_SECRET.1, gossip.as_bytes())]),
-                    nomad_mtls_secret(started_at, mtls_fault(scenario)),
-                    by_hand(AUTOSCALER_SECRET, &[("secret.hcl", &autoscaler_secret_hcl())]),
-                ],
-                helm_release_secrets(&healthy_history(), started_at),
+                gossip.into_iter().collect(),
+                vec![mtls.secret, by_hand(AUTOSCALER_SECRET, &[("secret.hcl", &autoscaler_secret_hcl())])],
+                helm_release_secrets(&healthy_history(version), &user_values(deployment), started_at),
             ]
             .concat(),
             tls_expires_at: None,
@@ -124,7 +195,7 @@ impl Installation {
             starts_no_workflows: false,
         };
         installation.apply_fault();
-        installation
+        Ok(installation)
     }
 
     /// The docker resource class a job that asks for `asked` runs on.
@@ -140,15 +211,19 @@ impl Installation {
         self.pods.iter().find(|pod| pod.name == name)
     }
 
-    /// Whether Nomad can place a docker job: at least one client ready, eligible, not draining,
-    /// with a healthy docker driver.
-    pub fn nomad_can_run_docker_jobs(&self) -> bool {
-        self.nomad.clients.iter().any(|client| {
+    /// Why Nomad cannot place a docker job, if it cannot: no server leads, or no client is ready,
+    /// eligible, not draining, with a docker driver that is not unhealthy.
+    pub fn why_nomad_cannot_run_docker_jobs(&self) -> Option<&'static str> {
+        if self.nomad.leader().is_none() {
+            return Some("the Nomad servers have no leader: fewer than a quorum of them are alive");
+        }
+        let placeable = self.nomad.clients.iter().any(|client| {
             client.status == NodeStatus::Ready
                 && client.eligibility == Eligibility::Eligible
                 && client.drain_started_at.is_none()
                 && !matches!(client.docker, DockerDriver::Unhealthy { .. })
-        })
+        });
+        (!placeable).then_some("no Nomad client is ready, eligible and has a healthy docker driver")
     }
 
     /// Whether the machine provisioner takes work: the pods of its deployments
@@ -262,16 +337,49 @@ impl Installation {
             Scenario::NomadPodmanClients => {
                 for client in &mut self.nomad.clients {
                     client.docker = DockerDriver::Absent;
+                    client.cgroups_version = 2;
                 }
             }
             Scenario::NomadVersionSkew => {
-                self.nomad.clients[1].version = NomadVersion::new(1, 8, 2);
+                let servers = self.nomad.servers[0].version;
+                self.nomad.clients[1].version = servers.next_minor();
                 self.nomad.clients[1].modify_index += 12;
             }
             Scenario::GossipKeyNotRolledOut => self.set_gossip_secret(gossip_key("rotated").as_bytes()),
             Scenario::HelmUpgradeFailed => {
+                let version = self.deployment.server_version;
                 self.secrets.retain(|secret| secret.label("owner") != Some("helm"));
-                self.secrets.extend(helm_release_secrets(&failed_upgrade_history(), self.started_at));
+                let config = user_values(self.deployment);
+                self.secrets.extend(helm_release_secrets(&failed_upgrade_history(version), &config, self.started_at));
+            }
+            Scenario::NomadExternalCaMismatch => {}
+            Scenario::NomadExternalUnreachable => {
+                if let Some(external) = &mut self.external_nomad {
+                    external.reachable = false;
+                }
+            }
+            Scenario::NomadClientsDocker29 => {
+                for client in &mut self.nomad.clients {
+                    client.docker = DockerDriver::Healthy { version: "29.0.1".to_owned() };
+                    client.modify_index += 7;
+                }
+            }
+            Scenario::NomadClientsCgroupsV2 => {
+                for client in &mut self.nomad.clients {
+                    client.cgroups_version = 2;
+                }
+            }
+            Scenario::NomadServersNoQuorum => {
+                let alive = self.nomad.quorum() - 1;
+                for (index, server) in self.nomad.servers.iter_mut().enumerate() {
+                    server.leader = false;
+                    if index >= alive {
+                        server.status = MemberStatus::Failed;
+                    }
+                }
+            }
+            Scenario::KubernetesUnsupported => {
+                self.kubernetes = self.deployment.server_version.unsupported_kubernetes()
             }
             // Faults of the CircleCI API (see `crate::circleci`): the cluster stays healthy.
             Scenario::ContextsMissing
@@ -336,10 +444,44 @@ fn healthy_runner(started_at: Timestamp) -> Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nomad::{MemberStatus, NodeStatus};
+    use crate::nomad::NomadVersion;
+    use crate::version::ServerVersion;
 
+    fn started_at() -> Timestamp {
+        "2025-03-01T12:00:00Z".parse().unwrap()
+    }
+
+    /// `scenario` on 4.10 with the Nomad servers where it needs them (in the cluster by default).
     fn build(scenario: Scenario) -> Installation {
-        Installation::new(scenario, "2025-03-01T12:00:00Z".parse().unwrap())
+        Installation::new(scenario, started_at())
+    }
+
+    fn build_on(scenario: Scenario, server_version: ServerVersion, nomad_servers: NomadServers) -> Installation {
+        Installation::deployed(scenario, Deployment { server_version, nomad_servers }, started_at()).unwrap()
+    }
+
+    /// Every deployment the simulation makes.
+    fn deployments() -> Vec<(ServerVersion, NomadServers)> {
+        ServerVersion::ALL
+            .iter()
+            .flat_map(|&version| NomadServers::ALL.iter().map(move |&servers| (version, servers)))
+            .filter(|&(version, servers)| {
+                servers == NomadServers::Internal || version.supports_external_nomad_servers()
+            })
+            .collect()
+    }
+
+    /// The installation as `healthy` for comparisons: what is generated anew each time (the mTLS
+    /// material, the servers' HTTPS certificate) made equal, the scenario `healthy`.
+    fn comparable(installation: &Installation) -> Installation {
+        let mut copy = Installation { scenario: Scenario::Healthy, ..installation.clone() };
+        for secret in copy.secrets.iter_mut().filter(|secret| secret.name == crate::mtls::MTLS_SECRET) {
+            secret.data.clear();
+        }
+        if let Some(https) = copy.external_nomad.as_mut().and_then(|external| external.https.as_mut()) {
+            *https = ServerCertificate { certificate: Vec::new(), key: Vec::new() };
+        }
+        copy
     }
 
     fn unready_apps(installation: &Installation) -> Vec<&str> {
@@ -351,13 +493,18 @@ mod tests {
             .collect()
     }
 
+    fn secret_names(installation: &Installation) -> Vec<&str> {
+        installation.secrets.iter().map(|secret| secret.name.as_str()).collect()
+    }
+
     #[test]
-    fn healthy_installation_matches_the_brief() {
-        let installation = build(Scenario::Healthy);
+    fn healthy_4_4_installation_matches_the_brief() {
+        let installation = build_on(Scenario::Healthy, ServerVersion::V4_4, NomadServers::Internal);
         assert!(unready_apps(&installation).is_empty());
         let nomad = &installation.nomad;
         assert_eq!(nomad.servers.len(), 3);
         assert!(nomad.servers.iter().all(|server| server.status == MemberStatus::Alive));
+        assert!(nomad.servers.iter().all(|server| server.version == NomadVersion::new(1, 7, 7)));
         assert_eq!(nomad.servers.iter().filter(|server| server.leader).count(), 1);
         assert_eq!(nomad.servers[0].address, installation.pod("nomad-server-0").unwrap().pod_ip);
         assert!(nomad.clients.len() >= 2);
@@ -365,17 +512,82 @@ mod tests {
             assert_eq!(client.status, NodeStatus::Ready);
             assert_eq!(client.eligibility, Eligibility::Eligible);
             assert_eq!(client.drain_started_at, None);
-            assert_eq!(client.docker, DockerDriver::Healthy);
+            assert_eq!(client.docker, DockerDriver::Healthy { version: "28.1.1".to_owned() });
+            assert_eq!((client.version, client.cgroups_version), (NomadVersion::new(1, 7, 7), 1));
             assert_eq!(client.node_class, "linux-64bit");
             assert!(client.name.starts_with("i-0"));
         }
         assert_eq!(nomad.api_failure, None);
-        assert!(installation.nomad_can_run_docker_jobs());
+        assert_eq!(installation.why_nomad_cannot_run_docker_jobs(), None);
         assert!(installation.machine_provisioner_ready());
         assert_eq!(installation.cloud_provider, CloudProvider::Aws);
         assert_eq!(installation.machine_provisioning_failure, None);
         assert_eq!(installation.runners_of(SIM_RUNNER_RESOURCE_CLASS).count(), 1);
         assert_eq!(installation.runners_of("realitycheck-sim/other").count(), 0);
+        assert_eq!(installation.kubernetes.minor, 29);
+        assert_eq!(installation.external_nomad, None);
+        assert_eq!(
+            secret_names(&installation),
+            [
+                "nomad-gossip-encryption-key",
+                "nomad-mtls",
+                "nomad-autoscaler-secret",
+                "sh.helm.release.v1.circleci-server.v1",
+                "sh.helm.release.v1.circleci-server.v2",
+            ]
+        );
+    }
+
+    #[test]
+    fn each_version_runs_its_nomad_servers_in_the_cluster() {
+        for (version, replicas, nomad) in [
+            (ServerVersion::V4_8, 5, NomadVersion::new(1, 10, 0)),
+            (ServerVersion::V4_9, 5, NomadVersion::new(1, 11, 3)),
+            (ServerVersion::V4_10, 5, NomadVersion::new(1, 11, 3)),
+        ] {
+            let installation = build_on(Scenario::Healthy, version, NomadServers::Internal);
+            let servers = &installation.nomad.servers;
+            assert_eq!(servers.len(), replicas, "{version}");
+            assert!(servers.iter().all(|server| server.version == nomad), "{version}");
+            assert_eq!(installation.nomad.agent_version, nomad, "{version}");
+            for (ordinal, server) in servers.iter().enumerate() {
+                let pod = installation.pod(&format!("nomad-server-{ordinal}")).unwrap();
+                assert_eq!(server.address, pod.pod_ip, "{version}");
+            }
+            assert!(installation.nomad.clients.iter().all(|c| c.version == NomadVersion::new(1, 7, 7)));
+            assert_eq!(installation.kubernetes.minor, 34, "{version}");
+            assert!(installation.secret("nomad-gossip-encryption-key").is_some());
+            assert_eq!(installation.why_nomad_cannot_run_docker_jobs(), None);
+        }
+    }
+
+    #[test]
+    fn external_nomad_servers_run_outside_the_cluster_without_gossip_encryption() {
+        for (version, nomad, https) in [
+            (ServerVersion::V4_8, NomadVersion::new(1, 7, 7), false),
+            (ServerVersion::V4_9, NomadVersion::new(1, 7, 7), true),
+            (ServerVersion::V4_10, NomadVersion::new(1, 11, 3), true),
+        ] {
+            let installation = build_on(Scenario::Healthy, version, NomadServers::External);
+            let names: Vec<&str> = installation.nomad.servers.iter().map(|server| server.name.as_str()).collect();
+            assert_eq!(names, ["ip-10-0-1-10.global", "ip-10-0-2-10.global", "ip-10-0-3-10.global"], "{version}");
+            assert!(installation.nomad.servers.iter().all(|server| server.version == nomad), "{version}");
+            assert_eq!(installation.nomad.leader().map(|leader| leader.address), Some(Ipv4Addr::new(10, 0, 1, 10)));
+            assert!(installation.nomad.gossip_keys.is_empty());
+            assert!(installation.pods.iter().all(|pod| !pod.has_nomad_cli), "{version}");
+            assert_eq!(secret_names(&installation)[..2], ["nomad-mtls", "nomad-autoscaler-secret"], "{version}");
+            let external = installation.external_nomad.as_ref().unwrap();
+            assert_eq!((external.hostname, external.reachable), ("nomad.circleci-sim.internal", true));
+            assert_eq!(external.https.is_some(), https, "{version}");
+            assert_eq!(external.scheme(), if https { "https" } else { "http" });
+            assert_eq!(installation.why_nomad_cannot_run_docker_jobs(), None);
+        }
+        let refused = Installation::deployed(
+            Scenario::Healthy,
+            Deployment { server_version: ServerVersion::V4_4, nomad_servers: NomadServers::External },
+            started_at(),
+        );
+        assert_eq!(refused, Err(UnsupportedDeployment::ExternalServersBefore4_8 { version: ServerVersion::V4_4 }));
     }
 
     #[test]
@@ -395,7 +607,7 @@ mod tests {
                 .nomad
                 .clients
                 .iter()
-                .all(|c| c.docker != DockerDriver::Healthy && c.eligibility == Eligibility::Eligible)
+                .all(|c| matches!(c.docker, DockerDriver::Unhealthy { .. }) && c.eligibility == Eligibility::Eligible)
         );
 
         let broken = build(Scenario::NomadExecBroken);
@@ -434,13 +646,10 @@ mod tests {
         );
 
         for nomad_fault in [Scenario::NoNomadClients, Scenario::NomadClientsDraining, Scenario::NomadDockerUnhealthy] {
-            assert!(!build(nomad_fault).nomad_can_run_docker_jobs(), "{nomad_fault}");
+            assert!(build(nomad_fault).why_nomad_cannot_run_docker_jobs().is_some(), "{nomad_fault}");
         }
-        assert!(broken.nomad_can_run_docker_jobs(), "a broken nomad CLI does not stop the clients");
+        assert_eq!(broken.why_nomad_cannot_run_docker_jobs(), None, "a broken nomad CLI does not stop the clients");
 
-        // The mTLS material is generated anew for each installation: Secrets compare by name.
-        let names =
-            |installation: &Installation| installation.secrets.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
         for api_fault in [
             Scenario::ContextsMissing,
             Scenario::ContextValueChanged,
@@ -448,10 +657,95 @@ mod tests {
             Scenario::ApiFlaky,
             Scenario::ApiSlow,
         ] {
-            let installation = build(api_fault);
-            assert_eq!(names(&installation), names(&healthy), "{api_fault}");
-            let same_secrets = Installation { secrets: healthy.secrets.clone(), ..installation };
-            assert_eq!(same_secrets, Installation { scenario: api_fault, ..healthy.clone() }, "{api_fault}");
+            assert_eq!(comparable(&build(api_fault)), comparable(&healthy), "{api_fault}");
         }
+    }
+
+    #[test]
+    fn the_new_nomad_and_kubernetes_faults_change_only_their_part_on_every_deployment() {
+        for (version, servers) in deployments() {
+            let on = |scenario| build_on(scenario, version, servers);
+            let healthy = comparable(&on(Scenario::Healthy));
+            let context = format!("{version} {servers}");
+
+            let mut docker_29 = comparable(&on(Scenario::NomadClientsDocker29));
+            for client in &mut docker_29.nomad.clients {
+                assert_eq!(client.docker, DockerDriver::Healthy { version: "29.0.1".to_owned() }, "{context}");
+                client.docker = DockerDriver::terraform();
+                client.modify_index -= 7;
+            }
+            assert_eq!(docker_29, healthy, "{context}");
+
+            let mut cgroups_v2 = comparable(&on(Scenario::NomadClientsCgroupsV2));
+            for client in &mut cgroups_v2.nomad.clients {
+                assert_eq!(client.cgroups_version, 2, "{context}");
+                client.cgroups_version = 1;
+            }
+            assert_eq!(cgroups_v2, healthy, "{context}");
+
+            let no_quorum = on(Scenario::NomadServersNoQuorum);
+            let alive = no_quorum.nomad.servers.iter().filter(|server| server.status == MemberStatus::Alive).count();
+            assert_eq!(
+                (alive, no_quorum.nomad.servers.len()),
+                if no_quorum.nomad.servers.len() == 5 { (2, 5) } else { (1, 3) },
+                "{context}"
+            );
+            assert_eq!(no_quorum.nomad.leader(), None, "{context}");
+            assert!(no_quorum.why_nomad_cannot_run_docker_jobs().unwrap().contains("no leader"), "{context}");
+            let mut revived = comparable(&no_quorum);
+            for (index, server) in revived.nomad.servers.iter_mut().enumerate() {
+                server.status = MemberStatus::Alive;
+                server.leader = index == 0;
+            }
+            assert_eq!(revived, healthy, "{context}");
+
+            let mut old_kubernetes = comparable(&on(Scenario::KubernetesUnsupported));
+            assert!(!version.supported_kubernetes().contains(&old_kubernetes.kubernetes.minor), "{context}");
+            old_kubernetes.kubernetes = version.kubernetes();
+            assert_eq!(old_kubernetes, healthy, "{context}");
+
+            let skew = on(Scenario::NomadVersionSkew);
+            let server_version = skew.nomad.servers[0].version;
+            let newer: Vec<NomadVersion> =
+                skew.nomad.clients.iter().map(|client| client.version).filter(|v| *v > server_version).collect();
+            assert_eq!(newer.len(), 1, "{context}: one client newer than the servers ({server_version})");
+
+            let failed = on(Scenario::HelmUpgradeFailed);
+            assert_eq!(secret_names(&failed).last(), Some(&"sh.helm.release.v1.circleci-server.v3"), "{context}");
+        }
+        assert_eq!(
+            build_on(Scenario::KubernetesUnsupported, ServerVersion::V4_4, NomadServers::Internal).kubernetes.minor,
+            25
+        );
+        assert_eq!(build(Scenario::KubernetesUnsupported).kubernetes.minor, 31);
+        let skewed =
+            |version| build_on(Scenario::NomadVersionSkew, version, NomadServers::Internal).nomad.clients[1].version;
+        assert_eq!(skewed(ServerVersion::V4_4), NomadVersion::new(1, 8, 2));
+        assert_eq!(skewed(ServerVersion::V4_8), NomadVersion::new(1, 11, 2));
+        assert_eq!(skewed(ServerVersion::V4_10), NomadVersion::new(1, 12, 2));
+    }
+
+    #[test]
+    fn the_external_faults_change_only_the_servers_address_or_certificate() {
+        let healthy = build(Scenario::Healthy);
+        assert_eq!(healthy.deployment.nomad_servers, NomadServers::Internal);
+        let external = build_on(Scenario::Healthy, ServerVersion::V4_10, NomadServers::External);
+
+        let unreachable = build(Scenario::NomadExternalUnreachable);
+        assert_eq!(unreachable.deployment.nomad_servers, NomadServers::External, "the scenario implies them");
+        let mut reached = comparable(&unreachable);
+        reached.external_nomad.as_mut().unwrap().reachable = true;
+        assert_eq!(reached, comparable(&external));
+        assert_eq!(unreachable.why_nomad_cannot_run_docker_jobs(), None, "the clients reach the servers");
+        assert!(
+            build_on(Scenario::NomadExternalUnreachable, ServerVersion::V4_8, NomadServers::External)
+                .external_nomad
+                .is_some()
+        );
+
+        let mismatch = build(Scenario::NomadExternalCaMismatch);
+        assert!(mismatch.external_nomad.as_ref().unwrap().https.is_some());
+        assert_eq!(comparable(&mismatch), comparable(&external));
+        assert_eq!(mismatch.why_nomad_cannot_run_docker_jobs(), None);
     }
 }

@@ -18,6 +18,8 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::nomad::EXTERNAL_SERVER_HOSTNAME;
+use crate::version::{ChartRelease, Deployment, NomadServers, ServerVersion};
 use crate::{NAMESPACE, ids};
 
 /// The release name of the server install (`helm upgrade circleci-server ...`).
@@ -95,53 +97,76 @@ pub fn autoscaler_secret_hcl() -> Vec<u8> {
 pub struct Revision {
     pub number: u32,
     pub status: &'static str,
-    pub chart_version: &'static str,
+    pub chart: ChartRelease,
     pub description: &'static str,
     /// How long before the simulation started it was deployed.
     pub age: SignedDuration,
 }
 
-/// The release's history on a healthy installation: installed with 4.4.6, upgraded to 4.4.7.
-pub fn healthy_history() -> Vec<Revision> {
+/// The release's history on a healthy installation of `version`: installed, then upgraded
+/// ([`ServerVersion::chart_history`]).
+pub fn healthy_history(version: ServerVersion) -> Vec<Revision> {
+    let [installed, upgraded] = version.chart_history();
     vec![
         Revision {
             number: 1,
             status: "superseded",
-            chart_version: "4.4.6",
+            chart: installed,
             description: "Install complete",
             age: SignedDuration::from_hours(12 * 24 + 3),
         },
         Revision {
             number: 2,
             status: "deployed",
-            chart_version: "4.4.7",
+            chart: upgraded,
             description: "Upgrade complete",
             age: SignedDuration::from_hours(2 * 24 + 5),
         },
     ]
 }
 
-/// After an upgrade to 4.4.8 that timed out: Helm left the previous revision deployed and
-/// marked the new one failed.
-pub fn failed_upgrade_history() -> Vec<Revision> {
-    let mut history = healthy_history();
+/// After an upgrade to the next patch of `version` that timed out: Helm left the previous
+/// revision deployed and marked the new one failed.
+pub fn failed_upgrade_history(version: ServerVersion) -> Vec<Revision> {
+    let mut history = healthy_history(version);
     history.push(Revision {
         number: 3,
         status: "failed",
-        chart_version: "4.4.8",
+        chart: version.next_patch(),
         description: "Upgrade \"circleci-server\" failed: context deadline exceeded",
         age: SignedDuration::from_mins(40),
     });
     history
 }
 
-/// The Secrets Helm stores for `history`, at the times relative to `started_at`.
-pub fn helm_release_secrets(history: &[Revision], started_at: Timestamp) -> Vec<SimSecret> {
+/// The values the user gave at install (a record's `config`): the autoscaler's bounds and group
+/// (its keys come from Secret nomad-autoscaler-secret) and, with Nomad servers outside the
+/// cluster, where they are (4.8's serve plain HTTP, so its values say so).
+pub fn user_values(deployment: Deployment) -> serde_json::Value {
+    let mut nomad = json!({"auto_scaler": {
+        "enabled": true,
+        "scaling": {"min": 1, "max": 5},
+        "aws": {"enabled": true, "region": "us-east-1", "autoScalingGroup": "circleci-server-nomad-clients"},
+    }});
+    if deployment.nomad_servers == NomadServers::External {
+        let mut server = json!({"internal": false, "serverHostname": EXTERNAL_SERVER_HOSTNAME});
+        if !deployment.server_version.external_nomad_https() {
+            server["scheme"] = json!("http");
+        }
+        nomad["server"] = server;
+    }
+    json!({"nomad": nomad})
+}
+
+/// The Secrets Helm stores for `history`, each with its chart's defaults and `config` (the
+/// user's values), at the times relative to `started_at`.
+pub fn helm_release_secrets(history: &[Revision], config: &serde_json::Value, started_at: Timestamp) -> Vec<SimSecret> {
     let first_deployed = history.first().map_or(started_at, |first| started_at - first.age);
     history
         .iter()
         .map(|revision| {
             let deployed = started_at - revision.age;
+            let chart_version = revision.chart.chart_version;
             let release = json!({
                 "name": RELEASE,
                 "namespace": NAMESPACE,
@@ -156,19 +181,14 @@ pub fn helm_release_secrets(history: &[Revision], started_at: Timestamp) -> Vec<
                 "chart": {
                     "metadata": {
                         "name": "circleci-server",
-                        "version": revision.chart_version,
-                        "appVersion": revision.chart_version,
+                        "version": chart_version,
+                        "appVersion": chart_version,
                         "apiVersion": "v2",
                         "type": "application",
                     },
+                    "values": revision.chart.server.chart_values(),
                 },
-                // The values given at install: the autoscaler's bounds and group (keys come from
-                // Secret nomad-autoscaler-secret).
-                "config": {"nomad": {"auto_scaler": {
-                    "enabled": true,
-                    "scaling": {"min": 1, "max": 5},
-                    "aws": {"enabled": true, "region": "us-east-1", "autoScalingGroup": "circleci-server-nomad-clients"},
-                }}},
+                "config": config,
                 "manifest": "",
             });
             SimSecret {
@@ -204,17 +224,54 @@ mod tests {
 
     use super::*;
 
+    fn decode(secret: &SimSecret) -> serde_json::Value {
+        let compressed = STANDARD.decode(&secret.data["release"]).unwrap();
+        let mut json = String::new();
+        GzDecoder::new(compressed.as_slice()).read_to_string(&mut json).unwrap();
+        serde_json::from_str(&json).unwrap()
+    }
+
     #[test]
     fn release_records_decode_as_helm_stores_them() {
-        let secrets = helm_release_secrets(&failed_upgrade_history(), Timestamp::UNIX_EPOCH);
+        let config = user_values(Deployment { server_version: ServerVersion::V4_4, ..Deployment::default() });
+        let secrets =
+            helm_release_secrets(&failed_upgrade_history(ServerVersion::V4_4), &config, Timestamp::UNIX_EPOCH);
         let newest = secrets.last().unwrap();
         assert_eq!(newest.name, "sh.helm.release.v1.circleci-server.v3");
         assert_eq!((newest.label("status"), newest.label("version")), (Some("failed"), Some("3")));
-        let compressed = STANDARD.decode(&newest.data["release"]).unwrap();
-        let mut json = String::new();
-        GzDecoder::new(compressed.as_slice()).read_to_string(&mut json).unwrap();
-        let release: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let release = decode(newest);
         assert_eq!(release["info"]["status"], "failed");
         assert_eq!(release["chart"]["metadata"]["version"], "4.4.8");
+        assert_eq!(release["chart"]["values"]["nomad"]["server"]["replicas"], 3);
+        assert_eq!(release["config"]["nomad"]["auto_scaler"]["scaling"]["max"], 5);
+        assert!(release["config"]["nomad"].get("server").is_none(), "the user left the servers in the cluster");
+    }
+
+    #[test]
+    fn each_version_records_its_history_chart_defaults_and_the_users_values() {
+        let charts = |version: ServerVersion, nomad_servers: NomadServers| {
+            let deployment = Deployment { server_version: version, nomad_servers };
+            let secrets =
+                helm_release_secrets(&healthy_history(version), &user_values(deployment), Timestamp::UNIX_EPOCH);
+            secrets.iter().map(decode).collect::<Vec<_>>()
+        };
+        let records = charts(ServerVersion::V4_10, NomadServers::Internal);
+        let versions: Vec<&str> = records.iter().map(|r| r["chart"]["metadata"]["version"].as_str().unwrap()).collect();
+        assert_eq!(versions, ["4.9.5", "4.10.0"]);
+        assert_eq!(records[1]["info"]["status"], "deployed");
+        let server = &records[1]["chart"]["values"]["nomad"]["server"];
+        assert_eq!((server["replicas"].as_u64(), server["internal"].as_bool()), (Some(5), Some(true)));
+        assert_eq!(server["image"], "hashicorp/nomad:1.11.3");
+        assert_eq!(records[1]["chart"]["values"]["nomad"]["auto_scaler"]["scaling"]["min"], 1);
+
+        let external = charts(ServerVersion::V4_9, NomadServers::External);
+        let users_server = &external[1]["config"]["nomad"]["server"];
+        assert_eq!(users_server["internal"], false);
+        assert_eq!(users_server["serverHostname"], "nomad.circleci-sim.internal");
+        assert!(users_server.get("scheme").is_none(), "4.9's servers serve HTTPS");
+        let plain = charts(ServerVersion::V4_8, NomadServers::External);
+        assert_eq!(plain[1]["config"]["nomad"]["server"]["scheme"], "http");
+        assert_eq!(plain[1]["chart"]["values"]["nomad"]["server"]["image"], "hashicorp/nomad:1.10.0");
+        assert_eq!(plain[0]["chart"]["metadata"]["version"], "4.8.10");
     }
 }

@@ -1,6 +1,8 @@
-//! A running simulation: the simulated Kubernetes API (plain HTTP) and the simulated CircleCI
-//! API with its execution plane (HTTPS, signed by a CA made at start), each on its own
-//! listener, plus the kubeconfig, CA bundle and shell environment that point clients at them.
+//! A running simulation: the simulated Kubernetes API (plain HTTP), the simulated CircleCI API
+//! with its execution plane (HTTPS, signed by a CA made at start) and, when the Nomad servers
+//! run outside the cluster, their HTTP API (HTTPS from 4.9, with the certificate of their mTLS
+//! material), each on its own listener, plus the kubeconfig, CA bundle and shell environment
+//! that point clients at them.
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,27 +18,38 @@ use realitycheck_config::{Config, Flags, LoadRequest, Setting, Target, setting};
 
 use crate::circleci::{self, ApiBehaviour, ApiState};
 use crate::execution::JobTiming;
-use crate::https::SimTls;
+use crate::https::{SimTls, serve_https};
 use crate::installation::Installation;
 use crate::scenario::Scenario;
-use crate::{KUBE_CONTEXT, NAMESPACE, SIM_PROJECT, SIM_RUNNER_RESOURCE_CLASS, SIM_TOKEN, clock, kube};
+use crate::version::{Deployment, NomadServers, ServerVersion};
+use crate::{KUBE_CONTEXT, NAMESPACE, SIM_PROJECT, SIM_RUNNER_RESOURCE_CLASS, SIM_TOKEN, clock, kube, nomad};
 
 /// The kubeconfig user's token; the simulation does not check it (and client-go sends no bearer
 /// token over plain HTTP anyway).
 const DUMMY_TOKEN: &str = "realitycheck-sim-token";
 
-/// How a simulation behaves beyond its scenario's installation: the CircleCI API's delay and
-/// faults, and how long jobs take.
+/// The first kubectl minor version that runs `exec` over WebSocket unless told otherwise.
+const KUBECTL_WEBSOCKET_EXEC_BY_DEFAULT: u32 = 30;
+
+/// How a simulation behaves beyond its scenario's fault: the server version and where its
+/// Nomad servers run, the CircleCI API's delay and faults, and how long jobs take.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SimOptions {
     pub api: ApiBehaviour,
     pub timing: JobTiming,
+    /// What was installed; it must suit the scenario ([`Deployment::check`]).
+    pub deployment: Deployment,
 }
 
 impl SimOptions {
-    /// What `scenario` prescribes ([`ApiBehaviour::for_scenario`]), with the default [`JobTiming`].
+    /// What `scenario` prescribes ([`ApiBehaviour::for_scenario`], [`Deployment::for_scenario`]:
+    /// 4.10 with the Nomad servers where the scenario needs them), with the default [`JobTiming`].
     pub fn for_scenario(scenario: Scenario) -> Self {
-        Self { api: ApiBehaviour::for_scenario(scenario), timing: JobTiming::default() }
+        Self {
+            api: ApiBehaviour::for_scenario(scenario),
+            timing: JobTiming::default(),
+            deployment: Deployment::for_scenario(scenario),
+        }
     }
 }
 
@@ -58,6 +71,9 @@ pub struct SimServer {
     installation: Arc<Installation>,
     local_addr: SocketAddr,
     circleci_addr: SocketAddr,
+    /// Where the Nomad servers' HTTP API is said to be, when they run outside the cluster
+    /// (nothing listens there in `nomad-external-unreachable`).
+    nomad_addr: Option<SocketAddr>,
     circleci: Arc<ApiState>,
     tls: SimTls,
     /// [`Self::write_env`]'s files in a directory of the server's own, written when first
@@ -69,25 +85,41 @@ pub struct SimServer {
 }
 
 impl SimServer {
-    /// Builds the installation for `scenario` and serves its Kubernetes API on `listen` (port 0:
-    /// any free port) and its CircleCI API over HTTPS on another free port of the same IP.
+    /// Builds the installation for `scenario` (on its default deployment: 4.10, the Nomad
+    /// servers where the scenario needs them) and serves its Kubernetes API on `listen` (port 0:
+    /// any free port) and its CircleCI API over HTTPS on another free port of the same IP (and
+    /// the Nomad servers' API on a third when they run outside the cluster).
     pub async fn start(scenario: Scenario, listen: SocketAddr) -> io::Result<SimServer> {
         Self::start_with(scenario, listen, SimOptions::for_scenario(scenario)).await
     }
 
-    /// As [`Self::start`], with `options` instead of the scenario's (e.g. a shorter delay for
-    /// `api-slow`, or faster jobs, in tests).
+    /// As [`Self::start`], with `options` instead of the scenario's (e.g. another server version,
+    /// a shorter delay for `api-slow`, or faster jobs, in tests); an error of kind
+    /// `InvalidInput` when the deployment does not suit the scenario.
     pub async fn start_with(scenario: Scenario, listen: SocketAddr, options: SimOptions) -> io::Result<SimServer> {
+        let started_at = clock::now();
+        let installation = Installation::deployed(scenario, options.deployment, started_at)
+            .map_err(|unsupported| io::Error::new(io::ErrorKind::InvalidInput, unsupported))?;
+        let installation = Arc::new(installation);
         let kube_listener = TcpListener::bind(listen).await?;
         let local_addr = kube_listener.local_addr()?;
         let circleci_listener = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
         let circleci_addr = circleci_listener.local_addr()?;
-        let started_at = clock::now();
-        let installation = Arc::new(Installation::new(scenario, started_at));
+        let (nomad_addr, nomad_listener) = match &installation.external_nomad {
+            Some(external) => {
+                let listener = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
+                let addr = listener.local_addr()?;
+                // Unreachable: the port was free a moment ago, and the listener closes here.
+                (Some(addr), external.reachable.then_some(listener))
+            }
+            None => (None, None),
+        };
         let circleci =
             Arc::new(ApiState::new(Arc::clone(&installation)).with_behaviour(options.api).with_timing(options.timing));
         let kube_app = kube::router(Arc::clone(&installation));
         let circleci_app = circleci::router(Arc::clone(&circleci));
+        let nomad_app = nomad::http::router(Arc::clone(&installation));
+        let nomad_https = installation.external_nomad.as_ref().and_then(|external| external.https.clone());
         let tls = SimTls::generate(circleci_addr.ip(), started_at, installation.tls_expires_at);
         let files = std::sync::OnceLock::new();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -96,11 +128,31 @@ impl SimServer {
         let https = tls.clone();
         let serving = tokio::spawn(async move {
             let kube = axum::serve(kube_listener, kube_app).with_graceful_shutdown(stopped.clone());
-            let circleci = https.serve(circleci_listener, circleci_app, stopped);
-            tokio::try_join!(kube.into_future(), circleci).map(|((), ())| ())
+            let circleci = https.serve(circleci_listener, circleci_app, stopped.clone());
+            let nomad = async move {
+                match (nomad_listener, nomad_https) {
+                    (Some(listener), Some(certificate)) => {
+                        serve_https(&certificate, listener, nomad_app, stopped).await
+                    }
+                    (Some(listener), None) => axum::serve(listener, nomad_app).with_graceful_shutdown(stopped).await,
+                    (None, _) => Ok(()),
+                }
+            };
+            tokio::try_join!(kube.into_future(), circleci, nomad).map(|((), (), ())| ())
         });
-        tracing::debug!(%scenario, %local_addr, %circleci_addr, "simulation started");
-        Ok(SimServer { scenario, installation, local_addr, circleci_addr, circleci, tls, files, stop, serving })
+        tracing::debug!(%scenario, deployment = %options.deployment, %local_addr, %circleci_addr, ?nomad_addr, "simulation started");
+        Ok(SimServer {
+            scenario,
+            installation,
+            local_addr,
+            circleci_addr,
+            nomad_addr,
+            circleci,
+            tls,
+            files,
+            stop,
+            serving,
+        })
     }
 
     /// Base URL of the simulated Kubernetes API, e.g. `http://127.0.0.1:41234`.
@@ -111,6 +163,25 @@ impl SimServer {
     /// Base URL of the simulated CircleCI server, without `/api/v2`, e.g. `https://127.0.0.1:41235`.
     pub fn circleci_url(&self) -> String {
         format!("https://{}", self.circleci_addr)
+    }
+
+    /// The URL of the Nomad servers' HTTP API when they run outside the cluster, e.g.
+    /// `https://127.0.0.1:41236` (`http://` on 4.8); nothing listens there in
+    /// `nomad-external-unreachable`. A client trusts it through ca.pem of Secret nomad-mtls,
+    /// naming the server `server.global.nomad`.
+    pub fn nomad_url(&self) -> Option<String> {
+        let external = self.installation.external_nomad.as_ref()?;
+        Some(format!("{}://{}", external.scheme(), self.nomad_addr?))
+    }
+
+    /// The CircleCI server version installed.
+    pub fn server_version(&self) -> ServerVersion {
+        self.installation.deployment.server_version
+    }
+
+    /// Where the Nomad servers run.
+    pub fn nomad_servers(&self) -> NomadServers {
+        self.installation.deployment.nomad_servers
     }
 
     /// The PEM of the CA that signs the CircleCI API's certificate: a client's CA bundle.
@@ -199,9 +270,11 @@ users:
     /// name>.kubeconfig`, `<file name>.ca.pem` and `<file name>.token`) and, at `path`, POSIX shell `export`s of `KUBECONFIG`,
     /// `REALITYCHECK_NAMESPACE`, `REALITYCHECK_KUBE_CONTEXT`, `CIRCLE_HOSTNAME`,
     /// `REALITYCHECK_CA_BUNDLE`, `CIRCLE_TOKEN` (the simulation's fake [`SIM_TOKEN`]),
-    /// `REALITYCHECK_PROJECT`, `CIRCLE_CLOUD_PROVIDER` ([`Self::cloud_provider`]) and
-    /// `REALITYCHECK_RUNNER_RESOURCE_CLASS` ([`SIM_RUNNER_RESOURCE_CLASS`]). Returns the files
-    /// written beside it.
+    /// `REALITYCHECK_PROJECT`, `CIRCLE_CLOUD_PROVIDER` ([`Self::cloud_provider`]),
+    /// `REALITYCHECK_RUNNER_RESOURCE_CLASS` ([`SIM_RUNNER_RESOURCE_CLASS`]) and, when the Nomad
+    /// servers run outside the cluster, `NOMAD_ADDR` ([`Self::nomad_url`]); on a Kubernetes
+    /// older than 1.30 (4.4's), `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true`, which its kubectl needs
+    /// to run `exec` over WebSocket. Returns the files written beside it.
     pub fn write_env(&self, path: &Path) -> io::Result<EnvFiles> {
         let path = std::path::absolute(path)?;
         let file_name = path.file_name().ok_or_else(|| {
@@ -225,7 +298,11 @@ users:
         std::fs::write(&token_file, SIM_TOKEN)?;
         let (kubeconfig_text, ca_bundle_text) = (utf8(&kubeconfig)?, utf8(&ca_bundle)?);
         let circleci_url = self.circleci_url();
+        let nomad_url = self.nomad_url();
         let var = |setting: &Setting| setting.env.expect("the simulation exports settings that have a variable");
+        let nomad_address = nomad_url.as_deref().map(|url| (var(&setting::NOMAD_ADDRESS), url));
+        let websocket_exec = (self.installation.kubernetes.minor < KUBECTL_WEBSOCKET_EXEC_BY_DEFAULT)
+            .then_some(("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "true"));
         let env = [
             ("KUBECONFIG", kubeconfig_text.as_str()),
             (var(&setting::NAMESPACE), NAMESPACE),
@@ -238,6 +315,8 @@ users:
             (var(&setting::RUNNER_RESOURCE_CLASS), SIM_RUNNER_RESOURCE_CLASS),
         ]
         .iter()
+        .chain(nomad_address.iter())
+        .chain(websocket_exec.iter())
         .map(|(name, value)| format!("export {name}={}\n", shell_quote(value)))
         .collect::<String>();
         std::fs::write(&path, env)?;
@@ -246,11 +325,13 @@ users:
 
     /// The settings that point realitycheck at this simulation, as flags give them: its API
     /// (trusting its CA) with its token file and project, its cloud provider, its cluster
-    /// through the kubeconfig, context and namespace `files` name, its runner's class. The one way a run is
-    /// pointed at a simulation: `demo` passes them as its flags, [`Self::target`] loads them.
+    /// through the kubeconfig, context and namespace `files` name, its runner's class, and the
+    /// Nomad servers' API when they run outside the cluster (not its CA: realitycheck reads it
+    /// from Secret nomad-mtls). The one way a run is pointed at a simulation: `demo` passes them
+    /// as its flags, [`Self::target`] loads them.
     pub fn flags(&self, files: &EnvFiles) -> Flags {
         let path = |path: &Path| path.display().to_string();
-        Flags::default()
+        let flags = Flags::default()
             .with(&setting::HOST, self.circleci_url())
             .with(&setting::TOKEN_FILE, path(&files.token_file))
             .with(&setting::CA_BUNDLE, path(&files.ca_bundle))
@@ -259,7 +340,11 @@ users:
             .with(&setting::KUBECONFIG, path(&files.kubeconfig))
             .with(&setting::KUBE_CONTEXT, KUBE_CONTEXT)
             .with(&setting::NAMESPACE, NAMESPACE)
-            .with(&setting::RUNNER_RESOURCE_CLASS, SIM_RUNNER_RESOURCE_CLASS)
+            .with(&setting::RUNNER_RESOURCE_CLASS, SIM_RUNNER_RESOURCE_CLASS);
+        match self.nomad_url() {
+            Some(url) => flags.with(&setting::NOMAD_ADDRESS, url),
+            None => flags,
+        }
     }
 
     /// This simulation as the target `name`: [`Self::flags`] of [`Self::files`] loaded as
@@ -381,5 +466,144 @@ mod tests {
     fn quoting_survives_quotes() {
         assert_eq!(shell_quote("/tmp/it's here"), r"'/tmp/it'\''s here'");
         assert_eq!(yaml_quote("it's"), "'it''s'");
+    }
+
+    fn loopback() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 0))
+    }
+
+    async fn start_on(scenario: Scenario, server_version: ServerVersion, nomad_servers: NomadServers) -> SimServer {
+        let options = SimOptions { deployment: Deployment { server_version, nomad_servers }, ..SimOptions::default() };
+        SimServer::start_with(scenario, loopback(), options).await.unwrap()
+    }
+
+    /// ca.pem of Secret nomad-mtls, as realitycheck reads it (base64 once more than Kubernetes asks).
+    fn mtls_ca(sim: &SimServer) -> reqwest::Certificate {
+        use base64::Engine;
+        let secret = sim.secrets().iter().find(|secret| secret.name == crate::mtls::MTLS_SECRET).unwrap();
+        let pem = base64::engine::general_purpose::STANDARD.decode(&secret.data["ca.pem"]).unwrap();
+        reqwest::Certificate::from_pem(&pem).unwrap()
+    }
+
+    /// A client that trusts only the mTLS Secret's CA and reaches the Nomad API as
+    /// `server.global.nomad`, as the nomad CLI does with `NOMAD_TLS_SERVER_NAME`.
+    fn nomad_client(sim: &SimServer) -> (reqwest::Client, String) {
+        let url = url::Url::parse(&sim.nomad_url().unwrap()).unwrap();
+        let addr = SocketAddr::new(url.host_str().unwrap().parse().unwrap(), url.port().unwrap());
+        let client = reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(mtls_ca(sim))
+            .resolve("server.global.nomad", addr)
+            .build()
+            .unwrap();
+        (client, format!("{}://server.global.nomad:{}", url.scheme(), addr.port()))
+    }
+
+    #[tokio::test]
+    async fn external_nomad_servers_serve_https_signed_by_the_mtls_secrets_ca() {
+        for version in [ServerVersion::V4_9, ServerVersion::V4_10] {
+            let sim = start_on(Scenario::Healthy, version, NomadServers::External).await;
+            assert_eq!((sim.server_version(), sim.nomad_servers()), (version, NomadServers::External));
+            let url = sim.nomad_url().unwrap();
+            assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+            assert_ne!(url, sim.circleci_url());
+            let (client, base) = nomad_client(&sim);
+            let leader = client.get(format!("{base}/v1/status/leader")).header("X-Nomad-Token", "anything");
+            let leader: String = leader.send().await.unwrap().json().await.unwrap();
+            assert_eq!(leader, "10.0.1.10:4647");
+            let nodes: Vec<serde_json::Value> =
+                client.get(format!("{base}/v1/nodes")).send().await.unwrap().json().await.unwrap();
+            let node = client.get(format!("{base}/v1/node/{}", nodes[0]["ID"].as_str().unwrap())).send().await.unwrap();
+            assert_eq!(node.status(), reqwest::StatusCode::OK);
+            let agent: serde_json::Value =
+                client.get(format!("{base}/v1/agent/self")).send().await.unwrap().json().await.unwrap();
+            let servers = if version == ServerVersion::V4_10 { "1.11.3" } else { "1.7.7" };
+            assert_eq!(agent["config"]["Version"]["Version"], servers);
+
+            let untrusting = reqwest::Client::builder()
+                .add_root_certificate(reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).unwrap())
+                .build()
+                .unwrap();
+            let refused = untrusting.get(format!("{url}/v1/status/leader")).send().await;
+            assert!(refused.unwrap_err().is_connect(), "the CircleCI API's CA does not sign the Nomad servers");
+            sim.shutdown().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn external_nomad_servers_of_4_8_serve_plain_http() {
+        let sim = start_on(Scenario::Healthy, ServerVersion::V4_8, NomadServers::External).await;
+        let url = sim.nomad_url().unwrap();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        let members: serde_json::Value =
+            reqwest::get(format!("{url}/v1/agent/members")).await.unwrap().json().await.unwrap();
+        assert_eq!(members["Members"].as_array().unwrap().len(), 3);
+        assert_eq!(members["Members"][0]["Tags"]["build"], "1.7.7");
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn the_ca_mismatch_and_unreachable_scenarios_break_only_the_way_to_the_nomad_api() {
+        let mismatch = SimServer::start(Scenario::NomadExternalCaMismatch, loopback()).await.unwrap();
+        assert_eq!(
+            (mismatch.server_version(), mismatch.nomad_servers()),
+            (ServerVersion::V4_10, NomadServers::External)
+        );
+        let (client, base) = nomad_client(&mismatch);
+        let refused = client.get(format!("{base}/v1/status/leader")).send().await.unwrap_err();
+        assert!(refused.is_connect(), "{refused:?}");
+        let unverified = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+        let leader =
+            unverified.get(format!("{}/v1/status/leader", mismatch.nomad_url().unwrap())).send().await.unwrap();
+        assert_eq!(leader.status(), reqwest::StatusCode::OK, "the servers themselves answer");
+        mismatch.shutdown().await;
+
+        let unreachable = SimServer::start(Scenario::NomadExternalUnreachable, loopback()).await.unwrap();
+        let url = unreachable.nomad_url().unwrap();
+        let refused = reqwest::get(format!("{url}/v1/status/leader")).await.unwrap_err();
+        assert!(refused.is_connect(), "{refused:?}");
+        unreachable.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn external_servers_are_pointed_at_through_nomad_addr_but_not_their_ca() {
+        let sim = start_on(Scenario::Healthy, ServerVersion::V4_10, NomadServers::External).await;
+        let url = sim.nomad_url().unwrap();
+        let flags = sim.flags(sim.files());
+        assert_eq!(flags.get(&setting::NOMAD_ADDRESS), Some(url.as_str()));
+        assert_eq!(flags.get(&setting::NOMAD_CA_CERT), None, "realitycheck reads the CA from Secret nomad-mtls");
+        let target = sim.target("sim");
+        assert_eq!(target.nomad.address.map(|address| address.to_string()), Some(format!("{url}/")));
+        let dir = tempfile::tempdir().unwrap();
+        sim.write_env(&dir.path().join("env.sh")).unwrap();
+        let env = std::fs::read_to_string(dir.path().join("env.sh")).unwrap();
+        assert!(env.ends_with(&format!("export NOMAD_ADDR='{url}'\n")), "{env}");
+        sim.shutdown().await;
+
+        let internal = SimServer::start(Scenario::Healthy, loopback()).await.unwrap();
+        assert_eq!(
+            (internal.server_version(), internal.nomad_servers()),
+            (ServerVersion::V4_10, NomadServers::Internal)
+        );
+        assert_eq!(internal.nomad_url(), None);
+        assert_eq!(internal.flags(internal.files()).get(&setting::NOMAD_ADDRESS), None);
+        internal.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_deployment_that_does_not_suit_the_scenario_is_refused() {
+        let options = |server_version, nomad_servers| SimOptions {
+            deployment: Deployment { server_version, nomad_servers },
+            ..SimOptions::default()
+        };
+        let old =
+            SimServer::start_with(Scenario::Healthy, loopback(), options(ServerVersion::V4_4, NomadServers::External));
+        let error = old.await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("4.8 or later"), "{error}");
+        let gossip = options(ServerVersion::V4_10, NomadServers::External);
+        assert!(SimServer::start_with(Scenario::GossipKeyInvalid, loopback(), gossip).await.is_err());
+        let plain = options(ServerVersion::V4_8, NomadServers::External);
+        assert!(SimServer::start_with(Scenario::NomadExternalCaMismatch, loopback(), plain).await.is_err());
     }
 }

@@ -11,7 +11,8 @@ use kube::api::{Api, AttachParams, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use realitycheck_sim::scenario::Scenario;
-use realitycheck_sim::sim::SimServer;
+use realitycheck_sim::sim::{SimOptions, SimServer};
+use realitycheck_sim::version::{Deployment, NomadServers, ServerVersion};
 use realitycheck_sim::{KUBE_CONTEXT, NAMESPACE};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -67,15 +68,17 @@ fn exit_code(status: &Status) -> Option<&str> {
         .as_deref()
 }
 
+/// The default deployment, 4.10, runs the chart's five Nomad servers in the cluster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_and_gets_pods_by_label_namespace_and_name() {
     let sim = SimServer::start(Scenario::Healthy, loopback()).await.unwrap();
+    assert_eq!(sim.server_version().name(), "4.10");
     let client = client_for(&sim).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
 
     let nomad_servers = pods.list(&ListParams::default().labels("app=nomad-server,layer=execution")).await.unwrap();
     let names: Vec<String> = nomad_servers.items.iter().map(|pod| pod.metadata.name.clone().unwrap()).collect();
-    assert_eq!(names, ["nomad-server-0", "nomad-server-1", "nomad-server-2"]);
+    assert_eq!(names, ["nomad-server-0", "nomad-server-1", "nomad-server-2", "nomad-server-3", "nomad-server-4"]);
     for pod in &nomad_servers.items {
         let status = pod.status.as_ref().unwrap();
         assert_eq!(status.phase.as_deref(), Some("Running"));
@@ -111,6 +114,43 @@ async fn lists_and_gets_pods_by_label_namespace_and_name() {
 
     let elsewhere: Api<Pod> = Api::namespaced(client.clone(), "default");
     assert!(elsewhere.list(&ListParams::default()).await.unwrap().items.is_empty());
+    sim.shutdown().await;
+}
+
+/// `/version` follows the server version (4.4 on Kubernetes 1.29, later ones on 1.34), and
+/// `kubernetes-unsupported` reports a release below the version's range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_reads_each_versions_kubernetes_release() {
+    for (scenario, version, git_version) in [
+        (Scenario::Healthy, ServerVersion::V4_4, "v1.29.15"),
+        (Scenario::Healthy, ServerVersion::V4_8, "v1.34.2"),
+        (Scenario::Healthy, ServerVersion::V4_10, "v1.34.2"),
+        (Scenario::KubernetesUnsupported, ServerVersion::V4_4, "v1.25.16"),
+        (Scenario::KubernetesUnsupported, ServerVersion::V4_9, "v1.31.9"),
+    ] {
+        let deployment = Deployment { server_version: version, nomad_servers: NomadServers::Internal };
+        let options = SimOptions { deployment, ..SimOptions::for_scenario(scenario) };
+        let sim = SimServer::start_with(scenario, loopback(), options).await.unwrap();
+        let client = client_for(&sim).await;
+        let info = client.apiserver_version().await.unwrap();
+        assert_eq!(info.git_version, git_version, "{scenario} on {version}");
+        assert_eq!((info.major.as_str(), info.minor.as_str()), ("1", &git_version[3..5]));
+        let pods: Api<Pod> = Api::namespaced(client, NAMESPACE);
+        let servers = pods.list(&ListParams::default().labels("app=nomad-server")).await.unwrap().items.len();
+        assert_eq!(servers, usize::from(version.nomad_server_replicas()), "{version}");
+        sim.shutdown().await;
+    }
+}
+
+/// With the Nomad servers outside the cluster there is no nomad-server pod to exec into.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_nomad_servers_have_no_pods() {
+    let deployment = Deployment { server_version: ServerVersion::V4_10, nomad_servers: NomadServers::External };
+    let options = SimOptions { deployment, ..SimOptions::default() };
+    let sim = SimServer::start_with(Scenario::Healthy, loopback(), options).await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(client_for(&sim).await, NAMESPACE);
+    assert!(pods.list(&ListParams::default().labels("app=nomad-server")).await.unwrap().items.is_empty());
+    assert!(!pods.list(&ListParams::default().labels("app=frontend")).await.unwrap().items.is_empty());
     sim.shutdown().await;
 }
 
@@ -196,7 +236,7 @@ async fn exec_runs_nomad_in_the_nomad_server_pods() {
 
     let members = exec(&client, "nomad-server-2", &["sh", "-c", "nomad server members -json"]).await;
     let members: Vec<Value> = serde_json::from_str(&members.stdout).unwrap();
-    assert_eq!(members.len(), 3);
+    assert_eq!(members.len(), 5, "4.10's five servers");
     assert_eq!(members.iter().filter(|m| m["Tags"]["Leader"] == "true").count(), 1);
 
     let usage = exec(&client, "nomad-server-0", &["nomad", "node", "status", "-bogus"]).await;

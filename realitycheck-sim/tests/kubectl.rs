@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use realitycheck_sim::scenario::Scenario;
-use realitycheck_sim::sim::SimServer;
+use realitycheck_sim::sim::{SimOptions, SimServer};
+use realitycheck_sim::version::{Deployment, ServerVersion};
 use tokio::process::Command;
 
 /// The `kubectl` binary on `PATH`, or `None` (with the reason printed) when the test may skip.
@@ -41,14 +42,24 @@ struct Cluster {
 
 impl Cluster {
     async fn start(scenario: Scenario, kubectl: PathBuf) -> Self {
-        let sim = SimServer::start(scenario, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        Self::start_with(scenario, SimOptions::for_scenario(scenario), kubectl).await
+    }
+
+    async fn start_with(scenario: Scenario, options: SimOptions, kubectl: PathBuf) -> Self {
+        let sim = SimServer::start_with(scenario, SocketAddr::from(([127, 0, 0, 1], 0)), options).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = sim.write_env(&dir.path().join("env.sh")).unwrap().kubeconfig;
         Self { sim, kubectl, kubeconfig, cache_dir: dir.path().join("kube-cache"), _dir: dir }
     }
 
     async fn kubectl(&self, args: &[&str]) -> KubectlOutput {
+        self.kubectl_with(&[], args).await
+    }
+
+    /// `kubectl` with the variables `env` set.
+    async fn kubectl_with(&self, env: &[(&str, &str)], args: &[&str]) -> KubectlOutput {
         let output = Command::new(&self.kubectl)
+            .envs(env.iter().copied())
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .arg("--cache-dir")
@@ -76,19 +87,20 @@ async fn kubectl_gets_pods_and_execs_nomad() {
     let Some(kubectl) = kubectl_or_skip() else {
         return;
     };
+    // The default deployment: 4.10, its five Nomad servers in the cluster.
     let cluster = Cluster::start(Scenario::Healthy, kubectl).await;
 
     let pods = cluster.kubectl(&["get", "pods", "-l", "app=nomad-server"]).await;
     assert_eq!(pods.exit_code, Some(0), "{}", pods.stderr);
     let lines: Vec<Vec<&str>> = pods.stdout.lines().map(|line| line.split_whitespace().collect()).collect();
     assert_eq!(lines[0], ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
-    assert_eq!(lines.len(), 4);
+    assert_eq!(lines.len(), 6);
     for (ordinal, row) in lines[1..].iter().enumerate() {
         assert_eq!(row[..4], [format!("nomad-server-{ordinal}").as_str(), "1/1", "Running", "0"]);
     }
 
     let names = cluster.kubectl(&["get", "pods", "-l", "app=nomad-server", "-o", "name"]).await;
-    assert_eq!(names.stdout.lines().last(), Some("pod/nomad-server-2"));
+    assert_eq!(names.stdout.lines().last(), Some("pod/nomad-server-4"));
 
     let table = cluster.kubectl(&["exec", "nomad-server-0", "--", "nomad", "node", "status"]).await;
     assert_eq!(table.exit_code, Some(0), "{}", table.stderr);
@@ -99,7 +111,7 @@ async fn kubectl_gets_pods_and_execs_nomad() {
     let json = cluster.kubectl(&["exec", "nomad-server-1", "--", "sh", "-c", "nomad server members -json"]).await;
     assert_eq!(json.exit_code, Some(0), "{}", json.stderr);
     let members: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(members.len(), 3);
+    assert_eq!(members.len(), 5);
     cluster.sim.shutdown().await;
 }
 
@@ -164,5 +176,36 @@ async fn kubectl_gets_the_helm_release_secrets() {
         .await;
     assert_eq!(release.exit_code, Some(0), "{}", release.stderr);
     assert!(!release.stdout.is_empty());
+    cluster.sim.shutdown().await;
+}
+
+/// 4.4 runs on Kubernetes 1.29: kubectl's 1.29 (which a version dispatcher picks for it) runs
+/// `exec` over SPDY unless told to use WebSocket, the only way the simulation speaks, with the
+/// variable the simulation's exports set for such a cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_reads_a_4_4_cluster() {
+    let Some(kubectl) = kubectl_or_skip() else {
+        return;
+    };
+    let deployment = Deployment { server_version: ServerVersion::V4_4, ..Deployment::default() };
+    let options = SimOptions { deployment, ..SimOptions::for_scenario(Scenario::Healthy) };
+    let cluster = Cluster::start_with(Scenario::Healthy, options, kubectl).await;
+    let version = cluster.kubectl(&["version", "-o", "json"]).await;
+    assert_eq!(version.exit_code, Some(0), "{}", version.stderr);
+    let version: serde_json::Value = serde_json::from_str(&version.stdout).unwrap();
+    assert_eq!(version["serverVersion"]["gitVersion"], "v1.29.15");
+    let names = cluster.kubectl(&["get", "pods", "-l", "app=nomad-server", "-o", "name"]).await;
+    assert_eq!(
+        names.stdout.lines().collect::<Vec<_>>(),
+        ["pod/nomad-server-0", "pod/nomad-server-1", "pod/nomad-server-2"]
+    );
+    let websocket = [("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "true")];
+    let dir = tempfile::tempdir().unwrap();
+    cluster.sim.write_env(&dir.path().join("env.sh")).unwrap();
+    let exports = std::fs::read_to_string(dir.path().join("env.sh")).unwrap();
+    assert!(exports.contains("export KUBECTL_REMOTE_COMMAND_WEBSOCKETS='true'\n"), "{exports}");
+    let table = cluster.kubectl_with(&websocket, &["exec", "nomad-server-0", "--", "nomad", "server", "members"]).await;
+    assert_eq!(table.exit_code, Some(0), "{}", table.stderr);
+    assert!(table.stdout.lines().nth(1).unwrap().contains("  1.7.7  "), "{}", table.stdout);
     cluster.sim.shutdown().await;
 }

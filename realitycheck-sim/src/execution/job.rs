@@ -121,10 +121,10 @@ pub fn simulate(job: &PlannedJob, inputs: JobInputs<'_>) -> Course {
     let installation = inputs.installation;
     let kind = job.executor.kind;
     let class = &job.executor.resource_class;
-    if kind.needs_nomad() && !installation.nomad_can_run_docker_jobs() {
-        return Course::StaysQueued {
-            reason: "no Nomad client is ready, eligible and has a healthy docker driver".into(),
-        };
+    if kind.needs_nomad()
+        && let Some(reason) = installation.why_nomad_cannot_run_docker_jobs()
+    {
+        return Course::StaysQueued { reason: reason.into() };
     }
     if kind.needs_machine_provisioner() && !installation.machine_provisioner_ready() {
         return Course::StaysQueued { reason: "the machine provisioner is not ready".into() };

@@ -693,7 +693,10 @@ mod tests {
                 .contains(&job);
         let vm = ["machine", "remote_docker", "arm", "windows"].contains(&job);
         match scenario {
-            Scenario::NoNomadClients | Scenario::NomadClientsDraining | Scenario::NomadDockerUnhealthy => match job {
+            Scenario::NoNomadClients
+            | Scenario::NomadClientsDraining
+            | Scenario::NomadDockerUnhealthy
+            | Scenario::NomadServersNoQuorum => match job {
                 "read_workspace" | "restore_cache" => "blocked",
                 _ if docker => "queued",
                 _ => "success",

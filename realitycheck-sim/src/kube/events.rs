@@ -156,12 +156,13 @@ fn field<'a>(event: &'a Event, key: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
     use crate::pods::release_pods;
+    use crate::version::Deployment;
 
     #[test]
     fn healthy_pods_have_no_events_left_and_failing_ones_their_warnings() {
         let started_at = Timestamp::from_second(1_795_000_000).unwrap();
         let now = started_at + SignedDuration::from_secs(3);
-        let mut pods = release_pods();
+        let mut pods = release_pods(Deployment::default());
         assert!(events_of(&pods[0], started_at, now).is_empty());
         pods[0].health = PodHealth::NotReady;
         let unready = events_of(&pods[0], started_at, now);
