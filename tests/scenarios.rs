@@ -1,8 +1,11 @@
 //! The scenario matrix: for every scenario of the simulated installation and every check,
 //! the expected verdict and the key words of its diagnosis, skip reason or note; for every
-//! scenario, the causes its failures are grouped under. One libtest-mimic trial per scenario
-//! and check, one per scenario for its causes; each scenario's demo runs once and its JSON
-//! report is shared.
+//! scenario, the causes its failures are grouped under. Every scenario runs on the demo's
+//! default deployment (server 4.10, the Nomad servers where the scenario needs them); the
+//! version dimension adds the runs of [`VERSION_RUNS`]: each healthy deployment the tool must
+//! pass on, and the scenarios whose judgement depends on the version or on where the Nomad
+//! servers run. One libtest-mimic trial per run and check, one per run for its causes; each
+//! run's demo starts once and its JSON report is shared.
 
 mod common;
 
@@ -11,6 +14,62 @@ use std::sync::OnceLock;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
+
+/// One demo of the matrix: a scenario, on the default deployment or on a server version with
+/// its Nomad servers (`internal` or `external`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Run {
+    scenario: &'static str,
+    deployment: Option<(&'static str, &'static str)>,
+}
+
+impl Run {
+    /// `healthy`, or `healthy@4.8-external`.
+    fn name(&self) -> String {
+        match self.deployment {
+            None => self.scenario.to_string(),
+            Some((version, servers)) => format!("{}@{version}-{servers}", self.scenario),
+        }
+    }
+
+    /// Whether the Nomad servers run outside the cluster in this run.
+    fn external(&self) -> bool {
+        match self.deployment {
+            Some((_, servers)) => servers == "external",
+            None => self
+                .scenario
+                .parse::<realitycheck_sim::scenario::Scenario>()
+                .is_ok_and(|s| s.needs_nomad_servers() == Some(realitycheck_sim::version::NomadServers::External)),
+        }
+    }
+}
+
+/// The runs besides every scenario on the default deployment: the five deployments the tool
+/// must be green on (and 4.9), and the scenarios whose verdicts depend on the version or on
+/// where the Nomad servers run.
+const VERSION_RUNS: [(&str, &str, &str); 11] = [
+    ("healthy", "4.4", "internal"),
+    ("healthy", "4.8", "internal"),
+    ("healthy", "4.8", "external"),
+    ("healthy", "4.9", "internal"),
+    ("healthy", "4.10", "external"),
+    ("kubernetes-unsupported", "4.4", "internal"),
+    ("nomad-version-skew", "4.4", "internal"),
+    ("nomad-servers-no-quorum", "4.10", "external"),
+    ("nomad-clients-docker-29", "4.8", "external"),
+    ("mtls-wrong-ca", "4.10", "external"),
+    ("secrets-forbidden", "4.10", "external"),
+];
+
+/// Every run of the matrix.
+fn runs() -> Vec<Run> {
+    let defaults = realitycheck_sim::scenario::Scenario::ALL
+        .iter()
+        .map(|scenario| Run { scenario: scenario.name(), deployment: None });
+    let versions =
+        VERSION_RUNS.iter().map(|&(scenario, version, servers)| Run { scenario, deployment: Some((version, servers)) });
+    defaults.chain(versions).collect()
+}
 
 /// What a check must conclude in a scenario: its status and words its diagnosis contains.
 struct Expected {
@@ -155,7 +214,7 @@ fn deviations() -> Vec<Expected> {
         check: "cluster::helm_release",
         status: "failed",
         words: &[
-            "revision 3 of release circleci-server (chart 4.4.8) failed",
+            "revision 3 of release circleci-server (chart 4.10.1) failed",
             "context deadline exceeded",
             "helm rollback circleci-server 2",
         ],
@@ -415,11 +474,15 @@ fn deviations() -> Vec<Expected> {
         },
     ));
     // What a healthy run proves, check by check: the facts of each pass note.
-    let proven: [(&'static str, &'static [&'static str]); 18] = [
-        ("cluster::pods_ready", &["48 of 48 pods ready"]),
-        ("cluster::helm_release", &["release circleci-server revision 2: chart circleci-server 4.4.7, deployed"]),
-        ("nomad::servers_alive", &["3 servers alive, leader nomad-server-0.global"]),
-        ("nomad::clients_ready", &["2 of 2 clients ready and eligible, docker healthy; 1 needed"]),
+    let proven: [(&'static str, &'static [&'static str]); 19] = [
+        ("cluster::pods_ready", &["56 of 56 pods ready"]),
+        (
+            "cluster::helm_release",
+            &["release circleci-server revision 2: chart circleci-server 4.10.0, deployed", "server 4.10.0"],
+        ),
+        ("cluster::kubernetes_version", &["Kubernetes 1.34 (v1.34.2), within 1.33 – 1.35: server 4.10.0"]),
+        ("nomad::servers_alive", &["5 servers alive, leader nomad-server-0.global"]),
+        ("nomad::clients_ready", &["2 of 2 clients ready and eligible, docker healthy, Docker 28.1.1, cgroups v1"]),
         ("nomad::mtls", &["CN=Nomad CircleCI CA", "key.pem is its key", "base64 of PEM"]),
         ("nomad::gossip_key", &["a base64 key of 32 bytes, the key the Nomad servers use"]),
         ("machine_provisioner::config", &["4 workloads ready", "bound to arn:aws:iam::123456789012:role/"]),
@@ -451,8 +514,9 @@ fn deviations() -> Vec<Expected> {
         scenario: "nomad-version-skew",
         check: "nomad::clients_ready",
         status: "failed",
-        words: &["1 Nomad client(s) run a newer Nomad than the servers (1.7.7)", "Nomad 1.8.2", "nomad_version"],
+        words: &["1 Nomad client(s) run a newer Nomad than the servers (1.11.3)", "Nomad 1.12.2", "nomad_version"],
     });
+    deviations.extend(new_deviations());
     deviations.push(Expected {
         scenario: "gossip-key-invalid",
         check: "nomad::gossip_key",
@@ -482,6 +546,12 @@ fn deviations() -> Vec<Expected> {
     });
     deviations.push(Expected {
         scenario: "secrets-forbidden",
+        check: "cluster::kubernetes_version",
+        status: "skipped",
+        words: &["not-configured", "the server version is unknown", "may not list Secrets", "set server_version"],
+    });
+    deviations.push(Expected {
+        scenario: "secrets-forbidden",
         check: "cluster::helm_release",
         status: "skipped",
         words: &[
@@ -500,66 +570,275 @@ fn deviations() -> Vec<Expected> {
     deviations
 }
 
-fn expectations() -> Vec<Expected> {
+/// The scenarios of server versions and of Nomad servers outside the cluster, on the default
+/// deployment (4.10; the `nomad-external-*` ones with external servers).
+fn new_deviations() -> Vec<Expected> {
+    let mut deviations = vec![
+        Expected {
+            scenario: "kubernetes-unsupported",
+            check: "cluster::kubernetes_version",
+            status: "failed",
+            words: &[
+                "Kubernetes 1.31 is outside 1.33 – 1.35, the versions server 4.10 supports",
+                "v1.31",
+                "upgrade the cluster",
+            ],
+        },
+        Expected {
+            scenario: "nomad-clients-docker-29",
+            check: "nomad::clients_ready",
+            status: "failed",
+            words: &[
+                "2 Nomad client(s) run what CircleCI server does not support: Docker 29 or newer",
+                "Docker 29.0.1",
+                "Docker v29 is not supported",
+                "28.1.1",
+            ],
+        },
+        Expected {
+            scenario: "nomad-clients-cgroups-v2",
+            check: "nomad::clients_ready",
+            status: "failed",
+            words: &["cgroups v2 with Docker", "CgroupsV2 is currently unsupported", "cgroups v1"],
+        },
+        Expected {
+            scenario: "nomad-servers-no-quorum",
+            check: "nomad::servers_alive",
+            status: "failed",
+            words: &[
+                "2 of 5 Nomad servers alive: no quorum (3 needed)",
+                "failed",
+                "5 servers expected (the release's nomad.server.replicas)",
+            ],
+        },
+        Expected {
+            scenario: "nomad-servers-no-quorum",
+            check: "nomad::clients_ready",
+            status: "failed",
+            words: &["No cluster leader", "the servers have no leader", "see nomad::servers_alive"],
+        },
+        Expected {
+            scenario: "nomad-external-unreachable",
+            check: "nomad::servers_alive",
+            status: "failed",
+            words: &["cannot connect to https://127.0.0.1:", "refused", "set nomad.address (or NOMAD_ADDR)"],
+        },
+        Expected {
+            scenario: "nomad-external-unreachable",
+            check: "nomad::clients_ready",
+            status: "failed",
+            words: &["cannot connect to https://127.0.0.1:", "/v1/nodes", "port 4646"],
+        },
+        Expected {
+            scenario: "nomad-external-unreachable",
+            check: "nomad::mtls",
+            status: "passed",
+            words: &["client.global.nomad", "the servers' certificate was not read", "refused"],
+        },
+        Expected {
+            scenario: "nomad-external-ca-mismatch",
+            check: "nomad::mtls",
+            status: "failed",
+            words: &[
+                "present a certificate the CA of Secret nomad-mtls did not sign: clients cannot join",
+                "another key",
+                "one CA",
+            ],
+        },
+        Expected {
+            scenario: "nomad-external-ca-mismatch",
+            check: "nomad::servers_alive",
+            status: "failed",
+            words: &["not signed by the CA realitycheck was given", "/v1/agent/members", "see nomad::mtls"],
+        },
+        Expected {
+            scenario: "nomad-external-ca-mismatch",
+            check: "nomad::clients_ready",
+            status: "failed",
+            words: &["not signed by the CA realitycheck was given", "/v1/nodes", "see nomad::mtls"],
+        },
+    ];
+    deviations.extend(DOCKER_JOB_CHECKS.into_iter().chain(["executors::remote_docker"]).map(|check| Expected {
+        scenario: "nomad-servers-no-quorum",
+        check,
+        status: "failed",
+        words: &["queued and the Nomad servers have no leader", "No cluster leader", "bring a majority"],
+    }));
+    deviations
+}
+
+/// What runs on other deployments than the default conclude where it differs from their
+/// scenario's default: the version and the servers in the pass notes, and what the version or
+/// the servers' place changes.
+fn run_deviations() -> Vec<(Run, Expected)> {
+    let run = |scenario, version, servers| Run { scenario, deployment: Some((version, servers)) };
+    let at = |run: Run, check, status, words| (run, Expected { scenario: run.scenario, check, status, words });
+    let v4_4 = run("healthy", "4.4", "internal");
+    let v4_8 = run("healthy", "4.8", "internal");
+    let v4_8_external = run("healthy", "4.8", "external");
+    let v4_9 = run("healthy", "4.9", "internal");
+    let v4_10_external = run("healthy", "4.10", "external");
+    let forbidden = run("secrets-forbidden", "4.10", "external");
+    vec![
+        at(v4_4, "cluster::helm_release", "passed", &["chart circleci-server 4.4.7", "server 4.4.7"]),
+        at(v4_4, "cluster::kubernetes_version", "passed", &["Kubernetes 1.29", "within 1.26 – 1.31"]),
+        at(v4_4, "nomad::servers_alive", "passed", &["3 servers alive, leader nomad-server-0.global"]),
+        at(v4_4, "nomad::gossip_key", "passed", &["the key the Nomad servers use"]),
+        at(v4_8, "cluster::helm_release", "passed", &["chart circleci-server 4.8.12", "server 4.8.12"]),
+        at(v4_8, "nomad::servers_alive", "passed", &["5 servers alive, leader nomad-server-0.global"]),
+        at(v4_8_external, "nomad::servers_alive", "passed", &["3 servers alive, leader ip-10-0-1-10.global"]),
+        at(
+            v4_8_external,
+            "nomad::clients_ready",
+            "passed",
+            &["2 of 2 clients ready and eligible", "Docker 28.1.1, cgroups v1"],
+        ),
+        at(
+            v4_8_external,
+            "nomad::mtls",
+            "passed",
+            &["client.global.nomad", "plain HTTP (server 4.8's external servers)"],
+        ),
+        at(v4_9, "cluster::helm_release", "passed", &["chart circleci-server 4.9.5", "server 4.9.5"]),
+        at(v4_9, "cluster::kubernetes_version", "passed", &["within 1.33 – 1.35: server 4.9.5"]),
+        at(v4_10_external, "nomad::servers_alive", "passed", &["3 servers alive, leader ip-10-0-1-10.global"]),
+        at(
+            v4_10_external,
+            "nomad::mtls",
+            "passed",
+            &["client.global.nomad", "present a certificate for server.global.nomad signed by the same CA"],
+        ),
+        at(v4_10_external, "cluster::pods_ready", "passed", &["51 of 51 pods ready"]),
+        at(
+            run("kubernetes-unsupported", "4.4", "internal"),
+            "cluster::kubernetes_version",
+            "failed",
+            &["Kubernetes 1.25 is outside 1.26 – 1.31, the versions server 4.4 supports", "upgrade the cluster"],
+        ),
+        at(
+            run("nomad-version-skew", "4.4", "internal"),
+            "nomad::clients_ready",
+            "failed",
+            &["run a newer Nomad than the servers (1.7.7)", "Nomad 1.8.2"],
+        ),
+        at(
+            run("nomad-servers-no-quorum", "4.10", "external"),
+            "nomad::servers_alive",
+            "failed",
+            &["1 of 3 Nomad servers alive: no quorum (2 needed)", "3 servers listed"],
+        ),
+        at(
+            run("nomad-servers-no-quorum", "4.10", "external"),
+            "nomad::clients_ready",
+            "failed",
+            &["500 No cluster leader", "/v1/nodes"],
+        ),
+        at(
+            run("nomad-clients-docker-29", "4.8", "external"),
+            "nomad::clients_ready",
+            "failed",
+            &["Docker 29.0.1", "Docker v29 is not supported"],
+        ),
+        at(
+            run("mtls-wrong-ca", "4.10", "external"),
+            "nomad::mtls",
+            "failed",
+            &["cert.pem of Secret nomad-mtls was not signed by the CA in ca.pem"],
+        ),
+        at(
+            forbidden,
+            "cluster::kubernetes_version",
+            "skipped",
+            &["not-configured", "server version is unknown", "set server_version"],
+        ),
+        at(
+            forbidden,
+            "nomad::servers_alive",
+            "failed",
+            &["no CA to verify the Nomad servers", "NOMAD_CACERT", "nomad-mtls"],
+        ),
+        at(forbidden, "nomad::clients_ready", "failed", &["no CA to verify the Nomad servers", "NOMAD_CACERT"]),
+    ]
+}
+
+/// What a check must conclude in one run.
+struct RunExpected {
+    run: Run,
+    check: &'static str,
+    status: &'static str,
+    words: &'static [&'static str],
+}
+
+/// The expectations of every run: a run's own deviation, else its scenario's (on another
+/// deployment than the default, a scenario's pass notes are left out: they name the default's
+/// version and counts), else the gossip key check not applicable with external servers, else
+/// pass (or not applicable in the demo).
+fn expectations() -> Vec<RunExpected> {
     let deviations = deviations();
-    realitycheck_sim::scenario::Scenario::ALL
-        .iter()
-        .flat_map(|scenario| common::ALL_CHECKS.iter().map(move |check| (scenario.name(), *check)))
-        .map(|(scenario, check)| {
+    let run_deviations = run_deviations();
+    runs()
+        .into_iter()
+        .flat_map(|run| common::ALL_CHECKS.iter().map(move |check| (run, *check)))
+        .map(|(run, check)| {
+            let found = |status, words| RunExpected { run, check, status, words };
             // A rejected token stops the run at the preflight: every check is skipped with why.
-            let preflight_failed = Expected {
-                scenario,
-                check,
-                status: "skipped",
-                words: &["preflight-failed", "the token was rejected", "personal API token"],
-            };
-            if scenario == "bad-token" {
-                return preflight_failed;
+            if run.scenario == "bad-token" {
+                return found("skipped", &["preflight-failed", "the token was rejected", "personal API token"]);
             }
-            if let Some(e) = deviations.iter().find(|e| e.scenario == scenario && e.check == check) {
-                return Expected { scenario: e.scenario, check: e.check, status: e.status, words: e.words };
+            if let Some((_, e)) = run_deviations.iter().find(|(r, e)| *r == run && e.check == check) {
+                return found(e.status, e.words);
+            }
+            if let Some(e) = deviations.iter().find(|e| {
+                e.scenario == run.scenario && e.check == check && (run.deployment.is_none() || e.status != "passed")
+            }) {
+                return found(e.status, e.words);
+            }
+            if run.external() && check == "nomad::gossip_key" {
+                return found("skipped", &["not-applicable", "outside the cluster", "nomad.server.internal: false"]);
             }
             if common::NOT_APPLICABLE_IN_DEMO.contains(&check) {
-                return Expected { scenario, check, status: "skipped", words: &["not-applicable", "opt-in"] };
+                return found("skipped", &["not-applicable", "opt-in"]);
             }
-            Expected { scenario, check, status: "passed", words: &[] }
+            found("passed", &[])
         })
         .collect()
 }
 
 /// A preflight failure exits 3, a failed check 1, a green run 0.
-fn expected_exit_code(scenario: &str) -> i32 {
-    if scenario == "bad-token" {
+fn expected_exit_code(run: Run) -> i32 {
+    if run.scenario == "bad-token" {
         3
-    } else if deviations().iter().any(|e| e.scenario == scenario && e.status == "failed") {
+    } else if expectations().iter().any(|e| e.run == run && e.status == "failed") {
         1
     } else {
         0
     }
 }
 
-/// The exit code and JSON report of the demo of `scenario`, run once per test process.
-fn report(scenario: &str) -> &'static (i32, Value) {
-    static REPORTS: OnceLock<HashMap<&'static str, OnceLock<(i32, Value)>>> = OnceLock::new();
-    let reports = REPORTS.get_or_init(|| {
-        realitycheck_sim::scenario::Scenario::ALL.iter().map(|s| (s.name(), OnceLock::new())).collect()
-    });
-    reports[scenario].get_or_init(|| {
+/// The exit code and JSON report of the demo of `run`, run once per test process.
+fn report(run: Run) -> &'static (i32, Value) {
+    static REPORTS: OnceLock<HashMap<Run, OnceLock<(i32, Value)>>> = OnceLock::new();
+    let reports = REPORTS.get_or_init(|| runs().into_iter().map(|run| (run, OnceLock::new())).collect());
+    reports[&run].get_or_init(|| {
         let dir = tempfile::TempDir::new().unwrap();
         let json = dir.path().join("report.json");
-        let out =
-            common::run(common::realitycheck(dir.path()).args(["demo", "--scenario", scenario, "--json"]).arg(&json));
-        let report =
-            std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no report for {scenario} ({e}): {}", out.stderr));
+        let mut command = common::realitycheck(dir.path());
+        command.args(["demo", "--scenario", run.scenario, "--json"]).arg(&json);
+        if let Some((version, servers)) = run.deployment {
+            command.args(["--server-version", version, "--nomad-servers", servers]);
+        }
+        let out = common::run(&mut command);
+        let report = std::fs::read_to_string(&json)
+            .unwrap_or_else(|e| panic!("no report for {} ({e}): {}", run.name(), out.stderr));
         (out.code, serde_json::from_str(&report).unwrap())
     })
 }
 
-fn verify(expected: &Expected) -> Result<(), Failed> {
-    let (code, report) = report(expected.scenario);
-    let want_code = expected_exit_code(expected.scenario);
+fn verify(expected: &RunExpected) -> Result<(), Failed> {
+    let (code, report) = report(expected.run);
+    let want_code = expected_exit_code(expected.run);
     if *code != want_code {
-        return Err(format!("demo --scenario {} exited {code}, expected {want_code}", expected.scenario).into());
+        return Err(format!("the demo of {} exited {code}, expected {want_code}", expected.run.name()).into());
     }
     let check = report["checks"]
         .as_array()
@@ -582,7 +861,8 @@ fn verify(expected: &Expected) -> Result<(), Failed> {
 
 /// The scenarios each check's page (docs/checks) lists under "Seen red in the demo", as
 /// `- \`realitycheck demo --scenario NAME\`` items, must be those this matrix expects it red
-/// in: the docs name no scenario that does not show the check red, and miss none that does.
+/// in on the default deployment: the docs name no scenario that does not show the check red,
+/// and miss none that does.
 fn pages_name_the_scenarios_that_show_each_check_red() -> Result<(), Failed> {
     let mut wrong = Vec::new();
     for check in common::ALL_CHECKS {
@@ -602,8 +882,8 @@ fn pages_name_the_scenarios_that_show_each_check_red() -> Result<(), Failed> {
         let family: Vec<&str> = common::ALL_CHECKS.iter().copied().filter(|c| page_stem(c) == stem).collect();
         let red: std::collections::BTreeSet<&str> = expectations()
             .into_iter()
-            .filter(|e| e.status == "failed" && family.contains(&e.check))
-            .map(|e| e.scenario)
+            .filter(|e| e.run.deployment.is_none() && e.status == "failed" && family.contains(&e.check))
+            .map(|e| e.run.scenario)
             .collect();
         if listed != red {
             wrong.push(format!("{path}: lists {listed:?}, the matrix has {check} red in {red:?}"));
@@ -629,6 +909,7 @@ fn shared_causes(scenario: &str) -> Vec<(&'static str, Vec<&'static str>)> {
         "no-nomad-clients" | "nomad-clients-draining" | "nomad-docker-unhealthy" => {
             vec![("no-nomad-client-for-docker", docker_jobs())]
         }
+        "nomad-servers-no-quorum" => vec![("nomad-has-no-leader", docker_jobs())],
         "pods-not-ready" => vec![("machine-provisioner-not-ready", MACHINE_JOB_CHECKS.into())],
         "machine-provisioner-broken" | "machine-provisioner-forbidden" => {
             vec![("machine-provisioner-cannot-start-vms", MACHINE_JOB_CHECKS.into())]
@@ -640,8 +921,9 @@ fn shared_causes(scenario: &str) -> Vec<(&'static str, Vec<&'static str>)> {
 /// Every failed check of the scenario's report refers to a cause that lists it, and says the
 /// cause, remediation and phase of that cause: diagnoses sharing a key say the same. The
 /// causes several checks share are exactly those `shared_causes` expects.
-fn verify_causes(scenario: &'static str) -> Result<(), Failed> {
-    let (_, report) = report(scenario);
+fn verify_causes(run: Run) -> Result<(), Failed> {
+    let scenario = run.scenario;
+    let (_, report) = report(run);
     let checks = report["checks"].as_array().ok_or("the report has no checks")?;
     let causes = report["causes"].as_array().ok_or("the report has no causes")?;
     for check in checks.iter().filter(|check| check["status"] == "failed") {
@@ -684,11 +966,9 @@ fn main() {
     let arguments = Arguments::from_args();
     let checks = expectations()
         .into_iter()
-        .map(|expected| Trial::test(format!("{}::{}", expected.scenario, expected.check), move || verify(&expected)));
-    let causes = realitycheck_sim::scenario::Scenario::ALL
-        .iter()
-        .map(|scenario| scenario.name())
-        .map(|scenario| Trial::test(format!("{scenario}::causes"), move || verify_causes(scenario)));
+        .map(|expected| Trial::test(format!("{}::{}", expected.run.name(), expected.check), move || verify(&expected)));
+    let causes =
+        runs().into_iter().map(|run| Trial::test(format!("{}::causes", run.name()), move || verify_causes(run)));
     let docs = Trial::test(
         "docs::pages_name_the_scenarios_that_show_each_check_red",
         pages_name_the_scenarios_that_show_each_check_red,

@@ -322,11 +322,13 @@ async fn no_nomad_client(cluster: &ClusterAccess, spec: &Job, waiting: &str) -> 
     let nodes = match client_nodes(cluster).await {
         Ok(nodes) => nodes,
         Err(error) if error.is_no_leader() => {
+            let failure = nomad_failure(cluster.namespace(), &error);
             return Some(
                 Diagnosis::new(format!("job {spec} is queued and the Nomad servers have no leader"))
                     .observed(waiting)
                     .shared_cause(shared_causes::NOMAD_HAS_NO_LEADER, "the Nomad servers have no leader")
-                    .observed(nomad_failure(cluster.namespace(), &error).summary)
+                    .observed(failure.summary)
+                    .observed_all(failure.observed)
                     .because(&NOMAD_LEADERLESS)
                     .phase(&phase::NOMAD_SERVERS),
             );

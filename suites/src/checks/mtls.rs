@@ -205,6 +205,12 @@ pub fn judge_servers_certificate(
         )
     };
     if !leaf.signed_by(&material.ca) {
+        let red = |summary: String, cause: Stated| match red(summary, cause) {
+            Verdict::Fail(diagnosis) if leaf.issuer == material.ca.subject => Verdict::Fail(diagnosis.observed(
+                "the issuer has the name of the Secret's CA and another key: a CA made again under the same name",
+            )),
+            verdict => verdict,
+        };
         return red(
             format!(
                 "the Nomad servers at {url} present a certificate the CA of Secret {secret} did not sign: clients cannot join"

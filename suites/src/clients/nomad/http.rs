@@ -109,7 +109,8 @@ impl fmt::Display for ConnectionFailure {
 /// Why the TLS handshake failed, from rustls's error (its type, never its text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsFailure {
-    /// The certificate does not chain to the given CA.
+    /// The certificate does not chain to the given CA (none of its name, or one of its name
+    /// whose key did not sign it).
     UnknownIssuer,
     /// The certificate does not carry `tls_server_name`.
     NameMismatch,
@@ -126,7 +127,11 @@ impl TlsFailure {
     fn of(error: &rustls::Error) -> TlsFailure {
         use rustls::AlertDescription as Alert;
         match error {
-            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => TlsFailure::UnknownIssuer,
+            // A CA made again under the same name (as CircleCI's Terraform names every one)
+            // is found as the issuer by its name, and its signature does not verify.
+            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer | CertificateError::BadSignature) => {
+                TlsFailure::UnknownIssuer
+            }
             rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             ) => TlsFailure::NameMismatch,
