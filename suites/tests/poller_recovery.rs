@@ -20,7 +20,11 @@ async fn a_check_that_subscribes_after_the_poller_gave_up_polls_again() {
     // client's 3 retries included.
     let faults =
         FaultPlan::repeating(1_000, (1..=4).map(|n| (n, Fault::ServiceUnavailable))).only("GET /api/v2/pipeline/");
-    let options = SimOptions { api: ApiBehaviour { delay: Duration::ZERO, faults }, timing: JobTiming::default() };
+    let options = SimOptions {
+        api: ApiBehaviour { delay: Duration::ZERO, faults },
+        timing: JobTiming::default(),
+        ..SimOptions::for_scenario(Scenario::Healthy)
+    };
     let server = SimServer::start_with(Scenario::Healthy, ([127, 0, 0, 1], 0).into(), options).await.unwrap();
     let target = server.target("sim");
     let api = ApiAccess::for_target(&target, Duration::from_secs(10)).unwrap().unwrap();

@@ -32,7 +32,7 @@ async fn sim(prefix: &str, fault: Fault) -> SimServer {
     SimServer::start_with(
         Scenario::NoNomadClients,
         ([127, 0, 0, 1], 0).into(),
-        SimOptions { api, timing: JobTiming::default() },
+        SimOptions { api, timing: JobTiming::default(), ..SimOptions::for_scenario(Scenario::NoNomadClients) },
     )
     .await
     .unwrap()

@@ -22,7 +22,7 @@ use crate::clients::nomad::table::NotATable;
 use crate::clients::nomad::{ParseError, keyring};
 use crate::resources::cluster::{NomadPodError, ready_pod};
 use crate::resources::release::{InstalledRelease, ServersAt};
-use crate::versions::ExternalServers;
+use crate::versions::{self, ExternalServers};
 
 /// The Secrets the guides store the Nomad mTLS material in, in the order they are looked for.
 pub const MTLS_SECRETS: [&str; 2] = ["nomad-mtls", "nomad-rpc-mtls"];
@@ -128,16 +128,7 @@ impl NomadRoute {
             ServersAt::Unknown(_) => (None, None),
             ServersAt::Outside { hostname, scheme } => (hostname, scheme),
         };
-        let url = match (&settings.address, hostname) {
-            (Some(address), _) => address.clone(),
-            (None, Some(hostname)) => {
-                let scheme = scheme.unwrap_or_else(|| default_scheme(release).to_string());
-                Url::parse(&format!("{scheme}://{hostname}:{NOMAD_HTTP_PORT}")).map_err(|e| {
-                    NomadAccessError::Http(NomadHttpError::BadAddress { url: hostname.clone(), reason: e.to_string() })
-                })?
-            }
-            (None, None) => return Err(NomadAccessError::NoAddress),
-        };
+        let url = address(settings.address.as_ref(), hostname, scheme, release.release())?;
         let ca_pem = match url.scheme() {
             "https" => Some(ca_pem(cluster, settings, &url).await?),
             _ => None,
@@ -162,13 +153,25 @@ impl NomadRoute {
     }
 }
 
-/// The scheme of external servers' HTTP API when the release does not set one: the version's
-/// (plain HTTP on 4.8), else HTTPS.
-fn default_scheme(release: &InstalledRelease) -> &'static str {
-    match release.release().map(|row| row.external_servers) {
-        Some(ExternalServers::PlainHttp) => "http",
-        _ => "https",
-    }
+/// The servers' API: `nomad.address` when set, else the release's host name on port 4646 with
+/// its scheme (else the version's: plain HTTP on 4.8, else HTTPS).
+fn address(
+    configured: Option<&Url>,
+    hostname: Option<String>,
+    scheme: Option<String>,
+    release: Option<&versions::Release>,
+) -> Result<Url, NomadAccessError> {
+    let hostname = match (configured, hostname) {
+        (Some(address), _) => return Ok(address.clone()),
+        (None, Some(hostname)) => hostname,
+        (None, None) => return Err(NomadAccessError::NoAddress),
+    };
+    let scheme = scheme.unwrap_or_else(|| match release.map(|row| row.external_servers) {
+        Some(ExternalServers::PlainHttp) => "http".to_string(),
+        _ => "https".to_string(),
+    });
+    Url::parse(&format!("{scheme}://{hostname}:{NOMAD_HTTP_PORT}"))
+        .map_err(|e| NomadAccessError::Http(NomadHttpError::BadAddress { url: hostname, reason: e.to_string() }))
 }
 
 /// A Running and Ready pod of `selector`; `unknown` says why the release could not tell where
@@ -361,6 +364,28 @@ mod tests {
         assert!(is_unknown_command(&output(1, "Usage: nomad operator keyring [options]")));
         assert!(!is_unknown_command(&output(0, "Usage: nomad operator gossip keyring <subcommand>")));
         assert!(!is_unknown_command(&output(1, "Error: x509: certificate signed by unknown authority")));
+    }
+
+    #[test]
+    fn the_address_is_the_setting_else_the_release_s_host_name_with_the_version_s_scheme() {
+        let release = |text: &str| versions::lookup(versions::ServerVersion::parse(text).unwrap()).release;
+        let host = || Some("nomad.example.internal".to_string());
+        let url = |found: Result<Url, NomadAccessError>| found.unwrap().to_string();
+        assert_eq!(url(address(None, host(), None, Some(release("4.10.0")))), "https://nomad.example.internal:4646/");
+        assert_eq!(url(address(None, host(), None, Some(release("4.8.12")))), "http://nomad.example.internal:4646/");
+        assert_eq!(url(address(None, host(), None, None)), "https://nomad.example.internal:4646/", "unknown: HTTPS");
+        assert_eq!(
+            url(address(None, host(), Some("http".into()), Some(release("4.10.0")))),
+            "http://nomad.example.internal:4646/",
+            "the release's nomad.server.scheme wins"
+        );
+        let tunnel = Url::parse("https://localhost:14646").unwrap();
+        assert_eq!(url(address(Some(&tunnel), host(), None, None)), "https://localhost:14646/", "nomad.address wins");
+        assert!(matches!(address(None, None, None, None), Err(NomadAccessError::NoAddress)));
+        assert!(matches!(
+            address(None, Some("bad host".into()), None, None),
+            Err(NomadAccessError::Http(NomadHttpError::BadAddress { .. }))
+        ));
     }
 
     #[test]

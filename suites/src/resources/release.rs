@@ -3,6 +3,8 @@
 //! version, else what the chart sets on its workloads) with the row of [`crate::versions`]
 //! that judges it, and where its Nomad servers run.
 
+use k8s_openapi::api::core::v1::Pod;
+
 use crate::clients::cluster::{Cluster, ClusterError};
 use crate::clients::helm::{self, ReleaseRecord, SERVER_CHART, UnreadableRecord};
 use crate::versions::{self, Lookup, ServerVersion};
@@ -110,11 +112,38 @@ fn server_record(records: &[Result<ReleaseRecord, UnreadableRecord>]) -> Option<
 /// The version a workload's `helm.sh/chart` label names (`circleci-server-4.10.0`), with the
 /// pod it was read from: what is left when the records may not be read.
 async fn from_workloads(cluster: &Cluster) -> Option<(ServerVersion, String)> {
-    let pods = cluster.pods(None).await.ok()?;
+    chart_label_version(&cluster.pods(None).await.ok()?)
+}
+
+/// The version the first pod labelled `helm.sh/chart=circleci-server-<version>` names.
+fn chart_label_version(pods: &[Pod]) -> Option<(ServerVersion, String)> {
     pods.iter().find_map(|pod| {
         let label = pod.metadata.labels.as_ref()?.get(CHART_LABEL)?;
         let version = ServerVersion::parse(label.strip_prefix(SERVER_CHART)?.strip_prefix('-')?)?;
         let name = pod.metadata.name.as_deref().unwrap_or("?");
         Some((version, format!("label {CHART_LABEL}={label} of pod {name}")))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, chart: Option<&str>) -> Pod {
+        let labels = chart.map(|chart| serde_json::json!({CHART_LABEL: chart})).unwrap_or(serde_json::json!({}));
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name, "labels": labels}})).unwrap()
+    }
+
+    #[test]
+    fn a_workload_s_chart_label_names_the_version() {
+        let pods = [
+            pod("redis-0", Some("redis-17.3.1")),
+            pod("frontend-7d9f", None),
+            pod("api-service-5c8b", Some("circleci-server-4.10.0")),
+        ];
+        let (version, source) = chart_label_version(&pods).unwrap();
+        assert_eq!(version.to_string(), "4.10.0");
+        assert_eq!(source, "label helm.sh/chart=circleci-server-4.10.0 of pod api-service-5c8b");
+        assert_eq!(chart_label_version(&pods[..2]), None, "another chart's label names no server version");
+    }
 }
