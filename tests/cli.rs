@@ -130,17 +130,23 @@ fn a_release_on_another_chart_version_than_expected_is_red_and_the_https_api_ver
     let dir = TempDir::new().unwrap();
     let sim = Sim::start(dir.path(), "healthy");
     let selected = ["--exact", "cluster::helm_release", "api::tls_certificate"];
-    let out =
-        run(realitycheck(dir.path()).arg("run").args(selected).arg("--expect-chart-version=4.4.8").envs(sim.exports()));
+    let out = run(realitycheck(dir.path())
+        .arg("run")
+        .args(selected)
+        .arg("--expect-chart-version=4.10.1")
+        .envs(sim.exports()));
     assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("release circleci-server runs chart 4.4.7, not 4.4.8"), "{}", out.stdout);
+    assert!(out.stdout.contains("release circleci-server runs chart 4.10.0, not 4.10.1"), "{}", out.stdout);
     assert!(
         out.stdout.contains("PASS") && out.stdout.contains("api::tls_certificate  chain verified"),
         "{}",
         out.stdout
     );
-    let out =
-        run(realitycheck(dir.path()).arg("run").args(selected).arg("--expect-chart-version=4.4.7").envs(sim.exports()));
+    let out = run(realitycheck(dir.path())
+        .arg("run")
+        .args(selected)
+        .arg("--expect-chart-version=4.10.0")
+        .envs(sim.exports()));
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
 }
 
@@ -302,6 +308,39 @@ fn the_token_never_reaches_any_output() {
         ] {
             assert!(!text.contains(token), "the token leaked into {what}");
         }
+    }
+}
+
+/// NOMAD_TOKEN, sent to Nomad servers outside the cluster, reaches no output either: a red run
+/// through their HTTP API (another CA than the mTLS Secret's), with trace logs.
+#[test]
+fn the_nomad_token_never_reaches_any_output() {
+    const NOMAD_TOKEN: &str = "7c1e2f9a-realitycheck-nomad-acl-secret";
+    let dir = TempDir::new().unwrap();
+    let sim = Sim::start(dir.path(), "nomad-external-ca-mismatch");
+    let exports = sim.exports();
+    assert!(exports.iter().any(|(name, value)| name == "NOMAD_ADDR" && value.starts_with("https://")), "{exports:?}");
+    let (junit, json) = (dir.path().join("junit.xml"), dir.path().join("report.json"));
+    let out = run(realitycheck(dir.path())
+        .args(["-vvv", "run", "--junit"])
+        .arg(&junit)
+        .arg("--json")
+        .arg(&json)
+        .envs(exports)
+        .env("NOMAD_TOKEN", NOMAD_TOKEN)
+        .env("RUST_LOG", "trace"));
+    assert_eq!(out.code, 1, "stdout:\n{}", out.stdout);
+    assert!(out.stdout.contains("not signed by the CA realitycheck was given"), "read through the API: {}", out.stdout);
+    let config = run(realitycheck(dir.path()).args(["config", "check"]).env("NOMAD_TOKEN", NOMAD_TOKEN));
+    assert!(config.stdout.contains("nomad.token") && config.stdout.contains("env NOMAD_TOKEN"), "{}", config.stdout);
+    for (what, text) in [
+        ("stdout", out.stdout),
+        ("stderr", out.stderr),
+        ("junit", std::fs::read_to_string(&junit).unwrap()),
+        ("json", std::fs::read_to_string(&json).unwrap()),
+        ("config check", config.stdout + &config.stderr),
+    ] {
+        assert!(!text.contains(NOMAD_TOKEN), "the Nomad token leaked into {what}");
     }
 }
 
@@ -683,7 +722,7 @@ async fn kube_context_picks_a_context_of_an_explicit_kubeconfig() {
     let (first, second) = tokio::task::spawn_blocking(move || (run(&mut command), run(&mut second))).await.unwrap();
     assert_eq!(first.code, 3, "the current context points at nothing: {}", first.stdout);
     assert_eq!(second.code, 0, "--kube-context second: stdout:\n{}\nstderr:\n{}", second.stdout, second.stderr);
-    assert!(second.stdout.contains("48 of 48 pods ready"), "{}", second.stdout);
+    assert!(second.stdout.contains("56 of 56 pods ready"), "{}", second.stdout);
     sim.shutdown().await;
 }
 

@@ -185,7 +185,7 @@ pub static NOMAD_ADDRESS: Setting = Setting::new(Scope::Target, "nomad.address",
     .env("NOMAD_ADDR")
     .flag("nomad-address", "URL", CHECKS)
     .help("the HTTP API of Nomad servers outside the cluster, like https://nomad.example.internal:4646; beats the release's nomad.server.serverHostname")
-    .unset("unset (the release's nomad.server.serverHostname on port 4646, when its servers run outside the cluster)")
+    .unset("unset (the release's serverHostname:4646)")
     .fix("give the URL of the Nomad servers' HTTP API with its protocol and port, like https://nomad.example.internal:4646")
     .check(values::nomad_address);
 
@@ -193,7 +193,7 @@ pub static NOMAD_ADDRESS: Setting = Setting::new(Scope::Target, "nomad.address",
 pub static NOMAD_CA_CERT: Setting = Setting::new(Scope::Target, "nomad.ca_cert", Kind::Path(Relative::ToSource))
     .env("NOMAD_CACERT")
     .help("PEM file of the CA that signs the external Nomad servers' certificate")
-    .unset("unset (ca.pem of the Nomad mTLS Secret)")
+    .unset("unset (the mTLS Secret's ca.pem)")
     .fix("give the path of the PEM file of the Nomad CA (ca.pem of the mTLS material)");
 
 /// `nomad.client_cert`.
@@ -203,14 +203,14 @@ pub static NOMAD_CLIENT_CERT: Setting =
         .help(
             "PEM certificate realitycheck presents to external Nomad servers that ask for one (with nomad.client_key)",
         )
-        .unset("unset (no client certificate: CircleCI's servers ask for none over HTTPS)")
+        .unset("unset (none)")
         .fix("give the path of a PEM certificate signed by the Nomad CA, and nomad.client_key with its key");
 
 /// `nomad.client_key`.
 pub static NOMAD_CLIENT_KEY: Setting = Setting::new(Scope::Target, "nomad.client_key", Kind::Path(Relative::ToSource))
     .env("NOMAD_CLIENT_KEY")
     .help("PEM private key of nomad.client_cert")
-    .unset("unset (no client certificate)")
+    .unset("unset (none)")
     .fix("give the path of the PEM private key of nomad.client_cert");
 
 /// `nomad.tls_server_name`.
@@ -225,7 +225,7 @@ pub static NOMAD_TLS_SERVER_NAME: Setting = Setting::new(Scope::Target, "nomad.t
 pub static NOMAD_TOKEN: Setting = Setting::new(Scope::Target, "nomad.token", Kind::Text)
     .env("NOMAD_TOKEN")
     .help("a Nomad ACL token sent to external Nomad servers; never printed")
-    .unset("unset (no token: CircleCI's Nomad servers run without ACLs)")
+    .unset("unset (none)")
     .fix("the Nomad token is never read from the configuration file: export NOMAD_TOKEN")
     .secret()
     .not_in_file();

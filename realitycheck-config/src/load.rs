@@ -112,13 +112,22 @@ impl Flags {
     }
 }
 
+/// The settings whose variables are read apart from the layers: the configuration file's
+/// ([`config_path`]) and the API token's (`Config::load`, with the `token_env` it may name).
+const READ_APART: [&Setting; 2] = [&defs::CONFIG, &defs::TOKEN];
+
+/// Whether `setting` is one of [`READ_APART`]: no layer holds it.
+pub(crate) fn read_apart(setting: &Setting) -> bool {
+    READ_APART.iter().any(|apart| registry::same(setting, apart))
+}
+
 /// Reads the environment layer through `var` (the process environment in the binary, a
-/// map in tests): every setting that has a variable, blank ones left out. Neither the token
-/// nor the file's name is part of it: see `Config::load` and [`config_path`].
+/// map in tests): every setting that has a variable (those no file may set, like NOMAD_TOKEN,
+/// included), blank ones left out, but [`READ_APART`].
 pub fn env_layer(var: &dyn Fn(&str) -> Option<String>) -> Result<Layer, ConfigError> {
     let set: Vec<(&'static Setting, String)> = registry::all()
         .iter()
-        .filter(|setting| setting.in_file)
+        .filter(|setting| !read_apart(setting))
         .filter_map(|setting| {
             let value = var(setting.env?)?.trim().to_string();
             (!value.is_empty()).then_some((*setting, value))

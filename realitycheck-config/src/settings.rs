@@ -14,7 +14,7 @@ use url::Url;
 use crate::defs;
 use crate::error::{ConfigError, Origin};
 use crate::layer::{Entry, FileLayer, Layer};
-use crate::load::{Flags, REFERENCE_CONFIG, SourceFile, config_path, env_layer};
+use crate::load::{Flags, REFERENCE_CONFIG, SourceFile, config_path, env_layer, read_apart};
 use crate::registry::{self, Kind, Relative, Scope, Setting};
 use crate::value::Value;
 use harness::Secret;
@@ -382,7 +382,7 @@ impl Value {
 /// error names where the bad value came from and the setting's fix.
 fn resolve(scope: Scope, layer: &Layer, cwd: &Path) -> Result<Resolved, ConfigError> {
     let mut values = BTreeMap::new();
-    for setting in registry::of(scope).filter(|setting| setting.in_file) {
+    for setting in registry::of(scope).filter(|setting| !read_apart(setting)) {
         let default =
             || Some(Entry { value: setting.default_value()?, origin: Origin::BuiltIn, field: setting.name() });
         let entry = layer.get(setting).cloned().or_else(default);

@@ -204,6 +204,30 @@ fn the_token_comes_from_the_environment_or_a_file_and_never_prints() {
     assert_eq!(case.settings().unwrap().target.token.unwrap().expose(), "CCIPAT_from_env");
 }
 
+/// The nomad CLI's variables set the `nomad` table of every target; NOMAD_TOKEN only from the
+/// environment, never printed, never from a file.
+#[test]
+fn the_nomad_cli_s_variables_point_at_servers_outside_the_cluster() {
+    let case = Case::new()
+        .file("ca.pem", "PEM")
+        .env("NOMAD_ADDR", "https://nomad.example.internal:4646/")
+        .env("NOMAD_CACERT", "ca.pem")
+        .env("NOMAD_TLS_SERVER_NAME", "server.eu.nomad")
+        .env("NOMAD_TOKEN", " 5f3c-acl-secret \n");
+    let nomad = case.settings().unwrap().target.nomad;
+    assert_eq!(nomad.address.unwrap().as_str(), "https://nomad.example.internal:4646/");
+    assert!(nomad.ca_cert.unwrap().ends_with("ca.pem"));
+    assert_eq!(nomad.tls_server_name, "server.eu.nomad");
+    assert_eq!(nomad.token.as_ref().unwrap().expose(), "5f3c-acl-secret");
+    assert!(!format!("{:?}", case.settings().unwrap()).contains("5f3c-acl-secret"), "Debug hides the token");
+    let in_file = Case::new().file("rc.toml", "[defaults.nomad]\ntoken = \"5f3c-acl-secret\"\n").error();
+    assert!(in_file.contains("export NOMAD_TOKEN") && !in_file.contains("5f3c-acl-secret"), "{in_file}");
+    assert!(
+        Case::new().env("NOMAD_ADDR", "nomad:4646").error().contains("NOMAD_ADDR"),
+        "a bad address names its variable"
+    );
+}
+
 #[test]
 fn error_a_token_in_the_file_is_refused_with_the_way_to_give_it() {
     let case = Case::new().file("rc.toml", "[defaults]\nhost = \"https://x.example.com\"\ntoken = \"CCIPAT_leaked\"\n");

@@ -5,7 +5,7 @@ use harness::{Check, Diagnosis, SkipReason, Verdict};
 use k8s_openapi::jiff::Timestamp;
 
 use super::cause::{Because, StatedBy, Values, causes};
-use super::{cluster_check, cluster_failed, ids, optional_read_failed};
+use super::{cluster_check, cluster_failed, forbidden_read, ids, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::helm::{ReleaseRecord, SERVER_CHART, UnreadableRecord};
 use crate::clients::pods::PodState;
@@ -39,7 +39,8 @@ pub fn kubernetes_version() -> Check<RealityCheck> {
             Verdict::Skip(SkipReason::NotConfigured(format!(
                 "the server version is unknown ({}): set server_version (or --server-version) to the installation's version, like 4.10",
                 match &release.records {
-                    Err(error) => format!("the Helm release cannot be read: {error}"),
+                    Err(error) => forbidden_read(error)
+                        .unwrap_or_else(|| format!("the Helm release cannot be read: {error}")),
                     Ok(_) => format!("no Helm release of chart {SERVER_CHART} and no workload names it"),
                 }
             )))

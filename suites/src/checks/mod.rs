@@ -291,7 +291,13 @@ pub(crate) fn retries_note(retries: &[Retry]) -> String {
 /// The skip of a check that may not read Secrets (403): the Role rule to add, and how to check
 /// it. Reading Secrets is optional: never a red.
 pub(crate) fn secrets_forbidden(error: &ClusterError) -> Option<Verdict> {
-    let reason = match error {
+    forbidden_read(error).map(|reason| Verdict::Skip(SkipReason::NotConfigured(reason)))
+}
+
+/// What a read refused with 403 lacks, with the Role rule to add and the line that verifies it;
+/// `None` when the read failed otherwise.
+pub(crate) fn forbidden_read(error: &ClusterError) -> Option<String> {
+    Some(match error {
         ClusterError::ListSecrets { namespace, answer: Answer::Forbidden, .. } => format!(
             "this identity may not list Secrets in namespace `{namespace}`: add the Role rule `{{apiGroups: [\"\"], resources: [\"secrets\"], verbs: [\"list\"]}}` in that namespace (check: `kubectl auth can-i list secrets -n {namespace}`)"
         ),
@@ -302,8 +308,7 @@ pub(crate) fn secrets_forbidden(error: &ClusterError) -> Option<Verdict> {
             "this identity may not read {what} in namespace `{namespace}`: add the Role rule `{rule}` in that namespace"
         ),
         _ => return None,
-    };
-    Some(Verdict::Skip(SkipReason::NotConfigured(reason)))
+    })
 }
 
 /// The verdict of a failed read that a check may be refused (Secrets, logs, service
