@@ -71,6 +71,7 @@ async fn the_simulation_runs_in_the_scratch_image_and_run_judges_it() {
     let url = stdout
         .split_whitespace()
         .find(|word| word.starts_with("http://127.0.0.1:"))
+        .map(|word| word.trim_end_matches(','))
         .unwrap_or_else(|| panic!("no URL in the container's output: {stdout}"));
 
     let dir = tempfile::TempDir::new().unwrap();
@@ -99,6 +100,7 @@ async fn the_simulation_runs_in_the_scratch_image_and_run_judges_it() {
         [
             ("cluster::pods_ready".to_string(), "passed".to_string()),
             ("cluster::helm_release".to_string(), "passed".to_string()),
+            ("cluster::kubernetes_version".to_string(), "passed".to_string()),
             ("nomad::servers_alive".to_string(), "passed".to_string()),
             ("nomad::clients_ready".to_string(), "failed".to_string()),
             ("nomad::mtls".to_string(), "passed".to_string()),
