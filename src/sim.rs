@@ -85,16 +85,17 @@ pub async fn serve(args: SimArgs) -> Result<ExitCode, AppError> {
         }
         None => None,
     };
+    // No punctuation right after a URL: scripts take the words that start with `http`.
     let nomad_api = match server.nomad_url() {
         Some(url) if scenario == Scenario::NomadExternalUnreachable => {
-            format!(", the Nomad servers' API said to be at {url} (nothing listens there)")
+            format!(" and says the Nomad servers' API is at {url} (nothing listens there)")
         }
-        Some(url) => format!(", the Nomad servers' API at {url}"),
+        Some(url) => format!(" and the Nomad servers' API at {url}"),
         None => String::new(),
     };
     let mut lines = vec![format!(
         "realitycheck sim: CircleCI server {} with Nomad servers {}, scenario {scenario} ({}), serving the Kubernetes \
-         API at {}, the CircleCI API at {}{nomad_api}",
+         API at {} and the CircleCI API at {}{nomad_api}",
         server.server_version(),
         server.nomad_servers(),
         scenario.description(),

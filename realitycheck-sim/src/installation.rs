@@ -322,11 +322,14 @@ impl Installation {
                 self.tls_expires_at = Some(self.started_at + SignedDuration::from_hours(12 * 24 + 6));
             }
             Scenario::CloudProviderOther => self.cloud_provider = CloudProvider::Other,
+            // Refused by the Kubernetes API (`secrets_forbidden`), or made into the mTLS material
+            // with the installation (`mtls_fault`, and the other CA of the servers' certificate).
             Scenario::SecretsForbidden
             | Scenario::MtlsExpiring
             | Scenario::MtlsKeyMismatch
             | Scenario::MtlsWrongCa
-            | Scenario::MtlsSwapped => {}
+            | Scenario::MtlsSwapped
+            | Scenario::NomadExternalCaMismatch => {}
             Scenario::GossipKeyInvalid => self.set_gossip_secret(b"changeme"),
             Scenario::AutoscalerForbidden => {
                 let refused = "level=error msg=\"scaling policy check failed\" error=\"operation error Auto Scaling: DescribeInstanceRefreshes, https response error StatusCode: 403, api error AccessDenied: User: arn:aws:sts::123456789012:assumed-role/circleci-server-nomad-autoscaler is not authorized to perform: autoscaling:DescribeInstanceRefreshes\"";
@@ -352,7 +355,6 @@ impl Installation {
                 let config = user_values(self.deployment);
                 self.secrets.extend(helm_release_secrets(&failed_upgrade_history(version), &config, self.started_at));
             }
-            Scenario::NomadExternalCaMismatch => {}
             Scenario::NomadExternalUnreachable => {
                 if let Some(external) = &mut self.external_nomad {
                     external.reachable = false;
