@@ -71,7 +71,6 @@ async fn the_simulation_runs_in_the_scratch_image_and_run_judges_it() {
     let url = stdout
         .split_whitespace()
         .find(|word| word.starts_with("http://127.0.0.1:"))
-        .map(|word| word.trim_end_matches(','))
         .unwrap_or_else(|| panic!("no URL in the container's output: {stdout}"));
 
     let dir = tempfile::TempDir::new().unwrap();
