@@ -167,10 +167,10 @@ pub static SERVER_VERSION: Setting = Setting::new(Scope::Target, "server_version
 pub static EXPECT_CHART_VERSION: Setting = Setting::new(Scope::Target, "kubernetes.expect_chart_version", Kind::Text)
     .flag("expect-chart-version", "VERSION", CHECKS)
     .help(
-        "the chart version the release must run, e.g. after `helm upgrade --version 4.4.8` (a leading `v` is dropped)",
+        "the chart version the release must run, e.g. after `helm upgrade --version 4.10.1` (a leading `v` is dropped)",
     )
     .unset("unset (any)")
-    .fix("give a chart version like 4.4.8, or remove the key to accept any")
+    .fix("give a chart version like 4.10.1, or remove the key to accept any")
     .check(values::chart_version);
 
 /// `nomad.server_selector`.
