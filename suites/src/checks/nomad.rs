@@ -25,7 +25,10 @@ pub fn servers_alive() -> Check<RealityCheck> {
         let servers = access.nomad().await.map_err(|e| Verdict::Fail(nomad_failure(access.namespace(), &e)))?;
         let members = servers.members().await.map_err(|e| Verdict::Fail(nomad_failure(access.namespace(), &e)))?;
         let release = access.release().await.map_err(cluster_failed)?;
-        Ok(judge_members(&members, expected_servers(release).as_ref()))
+        Ok(match judge_members(&members, expected_servers(release).as_ref()) {
+            Verdict::Pass(note) => Verdict::Pass(note + &image_note(release, &members)),
+            verdict => verdict,
+        })
     })
 }
 
@@ -67,6 +70,27 @@ async fn node_details(servers: NomadServers<'_>, nodes: &[Node]) -> Result<Vec<N
 
 /// Node reads under way at once (each is an exec into a server pod, or an API call).
 const NODE_READS_AT_ONCE: usize = 4;
+
+/// `; they run Nomad 1.10.0, not the 1.11.3 of server 4.10's chart` when in-cluster servers
+/// run another Nomad than the image the version's chart defaults to (an overridden
+/// `nomad.server.image`, or a StatefulSet an upgrade did not roll); else nothing.
+fn image_note(release: &InstalledRelease, members: &[Member]) -> String {
+    let (ServersAt::Inside { .. }, Some(row)) = (release.servers(), release.release()) else { return String::new() };
+    let Some(expected) = row.nomad_server_image.and_then(|image| image.rsplit_once(':')).map(|(_, tag)| tag) else {
+        return String::new();
+    };
+    let mut running: Vec<&str> = members.iter().map(|m| m.version.as_str()).filter(|v| !v.is_empty()).collect();
+    running.sort_unstable();
+    running.dedup();
+    if running.is_empty() || running == [expected] {
+        return String::new();
+    }
+    format!(
+        "; they run Nomad {}, not the {expected} of server {}'s chart (nomad.server.image overridden, or the StatefulSet not rolled by the upgrade)",
+        running.join(" and "),
+        row.name()
+    )
+}
 
 /// How many servers the release runs, and what says so.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1040,6 +1064,53 @@ mod tests {
             judge_clients(&podman, &podman_details, 1, &servers()),
             Verdict::Pass("1 of 1 clients ready and eligible, raw_exec healthy; no docker driver on 1 (Podman clients), cgroups v2; 1 needed".into())
         );
+    }
+
+    /// The release of chart `version`, its servers in the cluster (`internal`) or outside.
+    fn release(version: &str, internal: bool) -> InstalledRelease {
+        let record = crate::clients::helm::ReleaseRecord {
+            name: "circleci-server".into(),
+            revision: 2,
+            status: "deployed".into(),
+            chart: "circleci-server".into(),
+            chart_version: version.into(),
+            last_deployed: None,
+            description: "Upgrade complete".into(),
+            deployed_revision: Some(2),
+            autoscaler_scaling: None,
+            nomad_server: crate::clients::helm::NomadServerValues { internal: Some(internal), ..Default::default() },
+        };
+        let lookup = crate::versions::lookup(crate::versions::ServerVersion::parse(version).unwrap());
+        InstalledRelease {
+            records: Ok(vec![Ok(record)]),
+            version: Some(crate::resources::release::InstalledVersion { lookup, source: "chart".into() }),
+        }
+    }
+
+    #[test]
+    fn in_cluster_servers_on_another_nomad_than_the_chart_s_image_are_noted() {
+        let on =
+            |version: &str| Member { version: version.into(), ..member("nomad-server-0.global", "alive", Some(true)) };
+        assert_eq!(image_note(&release("4.10.0", true), &[on("1.11.3")]), "");
+        assert_eq!(
+            image_note(&release("4.10.0", true), &[on("1.10.0"), on("1.11.3")]),
+            "; they run Nomad 1.10.0 and 1.11.3, not the 1.11.3 of server 4.10's chart (nomad.server.image overridden, or the StatefulSet not rolled by the upgrade)"
+        );
+        assert_eq!(
+            image_note(&release("4.10.0", false), &[on("1.7.7")]),
+            "",
+            "Terraform's servers outside the cluster"
+        );
+        assert_eq!(
+            image_note(&release("4.4.7", true), &[on("1.7.7")]),
+            "",
+            "4.4's chart image is CircleCI's own build"
+        );
+        assert_eq!(
+            expected_servers(&release("4.10.0", true)),
+            Some(ExpectedServers { count: 5, from: "the default of server 4.10".into() })
+        );
+        assert_eq!(expected_servers(&release("4.10.0", false)), None, "servers outside: those listed count");
     }
 
     #[test]
