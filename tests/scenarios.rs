@@ -481,7 +481,7 @@ fn deviations() -> Vec<Expected> {
             &["release circleci-server revision 2: chart circleci-server 4.10.0, deployed", "server 4.10.0"],
         ),
         ("cluster::kubernetes_version", &["Kubernetes 1.34 (v1.34.2), within 1.33 – 1.35: server 4.10.0"]),
-        ("nomad::servers_alive", &["5 servers alive, leader nomad-server-0.global"]),
+        ("nomad::servers_alive", &["5 servers alive, leader nomad-server-0.global; read in pod nomad-server-0"]),
         ("nomad::clients_ready", &["2 of 2 clients ready and eligible, docker healthy, Docker 28.1.1, cgroups v1"]),
         ("nomad::mtls", &["CN=Nomad CircleCI CA", "key.pem is its key", "base64 of PEM"]),
         ("nomad::gossip_key", &["a base64 key of 32 bytes, the key the Nomad servers use"]),
@@ -686,7 +686,12 @@ fn run_deviations() -> Vec<(Run, Expected)> {
         at(v4_4, "nomad::gossip_key", "passed", &["the key the Nomad servers use"]),
         at(v4_8, "cluster::helm_release", "passed", &["chart circleci-server 4.8.12", "server 4.8.12"]),
         at(v4_8, "nomad::servers_alive", "passed", &["5 servers alive, leader nomad-server-0.global"]),
-        at(v4_8_external, "nomad::servers_alive", "passed", &["3 servers alive, leader ip-10-0-1-10.global"]),
+        at(
+            v4_8_external,
+            "nomad::servers_alive",
+            "passed",
+            &["3 servers alive, leader ip-10-0-1-10.global", "read from http://127.0.0.1:", "over plain HTTP"],
+        ),
         at(
             v4_8_external,
             "nomad::clients_ready",
@@ -701,7 +706,12 @@ fn run_deviations() -> Vec<(Run, Expected)> {
         ),
         at(v4_9, "cluster::helm_release", "passed", &["chart circleci-server 4.9.5", "server 4.9.5"]),
         at(v4_9, "cluster::kubernetes_version", "passed", &["within 1.33 – 1.35: server 4.9.5"]),
-        at(v4_10_external, "nomad::servers_alive", "passed", &["3 servers alive, leader ip-10-0-1-10.global"]),
+        at(
+            v4_10_external,
+            "nomad::servers_alive",
+            "passed",
+            &["3 servers alive, leader ip-10-0-1-10.global; read from https://127.0.0.1:"],
+        ),
         at(
             v4_10_external,
             "nomad::mtls",

@@ -26,7 +26,9 @@ pub fn servers_alive() -> Check<RealityCheck> {
         let members = servers.members().await.map_err(|e| Verdict::Fail(nomad_failure(access.namespace(), &e)))?;
         let release = access.release().await.map_err(cluster_failed)?;
         Ok(match judge_members(&members, expected_servers(release).as_ref()) {
-            Verdict::Pass(note) => Verdict::Pass(note + &image_note(release, &members)),
+            Verdict::Pass(note) => {
+                Verdict::Pass(format!("{note}{}; {}", image_note(release, &members), read_through(servers.route)))
+            }
             verdict => verdict,
         })
     })
@@ -90,6 +92,21 @@ fn image_note(release: &InstalledRelease, members: &[Member]) -> String {
         running.join(" and "),
         row.name()
     )
+}
+
+/// `read in pod nomad-server-0`, `read from https://nomad.example.internal:4646`, and for
+/// plain HTTP (server 4.8's servers outside the cluster) that it is.
+fn read_through(route: &NomadRoute) -> String {
+    match route {
+        NomadRoute::Pod(pod) => format!("read in pod {pod}"),
+        NomadRoute::Http(http) if http.endpoint.url.scheme() == "http" => {
+            format!(
+                "read from {} over plain HTTP, as server 4.8's servers outside the cluster serve it",
+                route.describe()
+            )
+        }
+        NomadRoute::Http(_) => format!("read from {}", route.describe()),
+    }
 }
 
 /// How many servers the release runs, and what says so.
