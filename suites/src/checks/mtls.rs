@@ -514,4 +514,46 @@ mod tests {
             "30 days left, 30 asked"
         );
     }
+
+    /// A server certificate for `names`, signed by `ca_key` (as a CA of Terraform's name).
+    fn server_der(names: &[&str], ca_key: &KeyPair) -> Vec<u8> {
+        let params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+        params.signed_by(&KeyPair::generate().unwrap(), &Issuer::new(ca_params(), ca_key)).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn the_servers_outside_the_cluster_present_a_certificate_of_the_same_ca_for_the_name_clients_verify() {
+        let (material, ca_key) = material(&["client.global.nomad"], 3650);
+        let chain = |der: Vec<u8>| Presented::Chain {
+            url: "https://nomad.example.internal:4646".into(),
+            tls_server_name: "server.global.nomad".into(),
+            chain: vec![der],
+        };
+        let judge = |presented| judge_servers_certificate("ns", &material, "Secret ok".into(), presented);
+        assert_eq!(
+            judge(chain(server_der(&["server.global.nomad", "localhost"], &ca_key))),
+            Verdict::Pass("Secret ok; the servers at https://nomad.example.internal:4646 present a certificate for server.global.nomad signed by the same CA".into())
+        );
+        let Verdict::Fail(other_ca) = judge(chain(server_der(&["server.global.nomad"], &KeyPair::generate().unwrap())))
+        else {
+            panic!()
+        };
+        assert!(other_ca.summary.ends_with("did not sign: clients cannot join"), "{other_ca:?}");
+        assert!(
+            other_ca.observed.iter().any(|line| line.contains("another key")),
+            "same name, another key: {other_ca:?}"
+        );
+        let Verdict::Fail(other_name) = judge(chain(server_der(&["nomad.example.internal"], &ca_key))) else {
+            panic!()
+        };
+        assert_eq!(
+            other_name.summary,
+            "the Nomad servers at https://nomad.example.internal:4646 present a certificate that does not name server.global.nomad"
+        );
+        assert!(other_name.cause.contains("nomad.example.internal"), "{other_name:?}");
+        let Verdict::Pass(plain) = judge(Presented::PlainHttp { url: "http://nomad:4646".into() }) else { panic!() };
+        assert!(plain.contains("plain HTTP"), "{plain}");
+        let Verdict::Pass(unread) = judge(Presented::Unread("connection refused".into())) else { panic!() };
+        assert!(unread.ends_with("the servers' certificate was not read: connection refused"), "{unread}");
+    }
 }

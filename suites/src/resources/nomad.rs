@@ -389,6 +389,31 @@ mod tests {
     }
 
     #[test]
+    fn a_client_certificate_goes_with_its_key_and_files_must_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("client.pem"), dir.path().join("client-key.pem"));
+        std::fs::write(&cert, "CERT").unwrap();
+        std::fs::write(&key, "KEY").unwrap();
+        let settings = |client_cert: Option<&std::path::Path>, client_key: Option<&std::path::Path>| Nomad {
+            client_cert: client_cert.map(std::path::Path::to_path_buf),
+            client_key: client_key.map(std::path::Path::to_path_buf),
+            ..realitycheck_config::Target::with_defaults("t").nomad
+        };
+        assert_eq!(client_identity(&settings(None, None)).unwrap(), None);
+        assert_eq!(
+            client_identity(&settings(Some(&cert), Some(&key))).unwrap(),
+            Some((b"CERT".to_vec(), b"KEY".to_vec()))
+        );
+        let half = client_identity(&settings(Some(&cert), None)).unwrap_err();
+        assert_eq!(
+            half.to_string(),
+            "nomad.client_cert and nomad.client_key go together; only nomad.client_cert is set"
+        );
+        let missing = client_identity(&settings(Some(&cert), Some(&dir.path().join("absent.pem")))).unwrap_err();
+        assert!(missing.to_string().starts_with("nomad.client_key `"), "{missing}");
+    }
+
+    #[test]
     fn a_secret_s_ca_is_pem_or_base64_of_pem() {
         let key = rcgen::KeyPair::generate().unwrap();
         let pem = rcgen::CertificateParams::new(vec!["ca".to_string()]).unwrap().self_signed(&key).unwrap().pem();
