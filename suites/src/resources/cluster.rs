@@ -58,7 +58,7 @@ impl ClusterAccess {
             let (client, configured) = (Arc::clone(&for_release), configured.clone());
             async move {
                 let cluster = client.get().await?;
-                Ok(InstalledRelease::read(cluster, configured.as_deref()).await)
+                InstalledRelease::read(cluster, configured.as_deref()).await.map_err(Arc::new)
             }
         }));
         let (for_nomad, of_release, settings) = (Arc::clone(&client), Arc::clone(&release), target.nomad.clone());

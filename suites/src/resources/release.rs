@@ -5,7 +5,7 @@
 
 use k8s_openapi::api::core::v1::Pod;
 
-use crate::clients::cluster::{Cluster, ClusterError};
+use crate::clients::cluster::{Answer, Cluster, ClusterError};
 use crate::clients::helm::{self, ReleaseRecord, SERVER_CHART, UnreadableRecord};
 use crate::versions::{self, Lookup, ServerVersion};
 
@@ -15,7 +15,7 @@ pub const CHART_LABEL: &str = "helm.sh/chart";
 /// What one run knows of the release.
 #[derive(Debug)]
 pub struct InstalledRelease {
-    /// The newest record of each release in the namespace, or why they could not be listed.
+    /// The newest record of each release in the namespace, or the refusal (403) to list them.
     pub records: Result<Vec<Result<ReleaseRecord, UnreadableRecord>>, ClusterError>,
     /// The server version and how it was found; `None` when nothing says.
     pub version: Option<InstalledVersion>,
@@ -51,9 +51,15 @@ pub enum ServersAt {
 
 impl InstalledRelease {
     /// Reads the release of `cluster`'s namespace; `configured` is the `server_version`
-    /// setting, which beats what the release says.
-    pub async fn read(cluster: &Cluster, configured: Option<&str>) -> InstalledRelease {
-        let records = cluster.secrets(helm::RECORDS_SELECTOR).await.map(|secrets| helm::newest_records(&secrets));
+    /// setting, which beats what the release says. A refusal to list Secrets is kept (what the
+    /// release does not say is then unknown); any other failure is the error, so that the next
+    /// check that asks (or a retry) reads again.
+    pub async fn read(cluster: &Cluster, configured: Option<&str>) -> Result<InstalledRelease, ClusterError> {
+        let records = match cluster.secrets(helm::RECORDS_SELECTOR).await {
+            Ok(secrets) => Ok(helm::newest_records(&secrets)),
+            Err(error @ ClusterError::ListSecrets { answer: Answer::Forbidden, .. }) => Err(error),
+            Err(error) => return Err(error),
+        };
         let from_record = match &records {
             Ok(records) => server_record(records).and_then(|record| {
                 let version = ServerVersion::parse(&record.chart_version)?;
@@ -67,7 +73,7 @@ impl InstalledRelease {
             (None, None) => from_workloads(cluster).await,
         };
         let version = version.map(|(version, source)| InstalledVersion { lookup: versions::lookup(version), source });
-        InstalledRelease { records, version }
+        Ok(InstalledRelease { records, version })
     }
 
     /// The newest record of chart `circleci-server`, when it could be read.
