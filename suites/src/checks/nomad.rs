@@ -25,7 +25,8 @@ pub fn servers_alive() -> Check<RealityCheck> {
         let servers = access.nomad().await.map_err(|e| Verdict::Fail(nomad_failure(access.namespace(), &e)))?;
         let members = servers.members().await.map_err(|e| Verdict::Fail(nomad_failure(access.namespace(), &e)))?;
         let release = access.release().await.map_err(cluster_failed)?;
-        Ok(match judge_members(&members, expected_servers(release).as_ref()) {
+        let expected = expected_servers(release, servers.raft_peers().await);
+        Ok(match judge_members(&members, expected.as_ref()) {
             Verdict::Pass(note) => {
                 Verdict::Pass(format!("{note}{}; {}", image_note(release, &members), read_through(servers.route)))
             }
@@ -117,10 +118,13 @@ pub struct ExpectedServers {
     pub from: String,
 }
 
-/// The servers the release runs in the cluster; `None` when it runs them outside (the servers
-/// Nomad lists are all there is to count) or nothing says.
-pub fn expected_servers(release: &InstalledRelease) -> Option<ExpectedServers> {
-    let ServersAt::Inside { replicas: Some(count) } = release.servers() else { return None };
+/// The servers the release runs in the cluster; outside it, the Raft `peers` when they could
+/// be read (else the servers Nomad lists are all there is to count); `None` when nothing says.
+pub fn expected_servers(release: &InstalledRelease, peers: Option<usize>) -> Option<ExpectedServers> {
+    let ServersAt::Inside { replicas: Some(count) } = release.servers() else {
+        let count = u32::try_from(peers?).ok()?;
+        return Some(ExpectedServers { count, from: "the Raft peers".into() });
+    };
     let given = release.record().and_then(|record| record.nomad_server.replicas).is_some();
     let from = match (&release.version, given) {
         (_, true) | (None, _) => "the release's nomad.server.replicas".to_string(),
@@ -1124,10 +1128,14 @@ mod tests {
             "4.4's chart image is CircleCI's own build"
         );
         assert_eq!(
-            expected_servers(&release("4.10.0", true)),
+            expected_servers(&release("4.10.0", true), None),
             Some(ExpectedServers { count: 5, from: "the default of server 4.10".into() })
         );
-        assert_eq!(expected_servers(&release("4.10.0", false)), None, "servers outside: those listed count");
+        assert_eq!(expected_servers(&release("4.10.0", false), None), None, "servers outside: those listed count");
+        assert_eq!(
+            expected_servers(&release("4.10.0", false), Some(3)),
+            Some(ExpectedServers { count: 3, from: "the Raft peers".into() })
+        );
     }
 
     #[test]

@@ -248,6 +248,15 @@ impl NomadServers<'_> {
         }
     }
 
+    /// How many servers Raft counts as peers (those configured, failed ones included): read
+    /// from the HTTP API only (`/v1/status/peers`, which needs a leader); `None` otherwise.
+    pub async fn raft_peers(&self) -> Option<usize> {
+        match self.route {
+            NomadRoute::Pod(_) => None,
+            NomadRoute::Http(http) => http.client.peers().await.ok().map(|peers| peers.len()).filter(|n| *n > 0),
+        }
+    }
+
     /// The client nodes.
     pub async fn nodes(&self) -> Result<Vec<Node>, NomadError> {
         match self.route {

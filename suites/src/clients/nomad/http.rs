@@ -24,7 +24,6 @@ use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, InvalidMessage, SignatureScheme};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::{Host, Url};
 
@@ -378,19 +377,6 @@ impl NomadHttp {
         nodes::detail_from_json(&answer.text).map_err(|e| self.parse_failed(&answer, "a Nomad node", e))
     }
 
-    /// The version of the agent that answers (`config.Version` of `/v1/agent/self`, as
-    /// `1.7.7`, `1.8.0-beta.1` or `1.10.0+ent`); `None` when it does not say.
-    pub async fn agent_version(&self) -> Result<Option<String>, NomadHttpError> {
-        let answer = self.get(&["v1", "agent", "self"], None).await?;
-        let text = if answer.text.trim().is_empty() { "null" } else { &answer.text };
-        let agent: Option<AgentSelf> = serde_json::from_str(text).map_err(|e| NomadHttpError::Decode {
-            url: answer.url.clone(),
-            what: "the Nomad agent's own description",
-            message: self.redact(&e.to_string()),
-        })?;
-        Ok(agent.and_then(AgentSelf::version))
-    }
-
     /// The gossip keys the servers have installed (`GET /v1/agent/keyring/list`, which needs
     /// an ACL token with `agent:write` where ACLs are on). Servers without gossip encryption
     /// answer 500 `N/N nodes reported failure`: [`NomadHttpError::NoKeyring`].
@@ -732,70 +718,11 @@ impl ServerCertVerifier for Recorder {
     }
 }
 
-/// `/v1/agent/self`: of it, the agent's version (`config.Version`: a `VersionInfo` object;
-/// a string, with `VersionPrerelease` beside it, in agents before 0.9).
-#[derive(Deserialize)]
-struct AgentSelf {
-    #[serde(default)]
-    config: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-impl AgentSelf {
-    /// `Version[-Prerelease][+Metadata]`, as Nomad's `VersionNumber` writes it.
-    fn version(self) -> Option<String> {
-        let config = self.config?;
-        let text = |value: Option<&serde_json::Value>| value.and_then(|v| v.as_str()).unwrap_or_default().to_string();
-        let (version, prerelease, metadata) = match config.get("Version")? {
-            serde_json::Value::Object(info) => {
-                (text(info.get("Version")), text(info.get("VersionPrerelease")), text(info.get("VersionMetadata")))
-            }
-            version @ serde_json::Value::String(_) => {
-                (text(Some(version)), text(config.get("VersionPrerelease")), String::new())
-            }
-            _ => return None,
-        };
-        if version.is_empty() {
-            return None;
-        }
-        let prerelease = if prerelease.is_empty() { String::new() } else { format!("-{prerelease}") };
-        let metadata = if metadata.is_empty() { String::new() } else { format!("+{metadata}") };
-        Some(format!("{version}{prerelease}{metadata}"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::{Error, ErrorKind};
 
     use super::*;
-
-    fn version(json: &str) -> Option<String> {
-        serde_json::from_str::<AgentSelf>(json).unwrap().version()
-    }
-
-    #[test]
-    fn the_agents_version_from_either_shape() {
-        assert_eq!(
-            version(
-                r#"{"config": {"Version": {"Version": "1.7.7", "VersionPrerelease": "", "Revision": "x"}}, "stats": {}}"#
-            ),
-            Some("1.7.7".into())
-        );
-        assert_eq!(
-            version(
-                r#"{"config": {"Version": {"Version": "1.10.0", "VersionPrerelease": "beta.1", "VersionMetadata": "ent"}}}"#
-            ),
-            Some("1.10.0-beta.1+ent".into())
-        );
-        assert_eq!(
-            version(r#"{"config": {"Version": "0.8.7", "VersionPrerelease": "rc1"}}"#),
-            Some("0.8.7-rc1".into())
-        );
-        assert_eq!(version(r#"{"config": {"Version": {"Version": ""}}}"#), None);
-        assert_eq!(version(r#"{"config": {"Version": 3}}"#), None);
-        assert_eq!(version(r#"{"config": null, "member": {}}"#), None);
-        assert_eq!(version("{}"), None);
-    }
 
     #[test]
     fn tls_failures_are_named_by_rustls_type_not_by_text() {
