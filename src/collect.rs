@@ -55,7 +55,7 @@ impl Collect {
         config["profile"][setting::COLLECT.key] = json!(true);
         config["profile"][setting::COLLECT_DIR.key] = json!(dir.display().to_string());
         let config = serde_json::to_vec_pretty(&config).unwrap_or_default();
-        let redact = settings.target.token.iter().cloned().collect();
+        let redact = settings.target.token.iter().chain(&settings.target.nomad.token).cloned().collect();
         Ok(Some(Collect { dir, config, redact, reports }))
     }
 

@@ -370,7 +370,7 @@ async fn nomad(resources: &Resources, supports: &BTreeSet<String>) -> Evidence {
         NomadRoute::Pod(pod) => (servers.cluster, pod.as_str()),
         NomadRoute::Http { .. } => {
             evidence.note(format!(
-                "the Nomad servers run outside the cluster: no nomad CLI output gathered; `NOMAD_ADDR={} nomad node status -json` shows the nodes",
+                "the Nomad servers run outside the cluster: no nomad CLI output gathered; `NOMAD_ADDR={} NOMAD_CACERT=ca.pem NOMAD_TLS_SERVER_NAME=server.global.nomad nomad node status -json` (ca.pem of Secret nomad-mtls) shows the nodes",
                 servers.route.describe()
             ));
             return evidence;

@@ -1,7 +1,7 @@
 //! The client of Nomad's HTTP API against small servers on loopback: over HTTPS with a CA
 //! and a certificate for `server.global.nomad` made here (and certificates that must fail:
 //! another CA, another name, a client certificate asked for), over plain HTTP as server 4.8's
-//! external servers serve it, and servers that misbehave (no leader, no keyring, 503 then 200,
+//! external servers serve it, and servers that misbehave (no leader, 503 then 200,
 //! a dropped connection, a body over the limit, no answer, nothing listening).
 
 use std::net::SocketAddr;
@@ -141,11 +141,9 @@ async fn client(endpoint: &NomadEndpoint) -> NomadHttp {
 struct Nomad {
     /// No leader: `/v1/status/leader` answers 500 No cluster leader.
     leaderless: bool,
-    /// Gossip encryption on: the keyring lists keys instead of failing.
-    gossip_keys: bool,
-    /// The ACLs refuse `/v1/agent/keyring/list` (403, echoing the token), as they do a token
-    /// without `agent:write`.
-    acl_denies_keyring: bool,
+    /// The ACLs refuse `/v1/nodes` (403, echoing the token), as they do a token without
+    /// `node:read`.
+    acl_denies_nodes: bool,
     /// The `X-Nomad-Token` of each request.
     tokens: Arc<Mutex<Vec<Option<String>>>>,
 }
@@ -181,8 +179,7 @@ impl Nomad {
     fn router(self) -> Router {
         let seen = self.tokens.clone();
         let leaderless = self.leaderless;
-        let gossip_keys = self.gossip_keys;
-        let acl_denies_keyring = self.acl_denies_keyring;
+        let acl_denies_nodes = self.acl_denies_nodes;
         Router::new()
             .route(
                 "/v1/status/leader",
@@ -196,7 +193,17 @@ impl Nomad {
             )
             .route("/v1/status/peers", get(|| async { r#"["10.0.0.8:4647","10.0.0.9:4647","10.0.0.10:4647"]"# }))
             .route("/v1/agent/members", get(|| async { MEMBERS }))
-            .route("/v1/nodes", get(|| async { NODES }))
+            .route(
+                "/v1/nodes",
+                get(move |headers: HeaderMap| async move {
+                    let token = headers.get("X-Nomad-Token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                    if acl_denies_nodes {
+                        (StatusCode::FORBIDDEN, format!("Permission denied for token {token}"))
+                    } else {
+                        (StatusCode::OK, NODES.to_string())
+                    }
+                }),
+            )
             .route(
                 "/v1/node/{id}",
                 get(|Path(id): Path<String>| async move {
@@ -204,22 +211,6 @@ impl Nomad {
                         "0f3c9a1e-4b5d-6e7f-8091-a2b3c4d5e6f7" => (StatusCode::OK, NODE),
                         "1f3f03ea-0000-0000-0000-000000000000" => (StatusCode::OK, OLD_NODE),
                         _ => (StatusCode::NOT_FOUND, "node not found"),
-                    }
-                }),
-            )
-            .route(
-                "/v1/agent/keyring/list",
-                get(move |headers: HeaderMap| async move {
-                    let token = headers.get("X-Nomad-Token").and_then(|v| v.to_str().ok()).unwrap_or_default();
-                    if acl_denies_keyring {
-                        (StatusCode::FORBIDDEN, format!("Permission denied for token {token}"))
-                    } else if gossip_keys {
-                        (
-                            StatusCode::OK,
-                            r#"{"Messages": {}, "Keys": {"S2V5QgAAAAAAAAAAAAAAAA==": 3}, "NumNodes": 3}"#.to_string(),
-                        )
-                    } else {
-                        (StatusCode::INTERNAL_SERVER_ERROR, "3/3 nodes reported failure".to_string())
                     }
                 }),
             )
@@ -288,15 +279,6 @@ async fn servers_without_a_leader_or_a_gossip_keyring_say_so() {
     );
     let members = nomad.members().await.unwrap();
     assert!(members.iter().all(|m| m.leader == Some(false)), "no leader, no member leads: {members:?}");
-
-    let error = nomad.gossip_keys().await.unwrap_err();
-    assert!(matches!(&error, NomadHttpError::NoKeyring { excerpt, .. } if excerpt == "3/3 nodes reported failure"));
-    assert!(error.to_string().contains(&format!("{base}/v1/agent/keyring/list")), "{error}");
-    assert!(error.to_string().contains("no gossip keyring"), "{error}");
-
-    let port = serve_https(Nomad { gossip_keys: true, ..Nomad::default() }.router(), &ca, &[SERVER_NAME], None).await;
-    let nomad = client(&endpoint(&format!("https://127.0.0.1:{port}"), Some(&ca))).await;
-    assert_eq!(nomad.gossip_keys().await.unwrap(), ["S2V5QgAAAAAAAAAAAAAAAA=="]);
 }
 
 #[tokio::test]
@@ -375,7 +357,7 @@ async fn plain_http_serves_server_4_8_and_the_wrong_scheme_says_which_is_right()
 
 #[tokio::test]
 async fn the_token_is_sent_and_never_shown() {
-    let nomad = Nomad { acl_denies_keyring: true, ..Nomad::default() };
+    let nomad = Nomad { acl_denies_nodes: true, ..Nomad::default() };
     let tokens = nomad.tokens.clone();
     let router = nomad.router();
     let ca = Ca::new("Nomad CircleCI CA");
@@ -385,7 +367,7 @@ async fn the_token_is_sent_and_never_shown() {
     let nomad = client(&endpoint).await;
 
     nomad.leader().await.unwrap();
-    let error = nomad.gossip_keys().await.unwrap_err();
+    let error = nomad.nodes().await.unwrap_err();
     assert_eq!(*tokens.lock().unwrap(), [Some(TOKEN.to_string()), Some(TOKEN.to_string())]);
     assert!(matches!(error, NomadHttpError::AclDenied { .. }), "{error:?}");
     for shown in [error.to_string(), format!("{error:?}"), format!("{nomad:?}"), format!("{endpoint:?}")] {

@@ -66,7 +66,6 @@ proptest! {
         let _ = members::from_json(&text);
         let _ = members::from_table(&text);
         let _ = keyring::from_output(&text);
-        let _ = keyring::from_json(&text);
         let _ = nodes::detail_from_json(&text);
         if let Ok(members) = members::from_agent_members(&text) {
             let regions = members.regions();

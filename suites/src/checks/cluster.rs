@@ -211,6 +211,14 @@ pub fn judge_kubernetes_version(version: &InstalledVersion, major: &str, minor: 
         ))
         .observed(format!("the API server reports {git_version}"))
         .observed(format!("the installation runs {} (read from {})", version.lookup.describe(), version.source))
+        .observed_all(release.kubernetes_earlier.filter(|(earlier, _)| earlier.contains(kubernetes)).map(
+            |(earlier, until)| {
+                format!(
+                    "CircleCI's docs gave {earlier} for server {} until {until}: this cluster was supported then",
+                    release.name()
+                )
+            },
+        ))
         .because(cause)
         .phase(&phase::KUBERNETES_CLUSTER),
     )
@@ -515,7 +523,15 @@ mod tests {
     fn kubernetes_outside_the_range_names_the_range_and_the_version() {
         let Verdict::Fail(old) = judge_kubernetes_version(&installed("4.10.0"), "1", "31", "v1.31.4") else { panic!() };
         insta::assert_debug_snapshot!(old);
+        let Verdict::Fail(earlier) = judge_kubernetes_version(&installed("4.8.12"), "1", "32", "v1.32.4") else {
+            panic!()
+        };
+        assert_eq!(
+            earlier.observed.last().map(String::as_str),
+            Some("CircleCI's docs gave 1.31 – 1.33 for server 4.8 until 2026-02-09: this cluster was supported then")
+        );
         let Verdict::Fail(new) = judge_kubernetes_version(&installed("4.4.7"), "1", "33", "v1.33.1") else { panic!() };
+        assert_eq!(new.observed.len(), 2, "4.4's range never changed: {new:?}");
         assert_eq!(new.summary, "Kubernetes 1.33 is outside 1.26 – 1.31, the versions server 4.4 supports");
         assert!(
             new.remediation.contains("upgrade CircleCI server to a release that supports Kubernetes 1.33"),

@@ -23,9 +23,6 @@ use crate::resources::cluster::ClusterAccess;
 use crate::resources::nomad::{MTLS_SECRETS, NomadRoute};
 use crate::resources::release::ServersAt;
 
-/// The Secret names the guides use, in the order they are looked for.
-const SECRETS: [&str; 2] = MTLS_SECRETS;
-
 /// The name Nomad's clients verify the servers' certificate against (`verify_server_hostname`).
 const SERVER_NAME: &str = "server.global.nomad";
 
@@ -99,7 +96,7 @@ pub fn mtls() -> Check<RealityCheck> {
         let cluster = access.client().await.map_err(cluster_failed)?;
         let namespace = cluster.namespace();
         let mut found = None;
-        for name in SECRETS {
+        for name in MTLS_SECRETS {
             if let Some(secret) = cluster.secret(name).await.map_err(optional_read_failed)? {
                 found = Some((name, secret));
                 break;
@@ -107,8 +104,8 @@ pub fn mtls() -> Check<RealityCheck> {
         }
         let (name, secret) = found.ok_or_else(|| {
             Verdict::Fail(
-                Diagnosis::new(format!("no Secret {} in namespace `{namespace}`", SECRETS.join(" or ")))
-                    .because(recreated(&NO_MTLS_SECRET, namespace, SECRETS[0], &[]))
+                Diagnosis::new(format!("no Secret {} in namespace `{namespace}`", MTLS_SECRETS.join(" or ")))
+                    .because(recreated(&NO_MTLS_SECRET, namespace, MTLS_SECRETS[0], &[]))
                     .phase(&phase::NOMAD_MTLS),
             )
         })?;
@@ -131,7 +128,7 @@ pub fn mtls() -> Check<RealityCheck> {
         let verdict = judge_mtls(namespace, &material, holder, now, access.nomad_settings().mtls_min_days);
         match (verdict, holder) {
             (Verdict::Pass(note), Holder::Clients) => {
-                let presented = servers_certificate(&access, scope.timeout).await;
+                let presented = servers_certificate(&access).await;
                 Ok(judge_servers_certificate(namespace, &material, note, presented))
             }
             (verdict, _) => Ok(verdict),
@@ -150,7 +147,7 @@ pub enum Presented {
 }
 
 /// The certificate the external Nomad servers present on their HTTP API.
-async fn servers_certificate(access: &ClusterAccess, timeout: std::time::Duration) -> Presented {
+async fn servers_certificate(access: &ClusterAccess) -> Presented {
     let servers = match access.nomad().await {
         Ok(servers) => servers,
         Err(error) => return Presented::Unread(nomad_failure(access.namespace(), &error).summary),
@@ -162,7 +159,7 @@ async fn servers_certificate(access: &ClusterAccess, timeout: std::time::Duratio
     if endpoint.url.scheme() != "https" {
         return Presented::PlainHttp { url };
     }
-    match server_certificate(endpoint, timeout).await {
+    match server_certificate(endpoint, access.call_timeout()).await {
         Ok(chain) => Presented::Chain { url, tls_server_name: endpoint.tls_server_name.clone(), chain },
         Err(error) => Presented::Unread(error.to_string()),
     }

@@ -1,5 +1,8 @@
-//! `nomad::*`: the Nomad control plane seen from the nomad CLI inside a Nomad server pod
-//! (`nomad server members -json`, `nomad node status -json`, the table when JSON fails).
+//! `nomad::*`: the Nomad control plane, read the way the release says (`resources::nomad`):
+//! the nomad CLI inside a Nomad server pod (`nomad server members -json`, `nomad node status
+//! -json`, the table when JSON fails) or the HTTP API of servers outside the cluster; the
+//! judgments of the servers' quorum, the clients and the gossip key, and the diagnoses of
+//! failed reads.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -164,12 +167,14 @@ pub fn gossip_key() -> Check<RealityCheck> {
         }
         let failed = |e: NomadError| Verdict::Fail(nomad_failure(namespace, &e));
         let servers = access.nomad().await.map_err(failed)?;
-        let installed = servers.gossip_keys().await.map_err(failed)?;
-        let read_in = match servers.route {
-            NomadRoute::Pod(pod) => pod.clone(),
-            route => route.describe(),
+        let NomadRoute::Pod(read_in) = servers.route else {
+            return Err(Verdict::Skip(SkipReason::NotApplicable(format!(
+                "no Nomad server pod runs in the cluster and the servers are read at {}: they run outside it, where no gossip key Secret is part of the release",
+                servers.route.describe()
+            ))));
         };
-        Ok(judge_gossip_key(namespace, &read_in, &readings, &installed))
+        let installed = servers.gossip_keys(read_in).await.map_err(failed)?;
+        Ok(judge_gossip_key(namespace, read_in, &readings, &installed))
     })
 }
 
@@ -261,7 +266,7 @@ causes! {
             "set nomad.address (or NOMAD_ADDR) to their HTTP API, like https://nomad.example.internal:4646, or set nomad.server.serverHostname in the release's values";
         NO_NOMAD_CA:
             "the servers' certificate can only be verified with the CA that signs the Nomad certificates, and realitycheck found none it may read",
-            "give realitycheck the CA: set nomad.ca_cert (or NOMAD_CACERT) to ca.pem of the Nomad mTLS material, or let it read Secret nomad-mtls in namespace `{namespace}`";
+            "give realitycheck the CA: set nomad.ca_cert (or NOMAD_CACERT) to ca.pem of the Nomad mTLS material, or let it read Secret nomad-mtls (or nomad-rpc-mtls) in namespace `{namespace}`";
         NOMAD_SETTING_UNUSABLE:
             "the nomad settings cannot be used as they are: a file they name cannot be read or holds no PEM, a client certificate was given without its key, or the address's scheme is not the one the servers serve",
             "correct what the summary names: nomad.address (NOMAD_ADDR: https:// for server 4.9 and later, http:// for 4.8), nomad.ca_cert, nomad.client_cert and nomad.client_key (NOMAD_CACERT, NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY: readable PEM files; the certificate and its key go together), nomad.tls_server_name, NOMAD_TOKEN";
@@ -269,14 +274,14 @@ causes! {
             "realitycheck cannot reach the Nomad servers' HTTP API from where it runs: nomad.server.serverHostname often resolves only inside the VPC, a firewall or security group closes port 4646, or the servers are down",
             "set nomad.address (or NOMAD_ADDR) to an address of the servers reachable from here (their load balancer, or a tunnel: `ssh -L 4646:<server>:4646 <bastion>` and https://localhost:4646), open port 4646 to where realitycheck runs, and check that the servers run (`systemctl status nomad` on them)";
         NOMAD_API_OTHER_CA:
-            "the servers' certificate is not signed by the CA realitycheck verified it with (ca.pem of the Nomad mTLS Secret, or nomad.ca_cert): the chart's components and the clients, which hold certificates of that CA, cannot join these servers either",
+            "the servers' certificate is not signed by the CA realitycheck verified it with (ca.pem of the Nomad mTLS Secret, or nomad.ca_cert): when that is the CA the chart's components and the clients hold, they cannot join these servers either",
             "see nomad::mtls: make the servers' and the clients' material from one CA (CircleCI's Terraform `tls` module makes both) and store the client material in the Secret; if only realitycheck has the wrong CA, set nomad.ca_cert to the servers' CA";
         NOMAD_API_TLS:
             "the servers' TLS is not what Nomad clients expect: a certificate without the name they verify (server.global.nomad), an expired certificate, a client certificate required, or no TLS at that port",
             "the summary says which: issue the servers' certificate for server.global.nomad from the Nomad CA (CircleCI's Terraform `tls` module), renew it, set nomad.client_cert and nomad.client_key if the servers ask for a client certificate, or use http:// for server 4.8's servers";
         NOMAD_ACL_DENIED:
             "Nomad's ACLs refuse realitycheck's read (CircleCI's servers run without ACLs; these have them on)",
-            "export NOMAD_TOKEN with a token whose policy allows `node:read` and `agent:read`";
+            "export NOMAD_TOKEN with a token whose policy allows `node:read` (the servers' members and the client nodes)";
         LEADERLESS_READ:
             "the servers have no leader, so they answer no read that needs one (fewer than a majority of them alive)",
             "see nomad::servers_alive: bring a majority of the Nomad servers back";
@@ -450,10 +455,9 @@ fn http_failure(error: &NomadHttpError) -> Diagnosis {
         | NomadHttpError::BadTlsMaterial { .. }
         | NomadHttpError::TokenNotAHeader
         | NomadHttpError::HttpsExpected { .. } => diagnosis.because(&NOMAD_SETTING_UNUSABLE).phase(&phase::NOMAD_MTLS),
-        NomadHttpError::NoKeyring { .. }
-        | NomadHttpError::Status { .. }
-        | NomadHttpError::TooLarge { .. }
-        | NomadHttpError::Decode { .. } => diagnosis.because(&NOMAD_API_ERROR),
+        NomadHttpError::Status { .. } | NomadHttpError::TooLarge { .. } | NomadHttpError::Decode { .. } => {
+            diagnosis.because(&NOMAD_API_ERROR)
+        }
     }
 }
 

@@ -43,6 +43,7 @@ pub struct ClusterAccess {
     nomad_settings: Nomad,
     cloud_provider: Option<CloudProvider>,
     expect_chart_version: Option<String>,
+    call_timeout: Duration,
 }
 
 impl ClusterAccess {
@@ -79,6 +80,7 @@ impl ClusterAccess {
             nomad_settings: target.nomad.clone(),
             cloud_provider: target.cloud_provider,
             expect_chart_version: target.kubernetes.expect_chart_version.clone(),
+            call_timeout,
         }
     }
 
@@ -98,6 +100,11 @@ impl ClusterAccess {
     /// The installation's Helm release and server version, read once.
     pub async fn release(&self) -> Result<&InstalledRelease, Arc<ClusterError>> {
         self.release.get().await.map_err(|e| (*e).clone())
+    }
+
+    /// How long one call to the cluster or the Nomad servers may take.
+    pub fn call_timeout(&self) -> Duration {
+        self.call_timeout
     }
 
     /// The release's namespace, as configured.

@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::clients::certs::{Encoding, pem_of};
 use crate::clients::cluster::{Cluster, ClusterError, ExecOutput};
-use crate::clients::nomad::http::{NomadEndpoint, NomadHttp, NomadHttpError};
+use crate::clients::nomad::http::{NO_LEADER, NomadEndpoint, NomadHttp, NomadHttpError};
 use crate::clients::nomad::members::{self, Member};
 use crate::clients::nomad::nodes::{self, Node, NodeDetail};
 use crate::clients::nomad::table::NotATable;
@@ -102,9 +102,6 @@ impl NomadError {
     }
 }
 
-/// What Nomad answers a read that needs the leader when there is none.
-const NO_LEADER: &str = "No cluster leader";
-
 /// The Nomad servers, reached the way [`NomadRoute`] says.
 #[derive(Clone, Copy)]
 pub struct NomadServers<'a> {
@@ -122,10 +119,16 @@ impl NomadRoute {
     ) -> Result<NomadRoute, NomadAccessError> {
         let (hostname, scheme) = match release.servers() {
             ServersAt::Inside { .. } => return in_pod(cluster, &settings.server_selector, None).await,
-            ServersAt::Unknown(why) if settings.address.is_none() => {
-                return in_pod(cluster, &settings.server_selector, Some(why)).await;
-            }
-            ServersAt::Unknown(_) => (None, None),
+            // Nothing says where they run: server pods, when there are any, else nomad.address
+            // (a NOMAD_ADDR exported for another cluster must not win over the pods here).
+            ServersAt::Unknown(why) => match in_pod(cluster, &settings.server_selector, Some(why)).await {
+                Err(NomadAccessError::NoPod(NomadPodError::NoReadyPod { found, .. }))
+                    if found.is_empty() && settings.address.is_some() =>
+                {
+                    (None, None)
+                }
+                found => return found,
+            },
             ServersAt::Outside { hostname, scheme } => (hostname, scheme),
         };
         let url = address(settings.address.as_ref(), hostname, scheme, release.release())?;
@@ -281,31 +284,23 @@ impl NomadServers<'_> {
         }
     }
 
-    /// The gossip encryption keys the servers have installed (base64).
-    pub async fn gossip_keys(&self) -> Result<Vec<String>, NomadError> {
-        match self.route {
-            NomadRoute::Pod(pod) => {
-                let mut command: &[&str] = &["nomad", "operator", "gossip", "keyring", "list"];
-                let mut output = self.run(pod, command).await?;
-                if is_unknown_command(&output) {
-                    command = &["nomad", "operator", "keyring", "-list"];
-                    output = self.run(pod, command).await?;
-                }
-                if output.exit_code != 0 {
-                    return Err(NomadError::Exec { pod: pod.clone(), command: owned(command), output });
-                }
-                keyring::from_output(&output.stdout).map_err(|error| NomadError::Unreadable {
-                    pod: pod.clone(),
-                    command: owned(command),
-                    error,
-                })
-            }
-            // Servers without gossip encryption have no keyring: no key installed.
-            NomadRoute::Http(http) => match http.client.gossip_keys().await {
-                Err(NomadHttpError::NoKeyring { .. }) => Ok(Vec::new()),
-                answer => answer.map_err(NomadError::Http),
-            },
+    /// The gossip encryption keys the servers have installed (base64), read in server pod
+    /// `pod` (servers outside the cluster run without gossip encryption: no check asks them).
+    pub async fn gossip_keys(&self, pod: &str) -> Result<Vec<String>, NomadError> {
+        let mut command: &[&str] = &["nomad", "operator", "gossip", "keyring", "list"];
+        let mut output = self.run(pod, command).await?;
+        if is_unknown_command(&output) {
+            command = &["nomad", "operator", "keyring", "-list"];
+            output = self.run(pod, command).await?;
         }
+        if output.exit_code != 0 {
+            return Err(NomadError::Exec { pod: pod.to_string(), command: owned(command), output });
+        }
+        keyring::from_output(&output.stdout).map_err(|error| NomadError::Unreadable {
+            pod: pod.to_string(),
+            command: owned(command),
+            error,
+        })
     }
 
     /// Runs `nomad <args> -json` in `pod` and parses it; when the CLI has no `-json` or its

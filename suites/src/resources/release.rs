@@ -70,7 +70,7 @@ impl InstalledRelease {
         let version = match (configured.and_then(ServerVersion::parse), from_record) {
             (Some(version), _) => Some((version, "the server_version setting".to_string())),
             (None, Some(found)) => Some(found),
-            (None, None) => from_workloads(cluster).await,
+            (None, None) => chart_label_version(&cluster.pods(None).await?),
         };
         let version = version.map(|(version, source)| InstalledVersion { lookup: versions::lookup(version), source });
         Ok(InstalledRelease { records, version })
@@ -115,13 +115,8 @@ fn server_record(records: &[Result<ReleaseRecord, UnreadableRecord>]) -> Option<
     records.iter().filter_map(|record| record.as_ref().ok()).find(|record| record.chart == SERVER_CHART)
 }
 
-/// The version a workload's `helm.sh/chart` label names (`circleci-server-4.10.0`), with the
-/// pod it was read from: what is left when the records may not be read.
-async fn from_workloads(cluster: &Cluster) -> Option<(ServerVersion, String)> {
-    chart_label_version(&cluster.pods(None).await.ok()?)
-}
-
-/// The version the first pod labelled `helm.sh/chart=circleci-server-<version>` names.
+/// The version the first pod labelled `helm.sh/chart=circleci-server-<version>` names, with
+/// the pod it was read from: what is left when the records may not be read.
 fn chart_label_version(pods: &[Pod]) -> Option<(ServerVersion, String)> {
     pods.iter().find_map(|pod| {
         let label = pod.metadata.labels.as_ref()?.get(CHART_LABEL)?;

@@ -27,9 +27,9 @@ use rustls::{CertificateError, DigitallySignedStruct, InvalidMessage, SignatureS
 use serde::de::DeserializeOwned;
 use url::{Host, Url};
 
+use super::ParseError;
 use super::members::{self, Member};
 use super::nodes::{self, Node, NodeDetail};
-use super::{ParseError, keyring};
 use crate::clients::causes::{causes, has_io_error, rustls_error};
 use crate::clients::circleci::error::server_message;
 use crate::clients::circleci::limits::{self, BodyError, MAX_JSON_BYTES, error_text, read_body};
@@ -45,10 +45,7 @@ const RETRY_BASE: Duration = Duration::from_millis(250);
 const MAX_CONNECT: Duration = Duration::from_secs(10);
 
 /// What Nomad answers when its servers have no leader (500).
-const NO_LEADER: &str = "No cluster leader";
-/// What `/v1/agent/keyring/list` answers (500) when the servers have no gossip keyring:
-/// `3/3 nodes reported failure`.
-const KEYRING_FAILURE: &str = "nodes reported failure";
+pub const NO_LEADER: &str = "No cluster leader";
 /// What Go's HTTPS server answers (400) to a plain HTTP request.
 const HTTP_TO_HTTPS: &str = "HTTP request to an HTTPS server";
 
@@ -151,7 +148,7 @@ impl TlsFailure {
     fn describe(self, server_name: &str) -> String {
         match self {
             TlsFailure::UnknownIssuer => "the server's certificate is not signed by the CA realitycheck was given; give the CA that signs the Nomad servers' certificates (nomad.ca_cert, or ca.pem of the Nomad mTLS Secret)".to_string(),
-            TlsFailure::NameMismatch => format!("the server's certificate is not valid for {server_name}, the name Nomad clients verify; issue it with that name, or set nomad.tls_server_name to the name it carries"),
+            TlsFailure::NameMismatch => format!("the server's certificate is not valid for {server_name}, the name Nomad clients verify (server.<region>.nomad); issue it with that name from the Nomad CA"),
             TlsFailure::Expired => "the server's certificate has expired or is not valid yet; renew the Nomad servers' certificates".to_string(),
             TlsFailure::ClientCertificateRequired => "the server refuses the connection without a client certificate it trusts; set nomad.client_cert and nomad.client_key (NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY) to a certificate the Nomad CA signed".to_string(),
             TlsFailure::NotTls => "the server does not speak TLS at that port (server 4.8's external Nomad servers serve plain HTTP); use http:// in nomad.address".to_string(),
@@ -212,11 +209,6 @@ pub enum NomadHttpError {
         "{url} answered 500 No cluster leader: the Nomad servers have no leader; check that a majority of them run and reach each other (RPC port 4647, Serf port 4648)"
     )]
     NoLeader { url: String },
-    /// The keyring call failed on every server that answered: they have no gossip keyring.
-    #[error(
-        "{url} answered 500 ({excerpt}): the Nomad servers have no gossip keyring, as when gossip encryption is off (CircleCI's servers outside the cluster run without it)"
-    )]
-    NoKeyring { url: String, excerpt: String },
     /// A plain HTTP request reached an HTTPS server.
     #[error(
         "{url} answered 400 ({excerpt}): the Nomad servers serve HTTPS there (server 4.9 and later); use https:// in nomad.address (NOMAD_ADDR), with the Nomad CA"
@@ -327,11 +319,6 @@ impl NomadHttp {
         })
     }
 
-    /// The address as given.
-    pub fn url(&self) -> &Url {
-        &self.url
-    }
-
     /// The RPC address (`10.0.0.8:4647`) of the leader of the agent's region; `None` when it
     /// answers that there is none (`""`).
     pub async fn leader(&self) -> Result<Option<String>, NomadHttpError> {
@@ -375,19 +362,6 @@ impl NomadHttp {
     pub async fn node(&self, id: &str) -> Result<NodeDetail, NomadHttpError> {
         let answer = self.get(&["v1", "node", id], None).await?;
         nodes::detail_from_json(&answer.text).map_err(|e| self.parse_failed(&answer, "a Nomad node", e))
-    }
-
-    /// The gossip keys the servers have installed (`GET /v1/agent/keyring/list`, which needs
-    /// an ACL token with `agent:write` where ACLs are on). Servers without gossip encryption
-    /// answer 500 `N/N nodes reported failure`: [`NomadHttpError::NoKeyring`].
-    pub async fn gossip_keys(&self) -> Result<Vec<String>, NomadHttpError> {
-        let answer = match self.get(&["v1", "agent", "keyring", "list"], None).await {
-            Err(NomadHttpError::Status { url, status: 500, excerpt }) if excerpt.contains(KEYRING_FAILURE) => {
-                return Err(NomadHttpError::NoKeyring { url, excerpt });
-            }
-            other => other?,
-        };
-        keyring::from_json(&answer.text).map_err(|e| self.parse_failed(&answer, "Nomad's gossip keyring", e))
     }
 
     /// The leader of `region` (the agent's own when empty).

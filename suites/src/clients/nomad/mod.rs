@@ -3,8 +3,8 @@
 //! cluster. Client nodes (`nomad node status`, `GET /v1/nodes`) and one node's versions
 //! (`nomad node status -json <id>`, `GET /v1/node/:id`), server members (`nomad server
 //! members`, `GET /v1/agent/members`), from `-json` output or, for CLIs without it, from the
-//! table; the gossip keys the servers have installed (`nomad operator gossip keyring list`,
-//! `GET /v1/agent/keyring/list`). Reading only: judging is in `checks`.
+//! table; the gossip keys in-cluster servers have installed (`nomad operator gossip keyring
+//! list`). Reading only: judging is in `checks`.
 
 pub mod http;
 pub mod keyring;
