@@ -663,8 +663,10 @@ fn unsupported_runtime(nodes: &[Node], details: &[NodeDetail]) -> Option<Diagnos
             continue;
         }
         let mut why = Vec::new();
-        if let Some(version) =
-            detail.docker_version.as_deref().filter(|v| major_of(v) >= Some(FIRST_UNSUPPORTED_DOCKER))
+        if let Some(version) = detail
+            .docker_version
+            .as_deref()
+            .filter(|v| version_of(v).is_some_and(|(major, ..)| major >= FIRST_UNSUPPORTED_DOCKER))
         {
             why.push(format!("Docker {version}"));
             docker = true;
@@ -721,11 +723,6 @@ fn runtime_note(details: &[NodeDetail]) -> String {
         note.push_str(&format!(", cgroups v{cgroups}"));
     }
     note
-}
-
-/// The major version of `29.0.1`.
-fn major_of(version: &str) -> Option<u32> {
-    version.trim_start_matches('v').split('.').next()?.parse().ok()
 }
 
 /// `1.7.7` (also `1.7.7-dev`, `v1.7.7+ent`) as numbers.

@@ -180,25 +180,31 @@ pub fn decode(secret: &Secret) -> Result<ReleaseRecord, UnreadableRecord> {
 /// `nomad.server.*` as the release uses them: each from the given values, else from the
 /// chart's defaults.
 fn nomad_server_values(given: &serde_json::Value, defaults: &serde_json::Value) -> NomadServerValues {
-    let value = |name: &str| {
-        let path = format!("/nomad/server/{name}");
-        given.pointer(&path).or_else(|| defaults.pointer(&path)).cloned()
-    };
-    let text = |name: &str| value(name).and_then(|v| v.as_str().map(str::to_string)).filter(|t| !t.is_empty());
+    let value = |name: &str| value_of(given, defaults, &format!("/nomad/server/{name}"));
+    let text = |name: &str| value(name).and_then(|v| v.as_str()).filter(|t| !t.is_empty()).map(str::to_string);
     NomadServerValues {
-        internal: value("internal").and_then(|v| v.as_bool()),
+        internal: value("internal").and_then(serde_json::Value::as_bool),
         server_hostname: text("serverHostname"),
-        replicas: value("replicas").and_then(|v| v.as_u64()),
+        replicas: value("replicas").and_then(serde_json::Value::as_u64),
         scheme: text("scheme"),
     }
+}
+
+/// The value at `pointer` as the release uses it: from the given values, else from the
+/// chart's defaults.
+fn value_of<'a>(
+    given: &'a serde_json::Value,
+    defaults: &'a serde_json::Value,
+    pointer: &str,
+) -> Option<&'a serde_json::Value> {
+    given.pointer(pointer).or_else(|| defaults.pointer(pointer))
 }
 
 /// `nomad.auto_scaler.scaling.{min,max}` as the release uses them: each from the given
 /// values, else from the chart's defaults.
 fn autoscaler_scaling(given: &serde_json::Value, defaults: &serde_json::Value) -> Option<ScalingBounds> {
     let bound = |name: &str| {
-        let path = format!("/nomad/auto_scaler/scaling/{name}");
-        given.pointer(&path).or_else(|| defaults.pointer(&path)).and_then(serde_json::Value::as_u64)
+        value_of(given, defaults, &format!("/nomad/auto_scaler/scaling/{name}")).and_then(serde_json::Value::as_u64)
     };
     Some(ScalingBounds { min: bound("min")?, max: bound("max")? })
 }
