@@ -50,6 +50,9 @@ pub enum Command {
     Run(RunArgs),
     /// List the checks a run would include, with their tags.
     List(ListArgs),
+    /// Say whether the installation may be upgraded to a server version now (read-only): the
+    /// path, Kubernetes, the Helm release, its values, data stores, Nomad clients and a backup.
+    UpgradeCheck(UpgradeCheckArgs),
     /// Run the checks against the embedded simulated installation.
     #[cfg(feature = "sim")]
     Demo(DemoArgs),
@@ -131,6 +134,13 @@ pub struct Serving;
 #[cfg(feature = "serve")]
 impl OnCommand for Serving {
     const COMMAND: registry::Command = registry::Command::Serve;
+}
+
+/// `upgrade-check`.
+#[derive(Debug, Clone, Default)]
+pub struct Upgrading;
+impl OnCommand for Upgrading {
+    const COMMAND: registry::Command = registry::Command::Upgrade;
 }
 
 /// `init`.
@@ -246,6 +256,20 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct UpgradeCheckArgs {
+    /// The server version to upgrade to, like 4.10 (its last patch) or 4.10.1; default: the
+    /// newest version realitycheck knows.
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs<Upgrading>,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    #[command(flatten)]
+    pub reports: ReportArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -254,9 +278,12 @@ pub struct ListArgs {
 #[cfg(feature = "sim")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// The simulated installation's state.
-    #[arg(long, default_value = "healthy", value_name = "NAME", value_parser = scenario_names())]
-    pub scenario: String,
+    /// The simulated installation's state (default: healthy; upgrade-ready with --upgrade-to).
+    #[arg(long, value_name = "NAME", value_parser = scenario_names())]
+    pub scenario: Option<String>,
+    /// Run `upgrade-check --to VERSION` against the simulation instead of the checks of `run`.
+    #[arg(long, value_name = "VERSION", conflicts_with = "setup_contexts")]
+    pub upgrade_to: Option<String>,
     #[command(flatten)]
     pub deployment: DeploymentArgs,
     /// Profile of the run (laptop, ci, health).

@@ -38,10 +38,16 @@ pub fn explain(args: &ExplainArgs) -> Result<ExitCode, AppError> {
     }
 }
 
-/// Every check's ID and summary, in report order, with the docker resource class checks as
-/// their family `resource_classes::docker_<class>`: the suite's own checks, not the pages.
+/// Every check's ID and summary, in report order (`run`'s, then `upgrade-check`'s), with the
+/// docker resource class checks as their family `resource_classes::docker_<class>`: the
+/// suite's own checks, not the pages.
 pub fn catalogue() -> Vec<(String, String)> {
-    suites::checks::all(&every_check_target()).into_iter().map(|check| (check.spec.id, check.spec.summary)).collect()
+    let newest = suites::upgrades::UpgradeTarget::resolve(None, &[]).expect("the newest known version is a target");
+    suites::checks::all(&every_check_target())
+        .into_iter()
+        .chain(suites::checks::upgrade::all(&newest))
+        .map(|check| (check.spec.id, check.spec.summary))
+        .collect()
 }
 
 /// A target for which the suite builds every check it has, with the docker resource class

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args, cli.color).await,
             Command::List(args) => run::list(args),
+            Command::UpgradeCheck(args) => run::upgrade_check(args, cli.color).await,
             #[cfg(feature = "sim")]
             Command::Demo(args) => sim::demo(args, cli.color).await,
             #[cfg(feature = "sim")]

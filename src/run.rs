@@ -1,11 +1,12 @@
-//! `realitycheck run` and `list`: check an installation, or say what would be checked.
+//! `realitycheck run`, `upgrade-check` and `list`: check an installation, or whether it may be
+//! upgraded, or say what would be checked.
 
 use std::process::ExitCode;
 
 use harness::{CancellationToken, Disposition, EventSink, Run, Suite};
 use reports::ReportError;
 
-use crate::cli::{ColorChoice, ListArgs, ReportArgs, RunArgs, SelectionArgs};
+use crate::cli::{ColorChoice, ListArgs, ReportArgs, RunArgs, SelectionArgs, UpgradeCheckArgs};
 use crate::collect::{self, Collect};
 use crate::exit::{self, AppError};
 use crate::wiring;
@@ -16,6 +17,15 @@ pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, AppError
     let mut options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
     options.collect = collect.is_some();
     let run = Run::new(wiring::suite(&settings, args.setup_contexts)?, options);
+    execute(&run, &args.selection, &args.reports, collect, color).await
+}
+
+pub async fn upgrade_check(args: UpgradeCheckArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
+    let settings = wiring::load_settings(&args.config)?;
+    let collect = Collect::request(&args.reports, &settings)?;
+    let mut options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
+    options.collect = collect.is_some();
+    let run = Run::new(wiring::upgrade_suite(&settings, args.to.as_deref())?, options);
     execute(&run, &args.selection, &args.reports, collect, color).await
 }
 

@@ -16,6 +16,11 @@ use crate::collect::Collect;
 use crate::exit::AppError;
 use crate::{run, wiring};
 
+/// The scenario of `demo` without `--scenario`.
+const DEFAULT_SCENARIO: &str = "healthy";
+/// The scenario of `demo --upgrade-to` without `--scenario`: an installation ready for its upgrade.
+const UPGRADE_DEFAULT_SCENARIO: &str = "upgrade-ready";
+
 fn scenario(name: &str) -> Result<Scenario, AppError> {
     name.parse().map_err(|e: realitycheck_sim::scenario::UnknownScenario| AppError::Usage(e.to_string()))
 }
@@ -31,7 +36,8 @@ fn options(scenario: Scenario, args: &DeploymentArgs) -> Result<SimOptions, AppE
 }
 
 pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
-    let scenario = scenario(&args.scenario)?;
+    let default = if args.upgrade_to.is_some() { UPGRADE_DEFAULT_SCENARIO } else { DEFAULT_SCENARIO };
+    let scenario = scenario(args.scenario.as_deref().unwrap_or(default))?;
     let options = options(scenario, &args.deployment)?;
     let server = SimServer::start_with(scenario, ([127, 0, 0, 1], 0).into(), options)
         .await
@@ -58,7 +64,11 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
     options.collect = collect.is_some();
     options.info.target = "demo".into();
     options.info.host = format!("simulated installation, scenario {scenario}, at {}", server.circleci_url());
-    let run = Run::new(wiring::suite(&settings, args.setup_contexts)?, options);
+    let suite = match &args.upgrade_to {
+        Some(to) => wiring::upgrade_suite(&settings, Some(to))?,
+        None => wiring::suite(&settings, args.setup_contexts)?,
+    };
+    let run = Run::new(suite, options);
     let outcome = run::execute(&run, &args.selection, &args.reports, collect, color).await;
     server.shutdown().await;
     outcome

@@ -8,12 +8,13 @@ use std::time::{Duration, SystemTime};
 use harness::{IgnoredMode, RunInfo, RunOptions, Selection};
 use realitycheck_config::{Config, LoadRequest, Settings, display_host};
 use reports::{JsonReporter, JunitReporter, Reporter, TerminalOptions, TerminalReporter};
+use suites::upgrades::UpgradeTarget;
 
 use crate::cli::{ColorChoice, ConfigArgs, OnCommand, ReportArgs, SelectionArgs};
 use crate::exit::AppError;
 
 /// Loads the settings from the process environment and the working directory.
-pub fn load_settings(args: &ConfigArgs) -> Result<Settings, AppError> {
+pub fn load_settings<C: OnCommand>(args: &ConfigArgs<C>) -> Result<Settings, AppError> {
     Ok(load_config(args)?.settings()?)
 }
 
@@ -96,6 +97,15 @@ pub fn suite(settings: &Settings, setup_contexts: bool) -> Result<suites::Realit
         );
     }
     Ok(suites::RealityCheck::new(target.clone(), setup_contexts))
+}
+
+/// The `upgrade::*` suite for the settings' target, judging an upgrade to `to` (none: the
+/// newest version realitycheck knows, with the `upgrade.latest_patches` setting).
+pub fn upgrade_suite(settings: &Settings, to: Option<&str>) -> Result<suites::RealityCheck, AppError> {
+    let target = &settings.target;
+    let to = UpgradeTarget::resolve(to, &target.upgrade.latest_patches)
+        .map_err(|e| AppError::Usage(format!("--to: {e}")))?;
+    Ok(suites::RealityCheck::upgrade(target.clone(), to))
 }
 
 /// Checks, before anything runs, that each report file can be written where asked: not a

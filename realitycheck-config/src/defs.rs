@@ -5,16 +5,19 @@
 //! (`Target`, `Profile`, `ServeSettings`), its line in `default.toml` and the README's table
 //! (both held against this file by tests), and a test.
 
-use crate::registry::Command::{Checks, Init, Serve};
+use crate::registry::Command::{Checks, Init, Serve, Upgrade};
 use crate::registry::{Command, Kind, Relative, Scope, Setting};
 use crate::values;
 
-/// Flags of the commands that read a configuration: `run`, `list`, `config check`, `serve`.
-const CHECKS: &[Command] = &[Checks, Serve];
+/// Flags of the commands that read a configuration: `run`, `list`, `config check`, `serve`,
+/// `upgrade-check`.
+const CHECKS: &[Command] = &[Checks, Serve, Upgrade];
 /// Flags `init` takes too, for the starter file it writes.
-const CHECKS_AND_INIT: &[Command] = &[Checks, Serve, Init];
+const CHECKS_AND_INIT: &[Command] = &[Checks, Serve, Upgrade, Init];
 /// Flags of `serve` only.
 const SERVE: &[Command] = &[Serve];
+/// Flags of `upgrade-check` only.
+const UPGRADE: &[Command] = &[Upgrade];
 
 /// The largest whole number a `u32` setting holds.
 const U32: Kind = Kind::Whole { max: u32::MAX as u64 };
@@ -245,6 +248,36 @@ pub static MTLS_MIN_DAYS: Setting = Setting::new(Scope::Target, "nomad.mtls_min_
     .help("a Nomad mTLS certificate (or its CA) expiring within this many days is red")
     .fix("use a whole number of days, like 30");
 
+/// `upgrade.latest_patches`.
+pub static LATEST_PATCHES: Setting = Setting::new(Scope::Target, "upgrade.latest_patches", Kind::List(None))
+    .default("[]")
+    .help("last patches newer than realitycheck's table knows, like [\"4.9.6\", \"4.10.1\"]: each is the last patch of its minor (upgrade::path)")
+    .fix("list full server versions like \"4.9.6\", at most one per minor version")
+    .check(values::latest_patches);
+
+/// `upgrade.mongodb_version`.
+pub static MONGODB_VERSION: Setting = Setting::new(Scope::Target, "upgrade.mongodb_version", Kind::Text)
+    .flag("mongodb-version", "VERSION", UPGRADE)
+    .help("the MongoDB version of an external database (mongodb.internal: false), like 7.0.12, which realitycheck cannot read (upgrade::data_stores)")
+    .unset("unset (read from the chart's MongoDB StatefulSet)")
+    .fix("give the version `db.version()` prints in the external MongoDB, like 7.0.12")
+    .check(values::mongodb_version);
+
+/// `upgrade.backup_max_age`.
+pub static BACKUP_MAX_AGE: Setting = Setting::new(Scope::Target, "upgrade.backup_max_age", Kind::Duration)
+    .default("\"24h\"")
+    .flag("backup-max-age", "DURATION", UPGRADE)
+    .help("the oldest a completed Velero backup of the namespace may be before an upgrade (upgrade::backup)")
+    .fix(DURATION_FIX)
+    .check(values::run_duration);
+
+/// `upgrade.velero_namespace`.
+pub static VELERO_NAMESPACE: Setting = Setting::new(Scope::Target, "upgrade.velero_namespace", Kind::Text)
+    .default("\"velero\"")
+    .help("the namespace where Velero keeps its Backup resources (upgrade::backup)")
+    .fix("give the namespace Velero is installed in (`kubectl get backups.velero.io -A` shows it)")
+    .check(values::namespace);
+
 /// `pipeline.branch`.
 pub static BRANCH: Setting = Setting::new(Scope::Target, "pipeline.branch", Kind::Text)
     .help("branch of the realitycheck project to build")
@@ -448,6 +481,10 @@ pub static ALL: &[&Setting] = &[
     &NOMAD_TOKEN,
     &MIN_CLIENTS,
     &MTLS_MIN_DAYS,
+    &LATEST_PATCHES,
+    &MONGODB_VERSION,
+    &BACKUP_MAX_AGE,
+    &VELERO_NAMESPACE,
     &BRANCH,
     &RUNNER_RESOURCE_CLASS,
     &WINDOWS,

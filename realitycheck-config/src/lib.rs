@@ -31,7 +31,7 @@ pub use realitycheck_project::CloudProvider;
 pub use registry::Setting;
 pub use settings::{
     BASE_PROFILE, Config, DOCKER_RESOURCE_CLASSES, IMPLICIT_TARGET, Kubernetes, LoadRequest, Nomad, Pipeline, Profile,
-    Resolved, ServeSettings, Settings, Target, TokenSource, redacted_url,
+    Resolved, ServeSettings, Settings, Target, TokenSource, Upgrade, redacted_url,
 };
 pub use starter::Starter;
 pub use value::Value;

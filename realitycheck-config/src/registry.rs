@@ -75,6 +75,8 @@ pub enum Command {
     Serve,
     /// `init` only: what it writes into the starter file.
     Init,
+    /// `upgrade-check`: the flags of `run` and its own.
+    Upgrade,
 }
 
 /// A setting's flag: `--long VALUE` (a switch without value for a `Kind::Bool`).
@@ -284,7 +286,7 @@ mod tests {
         vars.sort();
         vars.dedup();
         assert_eq!((keys.len(), vars.len()), total, "a key or variable is defined twice");
-        for command in [Command::Checks, Command::Serve, Command::Init] {
+        for command in [Command::Checks, Command::Serve, Command::Init, Command::Upgrade] {
             let mut flags: Vec<&str> = all().iter().filter_map(|s| Some(s.flag_on(command)?.long)).collect();
             let count = flags.len();
             flags.sort();

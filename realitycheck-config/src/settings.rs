@@ -62,6 +62,8 @@ pub struct Target {
     pub kubernetes: Kubernetes,
     /// Where the Nomad servers are and how many clients must be ready.
     pub nomad: Nomad,
+    /// What `upgrade-check` needs besides what the installation says.
+    pub upgrade: Upgrade,
     /// What the pipeline realitycheck triggers runs.
     pub pipeline: Pipeline,
 }
@@ -107,6 +109,19 @@ pub struct Nomad {
 }
 
 pub use realitycheck_project::DOCKER_RESOURCE_CLASSES;
+
+/// `[upgrade]`: what `upgrade-check` cannot read from the installation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upgrade {
+    /// Last patches of minor versions, newer than the table realitycheck carries.
+    pub latest_patches: Vec<String>,
+    /// The version of an external MongoDB, which realitycheck cannot read.
+    pub mongodb_version: Option<String>,
+    /// The oldest a completed Velero backup may be before an upgrade.
+    pub backup_max_age: Duration,
+    /// Where Velero keeps its Backup resources.
+    pub velero_namespace: String,
+}
 
 /// What the pipeline realitycheck triggers runs, beyond what the cloud provider decides.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,6 +176,12 @@ impl Target {
                 token: values.read(&defs::NOMAD_TOKEN, Value::as_text).map(Secret::new),
                 min_clients: values.must(&defs::MIN_CLIENTS, Value::as_u32),
                 mtls_min_days: values.must(&defs::MTLS_MIN_DAYS, Value::as_u32),
+            },
+            upgrade: Upgrade {
+                latest_patches: values.must(&defs::LATEST_PATCHES, Value::as_list),
+                mongodb_version: values.read(&defs::MONGODB_VERSION, Value::as_text),
+                backup_max_age: values.must(&defs::BACKUP_MAX_AGE, Value::as_duration),
+                velero_namespace: values.must(&defs::VELERO_NAMESPACE, Value::as_text),
             },
             pipeline: Pipeline {
                 branch: values.read(&defs::BRANCH, Value::as_text),

@@ -159,6 +159,38 @@ pub(crate) fn server_version(value: Value) -> Checked {
     Ok(Value::Text(version.to_string()))
 }
 
+/// `upgrade.latest_patches`: full server versions (`4.9.6`), at most one per minor version (a
+/// leading `v` is dropped).
+pub(crate) fn latest_patches(value: Value) -> Checked {
+    let Value::List(items) = value else { return Ok(value) };
+    let mut minors: Vec<(String, &str)> = Vec::new();
+    for item in &items {
+        let version = item.trim_start_matches('v');
+        let parts: Vec<&str> = version.split('.').collect();
+        if parts.len() != 3 || !parts.iter().all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(format!("`{item}` is not a full server version (major.minor.patch, like 4.9.6)"));
+        }
+        let minor = format!("{}.{}", parts[0], parts[1]);
+        if let Some((_, first)) = minors.iter().find(|(known, _)| *known == minor) {
+            return Err(format!("`{first}` and `{item}` both name the last patch of {minor}"));
+        }
+        minors.push((minor, item));
+    }
+    Ok(Value::List(items.iter().map(|item| item.trim_start_matches('v').to_string()).collect()))
+}
+
+/// `upgrade.mongodb_version`: `major.minor` or `major.minor.patch`.
+pub(crate) fn mongodb_version(value: Value) -> Checked {
+    let text = text(value);
+    let parts: Vec<&str> = text.split('.').collect();
+    if !(2..=3).contains(&parts.len())
+        || !parts.iter().all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(format!("`{text}` is not a MongoDB version (major.minor or major.minor.patch, like 7.0.12)"));
+    }
+    Ok(Value::Text(text))
+}
+
 /// `nomad.address`: the base URL of a Nomad HTTP API, `http://` or `https://` with a host,
 /// no user, path or query (a trailing `/` is dropped).
 pub(crate) fn nomad_address(value: Value) -> Checked {

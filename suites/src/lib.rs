@@ -11,6 +11,7 @@ pub mod clients;
 pub mod evidence;
 pub mod phase;
 pub mod resources;
+pub mod upgrades;
 pub mod versions;
 
 use std::sync::{Arc, Mutex};
@@ -22,20 +23,39 @@ use crate::clients::circleci::ApiClientError;
 use crate::resources::pipeline::Ledger;
 use crate::resources::pipeline::run::new_run_id;
 use crate::resources::{Requires, Resources};
+use crate::upgrades::UpgradeTarget;
 
-/// The realitycheck suite for one target.
+/// The realitycheck suite for one target: the checks of `run`, or those of `upgrade-check`.
 pub struct RealityCheck {
     target: Arc<Target>,
-    setup_contexts: bool,
+    checks: Checks,
     /// What the current (or last) run started on the installation.
     ledger: Mutex<Option<Ledger>>,
+}
+
+/// Which checks the suite runs.
+enum Checks {
+    /// Whether the installation works (`run`); `setup_contexts` creates the contexts and
+    /// variables the project's jobs need when they are missing.
+    Installation { setup_contexts: bool },
+    /// Whether it may be upgraded to a version now (`upgrade-check`): read-only.
+    Upgrade(UpgradeTarget),
 }
 
 impl RealityCheck {
     /// The suite for `target`; `setup_contexts` creates the contexts and variables the
     /// project's jobs need when they are missing (`run --setup-contexts`).
     pub fn new(target: Target, setup_contexts: bool) -> RealityCheck {
-        RealityCheck { target: Arc::new(target), setup_contexts, ledger: Mutex::default() }
+        RealityCheck::of(target, Checks::Installation { setup_contexts })
+    }
+
+    /// The `upgrade::*` suite for `target`, judging an upgrade to `to`.
+    pub fn upgrade(target: Target, to: UpgradeTarget) -> RealityCheck {
+        RealityCheck::of(target, Checks::Upgrade(to))
+    }
+
+    fn of(target: Target, checks: Checks) -> RealityCheck {
+        RealityCheck { target: Arc::new(target), checks, ledger: Mutex::default() }
     }
 }
 
@@ -45,7 +65,10 @@ impl Suite for RealityCheck {
     type Error = ApiClientError;
 
     fn checks(&self) -> Vec<Check<Self>> {
-        checks::all(&self.target)
+        match &self.checks {
+            Checks::Installation { .. } => checks::all(&self.target),
+            Checks::Upgrade(to) => checks::upgrade::all(to),
+        }
     }
 
     fn preflights(&self) -> Vec<Preflight<Self>> {
@@ -59,7 +82,8 @@ impl Suite for RealityCheck {
     fn prepare(&self, selected: &[&Requires], timeouts: &Timeouts) -> Result<Resources, ApiClientError> {
         let ledger = Ledger::new(new_run_id());
         *self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ledger.clone());
-        Resources::prepare(Arc::clone(&self.target), selected, timeouts, self.setup_contexts, ledger)
+        let setup_contexts = matches!(self.checks, Checks::Installation { setup_contexts: true });
+        Resources::prepare(Arc::clone(&self.target), selected, timeouts, setup_contexts, ledger)
     }
 
     async fn collect(&self, resources: &Resources, red: &[(&CheckResult, &Requires)]) -> Evidence {

@@ -40,8 +40,14 @@ pub const REALITYCHECK_PROJECT: Phase = Phase::new("realitycheck-project", "Real
 /// The object storage of artifacts and test results.
 pub const OBJECT_STORAGE: Phase = Phase::new("object-storage", "object storage");
 
+/// The installation's data stores (MongoDB, and Vault or Tink for contexts' secrets).
+pub const DATA_STORES: Phase = Phase::new("data-stores", "data stores");
+
+/// Backup and restore of the installation (Velero).
+pub const BACKUP: Phase = Phase::new("backup", "backup and restore");
+
 /// Every phase.
-pub const ALL: [Phase; 12] = [
+pub const ALL: [Phase; 14] = [
     KUBERNETES_ACCESS,
     KUBERNETES_CLUSTER,
     HELM_INSTALL,
@@ -54,6 +60,8 @@ pub const ALL: [Phase; 12] = [
     CONTEXTS,
     REALITYCHECK_PROJECT,
     OBJECT_STORAGE,
+    DATA_STORES,
+    BACKUP,
 ];
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::RealityCheck;
 use crate::clients::helm::{ReleaseRecord, SERVER_CHART, UnreadableRecord};
 use crate::clients::pods::PodState;
 use crate::phase;
-use crate::resources::release::InstalledVersion;
+use crate::resources::release::{InstalledRelease, InstalledVersion};
 use crate::versions::KubernetesVersion;
 
 pub fn pods_ready() -> Check<RealityCheck> {
@@ -35,20 +35,22 @@ pub fn kubernetes_version() -> Check<RealityCheck> {
     let summary = "the cluster runs a Kubernetes version the installation's server release supports";
     cluster_check(ids::KUBERNETES_VERSION, summary, |access, _| async move {
         let release = access.release().await.map_err(cluster_failed)?;
-        let version = release.version.as_ref().ok_or_else(|| {
-            Verdict::Skip(SkipReason::NotConfigured(format!(
-                "the server version is unknown ({}): set server_version (or --server-version) to the installation's version, like 4.10",
-                match &release.records {
-                    Err(error) => forbidden_read(error)
-                        .unwrap_or_else(|| format!("the Helm release cannot be read: {error}")),
-                    Ok(_) => format!("no Helm release of chart {SERVER_CHART} and no workload names it"),
-                }
-            )))
-        })?;
+        let version = release.version.as_ref().ok_or_else(|| version_unknown(release))?;
         let cluster = access.client().await.map_err(cluster_failed)?;
         let info = cluster.version_info().await.map_err(cluster_failed)?;
         Ok(judge_kubernetes_version(version, &info.major, &info.minor, &info.git_version))
     })
+}
+
+/// The skip of a check that needs the installation's server version when nothing says it.
+pub(crate) fn version_unknown(release: &InstalledRelease) -> Verdict {
+    Verdict::Skip(SkipReason::NotConfigured(format!(
+        "the server version is unknown ({}): set server_version (or --server-version) to the installation's version, like 4.10.0",
+        match &release.records {
+            Err(error) => forbidden_read(error).unwrap_or_else(|| format!("the Helm release cannot be read: {error}")),
+            Ok(_) => format!("no Helm release of chart {SERVER_CHART} and no workload names it"),
+        }
+    )))
 }
 
 causes! {
@@ -59,17 +61,21 @@ causes! {
         KUBERNETES_TOO_NEW:
             "server {release} supports Kubernetes {range}: a newer cluster may have removed APIs its chart uses, and CircleCI does not support it",
             "upgrade CircleCI server to a release that supports Kubernetes {kubernetes}, or keep the cluster within {range} until then (or correct server_version if realitycheck read the wrong version)";
+    }
+    StatedBy::Checks(&[ids::KUBERNETES_VERSION, ids::UPGRADE_KUBERNETES]) => {
         UNREADABLE_KUBERNETES_VERSION:
             "the API server's /version answer has no version realitycheck can read: a proxy in front of it, or a distribution that reports its own numbering",
             "`kubectl version` shows what the API server reports; if it is a supported Kubernetes, report the answer to the realitycheck maintainers";
     }
     StatedBy::Checks(&[ids::HELM_RELEASE]) => {
-        NO_RELEASE:
-            "the release is in another namespace, or Helm keeps its records elsewhere (HELM_DRIVER=configmap)",
-            "`helm list -A` shows where the release is; check --namespace (now `{namespace}`)";
         OTHER_CHART_VERSION:
             "the upgrade to the expected version has not run here, or it ran against another release, namespace or cluster",
             "`helm history {release} -n {namespace}` shows what was deployed; run `helm upgrade {release} oci://cciserver.azurecr.io/circleci-server -n {namespace} --version {expected}` with the release's values, or correct expect_chart_version";
+    }
+    StatedBy::Checks(&[ids::HELM_RELEASE, ids::UPGRADE_RELEASE_STATE]) => {
+        NO_RELEASE:
+            "the release is in another namespace, or Helm keeps its records elsewhere (HELM_DRIVER=configmap)",
+            "`helm list -A` shows where the release is; check --namespace (now `{namespace}`)";
         UPGRADE_FAILED:
             "the last `helm upgrade` (or install) did not complete: a hook failed, a resource was refused, or it timed out",
             "`helm history {release} -n {namespace}` shows the revisions; fix what Helm says and run the upgrade again, or go back with {rollback}";
@@ -482,7 +488,7 @@ mod tests {
             description: description.into(),
             deployed_revision: (status != "deployed").then_some(revision - 1),
             autoscaler_scaling: None,
-            nomad_server: Default::default(),
+            ..Default::default()
         })
     }
 

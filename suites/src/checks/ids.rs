@@ -29,6 +29,13 @@ pub const CACHE: &str = "features::cache";
 pub const ARTIFACTS: &str = "features::artifacts";
 pub const TEST_RESULTS: &str = "features::test_results";
 pub const CHECKOUT: &str = "features::checkout";
+pub const UPGRADE_PATH: &str = "upgrade::path";
+pub const UPGRADE_KUBERNETES: &str = "upgrade::kubernetes";
+pub const UPGRADE_RELEASE_STATE: &str = "upgrade::release_state";
+pub const UPGRADE_VALUES: &str = "upgrade::values";
+pub const UPGRADE_DATA_STORES: &str = "upgrade::data_stores";
+pub const UPGRADE_NOMAD_CLIENTS: &str = "upgrade::nomad_clients";
+pub const UPGRADE_BACKUP: &str = "upgrade::backup";
 
 /// `resource_classes::docker_<class>`: one per configured docker resource class.
 pub fn docker_resource_class(class: &str) -> String {

@@ -15,6 +15,7 @@ pub mod mtls;
 pub mod nomad;
 pub mod pipeline;
 pub mod provisioner;
+pub mod upgrade;
 
 use std::borrow::Borrow;
 use std::future::Future;
@@ -91,6 +92,7 @@ pub fn causes() -> Vec<&'static Cause> {
         nomad::CAUSES,
         pipeline::CAUSES,
         provisioner::CAUSES,
+        upgrade::CAUSES,
     ]
     .concat()
 }

@@ -64,7 +64,7 @@ pub fn clients_ready() -> Check<RealityCheck> {
 }
 
 /// The attributes of the nodes that can take work (ready, eligible), a few at a time.
-async fn node_details(servers: NomadServers<'_>, nodes: &[Node]) -> Result<Vec<NodeDetail>, NomadError> {
+pub(crate) async fn node_details(servers: NomadServers<'_>, nodes: &[Node]) -> Result<Vec<NodeDetail>, NomadError> {
     let usable: Vec<String> =
         nodes.iter().filter(|node| unusable_because(node).is_none()).map(|node| node.id.clone()).collect();
     futures::stream::iter(usable)
@@ -322,15 +322,17 @@ causes! {
         CLIENTS_DOWN:
             "clients are down or not yet ready: the host stopped, or lost its connection to the servers",
             "check the client instances (autoscaling group) and the nomad service on them";
+        TOO_FEW_CLIENTS:
+            "fewer clients joined than min_clients asks for: the autoscaler or the client group is too small",
+            "raise the client group's size (or nomad.auto_scaler min) to at least {min_clients}, or lower nomad.min_clients if fewer suffice";
+    }
+    StatedBy::Checks(&[ids::CLIENTS_READY, ids::UPGRADE_NOMAD_CLIENTS]) => {
         DOCKER_UNSUPPORTED:
             "CircleCI server does not support Docker 29 or newer on its Nomad clients (its docs: \"Docker v29 is not supported\"); docker jobs may fail on them",
             "install the Docker the server version's Terraform module installs (Docker CE 28.1.1: move the nomad-client module to the server version's server-terraform tag), or run Podman clients (`use_podman`, server 4.10)";
         CGROUPS_V2:
             "CircleCI server does not support cgroups v2 on Docker Nomad clients (its docs: \"CgroupsV2 is currently unsupported\")",
             "run the clients on an image that boots with cgroups v1 (CircleCI's Terraform uses Ubuntu 22.04 with cgroups v1), or Podman clients (`use_podman`, server 4.10), which run cgroups v2";
-        TOO_FEW_CLIENTS:
-            "fewer clients joined than min_clients asks for: the autoscaler or the client group is too small",
-            "raise the client group's size (or nomad.auto_scaler min) to at least {min_clients}, or lower nomad.min_clients if fewer suffice";
     }
 }
 
@@ -654,7 +656,7 @@ fn runs_docker(node: &Node) -> bool {
 
 /// The clients whose Docker (29 or newer) or cgroups (v2 on a Docker client) CircleCI server
 /// does not support.
-fn unsupported_runtime(nodes: &[Node], details: &[NodeDetail]) -> Option<Diagnosis> {
+pub(crate) fn unsupported_runtime(nodes: &[Node], details: &[NodeDetail]) -> Option<Diagnosis> {
     let mut observed = Vec::new();
     let (mut docker, mut cgroups) = (false, false);
     for detail in details {
@@ -706,7 +708,7 @@ fn unsupported_runtime(nodes: &[Node], details: &[NodeDetail]) -> Option<Diagnos
 }
 
 /// `, Docker 28.1.1, cgroups v1` of the clients read, each value once.
-fn runtime_note(details: &[NodeDetail]) -> String {
+pub(crate) fn runtime_note(details: &[NodeDetail]) -> String {
     let distinct = |values: Vec<&str>| {
         let mut values = values;
         values.sort_unstable();
@@ -726,7 +728,7 @@ fn runtime_note(details: &[NodeDetail]) -> String {
 }
 
 /// `1.7.7` (also `1.7.7-dev`, `v1.7.7+ent`) as numbers.
-fn version_of(text: &str) -> Option<(u32, u32, u32)> {
+pub(crate) fn version_of(text: &str) -> Option<(u32, u32, u32)> {
     let core = text.trim_start_matches('v').split(['-', '+']).next()?;
     let mut parts = core.split('.').map(|p| p.parse::<u32>().ok());
     Some((parts.next()??, parts.next()??, parts.next().flatten().unwrap_or(0)))
@@ -1101,6 +1103,7 @@ mod tests {
             deployed_revision: Some(2),
             autoscaler_scaling: None,
             nomad_server: crate::clients::helm::NomadServerValues { internal: Some(internal), ..Default::default() },
+            ..Default::default()
         };
         let lookup = crate::versions::lookup(crate::versions::ServerVersion::parse(version).unwrap());
         InstalledRelease {

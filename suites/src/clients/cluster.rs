@@ -1,12 +1,14 @@
 //! Access to the installation's Kubernetes API through kube-rs: the client (kubeconfig,
-//! context, in-cluster account, as kubectl finds them), pod, event and Secret listing, and
+//! context, in-cluster account, as kubectl finds them), pod, event, Secret, StatefulSet and
+//! Velero backup listing, and
 //! `exec` over WebSocket, natively, with no kubectl binary.
 
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Event, Pod, Secret, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
-use kube::api::{AttachParams, ListParams};
+use kube::api::{AttachParams, DynamicObject, ListParams};
 use kube::client::DynBody;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
@@ -14,6 +16,7 @@ use realitycheck_config::Kubernetes;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::clients::causes::causes;
+use crate::clients::velero::{self, Backup};
 
 /// A connected client for one namespace.
 #[derive(Clone)]
@@ -267,6 +270,42 @@ impl Cluster {
         }
     }
 
+    /// The StatefulSets of the namespace, sorted by name.
+    pub async fn statefulsets(&self) -> Result<Vec<StatefulSet>, ClusterError> {
+        let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), &self.namespace);
+        let mut sets = api.list(&ListParams::default()).await.map_err(|e| ClusterError::Read {
+            what: "StatefulSets".into(),
+            namespace: self.namespace.clone(),
+            message: causes(&e),
+            answer: Answer::of(&e),
+            rule: rule_in("apps", "statefulsets", "list"),
+        })?;
+        sets.items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        Ok(sets.items)
+    }
+
+    /// Velero's backups in `namespace` (where Velero runs), newest first; `None` when the API
+    /// server does not serve `backups.velero.io` (Velero is not installed).
+    pub async fn velero_backups(&self, namespace: &str) -> Result<Option<Vec<Backup>>, ClusterError> {
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &velero::backups_resource());
+        let objects = match api.list(&ListParams::default()).await {
+            Ok(objects) => objects,
+            Err(e) if Answer::of(&e) == Answer::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(ClusterError::Read {
+                    what: "Velero's backups".into(),
+                    namespace: namespace.to_string(),
+                    message: causes(&e),
+                    answer: Answer::of(&e),
+                    rule: rule_in("velero.io", "backups", "list"),
+                });
+            }
+        };
+        let mut backups: Vec<Backup> = objects.items.iter().map(Backup::of).collect();
+        backups.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| a.name.cmp(&b.name)));
+        Ok(Some(backups))
+    }
+
     /// Runs `command` in `pod` (no TTY, no stdin) and collects its output (at most
     /// [`MAX_EXEC_OUTPUT`] bytes of each stream: beyond it, reading stops and the exec ends
     /// with an error) and exit code.
@@ -318,7 +357,12 @@ impl Cluster {
 
 /// The Role rule that grants `verb` on `resource` of the core API group.
 fn rule(resource: &str, verb: &str) -> String {
-    format!("{{apiGroups: [\"\"], resources: [\"{resource}\"], verbs: [\"{verb}\"]}}")
+    rule_in("", resource, verb)
+}
+
+/// The Role rule that grants `verb` on `resource` of API group `group`.
+fn rule_in(group: &str, resource: &str, verb: &str) -> String {
+    format!("{{apiGroups: [\"{group}\"], resources: [\"{resource}\"], verbs: [\"{verb}\"]}}")
 }
 
 /// The first line of a configuration error, its quoted values elided: a YAML parser's message

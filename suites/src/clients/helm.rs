@@ -21,7 +21,7 @@ pub const SERVER_CHART: &str = "circleci-server";
 const MAX_RELEASE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// One revision of a release, as `helm history` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReleaseRecord {
     /// The release's name.
     pub name: String,
@@ -45,6 +45,13 @@ pub struct ReleaseRecord {
     pub autoscaler_scaling: Option<ScalingBounds>,
     /// `nomad.server.*` of the release's values that say where its Nomad servers run.
     pub nomad_server: NomadServerValues,
+    /// The keys (dotted, down to each value or list) of the values given at install or
+    /// upgrade; not their values.
+    pub given_keys: Vec<String>,
+    /// `tink.enabled`: contexts encrypted with Tink instead of Vault.
+    pub tink_enabled: Option<bool>,
+    /// `mongodb.internal`: `false` when the services use a MongoDB outside the chart.
+    pub mongodb_internal: Option<bool>,
 }
 
 /// `nomad.server.{internal,serverHostname,replicas,scheme}` as the release uses them: each
@@ -174,7 +181,31 @@ pub fn decode(secret: &Secret) -> Result<ReleaseRecord, UnreadableRecord> {
         deployed_revision: None,
         autoscaler_scaling: autoscaler_scaling(&release.config, &release.chart.values),
         nomad_server: nomad_server_values(&release.config, &release.chart.values),
+        given_keys: keys(&release.config),
+        tink_enabled: value_of(&release.config, &release.chart.values, "/tink/enabled").and_then(|v| v.as_bool()),
+        mongodb_internal: value_of(&release.config, &release.chart.values, "/mongodb/internal")
+            .and_then(|v| v.as_bool()),
     })
+}
+
+/// The dotted keys of `values` down to each value that is not a table (a list is one key),
+/// in order.
+fn keys(values: &serde_json::Value) -> Vec<String> {
+    fn walk(value: &serde_json::Value, prefix: &str, keys: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(table) if !table.is_empty() => {
+                for (key, value) in table {
+                    let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                    walk(value, &path, keys);
+                }
+            }
+            _ if !prefix.is_empty() => keys.push(prefix.to_string()),
+            _ => {}
+        }
+    }
+    let mut keys = Vec::new();
+    walk(values, "", &mut keys);
+    keys
 }
 
 /// `nomad.server.*` as the release uses them: each from the given values, else from the
@@ -282,6 +313,27 @@ mod tests {
             None,
             "an empty host name is none"
         );
+    }
+
+    #[test]
+    fn the_given_values_keep_their_keys_down_to_each_value_not_the_values() {
+        let given = serde_json::json!({
+            "global": {"tracing": {"enabled": true, "collector_host": "otel:4317"}},
+            "telegraf": {"args": ["--config", "x"]},
+            "mongodb": {"auth": {"rootPassword": "s3cr3t"}},
+            "empty": {}
+        });
+        assert_eq!(
+            keys(&given),
+            [
+                "empty",
+                "global.tracing.collector_host",
+                "global.tracing.enabled",
+                "mongodb.auth.rootPassword",
+                "telegraf.args"
+            ]
+        );
+        assert!(keys(&serde_json::Value::Null).is_empty());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use harness::Fixture;
-use realitycheck_config::{CloudProvider, Nomad, Target};
+use realitycheck_config::{CloudProvider, Nomad, Target, Upgrade};
 
 use crate::clients::cluster::{Cluster, ClusterError};
 use crate::clients::pods::PodState;
@@ -43,6 +43,7 @@ pub struct ClusterAccess {
     nomad_settings: Nomad,
     cloud_provider: Option<CloudProvider>,
     expect_chart_version: Option<String>,
+    upgrade_settings: Upgrade,
     call_timeout: Duration,
 }
 
@@ -80,6 +81,7 @@ impl ClusterAccess {
             nomad_settings: target.nomad.clone(),
             cloud_provider: target.cloud_provider,
             expect_chart_version: target.kubernetes.expect_chart_version.clone(),
+            upgrade_settings: target.upgrade.clone(),
             call_timeout,
         }
     }
@@ -126,6 +128,11 @@ impl ClusterAccess {
     /// The chart version the release must run, if configured.
     pub fn expect_chart_version(&self) -> Option<&str> {
         self.expect_chart_version.as_deref()
+    }
+
+    /// What `upgrade-check` is told besides what the installation says.
+    pub fn upgrade_settings(&self) -> &Upgrade {
+        &self.upgrade_settings
     }
 }
 
