@@ -93,6 +93,7 @@ fn readme_table() -> String {
             match flag.on {
                 [Command::Serve] => format!("`serve {}`", flag.name()),
                 [Command::Init] => format!("`init {}`", flag.name()),
+                [Command::Upgrade] => format!("`upgrade-check {}`", flag.name()),
                 _ => name,
             }
         });
