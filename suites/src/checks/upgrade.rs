@@ -666,7 +666,10 @@ mod tests {
     #[test]
     fn the_path_names_every_step_when_the_upgrade_skips_one() {
         let diagnosis = failed(judge_path(&installed("4.8.3"), &to("4.10")));
-        assert_eq!(diagnosis.summary, "server 4.8.3 cannot be upgraded to 4.10.0 directly: 4.8.3 → 4.8.12 → 4.9.5 → 4.10.0");
+        assert_eq!(
+            diagnosis.summary,
+            "server 4.8.3 cannot be upgraded to 4.10.0 directly: 4.8.3 → 4.8.12 → 4.9.5 → 4.10.0"
+        );
         let fix = diagnosis.remediation;
         assert!(fix.contains("`realitycheck upgrade-check --to 4.8.12`"), "{fix}");
         assert!(passed(judge_path(&installed("4.9.5"), &to("4.10"))).contains("supported upgrade"));
@@ -716,7 +719,12 @@ mod tests {
         let diagnosis = failed(judge_values(&given, installed, &to("4.10")));
         assert!(diagnosis.summary.starts_with("3 key(s)"), "{diagnosis:?}");
         let observed = diagnosis.observed.join("\n");
-        assert!(observed.contains("`machine_provisioner.machine_agent_base_url`: renamed `machine_provisioner.agent_base_url` in 4.7"), "{observed}");
+        assert!(
+            observed.contains(
+                "`machine_provisioner.machine_agent_base_url`: renamed `machine_provisioner.agent_base_url` in 4.7"
+            ),
+            "{observed}"
+        );
         assert!(observed.contains("`telegraf.custom_config`: removed in 4.10"), "{observed}");
         assert!(observed.contains("also: after the upgrade, re-apply a custom workflow retention"), "{observed}");
         assert!(!observed.contains("unknown.key"), "unknown keys are not red");
@@ -779,14 +787,18 @@ mod tests {
     fn vault_must_be_migrated_before_4_9_and_should_be_before_4_7() {
         let mut vault = record(&[]);
         vault.tink_enabled = Some(false);
-        let sets = [mongodb("7.0.15-debian-12-r2"), statefulset("vault", serde_json::json!({"app": "vault"}), "vault:1.13")];
+        let sets =
+            [mongodb("7.0.15-debian-12-r2"), statefulset("vault", serde_json::json!({"app": "vault"}), "vault:1.13")];
         let stores = DataStores::read(&vault, &sets, None);
         assert_eq!(stores.encryption, Encryption::Vault { workload: Some("vault".into()) });
         let diagnosis = failed(judge_data_stores(&stores, &to("4.10")));
         assert!(diagnosis.summary.contains("Vault") && diagnosis.observed.join(" ").contains("StatefulSet vault runs"));
         let older = DataStores::read(&vault, &[mongodb("3.6.22-debian-9-r38")], None);
         let both = failed(judge_data_stores(&older, &to("4.10")));
-        assert!(both.observed.iter().any(|line| line.starts_with("also: contexts are encrypted with Vault")), "{both:?}");
+        assert!(
+            both.observed.iter().any(|line| line.starts_with("also: contexts are encrypted with Vault")),
+            "{both:?}"
+        );
         let note = passed(judge_data_stores(&DataStores::read(&vault, &sets, None), &to("4.8")));
         assert!(note.contains("recommends migrating to Tink"), "{note}");
     }
@@ -829,7 +841,10 @@ mod tests {
         assert!(diagnosis.summary.contains("Docker 29 or newer, cgroups v2"), "{diagnosis:?}");
         assert!(diagnosis.observed.iter().any(|line| line.contains("Docker CE 28.1.1")), "{diagnosis:?}");
         let podman = node("podman", Driver::NotDetected);
-        assert!(matches!(judge_clients(&[podman.clone()], &[detail(&podman, "", "2")], &to("4.10"), false), Verdict::Pass(_)));
+        assert!(matches!(
+            judge_clients(&[podman.clone()], &[detail(&podman, "", "2")], &to("4.10"), false),
+            Verdict::Pass(_)
+        ));
         assert!(matches!(judge_clients(&[], &[], &to("4.10"), false), Verdict::Skip(SkipReason::NotApplicable(_))));
     }
 
@@ -849,22 +864,43 @@ mod tests {
         let now: Timestamp = "2026-12-07T12:00:00Z".parse().unwrap();
         let day = Duration::from_secs(24 * 3600);
         let fresh = [
-            backup("daily-1207", "Completed", Some("2026-12-07T10:05:00Z"), "2026-12-07T10:00:00Z", &["circleci-server"]),
+            backup(
+                "daily-1207",
+                "Completed",
+                Some("2026-12-07T10:05:00Z"),
+                "2026-12-07T10:00:00Z",
+                &["circleci-server"],
+            ),
             backup("other", "Completed", Some("2026-12-07T11:05:00Z"), "2026-12-07T11:00:00Z", &["monitoring"]),
         ];
         let note = passed(judge_backup(Some(&fresh), "circleci-server", "velero", day, now));
-        assert!(note.starts_with("Velero backup daily-1207 of namespace circleci-server completed 1h 55m ago"), "{note}");
+        assert!(
+            note.starts_with("Velero backup daily-1207 of namespace circleci-server completed 1h 55m ago"),
+            "{note}"
+        );
         assert!(note.contains("velero restore create --from-backup daily-1207"), "{note}");
         let stale = [
             backup("daily-1206", "Failed", None, "2026-12-06T10:00:00Z", &["circleci-server"]),
-            backup("daily-1204", "Completed", Some("2026-12-04T10:05:00Z"), "2026-12-04T10:00:00Z", &["circleci-server"]),
+            backup(
+                "daily-1204",
+                "Completed",
+                Some("2026-12-04T10:05:00Z"),
+                "2026-12-04T10:00:00Z",
+                &["circleci-server"],
+            ),
         ];
         let diagnosis = failed(judge_backup(Some(&stale), "circleci-server", "velero", day, now));
         assert_eq!(diagnosis.summary, "no completed Velero backup of namespace circleci-server in the last 1d");
         assert!(diagnosis.observed[0].contains("daily-1204 (3d 1h ago)"), "{diagnosis:?}");
         assert!(diagnosis.observed[1].contains("daily-1206: Failed"), "{diagnosis:?}");
         assert!(diagnosis.remediation.contains("--include-namespaces circleci-server"));
-        assert!(failed(judge_backup(Some(&[]), "circleci-server", "velero", day, now)).observed[0].contains("no completed backup"));
-        assert!(matches!(judge_backup(None, "circleci-server", "velero", day, now), Verdict::Skip(SkipReason::NotApplicable(_))));
+        assert!(
+            failed(judge_backup(Some(&[]), "circleci-server", "velero", day, now)).observed[0]
+                .contains("no completed backup")
+        );
+        assert!(matches!(
+            judge_backup(None, "circleci-server", "velero", day, now),
+            Verdict::Skip(SkipReason::NotApplicable(_))
+        ));
     }
 }
