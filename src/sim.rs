@@ -33,6 +33,7 @@ fn options(scenario: Scenario, args: &DeploymentArgs) -> Result<SimOptions, AppE
 pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
     let scenario = scenario(&args.scenario)?;
     let options = options(scenario, &args.deployment)?;
+    let comparing = wiring::comparing(&args.baseline)?;
     let server = SimServer::start_with(scenario, ([127, 0, 0, 1], 0).into(), options)
         .await
         .map_err(AppError::io("cannot start the simulated installation on 127.0.0.1".into()))?;
@@ -59,7 +60,7 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
     options.info.target = "demo".into();
     options.info.host = format!("simulated installation, scenario {scenario}, at {}", server.circleci_url());
     let run = Run::new(wiring::suite(&settings, args.setup_contexts)?, options);
-    let outcome = run::execute(&run, &args.selection, &args.reports, collect, color).await;
+    let outcome = run::execute(&run, &args.selection, &args.reports, comparing.as_ref(), collect, color).await;
     server.shutdown().await;
     outcome
 }

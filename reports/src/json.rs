@@ -37,9 +37,9 @@ impl JsonReporter {
         JsonReporter { file: ReportFile::new(path, "JSON"), baseline: None }
     }
 
-    /// Compares the run with `baseline`: the report's `baseline` section and each check's mark.
-    pub fn with_baseline(mut self, baseline: Arc<Baseline>) -> Self {
-        self.baseline = Some(baseline);
+    /// Compares the run with `baseline`, if any: the report's `baseline` section and each check's mark.
+    pub fn with_baseline(mut self, baseline: Option<Arc<Baseline>>) -> Self {
+        self.baseline = baseline;
         self
     }
 }

@@ -52,9 +52,9 @@ impl JunitReporter {
         JunitReporter { file: ReportFile::new(path, "JUnit"), baseline: None }
     }
 
-    /// Compares the run with `baseline`: each check's mark becomes a property of its suite.
-    pub fn with_baseline(mut self, baseline: Arc<Baseline>) -> Self {
-        self.baseline = Some(baseline);
+    /// Compares the run with `baseline`, if any: each check's mark becomes a property of its suite.
+    pub fn with_baseline(mut self, baseline: Option<Arc<Baseline>>) -> Self {
+        self.baseline = baseline;
         self
     }
 }

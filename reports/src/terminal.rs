@@ -82,10 +82,10 @@ impl<W: Write> TerminalReporter<W> {
         }
     }
 
-    /// Compares the run with `baseline`: marks on the checks' lines, and the comparison after
+    /// Compares the run with `baseline`, if any: marks on the checks' lines, and the comparison after
     /// the summary.
-    pub fn with_baseline(mut self, baseline: Arc<Baseline>) -> Self {
-        self.baseline = Some(baseline);
+    pub fn with_baseline(mut self, baseline: Option<Arc<Baseline>>) -> Self {
+        self.baseline = baseline;
         self
     }
 

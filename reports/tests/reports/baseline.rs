@@ -18,11 +18,17 @@ fn nothing_of_the_baseline_but_what_the_comparison_reads_reaches_a_report() {
             (render_compared(&events, &baseline, PLAIN), compared.clone()),
             (render_compared(&events, &baseline, COLOUR), compared),
             (
-                file_report(|path| JsonReporter::new(path.to_path_buf()).with_baseline(baseline.clone()), &events),
+                file_report(
+                    |path| JsonReporter::new(path.to_path_buf()).with_baseline(Some(baseline.clone())),
+                    &events,
+                ),
                 format!(r#""file": "{}""#, baseline.file()),
             ),
             (
-                file_report(|path| JunitReporter::new(path.to_path_buf()).with_baseline(baseline.clone()), &events),
+                file_report(
+                    |path| JunitReporter::new(path.to_path_buf()).with_baseline(Some(baseline.clone())),
+                    &events,
+                ),
                 "realitycheck.baseline.".to_string(),
             ),
         ];

@@ -14,7 +14,7 @@ fn render(events: &[Event]) -> String {
 }
 
 fn render_compared(events: &[Event], baseline: &Arc<Baseline>) -> String {
-    file_report(|path| JunitReporter::new(path.to_path_buf()).with_baseline(baseline.clone()), events)
+    file_report(|path| JunitReporter::new(path.to_path_buf()).with_baseline(Some(baseline.clone())), events)
 }
 
 #[test]

@@ -20,7 +20,7 @@ fn render(events: &[Event], options: TerminalOptions) -> String {
 
 pub fn render_compared(events: &[Event], baseline: &Arc<Baseline>, options: TerminalOptions) -> String {
     let mut out = Vec::new();
-    feed(&mut TerminalReporter::new(&mut out, options).with_width(WIDTH).with_baseline(baseline.clone()), events);
+    feed(&mut TerminalReporter::new(&mut out, options).with_width(WIDTH).with_baseline(Some(baseline.clone())), events);
     String::from_utf8(out).unwrap()
 }
 
