@@ -131,25 +131,23 @@ where
     for error in &report_errors {
         eprintln!("error: {error}");
     }
-    let new_reds = match comparing {
-        Some(comparing) if comparing.fail_on_new_red_only => {
-            let comparison = comparing.baseline.compare(&summary.results);
-            let (new_red, still_red) = (comparison.count(Mark::NewRed), comparison.count(Mark::StillRed));
-            if summary.status == harness::RunStatus::Failed && new_red == 0 {
-                eprintln!(
-                    "note: {still_red} {} still red (red in the baseline {} too) and none newly red: exit 0 (--fail-on-new-red-only)",
-                    if still_red == 1 { "check is" } else { "checks are" },
-                    comparing.baseline.file()
-                );
-            }
-            Some(new_red)
-        }
-        _ => None,
-    };
-    let code = exit::for_run(summary.status, new_reds);
+    let only_new_reds = comparing.filter(|comparing| comparing.fail_on_new_red_only);
+    let comparison = only_new_reds.map(|comparing| comparing.baseline.compare(&summary.results));
+    let code = exit::for_run(summary.status, comparison.as_ref().map(|comparison| comparison.count(Mark::NewRed)));
     // A lost report must not pass for a green run; a red one keeps its own code.
     if !report_errors.is_empty() && code == exit::PASSED {
         return Ok(ExitCode::from(exit::USAGE));
+    }
+    if let Some(comparison) = &comparison
+        && summary.status == harness::RunStatus::Failed
+        && code == exit::PASSED
+    {
+        let still_red = comparison.count(Mark::StillRed);
+        eprintln!(
+            "note: {still_red} {} still red (red in the baseline {} too) and none newly red: exit 0 (--fail-on-new-red-only)",
+            if still_red == 1 { "check is" } else { "checks are" },
+            comparison.baseline().file()
+        );
     }
     Ok(ExitCode::from(code))
 }

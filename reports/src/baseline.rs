@@ -7,6 +7,7 @@
 //! [`Mark`] from its status now and in the baseline, and the baseline's checks the run did not
 //! select are listed apart.
 
+use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -174,6 +175,8 @@ impl Baseline {
             None => return Err(fields.problem("checks", "missing")),
         };
         let mut checks: Vec<(String, CheckStatus)> = Vec::with_capacity(entries.len());
+        // Where each ID was first listed: a file of a million checks is read in linear time.
+        let mut listed: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
         for (index, entry) in entries.iter().enumerate() {
             let id = fields.text(entry, "id", &format!("checks[{index}].id"))?;
             let status = fields.text(entry, "status", &format!("checks[{index}].status"))?;
@@ -185,7 +188,7 @@ impl Baseline {
                         format!("`{status}` is not one of {}", known.join(", ")),
                     )
                 })?;
-            if let Some(first) = checks.iter().position(|(seen, _)| seen == id) {
+            if let Some(first) = listed.insert(id, index) {
                 return Err(fields
                     .problem(format!("checks[{index}].id"), format!("`{id}` is listed twice (checks[{first}] too)")));
             }
