@@ -12,9 +12,8 @@ use realitycheck_config::{Flags, Setting, registry, setting};
     name = "realitycheck",
     version,
     about = "Tells whether a CircleCI server 4.x installation really works: Nomad, contexts, and jobs on every executor",
-    after_help = "Exit codes: 0 all selected checks passed, 1 a check failed (with --fail-on-new-red-only: a check \
-                  red that was not red in the baseline), 2 usage or configuration error, 3 preflight failed \
-                  (unreachable, TLS, token), 4 the filter selected no check, 130 interrupted."
+    after_help = "Exit codes: 0 all selected checks passed, 1 a check failed, 2 usage or configuration error, \
+                  3 preflight failed (unreachable, TLS, token), 4 the filter selected no check, 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]

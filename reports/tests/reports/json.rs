@@ -113,6 +113,16 @@ fn version_3_keeps_every_field_of_version_2() {
     assert_eq!(added, expected.map(String::from));
 }
 
+/// The schema names every mark and every report schema a baseline may have, as the code does.
+#[test]
+fn the_schema_names_every_mark_and_every_schema_a_baseline_may_have() {
+    let schema = schema();
+    let marks: Vec<&str> = reports::Mark::ALL.into_iter().map(reports::Mark::as_str).collect();
+    assert_eq!(schema["$defs"]["check"]["properties"]["baseline"]["enum"], serde_json::json!(marks));
+    let schemas = &schema["$defs"]["baseline"]["properties"]["schema_version"]["enum"];
+    assert_eq!(*schemas, serde_json::json!(reports::baseline::SCHEMAS));
+}
+
 /// Without a baseline the report's `baseline` is null and no check has a mark; with one, every
 /// check has its mark, the counts add up to them, and the baseline's run is described.
 #[test]
