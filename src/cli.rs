@@ -229,7 +229,7 @@ pub struct ReportArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Write a JSON report here (schema realitycheck.report/v2).
+    /// Write a JSON report here (schema realitycheck.report/v3).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// When a check is red, write an evidence bundle (realitycheck-evidence-<time>.tar.gz)
@@ -239,6 +239,20 @@ pub struct ReportArgs {
     /// Write no evidence bundle, whatever the profile says.
     #[arg(long)]
     pub no_collect: bool,
+}
+
+/// The earlier run a run is compared with: what an upgrade changed.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Compare with this JSON report of an earlier run (`--json FILE` before `helm upgrade`):
+    /// each check is marked new red, new green, still red, not rechecked, unchanged or not
+    /// compared.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Exit 1 only when a check is red that was not red in the baseline: checks still red
+    /// alone exit 0 (needs --baseline).
+    #[arg(long, requires = "baseline")]
+    pub fail_on_new_red_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -253,6 +267,8 @@ pub struct RunArgs {
     pub selection: SelectionArgs,
     #[command(flatten)]
     pub reports: ReportArgs,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -296,6 +312,8 @@ pub struct DemoArgs {
     pub selection: SelectionArgs,
     #[command(flatten)]
     pub reports: ReportArgs,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
 }
 
 /// What the simulation installs: the CircleCI server version and where its Nomad servers run.
@@ -416,6 +434,17 @@ mod tests {
         assert_eq!(init.answers.flags.get(&setting::TOKEN_ENV), Some("PROD_TOKEN"));
         assert!(Cli::try_parse_from(["realitycheck", "run", "--token-env", "X"]).is_err(), "init's flag only");
         assert!(Cli::try_parse_from(["realitycheck", "run", "--every", "1m"]).is_err(), "serve's flag only");
+    }
+
+    #[test]
+    fn fail_on_new_red_only_needs_a_baseline() {
+        let refused = Cli::try_parse_from(["realitycheck", "run", "--fail-on-new-red-only"]).unwrap_err();
+        assert_eq!(refused.kind(), clap::error::ErrorKind::MissingRequiredArgument, "{refused}");
+        assert!(refused.to_string().contains("--baseline <FILE>"), "{refused}");
+        let run = Cli::parse_from(["realitycheck", "run", "--baseline", "before.json", "--fail-on-new-red-only"]);
+        let Command::Run(run) = run.command else { panic!("run") };
+        assert_eq!(run.baseline.baseline.as_deref(), Some(Path::new("before.json")));
+        assert!(run.baseline.fail_on_new_red_only);
     }
 
     #[cfg(feature = "serve")]

@@ -4,10 +4,11 @@
 //! bundle written once the run has ended, with what the suite gathered.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use harness::{Evidence, EvidenceFile, RunInfo, RunSummary, Secret};
 use realitycheck_config::{Settings, setting};
-use reports::{Bundle, BundleLimits, JsonReporter, JunitReporter, ReportError, Reporter};
+use reports::{Baseline, Bundle, BundleLimits, JsonReporter, JunitReporter, ReportError, Reporter};
 use serde_json::json;
 
 use crate::cli::ReportArgs;
@@ -59,11 +60,12 @@ impl Collect {
         Ok(Some(Collect { dir, config, redact, reports }))
     }
 
-    /// The reporters that write the reports the bundle carries.
-    pub fn reporters(&self) -> Vec<Box<dyn Reporter + Send>> {
+    /// The reporters that write the reports the bundle carries, compared with `baseline` as
+    /// the run's own reports are.
+    pub fn reporters(&self, baseline: Option<&Arc<Baseline>>) -> Vec<Box<dyn Reporter + Send>> {
         vec![
-            Box::new(JsonReporter::new(self.reports.path().join(JSON_REPORT))),
-            Box::new(JunitReporter::new(self.reports.path().join(JUNIT_REPORT))),
+            Box::new(JsonReporter::new(self.reports.path().join(JSON_REPORT)).with_baseline(baseline.cloned())),
+            Box::new(JunitReporter::new(self.reports.path().join(JUNIT_REPORT)).with_baseline(baseline.cloned())),
         ]
     }
 

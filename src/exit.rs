@@ -13,6 +13,9 @@ pub enum AppError {
     Usage(String),
     #[error(transparent)]
     Report(#[from] reports::ReportError),
+    /// `--baseline` names no JSON report that can be compared with.
+    #[error(transparent)]
+    Baseline(#[from] reports::BaselineError),
     /// The run's resources cannot be prepared (the API client's CA bundle, its token).
     #[error(transparent)]
     Prepare(#[from] suites::clients::circleci::ApiClientError),
@@ -34,20 +37,52 @@ pub const PREFLIGHT: u8 = 3;
 pub const NOTHING_SELECTED: u8 = 4;
 pub const INTERRUPTED: u8 = 130;
 
-pub fn for_status(status: RunStatus) -> ExitCode {
-    ExitCode::from(match status {
-        RunStatus::Passed => PASSED,
-        RunStatus::Failed => FAILED,
-        RunStatus::PreflightFailed => PREFLIGHT,
-        RunStatus::NothingSelected => NOTHING_SELECTED,
-        RunStatus::Interrupted => INTERRUPTED,
-    })
+/// The code of a run that ended with `status`. `new_reds` is given with
+/// `--fail-on-new-red-only`: how many checks are red that were not red in the baseline; a
+/// failed run without any (every red one was red before) passes. Every other status keeps its
+/// code.
+pub fn for_run(status: RunStatus, new_reds: Option<usize>) -> u8 {
+    match (status, new_reds) {
+        (RunStatus::Passed, _) => PASSED,
+        (RunStatus::Failed, Some(0)) => PASSED,
+        (RunStatus::Failed, Some(_) | None) => FAILED,
+        (RunStatus::PreflightFailed, _) => PREFLIGHT,
+        (RunStatus::NothingSelected, _) => NOTHING_SELECTED,
+        (RunStatus::Interrupted, _) => INTERRUPTED,
+    }
 }
 
 pub fn for_error(error: &AppError) -> ExitCode {
     ExitCode::from(match error {
-        AppError::Config(_) | AppError::Usage(_) | AppError::Report(_) | AppError::Prepare(_) | AppError::Io { .. } => {
-            USAGE
-        }
+        AppError::Config(_)
+        | AppError::Usage(_)
+        | AppError::Report(_)
+        | AppError::Baseline(_)
+        | AppError::Prepare(_)
+        | AppError::Io { .. } => USAGE,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_new_reds_fail_a_run_that_asks_so_and_every_other_status_keeps_its_code() {
+        let statuses = [
+            (RunStatus::Passed, PASSED),
+            (RunStatus::Failed, FAILED),
+            (RunStatus::PreflightFailed, PREFLIGHT),
+            (RunStatus::NothingSelected, NOTHING_SELECTED),
+            (RunStatus::Interrupted, INTERRUPTED),
+        ];
+        for (status, code) in statuses {
+            assert_eq!(for_run(status, None), code, "{status:?}");
+            assert_eq!(for_run(status, Some(2)), code, "{status:?} with new reds");
+        }
+        assert_eq!(for_run(RunStatus::Failed, Some(0)), PASSED, "still red alone");
+        for status in [RunStatus::PreflightFailed, RunStatus::NothingSelected, RunStatus::Interrupted] {
+            assert_eq!(for_run(status, Some(0)), for_run(status, None), "{status:?} keeps its code");
+        }
+    }
 }

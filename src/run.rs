@@ -4,20 +4,21 @@
 use std::process::ExitCode;
 
 use harness::{CancellationToken, Disposition, EventSink, Run, Suite};
-use reports::ReportError;
+use reports::{Mark, ReportError};
 
 use crate::cli::{ColorChoice, ListArgs, ReportArgs, RunArgs, SelectionArgs, UpgradeCheckArgs};
 use crate::collect::{self, Collect};
 use crate::exit::{self, AppError};
-use crate::wiring;
+use crate::wiring::{self, Comparing};
 
 pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
     let settings = wiring::load_settings(&args.config)?;
+    let comparing = wiring::comparing(&args.baseline)?;
     let collect = Collect::request(&args.reports, &settings)?;
     let mut options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
     options.collect = collect.is_some();
     let run = Run::new(wiring::suite(&settings, args.setup_contexts)?, options);
-    execute(&run, &args.selection, &args.reports, collect, color).await
+    execute(&run, &args.selection, &args.reports, comparing.as_ref(), collect, color).await
 }
 
 pub async fn upgrade_check(args: UpgradeCheckArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
@@ -26,7 +27,7 @@ pub async fn upgrade_check(args: UpgradeCheckArgs, color: ColorChoice) -> Result
     let mut options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
     options.collect = collect.is_some();
     let run = Run::new(wiring::upgrade_suite(&settings, args.to.as_deref())?, options);
-    execute(&run, &args.selection, &args.reports, collect, color).await
+    execute(&run, &args.selection, &args.reports, None, collect, color).await
 }
 
 pub fn list(args: ListArgs) -> Result<ExitCode, AppError> {
@@ -58,13 +59,15 @@ fn print_list<S: Suite>(run: &Run<S>) {
 }
 
 /// Starts `run` with reporters attached and Ctrl-C / SIGTERM wired to cancellation; the
-/// reports are complete whatever happens, and the exit code follows the run's status. What
-/// the suite did when the run ended (workflows cancelled) goes to stderr; so does the path of
-/// the evidence bundle `collect` asks for, written when a check is red.
+/// reports are complete whatever happens (compared with the baseline `comparing` names), and
+/// the exit code follows the run's status (and, with `--fail-on-new-red-only`, the
+/// comparison). What the suite did when the run ended (workflows cancelled) goes to stderr; so
+/// does the path of the evidence bundle `collect` asks for, written when a check is red.
 pub async fn execute<S: Suite>(
     run: &Run<S>,
     selection_args: &SelectionArgs,
     report_args: &ReportArgs,
+    comparing: Option<&Comparing>,
     collect: Option<Collect>,
     color: ColorChoice,
 ) -> Result<ExitCode, AppError>
@@ -76,8 +79,9 @@ where
         return Ok(ExitCode::SUCCESS);
     }
     wiring::prepare_report_paths(report_args)?;
-    let mut reporters = wiring::reporters(report_args, color);
-    reporters.extend(collect.iter().flat_map(Collect::reporters));
+    let baseline = comparing.map(|comparing| &comparing.baseline);
+    let mut reporters = wiring::reporters(report_args, color, baseline);
+    reporters.extend(collect.iter().flat_map(|collect| collect.reporters(baseline)));
     let (sink, mut events) = EventSink::channel();
     let consumer = tokio::spawn(async move {
         let mut errors = Vec::new();
@@ -137,11 +141,25 @@ where
     for error in &report_errors {
         eprintln!("error: {error}");
     }
+    let only_new_reds = comparing.filter(|comparing| comparing.fail_on_new_red_only);
+    let comparison = only_new_reds.map(|comparing| comparing.baseline.compare(&summary.results));
+    let code = exit::for_run(summary.status, comparison.as_ref().map(|comparison| comparison.count(Mark::NewRed)));
     // A lost report must not pass for a green run; a red one keeps its own code.
-    if !report_errors.is_empty() && summary.status == harness::RunStatus::Passed {
+    if !report_errors.is_empty() && code == exit::PASSED {
         return Ok(ExitCode::from(exit::USAGE));
     }
-    Ok(exit::for_status(summary.status))
+    if let Some(comparison) = &comparison
+        && summary.status == harness::RunStatus::Failed
+        && code == exit::PASSED
+    {
+        let still_red = comparison.count(Mark::StillRed);
+        eprintln!(
+            "note: {still_red} {} still red (red in the baseline {} too) and none newly red: exit 0 (--fail-on-new-red-only)",
+            if still_red == 1 { "check is" } else { "checks are" },
+            comparison.baseline().file()
+        );
+    }
+    Ok(ExitCode::from(code))
 }
 
 /// The first Ctrl-C or SIGTERM cancels the run (reports are written, what the run started is

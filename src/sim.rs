@@ -39,6 +39,7 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
     let default = if args.upgrade_to.is_some() { UPGRADE_DEFAULT_SCENARIO } else { DEFAULT_SCENARIO };
     let scenario = scenario(args.scenario.as_deref().unwrap_or(default))?;
     let options = options(scenario, &args.deployment)?;
+    let comparing = wiring::comparing(&args.baseline)?;
     let server = SimServer::start_with(scenario, ([127, 0, 0, 1], 0).into(), options)
         .await
         .map_err(AppError::io("cannot start the simulated installation on 127.0.0.1".into()))?;
@@ -69,7 +70,7 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
         None => wiring::suite(&settings, args.setup_contexts)?,
     };
     let run = Run::new(suite, options);
-    let outcome = run::execute(&run, &args.selection, &args.reports, collect, color).await;
+    let outcome = run::execute(&run, &args.selection, &args.reports, comparing.as_ref(), collect, color).await;
     server.shutdown().await;
     outcome
 }

@@ -1,16 +1,18 @@
 //! From flags and settings to the engine's inputs: the configuration loaded with the flags'
-//! values, selection, run options, the suite, and the reporters a run feeds.
+//! values, selection, run options, the suite, the baseline a run is compared with, and the
+//! reporters a run feeds.
 
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use harness::{IgnoredMode, RunInfo, RunOptions, Selection};
 use realitycheck_config::{Config, LoadRequest, Settings, display_host};
-use reports::{JsonReporter, JunitReporter, Reporter, TerminalOptions, TerminalReporter};
+use reports::{Baseline, JsonReporter, JunitReporter, Reporter, TerminalOptions, TerminalReporter};
 use suites::upgrades::UpgradeTarget;
 
-use crate::cli::{ColorChoice, ConfigArgs, OnCommand, ReportArgs, SelectionArgs};
+use crate::cli::{BaselineArgs, ColorChoice, ConfigArgs, OnCommand, ReportArgs, SelectionArgs};
 use crate::exit::AppError;
 
 /// Loads the settings from the process environment and the working directory.
@@ -139,19 +141,39 @@ pub fn prepare_report_paths(args: &ReportArgs) -> Result<(), AppError> {
     Ok(())
 }
 
-/// The terminal reporter on stdout, plus the file reporters asked for.
-pub fn reporters(args: &ReportArgs, color: ColorChoice) -> Vec<Box<dyn Reporter + Send>> {
+/// What `--baseline` asks of a run: the earlier run's report to compare it with, and whether
+/// only the checks red now that were not red then fail it.
+pub struct Comparing {
+    pub baseline: Arc<Baseline>,
+    pub fail_on_new_red_only: bool,
+}
+
+/// Reads the baseline `args` name, if any, before anything runs: a file that is no JSON report
+/// of realitycheck is a usage error.
+pub fn comparing(args: &BaselineArgs) -> Result<Option<Comparing>, AppError> {
+    let Some(path) = &args.baseline else { return Ok(None) };
+    let baseline = Arc::new(Baseline::read(path)?);
+    Ok(Some(Comparing { baseline, fail_on_new_red_only: args.fail_on_new_red_only }))
+}
+
+/// The terminal reporter on stdout, plus the file reporters asked for; each compares the run
+/// with `baseline`, when given.
+pub fn reporters(
+    args: &ReportArgs,
+    color: ColorChoice,
+    baseline: Option<&Arc<Baseline>>,
+) -> Vec<Box<dyn Reporter + Send>> {
     let stdout = std::io::stdout();
     let is_tty = stdout.is_terminal();
     let color = color.enabled(is_tty);
     let live = is_tty && std::env::var_os("CI").is_none();
-    let mut reporters: Vec<Box<dyn Reporter + Send>> =
-        vec![Box::new(TerminalReporter::new(stdout, TerminalOptions { color, live }))];
+    let terminal = TerminalReporter::new(stdout, TerminalOptions { color, live }).with_baseline(baseline.cloned());
+    let mut reporters: Vec<Box<dyn Reporter + Send>> = vec![Box::new(terminal)];
     if let Some(path) = &args.junit {
-        reporters.push(Box::new(JunitReporter::new(absolute(path))));
+        reporters.push(Box::new(JunitReporter::new(absolute(path)).with_baseline(baseline.cloned())));
     }
     if let Some(path) = &args.json {
-        reporters.push(Box::new(JsonReporter::new(absolute(path))));
+        reporters.push(Box::new(JsonReporter::new(absolute(path)).with_baseline(baseline.cloned())));
     }
     reporters
 }

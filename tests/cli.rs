@@ -740,33 +740,10 @@ fn the_reports_of_a_real_run_validate_against_their_schemas() {
         .arg(&junit));
     assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
 
-    let schema_path = concat!(env!("CARGO_MANIFEST_DIR"), "/reports/schema/report-v2.schema.json");
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
-    let validator = jsonschema::options().should_validate_formats(true).build(&schema).unwrap();
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&report).map(|error| error.to_string()).collect();
-    assert!(errors.is_empty(), "{errors:#?}");
+    common::assert_valid_report(&report);
     let statuses: std::collections::BTreeSet<&str> =
         report["checks"].as_array().unwrap().iter().filter_map(|c| c["status"].as_str()).collect();
     assert_eq!(statuses, ["failed", "passed", "skipped"].into(), "the run has every kind of verdict");
-
-    let xsd = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/validators/junit-xsd");
-    if !xsd.is_dir() {
-        common::skip_unless_required(&format!("{} is absent", xsd.display()));
-        return;
-    }
-    let validate = "import sys\ntry:\n    import xmlschema\nexcept ImportError:\n    sys.exit(3)\nfor xsd in sys.argv[1:3]:\n    xmlschema.XMLSchema(xsd).validate(sys.argv[3])\n";
-    let checked = std::process::Command::new("python3")
-        .args(["-c", validate])
-        .arg(xsd.join("windyroad-JUnit.xsd"))
-        .arg(xsd.join("xunit-plugin-junit-10.xsd"))
-        .arg(&junit)
-        .output();
-    match checked {
-        Ok(output) if output.status.code() == Some(3) => {
-            common::skip_unless_required("the python3 module xmlschema is missing (pip install xmlschema)")
-        }
-        Ok(output) => assert!(output.status.success(), "invalid JUnit:\n{}", String::from_utf8_lossy(&output.stderr)),
-        Err(error) => common::skip_unless_required(&format!("cannot run python3: {error}")),
-    }
+    common::assert_valid_junit(&junit);
 }

@@ -236,3 +236,38 @@ fn the_ci_profile_collects_into_its_directory_unless_told_not_to() {
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(refused.stderr.contains("is a file; give the directory"), "{}", refused.stderr);
 }
+
+/// The bundle's reports are the run's: of schema v3, compared with `--baseline` when given.
+#[test]
+fn the_bundle_s_reports_are_compared_with_the_baseline_as_the_run_s_are() {
+    let dir = TempDir::new().unwrap();
+    let before = serde_json::json!({
+        "schema_version": "realitycheck.report/v2",
+        "target": "demo",
+        "host": "an earlier simulation",
+        "profile": "ci",
+        "started_at": "2026-12-07T15:02:09.250Z",
+        "status": "failed",
+        "checks": [{"id": "machine_provisioner::config", "status": "failed"}, {"id": "executors::machine", "status": "passed"}],
+    });
+    std::fs::write(dir.path().join("before.json"), before.to_string()).unwrap();
+    let evidence = dir.path().join("ev");
+    let out = run(realitycheck(dir.path())
+        .args(["demo", "--scenario", "machine-provisioner-broken", "--exact", "machine_provisioner::config"])
+        .args(["--baseline", "before.json", "--collect"])
+        .arg(&evidence));
+    assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let [bundle] = bundles(&evidence).try_into().expect("one bundle");
+    let entries = entries(&bundle);
+    let content = |path: &str| &entries.iter().find(|(p, _)| p == path).unwrap().1;
+    let report: Value = serde_json::from_slice(content("reports/report.json")).unwrap();
+    common::assert_valid_report(&report);
+    assert_eq!(report["baseline"]["counts"]["still_red"], 1, "{report:#}");
+    assert_eq!(report["baseline"]["not_in_this_run"], serde_json::json!(["executors::machine"]));
+    let junit = String::from_utf8_lossy(content("reports/junit.xml")).into_owned();
+    assert!(junit.contains(r#"name="realitycheck.baseline.machine_provisioner::config" value="still-red""#), "{junit}");
+    let manifest = manifest(&entries);
+    let report_file =
+        manifest["files"].as_array().unwrap().iter().find(|f| f["path"] == "reports/report.json").unwrap();
+    assert!(report_file["what"].as_str().unwrap().contains("(schema realitycheck.report/v3)"), "{report_file}");
+}

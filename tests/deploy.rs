@@ -505,6 +505,34 @@ fn the_example_configuration_is_one_realitycheck_reads() {
     assert!(ran.stdout.contains("nomad::mtls"), "{}", ran.stdout);
 }
 
+/// The commands of a job's `run` steps (CircleCI's `run.command`, GitHub's `run`), joined.
+fn run_commands(steps: &[Value]) -> String {
+    let command = |step: &Value| step["run"]["command"].as_str().or_else(|| step["run"].as_str()).map(str::to_string);
+    steps.iter().filter_map(command).collect::<Vec<_>>().join("\n")
+}
+
+/// The run before the upgrade writes the baseline and passes when red (exit 1) but not when it
+/// could not check; the run after compares with it and fails only on new reds.
+fn assert_before_and_after(before: &str, after: &str) {
+    for expected in [
+        "realitycheck run",
+        "--profile ci",
+        "--json reports/before.json",
+        r#"if [ "$code" -gt 1 ]; then exit "$code"; fi"#,
+    ] {
+        assert!(before.contains(expected), "the run before the upgrade has {expected}:\n{before}");
+    }
+    assert!(!before.contains("--baseline") && !before.contains("--expect-chart-version"), "{before}");
+    for expected in [
+        "--baseline reports/before.json",
+        "--fail-on-new-red-only",
+        "--junit test-results/realitycheck.xml",
+        "--json test-results/after.json",
+    ] {
+        assert!(after.contains(expected), "the run after the upgrade has {expected}:\n{after}");
+    }
+}
+
 /// The CircleCI snippet against CircleCI's JSON schemas (the official language-server schema
 /// and SchemaStore's last full one), which ../shared/reference holds when it is there.
 #[test]
@@ -530,7 +558,7 @@ fn the_circleci_snippet_is_a_valid_config_that_stores_the_junit() {
     }
     let job = &config["jobs"]["realitycheck"];
     let steps = job["steps"].as_array().unwrap();
-    let commands: String = steps.iter().filter_map(|s| s["run"]["command"].as_str()).collect::<Vec<_>>().join("\n");
+    let commands = run_commands(steps);
     for expected in
         ["realitycheck run", "--profile ci", "--expect-chart-version", "--junit test-results/realitycheck.xml"]
     {
@@ -541,8 +569,22 @@ fn the_circleci_snippet_is_a_valid_config_that_stores_the_junit() {
     let last = steps.last().unwrap()["run"]["command"].as_str().unwrap();
     assert!(last.contains("exit \"$code\""), "the verdict comes after the reports are stored: {last}");
     let workflow_jobs = config["workflows"]["upgrade-circleci-server"]["jobs"].as_array().unwrap();
-    let realitycheck = workflow_jobs.iter().find_map(|j| j.get("realitycheck")).unwrap();
-    assert_eq!(realitycheck["requires"], json!(["helm-upgrade"]), "runs after helm upgrade");
+    let requires = |name: &str| workflow_jobs.iter().find_map(|j| j.get(name)).unwrap()["requires"].clone();
+    assert_eq!(requires("realitycheck"), json!(["helm-upgrade"]), "runs after helm upgrade");
+    assert_eq!(requires("helm-upgrade"), json!(["realitycheck-before"]), "the upgrade waits for the baseline");
+
+    // The baseline: written before the upgrade, stored, and handed to the run after it.
+    let before = config["jobs"]["realitycheck-before"]["steps"].as_array().unwrap();
+    assert_before_and_after(&run_commands(before), &commands);
+    let persisted = before.iter().find_map(|s| s.get("persist_to_workspace")).expect("the baseline is persisted");
+    assert_eq!((&persisted["root"], &persisted["paths"]), (&json!("reports"), &json!(["before.json"])));
+    let attached = steps.iter().find_map(|s| s.get("attach_workspace")).expect("the baseline is attached");
+    assert_eq!(attached["at"], "reports");
+    for steps in [before, steps] {
+        assert!(steps.iter().any(|s| s["store_artifacts"]["path"] == "reports/before.json"), "the baseline is stored");
+    }
+    let setup = &config["commands"]["realitycheck-setup"]["steps"];
+    assert!(run_commands(setup.as_array().unwrap()).contains("docker cp realitycheck-binary:/realitycheck"), "{setup}");
 }
 
 #[test]
@@ -552,18 +594,37 @@ fn the_github_actions_workflow_parses_and_uploads_the_junit_whatever_the_verdict
     assert!(workflow.get("on").or_else(|| workflow.get("true")).is_some(), "a trigger");
     let job = &workflow["jobs"]["realitycheck"];
     assert_eq!(job["needs"], "helm-upgrade", "runs after helm upgrade");
+    assert_eq!(workflow["jobs"]["helm-upgrade"]["needs"], "realitycheck-before", "the upgrade waits for the baseline");
     let steps = job["steps"].as_array().unwrap();
-    let runs: String = steps.iter().filter_map(|s| s["run"].as_str()).collect::<Vec<_>>().join("\n");
+    let runs = run_commands(steps);
     for expected in
         ["realitycheck run", "--profile ci", "--expect-chart-version", "--junit test-results/realitycheck.xml"]
     {
         assert!(runs.contains(expected), "the job runs {expected}:\n{runs}");
     }
-    assert!(!runs.contains("${{"), "no expression is expanded into a shell script (inputs go through env)");
-    let upload = steps
-        .iter()
-        .find(|s| s["uses"].as_str().is_some_and(|uses| uses.starts_with("actions/upload-artifact@")))
-        .expect("an upload-artifact step");
+    let before = workflow["jobs"]["realitycheck-before"]["steps"].as_array().unwrap();
+    assert_before_and_after(&run_commands(before), &runs);
+    for steps in [before, steps] {
+        assert!(
+            !run_commands(steps).contains("${{"),
+            "no expression is expanded into a shell script (inputs go through env)"
+        );
+    }
+    let uses = |steps: &[Value], action: &str| -> Value {
+        let step = steps.iter().find(|s| s["uses"].as_str().is_some_and(|uses| uses.starts_with(action)));
+        step.unwrap_or_else(|| panic!("a step that uses {action}")).clone()
+    };
+    let upload = uses(steps, "actions/upload-artifact@");
     assert!(upload["if"].as_str().unwrap().contains("always()"), "uploads on failure too");
     assert_eq!(upload["with"]["path"], "test-results/");
+    let baseline = uses(before, "actions/upload-artifact@");
+    assert_eq!(
+        (&baseline["with"]["name"], &baseline["with"]["path"]),
+        (&json!("realitycheck-before"), &json!("reports/before.json"))
+    );
+    let download = uses(steps, "actions/download-artifact@");
+    assert_eq!(
+        (&download["with"]["name"], &download["with"]["path"]),
+        (&json!("realitycheck-before"), &json!("reports"))
+    );
 }

@@ -12,6 +12,9 @@
 //!   share a cause; the message of those then names it: `{summary} (one cause for 11 checks:
 //!   {the cause's summary})`;
 //! - a skip is `<skipped message="{reason}">` (the reason's kind and detail);
+//! - compared with a baseline (`--baseline`), each check's mark (`new-red`, `still-red`, …) is
+//!   the property `realitycheck.baseline.{check ID}` of its suite: neither schema allows
+//!   properties in a `<testcase>`, so the marks go where they validate;
 //! - a flaky check is a passing testcase; since the Ant schema allows no `<system-out>` in a
 //!   testcase, its earlier failures go to its suite's `<system-out>`, with the notes of the
 //!   passed checks.
@@ -23,12 +26,14 @@
 //! indents the result.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use harness::{CheckResult, Event, Outcome, RunInfo, RunSummary};
 use junit_report::{Report, TestCase, TestResult, TestSuite};
 use quick_xml::events::{BytesEnd, BytesStart, Event as XmlEvent};
 use quick_xml::{Reader, Writer};
 
+use crate::baseline::Baseline;
 use crate::causes::{self, Cause};
 use crate::file::ReportFile;
 use crate::tally::by_suite;
@@ -36,26 +41,50 @@ use crate::{ReportError, Reporter, diagnosis, run};
 
 /// Writes the JUnit XML report to a file when the run finishes.
 #[derive(Debug)]
-pub struct JunitReporter(ReportFile);
+pub struct JunitReporter {
+    file: ReportFile,
+    baseline: Option<Arc<Baseline>>,
+}
 
 impl JunitReporter {
     /// A reporter that writes the JUnit XML report to `path` (its missing directories are created).
     pub fn new(path: PathBuf) -> Self {
-        JunitReporter(ReportFile::new(path, "JUnit"))
+        JunitReporter { file: ReportFile::new(path, "JUnit"), baseline: None }
+    }
+
+    /// Compares the run with `baseline`, if any: each check's mark becomes a property of its suite.
+    pub fn with_baseline(mut self, baseline: Option<Arc<Baseline>>) -> Self {
+        self.baseline = baseline;
+        self
     }
 }
 
 impl Reporter for JunitReporter {
     fn handle(&mut self, event: &Event) -> Result<(), ReportError> {
-        self.0.handle(event, render)
+        let baseline = self.baseline.as_deref();
+        self.file.handle(event, |info, summary| render(info, summary, baseline))
     }
 }
 
-fn render(info: &RunInfo, summary: &RunSummary) -> Result<Vec<u8>, ReportError> {
+/// What the names of a suite's properties that give its checks' marks start with: the mark of
+/// check `id` is the property `realitycheck.baseline.{id}`.
+pub const BASELINE_PROPERTY: &str = "realitycheck.baseline";
+
+fn render(info: &RunInfo, summary: &RunSummary, baseline: Option<&Baseline>) -> Result<Vec<u8>, ReportError> {
     let started = run::started_at_utc(info.started_at);
     let causes = causes::of(&summary.results);
+    let run_properties = [("target", &info.target), ("host", &info.host), ("profile", &info.profile)];
+    let mut properties: Vec<Vec<(String, String)>> = Vec::new();
     let mut suites: Vec<(TestSuite, String)> = Vec::new();
     for (name, members) in by_suite(&summary.results) {
+        let mut suite_properties: Vec<(String, String)> =
+            run_properties.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
+        if let Some(baseline) = baseline {
+            suite_properties.extend(members.iter().map(|result| {
+                (format!("{BASELINE_PROPERTY}.{}", result.spec.id), baseline.mark(result).as_str().to_string())
+            }));
+        }
+        properties.push(suite_properties);
         let name = xml_text(name);
         let mut suite = TestSuite::new(&name);
         suite.package = name.clone();
@@ -77,7 +106,6 @@ fn render(info: &RunInfo, summary: &RunSummary) -> Result<Vec<u8>, ReportError> 
     }));
     let mut plain = Vec::new();
     report.write_xml(&mut plain).map_err(|error| ReportError::JunitXml(error.into()))?;
-    let properties = [("target", &info.target), ("host", &info.host), ("profile", &info.profile)];
     conform(&plain, &properties, &run::seconds(started)).map_err(|error| ReportError::JunitXml(error.into()))
 }
 
@@ -154,9 +182,11 @@ fn cdata(text: &str) -> String {
     xml_text(text).replace("]]>", "]]]]><![CDATA[>")
 }
 
-/// Streams the `junit-report` document through quick-xml: adds `properties` as the first
-/// child of every `testsuite`, sets its `timestamp`, drops `type` from `skipped`, indents.
-fn conform(plain: &[u8], properties: &[(&str, &String)], timestamp: &str) -> Result<Vec<u8>, quick_xml::Error> {
+/// Streams the `junit-report` document through quick-xml: adds the properties of each
+/// `testsuite` (`properties`, one list per suite in document order) as its first child, sets
+/// its `timestamp`, drops `type` from `skipped`, indents.
+fn conform(plain: &[u8], properties: &[Vec<(String, String)>], timestamp: &str) -> Result<Vec<u8>, quick_xml::Error> {
+    let mut suite_properties = properties.iter();
     let mut reader = Reader::from_reader(plain);
     let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
     let mut buffer = Vec::new();
@@ -167,9 +197,9 @@ fn conform(plain: &[u8], properties: &[(&str, &String)], timestamp: &str) -> Res
                 let start = rewrite(&start, "timestamp", Some(timestamp))?;
                 writer.write_event(XmlEvent::Start(with_millisecond_time(&start)?))?;
                 writer.write_event(XmlEvent::Start(BytesStart::new("properties")))?;
-                for (name, value) in properties {
-                    let property =
-                        BytesStart::new("property").with_attributes([("name", *name), ("value", &xml_text(value))]);
+                for (name, value) in suite_properties.next().into_iter().flatten() {
+                    let property = BytesStart::new("property")
+                        .with_attributes([("name", xml_text(name).as_str()), ("value", xml_text(value).as_str())]);
                     writer.write_event(XmlEvent::Empty(property))?;
                 }
                 writer.write_event(XmlEvent::End(BytesEnd::new("properties")))?;

@@ -1,10 +1,12 @@
 //! Reporters: each one consumes the harness's typed event stream and renders one output
 //! format — the terminal report for people, JUnit XML and JSON files for CI — and the evidence
-//! bundle of a red run ([`bundle`]). The runner knows
+//! bundle of a red run ([`bundle`]). Each report can compare the run with a [`baseline`], the
+//! JSON report of an earlier run. The runner knows
 //! nothing about them; the binary feeds every event to every reporter it was asked for.
 
 #![warn(missing_docs)]
 
+pub mod baseline;
 pub mod bundle;
 mod causes;
 mod diagnosis;
@@ -19,6 +21,7 @@ pub mod terminal;
 use std::io;
 use std::path::PathBuf;
 
+pub use baseline::{Baseline, BaselineError, Comparison, Mark};
 pub use bundle::{Bundle, BundleLimits, write_bundle};
 pub use json::JsonReporter;
 pub use junit::JunitReporter;

@@ -1,6 +1,6 @@
-//! What the file reports state about the run as a whole: its `RunInfo`, kept from
-//! `RunStarted` (or a stand-in when a `RunFinished` arrives without one), and its start time
-//! in UTC.
+//! What the reports state about the run as a whole: its `RunInfo`, kept from `RunStarted` (or
+//! a stand-in when a `RunFinished` arrives without one), and its start time in UTC, as the file
+//! reports and the terminal write it.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -42,6 +42,12 @@ pub(crate) fn seconds(utc: OffsetDateTime) -> String {
     format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}")
 }
 
+/// `2026-03-02 09:30 UTC`: to the minute, for people.
+pub(crate) fn minutes(utc: OffsetDateTime) -> String {
+    let (year, month, day) = (utc.year(), u8::from(utc.month()), utc.day());
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", utc.hour(), utc.minute())
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -58,5 +64,6 @@ mod tests {
         assert_eq!(started_at_utc(moment).unix_timestamp_nanos(), 1_700_000_000_250_000_000);
         assert_eq!(rfc3339_millis(started_at_utc(moment)), "2023-11-14T22:13:20.250Z");
         assert_eq!(seconds(started_at_utc(moment)), "2023-11-14T22:13:20");
+        assert_eq!(minutes(started_at_utc(moment)), "2023-11-14 22:13 UTC");
     }
 }

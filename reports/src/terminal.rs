@@ -2,19 +2,25 @@
 //! (`PASS [   0.412s] nomad::clients_ready  3 of 3 clients ready`), preflight, slow and retry
 //! notices as they happen, and at the end a summary by suite, every failure with its full
 //! diagnosis and the `realitycheck explain` command of its check (a cause several failures
-//! share stated once, with the checks it explains), and a one-line verdict. On a TTY (`live`) a status line at the bottom says how
+//! share stated once, with the checks it explains), and a one-line verdict. Compared with a
+//! baseline, a check's line carries its mark where it matters (`[new red]`, `[new green]`,
+//! `[still red]`, `[not rechecked]`), and the summary ends with the counts of the marks, the
+//! baseline's checks not in this run, and warnings when the baseline is of another target or
+//! host. On a TTY (`live`) a status line at the bottom says how
 //! many checks finished and which are running; it is redrawn on each event, never on a timer.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 use std::time::Duration;
 
 use console::Style;
 use harness::{CheckResult, CheckSpec, Counts, Event, Outcome, RunInfo, RunStatus, RunSummary, SkipReason};
 
+use crate::baseline::{Baseline, Comparison, Mark};
 use crate::causes::{self, Cause};
 use crate::printable::printable;
 use crate::tally::{by_suite, nonzero};
-use crate::{ReportError, Reporter, diagnosis};
+use crate::{ReportError, Reporter, diagnosis, run};
 
 /// Width of the label column (`PASS`, `Starting`, ...), right-aligned as nextest does.
 const LABEL_WIDTH: usize = 12;
@@ -28,6 +34,8 @@ const UNDER_ID: &str = "                         ";
 const CLEAR_LINE: &str = "\r\x1b[2K";
 /// The status line's width when the terminal's cannot be known.
 const FALLBACK_WIDTH: usize = 80;
+/// How many of the baseline's checks not in this run the summary names.
+const NOT_IN_THIS_RUN_SHOWN: usize = 30;
 
 /// How the terminal report is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,6 +59,10 @@ pub struct TerminalReporter<W: Write> {
     status_line_shown: bool,
     /// Columns the status line may use; `None` asks the terminal on stdout.
     width: Option<usize>,
+    /// The run, from `RunStarted`.
+    info: Option<RunInfo>,
+    /// The earlier run this one is compared with.
+    baseline: Option<Arc<Baseline>>,
 }
 
 impl<W: Write> TerminalReporter<W> {
@@ -65,7 +77,16 @@ impl<W: Write> TerminalReporter<W> {
             running: Vec::new(),
             status_line_shown: false,
             width: None,
+            info: None,
+            baseline: None,
         }
+    }
+
+    /// Compares the run with `baseline`, if any: marks on the checks' lines, and the comparison after
+    /// the summary.
+    pub fn with_baseline(mut self, baseline: Option<Arc<Baseline>>) -> Self {
+        self.baseline = baseline;
+        self
     }
 
     /// Cuts the live status line to `columns` instead of the width of the terminal on
@@ -82,6 +103,7 @@ impl<W: Write> TerminalReporter<W> {
                 self.planned = checks.len();
                 self.finished = 0;
                 self.running.clear();
+                self.info = Some(info.clone());
                 self.header(info, checks)
             }
             Event::PreflightPassed { name, note } => self.line("PASS", green(), "[preflight]", name, note),
@@ -120,18 +142,29 @@ impl<W: Write> TerminalReporter<W> {
     fn result_line(&self, result: &CheckResult) -> String {
         let CheckResult { spec, outcome, duration, attempts, .. } = result;
         let column = duration_column(*duration);
+        let mark = self.mark(result);
         match outcome {
-            Outcome::Passed { note } => self.line("PASS", green(), &column, &spec.id, note),
-            Outcome::Failed { diagnosis } => self.line("FAIL", red(), &column, &spec.id, &diagnosis.summary),
+            Outcome::Passed { note } => self.marked_line("PASS", green(), &column, &spec.id, mark, note),
+            Outcome::Failed { diagnosis } => {
+                self.marked_line("FAIL", red(), &column, &spec.id, mark, &diagnosis.summary)
+            }
             // The preflight's message is on its own FAIL line and in the closing lines.
             Outcome::Skipped { reason: SkipReason::PreflightFailed { preflight, .. } } => {
-                self.line("SKIP", yellow(), BLANK_COLUMN, &spec.id, &format!("preflight {preflight} failed"))
+                let detail = format!("preflight {preflight} failed");
+                self.marked_line("SKIP", yellow(), BLANK_COLUMN, &spec.id, mark, &detail)
             }
-            Outcome::Skipped { reason } => self.line("SKIP", yellow(), BLANK_COLUMN, &spec.id, &reason.to_string()),
+            Outcome::Skipped { reason } => {
+                self.marked_line("SKIP", yellow(), BLANK_COLUMN, &spec.id, mark, &reason.to_string())
+            }
             Outcome::Flaky { note, .. } => {
-                self.line("FLAKY", yellow(), &column, &spec.id, &flaky_detail(*attempts, note))
+                self.marked_line("FLAKY", yellow(), &column, &spec.id, mark, &flaky_detail(*attempts, note))
             }
         }
+    }
+
+    /// The mark of `result` when the run is compared with a baseline.
+    fn mark(&self, result: &CheckResult) -> Option<Mark> {
+        self.baseline.as_ref().map(|baseline| baseline.mark(result))
     }
 
     fn summary(&self, summary: &RunSummary) -> String {
@@ -163,6 +196,81 @@ impl<W: Write> TerminalReporter<W> {
             };
             text.push_str(&format!("{} {}\n", self.label("Stopped", red()), printable(&reason)));
         }
+        if let Some(baseline) = &self.baseline {
+            text.push_str(&self.comparison(&baseline.compare(&summary.results)));
+        }
+        text
+    }
+
+    /// What the comparison with the baseline found: the counts of the marks, the baseline's
+    /// checks not in this run, its other profile, and warnings when it is of another target or
+    /// host or its run gave few verdicts.
+    fn comparison(&self, comparison: &Comparison) -> String {
+        let baseline = comparison.baseline();
+        let counts: Vec<String> = Mark::ALL
+            .into_iter()
+            .filter(|mark| {
+                matches!(mark, Mark::NewRed | Mark::NewGreen | Mark::StillRed | Mark::Unchanged)
+                    || comparison.count(*mark) > 0
+            })
+            .map(|mark| format!("{} {}", comparison.count(mark), mark.words()))
+            .collect();
+        let compared = format!(
+            "compared with {} (run {}, target {}): {}",
+            baseline.file(),
+            run::minutes(baseline.started_at()),
+            baseline.target(),
+            counts.join(", ")
+        );
+        let style = if comparison.count(Mark::NewRed) > 0 { red() } else { green() };
+        let mut text = format!("{} {}\n", self.label("Baseline", style), printable(&compared));
+        let mut notes = Vec::new();
+        let missing = comparison.not_in_this_run();
+        if !missing.is_empty() {
+            let mut named = missing.iter().take(NOT_IN_THIS_RUN_SHOWN).copied().collect::<Vec<_>>().join(", ");
+            if missing.len() > NOT_IN_THIS_RUN_SHOWN {
+                named.push_str(&format!(" and {} more", missing.len() - NOT_IN_THIS_RUN_SHOWN));
+            }
+            notes
+                .push(format!("{} of the baseline not in this run: {named}", plural(missing.len(), "check", "checks")));
+        }
+        let mut warnings = Vec::new();
+        if let Some(info) = &self.info {
+            if baseline.profile() != info.profile {
+                notes.push(format!(
+                    "the baseline ran profile {}, this run profile {}",
+                    baseline.profile(),
+                    info.profile
+                ));
+            }
+            if baseline.other_installation(info) {
+                warnings.push(format!(
+                    "the baseline checked {} ({}), this run {} ({}): unless the target was renamed or moved, the marks compare two installations",
+                    baseline.target(),
+                    baseline.host(),
+                    info.target,
+                    info.host
+                ));
+            }
+        }
+        let unfinished = match baseline.status() {
+            RunStatus::Passed | RunStatus::Failed => None,
+            RunStatus::PreflightFailed => Some("failed its preflight"),
+            RunStatus::Interrupted => Some("was interrupted"),
+            RunStatus::NothingSelected => Some("selected no check"),
+        };
+        if let Some(how) = unfinished {
+            warnings.push(format!(
+                "the baseline's run {how}: a check it skipped has no verdict to compare with, and is new red if red now"
+            ));
+        }
+        for note in notes {
+            text.push_str(&format!("{UNDER_COLUMN}{}\n", printable(&note)));
+        }
+        for (index, warning) in warnings.iter().enumerate() {
+            let label = if index == 0 { self.label("Warning", yellow()) } else { " ".repeat(LABEL_WIDTH) };
+            text.push_str(&format!("{label} {}\n", printable(warning)));
+        }
         text
     }
 
@@ -188,6 +296,7 @@ impl<W: Write> TerminalReporter<W> {
         for result in results {
             let column = duration_column(result.duration);
             let id = &result.spec.id;
+            let mark = self.mark(result);
             match &result.outcome {
                 Outcome::Failed { diagnosis } => match causes::of_check(&causes, id) {
                     Some(cause) if cause.is_shared() => {
@@ -197,14 +306,15 @@ impl<W: Write> TerminalReporter<W> {
                         }
                     }
                     _ => {
-                        text.push_str(&self.line("FAIL", red(), &column, id, ""));
+                        text.push_str(&self.marked_line("FAIL", red(), &column, id, mark, ""));
                         let explained = diagnosis::render(diagnosis, UNDER_COLUMN) + &explain(UNDER_COLUMN, id);
                         text.push_str(&printable(&explained));
                         text.push('\n');
                     }
                 },
                 Outcome::Flaky { note, failures } => {
-                    text.push_str(&self.line("FLAKY", yellow(), &column, id, &flaky_detail(result.attempts, note)));
+                    let detail = flaky_detail(result.attempts, note);
+                    text.push_str(&self.marked_line("FLAKY", yellow(), &column, id, mark, &detail));
                     for (attempt, failure) in (1..).zip(failures) {
                         let summary = printable(&failure.summary);
                         text.push_str(&format!("{UNDER_COLUMN}attempt {attempt} failed: {summary}\n"));
@@ -234,7 +344,12 @@ impl<W: Write> TerminalReporter<W> {
         let under_check = format!("{UNDER_COLUMN}    ");
         for (result, diagnosis) in &cause.checks {
             let id = &result.spec.id;
-            body.push_str(&diagnosis::lines(&format!("{UNDER_COLUMN}  "), &format!("{id}  {}", diagnosis.summary)));
+            let mark = match self.mark(result).filter(|mark| mark.stands_out()) {
+                Some(mark) => format!("[{}] ", mark.words()),
+                None => String::new(),
+            };
+            let line = format!("{id}  {mark}{}", diagnosis.summary);
+            body.push_str(&diagnosis::lines(&format!("{UNDER_COLUMN}  "), &line));
             for line in diagnosis.own_observed() {
                 body.push_str(&diagnosis::lines(&under_check, line));
             }
@@ -246,11 +361,31 @@ impl<W: Write> TerminalReporter<W> {
 
     /// `       LABEL [column] id  detail`, further lines of `detail` under the ID.
     fn line(&self, label: &str, style: Style, column: &str, id: &str, detail: &str) -> String {
+        self.marked_line(label, style, column, id, None, detail)
+    }
+
+    /// `       LABEL [column] id  [mark] detail`: a check's line, with its mark where it stands
+    /// out; further lines of `detail` under the ID.
+    fn marked_line(
+        &self,
+        label: &str,
+        style: Style,
+        column: &str,
+        id: &str,
+        mark: Option<Mark>,
+        detail: &str,
+    ) -> String {
         let detail = printable(detail);
         let mut detail_lines = detail.trim_end().lines();
         let mut text = format!("{} {column} {}", self.label(label, style), printable(id));
-        if let Some(first) = detail_lines.next() {
-            text.push_str(&format!("  {first}"));
+        let mark = mark.filter(|mark| mark.stands_out());
+        match (mark, detail_lines.next()) {
+            (Some(mark), first) => {
+                text.push_str(&format!("  {}", self.paint(&format!("[{}]", mark.words()), mark_style(mark))));
+                text.extend(first.map(|first| format!(" {first}")));
+            }
+            (None, Some(first)) => text.push_str(&format!("  {first}")),
+            (None, None) => {}
         }
         text.push('\n');
         for line in detail_lines {
@@ -260,8 +395,12 @@ impl<W: Write> TerminalReporter<W> {
     }
 
     fn label(&self, label: &str, style: Style) -> String {
-        let padded = format!("{label:>LABEL_WIDTH$}");
-        if self.options.color { style.force_styling(true).apply_to(padded).to_string() } else { padded }
+        self.paint(&format!("{label:>LABEL_WIDTH$}"), style)
+    }
+
+    /// `text` in `style` when the report is coloured.
+    fn paint(&self, text: &str, style: Style) -> String {
+        if self.options.color { style.force_styling(true).apply_to(text).to_string() } else { text.to_string() }
     }
 
     /// The live status line, without a line end, cut to the terminal's width.
@@ -330,6 +469,17 @@ fn counts(results: &[CheckResult]) -> String {
     parts.push(format!("{} failed", counts.failed));
     parts.push(format!("{} skipped", counts.skipped));
     format!("{}: {}", plural(results.len(), "check", "checks"), parts.join(", "))
+}
+
+/// New red stands out most, still red less, new green as a pass, not rechecked as a skip.
+fn mark_style(mark: Mark) -> Style {
+    match mark {
+        Mark::NewRed => red(),
+        Mark::StillRed => Style::new().red(),
+        Mark::NewGreen => green(),
+        Mark::NotRechecked => yellow(),
+        Mark::Unchanged | Mark::NotCompared => Style::new(),
+    }
 }
 
 fn green() -> Style {

@@ -107,3 +107,40 @@ pub fn kubeconfig(server: &str) -> String {
          users:\n- name: nobody\n  user: {{}}\n"
     )
 }
+
+/// Asserts that `report` validates against the schema of the JSON reports this realitycheck
+/// writes (`reports/schema/report-v3.schema.json` for `realitycheck.report/v3`).
+pub fn assert_valid_report(report: &serde_json::Value) {
+    let version = reports::json::SCHEMA_VERSION.rsplit('/').next().unwrap();
+    let path = format!("{}/reports/schema/report-{version}.schema.json", env!("CARGO_MANIFEST_DIR"));
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::options().should_validate_formats(true).build(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(report).map(|error| error.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(report["schema_version"], reports::json::SCHEMA_VERSION);
+}
+
+/// Asserts that the JUnit report at `junit` validates against the Ant and Jenkins XSDs, which
+/// `../shared/reference` holds; skips, saying why, without them or python3's xmlschema
+/// (mandatory in CI).
+pub fn assert_valid_junit(junit: &Path) {
+    let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/validators/junit-xsd");
+    if !xsd.is_dir() {
+        skip_unless_required(&format!("{} is absent", xsd.display()));
+        return;
+    }
+    let validate = "import sys\ntry:\n    import xmlschema\nexcept ImportError:\n    sys.exit(3)\nfor xsd in sys.argv[1:3]:\n    xmlschema.XMLSchema(xsd).validate(sys.argv[3])\n";
+    let checked = Command::new("python3")
+        .args(["-c", validate])
+        .arg(xsd.join("windyroad-JUnit.xsd"))
+        .arg(xsd.join("xunit-plugin-junit-10.xsd"))
+        .arg(junit)
+        .output();
+    match checked {
+        Ok(output) if output.status.code() == Some(3) => {
+            skip_unless_required("the python3 module xmlschema is missing (pip install xmlschema)")
+        }
+        Ok(output) => assert!(output.status.success(), "invalid JUnit:\n{}", String::from_utf8_lossy(&output.stderr)),
+        Err(error) => skip_unless_required(&format!("cannot run python3: {error}")),
+    }
+}

@@ -1,10 +1,11 @@
-//! The JUnit report: snapshots, and validation against the Ant (windyroad) and Jenkins xUnit
-//! schemas with python3's xmlschema.
+//! The JUnit report: snapshots, validation against the Ant (windyroad) and Jenkins xUnit
+//! schemas with python3's xmlschema, and the marks of a comparison with a baseline.
 
 use std::process::Command;
+use std::sync::Arc;
 
 use harness::Event;
-use reports::JunitReporter;
+use reports::{Baseline, JunitReporter};
 
 use crate::{file_report, scenarios, shared_reference};
 
@@ -12,10 +13,43 @@ fn render(events: &[Event]) -> String {
     file_report(|path| JunitReporter::new(path.to_path_buf()), events)
 }
 
+fn render_compared(events: &[Event], baseline: &Arc<Baseline>) -> String {
+    file_report(|path| JunitReporter::new(path.to_path_buf()).with_baseline(Some(baseline.clone())), events)
+}
+
 #[test]
 fn junit_of_every_scenario() {
     for (name, events) in scenarios::all() {
         insta::assert_snapshot!(format!("junit_{name}"), render(&events));
+    }
+    for (name, events, baseline) in scenarios::compared() {
+        insta::assert_snapshot!(format!("junit_{name}"), render_compared(&events, &baseline));
+    }
+}
+
+/// Compared with a baseline, every testcase's mark is a property of its suite, named after it;
+/// without one there is none.
+#[test]
+fn each_testcase_s_mark_is_a_property_of_its_suite() {
+    for (name, events) in scenarios::all() {
+        assert!(!render(&events).contains(reports::junit::BASELINE_PROPERTY), "{name}");
+    }
+    for (name, events, baseline) in scenarios::compared() {
+        let xml = render_compared(&events, &baseline);
+        let Some(Event::RunFinished(summary)) = events.last() else { unreachable!("scenarios end with RunFinished") };
+        for result in &summary.results {
+            let property = format!(
+                r#"<property name="realitycheck.baseline.{}" value="{}"/>"#,
+                result.spec.id,
+                baseline.mark(result).as_str()
+            );
+            assert_eq!(xml.matches(&property).count(), 1, "{name}: {property} in\n{xml}");
+            let suite = format!(r#" name="{0}" package="{0}""#, result.spec.suite());
+            let (_, in_suite) = xml.split_once(&suite).unwrap();
+            let suite_end = in_suite.find("</testsuite>").unwrap();
+            assert!(in_suite[..suite_end].contains(&property), "{name}: {property} is in its check's suite");
+        }
+        assert_eq!(xml.matches("realitycheck.baseline.").count(), summary.results.len(), "{name}");
     }
 }
 
@@ -60,7 +94,7 @@ fn skip(why: &str) {
     eprintln!("skipped: {why}");
 }
 
-/// Validates every scenario's report against both XSDs. Reads `../shared/reference`
+/// Validates every scenario's report, compared with a baseline or not, against both XSDs. Reads `../shared/reference`
 /// (the schemas); skips, saying why, when they, python3 or its xmlschema module are missing
 /// (mandatory in CI, see `skip`).
 #[test]
@@ -74,6 +108,11 @@ fn junit_validates_against_both_schemas() {
     for (name, events) in scenarios::all().into_iter().chain([("odd_durations", odd_durations())]) {
         let path = directory.path().join(format!("{name}.xml"));
         std::fs::write(&path, render(&events)).unwrap();
+        reports.push(path);
+    }
+    for (name, events, baseline) in scenarios::compared() {
+        let path = directory.path().join(format!("{name}.xml"));
+        std::fs::write(&path, render_compared(&events, &baseline)).unwrap();
         reports.push(path);
     }
     let validate = "\

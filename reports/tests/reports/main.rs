@@ -1,6 +1,8 @@
 //! Tests of the three reporters, fed with synthetic event streams: snapshots of every format
-//! for every scenario, schema validation of the files, and robustness on odd event sequences.
+//! for every scenario (some compared with a baseline), schema validation of the files, and
+//! robustness on odd event sequences.
 
+mod baseline;
 mod json;
 mod junit;
 mod robustness;

@@ -1,12 +1,17 @@
 //! Synthetic event streams, as the runner would emit them, with a fixed start time and fixed
-//! durations so that every report is deterministic.
+//! durations so that every report is deterministic; and baselines, the reports of earlier runs
+//! that some of them are compared with.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use harness::{
     CheckKind, CheckResult, CheckSpec, Diagnosis, Event, Observation, Outcome, Phase, RunInfo, RunStatus, RunSummary,
     SkipReason, Tag,
 };
+use reports::Baseline;
+use serde_json::json;
 
 /// The phases the scenarios' diagnoses name, as a suite defines them: a key and the label
 /// reports print.
@@ -27,6 +32,104 @@ pub fn all() -> Vec<Scenario> {
         ("nothing_selected", nothing_selected_run()),
         ("expiring_certificate", expiring_certificate_run()),
     ]
+}
+
+/// A scenario compared with a baseline: its name, its events and the baseline.
+pub type Compared = (&'static str, Vec<Event>, Arc<Baseline>);
+
+pub fn compared() -> Vec<Compared> {
+    vec![
+        ("compared_after_upgrade", failed_run(), after_upgrade_baseline()),
+        ("compared_with_another_installation", shared_causes_run(), another_installation_baseline()),
+    ]
+}
+
+/// Text the baselines carry besides what a comparison reads (summaries, notes, diagnoses): no
+/// report of the run compared with them may show it.
+pub const BASELINE_ONLY: &str = "BASELINE-ONLY";
+
+/// The baseline of a report of `schema` with the run's fields and `checks` (ID and status),
+/// each check carrying its summary, note or diagnosis, which the comparison never reads.
+fn baseline(schema: &str, run: [(&str, &str); 5], checks: &[(&str, &str)]) -> Arc<Baseline> {
+    let mut report = json!({
+        "schema_version": schema,
+        "duration_ms": 1000,
+        "stopped_because": null,
+        "counts": {"passed": 0, "failed": 0, "skipped": 0, "flaky": 0},
+        "causes": [],
+    });
+    for (field, value) in run {
+        report[field] = json!(value);
+    }
+    report["checks"] = checks
+        .iter()
+        .map(|(id, status)| {
+            json!({
+                "id": id,
+                "status": status,
+                "summary": format!("{BASELINE_ONLY} summary of {id}"),
+                "note": format!("{BASELINE_ONLY} note of {id}"),
+                "diagnosis": {"summary": format!("{BASELINE_ONLY} diagnosis"), "observed": [], "cause": "", "remediation": "", "phase": null},
+            })
+        })
+        .collect();
+    let bytes = serde_json::to_vec(&report).unwrap();
+    Arc::new(Baseline::parse(Path::new("before.json"), &bytes).unwrap())
+}
+
+/// The failed run's target a day earlier, with another profile: one check red that passed then,
+/// one red both times, two green that were red (one flaky now), one blocked now that was red,
+/// one new to the run and one it skips that passed then, and two checks the run did not select.
+fn after_upgrade_baseline() -> Arc<Baseline> {
+    let run = [
+        ("target", "prod"),
+        ("host", "https://circleci.example.com"),
+        ("profile", "laptop"),
+        ("started_at", "2026-03-01T09:30:00.250Z"),
+        ("status", "failed"),
+    ];
+    baseline(
+        "realitycheck.report/v2",
+        run,
+        &[
+            ("cluster::pods_ready", "passed"),
+            ("nomad::servers_alive", "passed"),
+            ("nomad::clients_ready", "passed"),
+            ("api::authenticated", "flaky"),
+            ("pipeline::trigger", "passed"),
+            ("executors::docker", "failed"),
+            ("executors::machine", "skipped"),
+            ("executors::remote_docker", "failed"),
+            ("executors::runner", "passed"),
+            ("executors::arm", "passed"),
+            ("executors::windows", "skipped"),
+            ("features::cache", "failed"),
+            ("features::contexts", "failed"),
+        ],
+    )
+}
+
+/// A version 1 report of an interrupted run of another installation: the shared causes run
+/// against it has checks still red, new red, and red where the baseline had none.
+fn another_installation_baseline() -> Arc<Baseline> {
+    let run = [
+        ("target", "staging"),
+        ("host", "https://circleci.staging.example.com"),
+        ("profile", "ci"),
+        ("started_at", "2026-03-02T08:15:42.000+01:00"),
+        ("status", "interrupted"),
+    ];
+    baseline(
+        "realitycheck.report/v1",
+        run,
+        &[
+            ("nomad::clients_ready", "failed"),
+            ("api::authenticated", "passed"),
+            ("executors::docker", "failed"),
+            ("executors::machine", "passed"),
+            ("features::cache", "skipped"),
+        ],
+    )
 }
 
 /// 2026-03-02T09:30:00.250Z

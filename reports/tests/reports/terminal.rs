@@ -1,7 +1,10 @@
-//! The terminal report: plain snapshots, colour, and the live status line.
+//! The terminal report: plain snapshots, colour, the live status line, and the comparison with
+//! a baseline.
+
+use std::sync::Arc;
 
 use harness::Event;
-use reports::{TerminalOptions, TerminalReporter};
+use reports::{Baseline, TerminalOptions, TerminalReporter};
 
 use crate::{feed, scenarios};
 
@@ -15,19 +18,40 @@ fn render(events: &[Event], options: TerminalOptions) -> String {
     String::from_utf8(out).unwrap()
 }
 
-const PLAIN: TerminalOptions = TerminalOptions { color: false, live: false };
+pub fn render_compared(events: &[Event], baseline: &Arc<Baseline>, options: TerminalOptions) -> String {
+    let mut out = Vec::new();
+    feed(&mut TerminalReporter::new(&mut out, options).with_width(WIDTH).with_baseline(Some(baseline.clone())), events);
+    String::from_utf8(out).unwrap()
+}
+
+pub const PLAIN: TerminalOptions = TerminalOptions { color: false, live: false };
+pub const COLOUR: TerminalOptions = TerminalOptions { color: true, live: false };
 
 #[test]
 fn plain_output_of_every_scenario() {
     for (name, events) in scenarios::all() {
         insta::assert_snapshot!(format!("terminal_{name}"), render(&events, PLAIN));
     }
+    for (name, events, baseline) in scenarios::compared() {
+        insta::assert_snapshot!(format!("terminal_{name}"), render_compared(&events, &baseline, PLAIN));
+    }
+}
+
+/// The marks and the comparison in colour: escape sequences shown as `<ESC>`; without them,
+/// the plain output.
+#[test]
+fn coloured_output_of_a_comparison() {
+    for (name, events, baseline) in scenarios::compared() {
+        let coloured = render_compared(&events, &baseline, COLOUR);
+        assert_eq!(console::strip_ansi_codes(&coloured), render_compared(&events, &baseline, PLAIN), "{name}");
+        insta::assert_snapshot!(format!("terminal_{name}_coloured"), coloured.replace('\u{1b}', "<ESC>"));
+    }
 }
 
 #[test]
 fn colour_only_styles_the_plain_text() {
     let events = scenarios::failed_run();
-    let coloured = render(&events, TerminalOptions { color: true, live: false });
+    let coloured = render(&events, COLOUR);
     assert!(coloured.contains("\u{1b}[31m"), "failures are red: {coloured}");
     assert_eq!(console::strip_ansi_codes(&coloured), render(&events, PLAIN));
     assert!(!render(&events, PLAIN).contains('\u{1b}'), "no escape sequence without colour");
@@ -57,7 +81,7 @@ fn server_text_cannot_drive_the_terminal() {
     let harness::Outcome::Failed { diagnosis } = &mut summary.results[2].outcome else { unreachable!("a failure") };
     diagnosis.observed.push(hostile.to_string());
     diagnosis.summary.push_str(hostile);
-    for options in [PLAIN, TerminalOptions { color: true, live: false }] {
+    for options in [PLAIN, COLOUR] {
         let out = render(&events, options);
         let text = console::strip_ansi_codes(&out);
         assert!(text.contains("step said all green\u{fffd}\u{fffd}\u{fffd}31m"), "{text}");
