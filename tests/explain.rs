@@ -34,8 +34,8 @@ fn explain_of_a_resource_class_check_prints_the_family_page() {
 #[test]
 fn an_unknown_check_exits_2_naming_the_closest_ids() {
     let dir = TempDir::new().unwrap();
-    for (asked, suggested) in [("clients", "`nomad::clients_ready`"), ("nomad::client_ready", "`nomad::clients_ready`")]
-    {
+    let both = "one of `nomad::clients_ready`, `upgrade::nomad_clients`";
+    for (asked, suggested) in [("clients", both), ("nomad::client_ready", "`nomad::clients_ready`")] {
         let out = run(realitycheck(dir.path()).args(["explain", asked]));
         assert_eq!(out.code, 2, "{asked}: {}", out.stderr);
         assert!(out.stdout.is_empty(), "{}", out.stdout);
@@ -65,8 +65,8 @@ fn explain_without_an_id_lists_every_check_with_its_summary() {
 }
 
 /// The subcommands of this build, as `--help` lists them.
-const SUBCOMMANDS: [&str; 10] =
-    ["run", "list", "demo", "sim", "serve", "init", "config", "explain", "completions", "man"];
+const SUBCOMMANDS: [&str; 11] =
+    ["run", "list", "upgrade-check", "demo", "sim", "serve", "init", "config", "explain", "completions", "man"];
 
 #[test]
 fn the_bash_completion_script_completes_the_subcommands_and_bash_accepts_it() {
@@ -75,7 +75,8 @@ fn the_bash_completion_script_completes_the_subcommands_and_bash_accepts_it() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("complete -F _realitycheck"), "{}", out.stdout);
     for subcommand in SUBCOMMANDS {
-        assert!(out.stdout.contains(&format!("realitycheck__subcmd__{subcommand}")), "{subcommand} is not completed");
+        let function = format!("realitycheck__subcmd__{}", subcommand.replace('-', "__subcmd__"));
+        assert!(out.stdout.contains(&function), "{subcommand} is not completed");
     }
     for shell in ["zsh", "fish"] {
         let other = run(realitycheck(dir.path()).args(["completions", shell]));
@@ -98,7 +99,8 @@ fn man_prints_a_roff_page_with_the_subcommands_that_man_renders() {
     assert!(out.stdout.contains(".TH realitycheck 1"), "{}", out.stdout);
     assert!(out.stdout.contains(".SH SUBCOMMANDS"), "{}", out.stdout);
     for subcommand in SUBCOMMANDS {
-        assert!(out.stdout.contains(&format!("realitycheck\\-{subcommand}")), "{subcommand} is not in the page");
+        let page = format!("realitycheck\\-{}", subcommand.replace('-', "\\-"));
+        assert!(out.stdout.contains(&page), "{subcommand} is not in the page");
     }
     let Ok(mut man) = Command::new("man")
         .args(["-l", "-"])
