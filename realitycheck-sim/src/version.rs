@@ -448,7 +448,10 @@ impl Deployment {
         }
         if let Some(why) = version_refusal(scenario, self.server_version) {
             let possible = ServerVersion::ALL.iter().filter(|&&version| version_refusal(scenario, version).is_none());
-            let choose = names(possible.map(|version| version.name()));
+            let mut possible: Vec<&str> = possible.map(|version| version.name()).collect();
+            let last = possible.pop().unwrap_or_default();
+            let choose =
+                if possible.is_empty() { last.to_owned() } else { format!("{} or {last}", possible.join(", ")) };
             return Err(UnsupportedDeployment::NotOnVersion { scenario, version: self.server_version, why, choose });
         }
         Ok(())
@@ -577,12 +580,12 @@ mod tests {
         assert_eq!(
             resolve(Scenario::UpgradeSkipsMinor, "4.10").unwrap_err().to_string(),
             "scenario upgrade-skips-minor cannot be made on server 4.10: 4.10.0 is the only release of 4.10, so no \
-             earlier patch can be deployed; choose server version 4.4, 4.8, 4.9"
+             earlier patch can be deployed; choose server version 4.4, 4.8 or 4.9"
         );
         assert_eq!(
             resolve(Scenario::UpgradeMongodbTooOld, "4.4").unwrap_err().to_string(),
             "scenario upgrade-mongodb-too-old cannot be made on server 4.4: 4.5, the next minor, needs no newer \
-             MongoDB than the 3.6 that 4.4 runs; choose server version 4.8, 4.9, 4.10"
+             MongoDB than the 3.6 that 4.4 runs; choose server version 4.8, 4.9 or 4.10"
         );
         assert!(resolve(Scenario::UpgradeSkipsMinor, "4.9").is_ok());
         assert!(resolve(Scenario::UpgradeReady, "4.10").is_ok());
