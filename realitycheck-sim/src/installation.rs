@@ -1,25 +1,33 @@
-//! The state of one simulated installation: the release's pods, the Nomad cluster (its servers
-//! in the cluster or outside it), the Kubernetes release, the cloud it runs on (which decides
-//! whether the machine provisioner can start VMs) and the self-hosted runners registered with
-//! it, built from a [`Scenario`] on a [`Deployment`] (the server version and where its Nomad
-//! servers run) as that version's healthy baseline plus the scenario's fault. The execution
-//! plane ([`crate::execution`]) decides from it where jobs run.
+//! The state of one simulated installation: the release's pods and StatefulSets, the Nomad
+//! cluster (its servers in the cluster or outside it), the Kubernetes release, Velero's backups,
+//! the cloud it runs on (which decides whether the machine provisioner can start VMs) and the
+//! self-hosted runners registered with it, built from a [`Scenario`] on a [`Deployment`] (the
+//! server version and where its Nomad servers run) as that version's healthy baseline plus the
+//! scenario's fault; the `upgrade-*` scenarios start from the state an installation should be
+//! in before upgrading to the next minor. The execution plane ([`crate::execution`]) decides
+//! from it where jobs run.
 
 use std::net::Ipv4Addr;
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use serde_json::json;
 
+use crate::kube::ApiResource;
 use crate::mtls::{HttpsIssuer, MtlsFault, MtlsFor, ServerCertificate, nomad_mtls};
 use crate::nomad::{
-    DockerDriver, EXTERNAL_SERVER_HOSTNAME, Eligibility, MemberStatus, NodeStatus, NomadState, external_servers,
+    DockerDriver, EXTERNAL_SERVER_HOSTNAME, Eligibility, MemberStatus, NodeStatus, NomadClient, NomadState,
+    external_servers,
 };
-use crate::pods::{PodHealth, ReleasePod, release_pods};
+use crate::pods::{PodHealth, ReleasePod, release_pods, release_statefulsets};
 use crate::scenario::Scenario;
 use crate::secrets::{
-    AUTOSCALER_SECRET, GOSSIP_SECRET, SimSecret, autoscaler_secret_hcl, by_hand, failed_upgrade_history, gossip_key,
-    healthy_history, helm_release_secrets, user_values,
+    AUTOSCALER_SECRET, GOSSIP_SECRET, Revision, SimSecret, autoscaler_secret_hcl, by_hand, failed_upgrade_history,
+    gossip_key, healthy_history, helm_release_secrets, history_of, pending_upgrade_history, user_values,
+    with_obsolete_values,
 };
-use crate::version::{Deployment, KubernetesVersion, NomadServers, UnsupportedDeployment};
+use crate::statefulsets::ReleaseStatefulSet;
+use crate::velero::Velero;
+use crate::version::{Deployment, KubernetesVersion, MongoDb, NomadServers, UnsupportedDeployment};
 use crate::{SIM_RUNNER_RESOURCE_CLASS, ids};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -92,6 +100,12 @@ pub struct Installation {
     pub kubernetes: KubernetesVersion,
     /// The pods of the release, all in [`crate::NAMESPACE`].
     pub pods: Vec<ReleasePod>,
+    /// The StatefulSets of the release, which run some of [`Self::pods`].
+    pub statefulsets: Vec<ReleaseStatefulSet>,
+    /// Velero and its backups, when it is installed (the `velero.io` API group exists).
+    pub velero: Option<Velero>,
+    /// The resources RBAC refuses the caller every verb on (Secrets in `secrets-forbidden`).
+    pub refused: Vec<ApiResource>,
     pub nomad: NomadState,
     /// The Nomad servers outside the cluster, when they run there.
     pub external_nomad: Option<ExternalNomad>,
@@ -176,6 +190,9 @@ impl Installation {
             nomad,
             external_nomad,
             pods,
+            statefulsets: release_statefulsets(deployment),
+            velero: Some(Velero::healthy()),
+            refused: if scenario == Scenario::SecretsForbidden { vec![ApiResource::SECRETS] } else { Vec::new() },
             cloud_provider: CloudProvider::Aws,
             machine_provisioning_failure: None,
             runners: vec![healthy_runner(started_at)],
@@ -233,9 +250,14 @@ impl Installation {
         provisioners.peek().is_some() && provisioners.all(|pod| pod.health == PodHealth::Ready)
     }
 
-    /// Whether RBAC refuses the caller Secrets (the `secrets-forbidden` scenario).
-    pub fn secrets_forbidden(&self) -> bool {
-        self.scenario == Scenario::SecretsForbidden
+    /// Whether RBAC refuses the caller `resource`.
+    pub fn refuses(&self, resource: ApiResource) -> bool {
+        self.refused.contains(&resource)
+    }
+
+    /// The StatefulSet `name` of the release, if it has one.
+    pub fn statefulset(&self, name: &str) -> Option<&ReleaseStatefulSet> {
+        self.statefulsets.iter().find(|statefulset| statefulset.name == name)
     }
 
     /// The ServiceAccount `name`, when a pod runs as it; the machine provisioner's is bound to
@@ -350,22 +372,15 @@ impl Installation {
             }
             Scenario::GossipKeyNotRolledOut => self.set_gossip_secret(gossip_key("rotated").as_bytes()),
             Scenario::HelmUpgradeFailed => {
-                let version = self.deployment.server_version;
-                self.secrets.retain(|secret| secret.label("owner") != Some("helm"));
-                let config = user_values(self.deployment);
-                self.secrets.extend(helm_release_secrets(&failed_upgrade_history(version), &config, self.started_at));
+                let history = failed_upgrade_history(self.deployment.server_version);
+                self.record_release(&history, &user_values(self.deployment));
             }
             Scenario::NomadExternalUnreachable => {
                 if let Some(external) = &mut self.external_nomad {
                     external.reachable = false;
                 }
             }
-            Scenario::NomadClientsDocker29 => {
-                for client in &mut self.nomad.clients {
-                    client.docker = DockerDriver::Healthy { version: "29.0.1".to_owned() };
-                    client.modify_index += 7;
-                }
-            }
+            Scenario::NomadClientsDocker29 => self.nomad.clients.iter_mut().for_each(run_docker_29),
             Scenario::NomadClientsCgroupsV2 => {
                 for client in &mut self.nomad.clients {
                     client.cgroups_version = 2;
@@ -389,6 +404,70 @@ impl Installation {
             | Scenario::BadToken
             | Scenario::ApiFlaky
             | Scenario::ApiSlow => {}
+            Scenario::UpgradeReady
+            | Scenario::UpgradeSkipsMinor
+            | Scenario::UpgradeKubernetesTooOld
+            | Scenario::UpgradePendingRelease
+            | Scenario::UpgradeRenamedValues
+            | Scenario::UpgradeMongodbTooOld
+            | Scenario::UpgradeDocker29
+            | Scenario::UpgradeNoRecentBackup => self.prepare_upgrade(),
+        }
+    }
+
+    /// The state before an upgrade to the next minor, with the scenario's fault: the version's
+    /// last patch deployed, the MongoDB the next minor needs migrated to (its tag pinned in the
+    /// user's values where the chart defaults to another), Tink enabled, a Completed backup 2
+    /// hours old, Kubernetes within both versions' ranges, Docker 28.1.1 and cgroups v1 on the
+    /// clients (the healthy baseline has these).
+    fn prepare_upgrade(&mut self) {
+        let version = self.deployment.server_version;
+        let mut history = healthy_history(version);
+        let mut mongodb = version.mongodb_for_next_minor();
+        let mut values = user_values(self.deployment);
+        match self.scenario {
+            Scenario::UpgradeSkipsMinor => {
+                // `Deployment::check` refuses the versions without an earlier patch.
+                if let Some(charts) = version.earlier_patch_history() {
+                    history = history_of(charts);
+                }
+                mongodb = version.mongodb();
+            }
+            Scenario::UpgradeKubernetesTooOld => self.kubernetes = version.kubernetes_too_old_for_next_minor(),
+            Scenario::UpgradePendingRelease => history = pending_upgrade_history(version),
+            Scenario::UpgradeRenamedValues => values = with_obsolete_values(values),
+            Scenario::UpgradeMongodbTooOld => mongodb = version.mongodb_without_migration(),
+            Scenario::UpgradeDocker29 => self.nomad.clients.iter_mut().take(1).for_each(run_docker_29),
+            Scenario::UpgradeNoRecentBackup => self.velero = Some(Velero::without_recent_backup()),
+            _ => {}
+        }
+        self.set_mongodb(mongodb);
+        if mongodb != version.mongodb() {
+            values["mongodb"] = json!({"image": {"tag": mongodb.tag()}});
+        }
+        self.record_release(&history, &values);
+    }
+
+    /// The release's records are `history`, each with the user's values `config`.
+    fn record_release(&mut self, history: &[Revision], config: &serde_json::Value) {
+        self.secrets.retain(|secret| secret.label("owner") != Some("helm"));
+        self.secrets.extend(helm_release_secrets(history, config, self.started_at));
+    }
+
+    /// MongoDB's StatefulSet, and so its pods, run `mongodb`.
+    fn set_mongodb(&mut self, mongodb: MongoDb) {
+        let Some(statefulset) = self.statefulsets.iter_mut().find(|statefulset| statefulset.name == "mongodb") else {
+            return;
+        };
+        if statefulset.image == mongodb.image() {
+            return;
+        }
+        statefulset.image = mongodb.image().to_owned();
+        statefulset.generation += 1;
+        statefulset.resource_version += 4_000;
+        for pod in self.pods.iter_mut().filter(|pod| statefulset.selects(pod)) {
+            pod.image = statefulset.image.clone();
+            pod.resource_version += 4_000;
         }
     }
 
@@ -419,6 +498,12 @@ impl Installation {
     }
 }
 
+/// `client` runs Docker 29.0.1 (`driver.docker.version`), which its node's modify index records.
+fn run_docker_29(client: &mut NomadClient) {
+    client.docker = DockerDriver::Healthy { version: "29.0.1".to_owned() };
+    client.modify_index += 7;
+}
+
 /// What is wrong with the Nomad mTLS material in `scenario`.
 fn mtls_fault(scenario: Scenario) -> MtlsFault {
     match scenario {
@@ -447,6 +532,8 @@ fn healthy_runner(started_at: Timestamp) -> Runner {
 mod tests {
     use super::*;
     use crate::nomad::NomadVersion;
+    use crate::secrets::decode;
+    use crate::velero::BackupPhase;
     use crate::version::ServerVersion;
 
     fn started_at() -> Timestamp {
@@ -725,6 +812,169 @@ mod tests {
         assert_eq!(skewed(ServerVersion::V4_4), NomadVersion::new(1, 8, 2));
         assert_eq!(skewed(ServerVersion::V4_8), NomadVersion::new(1, 11, 2));
         assert_eq!(skewed(ServerVersion::V4_10), NomadVersion::new(1, 12, 2));
+    }
+
+    /// The image MongoDB's StatefulSet runs, which its pod runs too.
+    fn mongodb_image(installation: &Installation) -> &str {
+        let statefulset = installation.statefulset("mongodb").unwrap();
+        let pods: Vec<&ReleasePod> = installation.pods.iter().filter(|pod| statefulset.selects(pod)).collect();
+        assert_eq!(pods.len(), 1);
+        assert_eq!(pods[0].image, statefulset.image);
+        &statefulset.image
+    }
+
+    /// The release records, oldest first.
+    fn records(installation: &Installation) -> Vec<serde_json::Value> {
+        installation.secrets.iter().filter(|secret| secret.label("owner") == Some("helm")).map(decode).collect()
+    }
+
+    fn charts(installation: &Installation) -> Vec<String> {
+        records(installation)
+            .iter()
+            .map(|record| record["chart"]["metadata"]["version"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn statuses(installation: &Installation) -> Vec<String> {
+        records(installation).iter().map(|record| record["info"]["status"].as_str().unwrap().to_owned()).collect()
+    }
+
+    /// `installation` without its release records and MongoDB's image (and the versions that
+    /// record its change), to compare the rest.
+    fn without_release_and_mongodb(installation: &Installation) -> Installation {
+        let mut copy = comparable(installation);
+        copy.secrets.retain(|secret| secret.label("owner") != Some("helm"));
+        let mongodb = copy.statefulsets.iter_mut().find(|statefulset| statefulset.name == "mongodb").unwrap();
+        (mongodb.image, mongodb.generation, mongodb.resource_version) = (String::new(), 0, 0);
+        for pod in copy.pods.iter_mut().filter(|pod| pod.name == "mongodb-0") {
+            (pod.image, pod.resource_version) = (String::new(), 0);
+        }
+        copy
+    }
+
+    #[test]
+    fn healthy_installations_run_their_charts_mongodb_with_tink_and_daily_backups() {
+        for (version, servers) in deployments() {
+            let installation = build_on(Scenario::Healthy, version, servers);
+            assert_eq!(mongodb_image(&installation), version.mongodb().image(), "{version} {servers}");
+            assert_eq!(installation.velero, Some(Velero::healthy()), "{version} {servers}");
+            assert!(installation.refused.is_empty());
+            let newest = records(&installation).pop().unwrap();
+            assert_eq!(newest["config"]["tink"]["enabled"], true);
+            assert!(newest["config"].get("mongodb").is_none(), "the chart's default MongoDB needs no value");
+            assert_eq!(newest["chart"]["values"]["mongodb"]["image"]["tag"], version.mongodb().tag());
+            let names: Vec<&str> = installation.statefulsets.iter().map(|set| set.name.as_str()).collect();
+            assert_eq!(names.contains(&"nomad-server"), servers == NomadServers::Internal, "{version} {servers}");
+        }
+        let tag = |version| {
+            build_on(Scenario::Healthy, version, NomadServers::Internal).statefulset("mongodb").unwrap().image.clone()
+        };
+        assert_eq!(tag(ServerVersion::V4_4), "cciserver.azurecr.io/server-mongodb:3.6.22-debian-9-r38");
+        assert_eq!(tag(ServerVersion::V4_8), "cciserver.azurecr.io/server-mongodb:3.6.22-debian-9-r38");
+        assert_eq!(tag(ServerVersion::V4_9), "cciserver.azurecr.io/server-mongodb:4.4.15-debian-10-r8");
+        assert_eq!(tag(ServerVersion::V4_10), "cciserver.azurecr.io/server-mongodb:7.0.15-debian-12-r2");
+        assert_eq!(build(Scenario::SecretsForbidden).refused, [ApiResource::SECRETS]);
+    }
+
+    #[test]
+    fn ready_for_the_upgrade_is_healthy_with_the_next_minors_mongodb() {
+        for (version, servers) in deployments() {
+            let context = format!("{version} {servers}");
+            let ready = build_on(Scenario::UpgradeReady, version, servers);
+            let healthy = build_on(Scenario::Healthy, version, servers);
+            let mongodb = version.mongodb_for_next_minor();
+            assert_eq!(mongodb_image(&ready), mongodb.image(), "{context}");
+            assert_eq!(charts(&ready), charts(&healthy), "{context}: the version's last patch");
+            assert_eq!(statuses(&ready), ["superseded", "deployed"], "{context}");
+            let config = &records(&ready)[1]["config"];
+            assert_eq!(config["tink"]["enabled"], true, "{context}");
+            let pinned = config["mongodb"]["image"]["tag"].as_str();
+            assert_eq!(pinned, (mongodb != version.mongodb()).then_some(mongodb.tag()), "{context}");
+            assert_eq!(without_release_and_mongodb(&ready), without_release_and_mongodb(&healthy), "{context}");
+        }
+        let ready = build(Scenario::UpgradeReady);
+        assert_eq!(ready.deployment.server_version, ServerVersion::V4_9);
+        assert_eq!(charts(&ready), ["4.9.3", "4.9.5"]);
+        assert_eq!(mongodb_image(&ready), "cciserver.azurecr.io/server-mongodb:7.0.15-debian-12-r2");
+        assert_eq!(ready.statefulset("mongodb").unwrap().generation, 2, "the migration changed the StatefulSet");
+        assert_eq!(ready.kubernetes.git_version(), "v1.34.2");
+        assert!(ready.nomad.clients.iter().all(|c| c.docker == DockerDriver::terraform() && c.cgroups_version == 1));
+        let newest = &ready.velero.as_ref().unwrap().backups[0];
+        assert_eq!((newest.phase, newest.completed_before_start.as_hours()), (BackupPhase::Completed, 2));
+    }
+
+    #[test]
+    fn each_upgrade_fault_changes_only_its_part_of_the_ready_state() {
+        let ready = build(Scenario::UpgradeReady);
+        let ready_rest = without_release_and_mongodb(&ready);
+
+        let skips = build(Scenario::UpgradeSkipsMinor);
+        assert_eq!(skips.deployment.server_version, ServerVersion::V4_8);
+        assert_eq!(charts(&skips), ["4.8.0", "4.8.3"]);
+        assert_eq!(statuses(&skips), ["superseded", "deployed"]);
+        assert_eq!(mongodb_image(&skips), "cciserver.azurecr.io/server-mongodb:3.6.22-debian-9-r38");
+        assert!(records(&skips)[1]["config"].get("mongodb").is_none());
+        let skips_4_9 = build_on(Scenario::UpgradeSkipsMinor, ServerVersion::V4_9, NomadServers::Internal);
+        assert_eq!(charts(&skips_4_9), ["4.9.0", "4.9.2"]);
+        assert_eq!(mongodb_image(&skips_4_9), MongoDb::V4_4.image());
+        assert_eq!(without_release_and_mongodb(&skips_4_9), ready_rest);
+
+        let mut old_kubernetes = build(Scenario::UpgradeKubernetesTooOld);
+        assert_eq!(old_kubernetes.kubernetes.git_version(), "v1.32.7");
+        assert_eq!(mongodb_image(&old_kubernetes), MongoDb::V7_0.image());
+        old_kubernetes.kubernetes = ready.kubernetes;
+        assert_eq!(comparable(&old_kubernetes), comparable(&ready));
+
+        let pending = build(Scenario::UpgradePendingRelease);
+        assert_eq!(charts(&pending), ["4.9.3", "4.9.5", "4.9.5"]);
+        assert_eq!(statuses(&pending), ["superseded", "deployed", "pending-upgrade"]);
+        assert_eq!(records(&pending)[2]["info"]["description"], "Preparing upgrade");
+        assert_eq!(records(&pending)[2]["config"], records(&ready)[1]["config"]);
+        assert_eq!(without_release_and_mongodb(&pending), ready_rest);
+        assert_eq!(mongodb_image(&pending), MongoDb::V7_0.image());
+
+        let renamed = build(Scenario::UpgradeRenamedValues);
+        let config = &records(&renamed)[1]["config"];
+        for (key, nested) in [
+            ("machine_provisioner", "machine_agent_base_url"),
+            ("docker_provisioner", "config_path"),
+            ("telegraf", "custom_config"),
+        ] {
+            assert!(config[key].get(nested).is_some(), "{key}.{nested}");
+        }
+        let tracing = config["global"]["tracing"].as_object().unwrap();
+        assert_eq!(tracing.keys().collect::<Vec<_>>(), ["collector_host", "enabled"]);
+        assert_eq!(config["tink"]["enabled"], true);
+        assert_eq!(config["mongodb"], records(&ready)[1]["config"]["mongodb"]);
+        assert_eq!(statuses(&renamed), ["superseded", "deployed"]);
+        assert_eq!(without_release_and_mongodb(&renamed), ready_rest);
+
+        let too_old = build(Scenario::UpgradeMongodbTooOld);
+        assert_eq!(mongodb_image(&too_old), "cciserver.azurecr.io/server-mongodb:3.6.22-debian-9-r38");
+        assert_eq!(records(&too_old)[1]["config"]["mongodb"]["image"]["tag"], "3.6.22-debian-9-r38");
+        assert_eq!(charts(&too_old), ["4.9.3", "4.9.5"]);
+        assert_eq!(without_release_and_mongodb(&too_old), ready_rest);
+        let too_old_4_10 = build_on(Scenario::UpgradeMongodbTooOld, ServerVersion::V4_10, NomadServers::Internal);
+        assert_eq!(mongodb_image(&too_old_4_10), MongoDb::V4_4.image());
+
+        let mut docker_29 = build(Scenario::UpgradeDocker29);
+        let dockers: Vec<&DockerDriver> = docker_29.nomad.clients.iter().map(|client| &client.docker).collect();
+        assert_eq!(
+            dockers,
+            [&DockerDriver::Healthy { version: "29.0.1".to_owned() }, &DockerDriver::terraform()],
+            "one client of two"
+        );
+        docker_29.nomad.clients[0].docker = DockerDriver::terraform();
+        docker_29.nomad.clients[0].modify_index -= 7;
+        assert_eq!(comparable(&docker_29), comparable(&ready));
+
+        let mut no_backup = build(Scenario::UpgradeNoRecentBackup);
+        let backups = &no_backup.velero.as_ref().unwrap().backups;
+        let newest_completed = backups.iter().find(|backup| backup.phase == BackupPhase::Completed).unwrap();
+        assert_eq!(newest_completed.completed_before_start.as_hours(), 72);
+        assert_eq!((backups[0].phase, backups[0].completed_before_start.as_hours()), (BackupPhase::Failed, 24));
+        no_backup.velero = ready.velero.clone();
+        assert_eq!(comparable(&no_backup), comparable(&ready));
     }
 
     #[test]

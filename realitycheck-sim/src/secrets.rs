@@ -106,7 +106,11 @@ pub struct Revision {
 /// The release's history on a healthy installation of `version`: installed, then upgraded
 /// ([`ServerVersion::chart_history`]).
 pub fn healthy_history(version: ServerVersion) -> Vec<Revision> {
-    let [installed, upgraded] = version.chart_history();
+    history_of(version.chart_history())
+}
+
+/// The release installed with the first chart, then upgraded to the second.
+pub fn history_of([installed, upgraded]: [ChartRelease; 2]) -> Vec<Revision> {
     vec![
         Revision {
             number: 1,
@@ -139,9 +143,25 @@ pub fn failed_upgrade_history(version: ServerVersion) -> Vec<Revision> {
     history
 }
 
+/// A `helm upgrade` of `version`'s release to the chart it runs was interrupted: Helm stored the
+/// new revision `pending-upgrade` and left the previous one `deployed` (it supersedes it only
+/// once the new one is deployed).
+pub fn pending_upgrade_history(version: ServerVersion) -> Vec<Revision> {
+    let mut history = healthy_history(version);
+    history.push(Revision {
+        number: 3,
+        status: "pending-upgrade",
+        chart: version.chart_history()[1],
+        description: "Preparing upgrade",
+        age: SignedDuration::from_mins(25),
+    });
+    history
+}
+
 /// The values the user gave at install (a record's `config`): the autoscaler's bounds and group
-/// (its keys come from Secret nomad-autoscaler-secret) and, with Nomad servers outside the
-/// cluster, where they are (4.8's serve plain HTTP, so its values say so).
+/// (its keys come from Secret nomad-autoscaler-secret), Tink on (its keyset, a secret, left out
+/// of the simulation) and, with Nomad servers outside the cluster, where they are (4.8's serve
+/// plain HTTP, so its values say so).
 pub fn user_values(deployment: Deployment) -> serde_json::Value {
     let mut nomad = json!({"auto_scaler": {
         "enabled": true,
@@ -155,7 +175,24 @@ pub fn user_values(deployment: Deployment) -> serde_json::Value {
         }
         nomad["server"] = server;
     }
-    json!({"nomad": nomad})
+    json!({"nomad": nomad, "tink": {"enabled": true}})
+}
+
+/// `values` with the keys an older values file still gives, which later charts renamed or
+/// dropped: the machine provisioner's agent URL (`agent_base_url` since 4.7), the docker
+/// provisioner's `config_path` (`custom_config` since 4.8), Telegraf's (gone in 4.10) and
+/// `global.tracing` (OpenTelemetry replaces it in 4.9).
+pub fn with_obsolete_values(mut values: serde_json::Value) -> serde_json::Value {
+    let leftovers = json!({
+        "machine_provisioner": {"machine_agent_base_url": "https://circleci-binary-releases.s3.amazonaws.com/circleci-launch-agent"},
+        "docker_provisioner": {"config_path": "/etc/circleci/docker-provisioner/config.yaml"},
+        "telegraf": {"custom_config": "[[outputs.prometheus_client]]\n  listen = \":9273\"\n"},
+        "global": {"tracing": {"enabled": true, "collector_host": "otel-collector.observability.svc.cluster.local"}},
+    });
+    if let (Some(values), serde_json::Value::Object(leftovers)) = (values.as_object_mut(), leftovers) {
+        values.extend(leftovers);
+    }
+    values
 }
 
 /// The Secrets Helm stores for `history`, each with its chart's defaults and `config` (the
@@ -216,20 +253,19 @@ fn encode_release(release: &serde_json::Value) -> Vec<u8> {
     STANDARD.encode(compressed).into_bytes()
 }
 
+/// The release JSON of a Helm record, as Helm reads it back.
+#[cfg(test)]
+pub(crate) fn decode(secret: &SimSecret) -> serde_json::Value {
+    use std::io::Read;
+    let compressed = STANDARD.decode(&secret.data["release"]).unwrap();
+    let mut json = String::new();
+    flate2::read::GzDecoder::new(compressed.as_slice()).read_to_string(&mut json).unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
-    use std::io::Read;
-
-    use flate2::read::GzDecoder;
-
     use super::*;
-
-    fn decode(secret: &SimSecret) -> serde_json::Value {
-        let compressed = STANDARD.decode(&secret.data["release"]).unwrap();
-        let mut json = String::new();
-        GzDecoder::new(compressed.as_slice()).read_to_string(&mut json).unwrap();
-        serde_json::from_str(&json).unwrap()
-    }
 
     #[test]
     fn release_records_decode_as_helm_stores_them() {
@@ -245,6 +281,36 @@ mod tests {
         assert_eq!(release["chart"]["values"]["nomad"]["server"]["replicas"], 3);
         assert_eq!(release["config"]["nomad"]["auto_scaler"]["scaling"]["max"], 5);
         assert!(release["config"]["nomad"].get("server").is_none(), "the user left the servers in the cluster");
+    }
+
+    #[test]
+    fn an_interrupted_upgrade_leaves_the_previous_revision_deployed() {
+        let config = user_values(Deployment { server_version: ServerVersion::V4_9, ..Deployment::default() });
+        let secrets =
+            helm_release_secrets(&pending_upgrade_history(ServerVersion::V4_9), &config, Timestamp::UNIX_EPOCH);
+        let statuses: Vec<Option<&str>> = secrets.iter().map(|secret| secret.label("status")).collect();
+        assert_eq!(statuses, [Some("superseded"), Some("deployed"), Some("pending-upgrade")]);
+        let newest = decode(&secrets[2]);
+        assert_eq!(newest["info"]["status"], "pending-upgrade");
+        assert_eq!(newest["info"]["description"], "Preparing upgrade");
+        assert_eq!(newest["chart"]["metadata"]["version"], decode(&secrets[1])["chart"]["metadata"]["version"]);
+        assert_eq!(newest["chart"]["metadata"]["version"], "4.9.5");
+    }
+
+    #[test]
+    fn the_users_values_enable_tink_and_may_keep_obsolete_keys() {
+        let values = user_values(Deployment { server_version: ServerVersion::V4_9, ..Deployment::default() });
+        assert_eq!(values["tink"], json!({"enabled": true}));
+        let keys = |values: &serde_json::Value| values.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&values), ["nomad", "tink"]);
+        let old = with_obsolete_values(values.clone());
+        assert_eq!(keys(&old), ["docker_provisioner", "global", "machine_provisioner", "nomad", "telegraf", "tink"]);
+        assert!(old["machine_provisioner"]["machine_agent_base_url"].is_string());
+        assert!(old["docker_provisioner"]["config_path"].is_string());
+        assert!(old["telegraf"]["custom_config"].is_string());
+        assert_eq!(old["global"]["tracing"]["enabled"], true);
+        assert!(old["global"]["tracing"]["collector_host"].is_string());
+        assert_eq!(old["nomad"], values["nomad"]);
     }
 
     #[test]

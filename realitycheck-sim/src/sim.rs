@@ -222,6 +222,12 @@ impl SimServer {
         &self.installation.secrets
     }
 
+    /// The installation the simulation serves (its StatefulSets, Velero's backups, the
+    /// Kubernetes release, its start time): what tests hold realitycheck's findings against.
+    pub fn installation(&self) -> &Installation {
+        &self.installation
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }

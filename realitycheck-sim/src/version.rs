@@ -1,7 +1,8 @@
 //! The CircleCI server versions the simulation can be (4.4, 4.8, 4.9, 4.10) and where its Nomad
 //! servers run (in the cluster, or outside it as CircleCI's Terraform starts them), with the
 //! simulation's own description of each version's chart: the release's history, the Nomad
-//! servers' count, image and version, the chart's defaults, the Kubernetes releases it supports.
+//! servers' count, image and version, the MongoDB image, the chart's defaults, the Kubernetes
+//! releases it supports.
 //! This description is the stand-in for reality that realitycheck is tested against; it is kept
 //! here, apart from what realitycheck expects.
 
@@ -58,6 +59,9 @@ const KUBERNETES_1_29: KubernetesVersion =
 /// Kubernetes 1.31, below the range of 4.8 – 4.10 (1.33 – 1.35).
 const KUBERNETES_1_31: KubernetesVersion =
     KubernetesVersion { minor: 31, patch: 9, build_date: "2025-05-15T09:45:27Z", go_version: "go1.23.8" };
+/// Kubernetes 1.32, below the range of 4.8 – 4.10 and within none of the versions after 4.7.
+const KUBERNETES_1_32: KubernetesVersion =
+    KubernetesVersion { minor: 32, patch: 7, build_date: "2025-07-15T18:39:34Z", go_version: "go1.23.10" };
 /// Kubernetes 1.34, within the range of 4.8 – 4.10.
 const KUBERNETES_1_34: KubernetesVersion =
     KubernetesVersion { minor: 34, patch: 2, build_date: "2025-11-11T18:59:13Z", go_version: "go1.24.9" };
@@ -68,6 +72,35 @@ const TERRAFORM_NOMAD: NomadVersion = NomadVersion::new(1, 7, 7);
 /// The Nomad version of the servers outside the cluster from the 4.10 modules on
 /// (`nomad_server_version`), and of the 4.9 and 4.10 charts' server image.
 const NOMAD_1_11_3: NomadVersion = NomadVersion::new(1, 11, 3);
+
+/// Where the chart pulls its MongoDB image from (`mongodb.image.registry`, `.repository`).
+pub const MONGODB_REGISTRY: &str = "cciserver.azurecr.io";
+pub const MONGODB_REPOSITORY: &str = "server-mongodb";
+
+/// A MongoDB release of CircleCI's `server-mongodb` image, as the values references default
+/// `mongodb.image.tag`: 3.6 for the charts 4.4 – 4.8, 4.4 for 4.9, 7.0 for 4.10.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MongoDb {
+    V3_6,
+    V4_4,
+    V7_0,
+}
+
+impl MongoDb {
+    /// The image, `<registry>/<repository>:<tag>`.
+    pub fn image(self) -> &'static str {
+        match self {
+            MongoDb::V3_6 => "cciserver.azurecr.io/server-mongodb:3.6.22-debian-9-r38",
+            MongoDb::V4_4 => "cciserver.azurecr.io/server-mongodb:4.4.15-debian-10-r8",
+            MongoDb::V7_0 => "cciserver.azurecr.io/server-mongodb:7.0.15-debian-12-r2",
+        }
+    }
+
+    /// The image's tag (`3.6.22-debian-9-r38`).
+    pub fn tag(self) -> &'static str {
+        self.image().rsplit_once(':').map_or("", |(_, tag)| tag)
+    }
+}
 
 impl ServerVersion {
     pub const ALL: &'static [ServerVersion] =
@@ -91,6 +124,18 @@ impl ServerVersion {
             ServerVersion::V4_8 => [release("4.8.10", self), release("4.8.12", self)],
             ServerVersion::V4_9 => [release("4.9.3", self), release("4.9.5", self)],
             ServerVersion::V4_10 => [release("4.9.5", ServerVersion::V4_9), release("4.10.0", self)],
+        }
+    }
+
+    /// A history that stops short of the version's last patch (installed, then upgraded to a
+    /// patch before the last): `None` for 4.10, whose 4.10.0 is its only release.
+    pub fn earlier_patch_history(self) -> Option<[ChartRelease; 2]> {
+        let release = |chart_version| ChartRelease { chart_version, server: self };
+        match self {
+            ServerVersion::V4_4 => Some([release("4.4.1"), release("4.4.3")]),
+            ServerVersion::V4_8 => Some([release("4.8.0"), release("4.8.3")]),
+            ServerVersion::V4_9 => Some([release("4.9.0"), release("4.9.2")]),
+            ServerVersion::V4_10 => None,
         }
     }
 
@@ -128,6 +173,35 @@ impl ServerVersion {
             ServerVersion::V4_4 => TERRAFORM_NOMAD,
             ServerVersion::V4_8 => NomadVersion::new(1, 10, 0),
             ServerVersion::V4_9 | ServerVersion::V4_10 => NOMAD_1_11_3,
+        }
+    }
+
+    /// The chart's default MongoDB (`mongodb.image.tag`), which a healthy installation runs: 4.10
+    /// is reached from 4.9 with the migration its guide requires.
+    pub fn mongodb(self) -> MongoDb {
+        match self {
+            ServerVersion::V4_4 | ServerVersion::V4_8 => MongoDb::V3_6,
+            ServerVersion::V4_9 => MongoDb::V4_4,
+            ServerVersion::V4_10 => MongoDb::V7_0,
+        }
+    }
+
+    /// The MongoDB the next minor needs, migrated to before upgrading: 4.5 – 4.7 need no newer
+    /// than 4.4's 3.6, 4.9 needs 4.4, 4.10 needs 7.0 (and 4.10 keeps its 7.0).
+    pub fn mongodb_for_next_minor(self) -> MongoDb {
+        match self {
+            ServerVersion::V4_4 => MongoDb::V3_6,
+            ServerVersion::V4_8 => MongoDb::V4_4,
+            ServerVersion::V4_9 | ServerVersion::V4_10 => MongoDb::V7_0,
+        }
+    }
+
+    /// The MongoDB of an installation upgraded in place to this version without the migration
+    /// the version (or its next minor) needs: 3.6 from 4.8 on 4.8 and 4.9, 4.4 from 4.9 on 4.10.
+    pub fn mongodb_without_migration(self) -> MongoDb {
+        match self {
+            ServerVersion::V4_4 | ServerVersion::V4_8 | ServerVersion::V4_9 => MongoDb::V3_6,
+            ServerVersion::V4_10 => MongoDb::V4_4,
         }
     }
 
@@ -175,17 +249,38 @@ impl ServerVersion {
         }
     }
 
+    /// A Kubernetes release below the range of the next minor (and of this one): 1.25 for 4.4
+    /// (4.5 supports 1.26 – 1.31), 1.32 for 4.8 – 4.10.
+    pub fn kubernetes_too_old_for_next_minor(self) -> KubernetesVersion {
+        match self {
+            ServerVersion::V4_4 => KUBERNETES_1_25,
+            ServerVersion::V4_8 | ServerVersion::V4_9 | ServerVersion::V4_10 => KUBERNETES_1_32,
+        }
+    }
+
     /// The chart's defaults (`chart.values` of Helm's records), kept to what the simulation
-    /// models: the Nomad servers and the autoscaler's bounds.
+    /// models: the Nomad servers, the autoscaler's bounds, MongoDB (in the cluster, its image)
+    /// and Tink (off).
     pub fn chart_values(self) -> serde_json::Value {
-        json!({"nomad": {
-            "server": {
-                "replicas": self.nomad_server_replicas(),
-                "internal": true,
-                "image": self.nomad_server_image(),
+        json!({
+            "nomad": {
+                "server": {
+                    "replicas": self.nomad_server_replicas(),
+                    "internal": true,
+                    "image": self.nomad_server_image(),
+                },
+                "auto_scaler": {"scaling": {"min": 1, "max": 5}},
             },
-            "auto_scaler": {"scaling": {"min": 1, "max": 5}},
-        }})
+            "mongodb": {
+                "internal": true,
+                "image": {
+                    "registry": MONGODB_REGISTRY,
+                    "repository": MONGODB_REPOSITORY,
+                    "tag": self.mongodb().tag(),
+                },
+            },
+            "tink": {"enabled": false},
+        })
     }
 }
 
@@ -293,14 +388,31 @@ pub enum UnsupportedDeployment {
          4.9 on (4.8's is plain HTTP): choose server version 4.9 or 4.10"
     )]
     NeedsHttps { scenario: Scenario },
+    #[error("scenario {scenario} cannot be made on server {version}: {why}; choose server version {choose}")]
+    NotOnVersion { scenario: Scenario, version: ServerVersion, why: &'static str, choose: String },
+}
+
+/// Why `scenario` cannot be made on `version`, if it cannot.
+fn version_refusal(scenario: Scenario, version: ServerVersion) -> Option<&'static str> {
+    match (scenario, version) {
+        (Scenario::UpgradeSkipsMinor, ServerVersion::V4_10) => {
+            Some("4.10.0 is the only release of 4.10, so no earlier patch can be deployed")
+        }
+        (Scenario::UpgradeMongodbTooOld, ServerVersion::V4_4) => {
+            Some("4.5, the next minor, needs no newer MongoDB than the 3.6 that 4.4 runs")
+        }
+        _ => None,
+    }
 }
 
 impl Deployment {
-    /// `scenario`'s deployment when nothing is asked: 4.10, with the Nomad servers where the
-    /// scenario needs them (outside the cluster for `nomad-external-*`), in the cluster otherwise.
+    /// `scenario`'s deployment when nothing is asked: its own version
+    /// ([`Scenario::default_server_version`]: 4.8 or 4.9 for the `upgrade-*` scenarios) or 4.10,
+    /// with the Nomad servers where the scenario needs them (outside the cluster for
+    /// `nomad-external-*`), in the cluster otherwise.
     pub fn for_scenario(scenario: Scenario) -> Deployment {
         Deployment {
-            server_version: ServerVersion::default(),
+            server_version: scenario.default_server_version().unwrap_or_default(),
             nomad_servers: scenario.needs_nomad_servers().unwrap_or_default(),
         }
     }
@@ -333,6 +445,14 @@ impl Deployment {
         }
         if scenario == Scenario::NomadExternalCaMismatch && !self.server_version.external_nomad_https() {
             return Err(UnsupportedDeployment::NeedsHttps { scenario });
+        }
+        if let Some(why) = version_refusal(scenario, self.server_version) {
+            let possible = ServerVersion::ALL.iter().filter(|&&version| version_refusal(scenario, version).is_none());
+            let mut possible: Vec<&str> = possible.map(|version| version.name()).collect();
+            let last = possible.pop().unwrap_or_default();
+            let choose =
+                if possible.is_empty() { last.to_owned() } else { format!("{} or {last}", possible.join(", ")) };
+            return Err(UnsupportedDeployment::NotOnVersion { scenario, version: self.server_version, why, choose });
         }
         Ok(())
     }
@@ -394,6 +514,82 @@ mod tests {
         assert_eq!(ServerVersion::V4_4.kubernetes().git_version(), "v1.29.15");
         assert_eq!(ServerVersion::V4_10.unsupported_kubernetes().minor, 31);
         assert_eq!(ServerVersion::V4_4.unsupported_kubernetes().minor, 25);
+    }
+
+    #[test]
+    fn each_version_knows_its_mongodb_and_what_the_next_minor_needs() {
+        let tags =
+            |of: fn(ServerVersion) -> MongoDb| ServerVersion::ALL.iter().map(|&v| of(v).tag()).collect::<Vec<_>>();
+        assert_eq!(
+            tags(ServerVersion::mongodb),
+            ["3.6.22-debian-9-r38", "3.6.22-debian-9-r38", "4.4.15-debian-10-r8", "7.0.15-debian-12-r2"]
+        );
+        assert_eq!(
+            tags(ServerVersion::mongodb_for_next_minor),
+            ["3.6.22-debian-9-r38", "4.4.15-debian-10-r8", "7.0.15-debian-12-r2", "7.0.15-debian-12-r2"]
+        );
+        assert_eq!(
+            tags(ServerVersion::mongodb_without_migration),
+            ["3.6.22-debian-9-r38", "3.6.22-debian-9-r38", "3.6.22-debian-9-r38", "4.4.15-debian-10-r8"]
+        );
+        for mongodb in [MongoDb::V3_6, MongoDb::V4_4, MongoDb::V7_0] {
+            assert_eq!(mongodb.image(), format!("{MONGODB_REGISTRY}/{MONGODB_REPOSITORY}:{}", mongodb.tag()));
+        }
+        let image = &ServerVersion::V4_9.chart_values()["mongodb"];
+        assert_eq!(image["internal"], true);
+        assert_eq!(
+            image["image"],
+            json!({"registry": "cciserver.azurecr.io", "repository": "server-mongodb", "tag": "4.4.15-debian-10-r8"})
+        );
+        assert_eq!(ServerVersion::V4_10.chart_values()["tink"]["enabled"], false);
+    }
+
+    #[test]
+    fn upgrade_scenarios_have_their_versions_histories_and_kubernetes() {
+        let history = |version: ServerVersion| {
+            version.earlier_patch_history().map(|charts| charts.map(|release| release.chart_version))
+        };
+        assert_eq!(history(ServerVersion::V4_8), Some(["4.8.0", "4.8.3"]));
+        assert_eq!(history(ServerVersion::V4_9), Some(["4.9.0", "4.9.2"]));
+        assert_eq!(history(ServerVersion::V4_4), Some(["4.4.1", "4.4.3"]));
+        assert_eq!(history(ServerVersion::V4_10), None);
+        for &version in ServerVersion::ALL {
+            let old = version.kubernetes_too_old_for_next_minor();
+            assert!(!version.supported_kubernetes().contains(&old.minor), "{version}");
+        }
+        assert_eq!(ServerVersion::V4_9.kubernetes_too_old_for_next_minor().git_version(), "v1.32.7");
+        assert_eq!(ServerVersion::V4_4.kubernetes_too_old_for_next_minor().minor, 25);
+
+        let version_of = |scenario| Deployment::for_scenario(scenario).server_version;
+        assert_eq!(version_of(Scenario::UpgradeSkipsMinor), ServerVersion::V4_8);
+        for scenario in [
+            Scenario::UpgradeReady,
+            Scenario::UpgradeKubernetesTooOld,
+            Scenario::UpgradePendingRelease,
+            Scenario::UpgradeRenamedValues,
+            Scenario::UpgradeMongodbTooOld,
+            Scenario::UpgradeDocker29,
+            Scenario::UpgradeNoRecentBackup,
+        ] {
+            assert_eq!(version_of(scenario), ServerVersion::V4_9, "{scenario}");
+            assert_eq!(Deployment::for_scenario(scenario).nomad_servers, NomadServers::Internal, "{scenario}");
+        }
+        assert_eq!(version_of(Scenario::Healthy), ServerVersion::V4_10);
+
+        let resolve = |scenario, version: &str| Deployment::resolve(scenario, Some(version.parse().unwrap()), None);
+        assert_eq!(
+            resolve(Scenario::UpgradeSkipsMinor, "4.10").unwrap_err().to_string(),
+            "scenario upgrade-skips-minor cannot be made on server 4.10: 4.10.0 is the only release of 4.10, so no \
+             earlier patch can be deployed; choose server version 4.4, 4.8 or 4.9"
+        );
+        assert_eq!(
+            resolve(Scenario::UpgradeMongodbTooOld, "4.4").unwrap_err().to_string(),
+            "scenario upgrade-mongodb-too-old cannot be made on server 4.4: 4.5, the next minor, needs no newer \
+             MongoDB than the 3.6 that 4.4 runs; choose server version 4.8, 4.9 or 4.10"
+        );
+        assert!(resolve(Scenario::UpgradeSkipsMinor, "4.9").is_ok());
+        assert!(resolve(Scenario::UpgradeReady, "4.10").is_ok());
+        assert!(Deployment::resolve(Scenario::UpgradeDocker29, None, Some(NomadServers::External)).is_ok());
     }
 
     #[test]

@@ -360,3 +360,44 @@ async fn exec_accepts_a_websocket_handshake_sent_with_post() {
     drop(stream);
     sim.shutdown().await;
 }
+
+/// StatefulSets through their typed API, and Velero's Backups found through discovery, as a
+/// client of custom resources finds them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_reads_statefulsets_and_velero_backups() {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use kube::api::{DynamicObject, GroupVersionKind};
+    use realitycheck_sim::velero::VELERO_NAMESPACE;
+
+    let sim = SimServer::start(Scenario::UpgradeReady, loopback()).await.unwrap();
+    assert_eq!(sim.server_version(), ServerVersion::V4_9);
+    let client = client_for(&sim).await;
+    let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), NAMESPACE);
+    let mongodb = statefulsets.list(&ListParams::default().labels("app.kubernetes.io/name=mongodb")).await.unwrap();
+    assert_eq!(mongodb.items.len(), 1);
+    let template = mongodb.items[0].spec.template.spec.as_ref().unwrap();
+    assert_eq!(
+        template.containers[0].image.as_deref(),
+        Some("cciserver.azurecr.io/server-mongodb:7.0.15-debian-12-r2")
+    );
+    let nomad = statefulsets.get("nomad-server").await.unwrap();
+    let status = nomad.status.unwrap();
+    assert_eq!((nomad.spec.replicas, status.replicas, status.ready_replicas), (Some(5), 5, Some(5)));
+    match statefulsets.get("cassandra").await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 404),
+        other => panic!("expected a NotFound status, got {other:?}"),
+    }
+
+    let gvk = GroupVersionKind::gvk("velero.io", "v1", "Backup");
+    let (resource, _) = kube::discovery::pinned_kind(&client, &gvk).await.unwrap();
+    assert_eq!(resource.plural, "backups");
+    let backups: Api<DynamicObject> = Api::namespaced_with(client, VELERO_NAMESPACE, &resource);
+    let listed = backups.list(&ListParams::default().labels("velero.io/schedule-name")).await.unwrap();
+    assert_eq!(listed.items.len(), 7);
+    let newest = &listed.items[0];
+    assert_eq!(newest.data["status"]["phase"], "Completed");
+    assert_eq!(newest.data["spec"]["includedNamespaces"][0], NAMESPACE);
+    let name = newest.metadata.name.clone().unwrap();
+    assert_eq!(backups.get(&name).await.unwrap().metadata.name, Some(name));
+    sim.shutdown().await;
+}

@@ -1,4 +1,5 @@
-//! The real `kubectl` against a running simulation: `get pods` and `exec`.
+//! The real `kubectl` against a running simulation: `get pods`, `get secrets`, `get
+//! statefulsets`, `get backups.velero.io` and `exec`.
 //!
 //! Skipped (with a message) when `kubectl` is not on `PATH`, unless `REALITYCHECK_REQUIRE_TOOLS=1`.
 
@@ -207,5 +208,43 @@ async fn kubectl_reads_a_4_4_cluster() {
     let table = cluster.kubectl_with(&websocket, &["exec", "nomad-server-0", "--", "nomad", "server", "members"]).await;
     assert_eq!(table.exit_code, Some(0), "{}", table.stderr);
     assert!(table.stdout.lines().nth(1).unwrap().contains("  1.7.7  "), "{}", table.stdout);
+    cluster.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_gets_statefulsets_and_velero_backups() {
+    let Some(kubectl) = kubectl_or_skip() else {
+        return;
+    };
+    let cluster = Cluster::start(Scenario::UpgradeNoRecentBackup, kubectl).await;
+    let sets = cluster.kubectl(&["get", "statefulsets"]).await;
+    assert_eq!(sets.exit_code, Some(0), "{}", sets.stderr);
+    let lines: Vec<Vec<&str>> = sets.stdout.lines().map(|line| line.split_whitespace().collect()).collect();
+    assert_eq!(lines[0], ["NAME", "READY", "AGE"]);
+    assert_eq!(lines[1][..2], ["nomad-server", "5/5"]);
+    assert!(lines.iter().any(|row| row[..2] == ["mongodb", "1/1"]), "{}", sets.stdout);
+    let image = cluster
+        .kubectl(&[
+            "get",
+            "sts",
+            "-l",
+            "app.kubernetes.io/name=mongodb",
+            "-o",
+            "jsonpath={.items[0].spec.template.spec.containers[0].image}",
+        ])
+        .await;
+    assert_eq!(image.exit_code, Some(0), "{}", image.stderr);
+    assert_eq!(image.stdout, "cciserver.azurecr.io/server-mongodb:7.0.15-debian-12-r2");
+
+    let backups = cluster.kubectl(&["get", "backups.velero.io", "-n", "velero"]).await;
+    assert_eq!(backups.exit_code, Some(0), "{}", backups.stderr);
+    let lines: Vec<Vec<&str>> = backups.stdout.lines().map(|line| line.split_whitespace().collect()).collect();
+    assert_eq!(lines[0], ["NAME", "AGE"]);
+    assert_eq!(lines.len(), 7, "{}", backups.stdout);
+    assert!(lines[1][0].starts_with("circleci-server-daily-"), "{}", backups.stdout);
+    assert_eq!(lines[1][1], "24h");
+    let phases = cluster.kubectl(&["get", "backups", "-n", "velero", "-o", "jsonpath={.items[*].status.phase}"]).await;
+    assert_eq!(phases.exit_code, Some(0), "{}", phases.stderr);
+    assert_eq!(phases.stdout, "Failed Completed Completed Completed Completed PartiallyFailed");
     cluster.sim.shutdown().await;
 }

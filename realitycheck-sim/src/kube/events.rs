@@ -56,7 +56,7 @@ pub(crate) async fn list(
         .collect();
     let resource_version = installation.pods.iter().map(|pod| pod.resource_version).max().unwrap_or_default() + 2;
     let table = || json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "rows": []});
-    Ok(list::respond(&headers, "EventList", json!(events), &resource_version.to_string(), table))
+    Ok(list::respond(&headers, ("v1", "EventList"), json!(events), &resource_version.to_string(), table))
 }
 
 /// The events the API server still holds about `pod` at `now`.

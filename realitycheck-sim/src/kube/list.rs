@@ -40,11 +40,11 @@ impl ListRequest {
     }
 }
 
-/// The answer to a list: `table()` when the `Accept` header asks for a Table, else a
-/// `kind` list of `items`.
+/// The answer to a list: `table()` when the `Accept` header asks for a Table, else a list of
+/// `items` of `(apiVersion, kind)` (`("apps/v1", "StatefulSetList")`).
 pub(crate) fn respond(
     headers: &HeaderMap,
-    kind: &str,
+    (api_version, kind): (&str, &str),
     items: Value,
     resource_version: &str,
     table: impl FnOnce() -> Value,
@@ -55,7 +55,7 @@ pub(crate) fn respond(
     } else {
         json!({
             "kind": kind,
-            "apiVersion": "v1",
+            "apiVersion": api_version,
             "metadata": { "resourceVersion": resource_version },
             "items": items,
         })

@@ -10,6 +10,7 @@ use axum::response::Response;
 use k8s_openapi::api::core::v1::Secret;
 use serde_json::json;
 
+use super::ApiResource;
 use super::list::{self, ListRequest};
 use super::status::ApiError;
 use super::table;
@@ -23,8 +24,8 @@ pub(crate) async fn list(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if installation.secrets_forbidden() {
-        return Err(ApiError::forbidden("list", "secrets", &namespace));
+    if installation.refuses(ApiResource::SECRETS) {
+        return Err(ApiError::forbidden("list", ApiResource::SECRETS, Some(&namespace), None));
     }
     let request = ListRequest::parse(query.as_deref(), &["metadata.name", "metadata.namespace", "type"])?;
     let candidates = if namespace == NAMESPACE { installation.secrets.as_slice() } else { &[] };
@@ -44,7 +45,7 @@ pub(crate) async fn list(
     let resource_version =
         (installation.secrets.iter().map(|secret| secret.resource_version).max().unwrap_or_default() + 1).to_string();
     let table = || table::secret_table(&secrets, &resource_version, clock::now());
-    Ok(list::respond(&headers, "SecretList", json!(secrets), &resource_version, table))
+    Ok(list::respond(&headers, ("v1", "SecretList"), json!(secrets), &resource_version, table))
 }
 
 /// `GET /api/v1/namespaces/{namespace}/secrets/{name}`.
@@ -52,8 +53,8 @@ pub(crate) async fn get(
     State(installation): State<Arc<Installation>>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<Secret>, ApiError> {
-    if installation.secrets_forbidden() {
-        return Err(ApiError::forbidden("get", "secrets", &namespace));
+    if installation.refuses(ApiResource::SECRETS) {
+        return Err(ApiError::forbidden("get", ApiResource::SECRETS, Some(&namespace), Some(&name)));
     }
     let secret = (namespace == NAMESPACE).then(|| installation.secret(&name)).flatten();
     let secret = secret.ok_or_else(|| ApiError::object_not_found("secrets", &name))?;
