@@ -180,7 +180,21 @@ fn the_green_path_is_the_plan_in_its_pass_notes() {
     settings.add_filter(r"completed \d+h( \d+m)? ago", "completed [AGE] ago");
     settings.add_filter(r"circleci-pre-upgrade-\S+", "[BACKUP]");
     settings.add_filter(r"(backup|from-backup) [a-z0-9-]+-\d{14}", "$1 [BACKUP]");
-    settings.bind(|| insta::assert_snapshot!(out.stdout));
+    settings.bind(|| insta::assert_snapshot!(in_report_order(&out.stdout)));
+}
+
+/// The terminal report with the checks' lines in report order: they print as the checks end,
+/// which is not always the same order (they run concurrently).
+fn in_report_order(stdout: &str) -> String {
+    let position = |line: &str| UPGRADE_CHECKS.iter().position(|id| line.contains(&format!("] {id}  ")));
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    let checks: Vec<usize> = (0..lines.len()).filter(|&i| position(lines[i]).is_some()).collect();
+    let mut ordered: Vec<&str> = checks.iter().map(|&i| lines[i]).collect();
+    ordered.sort_by_key(|line| position(line));
+    for (&i, line) in checks.iter().zip(ordered) {
+        lines[i] = line;
+    }
+    lines.join("\n")
 }
 
 #[test]

@@ -15,10 +15,10 @@ use std::fmt;
 
 use crate::versions::ServerVersion;
 
-/// When [`MINORS`]' last patches were read, and where.
+/// When [`MINORS`]' last patches were read.
 pub const PATCHES_AS_OF: &str = "2026-08-20";
 /// Where [`MINORS`]' last patches come from.
-pub const PATCHES_SOURCE: &str = "CircleCI's docs (the `serverversion4x` attributes of antora-playbook.yml)";
+pub const PATCHES_SOURCE: &str = "CircleCI's docs";
 
 /// Whether an upgrade to a minor version needs contexts encrypted with Tink instead of Vault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -224,7 +224,12 @@ pub fn judge_path(installed: &InstalledVersion, target: &UpgradeTarget) -> Verdi
         )),
         Path::Direct => Verdict::Pass(format!(
             "{read}: `helm upgrade --version {to}` is a supported upgrade from it ({})",
-            target.table.source()
+            match target.table.latest(version.minor_release()) {
+                _ if to.minor_release() == (4, 7) => format!("4.7 takes 4.3 – 4.6 directly; {}", target.table.source()),
+                Some(last) =>
+                    format!("{last} is the last patch of {}.{}; {}", last.major, last.minor, target.table.source()),
+                None => target.table.source(),
+            }
         )),
         Path::Steps(steps) => {
             let route = Route { from: version, steps: &steps };
@@ -548,8 +553,9 @@ pub fn judge_clients(nodes: &[Node], details: &[NodeDetail], target: &UpgradeTar
     let move_to = match row.and_then(|row| row.terraform_tag) {
         Some(tag) => format!("move the {modules} to server-terraform tag {tag} before the upgrade"),
         None => format!(
-            "move the {modules} to the server-terraform release server {}'s upgrade guide links (no tag of it as of {})",
-            target.version,
+            "move the {modules} to the server-terraform release that server {}.{}'s upgrade guide links (server-terraform had no tag of it as of {})",
+            target.version.major,
+            target.version.minor,
             upgrades::PATCHES_AS_OF
         ),
     };
@@ -575,7 +581,8 @@ pub fn judge_clients(nodes: &[Node], details: &[NodeDetail], target: &UpgradeTar
         )));
     }
     let nomad = if nomad.is_empty() { String::new() } else { format!("; {nomad}") };
-    Verdict::Pass(format!("{usable} client(s) read{}{nomad}; {move_to}", runtime_note(details)))
+    let clients = if usable == 1 { "1 client".to_string() } else { format!("{usable} clients") };
+    Verdict::Pass(format!("{clients} ready{}{nomad}; {move_to}", runtime_note(details)))
 }
 
 /// Pass when a completed backup of `namespace` in `velero_namespace` is at most `max_age` old
