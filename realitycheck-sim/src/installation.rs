@@ -540,7 +540,8 @@ mod tests {
         "2025-03-01T12:00:00Z".parse().unwrap()
     }
 
-    /// `scenario` on 4.10 with the Nomad servers where it needs them (in the cluster by default).
+    /// `scenario` on its default deployment: 4.10 (4.9 or 4.8 for the `upgrade-*` scenarios), with
+    /// the Nomad servers where it needs them (in the cluster by default).
     fn build(scenario: Scenario) -> Installation {
         Installation::new(scenario, started_at())
     }
