@@ -192,7 +192,7 @@ impl Installation {
             pods,
             statefulsets: release_statefulsets(deployment),
             velero: Some(Velero::healthy()),
-            refused: if scenario == Scenario::SecretsForbidden { vec![ApiResource::SECRETS] } else { Vec::new() },
+            refused: refused_by_rbac(scenario),
             cloud_provider: CloudProvider::Aws,
             machine_provisioning_failure: None,
             runners: vec![healthy_runner(started_at)],
@@ -495,6 +495,15 @@ impl Installation {
                 pod.resource_version += 5_000;
             }
         }
+    }
+}
+
+/// The resources RBAC refuses the caller in `scenario`: a scenario of a refusal names its
+/// resource here (`ApiResource::STATEFULSETS`, `ApiResource::BACKUPS` are refused the same way).
+fn refused_by_rbac(scenario: Scenario) -> Vec<ApiResource> {
+    match scenario {
+        Scenario::SecretsForbidden => vec![ApiResource::SECRETS],
+        _ => Vec::new(),
     }
 }
 
