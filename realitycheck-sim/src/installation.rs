@@ -192,7 +192,7 @@ impl Installation {
             pods,
             statefulsets: release_statefulsets(deployment),
             velero: Some(Velero::healthy()),
-            refused: if scenario == Scenario::SecretsForbidden { vec![ApiResource::SECRETS] } else { Vec::new() },
+            refused: refused_by_rbac(scenario),
             cloud_provider: CloudProvider::Aws,
             machine_provisioning_failure: None,
             runners: vec![healthy_runner(started_at)],
@@ -498,6 +498,15 @@ impl Installation {
     }
 }
 
+/// The resources RBAC refuses the caller in `scenario`: a scenario of a refusal names its
+/// resource here (`ApiResource::STATEFULSETS`, `ApiResource::BACKUPS` are refused the same way).
+fn refused_by_rbac(scenario: Scenario) -> Vec<ApiResource> {
+    match scenario {
+        Scenario::SecretsForbidden => vec![ApiResource::SECRETS],
+        _ => Vec::new(),
+    }
+}
+
 /// `client` runs Docker 29.0.1 (`driver.docker.version`), which its node's modify index records.
 fn run_docker_29(client: &mut NomadClient) {
     client.docker = DockerDriver::Healthy { version: "29.0.1".to_owned() };
@@ -540,7 +549,8 @@ mod tests {
         "2025-03-01T12:00:00Z".parse().unwrap()
     }
 
-    /// `scenario` on 4.10 with the Nomad servers where it needs them (in the cluster by default).
+    /// `scenario` on its default deployment: 4.10 (4.9 or 4.8 for the `upgrade-*` scenarios), with
+    /// the Nomad servers where it needs them (in the cluster by default).
     fn build(scenario: Scenario) -> Installation {
         Installation::new(scenario, started_at())
     }

@@ -43,7 +43,8 @@ pub struct SimOptions {
 
 impl SimOptions {
     /// What `scenario` prescribes ([`ApiBehaviour::for_scenario`], [`Deployment::for_scenario`]:
-    /// 4.10 with the Nomad servers where the scenario needs them), with the default [`JobTiming`].
+    /// 4.10 unless the scenario has its own version, with the Nomad servers where the scenario
+    /// needs them), with the default [`JobTiming`].
     pub fn for_scenario(scenario: Scenario) -> Self {
         Self {
             api: ApiBehaviour::for_scenario(scenario),
@@ -85,10 +86,11 @@ pub struct SimServer {
 }
 
 impl SimServer {
-    /// Builds the installation for `scenario` (on its default deployment: 4.10, the Nomad
-    /// servers where the scenario needs them) and serves its Kubernetes API on `listen` (port 0:
-    /// any free port) and its CircleCI API over HTTPS on another free port of the same IP (and
-    /// the Nomad servers' API on a third when they run outside the cluster).
+    /// Builds the installation for `scenario` (on its default deployment: 4.10 or the scenario's
+    /// own version, the Nomad servers where the scenario needs them) and serves its Kubernetes
+    /// API on `listen` (port 0: any free port) and its CircleCI API over HTTPS on another free
+    /// port of the same IP (and the Nomad servers' API on a third when they run outside the
+    /// cluster).
     pub async fn start(scenario: Scenario, listen: SocketAddr) -> io::Result<SimServer> {
         Self::start_with(scenario, listen, SimOptions::for_scenario(scenario)).await
     }

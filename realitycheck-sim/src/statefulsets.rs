@@ -45,7 +45,8 @@ impl ReleaseStatefulSet {
 
     /// The StatefulSet as the Kubernetes API serves it: created with the release, relative to
     /// `started_at`; its status counts `pods` it selects (ready, and on its template's image),
-    /// omitting the counts that are zero as the API server does.
+    /// omitting the counts that are zero as the API server does (all but `replicas` and
+    /// `availableReplicas`, which it always sends).
     pub fn to_statefulset(&self, pods: &[ReleasePod], started_at: Timestamp) -> StatefulSet {
         let selected: Vec<&ReleasePod> = pods.iter().filter(|pod| self.selects(pod)).collect();
         let count = |predicate: &dyn Fn(&ReleasePod) -> bool| {
@@ -108,7 +109,7 @@ impl ReleaseStatefulSet {
                 observed_generation: Some(self.generation),
                 replicas,
                 ready_replicas: nonzero(ready),
-                available_replicas: nonzero(ready),
+                available_replicas: Some(ready),
                 current_replicas: nonzero(current),
                 updated_replicas: nonzero(updated),
                 current_revision: Some(self.revision(current_image)),
@@ -221,6 +222,6 @@ mod tests {
         let none_ready: Vec<ReleasePod> =
             pods.iter().map(|pod| ReleasePod { health: PodHealth::NotReady, ..pod.clone() }).collect();
         let status = nomad.to_statefulset(&none_ready, started_at()).status.unwrap();
-        assert_eq!((status.replicas, status.ready_replicas, status.available_replicas), (5, None, None));
+        assert_eq!((status.replicas, status.ready_replicas, status.available_replicas), (5, None, Some(0)));
     }
 }
