@@ -571,9 +571,31 @@ fn deviations() -> Vec<Expected> {
 }
 
 /// The scenarios of server versions and of Nomad servers outside the cluster, on the default
-/// deployment (4.10; the `nomad-external-*` ones with external servers).
+/// deployment (4.10; the `nomad-external-*` ones with external servers), and the `upgrade-*`
+/// scenarios (4.9.5 by default) whose state `run` judges red too.
 fn new_deviations() -> Vec<Expected> {
     let mut deviations = vec![
+        Expected {
+            scenario: "upgrade-kubernetes-too-old",
+            check: "cluster::kubernetes_version",
+            status: "failed",
+            words: &["Kubernetes 1.32 is outside 1.33 – 1.35, the versions server 4.9 supports", "v1.32.7"],
+        },
+        Expected {
+            scenario: "upgrade-pending-release",
+            check: "cluster::helm_release",
+            status: "failed",
+            words: &["release circleci-server is pending-upgrade at revision 3 (chart 4.9.5)", "Preparing upgrade"],
+        },
+        Expected {
+            scenario: "upgrade-docker-29",
+            check: "nomad::clients_ready",
+            status: "failed",
+            words: &[
+                "1 Nomad client(s) run what CircleCI server does not support: Docker 29 or newer",
+                "Docker 29.0.1",
+            ],
+        },
         Expected {
             scenario: "kubernetes-unsupported",
             check: "cluster::kubernetes_version",
