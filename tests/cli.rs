@@ -61,9 +61,16 @@ struct Sim {
 impl Sim {
     /// Starts the simulation and waits until it says it serves (it writes the env file first).
     fn start(dir: &Path, scenario: &str) -> Sim {
+        Sim::start_with(dir, &["--scenario", scenario])
+    }
+
+    /// Starts the simulation with the flags `args` (`--scenario`, `--server-version`).
+    fn start_with(dir: &Path, args: &[&str]) -> Sim {
         let env_file = dir.join("sim.env");
         let mut child = realitycheck(dir)
-            .args(["sim", "--scenario", scenario, "--write-env"])
+            .arg("sim")
+            .args(args)
+            .arg("--write-env")
             .arg(&env_file)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -122,6 +129,29 @@ fn run_against_a_sim_process_writes_junit_and_json() {
         out.stderr.is_empty() || !out.stderr.contains("cancelled"),
         "a green run leaves no workflow: {}",
         out.stderr
+    );
+}
+
+#[test]
+fn upgrade_check_against_a_sim_process_ready_for_4_10_is_green_with_the_plan() {
+    let dir = TempDir::new().unwrap();
+    let sim = Sim::start_with(dir.path(), &["--scenario", "upgrade-ready", "--server-version", "4.9"]);
+    let json = dir.path().join("plan.json");
+    let out =
+        run(realitycheck(dir.path()).args(["upgrade-check", "--to", "4.10", "--json"]).arg(&json).envs(sim.exports()));
+    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let notes: Vec<&str> = report["checks"].as_array().unwrap().iter().filter_map(|c| c["note"].as_str()).collect();
+    assert_eq!(notes.len(), 7, "{report}");
+    assert!(notes[0].contains("4.9.5 is the last patch of 4.9"), "{notes:?}");
+    let out = run(realitycheck(dir.path())
+        .args(["upgrade-check", "--to", "4.10", "--backup-max-age", "1h"])
+        .envs(sim.exports()));
+    assert_eq!(out.code, 1, "a backup 2h old is too old for 1h: {}", out.stdout);
+    assert!(
+        out.stdout.contains("no completed Velero backup of namespace circleci-server in the last 1h"),
+        "{}",
+        out.stdout
     );
 }
 
