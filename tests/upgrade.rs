@@ -163,6 +163,21 @@ fn each_upgrade_scenario_is_red_on_its_check_with_what_to_do() {
 }
 
 #[test]
+fn what_rbac_refuses_is_skipped_with_the_rule_to_add_not_red() {
+    let case = Case { scenario: "upgrade-forbidden", version: None, to: "4.10", red: &[] };
+    let (code, report) = report(&case);
+    assert_eq!(code, 0, "{report}");
+    for (id, rule) in [
+        ("upgrade::data_stores", r#"{apiGroups: [\"apps\"], resources: [\"statefulsets\"], verbs: [\"list\"]}"#),
+        ("upgrade::backup", r#"{apiGroups: [\"velero.io\"], resources: [\"backups\"], verbs: [\"list\"]}"#),
+    ] {
+        let check = checks(&report).into_iter().find(|c| c["id"] == id).unwrap();
+        assert_eq!(check["status"], "skipped", "{check}");
+        assert!(check.to_string().contains(rule), "{id} names its rule: {check}");
+    }
+}
+
+#[test]
 fn the_green_path_is_the_plan_in_its_pass_notes() {
     let dir = TempDir::new().unwrap();
     let out = run(realitycheck(dir.path()).args([

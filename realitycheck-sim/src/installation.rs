@@ -411,7 +411,8 @@ impl Installation {
             | Scenario::UpgradeRenamedValues
             | Scenario::UpgradeMongodbTooOld
             | Scenario::UpgradeDocker29
-            | Scenario::UpgradeNoRecentBackup => self.prepare_upgrade(),
+            | Scenario::UpgradeNoRecentBackup
+            | Scenario::UpgradeForbidden => self.prepare_upgrade(),
         }
     }
 
@@ -503,6 +504,7 @@ impl Installation {
 fn refused_by_rbac(scenario: Scenario) -> Vec<ApiResource> {
     match scenario {
         Scenario::SecretsForbidden => vec![ApiResource::SECRETS],
+        Scenario::UpgradeForbidden => vec![ApiResource::STATEFULSETS, ApiResource::BACKUPS],
         _ => Vec::new(),
     }
 }
@@ -884,6 +886,7 @@ mod tests {
         assert_eq!(tag(ServerVersion::V4_9), "cciserver.azurecr.io/server-mongodb:4.4.15-debian-10-r8");
         assert_eq!(tag(ServerVersion::V4_10), "cciserver.azurecr.io/server-mongodb:7.0.15-debian-12-r2");
         assert_eq!(build(Scenario::SecretsForbidden).refused, [ApiResource::SECRETS]);
+        assert_eq!(build(Scenario::UpgradeForbidden).refused, [ApiResource::STATEFULSETS, ApiResource::BACKUPS]);
     }
 
     #[test]

@@ -570,6 +570,7 @@ mod tests {
             Scenario::UpgradeMongodbTooOld,
             Scenario::UpgradeDocker29,
             Scenario::UpgradeNoRecentBackup,
+            Scenario::UpgradeForbidden,
         ] {
             assert_eq!(version_of(scenario), ServerVersion::V4_9, "{scenario}");
             assert_eq!(Deployment::for_scenario(scenario).nomad_servers, NomadServers::Internal, "{scenario}");
