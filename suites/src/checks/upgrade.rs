@@ -849,7 +849,7 @@ mod tests {
         assert!(diagnosis.observed.iter().any(|line| line.contains("Docker CE 28.1.1")), "{diagnosis:?}");
         let podman = node("podman", Driver::NotDetected);
         assert!(matches!(
-            judge_clients(&[podman.clone()], &[detail(&podman, "", "2")], &to("4.10"), false),
+            judge_clients(std::slice::from_ref(&podman), &[detail(&podman, "", "2")], &to("4.10"), false),
             Verdict::Pass(_)
         ));
         assert!(matches!(judge_clients(&[], &[], &to("4.10"), false), Verdict::Skip(SkipReason::NotApplicable(_))));
