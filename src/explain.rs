@@ -277,7 +277,7 @@ mod tests {
     fn unknown_ids_get_the_closest_ones() {
         let checks = catalogue();
         let ids: Vec<&str> = checks.iter().map(|(id, _)| id.as_str()).collect();
-        assert_eq!(closest_ids("clients", &ids), ["nomad::clients_ready"]);
+        assert_eq!(closest_ids("clients", &ids), ["nomad::clients_ready", "upgrade::nomad_clients"]);
         assert_eq!(closest_ids("nomad::client_ready", &ids), ["nomad::clients_ready"]);
         assert_eq!(closest_ids("nomad.clients_ready", &ids), ["nomad::clients_ready"]);
         assert_eq!(closest_ids("gosip_key", &ids), ["nomad::gossip_key"]);

@@ -258,7 +258,7 @@ pub static LATEST_PATCHES: Setting = Setting::new(Scope::Target, "upgrade.latest
 /// `upgrade.mongodb_version`.
 pub static MONGODB_VERSION: Setting = Setting::new(Scope::Target, "upgrade.mongodb_version", Kind::Text)
     .flag("mongodb-version", "VERSION", UPGRADE)
-    .help("the MongoDB version of an external database (mongodb.internal: false), like 7.0.12, which realitycheck cannot read (upgrade::data_stores)")
+    .help("the MongoDB version where realitycheck cannot read it (an external database, mongodb.internal: false, or an image that names none), like 7.0.12 (upgrade::data_stores)")
     .unset("unset (read from the chart's MongoDB StatefulSet)")
     .fix("give the version `db.version()` prints in the external MongoDB, like 7.0.12")
     .check(values::mongodb_version);

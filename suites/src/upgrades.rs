@@ -17,6 +17,8 @@ use crate::versions::ServerVersion;
 
 /// When [`MINORS`]' last patches were read.
 pub const PATCHES_AS_OF: &str = "2026-08-20";
+/// When server-terraform's tags of [`MINORS`] were read (its `main` at 888333e).
+pub const TERRAFORM_AS_OF: &str = "2026-04-27";
 /// Where [`MINORS`]' last patches come from.
 pub const PATCHES_SOURCE: &str = "CircleCI's docs";
 

@@ -343,7 +343,7 @@ causes! {
             "grant `get` and `create` on pods/exec in the namespace (`kubectl auth can-i create pods/exec -n {namespace}`), and check the pod";
         READ_FAILED:
             "the API failed the read",
-            "check that the namespace exists and the API server is healthy (`kubectl -n {namespace} get secrets`)";
+            "check that namespace {namespace} exists and that the API server is healthy (`kubectl get namespace {namespace}`, then the read the summary names, with kubectl)";
         CLUSTER_UNUSABLE:
             "the Kubernetes API could not be used",
             "check KUBECONFIG, --kube-context and the network path to the API server";

@@ -47,7 +47,7 @@ fn path(target: Arc<UpgradeTarget>) -> Check<RealityCheck> {
         async move {
             let release = access.release().await.map_err(cluster_failed)?;
             let installed = release.version.as_ref().ok_or_else(|| version_unknown(release))?;
-            Ok(judge_path(installed, &target))
+            Ok(judge_path(&serving(installed, release.record()), &target))
         }
     })
 }
@@ -110,7 +110,8 @@ fn data_stores(target: Arc<UpgradeTarget>) -> Check<RealityCheck> {
             let record = server_record(release)?;
             let cluster = access.client().await.map_err(cluster_failed)?;
             let sets = cluster.statefulsets().await.map_err(optional_read_failed)?;
-            let stores = DataStores::read(record, &sets, access.upgrade_settings().mongodb_version.as_deref());
+            let stated = access.upgrade_settings().mongodb_version.as_deref();
+            let stores = DataStores::read(access.namespace(), record, &sets, stated);
             Ok(judge_data_stores(&stores, &target))
         }
     })
@@ -134,8 +135,7 @@ fn nomad_clients(target: Arc<UpgradeTarget>) -> Check<RealityCheck> {
 }
 
 fn backup() -> Check<RealityCheck> {
-    let summary =
-        "a completed Velero backup of the namespace, recent enough to restore from (a note where Velero is absent)";
+    let summary = "a completed Velero backup of the namespace, recent enough to restore from (skipped, saying so, where Velero is absent)";
     cluster_check(ids::UPGRADE_BACKUP, summary, |access, _| async move {
         let cluster = access.client().await.map_err(cluster_failed)?;
         let settings = access.upgrade_settings();
@@ -182,6 +182,9 @@ causes! {
         KUBERNETES_BETWEEN:
             "server {target} supports Kubernetes {target_range}, and this cluster runs {kubernetes}; server {installed} supports {installed_range}: no Kubernetes version suits both",
             "alternate: upgrade the server along upgrade::path, and before each step move Kubernetes into the range of both the running and the next server version";
+        KUBERNETES_BELOW_RUNNING:
+            "server {target}, which runs already, supports Kubernetes {target_range}, and this cluster runs {kubernetes}: the installation runs on a cluster its release does not support",
+            "upgrade Kubernetes, one minor version at a time, to {kubernetes_target} or later within {target_range} (cluster::kubernetes_version says the same)";
         KUBERNETES_NEWER_THAN_TARGET:
             "server {target} supports Kubernetes up to {newest}, and this cluster runs {kubernetes}: its chart may use APIs this cluster no longer serves",
             "choose a target that supports Kubernetes {kubernetes}, or wait for one; do not downgrade the cluster";
@@ -207,6 +210,22 @@ causes! {
             "the upgrade guides ask for a recent backup to restore in place should the upgrade fail; the newest completed Velero backup of namespace {namespace} is older than {max_age}, or there is none",
             "take one now: `velero backup create circleci-pre-upgrade-$(date +%Y%m%d%H%M) --include-namespaces {namespace} --wait`, and check that `velero backup describe` says Completed (upgrade.backup_max_age sets how old is too old)";
     }
+}
+
+/// The version that serves: the installed one, but when it was read from a newest record that
+/// is not deployed (a failed or pending upgrade), the chart of the revision still deployed.
+pub fn serving(installed: &InstalledVersion, record: Option<&ReleaseRecord>) -> InstalledVersion {
+    let from_record = installed.source.starts_with("chart ");
+    let deployed = record.filter(|record| from_record && record.status != "deployed").and_then(|record| {
+        let chart = record.deployed_chart_version.as_deref()?;
+        let version = ServerVersion::parse(chart)?;
+        let source = format!(
+            "chart {SERVER_CHART} {chart} of revision {} of release {}, still deployed: revision {} ({}) is {}",
+            record.deployed_revision?, record.name, record.revision, record.chart_version, record.status
+        );
+        Some(InstalledVersion { lookup: versions::lookup(version), source })
+    });
+    deployed.unwrap_or_else(|| installed.clone())
 }
 
 /// Pass when `installed` may be upgraded to the target with one `helm upgrade`.
@@ -295,8 +314,11 @@ pub fn judge_kubernetes(
         ("newest", &target_range.newest),
         ("kubernetes_target", &target_range.oldest),
     ];
+    let same_minor = installed.lookup.version.minor_release() == target.version.minor_release();
     let cause = if kubernetes > target_range.newest {
         KUBERNETES_NEWER_THAN_TARGET.with(values)
+    } else if same_minor {
+        KUBERNETES_BELOW_RUNNING.with(values)
     } else if installed_range.newest >= target_range.oldest {
         KUBERNETES_FIRST.with(values)
     } else {
@@ -382,12 +404,13 @@ pub struct DataStores {
 /// The MongoDB the services use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MongoDb {
-    /// The chart's StatefulSet runs this image; `version` is read from its tag.
-    InCluster { statefulset: String, image: String, version: Option<(u32, u32, u32)> },
-    /// `mongodb.internal: false`; `stated` is the `upgrade.mongodb_version` setting.
-    External { stated: Option<(u32, u32, u32)> },
-    /// The chart's MongoDB, but no StatefulSet of it.
-    Missing,
+    /// The chart's StatefulSet runs this image, whose tag names the version.
+    InCluster { statefulset: String, image: String, version: (u32, u32, u32) },
+    /// The `upgrade.mongodb_version` setting gives the version realitycheck cannot read (`why`).
+    Stated { version: (u32, u32, u32), why: String },
+    /// Nothing gives the version (`why`); `external` when the release uses a MongoDB outside the
+    /// chart (`mongodb.internal: false`), which is expected, not a fault.
+    Unknown { why: String, external: bool },
 }
 
 /// How contexts' secrets are encrypted.
@@ -403,23 +426,37 @@ pub enum Encryption {
 const MONGODB_LABEL: (&str, &str) = ("app.kubernetes.io/name", "mongodb");
 
 impl DataStores {
-    /// The data stores of `record`'s values and the namespace's StatefulSets `sets`;
+    /// The data stores of `record`'s values and the StatefulSets `sets` of `namespace`;
     /// `stated_mongodb` is the `upgrade.mongodb_version` setting.
-    pub fn read(record: &ReleaseRecord, sets: &[StatefulSet], stated_mongodb: Option<&str>) -> DataStores {
+    pub fn read(
+        namespace: &str,
+        record: &ReleaseRecord,
+        sets: &[StatefulSet],
+        stated_mongodb: Option<&str>,
+    ) -> DataStores {
         let labelled = |set: &&StatefulSet, (key, value): (&str, &str)| {
             set.metadata.labels.as_ref().and_then(|labels| labels.get(key)).is_some_and(|v| v == value)
         };
         let name = |set: &StatefulSet| set.metadata.name.clone().unwrap_or_default();
-        let mongodb = match record.mongodb_internal {
-            Some(false) => MongoDb::External { stated: stated_mongodb.and_then(version_of) },
-            _ => match sets.iter().find(|set| labelled(set, MONGODB_LABEL) || name(set) == "mongodb") {
-                None => MongoDb::Missing,
-                Some(set) => {
-                    let image = container_image(set, "mongodb").unwrap_or_default();
-                    MongoDb::InCluster { statefulset: name(set), version: image_version(&image), image }
+        let external = record.mongodb_internal == Some(false);
+        let found = match sets.iter().find(|set| labelled(set, MONGODB_LABEL) || name(set) == "mongodb") {
+            _ if external => Err(
+                "the release uses a MongoDB outside the chart (mongodb.internal: false), which realitycheck cannot read"
+                    .to_string(),
+            ),
+            None => Err(format!("the release runs the chart's MongoDB, and namespace {namespace} has no MongoDB StatefulSet")),
+            Some(set) => {
+                let image = container_image(set, "mongodb").unwrap_or_default();
+                match image_version(&image) {
+                    Some(version) => Ok(MongoDb::InCluster { statefulset: name(set), image, version }),
+                    None => Err(format!("the image of StatefulSet {} ({image}) names no version", name(set))),
                 }
-            },
+            }
         };
+        let mongodb = found.unwrap_or_else(|why| match stated_mongodb.and_then(version_of) {
+            Some(version) => MongoDb::Stated { version, why },
+            None => MongoDb::Unknown { why, external },
+        });
         let encryption = match record.tink_enabled {
             Some(true) => Encryption::Tink,
             _ => Encryption::Vault {
@@ -429,8 +466,7 @@ impl DataStores {
                     .map(name),
             },
         };
-        let namespace = sets.iter().find_map(|set| set.metadata.namespace.clone()).unwrap_or_default();
-        DataStores { namespace, mongodb, encryption }
+        DataStores { namespace: namespace.to_string(), mongodb, encryption }
     }
 }
 
@@ -461,23 +497,14 @@ pub fn judge_data_stores(stores: &DataStores, target: &UpgradeTarget) -> Verdict
     let mut failures: Vec<(String, Vec<String>, super::cause::Stated)> = Vec::new();
     let mongodb_version = match &stores.mongodb {
         MongoDb::InCluster { statefulset, image, version } => {
-            notes.push(match version {
-                Some(version) => format!("MongoDB {} (StatefulSet {statefulset}, image {image})", shown(*version)),
-                None => format!("MongoDB of StatefulSet {statefulset}, image {image}"),
-            });
-            version.ok_or(format!("the image of StatefulSet {statefulset} ({image}) names no version"))
-        }
-        MongoDb::External { stated: Some(version) } => {
-            notes.push(format!("MongoDB {} outside the chart (the upgrade.mongodb_version setting)", shown(*version)));
+            notes.push(format!("MongoDB {} (StatefulSet {statefulset}, image {image})", shown(*version)));
             Ok(*version)
         }
-        MongoDb::External { stated: None } => Err(
-            "the release uses a MongoDB outside the chart (mongodb.internal: false), which realitycheck cannot read"
-                .to_string(),
-        ),
-        MongoDb::Missing => {
-            Err("the release runs the chart's MongoDB, and the namespace has no MongoDB StatefulSet".to_string())
+        MongoDb::Stated { version, why } => {
+            notes.push(format!("MongoDB {} as upgrade.mongodb_version states it ({why})", shown(*version)));
+            Ok(*version)
         }
+        MongoDb::Unknown { why, .. } => Err(why.clone()),
     };
     match (minimum, &mongodb_version) {
         (Some((major, minor)), Ok(version)) if (version.0, version.1) < (major, minor) => {
@@ -488,11 +515,16 @@ pub fn judge_data_stores(stores: &DataStores, target: &UpgradeTarget) -> Verdict
                 MONGODB_TOO_OLD.with(&[("target", &target.version), ("minimum", &minimum)]),
             ));
         }
-        (Some((major, minor)), Err(why)) if !matches!(stores.mongodb, MongoDb::External { .. }) => failures.push((
-            format!("the MongoDB version cannot be read, and server {} needs {major}.{minor} or later", target.version),
-            vec![why.clone()],
-            MONGODB_UNREADABLE.with(&[("namespace", &namespace)]),
-        )),
+        (Some((major, minor)), Err(why)) if matches!(stores.mongodb, MongoDb::Unknown { external: false, .. }) => {
+            failures.push((
+                format!(
+                    "the MongoDB version cannot be read, and server {} needs {major}.{minor} or later",
+                    target.version
+                ),
+                vec![why.clone()],
+                MONGODB_UNREADABLE.with(&[("namespace", &namespace)]),
+            ))
+        }
         _ => {}
     }
     match (&stores.encryption, tink) {
@@ -556,7 +588,7 @@ pub fn judge_clients(nodes: &[Node], details: &[NodeDetail], target: &UpgradeTar
             "move the {modules} to the server-terraform release that server {}.{}'s upgrade guide links (server-terraform had no tag of it as of {})",
             target.version.major,
             target.version.minor,
-            upgrades::PATCHES_AS_OF
+            upgrades::TERRAFORM_AS_OF
         ),
     };
     let mut running: Vec<&str> = details.iter().filter_map(|d| d.nomad_version.as_deref()).collect();
@@ -575,10 +607,14 @@ pub fn judge_clients(nodes: &[Node], details: &[NodeDetail], target: &UpgradeTar
         (None, running) => format!("they run Nomad {}", running.join(" and ")),
     };
     if let Some(diagnosis) = unsupported_runtime(nodes, details) {
-        return Verdict::Fail(diagnosis.observed(format!(
-            "server {}'s Terraform module installs Docker CE 28.1.1 with cgroups v1 (or Podman, from 4.10): {move_to}",
-            target.version
-        )));
+        let installs = match row.and_then(|row| row.terraform_nomad) {
+            Some(_) => format!(
+                "server {}'s Terraform module installs Docker CE 28.1.1 with cgroups v1 (or Podman, from 4.10)",
+                target.version
+            ),
+            None => format!("server {}'s Terraform module", target.version),
+        };
+        return Verdict::Fail(diagnosis.observed(format!("{installs}: {move_to}")));
     }
     let nomad = if nomad.is_empty() { String::new() } else { format!("; {nomad}") };
     let clients = if usable == 1 { "1 client".to_string() } else { format!("{usable} clients") };
@@ -691,6 +727,35 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_upgrade_s_path_starts_from_the_revision_still_deployed() {
+        let failed_upgrade = ReleaseRecord {
+            name: "circleci-server".into(),
+            revision: 3,
+            status: "failed".into(),
+            chart_version: "4.10.1".into(),
+            deployed_revision: Some(2),
+            deployed_chart_version: Some("4.10.0".into()),
+            ..Default::default()
+        };
+        let read = InstalledVersion {
+            source: "chart circleci-server 4.10.1 of release circleci-server".into(),
+            ..installed("4.10.1")
+        };
+        let serving = serving(&read, Some(&failed_upgrade));
+        assert_eq!(serving.lookup.version, ServerVersion::parse("4.10.0").unwrap());
+        assert!(
+            serving
+                .source
+                .contains("revision 2 of release circleci-server, still deployed: revision 3 (4.10.1) is failed"),
+            "{}",
+            serving.source
+        );
+        assert!(passed(judge_path(&serving, &to("4.10.1"))).contains("patch upgrade within 4.10"));
+        let set = InstalledVersion { source: "the server_version setting".into(), ..installed("4.10.1") };
+        assert_eq!(super::serving(&set, Some(&failed_upgrade)), set, "the setting beats the records");
+    }
+
+    #[test]
     fn kubernetes_says_which_to_upgrade_first() {
         let k = |minor| KubernetesVersion { major: 1, minor };
         assert!(passed(judge_kubernetes(&installed("4.9.5"), &to("4.10"), k(34))).contains("within 1.33 – 1.35"));
@@ -699,6 +764,8 @@ mod tests {
         assert!(first.remediation.contains("to 1.33"), "{first:?}");
         let between = failed(judge_kubernetes(&installed("4.4.7"), &to("4.10"), k(29)));
         assert!(between.cause.contains("no Kubernetes version suits both"), "{between:?}");
+        let running = failed(judge_kubernetes(&installed("4.10.0"), &to("4.10.1"), k(32)));
+        assert!(running.cause.contains("which runs already"), "{running:?}");
         let newer = failed(judge_kubernetes(&installed("4.9.5"), &to("4.10"), k(36)));
         assert!(newer.cause.contains("up to 1.35"), "{newer:?}");
     }
@@ -762,14 +829,14 @@ mod tests {
 
     #[test]
     fn the_running_mongodb_image_decides_not_the_chart() {
-        let stores = DataStores::read(&record(&[]), &[mongodb("4.4.15-debian-10-r8")], None);
+        let stores = DataStores::read("circleci-server", &record(&[]), &[mongodb("4.4.15-debian-10-r8")], None);
         assert_eq!(stores.namespace, "circleci-server");
         let diagnosis = failed(judge_data_stores(&stores, &to("4.10")));
         assert_eq!(diagnosis.summary, "MongoDB 4.4.15 is older than 7.0, which server 4.10.0 needs");
         assert!(diagnosis.remediation.contains("migrate MongoDB to 7.0"));
         let note = passed(judge_data_stores(&stores, &to("4.9")));
         assert!(note.contains("MongoDB 4.4.15 (StatefulSet mongodb") && note.contains("Tink"), "{note}");
-        let ready = DataStores::read(&record(&[]), &[mongodb("7.0.15-debian-12-r2")], None);
+        let ready = DataStores::read("circleci-server", &record(&[]), &[mongodb("7.0.15-debian-12-r2")], None);
         assert!(passed(judge_data_stores(&ready, &to("4.10"))).contains("needs MongoDB 7.0 or later"));
         assert_eq!(image_version("registry.local:5000/mongo@sha256:abc"), None);
         assert_eq!(image_version("registry.local:5000/server-mongodb:7.0.15-debian-12-r2"), Some((7, 0, 15)));
@@ -779,15 +846,31 @@ mod tests {
     fn an_external_mongodb_is_stated_or_cannot_be_told() {
         let mut external = record(&[]);
         external.mongodb_internal = Some(false);
-        let unknown = DataStores::read(&external, &[], None);
+        let unknown = DataStores::read("circleci-server", &external, &[], None);
         let Verdict::Skip(SkipReason::NotConfigured(why)) = judge_data_stores(&unknown, &to("4.10")) else {
             panic!("cannot tell")
         };
         assert!(why.contains("upgrade.mongodb_version"), "{why}");
-        let stated = DataStores::read(&external, &[], Some("6.0.4"));
+        let stated = DataStores::read("circleci-server", &external, &[], Some("6.0.4"));
         assert!(failed(judge_data_stores(&stated, &to("4.10"))).summary.contains("MongoDB 6.0.4 is older than 7.0"));
-        let missing = DataStores::read(&record(&[]), &[], None);
-        assert!(failed(judge_data_stores(&missing, &to("4.10"))).summary.contains("cannot be read"));
+        let missing = DataStores::read("circleci-server", &record(&[]), &[], None);
+        let diagnosis = failed(judge_data_stores(&missing, &to("4.10")));
+        assert!(diagnosis.summary.contains("cannot be read"), "{diagnosis:?}");
+        assert!(diagnosis.remediation.contains("kubectl -n circleci-server get statefulsets"), "{diagnosis:?}");
+        let digest =
+            statefulset("mongodb", serde_json::json!({"app.kubernetes.io/name": "mongodb"}), "mongo@sha256:abc");
+        let stated = DataStores::read("circleci-server", &record(&[]), &[digest], Some("7.0.12"));
+        let note = passed(judge_data_stores(&stated, &to("4.10")));
+        assert!(
+            note.contains("MongoDB 7.0.12 as upgrade.mongodb_version states it (the image of StatefulSet mongodb"),
+            "{note}"
+        );
+        let running =
+            DataStores::read("circleci-server", &record(&[]), &[mongodb("4.4.15-debian-10-r8")], Some("7.0.12"));
+        assert!(
+            matches!(judge_data_stores(&running, &to("4.10")), Verdict::Fail(_)),
+            "the running image beats the setting"
+        );
     }
 
     #[test]
@@ -796,17 +879,17 @@ mod tests {
         vault.tink_enabled = Some(false);
         let sets =
             [mongodb("7.0.15-debian-12-r2"), statefulset("vault", serde_json::json!({"app": "vault"}), "vault:1.13")];
-        let stores = DataStores::read(&vault, &sets, None);
+        let stores = DataStores::read("circleci-server", &vault, &sets, None);
         assert_eq!(stores.encryption, Encryption::Vault { workload: Some("vault".into()) });
         let diagnosis = failed(judge_data_stores(&stores, &to("4.10")));
         assert!(diagnosis.summary.contains("Vault") && diagnosis.observed.join(" ").contains("StatefulSet vault runs"));
-        let older = DataStores::read(&vault, &[mongodb("3.6.22-debian-9-r38")], None);
+        let older = DataStores::read("circleci-server", &vault, &[mongodb("3.6.22-debian-9-r38")], None);
         let both = failed(judge_data_stores(&older, &to("4.10")));
         assert!(
             both.observed.iter().any(|line| line.starts_with("also: contexts are encrypted with Vault")),
             "{both:?}"
         );
-        let note = passed(judge_data_stores(&DataStores::read(&vault, &sets, None), &to("4.8")));
+        let note = passed(judge_data_stores(&DataStores::read("circleci-server", &vault, &sets, None), &to("4.8")));
         assert!(note.contains("recommends migrating to Tink"), "{note}");
     }
 

@@ -39,6 +39,8 @@ pub struct ReleaseRecord {
     pub description: String,
     /// The revision of the same release that Helm's labels mark `deployed`, if any.
     pub deployed_revision: Option<u32>,
+    /// The chart version of that revision, when it is not this one and can be read.
+    pub deployed_chart_version: Option<String>,
     /// `nomad.auto_scaler.scaling.{min,max}` of the release's values (the values given at
     /// install or upgrade over the chart's defaults), when both are set. Nothing else of the
     /// values is kept: they hold credentials.
@@ -146,13 +148,22 @@ pub fn newest_records(secrets: &[Secret]) -> Vec<Result<ReleaseRecord, Unreadabl
             .filter(|s| {
                 label(s, "name").as_deref() == Some(release) && label(s, "status").as_deref() == Some("deployed")
             })
-            .filter_map(|s| label(s, "version")?.parse::<u32>().ok())
-            .max()
+            .filter_map(|s| Some((label(s, "version")?.parse::<u32>().ok()?, s)))
+            .max_by_key(|(revision, _)| *revision)
     };
     newest
         .into_iter()
-        .map(|(release, _, secret)| {
-            decode(secret).map(|record| ReleaseRecord { deployed_revision: deployed(&release), ..record })
+        .map(|(release, revision, secret)| {
+            let serving = deployed(&release);
+            let deployed_chart_version = serving
+                .filter(|(deployed, _)| *deployed != revision)
+                .and_then(|(_, secret)| decode(secret).ok())
+                .map(|record| record.chart_version);
+            decode(secret).map(|record| ReleaseRecord {
+                deployed_revision: serving.map(|(revision, _)| revision),
+                deployed_chart_version,
+                ..record
+            })
         })
         .collect()
 }
@@ -179,6 +190,7 @@ pub fn decode(secret: &Secret) -> Result<ReleaseRecord, UnreadableRecord> {
         last_deployed: release.info.last_deployed,
         description: release.info.description,
         deployed_revision: None,
+        deployed_chart_version: None,
         autoscaler_scaling: autoscaler_scaling(&release.config, &release.chart.values),
         nomad_server: nomad_server_values(&release.config, &release.chart.values),
         given_keys: keys(&release.config),
@@ -280,6 +292,8 @@ mod tests {
             (10, "failed", "4.4.10")
         );
         assert_eq!(records[0].deployed_revision, Some(2), "the revision Helm still serves");
+        assert_eq!(records[0].deployed_chart_version.as_deref(), Some("4.4.2"), "its chart");
+        assert_eq!(records[1].deployed_chart_version, None, "the newest is the one deployed");
         assert_eq!(records[1].name, "other");
     }
 
