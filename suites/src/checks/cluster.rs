@@ -191,15 +191,9 @@ pub fn judge_release(
 pub fn judge_kubernetes_version(version: &InstalledVersion, major: &str, minor: &str, git_version: &str) -> Verdict {
     let release = version.lookup.release;
     let range = release.kubernetes;
-    let Some(kubernetes) =
-        KubernetesVersion::of(major, minor).or_else(|| KubernetesVersion::of_git_version(git_version))
-    else {
-        return Verdict::Fail(
-            Diagnosis::new("the API server does not say which Kubernetes version it runs")
-                .observed(format!("/version answered major `{major}`, minor `{minor}`, gitVersion `{git_version}`"))
-                .because(&UNREADABLE_KUBERNETES_VERSION)
-                .phase(&phase::KUBERNETES_CLUSTER),
-        );
+    let kubernetes = match kubernetes_of(major, minor, git_version) {
+        Ok(kubernetes) => kubernetes,
+        Err(diagnosis) => return Verdict::Fail(diagnosis),
     };
     if range.contains(kubernetes) {
         return Verdict::Pass(format!(
@@ -228,6 +222,17 @@ pub fn judge_kubernetes_version(version: &InstalledVersion, major: &str, minor: 
         .because(cause)
         .phase(&phase::KUBERNETES_CLUSTER),
     )
+}
+
+/// The Kubernetes version `/version` answers (`major` and `minor`, else `git_version`), or the
+/// diagnosis that it says none.
+pub(crate) fn kubernetes_of(major: &str, minor: &str, git_version: &str) -> Result<KubernetesVersion, Diagnosis> {
+    KubernetesVersion::of(major, minor).or_else(|| KubernetesVersion::of_git_version(git_version)).ok_or_else(|| {
+        Diagnosis::new("the API server does not say which Kubernetes version it runs")
+            .observed(format!("/version answered major `{major}`, minor `{minor}`, gitVersion `{git_version}`"))
+            .because(&UNREADABLE_KUBERNETES_VERSION)
+            .phase(&phase::KUBERNETES_CLUSTER)
+    })
 }
 
 /// `server 4.10.0`, with how the row that judges it was chosen, and where the version was

@@ -12,9 +12,9 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::jiff::Timestamp;
 
 use super::cause::{Because, StatedBy, Values, causes};
-use super::cluster::{judge_release, version_unknown};
+use super::cluster::{judge_release, kubernetes_of, version_unknown};
 use super::nomad::{node_details, nomad_failure, runtime_note, unsupported_runtime, unusable_because, version_of};
-use super::{cluster_check, cluster_failed, forbidden_read, ids, optional_read_failed};
+use super::{cluster_check, cluster_failed, ids, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::helm::{ReleaseRecord, SERVER_CHART};
 use crate::clients::nomad::nodes::{Node, NodeDetail};
@@ -61,17 +61,8 @@ fn kubernetes(target: Arc<UpgradeTarget>) -> Check<RealityCheck> {
             let installed = release.version.as_ref().ok_or_else(|| version_unknown(release))?;
             let cluster = access.client().await.map_err(cluster_failed)?;
             let info = cluster.version_info().await.map_err(cluster_failed)?;
-            let kubernetes = KubernetesVersion::of(&info.major, &info.minor)
-                .or_else(|| KubernetesVersion::of_git_version(&info.git_version))
-                .ok_or_else(|| {
-                    Verdict::Fail(
-                        Diagnosis::new("the API server does not say which Kubernetes version it runs")
-                            .observed(format!("/version answered gitVersion `{}`", info.git_version))
-                            .because(&super::cluster::UNREADABLE_KUBERNETES_VERSION)
-                            .phase(&phase::KUBERNETES_CLUSTER),
-                    )
-                })?;
-            Ok(judge_kubernetes(installed, &target, kubernetes))
+            let kubernetes = kubernetes_of(&info.major, &info.minor, &info.git_version).map_err(Verdict::Fail)?;
+            Ok(judge_kubernetes(&serving(installed, release.record()), &target, kubernetes))
         }
     })
 }
@@ -95,7 +86,7 @@ fn values(target: Arc<UpgradeTarget>) -> Check<RealityCheck> {
         async move {
             let release = access.release().await.map_err(cluster_failed)?;
             let record = server_record(release)?;
-            let installed = release.version.as_ref().map(|version| version.lookup.version);
+            let installed = release.version.as_ref().map(|version| serving(version, Some(record)).lookup.version);
             Ok(judge_values(record, installed, &target))
         }
     })
@@ -152,10 +143,7 @@ fn backup() -> Check<RealityCheck> {
 
 /// The newest record of the server chart, or the verdict that says why there is none.
 fn server_record(release: &InstalledRelease) -> Result<&ReleaseRecord, Verdict> {
-    if let Err(error) = &release.records {
-        return Err(forbidden_read(error)
-            .map_or_else(|| cluster_failed(error), |why| Verdict::Skip(SkipReason::NotConfigured(why))));
-    }
+    release.records.as_ref().map_err(optional_read_failed)?;
     release.record().ok_or_else(|| {
         Verdict::Skip(SkipReason::NotConfigured(format!(
             "no Helm release of chart {SERVER_CHART} to read the values of (upgrade::release_state says where to look)"
