@@ -523,6 +523,9 @@ fn assert_before_and_after(before: &str, after: &str) {
         assert!(before.contains(expected), "the run before the upgrade has {expected}:\n{before}");
     }
     assert!(!before.contains("--baseline") && !before.contains("--expect-chart-version"), "{before}");
+    for expected in ["realitycheck upgrade-check", "--to \"", "--json reports/upgrade-plan.json", "upgrade-check.xml"] {
+        assert!(before.contains(expected), "the job before the upgrade checks it is ready with {expected}:\n{before}");
+    }
     for expected in [
         "--baseline reports/before.json",
         "--fail-on-new-red-only",
