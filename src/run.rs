@@ -3,7 +3,8 @@
 
 use std::process::ExitCode;
 
-use harness::{CancellationToken, Disposition, EventSink, Run, Suite};
+use harness::{CancellationToken, Disposition, EventSink, Run, RunOptions, Suite};
+use realitycheck_config::Settings;
 use reports::{Mark, ReportError};
 
 use crate::cli::{ColorChoice, ListArgs, ReportArgs, RunArgs, SelectionArgs, UpgradeCheckArgs};
@@ -14,20 +15,29 @@ use crate::wiring::{self, Comparing};
 pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
     let settings = wiring::load_settings(&args.config)?;
     let comparing = wiring::comparing(&args.baseline)?;
-    let collect = Collect::request(&args.reports, &settings)?;
-    let mut options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
-    options.collect = collect.is_some();
+    let (options, collect) = options(&settings, &args.selection, &args.reports)?;
     let run = Run::new(wiring::suite(&settings, args.setup_contexts)?, options);
     execute(&run, &args.selection, &args.reports, comparing.as_ref(), collect, color).await
 }
 
 pub async fn upgrade_check(args: UpgradeCheckArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
     let settings = wiring::load_settings(&args.config)?;
-    let collect = Collect::request(&args.reports, &settings)?;
-    let mut options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
-    options.collect = collect.is_some();
+    let (options, collect) = options(&settings, &args.selection, &args.reports)?;
     let run = Run::new(wiring::upgrade_suite(&settings, args.to.as_deref())?, options);
     execute(&run, &args.selection, &args.reports, None, collect, color).await
+}
+
+/// The options of a run of `settings` with `selection`, and the evidence bundle `reports` and
+/// the profile ask for.
+fn options(
+    settings: &Settings,
+    selection: &SelectionArgs,
+    reports: &ReportArgs,
+) -> Result<(RunOptions, Option<Collect>), AppError> {
+    let collect = Collect::request(reports, settings)?;
+    let mut options = wiring::run_options(settings, wiring::selection(selection, settings));
+    options.collect = collect.is_some();
+    Ok((options, collect))
 }
 
 pub fn list(args: ListArgs) -> Result<ExitCode, AppError> {
