@@ -4,6 +4,7 @@
 //! Kubernetes, the release's state, its values, its data stores, its Nomad clients and a recent
 //! backup; their pass notes together are the upgrade plan.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,12 +15,13 @@ use k8s_openapi::jiff::Timestamp;
 use super::cause::{Because, StatedBy, Values, causes};
 use super::cluster::{judge_release, kubernetes_of, version_unknown};
 use super::nomad::{node_details, nomad_failure, runtime_note, unsupported_runtime, unusable_because, version_of};
-use super::{cluster_check, cluster_failed, ids, optional_read_failed};
+use super::{CheckOutcome, cluster_check, cluster_failed, ids, optional_read_failed};
 use crate::RealityCheck;
 use crate::clients::helm::{ReleaseRecord, SERVER_CHART};
 use crate::clients::nomad::nodes::{Node, NodeDetail};
 use crate::clients::velero::Backup;
 use crate::phase;
+use crate::resources::cluster::ClusterAccess;
 use crate::resources::release::{InstalledRelease, InstalledVersion, ServersAt};
 use crate::upgrades::{
     self, Path, RETENTION_NOTE, RETENTION_RENAMED, Route, TinkMigration, UpgradeTarget, VALUES_CHANGES,
@@ -30,40 +32,44 @@ use crate::versions::{self, KubernetesVersion, ServerVersion};
 pub fn all(target: &UpgradeTarget) -> Vec<Check<RealityCheck>> {
     let target = Arc::new(target.clone());
     vec![
-        path(Arc::clone(&target)),
-        kubernetes(Arc::clone(&target)),
+        path(&target),
+        kubernetes(&target),
         release_state(),
-        values(Arc::clone(&target)),
-        data_stores(Arc::clone(&target)),
-        nomad_clients(Arc::clone(&target)),
+        values(&target),
+        data_stores(&target),
+        nomad_clients(&target),
         backup(),
     ]
 }
 
-fn path(target: Arc<UpgradeTarget>) -> Check<RealityCheck> {
+/// A check of the cluster that judges the upgrade to `target`.
+fn targeted_check<F, Fut>(id: &str, summary: &str, target: &Arc<UpgradeTarget>, body: F) -> Check<RealityCheck>
+where
+    F: Fn(ClusterAccess, Arc<UpgradeTarget>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
+{
+    let target = Arc::clone(target);
+    cluster_check(id, summary, move |access, _| body(access, Arc::clone(&target)))
+}
+
+fn path(target: &Arc<UpgradeTarget>) -> Check<RealityCheck> {
     let summary = "the installed version may be upgraded to the target directly: one minor version at a time, from its last patch";
-    cluster_check(ids::UPGRADE_PATH, summary, move |access, _| {
-        let target = Arc::clone(&target);
-        async move {
-            let release = access.release().await.map_err(cluster_failed)?;
-            let installed = release.version.as_ref().ok_or_else(|| version_unknown(release))?;
-            Ok(judge_path(&serving(installed, release.record()), &target))
-        }
+    targeted_check(ids::UPGRADE_PATH, summary, target, |access, target| async move {
+        let release = access.release().await.map_err(cluster_failed)?;
+        let installed = release.version.as_ref().ok_or_else(|| version_unknown(release))?;
+        Ok(judge_path(&serving(installed, release.record()), &target))
     })
 }
 
-fn kubernetes(target: Arc<UpgradeTarget>) -> Check<RealityCheck> {
+fn kubernetes(target: &Arc<UpgradeTarget>) -> Check<RealityCheck> {
     let summary = "the cluster's Kubernetes is one the target supports (else which to upgrade first)";
-    cluster_check(ids::UPGRADE_KUBERNETES, summary, move |access, _| {
-        let target = Arc::clone(&target);
-        async move {
-            let release = access.release().await.map_err(cluster_failed)?;
-            let installed = release.version.as_ref().ok_or_else(|| version_unknown(release))?;
-            let cluster = access.client().await.map_err(cluster_failed)?;
-            let info = cluster.version_info().await.map_err(cluster_failed)?;
-            let kubernetes = kubernetes_of(&info.major, &info.minor, &info.git_version).map_err(Verdict::Fail)?;
-            Ok(judge_kubernetes(&serving(installed, release.record()), &target, kubernetes))
-        }
+    targeted_check(ids::UPGRADE_KUBERNETES, summary, target, |access, target| async move {
+        let release = access.release().await.map_err(cluster_failed)?;
+        let installed = release.version.as_ref().ok_or_else(|| version_unknown(release))?;
+        let cluster = access.client().await.map_err(cluster_failed)?;
+        let info = cluster.version_info().await.map_err(cluster_failed)?;
+        let kubernetes = kubernetes_of(&info.major, &info.minor, &info.git_version).map_err(Verdict::Fail)?;
+        Ok(judge_kubernetes(&serving(installed, release.record()), &target, kubernetes))
     })
 }
 
@@ -79,49 +85,40 @@ fn release_state() -> Check<RealityCheck> {
     })
 }
 
-fn values(target: Arc<UpgradeTarget>) -> Check<RealityCheck> {
+fn values(target: &Arc<UpgradeTarget>) -> Check<RealityCheck> {
     let summary = "no key of the release's values that the target renamed or removed";
-    cluster_check(ids::UPGRADE_VALUES, summary, move |access, _| {
-        let target = Arc::clone(&target);
-        async move {
-            let release = access.release().await.map_err(cluster_failed)?;
-            let record = server_record(release)?;
-            let installed = release.version.as_ref().map(|version| serving(version, Some(record)).lookup.version);
-            Ok(judge_values(record, installed, &target))
-        }
+    targeted_check(ids::UPGRADE_VALUES, summary, target, |access, target| async move {
+        let release = access.release().await.map_err(cluster_failed)?;
+        let record = server_record(release)?;
+        let installed = release.version.as_ref().map(|version| serving(version, Some(record)).lookup.version);
+        Ok(judge_values(record, installed, &target))
     })
 }
 
-fn data_stores(target: Arc<UpgradeTarget>) -> Check<RealityCheck> {
+fn data_stores(target: &Arc<UpgradeTarget>) -> Check<RealityCheck> {
     let summary = "the running MongoDB is as new as the target needs, and contexts use Tink where it must";
-    cluster_check(ids::UPGRADE_DATA_STORES, summary, move |access, _| {
-        let target = Arc::clone(&target);
-        async move {
-            let release = access.release().await.map_err(cluster_failed)?;
-            let record = server_record(release)?;
-            let cluster = access.client().await.map_err(cluster_failed)?;
-            let sets = cluster.statefulsets().await.map_err(optional_read_failed)?;
-            let stated = access.upgrade_settings().mongodb_version.as_deref();
-            let stores = DataStores::read(access.namespace(), record, &sets, stated);
-            Ok(judge_data_stores(&stores, &target))
-        }
+    targeted_check(ids::UPGRADE_DATA_STORES, summary, target, |access, target| async move {
+        let release = access.release().await.map_err(cluster_failed)?;
+        let record = server_record(release)?;
+        let cluster = access.client().await.map_err(cluster_failed)?;
+        let sets = cluster.statefulsets().await.map_err(optional_read_failed)?;
+        let stated = access.upgrade_settings().mongodb_version.as_deref();
+        let stores = DataStores::read(access.namespace(), record, &sets, stated);
+        Ok(judge_data_stores(&stores, &target))
     })
 }
 
-fn nomad_clients(target: Arc<UpgradeTarget>) -> Check<RealityCheck> {
+fn nomad_clients(target: &Arc<UpgradeTarget>) -> Check<RealityCheck> {
     let summary =
         "the Nomad clients run what the target's Terraform module expects: Docker before 29, cgroups v1 (or Podman)";
-    cluster_check(ids::UPGRADE_NOMAD_CLIENTS, summary, move |access, _| {
-        let target = Arc::clone(&target);
-        async move {
-            let failed = |e| Verdict::Fail(nomad_failure(access.namespace(), &e));
-            let release = access.release().await.map_err(cluster_failed)?;
-            let servers = access.nomad().await.map_err(failed)?;
-            let nodes = servers.nodes().await.map_err(failed)?;
-            let details = node_details(servers, &nodes).await.map_err(failed)?;
-            let outside = matches!(release.servers(), ServersAt::Outside { .. });
-            Ok(judge_clients(&nodes, &details, &target, outside))
-        }
+    targeted_check(ids::UPGRADE_NOMAD_CLIENTS, summary, target, |access, target| async move {
+        let failed = |e| Verdict::Fail(nomad_failure(access.namespace(), &e));
+        let release = access.release().await.map_err(cluster_failed)?;
+        let servers = access.nomad().await.map_err(failed)?;
+        let nodes = servers.nodes().await.map_err(failed)?;
+        let details = node_details(servers, &nodes).await.map_err(failed)?;
+        let outside = matches!(release.servers(), ServersAt::Outside { .. });
+        Ok(judge_clients(&nodes, &details, &target, outside))
     })
 }
 
