@@ -171,9 +171,29 @@ fn token_row(token: Option<&TokenSource>) -> Row {
     }
 }
 
-/// Rows as aligned columns: key, value, where it came from.
+/// Rows as aligned columns: key, value, where it came from. Padded by hand: `format!`'s width
+/// panics beyond 65,535, and a value may be long.
 fn table(rows: &[Row]) -> String {
-    let key_width = rows.iter().map(|(key, _, _)| key.chars().count()).max().unwrap_or(0);
-    let value_width = rows.iter().map(|(_, value, _)| value.chars().count()).max().unwrap_or(0);
-    rows.iter().map(|(key, value, from)| format!("  {key:<key_width$}  {value:<value_width$}  {from}\n")).collect()
+    let width = |column: fn(&Row) -> &str| rows.iter().map(|row| column(row).chars().count()).max().unwrap_or(0);
+    let (key_width, value_width) = (width(|row| &row.0), width(|row| &row.1));
+    let pad = |text: &str, width: usize| format!("{text}{}", " ".repeat(width.saturating_sub(text.chars().count())));
+    rows.iter()
+        .map(|(key, value, from)| format!("  {}  {}  {from}\n", pad(key, key_width), pad(value, value_width)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_of_values_wider_than_format_s_widths_pads_them() {
+        let long = "v".repeat(70_000);
+        let rows =
+            vec![("key".to_string(), long.clone(), "default".to_string()), ("k".into(), "x".into(), "flag --k".into())];
+        let table = table(&rows);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[0], format!("  key  {long}  default"));
+        assert_eq!(lines[1], format!("  k    x{}  flag --k", " ".repeat(69_999)));
+    }
 }

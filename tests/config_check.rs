@@ -119,3 +119,18 @@ fn the_token_value_never_appears() {
     assert!(flag.stdout.contains(" (flag --token-file)"), "{}", flag.stdout);
     assert!(plain.stdout.contains("env CIRCLE_TOKEN"), "{}", plain.stdout);
 }
+
+#[test]
+fn a_value_of_70_000_characters_is_an_error_not_a_panic() {
+    let dir = TempDir::new().unwrap();
+    let long = "a".repeat(70_000);
+    std::fs::write(dir.path().join("realitycheck.toml"), format!("[defaults]\nproject = \"gh/o/{long}\"\n")).unwrap();
+    let out = run(realitycheck(dir.path()).args(["config", "check"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("70005 characters long"), "{}", out.stderr);
+    let out = run(realitycheck(dir.path())
+        .args(["init", "--no-input", "--force", "--host"])
+        .arg(format!("https://{long}.example.com")));
+    assert_eq!(out.code, 2, "init refuses it too: {}", out.stderr);
+    assert!(out.stderr.contains("characters long"), "{}", out.stderr);
+}

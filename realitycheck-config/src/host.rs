@@ -3,6 +3,9 @@
 
 use url::Url;
 
+/// The longest DNS name (RFC 1035: 253 characters without the trailing dot).
+const MAX_HOST_NAME: usize = 253;
+
 /// Parses and normalises a base URL; the error says what is wrong in words an operator
 /// can act on.
 pub fn normalise_host(value: &str) -> Result<Url, String> {
@@ -22,6 +25,9 @@ pub fn normalise_host(value: &str) -> Result<Url, String> {
     let Some(host) = url.host_str().map(str::to_string) else {
         return Err(format!("`{value}` has no host name"));
     };
+    if host.len() > MAX_HOST_NAME {
+        return Err(format!("the host name is {} characters long; a DNS name has at most {MAX_HOST_NAME}", host.len()));
+    }
     if let Some(rest) = host.strip_prefix("app.").filter(|rest| rest.contains('.')) {
         url.set_host(Some(rest)).map_err(|e| format!("`{value}`: {e}"))?;
     }

@@ -51,6 +51,21 @@ impl Mistake {
     }
 }
 
+/// The longest text a setting takes, in characters: a path (PATH_MAX), a URL, a selector or a
+/// list item is far shorter; a longer one is a mistake (a file pasted in), refused before it
+/// reaches a check or a table.
+pub const MAX_TEXT: usize = 4096;
+
+/// `Ok` when `text` is at most [`MAX_TEXT`] characters; the error says how long it is, without
+/// quoting it (it may be a secret, and it is long).
+fn within_bound(text: &str) -> Result<(), String> {
+    let length = text.chars().count();
+    if length > MAX_TEXT {
+        return Err(format!("the value is {length} characters long; a setting takes at most {MAX_TEXT}"));
+    }
+    Ok(())
+}
+
 impl Value {
     /// The value a file gives, read as `kind`.
     pub fn from_toml(kind: Kind, value: &DeValue<'_>) -> Result<Value, Mistake> {
@@ -79,7 +94,11 @@ impl Value {
                 let mut list = Vec::with_capacity(items.len());
                 for (index, item) in items.iter().enumerate() {
                     let text = match item.get_ref() {
-                        DeValue::String(text) => text.to_string(),
+                        DeValue::String(text) => {
+                            within_bound(text)
+                                .map_err(|message| Mistake { message, element: Some((index, item.span().start)) })?;
+                            text.to_string()
+                        }
                         other => {
                             return Err(Mistake {
                                 message: format!("expected a string, found {}", found(other)),
@@ -112,6 +131,7 @@ impl Value {
 
     /// `text` read as `kind`, as `reading` says.
     fn read_text(kind: Kind, text: &str, reading: Reading) -> Result<Value, String> {
+        within_bound(text)?;
         match kind {
             Kind::Bool => match text.to_ascii_lowercase().as_str() {
                 "true" => Ok(Value::Bool(true)),

@@ -863,3 +863,21 @@ fn origins_name_the_flag_the_variable_the_line_or_the_defaults() {
     assert_eq!(without_default.config().unwrap().target_choice().unwrap(), None, "run would refuse, serve checks both");
     assert_eq!(Case::new().config().unwrap().token_source("default").unwrap(), None);
 }
+
+#[test]
+fn a_value_longer_than_any_setting_takes_is_refused_without_quoting_it() {
+    let long = "a".repeat(70_000);
+    let file = Case::new().file(DEFAULT_FILE_NAME, &format!("[defaults]\nproject = \"gh/o/{long}\"\n")).error();
+    assert!(file.contains("the value is 70005 characters long; a setting takes at most 4096"), "{file}");
+    assert!(!file.contains(&long), "the value is not quoted");
+    let item = Case::new()
+        .file(DEFAULT_FILE_NAME, &format!("[defaults.upgrade]\nlatest_patches = [\"4.9.6\", \"{long}\"]\n"))
+        .error();
+    assert!(item.contains("70000 characters long"), "{item}");
+    let variable = Case::new().env("REALITYCHECK_PROJECT", &long).error();
+    assert!(variable.contains("REALITYCHECK_PROJECT") && variable.contains("70000 characters long"), "{variable}");
+    let host = Case::new().env("CIRCLE_HOSTNAME", &format!("https://{}.example.com", "a.".repeat(200))).error();
+    assert!(host.contains("the host name is 412 characters long; a DNS name has at most 253"), "{host}");
+    let bound = "b".repeat(4096 - "gh/o/".len());
+    assert!(Case::new().env("REALITYCHECK_PROJECT", &format!("gh/o/{bound}")).settings().is_ok(), "4096 is taken");
+}
