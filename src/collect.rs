@@ -26,6 +26,34 @@ pub struct Collect {
     reports: tempfile::TempDir,
 }
 
+/// Refuses `dir` when it is a symbolic link that another user made, or that leads to a
+/// directory another user owns: a link planted in a shared directory (/tmp) would have the
+/// bundle written where its maker chose, with the rights of whoever runs realitycheck (as
+/// ssh refuses such key files). `ours` is a directory this process made, whose owner is us.
+#[cfg(unix)]
+fn refuse_foreign_link(dir: &std::path::Path, origin: &str, ours: &std::path::Path) -> Result<(), AppError> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(link) = std::fs::symlink_metadata(dir) else { return Ok(()) };
+    if !link.file_type().is_symlink() {
+        return Ok(());
+    }
+    let me = std::fs::metadata(ours).map_err(AppError::io(format!("cannot read {}", ours.display())))?.uid();
+    let target = std::fs::metadata(dir).map(|target| target.uid()).ok();
+    let shown = std::fs::read_link(dir).map(|to| to.display().to_string()).unwrap_or_else(|_| "?".into());
+    let foreign = match (link.uid() == me, target) {
+        (false, _) => Some(format!("the link belongs to uid {}", link.uid())),
+        (true, Some(owner)) if owner != me => Some(format!("the directory it leads to belongs to uid {owner}")),
+        _ => None,
+    };
+    match foreign {
+        Some(why) => Err(AppError::Usage(format!(
+            "{origin} {} is a symbolic link to {shown} and {why}, not to you (uid {me}): realitycheck does not write evidence where another user chose; give a directory of your own, or --no-collect",
+            dir.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 const JSON_REPORT: &str = "report.json";
 const JUNIT_REPORT: &str = "junit.xml";
 
@@ -51,6 +79,8 @@ impl Collect {
             )));
         }
         let reports = tempfile::tempdir().map_err(AppError::io("cannot create a temporary directory".into()))?;
+        #[cfg(unix)]
+        refuse_foreign_link(&dir, &origin, reports.path())?;
         let mut config = settings.effective_json();
         config["realitycheck"] = json!(env!("CARGO_PKG_VERSION"));
         config["profile"][setting::COLLECT.key] = json!(true);

@@ -138,10 +138,13 @@ fn listing(checks: &[(String, String)]) -> String {
     text
 }
 
-/// The error for an unknown check `asked`: the closest IDs, or where to find them all.
+/// The error for an unknown check `asked`: the closest IDs, or where to find them all. What
+/// was asked is printed without its escape sequences and control characters, as the reports
+/// print text from servers.
 fn unknown_check(asked: &str, checks: &[(String, String)]) -> String {
     let ids: Vec<&str> = checks.iter().map(|(id, _)| id.as_str()).collect();
     let suggestions = closest_ids(asked, &ids);
+    let asked = reports::printable(asked);
     let list = "`realitycheck explain` lists every check";
     match suggestions.as_slice() {
         [] => format!("no check has the ID `{asked}`; {list}"),
@@ -271,6 +274,13 @@ mod tests {
         let explained = with_shared_sections(page_of("executors::docker").unwrap());
         assert!(explained.contains("\n## Pipeline jobs\n") && explained.contains("\n## CircleCI API calls\n"));
         assert_eq!(explained.matches("\n## Pipeline jobs\n").count(), 1, "a section linked twice is printed once");
+    }
+
+    #[test]
+    fn an_unknown_id_is_echoed_without_its_escape_sequences() {
+        let message = unknown_check("\u{1b}]0;pwned\u{7}\u{1b}[2Jnomad\u{8}", &catalogue());
+        assert!(!message.contains('\u{1b}') && !message.contains('\u{8}'), "{message:?}");
+        assert!(message.starts_with("no check has the ID `nomad\u{fffd}`"), "{message:?}");
     }
 
     #[test]

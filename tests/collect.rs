@@ -271,3 +271,53 @@ fn the_bundle_s_reports_are_compared_with_the_baseline_as_the_run_s_are() {
         manifest["files"].as_array().unwrap().iter().find(|f| f["path"] == "reports/report.json").unwrap();
     assert!(report_file["what"].as_str().unwrap().contains("(schema realitycheck.report/v3)"), "{report_file}");
 }
+
+/// A link planted by another user, or one leading to another user's directory, is refused
+/// before anything runs; a link of one's own to one's own directory is followed. As root (CI),
+/// the foreign owner is made with chown; as another user, `/` is root's.
+#[cfg(unix)]
+#[test]
+fn collect_refuses_a_symlink_another_user_made_or_that_leads_to_their_directory() {
+    use std::os::unix::fs::{MetadataExt, chown, lchown, symlink};
+    let dir = TempDir::new().unwrap();
+    let me = std::fs::metadata(dir.path()).unwrap().uid();
+    let collect = |link: &Path| {
+        run(realitycheck(dir.path())
+            .args(["demo", "--scenario", "runner-missing", "executors::runner", "--collect"])
+            .arg(link))
+    };
+    let theirs = if me == 0 {
+        let theirs = dir.path().join("theirs");
+        std::fs::create_dir(&theirs).unwrap();
+        chown(&theirs, Some(65534), Some(65534)).unwrap();
+        theirs
+    } else {
+        PathBuf::from("/")
+    };
+    let to_theirs = dir.path().join("to-theirs");
+    symlink(&theirs, &to_theirs).unwrap();
+    let refused = collect(&to_theirs);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("is a symbolic link to") && refused.stderr.contains("--no-collect"),
+        "{}",
+        refused.stderr
+    );
+    assert!(bundles(&theirs).is_empty(), "nothing is written there");
+
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    let to_mine = dir.path().join("to-mine");
+    symlink(&mine, &to_mine).unwrap();
+    if me == 0 {
+        let planted = dir.path().join("planted");
+        symlink(&mine, &planted).unwrap();
+        lchown(&planted, Some(65534), Some(65534)).unwrap();
+        let refused = collect(&planted);
+        assert_eq!(refused.code, 2, "{}", refused.stderr);
+        assert!(refused.stderr.contains("the link belongs to uid 65534"), "{}", refused.stderr);
+    }
+    let followed = collect(&to_mine);
+    assert_eq!(followed.code, 1, "{}", followed.stderr);
+    assert_eq!(bundles(&mine).len(), 1, "the bundle is written through a link of one's own: {}", followed.stderr);
+}

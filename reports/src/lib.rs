@@ -25,6 +25,7 @@ pub use baseline::{Baseline, BaselineError, Comparison, Mark};
 pub use bundle::{Bundle, BundleLimits, write_bundle};
 pub use json::JsonReporter;
 pub use junit::JunitReporter;
+pub use printable::printable;
 pub use terminal::{TerminalOptions, TerminalReporter};
 
 /// Consumes the events of one run, in the order the runner emitted them.

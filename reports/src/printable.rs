@@ -4,7 +4,7 @@
 //! tabs stay. The reporters add their own colours after this.
 
 /// `text` without escape sequences or control characters other than `\n` and `\t`.
-pub(crate) fn printable(text: &str) -> String {
+pub fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
