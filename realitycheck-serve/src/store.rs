@@ -13,9 +13,9 @@ use crate::record::RunRecord;
 /// The file in the state dir.
 pub const FILE_NAME: &str = "runs.jsonl";
 
-/// Why the state dir cannot be used.
+/// Why the state dir cannot be used; the advice follows the cause.
 #[derive(Debug, thiserror::Error)]
-#[error("state dir {}: cannot {action}: {source}; give --state-dir a directory this user can create and write, or leave it out to keep the history in memory only", path.display())]
+#[error("state dir {}: cannot {action}: {source}; {}", path.display(), self.advice())]
 pub struct StoreError {
     /// The file or directory.
     pub path: PathBuf,
@@ -24,6 +24,27 @@ pub struct StoreError {
     /// Why it failed.
     #[source]
     pub source: io::Error,
+}
+
+impl StoreError {
+    /// What to do about it, by what failed.
+    pub fn advice(&self) -> &'static str {
+        match self.source.kind() {
+            io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+                "give --state-dir a directory this user can create and write, or leave it out to keep the history in memory only"
+            }
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge => {
+                "free space on its filesystem (or give --state-dir one with room); until then, leave it out to keep the history in memory only"
+            }
+            io::ErrorKind::NotADirectory | io::ErrorKind::AlreadyExists | io::ErrorKind::IsADirectory => {
+                "a file stands where the directory (or a directory where runs.jsonl) should be: give --state-dir a directory, or move what is there"
+            }
+            io::ErrorKind::InvalidData => {
+                "the file is not the text realitycheck writes: move it aside to start a new history"
+            }
+            _ => "check the directory and its filesystem, or leave --state-dir out to keep the history in memory only",
+        }
+    }
 }
 
 /// The open state dir.
@@ -169,6 +190,23 @@ mod tests {
         let file = dir.path().join("not-a-dir");
         fs::write(&file, "x").unwrap();
         let error = Store::open(&file).unwrap_err().to_string();
-        assert!(error.contains("not-a-dir") && error.contains("--state-dir"), "{error}");
+        assert!(error.contains("not-a-dir") && error.contains("a file stands where the directory"), "{error}");
+    }
+
+    #[test]
+    fn the_advice_fits_the_cause() {
+        let error = |kind: io::ErrorKind| StoreError {
+            path: PathBuf::from("/var/lib/realitycheck/runs.jsonl"),
+            action: "append a run",
+            source: io::Error::from(kind),
+        };
+        assert!(error(io::ErrorKind::StorageFull).to_string().ends_with(
+            "; free space on its filesystem (or give --state-dir one with room); until then, leave it out to keep the history in memory only"
+        ));
+        assert!(
+            error(io::ErrorKind::PermissionDenied).to_string().contains("a directory this user can create and write")
+        );
+        assert!(error(io::ErrorKind::InvalidData).to_string().contains("move it aside"));
+        assert!(error(io::ErrorKind::Interrupted).to_string().contains("check the directory and its filesystem"));
     }
 }

@@ -47,6 +47,8 @@ pub struct Webhook {
     url: Url,
     format: Format,
     client: reqwest::Client,
+    /// How long one POST may take.
+    timeout: Duration,
     /// Pauses before the retries: as many retries as pauses.
     backoff: Vec<Duration>,
 }
@@ -65,25 +67,30 @@ impl std::fmt::Debug for Webhook {
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     /// The receiver answered with an error status every time.
-    #[error("the webhook at {url} answered {status} to each of {attempts} attempts")]
+    #[error("the webhook at {url} answered {status} to each of {}", count(*attempts))]
     Status {
         /// The webhook (without its query, which may hold a key).
         url: String,
         /// The last status.
         status: reqwest::StatusCode,
-        /// Attempts made.
+        /// Attempts made so far.
         attempts: usize,
     },
-    /// The receiver could not be reached.
-    #[error("the webhook at {url} could not be reached in {attempts} attempts: {message}")]
+    /// The receiver could not be reached, or did not answer in time.
+    #[error("the webhook at {url} could not be reached in {}: {message}", count(*attempts))]
     Unreachable {
         /// The webhook (without its query).
         url: String,
         /// The last error.
         message: String,
-        /// Attempts made.
+        /// Attempts made so far.
         attempts: usize,
     },
+}
+
+/// `1 attempt`, `3 attempts`.
+fn count(attempts: usize) -> String {
+    if attempts == 1 { "1 attempt".into() } else { format!("{attempts} attempts") }
 }
 
 #[derive(Serialize)]
@@ -117,7 +124,7 @@ impl Webhook {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("realitycheck/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Webhook { url, format, client, backoff })
+        Ok(Webhook { url, format, client, timeout, backoff })
     }
 
     /// The URL as logs and errors show it: without its query or credentials (a Slack URL's
@@ -149,12 +156,18 @@ impl Webhook {
     /// Posts the notification of `transition`, retrying after each pause of the backoff.
     pub async fn deliver(&self, transition: &Transition, host: &str) -> Result<(), DeliveryError> {
         let body = self.body(transition, host);
-        let attempts = self.backoff.len() + 1;
         let mut pauses = self.backoff.iter();
+        let mut attempts = 0;
         loop {
+            attempts += 1;
             let failure = match self.client.post(self.url.clone()).json(&body).send().await {
                 Ok(response) if response.status().is_success() => return Ok(()),
                 Ok(response) => DeliveryError::Status { url: self.display_url(), status: response.status(), attempts },
+                Err(error) if error.is_timeout() => DeliveryError::Unreachable {
+                    url: self.display_url(),
+                    message: format!("timed out: no answer within {}", harness::humanize(self.timeout)),
+                    attempts,
+                },
                 Err(error) => DeliveryError::Unreachable {
                     url: self.display_url(),
                     message: error.without_url().to_string(),
@@ -239,6 +252,28 @@ mod tests {
             "webhook_slack_passing",
             webhook(Format::Slack).body(&transition(Health::Passing), "https://circleci.example.com")
         );
+    }
+
+    #[tokio::test]
+    async fn a_receiver_that_never_answers_times_out_and_each_attempt_is_counted() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/hook", silent.local_addr().unwrap())).unwrap();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((connection, _)) = silent.accept().await {
+                open.push(connection);
+            }
+        });
+        let webhook =
+            Webhook::new(url, Format::Json, Duration::from_millis(200), vec![Duration::from_millis(1)]).unwrap();
+        let error = webhook.deliver(&transition(Health::Failing), "https://circleci.example.com").await.unwrap_err();
+        held.abort();
+        assert!(matches!(error, DeliveryError::Unreachable { attempts: 2, .. }), "{error:?}");
+        assert!(
+            error.to_string().ends_with("could not be reached in 2 attempts: timed out: no answer within 200ms"),
+            "{error}"
+        );
+        assert_eq!(count(1), "1 attempt");
     }
 
     #[test]
