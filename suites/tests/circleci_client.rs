@@ -4,6 +4,8 @@
 //! server). All on loopback.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -116,6 +118,39 @@ async fn retries_5xx_and_429_and_records_why() {
     );
     assert_eq!(me.retries(), retries, "and the other scope's record is unchanged");
     assert!(client.retries().is_empty(), "the parent's record holds none of its scopes' retries");
+}
+
+/// A proxy's 502 page on a read (nginx's, HTML), then the API's answer: the read is retried
+/// and the retry recorded with the page's title.
+#[tokio::test]
+async fn a_read_is_retried_through_a_proxy_s_502_page() {
+    let answered = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&answered);
+    let router = Router::new().route(
+        "/api/v2/me",
+        get(move || {
+            let seen = Arc::clone(&seen);
+            async move {
+                match seen.fetch_add(1, Ordering::SeqCst) {
+                    0 => (
+                        StatusCode::BAD_GATEWAY,
+                        [("content-type", "text/html")],
+                        "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
+                    )
+                        .into_response(),
+                    _ => (StatusCode::OK, [("content-type", "application/json")], r#"{"id":"u-1","login":"through"}"#)
+                        .into_response(),
+                }
+            }
+        }),
+    );
+    let addr = serve(router).await;
+    let client = client(&format!("http://{addr}"), "t0ken");
+    assert_eq!(client.me().await.expect("the read is retried after the 502").login, "through");
+    assert_eq!(answered.load(Ordering::SeqCst), 2, "one 502, one answer");
+    let retries = client.retries();
+    assert_eq!(retries.len(), 1, "{retries:?}");
+    assert!(retries[0].reason.starts_with("502") && retries[0].reason.contains("502 Bad Gateway"), "{retries:?}");
 }
 
 #[tokio::test]
