@@ -28,7 +28,7 @@ use crate::secrets::{
 use crate::statefulsets::ReleaseStatefulSet;
 use crate::velero::Velero;
 use crate::version::{Deployment, KubernetesVersion, MongoDb, NomadServers, UnsupportedDeployment};
-use crate::{SIM_RUNNER_RESOURCE_CLASS, ids};
+use crate::{SIM_RUNNER_RESOURCE_CLASS, SIM_TOKEN, ids};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use realitycheck_project::CloudProvider;
@@ -148,7 +148,7 @@ impl Installation {
     ) -> Result<Self, UnsupportedDeployment> {
         deployment.check(scenario)?;
         let version = deployment.server_version;
-        let pods = release_pods(deployment);
+        let mut pods = release_pods(deployment);
         let (nomad, mtls_for) = match deployment.nomad_servers {
             NomadServers::Internal => {
                 let servers: Vec<(String, Ipv4Addr)> =
@@ -177,6 +177,13 @@ impl Installation {
         let mtls = nomad_mtls(started_at, mtls_fault(scenario), mtls_for);
         let gossip = (deployment.nomad_servers == NomadServers::Internal)
             .then(|| by_hand(GOSSIP_SECRET.0, &[(GOSSIP_SECRET.1, gossip_key("installed").as_bytes())]));
+        // The servers also get the key as a value of their environment, as an `extraEnvs` of
+        // the values can set it: the evidence bundle must never carry a pod's environment.
+        if gossip.is_some() {
+            for pod in pods.iter_mut().filter(|pod| pod.label("app") == Some("nomad-server")) {
+                pod.env.push(("NOMAD_GOSSIP_KEY".to_owned(), gossip_key("installed")));
+            }
+        }
         let external_nomad = (deployment.nomad_servers == NomadServers::External).then(|| ExternalNomad {
             hostname: EXTERNAL_SERVER_HOSTNAME,
             https: mtls.https.clone(),
@@ -476,8 +483,12 @@ impl Installation {
     fn fail_machine_provisioning(&mut self, error: &str) {
         self.machine_provisioning_failure = Some(error.to_owned());
         let logged = format!("level=error msg=\"starting a VM failed\" error=\"{error}\"");
+        // A debug line that dumps the request of the job that asked for the VM, the API
+        // token of its trigger included: the evidence bundle must redact it.
+        let dumped = format!("level=debug msg=\"VM requested\" request_headers=\"Circle-Token: {SIM_TOKEN}\"");
         for pod in self.pods.iter_mut().filter(|pod| pod.label("app") == Some("machine-provisioner-provisioner")) {
             pod.logged.push(logged.clone());
+            pod.logged.push(dumped.clone());
         }
     }
 
