@@ -8,7 +8,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use crate::record::RunRecord;
+use crate::record::{RUN_SCHEMA_VERSION, RunRecord};
 
 /// The file in the state dir.
 pub const FILE_NAME: &str = "runs.jsonl";
@@ -47,6 +47,19 @@ impl StoreError {
     }
 }
 
+/// The record a line holds: UTF-8 JSON of a record of the schema this version writes.
+fn parse(line: &[u8]) -> Result<RunRecord, String> {
+    let text = std::str::from_utf8(line).map_err(|e| format!("not UTF-8 text ({e})"))?;
+    let record: RunRecord = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    if record.schema_version != RUN_SCHEMA_VERSION {
+        return Err(format!(
+            "schema `{}`, not `{RUN_SCHEMA_VERSION}`, which this version writes",
+            record.schema_version
+        ));
+    }
+    Ok(record)
+}
+
 /// The open state dir.
 #[derive(Debug)]
 pub struct Store {
@@ -73,16 +86,16 @@ impl Store {
         let mut lines = 0;
         match File::open(&path) {
             Ok(file) => {
-                for (number, line) in BufReader::new(file).lines().enumerate() {
+                for (number, line) in BufReader::new(file).split(b'\n').enumerate() {
                     let line = line.map_err(|e| StoreError { path: path.clone(), action: "read", source: e })?;
-                    if line.trim().is_empty() {
+                    if line.trim_ascii().is_empty() {
                         continue;
                     }
                     lines += 1;
-                    match serde_json::from_str::<RunRecord>(&line) {
+                    match parse(&line) {
                         Ok(record) => restored.records.push(record),
-                        Err(e) => {
-                            tracing::warn!(file = %path.display(), line = number + 1, error = %e, "skipping a line of the state dir that does not parse");
+                        Err(why) => {
+                            tracing::warn!(file = %path.display(), line = number + 1, error = %why, "skipping a line of the state dir that does not parse");
                             restored.skipped_lines += 1;
                         }
                     }
@@ -168,6 +181,22 @@ mod tests {
         let (_, restored) = Store::open(dir.path()).unwrap();
         assert_eq!(restored.records.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(restored.skipped_lines, 1);
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_or_of_another_schema_is_skipped_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = Store::open(dir.path()).unwrap();
+        store.append(&record(1), &[&record(1)]).unwrap();
+        let mut file = fs::OpenOptions::new().append(true).open(store.path()).unwrap();
+        file.write_all(b"{\"id\": 7, \"target\": \"\xff\xfe\"}\n").unwrap();
+        let mut foreign = serde_json::to_value(record(18_446_744_073_709_551_615)).unwrap();
+        foreign["schema_version"] = "realitycheck.run/v99".into();
+        file.write_all(format!("{foreign}\n").as_bytes()).unwrap();
+        store.append(&record(2), &[&record(1), &record(2)]).unwrap();
+        let (_, restored) = Store::open(dir.path()).unwrap();
+        assert_eq!(restored.records.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(restored.skipped_lines, 2);
     }
 
     #[test]
