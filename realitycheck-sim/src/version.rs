@@ -562,16 +562,7 @@ mod tests {
 
         let version_of = |scenario| Deployment::for_scenario(scenario).server_version;
         assert_eq!(version_of(Scenario::UpgradeSkipsMinor), ServerVersion::V4_8);
-        for scenario in [
-            Scenario::UpgradeReady,
-            Scenario::UpgradeKubernetesTooOld,
-            Scenario::UpgradePendingRelease,
-            Scenario::UpgradeRenamedValues,
-            Scenario::UpgradeMongodbTooOld,
-            Scenario::UpgradeDocker29,
-            Scenario::UpgradeNoRecentBackup,
-            Scenario::UpgradeForbidden,
-        ] {
+        for &scenario in Scenario::UPGRADES.iter().filter(|&&s| s != Scenario::UpgradeSkipsMinor) {
             assert_eq!(version_of(scenario), ServerVersion::V4_9, "{scenario}");
             assert_eq!(Deployment::for_scenario(scenario).nomad_servers, NomadServers::Internal, "{scenario}");
         }
