@@ -19,7 +19,9 @@ mod parameters;
 pub use cloud::CloudProvider;
 pub use contexts::{CONTEXTS, CREATED_MARKER, INDIVIDUAL_LOCAL, ORG_GLOBAL, ProjectContext};
 pub use jobs::{DOCKER_RESOURCE_CLASSES, FeatureJob, Job, Needs, Workflow};
-pub use parameters::{ParameterSwitches, Parameters, context_digest, context_value};
+pub use parameters::{
+    CapacityExecutor, CapacityWorkload, ParameterSwitches, Parameters, context_digest, context_value,
+};
 
 /// The project's configuration, as `realitycheck init` writes it.
 pub const CONFIG_YML: &str = include_str!("config.yml");

@@ -58,6 +58,47 @@ impl ParameterSwitches {
     }
 }
 
+/// The executor a capacity workload runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CapacityExecutor {
+    /// Docker containers on the Nomad clients.
+    Docker,
+    /// Linux VMs the machine provisioner starts.
+    Machine,
+}
+
+impl CapacityExecutor {
+    /// The value of the `capacity_executor` parameter, and the executor's name in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CapacityExecutor::Docker => "docker",
+            CapacityExecutor::Machine => "machine",
+        }
+    }
+
+    /// The job (and its workflow) of the config that runs the workload.
+    pub fn job_name(self) -> &'static str {
+        match self {
+            CapacityExecutor::Docker => "capacity_docker",
+            CapacityExecutor::Machine => "capacity_machine",
+        }
+    }
+}
+
+/// What `realitycheck capacity` asks the project to run: `containers` containers of one job
+/// (its parallelism), each on `resource_class`, each holding its executor `hold_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapacityWorkload {
+    /// The executor the containers run on.
+    pub executor: CapacityExecutor,
+    /// How many run at once (at least 1).
+    pub containers: u32,
+    /// The resource class each asks for.
+    pub resource_class: String,
+    /// How long each holds its executor.
+    pub hold_seconds: u32,
+}
+
 /// The parameters of one run's pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parameters {
@@ -70,11 +111,13 @@ pub struct Parameters {
     /// `None`: realitycheck does not know the context values (it did not set them), and the
     /// `contexts` job only checks that both variables are set.
     pub context_digest: Option<String>,
+    /// The capacity workload to run; `None` runs none.
+    pub capacity: Option<CapacityWorkload>,
 }
 
 impl Parameters {
     /// The pipeline parameters the config declares; a trigger may set only these.
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 13] = [
         "run_id",
         "docker",
         "features",
@@ -84,13 +127,18 @@ impl Parameters {
         "docker_resource_classes",
         "image_registry",
         "context_digest",
+        "capacity_executor",
+        "capacity_jobs",
+        "capacity_resource_class",
+        "capacity_hold_seconds",
     ];
 
     /// The trigger body's `parameters`, named as the config declares them (every one of
     /// [`Parameters::NAMES`]).
     pub fn to_json(&self) -> Map<String, Value> {
         let switches = &self.switches;
-        let values: [Value; 9] = [
+        let capacity = self.capacity.as_ref();
+        let values: [Value; 13] = [
             self.run_id.clone().into(),
             switches.docker.into(),
             switches.features.into(),
@@ -100,6 +148,10 @@ impl Parameters {
             switches.docker_resource_classes.into(),
             self.image_registry.clone().into(),
             self.context_digest.clone().unwrap_or_default().into(),
+            capacity.map_or("none", |workload| workload.executor.as_str()).into(),
+            capacity.map_or(1, |workload| workload.containers).into(),
+            capacity.map_or("medium", |workload| workload.resource_class.as_str()).into(),
+            capacity.map_or(60, |workload| workload.hold_seconds).into(),
         ];
         Parameters::NAMES.iter().map(|name| name.to_string()).zip(values).collect()
     }
@@ -140,19 +192,36 @@ mod tests {
             ),
             image_registry: "registry.example.com/".into(),
             context_digest: None,
+            capacity: None,
         };
         assert_eq!(
             Value::Object(parameters.to_json()),
             serde_json::json!({"run_id": "rc-1", "docker": true, "features": false, "cloud_provider": "other",
                 "runner_resource_class": "", "windows": false, "docker_resource_classes": true,
-                "image_registry": "registry.example.com/", "context_digest": ""})
+                "image_registry": "registry.example.com/", "context_digest": "", "capacity_executor": "none",
+                "capacity_jobs": 1, "capacity_resource_class": "medium", "capacity_hold_seconds": 60})
         );
         parameters.switches.runner_resource_class = Some("org/runner".into());
         parameters.context_digest = Some("abc".into());
+        parameters.capacity = Some(CapacityWorkload {
+            executor: CapacityExecutor::Machine,
+            containers: 50,
+            resource_class: "large".into(),
+            hold_seconds: 5,
+        });
         let json = parameters.to_json();
         assert_eq!(
             (json["runner_resource_class"].as_str(), json["context_digest"].as_str()),
             (Some("org/runner"), Some("abc"))
+        );
+        assert_eq!(
+            [
+                &json["capacity_executor"],
+                &json["capacity_jobs"],
+                &json["capacity_resource_class"],
+                &json["capacity_hold_seconds"]
+            ],
+            [&Value::from("machine"), &Value::from(50), &Value::from("large"), &Value::from(5)]
         );
     }
 

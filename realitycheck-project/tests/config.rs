@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use realitycheck_project::{
-    CONFIG_YML, CONTEXTS, DOCKER_RESOURCE_CLASSES, FeatureJob, Job, Needs, Parameters, Workflow,
+    CONFIG_YML, CONTEXTS, CapacityExecutor, DOCKER_RESOURCE_CLASSES, FeatureJob, Job, Needs, Parameters, Workflow,
 };
 use serde_json::Value;
 
@@ -154,4 +154,26 @@ fn cloud_gated_workflows_use_when_not_self_cancellation() {
         assert!(workflows[gated.name()].get("when").is_some(), "{} is gated by `when`", gated.name());
     }
     assert!(!CONFIG_YML.contains("/cancel"), "no job cancels its own workflow");
+}
+
+#[test]
+fn each_capacity_executor_has_its_job_gated_by_capacity_executor_sized_by_the_parameters() {
+    let config = config();
+    for executor in [CapacityExecutor::Docker, CapacityExecutor::Machine] {
+        let name = executor.job_name();
+        let workflow = &config["workflows"][name];
+        assert_eq!(
+            workflow["when"]["equal"],
+            serde_json::json!([executor.as_str(), "<< pipeline.parameters.capacity_executor >>"]),
+            "workflow {name} runs only when capacity_executor asks for it"
+        );
+        assert_eq!(workflow["jobs"], serde_json::json!([name]));
+        let job = &config["jobs"][name];
+        assert_eq!(job["parallelism"], "<< pipeline.parameters.capacity_jobs >>", "{name}");
+        assert_eq!(job["resource_class"], "<< pipeline.parameters.capacity_resource_class >>", "{name}");
+        let command = job["steps"][0]["run"]["command"].as_str().unwrap();
+        assert!(command.contains("sleep << pipeline.parameters.capacity_hold_seconds >>"), "{name}: {command}");
+        assert_eq!(job.get("docker").is_some(), executor == CapacityExecutor::Docker, "{name}");
+    }
+    assert_eq!(config["parameters"]["capacity_executor"]["default"], "none", "no capacity job runs unless asked");
 }

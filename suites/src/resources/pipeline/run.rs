@@ -91,8 +91,13 @@ impl PipelineRun {
             Ok(setup) => set_context_values(client, setup, &run_id, ledger).await,
             Err(error) => (ContextValues::PresenceOnly(format!("the contexts could not be listed: {error}")), None),
         };
-        let parameters =
-            Parameters { run_id, switches, image_registry: settings.image_registry.clone(), context_digest };
+        let parameters = Parameters {
+            run_id,
+            switches,
+            image_registry: settings.image_registry.clone(),
+            context_digest,
+            capacity: None,
+        };
         let creation =
             trigger(client, slug, branch.as_deref(), &parameters, ledger).await.map_err(TriggerError::Trigger)?;
         tracing::info!(pipeline = creation.number, id = %creation.id, run_id = %parameters.run_id, "pipeline triggered");
