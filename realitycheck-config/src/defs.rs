@@ -5,19 +5,21 @@
 //! (`Target`, `Profile`, `ServeSettings`), its line in `default.toml` and the README's table
 //! (both held against this file by tests), and a test.
 
-use crate::registry::Command::{Checks, Init, Serve, Upgrade};
+use crate::registry::Command::{Capacity, Checks, Init, Serve, Upgrade};
 use crate::registry::{Command, Kind, Relative, Scope, Setting};
 use crate::values;
 
 /// Flags of the commands that read a configuration: `run`, `list`, `config check`, `serve`,
-/// `upgrade-check`.
-const CHECKS: &[Command] = &[Checks, Serve, Upgrade];
+/// `upgrade-check`, `capacity`.
+const CHECKS: &[Command] = &[Checks, Serve, Upgrade, Capacity];
 /// Flags `init` takes too, for the starter file it writes.
-const CHECKS_AND_INIT: &[Command] = &[Checks, Serve, Upgrade, Init];
+const CHECKS_AND_INIT: &[Command] = &[Checks, Serve, Upgrade, Capacity, Init];
 /// Flags of `serve` only.
 const SERVE: &[Command] = &[Serve];
 /// Flags of `upgrade-check` only.
 const UPGRADE: &[Command] = &[Upgrade];
+/// Flags of `capacity` only.
+const CAPACITY: &[Command] = &[Capacity];
 
 /// The largest whole number a `u32` setting holds.
 const U32: Kind = Kind::Whole { max: u32::MAX as u64 };
@@ -278,6 +280,28 @@ pub static VELERO_NAMESPACE: Setting = Setting::new(Scope::Target, "upgrade.vele
     .fix("give the namespace Velero is installed in (`kubectl get backups.velero.io -A` shows it)")
     .check(values::namespace);
 
+/// `capacity.max_wait_p95`.
+pub static MAX_WAIT_P95: Setting = Setting::new(Scope::Target, "capacity.max_wait_p95", Kind::Duration)
+    .default("\"3m\"")
+    .flag("max-wait-p95", "DURATION", CAPACITY)
+    .help("the longest the 95th percentile of jobs may wait from queued to started (capacity.max_wait_p95, and the canary's alert)")
+    .fix(DURATION_FIX)
+    .check(values::run_duration);
+
+/// `capacity.max_jobs`.
+pub static MAX_JOBS: Setting = Setting::new(Scope::Target, "capacity.max_jobs", U32)
+    .default("50")
+    .help("the most containers `realitycheck capacity --jobs N` may start at once, so that a typo does not start thousands")
+    .fix("use a whole number of containers, like 50; raise it only as far as the installation should run at once")
+    .check(values::at_least_one_job);
+
+/// `capacity.autoscaler_reaction`.
+pub static AUTOSCALER_REACTION: Setting = Setting::new(Scope::Target, "capacity.autoscaler_reaction", Kind::Duration)
+    .default("\"4m\"")
+    .help("how soon the Nomad autoscaler should add a client once jobs queue: its evaluation interval (1m), cooldown (2m) and a client's boot (capacity.autoscaler)")
+    .fix(DURATION_FIX)
+    .check(values::run_duration);
+
 /// `pipeline.branch`.
 pub static BRANCH: Setting = Setting::new(Scope::Target, "pipeline.branch", Kind::Text)
     .help("branch of the realitycheck project to build")
@@ -485,6 +509,9 @@ pub static ALL: &[&Setting] = &[
     &MONGODB_VERSION,
     &BACKUP_MAX_AGE,
     &VELERO_NAMESPACE,
+    &MAX_WAIT_P95,
+    &MAX_JOBS,
+    &AUTOSCALER_REACTION,
     &BRANCH,
     &RUNNER_RESOURCE_CLASS,
     &WINDOWS,

@@ -30,8 +30,8 @@ pub use load::{DEFAULT_FILE_NAME, Flags, REFERENCE_CONFIG};
 pub use realitycheck_project::CloudProvider;
 pub use registry::Setting;
 pub use settings::{
-    BASE_PROFILE, Config, DOCKER_RESOURCE_CLASSES, IMPLICIT_TARGET, Kubernetes, LoadRequest, Nomad, Pipeline, Profile,
-    Resolved, ServeSettings, Settings, Target, TokenSource, Upgrade, redacted_url,
+    BASE_PROFILE, Capacity, Config, DOCKER_RESOURCE_CLASSES, IMPLICIT_TARGET, Kubernetes, LoadRequest, Nomad, Pipeline,
+    Profile, Resolved, ServeSettings, Settings, Target, TokenSource, Upgrade, redacted_url,
 };
 pub use starter::Starter;
 pub use value::Value;

@@ -77,6 +77,8 @@ pub enum Command {
     Init,
     /// `upgrade-check`: the flags of `run` and its own.
     Upgrade,
+    /// `capacity`: the flags of `run` and its own.
+    Capacity,
 }
 
 /// A setting's flag: `--long VALUE` (a switch without value for a `Kind::Bool`).
@@ -286,7 +288,7 @@ mod tests {
         vars.sort();
         vars.dedup();
         assert_eq!((keys.len(), vars.len()), total, "a key or variable is defined twice");
-        for command in [Command::Checks, Command::Serve, Command::Init, Command::Upgrade] {
+        for command in [Command::Checks, Command::Serve, Command::Init, Command::Upgrade, Command::Capacity] {
             let mut flags: Vec<&str> = all().iter().filter_map(|s| Some(s.flag_on(command)?.long)).collect();
             let count = flags.len();
             flags.sort();

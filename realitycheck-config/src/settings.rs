@@ -64,6 +64,8 @@ pub struct Target {
     pub nomad: Nomad,
     /// What `upgrade-check` needs besides what the installation says.
     pub upgrade: Upgrade,
+    /// How `capacity` and the canary judge waits.
+    pub capacity: Capacity,
     /// What the pipeline realitycheck triggers runs.
     pub pipeline: Pipeline,
 }
@@ -109,6 +111,17 @@ pub struct Nomad {
 }
 
 pub use realitycheck_project::DOCKER_RESOURCE_CLASSES;
+
+/// `[capacity]`: how `capacity` and `serve`'s canary judge how long jobs wait.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capacity {
+    /// The 95th percentile wait from queued to started may not exceed it.
+    pub max_wait_p95: Duration,
+    /// The most containers one measurement may start.
+    pub max_jobs: u32,
+    /// How soon the autoscaler should add a client once jobs queue.
+    pub autoscaler_reaction: Duration,
+}
 
 /// `[upgrade]`: what `upgrade-check` cannot read from the installation.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,6 +195,11 @@ impl Target {
                 mongodb_version: values.read(&defs::MONGODB_VERSION, Value::as_text),
                 backup_max_age: values.must(&defs::BACKUP_MAX_AGE, Value::as_duration),
                 velero_namespace: values.must(&defs::VELERO_NAMESPACE, Value::as_text),
+            },
+            capacity: Capacity {
+                max_wait_p95: values.must(&defs::MAX_WAIT_P95, Value::as_duration),
+                max_jobs: values.must(&defs::MAX_JOBS, Value::as_u32),
+                autoscaler_reaction: values.must(&defs::AUTOSCALER_REACTION, Value::as_duration),
             },
             pipeline: Pipeline {
                 branch: values.read(&defs::BRANCH, Value::as_text),

@@ -234,6 +234,14 @@ pub(crate) fn at_least_one_client(value: Value) -> Checked {
     Ok(value)
 }
 
+/// `capacity.max_jobs`: at least 1.
+pub(crate) fn at_least_one_job(value: Value) -> Checked {
+    if whole(&value) == 0 {
+        return Err("0 would refuse every capacity measurement".into());
+    }
+    Ok(value)
+}
+
 /// `concurrency`: at least 1.
 pub(crate) fn at_least_one_check(value: Value) -> Checked {
     if whole(&value) == 0 {

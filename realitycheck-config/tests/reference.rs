@@ -23,7 +23,7 @@ fn reference_lines() -> BTreeMap<(String, String), (String, bool)> {
             None => (line, false),
         };
         let Some((key, value)) = text.split_once(" = ") else { continue };
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
             continue;
         }
         lines.entry((table.clone(), key.to_string())).or_insert((value.to_string(), commented));
@@ -94,6 +94,7 @@ fn readme_table() -> String {
                 [Command::Serve] => format!("`serve {}`", flag.name()),
                 [Command::Init] => format!("`init {}`", flag.name()),
                 [Command::Upgrade] => format!("`upgrade-check {}`", flag.name()),
+                [Command::Capacity] => format!("`capacity {}`", flag.name()),
                 _ => name,
             }
         });
