@@ -53,6 +53,9 @@ pub enum Command {
     /// Say whether the installation may be upgraded to a server version now (read-only): the
     /// path, Kubernetes, the Helm release, its values, data stores, Nomad clients and a backup.
     UpgradeCheck(UpgradeCheckArgs),
+    /// Measure how long jobs wait: run N containers at once on an executor (the realitycheck
+    /// project's capacity job), then report waits, clients over time and the autoscaler.
+    Capacity(CapacityArgs),
     /// Run the checks against the embedded simulated installation.
     #[cfg(feature = "sim")]
     Demo(DemoArgs),
@@ -141,6 +144,13 @@ impl OnCommand for Serving {
 pub struct Upgrading;
 impl OnCommand for Upgrading {
     const COMMAND: registry::Command = registry::Command::Upgrade;
+}
+
+/// `capacity`.
+#[derive(Debug, Clone, Default)]
+pub struct Measuring;
+impl OnCommand for Measuring {
+    const COMMAND: registry::Command = registry::Command::Capacity;
 }
 
 /// `init`.
@@ -285,6 +295,57 @@ pub struct UpgradeCheckArgs {
     pub reports: ReportArgs,
 }
 
+/// The executor a capacity workload runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExecutorChoice {
+    /// Docker containers on the Nomad clients.
+    Docker,
+    /// Linux VMs of the machine provisioner (AWS, GCP).
+    Machine,
+}
+
+/// What a capacity measurement runs.
+#[derive(Debug, Clone, Args)]
+pub struct WorkloadArgs {
+    /// Run this many containers at once (at most the target's capacity.max_jobs, 50 by
+    /// default).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<u32>,
+    /// The executor they run on.
+    #[arg(long, value_enum, default_value_t = ExecutorChoice::Docker, requires = "jobs")]
+    pub executor: ExecutorChoice,
+    /// The resource class each container asks for.
+    #[arg(long, value_name = "CLASS", default_value = "medium", requires = "jobs")]
+    pub resource_class: String,
+    /// How long each container holds its executor (whole seconds, like 60s or 2m).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = hold, requires = "jobs")]
+    pub hold: u32,
+}
+
+/// `--hold`: a whole number of seconds from 1 to an hour.
+fn hold(text: &str) -> Result<u32, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| format!("{e}; give a duration like 60s or 2m"))?;
+    if duration.subsec_nanos() != 0 || duration.is_zero() || duration.as_secs() > 3600 {
+        return Err("give whole seconds from 1s to 1h, like 60s".into());
+    }
+    u32::try_from(duration.as_secs()).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+    /// Write a JUnit XML report here (one case per measure, capacity.max_wait_p95 among them).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a JSON report here (schema realitycheck.capacity/v1), and the SVG picture of the
+    /// waits and clients over time beside it (the same name, .svg).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs<Measuring>,
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
@@ -294,12 +355,16 @@ pub struct ListArgs {
 #[cfg(feature = "sim")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// The simulated installation's state (default: healthy; upgrade-ready with --upgrade-to).
+    /// The simulated installation's state (default: healthy; upgrade-ready with --upgrade-to,
+    /// capacity-healthy with --jobs).
     #[arg(long, value_name = "NAME", value_parser = scenario_names())]
     pub scenario: Option<String>,
     /// Run `upgrade-check --to VERSION` against the simulation instead of the checks of `run`.
-    #[arg(long, value_name = "VERSION", conflicts_with = "setup_contexts")]
+    #[arg(long, value_name = "VERSION", conflicts_with_all = ["setup_contexts", "jobs"])]
     pub upgrade_to: Option<String>,
+    /// With --jobs N: run `capacity` against the simulation instead of the checks of `run`.
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
     #[command(flatten)]
     pub deployment: DeploymentArgs,
     /// Profile of the run (laptop, ci, health).

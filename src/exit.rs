@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use harness::RunStatus;
+use suites::capacity::CapacityError;
 
 /// Everything that ends a command before or instead of a verdict.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,9 @@ pub enum AppError {
     Prepare(#[from] suites::clients::circleci::ApiClientError),
     #[error("{what}: {source}")]
     Io { what: String, source: std::io::Error },
+    /// A capacity measurement could not be made or finished.
+    #[error(transparent)]
+    Capacity(#[from] CapacityError),
 }
 
 impl AppError {
@@ -60,6 +64,13 @@ pub fn for_error(error: &AppError) -> ExitCode {
         | AppError::Baseline(_)
         | AppError::Prepare(_)
         | AppError::Io { .. } => USAGE,
+        AppError::Capacity(error) => match error {
+            CapacityError::NotConfigured { .. } | CapacityError::TooMany { .. } | CapacityError::Client(_) => USAGE,
+            CapacityError::Trigger { .. } => PREFLIGHT,
+            CapacityError::PipelineErrored { .. } | CapacityError::NoWorkflow { .. } | CapacityError::Api { .. } => {
+                FAILED
+            }
+        },
     })
 }
 

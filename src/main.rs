@@ -3,6 +3,7 @@
 //! `demo` and `sim`), and maps outcomes to exit codes. `explain`, `completions` and `man` print
 //! the docs embedded in it or generated from its command line.
 
+mod capacity;
 mod cli;
 mod collect;
 mod completions;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(args, cli.color).await,
             Command::List(args) => run::list(args),
             Command::UpgradeCheck(args) => run::upgrade_check(args, cli.color).await,
+            Command::Capacity(args) => capacity::capacity(args, cli.color).await,
             #[cfg(feature = "sim")]
             Command::Demo(args) => sim::demo(args, cli.color).await,
             #[cfg(feature = "sim")]

@@ -14,12 +14,15 @@ use realitycheck_sim::version::{Deployment, NomadServers, ServerVersion};
 use crate::cli::{ColorChoice, ConfigArgs, DemoArgs, DeploymentArgs, SimArgs};
 use crate::collect::Collect;
 use crate::exit::AppError;
+use crate::capacity::{self, CapacityReports};
 use crate::{run, wiring};
 
 /// The scenario of `demo` without `--scenario`.
 const DEFAULT_SCENARIO: &str = "healthy";
 /// The scenario of `demo --upgrade-to` without `--scenario`: an installation ready for its upgrade.
 const UPGRADE_DEFAULT_SCENARIO: &str = "upgrade-ready";
+/// The scenario of `demo --jobs N` without `--scenario`: an installation whose autoscaler keeps up.
+const CAPACITY_DEFAULT_SCENARIO: &str = "capacity-healthy";
 
 fn scenario(name: &str) -> Result<Scenario, AppError> {
     name.parse().map_err(|e: realitycheck_sim::scenario::UnknownScenario| AppError::Usage(e.to_string()))
@@ -36,7 +39,11 @@ fn options(scenario: Scenario, args: &DeploymentArgs) -> Result<SimOptions, AppE
 }
 
 pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
-    let default = if args.upgrade_to.is_some() { UPGRADE_DEFAULT_SCENARIO } else { DEFAULT_SCENARIO };
+    let default = match (&args.upgrade_to, args.workload.jobs) {
+        (Some(_), _) => UPGRADE_DEFAULT_SCENARIO,
+        (None, Some(_)) => CAPACITY_DEFAULT_SCENARIO,
+        (None, None) => DEFAULT_SCENARIO,
+    };
     let scenario = scenario(args.scenario.as_deref().unwrap_or(default))?;
     let options = options(scenario, &args.deployment)?;
     let comparing = wiring::comparing(&args.baseline)?;
@@ -60,6 +67,12 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
     // The demo reads no environment and no ./realitycheck.toml: a real installation's
     // settings must not leak into it.
     let settings = wiring::load_settings_in(&config_args, &|_| None, workdir.path())?;
+    if args.workload.jobs.is_some() {
+        let reports = CapacityReports { json: args.reports.json.clone(), junit: args.reports.junit.clone() };
+        let outcome = capacity::measure(&settings, &args.workload, &reports, color).await;
+        server.shutdown().await;
+        return outcome;
+    }
     let collect = Collect::request(&args.reports, &settings)?;
     let mut options = wiring::run_options(&settings, wiring::selection(&args.selection, &settings));
     options.collect = collect.is_some();

@@ -126,17 +126,25 @@ pub fn prepare_report_paths(args: &ReportArgs) -> Result<(), AppError> {
         }
     }
     for (flag, path) in [("--junit", &args.junit), ("--json", &args.json)] {
-        let Some(path) = path else { continue };
-        let path = absolute(path);
-        if path.is_dir() {
-            return Err(AppError::Usage(format!("{flag} {} is a directory; give the path of a file", path.display())));
+        if let Some(path) = path {
+            prepare_report_path(flag, path)?;
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| AppError::Io {
-                what: format!("{flag} {}: cannot create its directory", path.display()),
-                source,
-            })?;
-        }
+    }
+    Ok(())
+}
+
+/// Checks that the report file `flag` names can be written: not a directory, in a directory
+/// that exists or can be made.
+pub fn prepare_report_path(flag: &str, path: &Path) -> Result<(), AppError> {
+    let path = absolute(path);
+    if path.is_dir() {
+        return Err(AppError::Usage(format!("{flag} {} is a directory; give the path of a file", path.display())));
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| AppError::Io {
+            what: format!("{flag} {}: cannot create its directory", path.display()),
+            source,
+        })?;
     }
     Ok(())
 }

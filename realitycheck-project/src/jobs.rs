@@ -8,6 +8,22 @@ use std::fmt;
 /// The docker resource classes the project's `docker_resource_classes` matrix runs a job on.
 pub const DOCKER_RESOURCE_CLASSES: &[&str] = &["small", "medium", "medium+", "large", "xlarge"];
 
+/// The vCPUs and memory (MiB) a docker resource class asks of a Nomad client, as CircleCI
+/// defines its classes; `None` for a class it does not define (a custom class of the docker
+/// provisioner's config).
+pub fn docker_class_size(class: &str) -> Option<(u32, u64)> {
+    Some(match class {
+        "small" => (1, 2048),
+        "medium" => (2, 4096),
+        "medium+" => (3, 6144),
+        "large" => (4, 8192),
+        "xlarge" => (8, 16384),
+        "2xlarge" => (16, 32768),
+        "2xlarge+" => (20, 40960),
+        _ => return None,
+    })
+}
+
 /// What part of the installation must work for a job to leave the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Needs {

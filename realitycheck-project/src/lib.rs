@@ -18,7 +18,7 @@ mod parameters;
 
 pub use cloud::CloudProvider;
 pub use contexts::{CONTEXTS, CREATED_MARKER, INDIVIDUAL_LOCAL, ORG_GLOBAL, ProjectContext};
-pub use jobs::{DOCKER_RESOURCE_CLASSES, FeatureJob, Job, Needs, Workflow};
+pub use jobs::{DOCKER_RESOURCE_CLASSES, FeatureJob, Job, Needs, Workflow, docker_class_size};
 pub use parameters::{
     CapacityExecutor, CapacityWorkload, ParameterSwitches, Parameters, context_digest, context_value,
 };

@@ -6,6 +6,7 @@
 //! The installation's phases ([`phase`]), which diagnoses name, are the suite's.
 //! [`RealityCheck`] is what the binary (and `serve`) hands to [`harness::Run`].
 
+pub mod capacity;
 pub mod checks;
 pub mod clients;
 pub mod evidence;

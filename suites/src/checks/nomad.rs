@@ -1056,6 +1056,7 @@ mod tests {
             nomad_version: Some(node.version.clone()),
             docker_version: docker.map(str::to_string),
             cgroups_version: cgroups.map(str::to_string),
+            ..NodeDetail::default()
         }
     }
 

@@ -110,7 +110,7 @@ pub(crate) async fn refusals_in_logs(
 }
 
 /// `line`, or its start and end around `…` when it is longer than a diagnosis quotes.
-fn quoted(line: &str) -> String {
+pub(crate) fn quoted(line: &str) -> String {
     let chars: Vec<char> = line.chars().collect();
     if chars.len() <= QUOTED_HEAD + QUOTED_TAIL {
         return line.to_string();

@@ -900,6 +900,7 @@ mod tests {
             nomad_version: Some("1.7.7".into()),
             docker_version: Some(docker.into()),
             cgroups_version: Some(cgroups.into()),
+            ..NodeDetail::default()
         }
     }
 

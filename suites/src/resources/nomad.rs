@@ -19,7 +19,7 @@ use crate::clients::nomad::http::{NO_LEADER, NomadEndpoint, NomadHttp, NomadHttp
 use crate::clients::nomad::members::{self, Member};
 use crate::clients::nomad::nodes::{self, Node, NodeDetail};
 use crate::clients::nomad::table::NotATable;
-use crate::clients::nomad::{ParseError, keyring};
+use crate::clients::nomad::{ParseError, jobs, keyring};
 use crate::resources::cluster::{NomadPodError, ready_pod};
 use crate::resources::release::{InstalledRelease, ServersAt};
 use crate::versions::{self, ExternalServers};
@@ -281,6 +281,23 @@ impl NomadServers<'_> {
                 })
             }
             NomadRoute::Http(http) => http.client.node(id).await.map_err(NomadError::Http),
+        }
+    }
+
+    /// The allocations waiting for a client with room: `GET /v1/jobs`, in a server pod through
+    /// `nomad operator api` (Nomad 1.5 and later).
+    pub async fn queued_allocations(&self) -> Result<u32, NomadError> {
+        match self.route {
+            NomadRoute::Pod(pod) => {
+                let command = ["nomad", "operator", "api", "/v1/jobs"];
+                let output = self.exec(pod, &command).await?;
+                jobs::queued_from_json(&output.stdout).map_err(|error| NomadError::Json {
+                    pod: pod.clone(),
+                    command: owned(&command),
+                    error,
+                })
+            }
+            NomadRoute::Http(http) => http.client.queued_allocations().await.map_err(NomadError::Http),
         }
     }
 

@@ -218,6 +218,21 @@ pub struct JobDetails {
     pub started_at: Option<String>,
     #[serde(default)]
     pub stopped_at: Option<String>,
+    /// How many containers the job runs (1 without `parallelism`).
+    #[serde(default)]
+    pub parallelism: Option<u32>,
+    /// Each container's status, by index.
+    #[serde(default)]
+    pub parallel_runs: Vec<ParallelRun>,
+}
+
+/// One container of a job, as v2 job details list it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ParallelRun {
+    pub index: u32,
+    /// A free string (`running`, `success`, …).
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -296,6 +311,11 @@ pub struct BuildAction {
     /// Presigned: fetched without the token.
     #[serde(default)]
     pub output_url: Option<String>,
+    /// When the step began and ended on this container (RFC 3339).
+    #[serde(default)]
+    pub start_time: Option<String>,
+    #[serde(default)]
+    pub end_time: Option<String>,
 }
 
 /// A line of step output.

@@ -29,6 +29,7 @@ use url::{Host, Url};
 
 use super::ParseError;
 use super::members::{self, Member};
+use super::jobs;
 use super::nodes::{self, Node, NodeDetail};
 use crate::clients::causes::{causes, has_io_error, rustls_error};
 use crate::clients::circleci::error::server_message;
@@ -362,6 +363,12 @@ impl NomadHttp {
     pub async fn node(&self, id: &str) -> Result<NodeDetail, NomadHttpError> {
         let answer = self.get(&["v1", "node", id], None).await?;
         nodes::detail_from_json(&answer.text).map_err(|e| self.parse_failed(&answer, "a Nomad node", e))
+    }
+
+    /// The allocations waiting for a client with room (`GET /v1/jobs`).
+    pub async fn queued_allocations(&self) -> Result<u32, NomadHttpError> {
+        let answer = self.get(&["v1", "jobs"], None).await?;
+        jobs::queued_from_json(&answer.text).map_err(|e| self.parse_failed(&answer, "Nomad's jobs", e))
     }
 
     /// The leader of `region` (the agent's own when empty).

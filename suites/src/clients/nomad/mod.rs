@@ -4,9 +4,11 @@
 //! (`nomad node status -json <id>`, `GET /v1/node/:id`), server members (`nomad server
 //! members`, `GET /v1/agent/members`), from `-json` output or, for CLIs without it, from the
 //! table; the gossip keys in-cluster servers have installed (`nomad operator gossip keyring
-//! list`). Reading only: judging is in `checks`.
+//! list`); the allocations waiting for room (`GET /v1/jobs`). Reading only: judging is in
+//! `checks`.
 
 pub mod http;
+pub mod jobs;
 pub mod keyring;
 pub mod members;
 pub mod nodes;

@@ -115,7 +115,7 @@ impl From<NodeStub> for Node {
 }
 
 /// What one node says of itself, from its fingerprint's attributes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeDetail {
     pub id: String,
     pub name: String,
@@ -125,6 +125,20 @@ pub struct NodeDetail {
     pub docker_version: Option<String>,
     /// `os.cgroups.version` (`1`, `2`), or `unique.cgroup.version` as Nomad before 1.7 names it.
     pub cgroups_version: Option<String>,
+    /// `cpu.numcores`: the vCPUs jobs share.
+    pub cpu_cores: Option<u32>,
+    /// `memory.totalbytes`, in MiB.
+    pub memory_mib: Option<u64>,
+    /// `ReservedResources.Memory.MemoryMB`: what the client keeps for itself.
+    pub reserved_memory_mib: Option<u64>,
+}
+
+impl NodeDetail {
+    /// The vCPUs and memory (MiB) the client can give jobs, when its fingerprint says.
+    pub fn schedulable(&self) -> Option<(u32, u64)> {
+        let memory = self.memory_mib?.saturating_sub(self.reserved_memory_mib.unwrap_or(0));
+        Some((self.cpu_cores?, memory))
+    }
 }
 
 #[derive(Deserialize)]
@@ -138,6 +152,21 @@ struct NodeJson {
     attributes: Option<BTreeMap<String, Option<String>>>,
     #[serde(default)]
     drivers: Option<BTreeMap<String, Option<DriverAttributes>>>,
+    #[serde(default)]
+    reserved_resources: Option<ReservedResources>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReservedResources {
+    #[serde(default)]
+    memory: Option<ReservedMemory>,
+}
+
+#[derive(Deserialize)]
+struct ReservedMemory {
+    #[serde(rename = "MemoryMB", default)]
+    memory_mb: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -165,6 +194,11 @@ pub fn detail_from_json(text: &str) -> Result<NodeDetail, ParseError> {
         }),
         cgroups_version: attribute(attributes, "os.cgroups.version")
             .or_else(|| attribute(attributes, "unique.cgroup.version")),
+        cpu_cores: attribute(attributes, "cpu.numcores").and_then(|cores| cores.parse().ok()),
+        memory_mib: attribute(attributes, "memory.totalbytes")
+            .and_then(|bytes| bytes.parse::<u64>().ok())
+            .map(|bytes| bytes / (1024 * 1024)),
+        reserved_memory_mib: node.reserved_resources.and_then(|r| r.memory).and_then(|m| m.memory_mb),
         id: node.id.unwrap_or_default(),
         name: node.name.unwrap_or_default(),
     })
@@ -248,8 +282,9 @@ mod tests {
         let text = r#"{
     "ID": "0f3c9a1e-4b5d-6e7f-8091-a2b3c4d5e6f7", "Name": "i-0a1b2c3d4e5f67890", "Datacenter": "default",
     "Attributes": {"nomad.version": "1.7.7", "driver.docker.version": "28.1.1", "os.cgroups.version": "1",
-                   "os.name": "ubuntu", "kernel.name": "linux"},
+                   "os.name": "ubuntu", "kernel.name": "linux", "cpu.numcores": "8", "memory.totalbytes": "33554432000"},
     "Drivers": {"docker": {"Attributes": {"driver.docker.version": "27.0.0"}, "Healthy": true}},
+    "ReservedResources": {"Cpu": {"CpuShares": 0}, "Memory": {"MemoryMB": 4096}},
     "Resources": null, "Events": [{"Message": "Node registered"}]
 }"#;
         let detail = detail_from_json(text).unwrap();
@@ -261,8 +296,12 @@ mod tests {
                 nomad_version: Some("1.7.7".into()),
                 docker_version: Some("28.1.1".into()),
                 cgroups_version: Some("1".into()),
+                cpu_cores: Some(8),
+                memory_mib: Some(32000),
+                reserved_memory_mib: Some(4096),
             }
         );
+        assert_eq!(detail.schedulable(), Some((8, 32000 - 4096)), "what jobs can have: memory less the reserve");
 
         // Nomad before 1.7 names the cgroups version `unique.cgroup.version`; the driver's own
         // attributes say the Docker version when the node's do not.
@@ -273,6 +312,7 @@ mod tests {
         assert_eq!(old.docker_version.as_deref(), Some("25.0.2"));
 
         let bare = detail_from_json(r#"{"ID": "2", "Attributes": null, "Drivers": {"docker": null}}"#).unwrap();
+        assert_eq!(bare.schedulable(), None, "no size without cpu.numcores and memory.totalbytes");
         assert_eq!((bare.nomad_version, bare.docker_version, bare.cgroups_version), (None, None, None));
         assert!(detail_from_json("null").is_err());
         assert!(detail_from_json("node not found").is_err());

@@ -193,7 +193,7 @@ enum PollFailure {
 
 /// Whether `error` may pass by itself: no connection, no answer in time, rate limited, or
 /// the server failed (5xx).
-fn passing(error: &ApiError) -> bool {
+pub(crate) fn passing(error: &ApiError) -> bool {
     match error {
         ApiError::Unreachable { .. } | ApiError::Timeout { .. } => true,
         ApiError::Status { status, .. } => *status == 429 || *status >= 500,

@@ -148,7 +148,7 @@ impl PipelineRun {
 /// 5xx), the project's pipelines are searched for this run's `run_id` first, and only when
 /// none carries it is the trigger sent again (with the client's backoff and number of
 /// retries, noted as retries). The pipeline created is recorded in `ledger`.
-async fn trigger(
+pub(crate) async fn trigger(
     client: &ApiClient,
     slug: &str,
     branch: Option<&str>,
@@ -200,9 +200,9 @@ async fn trigger(
 }
 
 /// The pipeline a trigger created.
-struct Created {
-    id: String,
-    number: u64,
+pub(crate) struct Created {
+    pub id: String,
+    pub number: u64,
 }
 
 impl Drop for PipelineRun {
