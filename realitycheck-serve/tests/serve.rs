@@ -136,6 +136,7 @@ fn run(name: &str, controls: &Arc<Controls>) -> Run<FakeSuite> {
                 exact: false,
                 ignored: IgnoredMode::Report,
                 excluded_tags: vec![],
+                only: vec![],
             },
             timeouts: Timeouts { cluster: timeout, api: timeout, pipeline: timeout },
             deadline: None,
@@ -192,7 +193,7 @@ fn start_one(
     parts: ServiceParts,
 ) -> (Arc<Service>, tokio::task::JoinHandle<()>, CancellationToken) {
     let shutdown = CancellationToken::new();
-    let (service, done) = start(vec![run("prod", controls)], schedule(every), "9.9.9", parts, shutdown.clone());
+    let (service, done) = start(vec![run("prod", controls).into()], schedule(every), "9.9.9", parts, shutdown.clone());
     (service, done, shutdown)
 }
 
@@ -244,7 +245,7 @@ async fn the_jitter_of_a_turn_never_carries_over_to_the_next() {
     let every = Duration::from_secs(60);
     let schedule = Schedule { every, history: 20, jitter: Duration::from_secs(10), stagger: Duration::ZERO };
     let (service, done) =
-        start(vec![run("prod", &controls)], schedule, "test", ServiceParts::default(), shutdown.clone());
+        start(vec![run("prod", &controls).into()], schedule, "test", ServiceParts::default(), shutdown.clone());
     // Turn k starts within [60k s, 60k + 10 s): at 599 s turns 0 to 9 have run, at 611 s turn 10 too.
     tokio::time::sleep(Duration::from_secs(599)).await;
     assert_eq!(runs_of(&service, "prod").len(), 10);
@@ -277,7 +278,7 @@ async fn one_slow_target_does_not_delay_another() {
     slow.gated.store(true, Ordering::SeqCst);
     let shutdown = CancellationToken::new();
     let (service, done) = start(
-        vec![run("slow", &slow), run("quick", &quick)],
+        vec![run("slow", &slow).into(), run("quick", &quick).into()],
         Schedule {
             every: Duration::from_secs(60),
             history: 10,
