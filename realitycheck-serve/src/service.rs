@@ -164,11 +164,17 @@ impl Turns {
         Turns { every, turn: 0, at: first, next: first }
     }
 
-    /// The next turn, after a run of this kind that the schedule started. Turns missed while
-    /// a run went on are not made up: the next starts now, and the turns go on from there.
-    fn advance(&mut self, jitter_max: Duration, target: &str) {
+    /// The next turn, after a run of this kind that the schedule started at `started`. Turns
+    /// that came while the run waited for the target's other run to end are skipped, and
+    /// turns missed while it went on are not made up: the next starts now, and the turns go
+    /// on from there.
+    fn advance(&mut self, started: Instant, jitter_max: Duration, target: &str) {
         self.turn += 1;
         self.at += self.every;
+        while self.at <= started {
+            self.turn += 1;
+            self.at += self.every;
+        }
         let now = Instant::now();
         if self.at < now {
             self.at = now;
@@ -450,8 +456,8 @@ async fn watch<S: Suite>(service: Arc<Service>, mut watched: Watched<S>, shutdow
         }
         service.finish(record);
         match (trigger, canary_turns.as_mut().filter(|_| canary)) {
-            (Trigger::Schedule, Some(canary_turns)) => canary_turns.advance(jitter, &info.target),
-            (Trigger::Schedule, None) => turns.advance(jitter, &info.target),
+            (Trigger::Schedule, Some(canary_turns)) => canary_turns.advance(started, jitter, &info.target),
+            (Trigger::Schedule, None) => turns.advance(started, jitter, &info.target),
             (Trigger::Request, _) => {}
         }
     }
