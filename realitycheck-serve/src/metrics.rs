@@ -248,12 +248,11 @@ impl CanaryFamilies {
         }
     }
 
-    /// The samples of `target`'s canary: none for a target that has no canary and kept none.
+    /// The samples of `target`'s canary: none for a target without canary, even with canaries
+    /// kept from before (their last waits would hold an alert for ever).
     fn samples(&mut self, target: &TargetState) {
         let state = &target.canary;
-        if !state.shown() {
-            return;
-        }
+        let Some(schedule) = &state.schedule else { return };
         let name = || ("target", target.name.clone());
         for check in state.checks.values() {
             let Some(health) = check.health else { continue };
@@ -269,10 +268,8 @@ impl CanaryFamilies {
         if let Some(last) = state.last_run() {
             self.last_run.sample(vec![name()], seconds(last.finished_at_ms()));
         }
-        if let Some(schedule) = &state.schedule {
-            self.interval.sample(vec![name()], schedule.interval.as_secs_f64());
-            self.threshold.sample(vec![name()], schedule.max_wait.as_secs_f64());
-        }
+        self.interval.sample(vec![name()], schedule.interval.as_secs_f64());
+        self.threshold.sample(vec![name()], schedule.max_wait.as_secs_f64());
         for job in state.jobs.values() {
             let labels = || vec![name(), ("executor", job.executor.clone())];
             if let Some(wait) = job.wait_seconds {

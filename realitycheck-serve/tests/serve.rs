@@ -761,6 +761,14 @@ async fn a_failing_canary_is_announced_as_the_canary_s_and_restored_apart_after_
     assert_eq!(target.checks["fake::flip"].health, Some(realitycheck_serve::state::Health::Passing));
     assert_eq!(target.canary.checks["fake::flip"].health, Some(realitycheck_serve::state::Health::Failing));
     assert!(target.canary.schedule.is_none() && target.canary.shown(), "off now, its kept canaries still shown");
+    let (_, metrics) = get(&service, "/metrics").await;
+    assert!(
+        !metrics.contains("realitycheck_job_wait_consecutive_over_threshold{")
+            && !metrics.contains("realitycheck_canary_check_success{"),
+        "no canary, no canary samples to hold an alert:\n{metrics}"
+    );
+    let (_, page) = get(&service, "/").await;
+    assert!(page.contains("off: the canaries kept from before"), "{page}");
     shutdown.cancel();
     done.await.unwrap();
 }
