@@ -360,8 +360,10 @@ fn canary_section(target: &TargetState, now: u64) -> Markup {
 /// How long each executor's job waited and ran in the last canary that measured it.
 fn job_times(canary: &CanaryState, now: u64) -> Markup {
     let max_wait = canary.max_wait_seconds();
-    let seconds = |value: Option<i64>| {
-        value.map_or("—".to_string(), |value| span(u64::try_from(value.max(0)).unwrap_or(0).saturating_mul(1000)))
+    let seconds = |value: Option<i64>| match value.map(|value| u64::try_from(value).unwrap_or(0)) {
+        None => "—".to_string(),
+        Some(0) => "0s".to_string(),
+        Some(value) => span(value.saturating_mul(1000)),
     };
     html! {
         @if !canary.jobs.is_empty() {

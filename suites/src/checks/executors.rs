@@ -1,9 +1,10 @@
 //! `executors::*` and `resource_classes::*`: a job of each executor (docker, machine, remote
 //! docker, runner, Arm, Windows) and of each configured docker resource class succeeds, on the
 //! resource class its config asks for (read back from the job's details). Cloud provider and
-//! opt-in settings decide which apply. An executor check records how long its job waited in
-//! the queue and how long it ran (`job_wait_seconds`, `job_run_seconds`, of the executor),
-//! from those same details, whatever its verdict: what `serve`'s canary exports.
+//! opt-in settings decide which apply. Once its job has succeeded, an executor check records
+//! how long the job waited in the queue and how long it ran (`job_wait_seconds`,
+//! `job_run_seconds`, of the executor) from those same details, on the right resource class
+//! or not: what `serve`'s canary exports.
 
 use std::time::Duration;
 
