@@ -63,7 +63,9 @@ pub enum Command {
     #[cfg(feature = "sim")]
     Sim(SimArgs),
     /// Check every configured installation on a schedule, with Prometheus metrics, a status
-    /// page, a JSON API and webhooks (profile `health` by default: changes nothing).
+    /// page, a JSON API and webhooks (profile `health` by default: changes nothing), and run
+    /// its canary every hour (a docker and a machine job: it triggers a pipeline each time;
+    /// --canary-every off turns it off).
     #[cfg(feature = "serve")]
     Serve(ServeArgs),
     /// Write a starter configuration (the commented reference of every key, with your answers)
@@ -367,7 +369,7 @@ pub struct DemoArgs {
     pub workload: WorkloadArgs,
     #[command(flatten)]
     pub deployment: DeploymentArgs,
-    /// Profile of the run (laptop, ci, health).
+    /// Profile of the run (laptop, ci, health, canary).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// Create the missing contexts and variables in the simulation, as `run` does.

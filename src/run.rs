@@ -16,14 +16,14 @@ pub async fn run(args: RunArgs, color: ColorChoice) -> Result<ExitCode, AppError
     let settings = wiring::load_settings(&args.config)?;
     let comparing = wiring::comparing(&args.baseline)?;
     let (options, collect) = options(&settings, &args.selection, &args.reports)?;
-    let run = Run::new(wiring::suite(&settings, args.setup_contexts)?, options);
+    let run = wiring::run(wiring::suite(&settings, args.setup_contexts)?, options, &settings)?;
     execute(&run, &args.selection, &args.reports, comparing.as_ref(), collect, color).await
 }
 
 pub async fn upgrade_check(args: UpgradeCheckArgs, color: ColorChoice) -> Result<ExitCode, AppError> {
     let settings = wiring::load_settings(&args.config)?;
     let (options, collect) = options(&settings, &args.selection, &args.reports)?;
-    let run = Run::new(wiring::upgrade_suite(&settings, args.to.as_deref())?, options);
+    let run = wiring::run(wiring::upgrade_suite(&settings, args.to.as_deref())?, options, &settings)?;
     execute(&run, &args.selection, &args.reports, None, collect, color).await
 }
 
@@ -43,7 +43,7 @@ fn options(
 pub fn list(args: ListArgs) -> Result<ExitCode, AppError> {
     let settings = wiring::load_settings(&args.config)?;
     let options = wiring::run_options(&settings, wiring::selection(&SelectionArgs::default(), &settings));
-    print_list(&Run::new(wiring::suite(&settings, false)?, options));
+    print_list(&wiring::run(wiring::suite(&settings, false)?, options, &settings)?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,7 @@
 //! `realitycheck serve`: every configured target (or the one `--target` names) checked on a
-//! schedule with the `health` profile unless told otherwise, over realitycheck-serve's
-//! scheduler and HTTP interface. The first SIGTERM or Ctrl-C stops it cleanly: the runs going
+//! schedule with the `health` profile unless told otherwise, and its canary (the `canary`
+//! profile's job checks, which trigger a pipeline) every `serve.canary_every` unless that is
+//! `off`, over realitycheck-serve's scheduler and HTTP interface. The first SIGTERM or Ctrl-C stops it cleanly: the runs going
 //! on are cancelled (their workflows too), recorded and kept in the state dir, and the
 //! process exits 0; a second one exits at once.
 
@@ -8,9 +9,9 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use harness::{CancellationToken, Run, Tag};
+use harness::{CancellationToken, Disposition, Run, Tag};
 use realitycheck_config::{Config, Origin, ServeSettings};
-use realitycheck_serve::{Schedule, ServiceParts, Store, Webhook, WebhookFormat};
+use realitycheck_serve::{Canary, Schedule, ServiceParts, Store, Watch, Webhook, WebhookFormat};
 
 use crate::cli::{SelectionArgs, ServeArgs};
 use crate::exit::{self, AppError};
@@ -20,6 +21,9 @@ use crate::wiring;
 /// How long one webhook POST may take, and the pauses before its retries.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 const WEBHOOK_BACKOFF: [Duration; 3] = [Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(25)];
+
+/// The built-in profile of the canary (`[profiles.canary]`, which a file may change).
+const CANARY_PROFILE: &str = "canary";
 
 pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
     let config = wiring::load_config(&args.config)?;
@@ -43,11 +47,23 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
         Some((name, Origin::Flag(_) | Origin::Env(_))) => vec![name],
         _ => config.target_names(),
     };
-    let mut runs = Vec::new();
-    for target in targets {
-        let settings = config.settings_of(&target, &profile.name)?;
-        let options = wiring::run_options(&settings, wiring::selection(&SelectionArgs::default(), &settings));
-        runs.push(Run::new(wiring::suite(&settings, false)?, options));
+    let mut watches = Vec::new();
+    for target in &targets {
+        let run = scheduled_run(&config, target, &profile.name)?;
+        let canary = match settings.canary_every {
+            Some(every) => canary(&config, target, every)?,
+            None => None,
+        };
+        watches.push(Watch { run, canary });
+    }
+    let canaries: Vec<&str> =
+        watches.iter().filter(|watch| watch.canary.is_some()).map(|watch| target_of(&watch.run)).collect();
+    if let (Some(every), false) = (settings.canary_every, canaries.is_empty()) {
+        eprintln!(
+            "note: the canary (profile {CANARY_PROFILE}) triggers a pipeline of the realitycheck project on {} every {}, unlike the health checks, which change nothing; serve.canary_every = \"off\" (or --canary-every off) turns it off",
+            canaries.join(", "),
+            harness::humanize(every)
+        );
     }
     let parts = parts(&settings)?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -57,12 +73,18 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
     warn_if_open(address, &settings, &config);
 
     let shutdown = CancellationToken::new();
-    let names: Vec<String> = runs.iter().map(|run| run.options().info.target.clone()).collect();
+    let names: Vec<String> = watches.iter().map(|watch| target_of(&watch.run).to_string()).collect();
+    let canary_note = match (settings.canary_every, canaries.len()) {
+        (None, _) => "; no canary (serve.canary_every is off)".to_string(),
+        (Some(_), 0) => "; no canary (no target can run its jobs)".to_string(),
+        (Some(every), count) if count == names.len() => format!("; canary every {}", harness::humanize(every)),
+        (Some(every), _) => format!("; canary every {} on {}", harness::humanize(every), canaries.join(", ")),
+    };
     let schedule = Schedule::every(settings.every, settings.history);
     let (service, loops) =
-        realitycheck_serve::start(runs, schedule, env!("CARGO_PKG_VERSION"), parts, shutdown.clone());
+        realitycheck_serve::start(watches, schedule, env!("CARGO_PKG_VERSION"), parts, shutdown.clone());
     eprintln!(
-        "serving http://{address}/ (metrics at /metrics): {} target{} ({}), profile {}, every {}",
+        "serving http://{address}/ (metrics at /metrics): {} target{} ({}), profile {}, every {}{canary_note}",
         names.len(),
         if names.len() == 1 { "" } else { "s" },
         names.join(", "),
@@ -82,6 +104,46 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
     served.map_err(AppError::io(format!("the HTTP server on {address} failed")))?;
     eprintln!("stopped: the runs going on were cancelled and recorded");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The run of `target` with the scheduled profile `profile`.
+fn scheduled_run(config: &Config, target: &str, profile: &str) -> Result<Run<suites::RealityCheck>, AppError> {
+    let settings = config.settings_of(target, profile)?;
+    let options = wiring::run_options(&settings, wiring::selection(&SelectionArgs::default(), &settings));
+    wiring::run(wiring::suite(&settings, false)?, options, &settings)
+}
+
+/// The canary of `target`, every `every`: a run of the canary profile, whose jobs may wait the
+/// target's `capacity.max_wait_p95`. `None`, said on stderr, when none of its checks can run
+/// on the target (no project, no host): it would only ever skip them.
+fn canary(config: &Config, target: &str, every: Duration) -> Result<Option<Canary<suites::RealityCheck>>, AppError> {
+    let settings = config.settings_of(target, CANARY_PROFILE)?;
+    let options = wiring::run_options(&settings, wiring::selection(&SelectionArgs::default(), &settings));
+    // The suite as `wiring::suite` makes it, without its warnings, which the scheduled run's
+    // suite of the same target has printed.
+    let run = wiring::run(suites::RealityCheck::new(settings.target.clone(), false), options, &settings)?;
+    let nothing_runs = {
+        let selected = run.select();
+        let skips: Vec<String> = selected
+            .iter()
+            .filter_map(|(check, disposition)| match disposition {
+                Disposition::Skip(reason) => Some(format!("{} ({reason})", check.spec.id)),
+                Disposition::Run => None,
+            })
+            .collect();
+        (skips.len() == selected.len())
+            .then(|| if skips.is_empty() { "it selects no check".into() } else { skips.join("; ") })
+    };
+    if let Some(why) = nothing_runs {
+        eprintln!("note: target `{target}` has no canary: {why}");
+        return Ok(None);
+    }
+    Ok(Some(Canary { run, every, max_wait: settings.target.capacity.max_wait_p95 }))
+}
+
+/// The name of the target `run` checks.
+fn target_of<S: harness::Suite>(run: &Run<S>) -> &str {
+    &run.options().info.target
 }
 
 /// The state dir (opened, its records read), the webhook, the API token.

@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use harness::Run;
 use realitycheck_config::setting;
 use realitycheck_sim::scenario::Scenario;
 use realitycheck_sim::sim::{SimOptions, SimServer};
@@ -82,7 +81,7 @@ pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppErr
         Some(to) => wiring::upgrade_suite(&settings, Some(to))?,
         None => wiring::suite(&settings, args.setup_contexts)?,
     };
-    let run = Run::new(suite, options);
+    let run = wiring::run(suite, options, &settings)?;
     let outcome = run::execute(&run, &args.selection, &args.reports, comparing.as_ref(), collect, color).await;
     server.shutdown().await;
     outcome

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use harness::{IgnoredMode, RunInfo, RunOptions, Selection};
+use harness::{IgnoredMode, Run, RunInfo, RunOptions, Selection, Suite};
 use realitycheck_config::{Config, LoadRequest, Settings, display_host};
 use reports::{Baseline, JsonReporter, JunitReporter, Reporter, TerminalOptions, TerminalReporter};
 use suites::upgrades::UpgradeTarget;
@@ -54,7 +54,28 @@ pub fn selection(args: &SelectionArgs, settings: &Settings) -> Selection {
             IgnoredMode::Report
         },
         excluded_tags: settings.profile.exclude_tags.clone(),
+        only: settings.profile.checks.clone(),
     }
+}
+
+/// The run of `suite` with `options`; refused when the profile's `checks` names a check the
+/// suite does not have, which would silently run fewer checks than the profile says.
+pub fn run<S: Suite>(suite: S, options: RunOptions, settings: &Settings) -> Result<Run<S>, AppError> {
+    let run = Run::new(suite, options);
+    let unknown = run.unknown_checks();
+    if !unknown.is_empty() {
+        let profile = &settings.profile.name;
+        let origin = settings.profile_values.origin(&realitycheck_config::setting::ONLY_CHECKS);
+        let names: Vec<String> = unknown.iter().map(|id| format!("`{id}`")).collect();
+        return Err(AppError::Usage(format!(
+            "profile `{profile}`'s checks ({origin}) name {}, which {} no check of target `{}` here; `realitycheck list --profile laptop` prints the IDs of the checks, or remove {} from the list",
+            names.join(", "),
+            if names.len() == 1 { "is" } else { "are" },
+            settings.target.name,
+            if names.len() == 1 { "it" } else { "them" },
+        )));
+    }
+    Ok(run)
 }
 
 pub fn run_options(settings: &Settings, selection: Selection) -> RunOptions {

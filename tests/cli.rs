@@ -265,6 +265,33 @@ fn list_shows_ids_kinds_tags_and_summaries() {
 }
 
 #[test]
+fn the_canary_profile_lists_the_job_checks_only_and_a_check_no_suite_has_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let out = run(realitycheck(dir.path()).args(["list", "--profile", "canary"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let ids: Vec<&str> =
+        out.stdout.lines().filter_map(|l| l.split_whitespace().next().filter(|w| w.contains("::"))).collect();
+    assert_eq!(ids, ["executors::docker", "executors::machine"], "{}", out.stdout);
+
+    std::fs::write(
+        dir.path().join("realitycheck.toml"),
+        "[profiles.mine]\nchecks = [\"executors::docker\", \"executors::dokcer\"]\n",
+    )
+    .unwrap();
+    let out = run(realitycheck(dir.path()).args(["run", "--profile", "mine"]));
+    assert_eq!(out.code, 2, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    for part in [
+        "profile `mine`'s checks (",
+        "realitycheck.toml, line 2",
+        "name `executors::dokcer`, which is no check of target `default`",
+        "`realitycheck list --profile laptop` prints the IDs",
+    ] {
+        assert!(out.stderr.contains(part), "{part}: {}", out.stderr);
+    }
+    assert!(out.stdout.is_empty(), "nothing ran: {}", out.stdout);
+}
+
+#[test]
 fn configuration_errors_exit_2_and_name_the_file() {
     let dir = TempDir::new().unwrap();
     std::fs::write(dir.path().join("realitycheck.toml"), "[defaults]\ncloud_provider = \"azure\"\n").unwrap();

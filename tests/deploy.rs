@@ -340,9 +340,11 @@ fn the_monitoring_objects_scrape_serve_and_carry_the_plain_rule_file() {
     assert_eq!(
         alerts,
         [
+            "RealitycheckCanaryFailing",
             "RealitycheckCertificateExpiringSoon",
             "RealitycheckCheckFailing",
             "RealitycheckDown",
+            "RealitycheckJobsWaitTooLong",
             "RealitycheckNoSuccessfulRun"
         ]
         .into()
@@ -462,7 +464,7 @@ fn promtool_checks_and_unit_tests_the_alert_rules() {
         return;
     };
     assert_success("promtool check rules", &output);
-    assert!(text(&output.stdout).contains("SUCCESS: 5 rules found"), "{}", text(&output.stdout));
+    assert!(text(&output.stdout).contains("SUCCESS: 7 rules found"), "{}", text(&output.stdout));
     let output =
         tool(Command::new("promtool").args(["test", "rules", "realitycheck-alerts.test.yml"]).current_dir(&dir))
             .unwrap();
@@ -476,6 +478,8 @@ fn promtool_checks_and_unit_tests_the_alert_rules() {
         "RealitycheckCheckFailing",
         "RealitycheckCertificateExpiringSoon",
         "RealitycheckNoSuccessfulRun",
+        "RealitycheckJobsWaitTooLong",
+        "RealitycheckCanaryFailing",
         "RealitycheckDown",
     ] {
         let expected: Vec<usize> = cases

@@ -102,8 +102,17 @@ impl Installations {
         &self.sims.iter().find(|(n, _)| *n == name).expect("a target of that name").1
     }
 
-    /// `serve --config realitycheck.toml` in `dir`, with the targets' token variables set.
+    /// `serve --config realitycheck.toml` in `dir`, with the targets' token variables set and
+    /// the canary off: its runs would go on when the tests ask for runs and count webhooks
+    /// (`the_canary_exports_how_long_the_jobs_waited` tests it).
     fn serve(&self, dir: &Path) -> Command {
+        let mut command = self.serve_with_canary(dir);
+        command.args(["--canary-every", "off"]);
+        command
+    }
+
+    /// `serve --config realitycheck.toml` in `dir`, with the targets' token variables set.
+    fn serve_with_canary(&self, dir: &Path) -> Command {
         let mut command = common::realitycheck(dir);
         command.arg("serve").arg("--config").arg(&self.config).args(["--listen", "127.0.0.1:0"]).envs(self.env.clone());
         command
@@ -513,6 +522,72 @@ fn two_targets_one_broken_the_other_unaffected() {
     // Every run finished so far is in the state dir.
     let kept = std::fs::read_to_string(state_dir.join("runs.jsonl")).unwrap();
     assert!(kept.lines().count() >= 3, "{kept}");
+}
+
+/// The canary: right after the first run of the health profile, a run of the canary profile
+/// triggers the simulation's pipeline for its docker job (and its machine job on aws), and
+/// serve exports how long each waited in the queue and ran, against the target's threshold;
+/// the health checks' state stays the health runs' alone.
+#[test]
+fn the_canary_exports_how_long_the_jobs_waited() {
+    let dir = TempDir::new().unwrap();
+    let installations =
+        Installations::start(dir.path(), vec![TargetSpec::new("good", Scenario::Healthy, "GOOD_CIRCLE_TOKEN")]);
+    let sim = installations.sim("good");
+    let mut command = installations.serve_with_canary(dir.path());
+    command.args(["--every", "1h"]);
+    let serve = Serve::start(command);
+    let stderr = serve.stderr();
+    assert!(stderr.contains("1 target (good), profile health, every 1h; canary every 1h"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "note: the canary (profile canary) triggers a pipeline of the realitycheck project on good every 1h"
+        ),
+        "{stderr}"
+    );
+
+    let status = serve.wait_for_status("the first canary", Duration::from_secs(90), |status| {
+        let good = target(status, "good");
+        (!good["canary"]["last_run"].is_null()).then(|| good.clone())
+    });
+    let canary = &status["canary"];
+    assert_eq!(canary["last_run"]["result"], "passed", "{status:#}");
+    assert_eq!((canary["profile"].as_str(), canary["max_wait_seconds"].as_u64()), (Some("canary"), Some(180)));
+    assert_eq!(status["last_run"]["result"], "passed", "the health run went first: {status:#}");
+    assert!(
+        status["checks"].as_array().unwrap().iter().all(|c| !c["id"].as_str().unwrap().starts_with("executors::")),
+        "the health checks are the health runs' alone: {status:#}"
+    );
+    let executors: Vec<&str> =
+        canary["jobs"].as_array().unwrap().iter().filter_map(|j| j["executor"].as_str()).collect();
+    let expected: &[&str] = if sim.cloud_provider() == "other" { &["docker"] } else { &["docker", "machine"] };
+    assert_eq!(executors, expected, "{canary:#}");
+    let record = serve.json(&format!("/api/v1/runs/{}", canary["last_run"]["id"]));
+    let checks: Vec<&str> = record["checks"].as_array().unwrap().iter().filter_map(|c| c["id"].as_str()).collect();
+    assert_eq!(checks, ["executors::docker", "executors::machine"], "only the job checks: {record:#}");
+    let pipelines = sim.circleci_state().pipeline_summaries();
+    assert_eq!(pipelines.len(), 1, "one pipeline, the canary's; the health run triggers none: {pipelines:#?}");
+    let jobs: Vec<&str> =
+        pipelines[0].workflows.iter().flat_map(|w| w.jobs.iter().map(|(name, _)| name.as_str())).collect();
+    assert!(jobs.contains(&"docker"), "{pipelines:#?}");
+
+    let metrics = serve.get("/metrics").body;
+    let job = |family: &str| sample(&metrics, family, &[("target", "good"), ("executor", "docker")]);
+    let waited: f64 = job("realitycheck_job_wait_seconds").expect("the docker job's wait").parse().unwrap();
+    let ran: f64 = job("realitycheck_job_run_seconds").expect("the docker job's run time").parse().unwrap();
+    assert!((0.0..60.0).contains(&waited) && (0.0..60.0).contains(&ran), "{metrics}");
+    assert_eq!(job("realitycheck_job_wait_consecutive_over_threshold").as_deref(), Some("0"), "{metrics}");
+    let threshold = sample(&metrics, "realitycheck_job_wait_threshold_seconds", &[("target", "good")]);
+    assert_eq!(threshold.as_deref(), Some("180"), "{metrics}");
+    let canary_success =
+        sample(&metrics, "realitycheck_canary_check_success", &[("target", "good"), ("check", "executors::docker")]);
+    assert_eq!(canary_success.as_deref(), Some("1"), "{metrics}");
+    assert!(
+        sample(&metrics, "realitycheck_check_success", &[("target", "good"), ("check", "executors::docker")]).is_none(),
+        "{metrics}"
+    );
+    let page = serve.get("/").body;
+    assert!(page.contains("<span class=\"badge passing\">CANARY PASSING</span> canary"), "{page}");
 }
 
 /// SIGTERM while a run waits on the installation: serve exits 0 at once, and the run is

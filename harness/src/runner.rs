@@ -102,6 +102,13 @@ impl<S: Suite> Run<S> {
         self.selected().into_iter().map(|(check, disposition)| (&**check, disposition)).collect()
     }
 
+    /// The IDs the selection's `only` names that are no check of the suite (a typo in a
+    /// profile's `checks`), in the order it names them.
+    pub fn unknown_checks(&self) -> Vec<&str> {
+        let only = &self.options.selection.only;
+        only.iter().filter(|id| !self.checks.iter().any(|check| &check.spec.id == *id)).map(String::as_str).collect()
+    }
+
     fn selected(&self) -> Vec<(&Arc<Check<S>>, Disposition)> {
         self.checks
             .iter()

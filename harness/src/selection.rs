@@ -1,6 +1,7 @@
 //! Which checks a run includes, with libtest's argument model: positional filters
 //! (substring of the check ID, or the whole ID with `--exact`), `--skip` patterns, and
-//! `--ignored` / `--include-ignored` for checks that do not apply to this installation.
+//! `--ignored` / `--include-ignored` for checks that do not apply to this installation; and
+//! what the profile asks: the checks it runs only, the tags it leaves out.
 
 use crate::check::{Applicability, SkipReason, Tag};
 
@@ -30,6 +31,9 @@ pub struct Selection {
     pub ignored: IgnoredMode,
     /// Checks carrying one of these tags are left out (the `health` profile leaves out `mutates`).
     pub excluded_tags: Vec<Tag>,
+    /// When not empty, the whole IDs of the only checks the run may include (the `canary`
+    /// profile's job checks); the filters and skips choose among them.
+    pub only: Vec<String>,
 }
 
 /// What selection decided for one check.
@@ -49,7 +53,8 @@ impl Selection {
 
     /// Decides for one check; `None` means the check is not part of the run at all.
     pub fn decide(&self, id: &str, tags: &[Tag], applicability: &Applicability) -> Option<Disposition> {
-        let filtered_in = self.filters.is_empty() || self.filters.iter().any(|f| self.matches(f, id));
+        let allowed = self.only.is_empty() || self.only.iter().any(|only| only == id);
+        let filtered_in = allowed && (self.filters.is_empty() || self.filters.iter().any(|f| self.matches(f, id)));
         let skipped = self.skips.iter().any(|s| self.matches(s, id));
         let excluded = tags.iter().any(|tag| self.excluded_tags.contains(tag));
         if !filtered_in || skipped || excluded {
@@ -100,6 +105,15 @@ mod tests {
     fn skip_removes_matching_checks() {
         let selection = Selection { skips: vec!["nomad".into()], ..Default::default() };
         assert_eq!(selected(&selection), vec!["cluster::pods_ready", "api::authenticated"]);
+    }
+
+    #[test]
+    fn only_keeps_the_whole_ids_it_names_and_the_filters_choose_among_them() {
+        let only = vec!["nomad::clients_ready".into(), "api::authenticated".into(), "nomad".into()];
+        let selection = Selection { only: only.clone(), ..Default::default() };
+        assert_eq!(selected(&selection), vec!["nomad::clients_ready", "api::authenticated"], "whole IDs only");
+        let filtered = Selection { only, filters: vec!["nomad::".into(), "pods".into()], ..Default::default() };
+        assert_eq!(selected(&filtered), vec!["nomad::clients_ready"]);
     }
 
     #[test]

@@ -373,6 +373,16 @@ async fn preflights_run_only_for_checks_that_need_them() {
     assert!(!events.iter().any(|e| matches!(e, Event::PreflightFailed { .. } | Event::PreflightPassed { .. })));
 }
 
+#[test]
+fn a_name_of_only_that_is_no_check_is_told() {
+    let mut opts = options();
+    opts.selection.only = vec!["demo::passes".into(), "demo::pases".into()];
+    let run = Run::new(TestSuite::default(), opts);
+    assert_eq!(run.unknown_checks(), ["demo::pases"]);
+    let ids: Vec<&str> = run.select().iter().map(|(check, _)| check.spec.id.as_str()).collect();
+    assert_eq!(ids, ["demo::passes"]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_empty_selection_says_so() {
     let mut opts = options();

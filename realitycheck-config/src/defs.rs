@@ -45,8 +45,8 @@ pub static PROFILE: Setting = Setting::new(Scope::Top, "profile", Kind::Text)
     .default("\"laptop\"")
     .env("REALITYCHECK_PROFILE")
     .flag("profile", "NAME", &[Checks])
-    .help("which `[profiles.NAME]` a run uses: `laptop`, `ci`, `health`, or your own")
-    .fix("name one of the built-in profiles (laptop, ci, health) or a [profiles.NAME] of the file");
+    .help("which `[profiles.NAME]` a run uses: `laptop`, `ci`, `health`, `canary`, or your own")
+    .fix(PROFILE_FIX);
 
 /// `default_target`: the target a run checks.
 pub static DEFAULT_TARGET: Setting = Setting::new(Scope::Top, "default_target", Kind::Text)
@@ -371,6 +371,13 @@ pub static CONCURRENCY: Setting = Setting::new(Scope::Profile, "concurrency", U3
     .fix("use a whole number of at least 1")
     .check(values::at_least_one_check);
 
+/// `checks`: the only checks a profile runs.
+pub static ONLY_CHECKS: Setting = Setting::new(Scope::Profile, "checks", Kind::List(None))
+    .default("[]")
+    .help("the only checks the profile runs, by their whole IDs (`executors::docker`); empty: every check")
+    .fix("list whole check IDs like \"executors::docker\" (`realitycheck list` prints them), each once, or [] for every check")
+    .check(values::check_ids);
+
 /// `exclude_tags`.
 pub static EXCLUDE_TAGS: Setting = Setting::new(Scope::Profile, "exclude_tags", Kind::List(Some(TAGS)))
     .default("[]")
@@ -417,7 +424,7 @@ pub static SERVE_PROFILE: Setting = Setting::new(Scope::Serve, "profile", Kind::
     .default("\"health\"")
     .flag("profile", "NAME", SERVE)
     .help("profile of the scheduled runs")
-    .fix("name one of the built-in profiles (laptop, ci, health) or a [profiles.NAME] of the file");
+    .fix(PROFILE_FIX);
 
 /// `serve.every`.
 pub static EVERY: Setting = Setting::new(Scope::Serve, "every", Kind::Duration)
@@ -426,6 +433,14 @@ pub static EVERY: Setting = Setting::new(Scope::Serve, "every", Kind::Duration)
     .help("time between the starts of two runs of one target: 10s to 24h")
     .fix("write a duration from \"10s\" to \"24h\", like \"15m\" or \"1h 30m\"")
     .check(values::every);
+
+/// `serve.canary_every`.
+pub static CANARY_EVERY: Setting = Setting::new(Scope::Serve, "canary_every", Kind::Text)
+    .default("\"1h\"")
+    .flag("canary-every", "DURATION", SERVE)
+    .help("time between the starts of two canaries of one target (the `canary` profile: a docker job, and a machine job on AWS and GCP, which trigger a pipeline each time), 10s to 24h; `off`: no canary")
+    .fix("write a duration from \"10s\" to \"24h\", like \"1h\", or \"off\" to run no canary")
+    .check(values::canary_every);
 
 /// `serve.listen`.
 pub static LISTEN: Setting = Setting::new(Scope::Serve, "listen", Kind::Text)
@@ -474,6 +489,9 @@ pub static API_TOKEN_FILE: Setting = Setting::new(Scope::Serve, "api_token_file"
     .unset("unset (POST /api/v1/runs asks for no token)")
     .fix("give a path as a string; relative paths start at this file's directory");
 
+const PROFILE_FIX: &str =
+    "name one of the built-in profiles (laptop, ci, health, canary) or a [profiles.NAME] of the file";
+
 const DURATION_FIX: &str = "write a duration of a week at most, like \"30s\", \"15m\" or \"1h 30m\"";
 
 /// Every setting, in order.
@@ -521,6 +539,7 @@ pub static ALL: &[&Setting] = &[
     &TIMEOUT_SCALE,
     &DEADLINE,
     &CONCURRENCY,
+    &ONLY_CHECKS,
     &EXCLUDE_TAGS,
     &TIMEOUT_CLUSTER,
     &TIMEOUT_API,
@@ -529,6 +548,7 @@ pub static ALL: &[&Setting] = &[
     &COLLECT_DIR,
     &SERVE_PROFILE,
     &EVERY,
+    &CANARY_EVERY,
     &LISTEN,
     &HISTORY,
     &STATE_DIR,

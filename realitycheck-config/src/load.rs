@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn the_reference_config_parses() {
         let file = SourceFile::parse(Path::new("default.toml"), REFERENCE_CONFIG.to_string()).unwrap();
-        assert_eq!(file.layer.profiles.keys().collect::<Vec<_>>(), ["ci", "health", "laptop"]);
+        assert_eq!(file.layer.profiles.keys().collect::<Vec<_>>(), ["canary", "ci", "health", "laptop"]);
         assert!(file.layer.targets.is_empty());
     }
 

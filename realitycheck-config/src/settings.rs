@@ -226,6 +226,9 @@ pub struct Profile {
     pub deadline: Duration,
     /// Checks that run at once; at least 1.
     pub concurrency: usize,
+    /// The whole IDs of the only checks it runs (the `canary`'s job checks); empty: every
+    /// check.
+    pub checks: Vec<String>,
     /// Checks carrying one of these tags are left out.
     pub exclude_tags: Vec<Tag>,
     /// Timeouts of one attempt of a check, by kind of check, before `timeout_scale`: the
@@ -247,6 +250,7 @@ impl Profile {
             timeout_scale: values.must(&defs::TIMEOUT_SCALE, Value::as_number),
             deadline: values.must(&defs::DEADLINE, Value::as_duration),
             concurrency: values.must(&defs::CONCURRENCY, Value::as_u32) as usize,
+            checks: values.must(&defs::ONLY_CHECKS, Value::as_list),
             exclude_tags: values
                 .must(&defs::EXCLUDE_TAGS, Value::as_list)
                 .iter()

@@ -319,6 +319,37 @@ pub(crate) fn every(value: Value) -> Checked {
     }
 }
 
+/// `serve.canary_every`: `off`, or a duration from 10s to 24h (as `serve.every`).
+pub(crate) fn canary_every(value: Value) -> Checked {
+    let text = text(value);
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(Value::Text("off".into()));
+    }
+    let duration =
+        humantime::parse_duration(text).map_err(|e| format!("`{text}` is neither `off` nor a duration ({e})"))?;
+    every(Value::Duration(duration))
+}
+
+/// A profile's `checks`: whole check IDs (`suite::name`), each once.
+pub(crate) fn check_ids(value: Value) -> Checked {
+    if let Value::List(ids) = &value
+        && let Some(id) = ids.iter().find(|id| !is_check_id(id))
+    {
+        return Err(format!("`{id}` is not a whole check ID like executors::docker (suite::name)"));
+    }
+    no_repeats(value)
+}
+
+/// Whether `id` reads like a check's ID: a suite and a name of lowercase letters, digits and
+/// `_` (and `+`, as a resource class has), joined by `::`.
+fn is_check_id(id: &str) -> bool {
+    let part = |part: &str| {
+        !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_+".contains(&b))
+    };
+    id.split_once("::").is_some_and(|(suite, name)| part(suite) && part(name))
+}
+
 /// `serve.listen`: an IP address and a port (no host name).
 pub(crate) fn listen(value: Value) -> Checked {
     let text = text(value);
@@ -407,6 +438,28 @@ mod tests {
         );
         assert!(nomad_address(text("https://nomad:4646/v1")).unwrap_err().contains("has a path"));
         assert!(nomad_address(text("https://user:pw@nomad:4646")).unwrap_err().contains("no user or password"));
+    }
+
+    #[test]
+    fn the_canary_is_off_or_every_10s_to_24h() {
+        let text = |s: &str| Value::Text(s.into());
+        assert_eq!(canary_every(text(" OFF ")), Ok(text("off")));
+        assert_eq!(canary_every(text("1h")), Ok(Value::Duration(Duration::from_secs(3600))));
+        assert!(canary_every(text("5s")).unwrap_err().contains("shorter than 10s"));
+        assert!(canary_every(text("2d")).unwrap_err().contains("longer than a day"));
+        assert!(canary_every(text("never")).unwrap_err().starts_with("`never` is neither `off` nor a duration"));
+    }
+
+    #[test]
+    fn a_profile_s_checks_are_whole_ids_each_once() {
+        let list = |ids: &[&str]| Value::List(ids.iter().map(|id| id.to_string()).collect());
+        let ok = list(&["executors::docker", "resource_classes::docker_medium+"]);
+        assert_eq!(check_ids(ok.clone()), Ok(ok));
+        for bad in ["executors", "executors::", "::docker", "Executors::docker", "executors::docker job"] {
+            let message = check_ids(list(&[bad])).expect_err(bad);
+            assert!(message.contains("is not a whole check ID"), "{bad}: {message}");
+        }
+        assert!(check_ids(list(&["api::authenticated", "api::authenticated"])).unwrap_err().contains("listed twice"));
     }
 
     #[test]

@@ -87,6 +87,48 @@ fn the_built_in_profiles_differ_as_documented() {
     assert_eq!(collects(&ci), (true, evidence.clone()), "ci writes an evidence bundle when red");
     assert_eq!(collects(&laptop), (false, evidence.clone()));
     assert_eq!(collects(&health), (false, evidence));
+    assert!(ci.checks.is_empty() && health.checks.is_empty() && laptop.checks.is_empty(), "every check");
+    let canary = config.profile("canary").unwrap();
+    assert_eq!(canary.checks, ["executors::docker", "executors::machine"]);
+    assert!(canary.exclude_tags.is_empty(), "the canary's jobs mutate: a pipeline");
+    assert_eq!((canary.retries, canary.collect), (0, false));
+}
+
+#[test]
+fn the_canary_runs_every_hour_unless_told_another_interval_or_off() {
+    let canary_every = |case: &Case| case.config().unwrap().serve().unwrap().canary_every;
+    assert_eq!(canary_every(&Case::new()), Some(Duration::from_secs(3600)));
+    let case = Case::new().file("rc.toml", "[serve]\ncanary_every = \"off\"\n");
+    assert_eq!(canary_every(&case), None);
+    let case = Case::new().file("rc.toml", "[serve]\ncanary_every = \"2h 30m\"\n");
+    assert_eq!(canary_every(&case), Some(Duration::from_secs(9000)));
+    let mut case = Case::new().file("rc.toml", "[serve]\ncanary_every = \"2h\"\n");
+    case.flags.set(&setting::CANARY_EVERY, "Off");
+    assert_eq!(canary_every(&case), None, "the flag beats the file");
+    case.flags = Flags::default().with(&setting::CANARY_EVERY, "10s");
+    assert_eq!(canary_every(&case), Some(Duration::from_secs(10)));
+
+    let case = Case::new().file("rc.toml", "[serve]\ncanary_every = \"never\"\n");
+    let error = case.config().unwrap().serve().unwrap_err().to_string();
+    for part in ["line 2", "field `serve.canary_every`", "`never` is neither `off` nor a duration", "or \"off\""] {
+        assert!(error.contains(part), "{part}: {error}");
+    }
+    let mut case = Case::new();
+    case.flags.set(&setting::CANARY_EVERY, "1s");
+    let error = case.config().unwrap().serve().unwrap_err().to_string();
+    assert!(error.contains("flag --canary-every") && error.contains("shorter than 10s"), "{error}");
+}
+
+#[test]
+fn a_profile_s_checks_are_whole_ids_and_a_bad_one_is_named_at_its_place() {
+    let case = Case::new().file("rc.toml", "profile = \"mine\"\n[profiles.mine]\nchecks = [\"api::authenticated\"]\n");
+    assert_eq!(case.settings().unwrap().profile.checks, ["api::authenticated"]);
+    let case = Case::new()
+        .file("rc.toml", "profile = \"mine\"\n[profiles.mine]\nchecks = [\"api::authenticated\", \"docker\"]\n");
+    let error = case.error();
+    for part in ["line 3", "field `profiles.mine.checks`", "`docker` is not a whole check ID", "realitycheck list"] {
+        assert!(error.contains(part), "{part}: {error}");
+    }
 }
 
 #[test]
@@ -658,6 +700,7 @@ fn serve_defaults_come_from_the_reference() {
         ServeSettings {
             profile: "health".into(),
             every: Duration::from_secs(15 * 60),
+            canary_every: Some(Duration::from_secs(3600)),
             listen: "127.0.0.1:9797".parse().unwrap(),
             history: 100,
             state_dir: None,
@@ -810,6 +853,7 @@ fn the_reference_documents_token_env_and_every_serve_key() {
         "\n[serve]\n",
         "\nprofile = \"health\"\n",
         "\nevery = \"15m\"\n",
+        "\ncanary_every = \"1h\"\n",
         "\nlisten = \"127.0.0.1:9797\"\n",
         "\nhistory = 100\n",
         "\n# state_dir = ",
@@ -838,7 +882,7 @@ fn origins_name_the_flag_the_variable_the_line_or_the_defaults() {
     let at = |line| Origin::File { path: file.clone(), line, column: 1 };
     assert_eq!(config.target_choice().unwrap(), Some(("prod".into(), at(1))));
     assert_eq!(config.profile_choice().unwrap(), ("laptop".into(), Origin::BuiltIn));
-    assert_eq!(config.profile_names(), ["ci", "health", "laptop"]);
+    assert_eq!(config.profile_names(), ["canary", "ci", "health", "laptop"]);
     assert_eq!(config.target_values("prod").unwrap().origin(&setting::HOST), at(3));
     assert_eq!(
         config.target_values("prod").unwrap().origin(&setting::CLOUD_PROVIDER),

@@ -2,6 +2,7 @@
 //! status page, and `/healthz` and `/readyz` for probes. Only `POST /api/v1/runs` changes
 //! anything; with an API token set it requires it as a bearer token.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -13,9 +14,10 @@ use harness::Counts;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::canary::CanaryState;
 use crate::record::{CheckStatus, RunRecord};
 use crate::service::{RequestError, Service};
-use crate::state::TargetState;
+use crate::state::{CheckState, TargetState};
 use crate::time::rfc3339;
 use crate::{metrics, page};
 
@@ -107,13 +109,42 @@ struct TargetStatus {
     last_passed_run_at: Option<String>,
     checks: Vec<CheckStatusDoc>,
     certificates: Vec<CertificateDoc>,
+    /// The target's canary, apart from the scheduled runs; `None` when it has none.
+    canary: Option<CanaryStatus>,
 }
 
 #[derive(Serialize)]
 struct RunningStatus {
     id: u64,
     trigger: crate::record::Trigger,
+    canary: bool,
     started_at: String,
+}
+
+#[derive(Serialize)]
+struct CanaryStatus {
+    /// The canary's profile, interval and the longest a job may wait: `None` when the target
+    /// has no canary any more and only its kept canaries are shown.
+    profile: Option<String>,
+    interval_seconds: Option<u64>,
+    max_wait_seconds: Option<u64>,
+    /// `passing`, `failing` or `unknown`.
+    health: &'static str,
+    next_run_at: Option<String>,
+    last_run: Option<RunListing>,
+    checks: Vec<CheckStatusDoc>,
+    jobs: Vec<JobDoc>,
+}
+
+#[derive(Serialize)]
+struct JobDoc {
+    executor: String,
+    check: String,
+    wait_seconds: Option<i64>,
+    run_seconds: Option<i64>,
+    measured_at: String,
+    run_id: u64,
+    consecutive_over_threshold: u32,
 }
 
 #[derive(Serialize)]
@@ -144,6 +175,8 @@ struct RunListing {
     id: u64,
     target: String,
     trigger: crate::record::Trigger,
+    profile: String,
+    canary: bool,
     started_at: String,
     duration_ms: u64,
     result: &'static str,
@@ -158,6 +191,8 @@ impl RunListing {
             id: record.id,
             target: record.target.clone(),
             trigger: record.trigger,
+            profile: record.profile.clone(),
+            canary: record.canary,
             started_at: rfc3339(record.started_at_ms),
             duration_ms: record.duration_ms,
             result: record.result.as_str(),
@@ -180,32 +215,13 @@ impl TargetStatus {
             running: target.running.map(|running| RunningStatus {
                 id: running.id,
                 trigger: running.trigger,
+                canary: running.canary,
                 started_at: rfc3339(running.started_at_ms),
             }),
             next_run_at: target.next_run_ms.map(rfc3339),
             last_run: last_run.map(|record| RunListing::of(record)),
             last_passed_run_at: target.last_passed_ms.map(rfc3339),
-            checks: target
-                .checks
-                .values()
-                .map(|check| CheckStatusDoc {
-                    id: check.id.clone(),
-                    status: check.status,
-                    health: check.health.map(|h| h.as_str()),
-                    since: check.since_ms.map(rfc3339),
-                    consecutive_failures: check.consecutive_failures,
-                    last_run_at: rfc3339(check.last_run_ms),
-                    last_success_at: check.last_success_ms.map(rfc3339),
-                    duration_ms: check.duration_ms,
-                    run_id: check.run_id,
-                    diagnosis: target
-                        .run(check.run_id)
-                        .and_then(|run| run.checks.iter().find(|c| c.id == check.id))
-                        .and_then(|c| c.diagnosis.as_ref())
-                        .filter(|_| check.status == CheckStatus::Failed)
-                        .map(|d| d.summary.clone()),
-                })
-                .collect(),
+            checks: check_docs(&target.checks, target),
             certificates: target
                 .certificate_expiries()
                 .into_iter()
@@ -215,8 +231,62 @@ impl TargetStatus {
                     expires_at: rfc3339(u64::try_from(c.expires_at.max(0)).unwrap_or(0) * 1000),
                 })
                 .collect(),
+            canary: target.canary.shown().then(|| CanaryStatus::of(&target.canary, target)),
         }
     }
+}
+
+impl CanaryStatus {
+    fn of(canary: &CanaryState, target: &TargetState) -> CanaryStatus {
+        let schedule = canary.schedule.as_ref();
+        CanaryStatus {
+            profile: schedule.map(|schedule| schedule.profile.clone()),
+            interval_seconds: schedule.map(|schedule| schedule.interval.as_secs()),
+            max_wait_seconds: schedule.map(|schedule| schedule.max_wait.as_secs()),
+            health: canary.health().as_str(),
+            next_run_at: canary.next_run_ms.map(rfc3339),
+            last_run: canary.last_run().map(|record| RunListing::of(record)),
+            checks: check_docs(&canary.checks, target),
+            jobs: canary
+                .jobs
+                .values()
+                .map(|job| JobDoc {
+                    executor: job.executor.clone(),
+                    check: job.check.clone(),
+                    wait_seconds: job.wait_seconds,
+                    run_seconds: job.run_seconds,
+                    measured_at: rfc3339(job.measured_ms),
+                    run_id: job.run_id,
+                    consecutive_over_threshold: job.waits_over,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The documents of `checks`, with the diagnosis summary of a failed one from its run kept by
+/// `target`.
+fn check_docs(checks: &BTreeMap<String, CheckState>, target: &TargetState) -> Vec<CheckStatusDoc> {
+    checks
+        .values()
+        .map(|check| CheckStatusDoc {
+            id: check.id.clone(),
+            status: check.status,
+            health: check.health.map(|h| h.as_str()),
+            since: check.since_ms.map(rfc3339),
+            consecutive_failures: check.consecutive_failures,
+            last_run_at: rfc3339(check.last_run_ms),
+            last_success_at: check.last_success_ms.map(rfc3339),
+            duration_ms: check.duration_ms,
+            run_id: check.run_id,
+            diagnosis: target
+                .run(check.run_id)
+                .and_then(|run| run.checks.iter().find(|c| c.id == check.id))
+                .and_then(|c| c.diagnosis.as_ref())
+                .filter(|_| check.status == CheckStatus::Failed)
+                .map(|d| d.summary.clone()),
+        })
+        .collect()
 }
 
 async fn status(State(service): State<Arc<Service>>) -> Json<Status> {
@@ -234,7 +304,8 @@ struct RunsQuery {
     limit: Option<usize>,
 }
 
-/// The kept runs, newest first, of every target or of `?target=`; at most `?limit=` (100).
+/// The kept runs (canaries too), newest first, of every target or of `?target=`; at most
+/// `?limit=` (100).
 async fn runs(State(service): State<Arc<Service>>, Query(query): Query<RunsQuery>) -> Response {
     let targets = service.snapshot();
     if let Some(name) = &query.target
@@ -245,7 +316,7 @@ async fn runs(State(service): State<Arc<Service>>, Query(query): Query<RunsQuery
     let mut records: Vec<&Arc<RunRecord>> = targets
         .iter()
         .filter(|t| query.target.as_ref().is_none_or(|name| &t.name == name))
-        .flat_map(|t| t.history.iter())
+        .flat_map(|t| t.history.iter().chain(&t.canary.history))
         .collect();
     records.sort_by_key(|record| std::cmp::Reverse(record.id));
     let runs: Vec<RunListing> =

@@ -1,6 +1,8 @@
 //! `GET /metrics`: the targets' states in Prometheus's text exposition format (version
-//! 0.0.4). Labels are bounded to the target, the suite, the check and, for certificate
-//! expiries, the certificate: no diagnosis text ever becomes a label value.
+//! 0.0.4). Labels are bounded to the target, the suite, the check, the certificate of a
+//! certificate expiry and the executor of a canary's job: no diagnosis text ever becomes a
+//! label value. The canary's families (`realitycheck_canary_*`, `realitycheck_job_*`) come
+//! from its own state: a canary never changes the scheduled runs' families.
 
 use std::fmt::Write;
 
@@ -111,6 +113,7 @@ pub fn render(targets: &[TargetState], version: &str) -> String {
         "counter",
         "Webhook notifications about the target, by whether they were delivered (after retries).",
     );
+    let mut canary = CanaryFamilies::new();
 
     for target in targets {
         let name = || ("target", target.name.clone());
@@ -150,10 +153,10 @@ pub fn render(targets: &[TargetState], version: &str) -> String {
         let (delivered, failed) = target.webhooks;
         webhooks.sample(vec![name(), ("result", "delivered".into())], delivered);
         webhooks.sample(vec![name(), ("result", "failed".into())], failed);
+        canary.samples(target);
     }
 
-    let mut out = String::new();
-    for family in [
+    let mut families = vec![
         build,
         success,
         duration,
@@ -170,10 +173,130 @@ pub fn render(targets: &[TargetState], version: &str) -> String {
         next_run,
         certificates,
         webhooks,
-    ] {
+    ];
+    families.extend(canary.families());
+    let mut out = String::new();
+    for family in &families {
         family.write(&mut out);
     }
     out
+}
+
+/// The families of the targets' canaries.
+struct CanaryFamilies {
+    success: Family,
+    failures: Family,
+    runs: Family,
+    last_run: Family,
+    interval: Family,
+    wait: Family,
+    run: Family,
+    measured: Family,
+    threshold: Family,
+    over: Family,
+}
+
+impl CanaryFamilies {
+    fn new() -> CanaryFamilies {
+        CanaryFamilies {
+            success: Family::new(
+                "realitycheck_canary_check_success",
+                "gauge",
+                "1 when the canary's check's last verdict was a pass, 0 when it was a failure; absent before its first.",
+            ),
+            failures: Family::new(
+                "realitycheck_canary_check_consecutive_failures",
+                "gauge",
+                "Failures of the canary's check in a row, up to its last verdict.",
+            ),
+            runs: Family::new("realitycheck_canary_runs_total", "counter", "Canaries of the target, by result."),
+            last_run: Family::new(
+                "realitycheck_canary_last_run_timestamp_seconds",
+                "gauge",
+                "When the target's last canary ended.",
+            ),
+            interval: Family::new(
+                "realitycheck_canary_interval_seconds",
+                "gauge",
+                "Time between the starts of two canaries of the target.",
+            ),
+            wait: Family::new(
+                "realitycheck_job_wait_seconds",
+                "gauge",
+                "How long the last canary's job of the executor waited from queued to started.",
+            ),
+            run: Family::new(
+                "realitycheck_job_run_seconds",
+                "gauge",
+                "How long the last canary's job of the executor ran from started to stopped.",
+            ),
+            measured: Family::new(
+                "realitycheck_job_measured_timestamp_seconds",
+                "gauge",
+                "When the canary that measured the executor's job's wait and run time ended.",
+            ),
+            threshold: Family::new(
+                "realitycheck_job_wait_threshold_seconds",
+                "gauge",
+                "The longest a canary's job may wait from queued to started (the target's capacity.max_wait_p95).",
+            ),
+            over: Family::new(
+                "realitycheck_job_wait_consecutive_over_threshold",
+                "gauge",
+                "Canaries in a row whose job of the executor waited longer than the threshold.",
+            ),
+        }
+    }
+
+    /// The samples of `target`'s canary: none for a target without canary, even with canaries
+    /// kept from before (their last waits would hold an alert for ever).
+    fn samples(&mut self, target: &TargetState) {
+        let state = &target.canary;
+        let Some(schedule) = &state.schedule else { return };
+        let name = || ("target", target.name.clone());
+        for check in state.checks.values() {
+            let Some(health) = check.health else { continue };
+            let suite = check.id.split_once("::").map_or(check.id.as_str(), |(suite, _)| suite);
+            let labels = || vec![name(), ("suite", suite.to_string()), ("check", check.id.clone())];
+            self.success.sample(labels(), u8::from(health == Health::Passing));
+            self.failures.sample(labels(), check.consecutive_failures);
+        }
+        for result in RunResult::ALL {
+            let count = state.runs_by_result.get(&result).copied().unwrap_or(0);
+            self.runs.sample(vec![name(), ("result", result.as_str().to_string())], count);
+        }
+        if let Some(last) = state.last_run() {
+            self.last_run.sample(vec![name()], seconds(last.finished_at_ms()));
+        }
+        self.interval.sample(vec![name()], schedule.interval.as_secs_f64());
+        self.threshold.sample(vec![name()], schedule.max_wait.as_secs_f64());
+        for job in state.jobs.values() {
+            let labels = || vec![name(), ("executor", job.executor.clone())];
+            if let Some(wait) = job.wait_seconds {
+                self.wait.sample(labels(), wait);
+            }
+            if let Some(run) = job.run_seconds {
+                self.run.sample(labels(), run);
+            }
+            self.measured.sample(labels(), seconds(job.measured_ms));
+            self.over.sample(labels(), job.waits_over);
+        }
+    }
+
+    fn families(self) -> [Family; 10] {
+        [
+            self.success,
+            self.failures,
+            self.runs,
+            self.last_run,
+            self.interval,
+            self.wait,
+            self.run,
+            self.measured,
+            self.threshold,
+            self.over,
+        ]
+    }
 }
 
 #[cfg(test)]

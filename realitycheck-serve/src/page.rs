@@ -1,13 +1,19 @@
 //! The status page (`GET /`) and a run's page (`GET /runs/{id}`): server-rendered HTML that
 //! needs no JavaScript. One section per target: its health, its last and next run, the last
 //! runs as a history strip, a cell per check (green, red, amber for flaky, grey for skipped)
-//! where a red cell opens its diagnosis in one click (`<details>`), and the certificates'
-//! expiry. Everything shown comes from run records, which never hold a token. The pages are
+//! where a red cell opens its diagnosis in one click (`<details>`), the certificates' expiry,
+//! and the target's canary apart: its last and next canary, its own strip and cells, and how
+//! long each executor's job last waited and ran (red when it waited longer than the target
+//! allows). Everything shown comes from run records, which never hold a token. The pages are
 //! maud templates, which HTML-escape every text they insert; only the constant style sheet
 //! goes in as it is. The line breaks after block elements keep the page's source readable.
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use crate::canary::CanaryState;
 use crate::record::{CheckRecord, CheckStatus, RunRecord, RunResult, Trigger};
 use crate::state::{CheckState, Health, TargetState};
 use crate::time::{readable, relative, span};
@@ -34,7 +40,7 @@ impl TargetHealth {
     }
 }
 
-/// Whether `target` works, as far as its runs tell.
+/// Whether `target` works, as far as its scheduled runs tell (its canary has its own badge).
 pub fn target_health(target: &TargetState) -> TargetHealth {
     let Some(last) = target.last_run() else { return TargetHealth::Unknown };
     let failing = target.checks.values().any(|c| c.health == Some(Health::Failing))
@@ -64,6 +70,7 @@ details.check summary{cursor:pointer}.diagnosis{background:#fff;color:#1c2330;bo
 .diagnosis ul{margin:4px 0;padding-left:20px}.diagnosis li{font-family:ui-monospace,Menlo,monospace;font-size:12px}\
 table{border-collapse:collapse;margin-top:10px;font-size:13px}td,th{border-bottom:1px solid #e4e7ec;padding:4px 10px 4px 0;text-align:left}\
 .soon{color:#d64545;font-weight:bold}\
+div.canary{border-top:1px solid #e4e7ec;margin-top:12px;padding-top:8px}h3{margin:0 0 4px;font-size:15px}h3 small{font-weight:normal;color:#5b6677;font-size:13px}\
 ";
 
 /// A whole page: the head (`title`, the style sheet, a refresh every 30 s if `refresh`) and `body`.
@@ -146,7 +153,7 @@ fn target_section(target: &TargetState, now: u64) -> Markup {
                     }
                     None => "no run has ended yet",
                 }
-                @if let Some(running) = target.running {
+                @if let Some(running) = target.running.filter(|running| !running.canary) {
                     " · run #" (running.id) " going on since " (relative(running.started_at_ms, now))
                 }
                 @if let Some(next) = target.next_run_ms {
@@ -158,19 +165,20 @@ fn target_section(target: &TargetState, now: u64) -> Markup {
                 p.when { b { "The run could not start:" } " " (reason) }
                 "\n"
             }
-            (history_strip(target))
-            (check_cells(target, now))
+            (history_strip(&target.history, "last runs, oldest first"))
+            (check_cells(&target.checks, target.last_run(), target, now))
             (certificates(target, now))
+            (canary_section(target, now))
         }
         "\n"
     }
 }
 
-fn history_strip(target: &TargetState) -> Markup {
-    let last = target.history.iter().skip(target.history.len().saturating_sub(50));
+fn history_strip(history: &VecDeque<Arc<RunRecord>>, label: &str) -> Markup {
+    let last = history.iter().skip(history.len().saturating_sub(50));
     html! {
-        @if !target.history.is_empty() {
-            div.strip aria-label="last runs, oldest first" {
+        @if !history.is_empty() {
+            div.strip aria-label=(label) {
                 @for record in last {
                     @let result = record.result.as_str();
                     @let counts = record.counts();
@@ -186,13 +194,13 @@ fn history_strip(target: &TargetState) -> Markup {
     }
 }
 
-/// The checks in the order of the last run that listed them (report order).
-fn ordered_checks(target: &TargetState) -> Vec<&CheckState> {
+/// The checks in the order of `last`, the last run that listed them (report order).
+fn ordered_checks<'a>(checks: &'a BTreeMap<String, CheckState>, last: Option<&Arc<RunRecord>>) -> Vec<&'a CheckState> {
     let mut ordered: Vec<&CheckState> = Vec::new();
-    if let Some(last) = target.last_run() {
-        ordered.extend(last.checks.iter().filter_map(|c| target.checks.get(&c.id)));
+    if let Some(last) = last {
+        ordered.extend(last.checks.iter().filter_map(|c| checks.get(&c.id)));
     }
-    for check in target.checks.values() {
+    for check in checks.values() {
         if !ordered.iter().any(|c| c.id == check.id) {
             ordered.push(check);
         }
@@ -200,8 +208,15 @@ fn ordered_checks(target: &TargetState) -> Vec<&CheckState> {
     ordered
 }
 
-fn check_cells(target: &TargetState, now: u64) -> Markup {
-    let checks = ordered_checks(target);
+/// A cell per check of `checks` (the scheduled runs' or the canary's), whose results are in
+/// the runs `target` keeps.
+fn check_cells(
+    checks: &BTreeMap<String, CheckState>,
+    last: Option<&Arc<RunRecord>>,
+    target: &TargetState,
+    now: u64,
+) -> Markup {
+    let checks = ordered_checks(checks, last);
     html! {
         @if !checks.is_empty() {
             div.checks {
@@ -293,12 +308,100 @@ fn certificates(target: &TargetState, now: u64) -> Markup {
     }
 }
 
+/// The target's canary: its health, last and next canary, its strip and cells, and the last
+/// wait and run time of each executor's job.
+fn canary_section(target: &TargetState, now: u64) -> Markup {
+    let canary = &target.canary;
+    let health = canary.health().as_str();
+    html! {
+        @if canary.shown() {
+            div.canary {
+                "\n"
+                h3 {
+                    span.badge.(health) { "CANARY " (health.to_uppercase()) } " canary "
+                    small {
+                        @match &canary.schedule {
+                            Some(schedule) => {
+                                "profile " (schedule.profile) " · every "
+                                (span(u64::try_from(schedule.interval.as_millis()).unwrap_or(u64::MAX)))
+                                " · triggers a pipeline · a job may wait "
+                                (span(u64::try_from(schedule.max_wait.as_millis()).unwrap_or(u64::MAX)))
+                            }
+                            None => "off: the canaries kept from before",
+                        }
+                    }
+                }
+                "\n"
+                p.when {
+                    @match canary.last_run() {
+                        Some(last) => {
+                            "last canary " a href={ "/runs/" (last.id) } { "#" (last.id) } " " (last.result.as_str()) " "
+                            (relative(last.finished_at_ms(), now)) " (took " (span(last.duration_ms)) ")"
+                        }
+                        None => "no canary has ended yet",
+                    }
+                    @if let Some(running) = target.running.filter(|running| running.canary) {
+                        " · canary #" (running.id) " going on since " (relative(running.started_at_ms, now))
+                    }
+                    @if let Some(next) = canary.next_run_ms {
+                        " · next canary " (relative(next, now)) " (" (readable(next)) ")"
+                    }
+                }
+                "\n"
+                (history_strip(&canary.history, "last canaries, oldest first"))
+                (check_cells(&canary.checks, canary.last_run(), target, now))
+                (job_times(canary, now))
+            }
+            "\n"
+        }
+    }
+}
+
+/// How long each executor's job waited and ran in the last canary that measured it.
+fn job_times(canary: &CanaryState, now: u64) -> Markup {
+    let max_wait = canary.max_wait_seconds();
+    let seconds = |value: Option<i64>| match value.map(|value| u64::try_from(value).unwrap_or(0)) {
+        None => "—".to_string(),
+        Some(0) => "0s".to_string(),
+        Some(value) => span(value.saturating_mul(1000)),
+    };
+    html! {
+        @if !canary.jobs.is_empty() {
+            table {
+                tr { th { "executor" } th { "waited in the queue" } th { "ran" } th { "measured" } }
+                "\n"
+                @for job in canary.jobs.values() {
+                    @let over = matches!((job.wait_seconds, max_wait), (Some(wait), Some(max)) if wait > max);
+                    tr {
+                        td { (job.executor) }
+                        td class=[over.then_some("soon")] {
+                            (seconds(job.wait_seconds))
+                            @if over {
+                                " (longer than " (seconds(max_wait)) "; " (job.waits_over) " canar"
+                                (if job.waits_over == 1 { "y" } else { "ies" }) " in a row)"
+                            }
+                        }
+                        td { (seconds(job.run_seconds)) }
+                        td {
+                            (readable(job.measured_ms)) " (" (relative(job.measured_ms, now)) ") by "
+                            a href={ "/runs/" (job.run_id) "#" (job.check) } { (job.check) }
+                        }
+                    }
+                    "\n"
+                }
+            }
+            "\n"
+        }
+    }
+}
+
 /// The page of one run: every check with its note, diagnosis or skip reason.
 pub fn run(record: &RunRecord, version: &str, now: u64) -> String {
     let title = format!("realitycheck: run #{} of {}: {}", record.id, record.target, record.result.as_str());
-    let trigger = match record.trigger {
-        Trigger::Schedule => "the schedule",
-        Trigger::Request => "a request",
+    let trigger = match (record.trigger, record.canary) {
+        (Trigger::Schedule, true) => "the canary's schedule",
+        (Trigger::Schedule, false) => "the schedule",
+        (Trigger::Request, _) => "a request",
     };
     let body = html! {
         header {
@@ -315,6 +418,7 @@ pub fn run(record: &RunRecord, version: &str, now: u64) -> String {
                 "started " (readable(record.started_at_ms)) " (" (relative(record.started_at_ms, now)) ") by "
                 (trigger) ", took " (span(record.duration_ms))
                 @if record.overran { ", longer than the interval" }
+                @if !record.profile.is_empty() { " · profile " (record.profile) }
             }
             "\n"
             @if let Some(reason) = &record.stopped_because {
@@ -381,7 +485,10 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::record::{CERTIFICATE_EXPIRY, DiagnosisRecord, ObservationRecord, RUN_SCHEMA_VERSION};
+    use crate::canary::CanarySchedule;
+    use crate::record::{
+        CERTIFICATE_EXPIRY, DiagnosisRecord, JOB_RUN, JOB_WAIT, ObservationRecord, RUN_SCHEMA_VERSION,
+    };
     use crate::state::Running;
 
     /// 2026-11-30 12:00:00 UTC.
@@ -421,6 +528,8 @@ mod tests {
             id,
             target: target.into(),
             trigger: if id == 6 { Trigger::Request } else { Trigger::Schedule },
+            profile: "health".into(),
+            canary: false,
             started_at_ms: NOON - minutes_ago * 60_000,
             duration_ms: 2_400,
             result,
@@ -461,7 +570,7 @@ mod tests {
             ));
         }
         good.next_run_ms = Some(NOON + 60_000);
-        bad.running = Some(Running { id: 7, trigger: Trigger::Schedule, started_at_ms: NOON - 5_000 });
+        bad.running = Some(Running { id: 7, trigger: Trigger::Schedule, canary: false, started_at_ms: NOON - 5_000 });
         bad.next_run_ms = Some(NOON + 61_000);
         vec![good, bad]
     }
@@ -471,6 +580,67 @@ mod tests {
         let page = status(&targets(), "0.1.0", NOON);
         assert!(!page.contains("<script"), "no JavaScript");
         insta::assert_snapshot!("status_page", page);
+    }
+
+    /// A canary of `target` that ended `minutes_ago`, whose jobs waited and ran as `jobs` say
+    /// (executor, seconds waited, seconds run); a job that waited 0 s failed (stuck).
+    fn canary(id: u64, target: &str, minutes_ago: u64, jobs: &[(&str, i64, i64)]) -> Arc<RunRecord> {
+        let checks: Vec<CheckRecord> = jobs
+            .iter()
+            .map(|(executor, wait, ran)| {
+                let id = format!("executors::{executor}");
+                if *wait == 0 {
+                    let mut stuck = check(&id, CheckStatus::Failed);
+                    stuck.diagnosis.as_mut().unwrap().summary = format!("job {executor} is still queued");
+                    return stuck;
+                }
+                let mut passed = check(&id, CheckStatus::Passed);
+                passed.observations = vec![
+                    ObservationRecord { name: JOB_WAIT.into(), subject: (*executor).into(), value: *wait },
+                    ObservationRecord { name: JOB_RUN.into(), subject: (*executor).into(), value: *ran },
+                ];
+                passed
+            })
+            .collect();
+        let result =
+            if checks.iter().any(|c| c.status == CheckStatus::Failed) { RunResult::Failed } else { RunResult::Passed };
+        let mut record = Arc::unwrap_or_clone(record(id, target, minutes_ago, result, checks));
+        (record.profile, record.canary, record.duration_ms) = ("canary".into(), true, 95_000);
+        Arc::new(record)
+    }
+
+    #[test]
+    fn the_status_page_shows_the_canary_s_waits_apart_from_the_health_checks() {
+        let mut targets = targets();
+        let schedule = CanarySchedule {
+            profile: "canary".into(),
+            interval: Duration::from_secs(3600),
+            max_wait: Duration::from_secs(180),
+        };
+        let (good, bad) = targets.split_at_mut(1);
+        good[0].canary.schedule = Some(schedule.clone());
+        for (id, minutes_ago, waits) in [
+            (11, 130, [("docker", 40, 35), ("machine", 95, 61)]),
+            (12, 70, [("docker", 200, 34), ("machine", 80, 60)]),
+            (13, 10, [("docker", 245, 36), ("machine", 70, 58)]),
+        ] {
+            good[0].apply(canary(id, "prod", minutes_ago, &waits));
+        }
+        good[0].canary.next_run_ms = Some(NOON + 50 * 60_000);
+        bad[0].canary.schedule = Some(schedule);
+        bad[0].apply(canary(14, "staging", 20, &[("docker", 0, 0)]));
+        bad[0].running =
+            Some(Running { id: 15, trigger: Trigger::Schedule, canary: true, started_at_ms: NOON - 60_000 });
+
+        let page = status(&targets, "0.1.0", NOON);
+        insta::assert_snapshot!("status_page_with_canaries", page);
+        assert!(
+            page.contains("<section class=\"target passing\" id=\"target-prod\">"),
+            "waits are the canary's: {page}"
+        );
+        assert!(page.contains("4m 5s (longer than 3m; 2 canaries in a row)"), "{page}");
+        assert!(page.contains("<span class=\"badge failing\">CANARY FAILING</span>"), "{page}");
+        assert!(!page.contains("run #15 going on") && page.contains("canary #15 going on"), "{page}");
     }
 
     #[test]

@@ -154,6 +154,14 @@ impl From<&Observation> for ObservationRecord {
 /// The name of the observation that carries a certificate's notAfter, in Unix seconds.
 pub const CERTIFICATE_EXPIRY: &str = "certificate_expiry_timestamp_seconds";
 
+/// The name of the observation of how long a job waited from queued to started, in seconds;
+/// its subject is the executor (`docker`, `machine`).
+pub const JOB_WAIT: &str = "job_wait_seconds";
+
+/// The name of the observation of how long a job ran from started to stopped, in seconds; its
+/// subject is the executor.
+pub const JOB_RUN: &str = "job_run_seconds";
+
 impl CheckRecord {
     /// The suite of the check: its ID up to `::`.
     pub fn suite(&self) -> &str {
@@ -192,6 +200,13 @@ pub struct RunRecord {
     pub target: String,
     /// What started it.
     pub trigger: Trigger,
+    /// The profile it ran (empty in records of versions that did not keep it).
+    #[serde(default)]
+    pub profile: String,
+    /// A run of the target's canary, on the canary's own interval, rather than of the scheduled
+    /// profile: its checks' state is the canary's, apart from the scheduled runs'.
+    #[serde(default)]
+    pub canary: bool,
     /// When it started, Unix milliseconds.
     pub started_at_ms: u64,
     /// How long it took, preparation and finish included.
@@ -224,11 +239,16 @@ pub struct RunMeta {
     pub target: String,
     /// What started it.
     pub trigger: Trigger,
+    /// The profile it ran.
+    pub profile: String,
+    /// Whether it is the target's canary.
+    pub canary: bool,
     /// When it started (wall clock).
     pub started_at: SystemTime,
     /// How long it took.
     pub duration: Duration,
-    /// The interval between runs of its target, to tell an overrun.
+    /// The interval between its target's runs of its kind (scheduled or canary), to tell an
+    /// overrun.
     pub interval: Duration,
 }
 
@@ -249,6 +269,8 @@ impl RunRecord {
             id: meta.id,
             target: meta.target,
             trigger: meta.trigger,
+            profile: meta.profile,
+            canary: meta.canary,
             started_at_ms: unix_millis(meta.started_at),
             duration_ms: millis(meta.duration),
             result,

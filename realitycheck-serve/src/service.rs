@@ -1,10 +1,12 @@
 //! The scheduler: one loop per target, each starting its target's run at its turn (targets
-//! staggered over the first minute, a small jitter on every turn) or when the API asks, never
-//! two runs of one target at once. A run that takes longer than the interval is recorded as
-//! an overrun and the next one starts when it ends, never alongside. One target's slowness
-//! or failure never delays another's: each loop is its own task. On shutdown each loop
-//! cancels its run (the engine finishes it: interrupted checks reported, workflows the run
-//! started cancelled), records it, and ends.
+//! staggered over the first minute, a small jitter on every turn) or when the API asks, and
+//! its canary, if it has one, at the canary's turns (the first right after the first run),
+//! never two runs of one target at once: a canary whose turn comes during a run starts when
+//! that run ends, and the other way round. A run that takes longer than its interval is
+//! recorded as an overrun and the next one starts when it ends, never alongside. One target's
+//! slowness or failure never delays another's: each loop is its own task. On shutdown each
+//! loop cancels its run (the engine finishes it: interrupted checks reported, workflows the
+//! run started cancelled), records it, and ends.
 
 use std::collections::BTreeMap;
 use std::hash::BuildHasher;
@@ -17,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
+use crate::canary::CanarySchedule;
 use crate::record::{RunMeta, RunRecord, Trigger, unix_millis};
 use crate::state::{Running, TargetState, Transition};
 use crate::store::Store;
@@ -111,11 +114,73 @@ impl std::fmt::Debug for ServiceParts {
     }
 }
 
-/// A target's run and the receiver of the runs asked for it.
+/// What `serve` runs for one target: the run of the scheduled profile (named by its
+/// `RunInfo`), and its canary if it has one.
+pub struct Watch<S: Suite> {
+    /// The run of the target's scheduled profile, every `Schedule::every`; also what
+    /// `POST /api/v1/runs` starts.
+    pub run: Run<S>,
+    /// The target's canary.
+    pub canary: Option<Canary<S>>,
+}
+
+impl<S: Suite> From<Run<S>> for Watch<S> {
+    /// A target without canary.
+    fn from(run: Run<S>) -> Watch<S> {
+        Watch { run, canary: None }
+    }
+}
+
+/// A target's canary: a run of another profile on its own interval, whose jobs' waits are
+/// judged against `max_wait`.
+pub struct Canary<S: Suite> {
+    /// The canary's run (its profile named by its `RunInfo`).
+    pub run: Run<S>,
+    /// Time between the starts of two canaries.
+    pub every: Duration,
+    /// A job that waits longer than this in the queue waits too long.
+    pub max_wait: Duration,
+}
+
+/// A target's runs and the receiver of the runs asked for it.
 struct Watched<S: Suite> {
-    run: Run<S>,
+    watch: Watch<S>,
     requests: mpsc::Receiver<u64>,
     offset: Duration,
+}
+
+/// The turns of one of a target's runs: every `every` from the first, each with its own
+/// jitter, which never carries over to the next.
+struct Turns {
+    every: Duration,
+    turn: u64,
+    at: Instant,
+    /// When the next run starts: its turn and its jitter.
+    next: Instant,
+}
+
+impl Turns {
+    fn new(first: Instant, every: Duration) -> Turns {
+        Turns { every, turn: 0, at: first, next: first }
+    }
+
+    /// The next turn, after a run of this kind that the schedule started at `started`. Turns
+    /// that came while the run waited for the target's other run to end are skipped, and
+    /// turns missed while it went on are not made up: the next starts now, and the turns go
+    /// on from there.
+    fn advance(&mut self, started: Instant, jitter_max: Duration, target: &str) {
+        self.turn += 1;
+        self.at += self.every;
+        while self.at <= started {
+            self.turn += 1;
+            self.at += self.every;
+        }
+        let now = Instant::now();
+        if self.at < now {
+            self.at = now;
+        }
+        self.next = self.at + jitter(jitter_max, target, self.turn);
+    }
 }
 
 impl Service {
@@ -184,9 +249,10 @@ impl Service {
         Ok(id)
     }
 
-    fn set_next(&self, target: &str, at: SystemTime) {
+    fn set_next(&self, target: &str, at: SystemTime, canary: Option<SystemTime>) {
         if let Some(state) = self.lock().get_mut(target) {
             state.next_run_ms = Some(unix_millis(at));
+            state.canary.next_run_ms = canary.map(unix_millis);
         }
     }
 
@@ -196,9 +262,9 @@ impl Service {
         if at >= instant { wall + (at - instant) } else { wall - (instant - at) }
     }
 
-    fn start(&self, target: &str, trigger: Trigger, requested: Option<u64>, at: Instant) -> Running {
+    fn start(&self, target: &str, trigger: Trigger, requested: Option<u64>, canary: bool, at: Instant) -> Running {
         let id = requested.unwrap_or_else(|| self.next_id.fetch_add(1, Ordering::SeqCst));
-        let running = Running { id, trigger, started_at_ms: unix_millis(self.wall(at)) };
+        let running = Running { id, trigger, canary, started_at_ms: unix_millis(self.wall(at)) };
         let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(state) = self.lock().get_mut(target) {
             state.running = Some(running);
@@ -219,7 +285,7 @@ impl Service {
             let transitions = state.apply(Arc::clone(&record));
             let host = state.host.clone();
             let kept: Vec<Arc<RunRecord>> = match self.store {
-                Some(_) => targets.values().flat_map(|t| t.history.iter().cloned()).collect(),
+                Some(_) => targets.values().flat_map(|t| t.history.iter().chain(&t.canary.history).cloned()).collect(),
                 None => Vec::new(),
             };
             (transitions, host, kept)
@@ -233,7 +299,7 @@ impl Service {
                 tracing::error!(%error, "the run could not be kept in the state dir");
             }
         }
-        tracing::info!(target_name = %record.target, run = record.id, result = record.result.as_str(), duration_ms = record.duration_ms, "run finished");
+        tracing::info!(target_name = %record.target, run = record.id, profile = %record.profile, canary = record.canary, result = record.result.as_str(), duration_ms = record.duration_ms, "run finished");
         self.notify(transitions, host);
     }
 
@@ -269,31 +335,34 @@ fn jitter(max: Duration, target: &str, turn: u64) -> Duration {
     Duration::from_millis(random % max_millis)
 }
 
-/// Starts `serve`'s loops: one per run of `runs` (each the run of one target, named by its
-/// `RunInfo`), until `shutdown` is cancelled. Returns the service (for the HTTP layer) and
-/// a handle that resolves when every loop has ended and notifications in flight are
-/// delivered (or 10 s have passed).
+/// Starts `serve`'s loops: one per target of `targets` (each with the run of one target,
+/// named by its `RunInfo`, and its canary), until `shutdown` is cancelled. Returns the service
+/// (for the HTTP layer) and a handle that resolves when every loop has ended and
+/// notifications in flight are delivered (or 10 s have passed).
 pub fn start<S: Suite>(
-    runs: Vec<Run<S>>,
+    targets: Vec<Watch<S>>,
     schedule: Schedule,
     version: &str,
     parts: ServiceParts,
     shutdown: CancellationToken,
 ) -> (Arc<Service>, tokio::task::JoinHandle<()>) {
-    let count = u32::try_from(runs.len()).unwrap_or(u32::MAX).max(1);
+    let count = u32::try_from(targets.len()).unwrap_or(u32::MAX).max(1);
     let mut states = BTreeMap::new();
     let mut requests = BTreeMap::new();
     let mut watched = Vec::new();
-    for (index, run) in runs.into_iter().enumerate() {
-        let info = run.options().info.clone();
+    for (index, watch) in targets.into_iter().enumerate() {
+        let info = watch.run.options().info.clone();
         let (sender, receiver) = mpsc::channel(1);
         requests.insert(info.target.clone(), sender);
-        states.insert(
-            info.target.clone(),
-            TargetState::new(&info.target, &info.host, &info.profile, schedule.every, schedule.history),
-        );
+        let mut state = TargetState::new(&info.target, &info.host, &info.profile, schedule.every, schedule.history);
+        state.canary.schedule = watch.canary.as_ref().map(|canary| CanarySchedule {
+            profile: canary.run.options().info.profile.clone(),
+            interval: canary.every,
+            max_wait: canary.max_wait,
+        });
+        states.insert(info.target.clone(), state);
         let offset = schedule.stagger * u32::try_from(index).unwrap_or(u32::MAX) / count;
-        watched.push(Watched { run, requests: receiver, offset });
+        watched.push(Watched { watch, requests: receiver, offset });
     }
     let (store, restored) = match parts.store {
         Some((store, records)) => (Some(Mutex::new(store)), records),
@@ -343,56 +412,66 @@ pub fn start<S: Suite>(
     (service, done)
 }
 
-/// One target's loop: wait for its turn or a request, run, record, again.
+/// One target's loop: wait for the turn of its run or its canary, or a request; run, record,
+/// again. When both turns have come, the scheduled run goes first.
 async fn watch<S: Suite>(service: Arc<Service>, mut watched: Watched<S>, shutdown: CancellationToken) {
-    let info = watched.run.options().info.clone();
-    let every = service.schedule.every;
-    let mut turn = 0;
-    // The turns fall every `every` from the first; each gets its own jitter, which never
-    // carries over to the next.
-    let mut turn_at = Instant::now() + watched.offset;
-    let mut next = turn_at;
+    let info = watched.watch.run.options().info.clone();
+    let jitter = service.schedule.jitter;
+    let first = Instant::now() + watched.offset;
+    let mut turns = Turns::new(first, service.schedule.every);
+    let mut canary_turns = watched.watch.canary.as_ref().map(|canary| Turns::new(first, canary.every));
     loop {
-        service.set_next(&info.target, service.wall(next));
-        let (trigger, requested) = tokio::select! {
+        let canary_next = canary_turns.as_ref().map(|turns| turns.next);
+        service.set_next(&info.target, service.wall(turns.next), canary_next.map(|at| service.wall(at)));
+        let (trigger, requested, canary) = tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
-            Some(id) = watched.requests.recv() => (Trigger::Request, Some(id)),
-            () = tokio::time::sleep_until(next) => (Trigger::Schedule, None),
+            Some(id) = watched.requests.recv() => (Trigger::Request, Some(id), false),
+            () = tokio::time::sleep_until(turns.next) => (Trigger::Schedule, None, false),
+            () = sleep_until_some(canary_next) => (Trigger::Schedule, None, true),
+        };
+        let (run, interval) = match (&watched.watch.canary, canary) {
+            (Some(canary), true) => (&canary.run, canary.every),
+            _ => (&watched.watch.run, turns.every),
         };
         let started = Instant::now();
-        let running = service.start(&info.target, trigger, requested, started);
+        let running = service.start(&info.target, trigger, requested, canary, started);
         // Nobody reads the events: the record is made from the report.
         let (sink, events) = EventSink::channel();
         drop(events);
-        let outcome = watched.run.execute(&sink, shutdown.child_token()).await;
+        let outcome = run.execute(&sink, shutdown.child_token()).await;
         let meta = RunMeta {
             id: running.id,
             target: info.target.clone(),
             trigger,
+            profile: run.options().info.profile.clone(),
+            canary,
             started_at: service.wall(started),
             duration: started.elapsed(),
-            interval: every,
+            interval,
         };
         let record = RunRecord::new(meta, outcome.as_ref().map_err(ToString::to_string));
         if record.overran {
-            tracing::warn!(target_name = %info.target, duration_ms = record.duration_ms, every = ?every, "the run took longer than the interval; the next one starts now, not alongside");
+            tracing::warn!(target_name = %info.target, profile = %record.profile, duration_ms = record.duration_ms, every = ?interval, "the run took longer than its interval; the next one starts now, not alongside");
         }
         service.finish(record);
-        if trigger == Trigger::Schedule {
-            turn += 1;
-            turn_at += every;
-            // Turns missed while the run went on are not made up: the next starts now, and
-            // the turns go on from there.
-            let now = Instant::now();
-            if turn_at < now {
-                turn_at = now;
-            }
-            next = turn_at + jitter(service.schedule.jitter, &info.target, turn);
+        match (trigger, canary_turns.as_mut().filter(|_| canary)) {
+            (Trigger::Schedule, Some(canary_turns)) => canary_turns.advance(started, jitter, &info.target),
+            (Trigger::Schedule, None) => turns.advance(started, jitter, &info.target),
+            (Trigger::Request, _) => {}
         }
     }
     if let Some(state) = service.lock().get_mut(&info.target) {
         state.next_run_ms = None;
+        state.canary.next_run_ms = None;
+    }
+}
+
+/// Sleeps until `at`, or for ever when there is none.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,8 +1,10 @@
 //! What `serve` knows of each target, built from the runs it recorded: the bounded history,
 //! each check's current state (since when, how many failures in a row, the last success),
 //! counts of runs by result, the run in progress and the next one. Applying a run returns the
-//! changes of checks' states, which the webhook announces. Pure data: the scheduler owns the
-//! clock and the runs, the HTTP layer reads snapshots.
+//! changes of checks' states, which the webhook announces. A canary's run goes to the
+//! target's [`CanaryState`] instead, with its own history and checks' states, so that it
+//! never changes what the scheduled runs found. Pure data: the scheduler owns the clock and
+//! the runs, the HTTP layer reads snapshots.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::canary::CanaryState;
 use crate::record::{CERTIFICATE_EXPIRY, CheckRecord, CheckStatus, DiagnosisRecord, RunRecord, RunResult, Trigger};
 
 /// Whether a check works, as notifications and the page see it.
@@ -82,6 +85,8 @@ pub struct Transition {
     pub diagnosis: Option<DiagnosisRecord>,
     /// What the passing run saw, for a change to passing.
     pub note: Option<String>,
+    /// The check is one of the target's canary, whose state is apart from the scheduled runs'.
+    pub canary: bool,
 }
 
 /// The run of a target going on now.
@@ -91,6 +96,8 @@ pub struct Running {
     pub id: u64,
     /// What started it.
     pub trigger: Trigger,
+    /// It is the target's canary.
+    pub canary: bool,
     /// When it started, Unix milliseconds.
     pub started_at_ms: u64,
 }
@@ -138,6 +145,8 @@ pub struct TargetState {
     pub certificates: BTreeMap<(String, String), i64>,
     /// Webhook deliveries that succeeded and that failed (after their retries).
     pub webhooks: (u64, u64),
+    /// What the target's canary found, apart from the scheduled runs.
+    pub canary: CanaryState,
 }
 
 impl TargetState {
@@ -158,6 +167,7 @@ impl TargetState {
             next_run_ms: None,
             certificates: BTreeMap::new(),
             webhooks: (0, 0),
+            canary: CanaryState::default(),
         }
     }
 
@@ -168,8 +178,12 @@ impl TargetState {
 
     /// Takes a finished run into account and returns the checks whose health it changed. A
     /// run that could not start, or that was interrupted, changes no check's health: it says
-    /// nothing about the installation (its skipped checks keep their state).
+    /// nothing about the installation (its skipped checks keep their state). A canary's run
+    /// changes the canary's state only.
     pub fn apply(&mut self, record: Arc<RunRecord>) -> Vec<Transition> {
+        if record.canary {
+            return self.canary.apply(&self.name, record, self.capacity);
+        }
         *self.runs_by_result.entry(record.result).or_default() += 1;
         if record.overran {
             self.overruns += 1;
@@ -187,7 +201,7 @@ impl TargetState {
                 .map(|observation| (observation.subject.clone(), observation.value))
                 .collect();
             self.set_certificates(&check.id, expiries);
-            if let Some(transition) = self.apply_check(&record, check, ended) {
+            if let Some(transition) = apply_check(&mut self.checks, &self.name, &record, check, ended) {
                 transitions.push(transition);
             }
         }
@@ -196,51 +210,6 @@ impl TargetState {
             self.history.pop_front();
         }
         transitions
-    }
-
-    fn apply_check(&mut self, record: &RunRecord, check: &CheckRecord, ended: u64) -> Option<Transition> {
-        let state = self.checks.entry(check.id.clone()).or_insert_with(|| CheckState {
-            id: check.id.clone(),
-            status: check.status,
-            health: None,
-            since_ms: None,
-            duration_ms: 0,
-            last_run_ms: ended,
-            last_success_ms: None,
-            consecutive_failures: 0,
-            run_id: record.id,
-        });
-        state.status = check.status;
-        state.run_id = record.id;
-        let health = Health::of(check.status)?;
-        state.duration_ms = check.duration_ms;
-        state.last_run_ms = ended;
-        match health {
-            Health::Passing => {
-                state.last_success_ms = Some(ended);
-                state.consecutive_failures = 0;
-            }
-            Health::Failing => state.consecutive_failures += 1,
-        }
-        let before = state.health.replace(health);
-        if before == Some(health) {
-            return None;
-        }
-        state.since_ms = Some(ended);
-        // A check first seen passing is no news; one first seen failing is.
-        if before.is_none() && health == Health::Passing {
-            return None;
-        }
-        Some(Transition {
-            target: self.name.clone(),
-            check: check.id.clone(),
-            from: before,
-            to: health,
-            run_id: record.id,
-            at_ms: ended,
-            diagnosis: check.diagnosis.clone().filter(|_| health == Health::Failing),
-            note: check.note.clone().filter(|_| health == Health::Passing),
-        })
     }
 
     /// Replaces the certificate expiries `check` reported (a run that read none keeps the last).
@@ -266,10 +235,64 @@ impl TargetState {
             .collect()
     }
 
-    /// A run by its ID, if still kept.
+    /// A run by its ID, if still kept (the canary's too).
     pub fn run(&self, id: u64) -> Option<&Arc<RunRecord>> {
-        self.history.iter().find(|record| record.id == id)
+        self.history.iter().chain(&self.canary.history).find(|record| record.id == id)
     }
+}
+
+/// Takes `check` of `record` (a run of `target` that ended at `ended`) into the checks' states
+/// `checks`; returns the change of its health, if it is news.
+pub(crate) fn apply_check(
+    checks: &mut BTreeMap<String, CheckState>,
+    target: &str,
+    record: &RunRecord,
+    check: &CheckRecord,
+    ended: u64,
+) -> Option<Transition> {
+    let state = checks.entry(check.id.clone()).or_insert_with(|| CheckState {
+        id: check.id.clone(),
+        status: check.status,
+        health: None,
+        since_ms: None,
+        duration_ms: 0,
+        last_run_ms: ended,
+        last_success_ms: None,
+        consecutive_failures: 0,
+        run_id: record.id,
+    });
+    state.status = check.status;
+    state.run_id = record.id;
+    let health = Health::of(check.status)?;
+    state.duration_ms = check.duration_ms;
+    state.last_run_ms = ended;
+    match health {
+        Health::Passing => {
+            state.last_success_ms = Some(ended);
+            state.consecutive_failures = 0;
+        }
+        Health::Failing => state.consecutive_failures += 1,
+    }
+    let before = state.health.replace(health);
+    if before == Some(health) {
+        return None;
+    }
+    state.since_ms = Some(ended);
+    // A check first seen passing is no news; one first seen failing is.
+    if before.is_none() && health == Health::Passing {
+        return None;
+    }
+    Some(Transition {
+        target: target.to_string(),
+        check: check.id.clone(),
+        from: before,
+        to: health,
+        run_id: record.id,
+        at_ms: ended,
+        diagnosis: check.diagnosis.clone().filter(|_| health == Health::Failing),
+        note: check.note.clone().filter(|_| health == Health::Passing),
+        canary: record.canary,
+    })
 }
 
 #[cfg(test)]
@@ -303,6 +326,8 @@ mod tests {
             id,
             target: "prod".into(),
             trigger: Trigger::Schedule,
+            profile: "health".into(),
+            canary: false,
             started_at_ms: id * 1000,
             duration_ms: 100,
             result,
@@ -333,6 +358,22 @@ mod tests {
         assert_eq!((mended[0].from, mended[0].to), (Some(Health::Failing), Health::Passing));
         assert_eq!(state.checks["a::x"].consecutive_failures, 0);
         assert_eq!(state.checks["a::x"].last_success_ms, Some(4100));
+    }
+
+    #[test]
+    fn a_canary_changes_the_canary_s_state_only() {
+        let mut state = target();
+        state.apply(run(1, RunResult::Failed, vec![check("a::x", CheckStatus::Failed)]));
+        let mut canary = Arc::unwrap_or_clone(run(2, RunResult::Passed, vec![check("a::x", CheckStatus::Passed)]));
+        canary.canary = true;
+        let transitions = state.apply(Arc::new(canary));
+        assert!(transitions.is_empty(), "first seen passing in the canary: no news, {transitions:?}");
+        let health = &state.checks["a::x"];
+        assert_eq!((health.health, health.consecutive_failures, health.run_id), (Some(Health::Failing), 1, 1));
+        assert_eq!(state.history.iter().map(|r| r.id).collect::<Vec<_>>(), [1]);
+        assert_eq!((state.runs_by_result.get(&RunResult::Passed), state.last_passed_ms), (None, None));
+        assert_eq!(state.canary.checks["a::x"].health, Some(Health::Passing));
+        assert_eq!(state.run(2).map(|r| r.id), Some(2), "a kept canary is found by its ID");
     }
 
     #[test]

@@ -160,6 +160,8 @@ mod tests {
             id,
             target: "prod".into(),
             trigger: Trigger::Schedule,
+            profile: "health".into(),
+            canary: false,
             started_at_ms: id,
             duration_ms: 1,
             result: RunResult::Passed,
@@ -197,6 +199,29 @@ mod tests {
         let (_, restored) = Store::open(dir.path()).unwrap();
         assert_eq!(restored.records.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(restored.skipped_lines, 2);
+    }
+
+    #[test]
+    fn a_line_written_before_records_kept_their_profile_is_a_scheduled_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = Store::open(dir.path()).unwrap();
+        let mut canary = record(2);
+        (canary.profile, canary.canary) = ("canary".into(), true);
+        store.append(&canary, &[&canary]).unwrap();
+        let mut older = serde_json::to_value(record(1)).unwrap();
+        let fields = older.as_object_mut().unwrap();
+        fields.remove("profile");
+        fields.remove("canary");
+        fs::OpenOptions::new()
+            .append(true)
+            .open(store.path())
+            .unwrap()
+            .write_all(format!("{older}\n").as_bytes())
+            .unwrap();
+        let (_, restored) = Store::open(dir.path()).unwrap();
+        let read: Vec<(u64, &str, bool)> =
+            restored.records.iter().map(|r| (r.id, r.profile.as_str(), r.canary)).collect();
+        assert_eq!(read, [(2, "canary", true), (1, "", false)]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Notifications: a POST to the webhook URL on every change of a check's health (passing to
-//! failing, failing to passing, and a check first seen failing), as realitycheck's own JSON
-//! or as a Slack-compatible `{"text": …}` body. A delivery is retried with backoff; one that
+//! failing, failing to passing, and a check first seen failing), of the scheduled runs' checks
+//! and, apart, of the canary's, as realitycheck's own JSON or as a Slack-compatible
+//! `{"text": …}` body. A delivery is retried with backoff; one that
 //! fails in the end is logged and counted, and never changes a verdict.
 
 use std::time::Duration;
@@ -103,6 +104,8 @@ struct JsonBody<'a> {
     to: &'static str,
     run_id: u64,
     at: String,
+    /// The check is the canary's (its state is apart from the scheduled runs').
+    canary: bool,
     #[serde(flatten)]
     transition: Detail<'a>,
 }
@@ -146,6 +149,7 @@ impl Webhook {
                 to: transition.to.as_str(),
                 run_id: transition.run_id,
                 at: rfc3339(transition.at_ms),
+                canary: transition.canary,
                 transition: Detail { diagnosis: transition.diagnosis.as_ref(), note: transition.note.as_deref() },
             })
             .unwrap_or_default(),
@@ -187,7 +191,10 @@ impl Webhook {
 
 /// One line, then the diagnosis: what a person reads in a chat channel.
 fn slack_text(transition: &Transition, host: &str) -> String {
-    let target = &transition.target;
+    let target = match transition.canary {
+        true => format!("{}'s canary", transition.target),
+        false => transition.target.clone(),
+    };
     let check = &transition.check;
     match (transition.to, &transition.diagnosis) {
         (Health::Failing, diagnosis) => {
@@ -230,6 +237,7 @@ mod tests {
                 phase: Some("Nomad clients".into()),
             }),
             note: (to == Health::Passing).then(|| "2 of 2 clients ready".into()),
+            canary: false,
         }
     }
 
@@ -251,6 +259,21 @@ mod tests {
         insta::assert_json_snapshot!(
             "webhook_slack_passing",
             webhook(Format::Slack).body(&transition(Health::Passing), "https://circleci.example.com")
+        );
+    }
+
+    #[test]
+    fn a_canary_s_check_is_said_to_be_the_canary_s() {
+        let canary = Transition { check: "executors::docker".into(), canary: true, ..transition(Health::Failing) };
+        let json = webhook(Format::Json).body(&canary, "https://circleci.example.com");
+        assert_eq!((&json["check"], &json["canary"]), (&"executors::docker".into(), &true.into()));
+        assert_eq!(webhook(Format::Json).body(&transition(Health::Failing), "h")["canary"], false);
+        let slack = webhook(Format::Slack).body(&canary, "https://circleci.example.com");
+        assert!(
+            slack["text"].as_str().unwrap().starts_with(
+                ":red_circle: realitycheck: `executors::docker` is failing on prod's canary (https://circleci.example.com)"
+            ),
+            "{slack}"
         );
     }
 

@@ -4,7 +4,7 @@
 //! metrics (checked by Prometheus's own `promtool` where it is installed), and webhooks
 //! delivered to a receiver on loopback with retries.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -14,20 +14,29 @@ use harness::{
     Applicability, CancellationToken, Check, CheckKind, CheckSpec, Diagnosis, IgnoredMode, Observation, Preflight, Run,
     RunInfo, RunOptions, Selection, Suite, Timeouts, Verdict,
 };
-use realitycheck_serve::{RunResult, Schedule, Service, ServiceParts, Store, Webhook, WebhookFormat, http, start};
+use realitycheck_serve::{
+    Canary, RunResult, Schedule, Service, ServiceParts, Store, Watch, Webhook, WebhookFormat, http, start,
+};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 /// What the test steers and what the suite saw.
 struct Controls {
-    /// `fake::flip` fails while this is set.
+    /// `fake::flip` fails in the scheduled runs while this is set.
     broken: AtomicBool,
+    /// `fake::flip` fails in the canaries while this is set.
+    canary_broken: AtomicBool,
     /// `fake::gate` waits for a permit while this is set.
     gated: AtomicBool,
     gate: Semaphore,
+    /// `fake::job` (the canary's) waits for a permit while this is set.
+    job_gated: AtomicBool,
+    job_gate: Semaphore,
+    /// What `fake::job` measures: seconds its job waited in the queue.
+    job_wait: AtomicI64,
     /// Runs whose checks started.
     started: AtomicU32,
-    /// Runs going on now, and the most ever seen at once.
+    /// Runs going on now (prepared, not finished), and the most ever seen at once.
     running: Mutex<(u32, u32)>,
     /// `finish` calls.
     finished: AtomicU32,
@@ -37,8 +46,12 @@ impl Default for Controls {
     fn default() -> Self {
         Controls {
             broken: AtomicBool::new(false),
+            canary_broken: AtomicBool::new(false),
             gated: AtomicBool::new(false),
             gate: Semaphore::new(0),
+            job_gated: AtomicBool::new(false),
+            job_gate: Semaphore::new(0),
+            job_wait: AtomicI64::new(20),
             started: AtomicU32::new(0),
             running: Mutex::new((0, 0)),
             finished: AtomicU32::new(0),
@@ -46,30 +59,48 @@ impl Default for Controls {
     }
 }
 
-struct FakeSuite(Arc<Controls>);
+/// The fake suite of the scheduled runs, or (`canary`) of the canaries, both steered by the
+/// same controls.
+struct FakeSuite {
+    controls: Arc<Controls>,
+    canary: bool,
+}
+
+/// What a run of the fake suite prepared: the controls, and whether it is a canary.
+struct Prepared {
+    controls: Arc<Controls>,
+    canary: bool,
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("never")]
 struct Never;
 
+/// Waits for a permit of `gate` while `gated` is set, or for the run's cancellation.
+async fn held(gated: &AtomicBool, gate: &Semaphore, cancel: &CancellationToken) {
+    if gated.load(Ordering::SeqCst) {
+        tokio::select! {
+            permit = gate.acquire() => permit.unwrap().forget(),
+            () = cancel.cancelled() => {}
+        }
+    }
+}
+
 impl Suite for FakeSuite {
     type Declaration = ();
-    type Resources = Arc<Controls>;
+    type Resources = Prepared;
     type Error = Never;
 
     fn checks(&self) -> Vec<Check<Self>> {
         let spec = |id: &str| CheckSpec::new(id, CheckKind::Cluster, format!("{id} works"));
         vec![
-            Check::new(spec("fake::steady"), (), |controls: Arc<Arc<Controls>>, _| async move {
-                let mut running = controls.running.lock().unwrap();
-                running.0 += 1;
-                running.1 = running.1.max(running.0);
-                drop(running);
-                controls.started.fetch_add(1, Ordering::SeqCst);
+            Check::new(spec("fake::steady"), (), |prepared: Arc<Prepared>, _| async move {
+                prepared.controls.started.fetch_add(1, Ordering::SeqCst);
                 Verdict::Pass("steady as ever".into())
             }),
-            Check::new(spec("fake::flip"), (), |controls: Arc<Arc<Controls>>, _| async move {
-                if controls.broken.load(Ordering::SeqCst) {
+            Check::new(spec("fake::flip"), (), |prepared: Arc<Prepared>, _| async move {
+                let broken = if prepared.canary { &prepared.controls.canary_broken } else { &prepared.controls.broken };
+                if broken.load(Ordering::SeqCst) {
                     Verdict::Fail(
                         Diagnosis::new("the flip is broken <b>")
                             .observed("flip = off")
@@ -88,14 +119,17 @@ impl Suite for FakeSuite {
                 ));
                 Verdict::Pass("certificate read".into())
             }),
-            Check::new(spec("fake::gate"), (), |controls: Arc<Arc<Controls>>, scope| async move {
-                if controls.gated.load(Ordering::SeqCst) {
-                    tokio::select! {
-                        permit = controls.gate.acquire() => permit.unwrap().forget(),
-                        () = scope.cancel.cancelled() => {}
-                    }
-                }
+            Check::new(spec("fake::gate"), (), |prepared: Arc<Prepared>, scope| async move {
+                held(&prepared.controls.gated, &prepared.controls.gate, &scope.cancel).await;
                 Verdict::Pass("gate open".into())
+            }),
+            Check::new(spec("fake::job"), (), |prepared: Arc<Prepared>, scope| async move {
+                let controls = &prepared.controls;
+                held(&controls.job_gated, &controls.job_gate, &scope.cancel).await;
+                let wait = controls.job_wait.load(Ordering::SeqCst);
+                scope.observations.record(Observation::new("job_wait_seconds", "docker", wait));
+                scope.observations.record(Observation::new("job_run_seconds", "docker", 30));
+                Verdict::Pass(format!("job docker waited {wait}s"))
             }),
         ]
     }
@@ -108,34 +142,53 @@ impl Suite for FakeSuite {
         Applicability::Applies
     }
 
-    fn prepare(&self, _: &[&()], _: &Timeouts) -> Result<Arc<Controls>, Never> {
-        Ok(Arc::clone(&self.0))
+    fn prepare(&self, _: &[&()], _: &Timeouts) -> Result<Prepared, Never> {
+        let mut running = self.controls.running.lock().unwrap();
+        running.0 += 1;
+        running.1 = running.1.max(running.0);
+        Ok(Prepared { controls: Arc::clone(&self.controls), canary: self.canary })
     }
 
-    async fn finish(&self, controls: &Arc<Controls>) -> Vec<String> {
-        controls.running.lock().unwrap().0 -= 1;
-        controls.finished.fetch_add(1, Ordering::SeqCst);
+    async fn finish(&self, prepared: &Prepared) -> Vec<String> {
+        prepared.controls.running.lock().unwrap().0 -= 1;
+        prepared.controls.finished.fetch_add(1, Ordering::SeqCst);
         vec!["cancelled workflow fake-1".into()]
     }
 }
 
+/// The scheduled run of target `name`: every check but the canary's job.
 fn run(name: &str, controls: &Arc<Controls>) -> Run<FakeSuite> {
+    fake_run(name, controls, false)
+}
+
+/// The canary of target `name`: its job and `fake::flip`, whose state must stay apart from the
+/// scheduled runs' `fake::flip`.
+fn canary(name: &str, controls: &Arc<Controls>, every: Duration) -> Canary<FakeSuite> {
+    Canary { run: fake_run(name, controls, true), every, max_wait: Duration::from_secs(180) }
+}
+
+fn fake_run(name: &str, controls: &Arc<Controls>, canary: bool) -> Run<FakeSuite> {
     let timeout = Duration::from_secs(3600);
+    let (skips, only) = match canary {
+        true => (vec![], vec!["fake::job".to_string(), "fake::flip".to_string()]),
+        false => (vec!["fake::job".to_string()], vec![]),
+    };
     Run::new(
-        FakeSuite(Arc::clone(controls)),
+        FakeSuite { controls: Arc::clone(controls), canary },
         RunOptions {
             info: RunInfo {
                 target: name.into(),
                 host: format!("https://{name}.example.com"),
-                profile: "health".into(),
+                profile: if canary { "canary" } else { "health" }.into(),
                 started_at: SystemTime::now(),
             },
             selection: Selection {
                 filters: vec![],
-                skips: vec![],
-                exact: false,
+                skips,
+                exact: true,
                 ignored: IgnoredMode::Report,
                 excluded_tags: vec![],
+                only,
             },
             timeouts: Timeouts { cluster: timeout, api: timeout, pipeline: timeout },
             deadline: None,
@@ -192,8 +245,25 @@ fn start_one(
     parts: ServiceParts,
 ) -> (Arc<Service>, tokio::task::JoinHandle<()>, CancellationToken) {
     let shutdown = CancellationToken::new();
-    let (service, done) = start(vec![run("prod", controls)], schedule(every), "9.9.9", parts, shutdown.clone());
+    let (service, done) = start(vec![run("prod", controls).into()], schedule(every), "9.9.9", parts, shutdown.clone());
     (service, done, shutdown)
+}
+
+/// `serve` of one target, `prod`, with its canary every `canary_every`.
+fn start_with_canary(
+    controls: &Arc<Controls>,
+    every: Duration,
+    canary_every: Duration,
+    parts: ServiceParts,
+) -> (Arc<Service>, tokio::task::JoinHandle<()>, CancellationToken) {
+    let shutdown = CancellationToken::new();
+    let watch = Watch { run: run("prod", controls), canary: Some(canary("prod", controls, canary_every)) };
+    let (service, done) = start(vec![watch], schedule(every), "9.9.9", parts, shutdown.clone());
+    (service, done, shutdown)
+}
+
+fn canaries_of(service: &Service, target: &str) -> Vec<Arc<realitycheck_serve::RunRecord>> {
+    service.snapshot().into_iter().find(|t| t.name == target).unwrap().canary.history.into_iter().collect()
 }
 
 #[tokio::test(start_paused = true)]
@@ -238,13 +308,71 @@ async fn runs_start_at_their_turns_and_never_overlap() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_canary_runs_at_its_own_turns_and_never_alongside_a_run() {
+    let controls = Arc::new(Controls::default());
+    let minute = Duration::from_secs(60);
+    let (service, done, shutdown) = start_with_canary(&controls, minute, minute * 5 / 2, ServiceParts::default());
+    // The first canary right after the first run; then runs at 60 s, 120 s, ..., canaries at
+    // 150 s and 300 s (after the run of that turn).
+    until("the first canary", || canaries_of(&service, "prod").len() == 1).await;
+    let (runs, canaries) = (runs_of(&service, "prod"), canaries_of(&service, "prod"));
+    assert_eq!(runs.len(), 1);
+    assert!(canaries[0].started_at_ms >= runs[0].finished_at_ms(), "the canary waits for the first run to end");
+    assert!((canaries[0].canary, canaries[0].profile.as_str()) == (true, "canary") && !runs[0].canary);
+    tokio::time::sleep(Duration::from_secs(145)).await;
+    assert_eq!((runs_of(&service, "prod").len(), canaries_of(&service, "prod").len()), (3, 1));
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!((runs_of(&service, "prod").len(), canaries_of(&service, "prod").len()), (3, 2), "at 155 s");
+    tokio::time::sleep(Duration::from_secs(150)).await;
+    assert_eq!((runs_of(&service, "prod").len(), canaries_of(&service, "prod").len()), (6, 3), "at 305 s");
+    let runs = runs_of(&service, "prod");
+    assert!(canaries_of(&service, "prod")[2].started_at_ms >= runs[5].finished_at_ms(), "the run of 300 s went first");
+
+    // A canary held for two minutes from 450 s: the runs of 480 s and 540 s wait for it, a
+    // request is refused, and then one run starts, not two.
+    tokio::time::sleep(Duration::from_secs(140)).await;
+    controls.job_gated.store(true, Ordering::SeqCst);
+    until("the held canary", || service.snapshot()[0].running.is_some_and(|r| r.canary)).await;
+    let held = service.snapshot()[0].running.unwrap().id;
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(runs_of(&service, "prod").len(), 8, "no run alongside the canary");
+    let (status, body) = send(&service, post("/api/v1/runs?target=prod", None)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains(&format!("run {held} going on")), "{body}");
+    controls.job_gated.store(false, Ordering::SeqCst);
+    controls.job_gate.add_permits(1);
+    until("the run after the canary", || runs_of(&service, "prod").len() == 9).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(runs_of(&service, "prod").len(), 9, "the turns the canary delayed are one run, not two");
+    let canary = canaries_of(&service, "prod").into_iter().find(|c| c.id == held).unwrap();
+    assert!(!canary.overran, "two minutes is within the canary's interval");
+    assert!(runs_of(&service, "prod")[8].started_at_ms >= canary.finished_at_ms(), "after the canary, not alongside");
+
+    // A run held across the canary's turn of 750 s: the canary starts when it ends.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    controls.gated.store(true, Ordering::SeqCst);
+    until("a held run", || service.snapshot()[0].running.is_some_and(|r| !r.canary)).await;
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(canaries_of(&service, "prod").len(), 5, "the canary of 750 s waits for the run");
+    controls.gated.store(false, Ordering::SeqCst);
+    controls.gate.add_permits(1);
+    until("the late canary", || canaries_of(&service, "prod").len() == 6).await;
+    let held_run = runs_of(&service, "prod").into_iter().find(|r| r.overran).expect("the held run overran");
+    assert!(canaries_of(&service, "prod")[5].started_at_ms >= held_run.finished_at_ms());
+    assert_eq!(controls.running.lock().unwrap().1, 1, "never two runs of the target at once");
+
+    shutdown.cancel();
+    done.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_jitter_of_a_turn_never_carries_over_to_the_next() {
     let controls = Arc::new(Controls::default());
     let shutdown = CancellationToken::new();
     let every = Duration::from_secs(60);
     let schedule = Schedule { every, history: 20, jitter: Duration::from_secs(10), stagger: Duration::ZERO };
     let (service, done) =
-        start(vec![run("prod", &controls)], schedule, "test", ServiceParts::default(), shutdown.clone());
+        start(vec![run("prod", &controls).into()], schedule, "test", ServiceParts::default(), shutdown.clone());
     // Turn k starts within [60k s, 60k + 10 s): at 599 s turns 0 to 9 have run, at 611 s turn 10 too.
     tokio::time::sleep(Duration::from_secs(599)).await;
     assert_eq!(runs_of(&service, "prod").len(), 10);
@@ -277,7 +405,7 @@ async fn one_slow_target_does_not_delay_another() {
     slow.gated.store(true, Ordering::SeqCst);
     let shutdown = CancellationToken::new();
     let (service, done) = start(
-        vec![run("slow", &slow), run("quick", &quick)],
+        vec![run("slow", &slow).into(), run("quick", &quick).into()],
         Schedule {
             every: Duration::from_secs(60),
             history: 10,
@@ -387,6 +515,107 @@ async fn the_api_and_the_metrics_tell_what_the_runs_found() {
     shutdown.cancel();
     done.await.unwrap();
     assert_eq!(get(&service, "/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+/// The value of the sample of `family` with exactly `labels`, if the exposition has one.
+fn sample(metrics: &str, family: &str, labels: &str) -> Option<String> {
+    metrics.lines().find_map(|line| line.strip_prefix(&format!("{family}{{{labels}}} ")).map(str::to_string))
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_canary_s_waits_become_metrics_and_its_failures_leave_the_health_checks_alone() {
+    let controls = Arc::new(Controls::default());
+    controls.job_wait.store(200, Ordering::SeqCst);
+    let (service, done, shutdown) =
+        start_with_canary(&controls, Duration::from_secs(600), Duration::from_secs(1000), ServiceParts::default());
+    until("the first canary", || canaries_of(&service, "prod").len() == 1).await;
+    let (_, metrics) = get(&service, "/metrics").await;
+    let docker = "target=\"prod\",executor=\"docker\"";
+    let canary_flip = "target=\"prod\",suite=\"fake\",check=\"fake::flip\"";
+    for (family, labels, value) in [
+        ("realitycheck_job_wait_seconds", docker, "200"),
+        ("realitycheck_job_run_seconds", docker, "30"),
+        ("realitycheck_job_wait_consecutive_over_threshold", docker, "1"),
+        ("realitycheck_job_wait_threshold_seconds", "target=\"prod\"", "180"),
+        ("realitycheck_canary_interval_seconds", "target=\"prod\"", "1000"),
+        ("realitycheck_canary_runs_total", "target=\"prod\",result=\"passed\"", "1"),
+        ("realitycheck_canary_check_success", "target=\"prod\",suite=\"fake\",check=\"fake::job\"", "1"),
+        ("realitycheck_runs_total", "target=\"prod\",result=\"passed\"", "1"),
+    ] {
+        assert_eq!(sample(&metrics, family, labels).as_deref(), Some(value), "{family}{{{labels}}} in\n{metrics}");
+    }
+    assert!(metrics.contains("realitycheck_job_measured_timestamp_seconds{target=\"prod\",executor=\"docker\"} "));
+    assert!(
+        sample(&metrics, "realitycheck_check_success", "target=\"prod\",suite=\"fake\",check=\"fake::job\"").is_none(),
+        "the canary's checks are not the scheduled runs'"
+    );
+    promtool_check_metrics(&metrics);
+
+    // The canary of 1000 s fails its fake::flip and measures another wait over 3m; the
+    // scheduled runs' fake::flip passes throughout, its state untouched.
+    controls.canary_broken.store(true, Ordering::SeqCst);
+    controls.job_wait.store(400, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(1005)).await;
+    assert_eq!((runs_of(&service, "prod").len(), canaries_of(&service, "prod").len()), (2, 2));
+    let (_, metrics) = get(&service, "/metrics").await;
+    let health_flip = sample(&metrics, "realitycheck_check_success", canary_flip);
+    assert_eq!(health_flip.as_deref(), Some("1"), "the canary's failure is not the scheduled runs'\n{metrics}");
+    for (family, labels, value) in [
+        ("realitycheck_check_consecutive_failures", canary_flip, "0"),
+        ("realitycheck_runs_total", "target=\"prod\",result=\"failed\"", "0"),
+        ("realitycheck_canary_check_success", canary_flip, "0"),
+        ("realitycheck_canary_check_consecutive_failures", canary_flip, "1"),
+        ("realitycheck_canary_runs_total", "target=\"prod\",result=\"failed\"", "1"),
+        ("realitycheck_job_wait_seconds", docker, "400"),
+        ("realitycheck_job_wait_consecutive_over_threshold", docker, "2"),
+    ] {
+        assert_eq!(sample(&metrics, family, labels).as_deref(), Some(value), "{family}{{{labels}}} in\n{metrics}");
+    }
+    let target = service.snapshot().remove(0);
+    assert_eq!(target.checks["fake::flip"].health, Some(realitycheck_serve::state::Health::Passing));
+    assert_eq!(target.last_run().unwrap().result, RunResult::Passed, "the last run is the scheduled one");
+
+    // A scheduled run that fails leaves the canary's state alone, the other way round.
+    controls.broken.store(true, Ordering::SeqCst);
+    service.request_run("prod").unwrap();
+    until("the failed run", || runs_of(&service, "prod").len() == 3).await;
+    let target = service.snapshot().remove(0);
+    assert_eq!(target.canary.checks["fake::flip"].consecutive_failures, 1);
+    assert_eq!(target.checks["fake::flip"].consecutive_failures, 1);
+
+    // The status API, the runs and the page say it; the canary of 2000 s waits 12 s and ends
+    // the row.
+    let (_, body) = get(&service, "/api/v1/status").await;
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    conforms(&status, "status-v1.schema.json");
+    let canary = &status["targets"][0]["canary"];
+    assert_eq!((canary["profile"].as_str(), canary["health"].as_str()), (Some("canary"), Some("failing")));
+    assert_eq!(canary["jobs"][0]["wait_seconds"], 400);
+    assert_eq!(canary["jobs"][0]["consecutive_over_threshold"], 2);
+    let id = canary["last_run"]["id"].as_u64().unwrap();
+    let (_, body) = get(&service, &format!("/api/v1/runs/{id}")).await;
+    let record: serde_json::Value = serde_json::from_str(&body).unwrap();
+    conforms(&record, "run-v1.schema.json");
+    assert_eq!((record["canary"].as_bool(), record["profile"].as_str()), (Some(true), Some("canary")));
+    let (_, body) = get(&service, "/api/v1/runs?target=prod").await;
+    let runs: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let canaries = runs["runs"].as_array().unwrap().iter().filter(|run| run["canary"] == true).count();
+    assert_eq!(canaries, 2, "{runs:#}");
+    let (_, page) = get(&service, "/").await;
+    assert!(page.contains("<span class=\"badge failing\">CANARY FAILING</span>"), "{page}");
+    assert!(page.contains("6m 40s (longer than 3m; 2 canaries in a row)"), "{page}");
+
+    controls.canary_broken.store(false, Ordering::SeqCst);
+    controls.job_wait.store(12, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(1000)).await;
+    assert_eq!(canaries_of(&service, "prod").len(), 3);
+    let (_, metrics) = get(&service, "/metrics").await;
+    assert_eq!(sample(&metrics, "realitycheck_job_wait_seconds", docker).as_deref(), Some("12"));
+    assert_eq!(sample(&metrics, "realitycheck_job_wait_consecutive_over_threshold", docker).as_deref(), Some("0"));
+    promtool_check_metrics(&metrics);
+
+    shutdown.cancel();
+    done.await.unwrap();
 }
 
 /// Asserts that `document` is valid against the schema in `realitycheck-serve/schema/`, and
@@ -500,6 +729,46 @@ async fn a_change_of_state_is_posted_to_the_webhook_with_retries() {
     assert_eq!((received[1]["from"].as_str(), received[1]["to"].as_str()), (Some("failing"), Some("passing")));
     assert_eq!(received[1]["note"], "flip is on");
     until("the counters", || service.snapshot()[0].webhooks == (2, 0)).await;
+    shutdown.cancel();
+    done.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failing_canary_is_announced_as_the_canary_s_and_restored_apart_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, received) = receiver(0).await;
+    let webhook = Webhook::new(url, WebhookFormat::Json, Duration::from_secs(5), vec![]).unwrap();
+    let controls = Arc::new(Controls::default());
+    controls.canary_broken.store(true, Ordering::SeqCst);
+    let (store, _) = Store::open(dir.path()).unwrap();
+    let parts = ServiceParts { webhook: Some(webhook), store: Some((store, vec![])), ..Default::default() };
+    let hour = Duration::from_secs(3600);
+    let (service, done, shutdown) = start_with_canary(&controls, hour, hour, parts);
+    until("the canary's notification", || received.lock().unwrap().len() == 1).await;
+    until("the delivery counted", || service.snapshot()[0].webhooks == (1, 0)).await;
+    let received = received.lock().unwrap().clone();
+    assert_eq!((received[0]["check"].as_str(), received[0]["canary"].as_bool()), (Some("fake::flip"), Some(true)));
+    assert_eq!(received[0]["to"], "failing");
+    shutdown.cancel();
+    done.await.unwrap();
+
+    let (store, restored) = Store::open(dir.path()).unwrap();
+    assert_eq!(restored.records.iter().map(|r| r.canary).collect::<Vec<_>>(), [false, true]);
+    let parts = ServiceParts { store: Some((store, restored.records)), ..Default::default() };
+    let shutdown = CancellationToken::new();
+    let (service, done) = start(vec![run("prod", &controls).into()], schedule(hour), "9.9.9", parts, shutdown.clone());
+    let target = service.snapshot().remove(0);
+    assert_eq!(target.checks["fake::flip"].health, Some(realitycheck_serve::state::Health::Passing));
+    assert_eq!(target.canary.checks["fake::flip"].health, Some(realitycheck_serve::state::Health::Failing));
+    assert!(target.canary.schedule.is_none() && target.canary.shown(), "off now, its kept canaries still shown");
+    let (_, metrics) = get(&service, "/metrics").await;
+    assert!(
+        !metrics.contains("realitycheck_job_wait_consecutive_over_threshold{")
+            && !metrics.contains("realitycheck_canary_check_success{"),
+        "no canary, no canary samples to hold an alert:\n{metrics}"
+    );
+    let (_, page) = get(&service, "/").await;
+    assert!(page.contains("off: the canaries kept from before"), "{page}");
     shutdown.cancel();
     done.await.unwrap();
 }

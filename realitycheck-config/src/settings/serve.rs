@@ -27,6 +27,9 @@ pub struct ServeSettings {
     /// Time between the starts of two runs of one target (default 15m; at least 10s, at most
     /// a day).
     pub every: Duration,
+    /// Time between the starts of two canaries of one target (the `canary` profile, which
+    /// triggers pipelines; default 1h, 10s to a day); `None`: no canary (`off`).
+    pub canary_every: Option<Duration>,
     /// Address of the HTTP server (default 127.0.0.1:9797).
     pub listen: SocketAddr,
     /// Runs kept per target in memory and in the state dir (default 100, 1..=10000).
@@ -49,6 +52,7 @@ impl fmt::Debug for ServeSettings {
         f.debug_struct("ServeSettings")
             .field("profile", &self.profile)
             .field("every", &self.every)
+            .field("canary_every", &self.canary_every)
             .field("listen", &self.listen)
             .field("history", &self.history)
             .field("state_dir", &self.state_dir)
@@ -81,6 +85,10 @@ impl Config {
         Ok(ServeSettings {
             profile,
             every: values.must(&defs::EVERY, Value::as_duration),
+            canary_every: values.must(&defs::CANARY_EVERY, |value| match value {
+                Value::Text(off) if off == "off" => Some(None),
+                other => other.as_duration().map(Some),
+            }),
             listen: values.must(&defs::LISTEN, Value::as_address),
             history: values.must(&defs::HISTORY, Value::as_u32) as usize,
             state_dir: values.read(&defs::STATE_DIR, Value::as_path),

@@ -122,6 +122,15 @@ pub fn preflights() -> Vec<Preflight<RealityCheck>> {
 /// certificate checks record it (whatever their verdict) and metrics export it.
 pub const CERTIFICATE_EXPIRY: &str = "certificate_expiry_timestamp_seconds";
 
+/// The name of the observation of how long a job waited from queued to started, in whole
+/// seconds, as the executor checks record it (subject: the executor) and `serve`'s canary
+/// exports it.
+pub const JOB_WAIT: &str = "job_wait_seconds";
+
+/// The name of the observation of how long a job ran from started to stopped, in whole
+/// seconds, as the executor checks record it (subject: the executor).
+pub const JOB_RUN: &str = "job_run_seconds";
+
 /// The observation that the certificate `subject` names (`nomad-mtls cert.pem`, a host) ends
 /// its validity at `certificate`'s `not_after`.
 pub(crate) fn certificate_expiry(subject: impl Into<String>, certificate: &Certificate) -> Observation {
