@@ -129,11 +129,11 @@ fn fits(measurement: &Measurement) -> Measure {
     let class = &measurement.workload.resource_class;
     let Some(fit) = &measurement.fit else {
         let why = if measurement.workload.executor == "docker" {
-            "the Nomad clients' size could not be read"
+            "not judged: the Nomad clients' size could not be read"
         } else {
-            "machine jobs run on VMs the machine provisioner starts, not on Nomad clients"
+            "not applicable: machine jobs run on VMs the machine provisioner starts, not on Nomad clients"
         };
-        return Measure::new(id, None, format!("not judged: {why}"));
+        return Measure::new(id, None, why);
     };
     let class_size = format!("{class} ({} vCPU, {} MiB)", fit.class_cpus, fit.class_memory_mib);
     match fit.largest_client {
@@ -272,8 +272,8 @@ impl UnfinishedWaits {
         known.sort_unstable();
         let rank = nearest_rank(known.len() + missing, 95);
         let at_most = known.get(rank - 1).copied();
-        // Those without a wait waited at least from their queued time to the end (not at all
-        // when not even queued, or missing from the measurement).
+        // Those without a wait waited at least from their queued time to the end, and not at
+        // all when not even queued or missing from the measurement: `zeros` of them.
         let mut unfinished: Vec<Duration> = measurement
             .containers
             .iter()
@@ -281,10 +281,16 @@ impl UnfinishedWaits {
             .map(|c| c.waited_by(summary.observed_until).unwrap_or_default())
             .collect();
         unfinished.sort_unstable();
-        unfinished.resize(missing, Duration::ZERO);
-        let mut bounds = [known.as_slice(), unfinished.as_slice()].concat();
-        bounds.sort_unstable();
-        let at_least = bounds.get(rank - 1).copied().unwrap_or_default();
+        unfinished.truncate(missing);
+        let zeros = missing - unfinished.len();
+        let at_least = match rank.checked_sub(zeros + 1) {
+            Some(index) => {
+                let mut bounds = [known.as_slice(), unfinished.as_slice()].concat();
+                bounds.sort_unstable();
+                bounds.get(index).copied().unwrap_or_default()
+            }
+            None => Duration::ZERO,
+        };
         Some(UnfinishedWaits { count: u32::try_from(missing).unwrap_or(u32::MAX), total, at_least, at_most })
     }
 }
@@ -335,17 +341,18 @@ fn autoscaler(measurement: &Measurement, summary: &Summary) -> Measure {
     let room = max.is_none_or(|max| before < max);
     if summary.first_scale_out.is_none() && needed_more && room {
         let logs = if view.log_errors.is_empty() {
-            "its logs hold no error line".to_owned()
+            "; its logs hold no error line".to_owned()
         } else {
-            format!("its logs say: {}", view.log_errors.join(" | "))
+            let lines: Vec<String> = view.log_errors.iter().map(|line| format!("\n  {line}")).collect();
+            format!("; its logs say:{}", lines.concat())
         };
         return Measure::new(
             id,
             Some(false),
             format!(
                 "no client was added while containers waited longer than the autoscaler's reaction time ({:.1}s), \
-                 with {before} of {max_text} clients: {logs}. Read the nomad-autoscaler pod's logs (kubectl logs \
-                 deploy/nomad-autoscaler) and check its credentials and the group's maximum size",
+                 with {before} of {max_text} clients. Read the nomad-autoscaler pod's logs (kubectl logs \
+                 deploy/nomad-autoscaler) and check its credentials and the group's maximum size{logs}",
                 rounded(view.reaction)
             ),
         )

@@ -81,15 +81,18 @@ fn document(report: &Report, writer: &mut Writer<Vec<u8>>) -> io::Result<()> {
                 for measure in &report.measures {
                     testcase(measure, writer)?;
                 }
-                writer
-                    .create_element("system-out")
-                    .write_text_content(BytesText::new(&xml::text(&system_out(report))))?;
+                writer.create_element("system-out").write_text_content(text(&xml::text(&system_out(report))))?;
                 writer.create_element("system-err").write_empty()?;
                 Ok(())
             })?;
         Ok(())
     })?;
     Ok(())
+}
+
+/// Element content, escaped as little as XML needs (`<`, `>`, `&`), so that quotes stay readable.
+fn text(content: &str) -> BytesText<'static> {
+    BytesText::from_escaped(quick_xml::escape::partial_escape(content).into_owned())
 }
 
 /// The suite's properties: the target, the workload, the threshold, the verdict.
@@ -129,7 +132,7 @@ fn testcase(measure: &Measure, writer: &mut Writer<Vec<u8>>) -> io::Result<()> {
                 writer
                     .create_element("failure")
                     .with_attributes([("type", "failed"), ("message", first_line)])
-                    .write_text_content(BytesText::new(&message))?;
+                    .write_text_content(text(&message))?;
                 Ok(())
             })?;
         }

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::measurement::{Ending, Measurement};
+use crate::measurement::{Container, Ending, Measurement, rounded};
 use crate::report::{Report, Verdict, seconds};
 use crate::xml::escaped;
 
@@ -30,6 +30,12 @@ const BOTTOM: f64 = 436.0;
 const LEGEND_Y: f64 = 512.0;
 /// About how wide a character of the 12-pixel labels is, to lay out the legend.
 const CHAR_WIDTH: f64 = 6.8;
+/// The longest line of the note in a plot where nothing started, in characters.
+const NOTE_LINE_CHARS: usize = 80;
+/// The most lines of that note.
+const NOTE_LINES: usize = 6;
+/// The distance between the note's lines.
+const NOTE_LINE_HEIGHT: f64 = 22.0;
 /// Samples drawn as dots up to this many.
 const MAX_DOTS: usize = 120;
 
@@ -71,16 +77,19 @@ pub fn write_svg(report: &Report, path: &Path) -> Result<(), reports::ReportErro
     reports::write_atomically(path, "capacity SVG", svg(report).as_bytes())
 }
 
-/// `p95 wait 95.2s (threshold 180s) · all ran after 141.2s · passed`.
+/// `p95 wait 95.2s (threshold 180s) · all 50 started by 141.2s · passed`.
 fn subtitle(report: &Report) -> String {
     let summary = &report.summary;
     let threshold = seconds(report.thresholds.max_wait_p95);
     let p95 = match summary.wait_p95 {
-        Some(p95) => format!("p95 wait {:.1}s (threshold {threshold})", crate::measurement::rounded(p95)),
+        Some(p95) if summary.started < summary.containers => {
+            format!("p95 wait {:.1}s of the {} that started (threshold {threshold})", rounded(p95), summary.started)
+        }
+        Some(p95) => format!("p95 wait {:.1}s (threshold {threshold})", rounded(p95)),
         None => format!("p95 wait – (threshold {threshold})"),
     };
     let ran = match summary.all_ran_after {
-        Some(after) => format!("all {} started by {:.1}s", summary.containers, crate::measurement::rounded(after)),
+        Some(after) => format!("all {} started by {:.1}s", summary.containers, rounded(after)),
         None => format!("{} of {} started", summary.started, summary.containers),
     };
     let red = report.red().count();
@@ -191,7 +200,7 @@ impl<'a> Chart<'a> {
             report,
             until: until.as_secs_f64(),
             time: Axis::seconds(until.as_secs_f64()),
-            containers: Axis::count(peak_containers.max(1)),
+            containers: Axis::count(peak_containers.max(measurement.workload.containers).max(1)),
             clients: peak_clients.filter(|_| !samples.is_empty()).map(|peak| Axis::count(peak.max(1))),
             waiting,
             running,
@@ -376,13 +385,19 @@ impl<'a> Chart<'a> {
             _ if summary.containers == 0 => "no container was asked for".to_owned(),
             _ => format!("no container started in the {} watched", seconds(self.report.summary.observed_until)),
         };
-        let _ = writeln!(
-            svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"15\" fill=\"{MUTED}\">{}</text>",
-            (LEFT + RIGHT) / 2.0,
-            (TOP + BOTTOM) / 2.0,
-            escaped(&why)
-        );
+        let lines = note_lines(&why);
+        let first_y = (TOP + BOTTOM) / 2.0 - NOTE_LINE_HEIGHT * (lines.len() as f64 - 1.0) / 2.0;
+        let _ = writeln!(svg, "<g font-size=\"15\" fill=\"{MUTED}\" text-anchor=\"middle\">");
+        for (index, line) in lines.iter().enumerate() {
+            let _ = writeln!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                (LEFT + RIGHT) / 2.0,
+                first_y + NOTE_LINE_HEIGHT * index as f64,
+                escaped(line)
+            );
+        }
+        svg.push_str("</g>\n");
     }
 
     /// The legend's row: a swatch and a label for each thing drawn.
@@ -429,6 +444,30 @@ impl<'a> Chart<'a> {
     }
 }
 
+/// `text` in lines of at most [`NOTE_LINE_CHARS`] characters, cut at spaces, at most
+/// [`NOTE_LINES`] of them (the last ending with `…` when there was more).
+fn note_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > NOTE_LINE_CHARS {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.extend(word.chars().take(NOTE_LINE_CHARS));
+    }
+    lines.push(line);
+    if lines.len() > NOTE_LINES {
+        lines.truncate(NOTE_LINES);
+        if let Some(last) = lines.last_mut() {
+            last.push('…');
+        }
+    }
+    lines
+}
+
 /// How a legend entry is drawn.
 enum Swatch {
     Area(&'static str),
@@ -452,13 +491,15 @@ fn containers_over_time(measurement: &Measurement, until: Duration) -> (Vec<Poin
     let mut running: Vec<Point> = Vec::new();
     for at in moments {
         let seconds = at.as_secs_f64();
-        let count = |counted: &dyn Fn(&crate::measurement::Container) -> bool| {
-            u32::try_from(containers.iter().filter(|c| counted(c)).count()).unwrap_or(u32::MAX)
-        };
-        push_change(&mut waiting, Point { at: seconds, count: count(&|c| c.waiting_at(at)) });
-        push_change(&mut running, Point { at: seconds, count: count(&|c| c.running_at(at)) });
+        push_change(&mut waiting, Point { at: seconds, count: count(containers, |c| c.waiting_at(at)) });
+        push_change(&mut running, Point { at: seconds, count: count(containers, |c| c.running_at(at)) });
     }
     (waiting, running)
+}
+
+/// How many of `containers` are `counted`.
+fn count(containers: &[Container], counted: impl Fn(&Container) -> bool) -> u32 {
+    u32::try_from(containers.iter().filter(|c| counted(c)).count()).unwrap_or(u32::MAX)
 }
 
 /// Adds `point` unless it holds the count the series already has.

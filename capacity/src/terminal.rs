@@ -36,12 +36,15 @@ pub fn terminal(report: &Report, options: TerminalOptions) -> String {
     });
     let painter = Painter { color: options.color };
     let mut text = header(report, &painter);
+    text.push('\n');
     text.push_str(&measures(report, &painter, width));
+    text.push('\n');
     text.push_str(&numbers(report, &painter));
     for (index, note) in report.measurement.notes.iter().enumerate() {
         let label = if index == 0 { painter.label("Notes", Style::new().yellow().bold()) } else { blank_label() };
         text.push_str(&indented(&label, &wrap(&reports::printable(note), width.saturating_sub(LABEL_WIDTH + 1))));
     }
+    text.push('\n');
     text.push_str(&verdict(report, &painter));
     text
 }
@@ -245,33 +248,44 @@ fn indented(first: &str, lines: &[String]) -> String {
     text
 }
 
-/// `text` wrapped at spaces to lines of at most `width` columns (its own line breaks kept; a
-/// word longer than a line is cut).
+/// `text` wrapped at spaces to lines of at most `width` columns (its own line breaks kept, each
+/// line's indentation kept for the lines it wraps to; a word longer than a line is cut).
 fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
     let mut lines = Vec::new();
     for paragraph in text.lines() {
-        let mut line = String::new();
-        for word in paragraph.split(' ').filter(|word| !word.is_empty()) {
-            let needed =
-                console::measure_text_width(&line) + usize::from(!line.is_empty()) + console::measure_text_width(word);
-            if needed > width && !line.is_empty() {
-                lines.push(std::mem::take(&mut line));
-            }
-            let mut word = word;
-            while console::measure_text_width(word) > width {
-                let cut = cut_at(word, width);
-                lines.push(word[..cut].to_owned());
-                word = &word[cut..];
-            }
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
+        let words = paragraph.trim_start();
+        let indent = &paragraph[..paragraph.len() - words.len()];
+        let width = width.saturating_sub(console::measure_text_width(indent)).max(1);
+        let first = lines.len();
+        wrap_words(words, width, &mut lines);
+        for line in &mut lines[first..] {
+            line.insert_str(0, indent);
         }
-        lines.push(line);
     }
     lines
+}
+
+/// Adds the lines of `paragraph` wrapped to `width` columns to `lines`.
+fn wrap_words(paragraph: &str, width: usize, lines: &mut Vec<String>) {
+    let mut line = String::new();
+    for word in paragraph.split(' ').filter(|word| !word.is_empty()) {
+        let needed =
+            console::measure_text_width(&line) + usize::from(!line.is_empty()) + console::measure_text_width(word);
+        if needed > width && !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        let mut word = word;
+        while console::measure_text_width(word) > width {
+            let cut = cut_at(word, width);
+            lines.push(word[..cut].to_owned());
+            word = &word[cut..];
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
 }
 
 /// The byte index after the first `width` columns of `word` (at least one character).
@@ -309,5 +323,6 @@ mod tests {
         assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
         assert_eq!(wrap("", 10), Vec::<String>::new());
         assert_eq!(wrap("ééééé x", 3), ["ééé", "éé", "x"]);
+        assert_eq!(wrap("logs:\n  one two three", 9), ["logs:", "  one two", "  three"]);
     }
 }
