@@ -190,6 +190,25 @@ fn max_wait_p95(measurement: &Measurement, summary: &Summary, thresholds: &Thres
     let id = MeasureId::MaxWaitP95;
     let limit = thresholds.max_wait_p95;
     let threshold = rounded(limit);
+    let over = "jobs wait longer than the installation should make them; see capacity.autoscaler for whether \
+                the clients kept up";
+    let unfinished = UnfinishedWaits::of(measurement, summary);
+    if let Some(UnfinishedWaits { count, total, at_least, .. }) = unfinished
+        && at_least > limit
+    {
+        return Measure::new(
+            id,
+            Some(false),
+            format!(
+                "{count} of {total} containers never started in the {:.1}s measured: counting them as waiting \
+                 until then, the 95th percentile wait is at least {:.1}s, over capacity.max_wait_p95 \
+                 ({threshold:.1}s): {over}",
+                rounded(summary.observed_until),
+                rounded(at_least)
+            ),
+        )
+        .valued(rounded(at_least), threshold);
+    }
     let Some(p95) = summary.wait_p95 else {
         return Measure::new(id, None, "not measured: no container started");
     };
@@ -200,33 +219,15 @@ fn max_wait_p95(measurement: &Measurement, summary: &Summary, thresholds: &Thres
         summary.wait_max.map_or(0.0, rounded),
         summary.started
     );
-    let over = "jobs wait longer than the installation should make them; see capacity.autoscaler for whether \
-                the clients kept up";
-    let Some(unfinished) = UnfinishedWaits::of(measurement, summary) else {
-        return if p95 <= limit {
+    match unfinished {
+        None if p95 <= limit => {
             Measure::new(id, Some(true), format!("{figures}, within {threshold:.1}s")).valued(rounded(p95), threshold)
-        } else {
+        }
+        None => {
             Measure::new(id, Some(false), format!("{figures}, over capacity.max_wait_p95 ({threshold:.1}s): {over}"))
                 .valued(rounded(p95), threshold)
-        };
-    };
-    let UnfinishedWaits { count, total, at_least, at_most } = unfinished;
-    let until = rounded(summary.observed_until);
-    if at_least > limit {
-        return Measure::new(
-            id,
-            Some(false),
-            format!(
-                "{count} of {total} containers never started in the {until:.1}s measured: counting them as waiting \
-                 until then, the 95th percentile wait is at least {:.1}s, over capacity.max_wait_p95 \
-                 ({threshold:.1}s): {over}",
-                rounded(at_least)
-            ),
-        )
-        .valued(rounded(at_least), threshold);
-    }
-    match at_most {
-        Some(at_most) if at_most <= limit => Measure::new(
+        }
+        Some(UnfinishedWaits { count, total, at_most: Some(at_most), .. }) if at_most <= limit => Measure::new(
             id,
             Some(true),
             format!(
@@ -236,12 +237,13 @@ fn max_wait_p95(measurement: &Measurement, summary: &Summary, thresholds: &Thres
             ),
         )
         .valued(rounded(at_most), threshold),
-        _ => Measure::new(
+        Some(UnfinishedWaits { count, total, at_least, .. }) => Measure::new(
             id,
             None,
             format!(
-                "not judged: {count} of {total} containers never started in the {until:.1}s measured, so the 95th \
+                "not judged: {count} of {total} containers never started in the {:.1}s measured, so the 95th \
                  percentile wait is not known: at least {:.1}s ({figures})",
+                rounded(summary.observed_until),
                 rounded(at_least)
             ),
         ),

@@ -6,7 +6,6 @@
 //! offset counts from it, and the measurement's length is [`Summary::observed_until`]), and a
 //! clock read here would make the same measurement give different reports.
 
-use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::judge::{Measure, MeasureId, Thresholds, judge};
@@ -32,8 +31,7 @@ pub struct Report {
 }
 
 /// The verdict on the whole measurement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// No measure is red, and every container ran within `capacity.max_wait_p95`.
     Passed,

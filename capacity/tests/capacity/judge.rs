@@ -111,6 +111,23 @@ fn the_95th_percentile_within_the_threshold_is_green() {
     assert!(p95.message.ends_with("over 20 containers, within 180.0s"), "{}", p95.message);
 }
 
+/// A class no client can hold: nothing starts, and the wait is over the threshold all the same.
+#[test]
+fn containers_that_all_waited_past_the_threshold_are_red_though_none_started() {
+    let mut measurement = docker(4, 60.0);
+    measurement.ending = Ending::Interrupted { by: "the deadline".to_owned() };
+    measurement.containers = (0..4).map(|index| container(index, Some(2.0), None, None, "queued")).collect();
+    measurement.clients = vec![capacity::ClientSample { at: secs(300.0), ready: 2, pending_allocations: Some(4) }];
+    let p95 = measure(measurement.clone(), MeasureId::MaxWaitP95);
+    assert_red(&p95);
+    assert_eq!(p95.value, Some(298.0));
+    assert!(p95.message.starts_with("4 of 4 containers never started in the 300.0s measured"), "{}", p95.message);
+    measurement.clients[0].at = secs(60.0);
+    let p95 = measure(measurement, MeasureId::MaxWaitP95);
+    assert_not_judged(&p95);
+    assert_eq!(p95.message, "not measured: no container started");
+}
+
 #[test]
 fn the_95th_percentile_over_the_threshold_is_red() {
     let p95 = measure(fixtures::scaling_to_the_max(), MeasureId::MaxWaitP95);
