@@ -16,16 +16,19 @@ use crate::summary::Summary;
 /// The value of the report's `schema` field.
 pub const SCHEMA: &str = "realitycheck.capacity/v1";
 
-/// The JSON report of `report`, pretty-printed, ending with a line break.
-pub fn json(report: &Report) -> Result<String, reports::ReportError> {
-    let mut json = serde_json::to_string_pretty(&JsonReport::new(report))?;
-    json.push('\n');
-    Ok(json)
-}
+impl Report {
+    /// The JSON report, pretty-printed, ending with a line break.
+    pub fn json(&self) -> String {
+        // Every map of the document has text keys and every value serialises: nothing can fail.
+        let mut json = serde_json::to_string_pretty(&JsonReport::new(self)).expect("the report serialises");
+        json.push('\n');
+        json
+    }
 
-/// Writes the JSON report of `report` to `path` (atomically, its missing directories created).
-pub fn write_json(report: &Report, path: &Path) -> Result<(), reports::ReportError> {
-    reports::write_atomically(path, "capacity JSON", json(report)?.as_bytes())
+    /// Writes the JSON report to `path` (atomically, its missing directories created).
+    pub fn write_json(&self, path: &Path) -> Result<(), reports::ReportError> {
+        reports::write_atomically(path, "capacity JSON", self.json().as_bytes())
+    }
 }
 
 #[derive(Serialize)]

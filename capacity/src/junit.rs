@@ -30,19 +30,21 @@ use crate::xml;
 /// The `classname` of every testcase.
 pub const CLASSNAME: &str = "realitycheck.capacity";
 
-/// The JUnit XML report of `report`, ending with a line break.
-pub fn junit(report: &Report) -> Result<String, reports::ReportError> {
-    let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
-    document(report, &mut writer).map_err(|error| reports::ReportError::JunitXml(error.into()))?;
-    let mut xml =
-        String::from_utf8(writer.into_inner()).map_err(|error| reports::ReportError::JunitXml(error.into()))?;
-    xml.push('\n');
-    Ok(xml)
-}
+impl Report {
+    /// The JUnit XML report, ending with a line break.
+    pub fn junit(&self) -> String {
+        let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
+        // Writing into memory cannot fail, and only text goes in.
+        document(self, &mut writer).expect("writing into memory");
+        let mut xml = String::from_utf8(writer.into_inner()).expect("the document is text");
+        xml.push('\n');
+        xml
+    }
 
-/// Writes the JUnit XML report of `report` to `path` (atomically, its missing directories created).
-pub fn write_junit(report: &Report, path: &Path) -> Result<(), reports::ReportError> {
-    reports::write_atomically(path, "capacity JUnit", junit(report)?.as_bytes())
+    /// Writes the JUnit XML report to `path` (atomically, its missing directories created).
+    pub fn write_junit(&self, path: &Path) -> Result<(), reports::ReportError> {
+        reports::write_atomically(path, "capacity JUnit", self.junit().as_bytes())
+    }
 }
 
 fn document(report: &Report, writer: &mut Writer<Vec<u8>>) -> io::Result<()> {

@@ -39,6 +39,8 @@ const NOTE_LINE_HEIGHT: f64 = 22.0;
 /// Samples drawn as dots up to this many.
 const MAX_DOTS: usize = 120;
 
+// The colours: orange for waiting, green for running, blue for the clients, red for the
+// autoscaler's max, violet for the first scale-out, greys for text and grid.
 const WAITING: &str = "#e67700";
 const RUNNING: &str = "#2b8a3e";
 const CLIENTS: &str = "#1971c2";
@@ -48,33 +50,35 @@ const INK: &str = "#212529";
 const MUTED: &str = "#495057";
 const GRID: &str = "#e9ecef";
 
-/// The SVG picture of `report`.
-pub fn svg(report: &Report) -> String {
-    let chart = Chart::of(report);
-    let mut svg = String::new();
-    let title = escaped(&format!("{}: {}", report.measurement.target, report.workload_line()));
-    let subtitle = escaped(&subtitle(report));
-    let _ = write!(
-        svg,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" \
-         role=\"img\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n<title>Capacity of {title}; {subtitle}</title>\n\
-         <rect width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"#ffffff\"/>\n\
-         <text x=\"{LEFT}\" y=\"34\" font-size=\"19\" font-weight=\"bold\" fill=\"{INK}\">{title}</text>\n\
-         <text x=\"{LEFT}\" y=\"58\" font-size=\"13\" fill=\"{MUTED}\">{subtitle}</text>\n",
-    );
-    chart.grid(&mut svg);
-    chart.series(&mut svg);
-    chart.markers(&mut svg);
-    chart.axes(&mut svg);
-    chart.note(&mut svg);
-    chart.legend(&mut svg);
-    svg.push_str("</svg>\n");
-    svg
-}
+impl Report {
+    /// The SVG picture.
+    pub fn svg(&self) -> String {
+        let chart = Chart::of(self);
+        let mut svg = String::new();
+        let title = escaped(&format!("{}: {}", self.measurement.target, self.workload_line()));
+        let subtitle = escaped(&subtitle(self));
+        let _ = write!(
+            svg,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" \
+             role=\"img\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n<title>Capacity of {title}; {subtitle}</title>\n\
+             <rect width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"#ffffff\"/>\n\
+             <text x=\"{LEFT}\" y=\"34\" font-size=\"19\" font-weight=\"bold\" fill=\"{INK}\">{title}</text>\n\
+             <text x=\"{LEFT}\" y=\"58\" font-size=\"13\" fill=\"{MUTED}\">{subtitle}</text>\n",
+        );
+        chart.grid(&mut svg);
+        chart.series(&mut svg);
+        chart.markers(&mut svg);
+        chart.axes(&mut svg);
+        chart.note(&mut svg);
+        chart.legend(&mut svg);
+        svg.push_str("</svg>\n");
+        svg
+    }
 
-/// Writes the SVG picture of `report` to `path` (atomically, its missing directories created).
-pub fn write_svg(report: &Report, path: &Path) -> Result<(), reports::ReportError> {
-    reports::write_atomically(path, "capacity SVG", svg(report).as_bytes())
+    /// Writes the SVG picture to `path` (atomically, its missing directories created).
+    pub fn write_svg(&self, path: &Path) -> Result<(), reports::ReportError> {
+        reports::write_atomically(path, "capacity SVG", self.svg().as_bytes())
+    }
 }
 
 /// `p95 wait 95.2s (threshold 180s) · all 50 started by 141.2s · passed`.

@@ -76,6 +76,11 @@ impl Report {
         }
     }
 
+    /// Whether the verdict is [`Verdict::Passed`].
+    pub fn passed(&self) -> bool {
+        self.verdict() == Verdict::Passed
+    }
+
     /// The verdict on measure `id`.
     pub fn measure(&self, id: MeasureId) -> Option<&Measure> {
         self.measures.iter().find(|measure| measure.id == id)

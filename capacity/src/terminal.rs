@@ -29,8 +29,14 @@ pub struct TerminalOptions {
     pub width: Option<usize>,
 }
 
-/// The report as text for a terminal.
-pub fn terminal(report: &Report, options: TerminalOptions) -> String {
+impl Report {
+    /// The report as text for a terminal.
+    pub fn terminal(&self, options: TerminalOptions) -> String {
+        terminal(self, options)
+    }
+}
+
+fn terminal(report: &Report, options: TerminalOptions) -> String {
     let width = options.width.unwrap_or_else(|| {
         console::Term::stdout().size_checked().map_or(FALLBACK_WIDTH, |(_, columns)| columns.into())
     });

@@ -12,7 +12,7 @@ fn docs() -> PathBuf {
 
 #[test]
 fn the_picture_in_the_docs_is_the_fixture_s() {
-    let svg = capacity::svg(&report(fixtures::scaling_to_the_max()));
+    let svg = report(fixtures::scaling_to_the_max()).svg();
     let path = docs().join("capacity.svg");
     if std::env::var("REALITYCHECK_UPDATE_DOCS").as_deref() == Ok("1") {
         std::fs::write(&path, &svg).unwrap();

@@ -24,9 +24,7 @@ pub fn errors(document: &Value) -> Vec<String> {
 fn every_report() -> Vec<(&'static str, Value)> {
     every_fixture()
         .into_iter()
-        .map(|(name, measurement)| {
-            (name, serde_json::from_str(&capacity::json(&report(measurement)).unwrap()).unwrap())
-        })
+        .map(|(name, measurement)| (name, serde_json::from_str(&report(measurement).json()).unwrap()))
         .collect()
 }
 
@@ -45,7 +43,7 @@ fn reports_conform_to_the_schema() {
 
 #[test]
 fn the_schema_field_comes_first() {
-    let json = capacity::json(&report(crate::fixtures::green())).unwrap();
+    let json = report(crate::fixtures::green()).json();
     assert!(json.starts_with("{\n  \"schema\": \"realitycheck.capacity/v1\",\n"), "{json}");
 }
 

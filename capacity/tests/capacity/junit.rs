@@ -21,7 +21,7 @@ fn junit_validates_against_both_schemas() {
     hostile.notes.push("a note with a bell\u{7} and ]]> and \u{ffff}".to_owned());
     for (name, measurement) in every_fixture().into_iter().chain([("hostile", hostile)]) {
         let path = directory.path().join(format!("{name}.xml"));
-        capacity::write_junit(&report(measurement), &path).unwrap();
+        report(measurement).write_junit(&path).unwrap();
         files.push(path);
     }
     let validate = "\
@@ -59,7 +59,7 @@ for report in sys.argv[3:]:
 
 #[test]
 fn each_measure_is_a_testcase_failed_when_red_and_skipped_when_not_judged() {
-    let xml = capacity::junit(&report(fixtures::scaling_to_the_max())).unwrap();
+    let xml = report(fixtures::scaling_to_the_max()).junit();
     assert!(xml.contains(r#"<testsuite id="0" name="capacity" package="realitycheck.capacity" tests="4" errors="0" failures="2" skipped="0""#), "{xml}");
     assert!(xml.contains(r#"<testcase name="capacity.fits" classname="realitycheck.capacity" time="0"/>"#), "{xml}");
     assert!(
@@ -67,7 +67,7 @@ fn each_measure_is_a_testcase_failed_when_red_and_skipped_when_not_judged() {
         "{xml}"
     );
     assert!(xml.contains(r#"<failure type="failed" message="the autoscaler reached its max of 5 clients"#), "{xml}");
-    let machine = capacity::junit(&report(fixtures::machine())).unwrap();
+    let machine = report(fixtures::machine()).junit();
     assert!(
         machine.contains(r#"<skipped message="not applicable: machine jobs do not run on Nomad clients"/>"#),
         "{machine}"
@@ -81,7 +81,7 @@ fn a_report_file_that_cannot_be_written_says_which_and_what_to_do() {
     let blocker = directory.path().join("a-file");
     std::fs::write(&blocker, "").unwrap();
     let path = blocker.join("capacity.xml");
-    let error = capacity::write_junit(&report(fixtures::green()), &path).unwrap_err().to_string();
+    let error = report(fixtures::green()).write_junit(&path).unwrap_err().to_string();
     assert!(error.starts_with(&format!("cannot write the capacity JUnit report to {}: ", path.display())), "{error}");
     assert!(error.contains("choose") || error.contains("check"), "what to do: {error}");
 }

@@ -29,7 +29,7 @@ fn without_version(check: impl FnOnce()) {
 #[test]
 fn terminal_of_each_measurement() {
     for (name, measurement) in snapshotted() {
-        insta::assert_snapshot!(format!("terminal_{name}"), capacity::terminal(&report(measurement), PLAIN));
+        insta::assert_snapshot!(format!("terminal_{name}"), report(measurement).terminal(PLAIN));
     }
 }
 
@@ -37,7 +37,7 @@ fn terminal_of_each_measurement() {
 fn json_of_each_measurement() {
     without_version(|| {
         for (name, measurement) in snapshotted() {
-            insta::assert_snapshot!(format!("json_{name}"), capacity::json(&report(measurement)).unwrap());
+            insta::assert_snapshot!(format!("json_{name}"), report(measurement).json());
         }
     });
 }
@@ -46,23 +46,23 @@ fn json_of_each_measurement() {
 fn junit_of_each_measurement() {
     without_version(|| {
         for (name, measurement) in snapshotted() {
-            insta::assert_snapshot!(format!("junit_{name}"), capacity::junit(&report(measurement)).unwrap());
+            insta::assert_snapshot!(format!("junit_{name}"), report(measurement).junit());
         }
     });
 }
 
 #[test]
 fn a_narrow_terminal_puts_messages_under_the_table() {
-    let text = capacity::terminal(&report(fixtures::stuck()), TerminalOptions { color: false, width: Some(60) });
+    let text = report(fixtures::stuck()).terminal(TerminalOptions { color: false, width: Some(60) });
     insta::assert_snapshot!("terminal_stuck_narrow", text);
 }
 
 #[test]
 fn colour_only_when_asked() {
     let report = report(fixtures::scaling_to_the_max());
-    let plain = capacity::terminal(&report, PLAIN);
+    let plain = report.terminal(PLAIN);
     assert!(!plain.contains('\u{1b}'), "{plain}");
-    let coloured = capacity::terminal(&report, TerminalOptions { color: true, width: Some(100) });
+    let coloured = report.terminal(TerminalOptions { color: true, width: Some(100) });
     assert!(coloured.contains("\u{1b}[31m\u{1b}[1m✗\u{1b}[0m capacity.autoscaler"), "{coloured:?}");
     assert!(coloured.contains("\u{1b}[32m\u{1b}[1m✓\u{1b}[0m capacity.fits"), "{coloured:?}");
     assert_eq!(console::strip_ansi_codes(&coloured), plain, "colour changes nothing else");
@@ -79,15 +79,15 @@ fn text_from_the_cluster_is_printed_safely() {
     measurement.notes.push("nomad said \u{1b}[31mno\u{1b}[0m\u{0}".to_owned());
     let report = report(measurement);
     for colour in [false, true] {
-        let text = capacity::terminal(&report, TerminalOptions { color: colour, width: Some(100) });
+        let text = report.terminal(TerminalOptions { color: colour, width: Some(100) });
         let stripped = console::strip_ansi_codes(&text);
         assert!(!stripped.contains('\u{1b}') && !stripped.contains('\u{7}') && !stripped.contains('\r'), "{text:?}");
         assert!(stripped.contains("click failed\u{fffd}to scale"), "{stripped}");
         assert!(stripped.contains("nomad said no\u{fffd}"), "{stripped}");
         assert!(stripped.starts_with("    Capacity prod: 50 × medium"), "{stripped}");
     }
-    let xml = capacity::junit(&report).unwrap();
+    let xml = report.junit();
     assert!(!xml.contains('\u{1b}') && !xml.contains('\u{7}'), "{xml:?}");
-    let svg = capacity::svg(&report);
+    let svg = report.svg();
     assert!(!svg.contains('\u{1b}') && !svg.contains('\u{7}'), "{svg:?}");
 }

@@ -60,7 +60,7 @@ fn check_coordinates(element: &quick_xml::events::BytesStart, svg: &str) {
 #[test]
 fn every_fixture_draws_on_the_canvas() {
     for (name, measurement) in every_fixture() {
-        let svg = capacity::svg(&report(measurement));
+        let svg = report(measurement).svg();
         let texts = drawable(&svg);
         assert!(texts.iter().any(|text| text.contains("seconds since the trigger")), "{name}: {texts:?}");
         assert!(svg.len() < 40_000, "{name}: {} bytes", svg.len());
@@ -69,7 +69,7 @@ fn every_fixture_draws_on_the_canvas() {
 
 #[test]
 fn one_container() {
-    let svg = capacity::svg(&report(fixtures::one()));
+    let svg = report(fixtures::one()).svg();
     let texts = drawable(&svg);
     assert!(texts.contains(&"prod: 1 × medium on docker, hold 60s".to_owned()), "{texts:?}");
     assert!(!texts.iter().any(|text| text.contains("first scale-out")), "no scale-out: {texts:?}");
@@ -79,7 +79,7 @@ fn one_container() {
 #[test]
 fn two_hundred_containers() {
     let report = report(fixtures::two_hundred());
-    let svg = capacity::svg(&report);
+    let svg = report.svg();
     let texts = drawable(&svg);
     assert!(texts.contains(&"250".to_owned()), "the containers' axis reaches past 200: {texts:?}");
     assert!(texts.contains(&"autoscaler max: 25 clients".to_owned()), "{texts:?}");
@@ -90,7 +90,7 @@ fn two_hundred_containers() {
 
 #[test]
 fn nothing_started() {
-    let svg = capacity::svg(&report(fixtures::not_started()));
+    let svg = report(fixtures::not_started()).svg();
     let texts = drawable(&svg);
     let note =
         ["nothing was triggered: the API refused the trigger: 403 Forbidden (the token", "cannot trigger pipelines)"];
@@ -107,13 +107,13 @@ fn nothing_observed_at_all() {
     let mut measurement = fixtures::docker(0, 60.0);
     measurement.autoscaler = None;
     measurement.ending = capacity::Ending::Interrupted { by: "Ctrl-C".to_owned() };
-    let texts = drawable(&capacity::svg(&report(measurement)));
+    let texts = drawable(&report(measurement).svg());
     assert!(texts.contains(&"no container was asked for".to_owned()), "{texts:?}");
 }
 
 #[test]
 fn a_machine_run_has_no_clients_axis() {
-    let svg = capacity::svg(&report(fixtures::machine()));
+    let svg = report(fixtures::machine()).svg();
     let texts = drawable(&svg);
     assert!(!texts.iter().any(|text| text.contains("Nomad clients")), "{texts:?}");
     assert!(!texts.iter().any(|text| text.contains("autoscaler")), "{texts:?}");

@@ -8,7 +8,7 @@ use capacity::{AutoscalerView, ClientSample, Container, Ending, Fit, Measurement
 use proptest::prelude::*;
 
 use crate::fixtures::{self, container, docker};
-use crate::{json, report};
+use crate::{json, picture, report};
 
 #[test]
 fn a_container_started_before_it_was_queued_waited_no_time() {
@@ -77,7 +77,7 @@ fn huge_times_saturate() {
     assert_eq!(summary.waited_at_max, Duration::MAX);
     let report = report(measurement);
     assert_eq!(report.verdict(), capacity::Verdict::Failed);
-    capacity::svg(&report);
+    report.svg();
 }
 
 /// A time: mostly within an hour, sometimes none, sometimes enormous.
@@ -173,8 +173,9 @@ fn measurement() -> impl Strategy<Value = Measurement> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
-    /// Whatever was observed, the summary is consistent and every output renders; the JSON
-    /// conforms to its schema and the terminal carries no escape sequence of its own.
+    /// Whatever was observed, the summary is consistent and every output renders: the JSON
+    /// conforms to its schema, the terminal carries no escape sequence of its own, the picture
+    /// is well-formed with every coordinate on the canvas.
     #[test]
     fn any_measurement_is_summarised_judged_and_rendered(measurement in measurement()) {
         let summary = Summary::of(&measurement);
@@ -184,13 +185,12 @@ proptest! {
         prop_assert!(summary.clients_before <= summary.clients_peak && summary.clients_after <= summary.clients_peak);
         let report = report(measurement);
         prop_assert_eq!(report.measures.len(), capacity::MEASURES.len());
-        let terminal = capacity::terminal(&report, capacity::TerminalOptions { color: false, width: Some(80) });
+        let terminal = report.terminal(capacity::TerminalOptions { color: false, width: Some(80) });
         prop_assert!(!terminal.contains('\u{1b}'), "{}", terminal);
-        let document: serde_json::Value = serde_json::from_str(&capacity::json(&report).unwrap()).unwrap();
+        let document: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
         let errors = json::errors(&document);
         prop_assert!(errors.is_empty(), "{:#?}", errors);
-        capacity::junit(&report).unwrap();
-        let svg = capacity::svg(&report);
-        prop_assert!(!svg.contains("NaN") && !svg.contains("inf"), "{}", svg);
+        report.junit();
+        picture::drawable(&report.svg());
     }
 }
