@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::measurement::{Ending, Measurement, rounded};
-use crate::summary::Summary;
+use crate::summary::{Summary, nearest_rank};
 
 /// The thresholds of a judgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +50,16 @@ impl MeasureId {
         }
     }
 
+    /// What its value and threshold count, if it has them.
+    pub fn unit(self) -> Option<&'static str> {
+        match self {
+            MeasureId::Fits => None,
+            MeasureId::AllRan => Some("containers"),
+            MeasureId::MaxWaitP95 => Some("seconds"),
+            MeasureId::Autoscaler => Some("clients"),
+        }
+    }
+
     /// What it measures, in a few words.
     pub fn title(self) -> &'static str {
         match self {
@@ -74,9 +84,12 @@ pub struct Measure {
     pub id: MeasureId,
     /// `Some(true)` green, `Some(false)` red, `None` not applicable or not measured.
     pub passed: Option<bool>,
-    /// The value measured (seconds for times, a count otherwise).
+    /// The value measured, in [`MeasureId::unit`]s: containers that started (`capacity.all_ran`),
+    /// the 95th percentile wait in seconds (`capacity.max_wait_p95`, a bound of it when some
+    /// containers never started), the most clients ready (`capacity.autoscaler`).
     pub value: Option<f64>,
-    /// The threshold it is held to.
+    /// The threshold it is held to: the containers of the workload, `capacity.max_wait_p95` in
+    /// seconds, the autoscaler's max clients.
     pub threshold: Option<f64>,
     /// What was found, and on red what to do.
     pub message: String,
@@ -92,6 +105,13 @@ impl Measure {
         self.threshold = Some(threshold);
         self
     }
+
+    fn valued_if(self, figures: Option<(f64, f64)>) -> Measure {
+        match figures {
+            Some((value, threshold)) => self.valued(value, threshold),
+            None => self,
+        }
+    }
 }
 
 /// The verdict on every measure of `measurement`, in [`MEASURES`] order.
@@ -99,7 +119,7 @@ pub fn judge(measurement: &Measurement, summary: &Summary, thresholds: &Threshol
     vec![
         fits(measurement),
         all_ran(measurement, summary),
-        max_wait_p95(summary, thresholds),
+        max_wait_p95(measurement, summary, thresholds),
         autoscaler(measurement, summary),
     ]
 }
@@ -109,11 +129,11 @@ fn fits(measurement: &Measurement) -> Measure {
     let class = &measurement.workload.resource_class;
     let Some(fit) = &measurement.fit else {
         let why = if measurement.workload.executor == "docker" {
-            "the Nomad clients' size could not be read"
+            "not judged: the Nomad clients' size could not be read"
         } else {
-            "machine jobs run on VMs the machine provisioner starts, not on Nomad clients"
+            "not applicable: machine jobs run on VMs the machine provisioner starts, not on Nomad clients"
         };
-        return Measure::new(id, None, format!("not judged: {why}"));
+        return Measure::new(id, None, why);
     };
     let class_size = format!("{class} ({} vCPU, {} MiB)", fit.class_cpus, fit.class_memory_mib);
     match fit.largest_client {
@@ -166,31 +186,114 @@ fn all_ran(measurement: &Measurement, summary: &Summary) -> Measure {
     }
 }
 
-fn max_wait_p95(summary: &Summary, thresholds: &Thresholds) -> Measure {
+fn max_wait_p95(measurement: &Measurement, summary: &Summary, thresholds: &Thresholds) -> Measure {
     let id = MeasureId::MaxWaitP95;
-    let threshold = rounded(thresholds.max_wait_p95);
+    let limit = thresholds.max_wait_p95;
+    let threshold = rounded(limit);
+    let over = "jobs wait longer than the installation should make them; see capacity.autoscaler for whether \
+                the clients kept up";
+    let unfinished = UnfinishedWaits::of(measurement, summary);
+    if let Some(UnfinishedWaits { count, total, at_least, .. }) = unfinished
+        && at_least > limit
+    {
+        return Measure::new(
+            id,
+            Some(false),
+            format!(
+                "{count} of {total} containers never started in the {:.1}s measured: counting them as waiting \
+                 until then, the 95th percentile wait is at least {:.1}s, over capacity.max_wait_p95 \
+                 ({threshold:.1}s): {over}",
+                rounded(summary.observed_until),
+                rounded(at_least)
+            ),
+        )
+        .valued(rounded(at_least), threshold);
+    }
     let Some(p95) = summary.wait_p95 else {
         return Measure::new(id, None, "not measured: no container started");
     };
-    let p95_seconds = rounded(p95);
     let figures = format!(
-        "p95 {p95_seconds:.1}s (p50 {:.1}s, max {:.1}s) over {} containers",
+        "p95 {:.1}s (p50 {:.1}s, max {:.1}s) over {} containers",
+        rounded(p95),
         summary.wait_p50.map_or(0.0, rounded),
         summary.wait_max.map_or(0.0, rounded),
         summary.started
     );
-    if p95 <= thresholds.max_wait_p95 {
-        Measure::new(id, Some(true), format!("{figures}, within {threshold:.1}s")).valued(p95_seconds, threshold)
-    } else {
-        Measure::new(
+    match unfinished {
+        None if p95 <= limit => {
+            Measure::new(id, Some(true), format!("{figures}, within {threshold:.1}s")).valued(rounded(p95), threshold)
+        }
+        None => {
+            Measure::new(id, Some(false), format!("{figures}, over capacity.max_wait_p95 ({threshold:.1}s): {over}"))
+                .valued(rounded(p95), threshold)
+        }
+        Some(UnfinishedWaits { count, total, at_most: Some(at_most), .. }) if at_most <= limit => Measure::new(
             id,
-            Some(false),
+            Some(true),
             format!(
-                "{figures}, over capacity.max_wait_p95 ({threshold:.1}s): jobs wait longer than the installation \
-                 should make them; see capacity.autoscaler for whether the clients kept up"
+                "{figures}; {count} of {total} never started, yet however long they wait the 95th percentile is at \
+                 most {:.1}s, within {threshold:.1}s",
+                rounded(at_most)
             ),
         )
-        .valued(p95_seconds, threshold)
+        .valued(rounded(at_most), threshold),
+        Some(UnfinishedWaits { count, total, at_least, .. }) => Measure::new(
+            id,
+            None,
+            format!(
+                "not judged: {count} of {total} containers never started in the {:.1}s measured, so the 95th \
+                 percentile wait is not known: at least {:.1}s ({figures})",
+                rounded(summary.observed_until),
+                rounded(at_least)
+            ),
+        ),
+    }
+}
+
+/// The waits of a workload some of whose containers never started: the 95th percentile of all
+/// of them lies between `at_least` (each counted as waiting until the measurement's end) and
+/// `at_most` (each counted as waiting forever; `None` when that puts the percentile among them).
+struct UnfinishedWaits {
+    /// Containers of the workload without a wait (never started, or their queued time unknown).
+    count: u32,
+    /// Containers of the workload.
+    total: u32,
+    at_least: Duration,
+    at_most: Option<Duration>,
+}
+
+impl UnfinishedWaits {
+    /// `None` when every container of the workload has its wait.
+    fn of(measurement: &Measurement, summary: &Summary) -> Option<UnfinishedWaits> {
+        let total = summary.containers;
+        let mut known: Vec<Duration> = measurement.containers.iter().filter_map(|c| c.wait()).collect();
+        let missing = usize::try_from(total).unwrap_or(usize::MAX).saturating_sub(known.len());
+        if missing == 0 {
+            return None;
+        }
+        known.sort_unstable();
+        let rank = nearest_rank(known.len() + missing, 95);
+        let at_most = known.get(rank - 1).copied();
+        // Those without a wait waited at least from their queued time to the end, and not at
+        // all when not even queued or missing from the measurement: `zeros` of them.
+        let mut unfinished: Vec<Duration> = measurement
+            .containers
+            .iter()
+            .filter(|c| c.wait().is_none())
+            .map(|c| c.waited_by(summary.observed_until).unwrap_or_default())
+            .collect();
+        unfinished.sort_unstable();
+        unfinished.truncate(missing);
+        let zeros = missing - unfinished.len();
+        let at_least = match rank.checked_sub(zeros + 1) {
+            Some(index) => {
+                let mut bounds = [known.as_slice(), unfinished.as_slice()].concat();
+                bounds.sort_unstable();
+                bounds.get(index).copied().unwrap_or_default()
+            }
+            None => Duration::ZERO,
+        };
+        Some(UnfinishedWaits { count: u32::try_from(missing).unwrap_or(u32::MAX), total, at_least, at_most })
     }
 }
 
@@ -198,6 +301,9 @@ fn autoscaler(measurement: &Measurement, summary: &Summary) -> Measure {
     let id = MeasureId::Autoscaler;
     if measurement.workload.executor != "docker" {
         return Measure::new(id, None, "not applicable: machine jobs do not run on Nomad clients");
+    }
+    if let Ending::NotStarted { .. } = measurement.ending {
+        return Measure::new(id, None, "not judged: nothing was triggered");
     }
     let Some(view) = &measurement.autoscaler else {
         return Measure::new(id, None, "not judged: the autoscaler and the Nomad clients could not be read");
@@ -229,29 +335,35 @@ fn autoscaler(measurement: &Measurement, summary: &Summary) -> Measure {
         )
         .valued(f64::from(peak), f64::from(max));
     }
-    let needed_more = measurement.containers.iter().any(|c| c.wait().is_some_and(|wait| wait > view.reaction))
-        || (summary.started < summary.containers && !matches!(measurement.ending, Ending::AllRan));
+    // A container still waiting at the end counts with how long it had waited by then.
+    let needed_more = measurement
+        .containers
+        .iter()
+        .any(|c| c.waited_by(summary.observed_until).is_some_and(|wait| wait > view.reaction));
     let room = max.is_none_or(|max| before < max);
     if summary.first_scale_out.is_none() && needed_more && room {
         let logs = if view.log_errors.is_empty() {
-            "its logs hold no error line".to_owned()
+            "; its logs hold no error line".to_owned()
         } else {
-            format!("its logs say: {}", view.log_errors.join(" | "))
+            let lines: Vec<String> = view.log_errors.iter().map(|line| format!("\n  {line}")).collect();
+            format!("; its logs say:{}", lines.concat())
         };
         return Measure::new(
             id,
             Some(false),
             format!(
                 "no client was added while containers waited longer than the autoscaler's reaction time ({:.1}s), \
-                 with {before} of {max_text} clients: {logs}. Read the nomad-autoscaler pod's logs (kubectl logs \
-                 deploy/nomad-autoscaler) and check its credentials and the group's maximum size",
+                 with {before} of {max_text} clients. Read the nomad-autoscaler pod's logs (kubectl logs \
+                 deploy/nomad-autoscaler) and check its credentials and the group's maximum size{logs}",
                 rounded(view.reaction)
             ),
-        );
+        )
+        .valued_if(max.map(|max| (f64::from(peak), f64::from(max))));
     }
     let scaled = match summary.first_scale_out {
         Some(at) => format!("first client added {:.1}s after the trigger, ", rounded(at)),
         None => "no client needed adding, ".to_owned(),
     };
     Measure::new(id, Some(true), format!("{scaled}{before} → {peak} clients of max {max_text} ({})", view.max_source))
+        .valued_if(max.map(|max| (f64::from(peak), f64::from(max))))
 }

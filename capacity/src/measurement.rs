@@ -44,6 +44,12 @@ impl Container {
         Some(self.started?.saturating_sub(self.queued?))
     }
 
+    /// How long it had waited by `until`: its wait once it started, else from queued to `until`
+    /// (a lower bound of a wait that had not ended); `None` until it was queued.
+    pub fn waited_by(&self, until: Duration) -> Option<Duration> {
+        self.wait().or_else(|| Some(until.saturating_sub(self.queued?)))
+    }
+
     /// From started to stopped, once it ended.
     pub fn run_time(&self) -> Option<Duration> {
         Some(self.stopped?.saturating_sub(self.started?))
@@ -95,7 +101,9 @@ pub struct Fit {
     pub class_cpus: u32,
     /// The class's memory, in MiB.
     pub class_memory_mib: u64,
-    /// The largest client's vCPUs and schedulable memory (MiB), if any client could be read.
+    /// The largest client's vCPUs and schedulable memory (MiB), if any client could be read
+    /// (serialised as `{"cpus": …, "memory_mib": …}`).
+    #[serde(serialize_with = "client_size")]
     pub largest_client: Option<(u32, u64)>,
 }
 
@@ -150,6 +158,16 @@ pub struct Measurement {
     pub ending: Ending,
     /// What could not be read, and other remarks.
     pub notes: Vec<String>,
+}
+
+/// A client's size as an object whose fields say what they are.
+fn client_size<S: serde::Serializer>(size: &Option<(u32, u64)>, serializer: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct ClientSize {
+        cpus: u32,
+        memory_mib: u64,
+    }
+    size.map(|(cpus, memory_mib)| ClientSize { cpus, memory_mib }).serialize(serializer)
 }
 
 pub(crate) fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {

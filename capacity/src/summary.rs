@@ -1,6 +1,8 @@
 //! What a measurement comes to: wait percentiles, the time until every container ran, the
-//! clients over time, when the autoscaler first added one, and how long containers waited
-//! while every client the autoscaler may run was ready.
+//! clients over time, when the autoscaler first added one, how long containers waited
+//! while every client the autoscaler may run was ready, and how long the measurement saw.
+//! Any measurement has a summary: times out of order (a container started before it was
+//! queued, samples unsorted) give zero spans, never a panic.
 
 use std::time::Duration;
 
@@ -13,14 +15,14 @@ use crate::measurement::{Measurement, optional_seconds, seconds};
 pub struct Summary {
     /// Containers asked for.
     pub containers: u32,
-    /// Containers that started.
+    /// Containers that started (whether or not their queued time is known).
     pub started: u32,
     /// Containers that ended in `success`.
     pub succeeded: u32,
-    /// Wait from queued to started: median, 95th percentile, longest.
+    /// The median wait from queued to started, over the containers that started.
     #[serde(serialize_with = "optional_seconds")]
     pub wait_p50: Option<Duration>,
-    /// The 95th percentile wait (nearest rank).
+    /// The 95th percentile wait (nearest rank), over the containers that started.
     #[serde(serialize_with = "optional_seconds")]
     pub wait_p95: Option<Duration>,
     /// The longest wait.
@@ -34,7 +36,7 @@ pub struct Summary {
     pub all_ran_after: Option<Duration>,
     /// The most containers waiting at once.
     pub waiting_peak: u32,
-    /// Clients ready at the first sample, at most, and at the last.
+    /// Clients ready at the first sample.
     pub clients_before: Option<u32>,
     /// The most clients ready in a sample.
     pub clients_peak: Option<u32>,
@@ -47,6 +49,10 @@ pub struct Summary {
     /// ready were at the autoscaler's max.
     #[serde(serialize_with = "seconds")]
     pub waited_at_max: Duration,
+    /// The last moment the measurement saw anything (a sample, a container queued, started
+    /// or stopped), from the trigger: how long it watched.
+    #[serde(serialize_with = "seconds")]
+    pub observed_until: Duration,
 }
 
 impl Summary {
@@ -57,7 +63,7 @@ impl Summary {
         waits.sort_unstable();
         let mut run_times: Vec<Duration> = containers.iter().filter_map(|c| c.run_time()).collect();
         run_times.sort_unstable();
-        let started = u32::try_from(waits.len()).unwrap_or(u32::MAX);
+        let started = count(containers.iter().filter(|c| c.started.is_some()));
         let total = measurement.workload.containers;
         let everyone_started = started >= total && containers.iter().all(|c| c.started.is_some());
         let all_ran_after = if everyone_started { containers.iter().filter_map(|c| c.started).max() } else { None };
@@ -73,13 +79,13 @@ impl Summary {
                 .filter(|pair| pair[0].ready >= max)
                 .filter(|pair| containers.iter().any(|c| c.waiting_at(pair[0].at) && c.waiting_at(pair[1].at)))
                 .map(|pair| pair[1].at.saturating_sub(pair[0].at))
-                .sum(),
+                .fold(Duration::ZERO, Duration::saturating_add),
             None => Duration::ZERO,
         };
         Summary {
             containers: total,
             started,
-            succeeded: u32::try_from(containers.iter().filter(|c| c.status == "success").count()).unwrap_or(u32::MAX),
+            succeeded: count(containers.iter().filter(|c| c.status == "success")),
             wait_p50: percentile(&waits, 50),
             wait_p95: percentile(&waits, 95),
             wait_max: waits.last().copied(),
@@ -91,8 +97,21 @@ impl Summary {
             clients_after: samples.last().map(|s| s.ready),
             first_scale_out,
             waited_at_max,
+            observed_until: observed_until(measurement),
         }
     }
+}
+
+/// How many items `items` yields, as a count of containers.
+fn count<T>(items: impl Iterator<Item = T>) -> u32 {
+    u32::try_from(items.count()).unwrap_or(u32::MAX)
+}
+
+/// The latest time of any sample or container event.
+fn observed_until(measurement: &Measurement) -> Duration {
+    let samples = measurement.clients.iter().map(|sample| sample.at);
+    let containers = measurement.containers.iter().flat_map(|c| [c.queued, c.started, c.stopped]).flatten();
+    samples.chain(containers).max().unwrap_or_default()
 }
 
 /// The most containers waiting at once: the count just after some container was queued.
@@ -106,14 +125,18 @@ fn waiting_peak(measurement: &Measurement) -> u32 {
         .map_or(0, |peak| u32::try_from(peak).unwrap_or(u32::MAX))
 }
 
+/// The 1-based rank of the `p`th percentile among `len` values by nearest rank (at least 1).
+pub(crate) fn nearest_rank(len: usize, p: u32) -> usize {
+    len.saturating_mul(p.min(100) as usize).div_ceil(100).max(1)
+}
+
 /// The `p`th percentile of `sorted` by nearest rank (the smallest value with at least `p`% of
 /// the values at or below it); `None` when empty.
 pub fn percentile(sorted: &[Duration], p: u32) -> Option<Duration> {
     if sorted.is_empty() {
         return None;
     }
-    let rank = (sorted.len() * p.min(100) as usize).div_ceil(100).max(1);
-    sorted.get(rank - 1).copied()
+    sorted.get(nearest_rank(sorted.len(), p) - 1).copied()
 }
 
 #[cfg(test)]

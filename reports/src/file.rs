@@ -45,8 +45,10 @@ impl ReportFile {
     }
 }
 
-/// Writes `contents` to `path` atomically; `format` names the report in errors.
-pub(crate) fn write_atomically(path: &Path, format: &'static str, contents: &[u8]) -> Result<(), ReportError> {
+/// Writes `contents` to `path` as every report file is written (atomically, its directory
+/// created, a symlink followed, a device or FIFO written through); `format` names the report
+/// in the error, which says what to do.
+pub fn write_atomically(path: &Path, format: &'static str, contents: &[u8]) -> Result<(), ReportError> {
     replace(path, contents).map_err(|source| ReportError::WriteFile { format, path: path.to_path_buf(), source })
 }
 

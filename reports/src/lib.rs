@@ -23,6 +23,7 @@ use std::path::PathBuf;
 
 pub use baseline::{Baseline, BaselineError, Comparison, Mark};
 pub use bundle::{Bundle, BundleLimits, write_bundle};
+pub use file::write_atomically;
 pub use json::JsonReporter;
 pub use junit::JunitReporter;
 pub use printable::printable;
