@@ -3,10 +3,10 @@
 //! the JSON report, the SVG picture beside it and the JUnit report; Ctrl-C cancels the workload.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use capacity::{Measurement, Report, Thresholds};
+use capacity::{Measurement, Report, TerminalOptions, Thresholds};
 use harness::CancellationToken;
 use realitycheck_config::Settings;
 use realitycheck_project::{CapacityExecutor, CapacityWorkload};
@@ -108,16 +108,16 @@ fn report(
     let color = color.enabled(stdout.is_terminal());
     let mut out = stdout.lock();
     // Whoever reads stdout may have gone (`| head`); the files still get written.
-    let _ = out.write_all(report.terminal(color).as_bytes());
+    let _ = out.write_all(report.terminal(TerminalOptions { color, width: None }).as_bytes());
     let _ = out.flush();
     if let Some(path) = &reports.json {
-        write(path, &report.json(), "the JSON report")?;
+        report.write_json(path)?;
         let svg = path.with_extension("svg");
-        write(&svg, &report.svg(), "the picture")?;
+        report.write_svg(&svg)?;
         eprintln!("wrote {} and {}", path.display(), svg.display());
     }
     if let Some(path) = &reports.junit {
-        write(path, &report.junit(), "the JUnit report")?;
+        report.write_junit(path)?;
     }
     for note in &report.measurement.notes {
         eprintln!("note: {note}");
@@ -129,10 +129,6 @@ fn report(
     } else {
         exit::FAILED
     }))
-}
-
-fn write(path: &Path, text: &str, what: &str) -> Result<(), AppError> {
-    std::fs::write(path, text).map_err(AppError::io(format!("cannot write {what} to {}", path.display())))
 }
 
 /// The first Ctrl-C or SIGTERM cancels the measurement (its workflow is cancelled, the reports
