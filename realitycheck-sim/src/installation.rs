@@ -1068,6 +1068,58 @@ mod tests {
         assert_eq!(comparable(&no_backup), comparable(&ready));
     }
 
+    /// The autoscaler's `enabled`, `scaling.min` and `scaling.max` in the newest release record.
+    fn released_autoscaler(installation: &Installation) -> (bool, u64, u64) {
+        let newest = records(installation).pop().unwrap();
+        let values = &newest["config"]["nomad"]["auto_scaler"];
+        (
+            values["enabled"].as_bool().unwrap(),
+            values["scaling"]["min"].as_u64().unwrap(),
+            values["scaling"]["max"].as_u64().unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_capacity_scenarios_change_only_the_autoscaler_or_the_clients_size_and_the_release_agrees() {
+        let healthy = build(Scenario::Healthy);
+        assert_eq!(healthy.autoscaler, Autoscaler { enabled: true, min: 1, max: 5, group_max_size: None });
+        assert_eq!(released_autoscaler(&healthy), (true, 1, 5));
+        assert!(healthy.nomad.clients.iter().all(|client| client.size == ClientSize::T3A_2XLARGE));
+        assert_eq!(healthy.why_no_client_holds("xlarge"), None);
+        assert!(healthy.why_no_client_holds("2xlarge").unwrap().contains("2xlarge (16 vCPU, 32768 MiB)"));
+        let without_release = |installation: &Installation| {
+            let mut copy = comparable(installation);
+            copy.secrets.retain(|secret| secret.label("owner") != Some("helm"));
+            copy.autoscaler = Autoscaler::default();
+            copy
+        };
+        for (scenario, max, group_max_size) in [
+            (Scenario::CapacityHealthy, 15, None),
+            (Scenario::AutoscalerAtMax, 2, None),
+            (Scenario::AutoscalerStuck, 5, Some(2)),
+        ] {
+            let installation = build(scenario);
+            assert_eq!(
+                installation.autoscaler,
+                Autoscaler { max, group_max_size, ..Autoscaler::default() },
+                "{scenario}"
+            );
+            assert_eq!(released_autoscaler(&installation), (true, 1, u64::from(max)), "{scenario}");
+            assert_eq!(charts(&installation), charts(&healthy), "{scenario}");
+            assert_eq!(without_release(&installation), without_release(&healthy), "{scenario}");
+        }
+        let mut too_small = build(Scenario::ClientsTooSmall);
+        assert!(too_small.nomad.clients.iter().all(|client| client.size == ClientSize::T3A_XLARGE));
+        assert!(too_small.why_no_client_holds("xlarge").unwrap().contains("the largest, t3a.xlarge, has 4 vCPU"));
+        assert_eq!(too_small.why_no_client_holds("large"), None);
+        assert_eq!(too_small.why_nomad_cannot_run_docker_jobs(), None);
+        for client in &mut too_small.nomad.clients {
+            client.size = ClientSize::T3A_2XLARGE;
+        }
+        assert_eq!(comparable(&too_small), comparable(&healthy));
+        assert_eq!(build(Scenario::NoNomadClients).why_no_client_holds("medium"), None, "no client says nothing");
+    }
+
     #[test]
     fn the_external_faults_change_only_the_servers_address_or_certificate() {
         let healthy = build(Scenario::Healthy);

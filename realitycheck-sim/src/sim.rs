@@ -609,6 +609,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_capacity_thresholds_are_the_defaults_at_the_simulations_speed() {
+        use std::time::Duration;
+
+        use crate::execution::fleet::{BOOT, COOLDOWN, EVALUATION};
+        use crate::execution::timing::scaled;
+
+        let sim = SimServer::start(Scenario::CapacityHealthy, loopback()).await.unwrap();
+        let flags = sim.flags(sim.files());
+        assert_eq!(flags.get(&setting::MAX_WAIT_P95), Some("3s"));
+        let capacity = sim.target("sim").capacity;
+        assert_eq!(capacity.max_wait_p95, scaled(Duration::from_secs(180)), "the default 3m");
+        assert_eq!(capacity.autoscaler_reaction, scaled(Duration::from_secs(240)), "the default 4m");
+        assert_eq!(capacity.autoscaler_reaction, EVALUATION + COOLDOWN + BOOT);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
     async fn a_deployment_that_does_not_suit_the_scenario_is_refused() {
         let options = |server_version, nomad_servers| SimOptions {
             deployment: Deployment { server_version, nomad_servers },

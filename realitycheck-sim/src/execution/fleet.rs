@@ -501,3 +501,211 @@ impl SharedFleet {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+
+    const MEDIUM: ClassSize = ClassSize { cpus: 2, memory_mib: 4_096 };
+    const LARGE: ClassSize = ClassSize { cpus: 4, memory_mib: 8_192 };
+    const XLARGE: ClassSize = ClassSize { cpus: 8, memory_mib: 16_384 };
+
+    fn millis(ms: u64) -> Duration {
+        Duration::from_millis(ms)
+    }
+
+    /// The fleet of `scenario`, started at `origin`, its autoscaler off unless `autoscaling`.
+    fn fleet(scenario: Scenario, origin: Instant, autoscaling: bool) -> Fleet {
+        let mut installation = Installation::new(scenario, "2025-03-01T12:00:00Z".parse().unwrap());
+        installation.autoscaler.enabled = autoscaling;
+        Fleet::new(&installation, origin)
+    }
+
+    fn demand(number: usize, size: ClassSize, queued: Instant, hold: Duration) -> Demand {
+        Demand { job_id: format!("job-{number:03}"), size, queued, hold, canceled: None }
+    }
+
+    /// Adds `count` containers of `size` that reach Nomad at `queued`; returns their indexes.
+    fn add(fleet: &mut Fleet, count: usize, size: ClassSize, queued: Instant, hold: Duration) -> Vec<usize> {
+        (0..count).map(|_| fleet.add(demand(fleet.demands.len(), size, queued, hold))).collect()
+    }
+
+    fn starts(fleet: &mut Fleet, demands: &[usize]) -> Vec<Option<Instant>> {
+        demands.iter().map(|&demand| fleet.start_of(demand)).collect()
+    }
+
+    fn queued_and_running(state: &NomadState) -> (usize, usize) {
+        let count = |status| state.jobs.iter().filter(|job| job.allocation == status).count();
+        (count(AllocationStatus::Queued), count(AllocationStatus::Running))
+    }
+
+    #[test]
+    fn containers_wait_in_order_and_one_that_fits_nowhere_yet_holds_back_none() {
+        let origin = Instant::now();
+        let mut fleet = fleet(Scenario::Healthy, origin, false);
+        // Two t3a.2xlarge clients take four medium containers each (8 vCPU each).
+        let first: Vec<usize> =
+            (0..8).map(|n| fleet.add(demand(n, MEDIUM, origin, millis(1_000 + 100 * n as u64)))).collect();
+        let large = fleet.add(demand(8, LARGE, origin + millis(50), millis(500)));
+        let a = fleet.add(demand(9, MEDIUM, origin + millis(100), millis(500)));
+        let b = fleet.add(demand(10, MEDIUM, origin + millis(200), millis(500)));
+        assert!(starts(&mut fleet, &first).iter().all(|start| *start == Some(origin)), "eight fit at once");
+        // The first client takes containers 0 to 3 (ending 1.0 s to 1.3 s), the second 4 to 7. One
+        // medium's room frees at 1.0 s, the next at 1.1 s: the large container, first in line, fits
+        // neither, and the medium ones behind it take them in their order.
+        assert_eq!(fleet.start_of(a), Some(origin + millis(1_000)));
+        assert_eq!(fleet.start_of(b), Some(origin + millis(1_100)));
+        // Containers 2 and 3 leave the first client four vCPUs at 1.3 s.
+        assert_eq!(fleet.start_of(large), Some(origin + millis(1_300)));
+    }
+
+    #[test]
+    fn a_class_no_client_can_hold_waits_until_cancelled_and_gets_no_client() {
+        let origin = Instant::now();
+        let mut fleet = fleet(Scenario::ClientsTooSmall, origin, true);
+        let xlarge = add(&mut fleet, 3, XLARGE, origin + millis(200), millis(1_000));
+        let medium = add(&mut fleet, 4, MEDIUM, origin + millis(300), millis(1_000));
+        assert_eq!(starts(&mut fleet, &xlarge), [None, None, None]);
+        // A t3a.xlarge (4 vCPU, 12 GiB for jobs) takes two medium containers.
+        assert_eq!(starts(&mut fleet, &medium), [Some(origin + millis(300)); 4]);
+        let later = fleet.nomad_at(origin + Duration::from_secs(600));
+        assert_eq!(later.clients.len(), 2, "a client of the same size would not help");
+        assert_eq!(queued_and_running(&later), (3, 0));
+        assert!(fleet.autoscaler_log(origin + Duration::from_secs(600)).is_empty());
+        fleet.cancel(xlarge[0], origin + Duration::from_secs(5));
+        let stopped = fleet.nomad_at(origin + Duration::from_secs(6));
+        assert_eq!(stopped.jobs[0].allocation, AllocationStatus::NeverPlaced);
+        assert!(stopped.jobs[0].stopped);
+        assert_eq!(stopped.jobs[0].status(), "dead");
+        assert_eq!(queued_and_running(&stopped), (2, 0));
+    }
+
+    #[test]
+    fn the_autoscaler_adds_what_the_waiting_containers_need_after_an_evaluation_and_a_boot() {
+        let origin = Instant::now();
+        let mut fleet = fleet(Scenario::CapacityHealthy, origin, true);
+        let containers = add(&mut fleet, 50, MEDIUM, origin + millis(200), Duration::from_secs(2));
+        let started = starts(&mut fleet, &containers);
+        assert_eq!(started.iter().filter(|start| **start == Some(origin + millis(200))).count(), 8);
+        // 42 wait: the evaluation at 1 s asks for 11 clients more (four each), which join at 2 s.
+        let at_two = Some(origin + EVALUATION + BOOT);
+        assert_eq!(started.iter().filter(|start| **start == at_two).count(), 42);
+        let booting = fleet.nomad_at(origin + millis(1_999));
+        assert_eq!((booting.clients.len(), queued_and_running(&booting)), (2, (42, 8)));
+        let joined = fleet.nomad_at(origin + millis(2_000));
+        assert_eq!((joined.clients.len(), queued_and_running(&joined)), (13, (0, 50)));
+        let added = &joined.clients[2];
+        assert_eq!((added.name.len(), added.size), (19, ClientSize::T3A_2XLARGE));
+        assert!(added.name.starts_with("i-0") && added.takes_docker_jobs(), "{added:?}");
+        assert_eq!(added.registered_at, "2025-03-01T12:00:02Z".parse::<Timestamp>().unwrap());
+        let names: std::collections::BTreeSet<&str> = joined.clients.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names.len(), 13, "each client its own name");
+        let log = fleet.autoscaler_log(origin + Duration::from_secs(60));
+        assert_eq!(log.len(), 1, "{log:?}");
+        assert_eq!(log[0].0, "2025-03-01T12:00:01Z".parse::<Timestamp>().unwrap());
+        assert!(log[0].1.starts_with("level=info msg=\"scaling target\" target=aws-asg from=2 to=13"), "{log:?}");
+    }
+
+    #[test]
+    fn the_autoscaler_waits_out_its_cooldown_and_stops_at_its_max() {
+        let origin = Instant::now();
+        let mut fleet = fleet(Scenario::CapacityHealthy, origin, true);
+        // Ten medium containers: two wait, and the evaluation at 1 s adds one client (joins at 2 s).
+        add(&mut fleet, 10, MEDIUM, origin + millis(200), Duration::from_secs(30));
+        // Twenty more at 1.5 s: the evaluation at 2 s is within the cooldown, that at 3 s adds five.
+        let second = add(&mut fleet, 20, MEDIUM, origin + millis(1_500), Duration::from_secs(30));
+        let log = fleet.autoscaler_log(origin + Duration::from_secs(60));
+        let lines: Vec<&str> = log.iter().map(|(_, line)| line.as_str()).collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].contains("from=2 to=3") && lines[1].contains("from=3 to=8"), "{lines:?}");
+        assert_eq!(log[1].0, "2025-03-01T12:00:03Z".parse::<Timestamp>().unwrap(), "not within the cooldown");
+        // Two of the twenty take the rest of the first new client at 2 s, eighteen the five at 4 s.
+        let started = starts(&mut fleet, &second);
+        assert_eq!(started.iter().filter(|s| **s == Some(origin + millis(2_000))).count(), 2);
+        assert_eq!(started.iter().filter(|s| **s == Some(origin + millis(4_000))).count(), 18);
+
+        let mut capped = self::fleet(Scenario::Healthy, origin, true);
+        let waiting = add(&mut capped, 50, MEDIUM, origin + millis(200), Duration::from_secs(30));
+        let capped_log = capped.autoscaler_log(origin + Duration::from_secs(60));
+        assert_eq!(capped_log.len(), 1, "the release's max of 5 is reached at once: {capped_log:?}");
+        assert!(capped_log[0].1.contains("from=2 to=5"), "{capped_log:?}");
+        let state = capped.nomad_at(origin + Duration::from_secs(20));
+        assert_eq!((state.clients.len(), queued_and_running(&state)), (5, (30, 20)));
+        // Waves end at 30.2 s (the first eight) and 32 s (the twelve on the clients added at 2 s);
+        // the last two start as the second wave of those ends.
+        assert_eq!(capped.start_of(waiting[47]), Some(origin + millis(60_200)));
+        assert_eq!(capped.start_of(waiting[49]), Some(origin + millis(62_000)));
+    }
+
+    #[test]
+    fn a_cloud_group_below_the_max_refuses_each_scale_out_while_containers_wait() {
+        let origin = Instant::now();
+        let mut fleet = fleet(Scenario::AutoscalerStuck, origin, true);
+        let containers = add(&mut fleet, 24, MEDIUM, origin + millis(200), millis(1_500));
+        // Three waves of eight on the two clients: from 0.2 s, 1.7 s and 3.2 s.
+        assert_eq!(fleet.start_of(containers[23]), Some(origin + millis(3_200)));
+        let log = fleet.autoscaler_log(origin + Duration::from_secs(60));
+        let times: Vec<Timestamp> = log.iter().map(|(at, _)| *at).collect();
+        let second = |s: &str| format!("2025-03-01T12:00:0{s}Z").parse::<Timestamp>().unwrap();
+        assert_eq!(times, [second("1"), second("2"), second("3")], "each evaluation while some wait");
+        // Sixteen wait at 1 s (four clients more, up to the max of 5), eight at 2 s and 3 s.
+        let wanted: Vec<u32> = vec![5, 4, 4];
+        for ((_, line), wanted) in log.iter().zip(wanted) {
+            assert!(line.starts_with("level=error msg=\"failed to scale target\""), "{line}");
+            assert!(line.contains(&format!("from=2 to={wanted}")), "{line}");
+            let refused = format!("ValidationError: New SetDesiredCapacity value {wanted} is above max value 2");
+            assert!(line.contains(&refused), "{line}");
+            for authorisation in ["AccessDenied", "is not authorized to perform", "UnauthorizedOperation"] {
+                assert!(!line.contains(authorisation), "{line}");
+            }
+        }
+        assert_eq!(fleet.nomad_at(origin + Duration::from_secs(60)).clients.len(), 2);
+    }
+
+    #[test]
+    fn at_its_max_the_autoscaler_adds_nothing_and_says_nothing() {
+        let origin = Instant::now();
+        let mut fleet = fleet(Scenario::AutoscalerAtMax, origin, true);
+        let containers = add(&mut fleet, 50, MEDIUM, origin + millis(200), Duration::from_secs(1));
+        assert_eq!(fleet.start_of(containers[49]), Some(origin + millis(6_200)), "seven waves of eight");
+        assert!(fleet.autoscaler_log(origin + Duration::from_secs(60)).is_empty());
+        assert_eq!(fleet.nomad_at(origin + Duration::from_secs(3)).clients.len(), 2);
+    }
+
+    #[test]
+    fn cancelling_empties_the_queue_and_frees_clients_for_later_containers() {
+        let origin = Instant::now();
+        let mut fleet = fleet(Scenario::Healthy, origin, false);
+        let first = add(&mut fleet, 12, MEDIUM, origin, Duration::from_secs(10));
+        let later = add(&mut fleet, 8, MEDIUM, origin + millis(500), Duration::from_secs(1));
+        assert_eq!(fleet.start_of(later[0]), Some(origin + Duration::from_secs(10)));
+        for &demand in &first {
+            fleet.cancel(demand, origin + millis(3_000));
+        }
+        // The eight running stop at 3 s; the four waiting never start; the later ones start then.
+        assert_eq!(starts(&mut fleet, &first[8..]), [None; 4]);
+        assert_eq!(starts(&mut fleet, &later), [Some(origin + millis(3_000)); 8]);
+        let state = fleet.nomad_at(origin + millis(3_500));
+        let first_jobs = &state.jobs[..12];
+        assert!(first_jobs[..8].iter().all(|job| job.allocation == AllocationStatus::Complete && job.stopped));
+        assert!(first_jobs[8..].iter().all(|job| job.allocation == AllocationStatus::NeverPlaced && job.stopped));
+        assert_eq!(queued_and_running(&state), (0, 8));
+        let before = fleet.nomad_at(origin + millis(2_999));
+        assert_eq!(queued_and_running(&before), (12, 8), "what was, stays");
+    }
+
+    #[test]
+    fn jobs_reach_nomad_when_their_containers_queue() {
+        let origin = Instant::now();
+        let mut fleet = fleet(Scenario::Healthy, origin, false);
+        add(&mut fleet, 2, MEDIUM, origin + millis(400), millis(100));
+        assert!(fleet.nomad_at(origin + millis(399)).jobs.is_empty());
+        let state = fleet.nomad_at(origin + millis(450));
+        assert_eq!(queued_and_running(&state), (0, 2));
+        assert_eq!(state.jobs[0].submitted_at, "2025-03-01T12:00:00.4Z".parse::<Timestamp>().unwrap());
+        let done = fleet.nomad_at(origin + millis(500));
+        assert!(done.jobs.iter().all(|job| job.allocation == AllocationStatus::Complete && !job.stopped));
+        assert!(done.jobs.iter().all(|job| job.status() == "dead" && job.modify_index > job.create_index));
+    }
+}

@@ -5,7 +5,8 @@
 //! Where a job can run follows the installation ([`crate::installation`]):
 //! - docker jobs (and the primary container of a remote docker job) need a Nomad client that is
 //!   ready, eligible, not draining, with a healthy docker driver, and large enough for their
-//!   resource class; without one they stay `queued`;
+//!   resource class; without one they stay `queued` (the containers of a job with parallelism
+//!   wait for a client with room in [`super::fleet`]'s queue instead, as Nomad jobs);
 //! - machine, Arm, Windows and remote docker jobs need the machine provisioner's pods Running and
 //!   Ready, else they stay `queued`; the VM then fails (`infrastructure_fail`, the provisioner's
 //!   error in the step output) when the installation is on neither AWS nor GCP, for Arm when it is
@@ -128,7 +129,9 @@ pub fn simulate(job: &PlannedJob, inputs: JobInputs<'_>) -> Course {
     {
         return Course::StaysQueued { reason: reason.into() };
     }
+    // The containers of a job with parallelism wait in the fleet's queue instead.
     if kind.needs_nomad()
+        && job.parallelism.is_none()
         && let Some(reason) = installation.why_no_client_holds(installation.docker_class_run_on(class))
     {
         return Course::StaysQueued { reason };

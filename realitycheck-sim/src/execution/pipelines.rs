@@ -1152,4 +1152,174 @@ mod tests {
             (None, Some("v1".into()), "created")
         );
     }
+
+    /// Jobs queue for 200 ms, spin up in 300 ms and run each step in 500 ms (plus its sleeps).
+    fn even_timing() -> JobTiming {
+        JobTiming {
+            queue: Duration::from_millis(200),
+            spin_up: Duration::from_millis(300),
+            run_min: Duration::from_millis(500),
+            run_max: Duration::from_millis(500),
+        }
+    }
+
+    /// What `realitycheck capacity` triggers: the capacity workflow of `executor` alone.
+    fn capacity(executor: &str, containers: u32, class: &str, hold_seconds: u32) -> TriggerRequest {
+        let parameters = json!({
+            "run_id": "cap-1", "docker": false, "features": false, "capacity_executor": executor,
+            "capacity_jobs": containers, "capacity_resource_class": class, "capacity_hold_seconds": hold_seconds
+        });
+        TriggerRequest { branch: None, tag: None, parameters: parameters.as_object().unwrap().clone() }
+    }
+
+    /// The only job of the newest pipeline, its state and its containers' statuses at `now`.
+    fn only_job(pipelines: &Pipelines) -> (JobState, Vec<&'static str>) {
+        let pipeline = pipelines.pipelines.last().unwrap();
+        let workflow = &pipeline.workflows[0];
+        let job = &workflow.jobs[0];
+        let now = Instant::now();
+        let containers = (0..job.containers.len())
+            .map(|node| pipeline.container_status(workflow, job, node, now).as_str())
+            .collect();
+        (pipeline.job_state(workflow, job, now), containers)
+    }
+
+    fn counts(statuses: &[&str]) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for status in statuses {
+            *counts.entry((*status).to_owned()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    fn count_map(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+        pairs.iter().map(|(status, count)| ((*status).to_owned(), *count)).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_projects_capacity_job_runs_its_containers_as_the_clients_have_room() {
+        let installation = Arc::new(Installation::new(Scenario::AutoscalerAtMax, started_at()));
+        let mut pipelines = Pipelines::new(installation, even_timing());
+        let pipeline = pipelines
+            .trigger(capacity("docker", 10, "medium", 60), &contexts(Scenario::Healthy), Instant::now(), started_at())
+            .unwrap();
+        let workflows: Vec<&str> = pipeline.workflows.iter().map(|workflow| workflow.name.as_str()).collect();
+        assert_eq!(workflows, ["capacity_docker"]);
+        let job = &pipeline.workflows[0].jobs[0];
+        assert_eq!((job.name.as_str(), job.plan.parallelism, job.containers.len()), ("capacity_docker", Some(10), 10));
+        // Each container: 300 ms of spin-up, then its step: 500 ms and `sleep 60`, a second here.
+        let Course::Runs { steps, .. } = &job.containers[3].course else { panic!("it runs") };
+        assert_eq!(steps.iter().map(|step| step.duration).collect::<Vec<_>>(), [300, 1_500].map(Duration::from_millis));
+        let output: Vec<&str> = steps[1].lines.iter().map(|(_, line)| line.as_str()).collect();
+        assert_eq!(output, ["realitycheck cap-1 container 3 of 10 holds medium"]);
+
+        let (queued, containers) = only_job(&pipelines);
+        assert_eq!((queued.status, queued.queued_at, queued.started_at), (JobStatus::Queued, Some(started_at()), None));
+        assert_eq!(counts(&containers), count_map(&[("queued", 10)]));
+        // The two clients take eight; the other two wait for the first eight to end, at 2 s.
+        tokio::time::advance(Duration::from_millis(250)).await;
+        let (running, containers) = only_job(&pipelines);
+        assert_eq!(running.status, JobStatus::Running);
+        assert_eq!(running.started_at, Some(started_at() + SignedDuration::from_millis(200)));
+        assert_eq!(counts(&containers), count_map(&[("queued", 2), ("running", 8)]));
+        tokio::time::advance(Duration::from_millis(1_800)).await;
+        let (still_running, containers) = only_job(&pipelines);
+        assert_eq!((still_running.status, still_running.stopped_at), (JobStatus::Running, None));
+        assert_eq!(counts(&containers), count_map(&[("running", 2), ("success", 8)]));
+        assert_eq!(workflow_statuses(&pipelines), [("capacity_docker".to_owned(), "running")]);
+        tokio::time::advance(Duration::from_millis(1_800)).await;
+        let (done, containers) = only_job(&pipelines);
+        assert_eq!(done.status, JobStatus::Success);
+        assert_eq!(done.stopped_at, Some(started_at() + SignedDuration::from_millis(3_800)), "the last one's end");
+        assert_eq!(counts(&containers), count_map(&[("success", 10)]));
+        assert_eq!(workflow_statuses(&pipelines), [("capacity_docker".to_owned(), "success")]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cancelling_a_parallel_job_stops_its_running_containers_and_frees_their_clients() {
+        let installation = Arc::new(Installation::new(Scenario::AutoscalerAtMax, started_at()));
+        let mut pipelines = Pipelines::new(installation, even_timing());
+        let lookup = contexts(Scenario::Healthy);
+        let first = pipelines.trigger(capacity("docker", 10, "medium", 60), &lookup, Instant::now(), started_at());
+        let workflow = first.unwrap().workflows[0].id.clone();
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(pipelines.cancel_workflow(&workflow, Instant::now()));
+        tokio::time::advance(Duration::from_millis(10)).await;
+        let (canceled, containers) = only_job(&pipelines);
+        assert_eq!(canceled.status, JobStatus::Canceled);
+        assert_eq!(canceled.stopped_at, Some(started_at() + SignedDuration::from_secs(1)));
+        assert_eq!(counts(&containers), count_map(&[("canceled", 10)]));
+        let pipeline = &pipelines.pipelines[0];
+        let (workflow, job) = (&pipeline.workflows[0], &pipeline.workflows[0].jobs[0]);
+        let running_then = pipeline.step_states(workflow, job, 0, Instant::now());
+        assert_eq!(running_then.last().map(|step| step.status), Some("canceled"));
+        assert_eq!(
+            running_then.last().and_then(|step| step.stopped_at),
+            Some(started_at() + SignedDuration::from_secs(1))
+        );
+        assert!(pipeline.step_states(workflow, job, 9, Instant::now()).is_empty(), "a container that waited never ran");
+
+        // The clients the cancelled containers held take the next pipeline's at once.
+        let wall = started_at() + SignedDuration::from_millis(1_010);
+        pipelines.trigger(capacity("docker", 8, "medium", 60), &lookup, Instant::now(), wall).unwrap();
+        tokio::time::advance(Duration::from_millis(250)).await;
+        let (next, containers) = only_job(&pipelines);
+        assert_eq!(next.started_at, Some(wall + SignedDuration::from_millis(200)));
+        assert_eq!(counts(&containers), count_map(&[("running", 8)]));
+        tokio::time::advance(Duration::from_secs(60)).await;
+        let (_, first_containers) = {
+            let pipeline = &pipelines.pipelines[0];
+            let workflow = &pipeline.workflows[0];
+            let job = &workflow.jobs[0];
+            let statuses: Vec<&str> =
+                (0..10).map(|node| pipeline.container_status(workflow, job, node, Instant::now()).as_str()).collect();
+            ((), statuses)
+        };
+        assert_eq!(counts(&first_containers), count_map(&[("canceled", 10)]), "a cancelled container stays so");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn parallel_machine_containers_each_get_a_vm_whatever_else_runs() {
+        let installation = Arc::new(Installation::new(Scenario::AutoscalerAtMax, started_at()));
+        let mut pipelines = Pipelines::new(installation, even_timing());
+        pipelines
+            .trigger(capacity("machine", 30, "medium", 60), &contexts(Scenario::Healthy), Instant::now(), started_at())
+            .unwrap();
+        tokio::time::advance(Duration::from_millis(1_150)).await;
+        let (queued, containers) = only_job(&pipelines);
+        assert_eq!((queued.status, counts(&containers)), (JobStatus::Queued, count_map(&[("queued", 30)])));
+        tokio::time::advance(Duration::from_millis(100)).await;
+        let (running, containers) = only_job(&pipelines);
+        assert_eq!(running.started_at, Some(started_at() + SignedDuration::from_millis(1_200)), "queue time and a VM");
+        assert_eq!(counts(&containers), count_map(&[("running", 30)]));
+        assert!(pipelines.fleet().lock().nomad_at(Instant::now()).jobs.is_empty(), "VMs are no Nomad jobs");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_class_no_client_holds_leaves_a_job_queued_and_a_parallel_ones_containers_in_nomads_queue() {
+        let mut pipelines = pipelines(Scenario::ClientsTooSmall);
+        pipelines
+            .trigger(everything("aws"), &contexts(Scenario::ClientsTooSmall), Instant::now(), started_at())
+            .unwrap();
+        let Course::StaysQueued { reason } = course(&pipelines, "docker_resource_class-xlarge") else {
+            panic!("no client holds xlarge")
+        };
+        assert_eq!(
+            reason,
+            "no Nomad client can hold resource class xlarge (8 vCPU, 16384 MiB): the largest, t3a.xlarge, has 4 vCPU \
+             and 12288 MiB for jobs"
+        );
+        assert_eq!(course(&pipelines, "docker_resource_class-large").result(), Some(JobResult::Success));
+
+        let lookup = contexts(Scenario::Healthy);
+        pipelines.trigger(capacity("docker", 4, "xlarge", 60), &lookup, Instant::now(), started_at()).unwrap();
+        tokio::time::advance(Duration::from_secs(600)).await;
+        let (queued, containers) = only_job(&pipelines);
+        assert_eq!((queued.status, counts(&containers)), (JobStatus::Queued, count_map(&[("queued", 4)])));
+        let nomad = pipelines.fleet().lock().nomad_at(Instant::now());
+        assert_eq!(nomad.jobs.iter().filter(|job| job.status() == "pending").count(), 4, "Nomad holds them queued");
+        pipelines.trigger(capacity("docker", 4, "medium", 60), &lookup, Instant::now(), started_at()).unwrap();
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(only_job(&pipelines).0.status, JobStatus::Success, "medium fits a t3a.xlarge");
+    }
 }

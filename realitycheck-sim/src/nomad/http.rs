@@ -303,7 +303,7 @@ mod tests {
     #[tokio::test]
     async fn without_a_leader_queries_fail_unless_stale_and_the_agent_still_answers() {
         let app = app(Scenario::NomadServersNoQuorum, ServerVersion::V4_9);
-        for path in ["/v1/status/leader", "/v1/status/peers", "/v1/nodes", "/v1/node/anything"] {
+        for path in ["/v1/status/leader", "/v1/status/peers", "/v1/nodes", "/v1/node/anything", "/v1/jobs"] {
             let answer = get(&app, path).await;
             assert_eq!(
                 (answer.status, answer.body.as_str()),
@@ -313,6 +313,7 @@ mod tests {
         }
         assert_eq!(get(&app, "/v1/status/leader?stale").await.body, "\"\"");
         assert_eq!(get(&app, "/v1/status/peers?stale=true").await.json().as_array().unwrap().len(), 3);
+        assert_eq!(get(&app, "/v1/jobs?stale").await.json(), json!([]));
         let stale_nodes = get(&app, "/v1/nodes?stale=true").await;
         assert_eq!(stale_nodes.known_leader.as_deref(), Some("false"));
         assert_eq!(stale_nodes.json().as_array().unwrap().len(), 2);
