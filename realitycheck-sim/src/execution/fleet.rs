@@ -57,6 +57,8 @@ pub const BOOT: Duration = scaled(Duration::from_secs(60));
 /// How long the machine provisioner takes to start a VM (a minute).
 pub const VM_START: Duration = scaled(Duration::from_secs(60));
 
+/// Longer than any simulation runs.
+const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3_600);
 /// The first address of the clients the autoscaler adds.
 const ADDED_CLIENTS_FROM: Ipv4Addr = Ipv4Addr::new(10, 0, 103, 10);
 /// The Raft index of the first Nomad job submitted.
@@ -273,10 +275,10 @@ impl Fleet {
     }
 }
 
-/// When a container that started at `start` leaves its client: at its end, or at its
-/// cancellation.
+/// When a container that started at `start` leaves its client: at its end (a century on, for a
+/// hold beyond what an `Instant` counts), or at its cancellation.
 fn end_of(demand: &Demand, start: Instant) -> Instant {
-    let end = start + demand.hold;
+    let end = start.checked_add(demand.hold).unwrap_or_else(|| start + CENTURY);
     demand.canceled.filter(|canceled| *canceled > start).map_or(end, |canceled| canceled.min(end))
 }
 
@@ -693,6 +695,15 @@ mod tests {
         assert_eq!(queued_and_running(&state), (0, 8));
         let before = fleet.nomad_at(origin + millis(2_999));
         assert_eq!(queued_and_running(&before), (12, 8), "what was, stays");
+    }
+
+    #[test]
+    fn a_hold_beyond_what_an_instant_counts_ends_a_century_on() {
+        let origin = Instant::now();
+        let mut fleet = fleet(Scenario::Healthy, origin, false);
+        let forever = add(&mut fleet, 9, MEDIUM, origin, Duration::MAX);
+        assert_eq!(fleet.start_of(forever[8]), Some(origin + CENTURY), "the ninth waits for one of the eight");
+        assert_eq!(queued_and_running(&fleet.nomad_at(origin + Duration::from_secs(3_600))), (1, 8));
     }
 
     #[test]

@@ -400,7 +400,7 @@ impl<'a, 'b> JobRun<'a, 'b> {
             }
         }
         let id = 101 + u64::try_from(self.steps.len() - 1).unwrap_or(0);
-        let duration = self.step_time + timing::scaled(slept);
+        let duration = self.step_time.saturating_add(timing::scaled(slept));
         self.steps.push(StepRun { name: step.display_name(), id, lines, exit_code, result, duration });
         result
     }

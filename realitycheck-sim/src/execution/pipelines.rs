@@ -169,7 +169,9 @@ impl ContainerRecord {
     /// How long its steps take together.
     fn run_time(&self) -> Duration {
         match &self.course {
-            Course::Runs { steps, .. } => steps.iter().map(|step| step.duration).sum(),
+            Course::Runs { steps, .. } => {
+                steps.iter().fold(Duration::ZERO, |total, step| total.saturating_add(step.duration))
+            }
             Course::StaysQueued { .. } => Duration::ZERO,
         }
     }
@@ -182,7 +184,7 @@ impl ContainerRecord {
     /// It starts `started_after` the pipeline's creation (or never).
     fn start(&mut self, started_after: Option<Duration>) {
         self.started_after = started_after;
-        self.stopped_after = started_after.map(|started| started + self.run_time());
+        self.stopped_after = started_after.map(|started| started.saturating_add(self.run_time()));
     }
 }
 
