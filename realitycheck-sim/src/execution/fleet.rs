@@ -18,7 +18,8 @@
 //! simulation's start. When containers wait, the group (clients ready and booting) is below the
 //! release's `max` and [`COOLDOWN`] has passed since its last scale-out, it asks for as many
 //! clients as the waiting containers need (those a client of the group's size can hold, packed
-//! onto the booting clients first, then onto new ones), up to `max`. Each new client joins Nomad
+//! in order onto new clients; the cooldown outlasts a boot, so none is booting then), up to
+//! `max`. Each new client joins Nomad
 //! (ready, eligible, in the node list, named like the instances CircleCI's Terraform starts)
 //! [`BOOT`] later and takes containers. When the cloud group's own maximum is below what it
 //! asks, the cloud refuses: it logs the error and adds none (and no cooldown follows). It never
@@ -54,6 +55,8 @@ pub const EVALUATION: Duration = scaled(Duration::from_secs(60));
 pub const COOLDOWN: Duration = scaled(Duration::from_secs(120));
 /// How long a new client takes from the scale-out to joining Nomad (a minute).
 pub const BOOT: Duration = scaled(Duration::from_secs(60));
+// The autoscaler never evaluates while clients it added boot.
+const _: () = assert!(COOLDOWN.as_nanos() >= BOOT.as_nanos());
 /// How long the machine provisioner takes to start a VM (a minute).
 pub const VM_START: Duration = scaled(Duration::from_secs(60));
 
@@ -462,11 +465,11 @@ impl<'a> Run<'a> {
     }
 
     /// How many new clients the waiting containers need: those a client of the group's size can
-    /// hold, packed in order onto the clients still booting, then onto new ones.
+    /// hold, packed in order onto new ones.
     fn clients_needed(&self, now: Instant) -> u32 {
         let size = self.fleet.template.size;
         let empty = Slot { size, joins: now, added: None, cpus_used: 0, memory_used_mib: 0 };
-        let mut rooms: Vec<Slot> = self.slots.iter().filter(|slot| slot.joins > now).cloned().collect();
+        let mut rooms: Vec<Slot> = Vec::new();
         let mut needed = 0;
         for &demand in &self.waiting {
             let request = self.fleet.demands[demand].size;
@@ -546,20 +549,21 @@ mod tests {
     fn containers_wait_in_order_and_one_that_fits_nowhere_yet_holds_back_none() {
         let origin = Instant::now();
         let mut fleet = fleet(Scenario::Healthy, origin, false);
-        // Two t3a.2xlarge clients take four medium containers each (8 vCPU each).
+        // Two t3a.2xlarge clients take four medium containers each (8 vCPU each): the first
+        // client containers 0 to 3 (ending 1.0 s to 1.3 s), the second 4 to 7 (1.4 s to 1.7 s).
         let first: Vec<usize> =
             (0..8).map(|n| fleet.add(demand(n, MEDIUM, origin, millis(1_000 + 100 * n as u64)))).collect();
         let large = fleet.add(demand(8, LARGE, origin + millis(50), millis(500)));
-        let a = fleet.add(demand(9, MEDIUM, origin + millis(100), millis(500)));
-        let b = fleet.add(demand(10, MEDIUM, origin + millis(200), millis(500)));
+        let mediums: Vec<usize> =
+            (1..=4).map(|n| fleet.add(demand(8 + n, MEDIUM, origin + millis(100 * n as u64), millis(500)))).collect();
         assert!(starts(&mut fleet, &first).iter().all(|start| *start == Some(origin)), "eight fit at once");
-        // The first client takes containers 0 to 3 (ending 1.0 s to 1.3 s), the second 4 to 7. One
-        // medium's room frees at 1.0 s, the next at 1.1 s: the large container, first in line, fits
-        // neither, and the medium ones behind it take them in their order.
-        assert_eq!(fleet.start_of(a), Some(origin + millis(1_000)));
-        assert_eq!(fleet.start_of(b), Some(origin + millis(1_100)));
-        // Containers 2 and 3 leave the first client four vCPUs at 1.3 s.
-        assert_eq!(fleet.start_of(large), Some(origin + millis(1_300)));
+        // One medium's room frees at 1.0 s, 1.1 s, 1.2 s and 1.3 s: the large container, first in
+        // line, fits none of them, and the medium ones behind it take them in their order.
+        let expected: Vec<Option<Instant>> =
+            [1_000, 1_100, 1_200, 1_300].into_iter().map(|ms| Some(origin + millis(ms))).collect();
+        assert_eq!(starts(&mut fleet, &mediums), expected);
+        // Containers 4 and 5 leave the second client four vCPUs at 1.5 s.
+        assert_eq!(fleet.start_of(large), Some(origin + millis(1_500)));
     }
 
     #[test]

@@ -192,12 +192,7 @@ impl JobRecord {
     /// How it ended, once every container ran: `infrastructure_fail` if one container's
     /// infrastructure failed, else `failed` if one failed, else `success`.
     pub fn result(&self) -> Option<JobResult> {
-        let results: Vec<JobResult> =
-            self.containers.iter().map(|container| container.course.result()).collect::<Option<_>>()?;
-        [JobResult::InfrastructureFail, JobResult::Failed]
-            .into_iter()
-            .find(|worst| results.contains(worst))
-            .or(Some(JobResult::Success))
+        combined(self.containers.iter().map(|container| container.course.result()))
     }
 
     /// When its first container started.
@@ -591,6 +586,15 @@ impl Pipelines {
             })
             .collect()
     }
+}
+
+/// The result of a job whose containers ended with `results`, once each did: the worst of them.
+fn combined(results: impl Iterator<Item = Option<JobResult>>) -> Option<JobResult> {
+    let results: Vec<JobResult> = results.collect::<Option<_>>()?;
+    [JobResult::InfrastructureFail, JobResult::Failed]
+        .into_iter()
+        .find(|worst| results.contains(worst))
+        .or(Some(JobResult::Success))
 }
 
 /// The ID of the Nomad job the docker provisioner submits for container `node` of CircleCI job
@@ -1244,40 +1248,51 @@ mod tests {
         let lookup = contexts(Scenario::Healthy);
         let first = pipelines.trigger(capacity("docker", 10, "medium", 60), &lookup, Instant::now(), started_at());
         let workflow = first.unwrap().workflows[0].id.clone();
-        tokio::time::advance(Duration::from_secs(1)).await;
+        // A second pipeline's eight containers queue behind the first's two that wait.
+        tokio::time::advance(Duration::from_millis(500)).await;
+        let second_wall = started_at() + SignedDuration::from_millis(500);
+        pipelines.trigger(capacity("docker", 8, "medium", 60), &lookup, Instant::now(), second_wall).unwrap();
+        tokio::time::advance(Duration::from_millis(500)).await;
+        let (waiting, containers) = only_job(&pipelines);
+        assert_eq!((waiting.status, counts(&containers)), (JobStatus::Queued, count_map(&[("queued", 8)])));
+
         assert!(pipelines.cancel_workflow(&workflow, Instant::now()));
         tokio::time::advance(Duration::from_millis(10)).await;
-        let (canceled, containers) = only_job(&pipelines);
-        assert_eq!(canceled.status, JobStatus::Canceled);
-        assert_eq!(canceled.stopped_at, Some(started_at() + SignedDuration::from_secs(1)));
-        assert_eq!(counts(&containers), count_map(&[("canceled", 10)]));
         let pipeline = &pipelines.pipelines[0];
         let (workflow, job) = (&pipeline.workflows[0], &pipeline.workflows[0].jobs[0]);
+        let canceled = pipeline.job_state(workflow, job, Instant::now());
+        assert_eq!(canceled.status, JobStatus::Canceled);
+        assert_eq!(canceled.stopped_at, Some(started_at() + SignedDuration::from_secs(1)));
+        let statuses: Vec<&str> =
+            (0..10).map(|node| pipeline.container_status(workflow, job, node, Instant::now()).as_str()).collect();
+        assert_eq!(counts(&statuses), count_map(&[("canceled", 10)]));
         let running_then = pipeline.step_states(workflow, job, 0, Instant::now());
         assert_eq!(running_then.last().map(|step| step.status), Some("canceled"));
-        assert_eq!(
-            running_then.last().and_then(|step| step.stopped_at),
-            Some(started_at() + SignedDuration::from_secs(1))
-        );
+        let stopped = running_then.last().and_then(|step| step.stopped_at);
+        assert_eq!(stopped, Some(started_at() + SignedDuration::from_secs(1)));
         assert!(pipeline.step_states(workflow, job, 9, Instant::now()).is_empty(), "a container that waited never ran");
 
-        // The clients the cancelled containers held take the next pipeline's at once.
-        let wall = started_at() + SignedDuration::from_millis(1_010);
-        pipelines.trigger(capacity("docker", 8, "medium", 60), &lookup, Instant::now(), wall).unwrap();
-        tokio::time::advance(Duration::from_millis(250)).await;
+        // The clients the cancelled containers held take the second pipeline's at once.
         let (next, containers) = only_job(&pipelines);
-        assert_eq!(next.started_at, Some(wall + SignedDuration::from_millis(200)));
+        assert_eq!(next.started_at, Some(started_at() + SignedDuration::from_secs(1)));
         assert_eq!(counts(&containers), count_map(&[("running", 8)]));
         tokio::time::advance(Duration::from_secs(60)).await;
-        let (_, first_containers) = {
-            let pipeline = &pipelines.pipelines[0];
-            let workflow = &pipeline.workflows[0];
-            let job = &workflow.jobs[0];
-            let statuses: Vec<&str> =
-                (0..10).map(|node| pipeline.container_status(workflow, job, node, Instant::now()).as_str()).collect();
-            ((), statuses)
-        };
-        assert_eq!(counts(&first_containers), count_map(&[("canceled", 10)]), "a cancelled container stays so");
+        let pipeline = &pipelines.pipelines[0];
+        let (workflow, job) = (&pipeline.workflows[0], &pipeline.workflows[0].jobs[0]);
+        let statuses: Vec<&str> =
+            (0..10).map(|node| pipeline.container_status(workflow, job, node, Instant::now()).as_str()).collect();
+        assert_eq!(counts(&statuses), count_map(&[("canceled", 10)]), "a cancelled container stays so");
+        assert_eq!(only_job(&pipelines).0.status, JobStatus::Success);
+    }
+
+    #[test]
+    fn a_parallel_job_ends_as_its_worst_container_once_each_ended() {
+        use JobResult::{Failed, InfrastructureFail, Success};
+        let of = |results: &[Option<JobResult>]| combined(results.iter().copied());
+        assert_eq!(of(&[Some(Success), Some(Success)]), Some(Success));
+        assert_eq!(of(&[Some(Success), Some(Failed), Some(Success)]), Some(Failed));
+        assert_eq!(of(&[Some(Failed), Some(InfrastructureFail)]), Some(InfrastructureFail));
+        assert_eq!(of(&[Some(Failed), None]), None, "one never ran");
     }
 
     #[tokio::test(start_paused = true)]
