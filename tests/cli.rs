@@ -133,6 +133,20 @@ fn run_against_a_sim_process_writes_junit_and_json() {
 }
 
 #[test]
+fn a_sim_process_gives_a_run_the_capacity_thresholds_at_its_speed() {
+    let dir = TempDir::new().unwrap();
+    let sim = Sim::start(dir.path(), "capacity-healthy");
+    let out = run(realitycheck(dir.path()).args(["config", "check"]).envs(sim.exports()));
+    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    for (key, value) in [("capacity.max_wait_p95", "3s"), ("capacity.autoscaler_reaction", "4s")] {
+        let line =
+            out.stdout.lines().find(|line| line.trim_start().starts_with(key)).unwrap_or_else(|| panic!("{key}"));
+        assert!(line.contains(&format!(" {value} ")), "{line}");
+        assert!(line.contains("sim.env.toml"), "from the file sim writes: {line}");
+    }
+}
+
+#[test]
 fn upgrade_check_against_a_sim_process_ready_for_4_10_is_green_with_the_plan() {
     let dir = TempDir::new().unwrap();
     let sim = Sim::start_with(dir.path(), &["--scenario", "upgrade-ready", "--server-version", "4.9"]);

@@ -15,10 +15,11 @@ use serde_json::json;
 use crate::kube::ApiResource;
 use crate::mtls::{HttpsIssuer, MtlsFault, MtlsFor, ServerCertificate, nomad_mtls};
 use crate::nomad::{
-    DockerDriver, EXTERNAL_SERVER_HOSTNAME, Eligibility, MemberStatus, NodeStatus, NomadClient, NomadState,
+    ClientSize, DockerDriver, EXTERNAL_SERVER_HOSTNAME, Eligibility, MemberStatus, NomadClient, NomadState,
     external_servers,
 };
-use crate::pods::{PodHealth, ReleasePod, release_pods, release_statefulsets};
+use crate::pods::{AUTOSCALER, PodHealth, ReleasePod, release_pods, release_statefulsets};
+use crate::project::executor::docker_class_size;
 use crate::scenario::Scenario;
 use crate::secrets::{
     AUTOSCALER_SECRET, GOSSIP_SECRET, Revision, SimSecret, autoscaler_secret_hcl, by_hand, failed_upgrade_history,
@@ -70,6 +71,27 @@ pub struct Runner {
     pub first_connected: Timestamp,
 }
 
+/// The Nomad autoscaler, as the release's `nomad.auto_scaler` values configure it and the cloud
+/// lets it scale the client group ([`crate::execution::fleet`] runs it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Autoscaler {
+    /// `nomad.auto_scaler.enabled`.
+    pub enabled: bool,
+    /// `nomad.auto_scaler.scaling.min` and `.max`: the clients it keeps the group within.
+    pub min: u32,
+    pub max: u32,
+    /// The cloud group's own maximum size, when it is below `max`: the cloud refuses every
+    /// scale-out above it.
+    pub group_max_size: Option<u32>,
+}
+
+impl Default for Autoscaler {
+    /// Enabled, with the chart's bounds (min 1, max 5) and a group that lets it reach them.
+    fn default() -> Self {
+        Self { enabled: true, min: 1, max: 5, group_max_size: None }
+    }
+}
+
 /// The Nomad servers outside the cluster, as realitycheck reaches their HTTP API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalNomad {
@@ -107,6 +129,8 @@ pub struct Installation {
     /// The resources RBAC refuses the caller every verb on (Secrets in `secrets-forbidden`).
     pub refused: Vec<ApiResource>,
     pub nomad: NomadState,
+    /// The Nomad autoscaler of the client group.
+    pub autoscaler: Autoscaler,
     /// The Nomad servers outside the cluster, when they run there.
     pub external_nomad: Option<ExternalNomad>,
     pub cloud_provider: CloudProvider,
@@ -195,6 +219,7 @@ impl Installation {
             started_at,
             kubernetes: version.kubernetes(),
             nomad,
+            autoscaler: Autoscaler::default(),
             external_nomad,
             pods,
             statefulsets: release_statefulsets(deployment),
@@ -206,7 +231,11 @@ impl Installation {
             secrets: [
                 gossip.into_iter().collect(),
                 vec![mtls.secret, by_hand(AUTOSCALER_SECRET, &[("secret.hcl", &autoscaler_secret_hcl())])],
-                helm_release_secrets(&healthy_history(version), &user_values(deployment), started_at),
+                helm_release_secrets(
+                    &healthy_history(version),
+                    &user_values(deployment, &Autoscaler::default()),
+                    started_at,
+                ),
             ]
             .concat(),
             tls_expires_at: None,
@@ -241,13 +270,31 @@ impl Installation {
         if self.nomad.leader().is_none() {
             return Some("the Nomad servers have no leader: fewer than a quorum of them are alive");
         }
-        let placeable = self.nomad.clients.iter().any(|client| {
-            client.status == NodeStatus::Ready
-                && client.eligibility == Eligibility::Eligible
-                && client.drain_started_at.is_none()
-                && !matches!(client.docker, DockerDriver::Unhealthy { .. })
-        });
+        let placeable = self.nomad.clients.iter().any(NomadClient::takes_docker_jobs);
         (!placeable).then_some("no Nomad client is ready, eligible and has a healthy docker driver")
+    }
+
+    /// Why no Nomad client that takes docker jobs can hold a container of docker resource class
+    /// `class`, if none can (nor a client the autoscaler adds: they have the same size).
+    pub fn why_no_client_holds(&self, class: &str) -> Option<String> {
+        let size = docker_class_size(class);
+        let clients: Vec<&NomadClient> =
+            self.nomad.clients.iter().filter(|client| client.takes_docker_jobs()).collect();
+        let holds = |client: &&NomadClient| {
+            size.cpus <= client.size.cpus && size.memory_mib <= client.size.schedulable_memory_mib()
+        };
+        let largest = clients.iter().max_by_key(|client| (client.size.cpus, client.size.schedulable_memory_mib()))?;
+        (!clients.iter().any(holds)).then(|| {
+            format!(
+                "no Nomad client can hold resource class {class} ({} vCPU, {} MiB): the largest, {}, has {} vCPU and \
+                 {} MiB for jobs",
+                size.cpus,
+                size.memory_mib,
+                largest.size.instance_type,
+                largest.size.cpus,
+                largest.size.schedulable_memory_mib()
+            )
+        })
     }
 
     /// Whether the machine provisioner takes work: the pods of its deployments
@@ -362,7 +409,7 @@ impl Installation {
             Scenario::GossipKeyInvalid => self.set_gossip_secret(b"changeme"),
             Scenario::AutoscalerForbidden => {
                 let refused = "level=error msg=\"scaling policy check failed\" error=\"operation error Auto Scaling: DescribeInstanceRefreshes, https response error StatusCode: 403, api error AccessDenied: User: arn:aws:sts::123456789012:assumed-role/circleci-server-nomad-autoscaler is not authorized to perform: autoscaling:DescribeInstanceRefreshes\"";
-                for pod in self.pods.iter_mut().filter(|pod| pod.is_of("nomad-autoscaler")) {
+                for pod in self.pods.iter_mut().filter(|pod| pod.is_of(AUTOSCALER)) {
                     pod.logged.push(refused.to_owned());
                 }
             }
@@ -380,7 +427,7 @@ impl Installation {
             Scenario::GossipKeyNotRolledOut => self.set_gossip_secret(gossip_key("rotated").as_bytes()),
             Scenario::HelmUpgradeFailed => {
                 let history = failed_upgrade_history(self.deployment.server_version);
-                self.record_release(&history, &user_values(self.deployment));
+                self.record_release(&history, &user_values(self.deployment, &self.autoscaler));
             }
             Scenario::NomadExternalUnreachable => {
                 if let Some(external) = &mut self.external_nomad {
@@ -420,7 +467,27 @@ impl Installation {
             | Scenario::UpgradeDocker29
             | Scenario::UpgradeNoRecentBackup
             | Scenario::UpgradeForbidden => self.prepare_upgrade(),
+            Scenario::CapacityHealthy => self.set_autoscaler(Autoscaler { max: 15, ..Autoscaler::default() }),
+            Scenario::AutoscalerAtMax => {
+                let clients = u32::try_from(self.nomad.clients.len()).unwrap_or(u32::MAX);
+                self.set_autoscaler(Autoscaler { max: clients, ..Autoscaler::default() });
+            }
+            Scenario::AutoscalerStuck => {
+                self.autoscaler.group_max_size = Some(u32::try_from(self.nomad.clients.len()).unwrap_or(u32::MAX));
+            }
+            Scenario::ClientsTooSmall => {
+                for client in &mut self.nomad.clients {
+                    client.size = ClientSize::T3A_XLARGE;
+                }
+            }
         }
+    }
+
+    /// The autoscaler is `autoscaler`, as the release's values say.
+    fn set_autoscaler(&mut self, autoscaler: Autoscaler) {
+        self.autoscaler = autoscaler;
+        let history = healthy_history(self.deployment.server_version);
+        self.record_release(&history, &user_values(self.deployment, &self.autoscaler));
     }
 
     /// The state before an upgrade to the next minor, with the scenario's fault: the version's
@@ -432,7 +499,7 @@ impl Installation {
         let version = self.deployment.server_version;
         let mut history = healthy_history(version);
         let mut mongodb = version.mongodb_for_next_minor();
-        let mut values = user_values(self.deployment);
+        let mut values = user_values(self.deployment, &self.autoscaler);
         match self.scenario {
             Scenario::UpgradeSkipsMinor => {
                 // `Deployment::check` refuses the versions without an earlier patch.
@@ -553,7 +620,7 @@ fn healthy_runner(started_at: Timestamp) -> Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nomad::NomadVersion;
+    use crate::nomad::{NodeStatus, NomadVersion};
     use crate::secrets::decode;
     use crate::velero::BackupPhase;
     use crate::version::ServerVersion;
@@ -999,6 +1066,58 @@ mod tests {
         assert_eq!((backups[0].phase, backups[0].completed_before_start.as_hours()), (BackupPhase::Failed, 24));
         no_backup.velero = ready.velero.clone();
         assert_eq!(comparable(&no_backup), comparable(&ready));
+    }
+
+    /// The autoscaler's `enabled`, `scaling.min` and `scaling.max` in the newest release record.
+    fn released_autoscaler(installation: &Installation) -> (bool, u64, u64) {
+        let newest = records(installation).pop().unwrap();
+        let values = &newest["config"]["nomad"]["auto_scaler"];
+        (
+            values["enabled"].as_bool().unwrap(),
+            values["scaling"]["min"].as_u64().unwrap(),
+            values["scaling"]["max"].as_u64().unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_capacity_scenarios_change_only_the_autoscaler_or_the_clients_size_and_the_release_agrees() {
+        let healthy = build(Scenario::Healthy);
+        assert_eq!(healthy.autoscaler, Autoscaler { enabled: true, min: 1, max: 5, group_max_size: None });
+        assert_eq!(released_autoscaler(&healthy), (true, 1, 5));
+        assert!(healthy.nomad.clients.iter().all(|client| client.size == ClientSize::T3A_2XLARGE));
+        assert_eq!(healthy.why_no_client_holds("xlarge"), None);
+        assert!(healthy.why_no_client_holds("2xlarge").unwrap().contains("2xlarge (16 vCPU, 32768 MiB)"));
+        let without_release = |installation: &Installation| {
+            let mut copy = comparable(installation);
+            copy.secrets.retain(|secret| secret.label("owner") != Some("helm"));
+            copy.autoscaler = Autoscaler::default();
+            copy
+        };
+        for (scenario, max, group_max_size) in [
+            (Scenario::CapacityHealthy, 15, None),
+            (Scenario::AutoscalerAtMax, 2, None),
+            (Scenario::AutoscalerStuck, 5, Some(2)),
+        ] {
+            let installation = build(scenario);
+            assert_eq!(
+                installation.autoscaler,
+                Autoscaler { max, group_max_size, ..Autoscaler::default() },
+                "{scenario}"
+            );
+            assert_eq!(released_autoscaler(&installation), (true, 1, u64::from(max)), "{scenario}");
+            assert_eq!(charts(&installation), charts(&healthy), "{scenario}");
+            assert_eq!(without_release(&installation), without_release(&healthy), "{scenario}");
+        }
+        let mut too_small = build(Scenario::ClientsTooSmall);
+        assert!(too_small.nomad.clients.iter().all(|client| client.size == ClientSize::T3A_XLARGE));
+        assert!(too_small.why_no_client_holds("xlarge").unwrap().contains("the largest, t3a.xlarge, has 4 vCPU"));
+        assert_eq!(too_small.why_no_client_holds("large"), None);
+        assert_eq!(too_small.why_nomad_cannot_run_docker_jobs(), None);
+        for client in &mut too_small.nomad.clients {
+            client.size = ClientSize::T3A_2XLARGE;
+        }
+        assert_eq!(comparable(&too_small), comparable(&healthy));
+        assert_eq!(build(Scenario::NoNomadClients).why_no_client_holds("medium"), None, "no client says nothing");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::installation::Autoscaler;
 use crate::nomad::EXTERNAL_SERVER_HOSTNAME;
 use crate::version::{ChartRelease, Deployment, NomadServers, ServerVersion};
 use crate::{NAMESPACE, ids};
@@ -162,10 +163,10 @@ pub fn pending_upgrade_history(version: ServerVersion) -> Vec<Revision> {
 /// (its keys come from Secret nomad-autoscaler-secret), Tink on (its keyset, a secret, left out
 /// of the simulation) and, with Nomad servers outside the cluster, where they are (4.8's serve
 /// plain HTTP, so its values say so).
-pub fn user_values(deployment: Deployment) -> serde_json::Value {
+pub fn user_values(deployment: Deployment, autoscaler: &Autoscaler) -> serde_json::Value {
     let mut nomad = json!({"auto_scaler": {
-        "enabled": true,
-        "scaling": {"min": 1, "max": 5},
+        "enabled": autoscaler.enabled,
+        "scaling": {"min": autoscaler.min, "max": autoscaler.max},
         "aws": {"enabled": true, "region": "us-east-1", "autoScalingGroup": "circleci-server-nomad-clients"},
     }});
     if deployment.nomad_servers == NomadServers::External {
@@ -269,7 +270,10 @@ mod tests {
 
     #[test]
     fn release_records_decode_as_helm_stores_them() {
-        let config = user_values(Deployment { server_version: ServerVersion::V4_4, ..Deployment::default() });
+        let config = user_values(
+            Deployment { server_version: ServerVersion::V4_4, ..Deployment::default() },
+            &Autoscaler::default(),
+        );
         let secrets =
             helm_release_secrets(&failed_upgrade_history(ServerVersion::V4_4), &config, Timestamp::UNIX_EPOCH);
         let newest = secrets.last().unwrap();
@@ -285,7 +289,10 @@ mod tests {
 
     #[test]
     fn an_interrupted_upgrade_leaves_the_previous_revision_deployed() {
-        let config = user_values(Deployment { server_version: ServerVersion::V4_9, ..Deployment::default() });
+        let config = user_values(
+            Deployment { server_version: ServerVersion::V4_9, ..Deployment::default() },
+            &Autoscaler::default(),
+        );
         let secrets =
             helm_release_secrets(&pending_upgrade_history(ServerVersion::V4_9), &config, Timestamp::UNIX_EPOCH);
         let statuses: Vec<Option<&str>> = secrets.iter().map(|secret| secret.label("status")).collect();
@@ -299,7 +306,10 @@ mod tests {
 
     #[test]
     fn the_users_values_enable_tink_and_may_keep_obsolete_keys() {
-        let values = user_values(Deployment { server_version: ServerVersion::V4_9, ..Deployment::default() });
+        let values = user_values(
+            Deployment { server_version: ServerVersion::V4_9, ..Deployment::default() },
+            &Autoscaler::default(),
+        );
         assert_eq!(values["tink"], json!({"enabled": true}));
         let keys = |values: &serde_json::Value| values.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         assert_eq!(keys(&values), ["nomad", "tink"]);
@@ -317,8 +327,11 @@ mod tests {
     fn each_version_records_its_history_chart_defaults_and_the_users_values() {
         let charts = |version: ServerVersion, nomad_servers: NomadServers| {
             let deployment = Deployment { server_version: version, nomad_servers };
-            let secrets =
-                helm_release_secrets(&healthy_history(version), &user_values(deployment), Timestamp::UNIX_EPOCH);
+            let secrets = helm_release_secrets(
+                &healthy_history(version),
+                &user_values(deployment, &Autoscaler::default()),
+                Timestamp::UNIX_EPOCH,
+            );
             secrets.iter().map(decode).collect::<Vec<_>>()
         };
         let records = charts(ServerVersion::V4_10, NomadServers::Internal);

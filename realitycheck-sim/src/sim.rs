@@ -28,6 +28,12 @@ use crate::{KUBE_CONTEXT, NAMESPACE, SIM_PROJECT, SIM_RUNNER_RESOURCE_CLASS, SIM
 /// token over plain HTTP anyway).
 const DUMMY_TOKEN: &str = "realitycheck-sim-token";
 
+/// `capacity.max_wait_p95` of the simulation: the default 3m, at its [`SPEED`](crate::execution::timing::SPEED).
+pub const CAPACITY_MAX_WAIT_P95: &str = "3s";
+/// `capacity.autoscaler_reaction` of the simulation: the default 4m (an evaluation, the cooldown
+/// and a client's boot), at its [`SPEED`](crate::execution::timing::SPEED).
+pub const CAPACITY_AUTOSCALER_REACTION: &str = "4s";
+
 /// The first kubectl minor version that runs `exec` over WebSocket unless told otherwise.
 const KUBECTL_WEBSOCKET_EXEC_BY_DEFAULT: u32 = 30;
 
@@ -118,9 +124,9 @@ impl SimServer {
         };
         let circleci =
             Arc::new(ApiState::new(Arc::clone(&installation)).with_behaviour(options.api).with_timing(options.timing));
-        let kube_app = kube::router(Arc::clone(&installation));
+        let kube_app = kube::router(Arc::clone(&installation), circleci.fleet());
         let circleci_app = circleci::router(Arc::clone(&circleci));
-        let nomad_app = nomad::http::router(Arc::clone(&installation));
+        let nomad_app = nomad::http::router(Arc::clone(&installation), circleci.fleet());
         let nomad_https = installation.external_nomad.as_ref().and_then(|external| external.https.clone());
         let tls = SimTls::generate(circleci_addr.ip(), started_at, installation.tls_expires_at);
         let files = std::sync::OnceLock::new();
@@ -333,10 +339,12 @@ users:
 
     /// The settings that point realitycheck at this simulation, as flags give them: its API
     /// (trusting its CA) with its token file and project, its cloud provider, its cluster
-    /// through the kubeconfig, context and namespace `files` name, its runner's class, and the
+    /// through the kubeconfig, context and namespace `files` name, its runner's class, the
     /// Nomad servers' API when they run outside the cluster (not its CA: realitycheck reads it
-    /// from Secret nomad-mtls). The one way a run is pointed at a simulation: `demo` passes them
-    /// as its flags, [`Self::target`] loads them.
+    /// from Secret nomad-mtls), and the capacity thresholds of an installation that runs
+    /// [`SPEED`](crate::execution::timing::SPEED) times faster than a real one ([`CAPACITY_MAX_WAIT_P95`],
+    /// [`CAPACITY_AUTOSCALER_REACTION`]). The one way a run is pointed at a simulation: `demo`
+    /// passes them as its flags, [`Self::target`] loads them.
     pub fn flags(&self, files: &EnvFiles) -> Flags {
         let path = |path: &Path| path.display().to_string();
         let flags = Flags::default()
@@ -348,7 +356,9 @@ users:
             .with(&setting::KUBECONFIG, path(&files.kubeconfig))
             .with(&setting::KUBE_CONTEXT, KUBE_CONTEXT)
             .with(&setting::NAMESPACE, NAMESPACE)
-            .with(&setting::RUNNER_RESOURCE_CLASS, SIM_RUNNER_RESOURCE_CLASS);
+            .with(&setting::RUNNER_RESOURCE_CLASS, SIM_RUNNER_RESOURCE_CLASS)
+            .with(&setting::MAX_WAIT_P95, CAPACITY_MAX_WAIT_P95)
+            .with(&setting::AUTOSCALER_REACTION, CAPACITY_AUTOSCALER_REACTION);
         match self.nomad_url() {
             Some(url) => flags.with(&setting::NOMAD_ADDRESS, url),
             None => flags,
@@ -596,6 +606,23 @@ mod tests {
         assert_eq!(internal.nomad_url(), None);
         assert_eq!(internal.flags(internal.files()).get(&setting::NOMAD_ADDRESS), None);
         internal.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn the_capacity_thresholds_are_the_defaults_at_the_simulations_speed() {
+        use std::time::Duration;
+
+        use crate::execution::fleet::{BOOT, COOLDOWN, EVALUATION};
+        use crate::execution::timing::scaled;
+
+        let sim = SimServer::start(Scenario::CapacityHealthy, loopback()).await.unwrap();
+        let flags = sim.flags(sim.files());
+        assert_eq!(flags.get(&setting::MAX_WAIT_P95), Some("3s"));
+        let capacity = sim.target("sim").capacity;
+        assert_eq!(capacity.max_wait_p95, scaled(Duration::from_secs(180)), "the default 3m");
+        assert_eq!(capacity.autoscaler_reaction, scaled(Duration::from_secs(240)), "the default 4m");
+        assert_eq!(capacity.autoscaler_reaction, EVALUATION + COOLDOWN + BOOT);
+        sim.shutdown().await;
     }
 
     #[tokio::test]

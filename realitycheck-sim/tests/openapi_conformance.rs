@@ -972,3 +972,36 @@ fn the_translation_of_openapi_idioms() {
     assert_eq!(schema["closed"]["additionalProperties"], json!(false));
     assert_eq!(uri_fragment("/paths/~1context~1{context_id}"), "/paths/~1context~1%7Bcontext_id%7D");
 }
+
+#[tokio::test]
+async fn a_parallel_jobs_details_and_build_conform_to_the_specs() {
+    let Some(v2) = Spec::load("circleci-openapi-v2.json", V2_URI) else { return };
+    let Some(v1) = Spec::load("circleci-openapi-v1.1.json", V1_URI) else { return };
+    let sim = start_instant(Scenario::CapacityHealthy).await;
+    let mut api = driver(v2, &sim);
+    let body = json!({"parameters": {
+        "run_id": "parallel", "docker": false, "features": false, "capacity_executor": "docker",
+        "capacity_jobs": 12, "capacity_resource_class": "medium", "capacity_hold_seconds": 0
+    }});
+    let created = api.expect(TRIGGER, &format!("{SLUG_PATH}/pipeline"), Some(&body.to_string()), 201).await;
+    let jobs = jobs_of(&mut api, created["id"].as_str().unwrap()).await;
+    let (_, job) = job_named(&jobs, "capacity_docker");
+    assert_eq!(job["status"], "success", "containers that hold nothing end at once: {job}");
+    let number = job["job_number"].as_u64().unwrap();
+    let details = api.expect(JOB_DETAILS, &format!("{SLUG_PATH}/job/{number}"), None, 200).await;
+    assert_eq!(details["parallelism"], 12);
+    let runs = details["parallel_runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 12);
+    assert!(runs.iter().enumerate().all(|(index, run)| run == &json!({"index": index, "status": "success"})));
+
+    let mut api = driver(v1, &sim);
+    let build = api
+        .expect(V1_BUILD, &format!("/api/v1.1/project/github/realitycheck-sim/realitycheck/{number}"), None, 200)
+        .await;
+    assert_eq!(build["parallel"], 12);
+    for step in build["steps"].as_array().unwrap() {
+        let indexes: Vec<u64> =
+            step["actions"].as_array().unwrap().iter().map(|a| a["index"].as_u64().unwrap()).collect();
+        assert_eq!(indexes, (0..12).collect::<Vec<u64>>(), "{step}");
+    }
+}

@@ -4,7 +4,9 @@
 //!
 //! Where a job can run follows the installation ([`crate::installation`]):
 //! - docker jobs (and the primary container of a remote docker job) need a Nomad client that is
-//!   ready, eligible, not draining, with a healthy docker driver; without one they stay `queued`;
+//!   ready, eligible, not draining, with a healthy docker driver, and large enough for their
+//!   resource class; without one they stay `queued` (the containers of a job with parallelism
+//!   wait for a client with room in [`super::fleet`]'s queue instead, as Nomad jobs);
 //! - machine, Arm, Windows and remote docker jobs need the machine provisioner's pods Running and
 //!   Ready, else they stay `queued`; the VM then fails (`infrastructure_fail`, the provisioner's
 //!   error in the step output) when the installation is on neither AWS nor GCP, for Arm when it is
@@ -26,9 +28,9 @@ use std::time::Duration;
 
 use super::junit::{self, TestCase};
 use super::shell::{self, FileSystem, Host, Stream};
-use super::timing::JobTiming;
+use super::timing::{self, JobTiming};
 use crate::installation::Installation;
-use crate::project::executor::ExecutorKind;
+use crate::project::executor::{self, ExecutorKind};
 use crate::project::plan::PlannedJob;
 use crate::project::steps::Step;
 use realitycheck_project::CloudProvider;
@@ -112,8 +114,9 @@ pub struct JobInputs<'a> {
     pub caches: &'a mut Caches,
     /// `CIRCLE_*` variables.
     pub environment: BTreeMap<String, String>,
-    /// Seeds the job's container and host names.
-    pub job_id: &'a str,
+    /// Seeds the container's and host's names: the job's id (its container of index 0) or the id
+    /// and the index.
+    pub seed: &'a str,
 }
 
 /// What `job` does with `inputs`.
@@ -125,6 +128,13 @@ pub fn simulate(job: &PlannedJob, inputs: JobInputs<'_>) -> Course {
         && let Some(reason) = installation.why_nomad_cannot_run_docker_jobs()
     {
         return Course::StaysQueued { reason: reason.into() };
+    }
+    // The containers of a job with parallelism wait in the fleet's queue instead.
+    if kind.needs_nomad()
+        && job.parallelism.is_none()
+        && let Some(reason) = installation.why_no_client_holds(installation.docker_class_run_on(class))
+    {
+        return Course::StaysQueued { reason };
     }
     if kind.needs_machine_provisioner() && !installation.machine_provisioner_ready() {
         return Course::StaysQueued { reason: "the machine provisioner is not ready".into() };
@@ -274,6 +284,7 @@ impl<'a, 'b> JobRun<'a, 'b> {
         let mut lines = Vec::new();
         let mut out = |line: String| lines.push((Stream::Out, line));
         let mut exit_code = None;
+        let mut slept = Duration::ZERO;
         let mut result = JobResult::Success;
         match step {
             Step::Checkout => match &installation.checkout_refusal {
@@ -295,6 +306,7 @@ impl<'a, 'b> JobRun<'a, 'b> {
                 let run = shell::run(command, environment, &mut self.files, &self.host);
                 lines = run.lines;
                 exit_code = Some(run.exit_code);
+                slept = run.slept;
                 if run.exit_code != 0 {
                     lines.push((Stream::Err, format!("\nExited with code exit status {}", run.exit_code)));
                     result = JobResult::Failed;
@@ -305,7 +317,7 @@ impl<'a, 'b> JobRun<'a, 'b> {
                 match vm_for(installation, kind, class) {
                     Ok(()) => {
                         self.host.docker_engine = true;
-                        let vm: String = self.inputs.job_id.chars().take(8).collect();
+                        let vm: String = self.inputs.seed.chars().take(8).collect();
                         out(format!("Remote Docker engine created. Using VM 'default-{vm}'"));
                     }
                     Err(error) => {
@@ -388,7 +400,8 @@ impl<'a, 'b> JobRun<'a, 'b> {
             }
         }
         let id = 101 + u64::try_from(self.steps.len() - 1).unwrap_or(0);
-        self.steps.push(StepRun { name: step.display_name(), id, lines, exit_code, result, duration: self.step_time });
+        let duration = self.step_time.saturating_add(timing::scaled(slept));
+        self.steps.push(StepRun { name: step.display_name(), id, lines, exit_code, result, duration });
         result
     }
 
@@ -429,22 +442,20 @@ fn host_of(job: &PlannedJob, inputs: &JobInputs<'_>) -> Host {
         }
         _ => job.executor.resource_class.as_str(),
     };
-    let container: String = inputs.job_id.chars().filter(|c| *c != '-').take(12).collect();
+    let container: String = inputs.seed.chars().filter(|c| *c != '-').take(12).collect();
     let (cpus, memory_mib) = match (job.executor.kind, class) {
-        (ExecutorKind::Docker | ExecutorKind::RemoteDocker, "small") => (1, 2048),
-        (ExecutorKind::Docker | ExecutorKind::RemoteDocker, "medium+") => (3, 6144),
-        (ExecutorKind::Docker | ExecutorKind::RemoteDocker, "large") => (4, 8192),
-        (ExecutorKind::Docker | ExecutorKind::RemoteDocker, "xlarge") => (8, 16384),
-        (ExecutorKind::Docker | ExecutorKind::RemoteDocker, "2xlarge") => (16, 32768),
-        (ExecutorKind::Docker | ExecutorKind::RemoteDocker, _) => (2, 4096),
+        (ExecutorKind::Docker | ExecutorKind::RemoteDocker, _) => {
+            let size = executor::docker_class_size(class);
+            (size.cpus, u32::try_from(size.memory_mib).unwrap_or(u32::MAX))
+        }
         (ExecutorKind::Machine | ExecutorKind::Windows, "large" | "windows.large") => (4, 15360),
         (ExecutorKind::Machine | ExecutorKind::Arm | ExecutorKind::Windows, _) => (2, 7680),
         (ExecutorKind::Runner, _) => (2, 3840),
     };
     let (arch, kernel, hostname, docker_engine) = match job.executor.kind {
         ExecutorKind::Docker | ExecutorKind::RemoteDocker => ("x86_64", "Linux", container, false),
-        ExecutorKind::Machine => ("x86_64", "Linux", format!("ip-10-0-9-{}", inputs.job_id.len() + 100), true),
-        ExecutorKind::Arm => ("aarch64", "Linux", format!("ip-10-0-10-{}", inputs.job_id.len() + 100), true),
+        ExecutorKind::Machine => ("x86_64", "Linux", format!("ip-10-0-9-{}", inputs.seed.len() + 100), true),
+        ExecutorKind::Arm => ("aarch64", "Linux", format!("ip-10-0-10-{}", inputs.seed.len() + 100), true),
         ExecutorKind::Windows => (
             "x86_64",
             "Windows_NT",

@@ -5,9 +5,16 @@
 //!
 //! A job is `blocked` until the jobs it requires succeed, `queued` until an executor takes it
 //! (forever when none can), `running` through its steps, then `success`, `failed` or
-//! `infrastructure_fail`; a job whose requirement ended otherwise stays `blocked`. A workflow is
+//! `infrastructure_fail`; a job whose requirement ended otherwise stays `blocked`. A job with
+//! `parallelism` runs that many containers, each with its own course (`CIRCLE_NODE_INDEX` and
+//! `CIRCLE_NODE_TOTAL` in its environment) and start: its docker containers start when the Nomad
+//! clients have room for them ([`super::fleet`]), its VMs a VM's start after it queued. Such a job
+//! is `queued` until its first container starts and `running` until its last one ends, then
+//! `infrastructure_fail` if a container's infrastructure failed, else `failed` if one failed,
+//! else `success`. A workflow is
 //! `running` (`failing` once a job failed) until every job settled, then `success` or `failed`;
-//! cancelling it makes its unfinished jobs `canceled`. Job numbers are unique and increasing
+//! cancelling it makes its unfinished jobs `canceled`: their containers that had not started
+//! never do, those running stop then. Job numbers are unique and increasing
 //! across the project, allocated when a pipeline is triggered (jobs that never queue get none);
 //! a job shows its number from the moment it is queued.
 
@@ -18,10 +25,12 @@ use std::time::Duration;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use tokio::time::Instant;
 
+use super::fleet::{self, Demand, Fleet, SharedFleet};
 use super::job::{self, Caches, ContextLookup, Course, JobInputs, JobResult, StepRun};
 use super::shell::FileSystem;
 use super::timing::JobTiming;
 use crate::installation::Installation;
+use crate::project::executor;
 use crate::project::parameters::{self, ParameterError, ParameterValue};
 use crate::project::plan::{PipelineValues, PlannedJob};
 use crate::{SIM_PROJECT, ids, project};
@@ -135,14 +144,66 @@ pub struct JobRecord {
     pub id: String,
     pub name: String,
     pub plan: PlannedJob,
-    pub course: Course,
+    /// Its containers by index: one, or as many as its `parallelism`.
+    pub containers: Vec<ContainerRecord>,
     /// Ids of the jobs it requires.
     pub dependencies: Vec<String>,
     number: Option<u64>,
-    /// Offsets from the pipeline's creation.
+    /// Offset from the pipeline's creation.
     queued_after: Option<Duration>,
+}
+
+/// One container of a job: what it does, and when.
+#[derive(Debug, Clone)]
+pub struct ContainerRecord {
+    pub course: Course,
+    /// Its place among the fleet's containers, for a docker container of a job with
+    /// `parallelism`: the fleet decides its start.
+    demand: Option<usize>,
+    /// Offsets from the pipeline's creation.
     started_after: Option<Duration>,
     stopped_after: Option<Duration>,
+}
+
+impl ContainerRecord {
+    /// How long its steps take together.
+    fn run_time(&self) -> Duration {
+        match &self.course {
+            Course::Runs { steps, .. } => {
+                steps.iter().fold(Duration::ZERO, |total, step| total.saturating_add(step.duration))
+            }
+            Course::StaysQueued { .. } => Duration::ZERO,
+        }
+    }
+
+    /// A container that does `course`, not started yet.
+    fn new(course: Course) -> Self {
+        Self { course, demand: None, started_after: None, stopped_after: None }
+    }
+
+    /// It starts `started_after` the pipeline's creation (or never).
+    fn start(&mut self, started_after: Option<Duration>) {
+        self.started_after = started_after;
+        self.stopped_after = started_after.map(|started| started.saturating_add(self.run_time()));
+    }
+}
+
+impl JobRecord {
+    /// How it ended, once every container ran: `infrastructure_fail` if one container's
+    /// infrastructure failed, else `failed` if one failed, else `success`.
+    pub fn result(&self) -> Option<JobResult> {
+        combined(self.containers.iter().map(|container| container.course.result()))
+    }
+
+    /// When its first container started.
+    fn started_after(&self) -> Option<Duration> {
+        self.containers.iter().filter_map(|container| container.started_after).min()
+    }
+
+    /// When its last container ended, once every one did.
+    fn stopped_after(&self) -> Option<Duration> {
+        self.containers.iter().map(|container| container.stopped_after).collect::<Option<Vec<_>>>()?.into_iter().max()
+    }
 }
 
 /// A job as it is at one moment.
@@ -190,7 +251,8 @@ pub struct WorkflowSummary {
     pub jobs: Vec<(String, &'static str)>,
 }
 
-/// Every pipeline of the project, and the caches its jobs saved.
+/// Every pipeline of the project, the caches its jobs saved, and the Nomad client group its
+/// parallel docker containers run on.
 #[derive(Debug)]
 pub struct Pipelines {
     installation: Arc<Installation>,
@@ -198,15 +260,23 @@ pub struct Pipelines {
     pipelines: Vec<PipelineRecord>,
     next_job_number: u64,
     caches: Caches,
+    fleet: SharedFleet,
 }
 
 impl Pipelines {
+    /// The pipelines of `installation`, none yet; its client group starts now.
     pub fn new(installation: Arc<Installation>, timing: JobTiming) -> Self {
-        Self { installation, timing, pipelines: Vec::new(), next_job_number: 1, caches: Caches::new() }
+        let fleet = SharedFleet::new(Fleet::new(&installation, Instant::now()));
+        Self { installation, timing, pipelines: Vec::new(), next_job_number: 1, caches: Caches::new(), fleet }
     }
 
     pub fn installation(&self) -> Arc<Installation> {
         Arc::clone(&self.installation)
+    }
+
+    /// The Nomad client group the parallel docker containers run on, which the Nomad servers show.
+    pub fn fleet(&self) -> SharedFleet {
+        self.fleet.clone()
     }
 
     /// Creates a pipeline at `now` (wall time `wall`), reading contexts through `contexts`.
@@ -256,7 +326,7 @@ impl Pipelines {
             Ok(planned) => {
                 for workflow in planned {
                     let id = ids::uuid(&format!("circleci-workflow:{}/{}", record.id, workflow.name));
-                    let jobs = self.run_jobs(&id, workflow.jobs, &pipeline_values, contexts);
+                    let jobs = self.run_jobs(&id, workflow.jobs, &pipeline_values, contexts, now);
                     record.workflows.push(WorkflowRecord { id, name: workflow.name, jobs, canceled_after: None });
                 }
                 self.number_jobs(&mut record.workflows);
@@ -264,16 +334,34 @@ impl Pipelines {
             Err(error) => record.errors.push(error),
         }
         self.pipelines.push(record);
+        self.follow_fleet();
         Ok(self.pipelines.last().expect("just pushed"))
     }
 
-    /// Decides the course and timeline of every job of a workflow, in `requires` order.
+    /// Starts every parallel docker container when the fleet's schedule says, after a change.
+    fn follow_fleet(&mut self) {
+        let mut fleet = self.fleet.lock();
+        for pipeline in &mut self.pipelines {
+            let created = pipeline.created_instant;
+            let containers = pipeline.workflows.iter_mut().flat_map(|w| &mut w.jobs).flat_map(|j| &mut j.containers);
+            for container in containers {
+                if let Some(demand) = container.demand {
+                    let start = fleet.start_of(demand).map(|start| start.saturating_duration_since(created));
+                    container.start(start);
+                }
+            }
+        }
+    }
+
+    /// Decides the course and timeline of every job of a workflow, in `requires` order; the
+    /// parallel docker containers join the fleet, which decides their start.
     fn run_jobs(
         &mut self,
         workflow_id: &str,
         planned: Vec<PlannedJob>,
         values: &PipelineValues,
         contexts: &ContextLookup<'_>,
+        created: Instant,
     ) -> Vec<JobRecord> {
         let mut records: Vec<Option<JobRecord>> = vec![None; planned.len()];
         let mut workspaces: BTreeMap<String, FileSystem> = BTreeMap::new();
@@ -294,11 +382,17 @@ impl Pipelines {
                     workspace.write(&path, content);
                 }
             }
-            let ready_after = upstream.iter().map(|record| record.stopped_after).max().flatten().unwrap_or_default();
-            let upstream_succeeded = upstream.iter().all(|record| record.course.result() == Some(JobResult::Success));
-            let environment = environment(values, workflow_id, job);
-            let course = if upstream_succeeded {
-                job::simulate(
+            let ready_after = upstream.iter().map(|record| record.stopped_after()).max().flatten().unwrap_or_default();
+            let upstream_succeeded = upstream.iter().all(|record| record.result() == Some(JobResult::Success));
+            let mut containers = Vec::new();
+            for node in 0..job.containers() {
+                if !upstream_succeeded {
+                    let course = Course::StaysQueued { reason: "a required job did not succeed".to_owned() };
+                    containers.push(ContainerRecord::new(course));
+                    continue;
+                }
+                let seed = if node == 0 { id.clone() } else { ids::uuid(&format!("{id}#{node}")) };
+                let course = job::simulate(
                     job,
                     JobInputs {
                         installation: &self.installation,
@@ -306,32 +400,19 @@ impl Pipelines {
                         timing: &self.timing,
                         workspace: workspace.clone(),
                         caches: &mut self.caches,
-                        environment,
-                        job_id: &id,
+                        environment: environment(values, workflow_id, job, node),
+                        seed: &seed,
                     },
-                )
-            } else {
-                Course::StaysQueued { reason: "a required job did not succeed".to_owned() }
-            };
-            let (queued_after, started_after, stopped_after) = match &course {
-                _ if !upstream_succeeded => (None, None, None),
-                Course::StaysQueued { .. } => (Some(ready_after), None, None),
-                Course::Runs { steps, .. } => {
-                    let started = ready_after + self.timing.queue;
-                    (
-                        Some(ready_after),
-                        Some(started),
-                        Some(started + steps.iter().map(|step| step.duration).sum::<Duration>()),
-                    )
-                }
-            };
-            let persisted = match &course {
-                Course::Runs { workspace, .. } => workspace.clone(),
-                Course::StaysQueued { .. } => FileSystem::default(),
-            };
+                );
+                containers.push(self.container(job, &id, node, course, created, ready_after));
+            }
             // Later jobs attach what this job and its requirements persisted.
-            for (path, content) in persisted.under("") {
-                workspace.write(&path, content);
+            for container in &containers {
+                if let Course::Runs { workspace: persisted, .. } = &container.course {
+                    for (path, content) in persisted.under("") {
+                        workspace.write(&path, content);
+                    }
+                }
             }
             workspaces.insert(job.name.clone(), workspace);
             let dependencies = upstream.iter().map(|record| record.id.clone()).collect();
@@ -339,15 +420,50 @@ impl Pipelines {
                 id,
                 name: job.name.clone(),
                 plan: job.clone(),
-                course,
+                containers,
                 dependencies,
                 number: None,
-                queued_after,
-                started_after,
-                stopped_after,
+                queued_after: upstream_succeeded.then_some(ready_after),
             });
         }
         records.into_iter().flatten().collect()
+    }
+
+    /// Container `node` of `job` (id `job_id`), which does `course`, of a pipeline created at
+    /// `created`, its job queued `queued_after` then: it starts after the queue time, unless the
+    /// job has parallelism; then a docker container joins the fleet (which starts it), a VM
+    /// starts a VM's start later, and a runner takes its task after the queue time.
+    fn container(
+        &mut self,
+        job: &PlannedJob,
+        job_id: &str,
+        node: u32,
+        course: Course,
+        created: Instant,
+        queued_after: Duration,
+    ) -> ContainerRecord {
+        let mut container = ContainerRecord::new(course);
+        if let Course::StaysQueued { .. } = container.course {
+            return container;
+        }
+        let reaches_executor = queued_after + self.timing.queue;
+        let kind = job.executor.kind;
+        match job.parallelism {
+            Some(_) if kind.needs_nomad() => {
+                let class = self.installation.docker_class_run_on(&job.executor.resource_class);
+                let demand = Demand {
+                    job_id: nomad_job_id(job_id, node),
+                    size: executor::docker_class_size(class),
+                    queued: created + reaches_executor,
+                    hold: container.run_time(),
+                    canceled: None,
+                };
+                container.demand = Some(self.fleet.lock().add(demand));
+            }
+            Some(_) if kind.needs_machine_provisioner() => container.start(Some(reaches_executor + fleet::VM_START)),
+            _ => container.start(Some(reaches_executor)),
+        }
+        container
     }
 
     /// Gives every job that will be queued a number, in the order they queue.
@@ -405,8 +521,9 @@ impl Pipelines {
         })
     }
 
-    /// Cancels workflow `id` at `now`: its unfinished jobs become `canceled`. Returns false when
-    /// there is no such workflow; cancelling a finished workflow changes nothing.
+    /// Cancels workflow `id` at `now`: its unfinished jobs become `canceled`, and its parallel
+    /// docker containers leave the fleet's queue or their clients. Returns false when there is no
+    /// such workflow; cancelling a finished workflow changes nothing.
     pub fn cancel_workflow(&mut self, id: &str, now: Instant) -> bool {
         for pipeline in &mut self.pipelines {
             let created = pipeline.created_instant;
@@ -419,9 +536,18 @@ impl Pipelines {
                 pipeline.workflow_state(&pipeline.workflows[index], now).status,
                 WorkflowStatus::Success | WorkflowStatus::Failed | WorkflowStatus::Canceled
             );
-            if !ended {
-                pipeline.workflows[index].canceled_after = Some(elapsed);
+            if ended {
+                return true;
             }
+            let workflow = &mut pipeline.workflows[index];
+            workflow.canceled_after = Some(elapsed);
+            let demands = workflow.jobs.iter().flat_map(|job| &job.containers).filter_map(|container| container.demand);
+            let mut fleet = self.fleet.lock();
+            for demand in demands {
+                fleet.cancel(demand, now);
+            }
+            drop(fleet);
+            self.follow_fleet();
             return true;
         }
         false
@@ -462,13 +588,32 @@ impl Pipelines {
     }
 }
 
-/// The `CIRCLE_*` variables of a job.
-fn environment(values: &PipelineValues, workflow_id: &str, job: &PlannedJob) -> BTreeMap<String, String> {
+/// The result of a job whose containers ended with `results`, once each did: the worst of them.
+fn combined(results: impl Iterator<Item = Option<JobResult>>) -> Option<JobResult> {
+    let results: Vec<JobResult> = results.collect::<Option<_>>()?;
+    [JobResult::InfrastructureFail, JobResult::Failed]
+        .into_iter()
+        .find(|worst| results.contains(worst))
+        .or(Some(JobResult::Success))
+}
+
+/// The ID of the Nomad job the docker provisioner submits for container `node` of CircleCI job
+/// `job_id`.
+fn nomad_job_id(job_id: &str, node: u32) -> String {
+    let short: String = job_id.chars().filter(|c| *c != '-').take(24).collect();
+    format!("{short}-{node}-build")
+}
+
+/// The `CIRCLE_*` variables of container `node` of a job.
+fn environment(values: &PipelineValues, workflow_id: &str, job: &PlannedJob, node: u32) -> BTreeMap<String, String> {
     let (_, repository) = SIM_PROJECT.rsplit_once('/').unwrap_or_default();
+    let (node, total) = (node.to_string(), job.containers().to_string());
     let mut environment: BTreeMap<String, String> = [
         ("CI", "true"),
         ("CIRCLECI", "true"),
         ("CIRCLE_JOB", job.name.as_str()),
+        ("CIRCLE_NODE_INDEX", node.as_str()),
+        ("CIRCLE_NODE_TOTAL", total.as_str()),
         ("CIRCLE_WORKFLOW_ID", workflow_id),
         ("CIRCLE_PIPELINE_ID", values.id.as_str()),
         ("CIRCLE_PROJECT_REPONAME", repository),
@@ -511,27 +656,53 @@ impl PipelineRecord {
         let canceled = workflow.canceled_after.filter(|canceled| *canceled <= elapsed);
         let horizon = canceled.unwrap_or(elapsed);
         let seen = |offset: Option<Duration>| offset.filter(|offset| *offset <= horizon);
-        let status_at = |time: Duration| match (job.queued_after, job.started_after, job.stopped_after) {
+        let (started_after, stopped_after) = (job.started_after(), job.stopped_after());
+        let status_at = |time: Duration| match (job.queued_after, started_after, stopped_after) {
             (Some(queued), _, _) if time < queued => JobStatus::Blocked,
             (None, _, _) => JobStatus::Blocked,
             (Some(_), None, _) => JobStatus::Queued,
             (Some(_), Some(started), _) if time < started => JobStatus::Queued,
             (Some(_), Some(_), Some(stopped)) if time < stopped => JobStatus::Running,
-            _ => job.course.result().map_or(JobStatus::Queued, JobStatus::of),
+            // Some container has not run yet.
+            (Some(_), Some(_), None) => JobStatus::Running,
+            _ => job.result().map_or(JobStatus::Queued, JobStatus::of),
         };
         let status = status_at(horizon);
         let (status, stopped_at) = match canceled {
             Some(canceled) if !status.is_terminal() => (JobStatus::Canceled, Some(canceled)),
-            _ => (status, seen(job.stopped_after)),
+            _ => (status, seen(stopped_after)),
         };
         let queued = seen(job.queued_after);
         JobState {
             status,
             number: queued.and(job.number),
             queued_at: queued.map(|offset| self.at(offset)),
-            started_at: seen(job.started_after).map(|offset| self.at(offset)),
+            started_at: seen(started_after).map(|offset| self.at(offset)),
             stopped_at: stopped_at.map(|offset| self.at(offset)),
         }
+    }
+
+    /// The status of container `node` of `job` at `now`: the job's until it is queued, then
+    /// `queued` until the container starts, `running` until it ends, then its result
+    /// (`canceled` when its workflow was cancelled first).
+    pub fn container_status(&self, workflow: &WorkflowRecord, job: &JobRecord, node: usize, now: Instant) -> JobStatus {
+        let job_status = self.job_state(workflow, job, now);
+        let Some(container) = job.containers.get(node) else { return job_status.status };
+        if job_status.queued_at.is_none() {
+            return job_status.status;
+        }
+        let elapsed = self.elapsed(now);
+        let canceled = workflow.canceled_after.filter(|canceled| *canceled <= elapsed);
+        let horizon = canceled.unwrap_or(elapsed);
+        let status = match (container.started_after, container.stopped_after) {
+            (Some(started), _) if started > horizon => JobStatus::Queued,
+            (None, _) => JobStatus::Queued,
+            (Some(_), Some(stopped)) if stopped <= horizon => {
+                container.course.result().map_or(JobStatus::Queued, JobStatus::of)
+            }
+            (Some(_), _) => JobStatus::Running,
+        };
+        if canceled.is_some() && !status.is_terminal() { JobStatus::Canceled } else { status }
     }
 
     /// Workflow `workflow` at `now`.
@@ -569,9 +740,18 @@ impl PipelineRecord {
         }
     }
 
-    /// The steps of `job` that have started by `now`.
-    pub fn step_states<'a>(&self, workflow: &WorkflowRecord, job: &'a JobRecord, now: Instant) -> Vec<StepState<'a>> {
-        let (Course::Runs { steps, .. }, Some(started)) = (&job.course, job.started_after) else { return Vec::new() };
+    /// The steps of container `node` of `job` that have started by `now`.
+    pub fn step_states<'a>(
+        &self,
+        workflow: &WorkflowRecord,
+        job: &'a JobRecord,
+        node: usize,
+        now: Instant,
+    ) -> Vec<StepState<'a>> {
+        let Some(container) = job.containers.get(node) else { return Vec::new() };
+        let (Course::Runs { steps, .. }, Some(started)) = (&container.course, container.started_after) else {
+            return Vec::new();
+        };
         let elapsed = self.elapsed(now);
         let canceled = workflow.canceled_after.filter(|canceled| *canceled <= elapsed);
         let horizon = canceled.unwrap_or(elapsed);
@@ -712,6 +892,7 @@ mod tests {
             Scenario::RunnerMissing if job == "runner" => "queued",
             Scenario::ContextsMissing | Scenario::ContextValueChanged if job == "contexts" => "failed",
             Scenario::CheckoutKeyMissing if job == "checkout" => "failed",
+            Scenario::ClientsTooSmall if job == "docker_resource_class-xlarge" => "queued",
             _ => "success",
         }
     }
@@ -835,7 +1016,7 @@ mod tests {
     }
 
     fn course(pipelines: &Pipelines, name: &str) -> Course {
-        pipelines.jobs().find(|(_, _, job)| job.name == name).unwrap().2.course.clone()
+        pipelines.jobs().find(|(_, _, job)| job.name == name).unwrap().2.containers[0].course.clone()
     }
 
     fn output(course: &Course) -> String {
@@ -923,7 +1104,7 @@ mod tests {
         // A second pipeline of the same run finds the cache saved.
         pipelines.trigger(everything("aws"), &contexts(Scenario::Healthy), Instant::now(), started_at()).unwrap();
         let second = pipelines.pipelines[1].workflows.iter().flat_map(|w| &w.jobs).find(|job| job.name == "save_cache");
-        assert!(output(&second.unwrap().course).contains("Skipping cache generation"));
+        assert!(output(&second.unwrap().containers[0].course).contains("Skipping cache generation"));
     }
 
     #[test]
@@ -976,5 +1157,186 @@ mod tests {
             (pipeline.branch.clone(), pipeline.tag.clone(), pipeline.state()),
             (None, Some("v1".into()), "created")
         );
+    }
+
+    /// Jobs queue for 200 ms, spin up in 300 ms and run each step in 500 ms (plus its sleeps).
+    fn even_timing() -> JobTiming {
+        JobTiming {
+            queue: Duration::from_millis(200),
+            spin_up: Duration::from_millis(300),
+            run_min: Duration::from_millis(500),
+            run_max: Duration::from_millis(500),
+        }
+    }
+
+    /// What `realitycheck capacity` triggers: the capacity workflow of `executor` alone.
+    fn capacity(executor: &str, containers: u32, class: &str, hold_seconds: u32) -> TriggerRequest {
+        let parameters = json!({
+            "run_id": "cap-1", "docker": false, "features": false, "capacity_executor": executor,
+            "capacity_jobs": containers, "capacity_resource_class": class, "capacity_hold_seconds": hold_seconds
+        });
+        TriggerRequest { branch: None, tag: None, parameters: parameters.as_object().unwrap().clone() }
+    }
+
+    /// The only job of the newest pipeline, its state and its containers' statuses at `now`.
+    fn only_job(pipelines: &Pipelines) -> (JobState, Vec<&'static str>) {
+        let pipeline = pipelines.pipelines.last().unwrap();
+        let workflow = &pipeline.workflows[0];
+        let job = &workflow.jobs[0];
+        let now = Instant::now();
+        let containers = (0..job.containers.len())
+            .map(|node| pipeline.container_status(workflow, job, node, now).as_str())
+            .collect();
+        (pipeline.job_state(workflow, job, now), containers)
+    }
+
+    fn counts(statuses: &[&str]) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for status in statuses {
+            *counts.entry((*status).to_owned()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    fn count_map(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+        pairs.iter().map(|(status, count)| ((*status).to_owned(), *count)).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_projects_capacity_job_runs_its_containers_as_the_clients_have_room() {
+        let installation = Arc::new(Installation::new(Scenario::AutoscalerAtMax, started_at()));
+        let mut pipelines = Pipelines::new(installation, even_timing());
+        let pipeline = pipelines
+            .trigger(capacity("docker", 10, "medium", 60), &contexts(Scenario::Healthy), Instant::now(), started_at())
+            .unwrap();
+        let workflows: Vec<&str> = pipeline.workflows.iter().map(|workflow| workflow.name.as_str()).collect();
+        assert_eq!(workflows, ["capacity_docker"]);
+        let job = &pipeline.workflows[0].jobs[0];
+        assert_eq!((job.name.as_str(), job.plan.parallelism, job.containers.len()), ("capacity_docker", Some(10), 10));
+        // Each container: 300 ms of spin-up, then its step: 500 ms and `sleep 60`, a second here.
+        let Course::Runs { steps, .. } = &job.containers[3].course else { panic!("it runs") };
+        assert_eq!(steps.iter().map(|step| step.duration).collect::<Vec<_>>(), [300, 1_500].map(Duration::from_millis));
+        let output: Vec<&str> = steps[1].lines.iter().map(|(_, line)| line.as_str()).collect();
+        assert_eq!(output, ["realitycheck cap-1 container 3 of 10 holds medium"]);
+
+        let (queued, containers) = only_job(&pipelines);
+        assert_eq!((queued.status, queued.queued_at, queued.started_at), (JobStatus::Queued, Some(started_at()), None));
+        assert_eq!(counts(&containers), count_map(&[("queued", 10)]));
+        // The two clients take eight; the other two wait for the first eight to end, at 2 s.
+        tokio::time::advance(Duration::from_millis(250)).await;
+        let (running, containers) = only_job(&pipelines);
+        assert_eq!(running.status, JobStatus::Running);
+        assert_eq!(running.started_at, Some(started_at() + SignedDuration::from_millis(200)));
+        assert_eq!(counts(&containers), count_map(&[("queued", 2), ("running", 8)]));
+        tokio::time::advance(Duration::from_millis(1_800)).await;
+        let (still_running, containers) = only_job(&pipelines);
+        assert_eq!((still_running.status, still_running.stopped_at), (JobStatus::Running, None));
+        assert_eq!(counts(&containers), count_map(&[("running", 2), ("success", 8)]));
+        assert_eq!(workflow_statuses(&pipelines), [("capacity_docker".to_owned(), "running")]);
+        tokio::time::advance(Duration::from_millis(1_800)).await;
+        let (done, containers) = only_job(&pipelines);
+        assert_eq!(done.status, JobStatus::Success);
+        assert_eq!(done.stopped_at, Some(started_at() + SignedDuration::from_millis(3_800)), "the last one's end");
+        assert_eq!(counts(&containers), count_map(&[("success", 10)]));
+        assert_eq!(workflow_statuses(&pipelines), [("capacity_docker".to_owned(), "success")]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cancelling_a_parallel_job_stops_its_running_containers_and_frees_their_clients() {
+        let installation = Arc::new(Installation::new(Scenario::AutoscalerAtMax, started_at()));
+        let mut pipelines = Pipelines::new(installation, even_timing());
+        let lookup = contexts(Scenario::Healthy);
+        let first = pipelines.trigger(capacity("docker", 10, "medium", 60), &lookup, Instant::now(), started_at());
+        let workflow = first.unwrap().workflows[0].id.clone();
+        // A second pipeline's eight containers queue behind the first's two that wait.
+        tokio::time::advance(Duration::from_millis(500)).await;
+        let second_wall = started_at() + SignedDuration::from_millis(500);
+        pipelines.trigger(capacity("docker", 8, "medium", 60), &lookup, Instant::now(), second_wall).unwrap();
+        tokio::time::advance(Duration::from_millis(500)).await;
+        let (waiting, containers) = only_job(&pipelines);
+        assert_eq!((waiting.status, counts(&containers)), (JobStatus::Queued, count_map(&[("queued", 8)])));
+
+        assert!(pipelines.cancel_workflow(&workflow, Instant::now()));
+        tokio::time::advance(Duration::from_millis(10)).await;
+        let pipeline = &pipelines.pipelines[0];
+        let (workflow, job) = (&pipeline.workflows[0], &pipeline.workflows[0].jobs[0]);
+        let canceled = pipeline.job_state(workflow, job, Instant::now());
+        assert_eq!(canceled.status, JobStatus::Canceled);
+        assert_eq!(canceled.stopped_at, Some(started_at() + SignedDuration::from_secs(1)));
+        let statuses: Vec<&str> =
+            (0..10).map(|node| pipeline.container_status(workflow, job, node, Instant::now()).as_str()).collect();
+        assert_eq!(counts(&statuses), count_map(&[("canceled", 10)]));
+        let running_then = pipeline.step_states(workflow, job, 0, Instant::now());
+        assert_eq!(running_then.last().map(|step| step.status), Some("canceled"));
+        let stopped = running_then.last().and_then(|step| step.stopped_at);
+        assert_eq!(stopped, Some(started_at() + SignedDuration::from_secs(1)));
+        assert!(pipeline.step_states(workflow, job, 9, Instant::now()).is_empty(), "a container that waited never ran");
+
+        // The clients the cancelled containers held take the second pipeline's at once.
+        let (next, containers) = only_job(&pipelines);
+        assert_eq!(next.started_at, Some(started_at() + SignedDuration::from_secs(1)));
+        assert_eq!(counts(&containers), count_map(&[("running", 8)]));
+        tokio::time::advance(Duration::from_secs(60)).await;
+        let pipeline = &pipelines.pipelines[0];
+        let (workflow, job) = (&pipeline.workflows[0], &pipeline.workflows[0].jobs[0]);
+        let statuses: Vec<&str> =
+            (0..10).map(|node| pipeline.container_status(workflow, job, node, Instant::now()).as_str()).collect();
+        assert_eq!(counts(&statuses), count_map(&[("canceled", 10)]), "a cancelled container stays so");
+        assert_eq!(only_job(&pipelines).0.status, JobStatus::Success);
+    }
+
+    #[test]
+    fn a_parallel_job_ends_as_its_worst_container_once_each_ended() {
+        use JobResult::{Failed, InfrastructureFail, Success};
+        let of = |results: &[Option<JobResult>]| combined(results.iter().copied());
+        assert_eq!(of(&[Some(Success), Some(Success)]), Some(Success));
+        assert_eq!(of(&[Some(Success), Some(Failed), Some(Success)]), Some(Failed));
+        assert_eq!(of(&[Some(Failed), Some(InfrastructureFail)]), Some(InfrastructureFail));
+        assert_eq!(of(&[Some(Failed), None]), None, "one never ran");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn parallel_machine_containers_each_get_a_vm_whatever_else_runs() {
+        let installation = Arc::new(Installation::new(Scenario::AutoscalerAtMax, started_at()));
+        let mut pipelines = Pipelines::new(installation, even_timing());
+        pipelines
+            .trigger(capacity("machine", 30, "medium", 60), &contexts(Scenario::Healthy), Instant::now(), started_at())
+            .unwrap();
+        tokio::time::advance(Duration::from_millis(1_150)).await;
+        let (queued, containers) = only_job(&pipelines);
+        assert_eq!((queued.status, counts(&containers)), (JobStatus::Queued, count_map(&[("queued", 30)])));
+        tokio::time::advance(Duration::from_millis(100)).await;
+        let (running, containers) = only_job(&pipelines);
+        assert_eq!(running.started_at, Some(started_at() + SignedDuration::from_millis(1_200)), "queue time and a VM");
+        assert_eq!(counts(&containers), count_map(&[("running", 30)]));
+        assert!(pipelines.fleet().lock().nomad_at(Instant::now()).jobs.is_empty(), "VMs are no Nomad jobs");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_class_no_client_holds_leaves_a_job_queued_and_a_parallel_ones_containers_in_nomads_queue() {
+        let mut pipelines = pipelines(Scenario::ClientsTooSmall);
+        pipelines
+            .trigger(everything("aws"), &contexts(Scenario::ClientsTooSmall), Instant::now(), started_at())
+            .unwrap();
+        let Course::StaysQueued { reason } = course(&pipelines, "docker_resource_class-xlarge") else {
+            panic!("no client holds xlarge")
+        };
+        assert_eq!(
+            reason,
+            "no Nomad client can hold resource class xlarge (8 vCPU, 16384 MiB): the largest, t3a.xlarge, has 4 vCPU \
+             and 12288 MiB for jobs"
+        );
+        assert_eq!(course(&pipelines, "docker_resource_class-large").result(), Some(JobResult::Success));
+
+        let lookup = contexts(Scenario::Healthy);
+        pipelines.trigger(capacity("docker", 4, "xlarge", 60), &lookup, Instant::now(), started_at()).unwrap();
+        tokio::time::advance(Duration::from_secs(600)).await;
+        let (queued, containers) = only_job(&pipelines);
+        assert_eq!((queued.status, counts(&containers)), (JobStatus::Queued, count_map(&[("queued", 4)])));
+        let nomad = pipelines.fleet().lock().nomad_at(Instant::now());
+        assert_eq!(nomad.jobs.iter().filter(|job| job.status() == "pending").count(), 4, "Nomad holds them queued");
+        pipelines.trigger(capacity("docker", 4, "medium", 60), &lookup, Instant::now(), started_at()).unwrap();
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(only_job(&pipelines).0.status, JobStatus::Success, "medium fits a t3a.xlarge");
     }
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use super::{ApiResource, router};
+use crate::execution::fleet::{Fleet, SharedFleet};
 use crate::installation::Installation;
 use crate::scenario::Scenario;
 use crate::velero::BACKUP_SCHEDULE;
@@ -28,7 +29,8 @@ fn installation(scenario: Scenario, server_version: ServerVersion, nomad_servers
 }
 
 fn app(installation: Installation) -> Router {
-    router(Arc::new(installation))
+    let fleet = SharedFleet::new(Fleet::new(&installation, tokio::time::Instant::now()));
+    router(Arc::new(installation), fleet)
 }
 
 async fn request(app: &Router, uri: &str, accept: &str) -> (StatusCode, Value) {

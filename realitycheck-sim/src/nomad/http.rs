@@ -1,8 +1,10 @@
 //! Nomad's HTTP API as the servers outside the cluster serve it (CircleCI's Terraform: HTTPS
 //! from 4.9, plain HTTP on 4.8, no client certificate asked for, no ACLs, no gossip
-//! encryption), answering from the same [`NomadState`] as the CLI in the nomad-server pods:
+//! encryption), answering from the same [`NomadState`] as the CLI in the nomad-server pods (the
+//! installation's cluster as the fleet has it at the moment asked,
+//! [`crate::execution::fleet::Fleet::nomad_at`]):
 //! `/v1/status/leader`, `/v1/status/peers`, `/v1/agent/members`, `/v1/agent/self`, `/v1/nodes`,
-//! `/v1/node/:id` and `/v1/agent/keyring/list`.
+//! `/v1/node/:id`, `/v1/jobs` and `/v1/agent/keyring/list`.
 //!
 //! As Nomad does, a query that needs the leader (every one but the agent's and the keyring's)
 //! fails with 500 `No cluster leader` when no server leads, unless it allows a stale answer
@@ -20,7 +22,10 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::render::{self, RPC_PORT};
+use tokio::time::Instant;
+
 use super::{MemberStatus, NO_LEADER, NomadServer, NomadState};
+use crate::execution::fleet::SharedFleet;
 use crate::installation::Installation;
 use crate::kube::query::QueryParams;
 
@@ -28,8 +33,23 @@ const INDEX_HEADER: HeaderName = HeaderName::from_static("x-nomad-index");
 const KNOWN_LEADER_HEADER: HeaderName = HeaderName::from_static("x-nomad-knownleader");
 const LAST_CONTACT_HEADER: HeaderName = HeaderName::from_static("x-nomad-lastcontact");
 
-/// The API's routes, answering from `installation`'s Nomad cluster.
-pub fn router(installation: Arc<Installation>) -> Router {
+/// What the API answers from: the installation, and its client group as it grows.
+#[derive(Debug, Clone)]
+struct Servers {
+    installation: Arc<Installation>,
+    fleet: SharedFleet,
+}
+
+impl Servers {
+    /// The cluster now.
+    fn nomad(&self) -> NomadState {
+        self.fleet.lock().nomad_at(Instant::now())
+    }
+}
+
+/// The API's routes, answering from `installation`'s Nomad cluster, whose clients and jobs
+/// `fleet` has.
+pub fn router(installation: Arc<Installation>, fleet: SharedFleet) -> Router {
     Router::new()
         .route("/v1/status/leader", get(leader))
         .route("/v1/status/peers", get(peers))
@@ -38,10 +58,11 @@ pub fn router(installation: Arc<Installation>) -> Router {
         .route("/v1/agent/keyring/list", get(keyring_list))
         .route("/v1/nodes", get(nodes))
         .route("/v1/node/{id}", get(node))
+        .route("/v1/jobs", get(jobs))
         // Nomad's root handler answers any other path 404 with no body.
         .fallback(|| async { StatusCode::NOT_FOUND })
         .method_not_allowed_fallback(|| async { NomadError::new(StatusCode::METHOD_NOT_ALLOWED, "Invalid method") })
-        .with_state(installation)
+        .with_state(Servers { installation, fleet })
 }
 
 /// An error as Nomad's HTTP server writes one: its status and a plain-text message.
@@ -93,9 +114,9 @@ fn rpc_address(server: &NomadServer) -> String {
     format!("{}:{RPC_PORT}", server.address)
 }
 
-/// The query metadata Nomad sends with the answers of its state store.
-fn query_meta(nomad: &NomadState) -> [(HeaderName, String); 3] {
-    let index = nomad.clients.iter().map(|client| client.modify_index).max().unwrap_or(1);
+/// The query metadata Nomad sends with the answers of its state store, whose latest change is
+/// `index`.
+fn query_meta(nomad: &NomadState, index: u64) -> [(HeaderName, String); 3] {
     [
         (INDEX_HEADER, index.to_string()),
         (KNOWN_LEADER_HEADER, nomad.leader().is_some().to_string()),
@@ -104,42 +125,36 @@ fn query_meta(nomad: &NomadState) -> [(HeaderName, String); 3] {
 }
 
 /// `GET /v1/status/leader`: the leader's RPC address; `""` for a stale read without a leader.
-async fn leader(
-    State(installation): State<Arc<Installation>>,
-    RawQuery(query): RawQuery,
-) -> Result<Json<String>, NomadError> {
-    let nomad = &installation.nomad;
+async fn leader(State(servers): State<Servers>, RawQuery(query): RawQuery) -> Result<Json<String>, NomadError> {
+    let nomad = &servers.nomad();
     consistent(nomad, query.as_deref())?;
     Ok(Json(nomad.leader().map(rpc_address).unwrap_or_default()))
 }
 
 /// `GET /v1/status/peers`: the RPC addresses of the raft configuration's servers, failed or not.
-async fn peers(
-    State(installation): State<Arc<Installation>>,
-    RawQuery(query): RawQuery,
-) -> Result<Json<Vec<String>>, NomadError> {
-    let nomad = &installation.nomad;
+async fn peers(State(servers): State<Servers>, RawQuery(query): RawQuery) -> Result<Json<Vec<String>>, NomadError> {
+    let nomad = &servers.nomad();
     consistent(nomad, query.as_deref())?;
     Ok(Json(nomad.servers.iter().filter(|server| server.status != MemberStatus::Left).map(rpc_address).collect()))
 }
 
 /// `GET /v1/agent/members`: the servers as serf knows them, leader or not.
-async fn members(State(installation): State<Arc<Installation>>) -> Result<Json<Value>, NomadError> {
-    let nomad = &installation.nomad;
+async fn members(State(servers): State<Servers>) -> Result<Json<Value>, NomadError> {
+    let nomad = &servers.nomad();
     Ok(Json(render::agent_members(nomad, answering(nomad)?)))
 }
 
 /// `GET /v1/agent/self`: the answering server's configuration, member and stats.
-async fn agent_self(State(installation): State<Arc<Installation>>) -> Result<Json<Value>, NomadError> {
-    let nomad = &installation.nomad;
-    let https = installation.deployment.server_version.external_nomad_https();
+async fn agent_self(State(servers): State<Servers>) -> Result<Json<Value>, NomadError> {
+    let nomad = &servers.nomad();
+    let https = servers.installation.deployment.server_version.external_nomad_https();
     Ok(Json(render::agent_self(nomad, answering(nomad)?, https)))
 }
 
 /// `GET /v1/agent/keyring/list`: the gossip keys the alive servers have installed, or serf's
 /// failure when they run without gossip encryption (as CircleCI's Terraform leaves them).
-async fn keyring_list(State(installation): State<Arc<Installation>>) -> Result<Json<Value>, NomadError> {
-    let nomad = &installation.nomad;
+async fn keyring_list(State(servers): State<Servers>) -> Result<Json<Value>, NomadError> {
+    let nomad = &servers.nomad();
     let alive = nomad.servers.iter().filter(|server| server.status == MemberStatus::Alive).count();
     if nomad.gossip_keys.is_empty() {
         return Err(NomadError::internal(format!("{alive}/{alive} nodes reported failure")));
@@ -150,27 +165,39 @@ async fn keyring_list(State(installation): State<Arc<Installation>>) -> Result<J
 }
 
 /// `GET /v1/nodes` (`?prefix=` filters by ID prefix): the node stubs.
-async fn nodes(
-    State(installation): State<Arc<Installation>>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, NomadError> {
-    let nomad = &installation.nomad;
+async fn nodes(State(servers): State<Servers>, RawQuery(query): RawQuery) -> Result<Response, NomadError> {
+    let nomad = &servers.nomad();
     consistent(nomad, query.as_deref())?;
     let params = QueryParams::parse(query.as_deref());
     let stubs = render::node_stubs(nomad, params.first("prefix").unwrap_or_default());
-    Ok((query_meta(nomad), Json(stubs)).into_response())
+    Ok((query_meta(nomad, nodes_index(nomad)), Json(stubs)).into_response())
 }
 
 /// `GET /v1/node/:id`: the node of that full ID, or 404 `node not found`.
 async fn node(
-    State(installation): State<Arc<Installation>>,
+    State(servers): State<Servers>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, NomadError> {
-    let nomad = &installation.nomad;
+    let nomad = &servers.nomad();
     consistent(nomad, query.as_deref())?;
     let client = nomad.client(&id).ok_or_else(|| NomadError::new(StatusCode::NOT_FOUND, "node not found"))?;
-    Ok((query_meta(nomad), Json(render::node(nomad, client))).into_response())
+    Ok((query_meta(nomad, nodes_index(nomad)), Json(render::node(nomad, client))).into_response())
+}
+
+/// `GET /v1/jobs` (`?prefix=` filters by ID prefix): the job stubs with their summaries.
+async fn jobs(State(servers): State<Servers>, RawQuery(query): RawQuery) -> Result<Response, NomadError> {
+    let nomad = &servers.nomad();
+    consistent(nomad, query.as_deref())?;
+    let params = QueryParams::parse(query.as_deref());
+    let stubs = render::job_stubs(nomad, params.first("prefix").unwrap_or_default());
+    let index = nomad.jobs.iter().map(|job| job.modify_index).max().unwrap_or(1);
+    Ok((query_meta(nomad, index), Json(stubs)).into_response())
+}
+
+/// The latest change to the nodes.
+fn nodes_index(nomad: &NomadState) -> u64 {
+    nomad.clients.iter().map(|client| client.modify_index).max().unwrap_or(1)
 }
 
 #[cfg(test)]
@@ -180,6 +207,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+    use crate::execution::fleet::Fleet;
     use crate::scenario::Scenario;
     use crate::version::{Deployment, NomadServers, ServerVersion};
 
@@ -199,7 +227,9 @@ mod tests {
     fn app(scenario: Scenario, server_version: ServerVersion) -> Router {
         let deployment = Deployment { server_version, nomad_servers: NomadServers::External };
         let started_at = "2025-03-01T12:00:00Z".parse().unwrap();
-        router(Arc::new(Installation::deployed(scenario, deployment, started_at).unwrap()))
+        let installation = Installation::deployed(scenario, deployment, started_at).unwrap();
+        let fleet = SharedFleet::new(Fleet::new(&installation, Instant::now()));
+        router(Arc::new(installation), fleet)
     }
 
     async fn send(app: &Router, method: Method, uri: &str) -> Answer {
@@ -264,7 +294,7 @@ mod tests {
             (keyring.status, keyring.body.as_str()),
             (StatusCode::INTERNAL_SERVER_ERROR, "3/3 nodes reported failure")
         );
-        let elsewhere = get(&app, "/v1/jobs").await;
+        let elsewhere = get(&app, "/v1/allocations").await;
         assert_eq!((elsewhere.status, elsewhere.body.as_str()), (StatusCode::NOT_FOUND, ""));
         let posted = send(&app, Method::POST, "/v1/nodes").await;
         assert_eq!((posted.status, posted.body.as_str()), (StatusCode::METHOD_NOT_ALLOWED, "Invalid method"));
@@ -273,7 +303,7 @@ mod tests {
     #[tokio::test]
     async fn without_a_leader_queries_fail_unless_stale_and_the_agent_still_answers() {
         let app = app(Scenario::NomadServersNoQuorum, ServerVersion::V4_9);
-        for path in ["/v1/status/leader", "/v1/status/peers", "/v1/nodes", "/v1/node/anything"] {
+        for path in ["/v1/status/leader", "/v1/status/peers", "/v1/nodes", "/v1/node/anything", "/v1/jobs"] {
             let answer = get(&app, path).await;
             assert_eq!(
                 (answer.status, answer.body.as_str()),
@@ -283,6 +313,7 @@ mod tests {
         }
         assert_eq!(get(&app, "/v1/status/leader?stale").await.body, "\"\"");
         assert_eq!(get(&app, "/v1/status/peers?stale=true").await.json().as_array().unwrap().len(), 3);
+        assert_eq!(get(&app, "/v1/jobs?stale").await.json(), json!([]));
         let stale_nodes = get(&app, "/v1/nodes?stale=true").await;
         assert_eq!(stale_nodes.known_leader.as_deref(), Some("false"));
         assert_eq!(stale_nodes.json().as_array().unwrap().len(), 2);

@@ -61,7 +61,20 @@ mod tests {
         let parameters: Vec<&str> = config.parameters.iter().map(|decl| decl.name.as_str()).collect();
         assert_eq!(parameters, realitycheck_project::Parameters::NAMES);
         let workflows: Vec<&str> = config.workflows.iter().map(|(name, _)| name.as_str()).collect();
-        assert_eq!(workflows, ["docker", "docker_resource_classes", "machine", "arm", "runner", "windows", "features"]);
+        assert_eq!(
+            workflows,
+            [
+                "docker",
+                "docker_resource_classes",
+                "machine",
+                "arm",
+                "runner",
+                "windows",
+                "features",
+                "capacity_docker",
+                "capacity_machine"
+            ]
+        );
         assert!(config.job("test_results").is_some());
     }
 
