@@ -137,6 +137,8 @@ async fn cancel_on_signal(cancel: CancellationToken) {
     shutdown_signal().await;
     cancel.cancel();
     shutdown_signal().await;
-    eprintln!("interrupted again: exiting at once, without the reports; cancel the capacity workflow in the CircleCI UI");
+    eprintln!(
+        "interrupted again: exiting at once, without the reports; cancel the capacity workflow in the CircleCI UI"
+    );
     std::process::exit(i32::from(exit::INTERRUPTED));
 }

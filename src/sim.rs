@@ -10,10 +10,10 @@ use realitycheck_sim::scenario::Scenario;
 use realitycheck_sim::sim::{SimOptions, SimServer};
 use realitycheck_sim::version::{Deployment, NomadServers, ServerVersion};
 
+use crate::capacity::{self, CapacityReports};
 use crate::cli::{ColorChoice, ConfigArgs, DemoArgs, DeploymentArgs, SimArgs};
 use crate::collect::Collect;
 use crate::exit::AppError;
-use crate::capacity::{self, CapacityReports};
 use crate::{run, wiring};
 
 /// The scenario of `demo` without `--scenario`.

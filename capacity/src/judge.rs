@@ -361,7 +361,7 @@ fn autoscaler(measurement: &Measurement, summary: &Summary) -> Measure {
         .valued_if(max.map(|max| (f64::from(peak), f64::from(max))));
     }
     let scaled = match summary.first_scale_out {
-        Some(at) => format!("first client added {:.1}s after the trigger, ", rounded(at)),
+        Some(at) => format!("a new client first seen {:.1}s after the trigger, ", rounded(at)),
         None => "no client needed adding, ".to_owned(),
     };
     Measure::new(id, Some(true), format!("{scaled}{before} → {peak} clients of max {max_text} ({})", view.max_source))

@@ -116,7 +116,10 @@ async fn machine_containers_wait_for_their_vms_and_nomad_is_not_judged() {
     assert_eq!(verdict(&measures, MeasureId::Autoscaler).passed, None);
     assert_eq!(verdict(&measures, MeasureId::Fits).passed, None);
     assert_eq!(verdict(&measures, MeasureId::MaxWaitP95).passed, Some(true), "{summary:#?}");
-    assert!(summary.wait_p50.is_some_and(|wait| wait >= Duration::from_millis(900)), "a VM takes a (scaled) minute to start: {summary:#?}");
+    assert!(
+        summary.wait_p50.is_some_and(|wait| wait >= Duration::from_millis(900)),
+        "a VM takes a (scaled) minute to start: {summary:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

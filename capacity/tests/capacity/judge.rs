@@ -225,7 +225,7 @@ fn an_autoscaler_that_scaled_out_is_green() {
     assert_eq!((autoscaler.value, autoscaler.threshold), (Some(5.0), Some(10.0)));
     assert_eq!(
         autoscaler.message,
-        "first client added 70.0s after the trigger, 3 → 5 clients of max 10 (nomad.auto_scaler.scaling.max of the release)"
+        "a new client first seen 70.0s after the trigger, 3 → 5 clients of max 10 (nomad.auto_scaler.scaling.max of the release)"
     );
 }
 

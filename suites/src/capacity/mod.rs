@@ -21,8 +21,8 @@ use crate::clients::circleci::{ApiClient, ApiClientError, ApiError, JobStatus, P
 use crate::resources::api::ApiAccess;
 use crate::resources::cluster::ClusterAccess;
 use crate::resources::pipeline::ledger::Ledger;
-use crate::resources::pipeline::poller::passing;
 use crate::resources::pipeline::pipeline_url;
+use crate::resources::pipeline::poller::passing;
 use crate::resources::pipeline::run::{new_run_id, trigger};
 use nomad::NomadSide;
 
@@ -139,7 +139,11 @@ impl Followed<'_> {
                     return Err(CapacityError::PipelineErrored { url: self.url.clone(), message });
                 }
                 if self.triggered.elapsed() > grace {
-                    return Err(CapacityError::NoWorkflow { url: self.url.clone(), workflow: self.workflow_name, grace });
+                    return Err(CapacityError::NoWorkflow {
+                        url: self.url.clone(),
+                        workflow: self.workflow_name,
+                        grace,
+                    });
                 }
                 return Ok(Polled { containers: Vec::new(), finished: false });
             }

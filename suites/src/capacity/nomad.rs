@@ -17,8 +17,8 @@ use crate::resources::nomad::NomadError;
 
 /// At most this many ready clients have their size read (clients of one group share a size).
 const SIZED_CLIENTS: usize = 5;
-/// At most this many of the autoscaler's error lines are quoted.
-const QUOTED_ERRORS: usize = 3;
+/// The autoscaler's last error line is quoted (it repeats at each evaluation).
+const QUOTED_ERRORS: usize = 1;
 /// The chart's default `nomad.auto_scaler.scaling.max`.
 const DEFAULT_MAX: u32 = 5;
 

@@ -28,8 +28,8 @@ use serde::de::DeserializeOwned;
 use url::{Host, Url};
 
 use super::ParseError;
-use super::members::{self, Member};
 use super::jobs;
+use super::members::{self, Member};
 use super::nodes::{self, Node, NodeDetail};
 use crate::clients::causes::{causes, has_io_error, rustls_error};
 use crate::clients::circleci::error::server_message;
