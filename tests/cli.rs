@@ -147,6 +147,17 @@ fn a_sim_process_gives_a_run_the_capacity_thresholds_at_its_speed() {
 }
 
 #[test]
+fn capacity_against_a_sim_process_is_judged_by_the_thresholds_sim_wrote() {
+    let dir = TempDir::new().unwrap();
+    let sim = Sim::start(dir.path(), "autoscaler-at-max");
+    let out = run(realitycheck(dir.path()).args(["capacity", "--jobs", "30", "--color", "never"]).envs(sim.exports()));
+    assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("✗ capacity.autoscaler"), "{}", out.stdout);
+    assert!(out.stdout.contains("max of 2 clients"), "{}", out.stdout);
+    assert!(out.stdout.contains("> 3.0s"), "judged against the sim's 3s, not 3m: {}", out.stdout);
+}
+
+#[test]
 fn upgrade_check_against_a_sim_process_ready_for_4_10_is_green_with_the_plan() {
     let dir = TempDir::new().unwrap();
     let sim = Sim::start_with(dir.path(), &["--scenario", "upgrade-ready", "--server-version", "4.9"]);
