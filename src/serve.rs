@@ -150,7 +150,7 @@ fn target_of<S: harness::Suite>(run: &Run<S>) -> &str {
 fn parts(settings: &ServeSettings) -> Result<ServiceParts, AppError> {
     let store = match &settings.state_dir {
         Some(dir) => {
-            let (store, restored) = Store::open(dir).map_err(|e| AppError::Usage(e.to_string()))?;
+            let (store, restored) = Store::open(dir, settings.history).map_err(|e| AppError::Usage(e.to_string()))?;
             if restored.skipped_lines > 0 {
                 eprintln!(
                     "warning: {} line(s) of {} did not parse and were skipped",

@@ -663,7 +663,7 @@ async fn the_state_dir_keeps_the_history_across_a_restart() {
     let controls = Arc::new(Controls::default());
     controls.broken.store(true, Ordering::SeqCst);
     for restart in 0..2 {
-        let (store, restored) = Store::open(dir.path()).unwrap();
+        let (store, restored) = Store::open(dir.path(), 100).unwrap();
         assert_eq!(restored.records.len(), restart);
         let parts = ServiceParts { store: Some((store, restored.records)), ..Default::default() };
         let (service, done, shutdown) = start_one(&controls, Duration::from_secs(60), parts);
@@ -740,7 +740,7 @@ async fn a_failing_canary_is_announced_as_the_canary_s_and_restored_apart_after_
     let webhook = Webhook::new(url, WebhookFormat::Json, Duration::from_secs(5), vec![]).unwrap();
     let controls = Arc::new(Controls::default());
     controls.canary_broken.store(true, Ordering::SeqCst);
-    let (store, _) = Store::open(dir.path()).unwrap();
+    let (store, _) = Store::open(dir.path(), 100).unwrap();
     let parts = ServiceParts { webhook: Some(webhook), store: Some((store, vec![])), ..Default::default() };
     let hour = Duration::from_secs(3600);
     let (service, done, shutdown) = start_with_canary(&controls, hour, hour, parts);
@@ -752,7 +752,7 @@ async fn a_failing_canary_is_announced_as_the_canary_s_and_restored_apart_after_
     shutdown.cancel();
     done.await.unwrap();
 
-    let (store, restored) = Store::open(dir.path()).unwrap();
+    let (store, restored) = Store::open(dir.path(), 100).unwrap();
     assert_eq!(restored.records.iter().map(|r| r.canary).collect::<Vec<_>>(), [false, true]);
     let parts = ServiceParts { store: Some((store, restored.records)), ..Default::default() };
     let shutdown = CancellationToken::new();
