@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::record::{RUN_SCHEMA_VERSION, RunRecord};
@@ -139,7 +139,8 @@ impl Store {
     /// newline) is cut off, with a warning.
     pub fn open(dir: &Path, keep: usize) -> Result<(Store, Restored), StoreError> {
         let error = |action, source| StoreError { path: dir.to_path_buf(), action, source };
-        fs::create_dir_all(dir).map_err(|e| error("create the directory", e))?;
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| error("create the directory", e))?;
+        refuse_shared(dir)?;
         let path = dir.join(FILE_NAME);
         let failed = |action, source| StoreError { path: path.clone(), action, source };
         let mut restored = Restored { records: Vec::new(), skipped_lines: 0, torn_bytes: 0 };
@@ -250,6 +251,34 @@ impl Store {
         self.lines = kept.len();
         Ok(())
     }
+}
+
+/// Refuses a state dir another user could plant files in, as ssh refuses such key files: one
+/// writable by its group or by others, or owned by another user than this process's.
+fn refuse_shared(dir: &Path) -> Result<(), StoreError> {
+    let refused = |why: String| StoreError {
+        path: dir.to_path_buf(),
+        action: "trust the directory",
+        source: io::Error::new(io::ErrorKind::PermissionDenied, why),
+    };
+    let metadata = fs::metadata(dir).map_err(|e| StoreError { path: dir.to_path_buf(), action: "read", source: e })?;
+    let mode = metadata.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(refused(format!(
+            "it is writable by other users (mode {mode:04o}): another user could plant a link or a file there; `chmod go-w {}`, or give --state-dir a directory of its own (realitycheck creates a missing one with mode 0700)",
+            dir.display()
+        )));
+    }
+    // /proc/self belongs to the process's user (Linux); elsewhere the owner is not compared.
+    if let Ok(me) = fs::metadata("/proc/self").map(|m| m.uid())
+        && metadata.uid() != me
+    {
+        return Err(refused(format!(
+            "it belongs to user {}, not to this process's user {me}: give --state-dir a directory of this user",
+            metadata.uid()
+        )));
+    }
+    Ok(())
 }
 
 /// The length of `file` (of `length` bytes) up to its last newline: what is left when a torn
@@ -401,6 +430,21 @@ mod tests {
         }
         assert_eq!(fs::read_to_string(&victim).unwrap(), "root:x:0:0\n");
         assert!(!fs::symlink_metadata(state.join(FILE_NAME)).unwrap().file_type().is_symlink());
+    }
+
+    #[test]
+    fn a_state_dir_other_users_can_write_is_refused_and_a_new_one_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+        let error = Store::open(&shared, 100).unwrap_err().to_string();
+        assert!(error.contains("writable by other users (mode 0777)") && error.contains("chmod go-w"), "{error}");
+        assert!(!shared.join(FILE_NAME).exists(), "nothing was written there");
+
+        let fresh = dir.path().join("new/state");
+        Store::open(&fresh, 100).unwrap();
+        assert_eq!(fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);
     }
 
     #[test]
