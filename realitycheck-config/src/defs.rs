@@ -486,7 +486,7 @@ pub static WEBHOOK_FORMAT: Setting = Setting::new(Scope::Serve, "webhook_format"
 pub static API_TOKEN_FILE: Setting = Setting::new(Scope::Serve, "api_token_file", Kind::Path(Relative::ToSource))
     .flag("api-token-file", "FILE", SERVE)
     .help("file holding the bearer token that `POST /api/v1/runs` requires; without it, that endpoint asks for none on loopback and is refused elsewhere")
-    .unset("unset (POST /api/v1/runs asks for no token on loopback, and is refused on other addresses)")
+    .unset("unset (POST /api/v1/runs on loopback only)")
     .fix("give a path as a string; relative paths start at this file's directory");
 
 const PROFILE_FIX: &str =
