@@ -22,9 +22,15 @@ pub enum AppError {
     Prepare(#[from] suites::clients::circleci::ApiClientError),
     #[error("{what}: {source}")]
     Io { what: String, source: std::io::Error },
-    /// A capacity measurement could not be made or finished.
+    /// A capacity measurement could not be made or finished (boxed: it is the largest).
     #[error(transparent)]
-    Capacity(#[from] CapacityError),
+    Capacity(Box<CapacityError>),
+}
+
+impl From<CapacityError> for AppError {
+    fn from(error: CapacityError) -> AppError {
+        AppError::Capacity(Box::new(error))
+    }
 }
 
 impl AppError {
@@ -64,7 +70,7 @@ pub fn for_error(error: &AppError) -> ExitCode {
         | AppError::Baseline(_)
         | AppError::Prepare(_)
         | AppError::Io { .. } => USAGE,
-        AppError::Capacity(error) => match error {
+        AppError::Capacity(error) => match error.as_ref() {
             CapacityError::NotConfigured { .. } | CapacityError::TooMany { .. } | CapacityError::Client(_) => USAGE,
             CapacityError::Trigger { .. } => PREFLIGHT,
             CapacityError::PipelineErrored { .. } | CapacityError::NoWorkflow { .. } | CapacityError::Api { .. } => {
