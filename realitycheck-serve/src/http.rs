@@ -49,7 +49,7 @@ pub const FD_HEADROOM: u64 = 128;
 const MIN_CONNECTIONS: usize = 8;
 
 /// How long the accept loop pauses after an error accepting (such as "Too many open files").
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// What bounds the HTTP interface's connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
