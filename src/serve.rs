@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use harness::{CancellationToken, Disposition, Run, Tag};
 use realitycheck_config::{Config, Origin, ServeSettings};
+use realitycheck_serve::http::Limits;
 use realitycheck_serve::{Canary, Schedule, ServiceParts, Store, Watch, Webhook, WebhookFormat};
 
 use crate::cli::{SelectionArgs, ServeArgs};
@@ -92,7 +93,13 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
         harness::humanize(settings.every)
     );
     let signals = tokio::spawn(stop_on_signal(shutdown.clone()));
-    let served = realitycheck_serve::http::serve(listener, service, shutdown.clone()).await;
+    let limits = Limits::of_process();
+    eprintln!(
+        "serve holds at most {} connections at once (under the open files limit) and closes one that sends no request header within {}",
+        limits.max_connections,
+        harness::humanize(limits.header_read_timeout)
+    );
+    let served = realitycheck_serve::http::serve(listener, service, shutdown.clone(), limits).await;
     // The server ends only at shutdown, or when it fails: then the loops stop too.
     shutdown.cancel();
     loops.await.map_err(|e| {
@@ -184,12 +191,13 @@ fn parts(settings: &ServeSettings) -> Result<ServiceParts, AppError> {
     Ok(ServiceParts { store, webhook, api_token: settings.api_token.clone() })
 }
 
-/// Says so when anyone on the network may start runs.
+/// Says so when serve listens off loopback without an API token: it then refuses to start runs
+/// on request (`POST /api/v1/runs`), and serves only its page, API reads and metrics.
 fn warn_if_open(address: SocketAddr, settings: &ServeSettings, config: &Config) {
-    if !address.ip().is_loopback() && settings.api_token_file.is_none() {
+    if !address.ip().is_loopback() && settings.api_token.is_none() {
         let file = config.config_file().map(|f| format!(" in {}", f.display())).unwrap_or_default();
         eprintln!(
-            "warning: listening on {address} without an API token: anyone who reaches it can start runs (POST /api/v1/runs); set serve.api_token_file{file} or --api-token-file"
+            "note: listening on {address} (not loopback) without an API token: POST /api/v1/runs is refused (403); the page, the API's reads and /metrics are served; set serve.api_token_file{file} or --api-token-file to start runs on request"
         );
     }
 }

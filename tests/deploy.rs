@@ -116,12 +116,16 @@ fn least_privilege_rules() -> Value {
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
         {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
         {"apiGroups": [""], "resources": ["pods/log", "serviceaccounts"], "verbs": ["get"]},
-        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": [
             "nomad-mtls", "nomad-rpc-mtls", "nomad-gossip-encryption-key", "nomad-autoscaler-secret",
             "machine-provisioner-secret"
         ]},
     ])
+}
+
+/// The rule the component `helm-release` adds: list every Secret of the namespace.
+fn list_secrets_rule() -> Value {
+    json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]})
 }
 
 /// The pod security the Deployment and the CronJob share: the image's user (deploy/Dockerfile
@@ -176,11 +180,16 @@ fn assert_locked_down(pod: &Value, what: &str) {
 /// least privilege, in the release's namespace (the one the example configuration names),
 /// bound to the ServiceAccount in the app's namespace; nothing cluster-wide.
 fn assert_rbac(objects: &[Value]) {
+    assert_rbac_with(objects, &least_privilege_rules());
+}
+
+/// [`assert_rbac`], with the Role's `rules` exactly `rules`.
+fn assert_rbac_with(objects: &[Value], rules: &Value) {
     let kinds = kinds(objects);
     assert!(!kinds.contains("ClusterRole") && !kinds.contains("ClusterRoleBinding"), "{kinds:?}");
     let role = the(objects, "Role");
     assert_eq!(namespace(role), "circleci-server", "the Role lives where the checks read");
-    assert_eq!(role["rules"], least_privilege_rules());
+    assert_eq!(&role["rules"], rules);
     let config = std::fs::read_to_string(deploy("kubernetes/base/app/realitycheck.toml")).unwrap();
     assert!(
         config.contains("[targets.prod.kubernetes]\n") && config.contains("\nnamespace = \"circleci-server\"\n"),
@@ -247,6 +256,14 @@ fn the_base_renders_serve_with_its_service_and_the_least_privilege_role() {
     let state = container["volumeMounts"].as_array().unwrap().iter().find(|m| m["name"] == "state").unwrap();
     assert_eq!(state["mountPath"], "/var/lib/realitycheck", "--state-dir is the emptyDir");
     assert_eq!(container["ports"], json!([{"name": "http-metrics", "containerPort": 9797, "protocol": "TCP"}]));
+    let api_token = volumes.iter().find(|v| v["name"] == "api-token").expect("the API token's volume");
+    assert_eq!(
+        api_token["secret"],
+        json!({"secretName": "realitycheck-api-token", "optional": true, "defaultMode": 0o440}),
+        "the pod starts without the API token's Secret"
+    );
+    let mount = container["volumeMounts"].as_array().unwrap().iter().find(|m| m["name"] == "api-token").unwrap();
+    assert_eq!(mount["mountPath"], "/var/run/secrets/realitycheck-api");
     assert_eq!(container["livenessProbe"]["httpGet"], json!({"path": "/healthz", "port": "http-metrics"}));
     assert_eq!(container["readinessProbe"]["httpGet"], json!({"path": "/readyz", "port": "http-metrics"}));
 
@@ -264,6 +281,53 @@ fn the_base_renders_serve_with_its_service_and_the_least_privilege_role() {
         assert_eq!(&labels[key], value, "the NetworkPolicy selects the pod: {key}");
     }
     assert_eq!(policy["spec"]["ingress"], json!([{"ports": [{"port": 9797, "protocol": "TCP"}]}]));
+}
+
+#[test]
+fn the_base_role_lists_no_secret_and_the_helm_release_component_adds_only_that() {
+    let Some(base) = rendered("kubernetes/base") else { return };
+    let rules = the(&base, "Role")["rules"].as_array().unwrap().clone();
+    assert!(!rules.contains(&list_secrets_rule()), "the base lets the pod read every Secret: {rules:?}");
+    for rule in &rules {
+        if rule["resources"] == json!(["secrets"]) {
+            assert!(rule["resourceNames"].is_array(), "Secrets only by name in the base: {rule}");
+        }
+    }
+
+    let Some(objects) = rendered("kubernetes/overlays/helm-release") else { return };
+    let mut with_list = least_privilege_rules();
+    with_list.as_array_mut().unwrap().push(list_secrets_rule());
+    assert_rbac_with(&objects, &with_list);
+    let without_role =
+        |objects: &[Value]| -> Vec<Value> { objects.iter().filter(|o| o["kind"] != "Role").cloned().collect() };
+    assert_eq!(without_role(&objects), without_role(&base), "the component changes the Role only");
+
+    let component = yaml_file("kubernetes/components/helm-release/kustomization.yaml").unwrap();
+    assert_eq!(component["kind"], "Component");
+    let overlay = yaml_file("kubernetes/overlays/helm-release/kustomization.yaml").unwrap();
+    assert_eq!(overlay["components"], json!(["../../components/helm-release"]));
+    let readme = std::fs::read_to_string(deploy("kubernetes/components/helm-release/README.md")).unwrap();
+    assert!(readme.contains("every* Secret") && readme.contains("cluster::helm_release"), "{readme}");
+}
+
+#[test]
+fn the_api_token_component_makes_serve_require_the_token_of_the_optional_secret() {
+    let Some(base) = rendered("kubernetes/base") else { return };
+    let Some(objects) = rendered("kubernetes/overlays/api-token") else { return };
+    let args_of =
+        |objects: &[Value]| the(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"].clone();
+    assert!(
+        !args_of(&base).to_string().contains("api-token-file"),
+        "the base names no token file: its Secret is optional"
+    );
+    let overlay = yaml_file("kubernetes/overlays/api-token/kustomization.yaml").unwrap();
+    assert_eq!(overlay["components"], json!(["../../components/api-token"]));
+    let args = &the(&objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert_eq!(
+        args.as_array().unwrap().last().unwrap(),
+        "--api-token-file=/var/run/secrets/realitycheck-api/api-token",
+        "the token file of the api-token volume: {args}"
+    );
 }
 
 #[test]
@@ -356,15 +420,23 @@ fn kubernetes_validate_accepts_every_rendered_manifest() {
     let Some(base) = kustomize("kubernetes/base") else { return };
     let Some(cronjob) = kustomize("kubernetes/overlays/cronjob") else { return };
     let Some(monitoring) = kustomize("kubernetes/monitoring") else { return };
+    let Some(helm_release) = kustomize("kubernetes/overlays/helm-release") else { return };
+    let Some(api_token) = kustomize("kubernetes/overlays/api-token") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let files: Vec<PathBuf> = [("base.yaml", &base), ("cronjob.yaml", &cronjob), ("monitoring.yaml", &monitoring)]
-        .into_iter()
-        .map(|(name, yaml)| {
-            let path = dir.path().join(name);
-            std::fs::write(&path, yaml).unwrap();
-            path
-        })
-        .collect();
+    let files: Vec<PathBuf> = [
+        ("base.yaml", &base),
+        ("cronjob.yaml", &cronjob),
+        ("monitoring.yaml", &monitoring),
+        ("helm-release.yaml", &helm_release),
+        ("api-token.yaml", &api_token),
+    ]
+    .into_iter()
+    .map(|(name, yaml)| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, yaml).unwrap();
+        path
+    })
+    .collect();
     // The oldest Kubernetes a CircleCI server 4.x release of this era supports, and a recent one.
     // --strict: an unknown field (a typo) fails too.
     for version in ["1.27.0", "1.32.0"] {
@@ -410,10 +482,12 @@ const ALLOWED_SKIPS: [&str; 2] = [
 fn checkov_finds_no_failed_check_in_the_rendered_manifests() {
     let Some(base) = kustomize("kubernetes/base") else { return };
     let Some(cronjob) = kustomize("kubernetes/overlays/cronjob") else { return };
+    let Some(helm_release) = kustomize("kubernetes/overlays/helm-release") else { return };
     // Not tempfile's default `.tmpXXXX`: checkov leaves hidden directories out.
     let dir = tempfile::Builder::new().prefix("realitycheck-checkov-").tempdir().unwrap();
     std::fs::write(dir.path().join("base.yaml"), &base).unwrap();
     std::fs::write(dir.path().join("cronjob.yaml"), &cronjob).unwrap();
+    std::fs::write(dir.path().join("helm-release.yaml"), &helm_release).unwrap();
     // One run for both (checkov takes some 15 s to start); --skip-download: no network.
     let Some(output) = tool(
         Command::new("checkov")

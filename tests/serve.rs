@@ -1015,3 +1015,40 @@ fn chromium_renders_the_status_page_without_script() {
         eprintln!("wrote {}", docs.display());
     }
 }
+
+/// Under `prlimit --nofile=256:256`, 300 idle connections neither exhaust serve's file
+/// descriptors nor keep `/healthz` from answering: serve caps its connections under the limit
+/// and closes the idle ones after its header timeout.
+#[test]
+fn healthz_answers_under_a_low_fd_limit_with_300_idle_connections() {
+    if !tool("prlimit") {
+        return;
+    }
+    let dir = TempDir::new().unwrap();
+    let installations =
+        Installations::start(dir.path(), vec![TargetSpec::new("good", Scenario::Healthy, "GOOD_CIRCLE_TOKEN")]);
+    let inner = installations.serve(dir.path());
+    let mut command = Command::new("prlimit");
+    command.arg("--nofile=256:256").arg(inner.get_program()).args(inner.get_args()).args(["--every", "1h"]);
+    if let Some(dir) = inner.get_current_dir() {
+        command.current_dir(dir);
+    }
+    for (name, value) in inner.get_envs() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let serve = Serve::start(command);
+    assert!(serve.stderr().contains("serve holds at most 128 connections at once"), "{}", serve.stderr());
+    let idle: Vec<TcpStream> = (0..300).map(|_| TcpStream::connect(serve.address).unwrap()).collect();
+
+    let mut stream = TcpStream::connect(serve.address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(90))).unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap_or_else(|e| panic!("/healthz never answered: {e}\n{}", serve.stderr()));
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok\n"), "{answer}");
+    assert!(!serve.stderr().contains("Too many open files"), "{}", serve.stderr());
+    drop(idle);
+}

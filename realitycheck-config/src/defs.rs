@@ -446,7 +446,7 @@ pub static CANARY_EVERY: Setting = Setting::new(Scope::Serve, "canary_every", Ki
 pub static LISTEN: Setting = Setting::new(Scope::Serve, "listen", Kind::Text)
     .default("\"127.0.0.1:9797\"")
     .flag("listen", "ADDR", SERVE)
-    .help("IP address and port of the HTTP server; on another address than loopback without `api_token_file`, `serve` warns that anyone may start runs")
+    .help("IP address and port of the HTTP server; on another address than loopback without `api_token_file`, `serve` refuses `POST /api/v1/runs` (403)")
     .fix("give an IP address and a port, like 127.0.0.1:9797 (this machine only) or 0.0.0.0:9797 (every interface: set api_token_file then); host names such as localhost are not accepted")
     .check(values::listen);
 
@@ -485,8 +485,8 @@ pub static WEBHOOK_FORMAT: Setting = Setting::new(Scope::Serve, "webhook_format"
 /// `serve.api_token_file`.
 pub static API_TOKEN_FILE: Setting = Setting::new(Scope::Serve, "api_token_file", Kind::Path(Relative::ToSource))
     .flag("api-token-file", "FILE", SERVE)
-    .help("file holding the bearer token that `POST /api/v1/runs` requires; without it, that endpoint asks for none")
-    .unset("unset (POST /api/v1/runs asks for no token)")
+    .help("file holding the bearer token that `POST /api/v1/runs` requires; without it, that endpoint asks for none on loopback and is refused elsewhere")
+    .unset("unset (POST /api/v1/runs on loopback only)")
     .fix("give a path as a string; relative paths start at this file's directory");
 
 const PROFILE_FIX: &str =

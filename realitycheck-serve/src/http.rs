@@ -1,18 +1,27 @@
 //! The HTTP interface of `serve` (axum): `/metrics`, the JSON API under `/api/v1/`, the
-//! status page, and `/healthz` and `/readyz` for probes. Only `POST /api/v1/runs` changes
-//! anything; with an API token set it requires it as a bearer token.
+//! status page, and `/healthz` and `/readyz` for probes, served by an accept loop (hyper) that
+//! caps connections under the fd limit and closes idle ones. Only `POST /api/v1/runs` changes
+//! anything; with an API token set it requires it as a bearer token, and off loopback without
+//! one it is refused.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use harness::Counts;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tokio::sync::Semaphore;
 
 use crate::canary::CanaryState;
 use crate::record::{CheckStatus, RunRecord};
@@ -24,18 +33,117 @@ use crate::{metrics, page};
 /// The value of the status document's `schema_version` field.
 pub const STATUS_SCHEMA_VERSION: &str = "realitycheck.status/v1";
 
+/// How long a connection may take to send a request's header, counted from its first byte
+/// (or, between requests, from the end of the last answer): idle and half-sent connections are
+/// closed after it.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The connections `serve` holds at most when the fd limit cannot be read.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+
+/// The file descriptors left, under the soft limit, to the runs' own sockets, the state dir,
+/// the webhook and the runtime.
+pub const FD_HEADROOM: u64 = 128;
+
+/// The fewest connections the cap allows, however low the fd limit.
+const MIN_CONNECTIONS: usize = 8;
+
+/// How long the accept loop pauses after an error accepting (such as "Too many open files").
+const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// What bounds the HTTP interface's connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections held at once; more wait in the listen backlog until one closes.
+    pub max_connections: usize,
+    /// See [`HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Duration,
+}
+
+impl Limits {
+    /// The cap below this process's soft limit of open files (`/proc/self/limits` on Linux),
+    /// [`FD_HEADROOM`] under it, and [`HEADER_READ_TIMEOUT`].
+    pub fn of_process() -> Limits {
+        let soft = std::fs::read_to_string("/proc/self/limits").ok().and_then(|text| soft_nofile(&text));
+        Limits { max_connections: max_connections(soft), header_read_timeout: HEADER_READ_TIMEOUT }
+    }
+}
+
+/// The soft limit of open files in the text of `/proc/self/limits`; `None` when unlimited or
+/// absent.
+pub fn soft_nofile(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|line| line.starts_with("Max open files"))?;
+    line["Max open files".len()..].split_whitespace().next()?.parse().ok()
+}
+
+/// The connection cap under a soft limit of `soft` open files.
+pub fn max_connections(soft: Option<u64>) -> usize {
+    match soft {
+        Some(soft) => {
+            usize::try_from(soft.saturating_sub(FD_HEADROOM)).unwrap_or(usize::MAX).clamp(MIN_CONNECTIONS, 4096)
+        }
+        None => DEFAULT_MAX_CONNECTIONS,
+    }
+}
+
 /// Serves the router of `service` on `listener` until `shutdown` is cancelled; requests in
-/// flight then finish.
+/// flight then finish. At most `limits.max_connections` connections are held at once (the
+/// others wait in the listen backlog), and a connection that sends no complete header within
+/// `limits.header_read_timeout` is closed, so that idle clients cannot use up the process's
+/// file descriptors and `/healthz` keeps answering. Off loopback without an API token,
+/// `POST /api/v1/runs` is refused (see [`router`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     service: Arc<Service>,
     shutdown: harness::CancellationToken,
+    limits: Limits,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(service)).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    let app = router(service, listener.local_addr()?.ip());
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    tracing::warn!("serve could not accept a connection: {error}");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A connection's error (a reset, a header too slow) ends that connection only.
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
-/// The router of `service`.
-pub fn router(service: Arc<Service>) -> Router {
+/// Whether `POST /api/v1/runs` may go without a token: only on a loopback listen address.
+#[derive(Clone, Copy, Debug)]
+struct Exposure {
+    listen: IpAddr,
+}
+
+/// The router of `service`, listening on `listen`: off loopback (anything but 127.0.0.0/8 and
+/// ::1) without an API token, `POST /api/v1/runs` is refused with 403.
+pub fn router(service: Arc<Service>, listen: IpAddr) -> Router {
     Router::new()
         .route("/", get(status_page))
         .route("/runs/{id}", get(run_page))
@@ -45,6 +153,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/api/v1/status", get(status))
         .route("/api/v1/runs", get(runs).post(request_run))
         .route("/api/v1/runs/{id}", get(run))
+        .layer(Extension(Exposure { listen }))
         .with_state(service)
 }
 
@@ -367,9 +476,19 @@ fn authorised(service: &Service, headers: &HeaderMap) -> bool {
 
 async fn request_run(
     State(service): State<Arc<Service>>,
+    Extension(exposure): Extension<Exposure>,
     headers: HeaderMap,
     Query(query): Query<RequestQuery>,
 ) -> Response {
+    if service.api_token().is_none() && !exposure.listen.is_loopback() {
+        return error(
+            StatusCode::FORBIDDEN,
+            format!(
+                "serve listens on {} (not loopback) without an API token, so it starts no run on request; set serve.api_token_file or --api-token-file to a file holding a token and send it as `Authorization: Bearer <token>`, or listen on 127.0.0.1",
+                exposure.listen
+            ),
+        );
+    }
     if !authorised(&service, &headers) {
         let mut response = error(
             StatusCode::UNAUTHORIZED,

@@ -4,6 +4,7 @@
 //! metrics (checked by Prometheus's own `promtool` where it is installed), and webhooks
 //! delivered to a receiver on loopback with retries.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -17,6 +18,7 @@ use harness::{
 use realitycheck_serve::{
     Canary, RunResult, Schedule, Service, ServiceParts, Store, Watch, Webhook, WebhookFormat, http, start,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
@@ -224,7 +226,12 @@ async fn get(service: &Arc<Service>, uri: &str) -> (StatusCode, String) {
 }
 
 async fn send(service: &Arc<Service>, request: Request<Body>) -> (StatusCode, String) {
-    let response = http::router(Arc::clone(service)).oneshot(request).await.unwrap();
+    send_to(service, IpAddr::V4(Ipv4Addr::LOCALHOST), request).await
+}
+
+/// `request` to the router of `service` listening on `listen`.
+async fn send_to(service: &Arc<Service>, listen: IpAddr, request: Request<Body>) -> (StatusCode, String) {
+    let response = http::router(Arc::clone(service), listen).oneshot(request).await.unwrap();
     let status = response.status();
     let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
     (status, String::from_utf8(body.to_vec()).unwrap())
@@ -790,4 +797,90 @@ async fn an_undeliverable_notification_is_counted_and_changes_no_verdict() {
     assert_eq!(state.runs_by_result.len(), 1);
     shutdown.cancel();
     done.await.unwrap();
+}
+
+#[tokio::test]
+async fn off_loopback_without_a_token_runs_are_refused_and_reads_answer() {
+    let controls = Arc::new(Controls::default());
+    let (service, done, shutdown) = start_one(&controls, Duration::from_secs(3600), ServiceParts::default());
+    let open: IpAddr = "0.0.0.0".parse().unwrap();
+    let (status, body) = send_to(&service, open, post("/api/v1/runs?target=prod", None)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("not loopback") && body.contains("api_token_file"), "says why and what to do: {body}");
+    for uri in ["/healthz", "/metrics", "/api/v1/status", "/api/v1/runs", "/"] {
+        let (status, body) = send_to(&service, open, Request::get(uri).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    }
+    let (status, body) = send(&service, post("/api/v1/runs?target=prod", None)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "loopback without a token starts runs as before: {body}");
+    shutdown.cancel();
+    done.await.unwrap();
+
+    let parts = ServiceParts { api_token: Some(harness::Secret::new("s3cret-api-token")), ..Default::default() };
+    let (service, done, shutdown) = start_one(&controls, Duration::from_secs(3600), parts);
+    let (status, body) = send_to(&service, open, post("/api/v1/runs?target=prod", None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, body) = send_to(&service, open, post("/api/v1/runs?target=prod", Some("s3cret-api-token"))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    shutdown.cancel();
+    done.await.unwrap();
+}
+
+/// A raw `GET path` to `address`, and the answer read to its end (the request closes).
+async fn raw_get(address: std::net::SocketAddr, path: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
+}
+
+#[tokio::test]
+async fn idle_and_half_sent_connections_beyond_the_cap_are_closed_and_healthz_answers() {
+    let controls = Arc::new(Controls::default());
+    let (service, done, shutdown) = start_one(&controls, Duration::from_secs(3600), ServiceParts::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let limits = http::Limits { max_connections: 4, header_read_timeout: Duration::from_secs(1) };
+    let server = tokio::spawn(http::serve(listener, Arc::clone(&service), shutdown.clone(), limits));
+
+    let mut held = Vec::new();
+    for n in 0..12 {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        if n % 3 == 0 {
+            stream.write_all(b"GET /healthz HTTP/1.1\r\nHo").await.unwrap();
+        }
+        held.push(stream);
+    }
+    let answer = tokio::time::timeout(Duration::from_secs(60), raw_get(address, "/healthz"))
+        .await
+        .expect("/healthz answers while idle connections hold the cap");
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok\n"), "{answer}");
+
+    for (n, stream) in held.iter_mut().enumerate() {
+        let mut buffer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut buffer))
+            .await
+            .unwrap_or_else(|_| panic!("serve never closed idle connection {n}"));
+        // A close, or a reset; a half-sent header may get a 408 first.
+        if read.is_ok() {
+            let answer = String::from_utf8_lossy(&buffer);
+            assert!(buffer.is_empty() || answer.starts_with("HTTP/1.1 408"), "connection {n}: {answer}");
+        }
+    }
+    shutdown.cancel();
+    server.await.unwrap().unwrap();
+    done.await.unwrap();
+}
+
+#[test]
+fn the_connection_cap_stays_under_the_soft_limit_of_open_files() {
+    let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+Max open files            256                  524288               files     \n";
+    assert_eq!(http::soft_nofile(limits), Some(256));
+    assert_eq!(http::max_connections(Some(256)), 128);
+    assert_eq!(http::max_connections(Some(100)), 8, "a floor, however low the limit");
+    assert_eq!(http::max_connections(None), http::DEFAULT_MAX_CONNECTIONS);
+    assert_eq!(http::soft_nofile("Max open files            unlimited            unlimited            files"), None);
 }
