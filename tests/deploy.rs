@@ -248,13 +248,13 @@ fn the_base_renders_serve_with_its_service_and_the_least_privilege_role() {
             "serve",
             "--config=/etc/realitycheck/realitycheck.toml",
             "--listen=0.0.0.0:9797",
-            "--state-dir=/var/lib/realitycheck",
+            "--state-dir=/var/lib/realitycheck/runs",
             "--every=15m",
             "--profile=health"
         ])
     );
     let state = container["volumeMounts"].as_array().unwrap().iter().find(|m| m["name"] == "state").unwrap();
-    assert_eq!(state["mountPath"], "/var/lib/realitycheck", "--state-dir is the emptyDir");
+    assert_eq!(state["mountPath"], "/var/lib/realitycheck", "--state-dir is a directory of the emptyDir");
     assert_eq!(container["ports"], json!([{"name": "http-metrics", "containerPort": 9797, "protocol": "TCP"}]));
     let api_token = volumes.iter().find(|v| v["name"] == "api-token").expect("the API token's volume");
     assert_eq!(
