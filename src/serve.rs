@@ -84,6 +84,13 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
     let schedule = Schedule::every(settings.every, settings.history);
     let (service, loops) =
         realitycheck_serve::start(watches, schedule, env!("CARGO_PKG_VERSION"), parts, shutdown.clone());
+    // Said before the line that says it serves, which whoever waits for serve reads last.
+    let limits = Limits::of_process();
+    eprintln!(
+        "serve holds at most {} connections at once (under the open files limit) and closes one that sends no request header within {}",
+        limits.max_connections,
+        harness::humanize(limits.header_read_timeout)
+    );
     eprintln!(
         "serving http://{address}/ (metrics at /metrics): {} target{} ({}), profile {}, every {}{canary_note}",
         names.len(),
@@ -93,12 +100,6 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, AppError> {
         harness::humanize(settings.every)
     );
     let signals = tokio::spawn(stop_on_signal(shutdown.clone()));
-    let limits = Limits::of_process();
-    eprintln!(
-        "serve holds at most {} connections at once (under the open files limit) and closes one that sends no request header within {}",
-        limits.max_connections,
-        harness::humanize(limits.header_read_timeout)
-    );
     let served = realitycheck_serve::http::serve(listener, service, shutdown.clone(), limits).await;
     // The server ends only at shutdown, or when it fails: then the loops stop too.
     shutdown.cancel();

@@ -10,7 +10,7 @@ use realitycheck_project::{FeatureJob, Job};
 use super::api::{api_failed, api_failure};
 use super::cause::{Because, StatedBy, causes};
 use super::contexts::CHECK_OF;
-use super::jobs::{output_of_step, run_job, run_jobs};
+use super::jobs::{StepOutputError, output_of_step, run_job, run_jobs};
 use super::{PipelineHandles, ids, pipeline_check};
 use crate::RealityCheck;
 use crate::clients::circleci::TestCase;
@@ -266,17 +266,24 @@ pub fn checkout() -> Check<RealityCheck> {
             verdict => verdict,
         })?;
         let client = handles.api.client();
-        let printed = output_of_step(client, &run.slug, number, CHECKOUT_STEP).await.map_err(|why| {
-            Verdict::Fail(
-                Diagnosis::new(format!("job `checkout` (#{number}) succeeded, but what it checked out is unknown"))
-                    .observed(why)
-                    .because(&STEP_OUTPUT_UNREADABLE)
-                    .phase(&phase::OBJECT_STORAGE),
-            )
-        })?;
+        let printed = output_of_step(client, &run.slug, number, CHECKOUT_STEP)
+            .await
+            .map_err(|error| Verdict::Fail(unread_step_output(number, error)))?;
         let vcs = client.pipeline(&run.id).await.map_err(api_failed)?.vcs.unwrap_or_default();
         Ok(judge_checkout(number, &printed, vcs.revision.as_deref(), vcs.branch.as_deref()))
     })
+}
+
+/// Why what job `number` checked out is unknown: the API failing is the API's (its phase and
+/// causes), an output that is missing or cannot be fetched is the object storage's.
+fn unread_step_output(number: u64, error: StepOutputError) -> Diagnosis {
+    let unknown = format!("job `checkout` (#{number}) succeeded, but what it checked out is unknown");
+    match error {
+        StepOutputError::Api(error) => api_failure(&error).observed(unknown),
+        StepOutputError::Unreadable(why) => {
+            Diagnosis::new(unknown).observed(why).because(&STEP_OUTPUT_UNREADABLE).phase(&phase::OBJECT_STORAGE)
+        }
+    }
 }
 
 /// Pass when job `number` printed the commit the pipeline built (`revision`).
@@ -328,6 +335,7 @@ fn refused_checkout(diagnosis: Diagnosis, host: &str) -> Diagnosis {
 mod tests {
     use super::*;
     use crate::checks::jobs::STEP_FAILED;
+    use crate::clients::circleci::ApiError;
 
     const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
@@ -405,6 +413,22 @@ mod tests {
         let Verdict::Fail(result) = judge_tests("rc-1", 15, &changed) else { panic!() };
         assert_eq!(result.summary, "the test results of job #15 do not match what the job stored");
         assert!(matches!(judge_tests("rc-2", 15, &read_back(&stored)), Verdict::Fail(_)), "another run's cases");
+    }
+
+    #[test]
+    fn an_api_failing_to_give_the_step_output_is_the_api_s_not_the_object_storage_s() {
+        let bad_gateway = ApiError::Status {
+            call: "GET /api/v1.1/project/github/o/r/16".into(),
+            url: "https://ci.example/api/v1.1/project/github/o/r/16".into(),
+            status: 502,
+            message: "<html><body><h1>502 Bad Gateway</h1></body></html>".into(),
+        };
+        let api = unread_step_output(16, StepOutputError::Api(bad_gateway));
+        assert_eq!(api.phase.map(|p| p.key()), Some(phase::CIRCLECI_API.key()), "{api:?}");
+        assert!(api.cause.contains("the API failed on its side"), "{api:?}");
+        assert!(!format!("{api:?}").contains("object storage"), "{api:?}");
+        let missing = unread_step_output(16, StepOutputError::Unreadable("job #16 has no output".into()));
+        assert_eq!(missing.phase.map(|p| p.key()), Some(phase::OBJECT_STORAGE.key()), "{missing:?}");
     }
 
     #[test]

@@ -482,16 +482,31 @@ async fn step_output(client: &ApiClient, slug: &str, number: u64) -> Vec<String>
     }
 }
 
+/// Why a step's output could not be read.
+#[derive(Debug)]
+pub(crate) enum StepOutputError {
+    /// The API failed to give the job's v1.1 details (after its retries): the API's fault, not
+    /// the object storage's.
+    Api(ApiError),
+    /// The job has no output for the step, or its presigned output could not be fetched.
+    Unreadable(String),
+}
+
 /// The whole output of the job's step named `step`; the error says why it is unavailable.
-pub(crate) async fn output_of_step(client: &ApiClient, slug: &str, number: u64, step: &str) -> Result<String, String> {
-    let details = client.build_details(slug, number).await.map_err(|e| format!("job details unavailable: {e}"))?;
-    let url = details
-        .steps
-        .iter()
-        .find(|s| s.name == step)
-        .and_then(|s| s.actions.first()?.output_url.clone())
-        .ok_or_else(|| format!("job #{number} has no output for a step named `{step}`"))?;
-    output_text(client, &url).await.map_err(|e| format!("output of step `{step}` unavailable: {e}"))
+pub(crate) async fn output_of_step(
+    client: &ApiClient,
+    slug: &str,
+    number: u64,
+    step: &str,
+) -> Result<String, StepOutputError> {
+    let details = client.build_details(slug, number).await.map_err(StepOutputError::Api)?;
+    let url =
+        details.steps.iter().find(|s| s.name == step).and_then(|s| s.actions.first()?.output_url.clone()).ok_or_else(
+            || StepOutputError::Unreadable(format!("job #{number} has no output for a step named `{step}`")),
+        )?;
+    output_text(client, &url)
+        .await
+        .map_err(|e| StepOutputError::Unreadable(format!("output of step `{step}` unavailable: {e}")))
 }
 
 async fn output_text(client: &ApiClient, url: &str) -> Result<String, ApiError> {
