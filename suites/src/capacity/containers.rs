@@ -4,12 +4,13 @@
 //! started at its first action's start and ended at its last action's end, once none of its
 //! actions runs any more. Offsets count from the pipeline's creation.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use capacity::Container;
 use k8s_openapi::jiff::Timestamp;
 
-use crate::clients::circleci::{BuildDetails, JobDetails};
+use crate::clients::circleci::{BuildAction, BuildDetails, JobDetails};
 
 /// Milliseconds since the Unix epoch of an RFC 3339 time the API gave.
 pub(crate) fn unix_ms(time: &str) -> Option<i64> {
@@ -23,17 +24,16 @@ fn offset(time: Option<&str>, origin_ms: i64) -> Option<Duration> {
 }
 
 /// The `total` containers of the job as `details` and `build` (once the job started) show
-/// them, offsets from `origin_ms`.
+/// them, offsets from `origin_ms`; the build's actions are grouped by container once.
 pub(crate) fn read(details: &JobDetails, build: Option<&BuildDetails>, total: u32, origin_ms: i64) -> Vec<Container> {
     let queued = offset(details.queued_at.as_deref(), origin_ms);
+    let mut actions_of: BTreeMap<u64, Vec<&BuildAction>> = BTreeMap::new();
+    for action in build.into_iter().flat_map(|build| &build.steps).flat_map(|step| &step.actions) {
+        actions_of.entry(action.index.unwrap_or(0)).or_default().push(action);
+    }
     (0..total)
         .map(|index| {
-            let actions: Vec<_> = build
-                .into_iter()
-                .flat_map(|build| &build.steps)
-                .flat_map(|step| &step.actions)
-                .filter(|action| action.index.unwrap_or(0) == u64::from(index))
-                .collect();
+            let actions = actions_of.get(&u64::from(index)).map_or(&[][..], Vec::as_slice);
             let started = actions.iter().filter_map(|a| offset(a.start_time.as_deref(), origin_ms)).min();
             let running = actions.iter().any(|a| a.status.as_deref() == Some("running") || a.end_time.is_none());
             let stopped = if actions.is_empty() || running {
