@@ -52,8 +52,16 @@ pub enum Workflow {
     Runner,
     /// `windows`: the Windows job (parameter `windows`).
     Windows,
-    /// `features`: contexts, workspaces, cache, artifacts, test results (parameter `features`).
+    /// `features`: contexts, workspaces, cache, artifacts, test results, checkout, `circleci
+    /// env subst` (parameter `features`).
     Features,
+    /// `dlc`: remote docker and machine jobs with Docker layer caching (parameter `dlc`, and
+    /// `cloud_provider` aws or gcp).
+    Dlc,
+    /// `android`: the Android machine job (parameter `cloud_provider` gcp).
+    Android,
+    /// `oidc`: the job that verifies its OIDC tokens (parameter `oidc`).
+    Oidc,
 }
 
 impl Workflow {
@@ -67,6 +75,9 @@ impl Workflow {
             Workflow::Runner => "runner",
             Workflow::Windows => "windows",
             Workflow::Features => "features",
+            Workflow::Dlc => "dlc",
+            Workflow::Android => "android",
+            Workflow::Oidc => "oidc",
         }
     }
 }
@@ -91,11 +102,14 @@ pub enum FeatureJob {
     /// Checks out the project's repository (the VCS integration and its checkout key) and
     /// prints the commit ([`crate::outputs::CHECKOUT_STEP`]).
     Checkout,
+    /// Renders a template of job environment values with `circleci env subst` and prints it
+    /// ([`crate::outputs::ENV_SUBST_STEP`]).
+    EnvSubst,
 }
 
 impl FeatureJob {
     /// Every feature job, in the config's order.
-    pub const ALL: [FeatureJob; 8] = [
+    pub const ALL: [FeatureJob; 9] = [
         FeatureJob::Contexts,
         FeatureJob::WriteWorkspace,
         FeatureJob::ReadWorkspace,
@@ -104,6 +118,7 @@ impl FeatureJob {
         FeatureJob::Artifacts,
         FeatureJob::TestResults,
         FeatureJob::Checkout,
+        FeatureJob::EnvSubst,
     ];
 
     /// The job's name in the config.
@@ -117,6 +132,7 @@ impl FeatureJob {
             FeatureJob::Artifacts => "artifacts",
             FeatureJob::TestResults => "test_results",
             FeatureJob::Checkout => "checkout",
+            FeatureJob::EnvSubst => "env_subst",
         }
     }
 }
@@ -167,6 +183,26 @@ impl Job {
     /// The Windows machine job.
     pub fn windows() -> Job {
         Job::new("windows", "windows.medium", Needs::MachineProvisioner, Workflow::Windows)
+    }
+
+    /// The remote docker job with Docker layer caching.
+    pub fn remote_docker_dlc() -> Job {
+        Job::new("remote_docker_dlc", "medium", Needs::NomadClientAndMachineProvisioner, Workflow::Dlc)
+    }
+
+    /// The Linux machine job with Docker layer caching.
+    pub fn machine_dlc() -> Job {
+        Job::new("machine_dlc", "medium", Needs::MachineProvisioner, Workflow::Dlc)
+    }
+
+    /// The machine job on the Android image (`android-default`).
+    pub fn android() -> Job {
+        Job::new("android", "medium", Needs::MachineProvisioner, Workflow::Android)
+    }
+
+    /// The docker job that verifies its OIDC tokens ([`crate::outputs::OIDC_STEP`]).
+    pub fn oidc() -> Job {
+        Job::new("oidc", "medium", Needs::NomadClient, Workflow::Oidc)
     }
 
     /// The docker job of the resource-class matrix for `class` (CircleCI names matrix jobs

@@ -24,11 +24,17 @@ pub struct ParameterSwitches {
     pub windows: bool,
     /// Starts the `docker_resource_classes` workflow.
     pub docker_resource_classes: bool,
+    /// Starts the `dlc` workflow (with `cloud_provider` aws or gcp).
+    pub dlc: bool,
+    /// Starts the `oidc` workflow. Set for the `oidc` job; the run clears it when the release
+    /// does not enable OIDC (the job would get no token).
+    pub oidc: bool,
 }
 
 impl ParameterSwitches {
-    /// The switches that start the workflows of `jobs` and no other. The machine and Arm
-    /// workflows are gated by the installation's `cloud_provider` (`None`: no machine job).
+    /// The switches that start the workflows of `jobs` and no other. The machine, Arm, DLC and
+    /// Android workflows are gated by the installation's `cloud_provider` (`None`: no machine
+    /// job).
     pub fn for_jobs<'a>(jobs: impl IntoIterator<Item = &'a Job>, cloud_provider: Option<CloudProvider>) -> Self {
         let mut switches = ParameterSwitches {
             docker: false,
@@ -37,14 +43,21 @@ impl ParameterSwitches {
             runner_resource_class: None,
             windows: false,
             docker_resource_classes: false,
+            dlc: false,
+            oidc: false,
         };
         for job in jobs {
             match job.workflow {
                 Workflow::Docker => switches.docker = true,
                 Workflow::Features => switches.features = true,
-                Workflow::Machine | Workflow::Arm => {
+                Workflow::Machine | Workflow::Arm | Workflow::Android => {
                     switches.cloud_provider = cloud_provider.unwrap_or(CloudProvider::Other);
                 }
+                Workflow::Dlc => {
+                    switches.cloud_provider = cloud_provider.unwrap_or(CloudProvider::Other);
+                    switches.dlc = true;
+                }
+                Workflow::Oidc => switches.oidc = true,
                 Workflow::Runner => {
                     if let Needs::Runner(class) = &job.needs {
                         switches.runner_resource_class = Some(class.clone());
@@ -117,7 +130,7 @@ pub struct Parameters {
 
 impl Parameters {
     /// The pipeline parameters the config declares; a trigger may set only these.
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 15] = [
         "run_id",
         "docker",
         "features",
@@ -127,6 +140,8 @@ impl Parameters {
         "docker_resource_classes",
         "image_registry",
         "context_digest",
+        "dlc",
+        "oidc",
         "capacity_executor",
         "capacity_jobs",
         "capacity_resource_class",
@@ -138,7 +153,7 @@ impl Parameters {
     pub fn to_json(&self) -> Map<String, Value> {
         let switches = &self.switches;
         let capacity = self.capacity.as_ref();
-        let values: [Value; 13] = [
+        let values: [Value; 15] = [
             self.run_id.clone().into(),
             switches.docker.into(),
             switches.features.into(),
@@ -148,6 +163,8 @@ impl Parameters {
             switches.docker_resource_classes.into(),
             self.image_registry.clone().into(),
             self.context_digest.clone().unwrap_or_default().into(),
+            switches.dlc.into(),
+            switches.oidc.into(),
             capacity.map_or("none", |workload| workload.executor.as_str()).into(),
             capacity.map_or(1, |workload| workload.containers).into(),
             capacity.map_or("medium", |workload| workload.resource_class.as_str()).into(),
@@ -198,7 +215,8 @@ mod tests {
             Value::Object(parameters.to_json()),
             serde_json::json!({"run_id": "rc-1", "docker": true, "features": false, "cloud_provider": "other",
                 "runner_resource_class": "", "windows": false, "docker_resource_classes": true,
-                "image_registry": "registry.example.com/", "context_digest": "", "capacity_executor": "none",
+                "image_registry": "registry.example.com/", "context_digest": "", "dlc": false, "oidc": false,
+                "capacity_executor": "none",
                 "capacity_jobs": 1, "capacity_resource_class": "medium", "capacity_hold_seconds": 60})
         );
         parameters.switches.runner_resource_class = Some("org/runner".into());
@@ -237,6 +255,8 @@ mod tests {
             Job::windows(),
             Job::docker_resource_class("small"),
             Job::feature(FeatureJob::Artifacts),
+            Job::remote_docker_dlc(),
+            Job::oidc(),
         ];
         assert_eq!(
             ParameterSwitches::for_jobs(&all, aws),
@@ -247,8 +267,14 @@ mod tests {
                 runner_resource_class: Some("org/runner".into()),
                 windows: true,
                 docker_resource_classes: true,
+                dlc: true,
+                oidc: true,
             }
         );
+        let android = ParameterSwitches::for_jobs(&[Job::android()], Some(CloudProvider::Gcp));
+        assert_eq!((android.cloud_provider, android.dlc, android.oidc), (CloudProvider::Gcp, false, false));
+        let dlc = ParameterSwitches::for_jobs(&[Job::machine_dlc()], None);
+        assert_eq!((dlc.cloud_provider, dlc.dlc), (CloudProvider::Other, true), "the workflow's `when` keeps it off");
         let docker_only = ParameterSwitches::for_jobs(&[Job::docker()], aws);
         assert_eq!(
             (docker_only.docker, docker_only.features, docker_only.cloud_provider, docker_only.windows),

@@ -10,8 +10,10 @@
 
 use std::path::PathBuf;
 
+use realitycheck_project::outputs::{self, OidcLine};
 use realitycheck_project::{
-    CONFIG_YML, CONTEXTS, CapacityExecutor, DOCKER_RESOURCE_CLASSES, FeatureJob, Job, Needs, Parameters, Workflow,
+    CONFIG_YML, CONTEXTS, CapacityExecutor, DOCKER_RESOURCE_CLASSES, FeatureJob, Job, Needs, ORG_GLOBAL, Parameters,
+    Workflow,
 };
 use serde_json::Value;
 
@@ -82,7 +84,17 @@ fn resource_class(config: &Value, name: &str) -> String {
 #[test]
 fn every_job_of_the_table_is_in_its_workflow_with_its_resource_class() {
     let config = config();
-    let mut table = vec![Job::docker(), Job::machine(), Job::remote_docker(), Job::arm(), Job::windows()];
+    let mut table = vec![
+        Job::docker(),
+        Job::machine(),
+        Job::remote_docker(),
+        Job::arm(),
+        Job::windows(),
+        Job::remote_docker_dlc(),
+        Job::machine_dlc(),
+        Job::android(),
+        Job::oidc(),
+    ];
     table.extend(FeatureJob::ALL.map(Job::feature));
     for job in table {
         let names: Vec<String> = workflow_jobs(&config, job.workflow).into_iter().map(|(name, _)| name).collect();
@@ -148,9 +160,16 @@ fn every_docker_image_goes_through_the_registry_prefix() {
 fn cloud_gated_workflows_use_when_not_self_cancellation() {
     let config = config();
     let workflows = config["workflows"].as_object().unwrap();
-    for gated in
-        [Workflow::Machine, Workflow::Arm, Workflow::Runner, Workflow::Windows, Workflow::DockerResourceClasses]
-    {
+    for gated in [
+        Workflow::Machine,
+        Workflow::Arm,
+        Workflow::Runner,
+        Workflow::Windows,
+        Workflow::DockerResourceClasses,
+        Workflow::Dlc,
+        Workflow::Android,
+        Workflow::Oidc,
+    ] {
         assert!(workflows[gated.name()].get("when").is_some(), "{} is gated by `when`", gated.name());
     }
     assert!(!CONFIG_YML.contains("/cancel"), "no job cancels its own workflow");
@@ -176,4 +195,74 @@ fn each_capacity_executor_has_its_job_gated_by_capacity_executor_sized_by_the_pa
         assert_eq!(job.get("docker").is_some(), executor == CapacityExecutor::Docker, "{name}");
     }
     assert_eq!(config["parameters"]["capacity_executor"]["default"], "none", "no capacity job runs unless asked");
+}
+
+/// The `run` step of job `job` named `name`: its command.
+fn step_command(config: &Value, job: &str, name: &str) -> String {
+    let steps = config["jobs"][job]["steps"].as_array().unwrap_or_else(|| panic!("job {job} has steps"));
+    let step = steps.iter().find(|step| step["run"]["name"] == name);
+    let step = step.unwrap_or_else(|| panic!("job {job} has no step {name:?}"));
+    step["run"]["command"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn both_dlc_jobs_ask_for_layer_caching_and_build_an_image_carrying_the_run_id() {
+    let config = config();
+    let remote = &config["jobs"][Job::remote_docker_dlc().name]["steps"][0]["setup_remote_docker"];
+    assert_eq!(remote["docker_layer_caching"], true);
+    assert_eq!(config["jobs"][Job::machine_dlc().name]["machine"]["docker_layer_caching"], true);
+    for job in [Job::remote_docker_dlc(), Job::machine_dlc()] {
+        let command = step_command(&config, &job.name, outputs::DLC_BUILD_STEP);
+        let layers: Vec<&str> = command.lines().filter(|line| line.starts_with("RUN ")).collect();
+        assert_eq!(layers.len(), 2, "{command}");
+        assert!(!layers[0].contains("<<"), "the first layer is the same on every run, so a cache can hold it");
+        assert!(layers[1].contains("<< pipeline.parameters.run_id >>"), "the second carries the run id");
+        assert!(command.trim_end().ends_with("docker run --rm realitycheck-dlc"), "{command}");
+    }
+    let dlc = &config["workflows"][Workflow::Dlc.name()]["when"]["and"];
+    assert_eq!(dlc[0], "<< pipeline.parameters.dlc >>", "{dlc}");
+    assert_eq!(config["parameters"]["dlc"]["default"], false);
+}
+
+#[test]
+fn the_android_job_runs_on_the_android_image_of_gcp_installs() {
+    let config = config();
+    assert_eq!(config["jobs"][Job::android().name]["machine"]["image"], "android-default");
+    assert_eq!(
+        config["workflows"][Workflow::Android.name()]["when"]["equal"],
+        serde_json::json!(["gcp", "<< pipeline.parameters.cloud_provider >>"])
+    );
+}
+
+#[test]
+fn the_env_subst_job_renders_its_environment_and_prints_it() {
+    let config = config();
+    let name = FeatureJob::EnvSubst.name();
+    let command = step_command(&config, name, outputs::ENV_SUBST_STEP);
+    assert!(command.contains("circleci env subst < template.txt"), "{command}");
+    let environment = &config["jobs"][name]["environment"];
+    assert_eq!(environment["REALITYCHECK_RUN_ID"], "<< pipeline.parameters.run_id >>");
+    let greeting = environment["REALITYCHECK_GREETING"].as_str().unwrap();
+    assert_eq!(outputs::env_subst_rendered("rc-1"), format!("run rc-1: {greeting}\n"));
+}
+
+#[test]
+fn the_oidc_job_runs_its_program_with_a_context_and_prints_every_word_of_the_table() {
+    let config = config();
+    let command = step_command(&config, &Job::oidc().name, outputs::OIDC_STEP);
+    let program: Vec<&str> = command.lines().skip(1).collect();
+    assert_eq!(program[0], outputs::OIDC_PROGRAM_FIRST_LINE);
+    for line in OidcLine::ALL {
+        assert!(command.contains(&format!("print(f\"oidc {{name}} {}", line.word())), "{line:?} is printed");
+    }
+    let [first, second] = outputs::OIDC_TOKEN_VARIABLES;
+    assert!(command.contains(&format!("for name in (\"{first}\", \"{second}\")")), "both variables are verified");
+    for printed in command.lines().filter(|line| line.contains("print(")) {
+        for forbidden in ["{token", "{parts[", "{signature", "(token", "(parts[", "(signature"] {
+            assert!(!printed.contains(forbidden), "the program never prints a token or a part of it: {printed}");
+        }
+    }
+    let jobs = workflow_jobs(&config, Workflow::Oidc);
+    assert_eq!(jobs[0].1["context"], serde_json::json!([ORG_GLOBAL.name]), "a context: tokens come with one");
+    assert_eq!(config["parameters"]["oidc"]["default"], false);
 }

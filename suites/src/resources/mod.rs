@@ -164,11 +164,13 @@ fn project_configured(target: &Target) -> Applicability {
 }
 
 /// Whether the installation can run `job`: machine jobs need the machine provisioner of an
-/// AWS or GCP install (Arm: AWS), Windows jobs are opt-in.
+/// AWS or GCP install (Arm: AWS, Android: GCP), Windows jobs are opt-in. Whether the `oidc`
+/// job applies depends on the release (OIDC enabled), which its check reads.
 fn job_applies(target: &Target, job: &Job) -> Applicability {
     const MACHINES: &[CloudProvider] = &[CloudProvider::Aws, CloudProvider::Gcp];
     match job.workflow {
-        Workflow::Machine => needs_machines(target, MACHINES, OnMachines::Job),
+        Workflow::Machine | Workflow::Dlc => needs_machines(target, MACHINES, OnMachines::Job),
+        Workflow::Android => needs_machines(target, &[CloudProvider::Gcp], OnMachines::Job),
         Workflow::Arm => needs_machines(target, &[CloudProvider::Aws], OnMachines::Job),
         Workflow::Windows => match needs_machines(target, MACHINES, OnMachines::Job) {
             Applicability::Applies if !target.pipeline.windows => Applicability::NotApplicable(
@@ -177,7 +179,7 @@ fn job_applies(target: &Target, job: &Job) -> Applicability {
             ),
             other => other,
         },
-        Workflow::Docker | Workflow::DockerResourceClasses | Workflow::Runner | Workflow::Features => {
+        Workflow::Docker | Workflow::DockerResourceClasses | Workflow::Runner | Workflow::Features | Workflow::Oidc => {
             Applicability::Applies
         }
     }
