@@ -40,6 +40,9 @@ pub const REALITYCHECK_PROJECT: Phase = Phase::new("realitycheck-project", "Real
 /// The object storage of artifacts and test results.
 pub const OBJECT_STORAGE: Phase = Phase::new("object-storage", "object storage");
 
+/// The OIDC service that gives jobs their identity tokens, its signing keys and its issuer.
+pub const OIDC_SERVICE: Phase = Phase::new("oidc-service", "OIDC service");
+
 /// The installation's data stores (MongoDB, and Vault or Tink for contexts' secrets).
 pub const DATA_STORES: Phase = Phase::new("data-stores", "data stores");
 
@@ -47,7 +50,7 @@ pub const DATA_STORES: Phase = Phase::new("data-stores", "data stores");
 pub const BACKUP: Phase = Phase::new("backup", "backup and restore");
 
 /// Every phase.
-pub const ALL: [Phase; 14] = [
+pub const ALL: [Phase; 15] = [
     KUBERNETES_ACCESS,
     KUBERNETES_CLUSTER,
     HELM_INSTALL,
@@ -60,6 +63,7 @@ pub const ALL: [Phase; 14] = [
     CONTEXTS,
     REALITYCHECK_PROJECT,
     OBJECT_STORAGE,
+    OIDC_SERVICE,
     DATA_STORES,
     BACKUP,
 ];

@@ -33,7 +33,7 @@ async fn a_check_that_subscribes_after_the_poller_gave_up_polls_again() {
     let intervals = PollIntervals { failure_budget: Duration::ZERO, ..PollIntervals::default() };
     let switches = ParameterSwitches::for_jobs(vec![&Job::docker()], Some(CloudProvider::Other));
     let ledger = Ledger::new("rc-recovery".into());
-    let pipeline = PipelineAccess::new(&api, &project, &target.pipeline, switches, intervals, ledger);
+    let pipeline = PipelineAccess::new(&api, &project, &target.pipeline, switches, intervals, ledger, None);
     let run = pipeline.run().await.unwrap();
 
     let (mut ends, mut saw_workflows) = (Vec::new(), false);

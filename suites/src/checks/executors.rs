@@ -1,23 +1,30 @@
 //! `executors::*` and `resource_classes::*`: a job of each executor (docker, machine, remote
-//! docker, runner, Arm, Windows) and of each configured docker resource class succeeds, on the
-//! resource class its config asks for (read back from the job's details). Cloud provider and
-//! opt-in settings decide which apply. Once its job has succeeded, an executor check records
+//! docker, runner, Arm, Windows, Android, and remote docker and machine with Docker layer
+//! caching) and of each configured docker resource class succeeds, on the resource class its
+//! config asks for (read back from the job's details). The layer caching jobs also prove the
+//! image they built carries this run's id, and say whether a layer came from the cache. Cloud
+//! provider and opt-in settings decide which apply. Once its job has succeeded, an executor check records
 //! how long the job waited in the queue and how long it ran (`job_wait_seconds`,
 //! `job_run_seconds`, of the executor) from those same details, on the right resource class
 //! or not: what `serve`'s canary exports.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use harness::{Check, Diagnosis, Observation, Scope, Verdict};
 use k8s_openapi::jiff::Timestamp;
 use realitycheck_project::Job;
+use realitycheck_project::outputs::DLC_BUILD_STEP;
 
 use super::api::api_failed;
 use super::cause::{Because, StatedBy, causes};
-use super::jobs::{phase_of, run_job};
-use super::{CheckOutcome, JOB_RUN, JOB_WAIT, PipelineHandles, ids, pipeline_check, unconfigured_pipeline_check};
+use super::features::unread_step_output;
+use super::jobs::{output_of_step, phase_of, run_job};
+use super::{JOB_RUN, JOB_WAIT, PipelineHandles, ids, pipeline_check, unconfigured_pipeline_check};
 use crate::RealityCheck;
 use crate::clients::circleci::JobDetails;
+use crate::phase;
+use crate::resources::pipeline::PipelineRun;
 
 pub fn docker() -> Check<RealityCheck> {
     executor_check(
@@ -62,6 +69,26 @@ pub fn windows() -> Check<RealityCheck> {
     executor_check(ids::WINDOWS, "a Windows machine job succeeds (opt-in)", Job::windows(), Some("windows"))
 }
 
+pub fn android() -> Check<RealityCheck> {
+    executor_check(ids::ANDROID, "a machine job on the Android image succeeds (GCP installs)", Job::android(), Some("android"))
+}
+
+pub fn remote_docker_dlc() -> Check<RealityCheck> {
+    dlc_check(
+        ids::REMOTE_DOCKER_DLC,
+        "a remote docker job with Docker layer caching builds and runs an image (AWS and GCP installs)",
+        Job::remote_docker_dlc(),
+    )
+}
+
+pub fn machine_dlc() -> Check<RealityCheck> {
+    dlc_check(
+        ids::MACHINE_DLC,
+        "a machine job with Docker layer caching builds and runs an image (AWS and GCP installs)",
+        Job::machine_dlc(),
+    )
+}
+
 /// `resource_classes::docker_<class>`: one check per configured docker resource class. It
 /// records no wait: `executors::docker` measures the docker executor's.
 pub fn docker_resource_class(class: &str) -> Check<RealityCheck> {
@@ -77,11 +104,19 @@ causes! {
         ids::RUNNER,
         ids::ARM,
         ids::WINDOWS,
+        ids::ANDROID,
+        ids::REMOTE_DOCKER_DLC,
+        ids::MACHINE_DLC,
         ids::DOCKER_RESOURCE_CLASSES,
     ]) => {
         RESOURCE_CLASS_MAPPED:
             "the installation maps the resource class the job asked for to another one",
             "check the resource classes of the docker and machine provisioners in values.yaml (resource_classes)";
+    }
+    StatedBy::Checks(&[ids::REMOTE_DOCKER_DLC, ids::MACHINE_DLC]) => {
+        NOT_THIS_RUNS_IMAGE:
+            "the image the job built does not print this run's id: its layer cache served a layer for an instruction that changed, or the job's config is not the one this realitycheck expects",
+            "read the step's build output: a `CACHED` layer whose instruction carries another run id means the layer cache is keyed wrongly (clear the machine provisioner's layer cache volumes); else push the config `realitycheck init` writes";
     }
 }
 
@@ -89,11 +124,58 @@ causes! {
 /// `executor`, it records the job's wait and run time under that name.
 fn executor_check(id: &str, summary: &str, job: Job, executor: Option<&'static str>) -> Check<RealityCheck> {
     pipeline_check(id, summary, vec![job], move |handles, scope| async move {
-        verify_executor(&handles, &scope, executor).await
+        verify_executor(&handles, &scope, executor).await.map(|ran| Verdict::Pass(ran.note))
     })
 }
 
-async fn verify_executor(handles: &PipelineHandles, scope: &Scope, executor: Option<&str>) -> CheckOutcome {
+/// A Docker layer caching job's check: the executor's, then the image the job built must print
+/// this run's id; the pass note says whether a layer came from the cache.
+fn dlc_check(id: &str, summary: &str, job: Job) -> Check<RealityCheck> {
+    pipeline_check(id, summary, vec![job], move |handles, scope| async move {
+        let ran = verify_executor(&handles, &scope, None).await?;
+        let spec = &handles.jobs[0];
+        let output = output_of_step(handles.api.client(), &ran.run.slug, ran.number, DLC_BUILD_STEP)
+            .await
+            .map_err(|error| Verdict::Fail(unread_step_output(spec, ran.number, error)))?;
+        Ok(judge_layer_cache(&ran, &output, spec))
+    })
+}
+
+/// A job that succeeded on the resource class it asked for.
+struct Ran {
+    run: Arc<PipelineRun>,
+    number: u64,
+    /// The executor check's pass note.
+    note: String,
+}
+
+/// Pass when the image built in `output` printed the run's id as the step's last line; the
+/// note adds whether the build took a layer from the cache (`CACHED` with BuildKit, `Using
+/// cache` with the classic builder).
+fn judge_layer_cache(ran: &Ran, output: &str, spec: &Job) -> Verdict {
+    let run_id = &ran.run.parameters.run_id;
+    let printed = output.lines().map(str::trim).rfind(|line| !line.is_empty()).unwrap_or_default();
+    if printed != run_id {
+        return Verdict::Fail(
+            Diagnosis::new(format!(
+                "job {spec} (#{}) built an image that printed {printed:?}, not this run's id {run_id:?}",
+                ran.number
+            ))
+            .observed_all(output.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().map(|l| format!("  {l}")))
+            .because(&NOT_THIS_RUNS_IMAGE)
+            .phase(&phase::MACHINE_PROVISIONER),
+        );
+    }
+    let cached = output.lines().filter(|line| line.contains("CACHED") || line.contains("Using cache")).count();
+    let cache = match cached {
+        0 => "no layer came from the layer cache (a first run on a new cache volume)".to_string(),
+        1 => "1 layer came from the layer cache".to_string(),
+        n => format!("{n} layers came from the layer cache"),
+    };
+    Verdict::Pass(format!("{}; its image printed this run's id, {cache}", ran.note))
+}
+
+async fn verify_executor(handles: &PipelineHandles, scope: &Scope, executor: Option<&str>) -> Result<Ran, Verdict> {
     let spec = &handles.jobs[0];
     let (run, number) = run_job(handles, scope).await?;
     let details = handles.api.client().job_details(&run.slug, number).await.map_err(api_failed)?;
@@ -116,10 +198,11 @@ async fn verify_executor(handles: &PipelineHandles, scope: &Scope, executor: Opt
             .phase(phase_of(&spec.needs)),
         ));
     }
-    Ok(Verdict::Pass(format!(
+    let note = format!(
         "job {spec} (#{number}) of pipeline #{} succeeded{took} on {} ({executor} executor)",
         run.number, spec.resource_class
-    )))
+    );
+    Ok(Ran { run, number, note })
 }
 
 /// How long the job of `details` waited from queued to started and ran from started to

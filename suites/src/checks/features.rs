@@ -1,10 +1,11 @@
 //! `features::*`: what jobs do beyond running. The contexts job saw the values realitycheck
 //! set, a workspace and a cache cross from one job to the next, artifacts are listed and their
-//! content downloaded and compared, test results are read back and compared, and a job checks
-//! out the pipeline's commit.
+//! content downloaded and compared, test results are read back and compared, a job checks out
+//! the pipeline's commit, and `circleci env subst` renders a template from a job's
+//! environment. (`features::oidc_token` has its own module, `oidc`.)
 
 use harness::{Check, Diagnosis, SkipReason, Verdict};
-use realitycheck_project::outputs::{self, ARTIFACT_PATH, CHECKOUT_STEP};
+use realitycheck_project::outputs::{self, ARTIFACT_PATH, CHECKOUT_STEP, ENV_SUBST_STEP};
 use realitycheck_project::{FeatureJob, Job};
 
 use super::api::{api_failed, api_failure};
@@ -43,10 +44,20 @@ causes! {
             "store_test_results did not reach the installation's test results storage, or it was processed wrongly",
             "check the output-processor pods and the object storage settings in values.yaml";
     }
-    StatedBy::Checks(&[ids::CHECKOUT]) => {
+    StatedBy::Checks(&[ids::CHECKOUT, ids::ENV_SUBST, ids::OIDC_TOKEN, ids::REMOTE_DOCKER_DLC, ids::MACHINE_DLC]) => {
         STEP_OUTPUT_UNREADABLE:
             "the step output is not readable through the API",
             "check the object storage settings in values.yaml and the output-processor pods";
+    }
+    StatedBy::Checks(&[ids::ENV_SUBST]) => {
+        NO_ENV_SUBST:
+            "the CircleCI CLI in the job's image has no `env subst` (a CLI older than the command), or the image has no `circleci` at all",
+            "run `circleci version` and `circleci env subst --help` in a job on the image; mirror a current cimg/base through pipeline.image_registry, or update the CircleCI CLI in the image the job uses";
+        NOT_RENDERED:
+            "`circleci env subst` did not render the job's environment into the template: the job's `environment` did not reach the step, or the CLI left the variables as they were",
+            "compare the printed text with the expected line; `printenv REALITYCHECK_RUN_ID` in the same step shows whether the environment reached it";
+    }
+    StatedBy::Checks(&[ids::CHECKOUT]) => {
         OTHER_COMMIT:
             "the checkout step fetched another commit than the pipeline was created for: a repository mirror that lags, or a branch that moved is checked out by name",
             "compare the project's repository URL in the CircleCI project settings with the VCS; a proxy or mirror in between must serve the same commits";
@@ -111,8 +122,9 @@ async fn digest_mismatch(handles: &PipelineHandles, diagnosis: Diagnosis) -> Ver
     )
 }
 
-/// A skip naming the contexts check that already explains a failed contexts job.
-async fn blocking_context(handles: &PipelineHandles) -> Option<Verdict> {
+/// A skip naming the contexts check that already explains a failed job run with the
+/// project's contexts (`contexts`, `oidc`).
+pub(super) async fn blocking_context(handles: &PipelineHandles) -> Option<Verdict> {
     let setup = handles.project.context_setup().await.ok()?;
     let (unusable, check) =
         CHECK_OF.iter().find(|(context, _)| setup.get(*context).is_none_or(|p| p.usable_id.is_none()))?;
@@ -268,16 +280,16 @@ pub fn checkout() -> Check<RealityCheck> {
         let client = handles.api.client();
         let printed = output_of_step(client, &run.slug, number, CHECKOUT_STEP)
             .await
-            .map_err(|error| Verdict::Fail(unread_step_output(number, error)))?;
+            .map_err(|error| Verdict::Fail(unread_step_output(&Job::feature(FeatureJob::Checkout), number, error)))?;
         let vcs = client.pipeline(&run.id).await.map_err(api_failed)?.vcs.unwrap_or_default();
         Ok(judge_checkout(number, &printed, vcs.revision.as_deref(), vcs.branch.as_deref()))
     })
 }
 
-/// Why what job `number` checked out is unknown: the API failing is the API's (its phase and
+/// Why what `job` (#`number`) printed is unknown: the API failing is the API's (its phase and
 /// causes), an output that is missing or cannot be fetched is the object storage's.
-fn unread_step_output(number: u64, error: StepOutputError) -> Diagnosis {
-    let unknown = format!("job `checkout` (#{number}) succeeded, but what it checked out is unknown");
+pub(super) fn unread_step_output(job: &Job, number: u64, error: StepOutputError) -> Diagnosis {
+    let unknown = format!("job {job} (#{number}) succeeded, but what it printed is unknown");
     match error {
         StepOutputError::Api(error) => api_failure(&error).observed(unknown),
         StepOutputError::Unreadable(why) => {
@@ -312,6 +324,52 @@ pub fn judge_checkout(number: u64, printed: &str, revision: Option<&str>, branch
                 .phase(&phase::REALITYCHECK_PROJECT),
         ),
     }
+}
+
+pub fn env_subst() -> Check<RealityCheck> {
+    let summary = "`circleci env subst` in a job renders a template from the job's environment";
+    let job = Job::feature(FeatureJob::EnvSubst);
+    pipeline_check(ids::ENV_SUBST, summary, vec![job.clone()], move |handles, scope| {
+        let job = job.clone();
+        async move {
+            let (run, number) = run_job(&handles, &scope).await.map_err(|verdict| match verdict {
+                Verdict::Fail(diagnosis) => Verdict::Fail(no_env_subst(diagnosis)),
+                verdict => verdict,
+            })?;
+            let printed = output_of_step(handles.api.client(), &run.slug, number, ENV_SUBST_STEP)
+                .await
+                .map_err(|error| Verdict::Fail(unread_step_output(&job, number, error)))?;
+            Ok(judge_env_subst(&run.parameters.run_id, number, &printed))
+        }
+    })
+}
+
+/// What a shell or the CircleCI CLI says when `circleci env subst` does not exist.
+const NO_SUBST: [&str; 2] = ["unknown command \"subst\"", "circleci: command not found"];
+
+/// A failed `env_subst` job's diagnosis; when the CLI lacks the command, the cause says so.
+fn no_env_subst(diagnosis: Diagnosis) -> Diagnosis {
+    if !diagnosis.observed.iter().any(|line| NO_SUBST.iter().any(|said| line.contains(said))) {
+        return diagnosis;
+    }
+    diagnosis.because(&NO_ENV_SUBST).phase(&phase::REALITYCHECK_PROJECT)
+}
+
+/// Pass when job `number` printed the template rendered from run `run_id`'s environment.
+fn judge_env_subst(run_id: &str, number: u64, printed: &str) -> Verdict {
+    let expected = outputs::env_subst_rendered(run_id);
+    let expected = expected.trim_end();
+    if printed.lines().any(|line| line.trim_end() == expected) {
+        return Verdict::Pass(format!("job `env_subst` (#{number}) rendered its template: {expected:?}"));
+    }
+    let shown: Vec<String> = printed.lines().filter(|l| !l.trim().is_empty()).take(5).map(|l| format!("  {l}")).collect();
+    Verdict::Fail(
+        Diagnosis::new(format!("job `env_subst` (#{number}) did not print the rendered template"))
+            .observed(format!("expected {expected:?}; step `{ENV_SUBST_STEP}` printed:"))
+            .observed_all(shown)
+            .because(&NOT_RENDERED)
+            .phase(&phase::REALITYCHECK_PROJECT),
+    )
 }
 
 /// What the VCS says when it refuses a checkout, as git prints it.
@@ -423,12 +481,43 @@ mod tests {
             status: 502,
             message: "<html><body><h1>502 Bad Gateway</h1></body></html>".into(),
         };
-        let api = unread_step_output(16, StepOutputError::Api(bad_gateway));
+        let checkout = Job::feature(FeatureJob::Checkout);
+        let api = unread_step_output(&checkout, 16, StepOutputError::Api(bad_gateway));
         assert_eq!(api.phase.map(|p| p.key()), Some(phase::CIRCLECI_API.key()), "{api:?}");
         assert!(api.cause.contains("the API failed on its side"), "{api:?}");
         assert!(!format!("{api:?}").contains("object storage"), "{api:?}");
-        let missing = unread_step_output(16, StepOutputError::Unreadable("job #16 has no output".into()));
+        let missing = unread_step_output(&checkout, 16, StepOutputError::Unreadable("job #16 has no output".into()));
         assert_eq!(missing.phase.map(|p| p.key()), Some(phase::OBJECT_STORAGE.key()), "{missing:?}");
+    }
+
+    #[test]
+    fn the_env_subst_job_must_print_the_template_rendered_from_its_environment() {
+        let rendered = format!("Some noise\n{}", outputs::env_subst_rendered("rc-1"));
+        assert_eq!(
+            judge_env_subst("rc-1", 17, &rendered),
+            Verdict::Pass("job `env_subst` (#17) rendered its template: \"run rc-1: rendered by circleci env subst\"".into())
+        );
+        let Verdict::Fail(left) = judge_env_subst("rc-1", 17, "run ${REALITYCHECK_RUN_ID}: $REALITYCHECK_GREETING\n")
+        else {
+            panic!()
+        };
+        assert_eq!(left.cause, NOT_RENDERED.cause());
+        assert!(left.observed[1].contains("${REALITYCHECK_RUN_ID}"), "{left:?}");
+        assert!(matches!(judge_env_subst("rc-2", 17, &rendered), Verdict::Fail(_)), "another run's id");
+    }
+
+    #[test]
+    fn a_cli_without_env_subst_is_named_and_other_failures_are_left_alone() {
+        let failed = |line: &str| {
+            Diagnosis::new("job `env_subst` (#17) of pipeline #1 ended failed")
+                .observed(format!("  {line}"))
+                .because(&STEP_FAILED)
+        };
+        let missing = no_env_subst(failed("Error: unknown command \"subst\" for \"circleci env\""));
+        assert_eq!(missing.cause, NO_ENV_SUBST.cause());
+        let absent = no_env_subst(failed("/bin/bash: line 2: circleci: command not found"));
+        assert_eq!(absent.cause, NO_ENV_SUBST.cause());
+        assert_eq!(no_env_subst(failed("cat: rendered.txt: No such file or directory")).cause, STEP_FAILED.cause());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use harness::{Diagnosis, Phase, Scope, SkipReason, Verdict};
-use realitycheck_project::{Job, Needs};
+use realitycheck_project::{Job, Needs, Workflow as JobWorkflow};
 
 use super::api::api_failure;
 use super::cause::{Because, Cause, StatedBy, Values, causes};
@@ -47,6 +47,8 @@ pub(crate) mod shared_causes {
     pub const MACHINE_PROVISIONER_NOT_READY: &str = "machine-provisioner-not-ready";
     /// The machine provisioner runs, but the jobs that need a VM ended `infrastructure_fail`.
     pub const MACHINE_PROVISIONER_CANNOT_START_VMS: &str = "machine-provisioner-cannot-start-vms";
+    /// The jobs that ask for Docker layer caching failed saying the layer cache was not given.
+    pub const DLC_NOT_GRANTED: &str = "dlc-not-granted";
     /// No self-hosted runner of the configured resource class is registered.
     pub const NO_RUNNER_REGISTERED: &str = "no-runner-registered";
     /// The CircleCI API failed while the poller followed the pipeline.
@@ -64,6 +66,12 @@ const READ_STEP_OUTPUT: &str =
 const READ_RUNNER_LOGS: &str = "read the runner agent's logs on its host";
 
 causes! {
+    StatedBy::Checks(&[ids::REMOTE_DOCKER_DLC, ids::MACHINE_DLC]) => {
+        /// A layer caching job failed saying its layer cache was not given.
+        DLC_NOT_GRANTED:
+            "the machine provisioner did not give the job a Docker layer cache: Docker layer caching is not set up for this installation",
+            "DLC needs the machine provisioner (see machine_provisioner::config) with its layer cache volume settings in values.yaml, and on AWS an S3 bucket with versioning enabled (`aws s3api get-bucket-versioning --bucket <bucket>` says `Enabled`); the machine provisioner's logs say why it refused (`kubectl -n {namespace} get pods | grep {component}`, then `kubectl -n {namespace} logs <pod>`)";
+    }
     StatedBy::Shared("Pipeline jobs") => {
         /// A job waits without a visible cause.
         NEVER_PICKED_UP:
@@ -428,18 +436,26 @@ pub(crate) async fn failed_job(
     let mut diagnosis = Diagnosis::new(format!("job {spec} (#{number}) of pipeline #{} ended {status}", run.number))
         .observed(format!("workflow `{}`: {}", workflow.name, workflow.status.as_str()))
         .phase(phase_of(&spec.needs));
+    let output = match job.job_number {
+        Some(number) => step_output(handles.api.client(), &run.slug, number).await,
+        None => Vec::new(),
+    };
     let needs_a_vm = matches!(spec.needs, Needs::MachineProvisioner | Needs::NomadClientAndMachineProvisioner);
-    if needs_a_vm && job.status == JobStatus::InfrastructureFail {
+    let mut cause = failed_job_cause(&job.status, &spec.needs);
+    if spec.workflow == JobWorkflow::Dlc && output.iter().any(|line| line.to_lowercase().contains("layer cach")) {
+        diagnosis = diagnosis.shared_cause(
+            shared_causes::DLC_NOT_GRANTED,
+            "the machine provisioner does not grant Docker layer caching",
+        );
+        cause = &DLC_NOT_GRANTED;
+    } else if needs_a_vm && job.status == JobStatus::InfrastructureFail {
         diagnosis = diagnosis.shared_cause(
             shared_causes::MACHINE_PROVISIONER_CANNOT_START_VMS,
             "the machine provisioner cannot start VMs for the jobs that need one",
         );
     }
-    if let Some(number) = job.job_number {
-        diagnosis = diagnosis.observed_all(step_output(handles.api.client(), &run.slug, number).await);
-    }
     let values: Values<'_> = &[("namespace", &handles.cluster.namespace()), ("component", &MACHINE_PROVISIONER)];
-    diagnosis.because(failed_job_cause(&job.status, &spec.needs).with(values))
+    diagnosis.observed_all(output).because(cause.with(values))
 }
 
 /// What a job that needs `needs` and ended `status` states: the cause its status says, and

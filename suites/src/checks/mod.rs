@@ -13,6 +13,7 @@ pub mod ids;
 mod jobs;
 pub mod mtls;
 pub mod nomad;
+pub mod oidc;
 pub mod pipeline;
 pub mod provisioner;
 pub mod upgrade;
@@ -63,6 +64,9 @@ pub fn all(target: &Target) -> Vec<Check<RealityCheck>> {
         executors::runner(target.pipeline.runner_resource_class.as_deref()),
         executors::arm(),
         executors::windows(),
+        executors::android(),
+        executors::remote_docker_dlc(),
+        executors::machine_dlc(),
     ];
     checks.extend(target.pipeline.docker_resource_classes.iter().map(|class| executors::docker_resource_class(class)));
     checks.extend([
@@ -72,6 +76,8 @@ pub fn all(target: &Target) -> Vec<Check<RealityCheck>> {
         features::artifacts(),
         features::test_results(),
         features::checkout(),
+        features::env_subst(),
+        oidc::oidc_token(),
     ]);
     checks
 }
@@ -90,6 +96,7 @@ pub fn causes() -> Vec<&'static Cause> {
         jobs::CAUSES,
         mtls::CAUSES,
         nomad::CAUSES,
+        oidc::CAUSES,
         pipeline::CAUSES,
         provisioner::CAUSES,
         upgrade::CAUSES,

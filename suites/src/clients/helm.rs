@@ -54,6 +54,36 @@ pub struct ReleaseRecord {
     pub tink_enabled: Option<bool>,
     /// `mongodb.internal`: `false` when the services use a MongoDB outside the chart.
     pub mongodb_internal: Option<bool>,
+    /// `oidc_service.*` and `global.domainName`: whether jobs get OIDC tokens, and from which
+    /// issuer. The signing keys (`oidc_service.json_web_keys`) are never kept.
+    pub oidc: OidcValues,
+}
+
+/// What the release says of the OIDC tokens jobs get: each value from the given values, else
+/// from the chart's defaults; `None` where neither says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OidcValues {
+    /// `oidc_service.isEnabled` (off by default).
+    pub enabled: Option<bool>,
+    /// `oidc_service.base_url`: the issuer, when it is not the installation's domain.
+    pub base_url: Option<String>,
+    /// `global.domainName`: the issuer is `https://` and it, unless `base_url` says otherwise.
+    pub domain_name: Option<String>,
+    /// `oidc_service.token_max_ttl` as the release gives it (`5h`).
+    pub token_max_ttl: Option<String>,
+}
+
+impl OidcValues {
+    /// The issuer the tokens must name (`iss`): `base_url`, else `https://<domainName>`,
+    /// without a trailing `/`.
+    pub fn issuer(&self) -> Option<String> {
+        let issuer = match (&self.base_url, &self.domain_name) {
+            (Some(base_url), _) => base_url.clone(),
+            (None, Some(domain)) => format!("https://{domain}"),
+            (None, None) => return None,
+        };
+        Some(issuer.trim_end_matches('/').to_string())
+    }
 }
 
 /// `nomad.server.{internal,serverHostname,replicas,scheme}` as the release uses them: each
@@ -197,6 +227,7 @@ pub fn decode(secret: &Secret) -> Result<ReleaseRecord, UnreadableRecord> {
         tink_enabled: value_of(&release.config, &release.chart.values, "/tink/enabled").and_then(|v| v.as_bool()),
         mongodb_internal: value_of(&release.config, &release.chart.values, "/mongodb/internal")
             .and_then(|v| v.as_bool()),
+        oidc: oidc_values(&release.config, &release.chart.values),
     })
 }
 
@@ -241,6 +272,20 @@ fn value_of<'a>(
     pointer: &str,
 ) -> Option<&'a serde_json::Value> {
     given.pointer(pointer).or_else(|| defaults.pointer(pointer))
+}
+
+/// `oidc_service.{isEnabled,base_url,token_max_ttl}` and `global.domainName` as the release
+/// uses them: each from the given values, else from the chart's defaults; empty text is unset.
+fn oidc_values(given: &serde_json::Value, defaults: &serde_json::Value) -> OidcValues {
+    let text = |pointer: &str| {
+        value_of(given, defaults, pointer).and_then(|v| v.as_str()).filter(|t| !t.trim().is_empty()).map(str::to_string)
+    };
+    OidcValues {
+        enabled: value_of(given, defaults, "/oidc_service/isEnabled").and_then(serde_json::Value::as_bool),
+        base_url: text("/oidc_service/base_url"),
+        domain_name: text("/global/domainName"),
+        token_max_ttl: text("/oidc_service/token_max_ttl"),
+    }
 }
 
 /// `nomad.auto_scaler.scaling.{min,max}` as the release uses them: each from the given
@@ -327,6 +372,30 @@ mod tests {
             None,
             "an empty host name is none"
         );
+    }
+
+    #[test]
+    fn oidc_values_name_the_issuer_from_the_base_url_else_the_domain_and_keep_no_key() {
+        let defaults = serde_json::json!({"oidc_service": {"isEnabled": false, "token_max_ttl": "5h", "base_url": ""}});
+        let given = serde_json::json!({
+            "global": {"domainName": "ci.example.com"},
+            "oidc_service": {"isEnabled": true, "json_web_keys": "eyJrZXlzIjpbXX0="},
+        });
+        let values = oidc_values(&given, &defaults);
+        assert_eq!(
+            values,
+            OidcValues {
+                enabled: Some(true),
+                base_url: None,
+                domain_name: Some("ci.example.com".into()),
+                token_max_ttl: Some("5h".into())
+            }
+        );
+        assert_eq!(values.issuer().as_deref(), Some("https://ci.example.com"));
+        assert!(!format!("{values:?}").contains("eyJrZXlz"), "the signing keys are not kept");
+        let based = OidcValues { base_url: Some("https://oidc.example.com/".into()), ..values };
+        assert_eq!(based.issuer().as_deref(), Some("https://oidc.example.com"), "base_url wins, without its `/`");
+        assert_eq!(oidc_values(&serde_json::Value::Null, &serde_json::Value::Null).issuer(), None);
     }
 
     #[test]

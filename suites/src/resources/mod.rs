@@ -90,7 +90,8 @@ impl Resources {
         let pipeline = match (&api, &project) {
             (Some(api), Some(project)) if waits_for_pipeline => {
                 let switches = ParameterSwitches::for_jobs(jobs, target.cloud_provider);
-                Some(PipelineAccess::new(api, project, &target.pipeline, switches, PollIntervals::default(), ledger))
+                let (poll, release) = (PollIntervals::default(), Some(cluster.clone()));
+                Some(PipelineAccess::new(api, project, &target.pipeline, switches, poll, ledger, release))
             }
             _ => None,
         };

@@ -15,7 +15,10 @@ mod pipelines;
 pub use client::{ApiClient, ApiSettings, Retry, RetryPolicy};
 pub use error::{ApiClientError, ApiError};
 pub use journal::Answer;
-pub use model::{Context, ContextVariable, FollowedProject, Project, Runner, UnclaimedTasks, User, VcsInfo, vcs_type};
+pub use model::{
+    Context, ContextVariable, FollowedProject, KeySet, OidcDiscovery, Project, PublishedKey, Runner, UnclaimedTasks,
+    User, VcsInfo, vcs_type,
+};
 pub use pipeline_model::{
     Artifact, BuildAction, BuildDetails, BuildStep, Executor, JobDetails, JobStatus, NamedContext, OutputLine,
     Pipeline, PipelineCreation, PipelineError, PipelineState, PipelineVcs, TestCase, Workflow, WorkflowJob,

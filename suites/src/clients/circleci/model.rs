@@ -133,6 +133,32 @@ pub(crate) struct Page<T> {
     pub next_page_token: Option<String>,
 }
 
+/// An OIDC discovery document (`/.well-known/openid-configuration`): the fields realitycheck
+/// reads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct OidcDiscovery {
+    #[serde(default)]
+    pub issuer: Option<String>,
+    pub jwks_uri: String,
+}
+
+/// A JSON Web Key Set as an OIDC issuer publishes it: the public keys, by key id.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct KeySet {
+    pub keys: Vec<PublishedKey>,
+}
+
+/// One key of a [`KeySet`]: what names it (its key material is not read).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PublishedKey {
+    #[serde(default)]
+    pub kid: Option<String>,
+    #[serde(default)]
+    pub kty: Option<String>,
+    #[serde(default)]
+    pub alg: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! The pipeline side of the API: trigger a pipeline, follow its workflows and jobs, read
-//! job details, artifacts and test metadata, cancel a workflow, and read a failed step's
-//! output through v1.1 (whose presigned `output_url` is fetched without the token).
+//! job details, artifacts and test metadata, cancel a workflow, read a failed step's output
+//! through v1.1 (whose presigned `output_url` is fetched without the token), and read the
+//! installation's OIDC issuer documents (without the token too).
 
 use reqwest::Method;
 use serde_json::{Map, Value, json};
@@ -9,7 +10,7 @@ use url::Url;
 use super::client::ApiClient;
 use super::error::{ApiError, server_message};
 use super::limits::{BodyError, MAX_DOWNLOAD_BYTES, error_text, read_body};
-use super::model::{Page, vcs_type};
+use super::model::{KeySet, OidcDiscovery, Page, vcs_type};
 use super::pipeline_model::{
     Artifact, BuildDetails, JobDetails, OutputLine, Pipeline, PipelineCreation, TestCase, Workflow, WorkflowJob,
 };
@@ -142,7 +143,24 @@ impl ApiClient {
 
     /// A step's output from its presigned `output_url`, fetched without the token.
     pub async fn step_output(&self, output_url: &str) -> Result<Vec<OutputLine>, ApiError> {
-        let (call, url, shown) = outside_url("GET step output", output_url)?;
+        self.outside_json("GET step output", output_url).await
+    }
+
+    /// The OIDC discovery document of `issuer` (`<issuer>/.well-known/openid-configuration`).
+    pub async fn oidc_discovery(&self, issuer: &str) -> Result<OidcDiscovery, ApiError> {
+        let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+        self.outside_json("GET OIDC discovery document", &url).await
+    }
+
+    /// The key set (JWKS) an OIDC discovery document names.
+    pub async fn oidc_key_set(&self, jwks_uri: &str) -> Result<KeySet, ApiError> {
+        self.outside_json("GET OIDC key set", jwks_uri).await
+    }
+
+    /// The JSON document at `url`, which may be outside the API (object storage, the OIDC
+    /// issuer): fetched without the token.
+    async fn outside_json<T: serde::de::DeserializeOwned>(&self, call: &str, url: &str) -> Result<T, ApiError> {
+        let (call, url, shown) = outside_url(call, url)?;
         let response =
             self.plain.get(url).send().await.map_err(|e| self.transport_error(&call, &shown, &e.without_url()))?;
         let body = self.body_bytes(&call, &shown, response).await?;

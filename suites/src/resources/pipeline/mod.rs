@@ -16,6 +16,7 @@ use harness::Fixture;
 use realitycheck_project::{ParameterSwitches, ProjectContext};
 
 use super::api::{ApiAccess, ProjectAccess};
+use super::cluster::ClusterAccess;
 use crate::clients::circleci::ApiClient;
 pub use ledger::{Ledger, StartedPipeline};
 pub use poller::{PollEnd, PollIntervals, Snapshot, WorkflowState};
@@ -30,6 +31,13 @@ const PIPELINE_PAGES_SEARCHED: u32 = 3;
 /// The run's pipeline, started once: a failed start is kept as a value, never retried.
 type PipelineFixture = Fixture<Result<Arc<PipelineRun>, Arc<TriggerError>>, Infallible>;
 
+/// Whether the release of `cluster`'s namespace enables OIDC (`oidc_service.isEnabled`); a
+/// release that cannot be read enables nothing.
+pub async fn oidc_enabled(cluster: &ClusterAccess) -> bool {
+    let release = cluster.release().await;
+    release.ok().and_then(|release| release.record()).and_then(|record| record.oidc.enabled).unwrap_or(false)
+}
+
 /// The run's pipeline as the pipeline checks share it.
 #[derive(Clone)]
 pub struct PipelineAccess {
@@ -40,7 +48,9 @@ pub struct PipelineAccess {
 
 impl PipelineAccess {
     /// The pipeline of `project`, to be triggered with `switches` on the branch and image
-    /// registry of `settings`, recorded in `ledger`; nothing is triggered yet.
+    /// registry of `settings`, recorded in `ledger`; nothing is triggered yet. With `release`,
+    /// the `oidc` switch stays on only when the installation's release enables OIDC (the job
+    /// would get no token, and `features::oidc_token` skips).
     pub fn new(
         api: &ApiAccess,
         project: &ProjectAccess,
@@ -48,14 +58,18 @@ impl PipelineAccess {
         switches: ParameterSwitches,
         poll: PollIntervals,
         ledger: Ledger,
+        release: Option<ClusterAccess>,
     ) -> PipelineAccess {
         let slug = project.slug().to_string();
         let (client, project, settings, record) =
             (api.client().clone(), project.clone(), settings.clone(), ledger.clone());
         let run = Fixture::new("pipeline", move || {
-            let (client, project, settings, switches, ledger) =
-                (client.clone(), project.clone(), settings.clone(), switches.clone(), record.clone());
+            let (client, project, settings, mut switches, ledger, release) =
+                (client.clone(), project.clone(), settings.clone(), switches.clone(), record.clone(), release.clone());
             async move {
+                if let (true, Some(release)) = (switches.oidc, release) {
+                    switches.oidc = oidc_enabled(&release).await;
+                }
                 let run = PipelineRun::start(&client, &project, &settings, switches, poll, &ledger).await;
                 Ok(run.map(Arc::new).map_err(Arc::new))
             }
