@@ -70,7 +70,12 @@ pub fn windows() -> Check<RealityCheck> {
 }
 
 pub fn android() -> Check<RealityCheck> {
-    executor_check(ids::ANDROID, "a machine job on the Android image succeeds (GCP installs)", Job::android(), Some("android"))
+    executor_check(
+        ids::ANDROID,
+        "a machine job on the Android image succeeds (GCP installs)",
+        Job::android(),
+        Some("android"),
+    )
 }
 
 pub fn remote_docker_dlc() -> Check<RealityCheck> {
@@ -137,7 +142,7 @@ fn dlc_check(id: &str, summary: &str, job: Job) -> Check<RealityCheck> {
         let output = output_of_step(handles.api.client(), &ran.run.slug, ran.number, DLC_BUILD_STEP)
             .await
             .map_err(|error| Verdict::Fail(unread_step_output(spec, ran.number, error)))?;
-        Ok(judge_layer_cache(&ran, &output, spec))
+        Ok(judge_layer_cache(&ran.run.parameters.run_id, ran.number, &ran.note, &output, spec))
     })
 }
 
@@ -149,17 +154,15 @@ struct Ran {
     note: String,
 }
 
-/// Pass when the image built in `output` printed the run's id as the step's last line; the
-/// note adds whether the build took a layer from the cache (`CACHED` with BuildKit, `Using
-/// cache` with the classic builder).
-fn judge_layer_cache(ran: &Ran, output: &str, spec: &Job) -> Verdict {
-    let run_id = &ran.run.parameters.run_id;
+/// Pass when the image job `number` built (`output`) printed `run_id` as the step's last
+/// line; the executor's pass `note` gains whether the build took a layer from the cache
+/// (`CACHED` with BuildKit, `Using cache` with the classic builder).
+fn judge_layer_cache(run_id: &str, number: u64, note: &str, output: &str, spec: &Job) -> Verdict {
     let printed = output.lines().map(str::trim).rfind(|line| !line.is_empty()).unwrap_or_default();
     if printed != run_id {
         return Verdict::Fail(
             Diagnosis::new(format!(
-                "job {spec} (#{}) built an image that printed {printed:?}, not this run's id {run_id:?}",
-                ran.number
+                "job {spec} (#{number}) built an image that printed {printed:?}, not this run's id {run_id:?}"
             ))
             .observed_all(output.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().map(|l| format!("  {l}")))
             .because(&NOT_THIS_RUNS_IMAGE)
@@ -172,7 +175,7 @@ fn judge_layer_cache(ran: &Ran, output: &str, spec: &Job) -> Verdict {
         1 => "1 layer came from the layer cache".to_string(),
         n => format!("{n} layers came from the layer cache"),
     };
-    Verdict::Pass(format!("{}; its image printed this run's id, {cache}", ran.note))
+    Verdict::Pass(format!("{note}; its image printed this run's id, {cache}"))
 }
 
 async fn verify_executor(handles: &PipelineHandles, scope: &Scope, executor: Option<&str>) -> Result<Ran, Verdict> {
@@ -246,6 +249,30 @@ mod tests {
             [Observation::new(JOB_WAIT, "docker", 201), Observation::new(JOB_RUN, "docker", 44)],
             "200.5 s rounds up, 44.4 s down"
         );
+    }
+
+    #[test]
+    fn a_dlc_image_must_print_this_run_s_id_and_the_note_says_what_the_cache_gave() {
+        let job = Job::machine_dlc();
+        let first = "#5 [2/3] RUN echo \"realitycheck layer cache\" > /tmp/realitycheck-cached\n#5 DONE 0.2s\nrc-1\n";
+        assert_eq!(
+            judge_layer_cache("rc-1", 9, "job `machine_dlc` (#9) succeeded", first, &job),
+            Verdict::Pass(
+                "job `machine_dlc` (#9) succeeded; its image printed this run's id, no layer came from the layer cache (a first run on a new cache volume)".into()
+            )
+        );
+        let reused = "#5 [2/3] RUN echo \"realitycheck layer cache\" > /tmp/realitycheck-cached\n#5 CACHED\nrc-2\n";
+        let Verdict::Pass(note) = judge_layer_cache("rc-2", 9, "ran", reused, &job) else { panic!() };
+        assert!(note.ends_with("1 layer came from the layer cache"), "{note}");
+        let classic = "Step 2/4 : RUN echo x\n ---> Using cache\nStep 3/4 : RUN echo rc-3\n ---> Using cache\nrc-3\n";
+        let Verdict::Pass(note) = judge_layer_cache("rc-3", 9, "ran", classic, &job) else { panic!() };
+        assert!(note.ends_with("2 layers came from the layer cache"), "{note}");
+        let Verdict::Fail(stale) = judge_layer_cache("rc-4", 9, "ran", reused, &job) else { panic!() };
+        assert_eq!(
+            stale.summary,
+            "job `machine_dlc` (#9) built an image that printed \"rc-2\", not this run's id \"rc-4\""
+        );
+        assert_eq!(stale.cause, NOT_THIS_RUNS_IMAGE.cause());
     }
 
     #[test]

@@ -362,7 +362,8 @@ fn judge_env_subst(run_id: &str, number: u64, printed: &str) -> Verdict {
     if printed.lines().any(|line| line.trim_end() == expected) {
         return Verdict::Pass(format!("job `env_subst` (#{number}) rendered its template: {expected:?}"));
     }
-    let shown: Vec<String> = printed.lines().filter(|l| !l.trim().is_empty()).take(5).map(|l| format!("  {l}")).collect();
+    let shown: Vec<String> =
+        printed.lines().filter(|l| !l.trim().is_empty()).take(5).map(|l| format!("  {l}")).collect();
     Verdict::Fail(
         Diagnosis::new(format!("job `env_subst` (#{number}) did not print the rendered template"))
             .observed(format!("expected {expected:?}; step `{ENV_SUBST_STEP}` printed:"))
@@ -495,7 +496,9 @@ mod tests {
         let rendered = format!("Some noise\n{}", outputs::env_subst_rendered("rc-1"));
         assert_eq!(
             judge_env_subst("rc-1", 17, &rendered),
-            Verdict::Pass("job `env_subst` (#17) rendered its template: \"run rc-1: rendered by circleci env subst\"".into())
+            Verdict::Pass(
+                "job `env_subst` (#17) rendered its template: \"run rc-1: rendered by circleci env subst\"".into()
+            )
         );
         let Verdict::Fail(left) = judge_env_subst("rc-1", 17, "run ${REALITYCHECK_RUN_ID}: $REALITYCHECK_GREETING\n")
         else {

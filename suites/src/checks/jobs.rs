@@ -442,7 +442,7 @@ pub(crate) async fn failed_job(
     };
     let needs_a_vm = matches!(spec.needs, Needs::MachineProvisioner | Needs::NomadClientAndMachineProvisioner);
     let mut cause = failed_job_cause(&job.status, &spec.needs);
-    if spec.workflow == JobWorkflow::Dlc && output.iter().any(|line| line.to_lowercase().contains("layer cach")) {
+    if refused_layer_cache(spec, &output) {
         diagnosis = diagnosis.shared_cause(
             shared_causes::DLC_NOT_GRANTED,
             "the machine provisioner does not grant Docker layer caching",
@@ -460,6 +460,11 @@ pub(crate) async fn failed_job(
 
 /// What a job that needs `needs` and ended `status` states: the cause its status says, and
 /// what to read (the runner agent's logs, the machine provisioner's, or the step output).
+/// Whether a failed layer caching job's step output says its layer cache was not given.
+fn refused_layer_cache(spec: &Job, output: &[String]) -> bool {
+    spec.workflow == JobWorkflow::Dlc && output.iter().any(|line| line.to_lowercase().contains("layer cach"))
+}
+
 fn failed_job_cause(status: &JobStatus, needs: &Needs) -> &'static Cause {
     let (elsewhere, on_runner) = match status {
         JobStatus::InfrastructureFail => {
@@ -591,6 +596,15 @@ pub(crate) fn phase_of(needs: &Needs) -> &'static Phase {
 mod tests {
     use super::*;
     use crate::clients::circleci::BuildStep;
+
+    #[test]
+    fn a_layer_caching_job_refused_its_cache_is_told_from_other_failures() {
+        let said = ["last lines of step `Spin up environment`:".to_string(), "  Error: Docker layer caching was requested, but the machine provisioner could not attach a layer cache volume".to_string()];
+        assert!(refused_layer_cache(&Job::machine_dlc(), &said));
+        assert!(refused_layer_cache(&Job::remote_docker_dlc(), &said));
+        assert!(!refused_layer_cache(&Job::machine(), &said), "only the layer caching jobs ask for it");
+        assert!(!refused_layer_cache(&Job::machine_dlc(), &["  Error: quota exceeded".to_string()]));
+    }
 
     fn step(name: &str, status: &str, url: Option<&str>) -> BuildStep {
         serde_json::from_value(serde_json::json!({

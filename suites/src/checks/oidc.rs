@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use harness::{Check, Diagnosis, SkipReason, Verdict};
-use realitycheck_project::outputs::{OIDC_STEP, OIDC_TOKEN_VARIABLES, OidcLine};
 use realitycheck_project::Job;
+use realitycheck_project::outputs::{OIDC_STEP, OIDC_TOKEN_VARIABLES, OidcLine};
 use serde_json::{Map, Value};
 
 use super::api::api_failed;
@@ -373,7 +373,11 @@ fn judge_token(
     match report.end.as_ref().map(|(kind, _)| *kind) {
         Some(OidcLine::Verified) => {}
         Some(OidcLine::BadSignature) => {
-            return Some(judged.fail(report, format!("the signature of {variable} does not verify: {text}"), &BAD_SIGNATURE));
+            return Some(judged.fail(
+                report,
+                format!("the signature of {variable} does not verify: {text}"),
+                &BAD_SIGNATURE,
+            ));
         }
         Some(OidcLine::Unverified) => {
             let cause = if text.contains("has no key") {
@@ -485,4 +489,213 @@ async fn failed_job(handles: &PipelineHandles, failed: Diagnosis, issuer: &Issue
     let mut absent = Vec::new();
     let red = reports.iter().find_map(|report| judge_token(&judged, report, &mut absent, &mut Vec::new()));
     red.unwrap_or(Verdict::Fail(failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISSUER: &str = "https://ci.example.com";
+
+    fn issuer() -> Issuer {
+        Issuer::of(
+            &OidcValues { enabled: Some(true), domain_name: Some("ci.example.com".into()), ..OidcValues::default() },
+            "circleci-server",
+        )
+        .unwrap()
+    }
+
+    fn ids() -> RunIds {
+        RunIds {
+            organization: Some("org-1".into()),
+            project: Some("project-1".into()),
+            pipeline: Some("pipeline-1".into()),
+            workflow: Some("workflow-1".into()),
+            job: Some("job-1".into()),
+        }
+    }
+
+    fn claims(overrides: serde_json::Value) -> serde_json::Value {
+        let mut claims = serde_json::json!({
+            "aud": "org-1", "exp": 1_800_003_600_u64, "iat": 1_800_000_000_u64, "iss": ISSUER,
+            "oidc.circleci.com/job-id": "job-1", "oidc.circleci.com/pipeline-id": "pipeline-1",
+            "oidc.circleci.com/project-id": "project-1", "oidc.circleci.com/workflow-id": "workflow-1",
+            "sub": "org/org-1/project/project-1/user/u-1",
+        });
+        for (name, value) in overrides.as_object().unwrap() {
+            match value {
+                serde_json::Value::Null => claims.as_object_mut().unwrap().remove(name),
+                value => claims.as_object_mut().unwrap().insert(name.clone(), value.clone()),
+            };
+        }
+        claims
+    }
+
+    /// What the job prints of a token, as Python's `json.dumps(sort_keys=True)` does.
+    fn printed(variable: &str, claims: &serde_json::Value, end: &str) -> String {
+        let python = |value: &serde_json::Value| value.to_string().replace("\":", "\": ").replace(",\"", ", \"");
+        let header = serde_json::json!({"alg": "RS256", "kid": "key-1", "typ": "JWT"});
+        format!(
+            "oidc {variable} header {}\noidc {variable} claims {}\noidc {variable} {end}\n",
+            python(&header),
+            python(claims)
+        )
+    }
+
+    fn output(first: &serde_json::Value, first_end: &str) -> String {
+        let verified = "verified: key key-1 of https://ci.example.com/jwks";
+        format!(
+            "{}{}",
+            printed("CIRCLE_OIDC_TOKEN", first, first_end),
+            printed("CIRCLE_OIDC_TOKEN_V2", &claims(serde_json::json!({})), verified)
+        )
+    }
+
+    fn judge(output: &str, published: &Published) -> Verdict {
+        let (issuer, ids) = (issuer(), ids());
+        let judged = Judged { number: 21, issuer: &issuer, ids: &ids, namespace: "circleci-server" };
+        judge_reports(&judged, &parse_report(output), published)
+    }
+
+    fn published() -> Published {
+        Ok(("https://ci.example.com/jwks".into(), vec!["key-0".into(), "key-1".into()]))
+    }
+
+    fn red(verdict: Verdict) -> Diagnosis {
+        match verdict {
+            Verdict::Fail(diagnosis) => diagnosis,
+            other => panic!("not red: {other:?}"),
+        }
+    }
+
+    const VERIFIED: &str = "verified: key key-1 of https://ci.example.com/jwks";
+
+    #[test]
+    fn the_job_s_lines_parse_into_each_token_s_header_claims_and_end() {
+        let reports = parse_report(&format!("Python 3.12\r\n{}", output(&claims(serde_json::json!({})), VERIFIED)));
+        assert_eq!(reports.len(), 2);
+        assert_eq!(reports[0].variable, "CIRCLE_OIDC_TOKEN");
+        assert_eq!(reports[0].header_text("kid"), Some("key-1"));
+        assert_eq!(reports[0].claim("aud"), Some(&serde_json::json!("org-1")));
+        assert_eq!(reports[0].end, Some((OidcLine::Verified, "key key-1 of https://ci.example.com/jwks".into())));
+        let missing = parse_report("oidc CIRCLE_OIDC_TOKEN_V2 missing: the job has no CIRCLE_OIDC_TOKEN_V2\n");
+        assert_eq!(
+            (missing[0].end.clone(), missing[1].end.clone().map(|(kind, _)| kind)),
+            (None, Some(OidcLine::Missing))
+        );
+        let noise = parse_report(
+            "oidc OTHER verified: x\noidc CIRCLE_OIDC_TOKEN claims {not json\noidc CIRCLE_OIDC_TOKEN shrug: x\n",
+        );
+        assert_eq!(noise[0], TokenReport { variable: "CIRCLE_OIDC_TOKEN", ..TokenReport::default() });
+    }
+
+    #[test]
+    fn tokens_of_the_release_s_issuer_naming_this_run_pass_with_their_key_and_lifetime() {
+        let verdict = judge(&output(&claims(serde_json::json!({})), VERIFIED), &published());
+        let Verdict::Pass(note) = verdict else { panic!("{verdict:?}") };
+        assert_eq!(
+            note,
+            "job `oidc` (#21) verified CIRCLE_OIDC_TOKEN and CIRCLE_OIDC_TOKEN_V2 with key key-1 of https://ci.example.com/jwks (published, as realitycheck read it too); issuer https://ci.example.com, audience and ids of this run's organization, project and job; tokens live 1h (at most 5h, the default oidc_service.token_max_ttl, 5h)"
+        );
+        let older = claims(serde_json::json!({"oidc.circleci.com/job-id": null, "aud": ["org-1"]}));
+        let Verdict::Pass(note) = judge(&output(&older, VERIFIED), &published()) else { panic!() };
+        assert!(note.contains("; the tokens carry no oidc.circleci.com/job-id;"), "{note}");
+    }
+
+    #[test]
+    fn red_names_the_claim_or_the_step_that_failed() {
+        let wrong_iss = claims(serde_json::json!({"iss": "https://circleci-old.example.com"}));
+        let unreachable = "unverified: reading https://circleci-old.example.com/.well-known/openid-configuration and its key set failed: <urlopen error [Errno -2] Name or service not known>";
+        let diagnosis = red(judge(&output(&wrong_iss, unreachable), &published()));
+        assert_eq!(
+            diagnosis.summary,
+            "job `oidc` (#21): claim `iss` of CIRCLE_OIDC_TOKEN is \"https://circleci-old.example.com\", not the release's issuer \"https://ci.example.com\""
+        );
+        assert_eq!(diagnosis.cause, WRONG_ISSUER.cause());
+        assert!(
+            diagnosis.remediation.contains("`https://ci.example.com/.well-known/openid-configuration`"),
+            "{diagnosis:?}"
+        );
+        assert!(diagnosis.observed.iter().any(|line| line.contains("Name or service not known")), "{diagnosis:?}");
+        assert_eq!(diagnosis.phase.map(|p| p.key()), Some("oidc-service"));
+
+        let fine = claims(serde_json::json!({}));
+        let cases: [(&str, &serde_json::Value, &Cause); 7] = [
+            ("bad-signature: key key-1 of https://ci.example.com/jwks does not verify it", &fine, &BAD_SIGNATURE),
+            ("unverified: the key set https://ci.example.com/jwks has no key key-9", &fine, &KEY_NOT_PUBLISHED),
+            ("unverified: algorithm HS256, this job verifies RS256", &fine, &NOT_RS256),
+            (
+                "unverified: reading x failed: <urlopen error [SSL: CERTIFICATE_VERIFY_FAILED]>",
+                &fine,
+                &ISSUER_UNREACHABLE_FROM_JOB,
+            ),
+            (VERIFIED, &claims(serde_json::json!({"aud": "org-2"})), &OTHER_CLAIMS),
+            (VERIFIED, &claims(serde_json::json!({"oidc.circleci.com/project-id": null})), &OTHER_CLAIMS),
+            (VERIFIED, &claims(serde_json::json!({"exp": 1_800_000_000_u64 + 6 * 3600})), &LIVES_TOO_LONG),
+        ];
+        for (end, claims, cause) in cases {
+            let diagnosis = red(judge(&output(claims, end), &published()));
+            assert_eq!(diagnosis.cause, cause.cause(), "{end}: {diagnosis:?}");
+            assert!(diagnosis.summary.contains("CIRCLE_OIDC_TOKEN "), "{diagnosis:?}");
+        }
+        let aud = red(judge(&output(&claims(serde_json::json!({"aud": "org-2"})), VERIFIED), &published()));
+        assert!(
+            aud.summary.ends_with("claim `aud` of CIRCLE_OIDC_TOKEN is \"org-2\", not this run's org-1"),
+            "{aud:?}"
+        );
+        let long = red(judge(
+            &output(&claims(serde_json::json!({"exp": 1_800_000_000_u64 + 6 * 3600})), VERIFIED),
+            &published(),
+        ));
+        assert!(long.summary.ends_with("CIRCLE_OIDC_TOKEN lives 6h (`exp` − `iat`), longer than 5h (the default oidc_service.token_max_ttl, 5h)"), "{long:?}");
+
+        let missing = red(judge("oidc CIRCLE_OIDC_TOKEN missing: the job has no CIRCLE_OIDC_TOKEN\n", &published()));
+        assert_eq!(missing.cause, TOKEN_MISSING.cause());
+        assert!(missing.remediation.contains("kubectl -n circleci-server get pods | grep oidc"), "{missing:?}");
+        assert_eq!(red(judge("", &published())).cause, JOB_PRINTED_NOTHING.cause());
+    }
+
+    #[test]
+    fn the_key_id_must_be_one_realitycheck_reads_in_the_key_set_itself() {
+        let fine = output(&claims(serde_json::json!({})), VERIFIED);
+        let rotated: Published = Ok(("https://ci.example.com/jwks".into(), vec!["key-2".into()]));
+        let diagnosis = red(judge(&fine, &rotated));
+        assert_eq!(diagnosis.cause, KEY_NOT_PUBLISHED.cause());
+        assert!(diagnosis.summary.contains("signed with key key-1, which the key set https://ci.example.com/jwks does not publish as realitycheck reads it (it publishes key-2)"), "{diagnosis:?}");
+        let unreadable = red(judge(&fine, &Err("GET OIDC discovery document: connection refused".into())));
+        assert_eq!(unreadable.cause, KEY_SET_UNREADABLE_HERE.cause());
+    }
+
+    #[test]
+    fn the_release_decides_whether_the_check_applies_and_the_issuer() {
+        let off = OidcValues { domain_name: Some("ci.example.com".into()), ..OidcValues::default() };
+        assert_eq!(
+            Issuer::of(&off, "circleci-server"),
+            Err(Verdict::Skip(SkipReason::NotApplicable(
+                "release circleci-server does not enable OIDC (oidc_service.isEnabled is unset (off by default)): jobs get no token".into()
+            )))
+        );
+        let disabled = OidcValues { enabled: Some(false), ..off.clone() };
+        assert!(
+            matches!(Issuer::of(&disabled, "r"), Err(Verdict::Skip(SkipReason::NotApplicable(why))) if why.contains("isEnabled is false"))
+        );
+        let nameless = OidcValues { enabled: Some(true), ..OidcValues::default() };
+        assert!(matches!(Issuer::of(&nameless, "r"), Err(Verdict::Skip(SkipReason::NotConfigured(_)))));
+        let set = OidcValues {
+            enabled: Some(true),
+            base_url: Some("https://oidc.example.com/".into()),
+            token_max_ttl: Some("2h".into()),
+            ..off.clone()
+        };
+        assert_eq!(
+            Issuer::of(&set, "r"),
+            Ok(Issuer {
+                issuer: "https://oidc.example.com".into(),
+                max_ttl: Duration::from_secs(7200),
+                max_ttl_source: "oidc_service.token_max_ttl 2h".into()
+            })
+        );
+        let odd = OidcValues { token_max_ttl: Some("five hours".into()), ..set };
+        assert_eq!(Issuer::of(&odd, "r").unwrap().max_ttl, DEFAULT_TOKEN_MAX_TTL);
+    }
 }
