@@ -80,7 +80,7 @@ struct Expected {
 }
 
 /// The checks whose jobs run in docker on a Nomad client.
-const DOCKER_JOB_CHECKS: [&str; 10] = [
+const DOCKER_JOB_CHECKS: [&str; 12] = [
     "executors::docker",
     "resource_classes::docker_small",
     "resource_classes::docker_medium",
@@ -91,10 +91,22 @@ const DOCKER_JOB_CHECKS: [&str; 10] = [
     "features::artifacts",
     "features::test_results",
     "features::checkout",
+    "features::env_subst",
+    "features::oidc_token",
 ];
 
 /// The checks whose jobs need a machine from the machine provisioner.
-const MACHINE_JOB_CHECKS: [&str; 3] = ["executors::machine", "executors::remote_docker", "executors::arm"];
+const MACHINE_JOB_CHECKS: [&str; 5] = [
+    "executors::machine",
+    "executors::remote_docker",
+    "executors::arm",
+    "executors::remote_docker_dlc",
+    "executors::machine_dlc",
+];
+
+/// The checks whose jobs run in docker on a Nomad client and then reach a remote Docker
+/// engine on a VM.
+const REMOTE_DOCKER_JOB_CHECKS: [&str; 2] = ["executors::remote_docker", "executors::remote_docker_dlc"];
 
 /// Checks not listed for a scenario must pass (or, for [`common::NOT_APPLICABLE_IN_DEMO`], be
 /// skipped as not applicable).
@@ -185,7 +197,7 @@ fn deviations() -> Vec<Expected> {
         },
     ];
     let no_client = |scenario, words| {
-        DOCKER_JOB_CHECKS.into_iter().chain(["executors::remote_docker"]).map(move |check| Expected {
+        DOCKER_JOB_CHECKS.into_iter().chain(REMOTE_DOCKER_JOB_CHECKS).map(move |check| Expected {
             scenario,
             check,
             status: "failed",
@@ -567,6 +579,77 @@ fn deviations() -> Vec<Expected> {
         status: "skipped",
         words: &["not-applicable", "the cloud provider is other"],
     }));
+    deviations.extend(job_feature_deviations());
+    deviations
+}
+
+/// The layer caching jobs, `circleci env subst` and the OIDC tokens: red in their scenarios,
+/// what their pass notes say on a healthy installation, and how the OIDC check skips.
+fn job_feature_deviations() -> Vec<Expected> {
+    let mut deviations: Vec<Expected> = ["executors::remote_docker_dlc", "executors::machine_dlc"]
+        .into_iter()
+        .map(|check| Expected {
+            scenario: "dlc-not-granted",
+            check,
+            status: "failed",
+            words: &[
+                "ended infrastructure_fail",
+                "could not attach a layer cache volume",
+                "did not give the job a Docker layer cache",
+                "S3 bucket with versioning enabled",
+            ],
+        })
+        .collect();
+    deviations.extend([
+        Expected {
+            scenario: "env-subst-missing",
+            check: "features::env_subst",
+            status: "failed",
+            words: &["ended failed", "unknown command \"subst\" for \"circleci env\"", "has no `env subst`"],
+        },
+        Expected {
+            scenario: "oidc-wrong-issuer",
+            check: "features::oidc_token",
+            status: "failed",
+            words: &["claim `iss` of CIRCLE_OIDC_TOKEN", "https://circleci-old.example.com", "oidc_service.base_url"],
+        },
+        Expected {
+            scenario: "oidc-bad-signature",
+            check: "features::oidc_token",
+            status: "failed",
+            words: &["the signature of CIRCLE_OIDC_TOKEN does not verify", "bad-signature", "json_web_keys"],
+        },
+        Expected {
+            scenario: "healthy",
+            check: "features::oidc_token",
+            status: "passed",
+            words: &["verified CIRCLE_OIDC_TOKEN and CIRCLE_OIDC_TOKEN_V2", "tokens live 1h (at most 5h"],
+        },
+        Expected {
+            scenario: "healthy",
+            check: "features::env_subst",
+            status: "passed",
+            words: &["rendered its template", "rendered by circleci env subst"],
+        },
+        Expected {
+            scenario: "healthy",
+            check: "executors::machine_dlc",
+            status: "passed",
+            words: &["its image printed this run's id", "layer cache"],
+        },
+        Expected {
+            scenario: "secrets-forbidden",
+            check: "features::oidc_token",
+            status: "skipped",
+            words: &["not-configured", "may not list Secrets"],
+        },
+        Expected {
+            scenario: "contexts-missing",
+            check: "features::oidc_token",
+            status: "skipped",
+            words: &["blocked", "contexts::org_global"],
+        },
+    ]);
     deviations
 }
 
@@ -680,7 +763,7 @@ fn new_deviations() -> Vec<Expected> {
             words: &["not signed by the CA realitycheck was given", "/v1/nodes", "see nomad::mtls"],
         },
     ];
-    deviations.extend(DOCKER_JOB_CHECKS.into_iter().chain(["executors::remote_docker"]).map(|check| Expected {
+    deviations.extend(DOCKER_JOB_CHECKS.into_iter().chain(REMOTE_DOCKER_JOB_CHECKS).map(|check| Expected {
         scenario: "nomad-servers-no-quorum",
         check,
         status: "failed",
@@ -936,7 +1019,7 @@ fn page_stem(check: &str) -> String {
 /// The causes that must make several checks red at once in a scenario, each with the checks
 /// it explains: a key of `suites`' shared causes.
 fn shared_causes(scenario: &str) -> Vec<(&'static str, Vec<&'static str>)> {
-    let docker_jobs = || DOCKER_JOB_CHECKS.into_iter().chain(["executors::remote_docker"]).collect();
+    let docker_jobs = || DOCKER_JOB_CHECKS.into_iter().chain(REMOTE_DOCKER_JOB_CHECKS).collect();
     match scenario {
         "no-nomad-clients" | "nomad-clients-draining" | "nomad-docker-unhealthy" => {
             vec![("no-nomad-client-for-docker", docker_jobs())]
@@ -946,6 +1029,7 @@ fn shared_causes(scenario: &str) -> Vec<(&'static str, Vec<&'static str>)> {
         "machine-provisioner-broken" | "machine-provisioner-forbidden" => {
             vec![("machine-provisioner-cannot-start-vms", MACHINE_JOB_CHECKS.into())]
         }
+        "dlc-not-granted" => vec![("dlc-not-granted", vec!["executors::remote_docker_dlc", "executors::machine_dlc"])],
         _ => Vec::new(),
     }
 }

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 /// Every check of the demo's configuration, in plan order: a configuration without docker
 /// resource classes has all but the `resource_classes::` ones.
-pub const ALL_CHECKS: [&str; 30] = [
+pub const ALL_CHECKS: [&str; 35] = [
     "cluster::pods_ready",
     "cluster::helm_release",
     "cluster::kubernetes_version",
@@ -30,6 +30,9 @@ pub const ALL_CHECKS: [&str; 30] = [
     "executors::runner",
     "executors::arm",
     "executors::windows",
+    "executors::android",
+    "executors::remote_docker_dlc",
+    "executors::machine_dlc",
     "resource_classes::docker_small",
     "resource_classes::docker_medium",
     "resource_classes::docker_large",
@@ -39,10 +42,13 @@ pub const ALL_CHECKS: [&str; 30] = [
     "features::artifacts",
     "features::test_results",
     "features::checkout",
+    "features::env_subst",
+    "features::oidc_token",
 ];
 
-/// The checks the demo skips as not applicable to its configuration (Windows is opt-in).
-pub const NOT_APPLICABLE_IN_DEMO: [&str; 1] = ["executors::windows"];
+/// The checks the demo skips as not applicable to its configuration (Windows is opt-in, the
+/// Android image is GCP's and the demo's cloud is AWS by default).
+pub const NOT_APPLICABLE_IN_DEMO: [&str; 2] = ["executors::windows", "executors::android"];
 
 /// Environment variables kube-rs and the terminal read; with every variable of the registry of
 /// settings, cleared for every test run.
