@@ -293,7 +293,7 @@ mod tests {
         assert_eq!(closest_ids("gosip_key", &ids), ["nomad::gossip_key"]);
         assert_eq!(
             closest_ids("docker", &ids),
-            ["executors::docker", "executors::remote_docker", "resource_classes::docker_<class>"]
+            ["executors::docker", "executors::remote_docker", "executors::remote_docker_dlc"]
         );
         assert!(closest_ids("zzz", &ids).is_empty());
         assert!(closest_ids(" ", &ids).is_empty());
