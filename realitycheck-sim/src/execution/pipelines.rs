@@ -30,6 +30,7 @@ use super::job::{self, Caches, ContextLookup, Course, JobInputs, JobResult, Step
 use super::shell::FileSystem;
 use super::timing::JobTiming;
 use crate::installation::Installation;
+use crate::oidc::JobIdentity;
 use crate::project::executor;
 use crate::project::parameters::{self, ParameterError, ParameterValue};
 use crate::project::plan::{PipelineValues, PlannedJob};
@@ -326,7 +327,7 @@ impl Pipelines {
             Ok(planned) => {
                 for workflow in planned {
                     let id = ids::uuid(&format!("circleci-workflow:{}/{}", record.id, workflow.name));
-                    let jobs = self.run_jobs(&id, workflow.jobs, &pipeline_values, contexts, now);
+                    let jobs = self.run_jobs(&id, workflow.jobs, &pipeline_values, contexts, (now, wall));
                     record.workflows.push(WorkflowRecord { id, name: workflow.name, jobs, canceled_after: None });
                 }
                 self.number_jobs(&mut record.workflows);
@@ -353,15 +354,16 @@ impl Pipelines {
         }
     }
 
-    /// Decides the course and timeline of every job of a workflow, in `requires` order; the
-    /// parallel docker containers join the fleet, which decides their start.
+    /// Decides the course and timeline of every job of a workflow of a pipeline created at
+    /// `created` (and wall time), in `requires` order; the parallel docker containers join the
+    /// fleet, which decides their start.
     fn run_jobs(
         &mut self,
         workflow_id: &str,
         planned: Vec<PlannedJob>,
         values: &PipelineValues,
         contexts: &ContextLookup<'_>,
-        created: Instant,
+        (created, wall): (Instant, Timestamp),
     ) -> Vec<JobRecord> {
         let mut records: Vec<Option<JobRecord>> = vec![None; planned.len()];
         let mut workspaces: BTreeMap<String, FileSystem> = BTreeMap::new();
@@ -401,6 +403,7 @@ impl Pipelines {
                         workspace: workspace.clone(),
                         caches: &mut self.caches,
                         environment: environment(values, workflow_id, job, node),
+                        identity: identity(values, workflow_id, &id, wall, ready_after + self.timing.queue),
                         seed: &seed,
                     },
                 );
@@ -604,6 +607,32 @@ fn nomad_job_id(job_id: &str, node: u32) -> String {
     format!("{short}-{node}-build")
 }
 
+/// Who job `job_id` of workflow `workflow_id` is, for its OIDC tokens: issued when it reaches
+/// its executor, `reaches_executor` after the pipeline's creation at `created` (when it starts,
+/// but for a parallel container, which may start later: a VM's start, or when the Nomad clients
+/// have room).
+fn identity(
+    values: &PipelineValues,
+    workflow_id: &str,
+    job_id: &str,
+    created: Timestamp,
+    reaches_executor: Duration,
+) -> JobIdentity {
+    let vcs_ref = match (&values.tag, &values.branch) {
+        (Some(tag), _) => format!("refs/tags/{tag}"),
+        (None, branch) => format!("refs/heads/{}", branch.as_deref().unwrap_or("main")),
+    };
+    let offset = SignedDuration::try_from(reaches_executor).unwrap_or(SignedDuration::MAX);
+    JobIdentity {
+        pipeline_id: values.id.clone(),
+        workflow_id: workflow_id.to_owned(),
+        job_id: job_id.to_owned(),
+        vcs_ref,
+        context_ids: Vec::new(),
+        started_at: created.checked_add(offset).unwrap_or(created),
+    }
+}
+
 /// The `CIRCLE_*` variables of container `node` of a job.
 fn environment(values: &PipelineValues, workflow_id: &str, job: &PlannedJob, node: u32) -> BTreeMap<String, String> {
     let (_, repository) = SIM_PROJECT.rsplit_once('/').unwrap_or_default();
@@ -789,6 +818,7 @@ mod tests {
 
     use super::*;
     use crate::SIM_RUNNER_RESOURCE_CLASS;
+    use crate::execution::job::JobContext;
     use crate::execution::shell::hex;
     use crate::scenario::Scenario;
 
@@ -805,7 +835,7 @@ mod tests {
 
     /// The contexts of a healthy organization, or none in `contexts-missing`; in
     /// `context-value-changed`, org-global's value is another than the run set.
-    fn contexts(scenario: Scenario) -> impl Fn(&str) -> Option<Vec<(String, String)>> {
+    fn contexts(scenario: Scenario) -> impl Fn(&str) -> Option<JobContext> {
         move |name: &str| {
             let variable = match name {
                 _ if scenario == Scenario::ContextsMissing => return None,
@@ -814,8 +844,12 @@ mod tests {
                 "individual-local" => ("MULTI_CONTEXT_END_TO_END_VAR", LOCAL_VALUE),
                 _ => return None,
             };
-            Some(vec![(variable.0.to_owned(), variable.1.to_owned())])
+            Some(JobContext { id: context_id(name), variables: vec![(variable.0.to_owned(), variable.1.to_owned())] })
         }
+    }
+
+    fn context_id(name: &str) -> String {
+        ids::uuid(&format!("test-context:{name}"))
     }
 
     fn digest() -> String {
@@ -1045,8 +1079,10 @@ mod tests {
         );
 
         let mut pipelines = self::pipelines(Scenario::Healthy);
-        let without_variable =
-            |name: &str| (name == "org-global").then(Vec::new).or_else(|| contexts(Scenario::Healthy)(name));
+        let without_variable = |name: &str| {
+            let empty = JobContext { id: context_id(name), variables: Vec::new() };
+            (name == "org-global").then_some(empty).or_else(|| contexts(Scenario::Healthy)(name))
+        };
         pipelines.trigger(everything("aws"), &without_variable, now, started_at()).unwrap();
         let missing_variable = course(&pipelines, "contexts");
         assert_eq!(missing_variable.result(), Some(JobResult::Failed));
