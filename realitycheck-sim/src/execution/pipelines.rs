@@ -819,6 +819,9 @@ mod tests {
     use super::*;
     use crate::SIM_RUNNER_RESOURCE_CLASS;
     use crate::execution::job::JobContext;
+    use crate::installation::UNSERVED_API_URL;
+    use crate::oidc::{DISCOVERY_PATH, JWKS_PATH, KEY_ID, WRONG_ISSUER};
+    use realitycheck_project::outputs::OIDC_TOKEN_VARIABLES;
     use crate::execution::shell::hex;
     use crate::scenario::Scenario;
 
@@ -1374,5 +1377,80 @@ mod tests {
         pipelines.trigger(capacity("docker", 4, "medium", 60), &lookup, Instant::now(), started_at()).unwrap();
         tokio::time::advance(Duration::from_secs(10)).await;
         assert_eq!(only_job(&pipelines).0.status, JobStatus::Success, "medium fits a t3a.xlarge");
+    }
+
+    /// The `oidc` job of a pipeline of `scenario` that opens only the `oidc` workflow.
+    fn oidc_pipelines(scenario: Scenario) -> Pipelines {
+        let mut pipelines = pipelines(scenario);
+        let request = TriggerRequest {
+            parameters: json!({"run_id": "run-1", "oidc": true}).as_object().unwrap().clone(),
+            ..TriggerRequest::default()
+        };
+        pipelines.trigger(request, &contexts(scenario), Instant::now(), started_at()).unwrap();
+        pipelines
+    }
+
+    #[test]
+    fn the_oidc_job_verifies_tokens_that_name_the_job_and_no_step_prints_them() {
+        let pipelines = oidc_pipelines(Scenario::Healthy);
+        let (pipeline, workflow, job) = pipelines.jobs().find(|(_, _, job)| job.name == "oidc").unwrap();
+        let oidc = &job.containers[0].course;
+        let lines = output(oidc);
+        assert_eq!(oidc.result(), Some(JobResult::Success), "{lines}");
+        for variable in OIDC_TOKEN_VARIABLES {
+            let verified = format!("oidc {variable} verified: key {KEY_ID} of {UNSERVED_API_URL}{JWKS_PATH}");
+            assert!(lines.contains(&verified), "{lines}");
+        }
+        let prefix = "oidc CIRCLE_OIDC_TOKEN claims ";
+        let claims = lines.lines().find_map(|line| line.strip_prefix(prefix)).unwrap();
+        let claims: serde_json::Value = serde_json::from_str(claims).unwrap();
+        let started = pipeline.job_state(workflow, job, Instant::now() + Duration::from_secs(3_600)).started_at;
+        let identity = JobIdentity {
+            pipeline_id: pipeline.id.clone(),
+            workflow_id: workflow.id.clone(),
+            job_id: job.id.clone(),
+            vcs_ref: "refs/heads/main".to_owned(),
+            context_ids: vec![context_id("org-global")],
+            started_at: started.unwrap(),
+        };
+        let installation = pipelines.installation();
+        assert_eq!(claims, installation.oidc.claims(&identity, false), "the ids of the API, iat the job's start");
+        assert_eq!(claims["oidc.circleci.com/project-id"], crate::circleci::project_id());
+        let tokens = installation.oidc.tokens(&identity);
+        for (_, _, job) in pipelines.jobs() {
+            for container in &job.containers {
+                let Course::Runs { steps, .. } = &container.course else { continue };
+                for (_, line) in steps.iter().flat_map(|step| &step.lines) {
+                    assert!(!line.contains("eyJ"), "{}: a JWT part in {line}", job.name);
+                    for (_, token) in &tokens {
+                        assert!(token.split('.').all(|part| !line.contains(part)), "{}: {line}", job.name);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_oidc_faults_fail_the_oidc_job_as_the_program_says() {
+        let bad = oidc_pipelines(Scenario::OidcBadSignature);
+        let course = course(&bad, "oidc");
+        assert_eq!(course.result(), Some(JobResult::Failed));
+        for variable in OIDC_TOKEN_VARIABLES {
+            let line = format!(
+                "oidc {variable} bad-signature: key {KEY_ID} of {UNSERVED_API_URL}{JWKS_PATH} does not verify it"
+            );
+            assert!(output(&course).contains(&line), "{}", output(&course));
+        }
+        let wrong = oidc_pipelines(Scenario::OidcWrongIssuer);
+        let course = self::course(&wrong, "oidc");
+        assert_eq!(course.result(), Some(JobResult::Failed));
+        for variable in OIDC_TOKEN_VARIABLES {
+            let line = format!(
+                "oidc {variable} unverified: reading {WRONG_ISSUER}{DISCOVERY_PATH} and its key set failed: <urlopen \
+                 error [Errno -2] Name or service not known>"
+            );
+            assert!(output(&course).contains(&line), "{}", output(&course));
+        }
+        assert!(output(&course).contains(&format!("\"iss\": \"{WRONG_ISSUER}\"")));
     }
 }
