@@ -1164,4 +1164,49 @@ mod tests {
         assert_eq!(comparable(&mismatch), comparable(&external));
         assert_eq!(mismatch.why_nomad_cannot_run_docker_jobs(), None);
     }
+
+    #[test]
+    fn every_release_record_enables_oidc_with_the_api_url_as_issuer() {
+        for (version, servers) in deployments() {
+            let deployment = Deployment { server_version: version, nomad_servers: servers };
+            for scenario in [Scenario::Healthy, Scenario::HelmUpgradeFailed, Scenario::UpgradeRenamedValues] {
+                let Ok(installation) = Installation::deployed_at(scenario, deployment, started_at(), "https://10.1.2.3:443")
+                else {
+                    continue;
+                };
+                for record in records(&installation) {
+                    let oidc = &record["config"]["oidc_service"];
+                    assert_eq!(oidc["isEnabled"], true, "{scenario} on {deployment}");
+                    assert_eq!(oidc["base_url"], "https://10.1.2.3:443", "{scenario} on {deployment}");
+                    assert!(oidc["json_web_keys"].as_str().is_some_and(|keys| !keys.is_empty()));
+                    assert!(oidc.get("token_max_ttl").is_none(), "the default 5h applies");
+                }
+            }
+        }
+        let unserved = records(&build(Scenario::Healthy)).pop().unwrap();
+        assert_eq!(unserved["config"]["oidc_service"]["base_url"], UNSERVED_API_URL);
+    }
+
+    #[test]
+    fn the_oidc_faults_change_only_the_oidc_service() {
+        let healthy = build(Scenario::Healthy);
+        for fault in [Scenario::OidcWrongIssuer, Scenario::OidcBadSignature] {
+            let faulty = build(fault);
+            assert_eq!(faulty.oidc.issuer, healthy.oidc.issuer, "{fault}: the issuer and its key set stay");
+            assert_ne!(faulty.oidc, healthy.oidc, "{fault}");
+            let without_oidc = |installation: &Installation| {
+                let mut copy = comparable(installation);
+                copy.oidc = healthy.oidc.clone();
+                copy.secrets.retain(|secret| secret.label("owner") != Some("helm"));
+                copy
+            };
+            assert_eq!(without_oidc(&faulty), without_oidc(&healthy), "{fault}");
+        }
+        let values = |installation: &Installation| records(installation).pop().unwrap()["config"]["oidc_service"].clone();
+        let wrong = build(Scenario::OidcWrongIssuer);
+        assert_eq!(values(&wrong), values(&healthy), "the release names the right issuer");
+        assert_eq!(wrong.oidc.token_issuer, crate::oidc::WRONG_ISSUER);
+        let rotated = build(Scenario::OidcBadSignature);
+        assert_ne!(values(&rotated)["json_web_keys"], values(&healthy)["json_web_keys"], "the values hold the new key");
+    }
 }

@@ -7,11 +7,12 @@
 //! REALITYCHECK_REQUIRE_TOOLS=1 makes it mandatory.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
+use base64::Engine;
 use realitycheck_project::outputs::{OIDC_STEP, OIDC_TOKEN_VARIABLES};
 use realitycheck_sim::execution::shell::{self, FileSystem, Host, Stream};
 use realitycheck_sim::oidc::{DISCOVERY_PATH, JWKS_PATH, JobIdentity};
@@ -155,13 +156,20 @@ async fn the_builtin_prints_what_the_real_program_prints() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_simulation_serves_its_issuer_without_a_token() {
+async fn the_simulation_names_and_serves_its_issuer_without_a_token() {
     let sim = SimServer::start(Scenario::Healthy, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).unwrap())
         .build()
         .unwrap();
     let issuer = sim.circleci_url();
+    let newest = sim.secrets().iter().filter(|secret| secret.label("owner") == Some("helm")).last().unwrap();
+    let compressed = base64::engine::general_purpose::STANDARD.decode(&newest.data["release"]).unwrap();
+    let mut release = String::new();
+    flate2::read::GzDecoder::new(compressed.as_slice()).read_to_string(&mut release).unwrap();
+    let release: serde_json::Value = serde_json::from_str(&release).unwrap();
+    assert_eq!(release["config"]["oidc_service"]["base_url"], issuer.as_str(), "the release names the served issuer");
+    assert_eq!(release["config"]["oidc_service"]["isEnabled"], true);
     let get = |url: String| {
         let client = client.clone();
         async move {
