@@ -1170,7 +1170,8 @@ mod tests {
         for (version, servers) in deployments() {
             let deployment = Deployment { server_version: version, nomad_servers: servers };
             for scenario in [Scenario::Healthy, Scenario::HelmUpgradeFailed, Scenario::UpgradeRenamedValues] {
-                let Ok(installation) = Installation::deployed_at(scenario, deployment, started_at(), "https://10.1.2.3:443")
+                let Ok(installation) =
+                    Installation::deployed_at(scenario, deployment, started_at(), "https://10.1.2.3:443")
                 else {
                     continue;
                 };
@@ -1202,7 +1203,8 @@ mod tests {
             };
             assert_eq!(without_oidc(&faulty), without_oidc(&healthy), "{fault}");
         }
-        let values = |installation: &Installation| records(installation).pop().unwrap()["config"]["oidc_service"].clone();
+        let values =
+            |installation: &Installation| records(installation).pop().unwrap()["config"]["oidc_service"].clone();
         let wrong = build(Scenario::OidcWrongIssuer);
         assert_eq!(values(&wrong), values(&healthy), "the release names the right issuer");
         assert_eq!(wrong.oidc.token_issuer, crate::oidc::WRONG_ISSUER);

@@ -302,11 +302,10 @@ impl Issuer {
 pub fn router(issuer: Arc<Issuer>) -> Router {
     let base = url::Url::parse(&issuer.url).map(|url| url.path().trim_end_matches('/').to_owned()).unwrap_or_default();
     let document = |body: String| {
-        let route = get(move || {
+        get(move || {
             let body = body.clone();
             async move { ([(CONTENT_TYPE, "application/json")], body) }
-        });
-        route
+        })
     };
     Router::new()
         .route(&format!("{base}{DISCOVERY_PATH}"), document(issuer.discovery.clone()))

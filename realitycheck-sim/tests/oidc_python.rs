@@ -48,7 +48,8 @@ fn simulated_command() -> String {
         tag: None,
         parameters: parameters::resolve(&config.parameters, &given).unwrap(),
     };
-    let job = config.plan(&values).unwrap().into_iter().flat_map(|workflow| workflow.jobs).find(|job| job.name == "oidc");
+    let job =
+        config.plan(&values).unwrap().into_iter().flat_map(|workflow| workflow.jobs).find(|job| job.name == "oidc");
     let steps = job.expect("the oidc workflow runs the oidc job").steps;
     steps
         .into_iter()
@@ -74,7 +75,12 @@ fn identity() -> JobIdentity {
 /// simulation's CA; `None` when there is no `python3`.
 fn host_python(program: &str, tokens: &[(String, String)], ca_bundle: &std::path::Path) -> Option<(Vec<String>, i32)> {
     let mut command = Command::new("python3");
-    command.arg("-").env("SSL_CERT_FILE", ca_bundle).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+        .arg("-")
+        .env("SSL_CERT_FILE", ca_bundle)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for variable in OIDC_TOKEN_VARIABLES {
         command.env_remove(variable);
     }
@@ -135,7 +141,11 @@ async fn the_builtin_prints_what_the_real_program_prints() {
             run.lines.iter().filter(|(stream, _)| *stream == Stream::Out).map(|(_, line)| line.clone()).collect();
         assert!(run.lines.iter().all(|(stream, _)| *stream == Stream::Out), "{scenario}: {:?}", run.lines);
 
-        assert_eq!((run.exit_code, python_code), (i32::from(scenario != Scenario::Healthy), run.exit_code), "{scenario}");
+        assert_eq!(
+            (run.exit_code, python_code),
+            (i32::from(scenario != Scenario::Healthy), run.exit_code),
+            "{scenario}"
+        );
         if scenario == Scenario::OidcWrongIssuer {
             let cut = |lines: &[String]| lines.iter().map(|line| up_to_failed(line).to_owned()).collect::<Vec<_>>();
             assert_eq!(cut(&builtin_lines), cut(&python_lines), "{scenario}");
@@ -163,7 +173,7 @@ async fn the_simulation_names_and_serves_its_issuer_without_a_token() {
         .build()
         .unwrap();
     let issuer = sim.circleci_url();
-    let newest = sim.secrets().iter().filter(|secret| secret.label("owner") == Some("helm")).last().unwrap();
+    let newest = sim.secrets().iter().rfind(|secret| secret.label("owner") == Some("helm")).unwrap();
     let compressed = base64::engine::general_purpose::STANDARD.decode(&newest.data["release"]).unwrap();
     let mut release = String::new();
     flate2::read::GzDecoder::new(compressed.as_slice()).read_to_string(&mut release).unwrap();
@@ -184,6 +194,9 @@ async fn the_simulation_names_and_serves_its_issuer_without_a_token() {
     assert_eq!(discovery["id_token_signing_alg_values_supported"], serde_json::json!(["RS256"]));
     let jwks = get(discovery["jwks_uri"].as_str().unwrap().to_owned()).await;
     let key = &jwks["keys"][0];
-    assert_eq!((key["kty"].as_str(), key["alg"].as_str(), key["use"].as_str()), (Some("RSA"), Some("RS256"), Some("sig")));
+    assert_eq!(
+        (key["kty"].as_str(), key["alg"].as_str(), key["use"].as_str()),
+        (Some("RSA"), Some("RS256"), Some("sig"))
+    );
     assert!(key.get("d").is_none(), "the key set publishes no private part");
 }

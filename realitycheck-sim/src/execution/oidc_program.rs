@@ -179,7 +179,7 @@ fn decode(part: &str) -> Result<Vec<u8>, String> {
             data.len()
         ));
     }
-    if data.len() % 4 != 0 && padding < 4 - data.len() % 4 {
+    if !data.len().is_multiple_of(4) && padding < 4 - data.len() % 4 {
         return Err("Incorrect padding".to_owned());
     }
     LENIENT.decode(data).map_err(|error| format!("Invalid base64-encoded string: {error}"))

@@ -819,11 +819,11 @@ mod tests {
     use super::*;
     use crate::SIM_RUNNER_RESOURCE_CLASS;
     use crate::execution::job::JobContext;
+    use crate::execution::shell::hex;
     use crate::installation::UNSERVED_API_URL;
     use crate::oidc::{DISCOVERY_PATH, JWKS_PATH, KEY_ID, WRONG_ISSUER};
-    use realitycheck_project::outputs::OIDC_TOKEN_VARIABLES;
-    use crate::execution::shell::hex;
     use crate::scenario::Scenario;
+    use realitycheck_project::outputs::OIDC_TOKEN_VARIABLES;
 
     const ORG_VALUE: &str = "org value";
     const LOCAL_VALUE: &str = "local value";
