@@ -106,6 +106,7 @@ impl SimServer {
     /// `InvalidInput` when the deployment does not suit the scenario.
     pub async fn start_with(scenario: Scenario, listen: SocketAddr, options: SimOptions) -> io::Result<SimServer> {
         let started_at = clock::now();
+        // An unsuitable deployment is refused before anything listens.
         options
             .deployment
             .check(scenario)
