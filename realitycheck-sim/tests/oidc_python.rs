@@ -3,8 +3,8 @@
 //! loopback, with tokens the simulation minted, prints the same lines and exits with the same
 //! code as the simulated job's `python3` builtin, for a healthy installation, a signature made
 //! with a key the issuer does not publish, and an issuer the installation no longer has (whose
-//! error text after `failed:` is the host resolver's). Skipped when `python3` is absent, unless
-//! REALITYCHECK_REQUIRE_TOOLS=1 makes it mandatory.
+//! error text after `failed:` is the host resolver's), and for malformed and unsigned tokens.
+//! Skipped when `python3` is absent, unless REALITYCHECK_REQUIRE_TOOLS=1 makes it mandatory.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -162,6 +162,52 @@ async fn the_builtin_prints_what_the_real_program_prints() {
         for (_, token) in &tokens {
             assert!(builtin_lines.iter().all(|line| !line.contains(token.as_str())), "no line prints a token");
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_builtin_reads_malformed_and_unsigned_tokens_as_the_real_program_does() {
+    let (program, command) = (python_program(), simulated_command());
+    let sim = SimServer::start(Scenario::Healthy, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    // Two parts; an invalid base64 length; not JSON; `alg` none; `alg` absent and an empty claims
+    // object (so no issuer to read).
+    let cases = [
+        ("a.b", "abcde.e30.AA"),
+        ("eHl6.e30.AA", "eyJhbGciOiJub25lIn0.e30."),
+        ("e30.e30.AA", "eyJhbGciOiJSUzI1NiJ9.e30.AA"),
+    ];
+    for (first, second) in cases {
+        let tokens: Vec<(String, String)> = OIDC_TOKEN_VARIABLES
+            .iter()
+            .map(|name| (*name).to_owned())
+            .zip([first.to_owned(), second.to_owned()])
+            .collect();
+        let ca_bundle = sim.ca_bundle().to_owned();
+        let python = {
+            let (program, tokens) = (program.clone(), tokens.clone());
+            tokio::task::spawn_blocking(move || host_python(&program, &tokens, &ca_bundle)).await.unwrap()
+        };
+        let Some((python_lines, python_code)) = python else {
+            assert!(
+                std::env::var("REALITYCHECK_REQUIRE_TOOLS").as_deref() != Ok("1"),
+                "required by REALITYCHECK_REQUIRE_TOOLS=1: python3 is absent"
+            );
+            eprintln!("skipped: python3 is absent, so the real OIDC program cannot be run");
+            return;
+        };
+        let host = Host {
+            arch: "x86_64",
+            kernel: "Linux",
+            cpus: 2,
+            memory_mib: 4096,
+            hostname: "oidc".to_owned(),
+            docker_engine: false,
+            issuer: Some(Arc::clone(&sim.installation().oidc.issuer)),
+        };
+        let env: BTreeMap<String, String> = tokens.into_iter().collect();
+        let run = shell::run(&command, &env, &mut FileSystem::default(), &host);
+        let builtin_lines: Vec<String> = run.lines.iter().map(|(_, line)| line.clone()).collect();
+        assert_eq!((builtin_lines, run.exit_code), (python_lines, python_code), "{first} {second}");
     }
 }
 

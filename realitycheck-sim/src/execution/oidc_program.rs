@@ -198,16 +198,14 @@ fn json_loads(bytes: &[u8]) -> Result<Value, String> {
         format!("'utf-8' codec can't decode byte 0x{byte:02x} in position {position}: {reason}")
     })?;
     serde_json::from_str(text).map_err(|error| {
-        let start = text.find(|c: char| !c.is_whitespace());
-        match start.map(|start| (start, &text[start..])) {
-            Some((_, rest))
-                if !rest.starts_with(['{', '[', '"', '-', 't', 'f', 'n']) && !rest.starts_with(char::is_numeric) =>
-            {
-                let start = start.unwrap_or_default();
-                format!("Expecting value: line 1 column {} (char {start})", start + 1)
-            }
-            None => format!("Expecting value: line 1 column {} (char {})", text.len() + 1, text.len()),
-            Some(_) => format!("{error}"),
+        let rest = text.trim_start_matches([' ', '\t', '\n', '\r']);
+        let start = text.len() - rest.len();
+        let starts_a_value =
+            rest.starts_with(['{', '[', '"', '-', 't', 'f', 'n']) || rest.starts_with(|c: char| c.is_ascii_digit());
+        if starts_a_value {
+            error.to_string()
+        } else {
+            format!("Expecting value: line 1 column {} (char {start})", start + 1)
         }
     })
 }
