@@ -18,6 +18,7 @@ use crate::nomad::{
     ClientSize, DockerDriver, EXTERNAL_SERVER_HOSTNAME, Eligibility, MemberStatus, NomadClient, NomadState,
     external_servers,
 };
+use crate::oidc::OidcService;
 use crate::pods::{AUTOSCALER, PodHealth, ReleasePod, release_pods, release_statefulsets};
 use crate::project::executor::docker_class_size;
 use crate::scenario::Scenario;
@@ -48,6 +49,10 @@ pub const MACHINE_PROVISIONER_TRUST_ERROR: &str = "failed to provision the VM: o
      error STS: AssumeRoleWithWebIdentity, https response error StatusCode: 403, RequestID: \
      5f1c2b7e-8d4a-4c3e-9a61-2b7f0e9d4c11, api error AccessDenied: Not authorized to perform \
      sts:AssumeRoleWithWebIdentity";
+
+/// Where an installation built without a server ([`Installation::deployed`]) says its API (and
+/// OIDC issuer) is: a reserved domain (RFC 2606), where nothing listens.
+pub const UNSERVED_API_URL: &str = "https://circleci.realitycheck-sim.invalid";
 
 /// What git prints when GitHub refuses the project's checkout key (`checkout-key-missing`).
 pub const CHECKOUT_REFUSAL: &str = "Warning: Permanently added 'github.com' (ED25519) to the list of known hosts.\n\
@@ -155,6 +160,8 @@ pub struct Installation {
     pub config_error: Option<String>,
     /// Whether the workflow conductor starts no workflow of a created pipeline.
     pub starts_no_workflows: bool,
+    /// The OIDC service, which the release enables (`oidc_service`): its issuer and keys.
+    pub oidc: OidcService,
 }
 
 impl Installation {
@@ -164,11 +171,23 @@ impl Installation {
             .expect("a scenario's default deployment suits it")
     }
 
-    /// `scenario` on `deployment`, or why the simulation cannot make them together.
+    /// `scenario` on `deployment`, or why the simulation cannot make them together; its API
+    /// (and so its OIDC issuer) is said to be at [`UNSERVED_API_URL`], where nothing listens.
     pub fn deployed(
         scenario: Scenario,
         deployment: Deployment,
         started_at: Timestamp,
+    ) -> Result<Self, UnsupportedDeployment> {
+        Self::deployed_at(scenario, deployment, started_at, UNSERVED_API_URL)
+    }
+
+    /// As [`Self::deployed`], its CircleCI API served at `api_url` (e.g.
+    /// `https://127.0.0.1:41235`), which is also its OIDC issuer (`oidc_service.base_url`).
+    pub fn deployed_at(
+        scenario: Scenario,
+        deployment: Deployment,
+        started_at: Timestamp,
+        api_url: &str,
     ) -> Result<Self, UnsupportedDeployment> {
         deployment.check(scenario)?;
         let version = deployment.server_version;
@@ -231,11 +250,6 @@ impl Installation {
             secrets: [
                 gossip.into_iter().collect(),
                 vec![mtls.secret, by_hand(AUTOSCALER_SECRET, &[("secret.hcl", &autoscaler_secret_hcl())])],
-                helm_release_secrets(
-                    &healthy_history(version),
-                    &user_values(deployment, &Autoscaler::default()),
-                    started_at,
-                ),
             ]
             .concat(),
             tls_expires_at: None,
@@ -246,7 +260,9 @@ impl Installation {
             truncates_artifacts: false,
             config_error: None,
             starts_no_workflows: false,
+            oidc: OidcService::for_scenario(scenario, api_url),
         };
+        installation.record_release(&healthy_history(version), &user_values(deployment, &Autoscaler::default()));
         installation.apply_fault();
         Ok(installation)
     }
@@ -458,6 +474,8 @@ impl Installation {
             | Scenario::BadToken
             | Scenario::ApiFlaky
             | Scenario::ApiSlow => {}
+            // Faults of the OIDC service, made with it (`OidcService::for_scenario`).
+            Scenario::OidcWrongIssuer | Scenario::OidcBadSignature => {}
             Scenario::UpgradeReady
             | Scenario::UpgradeSkipsMinor
             | Scenario::UpgradeKubernetesTooOld
@@ -523,10 +541,13 @@ impl Installation {
         self.record_release(&history, &values);
     }
 
-    /// The release's records are `history`, each with the user's values `config`.
+    /// The release's records are `history`, each with the user's values `config` and the OIDC
+    /// service's (`oidc_service`).
     fn record_release(&mut self, history: &[Revision], config: &serde_json::Value) {
+        let mut config = config.clone();
+        config["oidc_service"] = self.oidc.release_values();
         self.secrets.retain(|secret| secret.label("owner") != Some("helm"));
-        self.secrets.extend(helm_release_secrets(history, config, self.started_at));
+        self.secrets.extend(helm_release_secrets(history, &config, self.started_at));
     }
 
     /// MongoDB's StatefulSet, and so its pods, run `mongodb`.
@@ -1142,5 +1163,52 @@ mod tests {
         assert!(mismatch.external_nomad.as_ref().unwrap().https.is_some());
         assert_eq!(comparable(&mismatch), comparable(&external));
         assert_eq!(mismatch.why_nomad_cannot_run_docker_jobs(), None);
+    }
+
+    #[test]
+    fn every_release_record_enables_oidc_with_the_api_url_as_issuer() {
+        for (version, servers) in deployments() {
+            let deployment = Deployment { server_version: version, nomad_servers: servers };
+            for scenario in [Scenario::Healthy, Scenario::HelmUpgradeFailed, Scenario::UpgradeRenamedValues] {
+                let Ok(installation) =
+                    Installation::deployed_at(scenario, deployment, started_at(), "https://10.1.2.3:443")
+                else {
+                    continue;
+                };
+                for record in records(&installation) {
+                    let oidc = &record["config"]["oidc_service"];
+                    assert_eq!(oidc["isEnabled"], true, "{scenario} on {deployment}");
+                    assert_eq!(oidc["base_url"], "https://10.1.2.3:443", "{scenario} on {deployment}");
+                    assert!(oidc["json_web_keys"].as_str().is_some_and(|keys| !keys.is_empty()));
+                    assert!(oidc.get("token_max_ttl").is_none(), "the default 5h applies");
+                }
+            }
+        }
+        let unserved = records(&build(Scenario::Healthy)).pop().unwrap();
+        assert_eq!(unserved["config"]["oidc_service"]["base_url"], UNSERVED_API_URL);
+    }
+
+    #[test]
+    fn the_oidc_faults_change_only_the_oidc_service() {
+        let healthy = build(Scenario::Healthy);
+        for fault in [Scenario::OidcWrongIssuer, Scenario::OidcBadSignature] {
+            let faulty = build(fault);
+            assert_eq!(faulty.oidc.issuer, healthy.oidc.issuer, "{fault}: the issuer and its key set stay");
+            assert_ne!(faulty.oidc, healthy.oidc, "{fault}");
+            let without_oidc = |installation: &Installation| {
+                let mut copy = comparable(installation);
+                copy.oidc = healthy.oidc.clone();
+                copy.secrets.retain(|secret| secret.label("owner") != Some("helm"));
+                copy
+            };
+            assert_eq!(without_oidc(&faulty), without_oidc(&healthy), "{fault}");
+        }
+        let values =
+            |installation: &Installation| records(installation).pop().unwrap()["config"]["oidc_service"].clone();
+        let wrong = build(Scenario::OidcWrongIssuer);
+        assert_eq!(values(&wrong), values(&healthy), "the release names the right issuer");
+        assert_eq!(wrong.oidc.token_issuer, crate::oidc::WRONG_ISSUER);
+        let rotated = build(Scenario::OidcBadSignature);
+        assert_ne!(values(&rotated)["json_web_keys"], values(&healthy)["json_web_keys"], "the values hold the new key");
     }
 }

@@ -106,13 +106,20 @@ impl SimServer {
     /// `InvalidInput` when the deployment does not suit the scenario.
     pub async fn start_with(scenario: Scenario, listen: SocketAddr, options: SimOptions) -> io::Result<SimServer> {
         let started_at = clock::now();
-        let installation = Installation::deployed(scenario, options.deployment, started_at)
+        // An unsuitable deployment is refused before anything listens.
+        options
+            .deployment
+            .check(scenario)
             .map_err(|unsupported| io::Error::new(io::ErrorKind::InvalidInput, unsupported))?;
-        let installation = Arc::new(installation);
         let kube_listener = TcpListener::bind(listen).await?;
         let local_addr = kube_listener.local_addr()?;
         let circleci_listener = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
         let circleci_addr = circleci_listener.local_addr()?;
+        // The release names the API's URL as its OIDC issuer, so it is built once that is known.
+        let installation =
+            Installation::deployed_at(scenario, options.deployment, started_at, &format!("https://{circleci_addr}"))
+                .map_err(|unsupported| io::Error::new(io::ErrorKind::InvalidInput, unsupported))?;
+        let installation = Arc::new(installation);
         let (nomad_addr, nomad_listener) = match &installation.external_nomad {
             Some(external) => {
                 let listener = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;

@@ -16,7 +16,7 @@
 //!
 //! Jobs with `context:` need every named context in the organization: a missing one fails the
 //! job at spin-up naming it. The job's environment holds the contexts' variables (values as
-//! clients last set them) and its commands run in [`super::shell`], so the context digest, the
+//! clients last set them) and its OIDC tokens ([`crate::oidc`], naming those contexts' ids) and its commands run in [`super::shell`], so the context digest, the
 //! workspace and cache round-trips and every `test`/`exit` decide success as in a real job.
 //!
 //! Artifacts are the files `store_artifacts` finds at its `path` after the job's commands wrote
@@ -30,6 +30,7 @@ use super::junit::{self, TestCase};
 use super::shell::{self, FileSystem, Host, Stream};
 use super::timing::{self, JobTiming};
 use crate::installation::Installation;
+use crate::oidc::JobIdentity;
 use crate::project::executor::{self, ExecutorKind};
 use crate::project::plan::PlannedJob;
 use crate::project::steps::Step;
@@ -101,8 +102,16 @@ impl Course {
 /// The caches of the project, by key.
 pub type Caches = BTreeMap<String, FileSystem>;
 
-/// The variables of a context by its name; `None` when the organization has no such context.
-pub type ContextLookup<'a> = dyn Fn(&str) -> Option<Vec<(String, String)>> + 'a;
+/// A context a job runs with: its id (in the job's OIDC tokens) and its variables (names and
+/// values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobContext {
+    pub id: String,
+    pub variables: Vec<(String, String)>,
+}
+
+/// A context by its name; `None` when the organization has no such context.
+pub type ContextLookup<'a> = dyn Fn(&str) -> Option<JobContext> + 'a;
 
 /// Everything a job runs with besides its plan.
 pub struct JobInputs<'a> {
@@ -114,6 +123,8 @@ pub struct JobInputs<'a> {
     pub caches: &'a mut Caches,
     /// `CIRCLE_*` variables.
     pub environment: BTreeMap<String, String>,
+    /// Who the job is, for its OIDC tokens; the ids of its contexts are added once they are read.
+    pub identity: JobIdentity,
     /// Seeds the container's and host's names: the job's id (its container of index 0) or the id
     /// and the index.
     pub seed: &'a str,
@@ -148,9 +159,13 @@ pub fn simulate(job: &PlannedJob, inputs: JobInputs<'_>) -> Course {
         return run.end_at_spin_up(JobResult::InfrastructureFail, error);
     }
     let mut environment = run.inputs.environment.clone();
+    let mut identity = run.inputs.identity.clone();
     for context in &job.contexts {
         match (run.inputs.contexts)(context) {
-            Some(variables) => environment.extend(variables),
+            Some(found) => {
+                environment.extend(found.variables);
+                identity.context_ids.push(found.id);
+            }
             None => {
                 let organization = crate::SIM_ORG_SLUG.rsplit('/').next().unwrap_or(crate::SIM_ORG_SLUG);
                 let message = format!(
@@ -164,6 +179,7 @@ pub fn simulate(job: &PlannedJob, inputs: JobInputs<'_>) -> Course {
     if kind == ExecutorKind::Windows {
         environment.insert("OS".to_owned(), "Windows_NT".to_owned());
     }
+    environment.extend(installation.oidc.tokens(&identity));
     run.spin_up();
     for step in &job.steps {
         if run.step(step, &environment, installation, kind, class) != JobResult::Success {
@@ -467,5 +483,6 @@ fn host_of(job: &PlannedJob, inputs: &JobInputs<'_>) -> Host {
             ("x86_64", "Linux", hostname.unwrap_or(container), false)
         }
     };
-    Host { arch, kernel, cpus, memory_mib, hostname, docker_engine }
+    let issuer = Some(std::sync::Arc::clone(&inputs.installation.oidc.issuer));
+    Host { arch, kernel, cpus, memory_mib, hostname, docker_engine, issuer }
 }

@@ -30,6 +30,7 @@ use super::job::{self, Caches, ContextLookup, Course, JobInputs, JobResult, Step
 use super::shell::FileSystem;
 use super::timing::JobTiming;
 use crate::installation::Installation;
+use crate::oidc::JobIdentity;
 use crate::project::executor;
 use crate::project::parameters::{self, ParameterError, ParameterValue};
 use crate::project::plan::{PipelineValues, PlannedJob};
@@ -326,7 +327,7 @@ impl Pipelines {
             Ok(planned) => {
                 for workflow in planned {
                     let id = ids::uuid(&format!("circleci-workflow:{}/{}", record.id, workflow.name));
-                    let jobs = self.run_jobs(&id, workflow.jobs, &pipeline_values, contexts, now);
+                    let jobs = self.run_jobs(&id, workflow.jobs, &pipeline_values, contexts, (now, wall));
                     record.workflows.push(WorkflowRecord { id, name: workflow.name, jobs, canceled_after: None });
                 }
                 self.number_jobs(&mut record.workflows);
@@ -353,15 +354,16 @@ impl Pipelines {
         }
     }
 
-    /// Decides the course and timeline of every job of a workflow, in `requires` order; the
-    /// parallel docker containers join the fleet, which decides their start.
+    /// Decides the course and timeline of every job of a workflow of a pipeline created at
+    /// `created` (and wall time), in `requires` order; the parallel docker containers join the
+    /// fleet, which decides their start.
     fn run_jobs(
         &mut self,
         workflow_id: &str,
         planned: Vec<PlannedJob>,
         values: &PipelineValues,
         contexts: &ContextLookup<'_>,
-        created: Instant,
+        (created, wall): (Instant, Timestamp),
     ) -> Vec<JobRecord> {
         let mut records: Vec<Option<JobRecord>> = vec![None; planned.len()];
         let mut workspaces: BTreeMap<String, FileSystem> = BTreeMap::new();
@@ -401,6 +403,7 @@ impl Pipelines {
                         workspace: workspace.clone(),
                         caches: &mut self.caches,
                         environment: environment(values, workflow_id, job, node),
+                        identity: identity(values, workflow_id, &id, wall, ready_after + self.timing.queue),
                         seed: &seed,
                     },
                 );
@@ -604,6 +607,32 @@ fn nomad_job_id(job_id: &str, node: u32) -> String {
     format!("{short}-{node}-build")
 }
 
+/// Who job `job_id` of workflow `workflow_id` is, for its OIDC tokens: issued when it reaches
+/// its executor, `reaches_executor` after the pipeline's creation at `created` (when it starts,
+/// but for a parallel container, which may start later: a VM's start, or when the Nomad clients
+/// have room).
+fn identity(
+    values: &PipelineValues,
+    workflow_id: &str,
+    job_id: &str,
+    created: Timestamp,
+    reaches_executor: Duration,
+) -> JobIdentity {
+    let vcs_ref = match (&values.tag, &values.branch) {
+        (Some(tag), _) => format!("refs/tags/{tag}"),
+        (None, branch) => format!("refs/heads/{}", branch.as_deref().unwrap_or("main")),
+    };
+    let offset = SignedDuration::try_from(reaches_executor).unwrap_or(SignedDuration::MAX);
+    JobIdentity {
+        pipeline_id: values.id.clone(),
+        workflow_id: workflow_id.to_owned(),
+        job_id: job_id.to_owned(),
+        vcs_ref,
+        context_ids: Vec::new(),
+        started_at: created.checked_add(offset).unwrap_or(created),
+    }
+}
+
 /// The `CIRCLE_*` variables of container `node` of a job.
 fn environment(values: &PipelineValues, workflow_id: &str, job: &PlannedJob, node: u32) -> BTreeMap<String, String> {
     let (_, repository) = SIM_PROJECT.rsplit_once('/').unwrap_or_default();
@@ -789,8 +818,12 @@ mod tests {
 
     use super::*;
     use crate::SIM_RUNNER_RESOURCE_CLASS;
+    use crate::execution::job::JobContext;
     use crate::execution::shell::hex;
+    use crate::installation::UNSERVED_API_URL;
+    use crate::oidc::{DISCOVERY_PATH, JWKS_PATH, KEY_ID, WRONG_ISSUER};
     use crate::scenario::Scenario;
+    use realitycheck_project::outputs::OIDC_TOKEN_VARIABLES;
 
     const ORG_VALUE: &str = "org value";
     const LOCAL_VALUE: &str = "local value";
@@ -805,7 +838,7 @@ mod tests {
 
     /// The contexts of a healthy organization, or none in `contexts-missing`; in
     /// `context-value-changed`, org-global's value is another than the run set.
-    fn contexts(scenario: Scenario) -> impl Fn(&str) -> Option<Vec<(String, String)>> {
+    fn contexts(scenario: Scenario) -> impl Fn(&str) -> Option<JobContext> {
         move |name: &str| {
             let variable = match name {
                 _ if scenario == Scenario::ContextsMissing => return None,
@@ -814,8 +847,12 @@ mod tests {
                 "individual-local" => ("MULTI_CONTEXT_END_TO_END_VAR", LOCAL_VALUE),
                 _ => return None,
             };
-            Some(vec![(variable.0.to_owned(), variable.1.to_owned())])
+            Some(JobContext { id: context_id(name), variables: vec![(variable.0.to_owned(), variable.1.to_owned())] })
         }
+    }
+
+    fn context_id(name: &str) -> String {
+        ids::uuid(&format!("test-context:{name}"))
     }
 
     fn digest() -> String {
@@ -1045,8 +1082,10 @@ mod tests {
         );
 
         let mut pipelines = self::pipelines(Scenario::Healthy);
-        let without_variable =
-            |name: &str| (name == "org-global").then(Vec::new).or_else(|| contexts(Scenario::Healthy)(name));
+        let without_variable = |name: &str| {
+            let empty = JobContext { id: context_id(name), variables: Vec::new() };
+            (name == "org-global").then_some(empty).or_else(|| contexts(Scenario::Healthy)(name))
+        };
         pipelines.trigger(everything("aws"), &without_variable, now, started_at()).unwrap();
         let missing_variable = course(&pipelines, "contexts");
         assert_eq!(missing_variable.result(), Some(JobResult::Failed));
@@ -1338,5 +1377,80 @@ mod tests {
         pipelines.trigger(capacity("docker", 4, "medium", 60), &lookup, Instant::now(), started_at()).unwrap();
         tokio::time::advance(Duration::from_secs(10)).await;
         assert_eq!(only_job(&pipelines).0.status, JobStatus::Success, "medium fits a t3a.xlarge");
+    }
+
+    /// The `oidc` job of a pipeline of `scenario` that opens only the `oidc` workflow.
+    fn oidc_pipelines(scenario: Scenario) -> Pipelines {
+        let mut pipelines = pipelines(scenario);
+        let request = TriggerRequest {
+            parameters: json!({"run_id": "run-1", "oidc": true}).as_object().unwrap().clone(),
+            ..TriggerRequest::default()
+        };
+        pipelines.trigger(request, &contexts(scenario), Instant::now(), started_at()).unwrap();
+        pipelines
+    }
+
+    #[test]
+    fn the_oidc_job_verifies_tokens_that_name_the_job_and_no_step_prints_them() {
+        let pipelines = oidc_pipelines(Scenario::Healthy);
+        let (pipeline, workflow, job) = pipelines.jobs().find(|(_, _, job)| job.name == "oidc").unwrap();
+        let oidc = &job.containers[0].course;
+        let lines = output(oidc);
+        assert_eq!(oidc.result(), Some(JobResult::Success), "{lines}");
+        for variable in OIDC_TOKEN_VARIABLES {
+            let verified = format!("oidc {variable} verified: key {KEY_ID} of {UNSERVED_API_URL}{JWKS_PATH}");
+            assert!(lines.contains(&verified), "{lines}");
+        }
+        let prefix = "oidc CIRCLE_OIDC_TOKEN claims ";
+        let claims = lines.lines().find_map(|line| line.strip_prefix(prefix)).unwrap();
+        let claims: serde_json::Value = serde_json::from_str(claims).unwrap();
+        let started = pipeline.job_state(workflow, job, Instant::now() + Duration::from_secs(3_600)).started_at;
+        let identity = JobIdentity {
+            pipeline_id: pipeline.id.clone(),
+            workflow_id: workflow.id.clone(),
+            job_id: job.id.clone(),
+            vcs_ref: "refs/heads/main".to_owned(),
+            context_ids: vec![context_id("org-global")],
+            started_at: started.unwrap(),
+        };
+        let installation = pipelines.installation();
+        assert_eq!(claims, installation.oidc.claims(&identity, false), "the ids of the API, iat the job's start");
+        assert_eq!(claims["oidc.circleci.com/project-id"], crate::circleci::project_id());
+        let tokens = installation.oidc.tokens(&identity);
+        for (_, _, job) in pipelines.jobs() {
+            for container in &job.containers {
+                let Course::Runs { steps, .. } = &container.course else { continue };
+                for (_, line) in steps.iter().flat_map(|step| &step.lines) {
+                    assert!(!line.contains("eyJ"), "{}: a JWT part in {line}", job.name);
+                    for (_, token) in &tokens {
+                        assert!(token.split('.').all(|part| !line.contains(part)), "{}: {line}", job.name);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_oidc_faults_fail_the_oidc_job_as_the_program_says() {
+        let bad = oidc_pipelines(Scenario::OidcBadSignature);
+        let course = course(&bad, "oidc");
+        assert_eq!(course.result(), Some(JobResult::Failed));
+        for variable in OIDC_TOKEN_VARIABLES {
+            let line = format!(
+                "oidc {variable} bad-signature: key {KEY_ID} of {UNSERVED_API_URL}{JWKS_PATH} does not verify it"
+            );
+            assert!(output(&course).contains(&line), "{}", output(&course));
+        }
+        let wrong = oidc_pipelines(Scenario::OidcWrongIssuer);
+        let course = self::course(&wrong, "oidc");
+        assert_eq!(course.result(), Some(JobResult::Failed));
+        for variable in OIDC_TOKEN_VARIABLES {
+            let line = format!(
+                "oidc {variable} unverified: reading {WRONG_ISSUER}{DISCOVERY_PATH} and its key set failed: <urlopen \
+                 error [Errno -2] Name or service not known>"
+            );
+            assert!(output(&course).contains(&line), "{}", output(&course));
+        }
+        assert!(output(&course).contains(&format!("\"iss\": \"{WRONG_ISSUER}\"")));
     }
 }
