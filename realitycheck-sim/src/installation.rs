@@ -49,6 +49,12 @@ pub const MACHINE_PROVISIONER_TRUST_ERROR: &str = "failed to provision the VM: o
      5f1c2b7e-8d4a-4c3e-9a61-2b7f0e9d4c11, api error AccessDenied: Not authorized to perform \
      sts:AssumeRoleWithWebIdentity";
 
+/// What the machine provisioner answers a job that asks for Docker layer caching when it does not
+/// grant it (`dlc-not-granted`): the machine job's VM spin-up, or the remote docker job's
+/// `setup_remote_docker`, fails with it.
+pub const DLC_REFUSAL: &str = "Error: Docker layer caching was requested, but the machine provisioner could not \
+     attach a layer cache volume: DLC is not enabled for this installation";
+
 /// What git prints when GitHub refuses the project's checkout key (`checkout-key-missing`).
 pub const CHECKOUT_REFUSAL: &str = "Warning: Permanently added 'github.com' (ED25519) to the list of known hosts.\n\
      git@github.com: Permission denied (publickey).\n\
@@ -136,6 +142,11 @@ pub struct Installation {
     pub cloud_provider: CloudProvider,
     /// Why every VM the machine provisioner starts fails, if it does.
     pub machine_provisioning_failure: Option<String>,
+    /// Whether the machine provisioner attaches a Docker layer cache volume to a job that asks
+    /// for one (not in `dlc-not-granted`).
+    pub grants_docker_layer_caching: bool,
+    /// Whether the `circleci` CLI in jobs' images has `env subst` (not in `env-subst-missing`).
+    pub circleci_cli_has_env_subst: bool,
     pub runners: Vec<Runner>,
     /// The Secrets of the namespace (the Helm release records).
     pub secrets: Vec<SimSecret>,
@@ -227,6 +238,8 @@ impl Installation {
             refused: refused_by_rbac(scenario),
             cloud_provider: CloudProvider::Aws,
             machine_provisioning_failure: None,
+            grants_docker_layer_caching: true,
+            circleci_cli_has_env_subst: true,
             runners: vec![healthy_runner(started_at)],
             secrets: [
                 gossip.into_iter().collect(),
@@ -398,6 +411,8 @@ impl Installation {
                 self.tls_expires_at = Some(self.started_at + SignedDuration::from_hours(12 * 24 + 6));
             }
             Scenario::CloudProviderOther => self.cloud_provider = CloudProvider::Other,
+            Scenario::DlcNotGranted => self.grants_docker_layer_caching = false,
+            Scenario::EnvSubstMissing => self.circleci_cli_has_env_subst = false,
             // Refused by the Kubernetes API (`secrets_forbidden`), or made into the mTLS material
             // with the installation (`mtls_fault`, and the other CA of the servers' certificate).
             Scenario::SecretsForbidden
