@@ -175,10 +175,21 @@ impl Installation {
             .expect("a scenario's default deployment suits it")
     }
 
-    /// `scenario` on `deployment`, or why the simulation cannot make them together.
+    /// `scenario` on `deployment` on AWS, or why the simulation cannot make them together.
     pub fn deployed(
         scenario: Scenario,
         deployment: Deployment,
+        started_at: Timestamp,
+    ) -> Result<Self, UnsupportedDeployment> {
+        Self::deployed_on(scenario, deployment, CloudProvider::Aws, started_at)
+    }
+
+    /// `scenario` on `deployment` on `cloud` (the machine provisioner's cloud; `cloud-provider-other`
+    /// makes it other whatever `cloud` says), or why the simulation cannot make them together.
+    pub fn deployed_on(
+        scenario: Scenario,
+        deployment: Deployment,
+        cloud: CloudProvider,
         started_at: Timestamp,
     ) -> Result<Self, UnsupportedDeployment> {
         deployment.check(scenario)?;
@@ -236,7 +247,7 @@ impl Installation {
             statefulsets: release_statefulsets(deployment),
             velero: Some(Velero::healthy()),
             refused: refused_by_rbac(scenario),
-            cloud_provider: CloudProvider::Aws,
+            cloud_provider: cloud,
             machine_provisioning_failure: None,
             grants_docker_layer_caching: true,
             circleci_cli_has_env_subst: true,
