@@ -23,10 +23,10 @@
 //!
 //! Jobs with `context:` need every named context in the organization: a missing one fails the
 //! job at spin-up naming it. The job's environment holds the contexts' variables (values as
-//! clients last set them) under its own `environment:`, and its commands run in
-//! [`super::shell`] (whose `circleci` CLI lacks `env subst` in `env-subst-missing`), so the context
-//! digest, the
-//! workspace and cache round-trips and every `test`/`exit` decide success as in a real job.
+//! clients last set them) and its own `environment:` (which wins over them), and its commands run
+//! in [`super::shell`] (whose `circleci` CLI lacks `env subst` in `env-subst-missing`), so the
+//! context digest, the workspace and cache round-trips, the rendered template and every
+//! `test`/`exit` decide success as in a real job.
 //!
 //! Artifacts are the files `store_artifacts` finds at its `path` after the job's commands wrote
 //! them (under `destination`); test results are the `<testcase>`s of the `.xml` files under the
