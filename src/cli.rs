@@ -383,7 +383,8 @@ pub struct DemoArgs {
     pub baseline: BaselineArgs,
 }
 
-/// What the simulation installs: the CircleCI server version and where its Nomad servers run.
+/// What the simulation installs: the CircleCI server version, where its Nomad servers run, and
+/// the cloud it runs on.
 #[cfg(feature = "sim")]
 #[derive(Debug, Args)]
 pub struct DeploymentArgs {
@@ -394,6 +395,11 @@ pub struct DeploymentArgs {
     /// default: external for the nomad-external-* scenarios, internal otherwise.
     #[arg(long, value_name = "WHERE", value_parser = ["internal", "external"])]
     pub nomad_servers: Option<String>,
+    /// The cloud the simulated installation runs on, which decides the jobs its machine
+    /// provisioner runs (aws: Arm; gcp: Android; other: none); scenario cloud-provider-other
+    /// runs on other whatever this says.
+    #[arg(long, default_value = "aws", value_name = "CLOUD", value_parser = ["aws", "gcp", "other"])]
+    pub cloud_provider: String,
 }
 
 #[cfg(feature = "sim")]

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use realitycheck_config::setting;
+use realitycheck_project::CloudProvider;
 use realitycheck_sim::scenario::Scenario;
 use realitycheck_sim::sim::{SimOptions, SimServer};
 use realitycheck_sim::version::{Deployment, NomadServers, ServerVersion};
@@ -27,14 +28,17 @@ fn scenario(name: &str) -> Result<Scenario, AppError> {
     name.parse().map_err(|e: realitycheck_sim::scenario::UnknownScenario| AppError::Usage(e.to_string()))
 }
 
-/// What `--server-version` and `--nomad-servers` ask for `scenario`, or a usage error that says
-/// what works.
+/// What `--server-version`, `--nomad-servers` and `--cloud-provider` ask for `scenario`, or a
+/// usage error that says what works.
 fn options(scenario: Scenario, args: &DeploymentArgs) -> Result<SimOptions, AppError> {
     let usage = |error: &dyn std::fmt::Display| AppError::Usage(error.to_string());
     let version = args.server_version.as_deref().map(str::parse::<ServerVersion>).transpose().map_err(|e| usage(&e))?;
     let servers = args.nomad_servers.as_deref().map(str::parse::<NomadServers>).transpose().map_err(|e| usage(&e))?;
     let deployment = Deployment::resolve(scenario, version, servers).map_err(|e| usage(&e))?;
-    Ok(SimOptions { deployment, ..SimOptions::for_scenario(scenario) })
+    let cloud_provider = CloudProvider::parse(&args.cloud_provider).ok_or_else(|| {
+        AppError::Usage(format!("--cloud-provider: `{}` is none of aws, gcp and other", args.cloud_provider))
+    })?;
+    Ok(SimOptions { deployment, cloud_provider, ..SimOptions::for_scenario(scenario) })
 }
 
 pub async fn demo(args: DemoArgs, color: ColorChoice) -> Result<ExitCode, AppError> {

@@ -133,6 +133,49 @@ fn run_against_a_sim_process_writes_junit_and_json() {
 }
 
 #[test]
+fn sim_runs_on_the_cloud_its_flag_names_unless_the_scenario_forces_other() {
+    let cloud = |exports: Vec<(String, String)>| {
+        exports.into_iter().find(|(name, _)| name == "CIRCLE_CLOUD_PROVIDER").map(|(_, value)| value)
+    };
+    for (args, expected) in [
+        (&["--scenario", "healthy"][..], "aws"),
+        (&["--scenario", "healthy", "--cloud-provider", "gcp"][..], "gcp"),
+        (&["--scenario", "healthy", "--cloud-provider", "other"][..], "other"),
+        (&["--scenario", "cloud-provider-other", "--cloud-provider", "gcp"][..], "other"),
+    ] {
+        let dir = TempDir::new().unwrap();
+        let sim = Sim::start_with(dir.path(), args);
+        assert_eq!(cloud(sim.exports()).as_deref(), Some(expected), "{args:?}");
+    }
+    let dir = TempDir::new().unwrap();
+    let out = run(realitycheck(dir.path()).args(["sim", "--cloud-provider", "azure"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("[possible values: aws, gcp, other]"), "{}", out.stderr);
+}
+
+#[test]
+fn demo_hands_its_cloud_provider_to_the_checks() {
+    let dir = TempDir::new().unwrap();
+    let demo = |cloud: &str| {
+        run(realitycheck(dir.path()).args([
+            "demo",
+            "--cloud-provider",
+            cloud,
+            "--exact",
+            "executors::arm",
+            "--color",
+            "never",
+        ]))
+    };
+    let gcp = demo("gcp");
+    assert_eq!(gcp.code, 0, "stdout:\n{}\nstderr:\n{}", gcp.stdout, gcp.stderr);
+    assert!(gcp.stdout.contains("not applicable: the cloud provider is gcp"), "{}", gcp.stdout);
+    let aws = demo("aws");
+    assert_eq!(aws.code, 0, "stdout:\n{}\nstderr:\n{}", aws.stdout, aws.stderr);
+    assert!(!aws.stdout.contains("not applicable: the cloud provider is gcp"), "{}", aws.stdout);
+}
+
+#[test]
 fn a_sim_process_gives_a_run_the_capacity_thresholds_at_its_speed() {
     let dir = TempDir::new().unwrap();
     let sim = Sim::start(dir.path(), "capacity-healthy");

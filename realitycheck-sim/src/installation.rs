@@ -54,6 +54,12 @@ pub const MACHINE_PROVISIONER_TRUST_ERROR: &str = "failed to provision the VM: o
 /// OIDC issuer) is: a reserved domain (RFC 2606), where nothing listens.
 pub const UNSERVED_API_URL: &str = "https://circleci.realitycheck-sim.invalid";
 
+/// What the machine provisioner answers a job that asks for Docker layer caching when it does not
+/// grant it (`dlc-not-granted`): the machine job's VM spin-up, or the remote docker job's
+/// `setup_remote_docker`, fails with it.
+pub const DLC_REFUSAL: &str = "Error: Docker layer caching was requested, but the machine provisioner could not \
+     attach a layer cache volume: DLC is not enabled for this installation";
+
 /// What git prints when GitHub refuses the project's checkout key (`checkout-key-missing`).
 pub const CHECKOUT_REFUSAL: &str = "Warning: Permanently added 'github.com' (ED25519) to the list of known hosts.\n\
      git@github.com: Permission denied (publickey).\n\
@@ -141,6 +147,11 @@ pub struct Installation {
     pub cloud_provider: CloudProvider,
     /// Why every VM the machine provisioner starts fails, if it does.
     pub machine_provisioning_failure: Option<String>,
+    /// Whether the machine provisioner attaches a Docker layer cache volume to a job that asks
+    /// for one (not in `dlc-not-granted`).
+    pub grants_docker_layer_caching: bool,
+    /// Whether the `circleci` CLI in jobs' images has `env subst` (not in `env-subst-missing`).
+    pub circleci_cli_has_env_subst: bool,
     pub runners: Vec<Runner>,
     /// The Secrets of the namespace (the Helm release records).
     pub secrets: Vec<SimSecret>,
@@ -171,21 +182,24 @@ impl Installation {
             .expect("a scenario's default deployment suits it")
     }
 
-    /// `scenario` on `deployment`, or why the simulation cannot make them together; its API
-    /// (and so its OIDC issuer) is said to be at [`UNSERVED_API_URL`], where nothing listens.
+    /// `scenario` on `deployment` on AWS, or why the simulation cannot make them together; its
+    /// API (and so its OIDC issuer) is said to be at [`UNSERVED_API_URL`], where nothing listens.
     pub fn deployed(
         scenario: Scenario,
         deployment: Deployment,
         started_at: Timestamp,
     ) -> Result<Self, UnsupportedDeployment> {
-        Self::deployed_at(scenario, deployment, started_at, UNSERVED_API_URL)
+        Self::deployed_at(scenario, deployment, CloudProvider::Aws, started_at, UNSERVED_API_URL)
     }
 
-    /// As [`Self::deployed`], its CircleCI API served at `api_url` (e.g.
-    /// `https://127.0.0.1:41235`), which is also its OIDC issuer (`oidc_service.base_url`).
+    /// `scenario` on `deployment` on `cloud` (the machine provisioner's cloud; `cloud-provider-other`
+    /// makes it other whatever `cloud` says), its CircleCI API served at `api_url` (e.g.
+    /// `https://127.0.0.1:41235`), which is also its OIDC issuer (`oidc_service.base_url`); or why
+    /// the simulation cannot make them together.
     pub fn deployed_at(
         scenario: Scenario,
         deployment: Deployment,
+        cloud: CloudProvider,
         started_at: Timestamp,
         api_url: &str,
     ) -> Result<Self, UnsupportedDeployment> {
@@ -244,8 +258,10 @@ impl Installation {
             statefulsets: release_statefulsets(deployment),
             velero: Some(Velero::healthy()),
             refused: refused_by_rbac(scenario),
-            cloud_provider: CloudProvider::Aws,
+            cloud_provider: cloud,
             machine_provisioning_failure: None,
+            grants_docker_layer_caching: true,
+            circleci_cli_has_env_subst: true,
             runners: vec![healthy_runner(started_at)],
             secrets: [
                 gossip.into_iter().collect(),
@@ -414,6 +430,8 @@ impl Installation {
                 self.tls_expires_at = Some(self.started_at + SignedDuration::from_hours(12 * 24 + 6));
             }
             Scenario::CloudProviderOther => self.cloud_provider = CloudProvider::Other,
+            Scenario::DlcNotGranted => self.grants_docker_layer_caching = false,
+            Scenario::EnvSubstMissing => self.circleci_cli_has_env_subst = false,
             // Refused by the Kubernetes API (`secrets_forbidden`), or made into the mTLS material
             // with the installation (`mtls_fault`, and the other CA of the servers' certificate).
             Scenario::SecretsForbidden
@@ -1170,9 +1188,13 @@ mod tests {
         for (version, servers) in deployments() {
             let deployment = Deployment { server_version: version, nomad_servers: servers };
             for scenario in [Scenario::Healthy, Scenario::HelmUpgradeFailed, Scenario::UpgradeRenamedValues] {
-                let Ok(installation) =
-                    Installation::deployed_at(scenario, deployment, started_at(), "https://10.1.2.3:443")
-                else {
+                let Ok(installation) = Installation::deployed_at(
+                    scenario,
+                    deployment,
+                    CloudProvider::Aws,
+                    started_at(),
+                    "https://10.1.2.3:443",
+                ) else {
                     continue;
                 };
                 for record in records(&installation) {

@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use realitycheck_config::{Config, Flags, LoadRequest, Setting, Target, setting};
+use realitycheck_project::CloudProvider;
 
 use crate::circleci::{self, ApiBehaviour, ApiState};
 use crate::execution::JobTiming;
@@ -38,24 +39,41 @@ pub const CAPACITY_AUTOSCALER_REACTION: &str = "4s";
 const KUBECTL_WEBSOCKET_EXEC_BY_DEFAULT: u32 = 30;
 
 /// How a simulation behaves beyond its scenario's fault: the server version and where its
-/// Nomad servers run, the CircleCI API's delay and faults, and how long jobs take.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Nomad servers run, the cloud it runs on, the CircleCI API's delay and faults, and how long
+/// jobs take.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimOptions {
     pub api: ApiBehaviour,
     pub timing: JobTiming,
     /// What was installed; it must suit the scenario ([`Deployment::check`]).
     pub deployment: Deployment,
+    /// The cloud the installation runs on (its machine provisioner's); `cloud-provider-other`
+    /// runs on other whatever this says.
+    pub cloud_provider: CloudProvider,
+}
+
+impl Default for SimOptions {
+    /// The default API behaviour, timing and deployment, on AWS.
+    fn default() -> Self {
+        Self {
+            api: ApiBehaviour::default(),
+            timing: JobTiming::default(),
+            deployment: Deployment::default(),
+            cloud_provider: CloudProvider::Aws,
+        }
+    }
 }
 
 impl SimOptions {
     /// What `scenario` prescribes ([`ApiBehaviour::for_scenario`], [`Deployment::for_scenario`]:
     /// 4.10 unless the scenario has its own version, with the Nomad servers where the scenario
-    /// needs them), with the default [`JobTiming`].
+    /// needs them), with the default [`JobTiming`], on AWS.
     pub fn for_scenario(scenario: Scenario) -> Self {
         Self {
             api: ApiBehaviour::for_scenario(scenario),
             timing: JobTiming::default(),
             deployment: Deployment::for_scenario(scenario),
+            cloud_provider: CloudProvider::Aws,
         }
     }
 }
@@ -116,8 +134,9 @@ impl SimServer {
         let circleci_listener = TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?;
         let circleci_addr = circleci_listener.local_addr()?;
         // The release names the API's URL as its OIDC issuer, so it is built once that is known.
+        let api_url = format!("https://{circleci_addr}");
         let installation =
-            Installation::deployed_at(scenario, options.deployment, started_at, &format!("https://{circleci_addr}"))
+            Installation::deployed_at(scenario, options.deployment, options.cloud_provider, started_at, &api_url)
                 .map_err(|unsupported| io::Error::new(io::ErrorKind::InvalidInput, unsupported))?;
         let installation = Arc::new(installation);
         let (nomad_addr, nomad_listener) = match &installation.external_nomad {
@@ -252,7 +271,8 @@ impl SimServer {
     }
 
     /// The cloud the installation runs on (`aws`, `gcp` or `other`), as `CIRCLE_CLOUD_PROVIDER`
-    /// names it: `other` in `cloud-provider-other`, `aws` otherwise.
+    /// names it: `other` in `cloud-provider-other`, else the options' ([`SimOptions::cloud_provider`],
+    /// `aws` unless set).
     pub fn cloud_provider(&self) -> &'static str {
         self.installation.cloud_provider.as_str()
     }
@@ -484,6 +504,22 @@ mod tests {
         let env = std::fs::read_to_string(dir.path().join("env.sh")).unwrap();
         assert!(env.contains("export CIRCLE_CLOUD_PROVIDER='other'\n"), "{env}");
         sim.shutdown().await;
+        let on = |scenario: Scenario, cloud: CloudProvider| SimOptions {
+            cloud_provider: cloud,
+            ..SimOptions::for_scenario(scenario)
+        };
+        let localhost = SocketAddr::from(([127, 0, 0, 1], 0));
+        let gcp = SimServer::start_with(Scenario::Healthy, localhost, on(Scenario::Healthy, CloudProvider::Gcp))
+            .await
+            .unwrap();
+        assert_eq!(gcp.cloud_provider(), "gcp");
+        let account = gcp.installation().service_account("machine-provisioner").unwrap();
+        assert!(account.metadata.annotations.unwrap().contains_key("iam.gke.io/gcp-service-account"));
+        gcp.shutdown().await;
+        let forced = on(Scenario::CloudProviderOther, CloudProvider::Gcp);
+        let other = SimServer::start_with(Scenario::CloudProviderOther, localhost, forced).await.unwrap();
+        assert_eq!(other.cloud_provider(), "other", "the scenario forces other");
+        other.shutdown().await;
         assert_eq!(SimOptions::for_scenario(Scenario::ApiSlow).api, ApiBehaviour::for_scenario(Scenario::ApiSlow));
     }
 

@@ -133,10 +133,10 @@ async fn the_builtin_prints_what_the_real_program_prints() {
             cpus: 2,
             memory_mib: 4096,
             hostname: "oidc".to_owned(),
-            docker_engine: false,
+            env_subst: true,
             issuer: Some(Arc::clone(&oidc.issuer)),
         };
-        let run = shell::run(&command, &env, &mut FileSystem::default(), &host);
+        let run = shell::run(&command, &env, &mut FileSystem::default(), &host, None);
         let builtin_lines: Vec<String> =
             run.lines.iter().filter(|(stream, _)| *stream == Stream::Out).map(|(_, line)| line.clone()).collect();
         assert!(run.lines.iter().all(|(stream, _)| *stream == Stream::Out), "{scenario}: {:?}", run.lines);
@@ -201,11 +201,11 @@ async fn the_builtin_reads_malformed_and_unsigned_tokens_as_the_real_program_doe
             cpus: 2,
             memory_mib: 4096,
             hostname: "oidc".to_owned(),
-            docker_engine: false,
+            env_subst: true,
             issuer: Some(Arc::clone(&sim.installation().oidc.issuer)),
         };
         let env: BTreeMap<String, String> = tokens.into_iter().collect();
-        let run = shell::run(&command, &env, &mut FileSystem::default(), &host);
+        let run = shell::run(&command, &env, &mut FileSystem::default(), &host, None);
         let builtin_lines: Vec<String> = run.lines.iter().map(|(_, line)| line.clone()).collect();
         assert_eq!((builtin_lines, run.exit_code), (python_lines, python_code), "{first} {second}");
     }

@@ -551,7 +551,7 @@ async fn every_status_of_every_pipeline_operation_conforms_to_the_spec() {
     api.expect_unauthorized(PIPELINE_WORKFLOWS, &workflows_path, None).await;
 
     let jobs = jobs_of(&mut api, &id).await;
-    assert_eq!(jobs.len(), 19);
+    assert_eq!(jobs.len(), 20);
     assert!(jobs.iter().all(|(_, job)| job["status"] == "success"), "{jobs:?}");
     let (workflow_id, docker) = job_named(&jobs, "docker").clone();
     let workflow_path = format!("/api/v2/workflow/{workflow_id}");

@@ -10,14 +10,24 @@
 //! - machine, Arm, Windows and remote docker jobs need the machine provisioner's pods Running and
 //!   Ready, else they stay `queued`; the VM then fails (`infrastructure_fail`, the provisioner's
 //!   error in the step output) when the installation is on neither AWS nor GCP, for Arm when it is
-//!   not on AWS, and for every VM in `machine-provisioner-broken`. A machine job fails in its
-//!   "Spin up environment" step, a remote docker job in its `setup_remote_docker` step;
+//!   not on AWS, for the Android image (`android-default`) when it is not on GCP, and for every VM
+//!   in `machine-provisioner-broken`. A machine job fails in its "Spin up environment" step, a
+//!   remote docker job in its `setup_remote_docker` step. A VM of the Android image has the SDK at
+//!   `ANDROID_HOME` (`/opt/android/sdk`);
+//! - a job that asks for Docker layer caching fails there too when the machine provisioner does
+//!   not grant it (`dlc-not-granted`, [`DLC_REFUSAL`]); when it does, the job's Docker engine
+//!   ([`super::docker`]) starts with the layers the last job of the same kind (machine or remote
+//!   docker) with Docker layer caching left in the installation's cache volume ([`DlcVolumes`]),
+//!   and leaves its own there. Every other engine starts empty;
 //! - runner jobs (`namespace/name`) need a runner registered for that class, else stay `queued`.
 //!
 //! Jobs with `context:` need every named context in the organization: a missing one fails the
 //! job at spin-up naming it. The job's environment holds the contexts' variables (values as
-//! clients last set them) and its OIDC tokens ([`crate::oidc`], naming those contexts' ids) and its commands run in [`super::shell`], so the context digest, the
-//! workspace and cache round-trips and every `test`/`exit` decide success as in a real job.
+//! clients last set them), its own `environment:` (which wins over them) and its OIDC tokens
+//! ([`crate::oidc`], naming those contexts' ids), and its commands run in [`super::shell`]
+//! (whose `circleci` CLI lacks `env subst` in `env-subst-missing`), so the context digest, the
+//! workspace and cache round-trips, the rendered template and every `test`/`exit` decide
+//! success as in a real job.
 //!
 //! Artifacts are the files `store_artifacts` finds at its `path` after the job's commands wrote
 //! them (under `destination`); test results are the `<testcase>`s of the `.xml` files under the
@@ -26,12 +36,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::docker::{Engine, Layers};
 use super::junit::{self, TestCase};
 use super::shell::{self, FileSystem, Host, Stream};
 use super::timing::{self, JobTiming};
-use crate::installation::Installation;
+use crate::installation::{DLC_REFUSAL, Installation};
 use crate::oidc::JobIdentity;
-use crate::project::executor::{self, ExecutorKind};
+use crate::project::executor::{self, Executor, ExecutorKey, ExecutorKind};
 use crate::project::plan::PlannedJob;
 use crate::project::steps::Step;
 use realitycheck_project::CloudProvider;
@@ -113,6 +124,16 @@ pub struct JobContext {
 /// A context by its name; `None` when the organization has no such context.
 pub type ContextLookup<'a> = dyn Fn(&str) -> Option<JobContext> + 'a;
 
+/// The installation's Docker layer cache volumes: the layers the last job with Docker layer
+/// caching of each kind (machine, remote docker) left.
+pub type DlcVolumes = BTreeMap<ExecutorKind, Layers>;
+
+/// The machine image of the Android VMs, which the machine provisioner offers on GCP only.
+pub const ANDROID_IMAGE: &str = "android-default";
+
+/// Where the Android image keeps its SDK (`ANDROID_HOME`).
+pub const ANDROID_HOME: &str = "/opt/android/sdk";
+
 /// Everything a job runs with besides its plan.
 pub struct JobInputs<'a> {
     pub installation: &'a Installation,
@@ -121,6 +142,7 @@ pub struct JobInputs<'a> {
     /// The workspace of the jobs it requires (transitively), merged in their order.
     pub workspace: FileSystem,
     pub caches: &'a mut Caches,
+    pub dlc_volumes: &'a mut DlcVolumes,
     /// `CIRCLE_*` variables.
     pub environment: BTreeMap<String, String>,
     /// Who the job is, for its OIDC tokens; the ids of its contexts are added once they are read.
@@ -155,8 +177,13 @@ pub fn simulate(job: &PlannedJob, inputs: JobInputs<'_>) -> Course {
     }
     let mut run = JobRun::new(job, inputs);
     let machine = matches!(kind, ExecutorKind::Machine | ExecutorKind::Arm | ExecutorKind::Windows);
-    if machine && let Err(error) = vm_for(installation, kind, class) {
-        return run.end_at_spin_up(JobResult::InfrastructureFail, error);
+    if machine {
+        if let Err(error) = vm_for(installation, &job.executor) {
+            return run.end_at_spin_up(JobResult::InfrastructureFail, error);
+        }
+        if let Err(refusal) = run.start_engine(job.executor.docker_layer_caching) {
+            return run.end_at_spin_up(JobResult::InfrastructureFail, refusal);
+        }
     }
     let mut environment = run.inputs.environment.clone();
     let mut identity = run.inputs.identity.clone();
@@ -176,21 +203,33 @@ pub fn simulate(job: &PlannedJob, inputs: JobInputs<'_>) -> Course {
             }
         }
     }
+    environment.extend(job.environment.clone());
     if kind == ExecutorKind::Windows {
         environment.insert("OS".to_owned(), "Windows_NT".to_owned());
+    }
+    if is_android(&job.executor) {
+        environment.insert("ANDROID_HOME".to_owned(), ANDROID_HOME.to_owned());
+        run.files.create_directory(ANDROID_HOME);
     }
     environment.extend(installation.oidc.tokens(&identity));
     run.spin_up();
     for step in &job.steps {
-        if run.step(step, &environment, installation, kind, class) != JobResult::Success {
+        if run.step(step, &environment, installation) != JobResult::Success {
             break;
         }
     }
     run.finish()
 }
 
-/// Whether the machine provisioner can start a VM of `kind` on this installation.
-fn vm_for(installation: &Installation, kind: ExecutorKind, class: &str) -> Result<(), String> {
+/// Whether a job runs on the Android machine image.
+fn is_android(executor: &Executor) -> bool {
+    matches!(&executor.key, ExecutorKey::Machine { image: Some(image) } if image == ANDROID_IMAGE)
+}
+
+/// Whether the machine provisioner can start the VM of a job of `executor` (its machine, or its
+/// remote Docker engine) on this installation.
+fn vm_for(installation: &Installation, executor: &Executor) -> Result<(), String> {
+    let (kind, class) = (executor.kind, &executor.resource_class);
     match installation.cloud_provider {
         CloudProvider::Other => {
             return Err("No machine provisioner is configured for this installation: machine, Arm, Windows and \
@@ -199,6 +238,11 @@ fn vm_for(installation: &Installation, kind: ExecutorKind, class: &str) -> Resul
         }
         CloudProvider::Gcp if kind == ExecutorKind::Arm => {
             return Err(format!("Resource class {class} is not available: Arm VMs need CircleCI server on AWS"));
+        }
+        CloudProvider::Aws if is_android(executor) => {
+            return Err(format!(
+                "Machine image {ANDROID_IMAGE} is not available: Android machine images need CircleCI server on GCP"
+            ));
         }
         CloudProvider::Aws | CloudProvider::Gcp => {}
     }
@@ -219,6 +263,10 @@ struct JobRun<'a, 'b> {
     tests: Vec<TestCase>,
     workspace: FileSystem,
     step_time: Duration,
+    /// The Docker engine `docker` reaches: the VM's, or the remote one once set up.
+    engine: Option<Engine>,
+    /// Whether the engine uses the installation's Docker layer cache volume of the job's kind.
+    layer_caching: bool,
 }
 
 impl<'a, 'b> JobRun<'a, 'b> {
@@ -236,7 +284,25 @@ impl<'a, 'b> JobRun<'a, 'b> {
             tests: Vec::new(),
             workspace: FileSystem::default(),
             step_time,
+            engine: None,
+            layer_caching: false,
         }
+    }
+
+    /// Starts the job's Docker engine: with the layers of the installation's cache volume of the
+    /// job's kind when `layer_caching` asks for them, or the machine provisioner's refusal.
+    fn start_engine(&mut self, layer_caching: bool) -> Result<(), String> {
+        if !layer_caching {
+            self.engine = Some(Engine::default());
+            return Ok(());
+        }
+        if !self.inputs.installation.grants_docker_layer_caching {
+            return Err(DLC_REFUSAL.to_owned());
+        }
+        let layers = self.inputs.dlc_volumes.get(&self.job.executor.kind).cloned().unwrap_or_default();
+        self.engine = Some(Engine::with_layers(layers));
+        self.layer_caching = true;
+        Ok(())
     }
 
     fn spin_up_lines(&self) -> Vec<(Stream, String)> {
@@ -289,14 +355,7 @@ impl<'a, 'b> JobRun<'a, 'b> {
     }
 
     /// Runs one config step; returns its result.
-    fn step(
-        &mut self,
-        step: &Step,
-        environment: &BTreeMap<String, String>,
-        installation: &Installation,
-        kind: ExecutorKind,
-        class: &str,
-    ) -> JobResult {
+    fn step(&mut self, step: &Step, environment: &BTreeMap<String, String>, installation: &Installation) -> JobResult {
         let mut lines = Vec::new();
         let mut out = |line: String| lines.push((Stream::Out, line));
         let mut exit_code = None;
@@ -319,7 +378,7 @@ impl<'a, 'b> JobRun<'a, 'b> {
                 }
             },
             Step::Run { command, .. } => {
-                let run = shell::run(command, environment, &mut self.files, &self.host);
+                let run = shell::run(command, environment, &mut self.files, &self.host, self.engine.as_mut());
                 lines = run.lines;
                 exit_code = Some(run.exit_code);
                 slept = run.slept;
@@ -328,11 +387,10 @@ impl<'a, 'b> JobRun<'a, 'b> {
                     result = JobResult::Failed;
                 }
             }
-            Step::SetupRemoteDocker => {
+            Step::SetupRemoteDocker { docker_layer_caching } => {
                 out("Allocating a remote Docker Engine".to_owned());
-                match vm_for(installation, kind, class) {
+                match vm_for(installation, &self.job.executor).and_then(|()| self.start_engine(*docker_layer_caching)) {
                     Ok(()) => {
-                        self.host.docker_engine = true;
                         let vm: String = self.inputs.seed.chars().take(8).collect();
                         out(format!("Remote Docker engine created. Using VM 'default-{vm}'"));
                     }
@@ -422,6 +480,11 @@ impl<'a, 'b> JobRun<'a, 'b> {
     }
 
     fn finish(self) -> Course {
+        if self.layer_caching
+            && let Some(engine) = self.engine
+        {
+            self.inputs.dlc_volumes.insert(self.job.executor.kind, engine.into_layers());
+        }
         let result = self.steps.last().map_or(JobResult::Success, |step| step.result);
         Course::Runs {
             steps: self.steps,
@@ -468,21 +531,21 @@ fn host_of(job: &PlannedJob, inputs: &JobInputs<'_>) -> Host {
         (ExecutorKind::Machine | ExecutorKind::Arm | ExecutorKind::Windows, _) => (2, 7680),
         (ExecutorKind::Runner, _) => (2, 3840),
     };
-    let (arch, kernel, hostname, docker_engine) = match job.executor.kind {
-        ExecutorKind::Docker | ExecutorKind::RemoteDocker => ("x86_64", "Linux", container, false),
-        ExecutorKind::Machine => ("x86_64", "Linux", format!("ip-10-0-9-{}", inputs.seed.len() + 100), true),
-        ExecutorKind::Arm => ("aarch64", "Linux", format!("ip-10-0-10-{}", inputs.seed.len() + 100), true),
+    let (arch, kernel, hostname) = match job.executor.kind {
+        ExecutorKind::Docker | ExecutorKind::RemoteDocker => ("x86_64", "Linux", container),
+        ExecutorKind::Machine => ("x86_64", "Linux", format!("ip-10-0-9-{}", inputs.seed.len() + 100)),
+        ExecutorKind::Arm => ("aarch64", "Linux", format!("ip-10-0-10-{}", inputs.seed.len() + 100)),
         ExecutorKind::Windows => (
             "x86_64",
             "Windows_NT",
             format!("EC2AMAZ-{}", container.chars().take(7).collect::<String>().to_uppercase()),
-            true,
         ),
         ExecutorKind::Runner => {
             let hostname = inputs.installation.runners_of(class).next().map(|runner| runner.hostname.clone());
-            ("x86_64", "Linux", hostname.unwrap_or(container), false)
+            ("x86_64", "Linux", hostname.unwrap_or(container))
         }
     };
     let issuer = Some(std::sync::Arc::clone(&inputs.installation.oidc.issuer));
-    Host { arch, kernel, cpus, memory_mib, hostname, docker_engine, issuer }
+    let env_subst = inputs.installation.circleci_cli_has_env_subst;
+    Host { arch, kernel, cpus, memory_mib, hostname, env_subst, issuer }
 }

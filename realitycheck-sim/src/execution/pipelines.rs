@@ -26,7 +26,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use tokio::time::Instant;
 
 use super::fleet::{self, Demand, Fleet, SharedFleet};
-use super::job::{self, Caches, ContextLookup, Course, JobInputs, JobResult, StepRun};
+use super::job::{self, Caches, ContextLookup, Course, DlcVolumes, JobInputs, JobResult, StepRun};
 use super::shell::FileSystem;
 use super::timing::JobTiming;
 use crate::installation::Installation;
@@ -252,8 +252,8 @@ pub struct WorkflowSummary {
     pub jobs: Vec<(String, &'static str)>,
 }
 
-/// Every pipeline of the project, the caches its jobs saved, and the Nomad client group its
-/// parallel docker containers run on.
+/// Every pipeline of the project, the caches its jobs saved, the installation's Docker layer
+/// cache volumes, and the Nomad client group its parallel docker containers run on.
 #[derive(Debug)]
 pub struct Pipelines {
     installation: Arc<Installation>,
@@ -261,6 +261,7 @@ pub struct Pipelines {
     pipelines: Vec<PipelineRecord>,
     next_job_number: u64,
     caches: Caches,
+    dlc_volumes: DlcVolumes,
     fleet: SharedFleet,
 }
 
@@ -268,7 +269,15 @@ impl Pipelines {
     /// The pipelines of `installation`, none yet; its client group starts now.
     pub fn new(installation: Arc<Installation>, timing: JobTiming) -> Self {
         let fleet = SharedFleet::new(Fleet::new(&installation, Instant::now()));
-        Self { installation, timing, pipelines: Vec::new(), next_job_number: 1, caches: Caches::new(), fleet }
+        Self {
+            installation,
+            timing,
+            pipelines: Vec::new(),
+            next_job_number: 1,
+            caches: Caches::new(),
+            dlc_volumes: DlcVolumes::new(),
+            fleet,
+        }
     }
 
     pub fn installation(&self) -> Arc<Installation> {
@@ -402,6 +411,7 @@ impl Pipelines {
                         timing: &self.timing,
                         workspace: workspace.clone(),
                         caches: &mut self.caches,
+                        dlc_volumes: &mut self.dlc_volumes,
                         environment: environment(values, workflow_id, job, node),
                         identity: identity(values, workflow_id, &id, wall, ready_after + self.timing.queue),
                         seed: &seed,
@@ -863,7 +873,7 @@ mod tests {
     fn everything(cloud: &str) -> TriggerRequest {
         let parameters = json!({
             "run_id": "run-1", "cloud_provider": cloud, "runner_resource_class": SIM_RUNNER_RESOURCE_CLASS,
-            "windows": true, "docker_resource_classes": true, "context_digest": digest()
+            "windows": true, "docker_resource_classes": true, "context_digest": digest(), "dlc": true
         });
         TriggerRequest { branch: Some("main".into()), tag: None, parameters: parameters.as_object().unwrap().clone() }
     }
@@ -882,7 +892,7 @@ mod tests {
         summary.workflows.into_iter().map(|workflow| (workflow.name, workflow.status)).collect()
     }
 
-    const ALL_JOBS: [&str; 17] = [
+    const ALL_JOBS: [&str; 20] = [
         "docker",
         "docker_resource_class-small",
         "docker_resource_class-medium",
@@ -892,6 +902,8 @@ mod tests {
         "machine",
         "remote_docker",
         "arm",
+        "remote_docker_dlc",
+        "machine_dlc",
         "runner",
         "windows",
         "contexts",
@@ -900,15 +912,27 @@ mod tests {
         "save_cache",
         "restore_cache",
         "artifacts",
+        "env_subst",
     ];
 
     /// The terminal (or stuck) status of every job of a full run (`everything("aws")`, plus
     /// `test_results`) in `scenario`, the table the harness's expectations follow.
     fn expected(scenario: Scenario, job: &str) -> &'static str {
         let docker = job.starts_with("docker")
-            || ["remote_docker", "contexts", "write_workspace", "save_cache", "artifacts", "test_results", "checkout"]
-                .contains(&job);
-        let vm = ["machine", "remote_docker", "arm", "windows"].contains(&job);
+            || [
+                "remote_docker",
+                "remote_docker_dlc",
+                "contexts",
+                "write_workspace",
+                "save_cache",
+                "artifacts",
+                "test_results",
+                "checkout",
+                "env_subst",
+            ]
+            .contains(&job);
+        let dlc = ["remote_docker_dlc", "machine_dlc"].contains(&job);
+        let vm = dlc || ["machine", "remote_docker", "arm", "windows"].contains(&job);
         match scenario {
             Scenario::NoNomadClients
             | Scenario::NomadClientsDraining
@@ -929,6 +953,8 @@ mod tests {
             Scenario::RunnerMissing if job == "runner" => "queued",
             Scenario::ContextsMissing | Scenario::ContextValueChanged if job == "contexts" => "failed",
             Scenario::CheckoutKeyMissing if job == "checkout" => "failed",
+            Scenario::DlcNotGranted if dlc => "infrastructure_fail",
+            Scenario::EnvSubstMissing if job == "env_subst" => "failed",
             Scenario::ClientsTooSmall if job == "docker_resource_class-xlarge" => "queued",
             _ => "success",
         }
@@ -999,7 +1025,7 @@ mod tests {
         trigger(&mut pipelines, Scenario::Healthy, TriggerRequest::default());
         tokio::time::advance(Duration::from_secs(60)).await;
         let numbers: Vec<u64> = pipelines.jobs().filter_map(|(_, _, job)| job.number).collect();
-        assert_eq!(numbers.len(), 19 + 9);
+        assert_eq!(numbers.len(), 22 + 10);
         let mut sorted = numbers.clone();
         sorted.sort_unstable();
         sorted.dedup();
@@ -1137,6 +1163,14 @@ mod tests {
         assert!(output(&course(&pipelines, "runner")).contains("ran on runner ip-10-0-7-21"));
         assert!(output(&course(&pipelines, "windows")).contains("realitycheck run-1 on Windows_NT"));
         assert!(output(&course(&pipelines, "remote_docker")).contains("realitycheck remote docker"));
+        let Course::Runs { steps, .. } = course(&pipelines, "env_subst") else { panic!() };
+        let rendered = &steps.last().unwrap().lines;
+        assert_eq!(steps.last().unwrap().name, outputs::ENV_SUBST_STEP);
+        assert_eq!(
+            rendered.iter().map(|(_, line)| format!("{line}\n")).collect::<String>(),
+            outputs::env_subst_rendered("run-1"),
+            "the job's environment: reaches circleci env subst"
+        );
         assert!(
             output(&course(&pipelines, "docker_resource_class-medium+")).contains("class medium+: 3 CPUs, 6144 MiB")
         );
@@ -1144,6 +1178,130 @@ mod tests {
         pipelines.trigger(everything("aws"), &contexts(Scenario::Healthy), Instant::now(), started_at()).unwrap();
         let second = pipelines.pipelines[1].workflows.iter().flat_map(|w| &w.jobs).find(|job| job.name == "save_cache");
         assert!(output(&second.unwrap().containers[0].course).contains("Skipping cache generation"));
+    }
+
+    /// The steps of job `name` of the newest pipeline: name, result and output.
+    fn steps_of(pipelines: &Pipelines, name: &str) -> Vec<(String, JobResult, Vec<String>)> {
+        let pipeline = pipelines.pipelines.last().unwrap();
+        let job = pipeline.workflows.iter().flat_map(|w| &w.jobs).find(|job| job.name == name).unwrap();
+        let Course::Runs { steps, .. } = &job.containers[0].course else { panic!("{name} runs") };
+        steps
+            .iter()
+            .map(|step| (step.name.clone(), step.result, step.lines.iter().map(|(_, l)| l.clone()).collect()))
+            .collect()
+    }
+
+    fn trigger_run(pipelines: &mut Pipelines, run_id: &str, cloud: &str) {
+        let mut request = everything(cloud);
+        request.parameters.insert("run_id".into(), json!(run_id));
+        pipelines.trigger(request, &contexts(Scenario::Healthy), Instant::now(), started_at()).unwrap();
+    }
+
+    #[test]
+    fn docker_layer_caching_reuses_the_layers_of_the_previous_job_of_the_same_kind() {
+        for cloud in ["aws", "gcp"] {
+            let mut installation = Installation::new(Scenario::Healthy, started_at());
+            installation.cloud_provider = realitycheck_project::CloudProvider::parse(cloud).unwrap();
+            let mut pipelines = Pipelines::new(Arc::new(installation), JobTiming::default());
+            trigger_run(&mut pipelines, "first", cloud);
+            for job in ["remote_docker_dlc", "machine_dlc"] {
+                let steps = steps_of(&pipelines, job);
+                let (name, result, lines) = steps.last().unwrap();
+                assert_eq!((name.as_str(), *result), (outputs::DLC_BUILD_STEP, JobResult::Success), "{job}");
+                assert!(!lines.iter().any(|line| line.ends_with("CACHED")), "{job} on a fresh simulation: {lines:?}");
+                assert_eq!(lines.last().map(String::as_str), Some("first"), "{job}: the image prints the run id");
+            }
+            trigger_run(&mut pipelines, "second", cloud);
+            for job in ["remote_docker_dlc", "machine_dlc"] {
+                let steps = steps_of(&pipelines, job);
+                let lines = &steps.last().unwrap().2;
+                let cached: Vec<&str> = lines
+                    .windows(2)
+                    .filter(|pair| pair[1].ends_with(" CACHED"))
+                    .map(|pair| pair[0].split_once("] ").unwrap().1)
+                    .collect();
+                assert_eq!(
+                    cached,
+                    [
+                        "FROM docker.io/cimg/base:2025.05",
+                        "RUN echo \"realitycheck layer cache\" > /tmp/realitycheck-cached"
+                    ],
+                    "{job}: {lines:?}"
+                );
+                assert!(lines.iter().any(|line| line.contains("RUN echo \"second\"")), "{lines:?}");
+                assert_eq!(lines.last().map(String::as_str), Some("second"), "{job}");
+            }
+            // Jobs without Docker layer caching start with an empty engine.
+            for job in ["machine", "remote_docker"] {
+                let steps = steps_of(&pipelines, job);
+                let lines = &steps.last().unwrap().2;
+                assert!(!lines.iter().any(|line| line.ends_with("CACHED")), "{job}: {lines:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn dlc_not_granted_fails_the_dlc_jobs_where_their_vm_starts() {
+        let mut pipelines = pipelines(Scenario::DlcNotGranted);
+        pipelines.trigger(everything("aws"), &contexts(Scenario::Healthy), Instant::now(), started_at()).unwrap();
+        let machine = steps_of(&pipelines, "machine_dlc");
+        assert_eq!(machine.len(), 1);
+        let (name, result, lines) = &machine[0];
+        assert_eq!((name.as_str(), *result), ("Spin up environment", JobResult::InfrastructureFail));
+        assert_eq!(lines.last().map(String::as_str), Some(crate::installation::DLC_REFUSAL));
+        let remote = steps_of(&pipelines, "remote_docker_dlc");
+        let (name, result, lines) = remote.last().unwrap();
+        assert_eq!((name.as_str(), *result), ("Setup a remote Docker engine", JobResult::InfrastructureFail));
+        assert_eq!(lines.last().map(String::as_str), Some(crate::installation::DLC_REFUSAL));
+        assert_eq!(
+            crate::installation::DLC_REFUSAL,
+            "Error: Docker layer caching was requested, but the machine provisioner could not attach a layer cache \
+             volume: DLC is not enabled for this installation"
+        );
+        for job in ["machine", "remote_docker"] {
+            assert_eq!(course(&pipelines, job).result(), Some(JobResult::Success), "{job}");
+        }
+    }
+
+    #[test]
+    fn env_subst_missing_fails_the_env_subst_job_with_the_clis_error() {
+        let mut pipelines = pipelines(Scenario::EnvSubstMissing);
+        pipelines.trigger(everything("aws"), &contexts(Scenario::Healthy), Instant::now(), started_at()).unwrap();
+        let steps = steps_of(&pipelines, "env_subst");
+        let (name, result, lines) = steps.last().unwrap();
+        assert_eq!((name.as_str(), *result), (outputs::ENV_SUBST_STEP, JobResult::Failed));
+        assert_eq!(
+            lines[..2],
+            ["Error: unknown command \"subst\" for \"circleci env\"", "Run 'circleci env --help' for usage."]
+        );
+        assert!(lines.last().unwrap().ends_with("Exited with code exit status 255"), "{lines:?}");
+        assert_eq!(course(&pipelines, "artifacts").result(), Some(JobResult::Success));
+    }
+
+    #[test]
+    fn the_android_image_runs_on_gcp_only() {
+        let mut gcp = Installation::new(Scenario::Healthy, started_at());
+        gcp.cloud_provider = realitycheck_project::CloudProvider::Gcp;
+        let mut pipelines = Pipelines::new(Arc::new(gcp), JobTiming::default());
+        pipelines.trigger(everything("gcp"), &contexts(Scenario::Healthy), Instant::now(), started_at()).unwrap();
+        let android = course(&pipelines, "android");
+        assert_eq!(android.result(), Some(JobResult::Success), "{android:?}");
+        let output = output(&android);
+        assert!(output.contains("realitycheck run-1 on Android image, SDK at /opt/android/sdk"), "{output}");
+        assert!(output.ends_with("realitycheck android"), "{output}");
+
+        // A job asking for the image on AWS (the workflow is GCP only: the parameter says gcp)
+        // ends as a machine job whose image the provisioner lacks.
+        let mut pipelines = self::pipelines(Scenario::Healthy);
+        pipelines.trigger(everything("gcp"), &contexts(Scenario::Healthy), Instant::now(), started_at()).unwrap();
+        let android = steps_of(&pipelines, "android");
+        let (name, result, lines) = android.last().unwrap();
+        assert_eq!((name.as_str(), *result), ("Spin up environment", JobResult::InfrastructureFail));
+        assert_eq!(
+            lines.last().unwrap(),
+            "Machine image android-default is not available: Android machine images need CircleCI server on GCP"
+        );
+        assert_eq!(course(&pipelines, "machine").result(), Some(JobResult::Success));
     }
 
     #[test]
