@@ -200,7 +200,10 @@ fn needs_machines(target: &Target, providers: &[CloudProvider], what: OnMachines
     let names: Vec<&str> = providers.iter().map(|p| p.as_str()).collect();
     let names = names.join(" or ");
     let (what, elsewhere) = match what {
-        OnMachines::Job => ("this job", format!("this job needs the machine provisioner of an {names} install")),
+        OnMachines::Job => {
+            let article = if names.starts_with('a') { "an" } else { "a" };
+            ("this job", format!("this job needs the machine provisioner of {article} {names} install"))
+        }
         OnMachines::MachineProvisioner => {
             ("the machine provisioner", format!("the machine provisioner runs on {names} installs only"))
         }
