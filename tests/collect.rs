@@ -125,9 +125,16 @@ fn a_red_demo_writes_a_bundle_whose_manifest_names_the_provisioners_logs() {
 
 /// Every value the simulation must keep to itself: its token, each Secret's values (the
 /// Nomad mTLS key and certificates, the gossip key, the machine provisioner's keys, Helm's
-/// release records), and their base64 and decoded forms.
+/// release records), the OIDC signing keys of the release's values, and their base64 and
+/// decoded forms; and the start of every OIDC token a job gets (a JWT's RS256 header).
 fn secret_values(sim: &SimServer) -> Vec<(String, Vec<u8>)> {
     let mut values = vec![("the API token".to_string(), realitycheck_sim::SIM_TOKEN.as_bytes().to_vec())];
+    // 12 bytes, whole base64 groups: their encoding starts every token's whatever follows.
+    values.push(("an OIDC token".to_string(), STANDARD.encode(r#"{"alg":"RS25"#).into_bytes()));
+    let oidc = sim.installation().oidc.release_values();
+    let keys = oidc["json_web_keys"].as_str().expect("the release's OIDC signing keys").to_string();
+    values.push(("the OIDC signing keys (decoded)".to_string(), STANDARD.decode(&keys).unwrap()));
+    values.push(("the OIDC signing keys".to_string(), keys.into_bytes()));
     for secret in sim.secrets() {
         for (key, value) in &secret.data {
             let name = format!("Secret {} key {key}", secret.name);
@@ -149,7 +156,13 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_token_secret_value_or_private_key_ever_lands_in_a_bundle() {
-    for scenario in [Scenario::MachineProvisionerBroken, Scenario::MtlsKeyMismatch, Scenario::PodsNotReady] {
+    let scenarios = [
+        Scenario::MachineProvisionerBroken,
+        Scenario::MtlsKeyMismatch,
+        Scenario::PodsNotReady,
+        Scenario::OidcBadSignature,
+    ];
+    for scenario in scenarios {
         let sim = SimServer::start(scenario, ([127, 0, 0, 1], 0).into()).await.unwrap();
         let dir = TempDir::new().unwrap();
         let env_file = dir.path().join("sim.env");
@@ -164,7 +177,7 @@ async fn no_token_secret_value_or_private_key_ever_lands_in_a_bundle() {
         assert!(needles.iter().any(|(name, _)| name.contains("nomad-mtls")), "the mTLS Secret is among them");
         assert!(needles.iter().any(|(name, _)| name.contains("sh.helm.release")), "Helm's records are among them");
         let entries = entries(&bundle);
-        assert!(entries.len() > 10, "{scenario}: {} entries", entries.len());
+        assert!(entries.len() >= 8, "{scenario}: {} entries", entries.len());
         let compressed = std::fs::read(&bundle).unwrap();
         for (path, content) in
             entries.iter().map(|(p, c)| (p.as_str(), c.as_slice())).chain([("the .tar.gz", &compressed[..])])
