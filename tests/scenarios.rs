@@ -463,14 +463,20 @@ fn deviations() -> Vec<Expected> {
             "audit log",
         ],
     });
-    deviations.extend(["executors::docker", "executors::remote_docker", "resource_classes::docker_medium"].map(
-        |check| Expected {
+    deviations.extend(
+        [
+            "executors::docker",
+            "executors::remote_docker",
+            "executors::remote_docker_dlc",
+            "resource_classes::docker_medium",
+        ]
+        .map(|check| Expected {
             scenario: "resource-class-mismatch",
             check,
             status: "failed",
             words: &["ran on resource class large instead of medium", "executor docker, resource class large"],
-        },
-    ));
+        }),
+    );
     deviations.extend(["executors::docker", "resource_classes::docker_small", "resource_classes::docker_large"].map(
         |check| Expected {
             scenario: "healthy",
@@ -501,7 +507,10 @@ fn deviations() -> Vec<Expected> {
         ("api::authenticated", &["authenticated as realitycheck-bot"]),
         ("contexts::org_global", &["context `org-global` has CONTEXT_END_TO_END_TEST_VAR"]),
         ("contexts::individual_local", &["context `individual-local` has MULTI_CONTEXT_END_TO_END_VAR"]),
-        ("pipeline::trigger", &["started workflows docker, docker_resource_classes, machine, arm, runner, features"]),
+        (
+            "pipeline::trigger",
+            &["started workflows docker, docker_resource_classes, machine, arm, dlc, oidc, runner, features"],
+        ),
         ("executors::machine", &["on medium (machine executor)"]),
         ("executors::remote_docker", &["on medium (docker executor)"]),
         ("executors::arm", &["on arm.medium (machine executor)"]),
@@ -605,7 +614,7 @@ fn job_feature_deviations() -> Vec<Expected> {
             scenario: "env-subst-missing",
             check: "features::env_subst",
             status: "failed",
-            words: &["ended failed", "unknown command \"subst\" for \"circleci env\"", "has no `env subst`"],
+            words: &["ended failed", "Run 'circleci env --help' for usage.", "has no `env subst`"],
         },
         Expected {
             scenario: "oidc-wrong-issuer",
@@ -910,6 +919,9 @@ fn expectations() -> Vec<RunExpected> {
             }
             if run.external() && check == "nomad::gossip_key" {
                 return found("skipped", &["not-applicable", "outside the cluster", "nomad.server.internal: false"]);
+            }
+            if check == "executors::android" {
+                return found("skipped", &["not-applicable", "the machine provisioner of a gcp install"]);
             }
             if common::NOT_APPLICABLE_IN_DEMO.contains(&check) {
                 return found("skipped", &["not-applicable", "opt-in"]);
