@@ -278,8 +278,8 @@ impl Service {
         running
     }
 
-    /// Records a finished run: the state, the notifications (queued before the targets'
-    /// state is unlocked, so that they are once the run is seen), the state dir.
+    /// Records a finished run: the state, the notifications (queued before the targets' state
+    /// is unlocked: whoever sees the run's record finds them queued), the state dir.
     fn finish(&self, record: RunRecord) {
         let record = Arc::new(record);
         let kept = {
