@@ -1,7 +1,7 @@
 //! `GET /metrics`: the targets' states in Prometheus's text exposition format (version
 //! 0.0.4). Labels are bounded to the target, the suite, the check, the certificate of a
-//! certificate expiry and the executor of a canary's job: no diagnosis text ever becomes a
-//! label value. The canary's families (`realitycheck_canary_*`, `realitycheck_job_*`) come
+//! certificate expiry, the executor of a canary's job, and a fixed set of results and reasons:
+//! no diagnosis text ever becomes a label value. The canary's families (`realitycheck_canary_*`, `realitycheck_job_*`) come
 //! from its own state: a canary never changes the scheduled runs' families.
 
 use std::fmt::Write;
@@ -113,6 +113,11 @@ pub fn render(targets: &[TargetState], version: &str) -> String {
         "counter",
         "Webhook notifications about the target, by whether they were delivered (after retries).",
     );
+    let mut dropped = Family::new(
+        "realitycheck_webhook_transitions_dropped_total",
+        "counter",
+        "Webhook notifications about the target dropped undelivered: superseded by a newer one of the same check, or the oldest waiting when the outbox was full.",
+    );
     let mut canary = CanaryFamilies::new();
 
     for target in targets {
@@ -150,9 +155,11 @@ pub fn render(targets: &[TargetState], version: &str) -> String {
             certificates
                 .sample(vec![name(), ("check", expiry.check), ("certificate", expiry.certificate)], expiry.expires_at);
         }
-        let (delivered, failed) = target.webhooks;
-        webhooks.sample(vec![name(), ("result", "delivered".into())], delivered);
-        webhooks.sample(vec![name(), ("result", "failed".into())], failed);
+        let counts = target.webhooks;
+        webhooks.sample(vec![name(), ("result", "delivered".into())], counts.delivered);
+        webhooks.sample(vec![name(), ("result", "failed".into())], counts.failed);
+        dropped.sample(vec![name(), ("reason", "superseded".into())], counts.superseded);
+        dropped.sample(vec![name(), ("reason", "queue-full".into())], counts.queue_full);
         canary.samples(target);
     }
 
@@ -173,6 +180,7 @@ pub fn render(targets: &[TargetState], version: &str) -> String {
         next_run,
         certificates,
         webhooks,
+        dropped,
     ];
     families.extend(canary.families());
     let mut out = String::new();

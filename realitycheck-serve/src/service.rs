@@ -6,7 +6,9 @@
 //! recorded as an overrun and the next one starts when it ends, never alongside. One target's
 //! slowness or failure never delays another's: each loop is its own task. On shutdown each
 //! loop cancels its run (the engine finishes it: interrupted checks reported, workflows the
-//! run started cancelled), records it, and ends.
+//! run started cancelled), records it, and ends. Each target's webhook notifications are
+//! queued in its outbox by the time its run's record is seen, and one task per target delivers
+//! them in order; on shutdown the outboxes are emptied (10 s at most).
 
 use std::collections::BTreeMap;
 use std::hash::BuildHasher;
@@ -21,9 +23,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::canary::CanarySchedule;
 use crate::record::{RunMeta, RunRecord, Trigger, unix_millis};
-use crate::state::{Running, TargetState, Transition};
+use crate::state::{Running, TargetState};
 use crate::store::Store;
-use crate::webhook::Webhook;
+use crate::webhook::{OUTBOX_CAPACITY, Outbox, Outcome, Webhook};
 
 /// How `serve` runs its targets.
 #[derive(Debug, Clone)]
@@ -75,7 +77,8 @@ pub struct Service {
     pending: Mutex<BTreeMap<String, u64>>,
     next_id: AtomicU64,
     store: Option<Mutex<Store>>,
-    webhook: Option<Webhook>,
+    /// Each target's notifications not delivered yet; none without a webhook.
+    outboxes: BTreeMap<String, Arc<Outbox>>,
     deliveries: TaskTracker,
     stopping: AtomicBool,
     api_token: Option<Secret>,
@@ -275,20 +278,27 @@ impl Service {
         running
     }
 
-    /// Records a finished run: the state, the state dir, the notifications.
-    fn finish(self: &Arc<Self>, record: RunRecord) {
+    /// Records a finished run: the state, the notifications (queued before the targets' state
+    /// is unlocked: whoever sees the run's record finds them queued), the state dir.
+    fn finish(&self, record: RunRecord) {
         let record = Arc::new(record);
-        let (transitions, host, kept) = {
+        let kept = {
             let mut targets = self.lock();
             let Some(state) = targets.get_mut(&record.target) else { return };
             state.running = None;
             let transitions = state.apply(Arc::clone(&record));
-            let host = state.host.clone();
+            if let Some(outbox) = self.outboxes.get(&record.target) {
+                for transition in transitions {
+                    for outcome in outbox.push(transition) {
+                        state.webhooks.count(outcome);
+                    }
+                }
+            }
             let kept: Vec<Arc<RunRecord>> = match self.store {
                 Some(_) => targets.values().flat_map(|t| t.history.iter().chain(&t.canary.history).cloned()).collect(),
                 None => Vec::new(),
             };
-            (transitions, host, kept)
+            kept
         };
         // The file is written with the targets' state unlocked: the HTTP handlers and the
         // other targets' loops never wait for the disk.
@@ -300,27 +310,12 @@ impl Service {
             }
         }
         tracing::info!(target_name = %record.target, run = record.id, profile = %record.profile, canary = record.canary, result = record.result.as_str(), duration_ms = record.duration_ms, "run finished");
-        self.notify(transitions, host);
     }
 
-    fn notify(self: &Arc<Self>, transitions: Vec<Transition>, host: String) {
-        let Some(webhook) = self.webhook.clone() else { return };
-        for transition in transitions {
-            let service = Arc::clone(self);
-            let (webhook, host) = (webhook.clone(), host.clone());
-            self.deliveries.spawn(async move {
-                let delivered = match webhook.deliver(&transition, &host).await {
-                    Ok(()) => true,
-                    Err(error) => {
-                        tracing::warn!(%error, check = %transition.check, target_name = %transition.target, "a notification was not delivered");
-                        false
-                    }
-                };
-                if let Some(state) = service.lock().get_mut(&transition.target) {
-                    let (ok, failed) = &mut state.webhooks;
-                    *(if delivered { ok } else { failed }) += 1;
-                }
-            });
+    /// Counts the outcome of one of `target`'s notifications.
+    fn count(&self, target: &str, outcome: Outcome) {
+        if let Some(state) = self.lock().get_mut(target) {
+            state.webhooks.count(outcome);
         }
     }
 }
@@ -337,8 +332,8 @@ fn jitter(max: Duration, target: &str, turn: u64) -> Duration {
 
 /// Starts `serve`'s loops: one per target of `targets` (each with the run of one target,
 /// named by its `RunInfo`, and its canary), until `shutdown` is cancelled. Returns the service
-/// (for the HTTP layer) and a handle that resolves when every loop has ended and
-/// notifications in flight are delivered (or 10 s have passed).
+/// (for the HTTP layer) and a handle that resolves when every loop has ended and the
+/// notifications queued are delivered or dropped (or 10 s have passed).
 pub fn start<S: Suite>(
     targets: Vec<Watch<S>>,
     schedule: Schedule,
@@ -350,6 +345,8 @@ pub fn start<S: Suite>(
     let mut states = BTreeMap::new();
     let mut requests = BTreeMap::new();
     let mut watched = Vec::new();
+    let mut outboxes = BTreeMap::new();
+    let mut hosts = Vec::new();
     for (index, watch) in targets.into_iter().enumerate() {
         let info = watch.run.options().info.clone();
         let (sender, receiver) = mpsc::channel(1);
@@ -361,6 +358,10 @@ pub fn start<S: Suite>(
             max_wait: canary.max_wait,
         });
         states.insert(info.target.clone(), state);
+        if parts.webhook.is_some() {
+            outboxes.insert(info.target.clone(), Arc::new(Outbox::new(&info.target, OUTBOX_CAPACITY)));
+            hosts.push((info.target.clone(), info.host.clone()));
+        }
         let offset = schedule.stagger * u32::try_from(index).unwrap_or(u32::MAX) / count;
         watched.push(Watched { watch, requests: receiver, offset });
     }
@@ -383,12 +384,21 @@ pub fn start<S: Suite>(
         pending: Mutex::new(BTreeMap::new()),
         next_id: AtomicU64::new(last_id + 1),
         store,
-        webhook: parts.webhook,
+        outboxes,
         deliveries: TaskTracker::new(),
         stopping: AtomicBool::new(false),
         api_token: parts.api_token,
         anchor: (Instant::now(), SystemTime::now()),
     });
+    if let Some(webhook) = parts.webhook {
+        for (target, host) in hosts {
+            let (service, webhook) = (Arc::clone(&service), webhook.clone());
+            service.deliveries.clone().spawn(async move {
+                let outbox = Arc::clone(&service.outboxes[&target]);
+                outbox.work(&webhook, &host, |outcome| service.count(&target, outcome)).await;
+            });
+        }
+    }
     let loops: Vec<_> = watched
         .into_iter()
         .map(|watched| tokio::spawn(watch(Arc::clone(&service), watched, shutdown.clone())))
@@ -402,6 +412,9 @@ pub fn start<S: Suite>(
                 if let Err(error) = handle.await {
                     tracing::error!(%error, "a target's loop ended abnormally");
                 }
+            }
+            for outbox in service.outboxes.values() {
+                outbox.close();
             }
             service.deliveries.close();
             if tokio::time::timeout(Duration::from_secs(10), service.deliveries.wait()).await.is_err() {

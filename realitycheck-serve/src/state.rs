@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::canary::CanaryState;
 use crate::record::{CERTIFICATE_EXPIRY, CheckRecord, CheckStatus, DiagnosisRecord, RunRecord, RunResult, Trigger};
+use crate::webhook::Outcome;
 
 /// Whether a check works, as notifications and the page see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -89,6 +90,31 @@ pub struct Transition {
     pub canary: bool,
 }
 
+/// What became of a target's webhook notifications, counted since `serve` started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookCounts {
+    /// Delivered (after retries, if any).
+    pub delivered: u64,
+    /// Not delivered after every retry.
+    pub failed: u64,
+    /// Dropped undelivered: a newer notification of the same check superseded them.
+    pub superseded: u64,
+    /// Dropped undelivered: the oldest waiting when the outbox was full.
+    pub queue_full: u64,
+}
+
+impl WebhookCounts {
+    /// Counts one notification's outcome.
+    pub fn count(&mut self, outcome: Outcome) {
+        *match outcome {
+            Outcome::Delivered => &mut self.delivered,
+            Outcome::Failed => &mut self.failed,
+            Outcome::Superseded => &mut self.superseded,
+            Outcome::QueueFull => &mut self.queue_full,
+        } += 1;
+    }
+}
+
 /// The run of a target going on now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Running {
@@ -143,8 +169,8 @@ pub struct TargetState {
     pub next_run_ms: Option<u64>,
     /// Certificate expiries the last run that read them reported, by (check, certificate).
     pub certificates: BTreeMap<(String, String), i64>,
-    /// Webhook deliveries that succeeded and that failed (after their retries).
-    pub webhooks: (u64, u64),
+    /// What became of the target's webhook notifications.
+    pub webhooks: WebhookCounts,
     /// What the target's canary found, apart from the scheduled runs.
     pub canary: CanaryState,
 }
@@ -166,7 +192,7 @@ impl TargetState {
             running: None,
             next_run_ms: None,
             certificates: BTreeMap::new(),
-            webhooks: (0, 0),
+            webhooks: WebhookCounts::default(),
             canary: CanaryState::default(),
         }
     }

@@ -2,7 +2,8 @@
 //! turns on tokio's paused clock (no overlap, overruns, requests answered 409 while a run
 //! goes on), the shutdown of a run in progress, the state dir across restarts, the API, the
 //! metrics (checked by Prometheus's own `promtool` where it is installed), and webhooks
-//! delivered to a receiver on loopback with retries.
+//! delivered to a receiver on loopback with retries, in order, a retried one superseded by a
+//! newer one of its check dropped.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
@@ -15,11 +16,12 @@ use harness::{
     Applicability, CancellationToken, Check, CheckKind, CheckSpec, Diagnosis, IgnoredMode, Observation, Preflight, Run,
     RunInfo, RunOptions, Selection, Suite, Timeouts, Verdict,
 };
+use realitycheck_serve::state::WebhookCounts;
 use realitycheck_serve::{
     Canary, RunResult, Schedule, Service, ServiceParts, Store, Watch, Webhook, WebhookFormat, http, start,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 use tower::ServiceExt;
 
 /// What the test steers and what the suite saw.
@@ -735,9 +737,150 @@ async fn a_change_of_state_is_posted_to_the_webhook_with_retries() {
     assert_eq!(received[0]["host"], "https://prod.example.com");
     assert_eq!((received[1]["from"].as_str(), received[1]["to"].as_str()), (Some("failing"), Some("passing")));
     assert_eq!(received[1]["note"], "flip is on");
-    until("the counters", || service.snapshot()[0].webhooks == (2, 0)).await;
+    until("the counters", || service.snapshot()[0].webhooks == delivered(2)).await;
     shutdown.cancel();
     done.await.unwrap();
+}
+
+/// Counts of `n` notifications delivered, none else.
+fn delivered(n: u64) -> WebhookCounts {
+    WebhookCounts { delivered: n, ..Default::default() }
+}
+
+/// A webhook receiver on loopback that holds its first POST until the test answers it
+/// ([`HeldReceiver::answer_first`]) and answers the others 200 at once.
+struct HeldReceiver {
+    url: url::Url,
+    /// POSTs arrived.
+    arrived: Arc<AtomicU32>,
+    /// Each POST's body and the status answered, in the order of the answers.
+    answered: Arc<Mutex<Vec<(serde_json::Value, u16)>>>,
+    first: Option<oneshot::Sender<StatusCode>>,
+}
+
+impl HeldReceiver {
+    async fn start() -> HeldReceiver {
+        let arrived = Arc::new(AtomicU32::new(0));
+        let answered = Arc::new(Mutex::new(Vec::new()));
+        let (first, held) = oneshot::channel::<StatusCode>();
+        let held = Arc::new(tokio::sync::Mutex::new(Some(held)));
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post({
+                let (arrived, answered) = (Arc::clone(&arrived), Arc::clone(&answered));
+                move |axum::Json(body): axum::Json<serde_json::Value>| async move {
+                    let status = match arrived.fetch_add(1, Ordering::SeqCst) {
+                        0 => held.lock().await.take().unwrap().await.unwrap(),
+                        _ => StatusCode::OK,
+                    };
+                    answered.lock().unwrap().push((body, status.as_u16()));
+                    status
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = url::Url::parse(&format!("http://{}/hook", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        HeldReceiver { url, arrived, answered, first: Some(first) }
+    }
+
+    fn answer_first(&mut self, status: StatusCode) {
+        self.first.take().unwrap().send(status).unwrap();
+    }
+
+    /// What was answered: (check, canary, to, run, status) of each POST.
+    fn answered(&self) -> Vec<(String, bool, String, u64, u16)> {
+        let answered = self.answered.lock().unwrap();
+        answered
+            .iter()
+            .map(|(body, status)| {
+                let text = |key: &str| body[key].as_str().unwrap().to_string();
+                (
+                    text("check"),
+                    body["canary"].as_bool().unwrap(),
+                    text("to"),
+                    body["run_id"].as_u64().unwrap(),
+                    *status,
+                )
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_notification_being_retried_is_dropped_when_a_newer_one_of_its_check_comes_and_never_lands_after_it() {
+    let mut receiver = HeldReceiver::start().await;
+    // Retries close together: on a delivery of each its own, run 2's →failing would land after
+    // run 3's →passing.
+    let backoff = vec![Duration::from_millis(10); 3];
+    let webhook = Webhook::new(receiver.url.clone(), WebhookFormat::Json, Duration::from_secs(60), backoff).unwrap();
+    let controls = Arc::new(Controls::default());
+    let parts = ServiceParts { webhook: Some(webhook), ..Default::default() };
+    let (service, done, shutdown) = start_one(&controls, Duration::from_secs(3600), parts);
+    until("the first run", || runs_of(&service, "prod").len() == 1).await;
+    controls.broken.store(true, Ordering::SeqCst);
+    let failing = service.request_run("prod").unwrap();
+    until("the failing run's notification, held", || receiver.arrived.load(Ordering::SeqCst) == 1).await;
+    controls.broken.store(false, Ordering::SeqCst);
+    let passing = service.request_run("prod").unwrap();
+    until("the passing run", || service.run(passing).is_some()).await;
+    // The passing run's notification is queued behind the failing one's first attempt, which
+    // fails now: it is not retried.
+    receiver.answer_first(StatusCode::INTERNAL_SERVER_ERROR);
+    let counts = WebhookCounts { delivered: 1, superseded: 1, ..Default::default() };
+    until("the counters", || service.snapshot()[0].webhooks == counts).await;
+
+    let (_, metrics) = get(&service, "/metrics").await;
+    let dropped = |reason: &str| {
+        sample(
+            &metrics,
+            "realitycheck_webhook_transitions_dropped_total",
+            &format!("target=\"prod\",reason=\"{reason}\""),
+        )
+    };
+    assert_eq!(
+        (dropped("superseded").as_deref(), dropped("queue-full").as_deref()),
+        (Some("1"), Some("0")),
+        "{metrics}"
+    );
+    promtool_check_metrics(&metrics);
+    shutdown.cancel();
+    done.await.unwrap();
+    let flip = |to: &str, run: u64, status: u16| ("fake::flip".to_string(), false, to.to_string(), run, status);
+    assert_eq!(receiver.answered(), [flip("failing", failing, 500), flip("passing", passing, 200)]);
+    assert_eq!(receiver.arrived.load(Ordering::SeqCst), 2, "run {failing}'s notification never retried");
+}
+
+#[tokio::test]
+async fn notifications_of_different_checks_are_delivered_in_the_order_their_runs_ended() {
+    let mut receiver = HeldReceiver::start().await;
+    let webhook = Webhook::new(receiver.url.clone(), WebhookFormat::Json, Duration::from_secs(60), vec![]).unwrap();
+    let controls = Arc::new(Controls::default());
+    controls.broken.store(true, Ordering::SeqCst);
+    controls.canary_broken.store(true, Ordering::SeqCst);
+    let parts = ServiceParts { webhook: Some(webhook), ..Default::default() };
+    let hour = Duration::from_secs(3600);
+    let (service, done, shutdown) = start_with_canary(&controls, hour, hour, parts);
+    // The first run's →failing is held at the receiver; the canary's (right after it), then a
+    // requested run's →passing of the first run's check wait behind it.
+    until("the first run's notification, held", || receiver.arrived.load(Ordering::SeqCst) >= 1).await;
+    until("the canary", || canaries_of(&service, "prod").len() == 1).await;
+    controls.broken.store(false, Ordering::SeqCst);
+    let passing = service.request_run("prod").unwrap();
+    until("the passing run", || service.run(passing).is_some()).await;
+    assert_eq!(receiver.arrived.load(Ordering::SeqCst), 1, "the others wait behind the first");
+    // Delivered at its first attempt, after the passing run was queued: it is not dropped,
+    // and lands first.
+    receiver.answer_first(StatusCode::OK);
+    until("the counters", || service.snapshot()[0].webhooks == delivered(3)).await;
+    shutdown.cancel();
+    done.await.unwrap();
+    let (first, canary) = (runs_of(&service, "prod")[0].id, canaries_of(&service, "prod")[0].id);
+    let flip = |canary: bool, to: &str, run: u64| ("fake::flip".to_string(), canary, to.to_string(), run, 200);
+    assert_eq!(
+        receiver.answered(),
+        [flip(false, "failing", first), flip(true, "failing", canary), flip(false, "passing", passing)]
+    );
 }
 
 #[tokio::test]
@@ -752,7 +895,7 @@ async fn a_failing_canary_is_announced_as_the_canary_s_and_restored_apart_after_
     let hour = Duration::from_secs(3600);
     let (service, done, shutdown) = start_with_canary(&controls, hour, hour, parts);
     until("the canary's notification", || received.lock().unwrap().len() == 1).await;
-    until("the delivery counted", || service.snapshot()[0].webhooks == (1, 0)).await;
+    until("the delivery counted", || service.snapshot()[0].webhooks == delivered(1)).await;
     let received = received.lock().unwrap().clone();
     assert_eq!((received[0]["check"].as_str(), received[0]["canary"].as_bool()), (Some("fake::flip"), Some(true)));
     assert_eq!(received[0]["to"], "failing");
@@ -791,7 +934,10 @@ async fn an_undeliverable_notification_is_counted_and_changes_no_verdict() {
     controls.broken.store(true, Ordering::SeqCst);
     let parts = ServiceParts { webhook: Some(webhook), ..Default::default() };
     let (service, done, shutdown) = start_one(&controls, Duration::from_secs(3600), parts);
-    until("the failed delivery", || service.snapshot()[0].webhooks == (0, 1)).await;
+    until("the failed delivery", || {
+        service.snapshot()[0].webhooks == WebhookCounts { failed: 1, ..Default::default() }
+    })
+    .await;
     let state = service.snapshot().remove(0);
     assert_eq!(state.last_run().unwrap().result, RunResult::Failed);
     assert_eq!(state.runs_by_result.len(), 1);
