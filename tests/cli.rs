@@ -176,6 +176,33 @@ fn demo_hands_its_cloud_provider_to_the_checks() {
 }
 
 #[test]
+fn a_gcp_install_runs_the_android_job_and_every_check_but_arm_and_windows_is_green() {
+    let dir = TempDir::new().unwrap();
+    let report = dir.path().join("report.json");
+    let out = run(realitycheck(dir.path())
+        .args(["demo", "--cloud-provider", "gcp", "--color", "never", "--json"])
+        .arg(&report));
+    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let checks = report["checks"].as_array().unwrap();
+    let status = |id: &str| {
+        let check = checks.iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no {id}"));
+        (check["status"].as_str().unwrap().to_string(), check.to_string())
+    };
+    let (android, note) = status("executors::android");
+    assert_eq!(android, "passed", "{note}");
+    assert!(note.contains("job `android`") && note.contains("on medium (machine executor)"), "{note}");
+    for dlc in ["executors::remote_docker_dlc", "executors::machine_dlc"] {
+        assert_eq!(status(dlc).0, "passed", "{}", status(dlc).1);
+    }
+    for check in checks {
+        let id = check["id"].as_str().unwrap();
+        let expected = if ["executors::arm", "executors::windows"].contains(&id) { "skipped" } else { "passed" };
+        assert_eq!(check["status"], expected, "{check}");
+    }
+}
+
+#[test]
 fn a_sim_process_gives_a_run_the_capacity_thresholds_at_its_speed() {
     let dir = TempDir::new().unwrap();
     let sim = Sim::start(dir.path(), "capacity-healthy");

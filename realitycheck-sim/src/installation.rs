@@ -23,9 +23,8 @@ use crate::pods::{AUTOSCALER, PodHealth, ReleasePod, release_pods, release_state
 use crate::project::executor::docker_class_size;
 use crate::scenario::Scenario;
 use crate::secrets::{
-    AUTOSCALER_SECRET, GOSSIP_SECRET, Revision, SimSecret, autoscaler_secret_hcl, by_hand, failed_upgrade_history,
-    gossip_key, healthy_history, helm_release_secrets, history_of, pending_upgrade_history, user_values,
-    with_obsolete_values,
+    GOSSIP_SECRET, Revision, SimSecret, autoscaler_secret, by_hand, failed_upgrade_history, gossip_key,
+    healthy_history, helm_release_secrets, history_of, pending_upgrade_history, user_values, with_obsolete_values,
 };
 use crate::statefulsets::ReleaseStatefulSet;
 use crate::velero::Velero;
@@ -263,11 +262,7 @@ impl Installation {
             grants_docker_layer_caching: true,
             circleci_cli_has_env_subst: true,
             runners: vec![healthy_runner(started_at)],
-            secrets: [
-                gossip.into_iter().collect(),
-                vec![mtls.secret, by_hand(AUTOSCALER_SECRET, &[("secret.hcl", &autoscaler_secret_hcl())])],
-            ]
-            .concat(),
+            secrets: [gossip.into_iter().collect(), vec![mtls.secret, autoscaler_secret(cloud)]].concat(),
             tls_expires_at: None,
             checkout_refusal: None,
             project_followed: true,

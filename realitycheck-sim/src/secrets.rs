@@ -15,6 +15,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use realitycheck_project::CloudProvider;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -87,10 +88,35 @@ pub fn by_hand(name: &str, data: &[(&str, &[u8])]) -> SimSecret {
 /// The Secret of the Nomad autoscaler's credentials.
 pub const AUTOSCALER_SECRET: &str = "nomad-autoscaler-secret";
 
-/// The autoscaler's `secret.hcl` on AWS, base64-encoded as the guide asks.
-pub fn autoscaler_secret_hcl() -> Vec<u8> {
-    let hcl = "target \"aws-asg\" {\n  driver = \"aws-asg\"\n  config = {\n    aws_region = \"us-east-1\"\n  }\n}\n";
-    STANDARD.encode(hcl).into_bytes()
+/// The autoscaler's Secret on `cloud`, its keys base64-encoded as the guide asks: its
+/// `secret.hcl` with the `aws-asg` target (AWS, and where the machines are not the cloud's), or
+/// the `gce-mig` target and the service account's `gcp_sa.json` (GCP).
+pub fn autoscaler_secret(cloud: CloudProvider) -> SimSecret {
+    let encode = |text: &str| STANDARD.encode(text).into_bytes();
+    let data = match cloud {
+        CloudProvider::Gcp => vec![
+            (
+                "secret.hcl",
+                encode(
+                    "target \"gce-mig\" {\n  driver = \"gce-mig\"\n  config = {\n    credentials = \"/etc/nomad-autoscaler/gcp_sa.json\"\n  }\n}\n",
+                ),
+            ),
+            (
+                "gcp_sa.json",
+                encode(
+                    "{\"type\": \"service_account\", \"project_id\": \"realitycheck-sim\", \"client_email\": \"nomad-autoscaler@realitycheck-sim.iam.gserviceaccount.com\"}",
+                ),
+            ),
+        ],
+        CloudProvider::Aws | CloudProvider::Other => vec![(
+            "secret.hcl",
+            encode(
+                "target \"aws-asg\" {\n  driver = \"aws-asg\"\n  config = {\n    aws_region = \"us-east-1\"\n  }\n}\n",
+            ),
+        )],
+    };
+    let data: Vec<(&str, &[u8])> = data.iter().map(|(key, value)| (*key, value.as_slice())).collect();
+    by_hand(AUTOSCALER_SECRET, &data)
 }
 
 /// A revision of the release, as `helm history` lists it.
