@@ -607,10 +607,13 @@ impl GaveUp {
             Stop::Budget(budget) => format!("reads are retried for {} at most", harness::humanize(budget)),
             Stop::CheckDeadline => "the check's time was running out".to_string(),
         };
+        let attempts = match self.attempts {
+            1 => "1 attempt".to_string(),
+            n => format!("{n} attempts"),
+        };
         let note = format!(
-            "; still failing after {} attempts over {} ({why}): check the CircleCI API's pods and \
+            "; still failing after {attempts} over {} ({why}): check the CircleCI API's pods and \
              any proxy or load balancer in front of it",
-            self.attempts,
             harness::humanize(self.failing_for)
         );
         match failure {
