@@ -53,7 +53,7 @@ pub async fn interview(args: &InitArgs, config: &Path) -> Result<Starter, AppErr
             timeout: CHECK_TIMEOUT,
             ca_bundle: ca_bundle.clone(),
             insecure: false,
-            retry: RetryPolicy { max_retries: 0, ..RetryPolicy::default() },
+            retry: RetryPolicy::none(),
             max_pages: Target::with_defaults("init").max_pages,
         })
     };

@@ -180,9 +180,21 @@ async fn the_token_is_redacted_from_echoed_error_bodies() {
 #[tokio::test]
 async fn unreachable_and_hanging_servers_fail_with_the_url() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let error = client(&format!("http://{closed}"), "test-token-0042").me().await.unwrap_err();
+    let impatient = ApiClient::new(&ApiSettings {
+        host: Url::parse(&format!("http://{closed}")).unwrap(),
+        token: Secret::new("test-token-0042"),
+        timeout: Duration::from_secs(10),
+        ca_bundle: None,
+        insecure: false,
+        // Reads given up after a second: the second attempt, half a second after the first, is the last.
+        retry: RetryPolicy { read_budget: Duration::from_secs(1), ..RetryPolicy::default() },
+        max_pages: realitycheck_config::Target::with_defaults("test").max_pages,
+    })
+    .unwrap();
+    let error = impatient.me().await.unwrap_err();
     assert!(matches!(error, ApiError::Unreachable { .. }), "{error}");
     assert!(error.to_string().contains(&format!("http://{closed}/api/v2/me")), "{error}");
+    assert!(error.to_string().contains("still failing after 2 attempts over "), "{error}");
 
     async fn hang() -> &'static str {
         std::future::pending::<()>().await;

@@ -174,7 +174,8 @@ async fn setup() -> (ApiClient, Seen) {
         timeout: Duration::from_secs(10),
         ca_bundle: None,
         insecure: false,
-        retry: RetryPolicy::default(),
+        // Reads given up after a second: a read of a closed port fails in half of one.
+        retry: RetryPolicy { read_budget: Duration::from_secs(1), ..RetryPolicy::default() },
         max_pages: realitycheck_config::Target::with_defaults("test").max_pages,
     })
     .unwrap();
@@ -245,6 +246,7 @@ async fn presigned_signatures_stay_out_of_errors() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let missing = client.step_output(&format!("http://{closed}/gone?X-Amz-Signature=abc")).await.unwrap_err();
     assert!(missing.to_string().contains(&format!("http://{closed}/gone")), "{missing}");
+    assert!(missing.to_string().contains("still failing after 2 attempts"), "retried like an API read: {missing}");
     let status =
         serve(Router::new().route("/gone", get(|| async { (StatusCode::FORBIDDEN, "<Error>expired</Error>") }))).await;
     let expired = client.step_output(&format!("http://{status}/gone?X-Amz-Signature=abc")).await.unwrap_err();

@@ -1,6 +1,7 @@
 //! The API client against servers that misbehave on purpose: lists that never end, bodies
-//! that never end, and download URLs that would carry the token over plain HTTP. Each test
-//! bounds its own time, so that a client that reads forever fails instead of hanging.
+//! that never end, download URLs that would carry the token over plain HTTP, and answers that
+//! fail for a while (reads retried within their budget, writes a fixed number of times). Each
+//! test bounds its own time, so that a client that reads forever fails instead of hanging.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,9 +12,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::get;
+use axum::routing::{get, post};
 use realitycheck_config::Secret;
-use suites::clients::circleci::{ApiClient, ApiError, ApiSettings, Artifact, RetryPolicy};
+use suites::clients::circleci::{ApiClient, ApiError, ApiSettings, Artifact, RetryPolicy, calls_until};
 use url::Url;
 
 const TOKEN: &str = "CCIPAT_hostile_4b1d";
@@ -189,14 +190,33 @@ async fn a_dropped_connection_is_retried_for_reads_and_never_for_a_trigger() {
     assert_eq!(connections.load(Ordering::Relaxed), 1, "a trigger is never sent twice blindly");
 }
 
+/// Settings for `base` with retries 10 ms apart and reads given up after `read_budget`.
+fn budgeted_settings(base: &str, read_budget: Duration) -> ApiSettings {
+    let settings = quick_settings(base);
+    ApiSettings { retry: RetryPolicy { read_budget, ..settings.retry.clone() }, ..settings }
+}
+
 #[tokio::test]
-async fn a_server_that_drops_every_connection_gets_exactly_four_of_them() {
+async fn a_server_that_drops_every_connection_is_read_until_the_budget_and_written_to_four_times() {
+    let (addr, connections) = dropping_server(usize::MAX, "{}").await;
+    let client = ApiClient::new(&budgeted_settings(&format!("http://{addr}"), Duration::from_millis(300))).unwrap();
+    let error = tokio::time::timeout(BOUND, client.me()).await.expect("the budget ends the read").unwrap_err();
+    assert!(matches!(error, ApiError::Unreachable { .. }), "{error:?}");
+    let tried = connections.load(Ordering::Relaxed);
+    assert!(tried > 1 + 3, "more than the old fixed three retries within 300ms, 10ms apart: {tried}");
+    assert_eq!(client.retries().len(), tried - 1, "each retry is recorded");
+    let text = error.to_string();
+    assert!(text.contains(&format!("still failing after {tried} attempts over ")), "{text}");
+    assert!(text.contains("(reads are retried for 300ms at most): check the CircleCI API's pods"), "{text}");
+
+    // A write (PUT) keeps its fixed number of retries.
     let (addr, connections) = dropping_server(usize::MAX, "{}").await;
     let client = quick_client(&format!("http://{addr}"));
-    let error = client.me().await.unwrap_err();
+    let error = client.put_context_variable("c-1", "NAME", &Secret::new("value")).await.unwrap_err();
     assert!(matches!(error, ApiError::Unreachable { .. }), "{error:?}");
     assert_eq!(connections.load(Ordering::Relaxed), 1 + 3, "the first attempt and three retries, no more");
     assert_eq!(client.retries().len(), 3);
+    assert!(!error.to_string().contains("still failing after"), "{error}");
 }
 
 /// The API of pipeline `p-1`, created (number 7), whose workflow list `workflows` answers.
@@ -236,16 +256,10 @@ async fn poll_to_the_end(
     no_workflow_grace: Option<Duration>,
 ) -> (ApiClient, suites::resources::pipeline::Snapshot) {
     use suites::resources::pipeline::{PollIntervals, poller};
-    let client = ApiClient::new(&ApiSettings {
-        retry: RetryPolicy {
-            max_retries: 1,
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(1),
-            ..RetryPolicy::default()
-        },
-        ..quick_settings(&format!("http://{addr}"))
-    })
-    .unwrap();
+    // The client sends each request once: the poller's own retries are what is counted.
+    let client =
+        ApiClient::new(&ApiSettings { retry: RetryPolicy::none(), ..quick_settings(&format!("http://{addr}")) })
+            .unwrap();
     let intervals = PollIntervals {
         min: Duration::from_millis(5),
         max: Duration::from_millis(5),
@@ -268,7 +282,7 @@ async fn failed_polls_within_the_budget_are_retries_not_the_end() {
             .await;
     assert!(matches!(snapshot.end, Some(PollEnd::Finished)), "{:?}", snapshot.end);
     let polls: Vec<_> = client.retries().into_iter().filter(|r| r.call == "poll of pipeline p-1").collect();
-    assert_eq!(polls.len(), 3, "6 failed requests, two per poll with the client's one retry: {polls:?}");
+    assert_eq!(polls.len(), 6, "6 failed requests, one per poll: {polls:?}");
     assert!(polls[0].reason.contains("503: upstream unavailable"), "{polls:?}");
 
     let (_, snapshot) =
@@ -378,7 +392,8 @@ async fn a_created_pipeline_without_workflows_ends_the_poll_after_its_grace_and_
     assert!(matches!(snapshot.end, Some(PollEnd::Finished)), "{:?}", snapshot.end);
 }
 
-/// A server that always answers `status` (with `Retry-After` when given), counting requests.
+/// A server that always answers `status` (with `Retry-After` when given) to `GET /api/v2/me`
+/// and `POST /api/v2/context`, counting requests.
 async fn always(status: u16, retry_after: Option<&'static str>) -> (SocketAddr, Arc<AtomicUsize>) {
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
@@ -395,22 +410,28 @@ async fn always(status: u16, retry_after: Option<&'static str>) -> (SocketAddr, 
             }
         }
     };
-    (serve(Router::new().route("/api/v2/me", get(answer))).await, requests)
+    let router = Router::new().route("/api/v2/me", get(answer.clone())).route("/api/v2/context", post(answer));
+    (serve(router).await, requests)
 }
 
 #[tokio::test]
-async fn a_503_is_tried_exactly_four_times_and_a_429_waits_its_retry_after() {
+async fn a_write_answered_503_is_tried_exactly_four_times_and_a_429_waits_its_retry_after() {
     let (addr, requests) = always(503, None).await;
     let client = quick_client(&format!("http://{addr}"));
-    let error = client.me().await.unwrap_err();
+    let error = client.create_context("rc", "org").await.unwrap_err();
     assert_eq!(error.status(), Some(503));
     assert_eq!(requests.load(Ordering::Relaxed), 1 + 3, "the first attempt and three retries, no more");
     assert_eq!(client.retries().len(), 3, "each retry is recorded for the pass note: {:?}", client.retries());
+    assert_eq!(error.to_string(), "POST /api/v2/context answered 503: Service Unavailable");
 
     let (addr, requests) = always(429, Some("2")).await;
     let client = ApiClient::new(&ApiSettings {
-        // A Retry-After exactly at the cap is still waited.
-        retry: RetryPolicy { max_retries: 1, max_retry_after: Duration::from_secs(2), ..RetryPolicy::default() },
+        // A Retry-After exactly at the cap is still waited; a second one would pass the budget.
+        retry: RetryPolicy {
+            read_budget: Duration::from_secs(3),
+            max_retry_after: Duration::from_secs(2),
+            ..RetryPolicy::default()
+        },
         ..quick_settings(&format!("http://{addr}"))
     })
     .unwrap();
@@ -423,6 +444,85 @@ async fn a_503_is_tried_exactly_four_times_and_a_429_waits_its_retry_after() {
     assert_eq!(retries[0].wait, Duration::from_secs(2), "Retry-After: 2 is what is waited: {retries:?}");
     assert!(retries[0].reason.starts_with("429 Retry-After 2s: Rate limited."), "{retries:?}");
     assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(10), "{waited:?}");
+    assert!(error.to_string().contains("still failing after 2 attempts over 2"), "{error}");
+}
+
+/// The page nginx sends for a 502.
+const NGINX_502: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+
+/// A `GET /api/v2/me` that fails `failures` times in a row, a 502 page, a 503 and a 429 in
+/// turn, then answers; counts requests.
+async fn failing_for_a_while(failures: usize) -> (SocketAddr, Arc<AtomicUsize>) {
+    use axum::http::StatusCode;
+    use axum::response::{Html, IntoResponse};
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&requests);
+    let me = move || {
+        let n = counted.fetch_add(1, Ordering::Relaxed);
+        async move {
+            match n {
+                n if n >= failures => r#"{"id":"u-1","login":"patient"}"#.into_response(),
+                n if n % 3 == 0 => (StatusCode::BAD_GATEWAY, Html(NGINX_502)).into_response(),
+                n if n % 3 == 1 => (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
+                _ => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")], "Rate limited.").into_response(),
+            }
+        }
+    };
+    (serve(Router::new().route("/api/v2/me", get(me))).await, requests)
+}
+
+#[tokio::test]
+async fn a_read_failing_five_times_in_a_row_is_retried_to_its_answer_within_the_budget() {
+    let (addr, requests) = failing_for_a_while(5).await;
+    let client = quick_client(&format!("http://{addr}"));
+    let me = tokio::time::timeout(BOUND, client.me()).await.expect("the read ends");
+    assert_eq!(me.unwrap().login, "patient");
+    assert_eq!(requests.load(Ordering::Relaxed), 6);
+    let reasons: Vec<String> = client.retries().into_iter().map(|r| r.reason).collect();
+    assert_eq!(
+        reasons,
+        [
+            "502: an HTML page titled `502 Bad Gateway`",
+            "503: Service Unavailable",
+            "429 Retry-After 0ms: Rate limited.",
+            "502: an HTML page titled `502 Bad Gateway`",
+            "503: Service Unavailable",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_read_failing_past_its_budget_ends_naming_its_attempts_and_time() {
+    let (addr, requests) = failing_for_a_while(usize::MAX).await;
+    let client = ApiClient::new(&budgeted_settings(&format!("http://{addr}"), Duration::from_millis(300))).unwrap();
+    let started = std::time::Instant::now();
+    let error = tokio::time::timeout(BOUND, client.me()).await.expect("the budget ends the read").unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(290), "{:?}", started.elapsed());
+    let tried = requests.load(Ordering::Relaxed);
+    assert!(tried > 4, "more than the old fixed three retries within 300ms, 10ms apart: {tried}");
+    assert!(error.status().is_some(), "the last answer's status: {error}");
+    let text = error.to_string();
+    assert!(text.starts_with("GET /api/v2/me answered "), "{text}");
+    assert!(text.contains(&format!("; still failing after {tried} attempts over ")), "{text}");
+    assert!(
+        text.ends_with(
+            "(reads are retried for 300ms at most): check the CircleCI API's pods and any proxy or load balancer in front of it"
+        ),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_read_stops_retrying_before_the_deadline_of_its_check() {
+    let (addr, requests) = always(503, None).await;
+    // The default budget (a minute), within a check that has 300ms left.
+    let client = quick_client(&format!("http://{addr}"));
+    let until = tokio::time::Instant::now() + Duration::from_millis(300);
+    let error = tokio::time::timeout(BOUND, calls_until(until, client.me())).await.expect("the deadline ends the read");
+    let error = error.unwrap_err();
+    assert!(tokio::time::Instant::now() <= until + Duration::from_millis(200), "no retry starts after the deadline");
+    assert!(requests.load(Ordering::Relaxed) > 1, "retried until then");
+    assert!(error.to_string().contains("(the check's time was running out)"), "{error}");
 }
 
 /// The configuration's default `max_pages`.

@@ -16,10 +16,11 @@ use suites::resources::pipeline::{Ledger, PipelineAccess, PollEnd, PollIntervals
 
 #[tokio::test]
 async fn a_check_that_subscribes_after_the_poller_gave_up_polls_again() {
-    // Every endpoint under /api/v2/pipeline/ fails its first 4 requests: one poll each, the
-    // client's 3 retries included.
-    let faults =
-        FaultPlan::repeating(1_000, (1..=4).map(|n| (n, Fault::ServiceUnavailable))).only("GET /api/v2/pipeline/");
+    // Every endpoint under /api/v2/pipeline/ answers its first request late, after the
+    // client's timeout: the client does not send a read that timed out again (a 503 it would
+    // retry for a minute), the poller fails that poll.
+    let late = Fault::AnswerAfter(Duration::from_secs(5));
+    let faults = FaultPlan::repeating(1_000, [(1, late)]).only("GET /api/v2/pipeline/");
     let options = SimOptions {
         api: ApiBehaviour { delay: Duration::ZERO, faults },
         timing: JobTiming::default(),
@@ -27,7 +28,7 @@ async fn a_check_that_subscribes_after_the_poller_gave_up_polls_again() {
     };
     let server = SimServer::start_with(Scenario::Healthy, ([127, 0, 0, 1], 0).into(), options).await.unwrap();
     let target = server.target("sim");
-    let api = ApiAccess::for_target(&target, Duration::from_secs(10)).unwrap().unwrap();
+    let api = ApiAccess::for_target(&target, Duration::from_secs(1)).unwrap().unwrap();
     let project = ProjectAccess::new(&api, realitycheck_sim::SIM_PROJECT, false);
     // No failure budget: the first failed poll ends the poller.
     let intervals = PollIntervals { failure_budget: Duration::ZERO, ..PollIntervals::default() };

@@ -259,10 +259,13 @@ fn project_handles(resources: &Resources) -> Option<ProjectHandles> {
     Some(ProjectHandles { api: resources.api.clone()?, project: resources.project.clone()? })
 }
 
+/// The most a check keeps of its time to report after its API reads stopped retrying.
+const REPORT_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The one place where a check's declaration meets the run's resources: a check whose
 /// settings are missing is skipped as not configured (also when `--include-ignored` asks for
-/// it); any other gets the typed handles its declaration promised, and the verdict its body
-/// ended with, early or not.
+/// it); any other gets the typed handles its declaration promised, the verdict its body ended
+/// with, early or not, and API reads that stop retrying before its deadline.
 fn declare<T, P, F, Fut>(spec: CheckSpec, requires: Requires, pick: P, body: F) -> Check<RealityCheck>
 where
     T: Send + 'static,
@@ -281,13 +284,17 @@ where
                 Verdict::Fail(Diagnosis::new("the run prepared no resources for the check").because(&BUG))
             }),
         };
-        async move {
+        // The check keeps a tenth of its time (5 s at most) to report: its API reads stop
+        // retrying before then.
+        let calls_until = scope.deadline.checked_sub((scope.timeout / 10).min(REPORT_MARGIN)).unwrap_or(scope.deadline);
+        let checked = async move {
             let outcome = match handed {
                 Ok(handed) => body(handed, scope).await,
                 Err(verdict) => Err(verdict),
             };
             outcome.unwrap_or_else(|ended_early| ended_early)
-        }
+        };
+        crate::clients::circleci::calls_until(calls_until, checked)
     })
 }
 

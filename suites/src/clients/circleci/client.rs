@@ -1,8 +1,10 @@
 //! The HTTP side of the client: one `reqwest` client per target (custom CA bundle or an
-//! explicit insecure mode), the `Circle-Token` header, bounded retries with backoff for
-//! 429 and 5xx that honour `Retry-After`, pagination, and decoding.
+//! explicit insecure mode), the `Circle-Token` header, retries with backoff for 429 and 5xx
+//! that honour `Retry-After` (reads within a time budget and the deadline of the check that
+//! awaits them, writes a fixed number of times), pagination, and decoding.
 
 use std::fmt;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,6 +14,7 @@ use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use tokio::time::Instant;
 use url::Url;
 
 use super::error::{ApiClientError, ApiError, html_title, is_html, server_message};
@@ -20,11 +23,16 @@ use super::limits::{BodyError, MAX_JSON_BYTES, error_text, read_body};
 use super::model::{Context, ContextVariable, FollowedProject, Items, Page, Project, Runner, UnclaimedTasks, User};
 use crate::clients::causes::{causes, rustls_error};
 
-/// How many times, and how long, a call waits and tries again.
+/// How long a read, and how many times a write, waits and tries again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
-    /// Retries after the first attempt.
-    pub max_retries: u32,
+    /// How long a read (GET) may keep failing for a passing reason: it is tried again as long
+    /// as the next attempt would start within this time of the first, and before the deadline
+    /// of the check that awaits it ([`calls_until`]). Zero: a read is sent once.
+    pub read_budget: Duration,
+    /// Retries of a write (POST, PUT, DELETE) after its first attempt: a fixed number, since
+    /// a write tried again may act twice.
+    pub write_retries: u32,
     /// Backoff before retry n is `base_delay * 2^(n-1)`, capped at `max_delay`.
     pub base_delay: Duration,
     pub max_delay: Duration,
@@ -35,12 +43,32 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_retries: 3,
+            read_budget: Duration::from_secs(60),
+            write_retries: 3,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(60),
         }
     }
+}
+
+impl RetryPolicy {
+    /// Every request is sent once (an interactive session, a trigger that retries on its own).
+    pub fn none() -> Self {
+        RetryPolicy { read_budget: Duration::ZERO, write_retries: 0, ..RetryPolicy::default() }
+    }
+}
+
+tokio::task_local! {
+    /// When the reads of the current check must have given up: its deadline, less the time it
+    /// keeps to report.
+    static CALLS_UNTIL: Instant;
+}
+
+/// Runs `future` (a check's body) with its reads retried until `until` at the latest, whatever
+/// the read budget says: a call never retries past the deadline of the check that awaits it.
+pub async fn calls_until<F: Future>(until: Instant, future: F) -> F::Output {
+    CALLS_UNTIL.scope(until, future).await
 }
 
 /// Everything the client needs to reach one installation.
@@ -192,10 +220,10 @@ impl ApiClient {
     /// A clone (sharing the record of retries) that sends each request once: for calls that
     /// must never be repeated blindly, such as a pipeline trigger.
     pub fn without_retries(&self) -> ApiClient {
-        ApiClient { retry: RetryPolicy { max_retries: 0, ..self.retry.clone() }, ..self.clone() }
+        ApiClient { retry: RetryPolicy::none(), ..self.clone() }
     }
 
-    /// The retry policy: how often and how long calls wait and try again.
+    /// The retry policy: how long and how often calls wait and try again.
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.retry
     }
@@ -428,8 +456,10 @@ impl ApiClient {
     /// for every method (the request did not reach the service), 500 only for GET (a write may
     /// have happened), and a failed connection (refused, reset, closed before the answer) for
     /// idempotent methods; a timeout is not tried again (each would cost the whole timeout).
-    /// Returns the first answer that is a success or a redirect; `shown` is the URL errors may
-    /// print.
+    /// A read is tried again while the next attempt would start within the read budget and
+    /// before the check's deadline ([`calls_until`]), then ends with its last failure, saying
+    /// how long it kept failing; a write at most `write_retries` times. Returns the first
+    /// answer that is a success or a redirect; `shown` is the URL errors may print.
     pub(super) async fn retrying(
         &self,
         call: &str,
@@ -437,71 +467,77 @@ impl ApiClient {
         shown: &Url,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ApiError> {
+        let started = Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let response = match build().send().await {
-                Ok(response) => response,
-                Err(error) => {
-                    let failure = self.transport_error(call, shown, &error.without_url());
-                    let passing = matches!(failure, ApiError::Unreachable { .. }) && idempotent(method);
-                    if !passing || attempt > self.retry.max_retries {
-                        return Err(failure);
-                    }
-                    let wait = backoff(&self.retry, attempt);
-                    let reason = match &failure {
-                        ApiError::Unreachable { message, .. } => format!("connection failed: {message}"),
-                        other => other.to_string(),
-                    };
-                    tracing::info!(%call, attempt, %reason, "retrying");
-                    self.record_retry(Retry { call: call.to_string(), attempt, reason, wait });
-                    tokio::time::sleep(wait).await;
-                    continue;
+            let (failure, reason, retry_after) = match build().send().await {
+                Ok(response) if response.status().is_success() || response.status().is_redirection() => {
+                    return Ok(response);
                 }
-            };
-            let status = response.status();
-            if status.is_success() || status.is_redirection() {
-                return Ok(response);
-            }
-            let retry_after = retry_after(response.headers());
-            let message = self.token.redact(&server_message(&error_text(response).await));
-            self.journal.record(call, shown.as_str(), status.as_u16(), &message, &self.token);
-            let error = ApiError::Status {
-                call: call.to_string(),
-                url: shown.to_string(),
-                status: status.as_u16(),
-                message: message.clone(),
-            };
-            if attempt > self.retry.max_retries || !retryable(method, status) {
-                return Err(error);
-            }
-            let wait = match retry_after {
-                // Waiting longer than a call may take would outlast the check that made it.
-                Some(wait) if wait > self.retry.max_retry_after.min(self.timeout) => {
-                    return Err(ApiError::Status {
-                        call: call.to_string(),
-                        url: shown.to_string(),
-                        status: status.as_u16(),
-                        message: format!(
+                Ok(response) => {
+                    let status = response.status();
+                    let retry_after = retry_after(response.headers());
+                    let message = self.token.redact(&server_message(&error_text(response).await));
+                    self.journal.record(call, shown.as_str(), status.as_u16(), &message, &self.token);
+                    let (call, url) = (call.to_string(), shown.to_string());
+                    if !retryable(method, status) {
+                        return Err(ApiError::Status { call, url, status: status.as_u16(), message });
+                    }
+                    let longest = self.retry.max_retry_after.min(self.timeout);
+                    if let Some(wait) = retry_after.filter(|wait| *wait > longest) {
+                        // Waiting longer than a call may take would outlast the check that made it.
+                        let message = format!(
                             "{message} (Retry-After {}: longer than realitycheck waits, {})",
                             harness::humanize(wait),
-                            harness::humanize(self.retry.max_retry_after.min(self.timeout))
-                        ),
-                    });
+                            harness::humanize(longest)
+                        );
+                        return Err(ApiError::Status { call, url, status: status.as_u16(), message });
+                    }
+                    let reason = match (status, retry_after) {
+                        (StatusCode::TOO_MANY_REQUESTS, Some(wait)) => {
+                            format!("429 Retry-After {}: {message}", harness::humanize(wait))
+                        }
+                        _ => format!("{}: {message}", status.as_u16()),
+                    };
+                    (ApiError::Status { call, url, status: status.as_u16(), message }, reason, retry_after)
                 }
-                Some(wait) => wait,
-                None => backoff(&self.retry, attempt),
-            };
-            let reason = match (status, retry_after) {
-                (StatusCode::TOO_MANY_REQUESTS, Some(wait)) => {
-                    format!("429 Retry-After {}: {message}", harness::humanize(wait))
+                Err(error) => {
+                    let failure = self.transport_error(call, shown, &error.without_url());
+                    let ApiError::Unreachable { message, .. } = &failure else { return Err(failure) };
+                    if !idempotent(method) {
+                        return Err(failure);
+                    }
+                    let reason = format!("connection failed: {message}");
+                    (failure, reason, None)
                 }
-                _ => format!("{}: {message}", status.as_u16()),
             };
+            let wait = retry_after.unwrap_or_else(|| backoff(&self.retry, attempt));
+            if let Some(stop) = self.stop(method, attempt, started, wait) {
+                let gave_up = GaveUp { attempts: attempt, failing_for: started.elapsed(), stop };
+                return Err(gave_up.applied_to(failure));
+            }
             tracing::info!(%call, attempt, %reason, "retrying");
             self.record_retry(Retry { call: call.to_string(), attempt, reason, wait });
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// Why a call that failed on its `attempt`th attempt, and would wait `wait` before the
+    /// next, is not tried again; `None` when it is.
+    fn stop(&self, method: &Method, attempt: u32, started: Instant, wait: Duration) -> Option<Stop> {
+        if !is_read(method) {
+            return (attempt > self.retry.write_retries).then_some(Stop::Once);
+        }
+        if self.retry.read_budget.is_zero() {
+            return Some(Stop::Once);
+        }
+        let next = Instant::now() + wait;
+        if next > started + self.retry.read_budget {
+            return Some(Stop::Budget(self.retry.read_budget));
+        }
+        let until = CALLS_UNTIL.try_with(|until| *until).ok();
+        until.filter(|until| next > *until).map(|_| Stop::CheckDeadline)
     }
 
     pub(super) fn transport_error(&self, call: &str, url: &Url, error: &reqwest::Error) -> ApiError {
@@ -541,6 +577,60 @@ fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
 /// `GET /api/v2/context`: method and path, without the query.
 fn call_name(method: &Method, url: &Url) -> String {
     format!("{method} {}", url.path())
+}
+
+/// Why a call was not tried again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stop {
+    /// A write after its retries, or a call of a policy without retries: the error as it was.
+    Once,
+    /// A read whose next attempt would start after the read budget.
+    Budget(Duration),
+    /// A read whose next attempt would start after the deadline of the check awaiting it.
+    CheckDeadline,
+}
+
+/// A read that was given up: how long it had been failing, after how many attempts, and why
+/// it was not tried again.
+struct GaveUp {
+    attempts: u32,
+    failing_for: Duration,
+    stop: Stop,
+}
+
+impl GaveUp {
+    /// `failure` (the last one), its message saying that the read was given up, and what to
+    /// look at.
+    fn applied_to(&self, failure: ApiError) -> ApiError {
+        let why = match self.stop {
+            Stop::Once => return failure,
+            Stop::Budget(budget) => format!("reads are retried for {} at most", harness::humanize(budget)),
+            Stop::CheckDeadline => "the check's time was running out".to_string(),
+        };
+        let attempts = match self.attempts {
+            1 => "1 attempt".to_string(),
+            n => format!("{n} attempts"),
+        };
+        let note = format!(
+            "; still failing after {attempts} over {} ({why}): check the CircleCI API's pods and \
+             any proxy or load balancer in front of it",
+            harness::humanize(self.failing_for)
+        );
+        match failure {
+            ApiError::Status { call, url, status, message } => {
+                ApiError::Status { call, url, status, message: format!("{message}{note}") }
+            }
+            ApiError::Unreachable { call, url, message } => {
+                ApiError::Unreachable { call, url, message: format!("{message}{note}") }
+            }
+            other => other,
+        }
+    }
+}
+
+/// Methods that only read: tried again within the read budget.
+fn is_read(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD)
 }
 
 /// Methods that may be sent twice with the effect of once.

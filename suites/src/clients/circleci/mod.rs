@@ -1,6 +1,6 @@
 //! The CircleCI server API client: API v2 (and v1.1 where v2 has no equivalent), with
-//! the `Circle-Token` header, pagination by `next_page_token`, bounded retries that honour
-//! `Retry-After`, a timeout on every call, error bodies decoded into typed errors, the latest
+//! the `Circle-Token` header, pagination by `next_page_token`, retries that honour
+//! `Retry-After` (reads within a time budget, writes a fixed number of times), a timeout on every call, error bodies decoded into typed errors, the latest
 //! answers kept for the evidence of red checks, and the token redacted from everything it
 //! could reach.
 
@@ -12,7 +12,7 @@ mod model;
 mod pipeline_model;
 mod pipelines;
 
-pub use client::{ApiClient, ApiSettings, Retry, RetryPolicy};
+pub use client::{ApiClient, ApiSettings, Retry, RetryPolicy, calls_until};
 pub use error::{ApiClientError, ApiError};
 pub use journal::Answer;
 pub use model::{

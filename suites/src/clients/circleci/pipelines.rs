@@ -102,8 +102,8 @@ impl ApiClient {
     }
 
     /// An artifact's content. The token goes only to the installation's own host; a
-    /// redirect elsewhere (object storage) is followed without it. The first request is
-    /// retried like an API call.
+    /// redirect elsewhere (object storage) is followed without it. Both requests are retried
+    /// like API reads.
     pub async fn download_artifact(&self, artifact: &Artifact) -> Result<Vec<u8>, ApiError> {
         let (call, url, shown) = outside_url("GET artifact", &artifact.url)?;
         // Same origin: scheme, host and port; the token never travels over plain HTTP.
@@ -115,10 +115,9 @@ impl ApiClient {
             false => self.plain.get(url.clone()),
         };
         let response = self.retrying(&call, &Method::GET, &shown, build).await?;
-        let transport = |e: reqwest::Error| self.transport_error(&call, &shown, &e.without_url());
         let location = response.headers().get(reqwest::header::LOCATION).filter(|_| response.status().is_redirection());
         let response = match location.and_then(|l| l.to_str().ok()).map(|l| url.join(l)) {
-            Some(Ok(target)) => self.plain.get(target).send().await.map_err(transport)?,
+            Some(Ok(target)) => self.retrying(&call, &Method::GET, &shown, || self.plain.get(target.clone())).await?,
             Some(Err(_)) => {
                 let message = "a redirect without a usable Location".to_string();
                 return Err(ApiError::Decode { call, url: shown.to_string(), message });
@@ -158,11 +157,10 @@ impl ApiClient {
     }
 
     /// The JSON document at `url`, which may be outside the API (object storage, the OIDC
-    /// issuer): fetched without the token.
+    /// issuer): fetched without the token, retried like an API read.
     async fn outside_json<T: serde::de::DeserializeOwned>(&self, call: &str, url: &str) -> Result<T, ApiError> {
         let (call, url, shown) = outside_url(call, url)?;
-        let response =
-            self.plain.get(url).send().await.map_err(|e| self.transport_error(&call, &shown, &e.without_url()))?;
+        let response = self.retrying(&call, &Method::GET, &shown, || self.plain.get(url.clone())).await?;
         let body = self.body_bytes(&call, &shown, response).await?;
         serde_json::from_slice(&body).map_err(|e| ApiError::Decode {
             call,

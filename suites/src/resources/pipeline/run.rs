@@ -146,8 +146,8 @@ impl PipelineRun {
 /// Triggers the pipeline without ever creating two. The trigger is sent once; when it fails
 /// in a way that may have reached the server or may pass (no connection, a timeout, 429,
 /// 5xx), the project's pipelines are searched for this run's `run_id` first, and only when
-/// none carries it is the trigger sent again (with the client's backoff and number of
-/// retries, noted as retries). The pipeline created is recorded in `ledger`.
+/// none carries it is the trigger sent again (with the client's backoff, as many times as its
+/// `write_retries`, noted as retries). The pipeline created is recorded in `ledger`.
 pub(crate) async fn trigger(
     client: &ApiClient,
     slug: &str,
@@ -179,7 +179,7 @@ pub(crate) async fn trigger(
             tracing::info!(pipeline = found.number, "the failed trigger had created the pipeline");
             break Created { id: found.id, number: found.number };
         }
-        if attempt > policy.max_retries {
+        if attempt > policy.write_retries {
             return Err(error);
         }
         let wait = policy.base_delay.saturating_mul(2u32.saturating_pow(attempt - 1)).min(policy.max_delay);
