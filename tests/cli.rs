@@ -37,10 +37,10 @@ fn demo_no_nomad_clients_is_red_with_the_diagnosis() {
     let dir = TempDir::new().unwrap();
     let out = run(realitycheck(dir.path()).args(["demo", "--scenario", "no-nomad-clients", "--color", "never"]));
     assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
-    // The 11 checks whose docker jobs wait for a Nomad client share one cause, stated once.
+    // The 14 checks whose docker jobs wait for a Nomad client share one cause, stated once.
     let cause = "cause:      docker jobs run on Nomad clients";
     assert_eq!(out.stdout.matches(cause).count(), 1, "{}", out.stdout);
-    assert!(out.stdout.contains("FAIL [11 checks] no-nomad-client-for-docker"), "{}", out.stdout);
+    assert!(out.stdout.contains("FAIL [14 checks] no-nomad-client-for-docker"), "{}", out.stdout);
     report_filters().bind(|| insta::assert_snapshot!(closing_part(&out.stdout)));
 }
 
