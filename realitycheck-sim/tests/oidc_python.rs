@@ -99,6 +99,36 @@ fn host_python(program: &str, tokens: &[(String, String)], ca_bundle: &std::path
 }
 
 /// `line` up to the error text of a failed read of the issuer.
+/// What the real program prints of `tokens`, and its exit code, run by the host's `python3`
+/// against `sim`'s issuer; `None` (the test skips, saying so) when there is no `python3`, which
+/// `REALITYCHECK_REQUIRE_TOOLS=1` refuses.
+async fn real_program(program: &str, tokens: &[(String, String)], sim: &SimServer) -> Option<(Vec<String>, i32)> {
+    let ca_bundle = sim.ca_bundle().to_owned();
+    let (program, tokens) = (program.to_owned(), tokens.to_vec());
+    let python = tokio::task::spawn_blocking(move || host_python(&program, &tokens, &ca_bundle)).await.unwrap();
+    if python.is_none() {
+        assert!(
+            std::env::var("REALITYCHECK_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "required by REALITYCHECK_REQUIRE_TOOLS=1: python3 is absent"
+        );
+        eprintln!("skipped: python3 is absent, so the real OIDC program cannot be run");
+    }
+    python
+}
+
+/// The host of a simulated job whose network reaches `sim`'s issuer.
+fn job_host(sim: &SimServer) -> Host {
+    Host {
+        arch: "x86_64",
+        kernel: "Linux",
+        cpus: 2,
+        memory_mib: 4096,
+        hostname: "oidc".to_owned(),
+        env_subst: true,
+        issuer: Some(Arc::clone(&sim.installation().oidc.issuer)),
+    }
+}
+
 fn up_to_failed(line: &str) -> &str {
     line.find(" failed: ").map_or(line, |index| &line[..index + " failed: ".len()])
 }
@@ -112,30 +142,10 @@ async fn the_builtin_prints_what_the_real_program_prints() {
         let oidc = &sim.installation().oidc;
         assert_eq!(oidc.issuer.url, sim.circleci_url(), "the issuer is the simulation's API URL");
         let tokens = oidc.tokens(&identity());
-        let ca_bundle = sim.ca_bundle().to_owned();
-        let python = {
-            let (program, tokens) = (program.clone(), tokens.clone());
-            tokio::task::spawn_blocking(move || host_python(&program, &tokens, &ca_bundle)).await.unwrap()
-        };
-        let Some((python_lines, python_code)) = python else {
-            assert!(
-                std::env::var("REALITYCHECK_REQUIRE_TOOLS").as_deref() != Ok("1"),
-                "required by REALITYCHECK_REQUIRE_TOOLS=1: python3 is absent"
-            );
-            eprintln!("skipped: python3 is absent, so the real OIDC program cannot be run");
-            return;
-        };
+        let Some((python_lines, python_code)) = real_program(&program, &tokens, &sim).await else { return };
 
         let env: BTreeMap<String, String> = tokens.iter().cloned().collect();
-        let host = Host {
-            arch: "x86_64",
-            kernel: "Linux",
-            cpus: 2,
-            memory_mib: 4096,
-            hostname: "oidc".to_owned(),
-            env_subst: true,
-            issuer: Some(Arc::clone(&oidc.issuer)),
-        };
+        let host = job_host(&sim);
         let run = shell::run(&command, &env, &mut FileSystem::default(), &host, None);
         let builtin_lines: Vec<String> =
             run.lines.iter().filter(|(stream, _)| *stream == Stream::Out).map(|(_, line)| line.clone()).collect();
@@ -182,28 +192,8 @@ async fn the_builtin_reads_malformed_and_unsigned_tokens_as_the_real_program_doe
             .map(|name| (*name).to_owned())
             .zip([first.to_owned(), second.to_owned()])
             .collect();
-        let ca_bundle = sim.ca_bundle().to_owned();
-        let python = {
-            let (program, tokens) = (program.clone(), tokens.clone());
-            tokio::task::spawn_blocking(move || host_python(&program, &tokens, &ca_bundle)).await.unwrap()
-        };
-        let Some((python_lines, python_code)) = python else {
-            assert!(
-                std::env::var("REALITYCHECK_REQUIRE_TOOLS").as_deref() != Ok("1"),
-                "required by REALITYCHECK_REQUIRE_TOOLS=1: python3 is absent"
-            );
-            eprintln!("skipped: python3 is absent, so the real OIDC program cannot be run");
-            return;
-        };
-        let host = Host {
-            arch: "x86_64",
-            kernel: "Linux",
-            cpus: 2,
-            memory_mib: 4096,
-            hostname: "oidc".to_owned(),
-            env_subst: true,
-            issuer: Some(Arc::clone(&sim.installation().oidc.issuer)),
-        };
+        let Some((python_lines, python_code)) = real_program(&program, &tokens, &sim).await else { return };
+        let host = job_host(&sim);
         let env: BTreeMap<String, String> = tokens.into_iter().collect();
         let run = shell::run(&command, &env, &mut FileSystem::default(), &host, None);
         let builtin_lines: Vec<String> = run.lines.iter().map(|(_, line)| line.clone()).collect();

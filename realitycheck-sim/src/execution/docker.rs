@@ -240,15 +240,7 @@ mod tests {
     use super::*;
 
     fn host() -> Host {
-        Host {
-            arch: "x86_64",
-            kernel: "Linux",
-            cpus: 2,
-            memory_mib: 4096,
-            hostname: "vm".into(),
-            env_subst: true,
-            issuer: None,
-        }
+        super::super::shell::test_host()
     }
 
     fn dockerfile(run_id: &str) -> FileSystem {
