@@ -1,5 +1,7 @@
 //! No pipeline is left behind and none is created twice: a trigger whose answer is lost is
-//! found by the run's `run_id` instead of being sent again; a run interrupted while its
+//! found by the run's `run_id` instead of being sent again; a trigger the API keeps refusing
+//! for a while is sent again within the read budget, once no pipeline of the run exists; a run
+//! interrupted while its
 //! trigger is in flight still cancels the pipeline it created; and the end of a run spends a
 //! bounded grace on cancelling, then names what it left running.
 
@@ -59,6 +61,31 @@ async fn a_trigger_whose_answer_is_lost_creates_one_pipeline() {
         "{:?}",
         report.finish_notes
     );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_trigger_refused_four_times_in_a_row_is_sent_again_and_creates_one_pipeline() {
+    let refusals = [Fault::ServiceUnavailable, Fault::BadGatewayPage, Fault::ServiceUnavailable];
+    // Four refusals: one more than a write's fixed retries, which used to bound the trigger.
+    let faults = (1..=4).map(|n| (n, refusals[(n % 3) as usize]));
+    let api = ApiBehaviour {
+        delay: Duration::ZERO,
+        faults: FaultPlan::repeating(1_000, faults).only("POST /api/v2/project/"),
+    };
+    let sim_options =
+        SimOptions { api, timing: JobTiming::default(), ..SimOptions::for_scenario(Scenario::NoNomadClients) };
+    let server =
+        SimServer::start_with(Scenario::NoNomadClients, ([127, 0, 0, 1], 0).into(), sim_options).await.unwrap();
+    let run = Run::new(RealityCheck::new(target(&server), false), options());
+    let (sink, _events) = EventSink::channel();
+    let report = run.execute(&sink, CancellationToken::new()).await.unwrap();
+    let pipelines = server.circleci_state().pipeline_summaries();
+    assert_eq!(pipelines.len(), 1, "the fifth trigger created the run's one pipeline: {pipelines:?}");
+    let trigger = report.summary.results.iter().find(|r| r.spec.id == ids::TRIGGER).unwrap();
+    let Outcome::Passed { note } = &trigger.outcome else { panic!("{:?}", trigger.outcome) };
+    assert!(note.contains("after 4 retries"), "{note}");
+    assert!(note.contains("no pipeline of this run found, so the trigger is sent again"), "{note}");
     server.shutdown().await;
 }
 

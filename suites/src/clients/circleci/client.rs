@@ -523,6 +523,13 @@ impl ApiClient {
         }
     }
 
+    /// Whether a write that is safe to send again (one that looks for what it made before
+    /// resending, as the pipeline trigger does), first sent at `started`, may be sent again
+    /// after `wait`: as a read may, within the read budget and the check's deadline.
+    pub(crate) fn may_resend_within_read_budget(&self, attempt: u32, started: Instant, wait: Duration) -> bool {
+        self.stop(&Method::GET, attempt, started, wait).is_none()
+    }
+
     /// Why a call that failed on its `attempt`th attempt, and would wait `wait` before the
     /// next, is not tried again; `None` when it is.
     fn stop(&self, method: &Method, attempt: u32, started: Instant, wait: Duration) -> Option<Stop> {

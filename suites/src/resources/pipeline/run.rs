@@ -146,8 +146,9 @@ impl PipelineRun {
 /// Triggers the pipeline without ever creating two. The trigger is sent once; when it fails
 /// in a way that may have reached the server or may pass (no connection, a timeout, 429,
 /// 5xx), the project's pipelines are searched for this run's `run_id` first, and only when
-/// none carries it is the trigger sent again (with the client's backoff, as many times as its
-/// `write_retries`, noted as retries). The pipeline created is recorded in `ledger`.
+/// none carries it is the trigger sent again (with the client's backoff, for as long as a read
+/// would be retried: its read budget, within the check's deadline; noted as retries). The
+/// pipeline created is recorded in `ledger`.
 pub(crate) async fn trigger(
     client: &ApiClient,
     slug: &str,
@@ -158,6 +159,7 @@ pub(crate) async fn trigger(
     let once = client.without_retries();
     let policy = client.retry_policy().clone();
     let body = parameters.to_json();
+    let started = tokio::time::Instant::now();
     let mut attempt = 0;
     let created = loop {
         attempt += 1;
@@ -179,10 +181,10 @@ pub(crate) async fn trigger(
             tracing::info!(pipeline = found.number, "the failed trigger had created the pipeline");
             break Created { id: found.id, number: found.number };
         }
-        if attempt > policy.write_retries {
+        let wait = policy.base_delay.saturating_mul(2u32.saturating_pow(attempt - 1)).min(policy.max_delay);
+        if !client.may_resend_within_read_budget(attempt, started, wait) {
             return Err(error);
         }
-        let wait = policy.base_delay.saturating_mul(2u32.saturating_pow(attempt - 1)).min(policy.max_delay);
         client.record_retry(Retry {
             call: format!("POST /api/v2/project/{slug}/pipeline"),
             attempt,
