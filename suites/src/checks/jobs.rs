@@ -573,14 +573,17 @@ pub(crate) async fn run_jobs(
 pub(crate) async fn run_job(handles: &PipelineHandles, scope: &Scope) -> Result<(Arc<PipelineRun>, u64), Verdict> {
     let (run, jobs) = run_jobs(handles, scope).await?;
     let spec = &handles.jobs[0];
-    match jobs.first().and_then(|(_, job)| job.job_number) {
-        Some(number) => Ok((run, number)),
-        None => Err(Verdict::Fail(
-            Diagnosis::new(format!("job {spec} succeeded but the API gave no job number"))
-                .because(&NO_JOB_NUMBER)
-                .phase(&phase::CIRCLECI_API),
-        )),
-    }
+    let number = jobs.first().and_then(|(_, job)| job.job_number).ok_or_else(|| no_job_number(spec))?;
+    Ok((run, number))
+}
+
+/// The verdict of a job that succeeded without a job number in the API's answer.
+pub(crate) fn no_job_number(spec: &Job) -> Verdict {
+    Verdict::Fail(
+        Diagnosis::new(format!("job {spec} succeeded but the API gave no job number"))
+            .because(&NO_JOB_NUMBER)
+            .phase(&phase::CIRCLECI_API),
+    )
 }
 
 /// The installation phase a failure of a job that needs `needs` belongs to.

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use super::api::api_failed;
 use super::cause::{Because, Cause, StatedBy, causes};
 use super::features::{blocking_context, unread_step_output};
-use super::jobs::{output_of_step, run_jobs};
+use super::jobs::{no_job_number, output_of_step, run_jobs};
 use super::{PipelineHandles, cluster_failed, ids, pipeline_check, secrets_forbidden};
 use crate::RealityCheck;
 use crate::clients::circleci::ApiClient;
@@ -86,7 +86,7 @@ pub fn oidc_token() -> Check<RealityCheck> {
             ran => ran?,
         };
         let (workflow, job) = &jobs[0];
-        let number = job.job_number.unwrap_or_default();
+        let number = job.job_number.ok_or_else(|| no_job_number(&handles.jobs[0]))?;
         let client = handles.api.client();
         let output = output_of_step(client, &run.slug, number, OIDC_STEP)
             .await
@@ -320,11 +320,12 @@ pub fn judge_reports(judged: &Judged<'_>, reports: &[TokenReport], published: &P
         [] => String::new(),
         claims => format!("; the tokens carry no {}", claims.join(", ")),
     };
-    kids_note(judged, reports, &kids, jwks_uri, &lifetimes, &unnamed)
+    pass_note(judged, reports, &kids, jwks_uri, &lifetimes, &unnamed)
 }
 
-/// The pass note.
-fn kids_note(
+/// The pass note: the tokens verified, their key ids and key set, the issuer, the run claims a
+/// token lacks (`unnamed`) and the longest lifetime.
+fn pass_note(
     judged: &Judged<'_>,
     reports: &[TokenReport],
     kids: &[&str],
