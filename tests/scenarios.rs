@@ -653,6 +653,18 @@ fn job_feature_deviations() -> Vec<Expected> {
             words: &["not-configured", "may not list Secrets"],
         },
         Expected {
+            scenario: "oidc-disabled",
+            check: "features::oidc_token",
+            status: "skipped",
+            words: &["not-applicable", "does not enable OIDC (oidc_service.isEnabled is false): jobs get no token"],
+        },
+        Expected {
+            scenario: "oidc-disabled",
+            check: "pipeline::trigger",
+            status: "passed",
+            words: &["started workflows docker, docker_resource_classes, machine, arm, dlc, runner, features"],
+        },
+        Expected {
             scenario: "contexts-missing",
             check: "features::oidc_token",
             status: "skipped",

@@ -488,7 +488,7 @@ impl Installation {
             | Scenario::ApiFlaky
             | Scenario::ApiSlow => {}
             // Faults of the OIDC service, made with it (`OidcService::for_scenario`).
-            Scenario::OidcWrongIssuer | Scenario::OidcBadSignature => {}
+            Scenario::OidcWrongIssuer | Scenario::OidcBadSignature | Scenario::OidcDisabled => {}
             Scenario::UpgradeReady
             | Scenario::UpgradeSkipsMinor
             | Scenario::UpgradeKubernetesTooOld
@@ -1203,6 +1203,24 @@ mod tests {
         }
         let unserved = records(&build(Scenario::Healthy)).pop().unwrap();
         assert_eq!(unserved["config"]["oidc_service"]["base_url"], UNSERVED_API_URL);
+    }
+
+    #[test]
+    fn oidc_disabled_leaves_it_off_in_every_record_and_gives_jobs_no_token() {
+        let disabled = build(Scenario::OidcDisabled);
+        for record in records(&disabled) {
+            assert_eq!(record["config"]["oidc_service"], serde_json::json!({"isEnabled": false}));
+        }
+        let identity = crate::oidc::JobIdentity {
+            pipeline_id: "p".into(),
+            workflow_id: "w".into(),
+            job_id: "j".into(),
+            vcs_ref: "refs/heads/main".into(),
+            context_ids: Vec::new(),
+            started_at: started_at(),
+        };
+        assert!(disabled.oidc.tokens(&identity).is_empty());
+        assert_eq!(build(Scenario::Healthy).oidc.tokens(&identity).len(), 2);
     }
 
     #[test]

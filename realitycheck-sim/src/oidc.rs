@@ -9,7 +9,8 @@
 //! fixed RSA-2048 keys of the simulation (not secrets: anyone can read them here), so that no key
 //! is generated at run time. `oidc-wrong-issuer` issues tokens naming an issuer the installation
 //! no longer has; `oidc-bad-signature` signs with the second key while the key set still
-//! publishes the first under the same `kid`.
+//! publishes the first under the same `kid`; `oidc-disabled` leaves OIDC off, as the chart
+//! does by default: no token, no issuer served.
 
 use std::sync::{Arc, LazyLock};
 
@@ -161,6 +162,8 @@ pub struct OidcService {
     /// The key the tokens are signed with (and the release's `json_web_keys` holds): the
     /// installation's, but the rotated one in `oidc-bad-signature`.
     pub signing_key: SimKey,
+    /// Whether the release enables it (`oidc_service.isEnabled`): not in `oidc-disabled`.
+    pub enabled: bool,
 }
 
 impl OidcService {
@@ -170,13 +173,18 @@ impl OidcService {
         let token_issuer =
             if scenario == Scenario::OidcWrongIssuer { WRONG_ISSUER.to_owned() } else { issuer.url.clone() };
         let signing_key = if scenario == Scenario::OidcBadSignature { SimKey::Rotated } else { SimKey::Installation };
-        Self { issuer: Arc::new(issuer), token_issuer, signing_key }
+        let enabled = scenario != Scenario::OidcDisabled;
+        Self { issuer: Arc::new(issuer), token_issuer, signing_key, enabled }
     }
 
     /// The release's `oidc_service` values: enabled, the issuer's URL, and the signing key as
     /// the chart takes it (the base64 of a JWK set with the private parts; a secret on a real
-    /// installation). `token_max_ttl` is left to its default (5h).
+    /// installation). `token_max_ttl` is left to its default (5h). Disabled: `isEnabled` false
+    /// and nothing else, as a release that never turned it on.
     pub fn release_values(&self) -> Value {
+        if !self.enabled {
+            return json!({"isEnabled": false});
+        }
         let keys = json!({"keys": [self.signing_key.private_jwk(KEY_ID)]});
         json!({
             "isEnabled": true,
@@ -210,8 +218,12 @@ impl OidcService {
         })
     }
 
-    /// The variables `CIRCLE_OIDC_TOKEN` and `CIRCLE_OIDC_TOKEN_V2` of `job`, with its tokens.
+    /// The variables `CIRCLE_OIDC_TOKEN` and `CIRCLE_OIDC_TOKEN_V2` of `job`, with its tokens;
+    /// none when the release does not enable OIDC.
     pub fn tokens(&self, job: &JobIdentity) -> Vec<(String, String)> {
+        if !self.enabled {
+            return Vec::new();
+        }
         OIDC_TOKEN_VARIABLES
             .iter()
             .enumerate()
