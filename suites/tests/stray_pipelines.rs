@@ -30,7 +30,13 @@ fn target(server: &SimServer) -> Target {
 /// A simulation without Nomad clients whose API misbehaves on the endpoints of `prefix` as
 /// `fault` on their first request.
 async fn sim(prefix: &str, fault: Fault) -> SimServer {
-    let api = ApiBehaviour { delay: Duration::ZERO, faults: FaultPlan::repeating(1_000, [(1, fault)]).only(prefix) };
+    sim_failing(prefix, [(1, fault)]).await
+}
+
+/// A simulation without Nomad clients whose API misbehaves on the endpoints of `prefix`: on
+/// their nth request as `faults` says for n.
+async fn sim_failing(prefix: &str, faults: impl IntoIterator<Item = (u64, Fault)>) -> SimServer {
+    let api = ApiBehaviour { delay: Duration::ZERO, faults: FaultPlan::repeating(1_000, faults).only(prefix) };
     SimServer::start_with(
         Scenario::NoNomadClients,
         ([127, 0, 0, 1], 0).into(),
@@ -69,14 +75,7 @@ async fn a_trigger_refused_four_times_in_a_row_is_sent_again_and_creates_one_pip
     let refusals = [Fault::ServiceUnavailable, Fault::BadGatewayPage, Fault::ServiceUnavailable];
     // Four refusals: one more than a write's fixed retries, which used to bound the trigger.
     let faults = (1..=4).map(|n| (n, refusals[(n % 3) as usize]));
-    let api = ApiBehaviour {
-        delay: Duration::ZERO,
-        faults: FaultPlan::repeating(1_000, faults).only("POST /api/v2/project/"),
-    };
-    let sim_options =
-        SimOptions { api, timing: JobTiming::default(), ..SimOptions::for_scenario(Scenario::NoNomadClients) };
-    let server =
-        SimServer::start_with(Scenario::NoNomadClients, ([127, 0, 0, 1], 0).into(), sim_options).await.unwrap();
+    let server = sim_failing("POST /api/v2/project/", faults).await;
     let run = Run::new(RealityCheck::new(target(&server), false), options());
     let (sink, _events) = EventSink::channel();
     let report = run.execute(&sink, CancellationToken::new()).await.unwrap();

@@ -19,7 +19,7 @@ use realitycheck_project::outputs::DLC_BUILD_STEP;
 use super::api::api_failed;
 use super::cause::{Because, StatedBy, causes};
 use super::features::unread_step_output;
-use super::jobs::{output_of_step, phase_of, run_job};
+use super::jobs::{last_lines, output_of_step, phase_of, run_job};
 use super::{JOB_RUN, JOB_WAIT, PipelineHandles, ids, pipeline_check, unconfigured_pipeline_check};
 use crate::RealityCheck;
 use crate::clients::circleci::JobDetails;
@@ -164,7 +164,7 @@ fn judge_layer_cache(run_id: &str, number: u64, note: &str, output: &str, spec: 
             Diagnosis::new(format!(
                 "job {spec} (#{number}) built an image that printed {printed:?}, not this run's id {run_id:?}"
             ))
-            .observed_all(output.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().map(|l| format!("  {l}")))
+            .observed_all(last_lines(output, 6))
             .because(&NOT_THIS_RUNS_IMAGE)
             .phase(&phase::MACHINE_PROVISIONER),
         );

@@ -495,15 +495,20 @@ async fn step_output(client: &ApiClient, slug: &str, number: u64) -> Vec<String>
     };
     match output_text(client, &url).await {
         Ok(text) => {
-            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-            let tail = lines[lines.len().saturating_sub(OUTPUT_LINES)..].iter().map(|l| format!("  {l}"));
-            std::iter::once(format!("last lines of step `{step}`:")).chain(tail).collect()
+            std::iter::once(format!("last lines of step `{step}`:")).chain(last_lines(&text, OUTPUT_LINES)).collect()
         }
         Err(error) => vec![format!("output of step `{step}` unavailable: {error}")],
     }
 }
 
 /// Why a step's output could not be read.
+/// The last `count` lines of a step's `output` that are not blank, indented as a diagnosis
+/// quotes output.
+pub(crate) fn last_lines(output: &str, count: usize) -> Vec<String> {
+    let lines: Vec<&str> = output.lines().filter(|line| !line.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(count)..].iter().map(|line| format!("  {line}")).collect()
+}
+
 #[derive(Debug)]
 pub(crate) enum StepOutputError {
     /// The API failed to give the job's v1.1 details (after its retries): the API's fault, not
